@@ -1,0 +1,68 @@
+import { cpus } from 'node:os';
+
+/** Every setting jobgraph reads from the environment, parsed once at start-up. */
+export interface Config {
+  port: number;
+  host: string;
+  databasePath: string;
+  adminUsername: string;
+  adminPassword: string | undefined;
+  workers: number;
+  logLevel: string;
+  logFile: string | undefined;
+  quoteServer: string | undefined;
+  relayUpstream: string | undefined;
+  analyticsCsv: string | undefined;
+  tokenTtlMs: number;
+  loginMaxFailures: number;
+  loginFailureWindowMs: number;
+  rateLimitPerSecond: number;
+  maxBodyBytes: number;
+  maxDepth: number;
+  maxComplexity: number;
+  maxAliases: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {}
+
+function integer(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function text(env: Record<string, string | undefined>, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : undefined;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return {
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host: text(env, 'HOST') ?? '0.0.0.0',
+    databasePath: text(env, 'DATABASE_PATH') ?? './data/jobgraph.db',
+    adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
+    adminPassword: env.ADMIN_PASSWORD || undefined,
+    workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
+    logLevel: text(env, 'LOG_LEVEL') ?? 'info',
+    logFile: text(env, 'LOG_FILE'),
+    quoteServer: text(env, 'QUOTE_SERVER'),
+    relayUpstream: text(env, 'RELAY_UPSTREAM'),
+    analyticsCsv: text(env, 'ANALYTICS_CSV'),
+    tokenTtlMs: integer(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600) * 1000,
+    loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginFailureWindowMs: integer(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400) * 1000,
+    rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 200, 0, 1_000_000),
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // GraphiQL's own introspection query is 15 levels deep.
+    maxDepth: integer(env, 'MAX_QUERY_DEPTH', 16, 2, 100),
+    maxComplexity: integer(env, 'MAX_QUERY_COMPLEXITY', 5000, 10, 1_000_000),
+    maxAliases: integer(env, 'MAX_QUERY_ALIASES', 30, 0, 1000),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 30, 0, 3600) * 1000,
+  };
+}

@@ -1,0 +1,37 @@
+/** The error codes the API promises (shared/specs/api.md); clients branch on these, so never rename one. */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * An error a service raises on purpose: its message is safe to show a person and its code is stable.
+ * Services stay GraphQL-free; the GraphQL layer turns these into GraphQLErrors (see graphql/errors.ts).
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const badInput = (message: string, details?: Record<string, unknown>) =>
+  new DomainError(ErrorCode.BAD_USER_INPUT, message, details);
+export const notFound = (message: string) => new DomainError(ErrorCode.NOT_FOUND, message);
+export const conflict = (message: string) => new DomainError(ErrorCode.CONFLICT, message);
+export const forbidden = (message = 'you are not allowed to do this') => new DomainError(ErrorCode.FORBIDDEN, message);
+export const unauthenticated = (message = 'user info error') => new DomainError(ErrorCode.UNAUTHENTICATED, message);
+export const unavailable = (message: string) => new DomainError(ErrorCode.UNAVAILABLE, message);
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new DomainError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });

@@ -1,0 +1,57 @@
+import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
+import DrizzlePlugin from '@pothos/plugin-drizzle';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
+import ValidationPlugin from '@pothos/plugin-validation';
+import { getTableConfig } from 'drizzle-orm/sqlite-core';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { relations } from '../db/relations';
+import { badInput, forbidden, unauthenticated } from '../errors';
+import type { GraphQLContext } from './context';
+
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  DrizzleRelations: typeof relations;
+  AuthScopes: {
+    /** Anyone, logged in or not: used to say so explicitly, since every root field must carry a rule. */
+    public: boolean;
+    loggedIn: boolean;
+    manager: boolean;
+    admin: boolean;
+  };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+    ID: { Input: string; Output: string | number };
+  };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, RelayPlugin, DrizzlePlugin, ValidationPlugin, SimpleObjectsPlugin, ComplexityPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({
+      public: true,
+      loggedIn: ctx.user !== null,
+      manager: ctx.user?.role === 'MANAGER' || ctx.user?.role === 'ADMIN',
+      admin: ctx.user?.role === 'ADMIN',
+    }),
+    unauthorizedError: (_parent, ctx) => (ctx.user ? forbidden() : unauthenticated()),
+  },
+  relay: { cursorType: 'String', clientMutationId: 'omit' },
+  drizzle: {
+    // A function, so the schema can be built (and printed) without opening a database.
+    client: (ctx) => ctx.app.db,
+    getTableConfig,
+    relations,
+  },
+  validation: {
+    validationError: (result) => badInput(result.issues.map((issue) => issue.message).join('; ')),
+  },
+  complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSON', JSONResolver);

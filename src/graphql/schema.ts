@@ -1,0 +1,47 @@
+import { type GraphQLSchema, isObjectType } from 'graphql';
+import { builder } from './builder';
+import '../users/graphql';
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});
+
+const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
+// Relay's plumbing only wraps objects whose own rules already ran.
+const isRelayPlumbing = (name: string) => name === 'PageInfo' || name.endsWith('Connection') || name.endsWith('Edge');
+
+type PothosExtensions = { pothosOptions?: { authScopes?: unknown; skipTypeScopes?: boolean } };
+
+/**
+ * Every root field must state its rule (`authScopes`, `{ public: true }` for open ones), and every other
+ * object type must have a type-level rule or one on each field. A forgotten rule fails the build, not a pen test.
+ */
+export function assertEveryFieldHasAuthRule(schema: GraphQLSchema): void {
+  const missing: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__') || isRelayPlumbing(type.name)) continue;
+    const typeRule = (type.extensions as PothosExtensions).pothosOptions?.authScopes;
+    const isRoot = ROOT_TYPES.has(type.name);
+    const simpleObject = !isRoot && !typeRule && Object.values(type.getFields()).every((f) => !f.resolve);
+    for (const field of Object.values(type.getFields())) {
+      const fieldRule = (field.extensions as PothosExtensions).pothosOptions?.authScopes;
+      if (fieldRule || (!isRoot && typeRule)) continue;
+      // Plain data objects (simpleObject) are only reachable through a root field that carries a rule.
+      if (simpleObject) continue;
+      missing.push(`${type.name}.${field.name}`);
+    }
+  }
+  if (missing.length) throw new Error(`fields without an authorization rule: ${missing.join(', ')}`);
+}
+
+let built: GraphQLSchema | undefined;
+
+/** The schema, built once per process (the builder is module-global). */
+export function buildSchema(): GraphQLSchema {
+  if (!built) {
+    const schema = builder.toSchema({ sortSchema: true });
+    assertEveryFieldHasAuthRule(schema);
+    built = schema;
+  }
+  return built;
+}

@@ -1,0 +1,32 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/** Keys that must never reach a log line, wherever they appear in a logged object. */
+const REDACTED_PATHS = [
+  'password', '*.password', 'newPassword', '*.newPassword', 'currentPassword', '*.currentPassword',
+  'token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'variables.password',
+  'variables.input.password', 'variables.newPassword', 'variables.currentPassword',
+];
+
+/** JSON lines with UTC ISO timestamps, to stdout and optionally to LOG_FILE as well. */
+export function createLogger(options: { level: string; file?: string; stdout?: boolean }): Logger {
+  const streams: pino.StreamEntry[] = [];
+  if (options.stdout !== false) streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
+  if (options.file) {
+    mkdirSync(dirname(options.file), { recursive: true });
+    streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: options.file, sync: false, mkdir: true }) });
+  }
+  return pino(
+    {
+      level: options.level,
+      base: { service: 'jobgraph' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pino.multistream(streams),
+  );
+}

@@ -1,0 +1,40 @@
+// The jobgraph server: `bun run start`. Configuration comes from the environment (see README).
+import { ConfigError, loadConfig } from './config';
+import { DomainError } from './errors';
+import { createLogger } from './logger';
+import { type RunningServer, startServer } from './server';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`jobgraph: ${error.message}`);
+    process.exit(2);
+  }
+  throw error;
+}
+
+const log = createLogger({ level: config.logLevel, file: config.logFile });
+let running: RunningServer;
+try {
+  running = await startServer(config, log);
+} catch (error) {
+  // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
+  if (error instanceof DomainError) {
+    console.error(`jobgraph: ${error.message}`);
+    process.exit(2);
+  }
+  throw error;
+}
+
+let signalled = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (signalled) return;
+    signalled = true;
+    log.info({ signal }, 'shutting down');
+    await running.stop();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,240 @@
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
+import { createYoga, type YogaInitialContext } from 'graphql-yoga';
+import type { Server } from 'bun';
+import { type App, createApp } from './app';
+import type { Config } from './config';
+import { ErrorCode } from './errors';
+import type { GraphQLContext } from './graphql/context';
+import { createErrorMasker, requestError } from './graphql/errors';
+import { useQueryLimits } from './graphql/limits';
+import { useOperationLog } from './graphql/logging';
+import { buildSchema } from './graphql/schema';
+import { RateLimiter } from './http/rate-limit';
+import { createLogger, type Logger } from './logger';
+import { requestScope } from './request-context';
+import { bearerToken } from './users/tokens';
+
+export const GRAPHQL_PATH = '/graphql';
+const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'graphql-preflight'];
+
+/** What the HTTP and WebSocket transports hand the context factory. */
+interface TransportContext {
+  clientAddress: string | null;
+  requestId: string;
+  connectionParams?: Record<string, unknown>;
+}
+
+/** Data Bun keeps on an upgraded WebSocket. */
+interface SocketData {
+  clientAddress: string | null;
+  authorization: string | null;
+}
+
+export interface RunningServer {
+  app: App;
+  server: Server<SocketData>;
+  url: string;
+  port: number;
+  /** Stops accepting connections, lets in-flight requests finish, closes the database. */
+  stop(): Promise<void>;
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  Response.json(body, { status, headers });
+
+const errorResponse = (status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) =>
+  json(status, { errors: [{ message, extensions: { code } }] }, headers);
+
+function createGraphQLHandler(app: App) {
+  const graphiqlPage = (() => {
+    let page: string | undefined;
+    // GraphiQL is bundled in our dependencies (no CDN): users run this offline. Rendered once, it is 9 MB.
+    return (options: Parameters<typeof renderGraphiQL>[0]) => (page ??= renderGraphiQL(options));
+  })();
+
+  return createYoga<TransportContext, GraphQLContext>({
+    schema: buildSchema(),
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS' },
+    renderGraphiQL: graphiqlPage,
+    maskedErrors: { maskError: createErrorMasker(app.log) },
+    // Our cost rule depends on per-request variables; Yoga's validation cache keys only on the document.
+    parserAndValidationCache: { validationCache: false },
+    logging: {
+      debug: (...args) => app.log.debug({ yoga: args }, 'yoga'),
+      info: (...args) => app.log.info({ yoga: args }, 'yoga'),
+      warn: (...args) => app.log.warn({ yoga: args }, 'yoga'),
+      // Yoga reports every execution error here, expected ones too; the error masker logs the unexpected ones.
+      error: (...args) => app.log.debug({ yoga: args }, 'yoga error'),
+    },
+    plugins: [
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      useQueryLimits(app.config),
+      useOperationLog(app.log),
+    ],
+    context: (initial: YogaInitialContext & TransportContext) => {
+      const authorization =
+        (typeof initial.connectionParams?.authorization === 'string' ? initial.connectionParams.authorization : null) ??
+        initial.request?.headers.get('authorization') ??
+        null;
+      const token = bearerToken(authorization);
+      const user = token ? app.users.authenticate(token) : null;
+      // A token that was sent but no longer works is an error, not a silent downgrade to anonymous.
+      if (token && !user) {
+        throw requestError(ErrorCode.UNAUTHENTICATED, 'user info error', 401, { reason: 'invalid, expired or revoked token' });
+      }
+      return { app, user, clientAddress: initial.clientAddress, requestId: initial.requestId };
+    },
+  });
+}
+
+const stringRecord = (value: unknown) => (value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined);
+const stringField = (value: unknown, key: string) => {
+  const field = stringRecord(value)?.[key];
+  return typeof field === 'string' ? field : undefined;
+};
+
+const socketData = (socket: unknown) => (socket as import('bun').ServerWebSocket<SocketData>).data;
+
+function createWebSocketHandler(app: App, yoga: ReturnType<typeof createGraphQLHandler>) {
+  return makeHandler<Record<string, unknown>>({
+    execute: (args: ExecutionArgs) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
+    subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+    onConnect: (ctx) => {
+      const data = socketData(ctx.extra.socket);
+      const authorization = stringField(ctx.connectionParams, 'authorization') ?? data.authorization;
+      const token = bearerToken(authorization);
+      // A bad token closes the socket (4403) at once; no token is fine for public subscriptions.
+      return token ? app.users.authenticate(token) !== null : true;
+    },
+    onSubscribe: async (ctx, id, payload) => {
+      const data = socketData(ctx.extra.socket);
+      const enveloped = yoga.getEnveloped({
+        clientAddress: data.clientAddress,
+        requestId: `ws-${id}-${crypto.randomUUID()}`,
+        connectionParams: {
+          ...ctx.connectionParams,
+          // GraphiQL sends its header editor per operation, as `extensions.headers`.
+          authorization:
+            stringField(stringRecord(payload.extensions)?.headers, 'authorization') ??
+            stringField(ctx.connectionParams, 'authorization') ??
+            data.authorization ??
+            undefined,
+        },
+        params: payload,
+      } as never);
+      try {
+        const document = enveloped.parse(payload.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length) return errors;
+        // The token is checked again on every subscribe: a logout since the connection opened takes effect.
+        const contextValue = await enveloped.contextFactory();
+        return {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      } catch (error) {
+        if (error && typeof error === 'object' && 'extensions' in error) return [error as GraphQLError];
+        throw error;
+      }
+    },
+  });
+}
+
+export async function startServer(config: Config, log: Logger = createLogger({ level: config.logLevel, file: config.logFile })): Promise<RunningServer> {
+  const app = createApp(config, log);
+  const admin = await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword);
+  if (admin.created && admin.generatedPassword) {
+    // Shown once on the console, never written to the log file: the operator copies it and changes it.
+    process.stderr.write(
+      `\n  jobgraph: created the first admin "${admin.username}" with the generated password:\n\n      ${admin.generatedPassword}\n\n  It is not shown again. Log in and change it (changePassword), or set ADMIN_PASSWORD.\n\n`,
+    );
+  }
+
+  const yoga = createGraphQLHandler(app);
+  const websocket = createWebSocketHandler(app, yoga);
+  const rateLimiter = new RateLimiter(config.rateLimitPerSecond);
+
+  const server = Bun.serve<SocketData>({
+    port: config.port,
+    hostname: config.host,
+    // Bun closes idle connections after 10 s by default; Yoga pings SSE streams every 12 s.
+    idleTimeout: 60,
+    // Bun's own cap answers with an empty 413; ours (below) answers with a coded error, so Bun's sits above it.
+    maxRequestBodySize: config.maxBodyBytes * 2 + 65536,
+    websocket,
+    fetch(request, server) {
+      const requestId = request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID();
+      const clientAddress = server.requestIP(request)?.address ?? null;
+      const { pathname } = new URL(request.url);
+
+      if (pathname === '/health') return json(200, { status: 'ok' });
+      if (pathname === '/ready') {
+        const ready = app.isReady();
+        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { database: ready } });
+      }
+      if (pathname !== GRAPHQL_PATH) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
+
+      const wait = rateLimiter.take(clientAddress ?? 'unknown');
+      if (wait > 0) {
+        app.log.warn({ requestId, address: clientAddress }, 'rate limited');
+        return errorResponse(429, ErrorCode.RATE_LIMITED, `too many requests; retry in ${wait} s`, { 'retry-after': String(wait) });
+      }
+      const tooLarge = (bytes: number) => {
+        app.log.warn({ requestId, address: clientAddress, bytes }, 'request body too large');
+        return errorResponse(413, ErrorCode.BAD_USER_INPUT, `request body of ${bytes} bytes exceeds the limit of ${config.maxBodyBytes} bytes`);
+      };
+      const length = Number(request.headers.get('content-length') ?? 0);
+      if (length > config.maxBodyBytes) return tooLarge(length);
+
+      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+        // graphql-ws can't see the subprotocol after the upgrade, so check it here.
+        if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
+          return errorResponse(400, ErrorCode.BAD_USER_INPUT, 'unsupported WebSocket subprotocol; use graphql-transport-ws');
+        }
+        const upgraded = server.upgrade(request, {
+          data: { clientAddress, authorization: request.headers.get('authorization') },
+        });
+        return upgraded ? undefined : errorResponse(400, ErrorCode.BAD_USER_INPUT, 'WebSocket upgrade failed');
+      }
+
+      return requestScope.run({ requestId }, async () => {
+        if (request.body && !request.headers.has('content-length')) {
+          // A chunked body has no declared length: buffer it (Bun caps it) and measure.
+          const body = await request.arrayBuffer();
+          if (body.byteLength > config.maxBodyBytes) return tooLarge(body.byteLength);
+          request = new Request(request, { body });
+        }
+        const response = await yoga.fetch(request, { clientAddress, requestId });
+        response.headers.set('x-request-id', requestId);
+        return response;
+      });
+    },
+  });
+
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;
+  log.info({ port: server.port, url, database: config.databasePath }, 'jobgraph listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    server,
+    url,
+    port: server.port!,
+    stop: () =>
+      (stopping ??= (async () => {
+        await server.stop(true);
+        await app.close();
+        log.info('jobgraph stopped');
+        log.flush();
+      })()),
+  };
+}

@@ -1,0 +1,212 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/client';
+import { ROLES, type Role } from '../db/schema';
+import { badInput, conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
+import type { EventBus, LoginEvent } from '../events';
+import * as q from './queries';
+import { LoginThrottle } from './throttle';
+import { generatePassword, generateToken, hashToken } from './tokens';
+
+/** Who is making a request, once their token has been checked. */
+export interface AuthUser {
+  id: number;
+  username: string;
+  role: Role;
+  sessionId: number;
+}
+
+export interface UsersServiceOptions {
+  db: Db;
+  log: Logger;
+  events: EventBus;
+  tokenTtlMs: number;
+  loginMaxFailures: number;
+  loginFailureWindowMs: number;
+}
+
+const USERNAME_PATTERN = /^[a-z0-9_.@-]{3,64}$/;
+const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 256;
+
+export function normalizeUsername(username: string): string {
+  const normalized = username.trim().toLowerCase();
+  if (!USERNAME_PATTERN.test(normalized)) {
+    throw badInput("username must be 3 to 64 characters: letters, digits, '.', '_', '-' or '@'", { field: 'username' });
+  }
+  return normalized;
+}
+
+export function checkPasswordStrength(password: string, field = 'password'): void {
+  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
+    throw badInput(`${field} must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long`, { field });
+  }
+}
+
+function checkRole(role: string): Role {
+  if (!(ROLES as readonly string[]).includes(role)) throw badInput(`unknown role "${role}"`, { field: 'role' });
+  return role as Role;
+}
+
+const hashPassword = (password: string) => Bun.password.hash(password, { algorithm: 'argon2id' });
+
+/** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
+export class UsersService {
+  private readonly throttle: LoginThrottle;
+  // Verified against when the username is unknown, so a miss costs as long as a wrong password.
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(private readonly options: UsersServiceOptions) {
+    this.throttle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs);
+  }
+
+  private get db() {
+    return this.options.db;
+  }
+
+  /**
+   * Makes sure an enabled admin exists. With no password configured, one is generated and returned so the
+   * caller can show it once; it is never stored in clear or logged.
+   */
+  async bootstrapAdmin(username: string, configuredPassword: string | undefined) {
+    if (q.countActiveAdmins(this.db) > 0) return { created: false as const };
+    const name = normalizeUsername(username);
+    const password = configuredPassword ?? generatePassword();
+    checkPasswordStrength(password, 'ADMIN_PASSWORD');
+    const passwordHash = await hashPassword(password);
+    const existing = q.findUserByUsername(this.db, name);
+    if (existing) q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
+    else q.insertUser(this.db, { username: name, passwordHash, role: 'ADMIN' });
+    this.options.log.info({ username: name, passwordSource: configuredPassword ? 'ADMIN_PASSWORD' : 'generated' }, 'first admin created');
+    return { created: true as const, username: name, generatedPassword: configuredPassword ? undefined : password };
+  }
+
+  async login(usernameInput: string, password: string, clientAddress: string | null) {
+    const username = usernameInput.trim().toLowerCase();
+    const addressKey = `address:${clientAddress ?? 'unknown'}`;
+    const userKey = `user:${username}`;
+    const wait = Math.max(this.throttle.retryAfterSeconds(userKey), this.throttle.retryAfterSeconds(addressKey));
+    if (wait > 0) {
+      this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
+      throw rateLimited(`too many failed logins; try again in ${wait} s`, wait);
+    }
+
+    const user = q.findUserByUsername(this.db, username);
+    const passwordMatches = user
+      ? await Bun.password.verify(password, user.passwordHash)
+      : await Bun.password.verify(password, await (this.dummyHash ??= hashPassword(generatePassword())));
+    const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
+    if (failure || !user) {
+      this.throttle.recordFailure(userKey);
+      this.throttle.recordFailure(addressKey);
+      this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
+      throw unauthenticated('user info error');
+    }
+
+    this.throttle.reset(userKey);
+    const token = generateToken();
+    const at = new Date();
+    const session = this.db.transaction((tx) => {
+      q.recordSuccessfulLogin(tx as unknown as Db, user.id, at);
+      return q.insertSession(tx as unknown as Db, {
+        userId: user.id,
+        tokenHash: hashToken(token),
+        expiresAt: new Date(at.getTime() + this.options.tokenTtlMs),
+        clientAddress,
+      });
+    });
+    this.recordLogin({ username, success: true, reason: null, clientAddress, at }, user.id);
+    const authUser: AuthUser = { id: user.id, username: user.username, role: user.role, sessionId: session.id };
+    return { token, user: q.findUserById(this.db, user.id)!, authUser };
+  }
+
+  /** The user behind a bearer token, or null when the token is unknown, revoked, expired or its user disabled. */
+  authenticate(token: string): AuthUser | null {
+    const session = q.findLiveSession(this.db, hashToken(token), new Date());
+    if (!session) return null;
+    return { id: session.userId, username: session.username, role: session.role, sessionId: session.sessionId };
+  }
+
+  logout(user: AuthUser): void {
+    q.revokeSession(this.db, user.sessionId, new Date());
+    this.options.log.info({ userId: user.id, username: user.username }, 'logout');
+  }
+
+  getUser(id: number) {
+    const user = q.findUserById(this.db, id);
+    if (!user) throw notFound(`no user with id ${id}`);
+    return user;
+  }
+
+  async createUser(input: { username: string; password: string; role: string }) {
+    const username = normalizeUsername(input.username);
+    checkPasswordStrength(input.password);
+    const role = checkRole(input.role);
+    if (q.findUserByUsername(this.db, username)) throw conflict(`username "${username}" is taken`);
+    const user = q.insertUser(this.db, { username, passwordHash: await hashPassword(input.password), role });
+    this.options.log.info({ userId: user.id, username, role }, 'user created');
+    return user;
+  }
+
+  async updateUser(id: number, input: { role?: string | null; password?: string | null; disabled?: boolean | null }) {
+    const user = this.getUser(id);
+    const changes: Parameters<typeof q.updateUserRow>[2] = {};
+    if (input.role != null) changes.role = checkRole(input.role);
+    if (input.disabled != null) changes.disabled = input.disabled;
+    if (input.password != null) {
+      checkPasswordStrength(input.password);
+      changes.passwordHash = await hashPassword(input.password);
+    }
+    const losesAdmin = user.role === 'ADMIN' && !user.disabled && ((changes.role && changes.role !== 'ADMIN') || changes.disabled);
+    if (losesAdmin && q.countActiveAdmins(this.db) <= 1) throw conflict('cannot demote or disable the last active admin');
+    const updated = this.db.transaction((tx) => {
+      const row = q.updateUserRow(tx as unknown as Db, id, changes)!;
+      // A password reset or a disabled account must not leave old tokens working.
+      if (changes.passwordHash || changes.disabled) q.revokeUserSessions(tx as unknown as Db, id, new Date());
+      return row;
+    });
+    this.options.log.info(
+      { userId: id, role: changes.role, disabled: changes.disabled, passwordReset: Boolean(changes.passwordHash) },
+      'user updated',
+    );
+    return updated;
+  }
+
+  deleteUser(id: number): boolean {
+    const user = this.getUser(id);
+    if (user.role === 'ADMIN' && !user.disabled && q.countActiveAdmins(this.db) <= 1) {
+      throw conflict('cannot delete the last active admin');
+    }
+    // Sessions go with the user (ON DELETE CASCADE), so every token of theirs stops working at once.
+    q.deleteUserRow(this.db, id);
+    this.options.log.info({ userId: id, username: user.username }, 'user deleted');
+    return true;
+  }
+
+  async changePassword(actor: AuthUser, currentPassword: string, newPassword: string): Promise<boolean> {
+    const user = this.getUser(actor.id);
+    if (!(await Bun.password.verify(currentPassword, user.passwordHash))) {
+      throw new DomainError(ErrorCode.BAD_USER_INPUT, 'current password is wrong', { field: 'currentPassword' });
+    }
+    checkPasswordStrength(newPassword, 'newPassword');
+    const passwordHash = await hashPassword(newPassword);
+    this.db.transaction((tx) => {
+      q.updateUserRow(tx as unknown as Db, actor.id, { passwordHash });
+      // Other devices must log in again; the session that changed the password stays.
+      q.revokeUserSessions(tx as unknown as Db, actor.id, new Date(), actor.sessionId);
+    });
+    this.options.log.info({ userId: actor.id }, 'password changed');
+    return true;
+  }
+
+  loginStats() {
+    return q.listLoginStats(this.db);
+  }
+
+  private recordLogin(event: LoginEvent, userId?: number): void {
+    q.insertLoginEvent(this.db, { ...event, userId: userId ?? null });
+    const entry = { username: event.username, address: event.clientAddress, reason: event.reason ?? undefined };
+    if (event.success) this.options.log.info(entry, 'login succeeded');
+    else this.options.log.warn(entry, 'login failed');
+    this.options.events.publish('loginEvents', event);
+  }
+}

@@ -1,0 +1,16 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** 32 random bytes, base64url: what a client holds. Only {@link hashToken} of it is stored. */
+export const generateToken = (): string => randomBytes(32).toString('base64url');
+
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** A password for the first admin when none is configured: 24 random bytes, base64url (32 characters). */
+export const generatePassword = (): string => randomBytes(24).toString('base64url');
+
+/** Extracts the token from an `Authorization: Bearer <token>` value; anything else is no token. */
+export function bearerToken(authorization: string | null | undefined): string | null {
+  if (!authorization) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match ? match[1]! : null;
+}

@@ -1,0 +1,199 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient, type Client } from 'graphql-ws';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { type RunningServer, startServer } from '../../src/server';
+
+export const ADMIN_PASSWORD = 'admin-password-for-tests';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; extensions?: Record<string, any>; path?: (string | number)[] }[];
+  headers: Headers;
+}
+
+export interface TestServer {
+  running: RunningServer;
+  url: string;
+  wsUrl: string;
+  databasePath: string;
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>>;
+  login(username: string, password: string): Promise<string>;
+  /** Creates a user (as admin) and returns a token for them. */
+  userWithRole(role: 'ADMIN' | 'MANAGER' | 'USER', username?: string): Promise<{ id: string; token: string; username: string }>;
+  adminToken(): Promise<string>;
+  wsClient(token?: string, extra?: Partial<Parameters<typeof createClient>[0]>): Client;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+/** A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-'));
+  const databasePath = join(dir, 'jobgraph.db');
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_PATH: databasePath,
+    ADMIN_PASSWORD,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_PER_SECOND: '0',
+    ...env,
+  });
+  const running = await startServer(config, createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }));
+  const url = running.url;
+  const wsUrl = url.replace(/^http/, 'ws');
+
+  const gql: TestServer['gql'] = async (query, variables, token) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as { data?: any; errors?: any };
+    return { status: response.status, data: body.data, errors: body.errors, headers: response.headers };
+  };
+
+  const login = async (username: string, password: string) => {
+    const result = await gql<{ login: { token: string } }>(
+      'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }',
+      { u: username, p: password },
+    );
+    if (!result.data?.login) throw new Error(`login failed: ${JSON.stringify(result.errors)}`);
+    return result.data.login.token;
+  };
+
+  let adminTokenPromise: Promise<string> | undefined;
+  const adminToken = () => (adminTokenPromise ??= login('admin', ADMIN_PASSWORD));
+
+  const userWithRole: TestServer['userWithRole'] = async (role, username = `${role.toLowerCase()}${++counter}`) => {
+    const created = await gql<{ createUser: { id: string } }>(
+      'mutation($input: CreateUserInput!) { createUser(input: $input) { id } }',
+      { input: { username, password: `${username}-password`, role } },
+      await adminToken(),
+    );
+    if (!created.data?.createUser) throw new Error(`createUser failed: ${JSON.stringify(created.errors)}`);
+    return { id: created.data.createUser.id, token: await login(username, `${username}-password`), username };
+  };
+
+  const clients: Client[] = [];
+  const wsClient: TestServer['wsClient'] = (token, extra = {}) => {
+    const client = createClient({
+      url: wsUrl,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams: token ? { authorization: `Bearer ${token}` } : undefined,
+      ...extra,
+    });
+    clients.push(client);
+    return client;
+  };
+
+  return {
+    running,
+    url,
+    wsUrl,
+    databasePath,
+    gql,
+    login,
+    userWithRole,
+    adminToken,
+    wsClient,
+    async stop() {
+      await Promise.all(clients.map((client) => client.dispose()));
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Collects the next `count` events of a graphql-ws subscription (or its error). */
+export function subscribe<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
+  const events: { data?: T; errors?: any[] }[] = [];
+  const waiters: (() => void)[] = [];
+  let error: unknown;
+  let completed = false;
+  const notify = () => waiters.splice(0).forEach((w) => w());
+  const unsubscribe = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (value) => {
+        events.push(value as { data?: T; errors?: any[] });
+        notify();
+      },
+      error: (e) => {
+        error = e;
+        notify();
+      },
+      complete: () => {
+        completed = true;
+        notify();
+      },
+    },
+  );
+  return {
+    events,
+    unsubscribe,
+    get error() {
+      return error;
+    },
+    get completed() {
+      return completed;
+    },
+    /** Resolves once `count` events have arrived, or the subscription ended; rejects after `timeoutMs`. */
+    async waitFor(count: number, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (events.length < count && error === undefined && !completed) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${count} events (got ${events.length})`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      return events;
+    },
+  };
+}
+
+/** Reads Server-Sent Events from a fetch Response until `count` data events arrived. */
+export async function readSseEvents(response: Response, count: number, timeoutMs = 5000): Promise<any[]> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const events: any[] = [];
+  let buffer = '';
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (events.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${count} SSE events (got ${events.length})`);
+      const chunk = await Promise.race([
+        reader.read(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('SSE read timed out')), left)),
+      ]);
+      if (chunk.done) break;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      let boundary: number;
+      while ((boundary = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + 2);
+        const data = block
+          .split('\n')
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).trim())
+          .join('\n');
+        if (data) events.push(JSON.parse(data));
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return events;
+}
