@@ -1,18 +1,31 @@
+import type { Database } from 'bun:sqlite';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { type Db, openDatabase } from './db/client';
 import { createEventBus, type EventBus } from './events';
+import { JobsService } from './jobs/service';
+import { WorkerPool } from './pool/pool';
+import { QueuesService } from './queues/service';
 import { UsersService } from './users/service';
+
+/** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
+const PIPELINE_DEPTH = 8;
 
 /** The services of one running jobgraph, wired once and shared by every interface (GraphQL, REST, CLI). */
 export interface App {
   config: Config;
   log: Logger;
   db: Db;
+  sqlite: Database;
   events: EventBus;
   users: UsersService;
-  /** True while the database is open and migrated. */
+  queues: QueuesService;
+  jobs: JobsService;
+  pool: WorkerPool;
+  /** True while the database is open and the worker pool is up. */
   isReady(): boolean;
+  /** Set by the server: drains and stops the process (the admin `shutdown` mutation). */
+  requestShutdown: () => void;
   close(): Promise<void>;
 }
 
@@ -27,15 +40,42 @@ export function createApp(config: Config, log: Logger): App {
     loginMaxFailures: config.loginMaxFailures,
     loginFailureWindowMs: config.loginFailureWindowMs,
   });
+  const pool = new WorkerPool({
+    size: config.workers,
+    pipelineDepth: PIPELINE_DEPTH,
+    onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
+  });
+  let jobs: JobsService | undefined;
+  const queues = new QueuesService(database.db, log, { concurrency: config.workers * PIPELINE_DEPTH, maxLength: 1_000_000 }, () =>
+    jobs?.wake(),
+  );
+  queues.ensureDefault();
+  jobs = new JobsService({
+    sqlite: database.sqlite,
+    log,
+    events,
+    pool,
+    queues,
+    leaseMs: config.jobLeaseMs,
+    pullLeaseMs: config.pullLeaseMs,
+    retryBaseMs: config.jobRetryBaseMs,
+    defaultTimeoutMs: config.jobTimeoutMs,
+    maxInFlight: config.workers * PIPELINE_DEPTH * 2,
+  });
   let open = true;
   return {
     config,
     log,
     db: database.db,
+    sqlite: database.sqlite,
     events,
     users,
+    queues,
+    jobs,
+    pool,
+    requestShutdown: () => {},
     isReady: () => {
-      if (!open) return false;
+      if (!open || pool.size === 0) return false;
       try {
         database.sqlite.query('SELECT 1').get();
         return true;
@@ -46,6 +86,8 @@ export function createApp(config: Config, log: Logger): App {
     async close() {
       if (!open) return;
       open = false;
+      jobs.stop();
+      await pool.close();
       database.close();
     },
   };

@@ -22,6 +22,10 @@ export interface Config {
   maxComplexity: number;
   maxAliases: number;
   shutdownTimeoutMs: number;
+  jobLeaseMs: number;
+  pullLeaseMs: number;
+  jobRetryBaseMs: number;
+  jobTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -64,5 +68,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxComplexity: integer(env, 'MAX_QUERY_COMPLEXITY', 5000, 10, 1_000_000),
     maxAliases: integer(env, 'MAX_QUERY_ALIASES', 30, 0, 1000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 30, 0, 3600) * 1000,
+    jobLeaseMs: integer(env, 'JOB_LEASE_SECONDS', 30, 1, 3600) * 1000,
+    pullLeaseMs: integer(env, 'PULL_LEASE_SECONDS', 3600, 1, 7 * 24 * 3600) * 1000,
+    jobRetryBaseMs: integer(env, 'JOB_RETRY_BASE_MS', 1000, 1, 600_000),
+    jobTimeoutMs: integer(env, 'JOB_TIMEOUT_SECONDS', 300, 1, 3600) * 1000,
   };
 }

@@ -28,13 +28,15 @@ try {
   throw error;
 }
 
-let signalled = false;
+// SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
+const originalRequest = running.app.requestShutdown;
+running.app.requestShutdown = () => {
+  originalRequest();
+  void running.stop().then(() => process.exit(0));
+};
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, async () => {
-    if (signalled) return;
-    signalled = true;
+  process.on(signal, () => {
     log.info({ signal }, 'shutting down');
-    await running.stop();
-    process.exit(0);
+    running.app.requestShutdown();
   });
 }

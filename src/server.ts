@@ -38,7 +38,7 @@ export interface RunningServer {
   server: Server<SocketData>;
   url: string;
   port: number;
-  /** Stops accepting connections, lets in-flight requests finish, closes the database. */
+  /** Drains the jobs (up to SHUTDOWN_TIMEOUT_SECONDS), closes connections, the pool and the database. */
   stop(): Promise<void>;
 }
 
@@ -159,8 +159,23 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
     );
   }
 
+  app.jobs.start();
   const yoga = createGraphQLHandler(app);
-  const websocket = createWebSocketHandler(app, yoga);
+  const graphqlWs = createWebSocketHandler(app, yoga);
+  // Open sockets, so a shutdown can close each one cleanly (1001 Going Away) instead of dropping it.
+  type Socket = import('bun').ServerWebSocket<SocketData>;
+  const sockets = new Set<Socket>();
+  const websocket = {
+    ...graphqlWs,
+    open(socket: Socket) {
+      sockets.add(socket);
+      return graphqlWs.open?.(socket as never);
+    },
+    close(socket: Socket, code: number, reason: string) {
+      sockets.delete(socket);
+      return graphqlWs.close?.(socket as never, code, reason);
+    },
+  };
   const rateLimiter = new RateLimiter(config.rateLimitPerSecond);
 
   const server = Bun.serve<SocketData>({
@@ -179,7 +194,8 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
       if (pathname === '/health') return json(200, { status: 'ok' });
       if (pathname === '/ready') {
         const ready = app.isReady();
-        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: { database: ready } });
+        const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining };
+        return json(ready && !app.jobs.isDraining ? 200 : 503, { status: ready && !app.jobs.isDraining ? 'ready' : 'not ready', checks });
       }
       if (pathname !== GRAPHQL_PATH) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
@@ -224,17 +240,17 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
   log.info({ port: server.port, url, database: config.databasePath }, 'jobgraph listening');
 
   let stopping: Promise<void> | undefined;
-  return {
-    app,
-    server,
-    url,
-    port: server.port!,
-    stop: () =>
-      (stopping ??= (async () => {
-        await server.stop(true);
-        await app.close();
-        log.info('jobgraph stopped');
-        log.flush();
-      })()),
-  };
+  const stop = () =>
+    (stopping ??= (async () => {
+      // Reads keep working while the jobs drain; new submissions get UNAVAILABLE.
+      await app.jobs.drain(config.shutdownTimeoutMs);
+      app.jobs.stop();
+      for (const socket of sockets) socket.close(1001, 'server shutting down');
+      await server.stop(true);
+      await app.close();
+      log.info('jobgraph stopped');
+      log.flush();
+    })());
+  app.requestShutdown = () => void stop();
+  return { app, server, url, port: server.port!, stop };
 }

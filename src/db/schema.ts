@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 export const ROLES = ['ADMIN', 'MANAGER', 'USER'] as const;
 export type Role = (typeof ROLES)[number];
@@ -46,4 +46,72 @@ export const loginEvents = sqliteTable(
     at: integer('at', { mode: 'timestamp_ms' }).notNull(),
   },
   (table) => [index('login_events_at_idx').on(table.at)],
+);
+
+export const JOB_KINDS = ['PI', 'FORECAST', 'CALC', 'ANALYTICS', 'DIAGNOSTIC'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const FINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export const queues = sqliteTable('queues', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull().unique(),
+  /** Most jobs of this queue running at once. */
+  concurrency: integer('concurrency').notNull(),
+  /** Most jobs waiting (QUEUED) at once; a submission beyond it is a CONFLICT. */
+  maxLength: integer('max_length').notNull(),
+  paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+  createdAt: createdAt(),
+});
+
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    kind: text('kind', { enum: JOB_KINDS }).notNull(),
+    status: text('status', { enum: JOB_STATUSES }).notNull(),
+    queue: text('queue')
+      .notNull()
+      .references(() => queues.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+    ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    input: text('input', { mode: 'json' }).notNull(),
+    result: text('result', { mode: 'json' }),
+    error: text('error'),
+    progress: real('progress').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    priority: integer('priority').notNull().default(0),
+    timeoutMs: integer('timeout_ms').notNull(),
+    runAt: integer('run_at', { mode: 'timestamp_ms' }).notNull(),
+    leaseToken: text('lease_token'),
+    leaseExpiresAt: integer('lease_expires_at', { mode: 'timestamp_ms' }),
+    /** `pool` for the worker pool, `user:<id>` for a job pulled by hand. */
+    claimedBy: text('claimed_by'),
+    createdAt: createdAt(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+  },
+  (table) => [
+    // The claim: the next runnable job of a queue, by priority then age.
+    index('jobs_claim_idx').on(table.queue, table.status, table.priority, table.id),
+    index('jobs_owner_idx').on(table.ownerId, table.id),
+    index('jobs_status_idx').on(table.status, table.id),
+    index('jobs_lease_idx').on(table.status, table.leaseExpiresAt),
+  ],
+);
+
+/** Append-only history of every job: written in the same transaction as the change it records. */
+export const jobEvents = sqliteTable(
+  'job_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    jobId: integer('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    payload: text('payload', { mode: 'json' }),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [index('job_events_job_idx').on(table.jobId, table.id)],
 );

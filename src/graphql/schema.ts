@@ -1,6 +1,8 @@
 import { type GraphQLSchema, isObjectType } from 'graphql';
 import { builder } from './builder';
 import '../users/graphql';
+import '../queues/graphql';
+import '../jobs/graphql';
 
 builder.queryType({});
 builder.mutationType({});

@@ -14,8 +14,8 @@ export function requireUser(ctx: GraphQLContext) {
 
 export const UserType = builder.drizzleObject('users', {
   name: 'User',
-  description: 'An account. Admins see everyone; others see only themselves.',
-  authScopes: (user, ctx) => ctx.user?.role === 'ADMIN' || ctx.user?.id === user.id,
+  description: 'An account. Admins and managers (who see job owners) see everyone; users see only themselves.',
+  authScopes: (user, ctx) => ctx.user?.role === 'ADMIN' || ctx.user?.role === 'MANAGER' || ctx.user?.id === user.id,
   fields: (t) => ({
     id: t.exposeID('id'),
     username: t.exposeString('username'),

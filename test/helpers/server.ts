@@ -42,6 +42,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ADMIN_PASSWORD,
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_SECOND: '0',
+    WORKERS: '2',
+    SHUTDOWN_TIMEOUT_SECONDS: '0',
     ...env,
   });
   const running = await startServer(config, createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }));

@@ -1,0 +1,312 @@
+import { pipe, filter, Repeater } from 'graphql-yoga';
+import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
+import { FINAL_STATUSES, JOB_KINDS, JOB_STATUSES, type JobKind } from '../db/schema';
+import { builder } from '../graphql/builder';
+import type { GraphQLContext } from '../graphql/context';
+import { parseId } from '../graphql/ids';
+import { JobCountsType } from '../queues/graphql';
+import { requireUser } from '../users/graphql';
+import { piHandler } from './kinds';
+import type { Job, SubmitOptions } from './service';
+
+export const JobKindEnum = builder.enumType('JobKind', { values: JOB_KINDS });
+export const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
+const DiagnosticBehaviorEnum = builder.enumType('DiagnosticBehavior', { values: DIAGNOSTIC_BEHAVIORS });
+
+export const PiEstimateType = builder.simpleObject('PiEstimate', {
+  description: 'A Monte Carlo estimate of π.',
+  fields: (t) => ({
+    simulations: t.int(),
+    concurrency: t.int(),
+    pi: t.float(),
+    simulationsDistribution: t.intList({ description: 'Samples per worker; they sum to `simulations`.' }),
+    seconds: t.float({ description: 'Time taken to compute it.' }),
+    seed: t.float({ nullable: true, description: 'The seed the samples were drawn from (reproducible).' }),
+  }),
+});
+
+const DiagnosticResultType = builder.simpleObject('DiagnosticResult', {
+  fields: (t) => ({ behavior: t.string(), elapsedMs: t.float() }),
+});
+
+/** Which union member a stored result is, by its job's kind. */
+const resultKinds = new WeakMap<object, JobKind>();
+const RESULT_TYPE_BY_KIND: Partial<Record<JobKind, string>> = { PI: 'PiEstimate', DIAGNOSTIC: 'DiagnosticResult' };
+
+const JobResultUnion = builder.unionType('JobResult', {
+  types: [PiEstimateType, DiagnosticResultType],
+  resolveType: (value) => RESULT_TYPE_BY_KIND[resultKinds.get(value as object)!]!,
+});
+
+const JobEventType = builder.drizzleObject('jobEvents', {
+  name: 'JobEvent',
+  description: "One entry of a job's history: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled, retried.",
+  authScopes: { loggedIn: true },
+  fields: (t) => ({
+    type: t.exposeString('type'),
+    payload: t.expose('payload', { type: 'JSON', nullable: true }),
+    at: t.expose('at', { type: 'DateTime' }),
+  }),
+});
+
+const canSee = (job: Job, ctx: GraphQLContext) => Boolean(ctx.user && (ctx.user.role !== 'USER' || job.ownerId === ctx.user.id));
+
+export const JobType = builder.drizzleObject('jobs', {
+  name: 'Job',
+  description: 'A durable unit of work. Users see their own jobs; managers and admins see all.',
+  authScopes: (job, ctx) => canSee(job as unknown as Job, ctx),
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.expose('kind', { type: JobKindEnum }),
+    status: t.expose('status', { type: JobStatusEnum }),
+    queue: t.exposeString('queue'),
+    owner: t.relation('owner', { nullable: true }),
+    progress: t.exposeFloat('progress', { description: 'From 0 to 1.' }),
+    input: t.expose('input', { type: 'JSON' }),
+    result: t.field({
+      type: JobResultUnion,
+      nullable: true,
+      resolve: (job) => {
+        if (!job.result || typeof job.result !== 'object') return null;
+        resultKinds.set(job.result as object, job.kind);
+        return job.result as never;
+      },
+    }),
+    error: t.exposeString('error', { nullable: true }),
+    attempts: t.exposeInt('attempts'),
+    maxAttempts: t.exposeInt('maxAttempts'),
+    priority: t.exposeInt('priority', { description: 'Lower runs first.' }),
+    claimedBy: t.exposeString('claimedBy', { nullable: true, description: '`pool`, or `user:<id>` for a pulled job.' }),
+    runAt: t.expose('runAt', { type: 'DateTime', description: 'Not before this time (retry backoff).' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    durationMs: t.float({
+      nullable: true,
+      description: 'From the start of the last attempt to the end.',
+      resolve: (job) => (job.startedAt && job.finishedAt ? job.finishedAt.getTime() - job.startedAt.getTime() : null),
+    }),
+    events: t.relation('events', { query: { orderBy: { id: 'asc' } } }),
+  }),
+});
+
+const ShutdownStatus = builder.simpleObject('ShutdownStatus', {
+  fields: (t) => ({
+    draining: t.boolean(),
+    pendingJobs: t.int({ description: 'Jobs queued (in unpaused queues) or running when the drain began.' }),
+  }),
+});
+
+const jobOptions = (t: any) => ({
+  queue: t.string({ description: 'Default: `default`.' }),
+  priority: t.int({ description: 'Lower runs first; -1000..1000, default 0.' }),
+  maxAttempts: t.int({ description: '1..20, default 3.' }),
+  timeoutSeconds: t.int({ description: 'Per attempt; 1..3600, default JOB_TIMEOUT_SECONDS.' }),
+});
+
+const PiJobInput = builder.inputType('PiJobInput', {
+  fields: (t) => ({
+    simulations: t.int({ required: true }),
+    concurrency: t.int({ defaultValue: 1 }),
+    seed: t.float({ description: 'Default: random. The same seed gives the same estimate.' }),
+    ...jobOptions(t),
+  }),
+});
+
+const DiagnosticJobInput = builder.inputType('DiagnosticJobInput', {
+  description: "Jobs that exercise the pool itself: succeed, sleep, throw, kill their worker, or hang until their timeout.",
+  fields: (t) => ({
+    behavior: t.field({ type: DiagnosticBehaviorEnum, required: true }),
+    durationMs: t.int({ defaultValue: 0 }),
+    ...jobOptions(t),
+  }),
+});
+
+// The shared option fields are typed loosely by the spread above; the jobs service checks every value.
+const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
+  queue: input.queue as string | null | undefined,
+  priority: input.priority as number | null | undefined,
+  maxAttempts: input.maxAttempts as number | null | undefined,
+  timeoutSeconds: input.timeoutSeconds as number | null | undefined,
+});
+
+builder.queryFields((t) => ({
+  job: t.drizzleField({
+    type: 'jobs',
+    nullable: true,
+    authScopes: { loggedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      const job = await ctx.app.db.query.jobs.findFirst(query({ where: { id: parseId(id, 'job') } }));
+      return job && canSee(job as unknown as Job, ctx) ? job : null;
+    },
+  }),
+  jobs: t.drizzleConnection(
+    {
+      type: 'jobs',
+      authScopes: { loggedIn: true },
+      description: 'Jobs, newest first. Users see only their own.',
+      args: {
+        status: t.arg({ type: JobStatusEnum }),
+        kind: t.arg({ type: JobKindEnum }),
+        queue: t.arg.string(),
+        owner: t.arg.id({ description: 'A user id (managers and admins).' }),
+      },
+      resolve: (query, _root, args, ctx) => {
+        const user = requireUser(ctx);
+        const ownerId = user.role === 'USER' ? user.id : args.owner ? parseId(args.owner, 'user') : undefined;
+        return ctx.app.db.query.jobs.findMany(
+          query({
+            where: {
+              ...(args.status ? { status: args.status } : {}),
+              ...(args.kind ? { kind: args.kind } : {}),
+              ...(args.queue ? { queue: args.queue } : {}),
+              ...(ownerId ? { ownerId } : {}),
+            },
+            orderBy: { id: 'desc' },
+          }),
+        );
+      },
+    },
+    { name: 'JobConnection' },
+    { name: 'JobEdge' },
+  ),
+  jobCounts: t.field({
+    type: JobCountsType,
+    authScopes: { loggedIn: true },
+    args: { queue: t.arg.string() },
+    resolve: (_root, { queue }, ctx) => ctx.app.jobs.counts(requireUser(ctx), queue),
+  }),
+  estimatePi: t.field({
+    type: PiEstimateType,
+    authScopes: { loggedIn: true },
+    description: 'Estimates π now, on the worker pool (no job is stored).',
+    args: { simulations: t.arg.int({ required: true }), concurrency: t.arg.int({ defaultValue: 1 }), seed: t.arg.float() },
+    resolve: (_root, args, ctx) =>
+      piHandler.run(piHandler.parseInput({ simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }), {
+        pool: ctx.app.pool,
+        signal: AbortSignal.timeout(ctx.app.config.jobTimeoutMs),
+        timeoutMs: ctx.app.config.jobTimeoutMs,
+        progress: () => {},
+      }),
+  }),
+}));
+
+const jobById = (ctx: GraphQLContext, id: string | number) => ctx.app.jobs.get(requireUser(ctx), parseId(id, 'job'));
+
+builder.mutationFields((t) => ({
+  submitPiJob: t.field({
+    type: JobType,
+    authScopes: { loggedIn: true },
+    args: { input: t.arg({ type: PiJobInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.app.jobs.submit(
+        requireUser(ctx),
+        'PI',
+        { simulations: input.simulations, concurrency: input.concurrency ?? undefined, seed: input.seed ?? undefined },
+        optionsOf(input),
+      ),
+  }),
+  submitDiagnosticJobs: t.field({
+    type: [JobType],
+    authScopes: { admin: true },
+    description: 'Admin: submits `count` diagnostic jobs at once (to check the pool, or load it).',
+    args: { input: t.arg({ type: DiagnosticJobInput, required: true }), count: t.arg.int({ defaultValue: 1 }) },
+    resolve: (_root, { input, count }, ctx) => {
+      const n = count ?? 1;
+      if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new Error('count must be from 1 to 10000');
+      return ctx.app.jobs.submitMany(
+        requireUser(ctx),
+        'DIAGNOSTIC',
+        Array.from({ length: n }, () => ({ behavior: input.behavior, durationMs: input.durationMs ?? 0 })),
+        optionsOf(input),
+      );
+    },
+  }),
+  pullJob: t.field({
+    type: JobType,
+    nullable: true,
+    authScopes: { manager: true },
+    description: 'Claims the oldest queued job of a queue for the caller; null when the queue is empty.',
+    args: { queue: t.arg.string({ required: true }) },
+    resolve: (_root, { queue }, ctx) => ctx.app.jobs.pull(requireUser(ctx), queue),
+  }),
+  completeJob: t.field({
+    type: JobType,
+    authScopes: { manager: true },
+    description: 'Completes a job the caller pulled, with a result of its kind’s shape.',
+    args: { id: t.arg.id({ required: true }), result: t.arg({ type: 'JSON', required: true }) },
+    resolve: (_root, { id, result }, ctx) => ctx.app.jobs.complete(requireUser(ctx), parseId(id, 'job'), result),
+  }),
+  cancelJob: t.field({
+    type: JobType,
+    authScopes: { loggedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.app.jobs.cancel(requireUser(ctx), jobById(ctx, id).id),
+  }),
+  retryJob: t.field({
+    type: JobType,
+    authScopes: { loggedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.app.jobs.retry(requireUser(ctx), jobById(ctx, id).id),
+  }),
+  deleteJob: t.boolean({
+    authScopes: { loggedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.app.jobs.delete(requireUser(ctx), jobById(ctx, id).id),
+  }),
+  shutdown: t.field({
+    type: ShutdownStatus,
+    authScopes: { admin: true },
+    description: 'Stops accepting jobs, finishes the queued and running ones (up to SHUTDOWN_TIMEOUT_SECONDS), then exits.',
+    resolve: (_root, _args, ctx) => {
+      const pendingJobs = ctx.app.jobs.pendingCount();
+      ctx.app.requestShutdown();
+      return { draining: true, pendingJobs };
+    },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  jobUpdated: t.field({
+    type: JobType,
+    authScopes: { loggedIn: true },
+    description: 'The job now, then every change of status or progress; ends after its final state.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, { id }, ctx) => {
+      const user = requireUser(ctx);
+      const jobId = parseId(id, 'job');
+      // Subscribe before reading the current state, so no change falls between the two.
+      const updates = ctx.app.events.subscribe('jobUpdated', jobId);
+      const current = ctx.app.jobs.get(user, jobId);
+      return new Repeater<Job>(async (push, stop) => {
+        const iterator = updates[Symbol.asyncIterator]();
+        stop.then(() => iterator.return?.());
+        await push(current);
+        if (FINAL_STATUSES.includes(current.status)) return stop();
+        for (;;) {
+          const next = await Promise.race([iterator.next(), stop.then(() => ({ done: true as const, value: undefined }))]);
+          if (next.done) break;
+          await push(next.value);
+          if (FINAL_STATUSES.includes(next.value.status)) break;
+        }
+        stop();
+      });
+    },
+    resolve: (job) => job,
+  }),
+  jobCompleted: t.field({
+    type: JobType,
+    authScopes: { loggedIn: true },
+    description: 'Every job that finishes (succeeded, failed or cancelled) that the caller may see.',
+    args: { queue: t.arg.string(), kind: t.arg({ type: JobKindEnum }) },
+    subscribe: (_root, args, ctx) => {
+      requireUser(ctx);
+      return pipe(
+        ctx.app.events.subscribe('jobCompleted'),
+        filter((job: Job) => canSee(job, ctx) && (!args.queue || job.queue === args.queue) && (!args.kind || job.kind === args.kind)),
+      );
+    },
+    resolve: (job) => job,
+  }),
+}));

@@ -1,0 +1,113 @@
+import type { Database } from 'bun:sqlite';
+import type { jobs, JobKind, JobStatus } from '../db/schema';
+
+/** A job as the services and GraphQL see it (the same shape Drizzle reads). */
+export type Job = typeof jobs.$inferSelect;
+
+interface JobSqlRow {
+  id: number;
+  kind: JobKind;
+  status: JobStatus;
+  queue: string;
+  owner_id: number | null;
+  input: string;
+  result: string | null;
+  error: string | null;
+  progress: number;
+  attempts: number;
+  max_attempts: number;
+  priority: number;
+  timeout_ms: number;
+  run_at: number;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  claimed_by: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+const date = (ms: number | null) => (ms === null ? null : new Date(ms));
+
+export function toJob(row: JobSqlRow): Job {
+  return {
+    id: row.id,
+    kind: row.kind,
+    status: row.status,
+    queue: row.queue,
+    ownerId: row.owner_id,
+    input: JSON.parse(row.input),
+    result: row.result === null ? null : JSON.parse(row.result),
+    error: row.error,
+    progress: row.progress,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    priority: row.priority,
+    timeoutMs: row.timeout_ms,
+    runAt: new Date(row.run_at),
+    leaseToken: row.lease_token,
+    leaseExpiresAt: date(row.lease_expires_at),
+    claimedBy: row.claimed_by,
+    createdAt: new Date(row.created_at),
+    startedAt: date(row.started_at),
+    finishedAt: date(row.finished_at),
+  };
+}
+
+export interface NewJob {
+  kind: JobKind;
+  queue: string;
+  ownerId: number | null;
+  input: unknown;
+  maxAttempts: number;
+  priority: number;
+  timeoutMs: number;
+}
+
+/**
+ * The job queue's SQL, one statement per operation (graphile-worker style), prepared once. Each state change
+ * and the job_events row recording it are written in one transaction by the caller (see JobStore).
+ */
+export function prepareJobStatements(sqlite: Database) {
+  const s = (sql: string) => sqlite.prepare<JobSqlRow, any>(sql);
+  return {
+    insert: s(`INSERT INTO jobs (kind, status, queue, owner_id, input, max_attempts, priority, timeout_ms, run_at, created_at)
+               VALUES ($kind, 'QUEUED', $queue, $ownerId, $input, $maxAttempts, $priority, $timeoutMs, $now, $now) RETURNING *`),
+    event: sqlite.prepare(`INSERT INTO job_events (job_id, type, payload, at) VALUES ($jobId, $type, $payload, $at)`),
+    byId: s(`SELECT * FROM jobs WHERE id = $id`),
+    /** The claim: the oldest runnable jobs of a queue, lowest priority number first, leased in one statement. */
+    claim: s(`UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_token = $leasePrefix || id,
+                lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0
+              WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
+                           ORDER BY priority, id LIMIT $limit)
+              RETURNING *`),
+    succeed: s(`UPDATE jobs SET status = 'SUCCEEDED', result = $result, error = NULL, progress = 1, finished_at = $now,
+                  lease_token = NULL, lease_expires_at = NULL
+                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
+    fail: s(`UPDATE jobs SET status = 'FAILED', error = $error, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
+             WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
+    requeue: s(`UPDATE jobs SET status = 'QUEUED', error = $error, run_at = $runAt, lease_token = NULL, lease_expires_at = NULL,
+                  claimed_by = NULL, progress = 0
+                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
+    progress: sqlite.prepare(`UPDATE jobs SET progress = $progress WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken`),
+    heartbeat: sqlite.prepare(`UPDATE jobs SET lease_expires_at = $leaseExpiresAt WHERE status = 'RUNNING' AND claimed_by = 'pool'`),
+    cancel: s(`UPDATE jobs SET status = 'CANCELLED', finished_at = $now, lease_token = NULL, lease_expires_at = NULL
+               WHERE id = $id AND status IN ('QUEUED', 'RUNNING') RETURNING *`),
+    retry: s(`UPDATE jobs SET status = 'QUEUED', attempts = 0, error = NULL, result = NULL, progress = 0, run_at = $now,
+                started_at = NULL, finished_at = NULL, claimed_by = NULL
+              WHERE id = $id AND status IN ('FAILED', 'CANCELLED') RETURNING *`),
+    delete: sqlite.prepare(`DELETE FROM jobs WHERE id = $id`),
+    /** Jobs whose lease ran out (a dead process, a person who never came back), or every pool job at start-up. */
+    orphans: s(`SELECT * FROM jobs WHERE status = 'RUNNING' AND (lease_expires_at < $now OR ($allPool AND claimed_by = 'pool'))`),
+    queuedCount: sqlite.prepare<{ n: number }, any>(`SELECT count(*) AS n FROM jobs WHERE queue = $queue AND status = 'QUEUED'`),
+    nextRunAt: sqlite.prepare<{ at: number | null }, any>(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $now`),
+    counts: sqlite.prepare<{ status: JobStatus; n: number }, any>(
+      `SELECT status, count(*) AS n FROM jobs WHERE ($ownerId IS NULL OR owner_id = $ownerId) AND ($queue IS NULL OR queue = $queue) GROUP BY status`,
+    ),
+    pendingInActiveQueues: sqlite.prepare<{ n: number }, any>(
+      `SELECT count(*) AS n FROM jobs j JOIN queues q ON q.name = j.queue
+       WHERE (j.status = 'QUEUED' AND q.paused = 0) OR (j.status = 'RUNNING' AND j.claimed_by = 'pool')`,
+    ),
+  };
+}
+export type JobStatements = ReturnType<typeof prepareJobStatements>;

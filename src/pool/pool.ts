@@ -1,0 +1,201 @@
+import type { FromWorker, ToWorker } from './protocol';
+
+/** Why a task did not produce a result. `retryable` tells the job layer whether another attempt may help. */
+export class TaskError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly reason: 'kernel' | 'timeout' | 'crash' | 'cancelled' | 'closed',
+  ) {
+    super(message);
+    this.name = 'TaskError';
+  }
+}
+
+export interface TaskOptions {
+  /** The task fails (and its worker is replaced) when it runs longer than this. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+}
+
+interface Task {
+  id: number;
+  kind: string;
+  input: unknown;
+  options: TaskOptions;
+  resolve(value: unknown): void;
+  reject(error: TaskError): void;
+  timer?: ReturnType<typeof setTimeout>;
+  slot?: Slot;
+  onAbort?: () => void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Tasks sent to this worker, oldest first: the first is the one it is running. */
+  inFlight: Task[];
+  retired: boolean;
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  /** Tasks queued on one worker at once; more than 1 hides the message round trip for tiny tasks. */
+  pipelineDepth?: number;
+  workerUrl?: URL;
+  onWorkerReplaced?: (reason: string) => void;
+}
+
+/**
+ * A fixed set of Bun Workers, created once and kept warm. It runs named tasks and knows nothing of jobs,
+ * GraphQL or the database. A worker that crashes, or runs a task past its timeout or a cancelled task, is
+ * terminated and replaced; the other tasks it held go back to the front of the queue.
+ */
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Task[] = [];
+  private readonly pipelineDepth: number;
+  private readonly workerUrl: URL;
+  private nextTaskId = 1;
+  private closed = false;
+  replacements = 0;
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    this.pipelineDepth = Math.max(1, options.pipelineDepth ?? 1);
+    this.workerUrl = options.workerUrl ?? new URL('./worker.ts', import.meta.url);
+    for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Tasks running or queued on a worker, plus those waiting for one. */
+  get load(): number {
+    return this.waiting.length + this.slots.reduce((sum, slot) => sum + slot.inFlight.length, 0);
+  }
+
+  run<T = unknown>(kind: string, input: unknown, options: TaskOptions = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new TaskError('the worker pool is closed', true, 'closed'));
+    if (options.signal?.aborted) return Promise.reject(new TaskError('cancelled', false, 'cancelled'));
+    return new Promise<T>((resolve, reject) => {
+      const task: Task = { id: this.nextTaskId++, kind, input, options, resolve: resolve as (v: unknown) => void, reject };
+      if (options.signal) {
+        task.onAbort = () => this.cancel(task);
+        options.signal.addEventListener('abort', task.onAbort, { once: true });
+      }
+      this.waiting.push(task);
+      this.dispatch();
+    });
+  }
+
+  /** Terminates every worker; tasks still waiting or running fail with a retryable error. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const task of this.waiting.splice(0)) this.settle(task, new TaskError('the worker pool closed', true, 'closed'));
+    for (const slot of this.slots) {
+      slot.retired = true;
+      for (const task of slot.inFlight.splice(0)) this.settle(task, new TaskError('the worker pool closed', true, 'closed'));
+      slot.worker.terminate();
+    }
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(this.workerUrl);
+    const slot: Slot = { worker, inFlight: [], retired: false };
+    worker.onmessage = (event: MessageEvent<FromWorker>) => this.onMessage(slot, event.data);
+    worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.replace(slot, `worker error: ${event.message ?? 'unknown'}`, 'crash');
+    };
+    worker.addEventListener('close', () => this.replace(slot, 'the worker exited', 'crash'));
+    return slot;
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length) {
+      let best: Slot | undefined;
+      for (const slot of this.slots) {
+        if (slot.retired || slot.inFlight.length >= this.pipelineDepth) continue;
+        if (!best || slot.inFlight.length < best.inFlight.length) best = slot;
+      }
+      if (!best) return;
+      const task = this.waiting.shift()!;
+      task.slot = best;
+      best.inFlight.push(task);
+      if (task.options.timeoutMs) {
+        task.timer = setTimeout(() => this.timeOut(task), task.options.timeoutMs);
+      }
+      best.worker.postMessage({ type: 'run', taskId: task.id, kind: task.kind, input: task.input } satisfies ToWorker);
+    }
+  }
+
+  private onMessage(slot: Slot, message: FromWorker): void {
+    const task = slot.inFlight.find((t) => t.id === message.taskId);
+    if (!task) return;
+    if (message.type === 'progress') {
+      task.options.onProgress?.(message.value);
+      return;
+    }
+    slot.inFlight.splice(slot.inFlight.indexOf(task), 1);
+    if (message.ok) this.settle(task, undefined, message.value);
+    else this.settle(task, new TaskError(message.error, !message.permanent, 'kernel'));
+    this.dispatch();
+  }
+
+  private timeOut(task: Task): void {
+    const slot = task.slot;
+    if (!slot) return;
+    this.settle(task, new TaskError(`timed out after ${task.options.timeoutMs} ms`, true, 'timeout'));
+    this.replace(slot, 'a task timed out', 'timeout', task);
+  }
+
+  private cancel(task: Task): void {
+    const index = this.waiting.indexOf(task);
+    if (index >= 0) {
+      this.waiting.splice(index, 1);
+      this.settle(task, new TaskError('cancelled', false, 'cancelled'));
+    } else if (task.slot && task.slot.inFlight.includes(task)) {
+      const slot = task.slot;
+      this.settle(task, new TaskError('cancelled', false, 'cancelled'));
+      // The only way to stop a running kernel is to stop its worker.
+      this.replace(slot, 'a running task was cancelled', 'cancelled', task);
+    }
+  }
+
+  /**
+   * Retires a worker. With `culprit`, that task has been settled already and the others go back to the
+   * queue; without, the worker died on its own: the task it was running (the oldest) fails.
+   */
+  private replace(slot: Slot, why: string, reason: TaskError['reason'], culprit?: Task): void {
+    if (slot.retired) return;
+    slot.retired = true;
+    slot.worker.terminate();
+    const tasks = slot.inFlight.splice(0).filter((t) => t !== culprit);
+    if (!culprit && tasks.length) {
+      const running = tasks.shift()!;
+      this.settle(running, new TaskError(`the worker running it crashed (${why})`, true, reason));
+    }
+    for (const task of tasks) {
+      clearTimeout(task.timer);
+      task.slot = undefined;
+    }
+    this.waiting.unshift(...tasks);
+    const index = this.slots.indexOf(slot);
+    if (!this.closed && index >= 0) {
+      this.slots[index] = this.spawn();
+      this.replacements++;
+      this.options.onWorkerReplaced?.(why);
+    }
+    this.dispatch();
+  }
+
+  private settle(task: Task, error: TaskError | undefined, value?: unknown): void {
+    clearTimeout(task.timer);
+    if (task.onAbort) task.options.signal?.removeEventListener('abort', task.onAbort);
+    task.slot = undefined;
+    if (error) task.reject(error);
+    else task.resolve(value);
+  }
+}

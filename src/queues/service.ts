@@ -1,0 +1,98 @@
+import { eq } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client';
+import { queues } from '../db/schema';
+import { badInput, conflict, notFound } from '../errors';
+
+export type Queue = typeof queues.$inferSelect;
+export const DEFAULT_QUEUE = 'default';
+const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+export interface QueueLimits {
+  concurrency?: number | null;
+  maxLength?: number | null;
+}
+
+/** Named FIFO queues: their settings live here; their jobs in the jobs module. */
+export class QueuesService {
+  private cache: Queue[] | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+    private readonly defaults: { concurrency: number; maxLength: number },
+    private readonly onChange: () => void = () => {},
+  ) {}
+
+  /** There is always a default queue. */
+  ensureDefault(): void {
+    if (!this.find(DEFAULT_QUEUE)) {
+      this.db.insert(queues).values({ name: DEFAULT_QUEUE, ...this.defaults }).run();
+      this.changed();
+    }
+  }
+
+  /** All queues, oldest first; cached, since the job runner reads them on every claim pass. */
+  list(): Queue[] {
+    return (this.cache ??= this.db.select().from(queues).orderBy(queues.id).all());
+  }
+
+  find(name: string): Queue | undefined {
+    return this.list().find((queue) => queue.name === name);
+  }
+
+  get(name: string): Queue {
+    const queue = this.find(name);
+    if (!queue) throw notFound(`no queue named "${name}"`);
+    return queue;
+  }
+
+  create(input: { name: string } & QueueLimits): Queue {
+    const name = input.name.trim();
+    if (!NAME_PATTERN.test(name)) {
+      throw badInput("queue name must be 1 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit", { field: 'name' });
+    }
+    if (this.find(name)) throw conflict(`queue "${name}" already exists`);
+    const values = { name, ...this.checkLimits(input, this.defaults) };
+    const queue = this.db.insert(queues).values(values).returning().get();
+    this.changed();
+    this.log.info(values, 'queue created');
+    return queue;
+  }
+
+  update(name: string, changes: QueueLimits & { paused?: boolean }): Queue {
+    const current = this.get(name);
+    const values = { ...this.checkLimits(changes, current), paused: changes.paused ?? current.paused };
+    const queue = this.db.update(queues).set(values).where(eq(queues.name, name)).returning().get()!;
+    this.changed();
+    this.log.info({ name, ...values }, 'queue updated');
+    return queue;
+  }
+
+  /** Deletes the queue and (by cascade) all of its jobs. The default queue stays. */
+  delete(name: string): boolean {
+    this.get(name);
+    if (name === DEFAULT_QUEUE) throw conflict('the default queue cannot be deleted');
+    this.db.delete(queues).where(eq(queues.name, name)).run();
+    this.changed();
+    this.log.info({ name }, 'queue deleted with its jobs');
+    return true;
+  }
+
+  private checkLimits(input: QueueLimits, fallback: { concurrency: number; maxLength: number }) {
+    const concurrency = input.concurrency ?? fallback.concurrency;
+    const maxLength = input.maxLength ?? fallback.maxLength;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+      throw badInput('concurrency must be an integer from 1 to 1024', { field: 'concurrency' });
+    }
+    if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > 10_000_000) {
+      throw badInput('maxLength must be an integer from 1 to 10,000,000', { field: 'maxLength' });
+    }
+    return { concurrency, maxLength };
+  }
+
+  private changed(): void {
+    this.cache = undefined;
+    this.onChange();
+  }
+}
