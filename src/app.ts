@@ -60,7 +60,7 @@ export function createApp(config: Config, log: Logger): App {
     pullLeaseMs: config.pullLeaseMs,
     retryBaseMs: config.jobRetryBaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
-    maxInFlight: config.workers * PIPELINE_DEPTH * 2,
+    maxInFlight: config.workers * PIPELINE_DEPTH * 4,
   });
   let open = true;
   return {

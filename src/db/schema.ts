@@ -96,8 +96,8 @@ export const jobs = sqliteTable(
     // The claim: the next runnable job of a queue, by priority then age.
     index('jobs_claim_idx').on(table.queue, table.status, table.priority, table.id),
     index('jobs_owner_idx').on(table.ownerId, table.id),
+    // Also serves the lease sweep (status = 'RUNNING'); a separate lease index cost a write per state change.
     index('jobs_status_idx').on(table.status, table.id),
-    index('jobs_lease_idx').on(table.status, table.leaseExpiresAt),
   ],
 );
 

@@ -1,6 +1,7 @@
 import { pipe, filter, Repeater } from 'graphql-yoga';
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { FINAL_STATUSES, JOB_KINDS, JOB_STATUSES, type JobKind } from '../db/schema';
+import { badInput } from '../errors';
 import { builder } from '../graphql/builder';
 import type { GraphQLContext } from '../graphql/context';
 import { parseId } from '../graphql/ids';
@@ -214,7 +215,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: DiagnosticJobInput, required: true }), count: t.arg.int({ defaultValue: 1 }) },
     resolve: (_root, { input, count }, ctx) => {
       const n = count ?? 1;
-      if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new Error('count must be from 1 to 10000');
+      if (!Number.isInteger(n) || n < 1 || n > 10_000) throw badInput('count must be an integer from 1 to 10000', { field: 'count' });
       return ctx.app.jobs.submitMany(
         requireUser(ctx),
         'DIAGNOSTIC',

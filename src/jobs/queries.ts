@@ -84,6 +84,20 @@ export function prepareJobStatements(sqlite: Database) {
     succeed: s(`UPDATE jobs SET status = 'SUCCEEDED', result = $result, error = NULL, progress = 1, finished_at = $now,
                   lease_token = NULL, lease_expires_at = NULL
                 WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
+    /**
+     * Many pool completions in one statement: `$batch` is a JSON array of {id, leaseToken, result}. Only jobs
+     * still RUNNING under that lease change; the ids that did are returned (the others answered too late).
+     */
+    succeedMany: sqlite.prepare<{ id: number; finished_at: number }, any>(`
+      UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
+        lease_token = NULL, lease_expires_at = NULL
+      FROM (SELECT value ->> 'id' AS id, value ->> 'leaseToken' AS lease_token, value -> 'result' AS result FROM json_each($batch)) AS b
+      WHERE jobs.id = b.id AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.lease_token -- '+': look up by id, not scan by status
+      RETURNING jobs.id AS id, jobs.finished_at AS finished_at`),
+    /** One event for each of many jobs: `$batch` is a JSON array of {jobId, payload}. */
+    eventMany: sqlite.prepare(`
+      INSERT INTO job_events (job_id, type, payload, at)
+      SELECT value ->> 'jobId', $type, value -> 'payload', $at FROM json_each($batch)`),
     fail: s(`UPDATE jobs SET status = 'FAILED', error = $error, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
              WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
     requeue: s(`UPDATE jobs SET status = 'QUEUED', error = $error, run_at = $runAt, lease_token = NULL, lease_expires_at = NULL,

@@ -99,6 +99,8 @@ export class JobsService {
   start(): void {
     const recovered = this.recover(true);
     if (recovered) this.log.warn({ recovered }, 'recovered jobs left running by a previous process');
+    const delayed = this.sql.nextRunAt.get({ now: Date.now() })?.at;
+    if (delayed) this.wakeAtTime(delayed);
     const beat = Math.max(50, Math.floor(this.options.leaseMs / 3));
     this.timers.push(
       setInterval(() => {
@@ -290,10 +292,10 @@ export class JobsService {
         const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
         if (free <= 0) continue;
         const rows = this.sql.claim.all({ queue: queue.name, now, limit: free, leasePrefix, leaseExpiresAt: now + this.options.leaseMs, claimedBy: poolClaim });
-        for (const row of rows) {
-          this.sql.event.run({ jobId: row.id, type: 'started', payload: JSON.stringify({ attempt: row.attempts }), at: now });
-          jobs.push(toJob(row));
-        }
+        if (!rows.length) continue;
+        const started = rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } }));
+        this.sql.eventMany.run({ type: 'started', at: now, batch: JSON.stringify(started) });
+        for (const row of rows) jobs.push(toJob(row));
         budget -= rows.length;
       }
       return jobs;
@@ -302,19 +304,17 @@ export class JobsService {
       this.options.events.publish('jobUpdated', job.id, job);
       this.execute(job);
     }
-    this.scheduleNextRunnable(now);
   }
 
-  /** Jobs waiting for a retry delay: wake up when the first one is due. */
-  private scheduleNextRunnable(now: number): void {
-    const next = this.sql.nextRunAt.get({ now })?.at;
-    if (!next || next >= this.wakeAt) return;
+  /** A job waits for a retry delay until `runAt`: make sure a claim pass happens then. */
+  private wakeAtTime(runAt: number): void {
+    if (runAt >= this.wakeAt || this.stopped) return;
     clearTimeout(this.wakeTimer);
-    this.wakeAt = next;
+    this.wakeAt = runAt;
     this.wakeTimer = setTimeout(() => {
       this.wakeAt = Number.POSITIVE_INFINITY;
       this.wake();
-    }, next - now + 1);
+    }, Math.max(0, runAt - Date.now()) + 1);
   }
 
   private execute(job: Job): void {
@@ -372,22 +372,43 @@ export class JobsService {
     // After the shutdown deadline, what was still running is left to recovery at the next start.
     if (this.stopped) return;
     const now = Date.now();
-    const changed = this.transact(() => batch.flatMap((entry) => this.recordOutcome(entry, now)));
+    const changed = this.transact(() => [
+      ...this.recordSuccesses(batch.filter((entry) => entry.ok), now),
+      ...batch.filter((entry) => !entry.ok).flatMap((entry) => this.recordFailure(entry, now)),
+    ]);
     for (const job of changed) this.announce(job);
     this.wake();
     this.checkDrained();
   }
 
-  private recordOutcome(entry: Finished, now: number): Job[] {
+  /** All successes of a flush in two statements: the guarded update, then the events of those that counted. */
+  private recordSuccesses(entries: Finished[], now: number): Job[] {
+    if (!entries.length) return [];
+    const batch = entries.map((entry) => ({ id: entry.job.id, leaseToken: entry.job.leaseToken, result: (entry as { result: unknown }).result ?? null }));
+    // Cancelled meanwhile, or a lease taken over after a recovery: a late answer is dropped.
+    const counted = new Set(this.sql.succeedMany.all({ now, batch: JSON.stringify(batch) }).map((row) => row.id));
+    const succeeded = entries
+      .filter((entry) => counted.has(entry.job.id))
+      .map(({ job, ...rest }): Job => ({
+        ...job,
+        status: 'SUCCEEDED',
+        result: (rest as { result: unknown }).result ?? null,
+        error: null,
+        progress: 1,
+        finishedAt: new Date(now),
+        leaseToken: null,
+        leaseExpiresAt: null,
+      }));
+    const events = succeeded.map((job) => ({ jobId: job.id, payload: { attempt: job.attempts, durationMs: now - (job.startedAt?.getTime() ?? now) } }));
+    this.sql.eventMany.run({ type: 'succeeded', at: now, batch: JSON.stringify(events) });
+    return succeeded;
+  }
+
+  private recordFailure(entry: Finished, now: number): Job[] {
     const { job } = entry;
     const event = (type: string, payload: unknown) =>
       this.sql.event.run({ jobId: job.id, type, payload: payload === null ? null : JSON.stringify(payload), at: now });
-    if (entry.ok) {
-      const row = this.sql.succeed.get({ id: job.id, leaseToken: job.leaseToken, result: JSON.stringify(entry.result), now });
-      if (!row) return []; // cancelled meanwhile, or a lease that was taken over: a late answer is dropped
-      event('succeeded', { attempt: job.attempts, durationMs: now - (job.startedAt?.getTime() ?? now) });
-      return [toJob(row)];
-    }
+    if (entry.ok) return [];
     const error = entry.error;
     if (error instanceof TaskError && error.reason === 'cancelled') return [];
     const message = error instanceof Error ? error.message : String(error);
@@ -397,6 +418,7 @@ export class JobsService {
       const row = this.sql.requeue.get({ id: job.id, leaseToken: job.leaseToken, error: message, runAt });
       if (!row) return [];
       event('retry_scheduled', { attempt: job.attempts, error: message, runAt });
+      this.wakeAtTime(runAt);
       this.log.warn({ jobId: job.id, attempt: job.attempts, error: message }, 'job attempt failed; retry scheduled');
       return [toJob(row)];
     }

@@ -44,5 +44,4 @@ CREATE TABLE `queues` (
 CREATE INDEX `job_events_job_idx` ON `job_events` (`job_id`,`id`);--> statement-breakpoint
 CREATE INDEX `jobs_claim_idx` ON `jobs` (`queue`,`status`,`priority`,`id`);--> statement-breakpoint
 CREATE INDEX `jobs_owner_idx` ON `jobs` (`owner_id`,`id`);--> statement-breakpoint
-CREATE INDEX `jobs_status_idx` ON `jobs` (`status`,`id`);--> statement-breakpoint
-CREATE INDEX `jobs_lease_idx` ON `jobs` (`status`,`lease_expires_at`);
+CREATE INDEX `jobs_status_idx` ON `jobs` (`status`,`id`);

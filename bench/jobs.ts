@@ -1,0 +1,66 @@
+// bench/jobs.ts — end-to-end throughput of durable jobs: bulk-submit N trivial jobs, run them all on the
+// worker pool, and report jobs/s and submit-to-complete latency. The baseline, in the same run, is the same
+// N tasks sent straight to the pool with no database at all: the ratio is what durability costs.
+//   bun bench/jobs.ts [N=10000]      (WORKERS sets the pool size; default: CPU count)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+
+const N = Number(process.argv[2] ?? 10_000);
+const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-'));
+const config = loadConfig({ ...process.env, DATABASE_PATH: join(dir, 'bench.db'), LOG_LEVEL: 'warn' });
+const app = createApp(config, createLogger({ level: 'warn' }));
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+try {
+  const task = { behavior: 'SUCCEED', durationMs: 0 };
+  // Warm the workers (module load, JIT) before timing anything.
+  await Promise.all(Array.from({ length: 1000 }, () => app.pool.run('diagnostic', task)));
+
+  const poolStart = performance.now();
+  await Promise.all(Array.from({ length: N }, () => app.pool.run('diagnostic', task)));
+  const poolSeconds = (performance.now() - poolStart) / 1000;
+
+  await app.users.bootstrapAdmin('admin', 'bench-admin-password');
+  const admin = { id: 1, username: 'admin', role: 'ADMIN' as const, sessionId: 0 };
+  app.queues.create({ name: 'bench', concurrency: 1024 });
+  app.jobs.start();
+
+  const submittedAt = new Map<number, number>();
+  const latencies: number[] = [];
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  const completions = app.events.subscribe('jobCompleted');
+  void (async () => {
+    for await (const job of completions) {
+      latencies.push(performance.now() - submittedAt.get(job.id)!);
+      if (latencies.length === N) resolveDone();
+    }
+  })();
+
+  const start = performance.now();
+  const jobs = app.jobs.submitMany(admin, 'DIAGNOSTIC', Array.from({ length: N }, () => task), { queue: 'bench' });
+  const submitSeconds = (performance.now() - start) / 1000;
+  for (const job of jobs) submittedAt.set(job.id, start);
+  await done;
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const succeeded = app.jobs.counts(null, 'bench').succeeded;
+
+  const jobsPerSecond = N / seconds;
+  const tasksPerSecond = N / poolSeconds;
+  console.log(`workers: ${app.pool.size}, jobs: ${N}, succeeded: ${succeeded}`);
+  console.log(`baseline  pool only (no database): ${Math.round(tasksPerSecond).toLocaleString('en')} tasks/s`);
+  console.log(`durable   submit (bulk, one transaction): ${(submitSeconds * 1000).toFixed(0)} ms (${Math.round(N / submitSeconds).toLocaleString('en')} jobs/s)`);
+  console.log(`durable   end to end: ${Math.round(jobsPerSecond).toLocaleString('en')} jobs/s in ${seconds.toFixed(2)} s`);
+  console.log(`durable   submit-to-complete latency: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`);
+  console.log(`ratio     durable / pool only: ${(jobsPerSecond / tasksPerSecond).toFixed(2)}`);
+  await completions.return?.();
+} finally {
+  app.jobs.stop();
+  await app.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,128 @@
+import { Database } from 'bun:sqlite';
+import { describe, expect, test } from 'bun:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnServer } from './helpers/process';
+
+const ADMIN_PASSWORD = 'recovery-test-password';
+
+async function gql(url: string, query: string, token?: string, variables?: Record<string, unknown>) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as { data?: any; errors?: any[] };
+}
+
+const login = async (url: string) =>
+  (await gql(url, `mutation { login(username: "admin", password: "${ADMIN_PASSWORD}") { token } }`)).data.login.token as string;
+
+const freshDatabase = () => join(mkdtempSync(join(tmpdir(), 'jobgraph-recovery-')), 'jobgraph.db');
+
+describe('durability', () => {
+  test('kill -9 mid-run, restart: all 1,000 jobs end SUCCEEDED exactly once', async () => {
+    const databasePath = freshDatabase();
+    const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', LOG_LEVEL: 'info' };
+    const first = await spawnServer(env);
+    const token = await login(first.url);
+    await gql(first.url, 'mutation { createQueue(input: { name: "crash", concurrency: 16 }) { name } }', token);
+    const submitted = await gql(
+      first.url,
+      'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 20, queue: "crash", maxAttempts: 5 }, count: 1000) { id } }',
+      token,
+    );
+    expect(submitted.data.submitDiagnosticJobs).toHaveLength(1000);
+    // Let some finish and some be running, then kill the process without warning.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const counts = (await gql(first.url, '{ jobCounts { succeeded running } }', token)).data.jobCounts;
+      if (counts.succeeded >= 100 && counts.running > 0) break;
+      if (Date.now() > deadline) throw new Error(`jobs did not start: ${JSON.stringify(counts)}`);
+      await Bun.sleep(20);
+    }
+    first.proc.kill('SIGKILL');
+    await first.proc.exited;
+
+    const before = new Database(databasePath, { readonly: true });
+    const midway = before.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all() as { status: string; n: number }[];
+    before.close();
+    expect(midway.find((row) => row.status === 'RUNNING')?.n ?? 0).toBeGreaterThan(0);
+    expect(midway.find((row) => row.status === 'SUCCEEDED')?.n ?? 0).toBeLessThan(1000);
+
+    const second = await spawnServer(env);
+    try {
+      const again = await login(second.url);
+      const until = Date.now() + 30_000;
+      for (;;) {
+        const counts = (await gql(second.url, '{ jobCounts { succeeded failed total } }', again)).data.jobCounts;
+        if (counts.succeeded + counts.failed === 1000) break;
+        if (Date.now() > until) throw new Error(`not finished after restart: ${JSON.stringify(counts)}`);
+        await Bun.sleep(50);
+      }
+      expect(second.stdout()).toContain('recovered jobs left running by a previous process');
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+    const after = new Database(databasePath, { readonly: true });
+    const statuses = after.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all();
+    const completions = after
+      .query(`SELECT count(*) AS jobs, sum(n) AS total, max(n) AS most FROM (SELECT job_id, count(*) AS n FROM job_events WHERE type = 'succeeded' GROUP BY job_id)`)
+      .get() as { jobs: number; total: number; most: number };
+    const recovered = after.query(`SELECT count(*) AS n FROM job_events WHERE type = 'recovered'`).get() as { n: number };
+    after.close();
+    expect(statuses).toEqual([{ status: 'SUCCEEDED', n: 1000 }]);
+    expect(completions).toEqual({ jobs: 1000, total: 1000, most: 1 });
+    expect(recovered.n).toBeGreaterThan(0);
+  }, 90_000);
+
+  test('graceful shutdown drains: queued jobs finish, new submissions get UNAVAILABLE, reads work, exit code 0', async () => {
+    const databasePath = freshDatabase();
+    const server = await spawnServer({ DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', SHUTDOWN_TIMEOUT_SECONDS: '30' });
+    const token = await login(server.url);
+    await gql(server.url, 'mutation { createQueue(input: { name: "slow", concurrency: 2 }) { name } }', token);
+    await gql(server.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 300, queue: "slow" }, count: 6) { id } }', token);
+    const status = await gql(server.url, 'mutation { shutdown { draining pendingJobs } }', token);
+    expect(status.data.shutdown).toEqual({ draining: true, pendingJobs: 6 });
+
+    const refused = await gql(server.url, 'mutation { submitPiJob(input: { simulations: 1000 }) { id } }', token);
+    expect(refused.errors?.[0]).toMatchObject({ message: 'shutting down: no new jobs are accepted', extensions: { code: 'UNAVAILABLE' } });
+    const read = await gql(server.url, '{ jobCounts { total } }', token);
+    expect(read.data.jobCounts.total).toBe(6);
+    const ready = await fetch(server.url.replace('/graphql', '/ready'));
+    expect(ready.status).toBe(503);
+
+    expect(await server.proc.exited).toBe(0);
+    const sqlite = new Database(databasePath, { readonly: true });
+    expect(sqlite.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all()).toEqual([{ status: 'SUCCEEDED', n: 6 }]);
+    sqlite.close();
+  }, 60_000);
+
+  test('SIGTERM past SHUTDOWN_TIMEOUT leaves running jobs to recovery, and the next start finishes them', async () => {
+    const databasePath = freshDatabase();
+    const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', SHUTDOWN_TIMEOUT_SECONDS: '1' };
+    const first = await spawnServer(env);
+    const token = await login(first.url);
+    const [job] = (await gql(first.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 3000 }) { id } }', token)).data.submitDiagnosticJobs;
+    await Bun.sleep(300);
+    expect(await first.stop('SIGTERM')).toBe(0);
+    expect(first.stdout()).toContain('shutdown timeout');
+
+    const second = await spawnServer(env);
+    try {
+      const again = await login(second.url);
+      const until = Date.now() + 15_000;
+      let current: any;
+      do {
+        await Bun.sleep(100);
+        current = (await gql(second.url, 'query($id: ID!) { job(id: $id) { status attempts events { type } } }', again, { id: job.id })).data.job;
+      } while (current.status !== 'SUCCEEDED' && Date.now() < until);
+      expect(current.status).toBe('SUCCEEDED');
+      expect(current.events.map((e: { type: string }) => e.type)).toEqual(['queued', 'started', 'recovered', 'started', 'succeeded']);
+      expect(current.attempts).toBe(2);
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
+});
