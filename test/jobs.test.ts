@@ -118,6 +118,8 @@ describe('running jobs on the pool', () => {
       const result = await server.gql(`mutation { submitPiJob(input: ${input}) { id } }`, {}, admin);
       expect(result.errors?.[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT' } });
     }
+    const count = await server.gql('mutation { submitDiagnosticJobs(input: { behavior: SUCCEED }, count: 0) { id } }', {}, admin);
+    expect(count.errors?.[0]).toMatchObject({ message: 'count must be an integer from 1 to 10000', extensions: { code: 'BAD_USER_INPUT' } });
     const anonymous = await server.gql('mutation { submitPiJob(input: { simulations: 1000 }) { id } }');
     expect(anonymous.errors?.[0]).toMatchObject({ message: 'user info error', extensions: { code: 'UNAUTHENTICATED' } });
   });
