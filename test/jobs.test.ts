@@ -150,6 +150,18 @@ describe('queues', () => {
     expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
   });
 
+  test("a queue's concurrency bounds how many of its jobs run at once", async () => {
+    await createQueue('single', { concurrency: 1 });
+    const ids = await diagnostic({ behavior: 'SLEEP', durationMs: 150, queue: 'single' }, admin, 3);
+    const jobs = [];
+    for (const id of ids) jobs.push(await waitForJob(id, ['SUCCEEDED']));
+    const spans = jobs.map((job) => {
+      const at = (type: string) => Date.parse(job.events.find((e: { type: string }) => e.type === type).at);
+      return [at('started'), at('succeeded')] as const;
+    });
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+  });
+
   test('maxLength is enforced with CONFLICT', async () => {
     await createQueue('tiny', { maxLength: 2 });
     await server.gql('mutation { pauseQueue(name: "tiny") { paused } }', {}, admin);
