@@ -8,7 +8,7 @@ import { parseId } from '../graphql/ids';
 import { JobCountsType } from '../queues/graphql';
 import { requireUser } from '../users/graphql';
 import { piHandler } from './kinds';
-import type { Job, SubmitOptions } from './service';
+import { canSeeJob, type Job, type SubmitOptions } from './service';
 
 export const JobKindEnum = builder.enumType('JobKind', { values: JOB_KINDS });
 export const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
@@ -50,7 +50,7 @@ const JobEventType = builder.drizzleObject('jobEvents', {
   }),
 });
 
-const canSee = (job: Job, ctx: GraphQLContext) => Boolean(ctx.user && (ctx.user.role !== 'USER' || job.ownerId === ctx.user.id));
+const canSee = (job: Job, ctx: GraphQLContext) => canSeeJob(ctx.user, job);
 
 export const JobType = builder.drizzleObject('jobs', {
   name: 'Job',

@@ -48,7 +48,9 @@ interface ActiveJob {
 type Finished = { job: Job; ok: true; result: unknown } | { job: Job; ok: false; error: unknown };
 
 const isFinal = (status: JobStatus) => FINAL_STATUSES.includes(status);
-const canSee = (actor: AuthUser, job: Job) => actor.role !== 'USER' || job.ownerId === actor.id;
+/** Users see their own jobs; managers and admins see all. */
+export const canSeeJob = (actor: AuthUser | null, job: Pick<Job, 'ownerId'>) =>
+  actor !== null && (actor.role !== 'USER' || job.ownerId === actor.id);
 const poolClaim = 'pool';
 const userClaim = (actor: AuthUser) => `user:${actor.id}`;
 
@@ -156,12 +158,8 @@ export class JobsService {
   get(actor: AuthUser, id: number): Job {
     const row = this.sql.byId.get({ id });
     const job = row && toJob(row);
-    if (!job || !canSee(actor, job)) throw notFound(`no job with id ${id}`);
+    if (!job || !canSeeJob(actor, job)) throw notFound(`no job with id ${id}`);
     return job;
-  }
-
-  canSee(actor: AuthUser, job: Job): boolean {
-    return canSee(actor, job);
   }
 
   counts(actor: AuthUser | null, queue?: string | null): JobCounts {

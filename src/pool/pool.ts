@@ -58,7 +58,6 @@ export class WorkerPool {
   private readonly workerUrl: URL;
   private nextTaskId = 1;
   private closed = false;
-  replacements = 0;
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.pipelineDepth = Math.max(1, options.pipelineDepth ?? 1);
@@ -68,11 +67,6 @@ export class WorkerPool {
 
   get size(): number {
     return this.slots.length;
-  }
-
-  /** Tasks running or queued on a worker, plus those waiting for one. */
-  get load(): number {
-    return this.waiting.length + this.slots.reduce((sum, slot) => sum + slot.inFlight.length, 0);
   }
 
   run<T = unknown>(kind: string, input: unknown, options: TaskOptions = {}): Promise<T> {
@@ -185,7 +179,6 @@ export class WorkerPool {
     const index = this.slots.indexOf(slot);
     if (!this.closed && index >= 0) {
       this.slots[index] = this.spawn();
-      this.replacements++;
       this.options.onWorkerReplaced?.(why);
     }
     this.dispatch();
