@@ -193,8 +193,6 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const jobById = (ctx: GraphQLContext, id: string | number) => ctx.app.jobs.get(requireUser(ctx), parseId(id, 'job'));
-
 builder.mutationFields((t) => ({
   submitPiJob: t.field({
     type: JobType,
@@ -243,18 +241,18 @@ builder.mutationFields((t) => ({
     type: JobType,
     authScopes: { loggedIn: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.app.jobs.cancel(requireUser(ctx), jobById(ctx, id).id),
+    resolve: (_root, { id }, ctx) => ctx.app.jobs.cancel(requireUser(ctx), parseId(id, 'job')),
   }),
   retryJob: t.field({
     type: JobType,
     authScopes: { loggedIn: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.app.jobs.retry(requireUser(ctx), jobById(ctx, id).id),
+    resolve: (_root, { id }, ctx) => ctx.app.jobs.retry(requireUser(ctx), parseId(id, 'job')),
   }),
   deleteJob: t.boolean({
     authScopes: { loggedIn: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.app.jobs.delete(requireUser(ctx), jobById(ctx, id).id),
+    resolve: (_root, { id }, ctx) => ctx.app.jobs.delete(requireUser(ctx), parseId(id, 'job')),
   }),
   shutdown: t.field({
     type: ShutdownStatus,

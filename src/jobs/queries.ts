@@ -54,16 +54,6 @@ export function toJob(row: JobSqlRow): Job {
   };
 }
 
-export interface NewJob {
-  kind: JobKind;
-  queue: string;
-  ownerId: number | null;
-  input: unknown;
-  maxAttempts: number;
-  priority: number;
-  timeoutMs: number;
-}
-
 /**
  * The job queue's SQL, one statement per operation (graphile-worker style), prepared once. Each state change
  * and the job_events row recording it are written in one transaction by the caller (see JobStore).

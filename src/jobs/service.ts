@@ -8,7 +8,7 @@ import type { QueuesService } from '../queues/service';
 import { DEFAULT_QUEUE } from '../queues/service';
 import type { AuthUser } from '../users/service';
 import { type JobHandler, jobHandlers } from './kinds';
-import { type Job, type JobStatements, type NewJob, prepareJobStatements, toJob } from './queries';
+import { type Job, type JobStatements, prepareJobStatements, toJob } from './queries';
 
 export type { Job };
 
@@ -45,7 +45,9 @@ interface ActiveJob {
   lastProgressAt: number;
 }
 
-type Finished = { job: Job; ok: true; result: unknown } | { job: Job; ok: false; error: unknown };
+type Succeeded = { job: Job; ok: true; result: unknown };
+type Failed = { job: Job; ok: false; error: unknown };
+type Finished = Succeeded | Failed;
 
 const isFinal = (status: JobStatus) => FINAL_STATUSES.includes(status);
 /** Users see their own jobs; managers and admins see all. */
@@ -142,8 +144,8 @@ export class JobsService {
       }
       const now = Date.now();
       return parsed.map((input) => {
-        const job = toJob(this.sql.insert.get({ ...common, input: JSON.stringify(input), now } satisfies Omit<NewJob, 'input'> & Record<string, unknown>)!);
-        this.sql.event.run({ jobId: job.id, type: 'queued', payload: null, at: now });
+        const job = toJob(this.sql.insert.get({ ...common, input: JSON.stringify(input), now })!);
+        this.recordEvent(job.id, 'queued', null, now);
         return job;
       });
     }).immediate();
@@ -180,7 +182,7 @@ export class JobsService {
     if (isFinal(job.status)) throw conflict(`job ${id} is already ${job.status}`);
     const cancelled = this.transact(() => {
       const row = this.sql.cancel.get({ id, now: Date.now() });
-      if (row) this.sql.event.run({ jobId: id, type: 'cancelled', payload: JSON.stringify({ by: actor.id }), at: Date.now() });
+      if (row) this.recordEvent(id, 'cancelled', { by: actor.id });
       return row ? toJob(row) : undefined;
     });
     if (!cancelled) throw conflict(`job ${id} finished before it could be cancelled`);
@@ -201,7 +203,7 @@ export class JobsService {
     if (this.draining) throw unavailable('shutting down: no new jobs are accepted');
     const retried = this.transact(() => {
       const row = this.sql.retry.get({ id, now: Date.now() });
-      if (row) this.sql.event.run({ jobId: id, type: 'retried', payload: JSON.stringify({ by: actor.id }), at: Date.now() });
+      if (row) this.recordEvent(id, 'retried', { by: actor.id });
       return row ? toJob(row) : undefined;
     });
     if (!retried) throw conflict(`job ${id} changed before it could be retried`);
@@ -231,7 +233,7 @@ export class JobsService {
         leaseExpiresAt: now + this.options.pullLeaseMs,
         claimedBy: userClaim(actor),
       });
-      if (row) this.sql.event.run({ jobId: row.id, type: 'pulled', payload: JSON.stringify({ by: actor.id, attempt: row.attempts }), at: now });
+      if (row) this.recordEvent(row.id, 'pulled', { by: actor.id, attempt: row.attempts }, now);
       return row ? toJob(row) : null;
     });
     if (job) this.announce(job);
@@ -246,7 +248,7 @@ export class JobsService {
     const result = this.handler(job.kind).parseResult(rawResult);
     const done = this.transact(() => {
       const row = this.sql.succeed.get({ id, leaseToken: job.leaseToken, result: JSON.stringify(result), now: Date.now() });
-      if (row) this.sql.event.run({ jobId: id, type: 'succeeded', payload: JSON.stringify({ by: actor.id }), at: Date.now() });
+      if (row) this.recordEvent(id, 'succeeded', { by: actor.id });
       return row ? toJob(row) : undefined;
     });
     if (!done) throw conflict(`job ${id} is no longer yours to complete (its lease expired or it was cancelled)`);
@@ -371,8 +373,8 @@ export class JobsService {
     if (this.stopped) return;
     const now = Date.now();
     const changed = this.transact(() => [
-      ...this.recordSuccesses(batch.filter((entry) => entry.ok), now),
-      ...batch.filter((entry) => !entry.ok).flatMap((entry) => this.recordFailure(entry, now)),
+      ...this.recordSuccesses(batch.filter((entry): entry is Succeeded => entry.ok), now),
+      ...batch.filter((entry): entry is Failed => !entry.ok).flatMap((entry) => this.recordFailure(entry, now)),
     ]);
     for (const job of changed) this.announce(job);
     this.wake();
@@ -380,17 +382,17 @@ export class JobsService {
   }
 
   /** All successes of a flush in two statements: the guarded update, then the events of those that counted. */
-  private recordSuccesses(entries: Finished[], now: number): Job[] {
+  private recordSuccesses(entries: Succeeded[], now: number): Job[] {
     if (!entries.length) return [];
-    const batch = entries.map((entry) => ({ id: entry.job.id, leaseToken: entry.job.leaseToken, result: (entry as { result: unknown }).result ?? null }));
+    const batch = entries.map(({ job, result }) => ({ id: job.id, leaseToken: job.leaseToken, result: result ?? null }));
     // Cancelled meanwhile, or a lease taken over after a recovery: a late answer is dropped.
     const counted = new Set(this.sql.succeedMany.all({ now, batch: JSON.stringify(batch) }).map((row) => row.id));
     const succeeded = entries
       .filter((entry) => counted.has(entry.job.id))
-      .map(({ job, ...rest }): Job => ({
+      .map(({ job, result }): Job => ({
         ...job,
         status: 'SUCCEEDED',
-        result: (rest as { result: unknown }).result ?? null,
+        result: result ?? null,
         error: null,
         progress: 1,
         finishedAt: new Date(now),
@@ -402,12 +404,8 @@ export class JobsService {
     return succeeded;
   }
 
-  private recordFailure(entry: Finished, now: number): Job[] {
-    const { job } = entry;
-    const event = (type: string, payload: unknown) =>
-      this.sql.event.run({ jobId: job.id, type, payload: payload === null ? null : JSON.stringify(payload), at: now });
-    if (entry.ok) return [];
-    const error = entry.error;
+  private recordFailure({ job, error }: Failed, now: number): Job[] {
+    const event = (type: string, payload: unknown) => this.recordEvent(job.id, type, payload, now);
     if (error instanceof TaskError && error.reason === 'cancelled') return [];
     const message = error instanceof Error ? error.message : String(error);
     const retryable = error instanceof TaskError ? error.retryable : false;
@@ -441,12 +439,7 @@ export class JobsService {
           ? this.sql.fail.get({ id: row.id, leaseToken: row.lease_token, now, error: 'its worker or claimant went away and it has no attempts left' })
           : this.sql.requeue.get({ id: row.id, leaseToken: row.lease_token, runAt: now, error: 'its worker or claimant went away; re-queued' });
         if (!updated) return [];
-        this.sql.event.run({
-          jobId: row.id,
-          type: outOfAttempts ? 'failed' : 'recovered',
-          payload: JSON.stringify({ attempt: row.attempts, claimedBy: row.claimed_by }),
-          at: now,
-        });
+        this.recordEvent(row.id, outOfAttempts ? 'failed' : 'recovered', { attempt: row.attempts, claimedBy: row.claimed_by }, now);
         return [toJob(updated)];
       }),
     );
@@ -509,6 +502,11 @@ export class JobsService {
     const handler = jobHandlers[kind];
     if (!handler) throw badInput(`jobs of kind ${kind} are not available yet`, { field: 'kind' });
     return handler;
+  }
+
+  /** Appends to a job's history; called inside the transaction of the change it records. */
+  private recordEvent(jobId: number, type: string, payload: unknown, at = Date.now()): void {
+    this.sql.event.run({ jobId, type, payload: payload === null ? null : JSON.stringify(payload), at });
   }
 
   private transact<T>(work: () => T): T {
