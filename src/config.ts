@@ -18,6 +18,7 @@ export interface Config {
   loginFailureWindowMs: number;
   rateLimitPerSecond: number;
   maxBodyBytes: number;
+  maxUploadBytes: number;
   maxDepth: number;
   maxComplexity: number;
   maxAliases: number;
@@ -63,6 +64,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginFailureWindowMs: integer(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400) * 1000,
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 200, 0, 1_000_000),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // Multipart uploads (a calc job's file) may be larger than a JSON body.
+    maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     // GraphiQL's own introspection query is 15 levels deep.
     maxDepth: integer(env, 'MAX_QUERY_DEPTH', 16, 2, 100),
     maxComplexity: integer(env, 'MAX_QUERY_COMPLEXITY', 5000, 10, 1_000_000),

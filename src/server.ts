@@ -184,7 +184,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
     // Bun closes idle connections after 10 s by default; Yoga pings SSE streams every 12 s.
     idleTimeout: 60,
     // Bun's own cap answers with an empty 413; ours (below) answers with a coded error, so Bun's sits above it.
-    maxRequestBodySize: config.maxBodyBytes * 2 + 65536,
+    maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxUploadBytes) * 2 + 65536,
     websocket,
     fetch(request, server) {
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID();
@@ -204,12 +204,14 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
         app.log.warn({ requestId, address: clientAddress }, 'rate limited');
         return errorResponse(429, ErrorCode.RATE_LIMITED, `too many requests; retry in ${wait} s`, { 'retry-after': String(wait) });
       }
+      const isUpload = request.headers.get('content-type')?.toLowerCase().startsWith('multipart/form-data') ?? false;
+      const bodyLimit = isUpload ? config.maxUploadBytes : config.maxBodyBytes;
       const tooLarge = (bytes: number) => {
         app.log.warn({ requestId, address: clientAddress, bytes }, 'request body too large');
-        return errorResponse(413, ErrorCode.BAD_USER_INPUT, `request body of ${bytes} bytes exceeds the limit of ${config.maxBodyBytes} bytes`);
+        return errorResponse(413, ErrorCode.BAD_USER_INPUT, `request body of ${bytes} bytes exceeds the limit of ${bodyLimit} bytes`);
       };
       const length = Number(request.headers.get('content-length') ?? 0);
-      if (length > config.maxBodyBytes) return tooLarge(length);
+      if (length > bodyLimit) return tooLarge(length);
 
       if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
         // graphql-ws can't see the subprotocol after the upgrade, so check it here.
@@ -226,7 +228,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
         if (request.body && !request.headers.has('content-length')) {
           // A chunked body has no declared length: buffer it (Bun caps it) and measure.
           const body = await request.arrayBuffer();
-          if (body.byteLength > config.maxBodyBytes) return tooLarge(body.byteLength);
+          if (body.byteLength > bodyLimit) return tooLarge(body.byteLength);
           request = new Request(request, { body });
         }
         const response = await yoga.fetch(request, { clientAddress, requestId });

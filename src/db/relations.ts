@@ -16,6 +16,10 @@ export const relations = defineRelations(schema, (r) => ({
     owner: r.one.users({ from: r.jobs.ownerId, to: r.users.id }),
     queueRow: r.one.queues({ from: r.jobs.queue, to: r.queues.name, optional: false }),
     events: r.many.jobEvents(),
+    inputRow: r.one.jobInputs({ from: r.jobs.id, to: r.jobInputs.jobId, optional: false }),
+  },
+  jobInputs: {
+    job: r.one.jobs({ from: r.jobInputs.jobId, to: r.jobs.id, optional: false }),
   },
   jobEvents: {
     job: r.one.jobs({ from: r.jobEvents.jobId, to: r.jobs.id, optional: false }),

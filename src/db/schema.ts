@@ -75,7 +75,6 @@ export const jobs = sqliteTable(
       .notNull()
       .references(() => queues.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
     ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
-    input: text('input', { mode: 'json' }).notNull(),
     result: text('result', { mode: 'json' }),
     error: text('error'),
     progress: real('progress').notNull().default(0),
@@ -100,6 +99,17 @@ export const jobs = sqliteTable(
     index('jobs_status_idx').on(table.status, table.id),
   ],
 );
+
+/**
+ * Each job's input, apart from the job row: a calc job's input can be megabytes, and SQLite rewrites a whole row
+ * on every UPDATE, so keeping it out of `jobs` keeps claims, progress and completions cheap.
+ */
+export const jobInputs = sqliteTable('job_inputs', {
+  jobId: integer('job_id')
+    .primaryKey()
+    .references(() => jobs.id, { onDelete: 'cascade' }),
+  input: text('input', { mode: 'json' }).notNull(),
+});
 
 /** Append-only history of every job: written in the same transaction as the change it records. */
 export const jobEvents = sqliteTable(

@@ -24,6 +24,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
+    File: { Input: File; Output: never };
     ID: { Input: string; Output: string | number };
   };
   DefaultFieldNullability: false;
@@ -55,3 +56,13 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONResolver);
+builder.scalarType('File', {
+  description: 'A file sent with the request as a GraphQL multipart upload (input only).',
+  serialize: () => {
+    throw new Error('File is an input type');
+  },
+  parseValue: (value) => {
+    if (!(value instanceof File)) throw badInput('expected a file sent as a multipart upload');
+    return value;
+  },
+});

@@ -3,6 +3,8 @@ import { builder } from './builder';
 import '../users/graphql';
 import '../queues/graphql';
 import '../jobs/graphql';
+import '../simulations/graphql';
+import '../calculator/graphql';
 
 builder.queryType({});
 builder.mutationType({});

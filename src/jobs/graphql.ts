@@ -1,3 +1,4 @@
+import type { ObjectRef } from '@pothos/core';
 import { pipe, filter, Repeater } from 'graphql-yoga';
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { FINAL_STATUSES, JOB_KINDS, JOB_STATUSES, type JobKind } from '../db/schema';
@@ -7,36 +8,33 @@ import type { GraphQLContext } from '../graphql/context';
 import { parseId } from '../graphql/ids';
 import { JobCountsType } from '../queues/graphql';
 import { requireUser } from '../users/graphql';
-import { piHandler } from './kinds';
 import { canSeeJob, type Job, type SubmitOptions } from './service';
 
 export const JobKindEnum = builder.enumType('JobKind', { values: JOB_KINDS });
 export const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
 const DiagnosticBehaviorEnum = builder.enumType('DiagnosticBehavior', { values: DIAGNOSTIC_BEHAVIORS });
 
-export const PiEstimateType = builder.simpleObject('PiEstimate', {
-  description: 'A Monte Carlo estimate of π.',
-  fields: (t) => ({
-    simulations: t.int(),
-    concurrency: t.int(),
-    pi: t.float(),
-    simulationsDistribution: t.intList({ description: 'Samples per worker; they sum to `simulations`.' }),
-    seconds: t.float({ description: 'Time taken to compute it.' }),
-    seed: t.float({ nullable: true, description: 'The seed the samples were drawn from (reproducible).' }),
-  }),
-});
-
 const DiagnosticResultType = builder.simpleObject('DiagnosticResult', {
   fields: (t) => ({ behavior: t.string(), elapsedMs: t.float() }),
 });
 
-/** Which union member a stored result is, by its job's kind. */
-const resultKinds = new WeakMap<object, JobKind>();
-const RESULT_TYPE_BY_KIND: Partial<Record<JobKind, string>> = { PI: 'PiEstimate', DIAGNOSTIC: 'DiagnosticResult' };
+/** The result type of each job kind; each domain module registers its own (see registerJobResult). */
+const resultTypes = new Map<JobKind, ObjectRef<any, any>>();
+/** The job a stored result belongs to: the union picks its member by kind, and some result fields read the input. */
+const resultJobs = new WeakMap<object, Job>();
+
+export function registerJobResult(kind: JobKind, type: ObjectRef<any, any>): void {
+  resultTypes.set(kind, type);
+}
+/** The job whose result this is (set when Job.result resolves). */
+export const jobOfResult = (result: object): Job | undefined => resultJobs.get(result);
+
+registerJobResult('DIAGNOSTIC', DiagnosticResultType);
 
 const JobResultUnion = builder.unionType('JobResult', {
-  types: [PiEstimateType, DiagnosticResultType],
-  resolveType: (value) => RESULT_TYPE_BY_KIND[resultKinds.get(value as object)!]!,
+  description: 'A finished job’s result; its type follows the job’s kind.',
+  types: () => [...resultTypes.values()],
+  resolveType: (value) => resultTypes.get(resultJobs.get(value as object)!.kind)!.name,
 });
 
 const JobEventType = builder.drizzleObject('jobEvents', {
@@ -63,13 +61,17 @@ export const JobType = builder.drizzleObject('jobs', {
     queue: t.exposeString('queue'),
     owner: t.relation('owner', { nullable: true }),
     progress: t.exposeFloat('progress', { description: 'From 0 to 1.' }),
-    input: t.expose('input', { type: 'JSON' }),
+    input: t.field({
+      type: 'JSON',
+      select: { with: { inputRow: { columns: { input: true } } } },
+      resolve: (job) => job.inputRow.input,
+    }),
     result: t.field({
       type: JobResultUnion,
       nullable: true,
       resolve: (job) => {
         if (!job.result || typeof job.result !== 'object') return null;
-        resultKinds.set(job.result as object, job.kind);
+        resultJobs.set(job.result as object, job as unknown as Job);
         return job.result as never;
       },
     }),
@@ -98,20 +100,11 @@ const ShutdownStatus = builder.simpleObject('ShutdownStatus', {
   }),
 });
 
-const jobOptions = (t: any) => ({
+export const jobOptions = (t: any) => ({
   queue: t.string({ description: 'Default: `default`.' }),
   priority: t.int({ description: 'Lower runs first; -1000..1000, default 0.' }),
   maxAttempts: t.int({ description: '1..20, default 3.' }),
   timeoutSeconds: t.int({ description: 'Per attempt; 1..3600, default JOB_TIMEOUT_SECONDS.' }),
-});
-
-const PiJobInput = builder.inputType('PiJobInput', {
-  fields: (t) => ({
-    simulations: t.int({ required: true }),
-    concurrency: t.int({ defaultValue: 1 }),
-    seed: t.float({ description: 'Default: random. The same seed gives the same estimate.' }),
-    ...jobOptions(t),
-  }),
 });
 
 const DiagnosticJobInput = builder.inputType('DiagnosticJobInput', {
@@ -124,7 +117,7 @@ const DiagnosticJobInput = builder.inputType('DiagnosticJobInput', {
 });
 
 // The shared option fields are typed loosely by the spread above; the jobs service checks every value.
-const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
+export const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
   queue: input.queue as string | null | undefined,
   priority: input.priority as number | null | undefined,
   maxAttempts: input.maxAttempts as number | null | undefined,
@@ -178,34 +171,9 @@ builder.queryFields((t) => ({
     args: { queue: t.arg.string() },
     resolve: (_root, { queue }, ctx) => ctx.app.jobs.counts(requireUser(ctx), queue),
   }),
-  estimatePi: t.field({
-    type: PiEstimateType,
-    authScopes: { loggedIn: true },
-    description: 'Estimates π now, on the worker pool (no job is stored).',
-    args: { simulations: t.arg.int({ required: true }), concurrency: t.arg.int({ defaultValue: 1 }), seed: t.arg.float() },
-    resolve: (_root, args, ctx) =>
-      piHandler.run(piHandler.parseInput({ simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }), {
-        pool: ctx.app.pool,
-        signal: AbortSignal.timeout(ctx.app.config.jobTimeoutMs),
-        timeoutMs: ctx.app.config.jobTimeoutMs,
-        progress: () => {},
-      }),
-  }),
 }));
 
 builder.mutationFields((t) => ({
-  submitPiJob: t.field({
-    type: JobType,
-    authScopes: { loggedIn: true },
-    args: { input: t.arg({ type: PiJobInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.app.jobs.submit(
-        requireUser(ctx),
-        'PI',
-        { simulations: input.simulations, concurrency: input.concurrency ?? undefined, seed: input.seed ?? undefined },
-        optionsOf(input),
-      ),
-  }),
   submitDiagnosticJobs: t.field({
     type: [JobType],
     authScopes: { admin: true },

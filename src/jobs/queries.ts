@@ -2,7 +2,7 @@ import type { Database } from 'bun:sqlite';
 import type { jobs, JobKind, JobStatus } from '../db/schema';
 
 /** A job as the services and GraphQL see it (the same shape Drizzle reads). */
-export type Job = typeof jobs.$inferSelect;
+export type Job = typeof jobs.$inferSelect & { input: unknown };
 
 interface JobSqlRow {
   id: number;
@@ -29,14 +29,15 @@ interface JobSqlRow {
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 
-export function toJob(row: JobSqlRow): Job {
+/** A job from its row; `input` when the row was read without it. */
+export function toJob(row: JobSqlRow, input?: unknown): Job {
   return {
     id: row.id,
     kind: row.kind,
     status: row.status,
     queue: row.queue,
     ownerId: row.owner_id,
-    input: JSON.parse(row.input),
+    input: input !== undefined ? input : JSON.parse(row.input),
     result: row.result === null ? null : JSON.parse(row.result),
     error: row.error,
     progress: row.progress,
@@ -54,6 +55,9 @@ export function toJob(row: JobSqlRow): Job {
   };
 }
 
+/** A job row with its input (kept in job_inputs, see src/db/schema.ts). */
+const WITH_INPUT = '(SELECT input FROM job_inputs WHERE job_id = jobs.id) AS input';
+
 /**
  * The job queue's SQL, one statement per operation (graphile-worker style), prepared once. Each state change
  * and the job_events row recording it are written in one transaction by the caller (see JobStore).
@@ -61,19 +65,28 @@ export function toJob(row: JobSqlRow): Job {
 export function prepareJobStatements(sqlite: Database) {
   const s = (sql: string) => sqlite.prepare<JobSqlRow, any>(sql);
   return {
-    insert: s(`INSERT INTO jobs (kind, status, queue, owner_id, input, max_attempts, priority, timeout_ms, run_at, created_at)
-               VALUES ($kind, 'QUEUED', $queue, $ownerId, $input, $maxAttempts, $priority, $timeoutMs, $now, $now) RETURNING *`),
+    // Returns only the id: the caller has every other value, and reading a large input back would double its cost.
+    insert: sqlite.prepare<{ id: number }, any>(`INSERT INTO jobs (kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
+               VALUES ($kind, 'QUEUED', $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, $now, $now) RETURNING id`),
+    insertInput: sqlite.prepare(`INSERT INTO job_inputs (job_id, input) VALUES ($id, $input)`),
+    inputOf: sqlite.prepare<{ input: string }, any>(`SELECT input FROM job_inputs WHERE job_id = $id`),
     event: sqlite.prepare(`INSERT INTO job_events (job_id, type, payload, at) VALUES ($jobId, $type, $payload, $at)`),
-    byId: s(`SELECT * FROM jobs WHERE id = $id`),
+    byId: s(`SELECT *, ${WITH_INPUT} FROM jobs WHERE id = $id`),
     /** The claim: the oldest runnable jobs of a queue, lowest priority number first, leased in one statement. */
     claim: s(`UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_token = $leasePrefix || id,
+                lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0
+              WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
+                           ORDER BY priority, id LIMIT $limit)
+              RETURNING *, ${WITH_INPUT}`),
+    /** The pool's claim, the same without the inputs: the service reads them from its cache of fresh inputs first. */
+    claimForPool: s(`UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_token = $leasePrefix || id,
                 lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0
               WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
                            ORDER BY priority, id LIMIT $limit)
               RETURNING *`),
     succeed: s(`UPDATE jobs SET status = 'SUCCEEDED', result = $result, error = NULL, progress = 1, finished_at = $now,
                   lease_token = NULL, lease_expires_at = NULL
-                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
+                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *, ${WITH_INPUT}`),
     /**
      * Many pool completions in one statement: `$batch` is a JSON array of {id, leaseToken, result}. Only jobs
      * still RUNNING under that lease change; the ids that did are returned (the others answered too late).
@@ -89,20 +102,20 @@ export function prepareJobStatements(sqlite: Database) {
       INSERT INTO job_events (job_id, type, payload, at)
       SELECT value ->> 'jobId', $type, value -> 'payload', $at FROM json_each($batch)`),
     fail: s(`UPDATE jobs SET status = 'FAILED', error = $error, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
-             WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
+             WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *, ${WITH_INPUT}`),
     requeue: s(`UPDATE jobs SET status = 'QUEUED', error = $error, run_at = $runAt, lease_token = NULL, lease_expires_at = NULL,
                   claimed_by = NULL, progress = 0
-                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
+                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *, ${WITH_INPUT}`),
     progress: sqlite.prepare(`UPDATE jobs SET progress = $progress WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken`),
     heartbeat: sqlite.prepare(`UPDATE jobs SET lease_expires_at = $leaseExpiresAt WHERE status = 'RUNNING' AND claimed_by = 'pool'`),
     cancel: s(`UPDATE jobs SET status = 'CANCELLED', finished_at = $now, lease_token = NULL, lease_expires_at = NULL
-               WHERE id = $id AND status IN ('QUEUED', 'RUNNING') RETURNING *`),
+               WHERE id = $id AND status IN ('QUEUED', 'RUNNING') RETURNING *, ${WITH_INPUT}`),
     retry: s(`UPDATE jobs SET status = 'QUEUED', attempts = 0, error = NULL, result = NULL, progress = 0, run_at = $now,
                 started_at = NULL, finished_at = NULL, claimed_by = NULL
-              WHERE id = $id AND status IN ('FAILED', 'CANCELLED') RETURNING *`),
+              WHERE id = $id AND status IN ('FAILED', 'CANCELLED') RETURNING *, ${WITH_INPUT}`),
     delete: sqlite.prepare(`DELETE FROM jobs WHERE id = $id`),
     /** Jobs whose lease ran out (a dead process, a person who never came back), or every pool job at start-up. */
-    orphans: s(`SELECT * FROM jobs WHERE status = 'RUNNING' AND (lease_expires_at < $now OR ($allPool AND claimed_by = 'pool'))`),
+    orphans: s(`SELECT *, ${WITH_INPUT} FROM jobs WHERE status = 'RUNNING' AND (lease_expires_at < $now OR ($allPool AND claimed_by = 'pool'))`),
     queuedCount: sqlite.prepare<{ n: number }, any>(`SELECT count(*) AS n FROM jobs WHERE queue = $queue AND status = 'QUEUED'`),
     nextRunAt: sqlite.prepare<{ at: number | null }, any>(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $now`),
     counts: sqlite.prepare<{ status: JobStatus; n: number }, any>(

@@ -7,7 +7,8 @@ import { TaskError, type WorkerPool } from '../pool/pool';
 import type { QueuesService } from '../queues/service';
 import { DEFAULT_QUEUE } from '../queues/service';
 import type { AuthUser } from '../users/service';
-import { type JobHandler, jobHandlers } from './kinds';
+import type { JobHandler } from './handler';
+import { jobHandlers } from './kinds';
 import { type Job, type JobStatements, prepareJobStatements, toJob } from './queries';
 
 export type { Job };
@@ -86,6 +87,12 @@ export class JobsService {
   private draining = false;
   private stopped = false;
   private drainWaiters: (() => void)[] = [];
+  /**
+   * Inputs of jobs just submitted, by job id, so the pool's claim need not read them back (a calc job's input is
+   * megabytes). Bounded by size; the oldest go first, and a job not found here is read from job_inputs.
+   */
+  private readonly freshInputs = new Map<number, { input: unknown; chars: number }>();
+  private freshInputChars = 0;
 
   constructor(private readonly options: JobsServiceOptions) {
     this.sql = prepareJobStatements(options.sqlite);
@@ -144,7 +151,11 @@ export class JobsService {
       }
       const now = Date.now();
       return parsed.map((input) => {
-        const job = toJob(this.sql.insert.get({ ...common, input: JSON.stringify(input), now })!);
+        const { id } = this.sql.insert.get({ ...common, now })!;
+        const json = JSON.stringify(input);
+        this.sql.insertInput.run({ id, input: json });
+        this.rememberInput(id, input, json.length);
+        const job = newJob(id, common, input, now);
         this.recordEvent(job.id, 'queued', null, now);
         return job;
       });
@@ -162,6 +173,12 @@ export class JobsService {
     const job = row && toJob(row);
     if (!job || !canSeeJob(actor, job)) throw notFound(`no job with id ${id}`);
     return job;
+  }
+
+  /** A job's input (for fields that need it when the job was read without it). */
+  inputOf(id: number): unknown {
+    const row = this.sql.inputOf.get({ id });
+    return row ? JSON.parse(row.input) : null;
   }
 
   counts(actor: AuthUser | null, queue?: string | null): JobCounts {
@@ -291,11 +308,11 @@ export class JobsService {
         if (queue.paused || budget <= 0) continue;
         const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
         if (free <= 0) continue;
-        const rows = this.sql.claim.all({ queue: queue.name, now, limit: free, leasePrefix, leaseExpiresAt: now + this.options.leaseMs, claimedBy: poolClaim });
+        const rows = this.sql.claimForPool.all({ queue: queue.name, now, limit: free, leasePrefix, leaseExpiresAt: now + this.options.leaseMs, claimedBy: poolClaim });
         if (!rows.length) continue;
         const started = rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } }));
         this.sql.eventMany.run({ type: 'started', at: now, batch: JSON.stringify(started) });
-        for (const row of rows) jobs.push(toJob(row));
+        for (const row of rows) jobs.push(toJob(row, this.takeInput(row.id)));
         budget -= rows.length;
       }
       return jobs;
@@ -504,6 +521,25 @@ export class JobsService {
     return handler;
   }
 
+  private rememberInput(id: number, input: unknown, chars: number): void {
+    if (chars > FRESH_INPUT_CHARS) return;
+    this.freshInputs.set(id, { input, chars });
+    this.freshInputChars += chars;
+    for (const [oldId, entry] of this.freshInputs) {
+      if (this.freshInputChars <= FRESH_INPUT_CHARS) break;
+      this.freshInputs.delete(oldId);
+      this.freshInputChars -= entry.chars;
+    }
+  }
+
+  private takeInput(id: number): unknown {
+    const entry = this.freshInputs.get(id);
+    if (!entry) return JSON.parse(this.sql.inputOf.get({ id })!.input);
+    this.freshInputs.delete(id);
+    this.freshInputChars -= entry.chars;
+    return entry.input;
+  }
+
   /** Appends to a job's history; called inside the transaction of the change it records. */
   private recordEvent(jobId: number, type: string, payload: unknown, at = Date.now()): void {
     this.sql.event.run({ jobId, type, payload: payload === null ? null : JSON.stringify(payload), at });
@@ -518,4 +554,33 @@ export class JobsService {
     this.options.events.publish('jobUpdated', job.id, job);
     if (isFinal(job.status)) this.options.events.publish('jobCompleted', job);
   }
+}
+
+/** At most this much (in JSON characters) of fresh inputs is kept in memory for the claim. */
+const FRESH_INPUT_CHARS = 64 * 1024 * 1024;
+
+/** The row a fresh INSERT makes (the table's defaults included), without reading it back. */
+function newJob(
+  id: number,
+  common: Pick<Job, 'kind' | 'queue' | 'ownerId' | 'priority' | 'maxAttempts' | 'timeoutMs'>,
+  input: unknown,
+  now: number,
+): Job {
+  return {
+    ...common,
+    id,
+    status: 'QUEUED',
+    input,
+    result: null,
+    error: null,
+    progress: 0,
+    attempts: 0,
+    runAt: new Date(now),
+    leaseToken: null,
+    leaseExpiresAt: null,
+    claimedBy: null,
+    createdAt: new Date(now),
+    startedAt: null,
+    finishedAt: null,
+  };
 }
