@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite';
 import type { Logger } from 'pino';
+import { AnalyticsService } from './analytics/service';
 import type { Config } from './config';
 import { type Db, openDatabase } from './db/client';
 import { createEventBus, type EventBus } from './events';
@@ -22,6 +23,7 @@ export interface App {
   queues: QueuesService;
   jobs: JobsService;
   pool: WorkerPool;
+  analytics: AnalyticsService;
   /** True while the database is open and the worker pool is up. */
   isReady(): boolean;
   /** Set by the server: drains and stops the process (the admin `shutdown` mutation). */
@@ -45,6 +47,7 @@ export function createApp(config: Config, log: Logger): App {
     pipelineDepth: PIPELINE_DEPTH,
     onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
   });
+  const analytics = new AnalyticsService(database.db, log, config.analyticsCsv);
   let jobs: JobsService | undefined;
   const queues = new QueuesService(database.db, log, { concurrency: config.workers * PIPELINE_DEPTH, maxLength: 1_000_000 }, () =>
     jobs?.wake(),
@@ -56,6 +59,7 @@ export function createApp(config: Config, log: Logger): App {
     events,
     pool,
     queues,
+    analytics,
     leaseMs: config.jobLeaseMs,
     pullLeaseMs: config.pullLeaseMs,
     retryBaseMs: config.jobRetryBaseMs,
@@ -73,6 +77,7 @@ export function createApp(config: Config, log: Logger): App {
     queues,
     jobs,
     pool,
+    analytics,
     requestShutdown: () => {},
     isReady: () => {
       if (!open || pool.size === 0) return false;

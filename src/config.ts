@@ -1,5 +1,8 @@
 import { cpus } from 'node:os';
 
+/** The CDC dataset shipped with jobgraph (public domain), found from this file, not the working directory. */
+export const BUNDLED_ANALYTICS_CSV = new URL('../data/brfss-nutrition-activity-obesity-2011-2021.csv.gz', import.meta.url).pathname;
+
 /** Every setting jobgraph reads from the environment, parsed once at start-up. */
 export interface Config {
   port: number;
@@ -12,7 +15,7 @@ export interface Config {
   logFile: string | undefined;
   quoteServer: string | undefined;
   relayUpstream: string | undefined;
-  analyticsCsv: string | undefined;
+  analyticsCsv: string;
   tokenTtlMs: number;
   loginMaxFailures: number;
   loginFailureWindowMs: number;
@@ -58,7 +61,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logFile: text(env, 'LOG_FILE'),
     quoteServer: text(env, 'QUOTE_SERVER'),
     relayUpstream: text(env, 'RELAY_UPSTREAM'),
-    analyticsCsv: text(env, 'ANALYTICS_CSV'),
+    analyticsCsv: text(env, 'ANALYTICS_CSV') ?? BUNDLED_ANALYTICS_CSV,
     tokenTtlMs: integer(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600) * 1000,
     loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginFailureWindowMs: integer(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400) * 1000,

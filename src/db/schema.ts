@@ -125,3 +125,27 @@ export const jobEvents = sqliteTable(
   },
   (table) => [index('job_events_job_idx').on(table.jobId, table.id)],
 );
+
+/** The analytics dataset now loaded: which file (by content hash), and what its ingest counted. */
+export const analyticsDatasets = sqliteTable('analytics_datasets', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  source: text('source').notNull(),
+  sha256: text('sha256').notNull(),
+  rowsRead: integer('rows_read').notNull(),
+  rowsKept: integer('rows_kept').notNull(),
+  rowsSkipped: integer('rows_skipped').notNull(),
+  ingestMs: real('ingest_ms').notNull(),
+  loadedAt: createdAt(),
+});
+
+/** The rows of the CSV that the statistics use (those with a numeric Data_Value), in file order. */
+export const analyticsRows = sqliteTable('analytics_rows', {
+  id: integer('id').primaryKey(),
+  question: text('question').notNull(),
+  state: text('state').notNull(),
+  category: text('category').notNull(),
+  segment: text('segment').notNull(),
+  yearStart: integer('year_start'),
+  yearEnd: integer('year_end'),
+  value: real('value').notNull(),
+});

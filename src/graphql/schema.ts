@@ -5,6 +5,7 @@ import '../queues/graphql';
 import '../jobs/graphql';
 import '../simulations/graphql';
 import '../calculator/graphql';
+import '../analytics/graphql';
 
 builder.queryType({});
 builder.mutationType({});

@@ -1,9 +1,12 @@
 import { badInput } from '../errors';
+import type { AnalyticsService } from '../analytics/service';
 import type { WorkerPool } from '../pool/pool';
 
 /** What a job kind's run gets: the pool, a cancel signal, the per-task timeout and a progress callback. */
 export interface RunContext {
   pool: WorkerPool;
+  /** For kinds computed from the in-memory analytics index rather than on the pool. */
+  analytics: AnalyticsService;
   signal: AbortSignal;
   timeoutMs: number;
   progress(fraction: number): void;
@@ -48,6 +51,11 @@ export const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite
 export const isInteger = (v: unknown) => Number.isInteger(v);
 
 /** Runs a kind's computation now, on the pool, without storing a job (estimatePi, forecast, evaluate). */
-export function runNow<I, R>(handler: JobHandler<I, R>, raw: Record<string, unknown>, pool: WorkerPool, timeoutMs: number): Promise<R> {
-  return handler.run(handler.parseInput(raw), { pool, signal: AbortSignal.timeout(timeoutMs), timeoutMs, progress: () => {} });
+export function runNow<I, R>(
+  handler: JobHandler<I, R>,
+  raw: Record<string, unknown>,
+  services: Pick<RunContext, 'pool' | 'analytics'>,
+  timeoutMs: number,
+): Promise<R> {
+  return handler.run(handler.parseInput(raw), { ...services, signal: AbortSignal.timeout(timeoutMs), timeoutMs, progress: () => {} });
 }

@@ -1,6 +1,7 @@
 import { DIAGNOSTIC_BEHAVIORS, type DiagnosticBehavior } from '../compute/diagnostic';
 import type { JobKind } from '../db/schema';
 import { badInput } from '../errors';
+import { analyticsHandler } from '../analytics/handler';
 import { calcHandler } from '../calculator/handler';
 import { forecastHandler } from '../simulations/forecast';
 import { piHandler } from '../simulations/pi';
@@ -30,5 +31,6 @@ export const jobHandlers: Partial<Record<JobKind, JobHandler>> = {
   PI: piHandler,
   FORECAST: forecastHandler,
   CALC: calcHandler,
+  ANALYTICS: analyticsHandler,
   DIAGNOSTIC: diagnosticHandler,
 };

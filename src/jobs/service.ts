@@ -1,3 +1,4 @@
+import type { AnalyticsService } from '../analytics/service';
 import type { Database } from 'bun:sqlite';
 import type { Logger } from 'pino';
 import { FINAL_STATUSES, JOB_STATUSES, type JobKind, type JobStatus } from '../db/schema';
@@ -26,6 +27,7 @@ export interface JobsServiceOptions {
   events: EventBus;
   pool: WorkerPool;
   queues: QueuesService;
+  analytics: AnalyticsService;
   /** How long a pool job's lease lasts; it is renewed every third of that while the job runs. */
   leaseMs: number;
   /** How long a person who pulled a job has to complete it before it goes back to the queue. */
@@ -344,6 +346,7 @@ export class JobsService {
       const handler = this.handler(job.kind);
       run = handler.run(handler.parseInput(job.input as Record<string, unknown>), {
         pool: this.options.pool,
+        analytics: this.options.analytics,
         signal: controller.signal,
         timeoutMs: job.timeoutMs,
         progress: (fraction) => this.reportProgress(active, fraction),

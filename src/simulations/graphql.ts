@@ -85,7 +85,7 @@ builder.queryFields((t) => ({
     description: 'Estimates π now, on the worker pool (no job is stored).',
     args: { simulations: t.arg.int({ required: true }), concurrency: t.arg.int({ defaultValue: 1 }), seed: t.arg.float() },
     resolve: (_root, args, ctx) =>
-      runNow(piHandler, { simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }, ctx.app.pool, ctx.app.config.jobTimeoutMs),
+      runNow(piHandler, { simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }, ctx.app, ctx.app.config.jobTimeoutMs),
   }),
   forecast: t.field({
     type: ForecastType,
@@ -93,7 +93,7 @@ builder.queryFields((t) => ({
     description: 'Forecasts the given assets now, on the worker pool (no job is stored).',
     args: { assets: t.arg.intList({ required: true }), seed: t.arg.int(), dateRange: t.arg({ type: DateRangeInput }) },
     resolve: (_root, args, ctx) =>
-      runNow(forecastHandler, { assets: args.assets, seed: args.seed ?? undefined, dateRange: args.dateRange ?? undefined }, ctx.app.pool, ctx.app.config.jobTimeoutMs),
+      runNow(forecastHandler, { assets: args.assets, seed: args.seed ?? undefined, dateRange: args.dateRange ?? undefined }, ctx.app, ctx.app.config.jobTimeoutMs),
   }),
 }));
 

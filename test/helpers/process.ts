@@ -1,3 +1,4 @@
+import { ANALYTICS_FIXTURE } from './server';
 import type { Subprocess } from 'bun';
 
 export interface ServerProcess {
@@ -20,7 +21,7 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 15_00
   for (const name of ['ADMIN_PASSWORD', 'ADMIN_USERNAME', 'PORT', 'DATABASE_PATH', 'LOG_FILE', 'WORKERS']) delete baseEnv[name];
   const proc = Bun.spawn(['bun', 'src/main.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
-    env: { ...baseEnv, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '0', ...env },
+    env: { ...baseEnv, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '0', ANALYTICS_CSV: ANALYTICS_FIXTURE, ...env },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

@@ -7,6 +7,7 @@ import { createLogger } from '../../src/logger';
 import { type RunningServer, startServer } from '../../src/server';
 
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
+export const ANALYTICS_FIXTURE = new URL('../fixtures/analytics.csv', import.meta.url).pathname;
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -44,6 +45,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     RATE_LIMIT_PER_SECOND: '0',
     WORKERS: '2',
     SHUTDOWN_TIMEOUT_SECONDS: '0',
+    // The small hand-made CSV keeps start-up fast; the analytics tests ask for the real file where they need it.
+    ANALYTICS_CSV: ANALYTICS_FIXTURE,
     ...env,
   });
   const running = await startServer(config, createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }));

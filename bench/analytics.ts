@@ -1,0 +1,68 @@
+// bench/analytics.ts — every analytics query through the API (HTTP POST /graphql, logged in), p50/p99 over N
+// requests each; the baseline, in the same run, is the same statistic from the service in-process (no HTTP, no
+// GraphQL). Also the ingest time of the bundled 33 MB CSV into a fresh database.
+//   bun bench/analytics.ts [requests per query=300]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { startServer } from '../src/server';
+
+const N = Number(process.argv[2] ?? 300);
+const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-'));
+const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'bench.db'), ADMIN_PASSWORD: 'bench-admin-password', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' });
+const server = await startServer(config, createLogger({ level: 'warn' }));
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const Q = 'Percent of adults aged 18 years and older who have obesity';
+const S = 'Ohio';
+
+try {
+  const dataset = server.app.analytics.dataset();
+  console.log(`ingest of the bundled CSV (${dataset.rowsRead.toLocaleString()} rows read, ${dataset.rowsKept.toLocaleString()} kept): ${dataset.ingestMs.toFixed(0)} ms`);
+  const login = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: 'mutation { login(username: "admin", password: "bench-admin-password") { token } }' }),
+  });
+  const token = ((await login.json()) as any).data.login.token;
+  const a = server.app.analytics;
+  const queries: [string, string, () => unknown][] = [
+    ['questions', '{ questions { text direction } }', () => a.questions()],
+    ['states', '{ states }', () => a.states()],
+    ['statesMean', `{ statesMean(question: "${Q}") { state value } }`, () => a.statesMean(Q)],
+    ['stateMean', `{ stateMean(question: "${Q}", state: "${S}") { state value } }`, () => a.stateMean(Q, S)],
+    ['best5', `{ best5(question: "${Q}") { state value } }`, () => a.best5(Q)],
+    ['worst5', `{ worst5(question: "${Q}") { state value } }`, () => a.worst5(Q)],
+    ['globalMean', `{ globalMean(question: "${Q}") }`, () => a.globalMean(Q)],
+    ['diffFromMean', `{ diffFromMean(question: "${Q}") { state value } }`, () => a.diffFromMean(Q)],
+    ['stateDiffFromMean', `{ stateDiffFromMean(question: "${Q}", state: "${S}") { state value } }`, () => a.stateDiffFromMean(Q, S)],
+    ['meanByCategory', `{ meanByCategory(question: "${Q}") { state category segment value } }`, () => a.meanByCategory(Q)],
+    ['stateMeanByCategory', `{ stateMeanByCategory(question: "${Q}", state: "${S}") { category segment value } }`, () => a.stateMeanByCategory(Q, S)],
+    ['statesMean 2015–2018', `{ statesMean(question: "${Q}", yearFrom: 2015, yearTo: 2018) { state value } }`, () => a.statesMean(Q, { from: 2015, to: 2018 })],
+  ];
+  console.log(`\n${'query'.padEnd(22)} ${'API p50'.padStart(9)} ${'API p99'.padStart(9)} ${'in-process p50'.padStart(15)}   (${N} sequential requests each)`);
+  for (const [name, selection, direct] of queries) {
+    const body = JSON.stringify({ query: `{ analytics ${selection} }` });
+    const times: number[] = [];
+    for (let i = 0; i < N + 20; i++) {
+      const start = performance.now();
+      const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+      const payload = (await response.json()) as { errors?: unknown };
+      if (payload.errors) throw new Error(JSON.stringify(payload.errors));
+      if (i >= 20) times.push(performance.now() - start);
+    }
+    const local: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const start = performance.now();
+      direct();
+      local.push(performance.now() - start);
+    }
+    times.sort((x, y) => x - y);
+    local.sort((x, y) => x - y);
+    console.log(`${name.padEnd(22)} ${percentile(times, 50).toFixed(2).padStart(6)} ms ${percentile(times, 99).toFixed(2).padStart(6)} ms ${percentile(local, 50).toFixed(3).padStart(11)} ms`);
+  }
+} finally {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,202 @@
+import { asc, desc } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { AnalyticsIndex, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction, type StateValue, type YearRange } from '../compute/analytics';
+import type { Db } from '../db/client';
+import { analyticsDatasets, analyticsRows } from '../db/schema';
+import { badInput, unavailable } from '../errors';
+import { decodeDataset, parseDataset } from './ingest';
+
+export const ANALYTICS_QUERIES = [
+  'STATES_MEAN',
+  'STATE_MEAN',
+  'BEST5',
+  'WORST5',
+  'GLOBAL_MEAN',
+  'DIFF_FROM_MEAN',
+  'STATE_DIFF_FROM_MEAN',
+  'MEAN_BY_CATEGORY',
+  'STATE_MEAN_BY_CATEGORY',
+] as const;
+export type AnalyticsQuery = (typeof ANALYTICS_QUERIES)[number];
+/** The queries that need a state. */
+export const STATE_QUERIES: ReadonlySet<AnalyticsQuery> = new Set(['STATE_MEAN', 'STATE_DIFF_FROM_MEAN', 'STATE_MEAN_BY_CATEGORY']);
+
+export interface DatasetInfo {
+  source: string;
+  sha256: string;
+  rowsRead: number;
+  rowsKept: number;
+  rowsSkipped: number;
+  ingestMs: number;
+  loadedAt: Date;
+}
+
+/** Rows per INSERT: 8 columns each, well under SQLite's 32,766 bound parameters. */
+const INSERT_BATCH = 2000;
+
+/**
+ * The CDC dataset: ingested into SQLite when the file is new or changed (by SHA-256), then held as an in-memory
+ * index so every statistic is a lookup. Validates questions, states and year ranges with messages that name them.
+ */
+export class AnalyticsService {
+  private index: AnalyticsIndex | undefined;
+  private info: DatasetInfo | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+    private readonly csvPath: string,
+  ) {}
+
+  /** Loads the dataset (ingesting it first when the file changed); called once at start-up. */
+  async load(): Promise<DatasetInfo> {
+    const started = performance.now();
+    const file = Bun.file(this.csvPath);
+    if (!(await file.exists())) throw unavailable(`the analytics CSV ${this.csvPath} does not exist (ANALYTICS_CSV)`);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const sha256 = new Bun.CryptoHasher('sha256').update(bytes).digest('hex');
+    const current = this.db.select().from(analyticsDatasets).orderBy(desc(analyticsDatasets.id)).limit(1).get();
+    if (current?.sha256 === sha256) {
+      const rows = this.db
+        .select({ question: analyticsRows.question, state: analyticsRows.state, category: analyticsRows.category, segment: analyticsRows.segment, yearStart: analyticsRows.yearStart, value: analyticsRows.value })
+        .from(analyticsRows)
+        .orderBy(asc(analyticsRows.id))
+        .all();
+      this.index = new AnalyticsIndex(rows);
+      this.info = current;
+      this.log.info({ source: this.csvPath, rows: rows.length, ms: Math.round(performance.now() - started) }, 'analytics dataset loaded from the database');
+      return current;
+    }
+
+    let parsed: ReturnType<typeof parseDataset>;
+    try {
+      parsed = parseDataset(decodeDataset(bytes));
+    } catch (error) {
+      throw unavailable(`cannot read the analytics CSV ${this.csvPath}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    this.db.transaction((tx) => {
+      tx.delete(analyticsRows).run();
+      tx.delete(analyticsDatasets).run();
+      for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
+        tx.insert(analyticsRows)
+          .values(parsed.rows.slice(i, i + INSERT_BATCH).map((row, j) => ({ id: i + j + 1, ...row })))
+          .run();
+      }
+    });
+    this.index = new AnalyticsIndex(parsed.rows);
+    const ingestMs = performance.now() - started;
+    this.info = this.db
+      .insert(analyticsDatasets)
+      .values({ source: this.csvPath, sha256, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ingestMs })
+      .returning()
+      .get();
+    this.log.info(
+      { source: this.csvPath, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ms: Math.round(ingestMs) },
+      'analytics dataset ingested',
+    );
+    return this.info;
+  }
+
+  dataset(): DatasetInfo {
+    if (!this.info) throw unavailable('the analytics dataset is not loaded yet');
+    return this.info;
+  }
+
+  private get data(): AnalyticsIndex {
+    if (!this.index) throw unavailable('the analytics dataset is not loaded yet');
+    return this.index;
+  }
+
+  questions(): { text: string; direction: Direction | null }[] {
+    return this.data.questionTexts().map((text) => ({ text, direction: KNOWN_DIRECTIONS.get(text) ?? null }));
+  }
+
+  states(): string[] {
+    return this.data.stateNames;
+  }
+
+  /** Checks a question; an unknown one is named, with the closest known question. */
+  checkQuestion(question: unknown): string {
+    if (typeof question !== 'string' || question === '') throw badInput('missing field question', { field: 'question' });
+    if (this.data.hasQuestion(question)) return question;
+    const suggestion = closest(question, this.data.questionTexts());
+    throw badInput(`unknown question "${question}"${suggestion ? `; did you mean "${suggestion}"?` : ''}`, { field: 'question', suggestion });
+  }
+
+  /** Checks a state (any LocationDesc of the dataset); an unknown one is named, with the closest known state. */
+  checkState(state: unknown): string {
+    if (typeof state !== 'string' || state === '') throw badInput('missing field state', { field: 'state' });
+    if (this.data.stateNames.includes(state)) return state;
+    const suggestion = closest(state, this.data.stateNames);
+    throw badInput(`unknown state "${state}"${suggestion ? `; did you mean "${suggestion}"?` : ''}`, { field: 'state', suggestion });
+  }
+
+  checkYears(yearFrom: unknown, yearTo: unknown): YearRange | undefined {
+    const check = (value: unknown, field: string) => {
+      if (value === undefined || value === null) return undefined;
+      if (!Number.isInteger(value) || (value as number) < 1900 || (value as number) > 2100) throw badInput(`invalid field ${field}: a year from 1900 to 2100`, { field });
+      return value as number;
+    };
+    const from = check(yearFrom, 'yearFrom');
+    const to = check(yearTo, 'yearTo');
+    if (from !== undefined && to !== undefined && from > to) throw badInput(`invalid year range: ${from} is after ${to}`, { field: 'yearFrom' });
+    return from === undefined && to === undefined ? undefined : { from, to };
+  }
+
+  private direction(question: string): Direction {
+    const direction = KNOWN_DIRECTIONS.get(question);
+    if (!direction) throw badInput(`no known direction (better lower or higher) for "${question}"; best5 and worst5 need one`, { field: 'question' });
+    return direction;
+  }
+
+  private stateValue(question: string, state: string, value: StateValue | null, years?: YearRange): StateValue {
+    if (value === null) throw badInput(`no data for "${state}" on "${question}"${years ? ' in that year range' : ''}`, { field: 'state' });
+    return value;
+  }
+
+  statesMean = (question: string, years?: YearRange) => this.data.statesMean(this.checkQuestion(question), years);
+  stateMean = (question: string, state: string, years?: YearRange) =>
+    this.stateValue(question, state, this.data.stateMean(this.checkQuestion(question), this.checkState(state), years), years);
+  best5 = (question: string, years?: YearRange) => this.data.best5(this.checkQuestion(question), this.direction(question), years);
+  worst5 = (question: string, years?: YearRange) => this.data.worst5(this.checkQuestion(question), this.direction(question), years);
+  globalMean(question: string, years?: YearRange): number {
+    const value = this.data.globalMean(this.checkQuestion(question), years);
+    if (value === null) throw badInput(`no data for "${question}" in that year range`, { field: 'yearFrom' });
+    return value;
+  }
+  diffFromMean = (question: string, years?: YearRange) => this.data.diffFromMean(this.checkQuestion(question), years);
+  stateDiffFromMean(question: string, state: string, years?: YearRange): StateValue {
+    const { value, rows } = this.stateMean(question, state, years);
+    return { state, value: this.globalMean(question, years) - value, rows };
+  }
+  meanByCategory = (question: string, years?: YearRange) => this.data.meanByCategory(this.checkQuestion(question), years);
+  stateMeanByCategory = (question: string, state: string, years?: YearRange) =>
+    this.data.meanByCategory(this.checkQuestion(question), years, this.checkState(state));
+
+  /** Any of the nine, answered in the source's JSON shape (what an analytics job stores as `data`). */
+  answer(query: AnalyticsQuery, question: string, state: string | undefined, years?: YearRange): unknown {
+    const asObject = (list: { state: string; value: number }[]) => Object.fromEntries(list.map(({ state: s, value }) => [s, value]));
+    switch (query) {
+      case 'STATES_MEAN':
+        return asObject(this.statesMean(question, years));
+      case 'STATE_MEAN': {
+        const { value } = this.stateMean(question, state!, years);
+        return { [state!]: value };
+      }
+      case 'BEST5':
+        return asObject(this.best5(question, years));
+      case 'WORST5':
+        return asObject(this.worst5(question, years));
+      case 'GLOBAL_MEAN':
+        return { global_mean: this.globalMean(question, years) };
+      case 'DIFF_FROM_MEAN':
+        return asObject(this.diffFromMean(question, years));
+      case 'STATE_DIFF_FROM_MEAN':
+        return { [state!]: this.stateDiffFromMean(question, state!, years).value };
+      case 'MEAN_BY_CATEGORY':
+        return Object.fromEntries(this.meanByCategory(question, years).map((g) => [pythonTuple(g.state, g.category, g.segment), g.value]));
+      case 'STATE_MEAN_BY_CATEGORY':
+        return { [state!]: Object.fromEntries(this.stateMeanByCategory(question, state!, years).map((g) => [pythonTuple(g.category, g.segment), g.value])) };
+    }
+  }
+}

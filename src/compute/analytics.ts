@@ -1,0 +1,264 @@
+// The nine statistics of the source "Le Stats Sportif" server over the CDC BRFSS rows, as pure functions over an
+// in-memory index built once per dataset. Each query is a lookup plus, with a year filter, a sum over ≤ 12 years.
+
+export interface AnalyticsRow {
+  question: string;
+  state: string;
+  category: string;
+  segment: string;
+  yearStart: number | null;
+  value: number;
+}
+
+export type Direction = 'LOWER_IS_BETTER' | 'HIGHER_IS_BETTER';
+
+/** The source's nine questions and which way is better (shared/specs/analytics.md). */
+export const KNOWN_DIRECTIONS: ReadonlyMap<string, Direction> = new Map([
+  ['Percent of adults aged 18 years and older who have an overweight classification', 'LOWER_IS_BETTER'],
+  ['Percent of adults aged 18 years and older who have obesity', 'LOWER_IS_BETTER'],
+  ['Percent of adults who engage in no leisure-time physical activity', 'LOWER_IS_BETTER'],
+  ['Percent of adults who report consuming fruit less than one time daily', 'LOWER_IS_BETTER'],
+  ['Percent of adults who report consuming vegetables less than one time daily', 'LOWER_IS_BETTER'],
+  [
+    'Percent of adults who achieve at least 150 minutes a week of moderate-intensity aerobic physical activity or 75 minutes a week of vigorous-intensity aerobic activity (or an equivalent combination)',
+    'HIGHER_IS_BETTER',
+  ],
+  [
+    'Percent of adults who achieve at least 150 minutes a week of moderate-intensity aerobic physical activity or 75 minutes a week of vigorous-intensity aerobic physical activity and engage in muscle-strengthening activities on 2 or more days a week',
+    'HIGHER_IS_BETTER',
+  ],
+  [
+    'Percent of adults who achieve at least 300 minutes a week of moderate-intensity aerobic physical activity or 150 minutes a week of vigorous-intensity aerobic activity (or an equivalent combination)',
+    'HIGHER_IS_BETTER',
+  ],
+  ['Percent of adults who engage in muscle-strengthening activities on 2 or more days a week', 'HIGHER_IS_BETTER'],
+]);
+
+/** Sums and counts per year (`null` year: rows without one), so a year range is a sum over a few entries. */
+class Tally {
+  sum = 0;
+  count = 0;
+  readonly byYear = new Map<number | null, { sum: number; count: number }>();
+
+  add(year: number | null, value: number): void {
+    this.sum += value;
+    this.count++;
+    const entry = this.byYear.get(year);
+    if (entry) {
+      entry.sum += value;
+      entry.count++;
+    } else this.byYear.set(year, { sum: value, count: 1 });
+  }
+
+  /** The mean over the rows in the year range, or null when none. */
+  mean(range?: YearRange): number | null {
+    const { sum, count } = this.total(range);
+    return count ? sum / count : null;
+  }
+
+  total(range?: YearRange): { sum: number; count: number } {
+    if (!range || (range.from === undefined && range.to === undefined)) return this;
+    let sum = 0;
+    let count = 0;
+    for (const [year, entry] of this.byYear) {
+      if (year === null || (range.from !== undefined && year < range.from) || (range.to !== undefined && year > range.to)) continue;
+      sum += entry.sum;
+      count += entry.count;
+    }
+    return { sum, count };
+  }
+}
+
+export interface YearRange {
+  from?: number;
+  to?: number;
+}
+
+interface CategoryGroup {
+  state: string;
+  category: string;
+  segment: string;
+  tally: Tally;
+  /** Python's repr of the (state, category, segment) key, which the source sorted as a string. */
+  stateKey: string;
+}
+
+interface QuestionIndex {
+  all: Tally;
+  states: Map<string, Tally>;
+  categories: CategoryGroup[];
+}
+
+export interface StateValue {
+  state: string;
+  value: number;
+  /** How many rows the value comes from. */
+  rows: number;
+}
+export interface CategoryMean {
+  state: string;
+  category: string;
+  segment: string;
+  value: number;
+}
+
+/** Python's repr() of a str: single quotes unless the text has one and no double quote (CPython's rule). */
+export function pythonRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const char of text) {
+    if (char === quote || char === '\\') out += `\\${char}`;
+    else if (char === '\n') out += '\\n';
+    else if (char === '\r') out += '\\r';
+    else if (char === '\t') out += '\\t';
+    else if (char < ' ' || char === '\x7f') out += `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`;
+    else out += char;
+  }
+  return out + quote;
+}
+
+export const pythonTuple = (...items: string[]) => `(${items.map(pythonRepr).join(', ')})`;
+
+/** Python compares str by code point; JavaScript's < by UTF-16 unit. They differ only past U+FFFF, so compare code points. */
+function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const left = [...a];
+  const right = [...b];
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    if (left[i] !== right[i]) return left[i]!.codePointAt(0)! - right[i]!.codePointAt(0)!;
+  }
+  return left.length - right.length;
+}
+
+/** Ascending by value, ties by state name — or descending by value, ties still by name. */
+const byValue = (descending: boolean) => (a: StateValue, b: StateValue) =>
+  a.value === b.value ? compareCodePoints(a.state, b.state) : descending ? b.value - a.value : a.value - b.value;
+
+export class AnalyticsIndex {
+  private readonly questions = new Map<string, QuestionIndex>();
+  readonly stateNames: string[];
+
+  constructor(rows: readonly AnalyticsRow[]) {
+    const states = new Set<string>();
+    for (const row of rows) {
+      let question = this.questions.get(row.question);
+      if (!question) this.questions.set(row.question, (question = { all: new Tally(), states: new Map(), categories: [] }));
+      question.all.add(row.yearStart, row.value);
+      let state = question.states.get(row.state);
+      if (!state) question.states.set(row.state, (state = new Tally()));
+      state.add(row.yearStart, row.value);
+      states.add(row.state);
+    }
+    this.stateNames = [...states].sort(compareCodePoints);
+    // Only rows with both a category and a segment form a group (Total/Total included); sorted once by the
+    // source's tuple-string order.
+    const groups = new Map<string, Map<string, CategoryGroup>>();
+    for (const row of rows) {
+      if (!row.category || !row.segment) continue;
+      let byKey = groups.get(row.question);
+      if (!byKey) groups.set(row.question, (byKey = new Map()));
+      const key = `${row.state}\u0000${row.category}\u0000${row.segment}`;
+      let group = byKey.get(key);
+      if (!group) {
+        const stateKey = pythonTuple(row.state, row.category, row.segment);
+        group = { state: row.state, category: row.category, segment: row.segment, tally: new Tally(), stateKey };
+        byKey.set(key, group);
+      }
+      group.tally.add(row.yearStart, row.value);
+    }
+    for (const [question, byKey] of groups) {
+      this.questions.get(question)!.categories = [...byKey.values()].sort((a, b) => compareCodePoints(a.stateKey, b.stateKey));
+    }
+  }
+
+  questionTexts(): string[] {
+    return [...this.questions.keys()].sort(compareCodePoints);
+  }
+
+  hasQuestion(question: string): boolean {
+    return this.questions.has(question);
+  }
+
+  statesOf(question: string): string[] {
+    return [...this.require(question).states.keys()];
+  }
+
+  private require(question: string): QuestionIndex {
+    const index = this.questions.get(question);
+    if (!index) throw new RangeError(`unknown question: ${question}`);
+    return index;
+  }
+
+  /** Every state with rows for the question (in the year range), by mean ascending. */
+  statesMean(question: string, years?: YearRange): StateValue[] {
+    const result: StateValue[] = [];
+    for (const [state, tally] of this.require(question).states) {
+      const { sum, count } = tally.total(years);
+      if (count) result.push({ state, value: sum / count, rows: count });
+    }
+    return result.sort(byValue(false));
+  }
+
+  /** The state's mean, or null when it has no rows for the question (in the range). */
+  stateMean(question: string, state: string, years?: YearRange): StateValue | null {
+    const total = this.require(question).states.get(state)?.total(years);
+    return total?.count ? { state, value: total.sum / total.count, rows: total.count } : null;
+  }
+
+  globalMean(question: string, years?: YearRange): number | null {
+    return this.require(question).all.mean(years);
+  }
+
+  /** The five best: lower-is-better → five lowest ascending; higher-is-better → five highest descending. */
+  best5(question: string, direction: Direction, years?: YearRange): StateValue[] {
+    return this.statesMean(question, years).sort(byValue(direction === 'HIGHER_IS_BETTER')).slice(0, 5);
+  }
+
+  /** The five worst, worst first. */
+  worst5(question: string, direction: Direction, years?: YearRange): StateValue[] {
+    return this.statesMean(question, years).sort(byValue(direction === 'LOWER_IS_BETTER')).slice(0, 5);
+  }
+
+  /** global − state for every state, in statesMean order. */
+  diffFromMean(question: string, years?: YearRange): StateValue[] {
+    const global = this.globalMean(question, years);
+    if (global === null) return [];
+    return this.statesMean(question, years).map(({ state, value, rows }) => ({ state, value: global - value, rows }));
+  }
+
+  /** Every (state, category, segment) group's mean, ordered as the source's tuple-string keys. */
+  meanByCategory(question: string, years?: YearRange, state?: string): CategoryMean[] {
+    const result: CategoryMean[] = [];
+    for (const group of this.require(question).categories) {
+      if (state !== undefined && group.state !== state) continue;
+      const value = group.tally.mean(years);
+      if (value !== null) result.push({ state: group.state, category: group.category, segment: group.segment, value });
+    }
+    // One state's groups were keyed by (category, segment) in the source: the same order within a state.
+    return result;
+  }
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+export function closest(text: string, candidates: readonly string[]): string | undefined {
+  const needle = text.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(needle, candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}

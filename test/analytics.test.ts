@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AnalyticsService } from '../src/analytics/service';
+import { pythonRepr, pythonTuple } from '../src/compute/analytics';
+import { BUNDLED_ANALYTICS_CSV } from '../src/config';
+import { openDatabase } from '../src/db/client';
+import { createLogger } from '../src/logger';
+import { ANALYTICS_FIXTURE, startTestServer, subscribe, type TestServer } from './helpers/server';
+
+const FIXTURE = ANALYTICS_FIXTURE;
+const LOW = 'Percent of adults aged 18 years and older who have obesity';
+const HIGH = 'Percent of adults who engage in muscle-strengthening activities on 2 or more days a week';
+
+const pairs = (list: { state: string; value: number }[]) => list.map(({ state, value }) => [state, Number(value.toFixed(6))]);
+
+describe('analytics on a hand-made fixture (values computed by hand)', () => {
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startTestServer({ ANALYTICS_CSV: FIXTURE });
+    token = (await server.userWithRole('USER')).token;
+  });
+  afterAll(() => server.stop());
+
+  const ask = async (field: string, args: Record<string, unknown> = {}) => {
+    const declared = Object.entries(args).map(([name, value]) => `$${name}: ${typeof value === 'number' ? 'Int' : 'String!'}`);
+    const passed = Object.keys(args).map((name) => `${name}: $${name}`);
+    const result = await server.gql(
+      `query${declared.length ? `(${declared.join(', ')})` : ''} { analytics { ${field}${passed.length ? `(${passed.join(', ')})` : ''} ${
+        ['globalMean', 'states'].includes(field) ? '' : field.includes('Category') ? '{ state category segment value }' : field === 'questions' ? '{ text direction }' : '{ state value rows }'
+      } } }`,
+      args,
+      token,
+    );
+    return result;
+  };
+  const data = async (field: string, args: Record<string, unknown> = {}) => {
+    const result = await ask(field, args);
+    if (result.errors) throw new Error(JSON.stringify(result.errors));
+    return result.data!.analytics[field];
+  };
+
+  test('ingest: BOM, unnamed index column, trailing-space header, quoted commas; bad values skipped and counted', async () => {
+    const result = await server.gql('{ analytics { dataset { rowsRead rowsKept rowsSkipped sha256 } } }', {}, token);
+    expect(result.data!.analytics.dataset).toMatchObject({ rowsRead: 21, rowsKept: 19, rowsSkipped: 2 });
+    expect(await data('states')).toEqual(['Alabama', 'Alaska', 'Arizona', 'Arkansas', 'California', 'Colorado', 'National']);
+    expect(await data('questions')).toEqual([
+      { text: LOW, direction: 'LOWER_IS_BETTER' },
+      { text: HIGH, direction: 'HIGHER_IS_BETTER' },
+    ]);
+  });
+
+  test('statesMean ascending, ties by name; stateMean; globalMean over every row, National included', async () => {
+    expect(pairs(await data('statesMean', { question: LOW }))).toEqual([
+      ['California', 10], ['Colorado', 20], ['Alaska', 22], ['Arizona', 22], ['National', 28], ['Alabama', 32], ['Arkansas', 45],
+    ]);
+    expect(await data('stateMean', { question: LOW, state: 'Arkansas' })).toEqual({ state: 'Arkansas', value: 45, rows: 3 });
+    expect(await data('globalMean', { question: LOW })).toBeCloseTo(343 / 12, 12);
+    expect(await data('globalMean', { question: HIGH })).toBeCloseTo(212 / 7, 12);
+  });
+
+  test('best5 and worst5 follow each question’s direction', async () => {
+    expect(pairs(await data('best5', { question: LOW }))).toEqual([['California', 10], ['Colorado', 20], ['Alaska', 22], ['Arizona', 22], ['National', 28]]);
+    expect(pairs(await data('worst5', { question: LOW }))).toEqual([['Arkansas', 45], ['Alabama', 32], ['National', 28], ['Alaska', 22], ['Arizona', 22]]);
+    expect(pairs(await data('best5', { question: HIGH }))).toEqual([['Colorado', 40], ['California', 35], ['Alaska', 32], ['National', 28], ['Arkansas', 25]]);
+    expect(pairs(await data('worst5', { question: HIGH }))).toEqual([['Alabama', 20], ['Arkansas', 25], ['National', 28], ['Alaska', 32], ['California', 35]]);
+  });
+
+  test('differences from the mean are global − state, in statesMean order', async () => {
+    const global = 343 / 12;
+    expect(pairs(await data('diffFromMean', { question: LOW }))).toEqual(
+      ([['California', 10], ['Colorado', 20], ['Alaska', 22], ['Arizona', 22], ['National', 28], ['Alabama', 32], ['Arkansas', 45]] as const).map(([s, v]) => [
+        s,
+        Number((global - v).toFixed(6)),
+      ]),
+    );
+    expect((await data('stateDiffFromMean', { question: LOW, state: 'Alabama' })).value).toBeCloseTo(global - 32, 12);
+  });
+
+  test('means by category: empty stratifications left out, Total/Total kept, the source’s tuple-string order', async () => {
+    expect((await data('meanByCategory', { question: LOW })).map((g: any) => [g.state, g.category, g.segment, g.value])).toEqual([
+      ['Alabama', 'Gender', 'Female', 34],
+      ['Alabama', 'Total', 'Total', 30],
+      ['Alaska', 'Income', '$75,000 or greater', 24],
+      ['Alaska', 'Total', 'Total', 20],
+      ['Arizona', 'Total', 'Total', 22],
+      ['Arkansas', 'Gender', 'Male', 47.5],
+      ['Arkansas', 'Total', 'Total', 40],
+      ['California', 'Total', 'Total', 10],
+      ['Colorado', 'Total', 'Total', 26],
+      ['National', 'Total', 'Total', 28],
+    ]);
+    expect((await data('stateMeanByCategory', { question: HIGH, state: 'Alaska' })).map((g: any) => [g.category, g.segment, g.value])).toEqual([
+      ['Age (years)', '18 - 24', 34],
+      ['Total', 'Total', 30],
+    ]);
+    expect(pythonTuple('Alabama', 'Age (years)', '18 - 24')).toBe("('Alabama', 'Age (years)', '18 - 24')");
+    expect(pythonRepr("Bachelor's")).toBe(`"Bachelor's"`);
+    expect(pythonRepr(`it's "x"`)).toBe(`'it\\'s "x"'`);
+  });
+
+  test('year filters keep rows whose YearStart is in range', async () => {
+    expect(pairs(await data('statesMean', { question: LOW, yearFrom: 2021 }))).toEqual([['Alaska', 24], ['Alabama', 34], ['Arkansas', 47.5]]);
+    expect(await data('globalMean', { question: LOW, yearFrom: 2021, yearTo: 2021 })).toBe(38.25);
+    expect(pairs(await data('statesMean', { question: LOW, yearTo: 2018 }))).toEqual([['Colorado', 14]]);
+    const backwards = await ask('globalMean', { question: LOW, yearFrom: 2022, yearTo: 2020 });
+    expect(backwards.errors?.[0]).toMatchObject({ message: 'invalid year range: 2022 is after 2020', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
+  test('unknown questions and states are named, with the closest known one; a state missing for a question is an error', async () => {
+    const question = await ask('statesMean', { question: 'Percent of adults who have obesity' });
+    expect(question.errors?.[0]).toMatchObject({
+      message: `unknown question "Percent of adults who have obesity"; did you mean "${LOW}"?`,
+      extensions: { code: 'BAD_USER_INPUT', suggestion: LOW },
+    });
+    const state = await ask('stateMean', { question: LOW, state: 'Alabma' });
+    expect(state.errors?.[0]).toMatchObject({ message: 'unknown state "Alabma"; did you mean "Alabama"?', extensions: { code: 'BAD_USER_INPUT' } });
+    const missing = await ask('stateMean', { question: HIGH, state: 'Arizona' });
+    expect(missing.errors?.[0]).toMatchObject({ message: `no data for "Arizona" on "${HIGH}"`, extensions: { code: 'BAD_USER_INPUT' } });
+    const anonymous = await server.gql('{ analytics { states } }');
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  test('submitAnalyticsJob: the source’s result shapes, stored, and pushed on completion', async () => {
+    const client = server.wsClient(token);
+    const completed = subscribe(client, 'subscription { jobCompleted(kind: ANALYTICS) { id status result { ... on AnalyticsResult { query question state data } } } }');
+    await Bun.sleep(50);
+    const submit = (input: Record<string, unknown>) =>
+      server.gql('mutation($input: AnalyticsJobInput!) { submitAnalyticsJob(input: $input) { id status } }', { input }, token);
+    const jobs = [
+      await submit({ query: 'BEST5', question: LOW }),
+      await submit({ query: 'GLOBAL_MEAN', question: HIGH }),
+      await submit({ query: 'STATE_MEAN_BY_CATEGORY', question: HIGH, state: 'Alaska' }),
+      await submit({ query: 'MEAN_BY_CATEGORY', question: LOW }),
+      await submit({ query: 'STATE_MEAN', question: LOW, state: 'California' }),
+    ];
+    for (const job of jobs) expect(job.errors).toBeUndefined();
+    const events = await completed.waitFor(5, 10_000);
+    completed.unsubscribe();
+    const byId = new Map(events.map((e) => [e.data!.jobCompleted.id, e.data!.jobCompleted]));
+    const result = (i: number) => byId.get(jobs[i]!.data!.submitAnalyticsJob.id)!.result;
+    expect(result(0).data).toEqual({ California: 10, Colorado: 20, Alaska: 22, Arizona: 22, National: 28 });
+    expect(Object.keys(result(0).data)).toEqual(['California', 'Colorado', 'Alaska', 'Arizona', 'National']);
+    expect(result(1).data.global_mean).toBeCloseTo(212 / 7, 12);
+    expect(result(2)).toMatchObject({ query: 'STATE_MEAN_BY_CATEGORY', state: 'Alaska', data: { Alaska: { "('Age (years)', '18 - 24')": 34, "('Total', 'Total')": 30 } } });
+    expect(Object.keys(result(3).data)[2]).toBe("('Alaska', 'Income', '$75,000 or greater')");
+    expect(result(4).data).toEqual({ California: 10 });
+    // Refused before anything is stored.
+    const bad = await submit({ query: 'STATE_MEAN', question: LOW, state: 'Atlantis' });
+    expect(bad.errors?.[0]?.message).toStartWith('unknown state "Atlantis"');
+    const noState = await submit({ query: 'STATE_MEAN', question: LOW });
+    expect(noState.errors?.[0]?.message).toBe('missing field state');
+    await client.dispose();
+  });
+});
+
+describe('the ingest', () => {
+  test('loads on first start, reuses the database while the file is unchanged, re-ingests when it changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobgraph-analytics-'));
+    try {
+      const csv = join(dir, 'data.csv');
+      copyFileSync(FIXTURE, csv);
+      const database = openDatabase(join(dir, 'db.sqlite'));
+      const log = createLogger({ level: 'silent' });
+      const first = await new AnalyticsService(database.db, log, csv).load();
+      const again = await new AnalyticsService(database.db, log, csv).load();
+      expect(again.loadedAt).toEqual(first.loadedAt);
+      expect(again.sha256).toBe(first.sha256);
+      await Bun.write(csv, (await Bun.file(csv).text()) + '21,2020,2020,Guam,' + LOW + ',5,1.0,Total,Total\r\n');
+      const service = new AnalyticsService(database.db, log, csv);
+      const changed = await service.load();
+      expect(changed.sha256).not.toBe(first.sha256);
+      expect(changed.rowsKept).toBe(first.rowsKept + 1);
+      expect(service.stateMean(LOW, 'Guam')).toEqual({ state: 'Guam', value: 5, rows: 1 });
+      // gzip works the same.
+      const gz = join(dir, 'data.csv.gz');
+      await Bun.write(gz, Bun.gzipSync(new Uint8Array(await Bun.file(FIXTURE).arrayBuffer())));
+      expect((await new AnalyticsService(openDatabase(join(dir, 'other.sqlite')).db, log, gz).load()).rowsKept).toBe(19);
+      database.sqlite.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a bad ANALYTICS_CSV', () => {
+  test('stops the start-up with a message that names the file (exit 2)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobgraph-analytics-'));
+    try {
+      const notCsv = join(dir, 'not.csv');
+      require('node:fs').writeFileSync(notCsv, 'a,b\n1,2\n');
+      for (const [path, message] of [
+        [join(dir, 'missing.csv'), `the analytics CSV ${join(dir, 'missing.csv')} does not exist (ANALYTICS_CSV)`],
+        [notCsv, `cannot read the analytics CSV ${notCsv}: the analytics CSV lacks the column(s) Question, LocationDesc`],
+      ]) {
+        const run = Bun.spawnSync(['bun', 'src/main.ts'], {
+          cwd: new URL('..', import.meta.url).pathname,
+          env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'db.sqlite'), ADMIN_PASSWORD: 'admin-password-for-tests', ANALYTICS_CSV: path!, LOG_LEVEL: 'silent' },
+        });
+        expect(run.exitCode).toBe(2);
+        expect(run.stderr.toString()).toContain(message!);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('analytics on the real CDC file', () => {
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startTestServer({ ANALYTICS_CSV: BUNDLED_ANALYTICS_CSV });
+    token = (await server.userWithRole('USER')).token;
+  });
+  afterAll(() => server.stop());
+
+  test('row counts, the 55 locations, the nine questions, and the invariants', async () => {
+    const result = await server.gql('{ analytics { dataset { rowsRead rowsKept rowsSkipped ingestMs } states questions { text direction } } }', {}, token);
+    const { dataset, states, questions } = result.data!.analytics;
+    expect(dataset).toMatchObject({ rowsRead: 88_629, rowsKept: 79_851, rowsSkipped: 8_778 });
+    expect(states.length).toBe(55);
+    expect(states).toContain('National');
+    expect(states).toContain('Virgin Islands');
+    expect(questions.length).toBe(9);
+    for (const { text, direction } of questions) {
+      const q = await server.gql(
+        'query($q: String!) { analytics { statesMean(question: $q) { state value rows } best5(question: $q) { state value } worst5(question: $q) { state value } globalMean(question: $q) diffFromMean(question: $q) { state value rows } } }',
+        { q: text },
+        token,
+      );
+      const { statesMean, best5, worst5, globalMean, diffFromMean } = q.data!.analytics;
+      const names = new Set(statesMean.map((s: { state: string }) => s.state));
+      for (const s of [...best5, ...worst5]) expect(names.has(s.state)).toBe(true);
+      const ascending = statesMean.slice(0, 5).map((s: { state: string }) => s.state);
+      const descending = [...statesMean].reverse().slice(0, 5).map((s: { state: string }) => s.state);
+      expect(best5.map((s: { state: string }) => s.state)).toEqual(direction === 'LOWER_IS_BETTER' ? ascending : descending);
+      expect(worst5.map((s: { state: string }) => s.state)).toEqual(direction === 'LOWER_IS_BETTER' ? descending : ascending);
+      // Σ rows·(global − mean) = N·global − Σ values = 0: the diffs agree with the global mean weighted by rows.
+      const weighted = diffFromMean.reduce((sum: number, d: { value: number; rows: number }) => sum + d.rows * d.value, 0);
+      const totalRows = diffFromMean.reduce((sum: number, d: { rows: number }) => sum + d.rows, 0);
+      expect(Math.abs(weighted / totalRows)).toBeLessThan(1e-9);
+      expect(globalMean).toBeGreaterThan(0);
+    }
+  });
+});
