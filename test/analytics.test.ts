@@ -123,6 +123,22 @@ describe('analytics on a hand-made fixture (values computed by hand)', () => {
     expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
+  test('cached answers are served only to live tokens: not after logout, never to anonymous or WebSocket callers', async () => {
+    const { token: own } = await server.userWithRole('USER');
+    const query = `{ analytics { best5(question: "${LOW}") { state value } } }`;
+    const first = await server.gql(query, {}, own);
+    const second = await server.gql(query, {}, own);
+    expect(second.data).toEqual(first.data);
+    expect((await server.gql(query)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    // Over WebSocket the answer is computed (and checked) every time.
+    const overWs = subscribe(server.wsClient(own), query);
+    expect((await overWs.waitFor(1))[0]!.data).toEqual(first.data!);
+    expect((await server.gql('mutation { logout }', {}, own)).data).toEqual({ logout: true });
+    const revoked = await server.gql(query, {}, own);
+    expect(revoked.errors?.[0]).toMatchObject({ message: 'user info error', extensions: { code: 'UNAUTHENTICATED' } });
+    expect(revoked.data ?? null).toBeNull();
+  });
+
   test('submitAnalyticsJob: the source’s result shapes, stored, and pushed on completion', async () => {
     const client = server.wsClient(token);
     const completed = subscribe(client, 'subscription { jobCompleted(kind: ANALYTICS) { id status result { ... on AnalyticsResult { query question state data } } } }');
