@@ -2,17 +2,11 @@
 // requests each; the baseline, in the same run, is the same statistic from the service in-process (no HTTP, no
 // GraphQL). Also the ingest time of the bundled 33 MB CSV into a fresh database.
 //   bun bench/analytics.ts [requests per query=300]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../src/config';
-import { createLogger } from '../src/logger';
-import { startServer } from '../src/server';
+import { startBenchServer } from './server';
 
 const N = Number(process.argv[2] ?? 300);
-const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-'));
-const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'bench.db'), ADMIN_PASSWORD: 'bench-admin-password', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' });
-const server = await startServer(config, createLogger({ level: 'warn' }));
+const bench = await startBenchServer();
+const { server, token } = bench;
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const Q = 'Percent of adults aged 18 years and older who have obesity';
 const S = 'Ohio';
@@ -20,12 +14,6 @@ const S = 'Ohio';
 try {
   const dataset = server.app.analytics.dataset();
   console.log(`ingest of the bundled CSV (${dataset.rowsRead.toLocaleString()} rows read, ${dataset.rowsKept.toLocaleString()} kept): ${dataset.ingestMs.toFixed(0)} ms`);
-  const login = await fetch(server.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'mutation { login(username: "admin", password: "bench-admin-password") { token } }' }),
-  });
-  const token = ((await login.json()) as any).data.login.token;
   const a = server.app.analytics;
   const queries: [string, string, () => unknown][] = [
     ['questions', '{ questions { text direction } }', () => a.questions()],
@@ -63,6 +51,5 @@ try {
     console.log(`${name.padEnd(22)} ${percentile(times, 50).toFixed(2).padStart(6)} ms ${percentile(times, 99).toFixed(2).padStart(6)} ms ${percentile(local, 50).toFixed(3).padStart(11)} ms`);
   }
 } finally {
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await bench.stop();
 }

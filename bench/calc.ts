@@ -3,29 +3,15 @@
 // the submit request, the job on the pool (startedAt → finishedAt), and submit → completion; then fetching
 // the result file. The baseline, in the same run, is our interpreter on one thread with no server at all.
 //   bun bench/calc.ts [rounds=3]      (WORKERS sets the pool size; default: CPU count)
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { evaluateBatch, splitLines } from '../src/compute/calculator';
-import { loadConfig } from '../src/config';
-import { createLogger } from '../src/logger';
-import { startServer } from '../src/server';
+import { startBenchServer } from './server';
 
 const rounds = Number(process.argv[2] ?? 3);
 const text = new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(readFileSync(new URL('../data/operations.txt.gz', import.meta.url)))));
 const lines = splitLines(text);
-const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-'));
-const config = loadConfig({
-  ...process.env,
-  PORT: '0',
-  HOST: '127.0.0.1',
-  DATABASE_PATH: join(dir, 'bench.db'),
-  ADMIN_PASSWORD: 'bench-admin-password',
-  LOG_LEVEL: 'warn',
-  RATE_LIMIT_PER_SECOND: '0',
-  MAX_BODY_BYTES: String(64 * 1024 * 1024),
-});
-const server = await startServer(config, createLogger({ level: 'warn' }));
+const bench = await startBenchServer({ MAX_BODY_BYTES: String(64 * 1024 * 1024) });
+const { server, token } = bench;
 const best = (values: number[]) => Math.min(...values);
 const ms = (seconds: number) => `${(seconds * 1000).toFixed(0).padStart(5)} ms`;
 
@@ -53,7 +39,6 @@ try {
   console.log(`${lines.length.toLocaleString()} lines (${(text.length / 1e6).toFixed(1)} MB), WORKERS=${server.app.pool.size}, best of ${rounds}`);
   console.log(`  baseline: interpreter on one thread, no server   ${ms(baseline)}   ${Math.round(lines.length / baseline).toLocaleString()} lines/s`);
 
-  const token = (await post(JSON.stringify({ query: 'mutation { login(username: "admin", password: "bench-admin-password") { token } }' }))).login.token;
   const SUBMIT = (variable: string, type: string, field: string) =>
     `mutation($${variable}: ${type}) { submitCalcJob(input: { ${field}: $${variable} }) { id } }`;
   const ways: [string, () => BodyInit, boolean][] = [
@@ -106,6 +91,5 @@ try {
     );
   }
 } finally {
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await bench.stop();
 }

@@ -7,6 +7,9 @@ import { createEventBus, type EventBus } from './events';
 import { JobsService } from './jobs/service';
 import { WorkerPool } from './pool/pool';
 import { QueuesService } from './queues/service';
+import { parseAddress } from './quotes/client';
+import { EmbeddedQuoteServer } from './quotes/embedded';
+import { QuotesService } from './quotes/service';
 import { UsersService } from './users/service';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
@@ -24,6 +27,9 @@ export interface App {
   jobs: JobsService;
   pool: WorkerPool;
   analytics: AnalyticsService;
+  quotes: QuotesService;
+  /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
+  embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** True while the database is open and the worker pool is up. */
   isReady(): boolean;
   /** Set by the server: drains and stops the process (the admin `shutdown` mutation). */
@@ -66,6 +72,13 @@ export function createApp(config: Config, log: Logger): App {
     defaultTimeoutMs: config.jobTimeoutMs,
     maxInFlight: config.workers * PIPELINE_DEPTH * 4,
   });
+  const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
+  const externalQuoteServer = config.quoteServer ? parseAddress(config.quoteServer) : null;
+  const quotes = new QuotesService(
+    () => externalQuoteServer ?? (embeddedQuoteServer?.status === 'up' ? embeddedQuoteServer.address : null),
+    { timeoutMs: config.quoteTimeoutMs, udpRetries: config.quoteUdpRetries },
+    log,
+  );
   let open = true;
   return {
     config,
@@ -78,6 +91,8 @@ export function createApp(config: Config, log: Logger): App {
     jobs,
     pool,
     analytics,
+    quotes,
+    embeddedQuoteServer,
     requestShutdown: () => {},
     isReady: () => {
       if (!open || pool.size === 0) return false;
@@ -92,7 +107,8 @@ export function createApp(config: Config, log: Logger): App {
       if (!open) return;
       open = false;
       jobs.stop();
-      await pool.close();
+      quotes.stop();
+      await Promise.all([pool.close(), embeddedQuoteServer?.stop()]);
       database.close();
     },
   };

@@ -14,6 +14,9 @@ export interface Config {
   logLevel: string;
   logFile: string | undefined;
   quoteServer: string | undefined;
+  quoteTimeoutMs: number;
+  quoteUdpRetries: number;
+  quoteDelayMs: number;
   relayUpstream: string | undefined;
   analyticsCsv: string;
   tokenTtlMs: number;
@@ -49,6 +52,13 @@ function text(env: Record<string, string | undefined>, name: string): string | u
   return raw ? raw : undefined;
 }
 
+function hostAndPort(env: Record<string, string | undefined>, name: string): string | undefined {
+  const raw = text(env, name);
+  const port = Number(/:(\d+)$/.exec(raw ?? '')?.[1]);
+  if (raw !== undefined && !(/^.+:\d+$/.test(raw) && port >= 1 && port <= 65535)) throw new ConfigError(`${name} must be host:port, got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
@@ -59,7 +69,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
     logFile: text(env, 'LOG_FILE'),
-    quoteServer: text(env, 'QUOTE_SERVER'),
+    quoteServer: hostAndPort(env, 'QUOTE_SERVER'),
+    quoteTimeoutMs: integer(env, 'QUOTE_TIMEOUT_MS', 2000, 10, 60_000),
+    quoteUdpRetries: integer(env, 'QUOTE_UDP_RETRIES', 2, 0, 10),
+    // Passed to the quote server jobgraph starts itself (the source's simulated latency).
+    quoteDelayMs: integer(env, 'QUOTE_DELAY_MS', 500, 0, 60_000),
     relayUpstream: text(env, 'RELAY_UPSTREAM'),
     analyticsCsv: text(env, 'ANALYTICS_CSV') ?? BUNDLED_ANALYTICS_CSV,
     tokenTtlMs: integer(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600) * 1000,

@@ -180,7 +180,13 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
     );
   }
 
-  await app.analytics.load();
+  try {
+    await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
+  } catch (error) {
+    // Nothing may outlive a failed start: the workers, the database, a quote server child.
+    await app.close();
+    throw error;
+  }
   app.jobs.start();
   const yoga = createGraphQLHandler(app);
   const graphqlWs = createWebSocketHandler(app, yoga);
@@ -216,8 +222,14 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
       if (pathname === '/health') return json(200, { status: 'ok' });
       if (pathname === '/ready') {
         const ready = app.isReady();
-        const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining };
-        return json(ready && !app.jobs.isDraining ? 200 : 503, { status: ready && !app.jobs.isDraining ? 'ready' : 'not ready', checks });
+        const embedded = app.embeddedQuoteServer;
+        const quoteServer = embedded
+          ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }
+          : { address: config.quoteServer, status: 'external', embedded: false };
+        const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer };
+        // The quote server jobgraph runs is part of it; an external one is reported, not required.
+        const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
+        return json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
       }
       if (pathname !== GRAPHQL_PATH) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 

@@ -6,6 +6,7 @@ import '../jobs/graphql';
 import '../simulations/graphql';
 import '../calculator/graphql';
 import '../analytics/graphql';
+import '../quotes/graphql';
 
 builder.queryType({});
 builder.mutationType({});

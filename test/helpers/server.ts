@@ -1,3 +1,4 @@
+import { startQuoteServer, type QuoteServer } from '../../quote-server/server';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ export interface GraphQLResponse<T = Record<string, any>> {
 }
 
 export interface TestServer {
+  /** The in-process quote server, unless the test passed QUOTE_SERVER. */
+  quoteServer: QuoteServer | null;
   running: RunningServer;
   url: string;
   wsUrl: string;
@@ -36,7 +39,10 @@ let counter = 0;
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-'));
   const databasePath = join(dir, 'jobgraph.db');
+  // Unless a test brings its own, a quote server in this process (the embedded child is tested with real processes).
+  const quoteServer = env.QUOTE_SERVER ? null : await startQuoteServer({ delayMs: Number(env.QUOTE_DELAY_MS ?? 50) });
   const config = loadConfig({
+    ...(quoteServer ? { QUOTE_SERVER: `127.0.0.1:${quoteServer.port}` } : {}),
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_PATH: databasePath,
@@ -100,6 +106,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 
   return {
     running,
+    quoteServer,
     url,
     wsUrl,
     databasePath,
@@ -111,6 +118,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     async stop() {
       await Promise.all(clients.map((client) => client.dispose()));
       await running.stop();
+      quoteServer?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,27 @@
+// `bun quote-server/index.ts [host] [port]` — the standalone quote server (default 127.0.0.1:1700).
+// QUOTE_DELAY_MS sets the simulated latency (default 500). Logs one JSON line per request, and one when listening
+// (jobgraph reads that line to learn the port when it starts this server itself).
+import { startQuoteServer } from './server';
+
+const [host = '127.0.0.1', portText = '1700'] = process.argv.slice(2);
+const port = Number(portText);
+const delayMs = Number(process.env.QUOTE_DELAY_MS ?? 500);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`quote-server: invalid port "${portText}"`);
+  process.exit(2);
+}
+if (!Number.isFinite(delayMs) || delayMs < 0) {
+  console.error(`quote-server: invalid QUOTE_DELAY_MS "${process.env.QUOTE_DELAY_MS}"`);
+  process.exit(2);
+}
+const log = (fields: Record<string, unknown>, msg: string) => console.log(JSON.stringify({ time: new Date().toISOString(), service: 'quote-server', ...fields, msg }));
+
+const server = await startQuoteServer({ host, port, delayMs, onRequest: (request) => log(request, 'quote request') });
+log({ host: server.host, port: server.port, delayMs }, 'quote server listening');
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    server.stop();
+    log({ signal }, 'quote server stopped');
+    process.exit(0);
+  });
+}

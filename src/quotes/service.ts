@@ -1,0 +1,111 @@
+import { Repeater } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { badInput, unavailable } from '../errors';
+import { fetchQuotes, formatAddress, type Quote, type QuoteAddress, type QuoteClientOptions, type QuoteProtocol } from './client';
+
+export interface QuoteBatch {
+  protocol: QuoteProtocol;
+  concurrency: number;
+  /** The raw messages, e.g. `T007: …`. */
+  quotes: string[];
+  items: Quote[];
+  seconds: number;
+}
+
+export const MIN_INTERVAL_MS = 100;
+export const MAX_INTERVAL_MS = 60_000;
+/** A stream whose fetches take longer than its interval skips ticks rather than pile up requests. */
+const MAX_FETCHES_IN_FLIGHT = 2;
+
+/** One upstream fetch per tick, shared by every subscriber with the same (protocol, interval). */
+interface Stream {
+  subscribers: Set<(quote: Quote) => void>;
+  timer: ReturnType<typeof setInterval>;
+  inFlight: number;
+  fetches: number;
+}
+
+export class QuotesService {
+  private readonly streams = new Map<string, Stream>();
+
+  constructor(
+    /** Where the quote server is now (the embedded one can restart); null when it is not running. */
+    private readonly address: () => QuoteAddress | null,
+    private readonly options: QuoteClientOptions,
+    private readonly log: Logger,
+  ) {}
+
+  private requireAddress(): QuoteAddress {
+    const address = this.address();
+    if (!address) throw unavailable('the quote server is not running');
+    return address;
+  }
+
+  /** `concurrency` quotes fetched in parallel; validation and messages as the source system's. */
+  async fetch(protocol: QuoteProtocol, concurrency: number | null | undefined): Promise<QuoteBatch> {
+    const count = concurrency ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > 8) throw badInput('invalid field concurrency', { field: 'concurrency' });
+    const started = performance.now();
+    const items = await fetchQuotes(this.requireAddress(), protocol, count, this.options);
+    return { protocol, concurrency: count, quotes: items.map((item) => item.raw), items, seconds: (performance.now() - started) / 1000 };
+  }
+
+  /** A quote every `intervalMs`, until the consumer stops listening. */
+  stream(protocol: QuoteProtocol, intervalMs: number | null | undefined): AsyncIterable<Quote> {
+    const interval = intervalMs ?? 1000;
+    if (!Number.isInteger(interval) || interval < MIN_INTERVAL_MS || interval > MAX_INTERVAL_MS) {
+      throw badInput(`invalid field intervalMs: an integer from ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS}`, { field: 'intervalMs' });
+    }
+    this.requireAddress();
+    const key = `${protocol}:${interval}`;
+    return new Repeater<Quote>(async (push, stop) => {
+      const listener = (quote: Quote) => void push(quote);
+      const stream = this.streams.get(key) ?? this.openStream(key, protocol, interval);
+      stream.subscribers.add(listener);
+      await stop;
+      stream.subscribers.delete(listener);
+      if (stream.subscribers.size === 0) {
+        clearInterval(stream.timer);
+        this.streams.delete(key);
+      }
+    });
+  }
+
+  private openStream(key: string, protocol: QuoteProtocol, interval: number): Stream {
+    const stream: Stream = { subscribers: new Set(), inFlight: 0, fetches: 0, timer: setInterval(() => tick(), interval) };
+    const tick = () => {
+      const address = this.address();
+      if (!address || stream.inFlight >= MAX_FETCHES_IN_FLIGHT) return;
+      stream.inFlight++;
+      stream.fetches++;
+      fetchQuotes(address, protocol, 1, this.options).then(
+        ([quote]) => {
+          stream.inFlight--;
+          for (const subscriber of stream.subscribers) subscriber(quote!);
+        },
+        (error: Error) => {
+          stream.inFlight--;
+          // A missed tick is not the end of a stream: say so in the log and try again next tick.
+          this.log.warn({ address: formatAddress(address), protocol, err: error.message }, 'quote stream fetch failed');
+        },
+      );
+    };
+    this.streams.set(key, stream);
+    return stream;
+  }
+
+  /** Open streams and their subscribers (for /ready, tests and the benchmark). */
+  streamStats(): { streams: number; subscribers: number; fetches: number } {
+    let subscribers = 0;
+    let fetches = 0;
+    for (const stream of this.streams.values()) {
+      subscribers += stream.subscribers.size;
+      fetches += stream.fetches;
+    }
+    return { streams: this.streams.size, subscribers, fetches };
+  }
+
+  stop(): void {
+    for (const stream of this.streams.values()) clearInterval(stream.timer);
+  }
+}

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { formatQuote, loadQuotes, startQuoteServer } from '../quote-server/server';
+import { fetchTcpQuote, fetchUdpQuote } from '../src/quotes/client';
+import { spawnServer } from './helpers/process';
+import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
+
+const MESSAGE = /^([TU])(\d{3}): (.+)$/s;
+
+describe('the quote server', () => {
+  test('TCP and UDP on one port, the exact message format, one quote after the latency', async () => {
+    const quotes = await loadQuotes();
+    expect(quotes.length).toBe(391);
+    const server = await startQuoteServer({ port: 0, delayMs: 100 });
+    try {
+      const options = { timeoutMs: 1000, udpRetries: 0 };
+      const started = performance.now();
+      const [tcp, udp] = await Promise.all([fetchTcpQuote(server, options), fetchUdpQuote(server, options)]);
+      const elapsed = performance.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(95);
+      expect(elapsed).toBeLessThan(400);
+      for (const [quote, transport] of [[tcp, 'T'], [udp, 'U']] as const) {
+        const match = MESSAGE.exec(quote.raw)!;
+        expect(match[1]).toBe(transport);
+        expect(quote.raw).toBe(formatQuote(transport, quote.index, quotes[quote.index]!));
+        expect(new TextEncoder().encode(quote.raw).length).toBeLessThanOrEqual(620);
+      }
+      expect(formatQuote('T', 7, '“Talk is cheap. Show me the code.” – Linus')).toBe('T007: “Talk is cheap. Show me the code.” – Linus');
+      expect(server.served).toEqual({ tcp: 1, udp: 1 });
+    } finally {
+      server.stop();
+    }
+  });
+
+  test('the standalone program: `bun quote-server/index.ts host port`, logs each request', async () => {
+    const child = Bun.spawn(['bun', 'quote-server/index.ts', '127.0.0.1', '0'], { env: { ...process.env, QUOTE_DELAY_MS: '20' }, stdout: 'pipe' });
+    try {
+      const reader = child.stdout.getReader();
+      let text = '';
+      while (!text.includes('\n')) text += new TextDecoder().decode((await reader.read()).value);
+      const { port, msg } = JSON.parse(text.split('\n')[0]!);
+      expect(msg).toBe('quote server listening');
+      const quote = await fetchTcpQuote({ host: '127.0.0.1', port }, { timeoutMs: 1000, udpRetries: 0 });
+      expect(quote.raw).toMatch(MESSAGE);
+      while (!text.includes('quote request')) text += new TextDecoder().decode((await reader.read()).value);
+      expect(text).toContain('"protocol":"tcp"');
+    } finally {
+      child.kill();
+      await child.exited;
+    }
+  });
+});
+
+describe('quotes through the API', () => {
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startTestServer({ QUOTE_DELAY_MS: '200' });
+    token = (await server.userWithRole('USER')).token;
+  });
+  afterAll(() => server.stop());
+
+  const quotes = (protocol: string, concurrency?: unknown) =>
+    server.gql(
+      `query($c: Int) { quotes(protocol: ${protocol}, concurrency: $c) { protocol concurrency quotes seconds items { protocol index text raw } } }`,
+      { c: concurrency },
+      token,
+    );
+
+  test('1..8 quotes on TCP and UDP, fetched in parallel (8 take one latency, not eight)', async () => {
+    for (const protocol of ['TCP', 'UDP']) {
+      for (const concurrency of [1, 3, 8]) {
+        const result = await quotes(protocol, concurrency);
+        expect(result.errors).toBeUndefined();
+        const batch = result.data!.quotes;
+        expect(batch).toMatchObject({ protocol, concurrency });
+        expect(batch.quotes.length).toBe(concurrency);
+        for (const raw of batch.quotes) expect(raw).toMatch(new RegExp(`^${protocol[0]}\\d{3}: `));
+        expect(batch.items.map((item: { raw: string }) => item.raw)).toEqual(batch.quotes);
+        expect(batch.seconds).toBeGreaterThanOrEqual(0.19);
+        expect(batch.seconds).toBeLessThan(0.2 * 1.1 + 0.1);
+      }
+    }
+  });
+
+  test('validation with the source’s messages', async () => {
+    for (const bad of [0, 9, -100]) {
+      expect((await quotes('TCP', bad)).errors?.[0]).toMatchObject({ message: 'invalid field concurrency', extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    const protocol = await server.gql('{ quotes(protocol: HTTP) { seconds } }', {}, token);
+    expect(protocol.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect((await server.gql('{ quotes(protocol: TCP) { seconds } }')).errors?.[0]?.message).toBe('user info error');
+  });
+
+  test('quoteStream: one quote per tick over WebSocket and SSE, one fetch per tick shared, nothing left when they stop', async () => {
+    const fetchesBefore = server.running.app.quotes.streamStats().fetches;
+    const clients = [subscribe(server.wsClient(token), 'subscription { quoteStream(protocol: UDP, intervalMs: 250) { protocol index text raw receivedAt } }'),
+      subscribe(server.wsClient(token), 'subscription { quoteStream(protocol: UDP, intervalMs: 250) { raw } }')];
+    const sse = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: 'subscription { quoteStream(protocol: UDP, intervalMs: 250) { raw } }' }),
+    });
+    const [sseEvents, wsEvents] = await Promise.all([readSseEvents(sse, 3, 5000), clients[0]!.waitFor(3, 5000), clients[1]!.waitFor(3, 5000)]);
+    expect(sseEvents.length).toBe(3);
+    expect(wsEvents![0]!.data!.quoteStream.raw).toMatch(/^U\d{3}: /);
+    const stats = server.running.app.quotes.streamStats();
+    expect(stats.streams).toBeLessThanOrEqual(1);
+    // Three subscribers and ~3–4 ticks: far fewer upstream fetches than quotes delivered.
+    expect(stats.fetches - fetchesBefore).toBeLessThan(7);
+    for (const client of clients) client.unsubscribe();
+    await Bun.sleep(100);
+    expect(server.running.app.quotes.streamStats()).toMatchObject({ streams: 0, subscribers: 0 });
+    const bad = await server.gql('subscription { quoteStream(intervalMs: 50) { raw } }', {}, token);
+    expect(bad.errors?.[0]?.message ?? JSON.stringify(bad)).toContain('invalid field intervalMs: an integer from 100 to 60000');
+  });
+});
+
+describe('when the quote server misbehaves', () => {
+  test('UDP: a dropped datagram is retried', async () => {
+    const lossy = await startQuoteServer({ port: 0, delayMs: 20, dropUdpDatagrams: 1 });
+    const server = await startTestServer({ QUOTE_SERVER: `127.0.0.1:${lossy.port}`, QUOTE_TIMEOUT_MS: '150', QUOTE_UDP_RETRIES: '2' });
+    try {
+      const token = (await server.userWithRole('USER')).token;
+      const result = await server.gql('{ quotes(protocol: UDP) { quotes seconds } }', {}, token);
+      expect(result.errors).toBeUndefined();
+      expect(result.data!.quotes.quotes[0]).toMatch(/^U\d{3}: /);
+      expect(result.data!.quotes.seconds).toBeGreaterThan(0.15); // one timeout, then the retry
+      expect(lossy.served.udp).toBe(1);
+    } finally {
+      await server.stop();
+      lossy.stop();
+    }
+  });
+
+  test('a server that is down is UNAVAILABLE, naming its address, on both protocols', async () => {
+    const gone = await startQuoteServer({ port: 0, delayMs: 0 });
+    const port = gone.port;
+    gone.stop();
+    const server = await startTestServer({ QUOTE_SERVER: `127.0.0.1:${port}`, QUOTE_TIMEOUT_MS: '100', QUOTE_UDP_RETRIES: '1' });
+    try {
+      const token = (await server.userWithRole('USER')).token;
+      for (const protocol of ['TCP', 'UDP']) {
+        const result = await server.gql(`{ quotes(protocol: ${protocol}, concurrency: 2) { seconds } }`, {}, token);
+        expect(result.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
+        expect(result.errors?.[0]?.message).toContain(`127.0.0.1:${port}`);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('the embedded quote server', () => {
+  test('`bun run start` runs one, reports it on /ready, serves quotes from it, and stops it on exit', async () => {
+    const dir = (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/jobgraph-quotes-`);
+    const server = await spawnServer({ DATABASE_PATH: `${dir}/db.sqlite`, ADMIN_PASSWORD: 'admin-password-for-tests', QUOTE_DELAY_MS: '30', QUOTE_SERVER: '' });
+    try {
+      const ready = await (await fetch(server.url.replace('/graphql', '/ready'))).json();
+      expect(ready.status).toBe('ready');
+      expect(ready.checks.quoteServer).toMatchObject({ embedded: true, status: 'up' });
+      const address = ready.checks.quoteServer.address as string;
+      const login = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation { login(username: "admin", password: "admin-password-for-tests") { token } }' }),
+      });
+      const token = ((await login.json()) as any).data.login.token;
+      const result = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ quotes(protocol: TCP, concurrency: 2) { quotes } }' }),
+      });
+      expect(((await result.json()) as any).data.quotes.quotes.length).toBe(2);
+      expect(await server.stop('SIGTERM')).toBe(0);
+      // The child is gone with its parent: its port no longer answers.
+      const [host, port] = address.split(':');
+      await expect(fetchTcpQuote({ host: host!, port: Number(port) }, { timeoutMs: 300, udpRetries: 0 })).rejects.toThrow();
+    } finally {
+      (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+});
