@@ -10,6 +10,7 @@ import { QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
+import { RelayService } from './relay/service';
 import { UsersService } from './users/service';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
@@ -28,6 +29,7 @@ export interface App {
   pool: WorkerPool;
   analytics: AnalyticsService;
   quotes: QuotesService;
+  relay: RelayService;
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** True while the database is open and the worker pool is up. */
@@ -79,6 +81,13 @@ export function createApp(config: Config, log: Logger): App {
     { timeoutMs: config.quoteTimeoutMs, udpRetries: config.quoteUdpRetries },
     log,
   );
+  const relay = new RelayService(database.db, log, {
+    upstream: config.relayUpstream,
+    defaultTtlSeconds: config.relayDefaultTtlSeconds,
+    timeoutMs: config.relayTimeoutMs,
+    cacheMaxBytes: config.relayCacheMaxBytes,
+    maxResponseBytes: config.relayMaxResponseBytes,
+  });
   let open = true;
   return {
     config,
@@ -92,6 +101,7 @@ export function createApp(config: Config, log: Logger): App {
     pool,
     analytics,
     quotes,
+    relay,
     embeddedQuoteServer,
     requestShutdown: () => {},
     isReady: () => {
@@ -108,6 +118,7 @@ export function createApp(config: Config, log: Logger): App {
       open = false;
       jobs.stop();
       quotes.stop();
+      relay.close();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop()]);
       database.close();
     },

@@ -18,6 +18,10 @@ export interface Config {
   quoteUdpRetries: number;
   quoteDelayMs: number;
   relayUpstream: string | undefined;
+  relayDefaultTtlSeconds: number;
+  relayTimeoutMs: number;
+  relayCacheMaxBytes: number;
+  relayMaxResponseBytes: number;
   analyticsCsv: string;
   tokenTtlMs: number;
   loginMaxFailures: number;
@@ -52,6 +56,21 @@ function text(env: Record<string, string | undefined>, name: string): string | u
   return raw ? raw : undefined;
 }
 
+function httpUrl(env: Record<string, string | undefined>, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(`${name} must be an http(s) URL without credentials, query or fragment, got "${raw}"`);
+  }
+  return url.href.endsWith('/') ? url.href : `${url.href}/`;
+}
+
 function hostAndPort(env: Record<string, string | undefined>, name: string): string | undefined {
   const raw = text(env, name);
   const port = Number(/:(\d+)$/.exec(raw ?? '')?.[1]);
@@ -74,7 +93,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     quoteUdpRetries: integer(env, 'QUOTE_UDP_RETRIES', 2, 0, 10),
     // Passed to the quote server jobgraph starts itself (the source's simulated latency).
     quoteDelayMs: integer(env, 'QUOTE_DELAY_MS', 500, 0, 60_000),
-    relayUpstream: text(env, 'RELAY_UPSTREAM'),
+    relayUpstream: httpUrl(env, 'RELAY_UPSTREAM'),
+    relayDefaultTtlSeconds: integer(env, 'RELAY_DEFAULT_TTL_SECONDS', 60, 0, 365 * 86_400),
+    relayTimeoutMs: integer(env, 'RELAY_TIMEOUT_MS', 5000, 10, 120_000),
+    relayCacheMaxBytes: integer(env, 'RELAY_CACHE_MAX_BYTES', 64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
+    relayMaxResponseBytes: integer(env, 'RELAY_MAX_RESPONSE_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     analyticsCsv: text(env, 'ANALYTICS_CSV') ?? BUNDLED_ANALYTICS_CSV,
     tokenTtlMs: integer(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600) * 1000,
     loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),

@@ -6,6 +6,7 @@ import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Server } from 'bun';
 import { type App, createApp } from './app';
+import type { AuthUser } from './users/service';
 import type { Config } from './config';
 import { ErrorCode } from './errors';
 import type { GraphQLContext } from './graphql/context';
@@ -66,8 +67,6 @@ function createGraphQLHandler(app: App) {
     graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS' },
     renderGraphiQL: graphiqlPage,
     maskedErrors: { maskError: createErrorMasker(app.log) },
-    // Our cost rule depends on per-request variables; Yoga's validation cache keys only on the document.
-    parserAndValidationCache: { validationCache: false },
     logging: {
       debug: (...args) => app.log.debug({ yoga: args }, 'yoga'),
       info: (...args) => app.log.info({ yoga: args }, 'yoga'),
@@ -96,7 +95,8 @@ function createGraphQLHandler(app: App) {
         initial.request?.headers.get('authorization') ??
         null;
       const token = bearerToken(authorization);
-      const user = token ? app.users.authenticate(token) : null;
+      const fromHttp = !initial.connectionParams?.authorization && initial.request?.headers;
+      const user = !token ? null : fromHttp ? userOfRequest(app, initial.request) : app.users.authenticate(token);
       // A token that was sent but no longer works is an error, not a silent downgrade to anonymous.
       if (token && !user) {
         throw requestError(ErrorCode.UNAUTHENTICATED, 'user info error', 401, { reason: 'invalid, expired or revoked token' });
@@ -106,10 +106,19 @@ function createGraphQLHandler(app: App) {
   });
 }
 
+/** The user an HTTP request's bearer token belongs to, looked up once per request (several plugins ask). */
+const requestUsers = new WeakMap<Request, AuthUser | null>();
+function userOfRequest(app: App, request: Request): AuthUser | null {
+  if (requestUsers.has(request)) return requestUsers.get(request)!;
+  const token = bearerToken(request.headers.get('authorization'));
+  const user = token ? app.users.authenticate(token) : null;
+  requestUsers.set(request, user);
+  return user;
+}
+
 /** `session:<id>` for an HTTP request carrying a live token; null otherwise (WebSocket operations have no request). */
 function liveSessionKey(app: App, request: Request | undefined): string | null {
-  const token = request?.headers ? bearerToken(request.headers.get('authorization')) : null;
-  const user = token ? app.users.authenticate(token) : null;
+  const user = request?.headers ? userOfRequest(app, request) : null;
   return user ? `session:${user.sessionId}` : null;
 }
 

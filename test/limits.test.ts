@@ -26,7 +26,7 @@ describe('query limits', () => {
 
   test('too deep: 400 with BAD_USER_INPUT, before any resolver runs', async () => {
     const response = await post(server.url, { query: '{ users { edges { node { id } } pageInfo { hasNextPage } } }' });
-    const deep = await post(server.url, { query: '{ users { edges { node { id } } } a: users { edges { cursor } } }' });
+    const deep = await post(server.url, { query: '{ users(first: 10) { edges { node { id } } } a: users(first: 10) { edges { cursor } } }' });
     expect(response.status).toBe(200);
     expect(deep.status).toBe(200);
     const tooDeep = await post(server.url, {
@@ -187,6 +187,29 @@ test('a chunked body over the limit is refused with 413 too', async () => {
     const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(response.status).toBe(413);
     expect(((await response.json()) as any).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('the cost limit follows the variables even though validation results are cached per document', async () => {
+  const server = await startTestServer({ MAX_QUERY_COMPLEXITY: '60' });
+  try {
+    const token = await server.adminToken();
+    // A connection costs its page size times its selection: 2 edges fit under 60, 50 do not.
+    const query = 'query($n: Int) { jobs(first: $n) { edges { node { id kind status } } } }';
+    const ask = (all: boolean) => post(server.url, { query, variables: { n: all ? 50 : 2 } }, { authorization: `Bearer ${token}` });
+    for (const all of [false, true, false, true]) {
+      const response = await ask(all);
+      const body = (await response.json()) as any;
+      if (all) {
+        expect(response.status).toBe(400);
+        expect(body.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', limit: 'complexity' } });
+      } else {
+        expect(response.status).toBe(200);
+        expect(body.errors).toBeUndefined();
+      }
+    }
   } finally {
     await server.stop();
   }

@@ -4,6 +4,7 @@
 // The token comes from --token or JOBGRAPH_TOKEN, or --username/--password (JOBGRAPH_PASSWORD) to log in.
 import { parseArgs } from 'node:util';
 import { createClient } from 'graphql-ws';
+import { CliError, defaultUrl, graphqlRequest, tokenFor } from '../cli/graphql-client';
 
 const USAGE = 'usage: bun run calc <operations-file> [--out results.txt] [--url URL] [--token TOKEN | --username NAME --password PW] [--queue NAME]';
 
@@ -19,29 +20,6 @@ export interface CalcCliOptions {
   progress?: (line: string, final: boolean) => void;
 }
 
-class CliError extends Error {}
-
-async function graphql(url: string, token: string | undefined, body: BodyInit, json: boolean) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      ...(json ? { 'content-type': 'application/json' } : {}),
-      'x-graphql-yoga-csrf': '1',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body,
-  });
-  const text = await response.text();
-  let payload: { data?: any; errors?: { message: string }[] };
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    throw new CliError(`${url} answered ${response.status}: ${text.slice(0, 200)}`);
-  }
-  if (payload.errors?.length) throw new CliError(payload.errors.map((e) => e.message).join('; '));
-  return payload.data;
-}
-
 function progressBar(fraction: number, width = 30): string {
   const filled = Math.round(fraction * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`;
@@ -53,17 +31,7 @@ export async function runCalcCli(options: CalcCliOptions): Promise<{ jobId: stri
   const file = Bun.file(options.file);
   if (!(await file.exists())) throw new CliError(`no such file: ${options.file}`);
 
-  let token = options.token;
-  if (!token && options.username) {
-    const login = await graphql(
-      options.url,
-      undefined,
-      JSON.stringify({ query: 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }', variables: { u: options.username, p: options.password ?? '' } }),
-      true,
-    );
-    token = login.login.token as string;
-  }
-  if (!token) throw new CliError('no token: pass --token, set JOBGRAPH_TOKEN, or give --username and --password');
+  const token = await tokenFor(options.url, options);
 
   // The GraphQL multipart request spec: the operation, a map from file field to variable path, then the file.
   const form = new FormData();
@@ -76,7 +44,7 @@ export async function runCalcCli(options: CalcCliOptions): Promise<{ jobId: stri
   );
   form.set('map', JSON.stringify({ 0: ['variables.file'] }));
   form.set('0', file, options.file.split('/').pop());
-  const submitted = await graphql(options.url, token, form, false);
+  const submitted = await graphqlRequest(options.url, token, form);
   const jobId = submitted.submitCalcJob.id as string;
 
   const client = createClient({ url: options.url.replace(/^http/, 'ws'), connectionParams: { authorization: `Bearer ${token}` }, lazy: false, retryAttempts: 0 });
@@ -102,12 +70,10 @@ export async function runCalcCli(options: CalcCliOptions): Promise<{ jobId: stri
     await client.dispose();
   }
 
-  const result = await graphql(
-    options.url,
-    token,
-    JSON.stringify({ query: 'query($id: ID!) { job(id: $id) { result { ... on CalcBatchResult { count errors output } } } }', variables: { id: jobId } }),
-    true,
-  );
+  const result = await graphqlRequest(options.url, token, {
+    query: 'query($id: ID!) { job(id: $id) { result { ... on CalcBatchResult { count errors output } } } }',
+    variables: { id: jobId },
+  });
   const { count, errors, output } = result.job.result as { count: number; errors: number; output: string };
   if (options.out) await Bun.write(options.out, output);
   else process.stdout.write(output);
@@ -137,7 +103,7 @@ if (import.meta.main) {
     const summary = await runCalcCli({
       file: positionals[0]!,
       out: values.out,
-      url: values.url ?? process.env.JOBGRAPH_URL ?? `http://127.0.0.1:${process.env.PORT ?? 4000}/graphql`,
+      url: values.url ?? defaultUrl(),
       token: values.token ?? process.env.JOBGRAPH_TOKEN,
       username: values.username,
       password: values.password ?? process.env.JOBGRAPH_PASSWORD,

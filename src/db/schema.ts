@@ -149,3 +149,20 @@ export const analyticsRows = sqliteTable('analytics_rows', {
   yearEnd: integer('year_end'),
   value: real('value').notNull(),
 });
+
+/** The relay's persistent response cache: one entry per upstream URL, evicted least recently used first. */
+export const relayCache = sqliteTable(
+  'relay_cache',
+  {
+    url: text('url').primaryKey(),
+    status: integer('status').notNull(),
+    /** The response headers the cache needs and the API shows (content-type, cache-control, etag, …). */
+    headers: text('headers', { mode: 'json' }).notNull().$type<Record<string, string>>(),
+    body: text('body').notNull(),
+    /** http-cache-semantics' CachePolicy, serialised: freshness and revalidation rules. */
+    policy: text('policy', { mode: 'json' }).notNull(),
+    fetchedAt: integer('fetched_at', { mode: 'timestamp_ms' }).notNull(),
+    lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [index('relay_cache_lru_idx').on(table.lastUsedAt)],
+);

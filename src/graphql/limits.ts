@@ -81,18 +81,30 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       const params = (context as { params?: { variables?: Record<string, unknown>; operationName?: string } }).params;
       addValidationRule(maxAliasesRule(limits.maxAliases));
       addValidationRule(maxDepthRule(limits.maxDepth));
-      addValidationRule(
-        createComplexityRule({
-          context: context as object,
-          variableValues: params?.variables ?? {},
-          operationName: params?.operationName ?? undefined,
-          validate: (measured, report) => {
-            if (measured.complexity > limits.maxComplexity) {
-              report(limitError(`query cost ${measured.complexity} exceeds the limit of ${limits.maxComplexity}`, 'complexity'));
-            }
-          },
-        }),
-      );
+      const complexityRule = createComplexityRule({
+        context: context as object,
+        variableValues: params?.variables ?? {},
+        operationName: params?.operationName ?? undefined,
+        validate: (measured, report) => {
+          if (measured.complexity > limits.maxComplexity) {
+            report(limitError(`query cost ${measured.complexity} exceeds the limit of ${limits.maxComplexity}`, 'complexity'));
+          }
+        },
+      });
+      // Yoga caches validation per document and per the rules' names. A query's cost depends on its variables
+      // (list sizes, `first:`), so the cost rule's name carries them: same document and variables → cached result.
+      const variablesKey = Bun.hash(JSON.stringify([params?.variables ?? null, params?.operationName ?? null])).toString(36);
+      Object.defineProperty(complexityRule, 'name', { value: `complexity_${variablesKey}` });
+      addValidationRule(complexityRule);
     },
   };
 }
+
+/**
+ * A connection's cost follows its page size (`first` or `last`; default 20, at most 100 — Pothos relay's bounds).
+ * Its `edges` list already multiplies by the default 10, so the connection contributes page size / 10.
+ */
+export const connectionComplexity = (args: { first?: number | null; last?: number | null }) => ({
+  field: 1,
+  multiplier: Math.min(Math.max(args.first ?? args.last ?? 20, 1), 100) / 10,
+});

@@ -7,6 +7,7 @@ import '../simulations/graphql';
 import '../calculator/graphql';
 import '../analytics/graphql';
 import '../quotes/graphql';
+import '../relay/graphql';
 
 builder.queryType({});
 builder.mutationType({});

@@ -4,6 +4,7 @@ import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { FINAL_STATUSES, JOB_KINDS, JOB_STATUSES, type JobKind } from '../db/schema';
 import { badInput } from '../errors';
 import { builder } from '../graphql/builder';
+import { connectionComplexity } from '../graphql/limits';
 import type { GraphQLContext } from '../graphql/context';
 import { parseId } from '../graphql/ids';
 import { JobCountsType } from '../queues/graphql';
@@ -140,6 +141,7 @@ builder.queryFields((t) => ({
       type: 'jobs',
       authScopes: { loggedIn: true },
       description: 'Jobs, newest first. Users see only their own.',
+      complexity: connectionComplexity,
       args: {
         status: t.arg({ type: JobStatusEnum }),
         kind: t.arg({ type: JobKindEnum }),

@@ -1,6 +1,7 @@
 import { ROLES, users } from '../db/schema';
 import { unauthenticated } from '../errors';
 import { builder } from '../graphql/builder';
+import { connectionComplexity } from '../graphql/limits';
 import type { GraphQLContext } from '../graphql/context';
 import { parseId } from '../graphql/ids';
 
@@ -92,6 +93,7 @@ builder.queryFields((t) => ({
       type: 'users',
       authScopes: { admin: true },
       description: 'Every account, oldest first.',
+      complexity: connectionComplexity,
       totalCount: (_root, _args, ctx) => ctx.app.db.$count(users),
       resolve: (query, _root, _args, ctx) => ctx.app.db.query.users.findMany(query({ orderBy: { id: 'asc' } })),
     },

@@ -33,8 +33,8 @@ export const insertSession = (
 ) => db.insert(sessions).values(values).returning({ id: sessions.id }).get();
 
 /** The live session behind a token hash, with its user; revoked, expired and disabled-user sessions don't match. */
-export const findLiveSession = (db: Db, tokenHash: string, now: Date) =>
-  db
+function prepareLiveSession(db: Db) {
+  return db
     .select({
       sessionId: sessions.id,
       userId: users.id,
@@ -44,9 +44,23 @@ export const findLiveSession = (db: Db, tokenHash: string, now: Date) =>
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(
-      and(eq(sessions.tokenHash, tokenHash), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), eq(users.disabled, false)),
+      and(
+        eq(sessions.tokenHash, sql.placeholder('tokenHash')),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, sql.placeholder('now')),
+        eq(users.disabled, false),
+      ),
     )
-    .get();
+    .prepare();
+}
+const liveSessionStatements = new WeakMap<Db, ReturnType<typeof prepareLiveSession>>();
+
+/** Runs on every request: prepared once per database (compiling it each time cost more than running it). */
+export function findLiveSession(db: Db, tokenHash: string, now: Date) {
+  let statement = liveSessionStatements.get(db);
+  if (!statement) liveSessionStatements.set(db, (statement = prepareLiveSession(db)));
+  return statement.get({ tokenHash, now: now.getTime() });
+}
 
 export const revokeSession = (db: Db, sessionId: number, at: Date) =>
   db.update(sessions).set({ revokedAt: at }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))).run();

@@ -1,0 +1,70 @@
+// `bun run dishes [--restaurant ID] [--url URL] [--token T | --username U --password P]`
+// The source's dish tool, talking to jobgraph's GraphQL API: lists the restaurants, or one restaurant's dishes,
+// as a table.
+import { parseArgs } from 'node:util';
+import { CliError, defaultUrl, graphqlRequest, tokenFor, type Credentials } from '../cli/graphql-client';
+
+const USAGE = 'usage: bun run dishes [--restaurant ID] [--url URL] [--token TOKEN | --username NAME --password PW]';
+
+/** A plain-text table: a header, a rule, and the rows, each column as wide as its widest cell. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
+}
+
+const cell = (value: unknown) => (value === null || value === undefined ? '' : typeof value === 'number' ? value.toFixed(2) : String(value));
+
+export async function runDishesCli(options: Credentials & { url: string; restaurant?: string }): Promise<string> {
+  const token = await tokenFor(options.url, options);
+  if (options.restaurant === undefined) {
+    const data = await graphqlRequest<{ restaurants: { identifier: string | null; name: string | null }[] }>(options.url, token, {
+      query: '{ restaurants { identifier name } }',
+    });
+    return formatTable(['IDENTIFIER', 'NAME'], data.restaurants.map((r) => [cell(r.identifier), cell(r.name)])) + `${data.restaurants.length} restaurants\n`;
+  }
+  const data = await graphqlRequest<{ restaurant: { identifier: string; name: string; dishes: { name: string | null; price: number | null; description: string | null }[] | null } | null }>(
+    options.url,
+    token,
+    { query: 'query($id: ID!) { restaurant(id: $id) { identifier name dishes { name price description } } }', variables: { id: options.restaurant } },
+  );
+  if (!data.restaurant) throw new CliError(`no restaurant with identifier "${options.restaurant}"`);
+  const dishes = data.restaurant.dishes ?? [];
+  return (
+    `${data.restaurant.name} (${data.restaurant.identifier})\n\n` +
+    formatTable(['DISH', 'PRICE', 'DESCRIPTION'], dishes.map((d) => [cell(d.name), cell(d.price), cell(d.description)])) +
+    `${dishes.length} dishes\n`
+  );
+}
+
+if (import.meta.main) {
+  try {
+    const { values } = parseArgs({
+      args: Bun.argv.slice(2),
+      options: {
+        restaurant: { type: 'string', short: 'r' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        username: { type: 'string' },
+        password: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    process.stdout.write(
+      await runDishesCli({
+        url: values.url ?? defaultUrl(),
+        restaurant: values.restaurant,
+        token: values.token ?? process.env.JOBGRAPH_TOKEN,
+        username: values.username,
+        password: values.password ?? process.env.JOBGRAPH_PASSWORD,
+      }),
+    );
+  } catch (error) {
+    console.error(`dishes: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}

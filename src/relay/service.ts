@@ -1,0 +1,259 @@
+import { asc, eq } from 'drizzle-orm';
+import CachePolicy from 'http-cache-semantics';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client';
+import { relayCache } from '../db/schema';
+import { badInput, unavailable } from '../errors';
+import { upstreamUrl } from './path';
+
+export interface RelayOptions {
+  upstream: string | undefined;
+  /** Freshness of answers that carry no Cache-Control or Expires. */
+  defaultTtlSeconds: number;
+  timeoutMs: number;
+  /** Bodies kept, in all; the least recently used go first. */
+  cacheMaxBytes: number;
+  maxResponseBytes: number;
+}
+
+export interface RelayResponse {
+  path: string;
+  url: string;
+  status: number;
+  /** The headers of interest (content-type, cache-control, etag, last-modified, expires, age, date). */
+  headers: Record<string, string>;
+  body: unknown;
+  /** Answered from the cache (fresh, revalidated, or stale). */
+  cached: boolean;
+  /** Served past its freshness because the upstream failed. */
+  stale: boolean;
+  /** A 304 from the upstream confirmed the cached copy. */
+  revalidated: boolean;
+  fetchedAt: Date;
+}
+
+interface Entry {
+  url: string;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  json: unknown;
+  policy: CachePolicy;
+  fetchedAt: Date;
+  lastUsedAt: Date;
+}
+
+const KEPT_HEADERS = ['content-type', 'cache-control', 'etag', 'last-modified', 'expires', 'age', 'date', 'vary'];
+/** Statuses whose answers are worth caching (when their headers allow it). */
+const CACHEABLE_STATUSES = new Set([200, 203, 204, 300, 301, 404, 410]);
+const FLUSH_INTERVAL_MS = 5000;
+
+type PolicyRequest = CachePolicy.Request;
+
+/**
+ * GETs to the upstream API through a persistent, HTTP-correct cache (RFC 9111 semantics by http-cache-semantics,
+ * as a shared cache): fresh entries are served without a request, stale ones revalidated with ETag / Last-Modified,
+ * `no-store` answers never kept, a stale entry served (flagged) when the upstream fails, one upstream request per
+ * URL however many callers miss at once, and the least recently used entries evicted past a size bound.
+ * Every entry lives in memory and in SQLite (the same set), so a restart keeps the cache and a hit costs no I/O.
+ */
+export class RelayService {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+  private readonly inFlight = new Map<string, Promise<RelayResponse>>();
+  private readonly touched = new Set<string>();
+  private readonly flushTimer: ReturnType<typeof setInterval>;
+  /** Upstream requests made, by outcome (for tests, /ready and the benchmark). */
+  readonly stats = { requests: 0, hits: 0, revalidations: 0, stale: 0 };
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+    private readonly options: RelayOptions,
+  ) {
+    // Least recently used first, as the Map's order.
+    for (const row of db.select().from(relayCache).orderBy(asc(relayCache.lastUsedAt)).all()) {
+      const entry: Entry = { ...row, json: JSON.parse(row.body || 'null'), policy: CachePolicy.fromObject(row.policy as CachePolicy.CachePolicyObject) };
+      this.entries.set(row.url, entry);
+      this.bytes += row.body.length;
+    }
+    this.flushTimer = setInterval(() => this.flushTouched(), FLUSH_INTERVAL_MS);
+  }
+
+  get configured(): boolean {
+    return this.options.upstream !== undefined;
+  }
+
+  cacheStats() {
+    return { entries: this.entries.size, bytes: this.bytes, ...this.stats };
+  }
+
+  async get(path: string): Promise<RelayResponse> {
+    if (!this.options.upstream) throw unavailable('the relay is not configured: set RELAY_UPSTREAM to the upstream API’s base URL');
+    const url = upstreamUrl(this.options.upstream, path);
+    const request: PolicyRequest = { url, method: 'GET', headers: { accept: 'application/json' } };
+    const entry = this.entries.get(url);
+    if (entry && entry.policy.satisfiesWithoutRevalidation(request)) {
+      this.stats.hits++;
+      this.touch(entry);
+      return this.answer(path, entry, { cached: true, stale: false, revalidated: false });
+    }
+    // Concurrent misses for one URL share a single upstream request.
+    let pending = this.inFlight.get(url);
+    if (!pending) {
+      pending = this.fetchUpstream(path, url, request, entry).finally(() => this.inFlight.delete(url));
+      this.inFlight.set(url, pending);
+    }
+    const response = await pending;
+    return { ...response, path };
+  }
+
+  /** The upstream's restaurant list. */
+  async restaurants(): Promise<Record<string, unknown>[]> {
+    const response = await this.get('restaurant');
+    if (response.status !== 200 || !Array.isArray(response.body)) {
+      throw unavailable(`the upstream ${response.url} answered ${response.status} without a list of restaurants`);
+    }
+    return response.body.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null && !Array.isArray(item));
+  }
+
+  /** One restaurant with its dishes; null when the upstream says 404. */
+  async restaurant(id: string): Promise<Record<string, unknown> | null> {
+    if (id === '' || id.length > 200) throw badInput('invalid restaurant id', { field: 'id' });
+    const response = await this.get(`restaurant/${encodeURIComponent(id)}`);
+    if (response.status === 404) return null;
+    const body = response.body;
+    if (response.status !== 200 || typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw unavailable(`the upstream ${response.url} answered ${response.status} without a restaurant object`);
+    }
+    return body as Record<string, unknown>;
+  }
+
+  private async fetchUpstream(path: string, url: string, request: PolicyRequest, entry: Entry | undefined): Promise<RelayResponse> {
+    const headers = entry ? (entry.policy.revalidationHeaders(request) as Record<string, string>) : { accept: 'application/json' };
+    this.stats.requests++;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) });
+      text = response.status === 304 ? '' : await readLimited(response, this.options.maxResponseBytes);
+    } catch (error) {
+      const why = error instanceof Error && error.name === 'TimeoutError' ? `did not answer within ${this.options.timeoutMs} ms` : `could not be reached (${(error as Error).message})`;
+      return this.staleOr(path, entry, `the upstream ${url} ${why}`);
+    }
+    const kept = keptHeaders(response.headers);
+
+    if (response.status === 304 && entry) {
+      const { policy } = entry.policy.revalidatedPolicy(request, { status: 304, headers: withDefaultTtl(kept, this.options.defaultTtlSeconds) });
+      entry.policy = policy;
+      entry.fetchedAt = new Date();
+      entry.headers = { ...entry.headers, ...kept };
+      this.stats.revalidations++;
+      this.store(entry);
+      return this.answer(path, entry, { cached: true, stale: false, revalidated: true });
+    }
+    if (response.status >= 500) return this.staleOr(path, entry, `the upstream ${url} answered ${response.status}`);
+
+    let json: unknown;
+    try {
+      json = text === '' ? null : JSON.parse(text);
+    } catch {
+      return this.staleOr(path, entry, `the upstream ${url} answered ${response.status} with a body that is not JSON`);
+    }
+    const policy = new CachePolicy(request, { status: response.status, headers: withDefaultTtl(kept, this.options.defaultTtlSeconds) }, { shared: true });
+    const fresh: Entry = { url, status: response.status, headers: kept, body: text, json, policy, fetchedAt: new Date(), lastUsedAt: new Date() };
+    if (CACHEABLE_STATUSES.has(response.status) && policy.storable() && text.length <= this.options.cacheMaxBytes) this.store(fresh);
+    else if (entry) this.remove(url);
+    return this.answer(path, fresh, { cached: false, stale: false, revalidated: false });
+  }
+
+  /** The upstream failed: serve what we have, flagged stale, or say what went wrong. */
+  private staleOr(path: string, entry: Entry | undefined, problem: string): RelayResponse {
+    if (!entry) throw unavailable(problem);
+    this.stats.stale++;
+    this.log.warn({ url: entry.url, problem }, 'relay served a stale entry');
+    this.touch(entry);
+    return this.answer(path, entry, { cached: true, stale: true, revalidated: false });
+  }
+
+  private answer(path: string, entry: Entry, flags: Pick<RelayResponse, 'cached' | 'stale' | 'revalidated'>): RelayResponse {
+    return { path, url: entry.url, status: entry.status, headers: entry.headers, body: entry.json, fetchedAt: entry.fetchedAt, ...flags };
+  }
+
+  private touch(entry: Entry): void {
+    entry.lastUsedAt = new Date();
+    // Re-inserting moves it to the Map's end: the Map's order is least recently used first.
+    this.entries.delete(entry.url);
+    this.entries.set(entry.url, entry);
+    this.touched.add(entry.url);
+  }
+
+  private store(entry: Entry): void {
+    const previous = this.entries.get(entry.url);
+    if (previous) this.bytes -= previous.body.length;
+    entry.lastUsedAt = new Date();
+    this.entries.delete(entry.url);
+    this.entries.set(entry.url, entry);
+    this.bytes += entry.body.length;
+    const row = { status: entry.status, headers: entry.headers, body: entry.body, policy: entry.policy.toObject(), fetchedAt: entry.fetchedAt, lastUsedAt: entry.lastUsedAt };
+    this.db.transaction((tx) => {
+      tx.insert(relayCache).values({ url: entry.url, ...row }).onConflictDoUpdate({ target: relayCache.url, set: row }).run();
+      // Evict the least recently used beyond the bound.
+      for (const [url, old] of this.entries) {
+        if (this.bytes <= this.options.cacheMaxBytes || url === entry.url) break;
+        this.entries.delete(url);
+        this.bytes -= old.body.length;
+        this.touched.delete(url);
+        tx.delete(relayCache).where(eq(relayCache.url, url)).run();
+      }
+    });
+  }
+
+  private remove(url: string): void {
+    const entry = this.entries.get(url);
+    if (!entry) return;
+    this.entries.delete(url);
+    this.bytes -= entry.body.length;
+    this.db.delete(relayCache).where(eq(relayCache.url, url)).run();
+  }
+
+  /** Hits only move entries in memory; their last use reaches SQLite every few seconds (and at close). */
+  private flushTouched(): void {
+    if (!this.touched.size) return;
+    const urls = [...this.touched];
+    this.touched.clear();
+    this.db.transaction((tx) => {
+      for (const url of urls) {
+        const entry = this.entries.get(url);
+        if (entry) tx.update(relayCache).set({ lastUsedAt: entry.lastUsedAt }).where(eq(relayCache.url, url)).run();
+      }
+    });
+  }
+
+  close(): void {
+    clearInterval(this.flushTimer);
+    this.flushTouched();
+  }
+}
+
+function keptHeaders(headers: Headers): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const value = headers.get(name);
+    if (value !== null) kept[name] = value;
+  }
+  return kept;
+}
+
+/** An answer that says nothing about freshness is fresh for the configured default TTL. */
+function withDefaultTtl(headers: Record<string, string>, ttlSeconds: number): Record<string, string> {
+  return headers['cache-control'] || headers.expires ? headers : { ...headers, 'cache-control': `max-age=${ttlSeconds}` };
+}
+
+async function readLimited(response: Response, limit: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > limit) throw new Error(`the answer is ${declared} bytes, over RELAY_MAX_RESPONSE_BYTES (${limit})`);
+  const body = await response.arrayBuffer();
+  if (body.byteLength > limit) throw new Error(`the answer is ${body.byteLength} bytes, over RELAY_MAX_RESPONSE_BYTES (${limit})`);
+  return new TextDecoder().decode(body);
+}

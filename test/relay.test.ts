@@ -1,0 +1,269 @@
+import { Database } from 'bun:sqlite';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runDishesCli } from '../src/relay/dishes-cli';
+import { startTestServer, type TestServer } from './helpers/server';
+
+/** A stand-in for the restaurant API on 127.0.0.1: scriptable answers per path, counting every request it gets. */
+function startUpstream() {
+  const hits = new Map<string, number>();
+  const requests: { path: string; headers: Headers }[] = [];
+  type Handler = (request: Request) => Response | Promise<Response>;
+  const routes = new Map<string, Handler>();
+  const json = (body: unknown, headers: Record<string, string> = {}, status = 200) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+  const server = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch(request) {
+      const path = new URL(request.url).pathname.replace(/^\/api\//, '');
+      hits.set(path, (hits.get(path) ?? 0) + 1);
+      requests.push({ path, headers: request.headers });
+      const route = routes.get(path);
+      return route ? route(request) : json({ error: 'not found' }, {}, 404);
+    },
+  });
+  return { server, hits, requests, routes, json, base: `http://127.0.0.1:${server.port}/api/`, count: (path: string) => hits.get(path) ?? 0 };
+}
+
+const RESTAURANTS = [
+  { identifier: 'r1', name: 'Chez Bun', city: 'Lyon' },
+  { identifier: 'r2', name: 'Yoga Diner', city: 'Oslo' },
+];
+const R1 = {
+  identifier: 'r1',
+  name: 'Chez Bun',
+  city: 'Lyon',
+  dishes: [
+    { name: 'Soupe à l’oignon', price: 7.5, description: 'gratinée', vegetarian: true },
+    { name: 'Tarte Tatin', price: '6', allergens: ['gluten'] },
+  ],
+};
+
+describe('the relay', () => {
+  const upstream = startUpstream();
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startTestServer({ RELAY_UPSTREAM: upstream.base, RELAY_DEFAULT_TTL_SECONDS: '1', RELAY_TIMEOUT_MS: '300' });
+    token = (await server.userWithRole('USER')).token;
+  });
+  afterAll(async () => {
+    await server.stop();
+    upstream.server.stop(true);
+  });
+  beforeEach(() => {
+    upstream.routes.clear();
+    upstream.routes.set('restaurant', () => upstream.json(RESTAURANTS, { 'cache-control': 'max-age=60' }));
+    upstream.routes.set('restaurant/r1', () => upstream.json(R1, { 'cache-control': 'max-age=60' }));
+  });
+
+  const relay = (path: string) =>
+    server.gql('query($p: String!) { relay(path: $p) { path url status body cached stale revalidated fetchedAt headers { name value } } }', { p: path }, token);
+  const cachedRows = () => {
+    const db = new Database(server.databasePath, { readonly: true });
+    try {
+      return (db.query('SELECT url FROM relay_cache').all() as { url: string }[]).map((row) => row.url.replace(upstream.base, ''));
+    } finally {
+      db.close();
+    }
+  };
+
+  test('restaurants and restaurant(id), typed from the menu JSON, unknown fields kept; an unknown id is null', async () => {
+    const result = await server.gql(
+      '{ restaurants { identifier name fields } restaurant(id: "r1") { identifier name dishes { name price description fields } } missing: restaurant(id: "nope") { name } }',
+      {},
+      token,
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.restaurants).toEqual(RESTAURANTS.map((r) => ({ identifier: r.identifier, name: r.name, fields: r })));
+    expect(result.data!.restaurant).toEqual({
+      identifier: 'r1',
+      name: 'Chez Bun',
+      dishes: [
+        { name: 'Soupe à l’oignon', price: 7.5, description: 'gratinée', fields: R1.dishes[0] },
+        { name: 'Tarte Tatin', price: 6, description: null, fields: R1.dishes[1] },
+      ],
+    });
+    expect(result.data!.missing).toBeNull();
+  });
+
+  test('a miss then hits: one upstream request, answers flagged, the entry in SQLite', async () => {
+    upstream.routes.set('menu/a', () => upstream.json({ a: 1 }, { 'cache-control': 'max-age=60', etag: '"v1"' }));
+    const first = (await relay('menu/a')).data!.relay;
+    const second = (await relay('/menu/a')).data!.relay;
+    expect(first).toMatchObject({ status: 200, body: { a: 1 }, cached: false, stale: false, url: `${upstream.base}menu/a` });
+    expect(second).toMatchObject({ body: { a: 1 }, cached: true, stale: false, revalidated: false, fetchedAt: first.fetchedAt });
+    expect(second.headers).toContainEqual({ name: 'etag', value: '"v1"' });
+    expect(upstream.count('menu/a')).toBe(1);
+    expect(cachedRows()).toContain('menu/a');
+  });
+
+  test('max-age expiry refetches; the default TTL applies to answers without cache headers', async () => {
+    upstream.routes.set('short', () => upstream.json({ n: upstream.count('short') }, { 'cache-control': 'max-age=1' }));
+    upstream.routes.set('plain', () => upstream.json({ n: upstream.count('plain') }));
+    await relay('short');
+    await relay('plain');
+    expect((await relay('short')).data!.relay.cached).toBe(true);
+    expect((await relay('plain')).data!.relay.cached).toBe(true);
+    await Bun.sleep(1100);
+    expect((await relay('short')).data!.relay).toMatchObject({ cached: false, body: { n: 2 } });
+    expect((await relay('plain')).data!.relay).toMatchObject({ cached: false, body: { n: 2 } });
+  });
+
+  test('ETag and Last-Modified revalidation: a 304 refreshes the entry', async () => {
+    upstream.routes.set('etag', (request) =>
+      request.headers.get('if-none-match') === '"e1"' ? new Response(null, { status: 304, headers: { etag: '"e1"', 'cache-control': 'no-cache' } }) : upstream.json({ e: 1 }, { etag: '"e1"', 'cache-control': 'no-cache' }),
+    );
+    const modified = 'Wed, 21 Oct 2026 07:28:00 GMT';
+    upstream.routes.set('lm', (request) =>
+      request.headers.get('if-modified-since') === modified ? new Response(null, { status: 304 }) : upstream.json({ m: 1 }, { 'last-modified': modified, 'cache-control': 'max-age=0' }),
+    );
+    for (const path of ['etag', 'lm']) {
+      const first = (await relay(path)).data!.relay;
+      expect(first.cached).toBe(false);
+      const again = (await relay(path)).data!.relay;
+      expect(again).toMatchObject({ cached: true, revalidated: true, stale: false, body: first.body });
+      expect(upstream.count(path)).toBe(2);
+    }
+    expect(upstream.requests.filter((r) => r.path === 'etag').at(-1)!.headers.get('if-none-match')).toBe('"e1"');
+  });
+
+  test('no-store answers are never cached', async () => {
+    upstream.routes.set('secret', () => upstream.json({ s: upstream.count('secret') }, { 'cache-control': 'no-store' }));
+    expect((await relay('secret')).data!.relay).toMatchObject({ cached: false, body: { s: 1 } });
+    expect((await relay('secret')).data!.relay).toMatchObject({ cached: false, body: { s: 2 } });
+    expect(cachedRows()).not.toContain('secret');
+  });
+
+  test('stale-if-error: an expired entry is served, flagged, when the upstream fails, errs or times out', async () => {
+    let mode: 'ok' | '500' | 'slow' | 'garbage' = 'ok';
+    upstream.routes.set('flaky', async () => {
+      if (mode === '500') return new Response('boom', { status: 500 });
+      if (mode === 'slow') await Bun.sleep(1000);
+      if (mode === 'garbage') return new Response('<html>', { headers: { 'cache-control': 'max-age=60' } });
+      return upstream.json({ ok: true }, { 'cache-control': 'max-age=1' });
+    });
+    await relay('flaky');
+    await Bun.sleep(1100);
+    for (const failure of ['500', 'slow', 'garbage'] as const) {
+      mode = failure;
+      expect((await relay('flaky')).data!.relay).toMatchObject({ cached: true, stale: true, body: { ok: true } });
+    }
+  });
+
+  test('a bad upstream with nothing cached is a clear UNAVAILABLE, and nothing is cached', async () => {
+    upstream.routes.set('html', () => new Response('<html>not json</html>', { headers: { 'cache-control': 'max-age=60' } }));
+    upstream.routes.set('down', () => new Response('boom', { status: 503 }));
+    upstream.routes.set('slow', async () => {
+      await Bun.sleep(1000);
+      return upstream.json({});
+    });
+    for (const [path, message] of [
+      ['html', 'answered 200 with a body that is not JSON'],
+      ['down', 'answered 503'],
+      ['slow', 'did not answer within 300 ms'],
+    ]) {
+      const result = await relay(path!);
+      expect(result.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
+      expect(result.errors?.[0]?.message).toContain(message!);
+      expect(result.errors?.[0]?.message).toContain(`${upstream.base}${path}`);
+    }
+    expect(cachedRows().filter((row) => ['html', 'down', 'slow'].includes(row))).toEqual([]);
+  });
+
+  test('50 concurrent misses for one URL make a single upstream request', async () => {
+    upstream.routes.set('popular', async () => {
+      await Bun.sleep(100);
+      return upstream.json({ popular: true }, { 'cache-control': 'max-age=60' });
+    });
+    const results = await Promise.all(Array.from({ length: 50 }, () => relay('popular')));
+    expect(results.every((r) => r.data?.relay.body.popular === true)).toBe(true);
+    expect(upstream.count('popular')).toBe(1);
+  });
+
+  test('a path can never leave the upstream', async () => {
+    const before = upstream.requests.length;
+    for (const path of ['http://evil.example/x', 'https:evil', '//evil.example/x', '../secret', 'a/../../b', '%2e%2e/x', 'a/%2E%2E/b', 'user@evil.example', 'a\\b', 'a b', 'a%00b', 'a/%40b', 'file:///etc/passwd']) {
+      const result = await relay(path);
+      expect([path, result.errors?.[0]?.extensions?.code]).toEqual([path, 'BAD_USER_INPUT']);
+    }
+    expect(upstream.requests.length).toBe(before);
+  });
+});
+
+describe('the relay cache over time', () => {
+  test('evicts the least recently used past RELAY_CACHE_MAX_BYTES, and survives a restart', async () => {
+    const upstream = startUpstream();
+    const body = { padding: 'x'.repeat(400) };
+    for (const path of ['p1', 'p2', 'p3']) upstream.routes.set(path, () => upstream.json(body, { 'cache-control': 'max-age=600' }));
+    const dir = mkdtempSync(join(tmpdir(), 'jobgraph-relay-'));
+    const env = { RELAY_UPSTREAM: upstream.base, RELAY_CACHE_MAX_BYTES: '1024', DATABASE_PATH: join(dir, 'db.sqlite') };
+    try {
+      let server = await startTestServer(env);
+      let token = (await server.userWithRole('USER', 'relay-user')).token;
+      const get = (path: string) => server.gql('query($p: String!) { relay(path: $p) { cached } }', { p: path }, token);
+      await get('p1');
+      await get('p2');
+      await get('p1'); // p1 is now the most recently used
+      await get('p3'); // 3 × 412 bytes > 1024: p2 goes
+      expect(upstream.count('p2')).toBe(1);
+      expect((await get('p1')).data!.relay.cached).toBe(true);
+      expect((await get('p3')).data!.relay.cached).toBe(true);
+      expect((await get('p2')).data!.relay.cached).toBe(false);
+      expect(upstream.count('p2')).toBe(2);
+      await server.stop();
+
+      server = await startTestServer(env);
+      token = (await server.userWithRole('USER', 'relay-user-2')).token;
+      const hitsBefore = upstream.requests.length;
+      expect((await get('p2')).data!.relay.cached).toBe(true);
+      expect(upstream.requests.length).toBe(hitsBefore);
+      await server.stop();
+    } finally {
+      upstream.server.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('without RELAY_UPSTREAM the relay fields say how to configure it', async () => {
+    const server = await startTestServer();
+    try {
+      const token = (await server.userWithRole('USER')).token;
+      const result = await server.gql('{ restaurants { name } }', {}, token);
+      expect(result.errors?.[0]).toMatchObject({
+        message: 'the relay is not configured: set RELAY_UPSTREAM to the upstream API’s base URL',
+        extensions: { code: 'UNAVAILABLE' },
+      });
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('`bun run dishes`', () => {
+  test('lists restaurants, or one restaurant’s dishes, as a table', async () => {
+    const upstream = startUpstream();
+    upstream.routes.set('restaurant', () => upstream.json(RESTAURANTS));
+    upstream.routes.set('restaurant/r1', () => upstream.json(R1));
+    const server = await startTestServer({ RELAY_UPSTREAM: upstream.base });
+    try {
+      const token = (await server.userWithRole('USER')).token;
+      const list = await runDishesCli({ url: server.url, token });
+      expect(list).toBe('IDENTIFIER  NAME\n----------  ----------\nr1          Chez Bun\nr2          Yoga Diner\n2 restaurants\n');
+      const child = Bun.spawn(['bun', 'run', 'dishes', '--restaurant', 'r1', '--url', server.url, '--token', token], { stdout: 'pipe', stderr: 'pipe' });
+      expect(await child.exited).toBe(0);
+      const dishes = await new Response(child.stdout).text();
+      expect(dishes).toContain('Chez Bun (r1)');
+      expect(dishes).toContain('Soupe à l’oignon  7.50   gratinée');
+      expect(dishes).toContain('Tarte Tatin       6.00');
+      expect(dishes).toContain('2 dishes');
+      await expect(runDishesCli({ url: server.url, token, restaurant: 'nope' })).rejects.toThrow('no restaurant with identifier "nope"');
+    } finally {
+      await server.stop();
+      upstream.server.stop(true);
+    }
+  });
+});
