@@ -5,6 +5,7 @@ import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Server } from 'bun';
+import { handleCompatRequest } from './analytics/compat';
 import { type App, createApp } from './app';
 import type { AuthUser } from './users/service';
 import type { Config } from './config';
@@ -20,6 +21,10 @@ import { requestScope } from './request-context';
 import { bearerToken } from './users/tokens';
 
 export const GRAPHQL_PATH = '/graphql';
+/** The source analytics system's REST interface, kept for its clients (src/analytics/compat.ts). */
+const COMPAT_PREFIX = '/api/';
+/** How long a stopping server waits for in-flight HTTP answers before closing every connection. */
+const STOP_GRACE_MS = 1000;
 const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'graphql-preflight'];
 /** The types only analytics answers are made of: a response made of nothing else may be cached. */
 const ANALYTICS_TYPES = ['Analytics', 'AnalyticsQuestion', 'StateValue', 'CategoryMean', 'AnalyticsDataset'];
@@ -240,7 +245,8 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
         const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
         return json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
       }
-      if (pathname !== GRAPHQL_PATH) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
+      const isCompat = pathname.startsWith(COMPAT_PREFIX);
+      if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
       const wait = rateLimiter.take(clientAddress ?? 'unknown');
       if (wait > 0) {
@@ -255,6 +261,8 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
       };
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > bodyLimit) return tooLarge(length);
+
+      if (isCompat) return requestScope.run({ requestId }, () => handleCompatRequest(app, request, pathname));
 
       if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
         // graphql-ws can't see the subprotocol after the upgrade, so check it here.
@@ -291,6 +299,8 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
       await app.jobs.drain(config.shutdownTimeoutMs);
       app.jobs.stop();
       for (const socket of sockets) socket.close(1001, 'server shutting down');
+      // Let in-flight answers (the `shutdown` reply itself, say) go out; then cut what is left (SSE streams).
+      await Promise.race([server.stop(), Bun.sleep(STOP_GRACE_MS)]);
       await server.stop(true);
       await app.close();
       log.info('jobgraph stopped');

@@ -172,6 +172,69 @@ describe('analytics on a hand-made fixture (values computed by hand)', () => {
   });
 });
 
+describe('the source’s REST interface (/api/…)', () => {
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startTestServer({ ANALYTICS_CSV: FIXTURE, SHUTDOWN_TIMEOUT_SECONDS: '5' });
+    token = (await server.userWithRole('USER')).token;
+  });
+  afterAll(() => server.stop());
+
+  const api = (path: string, body?: unknown, auth = token) =>
+    fetch(server.url.replace('/graphql', path), {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { ...(auth ? { authorization: `Bearer ${auth}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  test('POST a statistic → job_id; get_results → running, then done with the source’s JSON; jobs and num_jobs', async () => {
+    const posted = await api('/api/state_mean_by_category', { question: HIGH, state: 'Alaska' });
+    expect(posted.status).toBe(200);
+    const { job_id } = (await posted.json()) as { job_id: number };
+    expect(Number.isInteger(job_id)).toBe(true);
+    let result: any;
+    for (let i = 0; i < 100; i++) {
+      result = await (await api(`/api/get_results/${job_id}`)).json();
+      if (result.status !== 'running') break;
+      await Bun.sleep(20);
+    }
+    expect(result).toEqual({ status: 'done', data: { Alaska: { "('Age (years)', '18 - 24')": 34, "('Total', 'Total')": 30 } } });
+    const best = (await (await api('/api/best5', { question: LOW })).json()) as { job_id: number };
+    await Bun.sleep(100);
+    expect(await (await api(`/api/get_results/${best.job_id}`)).json()).toEqual({
+      status: 'done',
+      data: { California: 10, Colorado: 20, Alaska: 22, Arizona: 22, National: 28 },
+    });
+    const jobs = (await (await api('/api/jobs')).json()) as { status: string; data: Record<string, string>[] };
+    expect(jobs.status).toBe('done');
+    expect(jobs.data).toEqual([{ [job_id]: 'done' }, { [best.job_id]: 'done' }]);
+    expect(await (await api('/api/num_jobs')).json()).toBe(0);
+  });
+
+  test('bad input, unknown ids and missing tokens get the source’s error shape', async () => {
+    expect(await (await api('/api/get_results/999999')).json()).toEqual({ status: 'error', reason: 'Invalid job_id' });
+    const bad = await api('/api/states_mean', { question: 'nope' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).reason).toStartWith('unknown question "nope"');
+    expect((await api('/api/state_mean', { question: LOW })).status).toBe(400);
+    const anonymous = await api('/api/jobs', undefined, '');
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toEqual({ status: 'error', reason: 'user info error' });
+    expect((await api('/api/graceful_shutdown')).status).toBe(403);
+    expect((await api('/api/nothing')).status).toBe(404);
+  });
+
+  test('graceful_shutdown (admin): new computations answer "shutting down"', async () => {
+    const admin = await server.adminToken();
+    const answer = (await (await api('/api/graceful_shutdown', undefined, admin)).json()) as { status: string };
+    expect(['running', 'done']).toContain(answer.status);
+    const after = await api('/api/best5', { question: LOW }, admin).catch(() => null);
+    // Either the drain is still on (the source's answer) or the server has already stopped.
+    if (after) expect(await after.json()).toEqual({ status: 'error', reason: 'shutting down' });
+  });
+});
+
 describe('the ingest', () => {
   test('loads on first start, reuses the database while the file is unchanged, re-ingests when it changes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-analytics-'));

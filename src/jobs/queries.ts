@@ -71,6 +71,10 @@ export function prepareJobStatements(sqlite: Database) {
     insertInput: sqlite.prepare(`INSERT INTO job_inputs (job_id, input) VALUES ($id, $input)`),
     inputOf: sqlite.prepare<{ input: string }, any>(`SELECT input FROM job_inputs WHERE job_id = $id`),
     event: sqlite.prepare(`INSERT INTO job_events (job_id, type, payload, at) VALUES ($jobId, $type, $payload, $at)`),
+    /** Ids and statuses of one kind's jobs, oldest first; `$ownerId` null for all owners. */
+    statusesOfKind: sqlite.prepare<{ id: number; status: JobStatus }, any>(
+      `SELECT id, status FROM jobs WHERE kind = $kind AND ($ownerId IS NULL OR owner_id = $ownerId) ORDER BY id`,
+    ),
     byId: s(`SELECT *, ${WITH_INPUT} FROM jobs WHERE id = $id`),
     /** The claim: the oldest runnable jobs of a queue, lowest priority number first, leased in one statement. */
     claim: s(`UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_token = $leasePrefix || id,

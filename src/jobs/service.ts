@@ -171,16 +171,27 @@ export class JobsService {
 
   /** The job, if `actor` may see it (their own, or any for managers and admins); NOT_FOUND otherwise. */
   get(actor: AuthUser, id: number): Job {
+    const job = this.find(actor, id);
+    if (!job) throw notFound(`no job with id ${id}`);
+    return job;
+  }
+
+  /** The job, if it exists and `actor` may see it; null otherwise. */
+  find(actor: AuthUser, id: number): Job | null {
     const row = this.sql.byId.get({ id });
     const job = row && toJob(row);
-    if (!job || !canSeeJob(actor, job)) throw notFound(`no job with id ${id}`);
-    return job;
+    return job && canSeeJob(actor, job) ? job : null;
   }
 
   /** A job's input (for fields that need it when the job was read without it). */
   inputOf(id: number): unknown {
     const row = this.sql.inputOf.get({ id });
     return row ? JSON.parse(row.input) : null;
+  }
+
+  /** The ids and statuses of the jobs of one kind that `actor` may see, oldest first. */
+  statusesOfKind(actor: AuthUser, kind: JobKind): { id: number; status: JobStatus }[] {
+    return this.sql.statusesOfKind.all({ kind, ownerId: actor.role === 'USER' ? actor.id : null });
   }
 
   counts(actor: AuthUser | null, queue?: string | null): JobCounts {
