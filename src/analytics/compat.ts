@@ -40,10 +40,8 @@ export async function handleCompatRequest(app: App, request: Request, pathname: 
       } catch {
         return refuse(400, 'the body must be JSON: {"question": …} or {"question": …, "state": …}');
       }
-      const query = ROUTES[name]!;
-      const question = app.analytics.checkQuestion(body?.question);
-      const state = query.startsWith('STATE_') ? app.analytics.checkState(body?.state) : undefined;
-      const job = app.jobs.submit(user, 'ANALYTICS', { query, question, state });
+      const checked = app.analytics.checkJobInput({ query: ROUTES[name]!, question: body?.question, state: body?.state });
+      const job = app.jobs.submit(user, 'ANALYTICS', checked);
       return reply(200, { job_id: job.id });
     }
     if (request.method !== 'GET') return refuse(405, `${request.method} ${pathname} is not part of the API`);

@@ -2,7 +2,7 @@ import { builder } from '../graphql/builder';
 import type { GraphQLContext } from '../graphql/context';
 import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
 import { requireUser } from '../users/graphql';
-import { ANALYTICS_QUERIES, STATE_QUERIES } from './service';
+import { ANALYTICS_QUERIES } from './service';
 
 const DirectionEnum = builder.enumType('Direction', { values: ['LOWER_IS_BETTER', 'HIGHER_IS_BETTER'] as const });
 const AnalyticsQueryEnum = builder.enumType('AnalyticsQuery', { values: ANALYTICS_QUERIES });
@@ -139,16 +139,8 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: AnalyticsJobInput, required: true }) },
     resolve: (_root, { input }, ctx) => {
       // Refuse an unknown question, state or year range now rather than as a failed job.
-      const { analytics } = ctx.app;
-      analytics.checkQuestion(input.question);
-      if (STATE_QUERIES.has(input.query)) analytics.checkState(input.state);
-      analytics.checkYears(input.yearFrom, input.yearTo);
-      return ctx.app.jobs.submit(
-        requireUser(ctx),
-        'ANALYTICS',
-        { query: input.query, question: input.question, state: input.state ?? undefined, yearFrom: input.yearFrom ?? undefined, yearTo: input.yearTo ?? undefined },
-        optionsOf(input),
-      );
+      const checked = ctx.app.analytics.checkJobInput(input);
+      return ctx.app.jobs.submit(requireUser(ctx), 'ANALYTICS', checked, optionsOf(input));
     },
   }),
 }));

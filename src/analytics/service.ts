@@ -143,6 +143,14 @@ export class AnalyticsService {
     return from === undefined && to === undefined ? undefined : { from, to };
   }
 
+  /** Checks an analytics job's question, state (for the STATE_ queries) and years against the dataset. */
+  checkJobInput(input: { query: AnalyticsQuery; question: unknown; state?: unknown; yearFrom?: unknown; yearTo?: unknown }) {
+    const question = this.checkQuestion(input.question);
+    const state = STATE_QUERIES.has(input.query) ? this.checkState(input.state) : undefined;
+    const years = this.checkYears(input.yearFrom, input.yearTo);
+    return { query: input.query, question, state, yearFrom: years?.from, yearTo: years?.to };
+  }
+
   private direction(question: string): Direction {
     const direction = KNOWN_DIRECTIONS.get(question);
     if (!direction) throw badInput(`no known direction (better lower or higher) for "${question}"; best5 and worst5 need one`, { field: 'question' });

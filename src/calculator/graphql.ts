@@ -3,7 +3,7 @@ import { badInput } from '../errors';
 import { builder } from '../graphql/builder';
 import { jobOfResult, jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
 import { requireUser } from '../users/graphql';
-import { parseCalcInput, type CalcInput, type CalcResult } from './handler';
+import type { CalcInput, CalcResult } from './handler';
 
 /** `evaluate` runs on the request's own thread, so it takes small batches; bigger ones are jobs. */
 export const MAX_EVALUATE_EXPRESSIONS = 10_000;
@@ -104,9 +104,8 @@ builder.mutationFields((t) => ({
       const given = [input.expressions, input.text, input.file].filter((value) => value != null).length;
       if (given !== 1) throw badInput('give exactly one of expressions, text or file', { field: 'expressions' });
       const raw = input.file ? { text: await input.file.text() } : input.text != null ? { text: input.text } : { expressions: input.expressions };
-      // Parse here so a bad batch is refused before it is stored, with the same messages as the job would give.
-      const parsed = parseCalcInput(raw);
-      return ctx.app.jobs.submit(requireUser(ctx), 'CALC', parsed as unknown as Record<string, unknown>, optionsOf(input));
+      // The jobs service checks it (parseCalcInput) before anything is stored.
+      return ctx.app.jobs.submit(requireUser(ctx), 'CALC', raw, optionsOf(input));
     },
   }),
 }));

@@ -138,7 +138,12 @@ export class RelayService {
       response = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) });
       text = response.status === 304 ? '' : await readLimited(response, this.options.maxResponseBytes);
     } catch (error) {
-      const why = error instanceof Error && error.name === 'TimeoutError' ? `did not answer within ${this.options.timeoutMs} ms` : `could not be reached (${(error as Error).message})`;
+      const why =
+        error instanceof TooLargeError
+          ? error.message
+          : error instanceof Error && error.name === 'TimeoutError'
+            ? `did not answer within ${this.options.timeoutMs} ms`
+            : `could not be reached (${(error as Error).message})`;
       return this.staleOr(path, entry, `the upstream ${url} ${why}`);
     }
     const kept = keptHeaders(response.headers);
@@ -250,10 +255,13 @@ function withDefaultTtl(headers: Record<string, string>, ttlSeconds: number): Re
   return headers['cache-control'] || headers.expires ? headers : { ...headers, 'cache-control': `max-age=${ttlSeconds}` };
 }
 
+class TooLargeError extends Error {}
+
 async function readLimited(response: Response, limit: number): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > limit) throw new Error(`the answer is ${declared} bytes, over RELAY_MAX_RESPONSE_BYTES (${limit})`);
+  const tooLarge = (bytes: number) => new TooLargeError(`answered ${bytes} bytes, over RELAY_MAX_RESPONSE_BYTES (${limit})`);
+  if (declared > limit) throw tooLarge(declared);
   const body = await response.arrayBuffer();
-  if (body.byteLength > limit) throw new Error(`the answer is ${body.byteLength} bytes, over RELAY_MAX_RESPONSE_BYTES (${limit})`);
+  if (body.byteLength > limit) throw tooLarge(body.byteLength);
   return new TextDecoder().decode(body);
 }
