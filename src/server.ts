@@ -240,7 +240,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
         const quoteServer = embedded
           ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }
           : { address: config.quoteServer, status: 'external', embedded: false };
-        const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer };
+        const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer, relay: app.relay.status() };
         // The quote server jobgraph runs is part of it; an external one is reported, not required.
         const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
         return json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });

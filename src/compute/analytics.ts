@@ -179,10 +179,6 @@ export class AnalyticsIndex {
     return this.questions.has(question);
   }
 
-  statesOf(question: string): string[] {
-    return [...this.require(question).states.keys()];
-  }
-
   private require(question: string): QuestionIndex {
     const index = this.questions.get(question);
     if (!index) throw new RangeError(`unknown question: ${question}`);

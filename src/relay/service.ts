@@ -80,12 +80,9 @@ export class RelayService {
     this.flushTimer = setInterval(() => this.flushTouched(), FLUSH_INTERVAL_MS);
   }
 
-  get configured(): boolean {
-    return this.options.upstream !== undefined;
-  }
-
-  cacheStats() {
-    return { entries: this.entries.size, bytes: this.bytes, ...this.stats };
+  /** For /ready: whether an upstream is set, and the cache's size and counters. */
+  status() {
+    return { upstream: this.options.upstream ?? null, entries: this.entries.size, bytes: this.bytes, ...this.stats };
   }
 
   async get(path: string): Promise<RelayResponse> {

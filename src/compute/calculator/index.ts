@@ -61,17 +61,8 @@ export interface BatchOutput {
 
 /** Evaluates a batch straight to its result file's lines (what a calc job stores and the CLI writes). */
 export function evaluateToText(expressions: readonly string[], onProgress?: (fraction: number) => void): BatchOutput {
-  const lines = new Array<string>(expressions.length);
-  let errors = 0;
-  for (let i = 0; i < expressions.length; i++) {
-    try {
-      lines[i] = String(evaluateTree(parser.parse(expressions[i]!)));
-    } catch (error) {
-      if (!(error instanceof CalcError)) throw error;
-      lines[i] = `error: ${error.message}`;
-      errors++;
-    }
-    if (onProgress && (i & 0x3fff) === 0x3fff) onProgress((i + 1) / expressions.length);
-  }
-  return { output: lines.length ? `${lines.join('\n')}\n` : '', errors };
+  const { values, errors } = evaluateBatch(expressions, onProgress);
+  const lines = Array.from(values, String);
+  for (const [index, message] of errors) lines[index] = `error: ${message}`;
+  return { output: lines.length ? `${lines.join('\n')}\n` : '', errors: errors.length };
 }
