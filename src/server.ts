@@ -1,11 +1,11 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Server } from 'bun';
 import { handleCompatRequest } from './analytics/compat';
+import { createResponseCache, ResponseFreshness, usePreParsedBody, userOfRequest } from './graphql/response-cache';
 import { type App, createApp } from './app';
 import type { AuthUser } from './users/service';
 import type { Config } from './config';
@@ -26,15 +26,14 @@ const COMPAT_PREFIX = '/api/';
 /** How long a stopping server waits for in-flight HTTP answers before closing every connection. */
 const STOP_GRACE_MS = 1000;
 const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'graphql-preflight'];
-/** The types only analytics answers are made of: a response made of nothing else may be cached. */
-const ANALYTICS_TYPES = ['Analytics', 'AnalyticsQuestion', 'StateValue', 'CategoryMean', 'AnalyticsDataset'];
-const ANALYTICS_CACHE_TTL_MS = 10 * 60_000;
 
 /** What the HTTP and WebSocket transports hand the context factory. */
 interface TransportContext {
   clientAddress: string | null;
   requestId: string;
   connectionParams?: Record<string, unknown>;
+  /** The request's JSON body, already parsed by the response-cache check (see usePreParsedBody). */
+  preParsedParams?: unknown;
 }
 
 /** Data Bun keeps on an upgraded WebSocket. */
@@ -58,7 +57,7 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 const errorResponse = (status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) =>
   json(status, { errors: [{ message, extensions: { code } }] }, headers);
 
-function createGraphQLHandler(app: App) {
+function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>) {
   const graphiqlPage = (() => {
     let page: string | undefined;
     // GraphiQL is bundled in our dependencies (no CDN): users run this offline. Rendered once, it is 9 MB.
@@ -69,6 +68,8 @@ function createGraphQLHandler(app: App) {
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // The server measures bodies itself (413 with a code, before Yoga) and may hand Yoga a body it already read.
+    maxRequestBodySize: false,
     graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS' },
     renderGraphiQL: graphiqlPage,
     maskedErrors: { maskError: createErrorMasker(app.log) },
@@ -83,16 +84,8 @@ function createGraphQLHandler(app: App) {
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
       useQueryLimits(app.config),
       useOperationLog(app.log),
-      // The analytics dataset never changes while the process runs, so its answers are cached per login session (a
-      // 1,700-group meanByCategory costs ~5 ms to execute, ~0.5 ms from the cache); everything else has ttl 0.
-      // A hit skips execution, so only HTTP requests whose token is live right now may read or fill the cache.
-      useResponseCache({
-        session: (request) => liveSessionKey(app, request),
-        enabled: (request) => liveSessionKey(app, request) !== null,
-        ttl: 0,
-        ttlPerSchemaCoordinate: Object.fromEntries(ANALYTICS_TYPES.map((type) => [type, ANALYTICS_CACHE_TTL_MS])),
-        includeExtensionMetadata: false,
-      }),
+      responseCache.plugin,
+      usePreParsedBody(),
     ],
     context: (initial: YogaInitialContext & TransportContext) => {
       const authorization =
@@ -106,25 +99,9 @@ function createGraphQLHandler(app: App) {
       if (token && !user) {
         throw requestError(ErrorCode.UNAUTHENTICATED, 'user info error', 401, { reason: 'invalid, expired or revoked token' });
       }
-      return { app, user, clientAddress: initial.clientAddress, requestId: initial.requestId };
+      return { app, user, clientAddress: initial.clientAddress, requestId: initial.requestId, freshness: new ResponseFreshness() };
     },
   });
-}
-
-/** The user an HTTP request's bearer token belongs to, looked up once per request (several plugins ask). */
-const requestUsers = new WeakMap<Request, AuthUser | null>();
-function userOfRequest(app: App, request: Request): AuthUser | null {
-  if (requestUsers.has(request)) return requestUsers.get(request)!;
-  const token = bearerToken(request.headers.get('authorization'));
-  const user = token ? app.users.authenticate(token) : null;
-  requestUsers.set(request, user);
-  return user;
-}
-
-/** `session:<id>` for an HTTP request carrying a live token; null otherwise (WebSocket operations have no request). */
-function liveSessionKey(app: App, request: Request | undefined): string | null {
-  const user = request?.headers ? userOfRequest(app, request) : null;
-  return user ? `session:${user.sessionId}` : null;
 }
 
 const stringRecord = (value: unknown) => (value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined);
@@ -202,7 +179,8 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
     throw error;
   }
   app.jobs.start();
-  const yoga = createGraphQLHandler(app);
+  const responseCache = createResponseCache(app, buildSchema());
+  const yoga = createGraphQLHandler(app, responseCache);
   const graphqlWs = createWebSocketHandler(app, yoga);
   // Open sockets, so a shutdown can close each one cleanly (1001 Going Away) instead of dropping it.
   type Socket = import('bun').ServerWebSocket<SocketData>;
@@ -282,7 +260,18 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
           if (body.byteLength > bodyLimit) return tooLarge(body.byteLength);
           request = new Request(request, { body });
         }
-        const response = await yoga.fetch(request, { clientAddress, requestId });
+        let preParsedParams: unknown;
+        if (request.method === 'POST' && (request.headers.get('content-type') ?? '').includes('application/json')) {
+          // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+          const cached = await responseCache.serveFromCache(request);
+          if (cached.response) {
+            cached.response.headers.set('x-request-id', requestId);
+            return cached.response;
+          }
+          if (cached.unparsed !== undefined) request = new Request(request, { body: cached.unparsed });
+          preParsedParams = cached.params;
+        }
+        const response = await yoga.fetch(request, { clientAddress, requestId, preParsedParams });
         response.headers.set('x-request-id', requestId);
         return response;
       });

@@ -139,6 +139,13 @@ describe('analytics on a hand-made fixture (values computed by hand)', () => {
     expect(revoked.data ?? null).toBeNull();
   });
 
+  test('a query that mixes analytics with anything else is never served from the cache', async () => {
+    const query = '{ analytics { states } jobCounts { total } }';
+    const before = (await server.gql(query, {}, token)).data!.jobCounts.total;
+    await server.gql('mutation { submitAnalyticsJob(input: { query: GLOBAL_MEAN, question: "' + LOW + '" }) { id } }', {}, token);
+    expect((await server.gql(query, {}, token)).data!.jobCounts.total).toBe(before + 1);
+  });
+
   test('submitAnalyticsJob: the source’s result shapes, stored, and pushed on completion', async () => {
     const client = server.wsClient(token);
     const completed = subscribe(client, 'subscription { jobCompleted(kind: ANALYTICS) { id status result { ... on AnalyticsResult { query question state data } } } }');

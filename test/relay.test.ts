@@ -184,6 +184,23 @@ describe('the relay', () => {
     expect(upstream.count('popular')).toBe(1);
   });
 
+  test('whole answers of the typed fields are reused only while the upstream answer is fresh', async () => {
+    let version = 1;
+    upstream.routes.set('restaurant/r9', () => upstream.json({ identifier: 'r9', name: `v${version}` }, { 'cache-control': 'max-age=1' }));
+    const ask = async () => (await server.gql('{ restaurant(id: "r9") { name } }', {}, token)).data!.restaurant.name;
+    expect(await ask()).toBe('v1');
+    version = 2;
+    expect(await ask()).toBe('v1');
+    expect(upstream.count('restaurant/r9')).toBe(1);
+    await Bun.sleep(1100);
+    expect(await ask()).toBe('v2');
+    // no-store answers are not reused either.
+    upstream.routes.set('restaurant/r8', () => upstream.json({ identifier: 'r8', name: `v${version++}` }, { 'cache-control': 'no-store' }));
+    const first = (await server.gql('{ restaurant(id: "r8") { name } }', {}, token)).data!.restaurant.name;
+    const second = (await server.gql('{ restaurant(id: "r8") { name } }', {}, token)).data!.restaurant.name;
+    expect(second).not.toBe(first);
+  });
+
   test('a path can never leave the upstream', async () => {
     const before = upstream.requests.length;
     for (const path of ['http://evil.example/x', 'https:evil', '//evil.example/x', '../secret', 'a/../../b', '%2e%2e/x', 'a/%2E%2E/b', 'user@evil.example', 'a\\b', 'a b', 'a%00b', 'a/%40b', 'file:///etc/passwd']) {

@@ -1,5 +1,6 @@
 import type { App } from '../app';
 import type { AuthUser } from '../users/service';
+import type { ResponseFreshness } from './response-cache';
 
 /** What every resolver sees: the services, and who is asking. */
 export interface GraphQLContext {
@@ -7,4 +8,6 @@ export interface GraphQLContext {
   user: AuthUser | null;
   clientAddress: string | null;
   requestId: string;
+  /** Resolvers whose data has its own freshness (the relay's) limit how long the response may be cached. */
+  freshness: ResponseFreshness;
 }

@@ -61,7 +61,7 @@ builder.queryFields((t) => ({
     type: [RestaurantType],
     authScopes: { loggedIn: true },
     description: 'GET <RELAY_UPSTREAM>/restaurant, through the cache.',
-    resolve: async (_root, _args, ctx) => ctx.app.relay.restaurants(),
+    resolve: async (_root, _args, ctx) => ctx.app.relay.restaurants(ctx.freshness),
   }),
   restaurant: t.field({
     type: RestaurantType,
@@ -69,7 +69,7 @@ builder.queryFields((t) => ({
     authScopes: { loggedIn: true },
     description: 'GET <RELAY_UPSTREAM>/restaurant/<id>, through the cache; null when the upstream has no such restaurant.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => ctx.app.relay.restaurant(String(id)),
+    resolve: async (_root, { id }, ctx) => ctx.app.relay.restaurant(String(id), ctx.freshness),
   }),
   relay: t.field({
     type: RelayResponseType,

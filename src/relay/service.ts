@@ -30,6 +30,13 @@ export interface RelayResponse {
   /** A 304 from the upstream confirmed the cached copy. */
   revalidated: boolean;
   fetchedAt: Date;
+  /** How much longer this answer stays fresh (0 when stale or not stored): the bound on reusing it. */
+  freshForMs: number;
+}
+
+/** Where a caller hears how long the answers it used stay fresh (a GraphQL response's cache lifetime). */
+export interface FreshnessListener {
+  limit(ms: number): void;
 }
 
 interface Entry {
@@ -106,8 +113,9 @@ export class RelayService {
   }
 
   /** The upstream's restaurant list. */
-  async restaurants(): Promise<Record<string, unknown>[]> {
+  async restaurants(freshness?: FreshnessListener): Promise<Record<string, unknown>[]> {
     const response = await this.get('restaurant');
+    freshness?.limit(response.freshForMs);
     if (response.status !== 200 || !Array.isArray(response.body)) {
       throw unavailable(`the upstream ${response.url} answered ${response.status} without a list of restaurants`);
     }
@@ -115,9 +123,10 @@ export class RelayService {
   }
 
   /** One restaurant with its dishes; null when the upstream says 404. */
-  async restaurant(id: string): Promise<Record<string, unknown> | null> {
+  async restaurant(id: string, freshness?: FreshnessListener): Promise<Record<string, unknown> | null> {
     if (id === '' || id.length > 200) throw badInput('invalid restaurant id', { field: 'id' });
     const response = await this.get(`restaurant/${encodeURIComponent(id)}`);
+    freshness?.limit(response.freshForMs);
     if (response.status === 404) return null;
     const body = response.body;
     if (response.status !== 200 || typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -164,9 +173,10 @@ export class RelayService {
     }
     const policy = new CachePolicy(request, { status: response.status, headers: withDefaultTtl(kept, this.options.defaultTtlSeconds) }, { shared: true });
     const fresh: Entry = { url, status: response.status, headers: kept, body: text, json, policy, fetchedAt: new Date(), lastUsedAt: new Date() };
-    if (CACHEABLE_STATUSES.has(response.status) && policy.storable() && text.length <= this.options.cacheMaxBytes) this.store(fresh);
+    const storable = CACHEABLE_STATUSES.has(response.status) && policy.storable() && text.length <= this.options.cacheMaxBytes;
+    if (storable) this.store(fresh);
     else if (entry) this.remove(url);
-    return this.answer(path, fresh, { cached: false, stale: false, revalidated: false });
+    return this.answer(path, fresh, { cached: false, stale: false, revalidated: false }, storable);
   }
 
   /** The upstream failed: serve what we have, flagged stale, or say what went wrong. */
@@ -178,8 +188,9 @@ export class RelayService {
     return this.answer(path, entry, { cached: true, stale: true, revalidated: false });
   }
 
-  private answer(path: string, entry: Entry, flags: Pick<RelayResponse, 'cached' | 'stale' | 'revalidated'>): RelayResponse {
-    return { path, url: entry.url, status: entry.status, headers: entry.headers, body: entry.json, fetchedAt: entry.fetchedAt, ...flags };
+  private answer(path: string, entry: Entry, flags: Pick<RelayResponse, 'cached' | 'stale' | 'revalidated'>, stored = true): RelayResponse {
+    const freshForMs = flags.stale || !stored ? 0 : entry.policy.timeToLive();
+    return { path, url: entry.url, status: entry.status, headers: entry.headers, body: entry.json, fetchedAt: entry.fetchedAt, freshForMs, ...flags };
   }
 
   private touch(entry: Entry): void {

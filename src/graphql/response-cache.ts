@@ -1,0 +1,121 @@
+// Whole-response caching for answers that only change on a known schedule: analytics (the dataset is fixed while
+// the process runs) and the relay's typed fields (as long as the upstream's own freshness allows). Built on Yoga's
+// response-cache plugin; `serveFromCache` answers a hit straight from the same cache before the request enters
+// Yoga at all — the use the library documents for its key function — because a hit is then a token check, a key
+// and a lookup instead of the whole GraphQL pipeline (see the relay benchmark in the README).
+import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
+import type { GraphQLParams, Plugin } from 'graphql-yoga';
+import type { GraphQLSchema } from 'graphql';
+import type { App } from '../app';
+import { bearerToken } from '../users/tokens';
+import type { AuthUser } from '../users/service';
+import type { GraphQLContext } from './context';
+
+/** How long a response may be reused, tightened by resolvers whose data has its own freshness (the relay's). */
+export class ResponseFreshness {
+  maxMs = Number.POSITIVE_INFINITY;
+  limit(ms: number): void {
+    this.maxMs = Math.min(this.maxMs, Math.max(0, ms));
+  }
+}
+
+/**
+ * The root fields whose answers may be reused, and for how long at most. Every other root field is given 0, so a
+ * query that mixes in anything else (`me`, `jobs`, the relay's per-call `relay(path)` flags…) is never cached:
+ * the plugin takes the smallest TTL of the fields a query selects.
+ */
+const CACHEABLE_ROOT_FIELDS: Record<string, number> = {
+  analytics: 10 * 60_000,
+  // Bounded below by each upstream answer's own freshness (ResponseFreshness, set by the relay resolvers).
+  restaurants: 60 * 60_000,
+  restaurant: 60 * 60_000,
+};
+
+function ttlPerRootField(schema: GraphQLSchema): Record<string, number> {
+  const fields = Object.keys(schema.getQueryType()!.getFields());
+  return Object.fromEntries(fields.map((field) => [`Query.${field}`, CACHEABLE_ROOT_FIELDS[field] ?? 0]));
+}
+
+/** The user a request's bearer token belongs to, looked up once per request (several plugins ask). */
+const requestUsers = new WeakMap<Request, AuthUser | null>();
+export function userOfRequest(app: App, request: Request): AuthUser | null {
+  if (requestUsers.has(request)) return requestUsers.get(request)!;
+  const token = bearerToken(request.headers.get('authorization'));
+  const user = token ? app.users.authenticate(token) : null;
+  requestUsers.set(request, user);
+  return user;
+}
+
+/** `session:<id>` for an HTTP request carrying a live token; null otherwise (WebSocket operations have no request). */
+function liveSessionKey(app: App, request: Request | undefined): string | null {
+  const user = request?.headers ? userOfRequest(app, request) : null;
+  return user ? `session:${user.sessionId}` : null;
+}
+
+interface KeyParts {
+  documentString: string;
+  variableValues?: unknown;
+  operationName?: string | null;
+  sessionId?: string | null;
+}
+const cacheKey = ({ documentString, variableValues, operationName, sessionId }: KeyParts) =>
+  `${sessionId}|${Bun.hash(JSON.stringify([documentString, variableValues ?? {}, operationName ?? null])).toString(36)}`;
+
+export function createResponseCache(app: App, schema: GraphQLSchema) {
+  const cache = createInMemoryCache();
+
+  const plugin = useResponseCache({
+    cache,
+    // A hit skips execution (and its auth checks), so only HTTP requests whose token is live right now may read
+    // or fill the cache, each session its own entries.
+    session: (request) => liveSessionKey(app, request),
+    enabled: (request) => liveSessionKey(app, request) !== null,
+    buildResponseCacheKey: (params) => cacheKey(params),
+    ttl: 0,
+    ttlPerSchemaCoordinate: ttlPerRootField(schema),
+    onTtl: ({ ttl, context }) => Math.min(ttl, (context as Partial<GraphQLContext>).freshness?.maxMs ?? ttl),
+    includeExtensionMetadata: false,
+  });
+
+  /**
+   * A cached answer for this JSON POST, if there is one (same session, document, variables and operation name).
+   * On a miss it returns the parsed body, which Yoga then takes instead of reading the body again
+   * (`usePreParsedBody`); `unparsed` is the raw body when it was not JSON, for Yoga to answer the error.
+   */
+  async function serveFromCache(request: Request): Promise<{ response?: Response; params?: unknown; unparsed?: string }> {
+    const body = await request.text();
+    let params: { query?: unknown; variables?: unknown; operationName?: unknown };
+    try {
+      params = JSON.parse(body);
+    } catch {
+      return { unparsed: body };
+    }
+    const user = userOfRequest(app, request);
+    if (!user || typeof params?.query !== 'string') return { params };
+    const key = cacheKey({
+      documentString: params.query,
+      variableValues: params.variables,
+      operationName: typeof params.operationName === 'string' ? params.operationName : null,
+      sessionId: `session:${user.sessionId}`,
+    });
+    const cached = await cache.get(key);
+    if (!cached) return { params };
+    // What Yoga would send: the result without the extensions it turns into headers.
+    const { extensions: _extensions, ...result } = cached as { extensions?: unknown };
+    const accept = request.headers.get('accept') ?? '';
+    const type = accept.includes('application/graphql-response+json') && !accept.includes('application/json') ? 'application/graphql-response+json' : 'application/json';
+    return { response: new Response(JSON.stringify(result), { headers: { 'content-type': `${type}; charset=utf-8` } }) };
+  }
+
+  return { plugin, serveFromCache };
+}
+
+/** Lets Yoga take a body the server already parsed (passed as `preParsedParams` in the server context). */
+export function usePreParsedBody(): Plugin<object, { preParsedParams?: unknown }> {
+  return {
+    onRequestParse({ serverContext, setRequestParser }) {
+      const params = serverContext.preParsedParams;
+      if (params !== undefined) setRequestParser(() => params as GraphQLParams);
+    },
+  };
+}
