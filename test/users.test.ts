@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, setSystemTime, test } from 'bun:test';
 import { ADMIN_PASSWORD, startTestServer, subscribe, type TestServer } from './helpers/server';
 
 let server: TestServer;
@@ -234,4 +234,17 @@ describe('the role matrix', () => {
 
 test('the admin password from the environment works', async () => {
   expect(await server.login('admin', ADMIN_PASSWORD)).toBeString();
+});
+
+test('a remembered session still expires on time', async () => {
+  const token = await server.login('admin', ADMIN_PASSWORD);
+  const users = server.running.app.users;
+  expect(users.authenticate(token)).not.toBeNull();
+  expect(users.authenticate(token)).not.toBeNull(); // now from memory
+  setSystemTime(new Date(Date.now() + 8 * 24 * 3600 * 1000));
+  try {
+    expect(users.authenticate(token)).toBeNull();
+  } finally {
+    setSystemTime();
+  }
 });

@@ -63,6 +63,7 @@ const cacheKey = ({ documentString, variableValues, operationName, sessionId }: 
 
 export function createResponseCache(app: App, schema: GraphQLSchema) {
   const cache = createInMemoryCache();
+  const serialized = new WeakMap<object, string>();
 
   const plugin = useResponseCache({
     cache,
@@ -100,11 +101,15 @@ export function createResponseCache(app: App, schema: GraphQLSchema) {
     });
     const cached = await cache.get(key);
     if (!cached) return { params };
-    // What Yoga would send: the result without the extensions it turns into headers.
-    const { extensions: _extensions, ...result } = cached as { extensions?: unknown };
+    // What Yoga would send: the result without the extensions it turns into headers; serialised once per entry.
+    let json = serialized.get(cached);
+    if (json === undefined) {
+      const { extensions: _extensions, ...result } = cached as { extensions?: unknown };
+      serialized.set(cached, (json = JSON.stringify(result)));
+    }
     const accept = request.headers.get('accept') ?? '';
     const type = accept.includes('application/graphql-response+json') && !accept.includes('application/json') ? 'application/graphql-response+json' : 'application/json';
-    return { response: new Response(JSON.stringify(result), { headers: { 'content-type': `${type}; charset=utf-8` } }) };
+    return { response: new Response(json, { headers: { 'content-type': `${type}; charset=utf-8` } }) };
   }
 
   return { plugin, serveFromCache };

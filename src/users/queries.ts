@@ -40,6 +40,7 @@ function prepareLiveSession(db: Db) {
       userId: users.id,
       username: users.username,
       role: users.role,
+      expiresAt: sessions.expiresAt,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))

@@ -50,10 +50,15 @@ function checkRole(role: string): Role {
 const hashPassword = (password: string) => Bun.password.hash(password, { algorithm: 'argon2id' });
 
 /** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
+/** Live sessions remembered at most (the map is cleared when full). */
+const LIVE_SESSION_CACHE_SIZE = 10_000;
+
 export class UsersService {
   private readonly throttle: LoginThrottle;
   // Verified against when the username is unknown, so a miss costs as long as a wrong password.
   private dummyHash: Promise<string> | undefined;
+
+  private readonly liveSessions = new Map<string, { user: AuthUser; expiresAt: number }>();
 
   constructor(private readonly options: UsersServiceOptions) {
     this.throttle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs);
@@ -74,6 +79,7 @@ export class UsersService {
     checkPasswordStrength(password, 'ADMIN_PASSWORD');
     const passwordHash = await hashPassword(password);
     const existing = q.findUserByUsername(this.db, name);
+    this.forgetSessions();
     if (existing) q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
     else q.insertUser(this.db, { username: name, passwordHash, role: 'ADMIN' });
     this.options.log.info({ username: name, passwordSource: configuredPassword ? 'ADMIN_PASSWORD' : 'generated' }, 'first admin created');
@@ -121,12 +127,29 @@ export class UsersService {
 
   /** The user behind a bearer token, or null when the token is unknown, revoked, expired or its user disabled. */
   authenticate(token: string): AuthUser | null {
-    const session = q.findLiveSession(this.db, hashToken(token), new Date());
+    const tokenHash = hashToken(token);
+    const now = Date.now();
+    const known = this.liveSessions.get(tokenHash);
+    if (known && known.expiresAt > now) return known.user;
+    const session = q.findLiveSession(this.db, tokenHash, new Date(now));
     if (!session) return null;
-    return { id: session.userId, username: session.username, role: session.role, sessionId: session.sessionId };
+    const user: AuthUser = { id: session.userId, username: session.username, role: session.role, sessionId: session.sessionId };
+    if (this.liveSessions.size >= LIVE_SESSION_CACHE_SIZE) this.liveSessions.clear();
+    this.liveSessions.set(tokenHash, { user, expiresAt: session.expiresAt.getTime() });
+    return user;
+  }
+
+  /**
+   * Every request authenticates, so live sessions are remembered in memory. Any change to users or sessions
+   * (logout, a role, a password, a disabled or deleted account) forgets them all: this process is the database's
+   * only writer, so nothing can revoke a token behind its back.
+   */
+  private forgetSessions(): void {
+    this.liveSessions.clear();
   }
 
   logout(user: AuthUser): void {
+    this.forgetSessions();
     q.revokeSession(this.db, user.sessionId, new Date());
     this.options.log.info({ userId: user.id, username: user.username }, 'logout');
   }
@@ -159,6 +182,7 @@ export class UsersService {
     const losesAdmin = user.role === 'ADMIN' && !user.disabled && ((changes.role && changes.role !== 'ADMIN') || changes.disabled);
     if (losesAdmin && q.countActiveAdmins(this.db) <= 1) throw conflict('cannot demote or disable the last active admin');
     const updated = this.db.transaction((tx) => {
+      this.forgetSessions();
       const row = q.updateUserRow(tx as unknown as Db, id, changes)!;
       // A password reset or a disabled account must not leave old tokens working.
       if (changes.passwordHash || changes.disabled) q.revokeUserSessions(tx as unknown as Db, id, new Date());
@@ -177,6 +201,7 @@ export class UsersService {
       throw conflict('cannot delete the last active admin');
     }
     // Sessions go with the user (ON DELETE CASCADE), so every token of theirs stops working at once.
+    this.forgetSessions();
     q.deleteUserRow(this.db, id);
     this.options.log.info({ userId: id, username: user.username }, 'user deleted');
     return true;
@@ -190,6 +215,7 @@ export class UsersService {
     checkPasswordStrength(newPassword, 'newPassword');
     const passwordHash = await hashPassword(newPassword);
     this.db.transaction((tx) => {
+      this.forgetSessions();
       q.updateUserRow(tx as unknown as Db, actor.id, { passwordHash });
       // Other devices must log in again; the session that changed the password stays.
       q.revokeUserSessions(tx as unknown as Db, actor.id, new Date(), actor.sessionId);
