@@ -25,7 +25,7 @@ try {
   const poolSeconds = (performance.now() - poolStart) / 1000;
 
   await app.users.bootstrapAdmin('admin', 'bench-admin-password');
-  const admin = { id: 1, username: 'admin', role: 'ADMIN' as const, sessionId: 0 };
+  const admin = { id: 1, username: 'admin', role: 'ADMIN' as const, sessionId: 0, expiresAt: Number.POSITIVE_INFINITY };
   app.queues.create({ name: 'bench', concurrency: 1024 });
   app.jobs.start();
 

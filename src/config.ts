@@ -99,7 +99,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     relayCacheMaxBytes: integer(env, 'RELAY_CACHE_MAX_BYTES', 64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
     relayMaxResponseBytes: integer(env, 'RELAY_MAX_RESPONSE_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     analyticsCsv: text(env, 'ANALYTICS_CSV') ?? BUNDLED_ANALYTICS_CSV,
-    tokenTtlMs: integer(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600) * 1000,
+    tokenTtlMs: integer(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 1, 365 * 24 * 3600) * 1000,
     loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginFailureWindowMs: integer(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400) * 1000,
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 200, 0, 1_000_000),

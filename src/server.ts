@@ -1,24 +1,24 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
-import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
+import { handleProtocols } from 'graphql-ws/use/bun';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Server } from 'bun';
 import { handleCompatRequest } from './analytics/compat';
 import { createResponseCache, ResponseFreshness, usePreParsedBody, userOfRequest } from './graphql/response-cache';
 import { type App, createApp } from './app';
-import type { AuthUser } from './users/service';
 import type { Config } from './config';
 import { ErrorCode } from './errors';
 import type { GraphQLContext } from './graphql/context';
-import { createErrorMasker, requestError } from './graphql/errors';
-import { useQueryLimits } from './graphql/limits';
+import { createErrorMasker, requestError, useCsrfPrevention, useSubscriptionErrorStatus } from './graphql/errors';
+import { operationParamsProblem, useQueryLimits } from './graphql/limits';
 import { useOperationLog } from './graphql/logging';
 import { buildSchema } from './graphql/schema';
+import { queryStringProblem, readBodyLimited } from './http/body';
 import { RateLimiter } from './http/rate-limit';
+import { endableStream, SessionStreams } from './http/session-streams';
+import { createWebSocketHandler, type SocketData } from './http/websocket';
 import { createLogger, type Logger } from './logger';
 import { requestScope } from './request-context';
-import { bearerToken } from './users/tokens';
+import { MALFORMED_AUTHORIZATION, parseAuthorization } from './users/tokens';
 
 export const GRAPHQL_PATH = '/graphql';
 /** The source analytics system's REST interface, kept for its clients (src/analytics/compat.ts). */
@@ -36,11 +36,6 @@ interface TransportContext {
   preParsedParams?: unknown;
 }
 
-/** Data Bun keeps on an upgraded WebSocket. */
-interface SocketData {
-  clientAddress: string | null;
-  authorization: string | null;
-}
 
 export interface RunningServer {
   app: App;
@@ -54,8 +49,8 @@ export interface RunningServer {
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   Response.json(body, { status, headers });
 
-const errorResponse = (status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) =>
-  json(status, { errors: [{ message, extensions: { code } }] }, headers);
+const errorResponse = (status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}, details: Record<string, unknown> = {}) =>
+  json(status, { errors: [{ message, extensions: { code, ...details } }] }, headers);
 
 function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>) {
   const graphiqlPage = (() => {
@@ -81,82 +76,27 @@ function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createR
       error: (...args) => app.log.debug({ yoga: args }, 'yoga error'),
     },
     plugins: [
-      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      useCsrfPrevention(CSRF_HEADERS),
       useQueryLimits(app.config),
+      useSubscriptionErrorStatus(),
       useOperationLog(app.log),
       responseCache.plugin,
       usePreParsedBody(),
     ],
     context: (initial: YogaInitialContext & TransportContext) => {
-      const authorization =
-        (typeof initial.connectionParams?.authorization === 'string' ? initial.connectionParams.authorization : null) ??
-        initial.request?.headers.get('authorization') ??
-        null;
-      const token = bearerToken(authorization);
-      const fromHttp = !initial.connectionParams?.authorization && initial.request?.headers;
-      const user = !token ? null : fromHttp ? userOfRequest(app, initial.request) : app.users.authenticate(token);
+      // WebSocket operations carry the authorization they chose (see http/websocket.ts) in connectionParams.
+      const fromSocket = initial.connectionParams !== undefined;
+      const authorization = parseAuthorization(
+        fromSocket ? (initial.connectionParams!.authorization as string | undefined) : initial.request?.headers.get('authorization'),
+      );
+      if (authorization.kind === 'malformed') throw requestError(ErrorCode.UNAUTHENTICATED, MALFORMED_AUTHORIZATION, 401);
+      const token = authorization.kind === 'bearer' ? authorization.token : null;
+      const user = !token ? null : fromSocket ? app.users.authenticate(token) : userOfRequest(app, initial.request);
       // A token that was sent but no longer works is an error, not a silent downgrade to anonymous.
       if (token && !user) {
         throw requestError(ErrorCode.UNAUTHENTICATED, 'user info error', 401, { reason: 'invalid, expired or revoked token' });
       }
       return { app, user, clientAddress: initial.clientAddress, requestId: initial.requestId, freshness: new ResponseFreshness() };
-    },
-  });
-}
-
-const stringRecord = (value: unknown) => (value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined);
-const stringField = (value: unknown, key: string) => {
-  const field = stringRecord(value)?.[key];
-  return typeof field === 'string' ? field : undefined;
-};
-
-const socketData = (socket: unknown) => (socket as import('bun').ServerWebSocket<SocketData>).data;
-
-function createWebSocketHandler(app: App, yoga: ReturnType<typeof createGraphQLHandler>) {
-  return makeHandler<Record<string, unknown>>({
-    execute: (args: ExecutionArgs) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
-    subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
-    onConnect: (ctx) => {
-      const data = socketData(ctx.extra.socket);
-      const authorization = stringField(ctx.connectionParams, 'authorization') ?? data.authorization;
-      const token = bearerToken(authorization);
-      // A bad token closes the socket (4403) at once; no token is fine for public subscriptions.
-      return token ? app.users.authenticate(token) !== null : true;
-    },
-    onSubscribe: async (ctx, id, payload) => {
-      const data = socketData(ctx.extra.socket);
-      const enveloped = yoga.getEnveloped({
-        clientAddress: data.clientAddress,
-        requestId: `ws-${id}-${crypto.randomUUID()}`,
-        connectionParams: {
-          ...ctx.connectionParams,
-          // GraphiQL sends its header editor per operation, as `extensions.headers`.
-          authorization:
-            stringField(stringRecord(payload.extensions)?.headers, 'authorization') ??
-            stringField(ctx.connectionParams, 'authorization') ??
-            data.authorization ??
-            undefined,
-        },
-        params: payload,
-      } as never);
-      try {
-        const document = enveloped.parse(payload.query);
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length) return errors;
-        // The token is checked again on every subscribe: a logout since the connection opened takes effect.
-        const contextValue = await enveloped.contextFactory();
-        return {
-          schema: enveloped.schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue,
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
-      } catch (error) {
-        if (error && typeof error === 'object' && 'extensions' in error) return [error as GraphQLError];
-        throw error;
-      }
     },
   });
 }
@@ -181,102 +121,155 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
   app.jobs.start();
   const responseCache = createResponseCache(app, buildSchema());
   const yoga = createGraphQLHandler(app, responseCache);
-  const graphqlWs = createWebSocketHandler(app, yoga);
+  const rateLimiter = new RateLimiter(config.rateLimitPerSecond);
+  const sessionStreams = new SessionStreams((token) => app.users.authenticate(token));
+  app.users.onSessionsChanged(() => sessionStreams.scheduleRecheck());
+  const graphqlWs = createWebSocketHandler(app, yoga as never, {
+    rateLimiter,
+    // The same rule per connection, so one socket cannot use up its whole address's allowance alone.
+    connectionLimiter: new RateLimiter(config.rateLimitPerSecond),
+    sessionStreams,
+  });
   // Open sockets, so a shutdown can close each one cleanly (1001 Going Away) instead of dropping it.
   type Socket = import('bun').ServerWebSocket<SocketData>;
   const sockets = new Set<Socket>();
   const websocket = {
     ...graphqlWs,
+    // Bun closes a socket (1009) whose message is larger; the same bound as an HTTP body.
+    maxPayloadLength: config.maxBodyBytes,
     open(socket: Socket) {
       sockets.add(socket);
-      return graphqlWs.open?.(socket as never);
+      return graphqlWs.open(socket);
     },
     close(socket: Socket, code: number, reason: string) {
       sockets.delete(socket);
-      return graphqlWs.close?.(socket as never, code, reason);
+      return graphqlWs.close(socket, code, reason);
     },
   };
-  const rateLimiter = new RateLimiter(config.rateLimitPerSecond);
+
+  async function handleRequest(request: Request, server: Server<SocketData>, requestId: string): Promise<Response | undefined> {
+    const clientAddress = server.requestIP(request)?.address ?? null;
+    const url = new URL(request.url);
+    const { pathname } = url;
+
+    if (pathname === '/health') return json(200, { status: 'ok' });
+    if (pathname === '/ready') {
+      const ready = app.isReady();
+      const embedded = app.embeddedQuoteServer;
+      const quoteServer = embedded
+        ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }
+        : { address: config.quoteServer, status: 'external', embedded: false };
+      const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer, relay: app.relay.status() };
+      // The quote server jobgraph runs is part of it; an external one is reported, not required.
+      const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
+      return json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
+    }
+    const isCompat = pathname.startsWith(COMPAT_PREFIX);
+    if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
+
+    const wait = rateLimiter.take(clientAddress ?? 'unknown');
+    if (wait > 0) {
+      app.log.warn({ requestId, address: clientAddress }, 'rate limited');
+      return errorResponse(429, ErrorCode.RATE_LIMITED, `too many requests; retry in ${wait} s`, { 'retry-after': String(wait) });
+    }
+
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) {
+      // graphql-ws can't see the subprotocol after the upgrade, so check it here.
+      if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
+        return errorResponse(400, ErrorCode.BAD_USER_INPUT, 'unsupported WebSocket subprotocol; use graphql-transport-ws');
+      }
+      const data: SocketData = { clientAddress, authorization: request.headers.get('authorization'), sessions: new Map(), connectionId: crypto.randomUUID() };
+      return server.upgrade(request, { data }) ? undefined : errorResponse(400, ErrorCode.BAD_USER_INPUT, 'WebSocket upgrade failed');
+    }
+
+    // One body rule for every route: multipart uploads (calc files) may be larger than anything else.
+    const contentType = request.headers.get('content-type')?.toLowerCase() ?? '';
+    const bodyLimit = contentType.startsWith('multipart/form-data') ? config.maxUploadBytes : config.maxBodyBytes;
+    const tooLarge = (bytes: number) => {
+      app.log.warn({ requestId, address: clientAddress, bytes }, 'request body too large');
+      return errorResponse(413, ErrorCode.BAD_USER_INPUT, `request body of ${bytes} bytes exceeds the limit of ${bodyLimit} bytes`);
+    };
+    const declared = Number(request.headers.get('content-length') ?? 0);
+    if (declared > bodyLimit) return tooLarge(declared);
+    const body = await readBodyLimited(request, bodyLimit);
+    if ('tooLarge' in body) return tooLarge(body.tooLarge);
+    if (request.body) request = new Request(request, { body: body.bytes });
+
+    if (isCompat) return handleCompatRequest(app, request, pathname);
+
+    if (request.method === 'GET') {
+      const problem = queryStringProblem(url);
+      if (problem) return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem);
+    }
+    let preParsedParams: unknown;
+    if (request.method === 'POST' && contentType.includes('application/json')) {
+      try {
+        preParsedParams = JSON.parse(new TextDecoder().decode(body.bytes));
+      } catch {
+        // Not JSON: Yoga reads the body again and answers the error in its own words.
+      }
+      if (preParsedParams !== undefined) {
+        const problem = operationParamsProblem(preParsedParams);
+        if (problem) {
+          app.log.warn({ requestId, address: clientAddress, problem: problem.message }, 'rejected request');
+          return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, problem.extensions.limit ? { limit: problem.extensions.limit } : {});
+        }
+        // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+        const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
+        if (cached) return cached;
+      }
+    }
+    const response = await yoga.fetch(request, { clientAddress, requestId, preParsedParams });
+    return endWithSession(request, response);
+  }
+
+  /** A streaming answer (SSE, multipart) opened with a token ends when that token stops working. */
+  function endWithSession(request: Request, response: Response): Response {
+    const type = response.headers.get('content-type') ?? '';
+    const streaming = type.startsWith('text/event-stream') || type.startsWith('multipart/mixed');
+    const user = streaming && response.body ? userOfRequest(app, request) : null;
+    if (!user || !response.body) return response;
+    const token = parseAuthorization(request.headers.get('authorization'));
+    if (token.kind !== 'bearer') return response;
+    let untrack = () => {};
+    const { stream, end } = endableStream(response.body, () => untrack());
+    untrack = sessionStreams.track(token.token, user, (reason) => {
+      const error = { message: reason, extensions: { code: ErrorCode.UNAUTHENTICATED } };
+      end(type.startsWith('text/event-stream') ? `event: next\ndata: ${JSON.stringify({ errors: [error] })}\n\nevent: complete\ndata:\n\n` : undefined);
+    });
+    return new Response(stream, { status: response.status, headers: response.headers });
+  }
 
   const server = Bun.serve<SocketData>({
     port: config.port,
     hostname: config.host,
+    // Never Bun's development error page (it shows paths and source); unexpected errors answer masked JSON.
+    development: false,
     // Bun closes idle connections after 10 s by default; Yoga pings SSE streams every 12 s.
     idleTimeout: 60,
-    // Bun's own cap answers with an empty 413; ours (below) answers with a coded error, so Bun's sits above it.
+    // Bun's own cap answers with an empty 413; ours answers with a coded error, so Bun's sits above it.
     maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxUploadBytes) * 2 + 65536,
     websocket,
     fetch(request, server) {
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID();
-      const clientAddress = server.requestIP(request)?.address ?? null;
-      const { pathname } = new URL(request.url);
-
-      if (pathname === '/health') return json(200, { status: 'ok' });
-      if (pathname === '/ready') {
-        const ready = app.isReady();
-        const embedded = app.embeddedQuoteServer;
-        const quoteServer = embedded
-          ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }
-          : { address: config.quoteServer, status: 'external', embedded: false };
-        const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer, relay: app.relay.status() };
-        // The quote server jobgraph runs is part of it; an external one is reported, not required.
-        const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
-        return json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
-      }
-      const isCompat = pathname.startsWith(COMPAT_PREFIX);
-      if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
-
-      const wait = rateLimiter.take(clientAddress ?? 'unknown');
-      if (wait > 0) {
-        app.log.warn({ requestId, address: clientAddress }, 'rate limited');
-        return errorResponse(429, ErrorCode.RATE_LIMITED, `too many requests; retry in ${wait} s`, { 'retry-after': String(wait) });
-      }
-      const isUpload = request.headers.get('content-type')?.toLowerCase().startsWith('multipart/form-data') ?? false;
-      const bodyLimit = isUpload ? config.maxUploadBytes : config.maxBodyBytes;
-      const tooLarge = (bytes: number) => {
-        app.log.warn({ requestId, address: clientAddress, bytes }, 'request body too large');
-        return errorResponse(413, ErrorCode.BAD_USER_INPUT, `request body of ${bytes} bytes exceeds the limit of ${bodyLimit} bytes`);
-      };
-      const length = Number(request.headers.get('content-length') ?? 0);
-      if (length > bodyLimit) return tooLarge(length);
-
-      if (isCompat) return requestScope.run({ requestId }, () => handleCompatRequest(app, request, pathname));
-
-      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-        // graphql-ws can't see the subprotocol after the upgrade, so check it here.
-        if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
-          return errorResponse(400, ErrorCode.BAD_USER_INPUT, 'unsupported WebSocket subprotocol; use graphql-transport-ws');
-        }
-        const upgraded = server.upgrade(request, {
-          data: { clientAddress, authorization: request.headers.get('authorization') },
-        });
-        return upgraded ? undefined : errorResponse(400, ErrorCode.BAD_USER_INPUT, 'WebSocket upgrade failed');
-      }
-
       return requestScope.run({ requestId }, async () => {
-        if (request.body && !request.headers.has('content-length')) {
-          // A chunked body has no declared length: buffer it (Bun caps it) and measure.
-          const body = await request.arrayBuffer();
-          if (body.byteLength > bodyLimit) return tooLarge(body.byteLength);
-          request = new Request(request, { body });
+        try {
+          const response = await handleRequest(request, server, requestId);
+          response?.headers.set('x-request-id', requestId);
+          return response;
+        } catch (error) {
+          return unexpected(error, requestId);
         }
-        let preParsedParams: unknown;
-        if (request.method === 'POST' && (request.headers.get('content-type') ?? '').includes('application/json')) {
-          // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
-          const cached = await responseCache.serveFromCache(request);
-          if (cached.response) {
-            cached.response.headers.set('x-request-id', requestId);
-            return cached.response;
-          }
-          if (cached.unparsed !== undefined) request = new Request(request, { body: cached.unparsed });
-          preParsedParams = cached.params;
-        }
-        const response = await yoga.fetch(request, { clientAddress, requestId, preParsedParams });
-        response.headers.set('x-request-id', requestId);
-        return response;
       });
     },
+    error: (error) => unexpected(error, crypto.randomUUID()),
   });
+
+  /** The last line of defence: logged with the request id, masked for the client. */
+  function unexpected(error: unknown, requestId: string): Response {
+    log.error({ err: error, requestId }, 'unexpected error');
+    return errorResponse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.', { 'x-request-id': requestId }, { requestId });
+  }
 
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;
   log.info({ port: server.port, url, database: config.databasePath }, 'jobgraph listening');
@@ -288,6 +281,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
       await app.jobs.drain(config.shutdownTimeoutMs);
       app.jobs.stop();
       for (const socket of sockets) socket.close(1001, 'server shutting down');
+      sessionStreams.endAll('server shutting down');
       // Let in-flight answers (the `shutdown` reply itself, say) go out; then cut what is left (SSE streams).
       await Promise.race([server.stop(), Bun.sleep(STOP_GRACE_MS)]);
       await server.stop(true);

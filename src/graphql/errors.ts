@@ -1,4 +1,5 @@
-import { GraphQLError } from 'graphql';
+import { type ExecutionResult, GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { DomainError, ErrorCode } from '../errors';
 import { currentRequestId } from '../request-context';
@@ -13,6 +14,74 @@ export function graphQLErrorFor(error: DomainError, from?: GraphQLError): GraphQ
     originalError: error,
     extensions: { code: error.code, ...error.details },
   });
+}
+
+function withCode(error: GraphQLError, code: ErrorCode, located: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: located.nodes,
+    source: located.source,
+    positions: located.positions,
+    path: located.path,
+    extensions: { ...error.extensions, code },
+  });
+}
+
+/** The HTTP status that says what each of our codes means, for answers that are not GraphQL results (SSE, REST). */
+export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  INTERNAL_SERVER_ERROR: 500,
+  UNAVAILABLE: 503,
+};
+
+const codeOf = (error: GraphQLError): ErrorCode | undefined =>
+  (error.extensions?.code as ErrorCode | undefined) ??
+  (error.originalError instanceof DomainError ? error.originalError.code : undefined);
+
+/**
+ * A subscription refused before its first event (not logged in, not allowed, unknown job…) has no data at all; over
+ * SSE or HTTP its status says why (401, 403, 404, 400…) instead of Yoga's 500 for a result without data.
+ */
+export function useSubscriptionErrorStatus(): Plugin {
+  return {
+    onSubscribe() {
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (Symbol.asyncIterator in Object(result)) return;
+          const errors = (result as ExecutionResult).errors;
+          const code = errors?.length ? codeOf(errors[0]!) : undefined;
+          if (!code) return;
+          const executionResult = result as ExecutionResult;
+          setResult({ ...executionResult, extensions: { ...executionResult.extensions, http: { status: HTTP_STATUS_OF[code] ?? 400 } } });
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Cross-site request forgery: a browser sends a GET, or a form/text POST, to another site without asking first;
+ * requiring one of our headers on those makes the browser ask (CORS preflight). Yoga's plugin does the same check
+ * but answers without a code or the header's name.
+ */
+export function useCsrfPrevention(headers: readonly string[]): Plugin {
+  const simpleContentTypes = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
+  return {
+    onRequestParse({ request }) {
+      const contentType = request.headers.get('content-type')?.toLowerCase();
+      const preflighted = contentType && !simpleContentTypes.some((type) => contentType.startsWith(type));
+      if (preflighted || headers.some((name) => request.headers.has(name))) return;
+      throw requestError(
+        ErrorCode.FORBIDDEN,
+        `this request needs a "${headers[headers.length - 1]}: 1" header (or "${headers[0]}"): GET and form or text POST requests must carry it, so a browser cannot be tricked into sending them from another site`,
+        403,
+      );
+    },
+  };
 }
 
 /** A request-level rejection (bad token, limits): a GraphQLError with our code and a 4xx status. */
@@ -30,8 +99,9 @@ export function createErrorMasker(log: Logger) {
     const original = graphQLError?.originalError ?? (graphQLError ? undefined : error);
     if (original instanceof DomainError) return graphQLErrorFor(original, graphQLError);
     if (graphQLError && (!original || original instanceof GraphQLError)) {
-      if (original instanceof GraphQLError && !graphQLError.extensions.code) return original;
-      return graphQLError;
+      const own = original instanceof GraphQLError && !graphQLError.extensions.code ? original : graphQLError;
+      // GraphQL's own errors (coercion, relay arguments like a bad cursor) are the client's mistakes: say so.
+      return own.extensions.code ? own : withCode(own, ErrorCode.BAD_USER_INPUT, graphQLError);
     }
     const requestId = currentRequestId();
     log.error({ err: original, requestId, path: graphQLError?.path }, 'unexpected error');

@@ -77,6 +77,14 @@ function maxDepthRule(max: number): ValidationRule {
  */
 export function useQueryLimits(limits: QueryLimits): Plugin {
   return {
+    // HTTP requests (GET, POST, multipart) are checked here; WebSocket operations call operationParamsProblem.
+    onParams({ params, setResult }) {
+      const problem = operationParamsProblem(params);
+      if (problem) setResult({ errors: [problem] });
+    },
+    onParse({ parseFn, setParseFn }) {
+      setParseFn((source, options) => parseFn(source, { ...options, maxTokens: MAX_DOCUMENT_TOKENS }));
+    },
     onValidate({ addValidationRule, context }) {
       const params = (context as { params?: { variables?: Record<string, unknown>; operationName?: string } }).params;
       addValidationRule(maxAliasesRule(limits.maxAliases));
@@ -108,3 +116,92 @@ export const connectionComplexity = (args: { first?: number | null; last?: numbe
   field: 1,
   multiplier: Math.min(Math.max(args.first ?? args.last ?? 20, 1), 100) / 10,
 });
+
+/**
+ * Deepest nesting of `{`, `[` and `(` a document may have. graphql-js parses, validates and executes recursively,
+ * so a document nested thousands of levels overflows the stack; this bound is checked by a flat scan before
+ * anything recursive sees the text. Legitimate documents stay far below it (selection depth is capped at
+ * MAX_QUERY_DEPTH anyway).
+ */
+export const MAX_DOCUMENT_NESTING = 128;
+/** Deepest nesting of arrays and objects in `variables` and `extensions` (JSON.stringify and coercion recurse). */
+export const MAX_VALUE_NESTING = 64;
+/** Most lexical tokens graphql-js will read in one document (10,000 inline list items fit; field floods do not). */
+export const MAX_DOCUMENT_TOKENS = 50_000;
+
+/**
+ * How deeply `{`, `[` and `(` nest in a GraphQL document, skipping strings, block strings and comments.
+ * Stops as soon as `max` is passed, so its cost is linear and bounded.
+ */
+export function documentNestingExceeds(source: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < source.length; i++) {
+    const char = source.charCodeAt(i);
+    if (char === 0x7b || char === 0x5b || char === 0x28) {
+      if (++depth > max) return true;
+    } else if (char === 0x7d || char === 0x5d || char === 0x29) {
+      if (depth > 0) depth--;
+    } else if (char === 0x23) {
+      // A comment runs to the end of the line.
+      while (i < source.length && source.charCodeAt(i) !== 0x0a && source.charCodeAt(i) !== 0x0d) i++;
+    } else if (char === 0x22) {
+      if (source.startsWith('"""', i)) {
+        // A block string ends at the first """ not escaped as \""".
+        let end = source.indexOf('"""', i + 3);
+        while (end !== -1 && source.charCodeAt(end - 1) === 0x5c) end = source.indexOf('"""', end + 3);
+        if (end === -1) return false;
+        i = end + 2;
+      } else {
+        for (i++; i < source.length; i++) {
+          const inner = source.charCodeAt(i);
+          if (inner === 0x5c) i++;
+          else if (inner === 0x22 || inner === 0x0a) break;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/** Whether a JSON value nests arrays/objects deeper than `max`; iterative, so any depth is safe to ask about. */
+export function valueNestingExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The shape every GraphQL request must have before any recursive work touches it: a JSON object with a string
+ * `query`, object (or absent) `variables` and `extensions`, a string (or absent) `operationName`, values nested
+ * at most MAX_VALUE_NESTING deep and a document nested at most MAX_DOCUMENT_NESTING deep. Shared by HTTP (GET,
+ * POST, multipart) and WebSocket, so no transport can hand the parser something it cannot survive.
+ */
+export function operationParamsProblem(params: unknown): GraphQLError | null {
+  const bad = (message: string, limit?: string) =>
+    new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, ...(limit ? { limit } : {}), http: { status: 400 } } });
+  if (!isPlainObject(params)) {
+    return bad('the request must be a JSON object: {"query": "…", "variables": {…}, "operationName": "…"}');
+  }
+  const { query, variables, extensions, operationName } = params;
+  if (typeof query !== 'string') return bad('"query" must be a string holding a GraphQL document');
+  if (variables != null && !isPlainObject(variables)) return bad('"variables" must be a JSON object');
+  if (extensions != null && !isPlainObject(extensions)) return bad('"extensions" must be a JSON object');
+  if (operationName != null && typeof operationName !== 'string') return bad('"operationName" must be a string');
+  if (valueNestingExceeds(variables, MAX_VALUE_NESTING) || valueNestingExceeds(extensions, MAX_VALUE_NESTING)) {
+    return bad(`variables nest deeper than the limit of ${MAX_VALUE_NESTING} levels`, 'nesting');
+  }
+  if (documentNestingExceeds(query, MAX_DOCUMENT_NESTING)) {
+    return bad(`the document nests deeper than the limit of ${MAX_DOCUMENT_NESTING} levels`, 'nesting');
+  }
+  return null;
+}

@@ -80,19 +80,12 @@ export function createResponseCache(app: App, schema: GraphQLSchema) {
 
   /**
    * A cached answer for this JSON POST, if there is one (same session, document, variables and operation name).
-   * On a miss it returns the parsed body, which Yoga then takes instead of reading the body again
-   * (`usePreParsedBody`); `unparsed` is the raw body when it was not JSON, for Yoga to answer the error.
+   * `params` is the body the server parsed and checked (operationParamsProblem); on a miss Yoga takes it as it is
+   * (`usePreParsedBody`).
    */
-  async function serveFromCache(request: Request): Promise<{ response?: Response; params?: unknown; unparsed?: string }> {
-    const body = await request.text();
-    let params: { query?: unknown; variables?: unknown; operationName?: unknown };
-    try {
-      params = JSON.parse(body);
-    } catch {
-      return { unparsed: body };
-    }
+  async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
     const user = userOfRequest(app, request);
-    if (!user || typeof params?.query !== 'string') return { params };
+    if (!user) return undefined;
     const key = cacheKey({
       documentString: params.query,
       variableValues: params.variables,
@@ -100,7 +93,7 @@ export function createResponseCache(app: App, schema: GraphQLSchema) {
       sessionId: `session:${user.sessionId}`,
     });
     const cached = await cache.get(key);
-    if (!cached) return { params };
+    if (!cached) return undefined;
     // What Yoga would send: the result without the extensions it turns into headers; serialised once per entry.
     let json = serialized.get(cached);
     if (json === undefined) {
@@ -109,7 +102,7 @@ export function createResponseCache(app: App, schema: GraphQLSchema) {
     }
     const accept = request.headers.get('accept') ?? '';
     const type = accept.includes('application/graphql-response+json') && !accept.includes('application/json') ? 'application/graphql-response+json' : 'application/json';
-    return { response: new Response(json, { headers: { 'content-type': `${type}; charset=utf-8` } }) };
+    return new Response(json, { headers: { 'content-type': `${type}; charset=utf-8` } });
   }
 
   return { plugin, serveFromCache };

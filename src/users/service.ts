@@ -13,6 +13,8 @@ export interface AuthUser {
   username: string;
   role: Role;
   sessionId: number;
+  /** When the token stops working (ms since the epoch); open streams are ended then. */
+  expiresAt: number;
 }
 
 export interface UsersServiceOptions {
@@ -58,7 +60,8 @@ export class UsersService {
   // Verified against when the username is unknown, so a miss costs as long as a wrong password.
   private dummyHash: Promise<string> | undefined;
 
-  private readonly liveSessions = new Map<string, { user: AuthUser; expiresAt: number }>();
+  private readonly liveSessions = new Map<string, AuthUser>();
+  private readonly sessionChangeListeners = new Set<() => void>();
 
   constructor(private readonly options: UsersServiceOptions) {
     this.throttle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs);
@@ -121,7 +124,7 @@ export class UsersService {
       });
     });
     this.recordLogin({ username, success: true, reason: null, clientAddress, at }, user.id);
-    const authUser: AuthUser = { id: user.id, username: user.username, role: user.role, sessionId: session.id };
+    const authUser: AuthUser = { id: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: at.getTime() + this.options.tokenTtlMs };
     return { token, user: q.findUserById(this.db, user.id)!, authUser };
   }
 
@@ -130,12 +133,18 @@ export class UsersService {
     const tokenHash = hashToken(token);
     const now = Date.now();
     const known = this.liveSessions.get(tokenHash);
-    if (known && known.expiresAt > now) return known.user;
+    if (known && known.expiresAt > now) return known;
     const session = q.findLiveSession(this.db, tokenHash, new Date(now));
     if (!session) return null;
-    const user: AuthUser = { id: session.userId, username: session.username, role: session.role, sessionId: session.sessionId };
+    const user: AuthUser = {
+      id: session.userId,
+      username: session.username,
+      role: session.role,
+      sessionId: session.sessionId,
+      expiresAt: session.expiresAt.getTime(),
+    };
     if (this.liveSessions.size >= LIVE_SESSION_CACHE_SIZE) this.liveSessions.clear();
-    this.liveSessions.set(tokenHash, { user, expiresAt: session.expiresAt.getTime() });
+    this.liveSessions.set(tokenHash, user);
     return user;
   }
 
@@ -146,6 +155,15 @@ export class UsersService {
    */
   private forgetSessions(): void {
     this.liveSessions.clear();
+    for (const listener of this.sessionChangeListeners) listener();
+  }
+
+  /**
+   * Called (synchronously, possibly inside the transaction that makes it) on every change that may end sessions:
+   * the transports use it to end the streams opened with a token that no longer works.
+   */
+  onSessionsChanged(listener: () => void): void {
+    this.sessionChangeListeners.add(listener);
   }
 
   logout(user: AuthUser): void {

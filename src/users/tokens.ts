@@ -14,3 +14,23 @@ export function bearerToken(authorization: string | null | undefined): string | 
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   return match ? match[1]! : null;
 }
+
+/** What an Authorization value says: nothing, a bearer token, or something we cannot read (a client mistake). */
+export type Authorization = { kind: 'none' } | { kind: 'bearer'; token: string } | { kind: 'malformed' };
+
+export function parseAuthorization(authorization: string | null | undefined): Authorization {
+  if (authorization == null || authorization.trim() === '') return { kind: 'none' };
+  const token = bearerToken(authorization);
+  return token ? { kind: 'bearer', token } : { kind: 'malformed' };
+}
+
+export const MALFORMED_AUTHORIZATION = 'the Authorization header must be "Bearer <token>"';
+
+/** A header-like value from a plain object (connectionParams, GraphiQL's per-operation headers), any letter case. */
+export function headerValue(headers: unknown, name: string): string | undefined {
+  if (!headers || typeof headers !== 'object') return undefined;
+  for (const [key, value] of Object.entries(headers)) {
+    if (typeof value === 'string' && key.toLowerCase() === name) return value;
+  }
+  return undefined;
+}

@@ -1,0 +1,131 @@
+import type { AuthUser } from '../users/service';
+
+/** How often open streams are checked for an expired token (the issue's bound is 1 s). */
+const EXPIRY_SWEEP_MS = 250;
+
+interface TrackedStream {
+  token: string;
+  user: AuthUser;
+  end: (reason: string) => void;
+}
+
+/**
+ * Long-lived streams (WebSocket connections, SSE responses) opened with a token. A stream lives only while its
+ * token still authenticates to the same user with the same role: logout, expiry, a disabled or deleted account, a
+ * password change that revoked the session, or a role change ends it. Checked again after every change to users
+ * or sessions, and for expiry a few times a second while any stream is open.
+ */
+export class SessionStreams {
+  private readonly streams = new Set<TrackedStream>();
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private recheckScheduled = false;
+
+  constructor(
+    private readonly authenticate: (token: string) => AuthUser | null,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Follows one stream; the returned function stops following it (call it when the stream ends by itself). */
+  track(token: string, user: AuthUser, end: (reason: string) => void): () => void {
+    const stream: TrackedStream = { token, user, end };
+    this.streams.add(stream);
+    this.sweepTimer ??= setInterval(() => this.sweepExpired(), EXPIRY_SWEEP_MS);
+    return () => this.forget(stream);
+  }
+
+  /**
+   * Re-checks every stream's token once the current synchronous work is done, so a change is judged after its
+   * transaction committed, and a burst of changes costs one pass.
+   */
+  scheduleRecheck(): void {
+    if (this.recheckScheduled || this.streams.size === 0) return;
+    this.recheckScheduled = true;
+    queueMicrotask(() => {
+      this.recheckScheduled = false;
+      for (const stream of this.streams) {
+        const current = this.authenticate(stream.token);
+        if (!current) this.endStream(stream, 'session ended: logged out, expired or revoked');
+        else if (current.id !== stream.user.id || current.role !== stream.user.role) this.endStream(stream, 'session ended: role changed');
+      }
+    });
+  }
+
+  /** Ends every stream (server shutdown). */
+  endAll(reason: string): void {
+    for (const stream of this.streams) this.endStream(stream, reason);
+  }
+
+  private sweepExpired(): void {
+    const now = this.now();
+    for (const stream of this.streams) {
+      if (stream.user.expiresAt <= now) this.endStream(stream, 'session ended: token expired');
+    }
+  }
+
+  private endStream(stream: TrackedStream, reason: string): void {
+    this.forget(stream);
+    stream.end(reason);
+  }
+
+  private forget(stream: TrackedStream): void {
+    this.streams.delete(stream);
+    if (this.streams.size === 0 && this.sweepTimer) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Wraps a streaming response body (SSE or multipart) so the server can end it: `end` sends `finalChunk` (for SSE,
+ * an error event and `complete`), closes the stream and cancels the source, which stops the subscription behind it.
+ */
+export function endableStream(source: ReadableStream<Uint8Array>, onClose: () => void) {
+  const reader = source.getReader();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let ended = false;
+  const finish = () => {
+    if (ended) return false;
+    ended = true;
+    onClose();
+    return true;
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    async pull(c) {
+      try {
+        const { value, done } = await reader.read();
+        if (ended) return;
+        if (done) {
+          finish();
+          c.close();
+        } else c.enqueue(value);
+      } catch (error) {
+        if (finish()) c.error(error);
+      }
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
+  const end = (finalChunk?: string) => {
+    if (!finish()) return;
+    try {
+      if (finalChunk) controller.enqueue(encoder.encode(finalChunk));
+      controller.close();
+    } catch {
+      // The client went away first.
+    }
+    reader.cancel('session ended').catch(() => {});
+  };
+  return { stream, end };
+}

@@ -1,0 +1,417 @@
+// Issue 11: no request can crash, stall or get around jobgraph — each class through the real transports.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
+
+const nested = (open: string, close: string, depth: number, inner = '') => open.repeat(depth) + inner + close.repeat(depth);
+
+const post = (url: string, body: string | object, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+/** A raw graphql-transport-ws socket: what an attacker (not a well-behaved client) sends. */
+async function rawSocket(wsUrl: string, connectionParams?: unknown) {
+  const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
+  const messages: any[] = [];
+  const waiters: (() => void)[] = [];
+  let closed: { code: number; reason: string } | undefined;
+  socket.onmessage = (event) => {
+    messages.push(JSON.parse(String(event.data)));
+    waiters.splice(0).forEach((w) => w());
+  };
+  socket.onclose = (event) => {
+    closed = { code: event.code, reason: event.reason };
+    waiters.splice(0).forEach((w) => w());
+  };
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  const until = async (done: () => boolean, timeoutMs = 5000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`timed out; messages: ${JSON.stringify(messages).slice(0, 500)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  };
+  const send = (message: unknown) => socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+  send({ type: 'connection_init', payload: connectionParams });
+  await until(() => messages.some((m) => m.type === 'connection_ack') || closed !== undefined);
+  return {
+    socket,
+    messages,
+    send,
+    until,
+    get closed() {
+      return closed;
+    },
+    /** Sends a subscribe and waits for its first answer (next or error). */
+    async operation(id: string, payload: Record<string, unknown>) {
+      send({ type: 'subscribe', id, payload });
+      await until(() => messages.some((m) => m.id === id && (m.type === 'next' || m.type === 'error')) || closed !== undefined);
+      return messages.find((m) => m.id === id && (m.type === 'next' || m.type === 'error'));
+    },
+  };
+}
+
+/** `{ __typename }` round trip in milliseconds: the server is alive and not stalled. */
+async function probe(server: TestServer): Promise<number> {
+  const started = performance.now();
+  const result = await server.gql('{ __typename }');
+  expect(result.data).toEqual({ __typename: 'Query' });
+  return performance.now() - started;
+}
+
+describe('crash: nothing nested can end the process', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  test('WebSocket variables nested 100,000 deep: a coded error, the socket and the server live on', async () => {
+    const ws = await rawSocket(server.wsUrl);
+    // Written by hand: JSON.stringify itself cannot go 100,000 deep.
+    ws.send(`{"type":"subscribe","id":"deep","payload":{"query":"query($v: JSON) { __typename }","variables":{"v":${nested('[', ']', 100_000)}}}}`);
+    await ws.until(() => ws.messages.some((m) => m.id === 'deep') || ws.closed !== undefined);
+    const answer = ws.messages.find((m) => m.id === 'deep');
+    expect(answer.type).toBe('error');
+    expect(answer.payload[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'nesting' });
+    expect(ws.closed).toBeUndefined();
+    const next = await ws.operation('after', { query: '{ __typename }' });
+    expect(next).toMatchObject({ type: 'next', payload: { data: { __typename: 'Query' } } });
+    ws.socket.close();
+    await probe(server);
+  });
+
+  test('documents nested 20,000 deep (selections, lists, objects) get 400 BAD_USER_INPUT on HTTP, GET, multipart and WebSocket', async () => {
+    const documents = [
+      nested('{ a ', '}', 20_000),
+      `query { evaluate(expressions: ${nested('[', ']', 20_000, '"1"')}) { value } }`,
+      `mutation { completeJob(id: "1", result: ${nested('{ a: ', '}', 20_000, '1')}) { id } }`,
+    ];
+    for (const query of documents) {
+      const response = await post(server.url, { query });
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as any;
+      expect(body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'nesting' });
+    }
+    // A URL holds less than a body: 1,000 levels are still far past the limit.
+    const get = await fetch(`${server.url}?query=${encodeURIComponent(nested('{ a ', '}', 1000))}`, { headers: { 'graphql-preflight': '1' } });
+    expect(get.status).toBe(400);
+    expect(((await get.json()) as any).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+
+    const form = new FormData();
+    form.set('operations', JSON.stringify({ query: documents[1], variables: {} }));
+    form.set('map', '{}');
+    const multipart = await fetch(server.url, { method: 'POST', body: form, headers: { 'graphql-preflight': '1' } });
+    expect(multipart.status).toBe(400);
+    expect(((await multipart.json()) as any).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+
+    const ws = await rawSocket(server.wsUrl);
+    const answer = await ws.operation('doc', { query: documents[0] });
+    expect(answer.payload[0].extensions.code).toBe('BAD_USER_INPUT');
+    ws.socket.close();
+    await probe(server);
+  });
+
+  test('a deeply nested JSON body to /api/* is refused, not fatal', async () => {
+    const token = await server.adminToken();
+    const response = await post(`${server.url.replace('/graphql', '')}/api/best5`, `{"question": ${nested('[', ']', 100_000)}}`, {
+      authorization: `Bearer ${token}`,
+    });
+    expect(response.status).toBe(400);
+    await probe(server);
+  });
+});
+
+describe('limits on every path', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ MAX_BODY_BYTES: '65536', RATE_LIMIT_PER_SECOND: '10' });
+  });
+  afterAll(() => server.stop());
+
+  test('a chunked body to /api/* over MAX_BODY_BYTES gets 413 and queues nothing', async () => {
+    const token = await server.adminToken();
+    const chunk = new TextEncoder().encode(`{"question": "${'x'.repeat(16_000)}`);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 40) controller.enqueue(chunk);
+        else {
+          controller.enqueue(new TextEncoder().encode('"}'));
+          controller.close();
+        }
+      },
+    });
+    const response = await fetch(`${server.url.replace('/graphql', '')}/api/best5`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body,
+    });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as any).errors[0].message).toContain('exceeds the limit of 65536 bytes');
+    await Bun.sleep(1100); // let the rate bucket refill
+    const counts = await server.gql('{ jobCounts { total } }', undefined, token);
+    expect(counts.data?.jobCounts.total).toBe(0);
+  });
+
+  test('operations over one WebSocket are rate-limited per connection and per address', async () => {
+    await Bun.sleep(2100);
+    const ws = await rawSocket(server.wsUrl);
+    for (let i = 0; i < 60; i++) ws.send({ type: 'subscribe', id: `op${i}`, payload: { query: '{ __typename }' } });
+    await ws.until(() => ws.messages.filter((m) => m.type === 'next' || m.type === 'error').length >= 60);
+    const limited = ws.messages.filter((m) => m.type === 'error' && m.payload[0].extensions.code === 'RATE_LIMITED');
+    const answered = ws.messages.filter((m) => m.type === 'next');
+    // 10 a second with bursts of 20: most of the 60 are refused, the socket stays open.
+    expect(answered.length).toBeLessThanOrEqual(22);
+    expect(limited.length).toBeGreaterThanOrEqual(38);
+    expect(limited[0].payload[0].extensions.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(ws.closed).toBeUndefined();
+    // The address's allowance is shared with HTTP.
+    const http = await post(server.url, { query: '{ __typename }' });
+    expect(http.status).toBe(429);
+    ws.socket.close();
+  });
+
+  test('a WebSocket message larger than MAX_BODY_BYTES closes that socket (1009)', async () => {
+    await Bun.sleep(2100);
+    const ws = await rawSocket(server.wsUrl);
+    ws.send({ type: 'subscribe', id: 'big', payload: { query: `{ __typename } # ${'x'.repeat(70_000)}` } });
+    await ws.until(() => ws.closed !== undefined);
+    expect(ws.closed!.code).toBe(1009);
+  });
+});
+
+describe('revocation: a session that ends takes its streams with it', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ QUOTE_DELAY_MS: '1' });
+  });
+  afterAll(() => server.stop());
+
+  /** Resolves with the close code once the graphql-ws client reports the socket closed. */
+  const closedWithin = (client: ReturnType<TestServer['wsClient']>) =>
+    new Promise<{ code: number; at: number }>((resolve) => client.on('closed', (event) => resolve({ code: (event as CloseEvent).code, at: Date.now() })));
+
+  test('logout ends its quoteStream over WebSocket (4403) and over SSE within 1 s', async () => {
+    const { token } = await server.userWithRole('USER');
+    const client = server.wsClient(token);
+    const closed = closedWithin(client);
+    const sub = subscribe(client, 'subscription { quoteStream(protocol: TCP, intervalMs: 100) { index } }');
+    await sub.waitFor(1);
+
+    const controller = new AbortController();
+    const sse = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: 'subscription { quoteStream(protocol: TCP, intervalMs: 100) { index } }' }),
+      signal: controller.signal,
+    });
+    const sseText = (async () => {
+      const reader = sse.body!.getReader();
+      let text = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return { text, at: Date.now() };
+        text += new TextDecoder().decode(value);
+      }
+    })();
+    await Bun.sleep(300);
+
+    const loggedOutAt = Date.now();
+    expect((await server.gql('mutation { logout }', undefined, token)).data).toEqual({ logout: true });
+    const { code, at } = await closed;
+    expect(code).toBe(4403);
+    expect(at - loggedOutAt).toBeLessThan(1000);
+    const ended = await sseText;
+    expect(ended.at - loggedOutAt).toBeLessThan(1000);
+    expect(ended.text).toContain('UNAUTHENTICATED');
+    expect(ended.text).toContain('event: complete');
+  });
+
+  test('a manager demoted to USER, then deleted, stops receiving jobCompleted', async () => {
+    const admin = await server.adminToken();
+    const manager = await server.userWithRole('MANAGER');
+    const client = server.wsClient(manager.token);
+    const closed = closedWithin(client);
+    const sub = subscribe(client, 'subscription { jobCompleted { id } }');
+    await Bun.sleep(100);
+    await server.gql('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', undefined, admin);
+    await sub.waitFor(1);
+    const demotedAt = Date.now();
+    await server.gql(`mutation { updateUser(id: "${manager.id}", input: { role: USER }) { id } }`, undefined, admin);
+    expect((await closed).code).toBe(4403);
+    expect(Date.now() - demotedAt).toBeLessThan(1000);
+    await server.gql(`mutation { deleteUser(id: "${manager.id}") }`, undefined, admin);
+    await server.gql('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', undefined, admin);
+    await Bun.sleep(300);
+    expect(sub.events.length).toBe(1);
+  });
+
+  test('a disabled admin stops receiving loginEvents; a password reset ends the user’s sockets', async () => {
+    const admin = await server.adminToken();
+    const other = await server.userWithRole('ADMIN');
+    const client = server.wsClient(other.token);
+    const closed = closedWithin(client);
+    subscribe(client, 'subscription { loginEvents { username } }');
+    await Bun.sleep(200);
+    await server.gql(`mutation { updateUser(id: "${other.id}", input: { disabled: true }) { id } }`, undefined, admin);
+    expect((await closed).code).toBe(4403);
+
+    const user = await server.userWithRole('USER');
+    const userClient = server.wsClient(user.token);
+    const userClosed = closedWithin(userClient);
+    subscribe(userClient, 'subscription { quoteStream(intervalMs: 100) { index } }');
+    await Bun.sleep(200);
+    await server.gql(`mutation { updateUser(id: "${user.id}", input: { password: "a-brand-new-password" }) { id } }`, undefined, admin);
+    expect((await userClosed).code).toBe(4403);
+  });
+
+  test('changePassword ends the other sessions’ streams and keeps its own', async () => {
+    const user = await server.userWithRole('USER');
+    const second = await server.login(user.username, `${user.username}-password`);
+    const own = server.wsClient(user.token);
+    const other = server.wsClient(second);
+    const otherClosed = closedWithin(other);
+    const ownSub = subscribe(own, 'subscription { quoteStream(intervalMs: 100) { index } }');
+    subscribe(other, 'subscription { quoteStream(intervalMs: 100) { index } }');
+    await ownSub.waitFor(1);
+    await server.gql(
+      `mutation { changePassword(currentPassword: "${user.username}-password", newPassword: "changed-password-1") }`,
+      undefined,
+      user.token,
+    );
+    expect((await otherClosed).code).toBe(4403);
+    const before = ownSub.events.length;
+    await Bun.sleep(400);
+    expect(ownSub.events.length).toBeGreaterThan(before);
+    ownSub.unsubscribe();
+  });
+});
+
+describe('revocation: expiry', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ TOKEN_TTL_SECONDS: '2', QUOTE_DELAY_MS: '1' });
+  });
+  afterAll(() => server.stop());
+
+  test('an expired token’s WebSocket closes (4403) within 1 s of expiry', async () => {
+    const user = await server.userWithRole('USER');
+    const loggedInAt = Date.now();
+    const client = server.wsClient(user.token);
+    const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as CloseEvent).code)));
+    subscribe(client, 'subscription { quoteStream(intervalMs: 100) { index } }');
+    expect(await closed).toBe(4403);
+    const elapsed = Date.now() - loggedInAt;
+    expect(elapsed).toBeGreaterThan(1500);
+    expect(elapsed).toBeLessThan(3500);
+  });
+});
+
+describe('error pages and codes', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  const codeOf = async (response: Response) => ((await response.json()) as any).errors[0].extensions?.code;
+
+  test('bodies that are not a GraphQL request get 400 BAD_USER_INPUT, never a masked 500', async () => {
+    for (const body of ['null', '[]', '"x"', '123', '{"query": 5}', '{"query": "{ me { id } }", "variables": [1]}']) {
+      const response = await post(server.url, body);
+      expect(response.status).toBe(400);
+      expect(await codeOf(response)).toBe('BAD_USER_INPUT');
+    }
+    const get = await fetch(`${server.url}?query=%7B__typename%7D&variables=%7Bbroken`, { headers: { 'graphql-preflight': '1' } });
+    expect(get.status).toBe(400);
+    expect(await codeOf(get)).toBe('BAD_USER_INPUT');
+  });
+
+  test('subscription errors over SSE carry the status of their code', async () => {
+    const sse = (query: string, token?: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ query }),
+      });
+    const anonymous = await sse('subscription { loginEvents { username } }');
+    expect(anonymous.status).toBe(401);
+    expect((await readSseEvents(anonymous, 1))[0].errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    const { token } = await server.userWithRole('USER');
+    const forbidden = await sse('subscription { loginEvents { username } }', token);
+    expect(forbidden.status).toBe(403);
+    const missing = await sse('subscription { jobUpdated(id: "999999") { id } }', token);
+    expect(missing.status).toBe(404);
+    const bad = await sse('subscription { quoteStream(intervalMs: 5) { index } }', token);
+    expect(bad.status).toBe(400);
+    expect((await readSseEvents(bad, 1))[0].errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  test('every error has a code: relay arguments, cursors, enum values, the CSRF refusal (which names its header)', async () => {
+    const admin = await server.adminToken();
+    for (const query of ['{ jobs(first: -1) { edges { cursor } } }', '{ jobs(after: "zzz") { edges { cursor } } }', '{ jobs(status: FOO) { edges { cursor } } }']) {
+      const result = await server.gql(query, undefined, admin);
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    const csrf = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`);
+    expect(csrf.status).toBe(403);
+    const body = (await csrf.json()) as any;
+    expect(body.errors[0].extensions.code).toBe('FORBIDDEN');
+    expect(body.errors[0].message).toContain('graphql-preflight');
+  });
+
+  test('an unknown route or method is a coded 4xx in JSON, never an HTML page', async () => {
+    const response = await fetch(server.url.replace('/graphql', '/nowhere'));
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toContain('application/json');
+    const put = await fetch(server.url, { method: 'PUT', body: '{}' });
+    expect(put.status).toBeLessThan(500);
+    expect(put.headers.get('content-type') ?? '').not.toContain('text/html');
+  });
+});
+
+describe('the Authorization header', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  test('header names are case-insensitive on WebSocket connectionParams and per-operation headers', async () => {
+    const admin = await server.adminToken();
+    const capitalised = server.wsClient(undefined, { connectionParams: { Authorization: `Bearer ${admin}` } });
+    const me = subscribe(capitalised, '{ me { username } }');
+    expect((await me.waitFor(1))[0]).toEqual({ data: { me: { username: 'admin' } } });
+
+    // GraphiQL's header editor: per operation, as extensions.headers.
+    const ws = await rawSocket(server.wsUrl);
+    const answer = await ws.operation('me', { query: '{ me { username } }', extensions: { headers: { AUTHORIZATION: `Bearer ${admin}` } } });
+    expect(answer.payload).toEqual({ data: { me: { username: 'admin' } } });
+    ws.socket.close();
+  });
+
+  test('a malformed Authorization value is a clear 401, not anonymity', async () => {
+    const admin = await server.adminToken();
+    const response = await post(server.url, { query: '{ me { id } }' }, { authorization: admin });
+    expect(response.status).toBe(401);
+    const body = (await response.json()) as any;
+    expect(body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(body.errors[0].message).toContain('Bearer');
+
+    const ws = await rawSocket(server.wsUrl, { authorization: admin });
+    await ws.until(() => ws.closed !== undefined);
+    expect(ws.closed!.code).toBe(4403);
+  });
+});
