@@ -48,6 +48,7 @@ export function createApp(config: Config, log: Logger): App {
     events,
     tokenTtlMs: config.tokenTtlMs,
     loginMaxFailures: config.loginMaxFailures,
+    loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     loginFailureWindowMs: config.loginFailureWindowMs,
   });
   const pool = new WorkerPool({

@@ -25,6 +25,7 @@ export interface Config {
   analyticsCsv: string;
   tokenTtlMs: number;
   loginMaxFailures: number;
+  loginMaxFailuresPerAddress: number;
   loginFailureWindowMs: number;
   rateLimitPerSecond: number;
   maxBodyBytes: number;
@@ -78,7 +79,22 @@ function hostAndPort(env: Record<string, string | undefined>, name: string): str
   return raw;
 }
 
+/**
+ * Failed logins per client address, over all usernames: a separate budget, larger than the per-username one, so
+ * one person's typos never lock out others behind the same address. The default, ten per-username budgets, lets
+ * ten people behind one NAT each use theirs, while one address can still test only that many passwords per
+ * window (password spraying). 0 turns the rule off (behind a reverse proxy every client has the proxy's address).
+ */
+function loginMaxFailuresPerAddress(env: Record<string, string | undefined>, perUsername: number): number {
+  const value = integer(env, 'LOGIN_MAX_FAILURES_PER_ADDRESS', 10 * perUsername, 0, 1_000_000);
+  if (value !== 0 && value <= perUsername) {
+    throw new ConfigError(`LOGIN_MAX_FAILURES_PER_ADDRESS must be 0 or more than LOGIN_MAX_FAILURES (${perUsername}), got "${value}"`);
+  }
+  return value;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const loginMaxFailures = integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000);
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: text(env, 'HOST') ?? '0.0.0.0',
@@ -100,7 +116,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     relayMaxResponseBytes: integer(env, 'RELAY_MAX_RESPONSE_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     analyticsCsv: text(env, 'ANALYTICS_CSV') ?? BUNDLED_ANALYTICS_CSV,
     tokenTtlMs: integer(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 1, 365 * 24 * 3600) * 1000,
-    loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginMaxFailures,
+    loginMaxFailuresPerAddress: loginMaxFailuresPerAddress(env, loginMaxFailures),
     loginFailureWindowMs: integer(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400) * 1000,
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 200, 0, 1_000_000),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -4,7 +4,7 @@ import { ROLES, type Role } from '../db/schema';
 import { badInput, conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
 import * as q from './queries';
-import { LoginThrottle } from './throttle';
+import { LoginThrottle, type ReservedAttempt } from './throttle';
 import { generatePassword, generateToken, hashToken } from './tokens';
 
 /** Who is making a request, once their token has been checked. */
@@ -23,6 +23,8 @@ export interface UsersServiceOptions {
   events: EventBus;
   tokenTtlMs: number;
   loginMaxFailures: number;
+  /** Failed logins per client address (over all usernames) before it is throttled; 0: no per-address rule. */
+  loginMaxFailuresPerAddress: number;
   loginFailureWindowMs: number;
 }
 
@@ -56,7 +58,9 @@ const hashPassword = (password: string) => Bun.password.hash(password, { algorit
 const LIVE_SESSION_CACHE_SIZE = 10_000;
 
 export class UsersService {
-  private readonly throttle: LoginThrottle;
+  private readonly usernameThrottle: LoginThrottle;
+  // Null when LOGIN_MAX_FAILURES_PER_ADDRESS is 0 (behind a proxy every client shares one address).
+  private readonly addressThrottle: LoginThrottle | null;
   // Verified against when the username is unknown, so a miss costs as long as a wrong password.
   private dummyHash: Promise<string> | undefined;
 
@@ -64,7 +68,10 @@ export class UsersService {
   private readonly sessionChangeListeners = new Set<() => void>();
 
   constructor(private readonly options: UsersServiceOptions) {
-    this.throttle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs);
+    this.usernameThrottle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs);
+    this.addressThrottle = options.loginMaxFailuresPerAddress
+      ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs)
+      : null;
   }
 
   private get db() {
@@ -89,29 +96,52 @@ export class UsersService {
     return { created: true as const, username: name, generatedPassword: configuredPassword ? undefined : password };
   }
 
+  /**
+   * Checks a password, throttled per username and per client address (see LoginThrottle). Both budgets are
+   * reserved before the hash check is awaited, so at most `loginMaxFailures` wrong passwords are ever checked
+   * per username per window, however many attempts run at once. A success gives its slot back but erases no
+   * failure: otherwise an attempt that succeeds while guesses are in flight would open a fresh budget for them.
+   */
   async login(usernameInput: string, password: string, clientAddress: string | null) {
-    const username = usernameInput.trim().toLowerCase();
-    const addressKey = `address:${clientAddress ?? 'unknown'}`;
-    const userKey = `user:${username}`;
-    const wait = Math.max(this.throttle.retryAfterSeconds(userKey), this.throttle.retryAfterSeconds(addressKey));
+    // A name or password no account can have is a malformed request (the rules are public), not a guess:
+    // refused before any throttle key, hash check or login event is spent on it.
+    const username = normalizeUsername(usernameInput);
+    if (password.length > PASSWORD_MAX) throw badInput(`password must be at most ${PASSWORD_MAX} characters long`, { field: 'password' });
+    const address = clientAddress ?? 'unknown';
+    const wait = Math.max(this.usernameThrottle.retryAfterSeconds(username), this.addressThrottle?.retryAfterSeconds(address) ?? 0);
     if (wait > 0) {
       this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
       throw rateLimited(`too many failed logins; try again in ${wait} s`, wait);
     }
+    // No await between the check above and these reservations: that is what makes the budget hold.
+    const attempts = { username: this.usernameThrottle.reserve(username), address: this.addressThrottle?.reserve(address) };
 
-    const user = q.findUserByUsername(this.db, username);
-    const passwordMatches = user
-      ? await Bun.password.verify(password, user.passwordHash)
-      : await Bun.password.verify(password, await (this.dummyHash ??= hashPassword(generatePassword())));
-    const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
-    if (failure || !user) {
-      this.throttle.recordFailure(userKey);
-      this.throttle.recordFailure(addressKey);
-      this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
-      throw unauthenticated('user info error');
+    try {
+      const user = q.findUserByUsername(this.db, username);
+      const passwordMatches = user
+        ? await Bun.password.verify(password, user.passwordHash)
+        : await Bun.password.verify(password, await (this.dummyHash ??= hashPassword(generatePassword())));
+      const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
+      if (failure || !user) {
+        this.recordFailedAttempt(attempts, username, address);
+        this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
+        throw unauthenticated('user info error');
+      }
+      return this.startSession(user, clientAddress);
+    } finally {
+      // A success, or an error before any verdict, gives the slots back; after failed() this does nothing.
+      attempts.username.release();
+      attempts.address?.release();
     }
+  }
 
-    this.throttle.reset(userKey);
+  private recordFailedAttempt(attempts: { username: ReservedAttempt; address?: ReservedAttempt }, username: string, address: string) {
+    // OWASP: every lockout is logged, once, when it starts.
+    if (attempts.username.failed()) this.options.log.warn({ username }, 'login locked for this username');
+    if (attempts.address?.failed()) this.options.log.warn({ address }, 'login locked for this address');
+  }
+
+  private startSession(user: NonNullable<ReturnType<typeof q.findUserByUsername>>, clientAddress: string | null) {
     const token = generateToken();
     const at = new Date();
     const session = this.db.transaction((tx) => {
@@ -123,7 +153,7 @@ export class UsersService {
         clientAddress,
       });
     });
-    this.recordLogin({ username, success: true, reason: null, clientAddress, at }, user.id);
+    this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
     const authUser: AuthUser = { id: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: at.getTime() + this.options.tokenTtlMs };
     return { token, user: q.findUserById(this.db, user.id)!, authUser };
   }
