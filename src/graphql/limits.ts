@@ -104,6 +104,12 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       const variablesKey = Bun.hash(JSON.stringify([params?.variables ?? null, params?.operationName ?? null])).toString(36);
       Object.defineProperty(complexityRule, 'name', { value: `complexity_${variablesKey}` });
       addValidationRule(complexityRule);
+      return ({ result, setResult }) => {
+        // graphql-js stops validating a document whose repeated fields or fragments would cost too much to compare.
+        if (result.some((error) => error.message === 'Validation aborted.')) {
+          setResult([limitError('validation aborted: the document repeats too many fields or fragments to check; send a smaller one', 'validation')]);
+        }
+      };
     },
   };
 }
