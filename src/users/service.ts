@@ -3,6 +3,7 @@ import type { Db } from '../db/client';
 import { ROLES, type Role } from '../db/schema';
 import { badInput, conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
+import { checkLength } from '../input';
 import * as q from './queries';
 import { LoginThrottle } from './throttle';
 import { generatePassword, generateToken, hashToken } from './tokens';
@@ -24,6 +25,7 @@ export interface UsersServiceOptions {
   loginFailureWindowMs: number;
 }
 
+const USERNAME_MAX = 64;
 const USERNAME_PATTERN = /^[a-z0-9_.@-]{3,64}$/;
 const PASSWORD_MIN = 8;
 const PASSWORD_MAX = 256;
@@ -87,6 +89,9 @@ export class UsersService {
   }
 
   async login(usernameInput: string, password: string, clientAddress: string | null) {
+    // No account has a longer name or password: refuse at once, before a hash verify or a throttle entry.
+    checkLength(usernameInput, USERNAME_MAX, 'username');
+    checkLength(password, PASSWORD_MAX, 'password');
     const username = usernameInput.trim().toLowerCase();
     const addressKey = `address:${clientAddress ?? 'unknown'}`;
     const userKey = `user:${username}`;
@@ -208,6 +213,7 @@ export class UsersService {
   }
 
   async changePassword(actor: AuthUser, currentPassword: string, newPassword: string): Promise<boolean> {
+    checkLength(currentPassword, PASSWORD_MAX, 'currentPassword');
     const user = this.getUser(actor.id);
     if (!(await Bun.password.verify(currentPassword, user.passwordHash))) {
       throw new DomainError(ErrorCode.BAD_USER_INPUT, 'current password is wrong', { field: 'currentPassword' });
