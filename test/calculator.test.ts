@@ -140,6 +140,30 @@ describe('the interpreter', () => {
     expect(checked).toBeGreaterThan(5000);
   });
 
+  test('a left-associative chain of 100,000 terms: evaluated without deep recursion, errors where they happen', () => {
+    const ones = Array(100_000).fill('1');
+    expect(value(ones.join(' + '))).toBe(100_000);
+    expect(value(['100000', ...ones.slice(1)].join(' - '))).toBe(1); // ((100000 - 1) - 1) - …
+    expect(value('1' + ' * 2 / 2'.repeat(50_000))).toBe(1);
+    // An error deep in the chain names its own column; the first one from the left wins, as before.
+    const broken = ones.map((one, i) => (i === 50_000 ? '1 / 0' : i === 70_000 ? '0 % 0' : one)).join(' + ');
+    expect(error(broken)).toBe(`division by zero at column ${50_000 * 4 + 3}`);
+    // The tree as objects is 99,999 levels deep down its left side.
+    let depth = 0;
+    for (let node = parse(ones.join('+')); node.kind === '+'; node = node.left) depth++;
+    expect(depth).toBe(99_999);
+  });
+
+  test('one over-long or hopeless line is one cheap error', () => {
+    const longest = '1+'.repeat(499_999) + '11'; // 1,000,000 characters: still evaluated
+    expect(longest.length).toBe(1_000_000);
+    expect(value(longest)).toBe(500_010);
+    expect(error(longest + '1')).toBe('expression is longer than 1,000,000 characters');
+    // Tokenizing stops at the first bad character (the parser never reads past it): one token, not a million.
+    expect(tokenize('#'.repeat(999_999)).map((token) => token.type)).toEqual(['invalid', 'end']);
+    expect(error('1 + # + ' + '#'.repeat(999_000))).toBe("unexpected character '#' at column 5");
+  });
+
   test('the real file: 300,003 lines, the three trap lines are errors, the batch goes on', () => {
     const lines = splitLines(operationsText());
     expect(lines.length).toBe(300_003);
@@ -207,6 +231,30 @@ describe('the calculator through the API', () => {
         { line: 779, expression: '778 * 2 + 1', value: 1557, error: null },
       ],
     });
+  });
+
+  test('a 100,000-term chain among other lines: evaluate answers all of them, a calc job succeeds with all of them', async () => {
+    const chain = Array(100_000).fill('1').join(' + ');
+    const evaluated = await server.gql('query($e: [String!]!) { evaluate(expressions: $e) { line value error } }', { e: ['1 + 2', chain, '6 * 7', '1 / 0'] }, token);
+    expect(evaluated.errors).toBeUndefined();
+    expect(evaluated.data!.evaluate).toEqual([
+      { line: 1, value: 3, error: null },
+      { line: 2, value: 100_000, error: null },
+      { line: 3, value: 42, error: null },
+      { line: 4, value: null, error: 'division by zero at column 3' },
+    ]);
+
+    const text = ['1 + 2', chain, '6 * 7', '1 / 0', '2 ^ 10'].join('\n');
+    const submitted = await server.gql('mutation($text: String!) { submitCalcJob(input: { text: $text }) { id } }', { text }, token);
+    expect(submitted.errors).toBeUndefined();
+    const query = 'query($id: ID!) { job(id: $id) { status attempts error result { ... on CalcBatchResult { count errors output } } } }';
+    let job: any;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await Bun.sleep(50)) {
+      job = (await server.gql(query, { id: submitted.data!.submitCalcJob.id }, token)).data!.job;
+      if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(job.status)) break;
+    }
+    expect(job).toMatchObject({ status: 'SUCCEEDED', attempts: 1, error: null });
+    expect(job.result).toEqual({ count: 5, errors: 1, output: '3\n100000\n42\nerror: division by zero at column 3\n1024\n' });
   });
 
   test('bad batches are refused before they are stored', async () => {

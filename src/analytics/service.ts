@@ -4,6 +4,7 @@ import { AnalyticsIndex, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction,
 import type { Db } from '../db/client';
 import { analyticsDatasets, analyticsRows } from '../db/schema';
 import { badInput, unavailable } from '../errors';
+import { checkLength } from '../input';
 import { decodeDataset, parseDataset } from './ingest';
 
 export const ANALYTICS_QUERIES = [
@@ -30,6 +31,9 @@ export interface DatasetInfo {
   ingestMs: number;
   loadedAt: Date;
 }
+
+/** A question or state longer than the longest known one by more than this is refused before it is looked up. */
+const NAME_SLACK = 64;
 
 /** Rows per INSERT: 8 columns each, well under SQLite's 32,766 bound parameters. */
 const INSERT_BATCH = 2000;
@@ -118,6 +122,7 @@ export class AnalyticsService {
   /** Checks a question; an unknown one is named, with the closest known question. */
   checkQuestion(question: unknown): string {
     if (typeof question !== 'string' || question === '') throw badInput('missing field question', { field: 'question' });
+    checkLength(question, this.data.longestQuestion + NAME_SLACK, 'question');
     if (this.data.hasQuestion(question)) return question;
     const suggestion = closest(question, this.data.questionTexts());
     throw badInput(`unknown question "${question}"${suggestion ? `; did you mean "${suggestion}"?` : ''}`, { field: 'question', suggestion });
@@ -126,6 +131,7 @@ export class AnalyticsService {
   /** Checks a state (any LocationDesc of the dataset); an unknown one is named, with the closest known state. */
   checkState(state: unknown): string {
     if (typeof state !== 'string' || state === '') throw badInput('missing field state', { field: 'state' });
+    checkLength(state, this.data.longestState + NAME_SLACK, 'state');
     if (this.data.stateNames.includes(state)) return state;
     const suggestion = closest(state, this.data.stateNames);
     throw badInput(`unknown state "${state}"${suggestion ? `; did you mean "${suggestion}"?` : ''}`, { field: 'state', suggestion });

@@ -1,12 +1,14 @@
-import { evaluateBatch } from '../compute/calculator';
+import { evaluateBatch, type BatchResult } from '../compute/calculator';
 import { badInput } from '../errors';
 import { builder } from '../graphql/builder';
 import { jobOfResult, jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
 import { requireUser } from '../users/graphql';
 import type { CalcInput, CalcResult } from './handler';
 
-/** `evaluate` runs on the request's own thread, so it takes small batches; bigger ones are jobs. */
+/** `evaluate` answers at once, so it takes small batches; bigger ones are jobs. */
 export const MAX_EVALUATE_EXPRESSIONS = 10_000;
+/** Batches up to this many characters are evaluated on the request's thread; longer ones on the pool, so they don't hold up other requests. */
+const INLINE_EVALUATE_CHARACTERS = 16_384;
 
 interface Evaluation {
   line: number;
@@ -78,11 +80,15 @@ builder.queryFields((t) => ({
     authScopes: { loggedIn: true },
     description: `Evaluates up to ${MAX_EVALUATE_EXPRESSIONS} expressions now, with our own interpreter (submitCalcJob takes more).`,
     args: { expressions: t.arg.stringList({ required: true }) },
-    resolve: (_root, { expressions }) => {
+    resolve: async (_root, { expressions }, ctx) => {
       if (expressions.length > MAX_EVALUATE_EXPRESSIONS) {
         throw badInput(`evaluate takes at most ${MAX_EVALUATE_EXPRESSIONS} expressions; submit a calc job for more`, { field: 'expressions' });
       }
-      const { values, errors } = evaluateBatch(expressions);
+      const characters = expressions.reduce((sum, expression) => sum + expression.length, 0);
+      const { values, errors } =
+        characters <= INLINE_EVALUATE_CHARACTERS
+          ? evaluateBatch(expressions)
+          : await ctx.app.pool.run<BatchResult>('calc.evaluateList', { expressions }, { timeoutMs: ctx.app.config.jobTimeoutMs });
       const messages = new Map(errors);
       return expressions.map((expression, i) => ({
         line: i + 1,

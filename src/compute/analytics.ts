@@ -137,6 +137,9 @@ const byValue = (descending: boolean) => (a: StateValue, b: StateValue) =>
 export class AnalyticsIndex {
   private readonly questions = new Map<string, QuestionIndex>();
   readonly stateNames: string[];
+  /** Characters in the longest question and the longest state name. */
+  readonly longestQuestion: number;
+  readonly longestState: number;
 
   constructor(rows: readonly AnalyticsRow[]) {
     const states = new Set<string>();
@@ -150,6 +153,8 @@ export class AnalyticsIndex {
       states.add(row.state);
     }
     this.stateNames = [...states].sort(compareCodePoints);
+    this.longestQuestion = Math.max(0, ...[...this.questions.keys()].map((question) => question.length));
+    this.longestState = Math.max(0, ...this.stateNames.map((state) => state.length));
     // Only rows with both a category and a segment form a group (Total/Total included); sorted once by the
     // source's tuple-string order.
     const groups = new Map<string, Map<string, CategoryGroup>>();
@@ -235,25 +240,42 @@ export class AnalyticsIndex {
   }
 }
 
-/** Levenshtein distance, for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+/**
+ * Levenshtein distance, for "did you mean" suggestions. Past `limit` the exact value does not matter: once the
+ * distance is sure to exceed it (lengths too far apart, a whole row above it) the work stops with `limit + 1`.
+ */
+export function editDistance(a: string, b: string, limit = Number.POSITIVE_INFINITY): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let previous = new Int32Array(b.length + 1).map((_, j) => j);
+  let current = new Int32Array(b.length + 1);
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
+    current[0] = i;
+    let rowMinimum = i;
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
+      const distance = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      current[j] = distance;
+      if (distance < rowMinimum) rowMinimum = distance;
     }
-    previous = current;
+    // Every later row is at least this row's minimum.
+    if (rowMinimum > limit) return limit + 1;
+    [previous, current] = [current, previous];
   }
   return previous[b.length]!;
 }
 
+/** Longer texts get no suggestion: nothing that long is a typo of a name, and the distance grows with the length. */
+export const MAX_SUGGESTION_INPUT = 1024;
+
+/** The candidate nearest to `text` (ignoring case), or undefined for an over-long text. */
 export function closest(text: string, candidates: readonly string[]): string | undefined {
+  if (text.length > MAX_SUGGESTION_INPUT) return undefined;
   const needle = text.toLowerCase();
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
-    const distance = editDistance(needle, candidate.toLowerCase());
+    // Only a strictly better candidate matters, so the work stops once it can't be one.
+    const distance = editDistance(needle, candidate.toLowerCase(), bestDistance - 1);
     if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
   }
   return best;

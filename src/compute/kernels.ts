@@ -1,4 +1,4 @@
-import { evaluateChunk } from './calculator/kernel';
+import { evaluateChunk, evaluateList } from './calculator/kernel';
 import { runDiagnostic } from './diagnostic';
 import { forecastAssets } from './forecast';
 import type { Kernel } from './kernel';
@@ -9,5 +9,6 @@ export const kernels: Record<string, Kernel> = {
   'pi.count': (input: { samples: number; seed: number }, context) => countInside(input.samples, input.seed, context),
   'forecast.assets': forecastAssets,
   'calc.evaluate': evaluateChunk,
+  'calc.evaluateList': evaluateList,
   diagnostic: runDiagnostic,
 };

@@ -6,7 +6,7 @@ import { badInput } from '../errors';
 import { builder } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
 import type { GraphQLContext } from '../graphql/context';
-import { parseId } from '../graphql/ids';
+import { checkCursors, parseId } from '../graphql/ids';
 import { JobCountsType } from '../queues/graphql';
 import { requireUser } from '../users/graphql';
 import { canSeeJob, type Job, type SubmitOptions } from './service';
@@ -149,6 +149,7 @@ builder.queryFields((t) => ({
         owner: t.arg.id({ description: 'A user id (managers and admins).' }),
       },
       resolve: (query, _root, args, ctx) => {
+        checkCursors(args);
         const user = requireUser(ctx);
         const ownerId = user.role === 'USER' ? user.id : args.owner ? parseId(args.owner, 'user') : undefined;
         return ctx.app.db.query.jobs.findMany(

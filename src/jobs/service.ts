@@ -135,7 +135,7 @@ export class JobsService {
     if (this.draining) throw unavailable('shutting down: no new jobs are accepted');
     const handler = this.handler(kind);
     const queueName = options.queue ?? DEFAULT_QUEUE;
-    const queue = this.options.queues.find(queueName);
+    const queue = this.options.queues.find(queueName, 'queue');
     if (!queue) throw badInput(`no queue named "${queueName}"`, { field: 'queue' });
     const common = {
       kind,
@@ -252,7 +252,7 @@ export class JobsService {
 
   /** A person claims the oldest runnable job of a queue (the source system's pull); null when there is none. */
   pull(actor: AuthUser, queueName: string): Job | null {
-    this.options.queues.get(queueName);
+    this.options.queues.get(queueName, 'queue');
     const now = Date.now();
     const job = this.transact(() => {
       const row = this.sql.claim.get({

@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client';
 import { queues } from '../db/schema';
 import { badInput, conflict, notFound } from '../errors';
+import { checkLength } from '../input';
 
 export type Queue = typeof queues.$inferSelect;
 export const DEFAULT_QUEUE = 'default';
+const MAX_NAME_LENGTH = 64;
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 export interface QueueLimits {
@@ -37,12 +39,14 @@ export class QueuesService {
     return (this.cache ??= this.db.select().from(queues).orderBy(queues.id).all());
   }
 
-  find(name: string): Queue | undefined {
+  /** The queue of that name; `field` names the argument in the error for a name too long to be one. */
+  find(name: string, field = 'name'): Queue | undefined {
+    checkLength(name, MAX_NAME_LENGTH, field);
     return this.list().find((queue) => queue.name === name);
   }
 
-  get(name: string): Queue {
-    const queue = this.find(name);
+  get(name: string, field = 'name'): Queue {
+    const queue = this.find(name, field);
     if (!queue) throw notFound(`no queue named "${name}"`);
     return queue;
   }

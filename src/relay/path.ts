@@ -1,4 +1,5 @@
 import { badInput } from '../errors';
+import { checkLength } from '../input';
 
 // Characters a relayed path may use: RFC 3986 path and query characters, without `@` (userinfo) or `\`.
 const ALLOWED = /^[A-Za-z0-9._~!$&'()*+,;=:/?%-]*$/;
@@ -9,8 +10,8 @@ const ALLOWED = /^[A-Za-z0-9._~!$&'()*+,;=:/?%-]*$/;
  * base's origin and path prefix once resolved.
  */
 export function upstreamUrl(base: string, path: string): string {
+  checkLength(path, 2048, 'path');
   const problem = (why: string) => badInput(`invalid path ${JSON.stringify(path)}: ${why}`, { field: 'path' });
-  if (path.length > 2048) throw problem('longer than 2048 characters');
   if (!ALLOWED.test(path)) throw problem('only URL path characters are allowed (no @, \\, spaces or control characters)');
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(path) || path.startsWith('//')) throw problem('a scheme or host is not allowed; give a path under the upstream');
   let decoded: string;

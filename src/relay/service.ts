@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client';
 import { relayCache } from '../db/schema';
 import { badInput, unavailable } from '../errors';
+import { checkLength } from '../input';
 import { upstreamUrl } from './path';
 
 export interface RelayOptions {
@@ -124,7 +125,8 @@ export class RelayService {
 
   /** One restaurant with its dishes; null when the upstream says 404. */
   async restaurant(id: string, freshness?: FreshnessListener): Promise<Record<string, unknown> | null> {
-    if (id === '' || id.length > 200) throw badInput('invalid restaurant id', { field: 'id' });
+    if (id === '') throw badInput('invalid restaurant id', { field: 'id' });
+    checkLength(id, 200, 'id');
     const response = await this.get(`restaurant/${encodeURIComponent(id)}`);
     freshness?.limit(response.freshForMs);
     if (response.status === 404) return null;

@@ -3,7 +3,7 @@ import { unauthenticated } from '../errors';
 import { builder } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
 import type { GraphQLContext } from '../graphql/context';
-import { parseId } from '../graphql/ids';
+import { checkCursors, parseId } from '../graphql/ids';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
 
@@ -95,7 +95,10 @@ builder.queryFields((t) => ({
       description: 'Every account, oldest first.',
       complexity: connectionComplexity,
       totalCount: (_root, _args, ctx) => ctx.app.db.$count(users),
-      resolve: (query, _root, _args, ctx) => ctx.app.db.query.users.findMany(query({ orderBy: { id: 'asc' } })),
+      resolve: (query, _root, args, ctx) => {
+        checkCursors(args);
+        return ctx.app.db.query.users.findMany(query({ orderBy: { id: 'asc' } }));
+      },
     },
     { name: 'UserConnection' },
     { name: 'UserEdge' },

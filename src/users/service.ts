@@ -3,6 +3,7 @@ import type { Db } from '../db/client';
 import { ROLES, type Role } from '../db/schema';
 import { badInput, conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
+import { checkLength } from '../input';
 import * as q from './queries';
 import { LoginThrottle, type ReservedAttempt } from './throttle';
 import { generatePassword, generateToken, hashToken } from './tokens';
@@ -106,7 +107,7 @@ export class UsersService {
     // A name or password no account can have is a malformed request (the rules are public), not a guess:
     // refused before any throttle key, hash check or login event is spent on it.
     const username = normalizeUsername(usernameInput);
-    if (password.length > PASSWORD_MAX) throw badInput(`password must be at most ${PASSWORD_MAX} characters long`, { field: 'password' });
+    checkLength(password, PASSWORD_MAX, 'password');
     const address = clientAddress ?? 'unknown';
     const wait = Math.max(this.usernameThrottle.retryAfterSeconds(username), this.addressThrottle?.retryAfterSeconds(address) ?? 0);
     if (wait > 0) {
@@ -256,6 +257,7 @@ export class UsersService {
   }
 
   async changePassword(actor: AuthUser, currentPassword: string, newPassword: string): Promise<boolean> {
+    checkLength(currentPassword, PASSWORD_MAX, 'currentPassword');
     const user = this.getUser(actor.id);
     if (!(await Bun.password.verify(currentPassword, user.passwordHash))) {
       throw new DomainError(ErrorCode.BAD_USER_INPUT, 'current password is wrong', { field: 'currentPassword' });

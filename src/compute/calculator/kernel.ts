@@ -1,5 +1,5 @@
 import type { KernelContext } from '../kernel';
-import { evaluateToText, splitLines } from './index';
+import { evaluateBatch, evaluateToText, splitLines } from './index';
 
 /**
  * The worker kernel of a calc job: one chunk of the input file's text (whole lines) in, the matching lines of the
@@ -8,4 +8,9 @@ import { evaluateToText, splitLines } from './index';
  */
 export function evaluateChunk(input: { text: string }, context: KernelContext) {
   return evaluateToText(splitLines(input.text), (fraction) => context.progress(fraction));
+}
+
+/** The worker kernel of a big `evaluate` request: the values and errors of a list of expressions. */
+export function evaluateList(input: { expressions: string[] }) {
+  return evaluateBatch(input.expressions);
 }

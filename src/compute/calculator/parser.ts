@@ -14,7 +14,8 @@ export const enum N {
 
 /**
  * The abstract syntax tree of one expression, its nodes in parallel typed arrays (children by index), reused
- * between expressions. `root` is the index of the top node.
+ * between expressions. `root` is the index of the top node. A node is added after its children, left before
+ * right, so the indices run in post-order (evaluateTree and parse rely on it).
  */
 export class SyntaxTree {
   count = 0;
@@ -53,6 +54,8 @@ const BINARY: Partial<Record<T, N>> = {
 
 /** Deeper nesting than this is refused (and keeps the recursion far from the stack limit). */
 export const MAX_NESTING = 256;
+/** Longer expressions are refused before any work: they bound the token and node buffers a thread keeps. */
+export const MAX_EXPRESSION_LENGTH = 1_000_000;
 
 /**
  * Recursive descent over the tokens, building the tree. Grammar, loosest binding first:
@@ -73,6 +76,9 @@ export class Parser {
   ) {}
 
   parse(source: string): SyntaxTree {
+    if (source.length > MAX_EXPRESSION_LENGTH) {
+      throw new CalcError(`expression is longer than ${MAX_EXPRESSION_LENGTH.toLocaleString('en-US')} characters`, 0);
+    }
     const tokens = tokenizeInto(source, this.tokens);
     this.tree.count = 0;
     this.position = 0;
@@ -169,11 +175,13 @@ const OPERATOR_OF: Partial<Record<N, '+' | '-' | '*' | '/' | '%' | '^'>> = {
 
 export function parse(source: string): Expression {
   const tree = new Parser().parse(source);
-  const toObject = (i: number): Expression => {
+  // Children come before their parent (see evaluateTree), so the objects are built in one pass, bottom-up.
+  const objects: Expression[] = [];
+  for (let i = 0; i < tree.count; i++) {
     const kind = tree.kind[i] as N;
-    if (kind === N.NUMBER) return { kind: 'number', value: tree.value[i]! };
-    if (kind === N.NEGATE) return { kind: 'negate', operand: toObject(tree.left[i]!) };
-    return { kind: OPERATOR_OF[kind]!, left: toObject(tree.left[i]!), right: toObject(tree.right[i]!) };
-  };
-  return toObject(tree.root);
+    if (kind === N.NUMBER) objects.push({ kind: 'number', value: tree.value[i]! });
+    else if (kind === N.NEGATE) objects.push({ kind: 'negate', operand: objects[tree.left[i]!]! });
+    else objects.push({ kind: OPERATOR_OF[kind]!, left: objects[tree.left[i]!]!, right: objects[tree.right[i]!]! });
+  }
+  return objects[tree.root]!;
 }

@@ -77,6 +77,8 @@ const SINGLE: Record<number, T> = { 43: T.PLUS, 45: T.MINUS, 42: T.STAR, 47: T.S
 /**
  * Splits one expression into tokens. Numbers are decimal with an optional fraction and exponent (`12`, `1.5`, `.5`,
  * `2e-3`); a word is one token (`import`) so an error can name it. Spaces, tabs and a trailing `\r` separate tokens.
+ * It stops after the first INVALID token: the parser fails there at the latest, and a line of a million bad
+ * characters must not cost a million messages.
  */
 export function tokenizeInto(source: string, tokens: TokenBuffer): TokenBuffer {
   tokens.count = 0;
@@ -122,7 +124,9 @@ export function tokenizeInto(source: string, tokens: TokenBuffer): TokenBuffer {
       if (malformed || value === Infinity) {
         tokens.problems[tokens.count] = `${malformed ? 'malformed number' : 'number too large'} '${source.slice(start, i)}'`;
         tokens.push(T.INVALID, start, i, NaN);
-      } else tokens.push(T.NUMBER, start, i, value);
+        break;
+      }
+      tokens.push(T.NUMBER, start, i, value);
       continue;
     }
     if (isWordStart(code)) {
@@ -139,6 +143,7 @@ export function tokenizeInto(source: string, tokens: TokenBuffer): TokenBuffer {
     i += character.length;
     tokens.problems[tokens.count] = `unexpected character '${character}'`;
     tokens.push(T.INVALID, start, i, NaN);
+    break;
   }
   tokens.push(T.END, length, length, NaN);
   return tokens;
