@@ -16,6 +16,7 @@ import { useQueryLimits } from './graphql/limits';
 import { useOperationLog } from './graphql/logging';
 import { buildSchema } from './graphql/schema';
 import { RateLimiter } from './http/rate-limit';
+import { readiness } from './http/ready';
 import { createLogger, type Logger } from './logger';
 import { requestScope } from './request-context';
 import { bearerToken } from './users/tokens';
@@ -161,9 +162,19 @@ function createWebSocketHandler(app: App, yoga: ReturnType<typeof createGraphQLH
   });
 }
 
+/** Nothing may outlive a failed start: the workers, the database, a quote server child. */
+async function closingAppOnFailure<T>(app: App, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+}
+
 export async function startServer(config: Config, log: Logger = createLogger({ level: config.logLevel, file: config.logFile })): Promise<RunningServer> {
   const app = createApp(config, log);
-  const admin = await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword);
+  const admin = await closingAppOnFailure(app, () => app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
   if (admin.created && admin.generatedPassword) {
     // Shown once on the console, never written to the log file: the operator copies it and changes it.
     process.stderr.write(
@@ -171,13 +182,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
     );
   }
 
-  try {
-    await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
-  } catch (error) {
-    // Nothing may outlive a failed start: the workers, the database, a quote server child.
-    await app.close();
-    throw error;
-  }
+  await closingAppOnFailure(app, () => Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]));
   app.jobs.start();
   const responseCache = createResponseCache(app, buildSchema());
   const yoga = createGraphQLHandler(app, responseCache);
@@ -198,7 +203,8 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
   };
   const rateLimiter = new RateLimiter(config.rateLimitPerSecond);
 
-  const server = Bun.serve<SocketData>({
+  // A busy port throws here.
+  const server = await closingAppOnFailure(app, () => Bun.serve<SocketData>({
     port: config.port,
     hostname: config.host,
     // Bun closes idle connections after 10 s by default; Yoga pings SSE streams every 12 s.
@@ -212,17 +218,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
       const { pathname } = new URL(request.url);
 
       if (pathname === '/health') return json(200, { status: 'ok' });
-      if (pathname === '/ready') {
-        const ready = app.isReady();
-        const embedded = app.embeddedQuoteServer;
-        const quoteServer = embedded
-          ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }
-          : { address: config.quoteServer, status: 'external', embedded: false };
-        const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer, relay: app.relay.status() };
-        // The quote server jobgraph runs is part of it; an external one is reported, not required.
-        const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
-        return json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
-      }
+      if (pathname === '/ready') return readiness(app, request);
       const isCompat = pathname.startsWith(COMPAT_PREFIX);
       if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
@@ -276,7 +272,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
         return response;
       });
     },
-  });
+  }));
 
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;
   log.info({ port: server.port, url, database: config.databasePath }, 'jobgraph listening');

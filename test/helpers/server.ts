@@ -40,7 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-'));
   const databasePath = join(dir, 'jobgraph.db');
   // Unless a test brings its own, a quote server in this process (the embedded child is tested with real processes).
-  const quoteServer = env.QUOTE_SERVER ? null : await startQuoteServer({ delayMs: Number(env.QUOTE_DELAY_MS ?? 50) });
+  const quoteServer = env.QUOTE_SERVER ? null : await startQuoteServer({ port: 0, delayMs: Number(env.QUOTE_DELAY_MS ?? 50) });
   const config = loadConfig({
     ...(quoteServer ? { QUOTE_SERVER: `127.0.0.1:${quoteServer.port}` } : {}),
     PORT: '0',
