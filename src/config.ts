@@ -112,7 +112,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     relayUpstream: httpUrl(env, 'RELAY_UPSTREAM'),
     relayDefaultTtlSeconds: integer(env, 'RELAY_DEFAULT_TTL_SECONDS', 60, 0, 365 * 86_400),
     relayTimeoutMs: integer(env, 'RELAY_TIMEOUT_MS', 5000, 10, 120_000),
-    relayCacheMaxBytes: integer(env, 'RELAY_CACHE_MAX_BYTES', 64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
+    relayCacheMaxBytes: integer(env, 'RELAY_CACHE_MAX_BYTES', 64 * 1024 * 1024, 8192, 16 * 1024 * 1024 * 1024),
     relayMaxResponseBytes: integer(env, 'RELAY_MAX_RESPONSE_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     analyticsCsv: text(env, 'ANALYTICS_CSV') ?? BUNDLED_ANALYTICS_CSV,
     tokenTtlMs: integer(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 1, 365 * 24 * 3600) * 1000,

@@ -1,5 +1,6 @@
 // The jobgraph server: `bun run start`. Configuration comes from the environment (see README).
 import { ConfigError, loadConfig } from './config';
+import { DatabaseInUseError, EXIT_DATABASE_IN_USE } from './db/lock';
 import { DomainError } from './errors';
 import { createLogger } from './logger';
 import { type RunningServer, startServer } from './server';
@@ -24,6 +25,10 @@ try {
   if (error instanceof DomainError) {
     console.error(`jobgraph: ${error.message}`);
     process.exit(2);
+  }
+  if (error instanceof DatabaseInUseError) {
+    console.error(`jobgraph: ${error.message}`);
+    process.exit(EXIT_DATABASE_IN_USE);
   }
   throw error;
 }

@@ -14,6 +14,7 @@ import { useOperationLog } from './graphql/logging';
 import { buildSchema } from './graphql/schema';
 import { queryStringProblem, readBodyLimited } from './http/body';
 import { RateLimiter } from './http/rate-limit';
+import { readiness } from './http/ready';
 import { endableStream, SessionStreams } from './http/session-streams';
 import { createWebSocketHandler, type SocketData } from './http/websocket';
 import { createLogger, type Logger } from './logger';
@@ -101,9 +102,19 @@ function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createR
   });
 }
 
+/** Nothing may outlive a failed start: the workers, the database, a quote server child. */
+async function closingAppOnFailure<T>(app: App, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+}
+
 export async function startServer(config: Config, log: Logger = createLogger({ level: config.logLevel, file: config.logFile })): Promise<RunningServer> {
   const app = createApp(config, log);
-  const admin = await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword);
+  const admin = await closingAppOnFailure(app, () => app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
   if (admin.created && admin.generatedPassword) {
     // Shown once on the console, never written to the log file: the operator copies it and changes it.
     process.stderr.write(
@@ -111,13 +122,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
     );
   }
 
-  try {
-    await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
-  } catch (error) {
-    // Nothing may outlive a failed start: the workers, the database, a quote server child.
-    await app.close();
-    throw error;
-  }
+  await closingAppOnFailure(app, () => Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]));
   app.jobs.start();
   const responseCache = createResponseCache(app, buildSchema());
   const yoga = createGraphQLHandler(app, responseCache);
@@ -153,17 +158,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
     const { pathname } = url;
 
     if (pathname === '/health') return json(200, { status: 'ok' });
-    if (pathname === '/ready') {
-      const ready = app.isReady();
-      const embedded = app.embeddedQuoteServer;
-      const quoteServer = embedded
-        ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }
-        : { address: config.quoteServer, status: 'external', embedded: false };
-      const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer, relay: app.relay.status() };
-      // The quote server jobgraph runs is part of it; an external one is reported, not required.
-      const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
-      return json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
-    }
+    if (pathname === '/ready') return readiness(app, request);
     const isCompat = pathname.startsWith(COMPAT_PREFIX);
     if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
@@ -240,7 +235,8 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
     return new Response(stream, { status: response.status, headers: response.headers });
   }
 
-  const server = Bun.serve<SocketData>({
+  // A busy port throws here.
+  const server = await closingAppOnFailure(app, () => Bun.serve<SocketData>({
     port: config.port,
     hostname: config.host,
     // Never Bun's development error page (it shows paths and source); unexpected errors answer masked JSON.
@@ -263,7 +259,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
       });
     },
     error: (error) => unexpected(error, crypto.randomUUID()),
-  });
+  }));
 
   /** The last line of defence: logged with the request id, masked for the client. */
   function unexpected(error: unknown, requestId: string): Response {

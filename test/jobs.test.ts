@@ -95,7 +95,7 @@ describe('running jobs on the pool', () => {
     expect(server.running.app.pool.size).toBe(2);
     const later = await diagnostic({ behavior: 'SUCCEED' }, admin, 20);
     for (const id of later) expect((await waitForJob(id, ['SUCCEEDED', 'FAILED'])).status).toBe('SUCCEEDED');
-    const ready = await fetch(server.url.replace('/graphql', '/ready'));
+    const ready = await fetch(server.url.replace('/graphql', '/ready'), { headers: { authorization: `Bearer ${admin}` } });
     expect(((await ready.json()) as any).checks.workers).toBe(2);
   });
 

@@ -81,7 +81,7 @@ describe('query limits', () => {
   test('health and readiness', async () => {
     const base = server.url.replace('/graphql', '');
     expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
-    const ready = await fetch(`${base}/ready`);
+    const ready = await fetch(`${base}/ready`, { headers: { authorization: `Bearer ${await server.adminToken()}` } });
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as any).checks.database).toBe(true);
   });

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { formatQuote, loadQuotes, startQuoteServer } from '../quote-server/server';
 import { fetchTcpQuote, fetchUdpQuote } from '../src/quotes/client';
-import { spawnServer } from './helpers/process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { embeddedQuoteServerPid, isRunning, spawnProcess, spawnServer, waitForExit } from './helpers/process';
 import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
 
 const MESSAGE = /^([TU])(\d{3}): (.+)$/s;
@@ -151,20 +154,23 @@ describe('when the quote server misbehaves', () => {
 });
 
 describe('the embedded quote server', () => {
+  const freshDir = () => mkdtempSync(join(tmpdir(), 'jobgraph-quotes-'));
+  const embeddedEnv = (dir: string) => ({ DATABASE_PATH: join(dir, 'db.sqlite'), ADMIN_PASSWORD: 'admin-password-for-tests', QUOTE_DELAY_MS: '30', QUOTE_SERVER: '' });
+
   test('`bun run start` runs one, reports it on /ready, serves quotes from it, and stops it on exit', async () => {
-    const dir = (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/jobgraph-quotes-`);
-    const server = await spawnServer({ DATABASE_PATH: `${dir}/db.sqlite`, ADMIN_PASSWORD: 'admin-password-for-tests', QUOTE_DELAY_MS: '30', QUOTE_SERVER: '' });
+    const dir = freshDir();
+    const server = await spawnServer(embeddedEnv(dir));
     try {
-      const ready = await (await fetch(server.url.replace('/graphql', '/ready'))).json();
-      expect(ready.status).toBe('ready');
-      expect(ready.checks.quoteServer).toMatchObject({ embedded: true, status: 'up' });
-      const address = ready.checks.quoteServer.address as string;
       const login = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: 'mutation { login(username: "admin", password: "admin-password-for-tests") { token } }' }),
       });
       const token = ((await login.json()) as any).data.login.token;
+      const ready = await (await fetch(server.url.replace('/graphql', '/ready'), { headers: { authorization: `Bearer ${token}` } })).json();
+      expect(ready.status).toBe('ready');
+      expect(ready.checks.quoteServer).toMatchObject({ embedded: true, status: 'up' });
+      const address = ready.checks.quoteServer.address as string;
       const result = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -176,7 +182,67 @@ describe('the embedded quote server', () => {
       const [host, port] = address.split(':');
       await expect(fetchTcpQuote({ host: host!, port: Number(port) }, { timeoutMs: 300, udpRetries: 0 })).rejects.toThrow();
     } finally {
-      (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
+  test('kill -9 of jobgraph: the child notices (its stdin pipe closes) and exits, not re-parented to PID 1', async () => {
+    const dir = freshDir();
+    const server = await spawnServer(embeddedEnv(dir));
+    const child = embeddedQuoteServerPid(server)!;
+    try {
+      expect(isRunning(child)).toBe(true);
+      server.proc.kill('SIGKILL');
+      await server.proc.exited;
+      expect(await waitForExit(child, 2000)).toBe(true);
+    } finally {
+      if (isRunning(child)) process.kill(child, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
+  test('a start that fails after the child started (the port is busy) stops the child', async () => {
+    const dir = freshDir();
+    const holder = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('taken') });
+    const server = spawnProcess({ ...embeddedEnv(dir), PORT: String(holder.port) });
+    let child: number | undefined;
+    try {
+      expect(await server.proc.exited).not.toBe(0);
+      expect(server.stderr()).toContain('EADDRINUSE');
+      child = embeddedQuoteServerPid(server);
+      expect(child).toBeNumber();
+      expect(await waitForExit(child!, 2000)).toBe(true);
+    } finally {
+      if (child && isRunning(child)) process.kill(child, 'SIGKILL');
+      holder.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
+  test('should its stdin stay open, the child still exits once it is no longer the child of QUOTE_SERVER_PARENT_PID', async () => {
+    // As if re-parented: the pid it was told is not its parent's.
+    const child = Bun.spawn(['bun', 'quote-server/index.ts', '127.0.0.1', '0'], { env: { ...process.env, QUOTE_SERVER_PARENT_PID: '1' }, stdin: 'pipe', stdout: 'pipe' });
+    try {
+      expect(await Promise.race([child.exited, Bun.sleep(5000).then(() => 'still running')])).toBe(0);
+      expect(await new Response(child.stdout).text()).toContain('parent exited (re-parented)');
+    } finally {
+      child.kill();
+    }
+  }, 20_000);
+
+  test('standalone, `bun quote-server/index.ts` keeps running with stdin closed', async () => {
+    const child = Bun.spawn(['bun', 'quote-server/index.ts', '127.0.0.1', '0'], { env: { ...process.env, QUOTE_DELAY_MS: '20' }, stdin: 'ignore', stdout: 'pipe' });
+    try {
+      const reader = child.stdout.getReader();
+      let text = '';
+      while (!text.includes('\n')) text += new TextDecoder().decode((await reader.read()).value);
+      const { port } = JSON.parse(text.split('\n')[0]!) as { port: number };
+      await Bun.sleep(1500); // past one tick of the parent check
+      expect(child.exitCode).toBeNull();
+      expect(await fetchTcpQuote({ host: '127.0.0.1', port }, { timeoutMs: 1000, udpRetries: 0 })).toMatchObject({ protocol: 'TCP' });
+    } finally {
+      child.kill();
+      await child.exited;
     }
   }, 20_000);
 });

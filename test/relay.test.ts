@@ -3,7 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:tes
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { heapStats } from 'bun:jsc';
 import { runDishesCli } from '../src/relay/dishes-cli';
+import { ENTRY_OVERHEAD_BYTES } from '../src/relay/service';
 import { startTestServer, type TestServer } from './helpers/server';
 
 /** A stand-in for the restaurant API on 127.0.0.1: scriptable answers per path, counting every request it gets. */
@@ -217,7 +219,7 @@ describe('the relay cache over time', () => {
     const body = { padding: 'x'.repeat(400) };
     for (const path of ['p1', 'p2', 'p3']) upstream.routes.set(path, () => upstream.json(body, { 'cache-control': 'max-age=600' }));
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-relay-'));
-    const env = { RELAY_UPSTREAM: upstream.base, RELAY_CACHE_MAX_BYTES: '1024', DATABASE_PATH: join(dir, 'db.sqlite') };
+    const env = { RELAY_UPSTREAM: upstream.base, RELAY_CACHE_MAX_BYTES: '8192', DATABASE_PATH: join(dir, 'db.sqlite') };
     try {
       let server = await startTestServer(env);
       let token = (await server.userWithRole('USER', 'relay-user')).token;
@@ -225,7 +227,7 @@ describe('the relay cache over time', () => {
       await get('p1');
       await get('p2');
       await get('p1'); // p1 is now the most recently used
-      await get('p3'); // 3 × 412 bytes > 1024: p2 goes
+      await get('p3'); // each counts ~3.4 KB (a 412-byte body, its JSON, URL, headers, overhead); 3 > 8192: p2 goes
       expect(upstream.count('p2')).toBe(1);
       expect((await get('p1')).data!.relay.cached).toBe(true);
       expect((await get('p3')).data!.relay.cached).toBe(true);
@@ -242,6 +244,65 @@ describe('the relay cache over time', () => {
     } finally {
       upstream.server.stop(true);
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('many small entries: the bound counts what each entry holds in memory, not only its body', async () => {
+    const upstream = startUpstream();
+    const paths = Array.from({ length: 60 }, (_, i) => `s${i}`);
+    for (const [i, path] of paths.entries()) upstream.routes.set(path, () => upstream.json({ n: i }, { 'cache-control': 'max-age=600' }));
+    const maxBytes = 32 * 1024;
+    const server = await startTestServer({ RELAY_UPSTREAM: upstream.base, RELAY_CACHE_MAX_BYTES: String(maxBytes) });
+    try {
+      const token = (await server.userWithRole('USER')).token;
+      const get = (path: string) => server.gql('query($p: String!) { relay(path: $p) { cached } }', { p: path }, token);
+      for (const path of paths) await get(path);
+
+      // 60 bodies of ~8 bytes are under 500 bytes, but 60 entries are not: each counts at least its fixed overhead.
+      const ready = await fetch(server.url.replace('/graphql', '/ready'), { headers: { authorization: `Bearer ${await server.adminToken()}` } });
+      const { entries, bytes } = ((await ready.json()) as any).checks.relay as { entries: number; bytes: number };
+      expect(bytes).toBeLessThanOrEqual(maxBytes);
+      expect(entries).toBeLessThanOrEqual(Math.floor(maxBytes / ENTRY_OVERHEAD_BYTES));
+      expect(entries).toBeGreaterThanOrEqual(10);
+      const db = new Database(server.databasePath, { readonly: true });
+      const rows = (db.query('SELECT url FROM relay_cache').all() as { url: string }[]).map((row) => row.url.replace(upstream.base, ''));
+      db.close();
+      // The most recently used are the ones kept, in memory and in SQLite alike.
+      expect(rows.sort()).toEqual(paths.slice(-entries).sort());
+      expect((await get(paths.at(-1)!)).data!.relay.cached).toBe(true);
+      expect((await get(paths[0]!)).data!.relay.cached).toBe(false);
+    } finally {
+      await server.stop();
+      upstream.server.stop(true);
+    }
+  });
+
+  test('the size counted for the entries is at least the heap they take (bun:jsc heapStats after a full GC)', async () => {
+    const upstream = startUpstream();
+    const count = 2000;
+    const paths = Array.from({ length: count }, (_, i) => `h${i}`);
+    const menu = (i: number) => ({ identifier: `r${i}`, name: 'Chez Bun', dishes: [{ name: 'Soupe à l’oignon', price: 7.5 }] });
+    for (const [i, path] of paths.entries()) upstream.routes.set(path, () => upstream.json(menu(i), { 'cache-control': 'max-age=600', etag: `"v${i}"` }));
+    const server = await startTestServer({ RELAY_UPSTREAM: upstream.base });
+    try {
+      const relay = server.running.app.relay;
+      for (let i = 0; i < 50; i++) await relay.get(`warm-up-${i}`); // 404s, cached too: every code path warm
+      const heapNow = () => {
+        Bun.gc(true);
+        return heapStats().heapSize;
+      };
+      const before = heapNow();
+      const { bytes: bytesBefore, entries: entriesBefore } = relay.status();
+      for (let i = 0; i < count; i += 50) await Promise.all(paths.slice(i, i + 50).map((path) => relay.get(path)));
+      const heapGrowth = heapNow() - before;
+      const counted = relay.status().bytes - bytesBefore;
+      expect(relay.status().entries).toBe(entriesBefore + count);
+      expect(heapGrowth).toBeGreaterThan(0);
+      // Counting bodies alone said ~90 bytes an entry here, against ~1 KB of heap each.
+      expect(counted).toBeGreaterThanOrEqual(heapGrowth);
+    } finally {
+      await server.stop();
+      upstream.server.stop(true);
     }
   });
 

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { migrate } from 'drizzle-orm/bun-sqlite/migrator';
+import { lockDatabase } from './lock';
 import { relations } from './relations';
 
 export const MIGRATIONS_FOLDER = join(import.meta.dir, '..', '..', 'drizzle');
@@ -18,20 +19,36 @@ export interface OpenDatabase {
   close(): void;
 }
 
-/** Opens (creating if needed) the SQLite file, sets the pragmas jobgraph relies on and applies pending migrations. */
+/**
+ * Opens (creating if needed) the SQLite file, sets the pragmas jobgraph relies on and applies pending migrations.
+ * The file is locked for this process: a second jobgraph on it gets {@link DatabaseInUseError} (see ./lock.ts).
+ */
 export function openDatabase(path: string): OpenDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new Database(path, { create: true, strict: true });
-  // WAL lets readers run beside the single writer; NORMAL is durable across process crashes in WAL mode.
-  sqlite.run('PRAGMA journal_mode = WAL');
-  sqlite.run('PRAGMA synchronous = NORMAL');
-  sqlite.run('PRAGMA foreign_keys = ON');
-  sqlite.run('PRAGMA busy_timeout = 5000');
-  const db = createDb(sqlite);
-  migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  return {
-    sqlite,
-    db,
-    close: () => sqlite.close(),
-  };
+  const inMemory = path === ':memory:';
+  if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+  const lock = inMemory ? null : lockDatabase(path);
+  let sqlite: Database | undefined;
+  try {
+    sqlite = new Database(path, { create: true, strict: true });
+    // WAL lets readers run beside the single writer; NORMAL is durable across process crashes in WAL mode.
+    sqlite.run('PRAGMA journal_mode = WAL');
+    sqlite.run('PRAGMA synchronous = NORMAL');
+    sqlite.run('PRAGMA foreign_keys = ON');
+    sqlite.run('PRAGMA busy_timeout = 5000');
+    const db = createDb(sqlite);
+    migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    const opened = sqlite;
+    return {
+      sqlite: opened,
+      db,
+      close: () => {
+        opened.close();
+        lock?.release();
+      },
+    };
+  } catch (error) {
+    sqlite?.close();
+    lock?.release();
+    throw error;
+  }
 }

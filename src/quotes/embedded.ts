@@ -10,12 +10,13 @@ export type EmbeddedStatus = 'starting' | 'up' | 'down' | 'stopped';
 
 /**
  * The quote server jobgraph runs itself when QUOTE_SERVER is unset: a child process on a free port of 127.0.0.1,
- * restarted (on the same port) if it dies, stopped with jobgraph.
+ * restarted (on the same port) if it dies, stopped with jobgraph. It also exits by itself when jobgraph goes without
+ * stopping it (kill -9, a crash): it watches the stdin pipe it gets from us (see quote-server/index.ts).
  */
 export class EmbeddedQuoteServer {
   status: EmbeddedStatus = 'starting';
   address: QuoteAddress | null = null;
-  private child: Subprocess<'ignore', 'pipe', 'inherit'> | undefined;
+  private child: Subprocess<'pipe', 'pipe', 'inherit'> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -26,8 +27,9 @@ export class EmbeddedQuoteServer {
   async start(port = 0): Promise<QuoteAddress> {
     this.status = 'starting';
     const child = Bun.spawn(['bun', ENTRY, '127.0.0.1', String(port)], {
-      env: { ...process.env, QUOTE_DELAY_MS: String(this.delayMs) },
-      stdin: 'ignore',
+      env: { ...process.env, QUOTE_DELAY_MS: String(this.delayMs), QUOTE_SERVER_PARENT_PID: String(process.pid) },
+      // Never written to: the child only waits for it to close, which happens when this process ends.
+      stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'inherit',
     });
@@ -48,7 +50,7 @@ export class EmbeddedQuoteServer {
   }
 
   /** Reads the child's JSON log lines until "listening" (which carries the port); forwards the rest at debug. */
-  private async waitForListening(child: Subprocess<'ignore', 'pipe', 'inherit'>): Promise<QuoteAddress> {
+  private async waitForListening(child: Subprocess<'pipe', 'pipe', 'inherit'>): Promise<QuoteAddress> {
     const reader = child.stdout.getReader();
     const decoder = new TextDecoder();
     let buffer = '';

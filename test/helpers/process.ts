@@ -1,8 +1,10 @@
 import { ANALYTICS_FIXTURE } from './server';
 import type { Subprocess } from 'bun';
+import { readFileSync } from 'node:fs';
 
 export interface ServerProcess {
   proc: Subprocess<'ignore', 'pipe', 'pipe'>;
+  /** The GraphQL URL, once the server said it listens. */
   url: string;
   stdout: () => string;
   stderr: () => string;
@@ -15,8 +17,8 @@ async function collect(stream: ReadableStream<Uint8Array>, sink: { text: string 
   for await (const chunk of stream) sink.text += decoder.decode(chunk, { stream: true });
 }
 
-/** Starts `bun src/main.ts` as a real process and waits for its "listening" log line. */
-export async function spawnServer(env: Record<string, string>, timeoutMs = 15_000): Promise<ServerProcess> {
+/** Starts `bun src/main.ts` as a real process, without waiting for anything. */
+export function spawnProcess(env: Record<string, string>): ServerProcess {
   const baseEnv = { ...process.env };
   for (const name of ['ADMIN_PASSWORD', 'ADMIN_USERNAME', 'PORT', 'DATABASE_PATH', 'LOG_FILE', 'WORKERS']) delete baseEnv[name];
   const proc = Bun.spawn(['bun', 'src/main.ts'], {
@@ -30,18 +32,9 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 15_00
   const err = { text: '' };
   void collect(proc.stdout, out);
   void collect(proc.stderr, err);
-  const deadline = Date.now() + timeoutMs;
-  let url: string | undefined;
-  while (!url) {
-    const line = out.text.split('\n').find((l) => l.includes('"jobgraph listening"'));
-    if (line) url = JSON.parse(line).url as string;
-    else if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}: ${err.text}${out.text}`);
-    else if (Date.now() > deadline) throw new Error(`server did not start: ${err.text}${out.text}`);
-    else await Bun.sleep(25);
-  }
   return {
     proc,
-    url,
+    url: '',
     stdout: () => out.text,
     stderr: () => err.text,
     async stop(signal = 'SIGTERM') {
@@ -49,4 +42,48 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 15_00
       return proc.exited;
     },
   };
+}
+
+/** Starts `bun src/main.ts` as a real process and waits for its "listening" log line. */
+export async function spawnServer(env: Record<string, string>, timeoutMs = 15_000): Promise<ServerProcess> {
+  const server = spawnProcess(env);
+  const deadline = Date.now() + timeoutMs;
+  while (!server.url) {
+    const line = server.stdout().split('\n').find((l) => l.includes('"jobgraph listening"'));
+    if (line) server.url = JSON.parse(line).url as string;
+    else if (server.proc.exitCode !== null) throw new Error(`server exited with ${server.proc.exitCode}: ${server.stderr()}${server.stdout()}`);
+    else if (Date.now() > deadline) throw new Error(`server did not start: ${server.stderr()}${server.stdout()}`);
+    else await Bun.sleep(25);
+  }
+  return server;
+}
+
+/** The pid of the quote server child a jobgraph started, from its "quote server started" log line (LOG_LEVEL=info). */
+export function embeddedQuoteServerPid(server: ServerProcess): number | undefined {
+  const line = server.stdout().split('\n').find((l) => l.includes('"quote server started"'));
+  return line ? (JSON.parse(line).pid as number) : undefined;
+}
+
+/** Whether a process runs; an exited child not yet reaped by its new parent (a zombie) counts as gone. */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc (macOS): kill(pid, 0) said it runs
+  }
+}
+
+/** Polls until the process is gone; false if it still runs after `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(25);
+  }
+  return true;
 }

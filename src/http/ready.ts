@@ -1,0 +1,22 @@
+import type { App } from '../app';
+import { bearerToken } from '../users/tokens';
+
+/**
+ * GET /ready: 200 "ready" or 503 "not ready" for anyone (load balancers, orchestrators). The checks behind the
+ * answer name internal addresses (the upstream URL, the quote server's host:port), so only an admin's token sees them.
+ */
+export function readiness(app: App, request: Request): Response {
+  const ready = app.isReady();
+  const embedded = app.embeddedQuoteServer;
+  // The quote server jobgraph runs is part of it; an external one is reported, not required.
+  const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
+  const status = ok ? 'ready' : 'not ready';
+  const token = bearerToken(request.headers.get('authorization'));
+  if (!token || app.users.authenticate(token)?.role !== 'ADMIN') return Response.json({ status }, { status: ok ? 200 : 503 });
+
+  const quoteServer = embedded
+    ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }
+    : { address: app.config.quoteServer, status: 'external', embedded: false };
+  const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer, relay: app.relay.status() };
+  return Response.json({ status, checks }, { status: ok ? 200 : 503 });
+}
