@@ -30,6 +30,10 @@ try {
     console.error(`jobgraph: ${error.message}`);
     process.exit(EXIT_DATABASE_IN_USE);
   }
+  if ((error as { code?: string })?.code === 'EADDRINUSE') {
+    console.error(`jobgraph: port ${config.port} on ${config.host} is already in use; stop what holds it, or set PORT`);
+    process.exit(2);
+  }
   throw error;
 }
 
