@@ -1,7 +1,6 @@
 import { builder } from '../graphql/builder';
 import type { GraphQLContext } from '../graphql/context';
 import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
-import { requireUser } from '../users/graphql';
 import { ANALYTICS_QUERIES } from './service';
 
 const DirectionEnum = builder.enumType('Direction', { values: ['LOWER_IS_BETTER', 'HIGHER_IS_BETTER'] as const });
@@ -132,15 +131,14 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  submitAnalyticsJob: t.field({
+  submitAnalyticsJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
-    authScopes: { loggedIn: true },
     description: 'Computes one statistic as a durable job (the source’s job_id flow); its result survives restarts.',
     args: { input: t.arg({ type: AnalyticsJobInput, required: true }) },
     resolve: (_root, { input }, ctx) => {
       // Refuse an unknown question, state or year range now rather than as a failed job.
       const checked = ctx.app.analytics.checkJobInput(input);
-      return ctx.app.jobs.submit(requireUser(ctx), 'ANALYTICS', checked, optionsOf(input));
+      return ctx.app.jobs.submit(ctx.user, 'ANALYTICS', checked, optionsOf(input));
     },
   }),
 }));

@@ -2,7 +2,6 @@ import { evaluateBatch, type BatchResult } from '../compute/calculator';
 import { badInput } from '../errors';
 import { builder } from '../graphql/builder';
 import { jobOfResult, jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
-import { requireUser } from '../users/graphql';
 import type { CalcInput, CalcResult } from './handler';
 
 /** `evaluate` answers at once, so it takes small batches; bigger ones are jobs. */
@@ -101,9 +100,8 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  submitCalcJob: t.field({
+  submitCalcJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
-    authScopes: { loggedIn: true },
     description: 'Evaluates a batch as a durable job, split into chunks over the worker pool; progress is reported.',
     args: { input: t.arg({ type: CalcJobInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
@@ -111,7 +109,7 @@ builder.mutationFields((t) => ({
       if (given !== 1) throw badInput('give exactly one of expressions, text or file', { field: 'expressions' });
       const raw = input.file ? { text: await input.file.text() } : input.text != null ? { text: input.text } : { expressions: input.expressions };
       // The jobs service checks it (parseCalcInput) before anything is stored.
-      return ctx.app.jobs.submit(requireUser(ctx), 'CALC', raw, optionsOf(input));
+      return ctx.app.jobs.submit(ctx.user, 'CALC', raw, optionsOf(input));
     },
   }),
 }));

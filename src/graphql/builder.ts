@@ -9,7 +9,7 @@ import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { relations } from '../db/relations';
 import { badInput, forbidden, unauthenticated } from '../errors';
-import type { GraphQLContext } from './context';
+import type { GraphQLContext, SignedInContext } from './context';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -20,6 +20,12 @@ export const builder = new SchemaBuilder<{
     loggedIn: boolean;
     manager: boolean;
     admin: boolean;
+  };
+  // `t.withAuth({ loggedIn: true })` (or manager, admin) hands its resolver a context whose user is not null.
+  AuthContexts: {
+    loggedIn: SignedInContext;
+    manager: SignedInContext;
+    admin: SignedInContext;
   };
   Scalars: {
     DateTime: { Input: Date; Output: Date };

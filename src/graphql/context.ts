@@ -11,3 +11,6 @@ export interface GraphQLContext {
   /** Resolvers whose data has its own freshness (the relay's) limit how long the response may be cached. */
   freshness: ResponseFreshness;
 }
+
+/** The context of a field whose rule (`loggedIn`, `manager`, `admin`) passed: someone is signed in. */
+export type SignedInContext = GraphQLContext & { user: AuthUser };

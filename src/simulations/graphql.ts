@@ -1,7 +1,6 @@
 import { builder } from '../graphql/builder';
 import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
 import { runNow } from '../jobs/handler';
-import { requireUser } from '../users/graphql';
 import { forecastHandler, MAX_SEED } from './forecast';
 import { piHandler } from './pi';
 
@@ -98,25 +97,23 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  submitPiJob: t.field({
+  submitPiJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
-    authScopes: { loggedIn: true },
     args: { input: t.arg({ type: PiJobInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.app.jobs.submit(
-        requireUser(ctx),
+        ctx.user,
         'PI',
         { simulations: input.simulations, concurrency: input.concurrency ?? undefined, seed: input.seed ?? undefined },
         optionsOf(input),
       ),
   }),
-  submitForecastJob: t.field({
+  submitForecastJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
-    authScopes: { loggedIn: true },
     args: { input: t.arg({ type: ForecastJobInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.app.jobs.submit(
-        requireUser(ctx),
+        ctx.user,
         'FORECAST',
         { assets: input.assets, seed: input.seed ?? undefined, dateRange: input.dateRange ?? undefined },
         optionsOf(input),

@@ -7,7 +7,10 @@ import { checkCursors, parseId } from '../graphql/ids';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
 
-/** The signed-in user, or the UNAUTHENTICATED error the spec names ("user info error"). */
+/**
+ * The signed-in user, or the UNAUTHENTICATED error the spec names ("user info error"). Fields declare
+ * `t.withAuth({ loggedIn: true })` instead, which types `ctx.user` as present; this stays for the job fields.
+ */
 export function requireUser(ctx: GraphQLContext) {
   if (!ctx.user) throw unauthenticated();
   return ctx.user;
@@ -123,11 +126,10 @@ builder.mutationFields((t) => ({
       return session;
     },
   }),
-  logout: t.boolean({
-    authScopes: { loggedIn: true },
+  logout: t.withAuth({ loggedIn: true }).boolean({
     description: 'Revokes the token this request was made with.',
     resolve: (_root, _args, ctx) => {
-      ctx.app.users.logout(requireUser(ctx));
+      ctx.app.users.logout(ctx.user);
       return true;
     },
   }),
@@ -149,11 +151,10 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => ctx.app.users.deleteUser(parseId(id, 'user')),
   }),
-  changePassword: t.boolean({
-    authScopes: { loggedIn: true },
+  changePassword: t.withAuth({ loggedIn: true }).boolean({
     description: "Changes the caller's password and revokes their other tokens.",
     args: { currentPassword: t.arg.string({ required: true }), newPassword: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.app.users.changePassword(requireUser(ctx), args.currentPassword, args.newPassword),
+    resolve: (_root, args, ctx) => ctx.app.users.changePassword(ctx.user, args.currentPassword, args.newPassword),
   }),
 }));
 
