@@ -5,7 +5,7 @@
 import type { App } from '../app';
 import { FINAL_STATUSES } from '../db/schema';
 import { DomainError } from '../errors';
-import { bearerToken } from '../users/tokens';
+import { authenticateRequest } from '../users/auth';
 import type { AnalyticsResult } from './handler';
 import type { AnalyticsQuery } from './service';
 
@@ -27,8 +27,8 @@ const refuse = (status: number, reason: string) => reply(status, { status: 'erro
 const sourceStatus = (status: string) => (status === 'SUCCEEDED' ? 'done' : status === 'QUEUED' || status === 'RUNNING' ? 'running' : 'error');
 
 export async function handleCompatRequest(app: App, request: Request, pathname: string): Promise<Response> {
-  const token = bearerToken(request.headers.get('authorization'));
-  const user = token ? app.users.authenticate(token) : null;
+  // The source's REST clients know one answer for every refused token: a missing, malformed or dead one alike.
+  const { user } = authenticateRequest(app.users, request);
   if (!user) return refuse(401, 'user info error');
   const [, , name, id] = pathname.split('/');
   try {

@@ -89,6 +89,9 @@ export function requestError(code: ErrorCode, message: string, status: number, d
   return new GraphQLError(message, { extensions: { code, ...details, http: { status } } });
 }
 
+/** A request-level rejection a service decided (an Authorization value refused, say), with its code's status. */
+export const requestErrorFor = (error: DomainError) => requestError(error.code, error.message, HTTP_STATUS_OF[error.code], error.details);
+
 /**
  * Yoga's maskError: our DomainErrors keep their message and code; GraphQL's own errors (syntax, validation,
  * coercion) pass through; anything else is logged with the request id and masked for the client.

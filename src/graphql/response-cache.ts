@@ -7,8 +7,7 @@ import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-resp
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { App } from '../app';
-import { bearerToken } from '../users/tokens';
-import type { AuthUser } from '../users/service';
+import { authenticateRequest } from '../users/auth';
 import type { GraphQLContext } from './context';
 
 /** How long a response may be reused, tightened by resolvers whose data has its own freshness (the relay's). */
@@ -36,19 +35,9 @@ function ttlPerRootField(schema: GraphQLSchema): Record<string, number> {
   return Object.fromEntries(fields.map((field) => [`Query.${field}`, CACHEABLE_ROOT_FIELDS[field] ?? 0]));
 }
 
-/** The user a request's bearer token belongs to, looked up once per request (several plugins ask). */
-const requestUsers = new WeakMap<Request, AuthUser | null>();
-export function userOfRequest(app: App, request: Request): AuthUser | null {
-  if (requestUsers.has(request)) return requestUsers.get(request)!;
-  const token = bearerToken(request.headers.get('authorization'));
-  const user = token ? app.users.authenticate(token) : null;
-  requestUsers.set(request, user);
-  return user;
-}
-
 /** `session:<id>` for an HTTP request carrying a live token; null otherwise (WebSocket operations have no request). */
 function liveSessionKey(app: App, request: Request | undefined): string | null {
-  const user = request?.headers ? userOfRequest(app, request) : null;
+  const user = request?.headers ? authenticateRequest(app.users, request).user : null;
   return user ? `session:${user.sessionId}` : null;
 }
 
@@ -84,7 +73,7 @@ export function createResponseCache(app: App, schema: GraphQLSchema) {
    * (`usePreParsedBody`).
    */
   async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
-    const user = userOfRequest(app, request);
+    const { user } = authenticateRequest(app.users, request);
     if (!user) return undefined;
     const key = cacheKey({
       documentString: params.query,

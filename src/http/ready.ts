@@ -1,5 +1,5 @@
 import type { App } from '../app';
-import { bearerToken } from '../users/tokens';
+import { authenticateRequest } from '../users/auth';
 
 /**
  * GET /ready: 200 "ready" or 503 "not ready" for anyone (load balancers, orchestrators). The checks behind the
@@ -11,8 +11,7 @@ export function readiness(app: App, request: Request): Response {
   // The quote server jobgraph runs is part of it; an external one is reported, not required.
   const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
   const status = ok ? 'ready' : 'not ready';
-  const token = bearerToken(request.headers.get('authorization'));
-  if (!token || app.users.authenticate(token)?.role !== 'ADMIN') return Response.json({ status }, { status: ok ? 200 : 503 });
+  if (authenticateRequest(app.users, request).user?.role !== 'ADMIN') return Response.json({ status }, { status: ok ? 200 : 503 });
 
   const quoteServer = embedded
     ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }

@@ -1,3 +1,5 @@
+import { ErrorCode } from '../errors';
+import type { Authentication } from '../users/auth';
 import type { AuthUser } from '../users/service';
 
 /** How often open streams are checked for an expired token (the issue's bound is 1 s). */
@@ -128,4 +130,23 @@ export function endableStream(source: ReadableStream<Uint8Array>, onClose: () =>
     reader.cancel('session ended').catch(() => {});
   };
   return { stream, end };
+}
+
+/** Whether an HTTP answer is a stream (a subscription over SSE or multipart) that outlives the request. */
+export function isStreamingResponse(response: Response): boolean {
+  const type = response.headers.get('content-type') ?? '';
+  return response.body !== null && (type.startsWith('text/event-stream') || type.startsWith('multipart/mixed'));
+}
+
+/** A streaming answer opened with a token ends when that token stops working; SSE clients get the reason first. */
+export function endingWithSession(streams: SessionStreams, response: Response, { user, token }: Authentication): Response {
+  if (!user || !response.body) return response;
+  const sse = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+  let untrack = () => {};
+  const { stream, end } = endableStream(response.body, () => untrack());
+  untrack = streams.track(token, user, (reason) => {
+    const error = { message: reason, extensions: { code: ErrorCode.UNAUTHENTICATED } };
+    end(sse ? `event: next\ndata: ${JSON.stringify({ errors: [error] })}\n\nevent: complete\ndata:\n\n` : undefined);
+  });
+  return new Response(stream, { status: response.status, headers: response.headers });
 }

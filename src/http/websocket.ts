@@ -8,9 +8,10 @@ import type { ServerWebSocket } from 'bun';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
-import { requestError } from '../graphql/errors';
 import { operationParamsProblem } from '../graphql/limits';
-import { headerValue, MALFORMED_AUTHORIZATION, parseAuthorization } from '../users/tokens';
+import { type Authentication, authenticate } from '../users/auth';
+import { headerValue } from '../users/tokens';
+import type { TransportContext } from './graphql-handler';
 import type { RateLimiter } from './rate-limit';
 import type { SessionStreams } from './session-streams';
 
@@ -32,19 +33,26 @@ const TOO_MANY_MESSAGES_CLOSE_CODE = 4429;
 
 const socketOf = (extra: unknown) => (extra as { socket: Socket }).socket;
 
+export interface WebSocketGuards {
+  rateLimiter: RateLimiter;
+  connectionLimiter: RateLimiter;
+  sessionStreams: SessionStreams;
+  /** Bun closes a socket (1009) whose message is larger. */
+  maxPayloadLength: number;
+}
+
 export function createWebSocketHandler(
   app: App,
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>,
-  guards: { rateLimiter: RateLimiter; connectionLimiter: RateLimiter; sessionStreams: SessionStreams },
+  guards: WebSocketGuards,
 ) {
+  // Open sockets, so a shutdown can close each one cleanly (1001 Going Away) instead of dropping it.
+  const sockets = new Set<Socket>();
+
   /** Follows the socket's session: when the token stops working, the socket closes with 4403. */
-  const trackToken = (socket: Socket, token: string) => {
-    const user = app.users.authenticate(token);
-    if (!user) return false;
-    if (!socket.data.sessions.has(token)) {
-      socket.data.sessions.set(token, guards.sessionStreams.track(token, user, (reason) => socket.close(SESSION_ENDED_CLOSE_CODE, reason)));
-    }
-    return true;
+  const followSession = (socket: Socket, { user, token }: Authentication) => {
+    if (!user || socket.data.sessions.has(token)) return;
+    socket.data.sessions.set(token, guards.sessionStreams.track(token, user, (reason) => socket.close(SESSION_ENDED_CLOSE_CODE, reason)));
   };
 
   const graphqlWs = makeHandler<Record<string, unknown>>({
@@ -52,10 +60,11 @@ export function createWebSocketHandler(
     subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
     onConnect: (ctx) => {
       const socket = socketOf(ctx.extra);
-      const authorization = parseAuthorization(headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
+      const authentication = authenticate(app.users, headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
       // A bad or malformed token closes the socket (4403) at once; no token is fine for public subscriptions.
-      if (authorization.kind === 'malformed') return false;
-      return authorization.kind === 'none' || trackToken(socket, authorization.token);
+      if (authentication.failure) return false;
+      followSession(socket, authentication);
+      return true;
     },
     onSubscribe: async (ctx, id, payload) => {
       const problem = operationParamsProblem(payload);
@@ -65,25 +74,22 @@ export function createWebSocketHandler(
       const authorization =
         headerValue((payload.extensions as Record<string, unknown> | undefined)?.headers, 'authorization') ??
         headerValue(ctx.connectionParams, 'authorization') ??
-        socket.data.authorization ??
-        undefined;
-      const parsed = parseAuthorization(authorization);
-      if (parsed.kind === 'malformed') return [requestError(ErrorCode.UNAUTHENTICATED, MALFORMED_AUTHORIZATION, 401)];
-      const enveloped = yoga.getEnveloped({
+        socket.data.authorization;
+      // The token is checked again on every subscribe: a logout since the connection opened takes effect.
+      const authentication = authenticate(app.users, authorization);
+      const transport: TransportContext = {
         clientAddress: socket.data.clientAddress,
         requestId: `ws-${id}-${crypto.randomUUID()}`,
-        connectionParams: { ...ctx.connectionParams, authorization },
-        params: payload,
-      } as never);
+        authentication,
+      };
+      const enveloped = yoga.getEnveloped({ ...transport, params: payload } as never);
       try {
         const document = enveloped.parse(payload.query);
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length) return errors;
-        // The token is checked again on every subscribe: a logout since the connection opened takes effect.
+        // Refuses a malformed or dead token the way HTTP does (see graphql-handler.ts), after the document's checks.
         const contextValue = await enveloped.contextFactory();
-        if (parsed.kind === 'bearer' && !trackToken(socket, parsed.token)) {
-          return [requestError(ErrorCode.UNAUTHENTICATED, 'user info error', 401)];
-        }
+        followSession(socket, authentication);
         return {
           schema: enveloped.schema,
           document,
@@ -123,7 +129,9 @@ export function createWebSocketHandler(
   };
 
   return {
+    maxPayloadLength: guards.maxPayloadLength,
     open(socket: Socket) {
+      sockets.add(socket);
       return graphqlWs.open(socket as never);
     },
     async message(socket: Socket, message: string | Buffer) {
@@ -137,12 +145,17 @@ export function createWebSocketHandler(
       }
     },
     async close(socket: Socket, code: number, reason: string) {
+      sockets.delete(socket);
       for (const untrack of socket.data.sessions.values()) untrack();
       try {
         await graphqlWs.close(socket as never, code, reason);
       } catch (error) {
         app.log.debug({ err: error }, 'websocket close');
       }
+    },
+    /** Server shutdown: 1001 Going Away on every open socket. */
+    closeAll(reason: string) {
+      for (const socket of sockets) socket.close(1001, reason);
     },
   };
 }

@@ -9,7 +9,7 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 export const generatePassword = (): string => randomBytes(24).toString('base64url');
 
 /** Extracts the token from an `Authorization: Bearer <token>` value; anything else is no token. */
-export function bearerToken(authorization: string | null | undefined): string | null {
+function bearerToken(authorization: string | null | undefined): string | null {
   if (!authorization) return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   return match ? match[1]! : null;
@@ -23,8 +23,6 @@ export function parseAuthorization(authorization: string | null | undefined): Au
   const token = bearerToken(authorization);
   return token ? { kind: 'bearer', token } : { kind: 'malformed' };
 }
-
-export const MALFORMED_AUTHORIZATION = 'the Authorization header must be "Bearer <token>"';
 
 /** A header-like value from a plain object (connectionParams, GraphiQL's per-operation headers), any letter case. */
 export function headerValue(headers: unknown, name: string): string | undefined {

@@ -1,0 +1,66 @@
+// Yoga over our schema: its plugins (CSRF, query limits, logging, the response cache) and the context every
+// resolver sees. HTTP requests and WebSocket operations both come through here (see routes.ts and websocket.ts).
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga, type YogaInitialContext } from 'graphql-yoga';
+import type { App } from '../app';
+import type { GraphQLContext } from '../graphql/context';
+import { createErrorMasker, requestErrorFor, useCsrfPrevention, useSubscriptionErrorStatus } from '../graphql/errors';
+import { useQueryLimits } from '../graphql/limits';
+import { useOperationLog } from '../graphql/logging';
+import { type createResponseCache, ResponseFreshness, usePreParsedBody } from '../graphql/response-cache';
+import { buildSchema } from '../graphql/schema';
+import { type Authentication, authenticateRequest } from '../users/auth';
+
+export const GRAPHQL_PATH = '/graphql';
+const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'graphql-preflight'];
+
+/** What the HTTP and WebSocket transports hand the context factory. */
+export interface TransportContext {
+  clientAddress: string | null;
+  requestId: string;
+  /** A WebSocket operation's, decided from its own headers (see websocket.ts); HTTP requests have theirs looked up. */
+  authentication?: Authentication;
+  /** The request's JSON body, already parsed by the response-cache check (see usePreParsedBody). */
+  preParsedParams?: unknown;
+}
+
+export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
+
+export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>) {
+  const graphiqlPage = (() => {
+    let page: string | undefined;
+    // GraphiQL is bundled in our dependencies (no CDN): users run this offline. Rendered once, it is 9 MB.
+    return (options: Parameters<typeof renderGraphiQL>[0]) => (page ??= renderGraphiQL(options));
+  })();
+
+  return createYoga<TransportContext, GraphQLContext>({
+    schema: buildSchema(),
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    // The server measures bodies itself (413 with a code, before Yoga) and may hand Yoga a body it already read.
+    maxRequestBodySize: false,
+    graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS' },
+    renderGraphiQL: graphiqlPage,
+    maskedErrors: { maskError: createErrorMasker(app.log) },
+    logging: {
+      debug: (...args) => app.log.debug({ yoga: args }, 'yoga'),
+      info: (...args) => app.log.info({ yoga: args }, 'yoga'),
+      warn: (...args) => app.log.warn({ yoga: args }, 'yoga'),
+      // Yoga reports every execution error here, expected ones too; the error masker logs the unexpected ones.
+      error: (...args) => app.log.debug({ yoga: args }, 'yoga error'),
+    },
+    plugins: [
+      useCsrfPrevention(CSRF_HEADERS),
+      useQueryLimits(app.config),
+      useSubscriptionErrorStatus(),
+      useOperationLog(app.log),
+      responseCache.plugin,
+      usePreParsedBody(),
+    ],
+    context: (initial: YogaInitialContext & TransportContext) => {
+      const { user, failure } = initial.authentication ?? authenticateRequest(app.users, initial.request);
+      if (failure) throw requestErrorFor(failure);
+      return { app, user, clientAddress: initial.clientAddress, requestId: initial.requestId, freshness: new ResponseFreshness() };
+    },
+  });
+}

@@ -1,0 +1,46 @@
+// What every HTTP request on an API route passes before any work is done for it: the rate rule per client address,
+// and one body rule for every route (measured before Yoga, so a refusal is a 413 with a code, not a crash).
+import type { Logger } from 'pino';
+import { ErrorCode } from '../errors';
+import { readBodyLimited } from './body';
+import type { RateLimiter } from './rate-limit';
+import { errorResponse } from './responses';
+
+/** Who is asking, for the log lines a refusal writes. */
+export interface RequestOrigin {
+  requestId: string;
+  clientAddress: string | null;
+}
+
+/** A 429 with Retry-After when the client's address is over its rate; null when the request may go ahead. */
+export function refuseOverRate(rateLimiter: RateLimiter, log: Logger, { requestId, clientAddress }: RequestOrigin): Response | null {
+  const wait = rateLimiter.take(clientAddress ?? 'unknown');
+  if (wait === 0) return null;
+  log.warn({ requestId, address: clientAddress }, 'rate limited');
+  return errorResponse(429, ErrorCode.RATE_LIMITED, `too many requests; retry in ${wait} s`, { 'retry-after': String(wait) });
+}
+
+export interface BodyLimits {
+  maxBodyBytes: number;
+  /** Multipart uploads (calc files) may be larger than anything else. */
+  maxUploadBytes: number;
+}
+
+/** The request's body, read up to its limit (a chunked body is counted as it streams in), or a 413. */
+export async function readBodyWithinLimit(
+  request: Request,
+  limits: BodyLimits,
+  log: Logger,
+  { requestId, clientAddress }: RequestOrigin,
+): Promise<{ bytes: Uint8Array<ArrayBuffer> } | Response> {
+  const contentType = request.headers.get('content-type')?.toLowerCase() ?? '';
+  const limit = contentType.startsWith('multipart/form-data') ? limits.maxUploadBytes : limits.maxBodyBytes;
+  const tooLarge = (bytes: number) => {
+    log.warn({ requestId, address: clientAddress, bytes }, 'request body too large');
+    return errorResponse(413, ErrorCode.BAD_USER_INPUT, `request body of ${bytes} bytes exceeds the limit of ${limit} bytes`);
+  };
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > limit) return tooLarge(declared);
+  const body = await readBodyLimited(request, limit);
+  return 'tooLarge' in body ? tooLarge(body.tooLarge) : body;
+}

@@ -1,0 +1,47 @@
+// Everything Bun.serve needs from us, built over one app: Yoga and its response cache, the request pipeline, the
+// WebSocket handler, and the rate rules and session tracking both transports share.
+import type { App } from '../app';
+import { createResponseCache } from '../graphql/response-cache';
+import { buildSchema } from '../graphql/schema';
+import { createGraphQLHandler } from './graphql-handler';
+import { RateLimiter } from './rate-limit';
+import { createRequestHandler } from './routes';
+import { SessionStreams } from './session-streams';
+import { createWebSocketHandler } from './websocket';
+
+export function createHttpTransport(app: App) {
+  const { config } = app;
+  const responseCache = createResponseCache(app, buildSchema());
+  const yoga = createGraphQLHandler(app, responseCache);
+  const rateLimiter = new RateLimiter(config.rateLimitPerSecond);
+  const sessionStreams = new SessionStreams((token) => app.users.authenticate(token));
+  app.users.onSessionsChanged(() => sessionStreams.scheduleRecheck());
+  const websocket = createWebSocketHandler(app, yoga as never, {
+    rateLimiter,
+    // The same rule per connection, so one socket cannot use up its whole address's allowance alone.
+    connectionLimiter: new RateLimiter(config.rateLimitPerSecond),
+    sessionStreams,
+    // The same bound as an HTTP body.
+    maxPayloadLength: config.maxBodyBytes,
+  });
+  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams });
+  return {
+    /** For Bun.serve, beside the port and host. */
+    serveOptions: {
+      // Never Bun's development error page (it shows paths and source); unexpected errors answer masked JSON.
+      development: false,
+      // Bun closes idle connections after 10 s by default; Yoga pings SSE streams every 12 s.
+      idleTimeout: 60,
+      // Bun's own cap answers with an empty 413; ours answers with a coded error, so Bun's sits above it.
+      maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxUploadBytes) * 2 + 65536,
+      websocket,
+      fetch,
+      error,
+    },
+    /** Shutdown: every socket closes (1001) and every SSE stream ends, each told why. */
+    endAll(reason: string) {
+      websocket.closeAll(reason);
+      sessionStreams.endAll(reason);
+    },
+  };
+}
