@@ -27,7 +27,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     RATE_LIMIT_PER_SECOND: '0',
     ...env,
   });
-  const server = await startServer(config, createLogger({ level: 'warn' }));
+  const server = await startServer(config, { log: createLogger({ level: 'warn' }) });
   const login = await fetch(server.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

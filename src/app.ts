@@ -34,12 +34,17 @@ export interface App {
   embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** True while the database is open and the worker pool is up. */
   isReady(): boolean;
-  /** Set by the server: drains and stops the process (the admin `shutdown` mutation). */
-  requestShutdown: () => void;
+  /** Asks whoever runs this app (the server) to drain and stop: the admin `shutdown` mutation, the REST route, signals. */
+  readonly requestShutdown: () => void;
   close(): Promise<void>;
 }
 
-export function createApp(config: Config, log: Logger): App {
+export interface AppOptions {
+  /** What a shutdown request does; without one (a benchmark, a script) nothing runs the app to stop. */
+  requestShutdown?: () => void;
+}
+
+export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   const database = openDatabase(config.databasePath);
   const events = createEventBus();
   const users = new UsersService({
@@ -104,7 +109,7 @@ export function createApp(config: Config, log: Logger): App {
     quotes,
     relay,
     embeddedQuoteServer,
-    requestShutdown: () => {},
+    requestShutdown: options.requestShutdown ?? (() => {}),
     isReady: () => {
       if (!open || pool.size === 0) return false;
       try {

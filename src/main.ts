@@ -19,7 +19,8 @@ try {
 const log = createLogger({ level: config.logLevel, file: config.logFile });
 let running: RunningServer;
 try {
-  running = await startServer(config, log);
+  // SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
+  running = await startServer(config, { log, onShutdownComplete: () => process.exit(0) });
 } catch (error) {
   // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
   if (error instanceof DomainError) {
@@ -37,12 +38,6 @@ try {
   throw error;
 }
 
-// SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
-const originalRequest = running.app.requestShutdown;
-running.app.requestShutdown = () => {
-  originalRequest();
-  void running.stop().then(() => process.exit(0));
-};
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     log.info({ signal }, 'shutting down');

@@ -19,8 +19,16 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger = createLogger({ level: config.logLevel, file: config.logFile })): Promise<RunningServer> {
-  const app = createApp(config, log);
+export interface ServerOptions {
+  log?: Logger;
+  /** Runs once a requested shutdown (a signal, the `shutdown` mutation, REST graceful_shutdown) has stopped everything. */
+  onShutdownComplete?: () => void;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile });
+  const shutdownRequested = Promise.withResolvers<void>();
+  const app = createApp(config, log, { requestShutdown: () => shutdownRequested.resolve() });
   await closingAppOnFailure(app, async () => {
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
     await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
@@ -47,7 +55,7 @@ export async function startServer(config: Config, log: Logger = createLogger({ l
       log.info('jobgraph stopped');
       log.flush();
     })());
-  app.requestShutdown = () => void stop();
+  void shutdownRequested.promise.then(stop).then(() => options.onShutdownComplete?.());
   return { app, server, url, port: server.port!, stop };
 }
 

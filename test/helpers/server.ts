@@ -55,7 +55,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ANALYTICS_CSV: ANALYTICS_FIXTURE,
     ...env,
   });
-  const running = await startServer(config, createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }));
+  const running = await startServer(config, { log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }) });
   const url = running.url;
   const wsUrl = url.replace(/^http/, 'ws');
 
