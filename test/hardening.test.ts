@@ -92,6 +92,18 @@ describe('crash: nothing nested can end the process', () => {
     await probe(server);
   });
 
+  test('any other WebSocket message nested deeply (a ping graphql-ws would echo) or only a server may send closes with 4400', async () => {
+    const deepPing = await rawSocket(server.wsUrl);
+    deepPing.send(`{"type":"ping","payload":${nested('{"a":', '}', 82_018, '1')}}`);
+    await deepPing.until(() => deepPing.closed !== undefined);
+    expect(deepPing.closed).toEqual({ code: 4400, reason: 'message nests deeper than the limit of 64 levels' });
+    const serverOnly = await rawSocket(server.wsUrl);
+    serverOnly.send({ type: 'next', id: '1', payload: { data: {} } });
+    await serverOnly.until(() => serverOnly.closed !== undefined);
+    expect(serverOnly.closed!.code).toBe(4400);
+    await probe(server);
+  });
+
   test('documents nested 20,000 deep (selections, lists, objects) get 400 BAD_USER_INPUT on HTTP, GET, multipart and WebSocket', async () => {
     const documents = [
       nested('{ a ', '}', 20_000),
@@ -120,6 +132,25 @@ describe('crash: nothing nested can end the process', () => {
     const answer = await ws.operation('doc', { query: documents[0] });
     expect(answer.payload[0].extensions.code).toBe('BAD_USER_INPUT');
     ws.socket.close();
+    await probe(server);
+  });
+
+  test('fragments that multiply (2^40 fields from 40 lines) or pile up are refused at once, before any rule walks them', async () => {
+    const doubling = (n: number) =>
+      `{ ...F0 } ${Array.from({ length: n }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join(' ')} fragment F${n} on Query { __typename }`;
+    const started = performance.now();
+    const response = await post(server.url, { query: doubling(40) }, { accept: 'application/graphql-response+json' });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).errors[0]).toMatchObject({
+      message: 'query expands to more than 5000 fields (through its fragments)',
+      extensions: { code: 'BAD_USER_INPUT', limit: 'complexity' },
+    });
+    const chain = `{ ...F0 } ${Array.from({ length: 1001 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} }`).join(' ')} fragment F1001 on Query { __typename }`;
+    const tooMany = await post(server.url, { query: chain });
+    expect(((await tooMany.json()) as any).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'fragments' });
+    // Within the limits the same shapes still work.
+    expect((await post(server.url, { query: doubling(8) }).then((r) => r.json()) as any).data).toEqual({ __typename: 'Query' });
     await probe(server);
   });
 

@@ -1,5 +1,6 @@
 import { createComplexityRule } from '@pothos/plugin-complexity';
 import {
+  type DocumentNode,
   type FragmentDefinitionNode,
   GraphQLError,
   Kind,
@@ -71,6 +72,55 @@ function maxDepthRule(max: number): ValidationRule {
   };
 }
 
+/** Most fragment definitions in one document (GraphiQL's introspection has 3; recursion follows their chains). */
+export const MAX_DOCUMENT_FRAGMENTS = 1000;
+
+/**
+ * Refuses documents whose fragments expand into more fields than the cost limit allows: every field costs at least 1,
+ * so nothing acceptable is refused, and `F0 { ...F1 ...F1 } F1 { ...F2 ...F2 } …` (2^n fields from n lines) is
+ * stopped before the depth and cost rules walk its expansion. Each fragment is counted once (memoised) and the count
+ * stops at the limit, so this is linear in the document.
+ */
+export function expansionProblem(document: DocumentNode, maxFields: number): GraphQLError | null {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  if (fragments.size > MAX_DOCUMENT_FRAGMENTS) {
+    return limitError(`the document defines more than ${MAX_DOCUMENT_FRAGMENTS} fragments`, 'fragments');
+  }
+  const counted = new Map<string, number>();
+  const visiting = new Set<string>();
+  const countSet = (selectionSet: SelectionSetNode): number => {
+    let fields = 0;
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) fields += 1 + (selection.selectionSet ? countSet(selection.selectionSet) : 0);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) fields += countSet(selection.selectionSet);
+      else fields += countFragment(selection.name.value);
+      if (fields > maxFields) return fields;
+    }
+    return fields;
+  };
+  const countFragment = (name: string): number => {
+    const known = counted.get(name);
+    if (known !== undefined) return known;
+    const fragment = fragments.get(name);
+    // Unknown fragments and cycles are GraphQL's own rules' to report.
+    if (!fragment || visiting.has(name)) return 0;
+    visiting.add(name);
+    const fields = countSet(fragment.selectionSet);
+    visiting.delete(name);
+    counted.set(name, fields);
+    return fields;
+  };
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION && countSet(definition.selectionSet) > maxFields) {
+      return limitError(`query expands to more than ${maxFields} fields (through its fragments)`, 'complexity');
+    }
+  }
+  return null;
+}
+
 /**
  * Depth, cost and alias limits checked during validation, so an over-limit query is a 400 with a code
  * before any resolver runs. Cost comes from Pothos' complexity plugin (fields 1, lists ×10 by default).
@@ -85,7 +135,13 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     onParse({ parseFn, setParseFn }) {
       setParseFn((source, options) => parseFn(source, { ...options, maxTokens: MAX_DOCUMENT_TOKENS }));
     },
-    onValidate({ addValidationRule, context }) {
+    onValidate({ addValidationRule, context, params: { documentAST }, setResult }) {
+      // Fragments can multiply a small document into an exponential one; measured first, linearly, or no rule runs.
+      const tooLarge = expansionProblem(documentAST, limits.maxComplexity);
+      if (tooLarge) {
+        setResult([tooLarge]);
+        return;
+      }
       const params = (context as { params?: { variables?: Record<string, unknown>; operationName?: string } }).params;
       addValidationRule(maxAliasesRule(limits.maxAliases));
       addValidationRule(maxDepthRule(limits.maxDepth));
@@ -163,6 +219,29 @@ export function documentNestingExceeds(source: string, max: number): boolean {
           if (inner === 0x5c) i++;
           else if (inner === 0x22 || inner === 0x0a) break;
         }
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether JSON text nests arrays/objects deeper than `max`, read as text (strings skipped) before anything parses it:
+ * for messages whose parsed value would reach recursive code we do not own (graphql-ws echoes a ping's payload).
+ */
+export function jsonTextNestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (char === 0x7b || char === 0x5b) {
+      if (++depth > max) return true;
+    } else if (char === 0x7d || char === 0x5d) {
+      depth--;
+    } else if (char === 0x22) {
+      for (i++; i < text.length; i++) {
+        const inner = text.charCodeAt(i);
+        if (inner === 0x5c) i++;
+        else if (inner === 0x22) break;
       }
     }
   }

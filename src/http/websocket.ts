@@ -8,7 +8,7 @@ import type { ServerWebSocket } from 'bun';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
-import { operationParamsProblem } from '../graphql/limits';
+import { jsonTextNestingExceeds, MAX_VALUE_NESTING, operationParamsProblem } from '../graphql/limits';
 import { type Authentication, authenticate } from '../users/auth';
 import { headerValue } from '../users/tokens';
 import type { TransportContext } from './graphql-handler';
@@ -112,12 +112,7 @@ export function createWebSocketHandler(
       guards.connectionLimiter.take(socket.data.connectionId),
     );
     if (wait === 0) return false;
-    let parsed: { type?: unknown; id?: unknown } | undefined;
-    try {
-      parsed = JSON.parse(String(message));
-    } catch {
-      // Not even JSON: graphql-ws would close the socket for it anyway.
-    }
+    const parsed = parseEnvelope(message);
     app.log.warn({ address: socket.data.clientAddress, type: parsed?.type }, 'websocket message rate limited');
     if (parsed?.type === MessageType.Subscribe && typeof parsed.id === 'string') {
       const error = { message: `too many operations; retry in ${wait} s`, extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: wait } };
@@ -128,6 +123,18 @@ export function createWebSocketHandler(
     return true;
   };
 
+  /** An operation nested too deeply gets a coded error and the socket lives on; any other such message closes it. */
+  const refuseTooDeep = (socket: Socket, message: string | Buffer) => {
+    const problem = `nests deeper than the limit of ${MAX_VALUE_NESTING} levels`;
+    const parsed = parseEnvelope(message);
+    if (parsed?.type === MessageType.Subscribe && typeof parsed.id === 'string') {
+      const error = { message: `variables ${problem}`, extensions: { code: ErrorCode.BAD_USER_INPUT, limit: 'nesting' } };
+      socket.sendText(JSON.stringify({ type: MessageType.Error, id: parsed.id, payload: [error] }));
+    } else {
+      socket.close(CloseCode.BadRequest, `message ${problem}`);
+    }
+  };
+
   return {
     maxPayloadLength: guards.maxPayloadLength,
     open(socket: Socket) {
@@ -136,9 +143,21 @@ export function createWebSocketHandler(
     },
     async message(socket: Socket, message: string | Buffer) {
       if (refuseOverRate(socket, message)) return;
+      // The envelope adds a level or two to what a payload may hold.
+      if (jsonTextNestingExceeds(String(message), MAX_VALUE_NESTING + 2)) {
+        refuseTooDeep(socket, message);
+        return;
+      }
       try {
         await graphqlWs.message(socket as never, message as never);
       } catch (error) {
+        // A message only a server may send (`next`, `error`, `complete` before subscribing…) is the client's mistake.
+        const text = error instanceof Error ? error.message : '';
+        if (text.startsWith('Unexpected message of type')) {
+          app.log.warn({ address: socket.data.clientAddress, problem: text }, 'websocket protocol violation');
+          socket.close(CloseCode.BadRequest, text.slice(0, 120));
+          return;
+        }
         // Nothing a client sends may end the process: log it, close this socket with graphql-ws's internal error.
         app.log.error({ err: error, address: socket.data.clientAddress }, 'websocket message failed');
         socket.close(CloseCode.InternalServerError, 'Internal server error');
@@ -158,4 +177,15 @@ export function createWebSocketHandler(
       for (const socket of sockets) socket.close(1001, reason);
     },
   };
+}
+
+/** A message's `type` and `id` (JSON.parse is native and iterative: safe at any depth), or nothing if not JSON. */
+function parseEnvelope(message: string | Buffer): { type?: unknown; id?: unknown } | undefined {
+  try {
+    const parsed: unknown = JSON.parse(String(message));
+    return parsed && typeof parsed === 'object' ? (parsed as { type?: unknown; id?: unknown }) : undefined;
+  } catch {
+    // Not even JSON: graphql-ws closes the socket for it.
+    return undefined;
+  }
 }

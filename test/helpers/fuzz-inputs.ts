@@ -404,6 +404,10 @@ const structuralStress: fc.Arbitrary<GraphQLRequest> = fc.oneof(
     doc(`{ ...F0 } ${Array.from({ length: n }, (_, i) => `fragment F${i} on Query { ${i + 1 < n ? `...F${i + 1}` : '__typename'} }`).join(' ')}`),
   ),
   fc.constant(doc('{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }')),
+  // Fragments that multiply: each spreads the next k times (k^n fields from n lines).
+  fc.tuple(fc.integer({ min: 2, max: 40 }), fc.integer({ min: 2, max: 4 })).map(([n, k]) =>
+    doc(`{ ...F0 } ${Array.from({ length: n }, (_, i) => `fragment F${i} on Query { ${`...F${i + 1} `.repeat(k)}}`).join(' ')} fragment F${n} on Query { __typename }`),
+  ),
   // Many fields of the same name (validation compares every pair that could merge).
   fc.integer({ min: 1, max: 20_000 }).map((n) => doc(`{ ${'me { id } '.repeat(n)}}`)),
   fc.integer({ min: 1, max: 50_000 }).map((n) => doc(`{ __typename${' @include(if: true)'.repeat(n)} }`)),
