@@ -1,16 +1,25 @@
 import type { Database } from 'bun:sqlite';
 import type { Logger } from 'pino';
+import { analyticsJob } from './analytics/job';
 import { AnalyticsService } from './analytics/service';
+import { calcJob } from './calculator/job';
 import type { Config } from './config';
 import { type Db, openDatabase } from './db/client';
+import { diagnosticJob } from './diagnostics/job';
 import { createEventBus, type EventBus } from './events';
+import { jobKindRegistry } from './jobs/kind';
+import { type Clock, systemClock } from './jobs/model';
+import { JobRunner } from './jobs/runner';
 import { JobsService } from './jobs/service';
+import { SqliteJobStore } from './jobs/sqlite-store';
 import { WorkerPool } from './pool/pool';
-import { QueuesService } from './queues/service';
+import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RelayService } from './relay/service';
+import { forecastJob } from './simulations/forecast';
+import { piJob } from './simulations/pi';
 import { UsersService } from './users/service';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
@@ -42,9 +51,13 @@ export interface App {
 export interface AppOptions {
   /** What a shutdown request does; without one (a benchmark, a script) nothing runs the app to stop. */
   requestShutdown?: () => void;
+  /** Where the job engine reads the time (leases, backoff, recovery); tests pass one they can move. */
+  clock?: Clock;
 }
 
+/** The composition root: every service built once, the job kinds of every domain registered with the engine. */
 export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
+  const clock = options.clock ?? systemClock;
   const database = openDatabase(config.databasePath);
   const events = createEventBus();
   const users = new UsersService({
@@ -62,23 +75,37 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
   });
   const analytics = new AnalyticsService(database.db, log, config.analyticsCsv);
-  let jobs: JobsService | undefined;
+  let runner: JobRunner | undefined;
   const queues = new QueuesService(database.db, log, { concurrency: config.workers * PIPELINE_DEPTH, maxLength: 1_000_000 }, () =>
-    jobs?.wake(),
+    runner?.wake(),
   );
   queues.ensureDefault();
-  jobs = new JobsService({
-    sqlite: database.sqlite,
-    log,
-    events,
-    pool,
+  // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
+  const kinds = jobKindRegistry([piJob, forecastJob, calcJob, analyticsJob(analytics), diagnosticJob]);
+  const store = new SqliteJobStore(database.sqlite, clock);
+  runner = new JobRunner({
+    store,
+    kinds,
     queues,
-    analytics,
+    pool,
+    events,
+    log,
+    clock,
     leaseMs: config.jobLeaseMs,
-    pullLeaseMs: config.pullLeaseMs,
     retryBaseMs: config.jobRetryBaseMs,
-    defaultTimeoutMs: config.jobTimeoutMs,
     maxInFlight: config.workers * PIPELINE_DEPTH * 4,
+  });
+  const jobs = new JobsService({
+    store,
+    runner,
+    kinds,
+    queues,
+    defaultQueue: DEFAULT_QUEUE,
+    pool,
+    events,
+    log,
+    pullLeaseMs: config.pullLeaseMs,
+    defaultTimeoutMs: config.jobTimeoutMs,
   });
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
   const externalQuoteServer = config.quoteServer ? parseAddress(config.quoteServer) : null;

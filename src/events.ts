@@ -1,5 +1,5 @@
 import { createPubSub } from 'graphql-yoga';
-import type { Job } from './jobs/queries';
+import type { Job } from './db/schema';
 
 /** A login attempt as it is streamed to admins and written to the login log. */
 export interface LoginEvent {

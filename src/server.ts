@@ -5,6 +5,7 @@ import type { Config } from './config';
 import { GRAPHQL_PATH } from './http/graphql-handler';
 import { createHttpTransport } from './http/transport';
 import type { SocketData } from './http/websocket';
+import type { Clock } from './jobs/model';
 import { createLogger, type Logger } from './logger';
 
 /** How long a stopping server waits for in-flight HTTP answers before closing every connection. */
@@ -23,12 +24,14 @@ export interface ServerOptions {
   log?: Logger;
   /** Runs once a requested shutdown (a signal, the `shutdown` mutation, REST graceful_shutdown) has stopped everything. */
   onShutdownComplete?: () => void;
+  /** The job engine's clock (tests move it instead of sleeping); the system clock by default. */
+  clock?: Clock;
 }
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile });
   const shutdownRequested = Promise.withResolvers<void>();
-  const app = createApp(config, log, { requestShutdown: () => shutdownRequested.resolve() });
+  const app = createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock: options.clock });
   await closingAppOnFailure(app, async () => {
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
     await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);

@@ -6,7 +6,7 @@ import type { App } from '../app';
 import { FINAL_STATUSES } from '../db/schema';
 import { DomainError } from '../errors';
 import { authenticateRequest } from '../users/auth';
-import type { AnalyticsResult } from './handler';
+import type { AnalyticsResult } from './job';
 import type { AnalyticsQuery } from './service';
 
 const ROUTES: Record<string, AnalyticsQuery> = {

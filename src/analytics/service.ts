@@ -188,7 +188,7 @@ export class AnalyticsService {
     this.data.meanByCategory(this.checkQuestion(question), years, this.checkState(state));
 
   /** Any of the nine, answered in the source's JSON shape (what an analytics job stores as `data`). */
-  answer(query: AnalyticsQuery, question: string, state: string | undefined, years?: YearRange): unknown {
+  answer(query: AnalyticsQuery, question: string, state: string | undefined, years?: YearRange): Record<string, unknown> {
     const asObject = (list: { state: string; value: number }[]) => Object.fromEntries(list.map(({ state: s, value }) => [s, value]));
     switch (query) {
       case 'STATES_MEAN':

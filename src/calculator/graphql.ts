@@ -1,8 +1,10 @@
 import { evaluateBatch, type BatchResult } from '../compute/calculator';
 import { badInput } from '../errors';
 import { builder } from '../graphql/builder';
+import type { GraphQLContext } from '../graphql/context';
+import { batchLoader } from '../graphql/loader';
 import { jobOfResult, jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
-import type { CalcInput, CalcResult } from './handler';
+import { calcJob, type CalcResult } from './job';
 
 /** `evaluate` answers at once, so it takes small batches; bigger ones are jobs. */
 export const MAX_EVALUATE_EXPRESSIONS = 10_000;
@@ -15,6 +17,9 @@ interface Evaluation {
   value: number | null;
   error: string | null;
 }
+
+/** The inputs of the calc jobs whose results a request shows, in one read (a list of jobs is not N reads). */
+const calcInputOf = batchLoader((ctx: GraphQLContext, ids: number[]) => ctx.app.jobs.inputsOf(calcJob, ids));
 
 const EvaluationType = builder.simpleObject('Evaluation', {
   description: 'One expression and its value, or why it has none.',
@@ -36,14 +41,13 @@ export const CalcBatchResultType = builder.objectRef<CalcResult>('CalcBatchResul
       type: [EvaluationType],
       description: 'Per expression, in order; page with `offset` and `limit` (default: all).',
       args: { offset: t.arg.int({ defaultValue: 0 }), limit: t.arg.int() },
-      resolve: (result, { offset, limit }, ctx) => {
+      resolve: async (result, { offset, limit }, ctx) => {
         const start = offset ?? 0;
         if (start < 0) throw badInput('offset must be 0 or more', { field: 'offset' });
         if (limit != null && limit < 0) throw badInput('limit must be 0 or more', { field: 'limit' });
         const end = limit == null ? result.count : Math.min(result.count, start + limit);
         const job = jobOfResult(result);
-        // Jobs read through Drizzle come without their input unless it was selected: fetch it then.
-        const input = (job ? (job.input ?? ctx.app.jobs.inputOf(job.id)) : null) as CalcInput | null;
+        const input = job ? await calcInputOf(ctx, job.id) : undefined;
         const expressions = input?.text.split('\n') ?? [];
         const outputs = result.output.split('\n');
         const page: Evaluation[] = [];

@@ -100,6 +100,9 @@ export const jobs = sqliteTable(
   ],
 );
 
+/** A job as it is stored and as Drizzle reads it: the one shape services, events and GraphQL share. */
+export type Job = typeof jobs.$inferSelect;
+
 /**
  * Each job's input, apart from the job row: a calc job's input can be megabytes, and SQLite rewrites a whole row
  * on every UPDATE, so keeping it out of `jobs` keeps claims, progress and completions cheap.

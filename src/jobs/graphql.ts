@@ -1,41 +1,46 @@
 import type { ObjectRef } from '@pothos/core';
 import { pipe, filter, Repeater } from 'graphql-yoga';
-import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
-import { FINAL_STATUSES, JOB_KINDS, JOB_STATUSES, type JobKind } from '../db/schema';
-import { badInput } from '../errors';
+import { FINAL_STATUSES, JOB_KINDS, JOB_STATUSES } from '../db/schema';
 import { builder } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
-import type { GraphQLContext } from '../graphql/context';
 import { checkCursors, parseId } from '../graphql/ids';
-import { JobCountsType } from '../queues/graphql';
-import { requireUser } from '../users/graphql';
-import { canSeeJob, type Job, type SubmitOptions } from './service';
+import { canSeeJob, type Job, type JobCounts, type JobKindName } from './model';
+import type { SubmitOptions } from './service';
 
 export const JobKindEnum = builder.enumType('JobKind', { values: JOB_KINDS });
 export const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
-const DiagnosticBehaviorEnum = builder.enumType('DiagnosticBehavior', { values: DIAGNOSTIC_BEHAVIORS });
 
-const DiagnosticResultType = builder.simpleObject('DiagnosticResult', {
-  fields: (t) => ({ behavior: t.string(), elapsedMs: t.float() }),
+export const JobCountsType = builder.objectRef<JobCounts>('JobCounts').implement({
+  description: 'Jobs by status. Users count their own jobs; managers and admins count all.',
+  authScopes: { loggedIn: true },
+  fields: (t) => ({
+    queued: t.exposeInt('queued'),
+    running: t.exposeInt('running'),
+    succeeded: t.exposeInt('succeeded'),
+    failed: t.exposeInt('failed'),
+    cancelled: t.exposeInt('cancelled'),
+    total: t.exposeInt('total'),
+  }),
 });
 
-/** The result type of each job kind; each domain module registers its own (see registerJobResult). */
-const resultTypes = new Map<JobKind, ObjectRef<any, any>>();
-/** The job a stored result belongs to: the union picks its member by kind, and some result fields read the input. */
-const resultJobs = new WeakMap<object, Job>();
+/** The result type of each job kind; each domain's GraphQL module registers its own. */
+const resultTypes = new Map<JobKindName, ObjectRef<any, any>>();
 
-export function registerJobResult(kind: JobKind, type: ObjectRef<any, any>): void {
+export function registerJobResult(kind: JobKindName, type: ObjectRef<any, any>): void {
   resultTypes.set(kind, type);
 }
-/** The job whose result this is (set when Job.result resolves). */
-export const jobOfResult = (result: object): Job | undefined => resultJobs.get(result);
 
-registerJobResult('DIAGNOSTIC', DiagnosticResultType);
+/** Which job a result belongs to, carried by the result value itself: the union resolves by its kind. */
+const RESULT_OF = Symbol('the job of this result');
+type ResultOf = Pick<Job, 'id' | 'kind'>;
+
+/** The job a result value came from (for result fields that read the job's input). */
+export const jobOfResult = (result: object): ResultOf | undefined => (result as { [RESULT_OF]?: ResultOf })[RESULT_OF];
 
 const JobResultUnion = builder.unionType('JobResult', {
   description: 'A finished job’s result; its type follows the job’s kind.',
   types: () => [...resultTypes.values()],
-  resolveType: (value) => resultTypes.get(resultJobs.get(value as object)!.kind)!.name,
+  resolveType: (value) => resultTypes.get(jobOfResult(value as object)!.kind)!.name,
 });
 
 const JobEventType = builder.drizzleObject('jobEvents', {
@@ -49,12 +54,10 @@ const JobEventType = builder.drizzleObject('jobEvents', {
   }),
 });
 
-const canSee = (job: Job, ctx: GraphQLContext) => canSeeJob(ctx.user, job);
-
 export const JobType = builder.drizzleObject('jobs', {
   name: 'Job',
   description: 'A durable unit of work. Users see their own jobs; managers and admins see all.',
-  authScopes: (job, ctx) => canSee(job as unknown as Job, ctx),
+  authScopes: (job, ctx) => canSeeJob(ctx.user, job),
   fields: (t) => ({
     id: t.exposeID('id'),
     kind: t.expose('kind', { type: JobKindEnum }),
@@ -72,8 +75,8 @@ export const JobType = builder.drizzleObject('jobs', {
       nullable: true,
       resolve: (job) => {
         if (!job.result || typeof job.result !== 'object') return null;
-        resultJobs.set(job.result as object, job as unknown as Job);
-        return job.result as never;
+        // A shallow copy that knows its job (its fields, a calc job's megabytes of output, are shared, not copied).
+        return { ...job.result, [RESULT_OF]: { id: job.id, kind: job.kind } } as never;
       },
     }),
     error: t.exposeString('error', { nullable: true }),
@@ -108,15 +111,6 @@ export const jobOptions = (t: any) => ({
   timeoutSeconds: t.int({ description: 'Per attempt; 1..3600, default JOB_TIMEOUT_SECONDS.' }),
 });
 
-const DiagnosticJobInput = builder.inputType('DiagnosticJobInput', {
-  description: "Jobs that exercise the pool itself: succeed, sleep, throw, kill their worker, or hang until their timeout.",
-  fields: (t) => ({
-    behavior: t.field({ type: DiagnosticBehaviorEnum, required: true }),
-    durationMs: t.int({ defaultValue: 0 }),
-    ...jobOptions(t),
-  }),
-});
-
 // The shared option fields are typed loosely by the spread above; the jobs service checks every value.
 export const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
   queue: input.queue as string | null | undefined,
@@ -126,20 +120,19 @@ export const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
 });
 
 builder.queryFields((t) => ({
-  job: t.drizzleField({
+  job: t.withAuth({ loggedIn: true }).drizzleField({
     type: 'jobs',
     nullable: true,
-    authScopes: { loggedIn: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      const job = await ctx.app.db.query.jobs.findFirst(query({ where: { id: parseId(id, 'job') } }));
-      return job && canSee(job as unknown as Job, ctx) ? job : null;
+      // Users see only their own jobs: another's reads as missing.
+      const own = ctx.user.role === 'USER' ? { ownerId: ctx.user.id } : {};
+      return (await ctx.app.db.query.jobs.findFirst(query({ where: { id: parseId(id, 'job'), ...own } }))) ?? null;
     },
   }),
-  jobs: t.drizzleConnection(
+  jobs: t.withAuth({ loggedIn: true }).drizzleConnection(
     {
       type: 'jobs',
-      authScopes: { loggedIn: true },
       description: 'Jobs, newest first. Users see only their own.',
       complexity: connectionComplexity,
       args: {
@@ -150,7 +143,7 @@ builder.queryFields((t) => ({
       },
       resolve: (query, _root, args, ctx) => {
         checkCursors(args);
-        const user = requireUser(ctx);
+        const { user } = ctx;
         const ownerId = user.role === 'USER' ? user.id : args.owner ? parseId(args.owner, 'user') : undefined;
         return ctx.app.db.query.jobs.findMany(
           query({
@@ -168,87 +161,67 @@ builder.queryFields((t) => ({
     { name: 'JobConnection' },
     { name: 'JobEdge' },
   ),
-  jobCounts: t.field({
+  jobCounts: t.withAuth({ loggedIn: true }).field({
     type: JobCountsType,
-    authScopes: { loggedIn: true },
     args: { queue: t.arg.string() },
-    resolve: (_root, { queue }, ctx) => ctx.app.jobs.counts(requireUser(ctx), queue),
+    resolve: (_root, { queue }, ctx) => ctx.app.jobs.counts(ctx.user, queue),
   }),
 }));
 
-builder.mutationFields((t) => ({
-  submitDiagnosticJobs: t.field({
-    type: [JobType],
-    authScopes: { admin: true },
-    description: 'Admin: submits `count` diagnostic jobs at once (to check the pool, or load it).',
-    args: { input: t.arg({ type: DiagnosticJobInput, required: true }), count: t.arg.int({ defaultValue: 1 }) },
-    resolve: (_root, { input, count }, ctx) => {
-      const n = count ?? 1;
-      if (!Number.isInteger(n) || n < 1 || n > 10_000) throw badInput('count must be an integer from 1 to 10000', { field: 'count' });
-      return ctx.app.jobs.submitMany(
-        requireUser(ctx),
-        'DIAGNOSTIC',
-        Array.from({ length: n }, () => ({ behavior: input.behavior, durationMs: input.durationMs ?? 0 })),
-        optionsOf(input),
-      );
-    },
-  }),
-  pullJob: t.field({
-    type: JobType,
-    nullable: true,
-    authScopes: { manager: true },
-    description: 'Claims the oldest queued job of a queue for the caller; null when the queue is empty.',
-    args: { queue: t.arg.string({ required: true }) },
-    resolve: (_root, { queue }, ctx) => ctx.app.jobs.pull(requireUser(ctx), queue),
-  }),
-  completeJob: t.field({
-    type: JobType,
-    authScopes: { manager: true },
-    description: 'Completes a job the caller pulled, with a result of its kind’s shape.',
-    args: { id: t.arg.id({ required: true }), result: t.arg({ type: 'JSON', required: true }) },
-    resolve: (_root, { id, result }, ctx) => ctx.app.jobs.complete(requireUser(ctx), parseId(id, 'job'), result),
-  }),
-  cancelJob: t.field({
-    type: JobType,
-    authScopes: { loggedIn: true },
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.app.jobs.cancel(requireUser(ctx), parseId(id, 'job')),
-  }),
-  retryJob: t.field({
-    type: JobType,
-    authScopes: { loggedIn: true },
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.app.jobs.retry(requireUser(ctx), parseId(id, 'job')),
-  }),
-  deleteJob: t.boolean({
-    authScopes: { loggedIn: true },
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.app.jobs.delete(requireUser(ctx), parseId(id, 'job')),
-  }),
-  shutdown: t.field({
-    type: ShutdownStatus,
-    authScopes: { admin: true },
-    description: 'Stops accepting jobs, finishes the queued and running ones (up to SHUTDOWN_TIMEOUT_SECONDS), then exits.',
-    resolve: (_root, _args, ctx) => {
-      const pendingJobs = ctx.app.jobs.pendingCount();
-      ctx.app.requestShutdown();
-      return { draining: true, pendingJobs };
-    },
-  }),
-}));
+builder.mutationFields((t) => {
+  const signedIn = t.withAuth({ loggedIn: true });
+  const manager = t.withAuth({ manager: true });
+  return {
+    pullJob: manager.field({
+      type: JobType,
+      nullable: true,
+      description: 'Claims the oldest queued job of a queue for the caller; null when the queue is empty.',
+      args: { queue: t.arg.string({ required: true }) },
+      resolve: (_root, { queue }, ctx) => ctx.app.jobs.pull(ctx.user, queue),
+    }),
+    completeJob: manager.field({
+      type: JobType,
+      description: 'Completes a job the caller pulled, with a result of its kind’s shape.',
+      args: { id: t.arg.id({ required: true }), result: t.arg({ type: 'JSON', required: true }) },
+      resolve: (_root, { id, result }, ctx) => ctx.app.jobs.complete(ctx.user, parseId(id, 'job'), result),
+    }),
+    cancelJob: signedIn.field({
+      type: JobType,
+      args: { id: t.arg.id({ required: true }) },
+      resolve: (_root, { id }, ctx) => ctx.app.jobs.cancel(ctx.user, parseId(id, 'job')),
+    }),
+    retryJob: signedIn.field({
+      type: JobType,
+      args: { id: t.arg.id({ required: true }) },
+      resolve: (_root, { id }, ctx) => ctx.app.jobs.retry(ctx.user, parseId(id, 'job')),
+    }),
+    deleteJob: signedIn.boolean({
+      args: { id: t.arg.id({ required: true }) },
+      resolve: (_root, { id }, ctx) => ctx.app.jobs.delete(ctx.user, parseId(id, 'job')),
+    }),
+    shutdown: t.field({
+      type: ShutdownStatus,
+      authScopes: { admin: true },
+      description: 'Stops accepting jobs, finishes the queued and running ones (up to SHUTDOWN_TIMEOUT_SECONDS), then exits.',
+      resolve: (_root, _args, ctx) => {
+        const pendingJobs = ctx.app.jobs.pendingCount();
+        ctx.app.requestShutdown();
+        return { draining: true, pendingJobs };
+      },
+    }),
+  };
+});
 
 builder.subscriptionFields((t) => ({
-  jobUpdated: t.field({
+  jobUpdated: t.withAuth({ loggedIn: true }).field({
     type: JobType,
-    authScopes: { loggedIn: true },
     description: 'The job now, then every change of status or progress; ends after its final state.',
     args: { id: t.arg.id({ required: true }) },
     subscribe: (_root, { id }, ctx) => {
-      const user = requireUser(ctx);
       const jobId = parseId(id, 'job');
       // Subscribe before reading the current state, so no change falls between the two.
       const updates = ctx.app.events.subscribe('jobUpdated', jobId);
-      const current = ctx.app.jobs.get(user, jobId);
+      const current = ctx.app.jobs.get(ctx.user, jobId);
       return new Repeater<Job>(async (push, stop) => {
         const iterator = updates[Symbol.asyncIterator]();
         stop.then(() => iterator.return?.());
@@ -265,18 +238,15 @@ builder.subscriptionFields((t) => ({
     },
     resolve: (job) => job,
   }),
-  jobCompleted: t.field({
+  jobCompleted: t.withAuth({ loggedIn: true }).field({
     type: JobType,
-    authScopes: { loggedIn: true },
     description: 'Every job that finishes (succeeded, failed or cancelled) that the caller may see.',
     args: { queue: t.arg.string(), kind: t.arg({ type: JobKindEnum }) },
-    subscribe: (_root, args, ctx) => {
-      requireUser(ctx);
-      return pipe(
+    subscribe: (_root, args, ctx) =>
+      pipe(
         ctx.app.events.subscribe('jobCompleted'),
-        filter((job: Job) => canSee(job, ctx) && (!args.queue || job.queue === args.queue) && (!args.kind || job.kind === args.kind)),
-      );
-    },
+        filter((job: Job) => canSeeJob(ctx.user, job) && (!args.queue || job.queue === args.queue) && (!args.kind || job.kind === args.kind)),
+      ),
     resolve: (job) => job,
   }),
 }));

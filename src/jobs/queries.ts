@@ -1,16 +1,13 @@
 import type { Database } from 'bun:sqlite';
-import type { jobs, JobKind, JobStatus } from '../db/schema';
+import type { Job, JobKind, JobStatus } from '../db/schema';
 
-/** A job as the services and GraphQL see it (the same shape Drizzle reads). */
-export type Job = typeof jobs.$inferSelect & { input: unknown };
-
-interface JobSqlRow {
+/** A `jobs` row as SQLite gives it (toJob turns it into the shape Drizzle reads). */
+export interface JobSqlRow {
   id: number;
   kind: JobKind;
   status: JobStatus;
   queue: string;
   owner_id: number | null;
-  input: string;
   result: string | null;
   error: string | null;
   progress: number;
@@ -29,15 +26,13 @@ interface JobSqlRow {
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 
-/** A job from its row; `input` when the row was read without it. */
-export function toJob(row: JobSqlRow, input?: unknown): Job {
+export function toJob(row: JobSqlRow): Job {
   return {
     id: row.id,
     kind: row.kind,
     status: row.status,
     queue: row.queue,
     ownerId: row.owner_id,
-    input: input !== undefined ? input : JSON.parse(row.input),
     result: row.result === null ? null : JSON.parse(row.result),
     error: row.error,
     progress: row.progress,
@@ -55,71 +50,84 @@ export function toJob(row: JobSqlRow, input?: unknown): Job {
   };
 }
 
-/** A job row with its input (kept in job_inputs, see src/db/schema.ts). */
-const WITH_INPUT = '(SELECT input FROM job_inputs WHERE job_id = jobs.id) AS input';
-
 /**
  * The job queue's SQL, one statement per operation (graphile-worker style), prepared once. Each state change
- * and the job_events row recording it are written in one transaction by the caller (see JobStore).
+ * and the job_events row recording it are written in one transaction by the store (see sqlite-store.ts).
  */
 export function prepareJobStatements(sqlite: Database) {
   const s = (sql: string) => sqlite.prepare<JobSqlRow, any>(sql);
+  /** Running jobs whose lease ran out; `$everyPoolJob` adds every pool job (at start-up, before any lease is ours). */
+  const expired = `status = 'RUNNING' AND (lease_expires_at < $now OR ($everyPoolJob AND claimed_by = 'pool'))`;
   return {
     // Returns only the id: the caller has every other value, and reading a large input back would double its cost.
     insert: sqlite.prepare<{ id: number }, any>(`INSERT INTO jobs (kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
                VALUES ($kind, 'QUEUED', $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, $now, $now) RETURNING id`),
     insertInput: sqlite.prepare(`INSERT INTO job_inputs (job_id, input) VALUES ($id, $input)`),
     inputOf: sqlite.prepare<{ input: string }, any>(`SELECT input FROM job_inputs WHERE job_id = $id`),
+    /** Inputs of many jobs: `$ids` is a JSON array. */
+    inputsOf: sqlite.prepare<{ id: number; input: string }, any>(
+      `SELECT job_id AS id, input FROM job_inputs WHERE job_id IN (SELECT value FROM json_each($ids))`,
+    ),
     event: sqlite.prepare(`INSERT INTO job_events (job_id, type, payload, at) VALUES ($jobId, $type, $payload, $at)`),
+    /** One event for each of many jobs: `$batch` is a JSON array of {jobId, payload}. */
+    eventMany: sqlite.prepare(`
+      INSERT INTO job_events (job_id, type, payload, at)
+      SELECT value ->> 'jobId', $type, value -> 'payload', $at FROM json_each($batch)`),
     /** Ids and statuses of one kind's jobs, oldest first; `$ownerId` null for all owners. */
     statusesOfKind: sqlite.prepare<{ id: number; status: JobStatus }, any>(
       `SELECT id, status FROM jobs WHERE kind = $kind AND ($ownerId IS NULL OR owner_id = $ownerId) ORDER BY id`,
     ),
-    byId: s(`SELECT *, ${WITH_INPUT} FROM jobs WHERE id = $id`),
+    byId: s(`SELECT * FROM jobs WHERE id = $id`),
     /** The claim: the oldest runnable jobs of a queue, lowest priority number first, leased in one statement. */
     claim: s(`UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_token = $leasePrefix || id,
-                lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0
-              WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
-                           ORDER BY priority, id LIMIT $limit)
-              RETURNING *, ${WITH_INPUT}`),
-    /** The pool's claim, the same without the inputs: the service reads them from its cache of fresh inputs first. */
-    claimForPool: s(`UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_token = $leasePrefix || id,
                 lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0
               WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
                            ORDER BY priority, id LIMIT $limit)
               RETURNING *`),
     succeed: s(`UPDATE jobs SET status = 'SUCCEEDED', result = $result, error = NULL, progress = 1, finished_at = $now,
                   lease_token = NULL, lease_expires_at = NULL
-                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *, ${WITH_INPUT}`),
+                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
     /**
      * Many pool completions in one statement: `$batch` is a JSON array of {id, leaseToken, result}. Only jobs
      * still RUNNING under that lease change; the ids that did are returned (the others answered too late).
      */
-    succeedMany: sqlite.prepare<{ id: number; finished_at: number }, any>(`
+    succeedMany: sqlite.prepare<{ id: number }, any>(`
       UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
         lease_token = NULL, lease_expires_at = NULL
       FROM (SELECT value ->> 'id' AS id, value ->> 'leaseToken' AS lease_token, value -> 'result' AS result FROM json_each($batch)) AS b
       WHERE jobs.id = b.id AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.lease_token -- '+': look up by id, not scan by status
-      RETURNING jobs.id AS id, jobs.finished_at AS finished_at`),
-    /** One event for each of many jobs: `$batch` is a JSON array of {jobId, payload}. */
-    eventMany: sqlite.prepare(`
-      INSERT INTO job_events (job_id, type, payload, at)
-      SELECT value ->> 'jobId', $type, value -> 'payload', $at FROM json_each($batch)`),
+      RETURNING jobs.id AS id`),
     fail: s(`UPDATE jobs SET status = 'FAILED', error = $error, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
-             WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *, ${WITH_INPUT}`),
+             WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
     requeue: s(`UPDATE jobs SET status = 'QUEUED', error = $error, run_at = $runAt, lease_token = NULL, lease_expires_at = NULL,
                   claimed_by = NULL, progress = 0
-                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *, ${WITH_INPUT}`),
+                WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),
     progress: sqlite.prepare(`UPDATE jobs SET progress = $progress WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken`),
-    heartbeat: sqlite.prepare(`UPDATE jobs SET lease_expires_at = $leaseExpiresAt WHERE status = 'RUNNING' AND claimed_by = 'pool'`),
+    /** Extends the leases in `$batch` (a JSON array of {id, leaseToken}) that have not run out; returns their ids. */
+    heartbeat: sqlite.prepare<{ id: number }, any>(`
+      UPDATE jobs SET lease_expires_at = $leaseExpiresAt
+      FROM (SELECT value ->> 'id' AS id, value ->> 'leaseToken' AS lease_token FROM json_each($batch)) AS b
+      WHERE jobs.id = b.id AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.lease_token AND +jobs.lease_expires_at >= $now
+      RETURNING jobs.id AS id`),
     cancel: s(`UPDATE jobs SET status = 'CANCELLED', finished_at = $now, lease_token = NULL, lease_expires_at = NULL
-               WHERE id = $id AND status IN ('QUEUED', 'RUNNING') RETURNING *, ${WITH_INPUT}`),
+               WHERE id = $id AND status IN ('QUEUED', 'RUNNING') RETURNING *`),
     retry: s(`UPDATE jobs SET status = 'QUEUED', attempts = 0, error = NULL, result = NULL, progress = 0, run_at = $now,
                 started_at = NULL, finished_at = NULL, claimed_by = NULL
-              WHERE id = $id AND status IN ('FAILED', 'CANCELLED') RETURNING *, ${WITH_INPUT}`),
+              WHERE id = $id AND status IN ('FAILED', 'CANCELLED') RETURNING *`),
     delete: sqlite.prepare(`DELETE FROM jobs WHERE id = $id`),
-    /** Jobs whose lease ran out (a dead process, a person who never came back), or every pool job at start-up. */
-    orphans: s(`SELECT *, ${WITH_INPUT} FROM jobs WHERE status = 'RUNNING' AND (lease_expires_at < $now OR ($allPool AND claimed_by = 'pool'))`),
+    /** The recovery's history, written before its update (which forgets the claimant): `recovered` or `failed`. */
+    expiredEvents: sqlite.prepare(`
+      INSERT INTO job_events (job_id, type, payload, at)
+      SELECT id, CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'recovered' END,
+             json_object('attempt', attempts, 'claimedBy', claimed_by), $now
+      FROM jobs WHERE ${expired} ORDER BY id`),
+    /** Expired leases out of attempts fail... */
+    failExpired: s(`UPDATE jobs SET status = 'FAILED', error = $error, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
+                    WHERE ${expired} AND attempts >= max_attempts RETURNING *`),
+    /** ...the others go back to their queue, to run at once. */
+    requeueExpired: s(`UPDATE jobs SET status = 'QUEUED', error = $error, run_at = $now, lease_token = NULL, lease_expires_at = NULL,
+                         claimed_by = NULL, progress = 0
+                       WHERE ${expired} AND attempts < max_attempts RETURNING *`),
     queuedCount: sqlite.prepare<{ n: number }, any>(`SELECT count(*) AS n FROM jobs WHERE queue = $queue AND status = 'QUEUED'`),
     nextRunAt: sqlite.prepare<{ at: number | null }, any>(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $now`),
     counts: sqlite.prepare<{ status: JobStatus; n: number }, any>(

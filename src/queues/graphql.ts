@@ -1,20 +1,6 @@
 import { builder } from '../graphql/builder';
+import { JobCountsType } from '../jobs/graphql';
 import type { Queue } from './service';
-
-export const JobCountsType = builder
-  .objectRef<{ queued: number; running: number; succeeded: number; failed: number; cancelled: number; total: number }>('JobCounts')
-  .implement({
-    description: 'Jobs by status. Users count their own jobs; managers and admins count all.',
-    authScopes: { loggedIn: true },
-    fields: (t) => ({
-      queued: t.exposeInt('queued'),
-      running: t.exposeInt('running'),
-      succeeded: t.exposeInt('succeeded'),
-      failed: t.exposeInt('failed'),
-      cancelled: t.exposeInt('cancelled'),
-      total: t.exposeInt('total'),
-    }),
-  });
 
 export const QueueType = builder.objectRef<Queue>('Queue').implement({
   description: 'A named FIFO queue. Jobs run in submission order (lowest priority number first).',

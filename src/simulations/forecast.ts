@@ -1,22 +1,8 @@
+import { z } from 'zod';
 import { ASSET_COUNT, type AssetForecast } from '../compute/forecast';
 import { splitSimulations } from '../compute/pi';
-import { badInput } from '../errors';
-import { fanOut, isInteger, isNumber, isObject, requireShape, type JobHandler } from '../jobs/handler';
-
-export interface DateRange {
-  from: string;
-  to: string;
-}
-export interface ForecastInput {
-  assets: number[];
-  seed: number;
-  dateRange: DateRange;
-}
-export interface ForecastResult {
-  seed: number;
-  dateRange: DateRange;
-  forecasts: AssetForecast[];
-}
+import { integerIn, parseInput } from '../input';
+import { fanOut, type JobKind } from '../jobs/kind';
 
 export const MAX_SEED = 2_147_483_647;
 const DAY_MS = 86_400_000;
@@ -24,62 +10,81 @@ const DEFAULT_RANGE_DAYS = 10;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 const isoDay = (time: number) => new Date(time).toISOString().slice(0, 10);
+const daysAfter = (day: string, days: number) => isoDay(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS);
 
 /** A calendar date `YYYY-MM-DD` that exists (2026-02-30 does not). */
-function parseDate(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !ISO_DATE.test(value) || isoDay(Date.parse(`${value}T00:00:00Z`) || 0) !== value) {
-    throw badInput(`invalid field ${field}: a date written YYYY-MM-DD`, { field });
-  }
-  return value;
+function calendarDate(field: string) {
+  const error = `invalid field ${field}: a date written YYYY-MM-DD`;
+  return z.string({ error }).refine((value) => ISO_DATE.test(value) && isoDay(Date.parse(`${value}T00:00:00Z`) || 0) === value, { error });
 }
 
-/** Default: today (UTC) to today + 10 days, as the source did. */
-export function parseDateRange(raw: unknown, now = Date.now()): DateRange {
-  if (raw === undefined || raw === null) return { from: isoDay(now), to: isoDay(now + DEFAULT_RANGE_DAYS * DAY_MS) };
-  if (!isObject(raw)) throw badInput('invalid field dateRange: an object { from, to }', { field: 'dateRange' });
-  const from = parseDate(raw.from ?? isoDay(now), 'dateRange.from');
-  const to = raw.to === undefined || raw.to === null ? isoDay(Date.parse(`${from}T00:00:00Z`) + DEFAULT_RANGE_DAYS * DAY_MS) : parseDate(raw.to, 'dateRange.to');
-  if (to < from) throw badInput(`invalid field dateRange: ${to} is before ${from}`, { field: 'dateRange' });
-  return { from, to };
-}
+/** `{ from, to }`, each optional: by default today (UTC) to today + 10 days, as the source did; `to` follows `from`. */
+export const dateRangeInput = (now: () => number = Date.now) =>
+  z
+    .object({ from: calendarDate('dateRange.from').nullish(), to: calendarDate('dateRange.to').nullish() }, { error: 'invalid field dateRange: an object { from, to }' })
+    .nullish()
+    .transform((range, ctx) => {
+      const from = range?.from ?? isoDay(now());
+      const to = range?.to ?? daysAfter(from, DEFAULT_RANGE_DAYS);
+      if (to >= from) return { from, to };
+      ctx.addIssue({ code: 'custom', message: `invalid field dateRange: ${to} is before ${from}` });
+      return z.NEVER;
+    });
+export type DateRange = z.output<ReturnType<typeof dateRangeInput>>;
 
-export function parseForecastInput(raw: Record<string, unknown>): ForecastInput {
-  if (raw.assets === undefined || raw.assets === null) throw badInput('missing field assets', { field: 'assets' });
-  const { assets } = raw;
-  if (!Array.isArray(assets) || assets.length === 0) {
-    throw badInput(`invalid field assets: a non-empty list of distinct integers from 1 to ${ASSET_COUNT}`, { field: 'assets' });
-  }
-  const seen = new Set<number>();
-  for (const asset of assets) {
-    if (!Number.isInteger(asset) || asset < 1 || asset > ASSET_COUNT) {
-      throw badInput(`invalid field assets: ${JSON.stringify(asset)} is not an integer from 1 to ${ASSET_COUNT}`, { field: 'assets' });
-    }
-    if (seen.has(asset)) throw badInput(`invalid field assets: asset ${asset} is listed twice`, { field: 'assets' });
-    seen.add(asset);
-  }
-  const seed = raw.seed ?? Math.floor(Math.random() * (MAX_SEED + 1));
-  if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > MAX_SEED) {
-    throw badInput(`invalid field seed: an integer from 0 to ${MAX_SEED}`, { field: 'seed' });
-  }
-  return { assets: assets as number[], seed: seed as number, dateRange: parseDateRange(raw.dateRange) };
-}
+export const parseDateRange = (raw: unknown, now = Date.now()): DateRange => parseInput(dateRangeInput(() => now), raw);
 
-export const forecastHandler: JobHandler<ForecastInput, ForecastResult> = {
-  parseInput: parseForecastInput,
+const LIST_OF_ASSETS = `invalid field assets: a non-empty list of distinct integers from 1 to ${ASSET_COUNT}`;
+const notAnAsset = (issue: { input?: unknown }) => `invalid field assets: ${JSON.stringify(issue.input)} is not an integer from 1 to ${ASSET_COUNT}`;
+
+export const forecastInput = z.object({
+  assets: z
+    .array(z.int({ error: notAnAsset }).min(1, { error: notAnAsset }).max(ASSET_COUNT, { error: notAnAsset }), {
+      error: (issue) => (issue.input === undefined || issue.input === null ? 'missing field assets' : LIST_OF_ASSETS),
+    })
+    .min(1, { error: LIST_OF_ASSETS })
+    .superRefine((assets, ctx) => {
+      const seen = new Set<number>();
+      for (const asset of assets) {
+        if (seen.has(asset)) return ctx.addIssue({ code: 'custom', message: `invalid field assets: asset ${asset} is listed twice` });
+        seen.add(asset);
+      }
+    }),
+  // Drawn at submission when not given, and stored with the job: any result can be recomputed.
+  seed: integerIn(0, MAX_SEED, `invalid field seed: an integer from 0 to ${MAX_SEED}`)
+    .nullish()
+    .transform((seed) => seed ?? Math.floor(Math.random() * (MAX_SEED + 1))),
+  dateRange: dateRangeInput(),
+});
+export type ForecastInput = z.output<typeof forecastInput>;
+
+export const forecastResult = z.object({
+  seed: z.int(),
+  dateRange: z.object({ from: z.string(), to: z.string() }),
+  forecasts: z.array(
+    z.object({
+      asset: z.int(),
+      value: z.number(),
+      weight: z.number().min(0).max(1),
+      intercept: z.number(),
+      slope: z.number(),
+      standardError: z.number(),
+    }),
+  ),
+});
+export type ForecastResult = z.output<typeof forecastResult>;
+
+/** Forecasts of some of the 100 synthetic assets: scattered over the workers in slices, gathered in the order asked. */
+export const forecastJob: JobKind<ForecastInput, ForecastResult> = {
+  name: 'FORECAST',
+  input: forecastInput,
+  result: forecastResult,
   async run(input, context) {
-    // Scatter the assets over the workers in contiguous slices (the source scattered them over MPI ranks), then
-    // gather the slices back in the order asked.
+    // Contiguous slices, as the source scattered the assets over MPI ranks.
     const slices = splitSimulations(input.assets.length, Math.min(context.pool.size, input.assets.length));
     let offset = 0;
     const tasks = slices.map((length) => ({ seed: input.seed, assets: input.assets.slice(offset, (offset += length)) }));
     const results = await fanOut<AssetForecast[]>(context, 'forecast.assets', tasks);
     return { seed: input.seed, dateRange: input.dateRange, forecasts: results.flat() };
   },
-  parseResult: (raw) =>
-    requireShape(raw, {
-      seed: isInteger,
-      dateRange: (v) => isObject(v) && typeof v.from === 'string' && typeof v.to === 'string',
-      forecasts: (v) =>
-        Array.isArray(v) && v.every((f) => isObject(f) && isInteger(f.asset) && isNumber(f.value) && isNumber(f.weight) && (f.weight as number) >= 0 && (f.weight as number) <= 1),
-    }) as unknown as ForecastResult,
 };

@@ -1,8 +1,7 @@
 import { builder } from '../graphql/builder';
 import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
-import { runNow } from '../jobs/handler';
-import { forecastHandler, MAX_SEED } from './forecast';
-import { piHandler } from './pi';
+import { forecastJob, MAX_SEED } from './forecast';
+import { piJob } from './pi';
 
 // ---- π ---------------------------------------------------------------------------------------------------
 
@@ -84,7 +83,7 @@ builder.queryFields((t) => ({
     description: 'Estimates π now, on the worker pool (no job is stored).',
     args: { simulations: t.arg.int({ required: true }), concurrency: t.arg.int({ defaultValue: 1 }), seed: t.arg.float() },
     resolve: (_root, args, ctx) =>
-      runNow(piHandler, { simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }, ctx.app, ctx.app.config.jobTimeoutMs),
+      ctx.app.jobs.runNow(piJob, { simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }),
   }),
   forecast: t.field({
     type: ForecastType,
@@ -92,7 +91,7 @@ builder.queryFields((t) => ({
     description: 'Forecasts the given assets now, on the worker pool (no job is stored).',
     args: { assets: t.arg.intList({ required: true }), seed: t.arg.int(), dateRange: t.arg({ type: DateRangeInput }) },
     resolve: (_root, args, ctx) =>
-      runNow(forecastHandler, { assets: args.assets, seed: args.seed ?? undefined, dateRange: args.dateRange ?? undefined }, ctx.app, ctx.app.config.jobTimeoutMs),
+      ctx.app.jobs.runNow(forecastJob, { assets: args.assets, seed: args.seed ?? undefined, dateRange: args.dateRange ?? undefined }),
   }),
 }));
 

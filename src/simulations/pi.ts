@@ -1,44 +1,40 @@
+import { z } from 'zod';
 import { piFromCounts, splitSimulations, taskSeed } from '../compute/pi';
-import { badInput } from '../errors';
-import { fanOut, isInteger, isNumber, requireShape, type JobHandler } from '../jobs/handler';
-
-export interface PiInput {
-  simulations: number;
-  concurrency: number;
-  seed: number;
-}
-export interface PiEstimate {
-  simulations: number;
-  concurrency: number;
-  pi: number;
-  simulationsDistribution: number[];
-  seconds: number;
-  seed: number;
-}
+import { integerIn } from '../input';
+import { fanOut, type JobKind } from '../jobs/kind';
 
 export const MIN_SIMULATIONS = 100;
 export const MAX_SIMULATIONS = 100_000_000;
+const SEEDS = 2 ** 32;
 
 /** The source system's validation, in its order and with its exact messages (shared/specs/pi-and-quotes.md). */
-export function parsePiInput(raw: Record<string, unknown>): PiInput {
-  if (!('simulations' in raw) || raw.simulations === undefined) throw badInput('missing field simulations', { field: 'simulations' });
-  const { simulations } = raw;
-  if (typeof simulations !== 'number' || !Number.isInteger(simulations) || simulations < MIN_SIMULATIONS || simulations > MAX_SIMULATIONS) {
-    throw badInput('invalid field simulations', { field: 'simulations' });
-  }
-  const concurrency = raw.concurrency === undefined ? 1 : raw.concurrency;
-  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > 8) {
-    throw badInput('invalid field concurrency', { field: 'concurrency' });
-  }
-  const seed = raw.seed ?? Math.floor(Math.random() * 2 ** 32);
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-    throw badInput('invalid field seed: an integer from 0 to 4294967295', { field: 'seed' });
-  }
-  return { simulations, concurrency, seed };
-}
+export const piInput = z.object({
+  simulations: z
+    .int({ error: (issue) => (issue.input === undefined ? 'missing field simulations' : 'invalid field simulations') })
+    .min(MIN_SIMULATIONS, { error: 'invalid field simulations' })
+    .max(MAX_SIMULATIONS, { error: 'invalid field simulations' }),
+  concurrency: integerIn(1, 8, 'invalid field concurrency').default(1),
+  seed: integerIn(0, SEEDS - 1, `invalid field seed: an integer from 0 to ${SEEDS - 1}`)
+    .nullish()
+    .transform((seed) => seed ?? Math.floor(Math.random() * SEEDS)),
+});
+export type PiInput = z.output<typeof piInput>;
 
-export const piHandler: JobHandler<PiInput, PiEstimate> = {
-  parseInput: parsePiInput,
+export const piEstimate = z.object({
+  simulations: z.int(),
+  concurrency: z.int(),
+  pi: z.number(),
+  simulationsDistribution: z.array(z.int()),
+  seconds: z.number(),
+  seed: z.number().nullish(),
+});
+export type PiEstimate = z.output<typeof piEstimate>;
+
+/** π by Monte Carlo: the samples split over `concurrency` pool tasks, each with its own seed, then summed. */
+export const piJob: JobKind<PiInput, PiEstimate> = {
+  name: 'PI',
+  input: piInput,
+  result: piEstimate,
   async run(input, context) {
     const started = performance.now();
     const distribution = splitSimulations(input.simulations, input.concurrency);
@@ -57,12 +53,4 @@ export const piHandler: JobHandler<PiInput, PiEstimate> = {
       seed: input.seed,
     };
   },
-  parseResult: (raw) =>
-    requireShape(raw, {
-      simulations: isInteger,
-      concurrency: isInteger,
-      pi: isNumber,
-      simulationsDistribution: (v) => Array.isArray(v) && v.every(isInteger),
-      seconds: isNumber,
-    }) as unknown as PiEstimate,
 };

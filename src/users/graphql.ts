@@ -1,20 +1,9 @@
 import { ROLES, users } from '../db/schema';
-import { unauthenticated } from '../errors';
 import { builder } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
-import type { GraphQLContext } from '../graphql/context';
 import { checkCursors, parseId } from '../graphql/ids';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
-
-/**
- * The signed-in user, or the UNAUTHENTICATED error the spec names ("user info error"). Fields declare
- * `t.withAuth({ loggedIn: true })` instead, which types `ctx.user` as present; this stays for the job fields.
- */
-export function requireUser(ctx: GraphQLContext) {
-  if (!ctx.user) throw unauthenticated();
-  return ctx.user;
-}
 
 export const UserType = builder.drizzleObject('users', {
   name: 'User',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { type RunningServer, startServer } from '../../src/server';
+import { type RunningServer, type ServerOptions, startServer } from '../../src/server';
 
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
 export const ANALYTICS_FIXTURE = new URL('../fixtures/analytics.csv', import.meta.url).pathname;
@@ -35,8 +35,8 @@ export interface TestServer {
 
 let counter = 0;
 
-/** A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file; `options` can bring a clock. */
+export async function startTestServer(env: Record<string, string> = {}, options: Pick<ServerOptions, 'clock'> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-'));
   const databasePath = join(dir, 'jobgraph.db');
   // Unless a test brings its own, a quote server in this process (the embedded child is tested with real processes).
@@ -55,7 +55,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ANALYTICS_CSV: ANALYTICS_FIXTURE,
     ...env,
   });
-  const running = await startServer(config, { log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }) });
+  const running = await startServer(config, { ...options, log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }) });
   const url = running.url;
   const wsUrl = url.replace(/^http/, 'ws');
 

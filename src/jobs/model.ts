@@ -1,0 +1,54 @@
+// The job engine's vocabulary, shared by its three rooms (store, service, runner) and by the domains that
+// define job kinds. The engine imports no domain: what it needs of users and queues is said here as types.
+import type { Job, JobKind as JobKindName, JobStatus, Role } from '../db/schema';
+import { FINAL_STATUSES } from '../db/schema';
+import type { EventBus } from '../events';
+
+export type { Job, JobKindName, JobStatus };
+
+/** Who acts on jobs; a signed-in user (src/users' AuthUser) is one. */
+export interface Actor {
+  id: number;
+  role: Role;
+}
+
+/** Where the engine reads the time, so tests can move it (leases, backoff, recovery). */
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** What the engine needs of a queue's settings (src/queues keeps them). */
+export interface QueueSettings {
+  name: string;
+  concurrency: number;
+  maxLength: number;
+  paused: boolean;
+}
+
+/** The queues as the engine sees them: src/queues' QueuesService is one. */
+export interface QueueCatalog {
+  /** The queue of that name; `field` names the argument in the error for a name too long to be one. */
+  find(name: string, field?: string): QueueSettings | undefined;
+  /** The same, or NOT_FOUND. */
+  get(name: string, field?: string): QueueSettings;
+  /** Every queue, oldest first (read on every claim pass, so kept cheap). */
+  list(): readonly QueueSettings[];
+  delete(name: string): boolean;
+}
+
+export type JobCounts = Record<Lowercase<JobStatus>, number> & { total: number };
+
+export const isFinal = (status: JobStatus) => FINAL_STATUSES.includes(status);
+
+/** Users see their own jobs; managers and admins see all. */
+export const canSeeJob = (actor: Actor | null, job: Pick<Job, 'ownerId'>) => actor !== null && (actor.role !== 'USER' || job.ownerId === actor.id);
+
+/** The `claimed_by` of a job a person pulled (the pool's jobs say `pool`). */
+export const userClaimant = (actor: Actor) => `user:${actor.id}`;
+
+/** Tells subscribers about a committed change (never before: a subscriber may read the job back at once). */
+export function announce(events: EventBus, job: Job): void {
+  events.publish('jobUpdated', job.id, job);
+  if (isFinal(job.status)) events.publish('jobCompleted', job);
+}

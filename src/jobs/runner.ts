@@ -1,0 +1,361 @@
+import type { Logger } from 'pino';
+import type { EventBus } from '../events';
+import { TaskError, type WorkerPool } from '../pool/pool';
+import type { JobKinds } from './kind';
+import { announce, type Clock, type Job, type QueueCatalog } from './model';
+import type { JobStore } from './store';
+
+export interface JobRunnerOptions {
+  store: JobStore;
+  kinds: JobKinds;
+  queues: QueueCatalog;
+  pool: WorkerPool;
+  events: EventBus;
+  log: Logger;
+  clock: Clock;
+  /** How long a pool job's lease lasts; it is renewed every third of that while the job runs. */
+  leaseMs: number;
+  /** First retry delay; each further attempt doubles it (with jitter), up to 5 minutes. */
+  retryBaseMs: number;
+  /** Most jobs the runner keeps on the pool at once. */
+  maxInFlight: number;
+}
+
+/** A job this process runs: its claim as the store gave it, and how to stop its tasks. */
+interface ActiveJob {
+  job: Job;
+  controller: AbortController;
+  /** Cancelled, or its lease went to someone else: its late outcome is ignored. */
+  stopped: boolean;
+  lastProgressAt: number;
+}
+
+type Finished = { active: ActiveJob; ok: true; result: unknown } | { active: ActiveJob; ok: false; error: unknown };
+
+/** Exponential backoff with jitter: base·2^(attempt−1), scaled by a random factor in [0.5, 1), capped at 5 min. */
+export function retryDelayMs(attempt: number, baseMs: number, random: () => number = Math.random): number {
+  const exponential = Math.min(5 * 60_000, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exponential * (0.5 + random() / 2));
+}
+
+/**
+ * Runs queued jobs on the worker pool: claims them in passes (per queue, within its concurrency), runs their
+ * kind, writes the outcomes of each tick in one transaction, retries with backoff, renews its leases, recovers
+ * expired ones, and drains at shutdown. Every state change goes through the store; every time through the clock.
+ */
+export class JobRunner {
+  private readonly active = new Map<number, ActiveJob>();
+  private readonly runningPerQueue = new Map<string, number>();
+  private readonly freshInputs = new FreshInputs();
+  private finished: Finished[] = [];
+  private claimScheduled = false;
+  private flushScheduled = false;
+  private wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  private beatTimer: ReturnType<typeof setInterval> | undefined;
+  private draining = false;
+  private stopped = false;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: JobRunnerOptions) {}
+
+  private get store() {
+    return this.options.store;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Recovers what a previous process left running, then starts claiming. */
+  start(): void {
+    const recovered = this.recover(true);
+    if (recovered) this.options.log.warn({ recovered }, 'recovered jobs left running by a previous process');
+    const delayed = this.store.nextRunAt();
+    if (delayed !== null) this.wakeAtTime(delayed);
+    this.beatTimer = setInterval(() => this.beat(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.wake();
+  }
+
+  /** Jobs just stored: their inputs are kept for the claim (no read back), and a claim pass is asked for. */
+  submitted(jobs: { id: number; input: unknown; chars: number }[]): void {
+    for (const { id, input, chars } of jobs) this.freshInputs.remember(id, input, chars);
+    this.wake();
+  }
+
+  /** Stops a job's tasks here (it was cancelled); its late failure is ignored. */
+  abort(jobId: number): void {
+    const active = this.active.get(jobId);
+    if (active) this.stopRun(active);
+  }
+
+  /** Stops the tasks of every job of a queue (it was deleted, with its jobs). */
+  abortQueue(name: string): void {
+    for (const active of this.active.values()) if (active.job.queue === name) this.stopRun(active);
+  }
+
+  /** Asks for a claim pass soon; many calls in one tick make one pass. */
+  wake(): void {
+    if (this.claimScheduled || this.stopped) return;
+    this.claimScheduled = true;
+    setImmediate(() => {
+      this.claimScheduled = false;
+      this.claimPass();
+    });
+  }
+
+  private claimPass(): void {
+    if (this.stopped) return;
+    let budget = this.options.maxInFlight - this.active.size;
+    if (budget <= 0) return;
+    const claimed = this.store.batch(() => {
+      const jobs: Job[] = [];
+      for (const queue of this.options.queues.list()) {
+        if (queue.paused || budget <= 0) continue;
+        const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
+        if (free <= 0) continue;
+        const rows = this.store.claimJobs(queue.name, free, this.options.leaseMs);
+        for (const job of rows) jobs.push(job);
+        budget -= rows.length;
+      }
+      return jobs;
+    });
+    if (!claimed.length) return;
+    const inputs = this.freshInputs.take(
+      claimed.map((job) => job.id),
+      (missing) => this.store.inputsOf(missing),
+    );
+    for (const job of claimed) {
+      this.options.events.publish('jobUpdated', job.id, job);
+      this.execute(job, inputs.get(job.id));
+    }
+  }
+
+  /** A job waits for a retry delay until `runAt`: make sure a claim pass happens then. */
+  private wakeAtTime(runAt: number): void {
+    if (runAt >= this.wakeAt || this.stopped) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = runAt;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeAt = Number.POSITIVE_INFINITY;
+        this.wake();
+      },
+      Math.max(0, runAt - this.options.clock.now()) + 1,
+    );
+  }
+
+  private execute(job: Job, input: unknown): void {
+    const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0 };
+    this.active.set(job.id, active);
+    this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
+    let run: Promise<unknown>;
+    try {
+      const kind = this.options.kinds.get(job.kind);
+      if (!kind) throw new Error(`jobs of kind ${job.kind} are not available in this version`);
+      // The stored input is the checked form its kind's schema gave at submission: it runs as it is.
+      run = kind.run(input, {
+        pool: this.options.pool,
+        signal: active.controller.signal,
+        timeoutMs: job.timeoutMs,
+        progress: (fraction) => this.reportProgress(active, fraction),
+      });
+    } catch (error) {
+      run = Promise.reject(error);
+    }
+    run.then(
+      (result) => this.finish({ active, ok: true, result }),
+      (error) => this.finish({ active, ok: false, error }),
+    );
+  }
+
+  private reportProgress(active: ActiveJob, fraction: number): void {
+    const now = performance.now();
+    // At most 10 updates a second per job reach the database and the subscribers.
+    if (active.stopped || now - active.lastProgressAt < 100) return;
+    active.lastProgressAt = now;
+    this.store.progress(active.job, fraction);
+    active.job = { ...active.job, progress: fraction };
+    this.options.events.publish('jobUpdated', active.job.id, active.job);
+  }
+
+  private finish(entry: Finished): void {
+    this.finished.push(entry);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushFinished();
+    });
+  }
+
+  /** Writes every finished job of this tick in one transaction, then tells subscribers. */
+  private flushFinished(): void {
+    const batch = this.finished;
+    this.finished = [];
+    for (const { active } of batch) {
+      const { id, queue } = active.job;
+      // A job recovered from this run may already run again here, under a new lease: that one stays.
+      if (this.active.get(id) === active) this.active.delete(id);
+      this.runningPerQueue.set(queue, (this.runningPerQueue.get(queue) ?? 1) - 1);
+    }
+    // After the shutdown deadline, what was still running is left to recovery at the next start.
+    if (this.stopped) return;
+    const successes = batch.flatMap((entry) => (entry.ok ? [{ job: entry.active.job, result: entry.result }] : []));
+    const changed = this.store.batch(() => [
+      // Cancelled meanwhile, or a lease taken over after a recovery: a late answer is dropped by the store.
+      ...this.store.completeJobs(successes),
+      ...batch.flatMap((entry) => (entry.ok ? [] : this.recordFailure(entry.active, entry.error))),
+    ]);
+    for (const job of changed) announce(this.options.events, job);
+    this.wake();
+    this.checkDrained();
+  }
+
+  private recordFailure({ job, stopped }: ActiveJob, error: unknown): Job[] {
+    if (stopped || (error instanceof TaskError && error.reason === 'cancelled')) return [];
+    const message = error instanceof Error ? error.message : String(error);
+    const retryable = error instanceof TaskError ? error.retryable : false;
+    const log = { jobId: job.id, attempt: job.attempts, error: message };
+    if (retryable && job.attempts < job.maxAttempts) {
+      const requeued = this.store.requeueJob(job, message, retryDelayMs(job.attempts, this.options.retryBaseMs));
+      if (!requeued) return [];
+      this.wakeAtTime(requeued.runAt.getTime());
+      this.options.log.warn(log, 'job attempt failed; retry scheduled');
+      return [requeued];
+    }
+    const failed = this.store.failJob(job, message);
+    if (!failed) return [];
+    this.options.log.warn(log, 'job failed');
+    return [failed];
+  }
+
+  /** Every third of a lease: recover what expired, renew what this process holds, and claim what became due. */
+  private beat(): void {
+    const recovered = this.recover(false);
+    if (recovered) this.options.log.warn({ recovered }, 'recovered jobs whose lease ran out');
+    this.renewLeases();
+    // Also catches a job whose retry time came while no timer was set for it (the clock moved).
+    this.wake();
+  }
+
+  /**
+   * Puts jobs whose lease ran out back in their queue (or fails them when out of attempts); one of this
+   * process's own runs among them is stopped, since its lease is no longer its own. At start-up, every pool job
+   * still RUNNING belonged to a dead process, lease or not.
+   */
+  private recover(atStartup: boolean): number {
+    const changed = this.store.recoverExpired(atStartup);
+    for (const job of changed) {
+      this.abort(job.id);
+      announce(this.options.events, job);
+    }
+    if (changed.length) this.wake();
+    return changed.length;
+  }
+
+  /** Renews the leases of the jobs running here; one that could not be renewed is no longer ours to finish. */
+  private renewLeases(): void {
+    const held = [...this.active.values()].filter((active) => !active.stopped);
+    const renewed = this.store.heartbeat(
+      held.map((active) => active.job),
+      this.options.leaseMs,
+    );
+    for (const active of held) {
+      if (renewed.has(active.job.id)) continue;
+      this.options.log.warn({ jobId: active.job.id }, 'job lease lost; its run here is stopped');
+      this.stopRun(active);
+    }
+  }
+
+  private stopRun(active: ActiveJob): void {
+    // Its tasks are stopped (their workers replaced); the late outcome is then ignored.
+    active.stopped = true;
+    active.controller.abort();
+  }
+
+  // ---- shutdown ----------------------------------------------------------------------------------------
+
+  /**
+   * Stops accepting jobs and resolves once every queued job (of unpaused queues) and running pool job has
+   * finished, or when `timeoutMs` passes; whatever still runs then is left to recovery.
+   */
+  async drain(timeoutMs: number): Promise<{ drained: boolean; left: number }> {
+    this.draining = true;
+    this.options.log.info({ timeoutMs }, 'draining jobs');
+    this.wake();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        this.drainWaiters.push(() => resolve(true));
+        this.checkDrained();
+      }),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    const left = this.store.pendingCount();
+    if (!drained) this.options.log.warn({ left }, 'shutdown timeout: unfinished jobs are left to recovery at the next start');
+    return { drained, left };
+  }
+
+  private checkDrained(): void {
+    if (!this.draining || !this.drainWaiters.length) return;
+    if (this.active.size === 0 && this.store.pendingCount() === 0) {
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    } else if (this.active.size === 0) {
+      // Nothing running but jobs wait for a retry delay: look again then.
+      setTimeout(() => this.checkDrained(), 100);
+    }
+  }
+
+  /** Stops claiming and timers; jobs still running stay RUNNING in the store for recovery. */
+  stop(): void {
+    this.stopped = true;
+    this.draining = true;
+    clearInterval(this.beatTimer);
+    clearTimeout(this.wakeTimer);
+  }
+}
+
+/** At most this much (in JSON characters) of fresh inputs is kept in memory for the claim. */
+const FRESH_INPUT_CHARS = 64 * 1024 * 1024;
+
+/**
+ * Inputs of jobs just submitted, by job id, so the claim need not read them back (a calc job's input is
+ * megabytes). Bounded by size; the oldest go first, and a job not found here is read from the store.
+ */
+class FreshInputs {
+  private readonly inputs = new Map<number, { input: unknown; chars: number }>();
+  private chars = 0;
+
+  remember(id: number, input: unknown, chars: number): void {
+    if (chars > FRESH_INPUT_CHARS) return;
+    this.inputs.set(id, { input, chars });
+    this.chars += chars;
+    for (const [oldId, entry] of this.inputs) {
+      if (this.chars <= FRESH_INPUT_CHARS) break;
+      this.inputs.delete(oldId);
+      this.chars -= entry.chars;
+    }
+  }
+
+  /** The inputs of these jobs: from memory, and the others in one read. */
+  take(ids: number[], read: (ids: number[]) => Map<number, unknown>): Map<number, unknown> {
+    const found = new Map<number, unknown>();
+    const missing: number[] = [];
+    for (const id of ids) {
+      const entry = this.inputs.get(id);
+      if (!entry) {
+        missing.push(id);
+        continue;
+      }
+      this.inputs.delete(id);
+      this.chars -= entry.chars;
+      found.set(id, entry.input);
+    }
+    if (missing.length) for (const [id, input] of read(missing)) found.set(id, input);
+    return found;
+  }
+}

@@ -1,0 +1,74 @@
+import type { Job, JobKindName, JobStatus } from './model';
+
+/**
+ * Where jobs are kept: one named transition per change of a job's state (graphile-worker's src/sql/*.ts is the
+ * model). Each transition is one guarded statement on `jobs` plus the job_events row(s) recording it, written in
+ * one transaction and stamped with the store's clock; it returns the jobs it changed, as they now are, and
+ * changes nothing when its guard (status, lease token) no longer holds. Nothing here names the database: the
+ * SQLite store (sqlite-store.ts) implements it, and a PostgreSQL store would sit beside it, claiming with
+ * `FOR UPDATE SKIP LOCKED` and waking runners with LISTEN/NOTIFY. Its methods are synchronous because bun:sqlite
+ * is; a PostgreSQL store would make them return promises, and the service and runner would await them.
+ */
+export interface JobStore {
+  // ---- transitions -------------------------------------------------------------------------------------
+
+  /**
+   * New QUEUED jobs (`queued`), one per input, all alike otherwise, all or none; CONFLICT when the queue would then
+   * hold more than `maxLength` waiting. Inputs come as JSON (serialized once, by the caller, who keeps their length).
+   */
+  insertJobs(queue: { name: string; maxLength: number }, job: NewJob, inputsJson: string[]): Job[];
+  /** Leases up to `limit` runnable jobs of a queue to the pool, lowest priority number then oldest first (`started`). */
+  claimJobs(queue: string, limit: number, leaseMs: number): Job[];
+  /** Leases the next runnable job of a queue to a person (`pulled`); null when there is none. */
+  pullJob(queue: string, claimant: string, by: number, leaseMs: number): Job | null;
+  /** Completes many pool jobs in one statement (`succeeded`); those whose lease is no longer theirs are left out. */
+  completeJobs(completions: { job: Job; result: unknown }[]): Job[];
+  /** Completes a pulled job with a person's result (`succeeded`, by them). */
+  completeJob(lease: Lease, result: unknown, by: number): Job | undefined;
+  /** The attempt failed for good (`failed`). */
+  failJob(lease: Lease, error: string): Job | undefined;
+  /** The attempt failed; the job waits `delayMs` and runs again (`retry_scheduled`). */
+  requeueJob(lease: Lease, error: string, delayMs: number): Job | undefined;
+  /** Stops a queued or running job (`cancelled`, by whom). */
+  cancelJob(id: number, by: number): Job | undefined;
+  /** Queues a failed or cancelled job again with fresh attempts (`retried`, by whom). */
+  retryJob(id: number, by: number): Job | undefined;
+  deleteJob(id: number): void;
+  /**
+   * Running jobs whose lease ran out (their claimant went away) go back to their queue (`recovered`), or fail
+   * when they have no attempts left (`failed`). `everyPoolJob`: at start-up, every pool job still running belonged
+   * to a dead process, lease or not.
+   */
+  recoverExpired(everyPoolJob: boolean): Job[];
+  /** Extends the leases still held (not run out) by `leaseMs`; returns the ids it renewed. */
+  heartbeat(leases: Lease[], leaseMs: number): Set<number>;
+  /** A running job's progress (0..1); no event (it changes ten times a second). */
+  progress(lease: Lease, fraction: number): void;
+  /** Runs several transitions as one transaction (a claim pass over every queue; a flush of finished jobs). */
+  batch<T>(work: () => T): T;
+
+  // ---- reads -------------------------------------------------------------------------------------------
+
+  jobById(id: number): Job | undefined;
+  /** The stored inputs of these jobs (as their kind's schema gave them), by id. */
+  inputsOf(ids: number[]): Map<number, unknown>;
+  /** Ids and statuses of one kind's jobs, oldest first; `ownerId` null for every owner. */
+  statusesOfKind(kind: JobKindName, ownerId: number | null): { id: number; status: JobStatus }[];
+  /** Jobs by status; `ownerId` and `queue` null for all. */
+  countByStatus(ownerId: number | null, queue: string | null): { status: JobStatus; n: number }[];
+  /** The earliest time a queued job waits for (retry backoff), if any. */
+  nextRunAt(): number | null;
+  /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
+  pendingCount(): number;
+}
+
+/** What a transition needs to act on a running job: only the holder of its lease may. */
+export type Lease = Pick<Job, 'id' | 'leaseToken'>;
+
+export interface NewJob {
+  kind: JobKindName;
+  ownerId: number;
+  priority: number;
+  maxAttempts: number;
+  timeoutMs: number;
+}
