@@ -64,6 +64,28 @@ export function useSubscriptionErrorStatus(): Plugin {
 }
 
 /**
+ * A request Yoga's own parsers cannot read (a multipart `operations` of `null`, a `map` that is not JSON…) is the
+ * client's mistake: a 400 with BAD_USER_INPUT, never a masked INTERNAL_SERVER_ERROR or a 200.
+ */
+export function useRequestParseErrors(): Plugin {
+  return {
+    onRequestParse({ requestParser, setRequestParser }) {
+      if (!requestParser) return;
+      setRequestParser(async (request) => {
+        try {
+          return await requestParser(request);
+        } catch (error) {
+          const message = error instanceof GraphQLError ? error.message : 'the request body could not be read as a GraphQL request';
+          const code = (error instanceof GraphQLError && (error.extensions.code as ErrorCode | undefined)) || ErrorCode.BAD_USER_INPUT;
+          const status = (error instanceof GraphQLError && (error.extensions.http as { status?: number } | undefined)?.status) || 400;
+          throw requestError(code, message, status);
+        }
+      });
+    },
+  };
+}
+
+/**
  * Cross-site request forgery: a browser sends a GET, or a form/text POST, to another site without asking first;
  * requiring one of our headers on those makes the browser ask (CORS preflight). Yoga's plugin does the same check
  * but answers without a code or the header's name.

@@ -128,9 +128,10 @@ export function expansionProblem(document: DocumentNode, maxFields: number): Gra
 export function useQueryLimits(limits: QueryLimits): Plugin {
   return {
     // HTTP requests (GET, POST, multipart) are checked here; WebSocket operations call operationParamsProblem.
-    onParams({ params, setResult }) {
+    onParams({ params }) {
+      // Thrown, not set as the result: later onParams hooks (the response cache's key) must not see such params.
       const problem = operationParamsProblem(params);
-      if (problem) setResult({ errors: [problem] });
+      if (problem) throw problem;
     },
     onParse({ parseFn, setParseFn }) {
       setParseFn((source, options) => parseFn(source, { ...options, maxTokens: MAX_DOCUMENT_TOKENS }));

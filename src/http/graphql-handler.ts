@@ -4,7 +4,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
 import type { GraphQLContext } from '../graphql/context';
-import { createErrorMasker, requestErrorFor, useCsrfPrevention, useSubscriptionErrorStatus } from '../graphql/errors';
+import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
 import { useOperationLog } from '../graphql/logging';
 import { type createResponseCache, ResponseFreshness, usePreParsedBody } from '../graphql/response-cache';
@@ -56,6 +56,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       useOperationLog(app.log),
       responseCache.plugin,
       usePreParsedBody(),
+      useRequestParseErrors(),
     ],
     context: (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? authenticateRequest(app.users, initial.request);

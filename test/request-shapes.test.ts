@@ -1,0 +1,47 @@
+// Issue 11: requests Yoga's own parsers read (multipart, GET) get the same checks as JSON bodies — a coded 400,
+// never a masked INTERNAL_SERVER_ERROR, and nothing recursive sees a value nested past the limits.
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { startTestServer, type TestServer } from './helpers/server';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.stop());
+
+const multipart = (operations: string, map = '{}') => {
+  const form = new FormData();
+  form.set('operations', operations);
+  form.set('map', map);
+  return fetch(server.url, { method: 'POST', body: form, headers: { 'graphql-preflight': '1' } });
+};
+
+test('multipart operations that are not a GraphQL request: 400 BAD_USER_INPUT', async () => {
+  for (const [operations, map, message] of [
+    ['null', '{}', 'the request must be a JSON object'],
+    ['"x"', '{}', 'the request must be a JSON object'],
+    ['{"query": 1}', '{}', '"query" must be a string'],
+    ['not json', '{}', 'Multipart form field "operations" must be a valid JSON string'],
+    ['{"query": "{ __typename }"}', 'not json', 'Multipart form field "map" must be a valid JSON string'],
+  ] as const) {
+    const response = await multipart(operations, map);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as any;
+    expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(body.errors[0].message).toContain(message);
+  }
+});
+
+test('multipart variables nested 100,000 deep are refused before the response cache or coercion touch them', async () => {
+  const operations = `{"query":"query($v: JSON) { __typename }","variables":{"v":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
+  const response = await multipart(operations);
+  expect(response.status).toBe(400);
+  expect(((await response.json()) as any).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'nesting' });
+  expect((await server.gql('{ __typename }')).data).toEqual({ __typename: 'Query' });
+});
+
+test('a well-formed multipart request still works', async () => {
+  const response = await multipart('{"query":"{ __typename }"}');
+  expect(response.status).toBe(200);
+  expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+});
