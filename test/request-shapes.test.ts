@@ -45,3 +45,25 @@ test('a well-formed multipart request still works', async () => {
   expect(response.status).toBe(200);
   expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
 });
+
+test('parse and validation errors carry the same code over WebSocket as over HTTP, in either order, and no HTTP-only fields', async () => {
+  const socketErrors = async (query: string) => {
+    const client = server.wsClient();
+    const errors = await new Promise<any[]>((resolve) =>
+      client.subscribe({ query }, { next: () => {}, error: (error) => resolve(error as any[]), complete: () => resolve([]) }),
+    );
+    await client.dispose();
+    return errors;
+  };
+  // WebSocket first, then HTTP (Yoga caches the parse error between them)…
+  const wsFirst = await socketErrors('{ broken');
+  const httpSecond = await server.gql('{ broken');
+  // …and HTTP first, then WebSocket.
+  const httpFirst = await server.gql('{ other');
+  const wsSecond = await socketErrors('{ other');
+  for (const error of [wsFirst[0], httpSecond.errors![0], httpFirst.errors![0], wsSecond[0]]) {
+    expect(error.extensions).toEqual({ code: 'GRAPHQL_PARSE_FAILED' });
+  }
+  const invalid = await socketErrors('{ noSuchField }');
+  expect(invalid[0].extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+});

@@ -134,7 +134,17 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       if (problem) throw problem;
     },
     onParse({ parseFn, setParseFn }) {
-      setParseFn((source, options) => parseFn(source, { ...options, maxTokens: MAX_DOCUMENT_TOKENS }));
+      setParseFn((source, options) => {
+        try {
+          return parseFn(source, { ...options, maxTokens: MAX_DOCUMENT_TOKENS });
+        } catch (error) {
+          // The code belongs to the error itself: Yoga caches it and serves it to HTTP and WebSocket alike.
+          if (error instanceof GraphQLError && !error.extensions.code) {
+            throw new GraphQLError(error.message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
+          }
+          throw error;
+        }
+      });
     },
     onValidate({ addValidationRule, context, params: { documentAST }, setResult }) {
       // Fragments can multiply a small document into an exponential one; measured first, linearly, or no rule runs.

@@ -1,7 +1,7 @@
 // GraphQL over WebSocket (graphql-transport-ws, graphql-ws): the same Yoga pipeline as HTTP, with the transport's
 // own guards — a rate rule per message (per connection and per address), the shared parameter checks before any
 // parsing, sockets ended when their session ends (4403), and no message able to take the process down.
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode, MessageType } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/bun';
 import type { ServerWebSocket } from 'bun';
@@ -68,7 +68,7 @@ export function createWebSocketHandler(
     },
     onSubscribe: async (ctx, id, payload) => {
       const problem = operationParamsProblem(payload);
-      if (problem) return [problem];
+      if (problem) return forSocket([problem], ErrorCode.BAD_USER_INPUT);
       const socket = socketOf(ctx.extra);
       // GraphiQL sends its header editor per operation, as `extensions.headers`; any letter case is accepted.
       const authorization =
@@ -83,10 +83,16 @@ export function createWebSocketHandler(
         authentication,
       };
       const enveloped = yoga.getEnveloped({ ...transport, params: payload } as never);
+      let document: DocumentNode;
       try {
-        const document = enveloped.parse(payload.query);
+        document = enveloped.parse(payload.query);
+      } catch (error) {
+        if (error instanceof GraphQLError) return forSocket([error], 'GRAPHQL_PARSE_FAILED');
+        throw error;
+      }
+      try {
         const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length) return errors;
+        if (errors.length) return forSocket(errors, 'GRAPHQL_VALIDATION_FAILED');
         // Refuses a malformed or dead token the way HTTP does (see graphql-handler.ts), after the document's checks.
         const contextValue = await enveloped.contextFactory();
         followSession(socket, authentication);
@@ -99,7 +105,7 @@ export function createWebSocketHandler(
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
       } catch (error) {
-        if (error && typeof error === 'object' && 'extensions' in error) return [error as GraphQLError];
+        if (error instanceof GraphQLError) return forSocket([error], ErrorCode.BAD_USER_INPUT);
         throw error;
       }
     },
@@ -188,4 +194,21 @@ function parseEnvelope(message: string | Buffer): { type?: unknown; id?: unknown
     // Not even JSON: graphql-ws closes the socket for it.
     return undefined;
   }
+}
+
+/**
+ * Errors as a socket sends them: each with a code (GraphQL's own, as HTTP gives them) and without the HTTP-only
+ * `extensions.http`. Copies, because Yoga caches parse and validation errors and shares them with HTTP requests.
+ */
+function forSocket(errors: readonly GraphQLError[], fallbackCode: string): GraphQLError[] {
+  return errors.map((error) => {
+    const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      extensions: { ...extensions, code: extensions.code ?? fallbackCode },
+    });
+  });
 }
