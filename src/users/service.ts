@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client';
-import { ROLES, type Role } from '../db/schema';
+import { ROLES, type Role, users } from '../db/schema';
+import { type Selection, withSelection } from '../db/selection';
 import { badInput, conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
 import { checkLength } from '../input';
@@ -207,6 +208,25 @@ export class UsersService {
     const user = q.findUserById(this.db, id);
     if (!user) throw notFound(`no user with id ${id}`);
     return user;
+  }
+
+  /** The account as the reader selects it (see Selection); null when there is none. */
+  async findUser(id: number, select?: Selection) {
+    return (await this.db.query.users.findFirst(withSelection({ where: { id } }, select))) ?? null;
+  }
+
+  /** Every account, oldest first, as the reader selects and pages them. */
+  listUsers(select?: Selection) {
+    return this.db.query.users.findMany(withSelection({ orderBy: { id: 'asc' as const } }, select));
+  }
+
+  countUsers(): Promise<number> {
+    return this.db.$count(users);
+  }
+
+  /** Every login attempt from now on, as it is logged (for admins watching live). */
+  loginEvents(): AsyncIterable<LoginEvent> {
+    return this.options.events.subscribe('loginEvents');
   }
 
   async createUser(input: { username: string; password: string; role: string }) {
