@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { analyticsJob } from './analytics/job';
 import { AnalyticsService } from './analytics/service';
 import { calcJob } from './calculator/job';
+import { CalculatorService } from './calculator/service';
 import type { Config } from './config';
 import { type Db, openDatabase } from './db/client';
 import { diagnosticJob } from './diagnostics/job';
@@ -25,26 +26,34 @@ import { UsersService } from './users/service';
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
 const PIPELINE_DEPTH = 8;
 
-/** The services of one running jobgraph, wired once and shared by every interface (GraphQL, REST, CLI). */
-export interface App {
+/**
+ * What the interfaces (GraphQL resolvers, the REST routes) call: the domains' services. Not the database, the pool
+ * or the configuration: what an interface needs of those is a service's method.
+ */
+export interface Services {
+  users: UsersService;
+  queues: QueuesService;
+  jobs: JobsService;
+  analytics: AnalyticsService;
+  calculator: CalculatorService;
+  quotes: QuotesService;
+  relay: RelayService;
+  /** Asks whoever runs this app (the server) to drain and stop: the admin `shutdown` mutation, the REST route, signals. */
+  readonly requestShutdown: () => void;
+}
+
+/** One running jobgraph: its services, wired once and shared by every interface, and what the server runs them on. */
+export interface App extends Services {
   config: Config;
   log: Logger;
   db: Db;
   sqlite: Database;
   events: EventBus;
-  users: UsersService;
-  queues: QueuesService;
-  jobs: JobsService;
   pool: WorkerPool;
-  analytics: AnalyticsService;
-  quotes: QuotesService;
-  relay: RelayService;
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** True while the database is open and the worker pool is up. */
   isReady(): boolean;
-  /** Asks whoever runs this app (the server) to drain and stop: the admin `shutdown` mutation, the REST route, signals. */
-  readonly requestShutdown: () => void;
   close(): Promise<void>;
 }
 
@@ -82,7 +91,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   queues.ensureDefault();
   // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
   const kinds = jobKindRegistry([piJob, forecastJob, calcJob, analyticsJob(analytics), diagnosticJob]);
-  const store = new SqliteJobStore(database.sqlite, clock);
+  const store = new SqliteJobStore(database, clock);
   runner = new JobRunner({
     store,
     kinds,
@@ -107,6 +116,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     pullLeaseMs: config.pullLeaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
   });
+  const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
   const externalQuoteServer = config.quoteServer ? parseAddress(config.quoteServer) : null;
   const quotes = new QuotesService(
@@ -133,6 +143,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     jobs,
     pool,
     analytics,
+    calculator,
     quotes,
     relay,
     embeddedQuoteServer,

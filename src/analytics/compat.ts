@@ -2,7 +2,7 @@
 // {"question", "state"} answers {"job_id"} at once; GET /api/get_results/<id>, /api/jobs, /api/num_jobs and
 // /api/graceful_shutdown as the source answered them (shared/specs/analytics.md). Unlike the source, every call
 // needs a token (Authorization: Bearer …); a user sees their own jobs, managers and admins all.
-import type { App } from '../app';
+import type { Services } from '../app';
 import { FINAL_STATUSES } from '../db/schema';
 import { DomainError } from '../errors';
 import { authenticateRequest } from '../users/auth';
@@ -26,7 +26,7 @@ const refuse = (status: number, reason: string) => reply(status, { status: 'erro
 /** The source's words for our statuses. */
 const sourceStatus = (status: string) => (status === 'SUCCEEDED' ? 'done' : status === 'QUEUED' || status === 'RUNNING' ? 'running' : 'error');
 
-export async function handleCompatRequest(app: App, request: Request, pathname: string): Promise<Response> {
+export async function handleCompatRequest(app: Services, request: Request, pathname: string): Promise<Response> {
   // The source's REST clients know one answer for every refused token: a missing, malformed or dead one alike.
   const { user } = authenticateRequest(app.users, request);
   if (!user) return refuse(401, 'user info error');

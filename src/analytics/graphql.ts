@@ -43,60 +43,60 @@ const AnalyticsType = builder.objectRef<object>('Analytics').implement({
     const years = { yearFrom: t.arg.int(), yearTo: t.arg.int() };
     const question = { question: t.arg.string({ required: true }) };
     const state = { state: t.arg.string({ required: true }) };
-    const range = (ctx: GraphQLContext, args: { yearFrom?: number | null; yearTo?: number | null }) => ctx.app.analytics.checkYears(args.yearFrom, args.yearTo);
+    const range = (ctx: GraphQLContext, args: { yearFrom?: number | null; yearTo?: number | null }) => ctx.analytics.checkYears(args.yearFrom, args.yearTo);
     return {
-      dataset: t.field({ type: AnalyticsDatasetType, resolve: (_r, _a, ctx) => ctx.app.analytics.dataset() }),
-      questions: t.field({ type: [AnalyticsQuestionType], resolve: (_r, _a, ctx) => ctx.app.analytics.questions() }),
-      states: t.stringList({ description: 'Every LocationDesc, National and territories included.', resolve: (_r, _a, ctx) => ctx.app.analytics.states() }),
+      dataset: t.field({ type: AnalyticsDatasetType, resolve: (_r, _a, ctx) => ctx.analytics.dataset() }),
+      questions: t.field({ type: [AnalyticsQuestionType], resolve: (_r, _a, ctx) => ctx.analytics.questions() }),
+      states: t.stringList({ description: 'Every LocationDesc, National and territories included.', resolve: (_r, _a, ctx) => ctx.analytics.states() }),
       statesMean: t.field({
         type: [StateValueType],
         description: 'Each state’s mean, ascending.',
         args: { ...question, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.statesMean(args.question, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.statesMean(args.question, range(ctx, args)),
       }),
       stateMean: t.field({
         type: StateValueType,
         args: { ...question, ...state, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.stateMean(args.question, args.state, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.stateMean(args.question, args.state, range(ctx, args)),
       }),
       best5: t.field({
         type: [StateValueType],
         description: 'The five best states, best first (lowest for lower-is-better questions, highest otherwise).',
         args: { ...question, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.best5(args.question, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.best5(args.question, range(ctx, args)),
       }),
       worst5: t.field({
         type: [StateValueType],
         description: 'The five worst states, worst first.',
         args: { ...question, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.worst5(args.question, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.worst5(args.question, range(ctx, args)),
       }),
       globalMean: t.float({
         description: 'The mean over all rows of the question, National included (not the mean of the state means).',
         args: { ...question, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.globalMean(args.question, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.globalMean(args.question, range(ctx, args)),
       }),
       diffFromMean: t.field({
         type: [StateValueType],
         description: 'globalMean − state mean for every state, in statesMean order.',
         args: { ...question, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.diffFromMean(args.question, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.diffFromMean(args.question, range(ctx, args)),
       }),
       stateDiffFromMean: t.field({
         type: StateValueType,
         args: { ...question, ...state, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.stateDiffFromMean(args.question, args.state, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.stateDiffFromMean(args.question, args.state, range(ctx, args)),
       }),
       meanByCategory: t.field({
         type: [CategoryMeanType],
         description: "Each (state, category, segment) group's mean, in the source's order: its Python tuple keys sorted as strings.",
         args: { ...question, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.meanByCategory(args.question, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.meanByCategory(args.question, range(ctx, args)),
       }),
       stateMeanByCategory: t.field({
         type: [CategoryMeanType],
         args: { ...question, ...state, ...years },
-        resolve: (_r, args, ctx) => ctx.app.analytics.stateMeanByCategory(args.question, args.state, range(ctx, args)),
+        resolve: (_r, args, ctx) => ctx.analytics.stateMeanByCategory(args.question, args.state, range(ctx, args)),
       }),
     };
   },
@@ -137,8 +137,8 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: AnalyticsJobInput, required: true }) },
     resolve: (_root, { input }, ctx) => {
       // Refuse an unknown question, state or year range now rather than as a failed job.
-      const checked = ctx.app.analytics.checkJobInput(input);
-      return ctx.app.jobs.submit(ctx.user, 'ANALYTICS', checked, optionsOf(input));
+      const checked = ctx.analytics.checkJobInput(input);
+      return ctx.jobs.submit(ctx.user, 'ANALYTICS', checked, optionsOf(input));
     },
   }),
 }));

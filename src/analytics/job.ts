@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import type { JobKind } from '../jobs/kind';
-import { ANALYTICS_QUERIES, type AnalyticsService, STATE_QUERIES } from './service';
-
-const year = (field: string) => z.int({ error: `invalid field ${field}: a year from 1900 to 2100` }).nullish();
+import { ANALYTICS_QUERIES, type AnalyticsService, STATE_QUERIES, yearInput } from './service';
 
 /** The input's shape; whether the question and state exist is checked against the dataset (checkJobInput) and when it runs. */
 export const analyticsInput = z
@@ -10,8 +8,8 @@ export const analyticsInput = z
     query: z.enum(ANALYTICS_QUERIES, { error: `invalid field query: one of ${ANALYTICS_QUERIES.join(', ')}` }),
     question: z.string({ error: 'missing field question' }).min(1, { error: 'missing field question' }),
     state: z.unknown(),
-    yearFrom: year('yearFrom'),
-    yearTo: year('yearTo'),
+    yearFrom: yearInput('yearFrom'),
+    yearTo: yearInput('yearTo'),
   })
   .transform(({ query, question, state, yearFrom, yearTo }, ctx) => {
     const input: { query: typeof query; question: string; state?: string; yearFrom?: number; yearTo?: number } = { query, question };

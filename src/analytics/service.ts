@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import { AnalyticsIndex, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction, type StateValue, type YearRange } from '../compute/analytics';
 import type { Db } from '../db/client';
 import { analyticsDatasets, analyticsRows } from '../db/schema';
+import { z } from 'zod';
 import { badInput, unavailable } from '../errors';
-import { checkLength } from '../input';
+import { checkLength, integerIn, parseInput } from '../input';
 import { decodeDataset, parseDataset } from './ingest';
 
 export const ANALYTICS_QUERIES = [
@@ -31,6 +32,20 @@ export interface DatasetInfo {
   ingestMs: number;
   loadedAt: Date;
 }
+
+/** A YearStart bound: rows from (or to) that year count. */
+export const yearInput = (field: 'yearFrom' | 'yearTo') => integerIn(1900, 2100, `invalid field ${field}: a year from 1900 to 2100`).nullish();
+
+/** `yearFrom`..`yearTo`, either or both; neither: every row counts (no range). */
+export const yearRangeInput = z.object({ yearFrom: yearInput('yearFrom'), yearTo: yearInput('yearTo') }).transform(({ yearFrom, yearTo }, ctx): YearRange | undefined => {
+  const from = yearFrom ?? undefined;
+  const to = yearTo ?? undefined;
+  if (from !== undefined && to !== undefined && from > to) {
+    ctx.addIssue({ code: 'custom', message: `invalid year range: ${from} is after ${to}`, path: ['yearFrom'] });
+    return z.NEVER;
+  }
+  return from === undefined && to === undefined ? undefined : { from, to };
+});
 
 /** A question or state longer than the longest known one by more than this is refused before it is looked up. */
 const NAME_SLACK = 64;
@@ -138,15 +153,7 @@ export class AnalyticsService {
   }
 
   checkYears(yearFrom: unknown, yearTo: unknown): YearRange | undefined {
-    const check = (value: unknown, field: string) => {
-      if (value === undefined || value === null) return undefined;
-      if (!Number.isInteger(value) || (value as number) < 1900 || (value as number) > 2100) throw badInput(`invalid field ${field}: a year from 1900 to 2100`, { field });
-      return value as number;
-    };
-    const from = check(yearFrom, 'yearFrom');
-    const to = check(yearTo, 'yearTo');
-    if (from !== undefined && to !== undefined && from > to) throw badInput(`invalid year range: ${from} is after ${to}`, { field: 'yearFrom' });
-    return from === undefined && to === undefined ? undefined : { from, to };
+    return parseInput(yearRangeInput, { yearFrom, yearTo });
   }
 
   /** Checks an analytics job's question, state (for the STATE_ queries) and years against the dataset. */

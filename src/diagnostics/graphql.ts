@@ -1,7 +1,7 @@
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
-import { badInput } from '../errors';
 import { builder } from '../graphql/builder';
 import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
+import { diagnosticBatch } from './job';
 
 const DiagnosticBehaviorEnum = builder.enumType('DiagnosticBehavior', { values: DIAGNOSTIC_BEHAVIORS });
 
@@ -24,15 +24,6 @@ builder.mutationFields((t) => ({
     type: [JobType],
     description: 'Admin: submits `count` diagnostic jobs at once (to check the pool, or load it).',
     args: { input: t.arg({ type: DiagnosticJobInput, required: true }), count: t.arg.int({ defaultValue: 1 }) },
-    resolve: (_root, { input, count }, ctx) => {
-      const n = count ?? 1;
-      if (!Number.isInteger(n) || n < 1 || n > 10_000) throw badInput('count must be an integer from 1 to 10000', { field: 'count' });
-      return ctx.app.jobs.submitMany(
-        ctx.user,
-        'DIAGNOSTIC',
-        Array.from({ length: n }, () => ({ behavior: input.behavior, durationMs: input.durationMs ?? 0 })),
-        optionsOf(input),
-      );
-    },
+    resolve: (_root, { input, count }, ctx) => ctx.jobs.submitMany(ctx.user, 'DIAGNOSTIC', diagnosticBatch(input, count), optionsOf(input)),
   }),
 }));

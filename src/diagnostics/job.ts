@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
-import { integerIn } from '../input';
+import { integerIn, parseInput } from '../input';
 import { fanOut, type JobKind } from '../jobs/kind';
 
 export const diagnosticInput = z.object({
@@ -10,6 +10,19 @@ export const diagnosticInput = z.object({
     .transform((ms) => ms ?? 0),
 });
 export type DiagnosticInput = z.output<typeof diagnosticInput>;
+
+/** How many alike diagnostic jobs one call submits. */
+export const diagnosticBatchInput = z.object({
+  count: integerIn(1, 10_000, 'count must be an integer from 1 to 10000')
+    .nullish()
+    .transform((count) => count ?? 1),
+});
+
+/** `count` copies of one diagnostic input (their kind's schema checks them at submission). */
+export function diagnosticBatch(input: { behavior: unknown; durationMs?: unknown }, count: number | null | undefined): unknown[] {
+  const batch = parseInput(diagnosticBatchInput, { count });
+  return Array.from({ length: batch.count }, () => ({ behavior: input.behavior, durationMs: input.durationMs ?? 0 }));
+}
 
 export const diagnosticResult = z.object({ behavior: z.string(), elapsedMs: z.number() });
 export type DiagnosticResult = z.output<typeof diagnosticResult>;

@@ -4,12 +4,11 @@ import DrizzlePlugin from '@pothos/plugin-drizzle';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
-import ValidationPlugin from '@pothos/plugin-validation';
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { relations } from '../db/relations';
 import { badInput, forbidden, unauthenticated } from '../errors';
-import type { GraphQLContext, SignedInContext } from './context';
+import { type GraphQLContext, plannerDatabase, type SignedInContext } from './context';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -35,7 +34,7 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin, DrizzlePlugin, ValidationPlugin, SimpleObjectsPlugin, ComplexityPlugin],
+  plugins: [ScopeAuthPlugin, RelayPlugin, DrizzlePlugin, SimpleObjectsPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,
@@ -49,13 +48,10 @@ export const builder = new SchemaBuilder<{
   },
   relay: { cursorType: 'String', clientMutationId: 'omit' },
   drizzle: {
-    // A function, so the schema can be built (and printed) without opening a database.
-    client: (ctx) => ctx.app.db,
+    // Per request (one process may run several apps), and not on the context's face: see plannerDatabase.
+    client: plannerDatabase,
     getTableConfig,
     relations,
-  },
-  validation: {
-    validationError: (result) => badInput(result.issues.map((issue) => issue.message).join('; ')),
   },
   complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
 });

@@ -1,10 +1,13 @@
-import type { App } from '../app';
+import type { Services } from '../app';
+import type { Db } from '../db/client';
 import type { AuthUser } from '../users/service';
 import type { ResponseFreshness } from './response-cache';
 
-/** What every resolver sees: the services, and who is asking. */
-export interface GraphQLContext {
-  app: App;
+/**
+ * What every resolver sees: the services (never the database, the pool or the configuration: what a resolver
+ * needs of them is a service's method) and who is asking.
+ */
+export interface GraphQLContext extends Services {
   user: AuthUser | null;
   clientAddress: string | null;
   requestId: string;
@@ -14,3 +17,18 @@ export interface GraphQLContext {
 
 /** The context of a field whose rule (`loggedIn`, `manager`, `admin`) passed: someone is signed in. */
 export type SignedInContext = GraphQLContext & { user: AuthUser };
+
+/**
+ * The database rides along under a symbol, for the Drizzle plugin alone: it loads a relation that the query
+ * planner could not select up front (a job a mutation returns, then its `owner`). Resolvers read through services.
+ */
+const PLANNER_DATABASE = Symbol('the database, for the Drizzle plugin only');
+
+export function createGraphQLContext(services: Services, db: Db, request: Omit<GraphQLContext, keyof Services>): GraphQLContext {
+  const { users, queues, jobs, analytics, calculator, quotes, relay, requestShutdown } = services;
+  // Enumerable, so Yoga's Object.assign of the context keeps it; a symbol, so no resolver stumbles on it.
+  return { users, queues, jobs, analytics, calculator, quotes, relay, requestShutdown, ...request, [PLANNER_DATABASE]: db } as GraphQLContext;
+}
+
+/** For src/graphql/builder.ts's Drizzle plugin `client` only. */
+export const plannerDatabase = (context: GraphQLContext): Db => (context as GraphQLContext & { [PLANNER_DATABASE]: Db })[PLANNER_DATABASE];

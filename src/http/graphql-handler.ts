@@ -3,7 +3,7 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
-import type { GraphQLContext } from '../graphql/context';
+import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
 import { useOperationLog } from '../graphql/logging';
@@ -61,7 +61,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
     context: (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? authenticateRequest(app.users, initial.request);
       if (failure) throw requestErrorFor(failure);
-      return { app, user, clientAddress: initial.clientAddress, requestId: initial.requestId, freshness: new ResponseFreshness() };
+      return createGraphQLContext(app, app.db, { user, clientAddress: initial.clientAddress, requestId: initial.requestId, freshness: new ResponseFreshness() });
     },
   });
 }

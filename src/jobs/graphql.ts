@@ -1,6 +1,5 @@
 import type { ObjectRef } from '@pothos/core';
-import { pipe, filter, Repeater } from 'graphql-yoga';
-import { FINAL_STATUSES, JOB_KINDS, JOB_STATUSES } from '../db/schema';
+import { JOB_KINDS, JOB_STATUSES } from '../db/schema';
 import { builder } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
 import { checkCursors, parseId } from '../graphql/ids';
@@ -124,11 +123,7 @@ builder.queryFields((t) => ({
     type: 'jobs',
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { id }, ctx) => {
-      // Users see only their own jobs: another's reads as missing.
-      const own = ctx.user.role === 'USER' ? { ownerId: ctx.user.id } : {};
-      return (await ctx.app.db.query.jobs.findFirst(query({ where: { id: parseId(id, 'job'), ...own } }))) ?? null;
-    },
+    resolve: (query, _root, { id }, ctx) => ctx.jobs.findSelected(ctx.user, parseId(id, 'job'), query),
   }),
   jobs: t.withAuth({ loggedIn: true }).drizzleConnection(
     {
@@ -143,19 +138,8 @@ builder.queryFields((t) => ({
       },
       resolve: (query, _root, args, ctx) => {
         checkCursors(args);
-        const { user } = ctx;
-        const ownerId = user.role === 'USER' ? user.id : args.owner ? parseId(args.owner, 'user') : undefined;
-        return ctx.app.db.query.jobs.findMany(
-          query({
-            where: {
-              ...(args.status ? { status: args.status } : {}),
-              ...(args.kind ? { kind: args.kind } : {}),
-              ...(args.queue ? { queue: args.queue } : {}),
-              ...(ownerId ? { ownerId } : {}),
-            },
-            orderBy: { id: 'desc' },
-          }),
-        );
+        const filter = { status: args.status ?? undefined, kind: args.kind ?? undefined, queue: args.queue ?? undefined };
+        return ctx.jobs.list(ctx.user, { ...filter, ownerId: args.owner ? parseId(args.owner, 'user') : undefined }, query);
       },
     },
     { name: 'JobConnection' },
@@ -164,7 +148,7 @@ builder.queryFields((t) => ({
   jobCounts: t.withAuth({ loggedIn: true }).field({
     type: JobCountsType,
     args: { queue: t.arg.string() },
-    resolve: (_root, { queue }, ctx) => ctx.app.jobs.counts(ctx.user, queue),
+    resolve: (_root, { queue }, ctx) => ctx.jobs.counts(ctx.user, queue),
   }),
 }));
 
@@ -177,35 +161,35 @@ builder.mutationFields((t) => {
       nullable: true,
       description: 'Claims the oldest queued job of a queue for the caller; null when the queue is empty.',
       args: { queue: t.arg.string({ required: true }) },
-      resolve: (_root, { queue }, ctx) => ctx.app.jobs.pull(ctx.user, queue),
+      resolve: (_root, { queue }, ctx) => ctx.jobs.pull(ctx.user, queue),
     }),
     completeJob: manager.field({
       type: JobType,
       description: 'Completes a job the caller pulled, with a result of its kind’s shape.',
       args: { id: t.arg.id({ required: true }), result: t.arg({ type: 'JSON', required: true }) },
-      resolve: (_root, { id, result }, ctx) => ctx.app.jobs.complete(ctx.user, parseId(id, 'job'), result),
+      resolve: (_root, { id, result }, ctx) => ctx.jobs.complete(ctx.user, parseId(id, 'job'), result),
     }),
     cancelJob: signedIn.field({
       type: JobType,
       args: { id: t.arg.id({ required: true }) },
-      resolve: (_root, { id }, ctx) => ctx.app.jobs.cancel(ctx.user, parseId(id, 'job')),
+      resolve: (_root, { id }, ctx) => ctx.jobs.cancel(ctx.user, parseId(id, 'job')),
     }),
     retryJob: signedIn.field({
       type: JobType,
       args: { id: t.arg.id({ required: true }) },
-      resolve: (_root, { id }, ctx) => ctx.app.jobs.retry(ctx.user, parseId(id, 'job')),
+      resolve: (_root, { id }, ctx) => ctx.jobs.retry(ctx.user, parseId(id, 'job')),
     }),
     deleteJob: signedIn.boolean({
       args: { id: t.arg.id({ required: true }) },
-      resolve: (_root, { id }, ctx) => ctx.app.jobs.delete(ctx.user, parseId(id, 'job')),
+      resolve: (_root, { id }, ctx) => ctx.jobs.delete(ctx.user, parseId(id, 'job')),
     }),
     shutdown: t.field({
       type: ShutdownStatus,
       authScopes: { admin: true },
       description: 'Stops accepting jobs, finishes the queued and running ones (up to SHUTDOWN_TIMEOUT_SECONDS), then exits.',
       resolve: (_root, _args, ctx) => {
-        const pendingJobs = ctx.app.jobs.pendingCount();
-        ctx.app.requestShutdown();
+        const pendingJobs = ctx.jobs.pendingCount();
+        ctx.requestShutdown();
         return { draining: true, pendingJobs };
       },
     }),
@@ -217,36 +201,14 @@ builder.subscriptionFields((t) => ({
     type: JobType,
     description: 'The job now, then every change of status or progress; ends after its final state.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, { id }, ctx) => {
-      const jobId = parseId(id, 'job');
-      // Subscribe before reading the current state, so no change falls between the two.
-      const updates = ctx.app.events.subscribe('jobUpdated', jobId);
-      const current = ctx.app.jobs.get(ctx.user, jobId);
-      return new Repeater<Job>(async (push, stop) => {
-        const iterator = updates[Symbol.asyncIterator]();
-        stop.then(() => iterator.return?.());
-        await push(current);
-        if (FINAL_STATUSES.includes(current.status)) return stop();
-        for (;;) {
-          const next = await Promise.race([iterator.next(), stop.then(() => ({ done: true as const, value: undefined }))]);
-          if (next.done) break;
-          await push(next.value);
-          if (FINAL_STATUSES.includes(next.value.status)) break;
-        }
-        stop();
-      });
-    },
+    subscribe: (_root, { id }, ctx) => ctx.jobs.watch(ctx.user, parseId(id, 'job')),
     resolve: (job) => job,
   }),
   jobCompleted: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     description: 'Every job that finishes (succeeded, failed or cancelled) that the caller may see.',
     args: { queue: t.arg.string(), kind: t.arg({ type: JobKindEnum }) },
-    subscribe: (_root, args, ctx) =>
-      pipe(
-        ctx.app.events.subscribe('jobCompleted'),
-        filter((job: Job) => canSeeJob(ctx.user, job) && (!args.queue || job.queue === args.queue) && (!args.kind || job.kind === args.kind)),
-      ),
+    subscribe: (_root, { queue, kind }, ctx) => ctx.jobs.completions(ctx.user, { queue, kind }),
     resolve: (job) => job,
   }),
 }));

@@ -1,6 +1,8 @@
+import { filter, pipe, Repeater } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { JOB_STATUSES } from '../db/schema';
+import type { Selection } from '../db/selection';
 import { badInput, conflict, notFound, unavailable } from '../errors';
 import type { EventBus } from '../events';
 import { integerIn, parseInput } from '../input';
@@ -8,7 +10,7 @@ import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
 import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, userClaimant } from './model';
 import type { JobRunner } from './runner';
-import type { JobStore } from './store';
+import type { JobFilter, JobStore } from './store';
 
 export interface SubmitOptions {
   queue?: string | null;
@@ -134,6 +136,47 @@ export class JobsService {
   find(actor: Actor, id: number): Job | null {
     const job = this.store.jobById(id);
     return job && canSeeJob(actor, job) ? job : null;
+  }
+
+  /** The job as the reader selects it (see Selection), if `actor` may see it: another user's job reads as missing. */
+  async findSelected(actor: Actor, id: number, select?: Selection): Promise<Job | null> {
+    return (await this.store.selectJob(id, actor.role === 'USER' ? actor.id : null, select)) ?? null;
+  }
+
+  /** The jobs matching `filter` that `actor` may see, newest first: a user's list holds only their own, whatever owner is asked. */
+  list(actor: Actor, filter: JobFilter, select?: Selection): Promise<Job[]> {
+    return this.store.selectJobs({ ...filter, ownerId: actor.role === 'USER' ? actor.id : filter.ownerId }, select);
+  }
+
+  /** The job now, then every change of it (status, progress), ending after its final state; NOT_FOUND if `actor` may not see it. */
+  watch(actor: Actor, id: number): AsyncIterable<Job> {
+    const seen = this.get(actor, id);
+    return new Repeater<Job>(async (push, stop) => {
+      const updates = this.options.events.subscribe('jobUpdated', id)[Symbol.asyncIterator]();
+      void stop.then(() => updates.return?.());
+      // The pub/sub listens from its first pull; the job is read again after it, so no change falls between the two.
+      let nextUpdate = updates.next();
+      const current = this.store.jobById(id) ?? seen;
+      const stopped = stop.then(() => ({ done: true as const, value: undefined }));
+      await push(current);
+      if (isFinal(current.status)) return stop();
+      for (;;) {
+        const next = await Promise.race([nextUpdate, stopped]);
+        if (next.done) break;
+        await push(next.value);
+        if (isFinal(next.value.status)) break;
+        nextUpdate = updates.next();
+      }
+      stop();
+    });
+  }
+
+  /** Every job that reaches a final state from now on that `actor` may see, of one queue and kind when they are given. */
+  completions(actor: Actor, only: { queue?: string | null; kind?: JobKindName | null } = {}): AsyncIterable<Job> {
+    return pipe(
+      this.options.events.subscribe('jobCompleted'),
+      filter((job: Job) => canSeeJob(actor, job) && (!only.queue || job.queue === only.queue) && (!only.kind || job.kind === only.kind)),
+    );
   }
 
   /** The stored inputs of jobs of one kind, by id, in one read (for result fields that show them, e.g. a calc job's expressions). */

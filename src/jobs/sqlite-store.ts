@@ -1,8 +1,10 @@
 import type { Database } from 'bun:sqlite';
+import type { Db } from '../db/client';
+import { type Selection, withSelection } from '../db/selection';
 import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import type { JobStore, Lease, NewJob } from './store';
+import type { JobFilter, JobStore, Lease, NewJob } from './store';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -13,12 +15,17 @@ const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts
  */
 export class SqliteJobStore implements JobStore {
   private readonly sql: JobStatements;
+  private readonly sqlite: Database;
+  /** Drizzle over the same connection, for the reads a caller selects (selectJob, selectJobs). */
+  private readonly db: Db;
 
   constructor(
-    private readonly sqlite: Database,
+    database: { sqlite: Database; db: Db },
     private readonly clock: Clock,
   ) {
-    this.sql = prepareJobStatements(sqlite);
+    this.sqlite = database.sqlite;
+    this.db = database.db;
+    this.sql = prepareJobStatements(database.sqlite);
   }
 
   // ---- transitions -------------------------------------------------------------------------------------
@@ -162,6 +169,20 @@ export class SqliteJobStore implements JobStore {
 
   countByStatus(ownerId: number | null, queue: string | null): { status: JobStatus; n: number }[] {
     return this.sql.counts.all({ ownerId, queue });
+  }
+
+  selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
+    return this.db.query.jobs.findFirst(withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select));
+  }
+
+  selectJobs({ status, kind, queue, ownerId }: JobFilter, select?: Selection): Promise<Job[]> {
+    const where = {
+      ...(status ? { status } : {}),
+      ...(kind ? { kind } : {}),
+      ...(queue ? { queue } : {}),
+      ...(ownerId ? { ownerId } : {}),
+    };
+    return this.db.query.jobs.findMany(withSelection({ where, orderBy: { id: 'desc' as const } }, select));
   }
 
   nextRunAt(): number | null {

@@ -1,3 +1,4 @@
+import type { Selection } from '../db/selection';
 import type { Job, JobKindName, JobStatus } from './model';
 
 /**
@@ -56,6 +57,13 @@ export interface JobStore {
   statusesOfKind(kind: JobKindName, ownerId: number | null): { id: number; status: JobStatus }[];
   /** Jobs by status; `ownerId` and `queue` null for all. */
   countByStatus(ownerId: number | null, queue: string | null): { status: JobStatus; n: number }[];
+  /**
+   * One job as the reader selects it (columns, relations: see Selection); `ownerId`, when given, must own it.
+   * Drizzle's relational queries read the same on SQLite and PostgreSQL, so a second store answers these alike.
+   */
+  selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined>;
+  /** The jobs matching every filter given, newest first, as the reader selects and pages them. */
+  selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]>;
   /** The earliest time a queued job waits for (retry backoff), if any. */
   nextRunAt(): number | null;
   /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
@@ -64,6 +72,14 @@ export interface JobStore {
 
 /** What a transition needs to act on a running job: only the holder of its lease may. */
 export type Lease = Pick<Job, 'id' | 'leaseToken'>;
+
+/** Which jobs a list shows; a filter left out matches every job. */
+export interface JobFilter {
+  status?: JobStatus;
+  kind?: JobKindName;
+  queue?: string;
+  ownerId?: number;
+}
 
 export interface NewJob {
   kind: JobKindName;

@@ -11,7 +11,7 @@ export const QueueType = builder.objectRef<Queue>('Queue').implement({
     maxLength: t.exposeInt('maxLength', { description: 'Most jobs waiting at once; more is a CONFLICT.' }),
     paused: t.exposeBoolean('paused'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    counts: t.field({ type: JobCountsType, resolve: (queue, _args, ctx) => ctx.app.jobs.counts(ctx.user, queue.name) }),
+    counts: t.field({ type: JobCountsType, resolve: (queue, _args, ctx) => ctx.jobs.counts(ctx.user, queue.name) }),
   }),
 });
 
@@ -31,14 +31,14 @@ builder.queryFields((t) => ({
   queues: t.field({
     type: [QueueType],
     authScopes: { loggedIn: true },
-    resolve: (_root, _args, ctx) => ctx.app.queues.list(),
+    resolve: (_root, _args, ctx) => ctx.queues.list(),
   }),
   queue: t.field({
     type: QueueType,
     nullable: true,
     authScopes: { loggedIn: true },
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.app.queues.find(name) ?? null,
+    resolve: (_root, { name }, ctx) => ctx.queues.find(name) ?? null,
   }),
 }));
 
@@ -47,31 +47,31 @@ builder.mutationFields((t) => ({
     type: QueueType,
     authScopes: { admin: true },
     args: { input: t.arg({ type: CreateQueueInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.app.queues.create(input),
+    resolve: (_root, { input }, ctx) => ctx.queues.create(input),
   }),
   updateQueue: t.field({
     type: QueueType,
     authScopes: { admin: true },
     args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateQueueInput, required: true }) },
-    resolve: (_root, { name, input }, ctx) => ctx.app.queues.update(name, input),
+    resolve: (_root, { name, input }, ctx) => ctx.queues.update(name, input),
   }),
   deleteQueue: t.boolean({
     authScopes: { admin: true },
     description: 'Deletes the queue and all of its jobs. The default queue cannot be deleted.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.app.jobs.deleteQueue(name),
+    resolve: (_root, { name }, ctx) => ctx.jobs.deleteQueue(name),
   }),
   pauseQueue: t.field({
     type: QueueType,
     authScopes: { manager: true },
     description: 'No new job of this queue starts until it is resumed; running ones finish.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.app.queues.update(name, { paused: true }),
+    resolve: (_root, { name }, ctx) => ctx.queues.update(name, { paused: true }),
   }),
   resumeQueue: t.field({
     type: QueueType,
     authScopes: { manager: true },
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.app.queues.update(name, { paused: false }),
+    resolve: (_root, { name }, ctx) => ctx.queues.update(name, { paused: false }),
   }),
 }));

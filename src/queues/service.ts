@@ -1,19 +1,27 @@
 import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Db } from '../db/client';
 import { queues } from '../db/schema';
-import { badInput, conflict, notFound } from '../errors';
-import { checkLength } from '../input';
+import { conflict, notFound } from '../errors';
+import { checkLength, integerIn, parseInput } from '../input';
 
 export type Queue = typeof queues.$inferSelect;
 export const DEFAULT_QUEUE = 'default';
 const MAX_NAME_LENGTH = 64;
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
-export interface QueueLimits {
-  concurrency?: number | null;
-  maxLength?: number | null;
-}
+const NAME_RULE = "queue name must be 1 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit";
+/** Left out (or null), a limit keeps its value: the default for a new queue, the current one for an update. */
+const limits = {
+  concurrency: integerIn(1, 1024, 'concurrency must be an integer from 1 to 1024').nullish(),
+  maxLength: integerIn(1, 10_000_000, 'maxLength must be an integer from 1 to 10,000,000').nullish(),
+};
+export const createQueueInput = z.object({
+  name: z.string({ error: NAME_RULE }).trim().regex(NAME_PATTERN, { error: NAME_RULE }),
+  ...limits,
+});
+export const updateQueueInput = z.object({ ...limits, paused: z.boolean({ error: 'invalid field paused: true or false' }).nullish() });
 
 /** Named FIFO queues: their settings live here; their jobs in the jobs module. */
 export class QueuesService {
@@ -51,22 +59,24 @@ export class QueuesService {
     return queue;
   }
 
-  create(input: { name: string } & QueueLimits): Queue {
-    const name = input.name.trim();
-    if (!NAME_PATTERN.test(name)) {
-      throw badInput("queue name must be 1 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit", { field: 'name' });
-    }
+  create(input: z.input<typeof createQueueInput>): Queue {
+    const { name, concurrency, maxLength } = parseInput(createQueueInput, input);
     if (this.find(name)) throw conflict(`queue "${name}" already exists`);
-    const values = { name, ...this.checkLimits(input, this.defaults) };
+    const values = { name, concurrency: concurrency ?? this.defaults.concurrency, maxLength: maxLength ?? this.defaults.maxLength };
     const queue = this.db.insert(queues).values(values).returning().get();
     this.changed();
     this.log.info(values, 'queue created');
     return queue;
   }
 
-  update(name: string, changes: QueueLimits & { paused?: boolean }): Queue {
+  update(name: string, input: z.input<typeof updateQueueInput>): Queue {
     const current = this.get(name);
-    const values = { ...this.checkLimits(changes, current), paused: changes.paused ?? current.paused };
+    const changes = parseInput(updateQueueInput, input);
+    const values = {
+      concurrency: changes.concurrency ?? current.concurrency,
+      maxLength: changes.maxLength ?? current.maxLength,
+      paused: changes.paused ?? current.paused,
+    };
     const queue = this.db.update(queues).set(values).where(eq(queues.name, name)).returning().get()!;
     this.changed();
     this.log.info({ name, ...values }, 'queue updated');
@@ -81,18 +91,6 @@ export class QueuesService {
     this.changed();
     this.log.info({ name }, 'queue deleted with its jobs');
     return true;
-  }
-
-  private checkLimits(input: QueueLimits, fallback: { concurrency: number; maxLength: number }) {
-    const concurrency = input.concurrency ?? fallback.concurrency;
-    const maxLength = input.maxLength ?? fallback.maxLength;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
-      throw badInput('concurrency must be an integer from 1 to 1024', { field: 'concurrency' });
-    }
-    if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > 10_000_000) {
-      throw badInput('maxLength must be an integer from 1 to 10,000,000', { field: 'maxLength' });
-    }
-    return { concurrency, maxLength };
   }
 
   private changed(): void {

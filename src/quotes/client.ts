@@ -1,6 +1,7 @@
 import { unavailable } from '../errors';
 
-export type QuoteProtocol = 'TCP' | 'UDP';
+export const QUOTE_PROTOCOLS = ['TCP', 'UDP'] as const;
+export type QuoteProtocol = (typeof QUOTE_PROTOCOLS)[number];
 
 export interface QuoteAddress {
   host: string;

@@ -1,7 +1,7 @@
 import { builder } from '../graphql/builder';
-import type { Quote } from './client';
+import { type Quote, QUOTE_PROTOCOLS } from './client';
 
-const QuoteProtocolEnum = builder.enumType('QuoteProtocol', { values: ['TCP', 'UDP'] as const });
+const QuoteProtocolEnum = builder.enumType('QuoteProtocol', { values: QUOTE_PROTOCOLS });
 
 const QuoteType = builder.simpleObject('Quote', {
   fields: (t) => ({
@@ -29,7 +29,7 @@ builder.queryFields((t) => ({
     authScopes: { loggedIn: true },
     description: 'Fetches `concurrency` (1..8) quotes from the quote server in parallel.',
     args: { protocol: t.arg({ type: QuoteProtocolEnum, required: true }), concurrency: t.arg.int({ defaultValue: 1 }) },
-    resolve: (_root, { protocol, concurrency }, ctx) => ctx.app.quotes.fetch(protocol, concurrency),
+    resolve: (_root, { protocol, concurrency }, ctx) => ctx.quotes.fetch(protocol, concurrency),
   }),
 }));
 
@@ -39,7 +39,7 @@ builder.subscriptionFields((t) => ({
     authScopes: { loggedIn: true },
     description: 'A quote every `intervalMs` (100..60000). One fetch per tick is shared by all subscribers with the same arguments.',
     args: { protocol: t.arg({ type: QuoteProtocolEnum, defaultValue: 'TCP' }), intervalMs: t.arg.int({ defaultValue: 1000 }) },
-    subscribe: (_root, { protocol, intervalMs }, ctx) => ctx.app.quotes.stream(protocol ?? 'TCP', intervalMs),
+    subscribe: (_root, { protocol, intervalMs }, ctx) => ctx.quotes.stream(protocol, intervalMs),
     resolve: (quote: Quote) => quote,
   }),
 }));

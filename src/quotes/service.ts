@@ -1,7 +1,9 @@
 import { Repeater } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { badInput, unavailable } from '../errors';
-import { fetchQuotes, formatAddress, type Quote, type QuoteAddress, type QuoteClientOptions, type QuoteProtocol } from './client';
+import { z } from 'zod';
+import { unavailable } from '../errors';
+import { integerIn, parseInput } from '../input';
+import { fetchQuotes, formatAddress, type Quote, QUOTE_PROTOCOLS, type QuoteAddress, type QuoteClientOptions, type QuoteProtocol } from './client';
 
 export interface QuoteBatch {
   protocol: QuoteProtocol;
@@ -14,6 +16,21 @@ export interface QuoteBatch {
 
 export const MIN_INTERVAL_MS = 100;
 export const MAX_INTERVAL_MS = 60_000;
+const protocol = z.enum(QUOTE_PROTOCOLS, { error: `invalid field protocol: one of ${QUOTE_PROTOCOLS.join(', ')}` });
+/** The source system's validation and messages (shared/specs/pi-and-quotes.md). */
+export const fetchQuotesInput = z.object({
+  protocol,
+  concurrency: integerIn(1, 8, 'invalid field concurrency')
+    .nullish()
+    .transform((count) => count ?? 1),
+});
+export const quoteStreamInput = z.object({
+  protocol: protocol.nullish().transform((name) => name ?? 'TCP'),
+  intervalMs: integerIn(MIN_INTERVAL_MS, MAX_INTERVAL_MS, `invalid field intervalMs: an integer from ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS}`)
+    .nullish()
+    .transform((ms) => ms ?? 1000),
+});
+
 /** A stream whose fetches take longer than its interval skips ticks rather than pile up requests. */
 const MAX_FETCHES_IN_FLIGHT = 2;
 
@@ -42,20 +59,16 @@ export class QuotesService {
   }
 
   /** `concurrency` quotes fetched in parallel; validation and messages as the source system's. */
-  async fetch(protocol: QuoteProtocol, concurrency: number | null | undefined): Promise<QuoteBatch> {
-    const count = concurrency ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > 8) throw badInput('invalid field concurrency', { field: 'concurrency' });
+  async fetch(protocolInput: QuoteProtocol, concurrencyInput: number | null | undefined): Promise<QuoteBatch> {
+    const { protocol, concurrency } = parseInput(fetchQuotesInput, { protocol: protocolInput, concurrency: concurrencyInput });
     const started = performance.now();
-    const items = await fetchQuotes(this.requireAddress(), protocol, count, this.options);
-    return { protocol, concurrency: count, quotes: items.map((item) => item.raw), items, seconds: (performance.now() - started) / 1000 };
+    const items = await fetchQuotes(this.requireAddress(), protocol, concurrency, this.options);
+    return { protocol, concurrency, quotes: items.map((item) => item.raw), items, seconds: (performance.now() - started) / 1000 };
   }
 
   /** A quote every `intervalMs`, until the consumer stops listening. */
-  stream(protocol: QuoteProtocol, intervalMs: number | null | undefined): AsyncIterable<Quote> {
-    const interval = intervalMs ?? 1000;
-    if (!Number.isInteger(interval) || interval < MIN_INTERVAL_MS || interval > MAX_INTERVAL_MS) {
-      throw badInput(`invalid field intervalMs: an integer from ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS}`, { field: 'intervalMs' });
-    }
+  stream(protocolInput: QuoteProtocol | null | undefined, intervalMsInput: number | null | undefined): AsyncIterable<Quote> {
+    const { protocol, intervalMs: interval } = parseInput(quoteStreamInput, { protocol: protocolInput, intervalMs: intervalMsInput });
     this.requireAddress();
     const key = `${protocol}:${interval}`;
     return new Repeater<Quote>(async (push, stop) => {

@@ -61,7 +61,7 @@ builder.queryFields((t) => ({
     type: [RestaurantType],
     authScopes: { loggedIn: true },
     description: 'GET <RELAY_UPSTREAM>/restaurant, through the cache.',
-    resolve: async (_root, _args, ctx) => ctx.app.relay.restaurants(ctx.freshness),
+    resolve: async (_root, _args, ctx) => ctx.relay.restaurants(ctx.freshness),
   }),
   restaurant: t.field({
     type: RestaurantType,
@@ -69,13 +69,13 @@ builder.queryFields((t) => ({
     authScopes: { loggedIn: true },
     description: 'GET <RELAY_UPSTREAM>/restaurant/<id>, through the cache; null when the upstream has no such restaurant.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => ctx.app.relay.restaurant(String(id), ctx.freshness),
+    resolve: async (_root, { id }, ctx) => ctx.relay.restaurant(String(id), ctx.freshness),
   }),
   relay: t.field({
     type: RelayResponseType,
     authScopes: { loggedIn: true },
     description: 'GET any path under RELAY_UPSTREAM, through the cache (the path cannot leave the upstream).',
     args: { path: t.arg.string({ required: true }) },
-    resolve: (_root, { path }, ctx) => ctx.app.relay.get(path),
+    resolve: (_root, { path }, ctx) => ctx.relay.get(path),
   }),
 }));

@@ -1,29 +1,44 @@
-import { badInput } from '../errors';
-import { checkLength } from '../input';
+import { z } from 'zod';
+import { stringAtMost } from '../input';
 
 // Characters a relayed path may use: RFC 3986 path and query characters, without `@` (userinfo) or `\`.
 const ALLOWED = /^[A-Za-z0-9._~!$&'()*+,;=:/?%-]*$/;
+const MAX_PATH_LENGTH = 2048;
 
-/**
- * The upstream URL for a client's path. The path can never leave the configured base: no scheme or host
- * (`http://x`, `//x`), no `..` segment (plain or percent-encoded), no `@`, no backslash, nothing outside the
- * base's origin and path prefix once resolved.
- */
-export function upstreamUrl(base: string, path: string): string {
-  checkLength(path, 2048, 'path');
-  const problem = (why: string) => badInput(`invalid path ${JSON.stringify(path)}: ${why}`, { field: 'path' });
-  if (!ALLOWED.test(path)) throw problem('only URL path characters are allowed (no @, \\, spaces or control characters)');
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(path) || path.startsWith('//')) throw problem('a scheme or host is not allowed; give a path under the upstream');
+/** The upstream URL a path names under `base`, or why it may not be relayed. */
+function resolvePath(base: string, path: string): { url: string } | { problem: string } {
+  if (!ALLOWED.test(path)) return { problem: 'only URL path characters are allowed (no @, \\, spaces or control characters)' };
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(path) || path.startsWith('//')) return { problem: 'a scheme or host is not allowed; give a path under the upstream' };
   let decoded: string;
   try {
     decoded = decodeURIComponent(path.split('?')[0]!);
   } catch {
-    throw problem('malformed percent-encoding');
+    return { problem: 'malformed percent-encoding' };
   }
-  if (decoded.split(/[/\\]/).some((segment) => segment === '..' || segment === '.')) throw problem('`.` and `..` segments are not allowed');
-  if (/[@\\]/.test(decoded) || /[\u0000-\u001f]/.test(decoded)) throw problem('encoded @, \\ or control characters are not allowed');
+  if (decoded.split(/[/\\]/).some((segment) => segment === '..' || segment === '.')) return { problem: '`.` and `..` segments are not allowed' };
+  if (/[@\\]/.test(decoded) || /[\u0000-\u001f]/.test(decoded)) return { problem: 'encoded @, \\ or control characters are not allowed' };
   const baseUrl = new URL(base);
   const url = new URL(path.replace(/^\/+/, ''), baseUrl);
-  if (url.origin !== baseUrl.origin || !url.pathname.startsWith(baseUrl.pathname)) throw problem('it leaves the upstream base');
-  return url.href;
+  if (url.origin !== baseUrl.origin || !url.pathname.startsWith(baseUrl.pathname)) return { problem: 'it leaves the upstream base' };
+  return { url: url.href };
 }
+
+/**
+ * A client's path, given as the upstream URL it names under `base`. The path can never leave the base: no scheme
+ * or host (`http://x`, `//x`), no `..` segment (plain or percent-encoded), no `@`, no backslash, nothing outside
+ * the base's origin and path prefix once resolved.
+ */
+export const relayPathInput = (base: string) =>
+  z.object({
+    path: stringAtMost('path', MAX_PATH_LENGTH).transform((path, ctx) => {
+      const resolved = resolvePath(base, path);
+      if ('url' in resolved) return resolved.url;
+      ctx.addIssue({ code: 'custom', message: `invalid path ${JSON.stringify(path)}: ${resolved.problem}` });
+      return z.NEVER;
+    }),
+  });
+
+/** The id of a restaurant, as a path segment of the upstream's `restaurant/<id>`. */
+export const restaurantIdInput = z.object({
+  id: stringAtMost('id', 200, 'invalid restaurant id').refine((id) => id !== '', { error: 'invalid restaurant id' }),
+});

@@ -3,9 +3,9 @@ import CachePolicy from 'http-cache-semantics';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client';
 import { relayCache } from '../db/schema';
-import { badInput, unavailable } from '../errors';
-import { checkLength } from '../input';
-import { upstreamUrl } from './path';
+import { unavailable } from '../errors';
+import { parseInput } from '../input';
+import { relayPathInput, restaurantIdInput } from './path';
 
 export interface RelayOptions {
   upstream: string | undefined;
@@ -103,6 +103,8 @@ export class RelayService {
   private readonly flushTimer: ReturnType<typeof setInterval>;
   /** Upstream requests made, by outcome (for tests, /ready and the benchmark). */
   readonly stats = { requests: 0, hits: 0, revalidations: 0, stale: 0 };
+  /** Which paths may be relayed: those that stay under the upstream (built at the first request; none may be configured). */
+  private pathInput: ReturnType<typeof relayPathInput> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -128,7 +130,7 @@ export class RelayService {
 
   async get(path: string): Promise<RelayResponse> {
     if (!this.options.upstream) throw unavailable('the relay is not configured: set RELAY_UPSTREAM to the upstream API’s base URL');
-    const url = upstreamUrl(this.options.upstream, path);
+    const { path: url } = parseInput((this.pathInput ??= relayPathInput(this.options.upstream)), { path });
     const request: PolicyRequest = { url, method: 'GET', headers: { accept: 'application/json' } };
     const entry = this.entries.get(url);
     if (entry && entry.policy.satisfiesWithoutRevalidation(request)) {
@@ -158,8 +160,7 @@ export class RelayService {
 
   /** One restaurant with its dishes; null when the upstream says 404. */
   async restaurant(id: string, freshness?: FreshnessListener): Promise<Record<string, unknown> | null> {
-    if (id === '') throw badInput('invalid restaurant id', { field: 'id' });
-    checkLength(id, 200, 'id');
+    parseInput(restaurantIdInput, { id });
     const response = await this.get(`restaurant/${encodeURIComponent(id)}`);
     freshness?.limit(response.freshForMs);
     if (response.status === 404) return null;

@@ -83,7 +83,7 @@ builder.queryFields((t) => ({
     description: 'Estimates π now, on the worker pool (no job is stored).',
     args: { simulations: t.arg.int({ required: true }), concurrency: t.arg.int({ defaultValue: 1 }), seed: t.arg.float() },
     resolve: (_root, args, ctx) =>
-      ctx.app.jobs.runNow(piJob, { simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }),
+      ctx.jobs.runNow(piJob, { simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }),
   }),
   forecast: t.field({
     type: ForecastType,
@@ -91,7 +91,7 @@ builder.queryFields((t) => ({
     description: 'Forecasts the given assets now, on the worker pool (no job is stored).',
     args: { assets: t.arg.intList({ required: true }), seed: t.arg.int(), dateRange: t.arg({ type: DateRangeInput }) },
     resolve: (_root, args, ctx) =>
-      ctx.app.jobs.runNow(forecastJob, { assets: args.assets, seed: args.seed ?? undefined, dateRange: args.dateRange ?? undefined }),
+      ctx.jobs.runNow(forecastJob, { assets: args.assets, seed: args.seed ?? undefined, dateRange: args.dateRange ?? undefined }),
   }),
 }));
 
@@ -100,7 +100,7 @@ builder.mutationFields((t) => ({
     type: JobType,
     args: { input: t.arg({ type: PiJobInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      ctx.app.jobs.submit(
+      ctx.jobs.submit(
         ctx.user,
         'PI',
         { simulations: input.simulations, concurrency: input.concurrency ?? undefined, seed: input.seed ?? undefined },
@@ -111,7 +111,7 @@ builder.mutationFields((t) => ({
     type: JobType,
     args: { input: t.arg({ type: ForecastJobInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      ctx.app.jobs.submit(
+      ctx.jobs.submit(
         ctx.user,
         'FORECAST',
         { assets: input.assets, seed: input.seed ?? undefined, dateRange: input.dateRange ?? undefined },

@@ -1,4 +1,4 @@
-import { ROLES, users } from '../db/schema';
+import { ROLES } from '../db/schema';
 import { builder } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
 import { checkCursors, parseId } from '../graphql/ids';
@@ -48,8 +48,7 @@ const AuthPayload = builder.objectRef<{ token: string; user: { id: number } }>('
     token: t.exposeString('token'),
     user: t.drizzleField({
       type: 'users',
-      resolve: (query, payload, _args, ctx) =>
-        ctx.app.db.query.users.findFirst(query({ where: { id: payload.user.id } })).then((user) => user!),
+      resolve: async (query, payload, _args, ctx) => (await ctx.users.findUser(payload.user.id, query))!,
     }),
   }),
 });
@@ -77,8 +76,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The signed-in user; null when the request carries no token.',
     authScopes: { public: true },
-    resolve: (query, _root, _args, ctx) =>
-      ctx.user ? ctx.app.db.query.users.findFirst(query({ where: { id: ctx.user.id } })).then((u) => u ?? null) : null,
+    resolve: (query, _root, _args, ctx) => (ctx.user ? ctx.users.findUser(ctx.user.id, query) : null),
   }),
   users: t.drizzleConnection(
     {
@@ -86,10 +84,10 @@ builder.queryFields((t) => ({
       authScopes: { admin: true },
       description: 'Every account, oldest first.',
       complexity: connectionComplexity,
-      totalCount: (_root, _args, ctx) => ctx.app.db.$count(users),
+      totalCount: (_root, _args, ctx) => ctx.users.countUsers(),
       resolve: (query, _root, args, ctx) => {
         checkCursors(args);
-        return ctx.app.db.query.users.findMany(query({ orderBy: { id: 'asc' } }));
+        return ctx.users.listUsers(query);
       },
     },
     { name: 'UserConnection' },
@@ -99,7 +97,7 @@ builder.queryFields((t) => ({
     type: [LoginStat],
     authScopes: { admin: true },
     description: 'Per-user login counts and last login times, most active first.',
-    resolve: (_root, _args, ctx) => ctx.app.users.loginStats(),
+    resolve: (_root, _args, ctx) => ctx.users.loginStats(),
   }),
 }));
 
@@ -109,7 +107,7 @@ builder.mutationFields((t) => ({
     authScopes: { public: true },
     args: { username: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const session = await ctx.app.users.login(args.username, args.password, ctx.clientAddress);
+      const session = await ctx.users.login(args.username, args.password, ctx.clientAddress);
       // The rest of this request acts as the user who just logged in (so `user { … }` passes its rule).
       ctx.user = session.authUser;
       return session;
@@ -118,7 +116,7 @@ builder.mutationFields((t) => ({
   logout: t.withAuth({ loggedIn: true }).boolean({
     description: 'Revokes the token this request was made with.',
     resolve: (_root, _args, ctx) => {
-      ctx.app.users.logout(ctx.user);
+      ctx.users.logout(ctx.user);
       return true;
     },
   }),
@@ -126,24 +124,24 @@ builder.mutationFields((t) => ({
     type: 'users',
     authScopes: { admin: true },
     args: { input: t.arg({ type: CreateUserInput, required: true }) },
-    resolve: async (_query, _root, { input }, ctx) => ctx.app.users.createUser(input),
+    resolve: async (_query, _root, { input }, ctx) => ctx.users.createUser(input),
   }),
   updateUser: t.drizzleField({
     type: 'users',
     authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateUserInput, required: true }) },
-    resolve: async (_query, _root, { id, input }, ctx) => ctx.app.users.updateUser(parseId(id, 'user'), input),
+    resolve: async (_query, _root, { id, input }, ctx) => ctx.users.updateUser(parseId(id, 'user'), input),
   }),
   deleteUser: t.boolean({
     authScopes: { admin: true },
     description: "Deletes the account and revokes all of its tokens. The last active admin can't be deleted.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.app.users.deleteUser(parseId(id, 'user')),
+    resolve: (_root, { id }, ctx) => ctx.users.deleteUser(parseId(id, 'user')),
   }),
   changePassword: t.withAuth({ loggedIn: true }).boolean({
     description: "Changes the caller's password and revokes their other tokens.",
     args: { currentPassword: t.arg.string({ required: true }), newPassword: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.app.users.changePassword(ctx.user, args.currentPassword, args.newPassword),
+    resolve: (_root, args, ctx) => ctx.users.changePassword(ctx.user, args.currentPassword, args.newPassword),
   }),
 }));
 
@@ -152,7 +150,7 @@ builder.subscriptionFields((t) => ({
     type: LoginEventType,
     authScopes: { admin: true },
     description: 'Every login success and failure, live.',
-    subscribe: (_root, _args, ctx) => ctx.app.events.subscribe('loginEvents'),
+    subscribe: (_root, _args, ctx) => ctx.users.loginEvents(),
     resolve: (event) => ({ ...event, address: event.clientAddress }),
   }),
 }));

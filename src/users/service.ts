@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client';
-import { ROLES, type Role } from '../db/schema';
-import { badInput, conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
+import { ROLES, type Role, users } from '../db/schema';
+import { type Selection, withSelection } from '../db/selection';
+import { z } from 'zod';
+import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
-import { checkLength } from '../input';
+import { parseInput, stringAtMost } from '../input';
 import * as q from './queries';
 import { LoginThrottle, type ReservedAttempt } from './throttle';
 import { generatePassword, generateToken, hashToken } from './tokens';
@@ -30,27 +32,28 @@ export interface UsersServiceOptions {
 }
 
 const USERNAME_PATTERN = /^[a-z0-9_.@-]{3,64}$/;
+const USERNAME_RULE = "username must be 3 to 64 characters: letters, digits, '.', '_', '-' or '@'";
 const PASSWORD_MIN = 8;
 const PASSWORD_MAX = 256;
 
-export function normalizeUsername(username: string): string {
-  const normalized = username.trim().toLowerCase();
-  if (!USERNAME_PATTERN.test(normalized)) {
-    throw badInput("username must be 3 to 64 characters: letters, digits, '.', '_', '-' or '@'", { field: 'username' });
-  }
-  return normalized;
-}
+/** Usernames are kept (and compared) trimmed and in lowercase. */
+const username = z.string({ error: USERNAME_RULE }).trim().toLowerCase().regex(USERNAME_PATTERN, { error: USERNAME_RULE });
+/** A password being set; `field` names it in the message (`newPassword`, `ADMIN_PASSWORD`). */
+const newPassword = (field: string) => {
+  const rule = `${field} must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long`;
+  return z.string({ error: rule }).min(PASSWORD_MIN, { error: rule }).max(PASSWORD_MAX, { error: rule });
+};
+const role = z.enum(ROLES, { error: (issue) => `unknown role "${String(issue.input)}"` });
 
-export function checkPasswordStrength(password: string, field = 'password'): void {
-  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
-    throw badInput(`${field} must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long`, { field });
-  }
-}
-
-function checkRole(role: string): Role {
-  if (!(ROLES as readonly string[]).includes(role)) throw badInput(`unknown role "${role}"`, { field: 'role' });
-  return role as Role;
-}
+// A name or password no account can have is a malformed request (the rules are public), not a guess: a login
+// refuses it before any throttle key, hash check or login event is spent on it.
+export const loginInput = z.object({ username, password: stringAtMost('password', PASSWORD_MAX) });
+/** The first admin, from ADMIN_USERNAME and ADMIN_PASSWORD (or a generated password). */
+export const firstAdminInput = z.object({ username, password: newPassword('ADMIN_PASSWORD') });
+export const createUserInput = z.object({ username, password: newPassword('password'), role });
+export const updateUserInput = z.object({ role: role.nullish(), password: newPassword('password').nullish(), disabled: z.boolean().nullish() });
+// Both are checked before the current password is verified: a request that cannot succeed costs no hash.
+export const changePasswordInput = z.object({ currentPassword: stringAtMost('currentPassword', PASSWORD_MAX), newPassword: newPassword('newPassword') });
 
 const hashPassword = (password: string) => Bun.password.hash(password, { algorithm: 'argon2id' });
 
@@ -85,9 +88,7 @@ export class UsersService {
    */
   async bootstrapAdmin(username: string, configuredPassword: string | undefined) {
     if (q.countActiveAdmins(this.db) > 0) return { created: false as const };
-    const name = normalizeUsername(username);
-    const password = configuredPassword ?? generatePassword();
-    checkPasswordStrength(password, 'ADMIN_PASSWORD');
+    const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
     const passwordHash = await hashPassword(password);
     const existing = q.findUserByUsername(this.db, name);
     this.forgetSessions();
@@ -103,11 +104,8 @@ export class UsersService {
    * per username per window, however many attempts run at once. A success gives its slot back but erases no
    * failure: otherwise an attempt that succeeds while guesses are in flight would open a fresh budget for them.
    */
-  async login(usernameInput: string, password: string, clientAddress: string | null) {
-    // A name or password no account can have is a malformed request (the rules are public), not a guess:
-    // refused before any throttle key, hash check or login event is spent on it.
-    const username = normalizeUsername(usernameInput);
-    checkLength(password, PASSWORD_MAX, 'password');
+  async login(usernameInput: string, passwordInput: string, clientAddress: string | null) {
+    const { username, password } = parseInput(loginInput, { username: usernameInput, password: passwordInput });
     const address = clientAddress ?? 'unknown';
     const wait = Math.max(this.usernameThrottle.retryAfterSeconds(username), this.addressThrottle?.retryAfterSeconds(address) ?? 0);
     if (wait > 0) {
@@ -209,25 +207,40 @@ export class UsersService {
     return user;
   }
 
-  async createUser(input: { username: string; password: string; role: string }) {
-    const username = normalizeUsername(input.username);
-    checkPasswordStrength(input.password);
-    const role = checkRole(input.role);
+  /** The account as the reader selects it (see Selection); null when there is none. */
+  async findUser(id: number, select?: Selection) {
+    return (await this.db.query.users.findFirst(withSelection({ where: { id } }, select))) ?? null;
+  }
+
+  /** Every account, oldest first, as the reader selects and pages them. */
+  listUsers(select?: Selection) {
+    return this.db.query.users.findMany(withSelection({ orderBy: { id: 'asc' as const } }, select));
+  }
+
+  countUsers(): Promise<number> {
+    return this.db.$count(users);
+  }
+
+  /** Every login attempt from now on, as it is logged (for admins watching live). */
+  loginEvents(): AsyncIterable<LoginEvent> {
+    return this.options.events.subscribe('loginEvents');
+  }
+
+  async createUser(input: z.input<typeof createUserInput>) {
+    const { username, password, role } = parseInput(createUserInput, input);
     if (q.findUserByUsername(this.db, username)) throw conflict(`username "${username}" is taken`);
-    const user = q.insertUser(this.db, { username, passwordHash: await hashPassword(input.password), role });
+    const user = q.insertUser(this.db, { username, passwordHash: await hashPassword(password), role });
     this.options.log.info({ userId: user.id, username, role }, 'user created');
     return user;
   }
 
-  async updateUser(id: number, input: { role?: string | null; password?: string | null; disabled?: boolean | null }) {
+  async updateUser(id: number, input: z.input<typeof updateUserInput>) {
     const user = this.getUser(id);
+    const { role, disabled, password } = parseInput(updateUserInput, input);
     const changes: Parameters<typeof q.updateUserRow>[2] = {};
-    if (input.role != null) changes.role = checkRole(input.role);
-    if (input.disabled != null) changes.disabled = input.disabled;
-    if (input.password != null) {
-      checkPasswordStrength(input.password);
-      changes.passwordHash = await hashPassword(input.password);
-    }
+    if (role != null) changes.role = role;
+    if (disabled != null) changes.disabled = disabled;
+    if (password != null) changes.passwordHash = await hashPassword(password);
     const losesAdmin = user.role === 'ADMIN' && !user.disabled && ((changes.role && changes.role !== 'ADMIN') || changes.disabled);
     if (losesAdmin && q.countActiveAdmins(this.db) <= 1) throw conflict('cannot demote or disable the last active admin');
     const updated = this.db.transaction((tx) => {
@@ -256,13 +269,12 @@ export class UsersService {
     return true;
   }
 
-  async changePassword(actor: AuthUser, currentPassword: string, newPassword: string): Promise<boolean> {
-    checkLength(currentPassword, PASSWORD_MAX, 'currentPassword');
+  async changePassword(actor: AuthUser, currentPasswordInput: string, newPasswordInput: string): Promise<boolean> {
+    const { currentPassword, newPassword } = parseInput(changePasswordInput, { currentPassword: currentPasswordInput, newPassword: newPasswordInput });
     const user = this.getUser(actor.id);
     if (!(await Bun.password.verify(currentPassword, user.passwordHash))) {
       throw new DomainError(ErrorCode.BAD_USER_INPUT, 'current password is wrong', { field: 'currentPassword' });
     }
-    checkPasswordStrength(newPassword, 'newPassword');
     const passwordHash = await hashPassword(newPassword);
     this.db.transaction((tx) => {
       this.forgetSessions();

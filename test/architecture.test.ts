@@ -1,0 +1,168 @@
+// The allowed import directions (README, "Architecture"), checked over every import of src/**/*.ts: static ones,
+// `import type`, `export … from`, side-effect imports and `import('…')` alike. A type-only import counts: it ties
+// the modules together as surely as a value does.
+import { describe, expect, test } from 'bun:test';
+import { Glob } from 'bun';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const SRC = resolve(import.meta.dir, '..', 'src');
+
+/** The domain folders: each owns its service, its job kinds and its GraphQL types. */
+const DOMAINS = ['analytics', 'calculator', 'diagnostics', 'queues', 'quotes', 'relay', 'simulations', 'users'];
+
+interface Import {
+  /** The importing file, relative to src/ (`jobs/service.ts`). */
+  file: string;
+  line: number;
+  specifier: string;
+  /** The imported file relative to src/ (`../quote-server/…` outside it), or null for a package (`zod`, `bun:sqlite`). */
+  target: string | null;
+}
+
+// `import … from '…'` and `export … from '…'` (over several lines too), `import '…'`, `import('…')`.
+const IMPORT_PATTERNS = [/\b(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g];
+
+/** Comments blanked (newlines kept, so line numbers hold): an example in a comment is not an import. */
+const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\/|^\s*\/\/.*$/gm, (comment) => comment.replace(/[^\n]/g, ' '));
+
+/** A relative specifier as the file it names (`./x` is x.ts, a folder its index.ts), relative to src/. */
+function resolveTarget(file: string, specifier: string): string | null {
+  if (!specifier.startsWith('.')) return null;
+  const base = resolve(SRC, dirname(file), specifier);
+  const found = [base, `${base}.ts`, join(base, 'index.ts')].find((candidate) => existsSync(candidate) && statSync(candidate).isFile());
+  return relative(SRC, found ?? `${base}.ts`).split('\\').join('/');
+}
+
+function importsOf(file: string, text: string): Import[] {
+  const code = withoutComments(text);
+  const found = new Map<number, Import>();
+  for (const pattern of IMPORT_PATTERNS) {
+    for (const match of code.matchAll(pattern)) {
+      const at = match.index! + match[0].lastIndexOf(match[1]!);
+      if (found.has(at)) continue;
+      found.set(at, { file, line: code.slice(0, at).split('\n').length, specifier: match[1]!, target: resolveTarget(file, match[1]!) });
+    }
+  }
+  return [...found.values()].sort((a, b) => a.line - b.line);
+}
+
+const folderOf = (path: string) => path.split('/')[0]!;
+const inFolder = (path: string | null, ...folders: string[]) => path !== null && folders.includes(folderOf(path)) && path.includes('/');
+const isGraphQLModule = (path: string) => folderOf(path) === 'graphql' || path.endsWith('/graphql.ts');
+
+interface Rule {
+  /** The rule, as a failure prints it. */
+  name: string;
+  appliesTo(file: string): boolean;
+  refuses(entry: Import): boolean;
+}
+
+const RULES: Rule[] = [
+  {
+    name: 'the job engine (src/jobs/) imports no domain: domains register their kinds in src/app.ts',
+    appliesTo: (file) => folderOf(file) === 'jobs' && file.includes('/'),
+    refuses: ({ target }) => inFolder(target, ...DOMAINS),
+  },
+  {
+    name: 'kernels (src/compute/) import nothing outside src/compute/: no package, no bun:*, no node:*, no graphql',
+    appliesTo: (file) => folderOf(file) === 'compute',
+    refuses: ({ target }) => target === null || !inFolder(target, 'compute'),
+  },
+  {
+    name: 'only GraphQL modules (src/graphql/, src/<domain>/graphql.ts) and the HTTP transport (src/http/) import src/graphql/',
+    appliesTo: (file) => !isGraphQLModule(file) && folderOf(file) !== 'http',
+    refuses: ({ target }) => inFolder(target, 'graphql'),
+  },
+  {
+    name: 'src/events.ts imports no domain (nor the job engine): every domain publishes through it',
+    appliesTo: (file) => file === 'events.ts',
+    refuses: ({ target }) => inFolder(target, ...DOMAINS, 'jobs'),
+  },
+  {
+    name: 'the worker pool (src/pool/) knows no job kind: it imports only itself and the kernels',
+    appliesTo: (file) => folderOf(file) === 'pool',
+    refuses: ({ target }) => target !== null && !inFolder(target, 'pool', 'compute'),
+  },
+  {
+    name: 'resolvers (src/<domain>/graphql.ts) reach the database, the pool and the configuration only through services',
+    appliesTo: (file) => file.endsWith('/graphql.ts') && folderOf(file) !== 'graphql',
+    refuses: ({ target }) => target === 'db/client.ts' || target === 'config.ts' || target === 'app.ts' || inFolder(target, 'pool'),
+  },
+];
+
+/** Deliberate exceptions, each with its reason (none today: add one here, with why, rather than loosen a rule). */
+const EXCEPTIONS: { file: string; specifier: string; reason: string }[] = [];
+
+function violationsOf(imports: Import[]): string[] {
+  const problems: string[] = [];
+  for (const entry of imports) {
+    if (EXCEPTIONS.some((exception) => exception.file === entry.file && exception.specifier === entry.specifier)) continue;
+    for (const rule of RULES) {
+      if (rule.appliesTo(entry.file) && rule.refuses(entry)) problems.push(`src/${entry.file}:${entry.line} → '${entry.specifier}'  (${rule.name})`);
+    }
+  }
+  return problems;
+}
+
+const sourceFiles = () => [...new Glob('**/*.ts').scanSync(SRC)].map((path) => path.split('\\').join('/')).sort();
+const allImports = () => sourceFiles().flatMap((file) => importsOf(file, readFileSync(join(SRC, file), 'utf8')));
+
+describe('import directions', () => {
+  test('src/ keeps every rule (each offending file → import is listed)', () => {
+    expect(violationsOf(allImports())).toEqual([]);
+  });
+
+  test('the scan sees every form of import, and only imports', () => {
+    const text = [
+      "import type { AnalyticsService } from '../analytics/service';",
+      'import {',
+      '  piJob,',
+      "} from '../simulations/pi';",
+      "export { calcJob } from '../calculator/job';",
+      "import '../users/graphql';",
+      "const lazy = () => import('../quotes/service');",
+      "// import { fake } from '../relay/service';",
+      "/* export * from '../queues/service'; */",
+      "import { z } from 'zod';",
+    ].join('\n');
+    const imports = importsOf('jobs/example.ts', text);
+    expect(imports.map(({ line, target }) => [line, target])).toEqual([
+      [1, 'analytics/service.ts'],
+      [4, 'simulations/pi.ts'],
+      [5, 'calculator/job.ts'],
+      [6, 'users/graphql.ts'],
+      [7, 'quotes/service.ts'],
+      [10, null],
+    ]);
+    expect(violationsOf(imports)).toHaveLength(5);
+  });
+
+  test('each rule catches what it is there for', () => {
+    const offenders: [file: string, text: string][] = [
+      ['jobs/runner.ts', "import type { AnalyticsService } from '../analytics/service';"],
+      ['compute/pi.ts', "import { readFileSync } from 'node:fs';"],
+      ['compute/forecast.ts', "import { badInput } from '../errors';"],
+      ['users/service.ts', "import type { GraphQLContext } from '../graphql/context';"],
+      ['analytics/compat.ts', "import { parseId } from '../graphql/ids';"],
+      ['events.ts', "import type { Job } from './jobs/model';"],
+      ['pool/pool.ts', "import { calcJob } from '../calculator/job';"],
+      ['relay/graphql.ts', "import type { Db } from '../db/client';"],
+      ['queues/graphql.ts', "import type { WorkerPool } from '../pool/pool';"],
+    ];
+    for (const [file, text] of offenders) expect({ file, problems: violationsOf(importsOf(file, text)).length }).toEqual({ file, problems: 1 });
+    // And what is allowed stays allowed.
+    expect(violationsOf(importsOf('jobs/graphql.ts', "import { builder } from '../graphql/builder';"))).toEqual([]);
+    expect(violationsOf(importsOf('app.ts', "import { analyticsJob } from './analytics/job';"))).toEqual([]);
+  });
+
+  test('the scan reads the real tree: the composition root imports every domain and the job engine', () => {
+    const fromApp = new Set(allImports().filter((entry) => entry.file === 'app.ts').map((entry) => folderOf(entry.target ?? '')));
+    expect([...DOMAINS, 'jobs'].filter((folder) => !fromApp.has(folder))).toEqual([]);
+  });
+
+  test('the Drizzle plugin alone reads the database off the GraphQL context', () => {
+    const readers = sourceFiles().filter((file) => /\bplannerDatabase\b/.test(readFileSync(join(SRC, file), 'utf8')));
+    expect(readers).toEqual(['graphql/builder.ts', 'graphql/context.ts']);
+  });
+});
