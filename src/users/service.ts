@@ -3,6 +3,7 @@ import type { Db } from '../db/client';
 import { ROLES, type Role } from '../db/schema';
 import { badInput, conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
+import { type Clock, systemClock } from '../clock';
 import { checkLength } from '../input';
 import * as q from './queries';
 import { LoginThrottle, type ReservedAttempt } from './throttle';
@@ -27,6 +28,19 @@ export interface UsersServiceOptions {
   /** Failed logins per client address (over all usernames) before it is throttled; 0: no per-address rule. */
   loginMaxFailuresPerAddress: number;
   loginFailureWindowMs: number;
+  /** argon2id's cost; only tests lower it (see PasswordHashCost). Bun's defaults otherwise. */
+  passwordHashCost?: PasswordHashCost;
+  /** Where session expiry and the login throttles read the time; tests pass one they can move. */
+  clock?: Clock;
+}
+
+/**
+ * argon2id's memory (KiB) and passes. Production never sets it: Bun's defaults (64 MiB, 2 passes) apply. Tests
+ * lower it because every throwaway user costs a hash and a login; verify() reads the cost from the hash itself.
+ */
+export interface PasswordHashCost {
+  memoryCost: number;
+  timeCost: number;
 }
 
 const USERNAME_PATTERN = /^[a-z0-9_.@-]{3,64}$/;
@@ -52,8 +66,6 @@ function checkRole(role: string): Role {
   return role as Role;
 }
 
-const hashPassword = (password: string) => Bun.password.hash(password, { algorithm: 'argon2id' });
-
 /** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
 /** Live sessions remembered at most (the map is cleared when full). */
 const LIVE_SESSION_CACHE_SIZE = 10_000;
@@ -69,10 +81,19 @@ export class UsersService {
   private readonly sessionChangeListeners = new Set<() => void>();
 
   constructor(private readonly options: UsersServiceOptions) {
-    this.usernameThrottle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs);
+    const now = () => this.clock.now();
+    this.usernameThrottle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs, now);
     this.addressThrottle = options.loginMaxFailuresPerAddress
-      ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs)
+      ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs, now)
       : null;
+  }
+
+  private get clock(): Clock {
+    return this.options.clock ?? systemClock;
+  }
+
+  private hashPassword(password: string): Promise<string> {
+    return Bun.password.hash(password, { algorithm: 'argon2id', ...this.options.passwordHashCost });
   }
 
   private get db() {
@@ -88,7 +109,7 @@ export class UsersService {
     const name = normalizeUsername(username);
     const password = configuredPassword ?? generatePassword();
     checkPasswordStrength(password, 'ADMIN_PASSWORD');
-    const passwordHash = await hashPassword(password);
+    const passwordHash = await this.hashPassword(password);
     const existing = q.findUserByUsername(this.db, name);
     this.forgetSessions();
     if (existing) q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
@@ -121,7 +142,7 @@ export class UsersService {
       const user = q.findUserByUsername(this.db, username);
       const passwordMatches = user
         ? await Bun.password.verify(password, user.passwordHash)
-        : await Bun.password.verify(password, await (this.dummyHash ??= hashPassword(generatePassword())));
+        : await Bun.password.verify(password, await (this.dummyHash ??= this.hashPassword(generatePassword())));
       const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
       if (failure || !user) {
         this.recordFailedAttempt(attempts, username, address);
@@ -144,7 +165,7 @@ export class UsersService {
 
   private startSession(user: NonNullable<ReturnType<typeof q.findUserByUsername>>, clientAddress: string | null) {
     const token = generateToken();
-    const at = new Date();
+    const at = new Date(this.clock.now());
     const session = this.db.transaction((tx) => {
       q.recordSuccessfulLogin(tx as unknown as Db, user.id, at);
       return q.insertSession(tx as unknown as Db, {
@@ -162,7 +183,7 @@ export class UsersService {
   /** The user behind a bearer token, or null when the token is unknown, revoked, expired or its user disabled. */
   authenticate(token: string): AuthUser | null {
     const tokenHash = hashToken(token);
-    const now = Date.now();
+    const now = this.clock.now();
     const known = this.liveSessions.get(tokenHash);
     if (known && known.expiresAt > now) return known;
     const session = q.findLiveSession(this.db, tokenHash, new Date(now));
@@ -214,7 +235,7 @@ export class UsersService {
     checkPasswordStrength(input.password);
     const role = checkRole(input.role);
     if (q.findUserByUsername(this.db, username)) throw conflict(`username "${username}" is taken`);
-    const user = q.insertUser(this.db, { username, passwordHash: await hashPassword(input.password), role });
+    const user = q.insertUser(this.db, { username, passwordHash: await this.hashPassword(input.password), role });
     this.options.log.info({ userId: user.id, username, role }, 'user created');
     return user;
   }
@@ -226,7 +247,7 @@ export class UsersService {
     if (input.disabled != null) changes.disabled = input.disabled;
     if (input.password != null) {
       checkPasswordStrength(input.password);
-      changes.passwordHash = await hashPassword(input.password);
+      changes.passwordHash = await this.hashPassword(input.password);
     }
     const losesAdmin = user.role === 'ADMIN' && !user.disabled && ((changes.role && changes.role !== 'ADMIN') || changes.disabled);
     if (losesAdmin && q.countActiveAdmins(this.db) <= 1) throw conflict('cannot demote or disable the last active admin');
@@ -263,7 +284,7 @@ export class UsersService {
       throw new DomainError(ErrorCode.BAD_USER_INPUT, 'current password is wrong', { field: 'currentPassword' });
     }
     checkPasswordStrength(newPassword, 'newPassword');
-    const passwordHash = await hashPassword(newPassword);
+    const passwordHash = await this.hashPassword(newPassword);
     this.db.transaction((tx) => {
       this.forgetSessions();
       q.updateUserRow(tx as unknown as Db, actor.id, { passwordHash });

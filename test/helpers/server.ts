@@ -35,8 +35,17 @@ export interface TestServer {
 
 let counter = 0;
 
-/** A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file; `options` can bring a clock. */
-export async function startTestServer(env: Record<string, string> = {}, options: Pick<ServerOptions, 'clock'> = {}): Promise<TestServer> {
+/** argon2id's minimum (8 KiB, one pass): a throwaway user costs well under a millisecond instead of ~200 ms twice. */
+export const TEST_PASSWORD_HASH_COST = { memoryCost: 8, timeCost: 1 };
+
+/**
+ * A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file; `options` can bring a clock.
+ * Passwords are hashed at TEST_PASSWORD_HASH_COST (users.test.ts checks that production keeps the strong default).
+ */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: Pick<ServerOptions, 'clock' | 'passwordHashCost'> = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-'));
   const databasePath = join(dir, 'jobgraph.db');
   // Unless a test brings its own, a quote server in this process (the embedded child is tested with real processes).
@@ -55,7 +64,11 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     ANALYTICS_CSV: ANALYTICS_FIXTURE,
     ...env,
   });
-  const running = await startServer(config, { ...options, log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }) });
+  const running = await startServer(config, {
+    passwordHashCost: TEST_PASSWORD_HASH_COST,
+    ...options,
+    log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }),
+  });
   const url = running.url;
   const wsUrl = url.replace(/^http/, 'ws');
 
