@@ -1,9 +1,9 @@
 import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_PASSWORD, startTestServer, type TestServer } from './helpers/server';
+import { ADMIN_PASSWORD, logWhen, startTestServer, type TestServer } from './helpers/server';
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {
@@ -139,10 +139,8 @@ describe('errors and logs', () => {
       expect(requestId).toBe(broken.headers.get('x-request-id'));
       expect(JSON.stringify(broken)).not.toContain('login_events');
 
-      await Bun.sleep(200);
-      await server.running.app.log.flush();
-      const log = readFileSync(logFile, 'utf8');
-      const lines = log.trim().split('\n').map((line) => JSON.parse(line));
+      server.running.app.log.flush();
+      const { lines, text: log } = await logWhen(logFile, (lines) => lines.some((l) => l.msg === 'unexpected error' && l.requestId === requestId));
       expect(lines.find((l) => l.msg === 'unexpected error' && l.requestId === requestId)?.err.message).toContain('login_events');
       expect(lines.find((l) => l.msg === 'login failed')).toMatchObject({ username: 'admin', address: '127.0.0.1', reason: 'wrong password' });
       expect(lines.find((l) => l.msg === 'login succeeded')).toMatchObject({ username: 'admin', address: '127.0.0.1' });
