@@ -291,3 +291,12 @@ export async function logWhen(file: string, ready: (lines: any[]) => boolean, ti
     await Bun.sleep(10);
   }
 }
+
+/** Polls `condition` every 10 ms until it holds: a wait on what a test needs, never on a guessed time. */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
