@@ -43,7 +43,8 @@ describe('running jobs on the pool', () => {
   test('a long job reports its progress, rising, over WebSocket', async () => {
     const [id] = await diagnostic({ behavior: 'SLEEP', durationMs: 600 });
     const sub = subscribe(server.wsClient(admin), 'subscription($id: ID!) { jobUpdated(id: $id) { status progress } }', { id });
-    const events = await sub.waitFor(100, 10_000).catch(() => sub.events);
+    const events = await sub.waitFor(100, 10_000);
+    expect(sub.completed).toBe(true);
     const updates = events.map((e) => e.data!.jobUpdated);
     expect(updates.at(-1)).toEqual({ status: 'SUCCEEDED', progress: 1 });
     const progress = updates.filter((u) => u.status === 'RUNNING').map((u) => u.progress);
@@ -55,7 +56,7 @@ describe('running jobs on the pool', () => {
     const submitted = await server.gql('mutation { submitPiJob(input: { simulations: 40000000, concurrency: 2, seed: 42 }) { id status } }', {}, admin);
     const id = submitted.data?.submitPiJob.id;
     const sub = subscribe(server.wsClient(admin), `subscription($id: ID!) { jobUpdated(id: $id) { ${JOB_FIELDS} } }`, { id });
-    const events = await sub.waitFor(1000, 20_000).catch(() => sub.events);
+    const events = await sub.waitFor(1000, 20_000);
     expect(sub.completed).toBe(true);
     const updates = events.map((e) => e.data?.jobUpdated);
     const last = updates.at(-1);
@@ -77,9 +78,7 @@ describe('running jobs on the pool', () => {
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` },
       body: JSON.stringify({ query: `subscription($id: ID!) { jobUpdated(id: $id) { status progress } }`, variables: { id } }),
     });
-    const events = await readSseEvents(response, 100, 10_000).catch((e) => {
-      throw e;
-    });
+    const events = await readSseEvents(response, 100, 10_000);
     const statuses = events.map((e) => e.data.jobUpdated.status);
     expect(statuses.at(-1)).toBe('SUCCEEDED');
     expect(statuses).toContain('RUNNING');
@@ -142,7 +141,9 @@ describe('queues', () => {
     const manager = (await server.userWithRole('MANAGER')).token;
     expect((await server.gql('mutation { pauseQueue(name: "held") { paused } }', {}, manager)).data?.pauseQueue.paused).toBe(true);
     const [queued, other] = await diagnostic({ behavior: 'SUCCEED', queue: 'held' }, admin, 2);
-    await Bun.sleep(200);
+    // A job of another queue submitted after them runs: claim passes ran, and left the held ones queued.
+    const [passing] = await diagnostic({ behavior: 'SUCCEED' });
+    await waitForJob(passing!, ['SUCCEEDED']);
     expect((await waitForJob(queued!, ['QUEUED'])).status).toBe('QUEUED');
     const cancelled = await server.gql('mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: queued }, manager);
     expect(cancelled.data?.cancelJob.status).toBe('CANCELLED');
@@ -153,7 +154,9 @@ describe('queues', () => {
     await waitForJob(running!, ['RUNNING']);
     const started = Date.now();
     expect((await server.gql('mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: running }, admin)).data?.cancelJob.status).toBe('CANCELLED');
-    await Bun.sleep(300);
+    // A job submitted after the cancel finishing: the stopped run's late end was handled before it.
+    const [after] = await diagnostic({ behavior: 'SUCCEED' });
+    await waitForJob(after!, ['SUCCEEDED']);
     const job = await waitForJob(running!, ['CANCELLED']);
     expect(job.events.map((e: { type: string }) => e.type)).toEqual(['queued', 'started', 'cancelled']);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -163,7 +166,7 @@ describe('queues', () => {
 
   test("a queue's concurrency bounds how many of its jobs run at once", async () => {
     await createQueue('single', { concurrency: 1 });
-    const ids = await diagnostic({ behavior: 'SLEEP', durationMs: 150, queue: 'single' }, admin, 3);
+    const ids = await diagnostic({ behavior: 'SLEEP', durationMs: 50, queue: 'single' }, admin, 3);
     const jobs = [];
     for (const id of ids) jobs.push(await waitForJob(id, ['SUCCEEDED']));
     const spans = jobs.map((job) => {
@@ -258,9 +261,12 @@ describe('who sees what', () => {
     const bob = await server.userWithRole('USER');
     const manager = await server.userWithRole('MANAGER');
     await createQueue('visible');
-    const aliceSub = subscribe(server.wsClient(alice.token), 'subscription { jobCompleted(queue: "visible") { id owner { username } } }');
+    const listening = server.nextSubscriptions('jobCompleted', 3);
+    const aliceClient = server.wsClient(alice.token);
+    const aliceSub = subscribe(aliceClient, 'subscription { jobCompleted(queue: "visible") { id owner { username } } }');
     const managerSub = subscribe(server.wsClient(manager.token), 'subscription { jobCompleted(queue: "visible", kind: PI) { id } }');
-    await Bun.sleep(150);
+    const adminSub = subscribe(server.wsClient(admin), 'subscription { jobCompleted(queue: "visible") { id } }');
+    await listening;
     const bobJob = (await server.gql('mutation { submitPiJob(input: { simulations: 1000, queue: "visible" }) { id } }', {}, bob.token)).data?.submitPiJob.id;
     await waitForJob(bobJob, ['SUCCEEDED'], bob.token);
     const aliceJob = (await server.gql('mutation { submitPiJob(input: { simulations: 1000, queue: "visible" }) { id } }', {}, alice.token)).data?.submitPiJob.id;
@@ -269,7 +275,9 @@ describe('who sees what', () => {
     expect(aliceEvent?.data?.jobCompleted).toEqual({ id: aliceJob, owner: { username: alice.username } });
     await managerSub.waitFor(2);
     expect(managerSub.events.map((e) => e.data?.jobCompleted.id)).toEqual([bobJob, aliceJob]);
-    await Bun.sleep(200);
+    // The admin heard of all three jobs, and alice's socket answered a query since: nothing more is coming to her.
+    await adminSub.waitFor(3);
+    await subscribe(aliceClient, '{ __typename }').waitFor(1);
     expect(aliceSub.events).toHaveLength(1);
 
     expect((await server.gql('query($id: ID!) { job(id: $id) { id } }', { id: bobJob }, alice.token)).data?.job).toBeNull();
