@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnServer } from './helpers/process';
+import { until } from './helpers/server';
 
 const ADMIN_PASSWORD = 'recovery-test-password';
 
@@ -30,7 +31,7 @@ describe('durability', () => {
     await gql(first.url, 'mutation { createQueue(input: { name: "crash", concurrency: 16 }) { name } }', token);
     const submitted = await gql(
       first.url,
-      'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 20, queue: "crash", maxAttempts: 5 }, count: 1000) { id } }',
+      'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 5, queue: "crash", maxAttempts: 5 }, count: 1000) { id } }',
       token,
     );
     expect(submitted.data.submitDiagnosticJobs).toHaveLength(1000);
@@ -54,12 +55,12 @@ describe('durability', () => {
     const second = await spawnServer(env);
     try {
       const again = await login(second.url);
-      const until = Date.now() + 30_000;
+      const finishBy = Date.now() + 30_000;
       for (;;) {
         const counts = (await gql(second.url, '{ jobCounts { succeeded failed total } }', again)).data.jobCounts;
         if (counts.succeeded + counts.failed === 1000) break;
-        if (Date.now() > until) throw new Error(`not finished after restart: ${JSON.stringify(counts)}`);
-        await Bun.sleep(50);
+        if (Date.now() > finishBy) throw new Error(`not finished after restart: ${JSON.stringify(counts)}`);
+        await Bun.sleep(25);
       }
       expect(second.stdout()).toContain('recovered jobs left running by a previous process');
     } finally {
@@ -104,20 +105,21 @@ describe('durability', () => {
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', SHUTDOWN_TIMEOUT_SECONDS: '1' };
     const first = await spawnServer(env);
     const token = await login(first.url);
-    const [job] = (await gql(first.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 3000 }) { id } }', token)).data.submitDiagnosticJobs;
-    await Bun.sleep(300);
+    // Runs well past the 1 s the drain waits, counted from when it started.
+    const [job] = (await gql(first.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 2000 }) { id } }', token)).data.submitDiagnosticJobs;
+    await until(async () => (await gql(first.url, 'query($id: ID!) { job(id: $id) { status } }', token, { id: job.id })).data.job.status === 'RUNNING', 'the job to run');
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.stdout()).toContain('shutdown timeout');
 
     const second = await spawnServer(env);
     try {
       const again = await login(second.url);
-      const until = Date.now() + 15_000;
+      const finishBy = Date.now() + 15_000;
       let current: any;
       do {
-        await Bun.sleep(100);
+        await Bun.sleep(25);
         current = (await gql(second.url, 'query($id: ID!) { job(id: $id) { status attempts events { type } } }', again, { id: job.id })).data.job;
-      } while (current.status !== 'SUCCEEDED' && Date.now() < until);
+      } while (current.status !== 'SUCCEEDED' && Date.now() < finishBy);
       expect(current.status).toBe('SUCCEEDED');
       expect(current.events.map((e: { type: string }) => e.type)).toEqual(['queued', 'started', 'recovered', 'started', 'succeeded']);
       expect(current.attempts).toBe(2);
