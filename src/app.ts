@@ -124,6 +124,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     timeoutMs: config.relayTimeoutMs,
     cacheMaxBytes: config.relayCacheMaxBytes,
     maxResponseBytes: config.relayMaxResponseBytes,
+    clock,
   });
   let open = true;
   return {

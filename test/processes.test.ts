@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_DATABASE_IN_USE } from '../src/db/lock';
-import { spawnProcess, spawnServer } from './helpers/process';
+import { exitCodeWithin, spawnProcess, spawnServer } from './helpers/process';
 import { ADMIN_PASSWORD, startTestServer } from './helpers/server';
 
 const freshDir = () => mkdtempSync(join(tmpdir(), 'jobgraph-processes-'));
@@ -16,7 +16,7 @@ describe('one jobgraph per database file', () => {
     const first = await spawnServer(env);
     const second = spawnProcess(env);
     try {
-      expect(await Promise.race([second.proc.exited, Bun.sleep(15_000).then(() => 'still running')])).toBe(EXIT_DATABASE_IN_USE);
+      expect(await exitCodeWithin(second.proc, 15_000)).toBe(EXIT_DATABASE_IN_USE);
       expect(EXIT_DATABASE_IN_USE).toBe(3);
       expect(second.stderr()).toContain(`jobgraph: database ${databasePath} is in use by another jobgraph process (pid ${first.proc.pid})`);
       expect(second.stdout()).not.toContain('jobgraph listening');

@@ -4,8 +4,8 @@ import { fetchTcpQuote, fetchUdpQuote } from '../src/quotes/client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { embeddedQuoteServerPid, isRunning, spawnProcess, spawnServer, waitForExit } from './helpers/process';
-import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
+import { embeddedQuoteServerPid, exitCodeWithin, isRunning, spawnProcess, spawnServer, waitForExit } from './helpers/process';
+import { readSseEvents, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 
 const MESSAGE = /^([TU])(\d{3}): (.+)$/s;
 
@@ -111,7 +111,7 @@ describe('quotes through the API', () => {
     // Three subscribers and ~3–4 ticks: far fewer upstream fetches than quotes delivered.
     expect(stats.fetches - fetchesBefore).toBeLessThan(7);
     for (const client of clients) client.unsubscribe();
-    await Bun.sleep(100);
+    await until(() => server.running.app.quotes.streamStats().streams === 0, 'the quote stream to stop');
     expect(server.running.app.quotes.streamStats()).toMatchObject({ streams: 0, subscribers: 0 });
     const bad = await server.gql('subscription { quoteStream(intervalMs: 50) { raw } }', {}, token);
     expect(bad.errors?.[0]?.message ?? JSON.stringify(bad)).toContain('invalid field intervalMs: an integer from 100 to 60000');
@@ -223,7 +223,7 @@ describe('the embedded quote server', () => {
     // As if re-parented: the pid it was told is not its parent's.
     const child = Bun.spawn(['bun', 'quote-server/index.ts', '127.0.0.1', '0'], { env: { ...process.env, QUOTE_SERVER_PARENT_PID: '1' }, stdin: 'pipe', stdout: 'pipe' });
     try {
-      expect(await Promise.race([child.exited, Bun.sleep(5000).then(() => 'still running')])).toBe(0);
+      expect(await exitCodeWithin(child, 5000)).toBe(0);
       expect(await new Response(child.stdout).text()).toContain('parent exited (re-parented)');
     } finally {
       child.kill();

@@ -12,9 +12,9 @@ import { createWebSocketHandler } from './websocket';
 
 export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   const { config } = app;
-  // Without an injected clock each rule keeps its own default (the rate limits a monotonic one).
+  // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
-  const responseCache = createResponseCache(app, buildSchema());
+  const responseCache = createResponseCache(app, buildSchema(), options.clock);
   const yoga = createGraphQLHandler(app, responseCache);
   const rateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   const sessionStreams = new SessionStreams((token) => app.users.authenticate(token), now);
