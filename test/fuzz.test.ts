@@ -3,7 +3,8 @@
 // gives every error a code, stays alive, and keeps answering `{ __typename }` within 100 ms meanwhile.
 //
 // Replay a failure: FUZZ_SEED=<seed> [FUZZ_PATH=<path>] bun test test/fuzz.test.ts (both are printed on failure).
-// FUZZ_RUNS=<n> runs more batches; FUZZ_FAMILIES=websocket,compat only sends those kinds of operation;
+// FUZZ_RUNS=<n> runs more batches, FUZZ_SLOTS=<n> puts up to n operations in each (4 by default; another number
+// generates other inputs from the same seed); FUZZ_FAMILIES=websocket,compat only sends those kinds of operation;
 // FUZZ_COLLECT=1 doesn't stop at the first failure but lists every failure class, each with its shortest example.
 //
 // The server runs as its own process (not in the test's process) so that a crash is seen as a crash, with its exit
@@ -21,9 +22,11 @@ import { ADMIN_PASSWORD } from './helpers/server';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_251_101);
 const PATH = process.env.FUZZ_PATH || undefined;
-/** Batches of up to 4 concurrent operations: ~3.7 on average, so 600 batches send ~2,200 operations. */
+/** Concurrent operations a batch holds at most (each slot empty one time in twenty). */
+const SLOTS = Number(process.env.FUZZ_SLOTS ?? 4);
+/** ~0.95 · SLOTS operations a batch on average: 600 batches of 4 send ~2,200 operations. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 600);
-const MIN_OPERATIONS = Math.min(2_000, RUNS * 3);
+const MIN_OPERATIONS = Math.min(2_000, RUNS * SLOTS * 0.75);
 const COLLECT = process.env.FUZZ_COLLECT === '1';
 /** FUZZ_FAMILIES=websocket,compat: only these kinds of operation (to check one fix quickly). */
 const FAMILIES = process.env.FUZZ_FAMILIES?.split(',').filter(Boolean);
@@ -608,7 +611,7 @@ afterAll(async () => {
 });
 
 test(
-  `fuzz: ${RUNS} batches of up to 4 concurrent operations over every transport`,
+  `fuzz: ${RUNS} batches of up to ${SLOTS} concurrent operations over every transport`,
   async () => {
     const failures = new FailureClasses();
     let needsSettling = false;
@@ -617,9 +620,9 @@ test(
     const operation = fuzzOperation
       .filter((op) => !FAMILIES || FAMILIES.includes(op.family))
       .map((op): FuzzOperation => Object.assign(op, { [fc.toStringMethod]: () => describeOperation(op) }));
-    // Four slots, each empty one time in twenty (an empty slot is what shrinking makes of an innocent operation).
+    // Each slot is empty one time in twenty (an empty slot is what shrinking makes of an innocent operation).
     const slot = fc.option(operation, { freq: 20, nil: null });
-    const batch = fc.tuple(slot, slot, slot, slot).filter((slots) => slots.some((op) => op !== null));
+    const batch = fc.tuple(...Array.from({ length: SLOTS }, () => slot)).filter((slots) => slots.some((op) => op !== null));
 
     const property = fc.asyncProperty(batch, async (generated) => {
       const operations = generated.filter((op): op is FuzzOperation => op !== null);
