@@ -22,8 +22,9 @@ const login = async (url: string) =>
 
 const freshDatabase = () => join(mkdtempSync(join(tmpdir(), 'jobgraph-recovery-')), 'jobgraph.db');
 
+// Each test runs its own processes on its own database: they overlap, waiting on process starts and drains together.
 describe('durability', () => {
-  test('kill -9 mid-run, restart: all 1,000 jobs end SUCCEEDED exactly once', async () => {
+  test.concurrent('kill -9 mid-run, restart: all 1,000 jobs end SUCCEEDED exactly once', async () => {
     const databasePath = freshDatabase();
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', LOG_LEVEL: 'info' };
     const first = await spawnServer(env);
@@ -78,12 +79,12 @@ describe('durability', () => {
     expect(recovered.n).toBeGreaterThan(0);
   }, 90_000);
 
-  test('graceful shutdown drains: queued jobs finish, new submissions get UNAVAILABLE, reads work, exit code 0', async () => {
+  test.concurrent('graceful shutdown drains: queued jobs finish, new submissions get UNAVAILABLE, reads work, exit code 0', async () => {
     const databasePath = freshDatabase();
     const server = await spawnServer({ DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', SHUTDOWN_TIMEOUT_SECONDS: '30' });
     const token = await login(server.url);
     await gql(server.url, 'mutation { createQueue(input: { name: "slow", concurrency: 2 }) { name } }', token);
-    await gql(server.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 300, queue: "slow" }, count: 6) { id } }', token);
+    await gql(server.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 200, queue: "slow" }, count: 6) { id } }', token);
     const status = await gql(server.url, 'mutation { shutdown { draining pendingJobs } }', token);
     expect(status.data.shutdown).toEqual({ draining: true, pendingJobs: 6 });
 
@@ -100,13 +101,13 @@ describe('durability', () => {
     sqlite.close();
   }, 60_000);
 
-  test('SIGTERM past SHUTDOWN_TIMEOUT leaves running jobs to recovery, and the next start finishes them', async () => {
+  test.concurrent('SIGTERM past SHUTDOWN_TIMEOUT leaves running jobs to recovery, and the next start finishes them', async () => {
     const databasePath = freshDatabase();
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', SHUTDOWN_TIMEOUT_SECONDS: '1' };
     const first = await spawnServer(env);
     const token = await login(first.url);
     // Runs well past the 1 s the drain waits, counted from when it started.
-    const [job] = (await gql(first.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 2000 }) { id } }', token)).data.submitDiagnosticJobs;
+    const [job] = (await gql(first.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 1500 }) { id } }', token)).data.submitDiagnosticJobs;
     await until(async () => (await gql(first.url, 'query($id: ID!) { job(id: $id) { status } }', token, { id: job.id })).data.job.status === 'RUNNING', 'the job to run');
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.stdout()).toContain('shutdown timeout');
