@@ -9,7 +9,8 @@ import { ADMIN_PASSWORD, startTestServer } from './helpers/server';
 const freshDir = () => mkdtempSync(join(tmpdir(), 'jobgraph-processes-'));
 
 describe('one jobgraph per database file', () => {
-  test('a second process on the same file refuses to start, with a clear message and exit code 3; the first is unaffected', async () => {
+  // The two process tests each have their own database and processes: they run at once.
+  test.concurrent('a second process on the same file refuses to start, with a clear message and exit code 3; the first is unaffected', async () => {
     const dir = freshDir();
     const databasePath = join(dir, 'jobgraph.db');
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '1' };
@@ -30,7 +31,7 @@ describe('one jobgraph per database file', () => {
     }
   }, 30_000);
 
-  test('the lock dies with its process: after kill -9 the next start takes the file over', async () => {
+  test.concurrent('the lock dies with its process: after kill -9 the next start takes the file over', async () => {
     const dir = freshDir();
     const databasePath = join(dir, 'jobgraph.db');
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '1' };

@@ -155,7 +155,8 @@ describe('when the quote server misbehaves', () => {
   });
 });
 
-describe('the embedded quote server', () => {
+// Each test has its own processes (and database): they run at once, waiting on the starts and exits together.
+describe.concurrent('the embedded quote server', () => {
   const freshDir = () => mkdtempSync(join(tmpdir(), 'jobgraph-quotes-'));
   const embeddedEnv = (dir: string) => ({ DATABASE_PATH: join(dir, 'db.sqlite'), ADMIN_PASSWORD: 'admin-password-for-tests', QUOTE_DELAY_MS: '30', QUOTE_SERVER: '' });
 
