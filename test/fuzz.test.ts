@@ -370,19 +370,33 @@ async function runWebSocket(target: Target, operation: WsOperation): Promise<str
   let closed: { code: number; reason: string } | null = null;
   let opened = false;
   let lastActivity = now();
-  const waitFor = async (condition: () => boolean, timeoutMs: number) => {
+  // Every socket event re-checks what is awaited (polling every few ms cost a quarter of the run).
+  let wake = () => {};
+  /** Until `condition` holds or `timeoutMs` passed; checked on each socket event, and at `recheckAt()` (a time). */
+  const waitFor = async (condition: () => boolean, timeoutMs: number, recheckAt = () => Number.POSITIVE_INFINITY) => {
     const deadline = now() + timeoutMs;
-    while (!condition() && now() < deadline) await Bun.sleep(5);
+    while (!condition() && now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, Math.min(deadline, recheckAt()) - now()));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
   };
   socket.onopen = () => {
     opened = true;
+    wake();
   };
   socket.onmessage = (event) => {
     messages.push(event.data);
     lastActivity = now();
+    wake();
   };
   socket.onclose = (event) => {
     closed = { code: event.code, reason: event.reason };
+    wake();
   };
   await waitFor(() => opened || closed !== null, ANSWER_TIMEOUT_MS);
   if (!opened) {
@@ -425,7 +439,7 @@ async function runWebSocket(target: Target, operation: WsOperation): Promise<str
     }
     return [...subscriptionIds].every((id) => done.has(id));
   };
-  await waitFor(() => closed !== null || ended() || now() - lastActivity > WS_IDLE_MS, STREAM_READ_MS);
+  await waitFor(() => closed !== null || ended() || now() - lastActivity > WS_IDLE_MS, STREAM_READ_MS, () => lastActivity + WS_IDLE_MS + 1);
   if (closed === null) socket.close(1000);
 
   for (const message of messages) {
