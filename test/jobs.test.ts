@@ -2,10 +2,12 @@ import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
 
+/** The first retry waits half to all of this, the second twice that (jitter in [0.5, 1)). */
+const RETRY_BASE_MS = 100;
 let server: TestServer;
 let admin: string;
 beforeAll(async () => {
-  server = await startTestServer({ JOB_RETRY_BASE_MS: '200' });
+  server = await startTestServer({ JOB_RETRY_BASE_MS: String(RETRY_BASE_MS) });
   admin = await server.adminToken();
 });
 afterAll(() => server.stop());
@@ -105,9 +107,9 @@ describe('running jobs on the pool', () => {
     const types = job.events.map((e: { type: string }) => e.type);
     expect(types).toEqual(['queued', 'started', 'retry_scheduled', 'started', 'retry_scheduled', 'started', 'failed']);
     const starts = job.events.filter((e: { type: string }) => e.type === 'started').map((e: { at: string }) => Date.parse(e.at));
-    // Base 200 ms: the second attempt waits 100..200 ms, the third 200..400 ms (jitter in [0.5, 1)).
-    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(100);
-    expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(200);
+    // The second attempt waits base/2..base, the third base..2·base.
+    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(RETRY_BASE_MS / 2);
+    expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(RETRY_BASE_MS);
     const retried = await server.gql('mutation($id: ID!) { retryJob(id: $id) { status } }', { id }, admin);
     expect(['QUEUED', 'RUNNING']).toContain(retried.data?.retryJob.status);
     const again = await waitForJob(id!, ['FAILED']);
