@@ -276,21 +276,27 @@ describe('the ingest', () => {
 });
 
 describe('a bad ANALYTICS_CSV', () => {
-  test('stops the start-up with a message that names the file (exit 2)', () => {
+  test('stops the start-up with a message that names the file (exit 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-analytics-'));
     try {
       const notCsv = join(dir, 'not.csv');
       require('node:fs').writeFileSync(notCsv, 'a,b\n1,2\n');
-      for (const [path, message] of [
+      const cases = [
         [join(dir, 'missing.csv'), `the analytics CSV ${join(dir, 'missing.csv')} does not exist (ANALYTICS_CSV)`],
         [notCsv, `cannot read the analytics CSV ${notCsv}: the analytics CSV lacks the column(s) Question, LocationDesc`],
-      ]) {
-        const run = Bun.spawnSync(['bun', 'src/main.ts'], {
+      ] as const;
+      // Both at once, each on its own database.
+      const runs = cases.map(([path], i) =>
+        Bun.spawn(['bun', 'src/main.ts'], {
           cwd: new URL('..', import.meta.url).pathname,
-          env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'db.sqlite'), ADMIN_PASSWORD: 'admin-password-for-tests', ANALYTICS_CSV: path!, LOG_LEVEL: 'silent' },
-        });
-        expect(run.exitCode).toBe(2);
-        expect(run.stderr.toString()).toContain(message!);
+          env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, `db${i}.sqlite`), ADMIN_PASSWORD: 'admin-password-for-tests', ANALYTICS_CSV: path, LOG_LEVEL: 'silent' },
+          stdout: 'ignore',
+          stderr: 'pipe',
+        }),
+      );
+      for (const [i, run] of runs.entries()) {
+        expect(await run.exited).toBe(2);
+        expect(await new Response(run.stderr).text()).toContain(cases[i]![1]);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
