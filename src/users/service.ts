@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock';
 import type { Db } from '../db/client';
 import { ROLES, type Role } from '../db/schema';
 import { badInput, conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
-import { type Clock, systemClock } from '../clock';
 import { checkLength } from '../input';
 import * as q from './queries';
 import { LoginThrottle, type ReservedAttempt } from './throttle';
