@@ -12,6 +12,7 @@ export interface Actor {
   role: Role;
 }
 
+/** Where the engine reads the time (leases, backoff, recovery); tests pass one they move. */
 export { type Clock, systemClock } from '../clock';
 
 /** What the engine needs of a queue's settings (src/queues keeps them). */
