@@ -3,17 +3,23 @@
 // (jobgraph reads that line to learn the port when it starts this server itself).
 // QUOTE_SERVER_PARENT_PID (set by jobgraph when it starts this server) ties this process to that parent: it exits
 // when its stdin (a pipe from the parent) closes or when it is re-parented, so jobgraph never leaves it behind.
+// QUOTE_SERVER_PARENT_CHECK_MS: how often it looks for the re-parenting (default 1000; tests shorten it).
 import { startQuoteServer } from './server';
 
 const [host = '127.0.0.1', portText = '1700'] = process.argv.slice(2);
 const port = Number(portText);
 const delayMs = Number(process.env.QUOTE_DELAY_MS ?? 500);
+const parentCheckMs = Number(process.env.QUOTE_SERVER_PARENT_CHECK_MS ?? 1000);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`quote-server: invalid port "${portText}"`);
   process.exit(2);
 }
 if (!Number.isFinite(delayMs) || delayMs < 0) {
   console.error(`quote-server: invalid QUOTE_DELAY_MS "${process.env.QUOTE_DELAY_MS}"`);
+  process.exit(2);
+}
+if (!Number.isInteger(parentCheckMs) || parentCheckMs < 1) {
+  console.error(`quote-server: invalid QUOTE_SERVER_PARENT_CHECK_MS "${process.env.QUOTE_SERVER_PARENT_CHECK_MS}"`);
   process.exit(2);
 }
 const log = (fields: Record<string, unknown>, msg: string) => console.log(JSON.stringify({ time: new Date().toISOString(), service: 'quote-server', ...fields, msg }));
@@ -33,5 +39,5 @@ if (parentPid) {
   process.stdin.on('end', () => stop('parent exited (stdin closed)'));
   process.stdin.resume();
   // And should the pipe not be ours (stdin redirected), being re-parented says the same.
-  setInterval(() => process.ppid !== parentPid && stop('parent exited (re-parented)'), 1000).unref();
+  setInterval(() => process.ppid !== parentPid && stop('parent exited (re-parented)'), parentCheckMs).unref();
 }

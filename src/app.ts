@@ -4,12 +4,12 @@ import { analyticsJob } from './analytics/job';
 import { AnalyticsService } from './analytics/service';
 import { calcJob } from './calculator/job';
 import { CalculatorService } from './calculator/service';
+import { type Clock, systemClock } from './clock';
 import type { Config } from './config';
 import { type Db, openDatabase } from './db/client';
 import { diagnosticJob } from './diagnostics/job';
 import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
-import { type Clock, systemClock } from './jobs/model';
 import { JobRunner } from './jobs/runner';
 import { JobsService } from './jobs/service';
 import { SqliteJobStore } from './jobs/sqlite-store';
@@ -21,7 +21,7 @@ import { QuotesService } from './quotes/service';
 import { RelayService } from './relay/service';
 import { forecastJob } from './simulations/forecast';
 import { piJob } from './simulations/pi';
-import { UsersService } from './users/service';
+import { type PasswordHashCost, UsersService } from './users/service';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
 const PIPELINE_DEPTH = 8;
@@ -60,8 +60,10 @@ export interface App extends Services {
 export interface AppOptions {
   /** What a shutdown request does; without one (a benchmark, a script) nothing runs the app to stop. */
   requestShutdown?: () => void;
-  /** Where the job engine reads the time (leases, backoff, recovery); tests pass one they can move. */
+  /** Where the job engine, session expiry and login throttles read the time; tests pass one they can move. */
   clock?: Clock;
+  /** Tests only: a cheaper argon2id for their throwaway users. Left out, Bun's strong defaults apply. */
+  passwordHashCost?: PasswordHashCost;
 }
 
 /** The composition root: every service built once, the job kinds of every domain registered with the engine. */
@@ -77,6 +79,8 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     loginMaxFailures: config.loginMaxFailures,
     loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     loginFailureWindowMs: config.loginFailureWindowMs,
+    passwordHashCost: options.passwordHashCost,
+    clock,
   });
   const pool = new WorkerPool({
     size: config.workers,
@@ -130,6 +134,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     timeoutMs: config.relayTimeoutMs,
     cacheMaxBytes: config.relayCacheMaxBytes,
     maxResponseBytes: config.relayMaxResponseBytes,
+    clock,
   });
   let open = true;
   return {

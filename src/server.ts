@@ -1,11 +1,10 @@
 // Wiring only: the app's services, the HTTP transport (src/http/) and Bun.serve; then how it all stops.
 import type { Server } from 'bun';
-import { type App, createApp } from './app';
+import { type App, type AppOptions, createApp } from './app';
 import type { Config } from './config';
 import { GRAPHQL_PATH } from './http/graphql-handler';
 import { createHttpTransport } from './http/transport';
 import type { SocketData } from './http/websocket';
-import type { Clock } from './jobs/model';
 import { createLogger, type Logger } from './logger';
 
 /** How long a stopping server waits for in-flight HTTP answers before closing every connection. */
@@ -20,25 +19,25 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export interface ServerOptions {
+/** `clock` and `passwordHashCost` (tests only) go to the app; the clock to the rate limits and session expiry too. */
+export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashCost'> {
   log?: Logger;
   /** Runs once a requested shutdown (a signal, the `shutdown` mutation, REST graceful_shutdown) has stopped everything. */
   onShutdownComplete?: () => void;
-  /** The job engine's clock (tests move it instead of sleeping); the system clock by default. */
-  clock?: Clock;
 }
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile });
   const shutdownRequested = Promise.withResolvers<void>();
-  const app = createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock: options.clock });
+  const { clock, passwordHashCost } = options;
+  const app = createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });
   await closingAppOnFailure(app, async () => {
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
     await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
   });
   app.jobs.start();
 
-  const transport = createHttpTransport(app);
+  const transport = createHttpTransport(app, { clock });
   // A busy port throws here.
   const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({ port: config.port, hostname: config.host, ...transport.serveOptions }));
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;

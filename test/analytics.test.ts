@@ -148,8 +148,9 @@ describe('analytics on a hand-made fixture (values computed by hand)', () => {
 
   test('submitAnalyticsJob: the source’s result shapes, stored, and pushed on completion', async () => {
     const client = server.wsClient(token);
+    const listening = server.nextSubscriptions('jobCompleted');
     const completed = subscribe(client, 'subscription { jobCompleted(kind: ANALYTICS) { id status result { ... on AnalyticsResult { query question state data } } } }');
-    await Bun.sleep(50);
+    await listening;
     const submit = (input: Record<string, unknown>) =>
       server.gql('mutation($input: AnalyticsJobInput!) { submitAnalyticsJob(input: $input) { id status } }', { input }, token);
     const jobs = [
@@ -200,16 +201,19 @@ describe('the source’s REST interface (/api/…)', () => {
     expect(posted.status).toBe(200);
     const { job_id } = (await posted.json()) as { job_id: number };
     expect(Number.isInteger(job_id)).toBe(true);
-    let result: any;
-    for (let i = 0; i < 100; i++) {
-      result = await (await api(`/api/get_results/${job_id}`)).json();
-      if (result.status !== 'running') break;
-      await Bun.sleep(20);
-    }
-    expect(result).toEqual({ status: 'done', data: { Alaska: { "('Age (years)', '18 - 24')": 34, "('Total', 'Total')": 30 } } });
+    /** get_results once the job is no longer running. */
+    const settled = async (id: number) => {
+      let result: any;
+      for (let i = 0; i < 100; i++) {
+        result = await (await api(`/api/get_results/${id}`)).json();
+        if (result.status !== 'running') break;
+        await Bun.sleep(20);
+      }
+      return result;
+    };
+    expect(await settled(job_id)).toEqual({ status: 'done', data: { Alaska: { "('Age (years)', '18 - 24')": 34, "('Total', 'Total')": 30 } } });
     const best = (await (await api('/api/best5', { question: LOW })).json()) as { job_id: number };
-    await Bun.sleep(100);
-    expect(await (await api(`/api/get_results/${best.job_id}`)).json()).toEqual({
+    expect(await settled(best.job_id)).toEqual({
       status: 'done',
       data: { California: 10, Colorado: 20, Alaska: 22, Arizona: 22, National: 28 },
     });
@@ -272,21 +276,27 @@ describe('the ingest', () => {
 });
 
 describe('a bad ANALYTICS_CSV', () => {
-  test('stops the start-up with a message that names the file (exit 2)', () => {
+  test('stops the start-up with a message that names the file (exit 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-analytics-'));
     try {
       const notCsv = join(dir, 'not.csv');
       require('node:fs').writeFileSync(notCsv, 'a,b\n1,2\n');
-      for (const [path, message] of [
+      const cases = [
         [join(dir, 'missing.csv'), `the analytics CSV ${join(dir, 'missing.csv')} does not exist (ANALYTICS_CSV)`],
         [notCsv, `cannot read the analytics CSV ${notCsv}: the analytics CSV lacks the column(s) Question, LocationDesc`],
-      ]) {
-        const run = Bun.spawnSync(['bun', 'src/main.ts'], {
+      ] as const;
+      // Both at once, each on its own database.
+      const runs = cases.map(([path], i) =>
+        Bun.spawn(['bun', 'src/main.ts'], {
           cwd: new URL('..', import.meta.url).pathname,
-          env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'db.sqlite'), ADMIN_PASSWORD: 'admin-password-for-tests', ANALYTICS_CSV: path!, LOG_LEVEL: 'silent' },
-        });
-        expect(run.exitCode).toBe(2);
-        expect(run.stderr.toString()).toContain(message!);
+          env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, `db${i}.sqlite`), ADMIN_PASSWORD: 'admin-password-for-tests', ANALYTICS_CSV: path, LOG_LEVEL: 'silent' },
+          stdout: 'ignore',
+          stderr: 'pipe',
+        }),
+      );
+      for (const [i, run] of runs.entries()) {
+        expect(await run.exited).toBe(2);
+        expect(await new Response(run.stderr).text()).toContain(cases[i]![1]);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,8 @@ const login = async (url: string, username: string, password: string) => {
   return (await response.json()) as any;
 };
 
-describe('the first admin', () => {
+// Each test starts its own processes on its own database: they run at once, waiting on the starts together.
+describe.concurrent('the first admin', () => {
   test('without ADMIN_PASSWORD: a strong password is generated, shown once on the console, never logged', async () => {
     const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
     const first = await spawnServer({ DATABASE_PATH: databasePath });

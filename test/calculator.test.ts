@@ -219,7 +219,9 @@ describe('the calculator through the API', () => {
     expect(submitted.errors).toBeUndefined();
     const id = submitted.data!.submitCalcJob.id;
     const updates = subscribe(server.wsClient(token), 'subscription($id: ID!) { jobUpdated(id: $id) { status progress result { ... on CalcBatchResult { count errors results(offset: 776, limit: 3) { line expression value error } } } } }', { id });
-    await updates.waitFor(100, 10_000).catch(() => {});
+    // Ends with the final state; a timeout fails the test.
+    await updates.waitFor(100, 10_000);
+    expect(updates.completed).toBe(true);
     const last = updates.events.at(-1)!.data!.jobUpdated;
     expect(last.status).toBe('SUCCEEDED');
     expect(last.result).toEqual({

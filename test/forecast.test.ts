@@ -122,8 +122,9 @@ describe('forecasting through the API', () => {
 
   test('submitForecastJob: assets spread over the workers, result stored and pushed on completion', async () => {
     const client = server.wsClient(token);
+    const listening = server.nextSubscriptions('jobCompleted');
     const completed = subscribe(client, `subscription { jobCompleted(kind: FORECAST) { id status result { ... on Forecast { ${FORECAST} } } } }`);
-    await Bun.sleep(50);
+    await listening;
     const assets = Array.from({ length: 100 }, (_, i) => 100 - i);
     const submitted = await server.gql(
       `mutation($input: ForecastJobInput!) { submitForecastJob(input: $input) { id kind status input } }`,

@@ -1,6 +1,7 @@
 // Issue 11: no request can crash, stall or get around jobgraph — each class through the real transports.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
+import { FakeClock } from './helpers/clock';
+import { readSseEvents, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 
 const nested = (open: string, close: string, depth: number, inner = '') => open.repeat(depth) + inner + close.repeat(depth);
 
@@ -165,9 +166,11 @@ describe('crash: nothing nested can end the process', () => {
 });
 
 describe('limits on every path', () => {
+  // The rate buckets refill as this clock moves: 2 s fill one from empty (10 a second, bursts of 20).
+  const clock = new FakeClock();
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ MAX_BODY_BYTES: '65536', RATE_LIMIT_PER_SECOND: '10' });
+    server = await startTestServer({ MAX_BODY_BYTES: '65536', RATE_LIMIT_PER_SECOND: '10' }, { clock });
   });
   afterAll(() => server.stop());
 
@@ -191,13 +194,13 @@ describe('limits on every path', () => {
     });
     expect(response.status).toBe(413);
     expect(((await response.json()) as any).errors[0].message).toContain('exceeds the limit of 65536 bytes');
-    await Bun.sleep(1100); // let the rate bucket refill
+    clock.advance(1100); // let the rate bucket refill
     const counts = await server.gql('{ jobCounts { total } }', undefined, token);
     expect(counts.data?.jobCounts.total).toBe(0);
   });
 
   test('operations over one WebSocket are rate-limited per connection and per address', async () => {
-    await Bun.sleep(2100);
+    clock.advance(2100);
     const ws = await rawSocket(server.wsUrl);
     for (let i = 0; i < 60; i++) ws.send({ type: 'subscribe', id: `op${i}`, payload: { query: '{ __typename }' } });
     await ws.until(() => ws.messages.filter((m) => m.type === 'next' || m.type === 'error').length >= 60);
@@ -215,7 +218,7 @@ describe('limits on every path', () => {
   });
 
   test('a WebSocket message larger than MAX_BODY_BYTES closes that socket (1009)', async () => {
-    await Bun.sleep(2100);
+    clock.advance(2100);
     const ws = await rawSocket(server.wsUrl);
     ws.send({ type: 'subscribe', id: 'big', payload: { query: `{ __typename } # ${'x'.repeat(70_000)}` } });
     await ws.until(() => ws.closed !== undefined);
@@ -248,16 +251,16 @@ describe('revocation: a session that ends takes its streams with it', () => {
       body: JSON.stringify({ query: 'subscription { quoteStream(protocol: TCP, intervalMs: 100) { index } }' }),
       signal: controller.signal,
     });
+    let text = '';
     const sseText = (async () => {
       const reader = sse.body!.getReader();
-      let text = '';
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return { text, at: Date.now() };
         text += new TextDecoder().decode(value);
       }
     })();
-    await Bun.sleep(300);
+    await until(() => text.includes('"quoteStream"'), 'the first quote over SSE');
 
     const loggedOutAt = Date.now();
     expect((await server.gql('mutation { logout }', undefined, token)).data).toEqual({ logout: true });
@@ -275,8 +278,9 @@ describe('revocation: a session that ends takes its streams with it', () => {
     const manager = await server.userWithRole('MANAGER');
     const client = server.wsClient(manager.token);
     const closed = closedWithin(client);
+    const listening = server.nextSubscriptions('jobCompleted');
     const sub = subscribe(client, 'subscription { jobCompleted { id } }');
-    await Bun.sleep(100);
+    await listening;
     await server.gql('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', undefined, admin);
     await sub.waitFor(1);
     const demotedAt = Date.now();
@@ -284,8 +288,12 @@ describe('revocation: a session that ends takes its streams with it', () => {
     expect((await closed).code).toBe(4403);
     expect(Date.now() - demotedAt).toBeLessThan(1000);
     await server.gql(`mutation { deleteUser(id: "${manager.id}") }`, undefined, admin);
+    // The admin's own subscription hears of the next job: by then the manager's would have too.
+    const adminListening = server.nextSubscriptions('jobCompleted');
+    const adminSub = subscribe(server.wsClient(admin), 'subscription { jobCompleted { id } }');
+    await adminListening;
     await server.gql('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', undefined, admin);
-    await Bun.sleep(300);
+    await adminSub.waitFor(1);
     expect(sub.events.length).toBe(1);
   });
 
@@ -294,16 +302,16 @@ describe('revocation: a session that ends takes its streams with it', () => {
     const other = await server.userWithRole('ADMIN');
     const client = server.wsClient(other.token);
     const closed = closedWithin(client);
+    const listening = server.nextSubscriptions('loginEvents');
     subscribe(client, 'subscription { loginEvents { username } }');
-    await Bun.sleep(200);
+    await listening;
     await server.gql(`mutation { updateUser(id: "${other.id}", input: { disabled: true }) { id } }`, undefined, admin);
     expect((await closed).code).toBe(4403);
 
     const user = await server.userWithRole('USER');
     const userClient = server.wsClient(user.token);
     const userClosed = closedWithin(userClient);
-    subscribe(userClient, 'subscription { quoteStream(intervalMs: 100) { index } }');
-    await Bun.sleep(200);
+    await subscribe(userClient, 'subscription { quoteStream(intervalMs: 100) { index } }').waitFor(1);
     await server.gql(`mutation { updateUser(id: "${user.id}", input: { password: "a-brand-new-password" }) { id } }`, undefined, admin);
     expect((await userClosed).code).toBe(4403);
   });
@@ -324,29 +332,46 @@ describe('revocation: a session that ends takes its streams with it', () => {
     );
     expect((await otherClosed).code).toBe(4403);
     const before = ownSub.events.length;
-    await Bun.sleep(400);
+    await ownSub.waitFor(before + 1);
     expect(ownSub.events.length).toBeGreaterThan(before);
     ownSub.unsubscribe();
   });
 });
 
 describe('revocation: expiry', () => {
+  // Session expiry reads this clock: the token's 2 s pass when the test says so.
+  const clock = new FakeClock();
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ TOKEN_TTL_SECONDS: '2', QUOTE_DELAY_MS: '1' });
+    server = await startTestServer({ TOKEN_TTL_SECONDS: '2', QUOTE_DELAY_MS: '1' }, { clock });
   });
   afterAll(() => server.stop());
 
   test('an expired token’s WebSocket closes (4403) within 1 s of expiry', async () => {
     const user = await server.userWithRole('USER');
-    const loggedInAt = Date.now();
+    const loggedInAt = clock.now();
     const client = server.wsClient(user.token);
-    const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as CloseEvent).code)));
-    subscribe(client, 'subscription { quoteStream(intervalMs: 100) { index } }');
+    let closedAt: number | undefined;
+    const closed = new Promise<number>((resolve) =>
+      client.on('closed', (event) => {
+        closedAt = Date.now();
+        resolve((event as CloseEvent).code);
+      }),
+    );
+    const sub = subscribe(client, 'subscription { quoteStream(intervalMs: 100) { index } }');
+    await sub.waitFor(1);
+    // Halfway through its life the token still works: three more ticks span an expiry sweep (every 250 ms).
+    clock.advance(1000);
+    await sub.waitFor(sub.events.length + 3);
+    expect(closedAt).toBeUndefined();
+
+    clock.advance(1000);
+    const expiredAt = Date.now();
     expect(await closed).toBe(4403);
-    const elapsed = Date.now() - loggedInAt;
+    const elapsed = clock.now() - loggedInAt;
     expect(elapsed).toBeGreaterThan(1500);
     expect(elapsed).toBeLessThan(3500);
+    expect(closedAt! - expiredAt).toBeLessThan(1000);
   });
 });
 

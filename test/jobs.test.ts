@@ -2,10 +2,12 @@ import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
 
+/** The first retry waits half to all of this, the second twice that (jitter in [0.5, 1)). */
+const RETRY_BASE_MS = 100;
 let server: TestServer;
 let admin: string;
 beforeAll(async () => {
-  server = await startTestServer({ JOB_RETRY_BASE_MS: '200' });
+  server = await startTestServer({ JOB_RETRY_BASE_MS: String(RETRY_BASE_MS) });
   admin = await server.adminToken();
 });
 afterAll(() => server.stop());
@@ -43,7 +45,8 @@ describe('running jobs on the pool', () => {
   test('a long job reports its progress, rising, over WebSocket', async () => {
     const [id] = await diagnostic({ behavior: 'SLEEP', durationMs: 600 });
     const sub = subscribe(server.wsClient(admin), 'subscription($id: ID!) { jobUpdated(id: $id) { status progress } }', { id });
-    const events = await sub.waitFor(100, 10_000).catch(() => sub.events);
+    const events = await sub.waitFor(100, 10_000);
+    expect(sub.completed).toBe(true);
     const updates = events.map((e) => e.data!.jobUpdated);
     expect(updates.at(-1)).toEqual({ status: 'SUCCEEDED', progress: 1 });
     const progress = updates.filter((u) => u.status === 'RUNNING').map((u) => u.progress);
@@ -55,7 +58,7 @@ describe('running jobs on the pool', () => {
     const submitted = await server.gql('mutation { submitPiJob(input: { simulations: 40000000, concurrency: 2, seed: 42 }) { id status } }', {}, admin);
     const id = submitted.data?.submitPiJob.id;
     const sub = subscribe(server.wsClient(admin), `subscription($id: ID!) { jobUpdated(id: $id) { ${JOB_FIELDS} } }`, { id });
-    const events = await sub.waitFor(1000, 20_000).catch(() => sub.events);
+    const events = await sub.waitFor(1000, 20_000);
     expect(sub.completed).toBe(true);
     const updates = events.map((e) => e.data?.jobUpdated);
     const last = updates.at(-1);
@@ -77,9 +80,7 @@ describe('running jobs on the pool', () => {
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` },
       body: JSON.stringify({ query: `subscription($id: ID!) { jobUpdated(id: $id) { status progress } }`, variables: { id } }),
     });
-    const events = await readSseEvents(response, 100, 10_000).catch((e) => {
-      throw e;
-    });
+    const events = await readSseEvents(response, 100, 10_000);
     const statuses = events.map((e) => e.data.jobUpdated.status);
     expect(statuses.at(-1)).toBe('SUCCEEDED');
     expect(statuses).toContain('RUNNING');
@@ -106,9 +107,9 @@ describe('running jobs on the pool', () => {
     const types = job.events.map((e: { type: string }) => e.type);
     expect(types).toEqual(['queued', 'started', 'retry_scheduled', 'started', 'retry_scheduled', 'started', 'failed']);
     const starts = job.events.filter((e: { type: string }) => e.type === 'started').map((e: { at: string }) => Date.parse(e.at));
-    // Base 200 ms: the second attempt waits 100..200 ms, the third 200..400 ms (jitter in [0.5, 1)).
-    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(100);
-    expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(200);
+    // The second attempt waits base/2..base, the third base..2·base.
+    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(RETRY_BASE_MS / 2);
+    expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(RETRY_BASE_MS);
     const retried = await server.gql('mutation($id: ID!) { retryJob(id: $id) { status } }', { id }, admin);
     expect(['QUEUED', 'RUNNING']).toContain(retried.data?.retryJob.status);
     const again = await waitForJob(id!, ['FAILED']);
@@ -142,7 +143,9 @@ describe('queues', () => {
     const manager = (await server.userWithRole('MANAGER')).token;
     expect((await server.gql('mutation { pauseQueue(name: "held") { paused } }', {}, manager)).data?.pauseQueue.paused).toBe(true);
     const [queued, other] = await diagnostic({ behavior: 'SUCCEED', queue: 'held' }, admin, 2);
-    await Bun.sleep(200);
+    // A job of another queue submitted after them runs: claim passes ran, and left the held ones queued.
+    const [passing] = await diagnostic({ behavior: 'SUCCEED' });
+    await waitForJob(passing!, ['SUCCEEDED']);
     expect((await waitForJob(queued!, ['QUEUED'])).status).toBe('QUEUED');
     const cancelled = await server.gql('mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: queued }, manager);
     expect(cancelled.data?.cancelJob.status).toBe('CANCELLED');
@@ -153,7 +156,9 @@ describe('queues', () => {
     await waitForJob(running!, ['RUNNING']);
     const started = Date.now();
     expect((await server.gql('mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: running }, admin)).data?.cancelJob.status).toBe('CANCELLED');
-    await Bun.sleep(300);
+    // A job submitted after the cancel finishing: the stopped run's late end was handled before it.
+    const [after] = await diagnostic({ behavior: 'SUCCEED' });
+    await waitForJob(after!, ['SUCCEEDED']);
     const job = await waitForJob(running!, ['CANCELLED']);
     expect(job.events.map((e: { type: string }) => e.type)).toEqual(['queued', 'started', 'cancelled']);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -163,7 +168,7 @@ describe('queues', () => {
 
   test("a queue's concurrency bounds how many of its jobs run at once", async () => {
     await createQueue('single', { concurrency: 1 });
-    const ids = await diagnostic({ behavior: 'SLEEP', durationMs: 150, queue: 'single' }, admin, 3);
+    const ids = await diagnostic({ behavior: 'SLEEP', durationMs: 50, queue: 'single' }, admin, 3);
     const jobs = [];
     for (const id of ids) jobs.push(await waitForJob(id, ['SUCCEEDED']));
     const spans = jobs.map((job) => {
@@ -258,9 +263,12 @@ describe('who sees what', () => {
     const bob = await server.userWithRole('USER');
     const manager = await server.userWithRole('MANAGER');
     await createQueue('visible');
-    const aliceSub = subscribe(server.wsClient(alice.token), 'subscription { jobCompleted(queue: "visible") { id owner { username } } }');
+    const listening = server.nextSubscriptions('jobCompleted', 3);
+    const aliceClient = server.wsClient(alice.token);
+    const aliceSub = subscribe(aliceClient, 'subscription { jobCompleted(queue: "visible") { id owner { username } } }');
     const managerSub = subscribe(server.wsClient(manager.token), 'subscription { jobCompleted(queue: "visible", kind: PI) { id } }');
-    await Bun.sleep(150);
+    const adminSub = subscribe(server.wsClient(admin), 'subscription { jobCompleted(queue: "visible") { id } }');
+    await listening;
     const bobJob = (await server.gql('mutation { submitPiJob(input: { simulations: 1000, queue: "visible" }) { id } }', {}, bob.token)).data?.submitPiJob.id;
     await waitForJob(bobJob, ['SUCCEEDED'], bob.token);
     const aliceJob = (await server.gql('mutation { submitPiJob(input: { simulations: 1000, queue: "visible" }) { id } }', {}, alice.token)).data?.submitPiJob.id;
@@ -269,7 +277,9 @@ describe('who sees what', () => {
     expect(aliceEvent?.data?.jobCompleted).toEqual({ id: aliceJob, owner: { username: alice.username } });
     await managerSub.waitFor(2);
     expect(managerSub.events.map((e) => e.data?.jobCompleted.id)).toEqual([bobJob, aliceJob]);
-    await Bun.sleep(200);
+    // The admin heard of all three jobs, and alice's socket answered a query since: nothing more is coming to her.
+    await adminSub.waitFor(3);
+    await subscribe(aliceClient, '{ __typename }').waitFor(1);
     expect(aliceSub.events).toHaveLength(1);
 
     expect((await server.gql('query($id: ID!) { job(id: $id) { id } }', { id: bobJob }, alice.token)).data?.job).toBeNull();

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { FakeClock } from './helpers/clock';
 import { startTestServer, type TestServer } from './helpers/server';
 
-const LEASE_MS = 2_000;
+const LEASE_MS = 1_000;
 const PULL_LEASE_MS = 60_000;
 const RETRY_BASE_MS = 60_000;
 

@@ -3,20 +3,21 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_DATABASE_IN_USE } from '../src/db/lock';
-import { spawnProcess, spawnServer } from './helpers/process';
+import { exitCodeWithin, spawnProcess, spawnServer } from './helpers/process';
 import { ADMIN_PASSWORD, startTestServer } from './helpers/server';
 
 const freshDir = () => mkdtempSync(join(tmpdir(), 'jobgraph-processes-'));
 
 describe('one jobgraph per database file', () => {
-  test('a second process on the same file refuses to start, with a clear message and exit code 3; the first is unaffected', async () => {
+  // The two process tests each have their own database and processes: they run at once.
+  test.concurrent('a second process on the same file refuses to start, with a clear message and exit code 3; the first is unaffected', async () => {
     const dir = freshDir();
     const databasePath = join(dir, 'jobgraph.db');
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '1' };
     const first = await spawnServer(env);
     const second = spawnProcess(env);
     try {
-      expect(await Promise.race([second.proc.exited, Bun.sleep(15_000).then(() => 'still running')])).toBe(EXIT_DATABASE_IN_USE);
+      expect(await exitCodeWithin(second.proc, 15_000)).toBe(EXIT_DATABASE_IN_USE);
       expect(EXIT_DATABASE_IN_USE).toBe(3);
       expect(second.stderr()).toContain(`jobgraph: database ${databasePath} is in use by another jobgraph process (pid ${first.proc.pid})`);
       expect(second.stdout()).not.toContain('jobgraph listening');
@@ -30,7 +31,7 @@ describe('one jobgraph per database file', () => {
     }
   }, 30_000);
 
-  test('the lock dies with its process: after kill -9 the next start takes the file over', async () => {
+  test.concurrent('the lock dies with its process: after kill -9 the next start takes the file over', async () => {
     const dir = freshDir();
     const databasePath = join(dir, 'jobgraph.db');
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '1' };

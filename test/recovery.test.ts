@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnServer } from './helpers/process';
+import { until } from './helpers/server';
 
 const ADMIN_PASSWORD = 'recovery-test-password';
 
@@ -21,8 +22,9 @@ const login = async (url: string) =>
 
 const freshDatabase = () => join(mkdtempSync(join(tmpdir(), 'jobgraph-recovery-')), 'jobgraph.db');
 
+// Each test runs its own processes on its own database: they overlap, waiting on process starts and drains together.
 describe('durability', () => {
-  test('kill -9 mid-run, restart: all 1,000 jobs end SUCCEEDED exactly once', async () => {
+  test.concurrent('kill -9 mid-run, restart: all 1,000 jobs end SUCCEEDED exactly once', async () => {
     const databasePath = freshDatabase();
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', LOG_LEVEL: 'info' };
     const first = await spawnServer(env);
@@ -30,7 +32,7 @@ describe('durability', () => {
     await gql(first.url, 'mutation { createQueue(input: { name: "crash", concurrency: 16 }) { name } }', token);
     const submitted = await gql(
       first.url,
-      'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 20, queue: "crash", maxAttempts: 5 }, count: 1000) { id } }',
+      'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 5, queue: "crash", maxAttempts: 5 }, count: 1000) { id } }',
       token,
     );
     expect(submitted.data.submitDiagnosticJobs).toHaveLength(1000);
@@ -54,12 +56,12 @@ describe('durability', () => {
     const second = await spawnServer(env);
     try {
       const again = await login(second.url);
-      const until = Date.now() + 30_000;
+      const finishBy = Date.now() + 30_000;
       for (;;) {
         const counts = (await gql(second.url, '{ jobCounts { succeeded failed total } }', again)).data.jobCounts;
         if (counts.succeeded + counts.failed === 1000) break;
-        if (Date.now() > until) throw new Error(`not finished after restart: ${JSON.stringify(counts)}`);
-        await Bun.sleep(50);
+        if (Date.now() > finishBy) throw new Error(`not finished after restart: ${JSON.stringify(counts)}`);
+        await Bun.sleep(25);
       }
       expect(second.stdout()).toContain('recovered jobs left running by a previous process');
     } finally {
@@ -77,12 +79,12 @@ describe('durability', () => {
     expect(recovered.n).toBeGreaterThan(0);
   }, 90_000);
 
-  test('graceful shutdown drains: queued jobs finish, new submissions get UNAVAILABLE, reads work, exit code 0', async () => {
+  test.concurrent('graceful shutdown drains: queued jobs finish, new submissions get UNAVAILABLE, reads work, exit code 0', async () => {
     const databasePath = freshDatabase();
     const server = await spawnServer({ DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', SHUTDOWN_TIMEOUT_SECONDS: '30' });
     const token = await login(server.url);
     await gql(server.url, 'mutation { createQueue(input: { name: "slow", concurrency: 2 }) { name } }', token);
-    await gql(server.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 300, queue: "slow" }, count: 6) { id } }', token);
+    await gql(server.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 200, queue: "slow" }, count: 6) { id } }', token);
     const status = await gql(server.url, 'mutation { shutdown { draining pendingJobs } }', token);
     expect(status.data.shutdown).toEqual({ draining: true, pendingJobs: 6 });
 
@@ -99,25 +101,26 @@ describe('durability', () => {
     sqlite.close();
   }, 60_000);
 
-  test('SIGTERM past SHUTDOWN_TIMEOUT leaves running jobs to recovery, and the next start finishes them', async () => {
+  test.concurrent('SIGTERM past SHUTDOWN_TIMEOUT leaves running jobs to recovery, and the next start finishes them', async () => {
     const databasePath = freshDatabase();
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', SHUTDOWN_TIMEOUT_SECONDS: '1' };
     const first = await spawnServer(env);
     const token = await login(first.url);
-    const [job] = (await gql(first.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 3000 }) { id } }', token)).data.submitDiagnosticJobs;
-    await Bun.sleep(300);
+    // Runs well past the 1 s the drain waits, counted from when it started.
+    const [job] = (await gql(first.url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 1500 }) { id } }', token)).data.submitDiagnosticJobs;
+    await until(async () => (await gql(first.url, 'query($id: ID!) { job(id: $id) { status } }', token, { id: job.id })).data.job.status === 'RUNNING', 'the job to run');
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.stdout()).toContain('shutdown timeout');
 
     const second = await spawnServer(env);
     try {
       const again = await login(second.url);
-      const until = Date.now() + 15_000;
+      const finishBy = Date.now() + 15_000;
       let current: any;
       do {
-        await Bun.sleep(100);
+        await Bun.sleep(25);
         current = (await gql(second.url, 'query($id: ID!) { job(id: $id) { status attempts events { type } } }', again, { id: job.id })).data.job;
-      } while (current.status !== 'SUCCEEDED' && Date.now() < until);
+      } while (current.status !== 'SUCCEEDED' && Date.now() < finishBy);
       expect(current.status).toBe('SUCCEEDED');
       expect(current.events.map((e: { type: string }) => e.type)).toEqual(['queued', 'started', 'recovered', 'started', 'succeeded']);
       expect(current.attempts).toBe(2);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { heapStats } from 'bun:jsc';
 import { runDishesCli } from '../src/relay/dishes-cli';
 import { ENTRY_OVERHEAD_BYTES } from '../src/relay/service';
+import { FakeClock } from './helpers/clock';
 import { startTestServer, type TestServer } from './helpers/server';
 
 /** A stand-in for the restaurant API on 127.0.0.1: scriptable answers per path, counting every request it gets. */
@@ -30,6 +31,9 @@ function startUpstream() {
   return { server, hits, requests, routes, json, base: `http://127.0.0.1:${server.port}/api/`, count: (path: string) => hits.get(path) ?? 0 };
 }
 
+/** An upstream too slow for the relay's timeout: it answers only once the relay has given up on it. */
+const tooSlow = (request: Request) => new Promise<void>((resolve) => request.signal.addEventListener('abort', () => resolve()));
+
 const RESTAURANTS = [
   { identifier: 'r1', name: 'Chez Bun', city: 'Lyon' },
   { identifier: 'r2', name: 'Yoga Diner', city: 'Oslo' },
@@ -46,10 +50,12 @@ const R1 = {
 
 describe('the relay', () => {
   const upstream = startUpstream();
+  // Freshness and age are measured on this clock: a max-age of 1 s passes when the test moves it.
+  const clock = new FakeClock();
   let server: TestServer;
   let token: string;
   beforeAll(async () => {
-    server = await startTestServer({ RELAY_UPSTREAM: upstream.base, RELAY_DEFAULT_TTL_SECONDS: '1', RELAY_TIMEOUT_MS: '300' });
+    server = await startTestServer({ RELAY_UPSTREAM: upstream.base, RELAY_DEFAULT_TTL_SECONDS: '1', RELAY_TIMEOUT_MS: '300' }, { clock });
     token = (await server.userWithRole('USER')).token;
   });
   afterAll(async () => {
@@ -110,7 +116,7 @@ describe('the relay', () => {
     await relay('plain');
     expect((await relay('short')).data!.relay.cached).toBe(true);
     expect((await relay('plain')).data!.relay.cached).toBe(true);
-    await Bun.sleep(1100);
+    clock.advance(1100);
     expect((await relay('short')).data!.relay).toMatchObject({ cached: false, body: { n: 2 } });
     expect((await relay('plain')).data!.relay).toMatchObject({ cached: false, body: { n: 2 } });
   });
@@ -142,14 +148,14 @@ describe('the relay', () => {
 
   test('stale-if-error: an expired entry is served, flagged, when the upstream fails, errs or times out', async () => {
     let mode: 'ok' | '500' | 'slow' | 'garbage' = 'ok';
-    upstream.routes.set('flaky', async () => {
+    upstream.routes.set('flaky', async (request) => {
       if (mode === '500') return new Response('boom', { status: 500 });
-      if (mode === 'slow') await Bun.sleep(1000);
+      if (mode === 'slow') await tooSlow(request);
       if (mode === 'garbage') return new Response('<html>', { headers: { 'cache-control': 'max-age=60' } });
       return upstream.json({ ok: true }, { 'cache-control': 'max-age=1' });
     });
     await relay('flaky');
-    await Bun.sleep(1100);
+    clock.advance(1100);
     for (const failure of ['500', 'slow', 'garbage'] as const) {
       mode = failure;
       expect((await relay('flaky')).data!.relay).toMatchObject({ cached: true, stale: true, body: { ok: true } });
@@ -159,8 +165,8 @@ describe('the relay', () => {
   test('a bad upstream with nothing cached is a clear UNAVAILABLE, and nothing is cached', async () => {
     upstream.routes.set('html', () => new Response('<html>not json</html>', { headers: { 'cache-control': 'max-age=60' } }));
     upstream.routes.set('down', () => new Response('boom', { status: 503 }));
-    upstream.routes.set('slow', async () => {
-      await Bun.sleep(1000);
+    upstream.routes.set('slow', async (request) => {
+      await tooSlow(request);
       return upstream.json({});
     });
     for (const [path, message] of [
@@ -194,7 +200,7 @@ describe('the relay', () => {
     version = 2;
     expect(await ask()).toBe('v1');
     expect(upstream.count('restaurant/r9')).toBe(1);
-    await Bun.sleep(1100);
+    clock.advance(1100);
     expect(await ask()).toBe('v2');
     // no-store answers are not reused either.
     upstream.routes.set('restaurant/r8', () => upstream.json({ identifier: 'r8', name: `v${version++}` }, { 'cache-control': 'no-store' }));

@@ -12,8 +12,9 @@ const LOGIN_EVENTS = 'subscription { loginEvents { username success reason addre
 describe('loginEvents', () => {
   test('delivers successes and failures live over WebSocket', async () => {
     const admin = await server.adminToken();
+    const listening = server.nextSubscriptions('loginEvents');
     const sub = subscribe(server.wsClient(admin), LOGIN_EVENTS);
-    await Bun.sleep(100); // let the subscription register before the events happen
+    await listening; // the subscription listens before the events happen
     await server.gql('mutation { login(username: "ivan", password: "not-his-password") { token } }');
     await server.userWithRole('USER', 'judy');
     const events = await sub.waitFor(2);
@@ -27,6 +28,7 @@ describe('loginEvents', () => {
   test('delivers over Server-Sent Events', async () => {
     const admin = await server.adminToken();
     const controller = new AbortController();
+    const listening = server.nextSubscriptions('loginEvents');
     const response = await fetch(server.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` },
@@ -36,7 +38,7 @@ describe('loginEvents', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const reading = readSseEvents(response, 1);
-    await Bun.sleep(100);
+    await listening;
     await server.gql('mutation { login(username: "mallory", password: "guessing-here") { token } }');
     const [event] = await reading;
     expect(event.data.loginEvents).toMatchObject({ username: 'mallory', success: false });
@@ -69,8 +71,9 @@ describe('tokens on WebSocket', () => {
   test('a token revoked after connecting closes the socket (4403); nothing more is served on it', async () => {
     const { token } = await server.userWithRole('ADMIN');
     const client = server.wsClient(token);
+    const listening = server.nextSubscriptions('loginEvents');
     const first = subscribe(client, 'subscription { loginEvents { username } }');
-    await Bun.sleep(100);
+    await listening;
     await server.gql('mutation { logout }', {}, token);
     await first.waitFor(1);
     expect((first.error as CloseEvent).code).toBe(4403);
@@ -85,6 +88,7 @@ describe('tokens on WebSocket', () => {
     const admin = await server.adminToken();
     const ws = new WebSocket(server.wsUrl, { protocols: ['graphql-transport-ws'], headers: { authorization: `Bearer ${admin}` } } as any);
     const messages: any[] = [];
+    const listening = server.nextSubscriptions('loginEvents');
     await new Promise<void>((resolve, reject) => {
       ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init' }));
       ws.onerror = reject;
@@ -93,7 +97,7 @@ describe('tokens on WebSocket', () => {
         messages.push(message);
         if (message.type === 'connection_ack') {
           ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { loginEvents { username } }' } }));
-          setTimeout(() => server.gql('mutation { login(username: "trent", password: "wrong-wrong") { token } }'), 100);
+          void listening.then(() => server.gql('mutation { login(username: "trent", password: "wrong-wrong") { token } }'), reject);
         }
         if (message.type === 'next') resolve();
       };

@@ -1,5 +1,12 @@
+import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, setSystemTime, test } from 'bun:test';
-import { ADMIN_PASSWORD, startTestServer, subscribe, type TestServer } from './helpers/server';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { ADMIN_PASSWORD, startTestServer, subscribe, TEST_PASSWORD_HASH_COST, type TestServer } from './helpers/server';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -247,4 +254,36 @@ test('a remembered session still expires on time', async () => {
   } finally {
     setSystemTime();
   }
+});
+
+describe('password hashing cost', () => {
+  // Bun's argon2id defaults (64 MiB, 2 passes, 1 lane), as written into every hash it makes.
+  const STRONG = /^\$argon2id\$v=19\$m=65536,t=2,p=1\$/;
+
+  test('production (loadConfig + createApp, no option) hashes with the strong default; verify works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobgraph-hash-'));
+    const config = loadConfig({ DATABASE_PATH: join(dir, 'jobgraph.db'), WORKERS: '1', QUOTE_SERVER: '127.0.0.1:9' });
+    const app = createApp(config, createLogger({ level: 'silent' }));
+    try {
+      await app.users.bootstrapAdmin('admin', 'production-admin-password');
+      const user = await app.users.createUser({ username: 'prod-user', password: 'production-password', role: 'USER' });
+      const admin = await app.users.login('admin', 'production-admin-password', null);
+      expect(user.passwordHash).toMatch(STRONG);
+      expect(admin.user.passwordHash).toMatch(STRONG);
+      expect((await app.users.login('prod-user', 'production-password', null)).user.username).toBe('prod-user');
+    } finally {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the test servers hash at the cheap test cost, and their hashes verify as usual', async () => {
+    const db = new Database(server.databasePath, { readonly: true });
+    const hashes = (db.query('SELECT password_hash AS hash FROM users').all() as { hash: string }[]).map((row) => row.hash);
+    db.close();
+    const { memoryCost, timeCost } = TEST_PASSWORD_HASH_COST;
+    expect(hashes.length).toBeGreaterThan(1);
+    for (const hash of hashes) expect(hash).toStartWith(`$argon2id$v=19$m=${memoryCost},t=${timeCost},p=1$`);
+    expect(await server.login('admin', ADMIN_PASSWORD)).toBeString();
+  });
 });

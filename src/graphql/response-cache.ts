@@ -3,10 +3,11 @@
 // response-cache plugin; `serveFromCache` answers a hit straight from the same cache before the request enters
 // Yoga at all — the use the library documents for its key function — because a hit is then a token check, a key
 // and a lookup instead of the whole GraphQL pipeline (see the relay benchmark in the README).
-import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
+import { type Cache, createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { App } from '../app';
+import type { Clock } from '../clock';
 import { authenticateRequest } from '../users/auth';
 import type { GraphQLContext } from './context';
 
@@ -50,8 +51,28 @@ interface KeyParts {
 const cacheKey = ({ documentString, variableValues, operationName, sessionId }: KeyParts) =>
   `${sessionId}|${Bun.hash(JSON.stringify([documentString, variableValues ?? {}, operationName ?? null])).toString(36)}`;
 
-export function createResponseCache(app: App, schema: GraphQLSchema) {
-  const cache = createInMemoryCache();
+/**
+ * Each entry's lifetime also measured on `clock` (the LRU underneath counts real time): when a test moves the clock
+ * past a relay answer's freshness, the whole answers built on it expire with it.
+ */
+function expiringOn(clock: Clock, cache: Cache): Cache {
+  const expiresAt = new WeakMap<object, number>();
+  return {
+    set(id, data, entities, ttl) {
+      expiresAt.set(data, clock.now() + ttl);
+      return cache.set(id, data, entities, ttl);
+    },
+    async get(id) {
+      const data = await cache.get(id);
+      return data && clock.now() < (expiresAt.get(data) ?? Number.POSITIVE_INFINITY) ? data : undefined;
+    },
+    invalidate: (entities) => cache.invalidate(entities),
+  };
+}
+
+/** `clock`: only tests pass one; without it the in-memory cache's own TTLs are the only ones. */
+export function createResponseCache(app: App, schema: GraphQLSchema, clock?: Clock) {
+  const cache = clock ? expiringOn(clock, createInMemoryCache()) : createInMemoryCache();
   const serialized = new WeakMap<object, string>();
 
   const plugin = useResponseCache({

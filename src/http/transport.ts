@@ -1,6 +1,7 @@
 // Everything Bun.serve needs from us, built over one app: Yoga and its response cache, the request pipeline, the
 // WebSocket handler, and the rate rules and session tracking both transports share.
 import type { App } from '../app';
+import type { Clock } from '../clock';
 import { createResponseCache } from '../graphql/response-cache';
 import { buildSchema } from '../graphql/schema';
 import { createGraphQLHandler } from './graphql-handler';
@@ -9,17 +10,19 @@ import { createRequestHandler } from './routes';
 import { SessionStreams } from './session-streams';
 import { createWebSocketHandler } from './websocket';
 
-export function createHttpTransport(app: App) {
+export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   const { config } = app;
-  const responseCache = createResponseCache(app, buildSchema());
+  // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
+  const now = options.clock ? () => options.clock!.now() : undefined;
+  const responseCache = createResponseCache(app, buildSchema(), options.clock);
   const yoga = createGraphQLHandler(app, responseCache);
-  const rateLimiter = new RateLimiter(config.rateLimitPerSecond);
-  const sessionStreams = new SessionStreams((token) => app.users.authenticate(token));
+  const rateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
+  const sessionStreams = new SessionStreams((token) => app.users.authenticate(token), now);
   app.users.onSessionsChanged(() => sessionStreams.scheduleRecheck());
   const websocket = createWebSocketHandler(app, yoga as never, {
     rateLimiter,
     // The same rule per connection, so one socket cannot use up its whole address's allowance alone.
-    connectionLimiter: new RateLimiter(config.rateLimitPerSecond),
+    connectionLimiter: new RateLimiter(config.rateLimitPerSecond, now),
     sessionStreams,
     // The same bound as an HTTP body.
     maxPayloadLength: config.maxBodyBytes,

@@ -12,11 +12,8 @@ export interface Actor {
   role: Role;
 }
 
-/** Where the engine reads the time, so tests can move it (leases, backoff, recovery). */
-export interface Clock {
-  now(): number;
-}
-export const systemClock: Clock = { now: () => Date.now() };
+/** Where the engine reads the time (leases, backoff, recovery); tests pass one they move. */
+export { type Clock, systemClock } from '../clock';
 
 /** What the engine needs of a queue's settings (src/queues keeps them). */
 export interface QueueSettings {

@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import CachePolicy from 'http-cache-semantics';
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock';
 import type { Db } from '../db/client';
 import { relayCache } from '../db/schema';
 import { unavailable } from '../errors';
@@ -15,6 +16,8 @@ export interface RelayOptions {
   /** Memory the cached entries may take, as {@link entrySize} estimates it; the least recently used go first. */
   cacheMaxBytes: number;
   maxResponseBytes: number;
+  /** Where freshness and age are measured (tests move it instead of waiting out a max-age). */
+  clock?: Clock;
 }
 
 export interface RelayResponse {
@@ -105,15 +108,24 @@ export class RelayService {
   readonly stats = { requests: 0, hits: 0, revalidations: 0, stale: 0 };
   /** Which paths may be relayed: those that stay under the upstream (built at the first request; none may be configured). */
   private pathInput: ReturnType<typeof relayPathInput> | undefined;
+  private readonly clock: Clock;
+  /** http-cache-semantics' policy, reading the time from our clock (its `now()`; revalidation keeps the class). */
+  private readonly Policy: typeof CachePolicy;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
     private readonly options: RelayOptions,
   ) {
+    const clock = (this.clock = options.clock ?? systemClock);
+    this.Policy = class extends CachePolicy {
+      now(): number {
+        return clock.now();
+      }
+    };
     // Least recently used first, as the Map's order.
     for (const row of db.select().from(relayCache).orderBy(asc(relayCache.lastUsedAt)).all()) {
-      const policy = CachePolicy.fromObject(row.policy as CachePolicy.CachePolicyObject);
+      const policy = this.Policy.fromObject(row.policy as CachePolicy.CachePolicyObject);
       const entry: Entry = { ...row, json: JSON.parse(row.body || 'null'), policy, size: entrySize(row) };
       this.entries.set(row.url, entry);
       this.bytes += entry.size;
@@ -193,7 +205,7 @@ export class RelayService {
     if (response.status === 304 && entry) {
       const { policy } = entry.policy.revalidatedPolicy(request, { status: 304, headers: withDefaultTtl(kept, this.options.defaultTtlSeconds) });
       entry.policy = policy;
-      entry.fetchedAt = new Date();
+      entry.fetchedAt = this.nowAsDate();
       entry.headers = { ...entry.headers, ...kept };
       this.stats.revalidations++;
       this.store(entry);
@@ -207,8 +219,8 @@ export class RelayService {
     } catch {
       return this.staleOr(path, entry, `the upstream ${url} answered ${response.status} with a body that is not JSON`);
     }
-    const policy = new CachePolicy(request, { status: response.status, headers: withDefaultTtl(kept, this.options.defaultTtlSeconds) }, { shared: true });
-    const fetched = { url, status: response.status, headers: kept, body: text, json, policy, fetchedAt: new Date(), lastUsedAt: new Date() };
+    const policy = new this.Policy(request, { status: response.status, headers: withDefaultTtl(kept, this.options.defaultTtlSeconds) }, { shared: true });
+    const fetched = { url, status: response.status, headers: kept, body: text, json, policy, fetchedAt: this.nowAsDate(), lastUsedAt: this.nowAsDate() };
     const fresh: Entry = { ...fetched, size: entrySize(fetched) };
     const storable = CACHEABLE_STATUSES.has(response.status) && policy.storable() && fresh.size <= this.options.cacheMaxBytes;
     if (storable) this.store(fresh);
@@ -230,8 +242,12 @@ export class RelayService {
     return { path, url: entry.url, status: entry.status, headers: entry.headers, body: entry.json, fetchedAt: entry.fetchedAt, freshForMs, ...flags };
   }
 
+  private nowAsDate(): Date {
+    return new Date(this.clock.now());
+  }
+
   private touch(entry: Entry): void {
-    entry.lastUsedAt = new Date();
+    entry.lastUsedAt = this.nowAsDate();
     // Re-inserting moves it to the Map's end: the Map's order is least recently used first.
     this.entries.delete(entry.url);
     this.entries.set(entry.url, entry);
@@ -243,7 +259,7 @@ export class RelayService {
     const previous = this.entries.get(entry.url);
     if (previous) this.bytes -= previous.size;
     entry.size = entrySize(entry);
-    entry.lastUsedAt = new Date();
+    entry.lastUsedAt = this.nowAsDate();
     this.entries.delete(entry.url);
     this.entries.set(entry.url, entry);
     this.bytes += entry.size;

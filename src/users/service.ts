@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock';
 import type { Db } from '../db/client';
 import { ROLES, type Role, users } from '../db/schema';
 import { type Selection, withSelection } from '../db/selection';
@@ -29,6 +30,19 @@ export interface UsersServiceOptions {
   /** Failed logins per client address (over all usernames) before it is throttled; 0: no per-address rule. */
   loginMaxFailuresPerAddress: number;
   loginFailureWindowMs: number;
+  /** argon2id's cost; only tests lower it (see PasswordHashCost). Bun's defaults otherwise. */
+  passwordHashCost?: PasswordHashCost;
+  /** Where session expiry and the login throttles read the time; tests pass one they can move. */
+  clock?: Clock;
+}
+
+/**
+ * argon2id's memory (KiB) and passes. Production never sets it: Bun's defaults (64 MiB, 2 passes) apply. Tests
+ * lower it because every throwaway user costs a hash and a login; verify() reads the cost from the hash itself.
+ */
+export interface PasswordHashCost {
+  memoryCost: number;
+  timeCost: number;
 }
 
 const USERNAME_PATTERN = /^[a-z0-9_.@-]{3,64}$/;
@@ -55,8 +69,6 @@ export const updateUserInput = z.object({ role: role.nullish(), password: newPas
 // Both are checked before the current password is verified: a request that cannot succeed costs no hash.
 export const changePasswordInput = z.object({ currentPassword: stringAtMost('currentPassword', PASSWORD_MAX), newPassword: newPassword('newPassword') });
 
-const hashPassword = (password: string) => Bun.password.hash(password, { algorithm: 'argon2id' });
-
 /** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
 /** Live sessions remembered at most (the map is cleared when full). */
 const LIVE_SESSION_CACHE_SIZE = 10_000;
@@ -72,10 +84,19 @@ export class UsersService {
   private readonly sessionChangeListeners = new Set<() => void>();
 
   constructor(private readonly options: UsersServiceOptions) {
-    this.usernameThrottle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs);
+    const now = () => this.clock.now();
+    this.usernameThrottle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs, now);
     this.addressThrottle = options.loginMaxFailuresPerAddress
-      ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs)
+      ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs, now)
       : null;
+  }
+
+  private get clock(): Clock {
+    return this.options.clock ?? systemClock;
+  }
+
+  private hashPassword(password: string): Promise<string> {
+    return Bun.password.hash(password, { algorithm: 'argon2id', ...this.options.passwordHashCost });
   }
 
   private get db() {
@@ -89,7 +110,7 @@ export class UsersService {
   async bootstrapAdmin(username: string, configuredPassword: string | undefined) {
     if (q.countActiveAdmins(this.db) > 0) return { created: false as const };
     const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
-    const passwordHash = await hashPassword(password);
+    const passwordHash = await this.hashPassword(password);
     const existing = q.findUserByUsername(this.db, name);
     this.forgetSessions();
     if (existing) q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
@@ -119,7 +140,7 @@ export class UsersService {
       const user = q.findUserByUsername(this.db, username);
       const passwordMatches = user
         ? await Bun.password.verify(password, user.passwordHash)
-        : await Bun.password.verify(password, await (this.dummyHash ??= hashPassword(generatePassword())));
+        : await Bun.password.verify(password, await (this.dummyHash ??= this.hashPassword(generatePassword())));
       const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
       if (failure || !user) {
         this.recordFailedAttempt(attempts, username, address);
@@ -142,7 +163,7 @@ export class UsersService {
 
   private startSession(user: NonNullable<ReturnType<typeof q.findUserByUsername>>, clientAddress: string | null) {
     const token = generateToken();
-    const at = new Date();
+    const at = new Date(this.clock.now());
     const session = this.db.transaction((tx) => {
       q.recordSuccessfulLogin(tx as unknown as Db, user.id, at);
       return q.insertSession(tx as unknown as Db, {
@@ -160,7 +181,7 @@ export class UsersService {
   /** The user behind a bearer token, or null when the token is unknown, revoked, expired or its user disabled. */
   authenticate(token: string): AuthUser | null {
     const tokenHash = hashToken(token);
-    const now = Date.now();
+    const now = this.clock.now();
     const known = this.liveSessions.get(tokenHash);
     if (known && known.expiresAt > now) return known;
     const session = q.findLiveSession(this.db, tokenHash, new Date(now));
@@ -229,7 +250,7 @@ export class UsersService {
   async createUser(input: z.input<typeof createUserInput>) {
     const { username, password, role } = parseInput(createUserInput, input);
     if (q.findUserByUsername(this.db, username)) throw conflict(`username "${username}" is taken`);
-    const user = q.insertUser(this.db, { username, passwordHash: await hashPassword(password), role });
+    const user = q.insertUser(this.db, { username, passwordHash: await this.hashPassword(password), role });
     this.options.log.info({ userId: user.id, username, role }, 'user created');
     return user;
   }
@@ -240,7 +261,7 @@ export class UsersService {
     const changes: Parameters<typeof q.updateUserRow>[2] = {};
     if (role != null) changes.role = role;
     if (disabled != null) changes.disabled = disabled;
-    if (password != null) changes.passwordHash = await hashPassword(password);
+    if (password != null) changes.passwordHash = await this.hashPassword(password);
     const losesAdmin = user.role === 'ADMIN' && !user.disabled && ((changes.role && changes.role !== 'ADMIN') || changes.disabled);
     if (losesAdmin && q.countActiveAdmins(this.db) <= 1) throw conflict('cannot demote or disable the last active admin');
     const updated = this.db.transaction((tx) => {
@@ -275,7 +296,7 @@ export class UsersService {
     if (!(await Bun.password.verify(currentPassword, user.passwordHash))) {
       throw new DomainError(ErrorCode.BAD_USER_INPUT, 'current password is wrong', { field: 'currentPassword' });
     }
-    const passwordHash = await hashPassword(newPassword);
+    const passwordHash = await this.hashPassword(newPassword);
     this.db.transaction((tx) => {
       this.forgetSessions();
       q.updateUserRow(tx as unknown as Db, actor.id, { passwordHash });

@@ -1,6 +1,9 @@
-import type { Clock } from '../../src/jobs/model';
+import type { Clock } from '../../src/clock';
 
-/** The job engine's clock for tests: real time plus an offset the test moves forward, instead of sleeping. */
+/**
+ * The app's clock for tests (job engine, sessions, login throttles, rate limits): real time plus an offset the
+ * test moves forward, instead of sleeping.
+ */
 export class FakeClock implements Clock {
   private offset = 0;
 

@@ -87,3 +87,14 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
   }
   return true;
 }
+
+/** The exit code once the process exits, or 'still running' if it has not after `timeoutMs`. */
+export async function exitCodeWithin(proc: Subprocess<any, any, any>, timeoutMs: number): Promise<number | 'still running'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), timeoutMs)));
+  try {
+    return await Promise.race([proc.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

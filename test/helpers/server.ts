@@ -1,9 +1,10 @@
 import { startQuoteServer, type QuoteServer } from '../../quote-server/server';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import { loadConfig } from '../../src/config';
+import type { EventBus, Topics } from '../../src/events';
 import { createLogger } from '../../src/logger';
 import { type RunningServer, type ServerOptions, startServer } from '../../src/server';
 
@@ -30,13 +31,27 @@ export interface TestServer {
   userWithRole(role: 'ADMIN' | 'MANAGER' | 'USER', username?: string): Promise<{ id: string; token: string; username: string }>;
   adminToken(): Promise<string>;
   wsClient(token?: string, extra?: Partial<Parameters<typeof createClient>[0]>): Client;
+  /**
+   * Call before subscribing: resolves once the next `count` subscriptions to an event bus topic (`loginEvents`,
+   * `jobCompleted`, `jobUpdated`) listen, so what is published after that reaches them. Rejects after `timeoutMs`.
+   */
+  nextSubscriptions(topic: keyof Topics, count?: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 let counter = 0;
 
-/** A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file; `options` can bring a clock. */
-export async function startTestServer(env: Record<string, string> = {}, options: Pick<ServerOptions, 'clock'> = {}): Promise<TestServer> {
+/** argon2id's minimum (8 KiB, one pass): a throwaway user costs well under a millisecond instead of ~200 ms twice. */
+export const TEST_PASSWORD_HASH_COST = { memoryCost: 8, timeCost: 1 };
+
+/**
+ * A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file; `options` can bring a clock.
+ * Passwords are hashed at TEST_PASSWORD_HASH_COST (users.test.ts checks that production keeps the strong default).
+ */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: Pick<ServerOptions, 'clock' | 'passwordHashCost'> = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-'));
   const databasePath = join(dir, 'jobgraph.db');
   // Unless a test brings its own, a quote server in this process (the embedded child is tested with real processes).
@@ -55,9 +70,14 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     ANALYTICS_CSV: ANALYTICS_FIXTURE,
     ...env,
   });
-  const running = await startServer(config, { ...options, log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }) });
+  const running = await startServer(config, {
+    passwordHashCost: TEST_PASSWORD_HASH_COST,
+    ...options,
+    log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }),
+  });
   const url = running.url;
   const wsUrl = url.replace(/^http/, 'ws');
+  const nextSubscriptions = watchSubscriptions(running.app.events);
 
   const gql: TestServer['gql'] = async (query, variables, token) => {
     const response = await fetch(url, {
@@ -115,12 +135,58 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     userWithRole,
     adminToken,
     wsClient,
+    nextSubscriptions: (topic, count = 1, timeoutMs = 5000) => nextSubscriptions(topic, count, timeoutMs),
     async stop() {
       await Promise.all(clients.map((client) => client.dispose()));
       await running.stop();
       quoteServer?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Counts, per topic of the app's event bus, the subscriptions that started listening. Yoga's pub/sub adds a
+ * subscription's listener when its iterator is first read, synchronously in that `next()`.
+ */
+function watchSubscriptions(events: EventBus) {
+  const started = new Map<string, number>();
+  const waiters = new Set<() => void>();
+  const subscribe = events.subscribe.bind(events) as (...args: unknown[]) => ReturnType<EventBus['subscribe']>;
+  events.subscribe = ((topic: keyof Topics, ...id: unknown[]) => {
+    const iterator = subscribe(topic, ...id);
+    const next = iterator.next;
+    let counted = false;
+    iterator.next = (...args) => {
+      const result = next.apply(iterator, args);
+      if (!counted) {
+        counted = true;
+        started.set(topic, (started.get(topic) ?? 0) + 1);
+        for (const waiter of waiters) waiter();
+      }
+      return result;
+    };
+    return iterator;
+  }) as EventBus['subscribe'];
+
+  return (topic: keyof Topics, count: number, timeoutMs: number) => {
+    const target = (started.get(topic) ?? 0) + count;
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if ((started.get(topic) ?? 0) < target) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${count} new subscriptions to ${topic}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+    });
   };
 }
 
@@ -209,4 +275,28 @@ export async function readSseEvents(response: Response, count: number, timeoutMs
     await reader.cancel().catch(() => {});
   }
   return events;
+}
+
+/**
+ * A JSON-lines log file once `ready` holds for its complete lines (the logger writes asynchronously): the lines
+ * and the whole text. Rejects after `timeoutMs`.
+ */
+export async function logWhen(file: string, ready: (lines: any[]) => boolean, timeoutMs = 5000): Promise<{ lines: any[]; text: string }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const lines = text.split('\n').slice(0, -1).map((line) => JSON.parse(line));
+    if (ready(lines)) return { lines, text };
+    if (Date.now() > deadline) throw new Error(`timed out waiting for the log ${file}; it has ${lines.length} lines`);
+    await Bun.sleep(10);
+  }
+}
+
+/** Polls `condition` every 10 ms until it holds: a wait on what a test needs, never on a guessed time. */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(10);
+  }
 }
