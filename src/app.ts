@@ -2,7 +2,7 @@ import type { Database } from 'bun:sqlite';
 import type { Logger } from 'pino';
 import { analyticsJob } from './analytics/job';
 import { AnalyticsService } from './analytics/service';
-import { calcJob } from './calculator/job';
+import { calcJobKind } from './calculator/job';
 import { CalculatorService } from './calculator/service';
 import { type Clock, systemClock } from './clock';
 import type { Config } from './config';
@@ -94,7 +94,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   );
   queues.ensureDefault();
   // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
-  const kinds = jobKindRegistry([piJob, forecastJob, calcJob, analyticsJob(analytics), diagnosticJob]);
+  const kinds = jobKindRegistry([piJob, forecastJob, calcJobKind(config.calcChunkChars), analyticsJob(analytics), diagnosticJob]);
   const store = new SqliteJobStore(database, clock);
   runner = new JobRunner({
     store,
@@ -107,6 +107,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     leaseMs: config.jobLeaseMs,
     retryBaseMs: config.jobRetryBaseMs,
     maxInFlight: config.workers * PIPELINE_DEPTH * 4,
+    progressIntervalMs: config.jobProgressIntervalMs,
   });
   const jobs = new JobsService({
     store,

@@ -38,6 +38,8 @@ export interface Config {
   pullLeaseMs: number;
   jobRetryBaseMs: number;
   jobTimeoutMs: number;
+  jobProgressIntervalMs: number;
+  calcChunkChars: number;
 }
 
 export class ConfigError extends Error {}
@@ -132,5 +134,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pullLeaseMs: integer(env, 'PULL_LEASE_SECONDS', 3600, 1, 7 * 24 * 3600) * 1000,
     jobRetryBaseMs: integer(env, 'JOB_RETRY_BASE_MS', 1000, 1, 600_000),
     jobTimeoutMs: integer(env, 'JOB_TIMEOUT_SECONDS', 300, 1, 3600) * 1000,
+    // At most this often a running job's progress is written and published (10 a second).
+    jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
+    // A calc job's chunk (one pool task): ~20 ms of work at 512 KB, so its progress moves as chunks finish.
+    calcChunkChars: integer(env, 'CALC_CHUNK_CHARS', 512 * 1024, 16, 64 * 1024 * 1024),
   };
 }

@@ -277,10 +277,21 @@ describe('the calculator through the API', () => {
     const text = operationsText();
     await Bun.write(input, text);
     const bar: string[] = [];
-    const summary = await runCalcCli({ file: input, out, url: server.url, token, progress: (line) => bar.push(line) });
+    const fractions: number[] = [];
+    // The job waits in a paused queue until the CLI listens, so the bar is watched from its start.
+    const admin = await server.adminToken();
+    expect((await server.gql('mutation { pauseQueue(name: "default") { paused } }', {}, admin)).errors).toBeUndefined();
+    const listening = server.nextSubscriptions('jobUpdated');
+    const running = runCalcCli({ file: input, out, url: server.url, token, progress: (line, _final, fraction) => (bar.push(line), fractions.push(fraction)) });
+    await listening;
+    expect((await server.gql('mutation { resumeQueue(name: "default") { paused } }', {}, admin)).errors).toBeUndefined();
+    const summary = await running;
     expect(summary).toMatchObject({ count: 300_003, errors: 3 });
     expect(bar.at(-1)).toContain('100%');
     expect(bar.at(-1)).toContain('succeeded');
+    // The bar moved: chunks finished and were published while the job ran, never backwards.
+    expect(fractions.some((f) => f > 0 && f < 1)).toBe(true);
+    expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
     const lines = (await Bun.file(out).text()).split('\n');
     expect(lines.length).toBe(300_004); // and a final newline
     expect(lines.slice(0, 3)).toEqual(['105.65151515151518', '-31234', '3819']);
@@ -297,8 +308,76 @@ describe('the calculator through the API', () => {
   }, 60_000);
 
   test('the CLI says clearly what is wrong', async () => {
-    await expect(runCalcCli({ file: join(dir, 'missing.txt'), url: server.url, token })).rejects.toThrow('no such file');
+    const usage = async (...args: string[]) => {
+      const child = Bun.spawn(['bun', 'src/calculator/cli.ts', ...args], { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, JOBGRAPH_TOKEN: '' } });
+      return { code: await child.exited, stderr: await new Response(child.stderr).text() };
+    };
     await Bun.write(join(dir, 'one.txt'), '1+1\n');
+    // Usage errors: exit code 2 and one line that says what is wrong, with the usage.
+    for (const [args, message] of [
+      [[], 'calc: no operations file given (usage: bun run calc <operations-file>'],
+      [['a.txt', 'b.txt'], 'calc: one operations file, not 2 ('],
+      [[join(dir, 'one.txt'), '--bogus', '--token', 't'], "calc: Unknown option '--bogus'"],
+      [[join(dir, 'one.txt'), '--url', 'ftp://example.com', '--token', 't'], 'calc: --url must be an http(s) URL, got "ftp://example.com" ('],
+      [[join(dir, 'one.txt')], 'calc: no token: pass --token, set JOBGRAPH_TOKEN, or give --username and --password ('],
+    ] as const) {
+      const { code, stderr } = await usage(...args);
+      expect([args, code]).toEqual([args, 2]);
+      expect(stderr.startsWith(message)).toBe(true);
+      expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    }
+
+    await expect(runCalcCli({ file: join(dir, 'missing.txt'), url: server.url, token })).rejects.toThrow('no such file');
     await expect(runCalcCli({ file: join(dir, 'one.txt'), url: server.url, token: 'not-a-token' })).rejects.toThrow('user info error');
+  });
+});
+
+describe('`bun run calc` on a server with small chunks', () => {
+  let server: TestServer;
+  let token: string;
+  let dir: string;
+  beforeAll(async () => {
+    // 64-character chunks and every progress update published: a small file makes many chunks, each one a step.
+    server = await startTestServer({ CALC_CHUNK_CHARS: '64', JOB_PROGRESS_INTERVAL_MS: '0' });
+    token = (await server.userWithRole('USER')).token;
+    dir = mkdtempSync(join(tmpdir(), 'jobgraph-calc-chunks-'));
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const expressions = Array.from({ length: 300 }, (_, i) => (i === 150 ? 'import os' : `${i} * 3 - 1`));
+  const expected = expressions.map((e, i) => (i === 150 ? "error: unexpected token 'import' at column 1" : String(i * 3 - 1))).join('\n') + '\n';
+
+  test('a calc job publishes its progress as each chunk finishes', async () => {
+    const updates = server.running.app.events.subscribe('jobUpdated', 1)[Symbol.asyncIterator]();
+    const submitted = await server.gql('mutation($e: [String!]!) { submitCalcJob(input: { expressions: $e }) { id } }', { e: expressions }, token);
+    expect(submitted.data!.submitCalcJob.id).toBe('1');
+    const progress: number[] = [];
+    for (let next = await updates.next(); ; next = await updates.next()) {
+      if (next.value.status === 'RUNNING') progress.push(next.value.progress);
+      if (next.value.status === 'SUCCEEDED') break;
+    }
+    await updates.return?.();
+    // Dozens of 64-character chunks: a step each, in order, the last one full.
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(new Set(progress.filter((p) => p > 0 && p < 1)).size).toBeGreaterThanOrEqual(20);
+    expect(progress.at(-1)).toBe(1);
+  });
+
+  test('the base URL and the /graphql URL both work', async () => {
+    const input = join(dir, 'small.txt');
+    await Bun.write(input, expressions.join('\n') + '\n');
+    const base = server.url.replace(/\/graphql$/, '');
+    for (const url of [base, `${base}/`, server.url]) {
+      const out = join(dir, 'small-results.txt');
+      const fractions: number[] = [];
+      const summary = await runCalcCli({ file: input, out, url, token, progress: (_line, _final, fraction) => fractions.push(fraction) });
+      expect(summary).toMatchObject({ count: 300, errors: 1 });
+      expect(await Bun.file(out).text()).toBe(expected);
+      expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
+      expect(fractions.at(-1)).toBe(1);
+    }
   });
 });

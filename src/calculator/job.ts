@@ -4,7 +4,7 @@ import { fanOut, type JobKind } from '../jobs/kind';
 
 export const MAX_CALC_EXPRESSIONS = 2_000_000;
 /** A chunk of this many characters (whole lines) is one pool task: ~20 ms of work, fine-grained progress. */
-const CHUNK_CHARS = 512 * 1024;
+export const CALC_CHUNK_CHARS = 512 * 1024;
 
 function countLines(text: string): number {
   if (text === '') return 0;
@@ -73,14 +73,21 @@ export function mergeOutputs(chunks: BatchOutput[], count: number): CalcResult {
   return { count, errors: chunks.reduce((sum, chunk) => sum + chunk.errors, 0), output: chunks.map((chunk) => chunk.output).join('') };
 }
 
-/** A batch of expressions, cut into chunks of whole lines over the pool, the outputs joined in order. */
-export const calcJob: JobKind<CalcInput, CalcResult> = {
-  name: 'CALC',
-  input: calcInput,
-  result: calcResult,
-  async run(input, context) {
-    const parts = Math.max(context.pool.size, Math.ceil(input.text.length / CHUNK_CHARS));
-    const chunks = await fanOut<BatchOutput>(context, 'calc.evaluate', chunkLines(input.text, parts).map((text) => ({ text })));
-    return mergeOutputs(chunks, input.count);
-  },
-};
+/**
+ * A batch of expressions, cut into chunks of whole lines (about `chunkChars` each, at least one per worker) over
+ * the pool, the outputs joined in order; the job's progress moves as chunks finish.
+ */
+export function calcJobKind(chunkChars = CALC_CHUNK_CHARS): JobKind<CalcInput, CalcResult> {
+  return {
+    name: 'CALC',
+    input: calcInput,
+    result: calcResult,
+    async run(input, context) {
+      const parts = Math.max(context.pool.size, Math.ceil(input.text.length / chunkChars));
+      const chunks = await fanOut<BatchOutput>(context, 'calc.evaluate', chunkLines(input.text, parts).map((text) => ({ text })));
+      return mergeOutputs(chunks, input.count);
+    },
+  };
+}
+
+export const calcJob = calcJobKind();

@@ -1,6 +1,8 @@
 // What the command-line tools (calc, dishes) share: one GraphQL request over HTTP, and getting a token.
 
 export class CliError extends Error {}
+/** The command line itself is wrong (exit code 2, one line). */
+export class UsageError extends CliError {}
 
 /** POSTs a GraphQL request (JSON, or a multipart FormData body) and returns `data`; GraphQL errors become a CliError. */
 export async function graphqlRequest<T = any>(url: string, token: string | undefined, body: { query: string; variables?: unknown } | FormData): Promise<T> {
@@ -27,7 +29,7 @@ export async function graphqlRequest<T = any>(url: string, token: string | undef
   } catch {
     throw new CliError(`${url} answered ${response.status}: ${text.slice(0, 200)}`);
   }
-  if (payload.errors?.length) throw new CliError(payload.errors.map((e) => e.message).join('; '));
+  if (payload.errors?.length) throw new CliError(messagesOf(payload.errors));
   return payload.data as T;
 }
 
@@ -52,3 +54,96 @@ export async function tokenFor(url: string, credentials: Credentials): Promise<s
 
 /** The API's URL: --url, JOBGRAPH_URL, or the local server on PORT. */
 export const defaultUrl = () => process.env.JOBGRAPH_URL ?? `http://127.0.0.1:${process.env.PORT ?? 4000}/graphql`;
+
+/** The GraphQL endpoint from what a person types: the server's base URL (`http://host:4000`) or its `/graphql` URL. */
+export function graphqlEndpoint(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be an http(s) URL, got "${raw}"`);
+  const path = url.pathname.replace(/\/+$/, '');
+  url.pathname = path.endsWith('/graphql') ? path : `${path}/graphql`;
+  return url.href;
+}
+
+interface SubscriptionHandlers {
+  next(data: any): void;
+  fail(error: Error): void;
+  complete(): void;
+}
+
+/**
+ * One graphql-transport-ws connection on Bun's own WebSocket (no client library to load at start-up). It is opened
+ * at once, so its handshake overlaps whatever the caller does meanwhile (an upload).
+ */
+export class SubscriptionSocket {
+  private readonly socket: WebSocket;
+  private readonly handlers = new Map<string, SubscriptionHandlers>();
+  private readonly ready: Promise<void>;
+  private nextId = 1;
+
+  constructor(url: string, token: string) {
+    this.socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.socket.onopen = () => this.send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
+      this.socket.onmessage = (event) => {
+        const message = JSON.parse(String(event.data));
+        const handlers = this.handlers.get(message.id);
+        if (message.type === 'connection_ack') resolve();
+        else if (message.type === 'ping') this.send({ type: 'pong' });
+        else if (message.type === 'next') handlers?.next(message.payload);
+        else if (message.type === 'error') handlers?.fail(new CliError(messagesOf(message.payload)));
+        else if (message.type === 'complete') handlers?.complete();
+      };
+      this.socket.onclose = (event) => {
+        const error = new CliError(
+          event.code === 1006 ? `cannot reach ${url} (WebSocket)` : `${url} closed the subscription (${event.code}${event.reason ? ` ${event.reason}` : ''})`,
+        );
+        reject(error);
+        for (const handlers of this.handlers.values()) handlers.fail(error);
+      };
+    });
+    // Not everyone waits for the handshake (an upload may fail first): its failure is reported where it is awaited.
+    this.ready.catch(() => {});
+  }
+
+  /** Runs a subscription; `next` gets each event's data; resolves when the server completes it. */
+  async subscribe<T>(query: string, variables: Record<string, unknown>, next: (data: T) => void): Promise<void> {
+    await this.ready;
+    const id = String(this.nextId++);
+    await new Promise<void>((resolve, reject) => {
+      const done = (settle: () => void) => {
+        this.handlers.delete(id);
+        settle();
+      };
+      this.handlers.set(id, {
+        next: (payload) => {
+          if (payload.errors?.length) return done(() => reject(new CliError(messagesOf(payload.errors))));
+          try {
+            next(payload.data as T);
+          } catch (error) {
+            done(() => reject(error));
+          }
+        },
+        fail: (error) => done(() => reject(error)),
+        complete: () => done(resolve),
+      });
+      this.send({ id, type: 'subscribe', payload: { query, variables } });
+    });
+  }
+
+  close(): void {
+    this.socket.onclose = null;
+    this.socket.close(1000);
+  }
+
+  private send(message: object): void {
+    this.socket.send(JSON.stringify(message));
+  }
+}
+
+const messagesOf = (errors: { message: string }[] | unknown) =>
+  Array.isArray(errors) ? errors.map((error: { message: string }) => error.message).join('; ') : JSON.stringify(errors);

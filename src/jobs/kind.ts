@@ -38,19 +38,26 @@ export function jobKindRegistry(kinds: JobKind<any, any>[]): JobKinds {
   return registry;
 }
 
-/** Runs tasks in parallel on the pool; the job's progress is the mean of its tasks'. */
+/**
+ * Runs tasks in parallel on the pool; the job's progress is the mean of its tasks'. A finished task counts as
+ * done at once: short tasks (a calc chunk) finish before their worker's throttled progress says anything.
+ */
 export function fanOut<T>(context: RunContext, task: string, inputs: unknown[]): Promise<T[]> {
   const progress = new Array<number>(inputs.length).fill(0);
+  let total = 0;
+  const advance = (index: number, fraction: number) => {
+    total += fraction - progress[index]!;
+    progress[index] = fraction;
+    context.progress(total / inputs.length);
+  };
   return Promise.all(
     inputs.map((input, index) =>
-      context.pool.run<T>(task, input, {
-        signal: context.signal,
-        timeoutMs: context.timeoutMs,
-        onProgress: (fraction) => {
-          progress[index] = fraction;
-          context.progress(progress.reduce((a, b) => a + b, 0) / inputs.length);
-        },
-      }),
+      context.pool
+        .run<T>(task, input, { signal: context.signal, timeoutMs: context.timeoutMs, onProgress: (fraction) => advance(index, fraction) })
+        .then((value) => {
+          advance(index, 1);
+          return value;
+        }),
     ),
   );
 }

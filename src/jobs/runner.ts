@@ -19,6 +19,8 @@ export interface JobRunnerOptions {
   retryBaseMs: number;
   /** Most jobs the runner keeps on the pool at once. */
   maxInFlight: number;
+  /** Least time between two progress updates of one job (the latest value is published when it has passed); default 100. */
+  progressIntervalMs?: number;
 }
 
 /** A job this process runs: its claim as the store gave it, and how to stop its tasks. */
@@ -28,6 +30,11 @@ interface ActiveJob {
   /** Cancelled, or its lease went to someone else: its late outcome is ignored. */
   stopped: boolean;
   lastProgressAt: number;
+  /** Its run has settled: late progress of its other tasks (after one failed) is not published. */
+  settled?: boolean;
+  /** The latest progress not yet published, and the timer that publishes it. */
+  pendingProgress?: number;
+  progressTimer?: ReturnType<typeof setTimeout>;
 }
 
 type Finished = { active: ActiveJob; ok: true; result: unknown } | { active: ActiveJob; ok: false; error: unknown };
@@ -169,17 +176,36 @@ export class JobRunner {
     );
   }
 
+  /**
+   * At most one update per interval (10 a second by default) per job reaches the database and the subscribers;
+   * one that comes too soon is not dropped but published when the interval has passed, so the bar keeps moving.
+   */
   private reportProgress(active: ActiveJob, fraction: number): void {
-    const now = performance.now();
-    // At most 10 updates a second per job reach the database and the subscribers.
-    if (active.stopped || now - active.lastProgressAt < 100) return;
-    active.lastProgressAt = now;
+    if (active.stopped || active.settled) return;
+    active.pendingProgress = fraction;
+    if (active.progressTimer) return;
+    const wait = active.lastProgressAt + (this.options.progressIntervalMs ?? 100) - performance.now();
+    if (wait <= 0) return this.publishProgress(active);
+    active.progressTimer = setTimeout(() => {
+      active.progressTimer = undefined;
+      this.publishProgress(active);
+    }, wait);
+  }
+
+  private publishProgress(active: ActiveJob): void {
+    const fraction = active.pendingProgress;
+    active.pendingProgress = undefined;
+    if (active.stopped || this.stopped || fraction === undefined) return;
+    active.lastProgressAt = performance.now();
     this.store.progress(active.job, fraction);
     active.job = { ...active.job, progress: fraction };
     this.options.events.publish('jobUpdated', active.job.id, active.job);
   }
 
   private finish(entry: Finished): void {
+    // Its final state follows: a progress update still waiting would only come after it.
+    entry.active.settled = true;
+    clearTimeout(entry.active.progressTimer);
     this.finished.push(entry);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
