@@ -104,7 +104,8 @@ function parseCommandLine(args: string[]) {
       },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // Node's message goes on with advice about `--`; its first sentence says what is wrong.
+    throw new UsageError((error as Error).message.split('. ')[0]!);
   }
   const { values, positionals } = parsed;
   if (values.help) return null;
