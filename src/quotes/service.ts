@@ -2,6 +2,7 @@ import { Repeater } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { unavailable } from '../errors';
+import { MAX_UNREAD_EVENTS } from '../events';
 import { integerIn, parseInput } from '../input';
 import { fetchQuotes, formatAddress, type Quote, QUOTE_PROTOCOLS, type QuoteAddress, type QuoteClientOptions, type QuoteProtocol } from './client';
 
@@ -72,7 +73,13 @@ export class QuotesService {
     this.requireAddress();
     const key = `${protocol}:${interval}`;
     return new Repeater<Quote>(async (push, stop) => {
-      const listener = (quote: Quote) => void push(quote);
+      // A reader that stops pulling (a paused SSE client) is ended, not buffered without bound (see events.ts).
+      let unread = 0;
+      const listener = (quote: Quote) => {
+        if (unread >= MAX_UNREAD_EVENTS) return void stop(unavailable(`this stream fell more than ${MAX_UNREAD_EVENTS} quotes behind its reader and was ended; subscribe again`));
+        unread++;
+        push(quote).then(() => unread--, () => {});
+      };
       const stream = this.streams.get(key) ?? this.openStream(key, protocol, interval);
       stream.subscribers.add(listener);
       await stop;

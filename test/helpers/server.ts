@@ -157,7 +157,7 @@ function watchSubscriptions(events: EventBus) {
     const iterator = subscribe(topic, ...id);
     const next = iterator.next;
     let counted = false;
-    iterator.next = (...args) => {
+    iterator.next = (...args: Parameters<typeof next>) => {
       const result = next.apply(iterator, args);
       if (!counted) {
         counted = true;
