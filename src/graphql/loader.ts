@@ -1,6 +1,6 @@
 /**
  * Per-request batching (the DataLoader idea): the keys that resolvers of one request ask for while a level of the
- * query resolves are loaded with one call, and each key once. Turns N+1 reads (one per item of a list) into one.
+ * query resolves are loaded with one call, and each key once per step. Turns N+1 reads (one per item of a list) into one.
  */
 export function batchLoader<Context extends object, Key, Value>(load: (context: Context, keys: Key[]) => Map<Key, Value>) {
   interface Waiter {
@@ -14,6 +14,9 @@ export function batchLoader<Context extends object, Key, Value>(load: (context: 
   const batches = new WeakMap<Context, Batch>();
 
   function flush(context: Context, batch: Batch): void {
+    // A batch lives one step: a subscription reuses its context for every event, and must not keep every value it
+    // ever loaded (a calc job's input is megabytes).
+    if (batches.get(context) === batch) batches.delete(context);
     const waiting = batch.waiting;
     batch.waiting = new Map();
     try {

@@ -33,6 +33,11 @@ export class RateLimiter {
     return Math.ceil((1 - bucket.tokens) / this.perSecond);
   }
 
+  /** Drops a key's bucket (a closed connection's: it will never ask again). */
+  forget(key: string): void {
+    this.buckets.delete(key);
+  }
+
   private dropFullBuckets(now: number): void {
     for (const [address, bucket] of this.buckets) {
       if (bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.perSecond >= this.capacity) this.buckets.delete(address);

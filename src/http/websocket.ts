@@ -172,6 +172,7 @@ export function createWebSocketHandler(
     async close(socket: Socket, code: number, reason: string) {
       sockets.delete(socket);
       for (const untrack of socket.data.sessions.values()) untrack();
+      guards.connectionLimiter.forget(socket.data.connectionId);
       try {
         await graphqlWs.close(socket as never, code, reason);
       } catch (error) {

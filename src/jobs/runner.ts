@@ -63,6 +63,7 @@ export class JobRunner {
   private draining = false;
   private stopped = false;
   private drainWaiters: (() => void)[] = [];
+  private drainCheckTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: JobRunnerOptions) {}
 
@@ -311,9 +312,11 @@ export class JobRunner {
     this.options.log.info({ timeoutMs }, 'draining jobs');
     this.wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let waiter: (() => void) | undefined;
     const drained = await Promise.race([
       new Promise<boolean>((resolve) => {
-        this.drainWaiters.push(() => resolve(true));
+        waiter = () => resolve(true);
+        this.drainWaiters.push(waiter);
         this.checkDrained();
       }),
       new Promise<boolean>((resolve) => {
@@ -321,18 +324,21 @@ export class JobRunner {
       }),
     ]);
     clearTimeout(timer);
+    // A drain that timed out stops waiting (and so stops the re-check below).
+    this.drainWaiters = this.drainWaiters.filter((pending) => pending !== waiter);
     const left = this.store.pendingCount();
     if (!drained) this.options.log.warn({ left }, 'shutdown timeout: unfinished jobs are left to recovery at the next start');
     return { drained, left };
   }
 
   private checkDrained(): void {
-    if (!this.draining || !this.drainWaiters.length) return;
+    clearTimeout(this.drainCheckTimer);
+    if (this.stopped || !this.draining || !this.drainWaiters.length) return;
     if (this.active.size === 0 && this.store.pendingCount() === 0) {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     } else if (this.active.size === 0) {
       // Nothing running but jobs wait for a retry delay: look again then.
-      setTimeout(() => this.checkDrained(), 100);
+      this.drainCheckTimer = setTimeout(() => this.checkDrained(), 100);
     }
   }
 
@@ -342,6 +348,7 @@ export class JobRunner {
     this.draining = true;
     clearInterval(this.beatTimer);
     clearTimeout(this.wakeTimer);
+    clearTimeout(this.drainCheckTimer);
   }
 }
 
