@@ -1,6 +1,6 @@
 // Issue 11: requests Yoga's own parsers read (multipart, GET) get the same checks as JSON bodies — a coded 400,
 // never a masked INTERNAL_SERVER_ERROR, and nothing recursive sees a value nested past the limits.
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { startTestServer, type TestServer } from './helpers/server';
 
 let server: TestServer;
@@ -66,4 +66,42 @@ test('parse and validation errors carry the same code over WebSocket as over HTT
   }
   const invalid = await socketErrors('{ noSuchField }');
   expect(invalid[0].extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+});
+
+describe('uploads', () => {
+  let small: TestServer;
+  beforeAll(async () => {
+    small = await startTestServer({ MAX_BODY_BYTES: '65536', MAX_UPLOAD_BYTES: '1048576' });
+  });
+  afterAll(() => small.stop());
+
+  const upload = (files: number, bytes: number, token?: string) => {
+    const form = new FormData();
+    const map: Record<string, string[]> = {};
+    for (let i = 0; i < files; i++) map[i] = [i === 0 ? 'variables.f' : `variables.extra${i}`];
+    form.set('operations', JSON.stringify({ query: 'mutation($f: File!) { submitCalcJob(input: { file: $f }) { id } }', variables: { f: null } }));
+    form.set('map', JSON.stringify(map));
+    for (let i = 0; i < files; i++) form.set(String(i), new File(['1+1\n'.repeat(Math.ceil(bytes / 4))], `f${i}.txt`));
+    return fetch(small.url, { method: 'POST', body: form, headers: { 'graphql-preflight': '1', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  };
+
+  test('uploads past MAX_BODY_BYTES are for signed-in callers only: anonymous ones get 413 before being buffered', async () => {
+    const anonymous = await upload(1, 200_000);
+    expect(anonymous.status).toBe(413);
+    expect(((await anonymous.json()) as any).errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+    const { token } = await small.userWithRole('USER');
+    const signedIn = await upload(1, 200_000, token);
+    expect(signedIn.status).toBe(200);
+    expect(((await signedIn.json()) as any).data.submitCalcJob.id).toBeString();
+  });
+
+  test('a multipart map naming more than 16 files is refused before Yoga looks them up', async () => {
+    const { token } = await small.userWithRole('USER');
+    const response = await upload(17, 4, token);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).errors[0]).toMatchObject({
+      message: 'a request may upload at most 16 files',
+      extensions: { code: 'BAD_USER_INPUT', limit: 'files' },
+    });
+  });
 });

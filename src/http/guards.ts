@@ -44,3 +44,23 @@ export async function readBodyWithinLimit(
   const body = await readBodyLimited(request, limit);
   return 'tooLarge' in body ? tooLarge(body.tooLarge) : body;
 }
+
+/** Files one multipart request may map (a calc job takes one); Yoga looks each up with a linear scan of the parts. */
+export const MAX_UPLOAD_FILES = 16;
+
+/**
+ * A multipart GraphQL request whose `map` names more files than MAX_UPLOAD_FILES is refused before Yoga reads it:
+ * tens of thousands of entries would cost quadratic time. Anything else malformed is left to Yoga's own answer.
+ */
+export async function multipartProblem(request: Request): Promise<Response | null> {
+  if (!request.headers.get('content-type')?.toLowerCase().startsWith('multipart/form-data')) return null;
+  let map: unknown;
+  try {
+    const field = (await request.clone().formData()).get('map');
+    map = typeof field === 'string' ? JSON.parse(field) : undefined;
+  } catch {
+    return null;
+  }
+  if (!map || typeof map !== 'object' || Object.keys(map).length <= MAX_UPLOAD_FILES) return null;
+  return errorResponse(400, ErrorCode.BAD_USER_INPUT, `a request may upload at most ${MAX_UPLOAD_FILES} files`, {}, { limit: 'files' });
+}

@@ -9,10 +9,10 @@ import { ErrorCode } from '../errors';
 import { operationParamsProblem } from '../graphql/limits';
 import type { createResponseCache } from '../graphql/response-cache';
 import { requestScope } from '../request-context';
-import { authenticateRequest } from '../users/auth';
+import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
-import { readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
+import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
 import type { RateLimiter } from './rate-limit';
 import { readiness } from './ready';
 import { errorResponse, json } from './responses';
@@ -48,9 +48,18 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     if (overRate) return overRate;
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) return upgrade(request, server, origin);
 
-    const body = await readBodyWithinLimit(request, config, log, origin);
+    // Uploads past MAX_BODY_BYTES are for signed-in callers: nobody anonymous gets 64 MiB buffered for them.
+    const signedIn = authenticateRequest(app.users, request).user !== null;
+    const limits = { maxBodyBytes: config.maxBodyBytes, maxUploadBytes: signedIn ? config.maxUploadBytes : config.maxBodyBytes };
+    const body = await readBodyWithinLimit(request, limits, log, origin);
     if (body instanceof Response) return body;
-    if (request.body) request = new Request(request, { body: body.bytes });
+    if (request.body) {
+      const buffered = new Request(request, { body: body.bytes });
+      sameAuthentication(request, buffered);
+      request = buffered;
+      const problem = await multipartProblem(request);
+      if (problem) return problem;
+    }
 
     if (isCompat) return handleCompatRequest(app, request, pathname);
     return graphql(request, url, body.bytes, origin);

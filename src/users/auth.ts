@@ -40,3 +40,9 @@ export function authenticateRequest(users: Pick<UsersService, 'authenticate'>, r
   }
   return authentication;
 }
+
+/** A request rebuilt around its buffered body is the same request: it keeps what its original proved. */
+export function sameAuthentication(from: Request, to: Request): void {
+  const known = requestAuthentications.get(from);
+  if (known) requestAuthentications.set(to, known);
+}
