@@ -26,7 +26,7 @@ export const CalcBatchResultType = builder.objectRef<CalcResult>('CalcBatchResul
     errors: t.exposeInt('errors', { description: 'How many of them failed.' }),
     results: t.field({
       type: [EvaluationType],
-      description: 'Per expression, in order; page with `offset` and `limit` (default: all).',
+      description: 'Per expression, in order; page with `offset` and `limit` (at most 5,000 lines a page; without `limit`, all lines from `offset` when they are at most 5,000).',
       args: { offset: t.arg.int({ defaultValue: 0 }), limit: t.arg.int() },
       resolve: async (result, page, ctx) => {
         const job = jobOfResult(result);

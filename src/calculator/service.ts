@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type BatchResult, evaluateBatch } from '../compute/calculator';
 import { parseInput } from '../input';
+import { badInput } from '../errors';
 import type { WorkerPool } from '../pool/pool';
 import type { CalcInput, CalcResult } from './job';
 
@@ -65,9 +66,24 @@ export class CalculatorService {
 const atLeastZero = (field: string) => z.int({ error: `${field} must be 0 or more` }).min(0, { error: `${field} must be 0 or more` }).nullish();
 export const resultPageInput = z.object({ offset: atLeastZero('offset').transform((offset) => offset ?? 0), limit: atLeastZero('limit') });
 
-/** Lines `offset`… of a calc job's result (all from `offset` when `limit` is absent), each beside its expression. */
+/** Most result lines one `results` page may hold: a page is built and sent in one go on the event loop. */
+export const MAX_RESULTS_PAGE = 5_000;
+
+/**
+ * Lines `offset`… of a calc job's result (all from `offset` when `limit` is absent — as long as that is at most
+ * MAX_RESULTS_PAGE lines; bigger results are paged, or read whole as `output`), each beside its expression.
+ */
 export function resultPage(result: CalcResult, input: CalcInput | undefined, paging: { offset?: number | null; limit?: number | null }): Evaluation[] {
   const { offset, limit } = parseInput(resultPageInput, paging);
+  if (limit != null && limit > MAX_RESULTS_PAGE) {
+    throw badInput(`limit must be at most ${MAX_RESULTS_PAGE.toLocaleString('en-US')}`, { field: 'limit', max: MAX_RESULTS_PAGE });
+  }
+  if (limit == null && result.count - offset > MAX_RESULTS_PAGE) {
+    throw badInput(
+      `this result has ${(result.count - offset).toLocaleString('en-US')} lines from offset ${offset}; ask for at most ${MAX_RESULTS_PAGE.toLocaleString('en-US')} at a time with limit, or read output`,
+      { field: 'limit', max: MAX_RESULTS_PAGE },
+    );
+  }
   const end = limit == null ? result.count : Math.min(result.count, offset + limit);
   const expressions = input?.text.split('\n') ?? [];
   const outputs = result.output.split('\n');
