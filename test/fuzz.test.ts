@@ -274,8 +274,15 @@ function checkGraphQLPayload(payload: unknown, problems: string[]) {
     const requestId = (error?.extensions as { requestId?: string } | undefined)?.requestId;
     if (code === 'INTERNAL_SERVER_ERROR') problems.push(`INTERNAL_SERVER_ERROR: ${snippet(String(error.message))}${requestId ? ` [request ${requestId}]` : ''}`);
     else if (typeof code !== 'string') problems.push(`error without extensions.code: ${snippet(String(error?.message))}`);
+    else if (!CONTRACT_CODES.has(code)) problems.push(`error with a code outside the contract (${code}): ${snippet(String(error?.message))}`);
   }
 }
+
+/** The codes ../shared/specs/api.md promises, and GraphQL's own two for documents that do not parse or validate. */
+const CONTRACT_CODES = new Set([
+  'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'UNAVAILABLE',
+  'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
+]);
 
 /** Reads a streaming answer for a short while, then lets it go. */
 async function readBriefly(response: Response): Promise<string> {
@@ -561,7 +568,7 @@ function failureKind({ operation, problem }: Problem): FailureKind {
   if (problem.includes('INTERNAL_SERVER_ERROR')) return 'internal';
   if (/^no answer|^no HTTP answer|still busy|did not open/.test(problem)) return 'no-answer';
   if (problem.startsWith('WebSocket closed')) return 'websocket-close';
-  if (problem.includes('without extensions.code')) return 'no-code';
+  if (problem.includes('without extensions.code') || problem.includes('outside the contract')) return 'no-code';
   return 'other';
 }
 

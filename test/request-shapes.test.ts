@@ -105,3 +105,17 @@ describe('uploads', () => {
     });
   });
 });
+
+test('Yoga’s own request refusals carry the contract’s codes and a JSON body (406 included)', async () => {
+  const invalidJson = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+  expect(invalidJson.status).toBe(400);
+  expect(((await invalidJson.json()) as any).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  const put = await fetch(server.url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+  expect(put.status).toBe(405);
+  expect(((await put.json()) as any).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  const xml = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/xml' }, body: '{"query":"{ __typename }"}' });
+  expect(xml.status).toBe(406);
+  expect(((await xml.json()) as any).errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+  const noSuchOperation = await server.gql('query A { __typename } query B { __typename }');
+  expect(noSuchOperation.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+});

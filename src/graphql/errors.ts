@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { DomainError, ErrorCode } from '../errors';
 import { currentRequestId } from '../request-context';
 
+const CONTRACT_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
 /** A GraphQLError that carries one of our codes. */
 export function graphQLErrorFor(error: DomainError, from?: GraphQLError): GraphQLError {
   return new GraphQLError(error.message, {
@@ -126,7 +128,11 @@ export function createErrorMasker(log: Logger) {
     if (graphQLError && (!original || original instanceof GraphQLError)) {
       const own = original instanceof GraphQLError && !graphQLError.extensions.code ? original : graphQLError;
       // GraphQL's own errors (coercion, relay arguments like a bad cursor) are the client's mistakes: say so.
-      return own.extensions.code ? own : withCode(own, ErrorCode.BAD_USER_INPUT, graphQLError);
+      // Yoga's request-level refusals (BAD_REQUEST: a body that is not JSON, an unsupported method, batching;
+      // OPERATION_RESOLUTION_FAILURE: no such operation name) are the client's mistakes; the API promises its own codes.
+      const code = own.extensions.code;
+      if (typeof code === 'string' && (CONTRACT_CODES.has(code) || code.startsWith('GRAPHQL_'))) return own;
+      return withCode(own, ErrorCode.BAD_USER_INPUT, graphQLError);
     }
     const requestId = currentRequestId();
     log.error({ err: original, requestId, path: graphQLError?.path }, 'unexpected error');

@@ -98,6 +98,9 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       }
     }
     const response = await yoga.fetch(request, { ...origin, preParsedParams });
+    if (response.status === 406) {
+      return errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
+    }
     return isStreamingResponse(response) ? endingWithSession(sessionStreams, response, authenticateRequest(app.users, request)) : response;
   }
 
