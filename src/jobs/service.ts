@@ -258,6 +258,11 @@ export class JobsService {
     return counts;
   }
 
+  /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */
+  waitingCount(queue: string): number {
+    return this.store.waitingCount(queue);
+  }
+
   /** Jobs queued in unpaused queues or running on the pool. */
   pendingCount(): number {
     return this.store.pendingCount();
