@@ -54,17 +54,23 @@ const JobEventType = builder.drizzleObject('jobEvents', {
   }),
 });
 
+/**
+ * Job's column fields read the row they are given, with no `select` of their own (the type selects whole rows, so the
+ * planner loads every column anyway): declared with `t.expose…`, each would carry a one-column select, and a job a
+ * mutation returns (which has every column already) would be read again from the database by the Drizzle plugin's
+ * loader, one query per submitted job. Relations and `input` keep their selects: those are loaded when asked for.
+ */
 export const JobType = builder.drizzleObject('jobs', {
   name: 'Job',
   description: 'A durable unit of work. Users see their own jobs; managers and admins see all.',
   authScopes: (job, ctx) => canSeeJob(ctx.user, job),
   fields: (t) => ({
-    id: t.exposeID('id'),
-    kind: t.expose('kind', { type: JobKindEnum }),
-    status: t.expose('status', { type: JobStatusEnum }),
-    queue: t.exposeString('queue'),
+    id: t.id({ resolve: (job) => job.id }),
+    kind: t.field({ type: JobKindEnum, resolve: (job) => job.kind }),
+    status: t.field({ type: JobStatusEnum, resolve: (job) => job.status }),
+    queue: t.string({ resolve: (job) => job.queue }),
     owner: t.relation('owner', { nullable: true }),
-    progress: t.exposeFloat('progress', { description: 'From 0 to 1.' }),
+    progress: t.float({ description: 'From 0 to 1.', resolve: (job) => job.progress }),
     input: t.field({
       type: 'JSON',
       select: { with: { inputRow: { columns: { input: true } } } },
@@ -79,15 +85,15 @@ export const JobType = builder.drizzleObject('jobs', {
         return { ...job.result, [RESULT_OF]: { id: job.id, kind: job.kind } } as never;
       },
     }),
-    error: t.exposeString('error', { nullable: true }),
-    attempts: t.exposeInt('attempts'),
-    maxAttempts: t.exposeInt('maxAttempts'),
-    priority: t.exposeInt('priority', { description: 'Lower runs first.' }),
-    claimedBy: t.exposeString('claimedBy', { nullable: true, description: '`pool`, or `user:<id>` for a pulled job.' }),
-    runAt: t.expose('runAt', { type: 'DateTime', description: 'Not before this time (retry backoff).' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
-    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    error: t.string({ nullable: true, resolve: (job) => job.error }),
+    attempts: t.int({ resolve: (job) => job.attempts }),
+    maxAttempts: t.int({ resolve: (job) => job.maxAttempts }),
+    priority: t.int({ description: 'Lower runs first.', resolve: (job) => job.priority }),
+    claimedBy: t.string({ nullable: true, description: '`pool`, or `user:<id>` for a pulled job.', resolve: (job) => job.claimedBy }),
+    runAt: t.field({ type: 'DateTime', description: 'Not before this time (retry backoff).', resolve: (job) => job.runAt }),
+    createdAt: t.field({ type: 'DateTime', resolve: (job) => job.createdAt }),
+    startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (job) => job.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (job) => job.finishedAt }),
     durationMs: t.float({
       nullable: true,
       description: 'From the start of the last attempt to the end.',
