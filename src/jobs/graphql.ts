@@ -202,7 +202,7 @@ builder.mutationFields((t) => {
   return {
     submitJobs: signedIn.field({
       type: [JobType],
-      description: `Submits up to ${MAX_JOBS_PER_SUBMISSION.toLocaleString('en-US')} jobs of any kinds in one transaction: all or none. An error about one job names it: \`jobs[3]: …\` with \`extensions.index\`.`,
+      description: `Submits up to ${MAX_JOBS_PER_SUBMISSION.toLocaleString('en-US')} jobs of any kinds in one transaction: all or none. An error about one job names it: \`jobs[3]: …\` with \`extensions.index\`. Send the list as a variable. Cost: 1 + jobs/10, plus jobs/100 per field selected on the answer.`,
       args: {
         jobs: t.arg({ type: [JobSubmission], required: true }),
         options: t.arg({ type: SubmitJobsOptions }),
