@@ -90,6 +90,8 @@ describe('durability', () => {
 
     const refused = await gql(server.url, 'mutation { submitPiJob(input: { simulations: 1000 }) { id } }', token);
     expect(refused.errors?.[0]).toMatchObject({ message: 'shutting down: no new jobs are accepted', extensions: { code: 'UNAVAILABLE' } });
+    const bulk = await gql(server.url, 'mutation { submitJobs(jobs: [{ pi: { simulations: 1000 } }, { calc: { text: "1+1" } }]) { id } }', token);
+    expect(bulk.errors?.[0]).toMatchObject({ message: 'shutting down: no new jobs are accepted', extensions: { code: 'UNAVAILABLE' } });
     const read = await gql(server.url, '{ jobCounts { total } }', token);
     expect(read.data.jobCounts.total).toBe(6);
     const ready = await fetch(server.url.replace('/graphql', '/ready'));

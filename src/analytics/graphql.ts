@@ -1,6 +1,6 @@
 import { builder } from '../graphql/builder';
 import type { GraphQLContext } from '../graphql/context';
-import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
+import { jobOptions, JobType, optionsOf, registerJobResult, registerJobSubmission } from '../jobs/graphql';
 import { ANALYTICS_QUERIES } from './service';
 
 const DirectionEnum = builder.enumType('Direction', { values: ['LOWER_IS_BETTER', 'HIGHER_IS_BETTER'] as const });
@@ -124,6 +124,13 @@ const AnalyticsJobInput = builder.inputType('AnalyticsJobInput', {
     yearTo: t.int(),
     ...jobOptions(t),
   }),
+});
+
+// submitJobs takes the same input as `{ analytics: … }`, checked the same way (an unknown question is refused now).
+registerJobSubmission({
+  field: 'analytics',
+  type: AnalyticsJobInput,
+  toRequest: (input, ctx) => ({ kind: 'ANALYTICS', input: ctx.analytics.checkJobInput(input) }),
 });
 
 builder.queryFields((t) => ({

@@ -1,7 +1,7 @@
 import { builder } from '../graphql/builder';
 import type { GraphQLContext } from '../graphql/context';
 import { batchLoader } from '../graphql/loader';
-import { jobOfResult, jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
+import { jobOfResult, jobOptions, JobType, optionsOf, registerJobResult, registerJobSubmission } from '../jobs/graphql';
 import { calcJob, type CalcResult } from './job';
 import { calcJobSource, MAX_EVALUATE_EXPRESSIONS, resultPage } from './service';
 
@@ -49,6 +49,9 @@ const CalcJobInput = builder.inputType('CalcJobInput', {
     ...jobOptions(t),
   }),
 });
+
+// submitJobs takes the same input as `{ calc: … }`.
+registerJobSubmission({ field: 'calc', type: CalcJobInput, toRequest: async (input) => ({ kind: 'CALC', input: await calcJobSource(input) }) });
 
 builder.queryFields((t) => ({
   evaluate: t.field({

@@ -1,10 +1,11 @@
-import type { ObjectRef } from '@pothos/core';
+import type { InputObjectRef, ObjectRef } from '@pothos/core';
 import { JOB_KINDS, JOB_STATUSES } from '../db/schema';
 import { builder } from '../graphql/builder';
+import type { SignedInContext } from '../graphql/context';
 import { connectionComplexity } from '../graphql/limits';
 import { checkCursors, parseId } from '../graphql/ids';
 import { canSeeJob, type Job, type JobCounts, type JobKindName } from './model';
-import type { SubmitOptions } from './service';
+import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, type SubmitOptions } from './service';
 
 export const JobKindEnum = builder.enumType('JobKind', { values: JOB_KINDS });
 export const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
@@ -53,17 +54,23 @@ const JobEventType = builder.drizzleObject('jobEvents', {
   }),
 });
 
+/**
+ * Job's column fields read the row they are given, with no `select` of their own (the type selects whole rows, so the
+ * planner loads every column anyway): declared with `t.expose…`, each would carry a one-column select, and a job a
+ * mutation returns (which has every column already) would be read again from the database by the Drizzle plugin's
+ * loader, one query per submitted job. Relations and `input` keep their selects: those are loaded when asked for.
+ */
 export const JobType = builder.drizzleObject('jobs', {
   name: 'Job',
   description: 'A durable unit of work. Users see their own jobs; managers and admins see all.',
   authScopes: (job, ctx) => canSeeJob(ctx.user, job),
   fields: (t) => ({
-    id: t.exposeID('id'),
-    kind: t.expose('kind', { type: JobKindEnum }),
-    status: t.expose('status', { type: JobStatusEnum }),
-    queue: t.exposeString('queue'),
+    id: t.id({ resolve: (job) => job.id }),
+    kind: t.field({ type: JobKindEnum, resolve: (job) => job.kind }),
+    status: t.field({ type: JobStatusEnum, resolve: (job) => job.status }),
+    queue: t.string({ resolve: (job) => job.queue }),
     owner: t.relation('owner', { nullable: true }),
-    progress: t.exposeFloat('progress', { description: 'From 0 to 1.' }),
+    progress: t.float({ description: 'From 0 to 1.', resolve: (job) => job.progress }),
     input: t.field({
       type: 'JSON',
       select: { with: { inputRow: { columns: { input: true } } } },
@@ -78,15 +85,15 @@ export const JobType = builder.drizzleObject('jobs', {
         return { ...job.result, [RESULT_OF]: { id: job.id, kind: job.kind } } as never;
       },
     }),
-    error: t.exposeString('error', { nullable: true }),
-    attempts: t.exposeInt('attempts'),
-    maxAttempts: t.exposeInt('maxAttempts'),
-    priority: t.exposeInt('priority', { description: 'Lower runs first.' }),
-    claimedBy: t.exposeString('claimedBy', { nullable: true, description: '`pool`, or `user:<id>` for a pulled job.' }),
-    runAt: t.expose('runAt', { type: 'DateTime', description: 'Not before this time (retry backoff).' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
-    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    error: t.string({ nullable: true, resolve: (job) => job.error }),
+    attempts: t.int({ resolve: (job) => job.attempts }),
+    maxAttempts: t.int({ resolve: (job) => job.maxAttempts }),
+    priority: t.int({ description: 'Lower runs first.', resolve: (job) => job.priority }),
+    claimedBy: t.string({ nullable: true, description: '`pool`, or `user:<id>` for a pulled job.', resolve: (job) => job.claimedBy }),
+    runAt: t.field({ type: 'DateTime', description: 'Not before this time (retry backoff).', resolve: (job) => job.runAt }),
+    createdAt: t.field({ type: 'DateTime', resolve: (job) => job.createdAt }),
+    startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (job) => job.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (job) => job.finishedAt }),
     durationMs: t.float({
       nullable: true,
       description: 'From the start of the last attempt to the end.',
@@ -116,6 +123,43 @@ export const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
   priority: input.priority as number | null | undefined,
   maxAttempts: input.maxAttempts as number | null | undefined,
   timeoutSeconds: input.timeoutSeconds as number | null | undefined,
+});
+
+/**
+ * How one member of `JobSubmission` becomes a job request: the field that holds it (`pi`), its input type (the
+ * same as its single submit's) and the conversion that submit makes (a calc file read, an analytics question checked).
+ */
+interface SubmissionVariant {
+  field: string;
+  type: InputObjectRef<any, any>;
+  toRequest: (input: any, ctx: SignedInContext) => Omit<JobRequest, 'options'> | Promise<Omit<JobRequest, 'options'>>;
+}
+
+/** The members of `JobSubmission`; each domain's GraphQL module registers the kinds it offers. */
+const submissionVariants: SubmissionVariant[] = [];
+
+export function registerJobSubmission(variant: SubmissionVariant): void {
+  submissionVariants.push(variant);
+}
+
+const JobSubmission = builder.inputType('JobSubmission', {
+  description: 'One job of a bulk submission: exactly one of its fields, the input its kind’s single submit takes.',
+  isOneOf: true,
+  fields: (t) => Object.fromEntries(submissionVariants.map(({ field, type }) => [field, t.field({ type })])),
+});
+
+const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {
+  description: 'Options for every job of a bulk submission; an item’s own options win.',
+  fields: (t) => jobOptions(t),
+});
+
+/**
+ * A bulk submission's cost follows its size: a tenth per job submitted, and a hundredth per job for each field
+ * selected on the answer (so 10,000 jobs with a few fields selected fit the default limit of 5,000).
+ */
+const submissionComplexity = (args: { jobs: readonly unknown[] }) => ({
+  field: 1 + Math.ceil(args.jobs.length / 10),
+  multiplier: Math.max(args.jobs.length, 1) / 100,
 });
 
 builder.queryFields((t) => ({
@@ -156,6 +200,37 @@ builder.mutationFields((t) => {
   const signedIn = t.withAuth({ loggedIn: true });
   const manager = t.withAuth({ manager: true });
   return {
+    submitJobs: signedIn.field({
+      type: [JobType],
+      description: `Submits up to ${MAX_JOBS_PER_SUBMISSION.toLocaleString('en-US')} jobs of any kinds in one transaction: all or none. An error about one job names it: \`jobs[3]: …\` with \`extensions.index\`. Send the list as a variable. Cost: 1 + jobs/10, plus jobs/100 per field selected on the answer.`,
+      args: {
+        jobs: t.arg({ type: [JobSubmission], required: true }),
+        options: t.arg({ type: SubmitJobsOptions }),
+      },
+      complexity: submissionComplexity,
+      resolve: async (_root, { jobs, options }, ctx) => {
+        // Refused before any item is converted, so an oversized call costs nothing.
+        checkSubmissionSize(jobs.length);
+        let pending = false;
+        const requests = jobs.map((item, index) => {
+          // @oneOf: GraphQL has already checked that exactly one field is set.
+          const variant = submissionVariants.find(({ field }) => (item as Record<string, unknown>)[field] != null)!;
+          const input = (item as Record<string, Record<string, unknown>>)[variant.field]!;
+          const withOptions = (request: Omit<JobRequest, 'options'>): JobRequest => ({ ...request, options: optionsOf(input) });
+          try {
+            const request = variant.toRequest(input, ctx);
+            if (!(request instanceof Promise)) return withOptions(request);
+            pending = true;
+            return request.then(withOptions, (error) => Promise.reject(atIndex(index, error)));
+          } catch (error) {
+            throw atIndex(index, error);
+          }
+        });
+        // Only a calc file makes a conversion asynchronous; most calls need no await per item.
+        const ready = pending ? await Promise.all(requests) : (requests as JobRequest[]);
+        return ctx.jobs.submitJobs(ctx.user, ready, options ? optionsOf(options) : {});
+      },
+    }),
     pullJob: manager.field({
       type: JobType,
       nullable: true,

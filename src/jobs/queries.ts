@@ -114,7 +114,8 @@ export function prepareJobStatements(sqlite: Database) {
     retry: s(`UPDATE jobs SET status = 'QUEUED', attempts = 0, error = NULL, result = NULL, progress = 0, run_at = $now,
                 started_at = NULL, finished_at = NULL, claimed_by = NULL
               WHERE id = $id AND status IN ('FAILED', 'CANCELLED') RETURNING *`),
-    delete: sqlite.prepare(`DELETE FROM jobs WHERE id = $id`),
+    delete: sqlite.prepare<{ queue: string; status: JobStatus }, any>(`DELETE FROM jobs WHERE id = $id RETURNING queue, status`),
+    statusOf: sqlite.prepare<{ status: JobStatus }, any>(`SELECT status FROM jobs WHERE id = $id`),
     /** The recovery's history, written before its update (which forgets the claimant): `recovered` or `failed`. */
     expiredEvents: sqlite.prepare(`
       INSERT INTO job_events (job_id, type, payload, at)
@@ -128,7 +129,8 @@ export function prepareJobStatements(sqlite: Database) {
     requeueExpired: s(`UPDATE jobs SET status = 'QUEUED', error = $error, run_at = $now, lease_token = NULL, lease_expires_at = NULL,
                          claimed_by = NULL, progress = 0
                        WHERE ${expired} AND attempts < max_attempts RETURNING *`),
-    queuedCount: sqlite.prepare<{ n: number }, any>(`SELECT count(*) AS n FROM jobs WHERE queue = $queue AND status = 'QUEUED'`),
+    /** Waiting jobs per queue: read once at start (the store keeps the counts from then on). */
+    queuedByQueue: sqlite.prepare<{ queue: string; n: number }, any>(`SELECT queue, count(*) AS n FROM jobs WHERE status = 'QUEUED' GROUP BY queue`),
     nextRunAt: sqlite.prepare<{ at: number | null }, any>(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $now`),
     counts: sqlite.prepare<{ status: JobStatus; n: number }, any>(
       `SELECT status, count(*) AS n FROM jobs WHERE ($ownerId IS NULL OR owner_id = $ownerId) AND ($queue IS NULL OR queue = $queue) GROUP BY status`,

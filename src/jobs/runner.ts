@@ -116,10 +116,13 @@ export class JobRunner {
     if (this.stopped) return;
     let budget = this.options.maxInFlight - this.active.size;
     if (budget <= 0) return;
+    // The kept waiting counts say which queues have anything to claim: a pass with none opens no transaction.
+    const claimable = this.options.queues.list().filter((queue) => !queue.paused && this.store.waitingCount(queue.name) > 0);
+    if (!claimable.length) return;
     const claimed = this.store.batch(() => {
       const jobs: Job[] = [];
-      for (const queue of this.options.queues.list()) {
-        if (queue.paused || budget <= 0) continue;
+      for (const queue of claimable) {
+        if (budget <= 0) continue;
         const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
         if (free <= 0) continue;
         const rows = this.store.claimJobs(queue.name, free, this.options.leaseMs);

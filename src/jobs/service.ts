@@ -3,20 +3,47 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { JOB_STATUSES } from '../db/schema';
 import type { Selection } from '../db/selection';
-import { badInput, conflict, notFound, unavailable } from '../errors';
+import { badInput, conflict, DomainError, notFound, unavailable } from '../errors';
 import type { EventBus } from '../events';
 import { integerIn, parseInput } from '../input';
 import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
 import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, userClaimant } from './model';
 import type { JobRunner } from './runner';
-import type { JobFilter, JobStore } from './store';
+import type { JobFilter, JobStore, NewQueuedJob } from './store';
 
 export interface SubmitOptions {
   queue?: string | null;
   priority?: number | null;
   maxAttempts?: number | null;
   timeoutSeconds?: number | null;
+}
+
+/** One job of a bulk submission: its kind, its input and, optionally, options of its own (over the call's). */
+export interface JobRequest {
+  kind: JobKindName;
+  input: unknown;
+  options?: SubmitOptions;
+}
+
+/** The most jobs one bulk submission takes (one transaction; about a megabyte of request at most). */
+export const MAX_JOBS_PER_SUBMISSION = 10_000;
+
+/** BAD_USER_INPUT for a bulk submission of more than MAX_JOBS_PER_SUBMISSION jobs. */
+export function checkSubmissionSize(count: number): void {
+  if (count > MAX_JOBS_PER_SUBMISSION) {
+    const most = MAX_JOBS_PER_SUBMISSION.toLocaleString('en-US');
+    throw badInput(`submitJobs takes at most ${most} jobs per call; got ${count.toLocaleString('en-US')}: split them into several calls`, {
+      field: 'jobs',
+      maxItems: MAX_JOBS_PER_SUBMISSION,
+    });
+  }
+}
+
+/** An item's error as the bulk submission reports it: the same code and message, prefixed with where it is. */
+export function atIndex(index: number, error: unknown): unknown {
+  if (!(error instanceof DomainError)) return error;
+  return new DomainError(error.code, `jobs[${index}]: ${error.message}`, { ...error.details, index });
 }
 
 export interface JobsServiceOptions {
@@ -84,36 +111,66 @@ export class JobsService {
   // ---- submission -------------------------------------------------------------------------------------
 
   submit(actor: Actor, kind: JobKindName, input: unknown, options: SubmitOptions = {}): Job {
-    return this.submitMany(actor, kind, [input], options)[0]!;
+    return this.insert(actor, [{ kind, input }], options, false)[0]!;
   }
 
   /** Submits several jobs of one kind in one transaction (all or none). */
-  submitMany(actor: Actor, kindName: JobKindName, inputs: unknown[], options: SubmitOptions = {}): Job[] {
+  submitMany(actor: Actor, kind: JobKindName, inputs: unknown[], options: SubmitOptions = {}): Job[] {
+    return this.insert(
+      actor,
+      inputs.map((input) => ({ kind, input })),
+      options,
+      false,
+    );
+  }
+
+  /**
+   * Submits jobs of any kinds and queues in one transaction, all or none: an item's own options win over `options`;
+   * a bad item fails the whole call with its error prefixed `jobs[i]: ` (and `index: i` in its details).
+   */
+  submitJobs(actor: Actor, requests: JobRequest[], options: SubmitOptions = {}): Job[] {
+    checkSubmissionSize(requests.length);
+    return this.insert(actor, requests, options, true);
+  }
+
+  /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */
+  private insert(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): Job[] {
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
-    const kind = this.kind(kindName);
+    // Most items share their settings: each distinct (kind, options) is resolved and checked once.
+    const settings = new Map<string, Omit<NewQueuedJob, 'inputJson'>>();
+    const parsed = requests.map((request, index) => {
+      try {
+        const merged = request.options ? mergeOptions(request.options, options) : options;
+        const key = `${request.kind}\0${merged.queue ?? ''}\0${merged.priority ?? ''}\0${merged.maxAttempts ?? ''}\0${merged.timeoutSeconds ?? ''}`;
+        let setting = settings.get(key);
+        if (!setting) settings.set(key, (setting = this.settingsOf(actor, request.kind, merged)));
+        const value = parseInput(this.kind(request.kind).input, request.input);
+        return { ...setting, value, inputJson: JSON.stringify(value) };
+      } catch (error) {
+        throw indexed ? atIndex(index, error) : error;
+      }
+    });
+    const jobs = this.store.insertJobs(parsed);
+    for (const job of jobs) this.options.events.publish('jobUpdated', job.id, job);
+    this.runner.submitted(jobs.map((job, i) => ({ id: job.id, input: parsed[i]!.value, chars: parsed[i]!.inputJson.length })));
+    return jobs;
+  }
+
+  /** The queue and settings of a job of `kindName` submitted with `options`, checked. */
+  private settingsOf(actor: Actor, kindName: JobKindName, options: SubmitOptions): Omit<NewQueuedJob, 'inputJson'> {
+    this.kind(kindName);
     const queueName = options.queue ?? this.options.defaultQueue;
     const queue = this.options.queues.find(queueName, 'queue');
     if (!queue) throw badInput(`no queue named "${queueName}"`, { field: 'queue' });
     const checked = parseInput(submitOptions, options);
-    const common = {
+    const job = {
       kind: kindName,
       ownerId: actor.id,
       priority: checked.priority ?? 0,
       maxAttempts: checked.maxAttempts ?? 3,
       timeoutMs: (checked.timeoutSeconds ?? Math.round(this.options.defaultTimeoutMs / 1000)) * 1000,
     };
-    const parsed = inputs.map((input) => {
-      const value = parseInput(kind.input, input);
-      return { value, json: JSON.stringify(value) };
-    });
-    const jobs = this.store.insertJobs(
-      queue,
-      common,
-      parsed.map(({ json }) => json),
-    );
-    for (const job of jobs) this.options.events.publish('jobUpdated', job.id, job);
-    this.runner.submitted(jobs.map((job, i) => ({ id: job.id, input: parsed[i]!.value, chars: parsed[i]!.json.length })));
-    return jobs;
+    return { queue: { name: queue.name, maxLength: queue.maxLength }, job };
   }
 
   /** Runs a kind's computation now, on the pool, without storing a job (estimatePi, forecast). */
@@ -201,6 +258,11 @@ export class JobsService {
     return counts;
   }
 
+  /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */
+  waitingCount(queue: string): number {
+    return this.store.waitingCount(queue);
+  }
+
   /** Jobs queued in unpaused queues or running on the pool. */
   pendingCount(): number {
     return this.store.pendingCount();
@@ -261,6 +323,7 @@ export class JobsService {
   /** Deletes a queue with its jobs; any of them still running are stopped. */
   deleteQueue(name: string): boolean {
     this.options.queues.delete(name);
+    this.store.forgetQueue(name);
     this.runner.abortQueue(name);
     return true;
   }
@@ -270,4 +333,14 @@ export class JobsService {
     if (!kind) throw badInput(`jobs of kind ${name} are not available yet`, { field: 'kind' });
     return kind;
   }
+}
+
+/** An item's options over the call's, option by option. */
+function mergeOptions(own: SubmitOptions, call: SubmitOptions): SubmitOptions {
+  return {
+    queue: own.queue ?? call.queue,
+    priority: own.priority ?? call.priority,
+    maxAttempts: own.maxAttempts ?? call.maxAttempts,
+    timeoutSeconds: own.timeoutSeconds ?? call.timeoutSeconds,
+  };
 }

@@ -4,7 +4,7 @@ import { type Selection, withSelection } from '../db/selection';
 import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import type { JobFilter, JobStore, Lease, NewJob } from './store';
+import type { JobFilter, JobStore, Lease, NewJob, NewQueuedJob } from './store';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -18,6 +18,14 @@ export class SqliteJobStore implements JobStore {
   private readonly sqlite: Database;
   /** Drizzle over the same connection, for the reads a caller selects (selectJob, selectJobs). */
   private readonly db: Db;
+  /**
+   * QUEUED jobs per queue, kept with every transition so a submission checks maxLength without counting the queue
+   * (a COUNT per submission made submitting slower as the queue grew). Exact because this process is the only
+   * writer (the file lock): counted once at start, then moved only by the transitions here. A queue missing holds none.
+   */
+  private readonly waitingByQueue = new Map<string, number>();
+  /** The changes to those counts made by the open transaction: applied when it commits, dropped if it rolls back. */
+  private pendingWaiting: Map<string, number> | null = null;
 
   constructor(
     database: { sqlite: Database; db: Db },
@@ -26,25 +34,33 @@ export class SqliteJobStore implements JobStore {
     this.sqlite = database.sqlite;
     this.db = database.db;
     this.sql = prepareJobStatements(database.sqlite);
+    for (const { queue, n } of this.sql.queuedByQueue.all({})) this.waitingByQueue.set(queue, n);
   }
 
   // ---- transitions -------------------------------------------------------------------------------------
 
-  insertJobs(queue: { name: string; maxLength: number }, job: NewJob, inputsJson: string[]): Job[] {
+  insertJobs(jobs: NewQueuedJob[]): Job[] {
     return this.write(() => {
-      const waiting = this.sql.queuedCount.get({ queue: queue.name })!.n;
-      if (waiting + inputsJson.length > queue.maxLength) {
-        throw conflict(`queue "${queue.name}" is full: ${waiting} jobs waiting, at most ${queue.maxLength}`);
+      const adding = new Map<string, { maxLength: number; n: number }>();
+      for (const { queue } of jobs) {
+        const entry = adding.get(queue.name);
+        if (entry) entry.n++;
+        else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
+      }
+      for (const [name, { maxLength, n }] of adding) {
+        const waiting = this.waiting(name);
+        if (waiting + n > maxLength) throw conflict(`queue "${name}" is full: ${waiting} jobs waiting, at most ${maxLength}`);
       }
       const now = this.clock.now();
-      const row = { ...job, queue: queue.name };
-      const params = { ...row, now };
-      return inputsJson.map((input) => {
-        const { id } = this.sql.insert.get(params)!;
-        this.sql.insertInput.run({ id, input });
+      const inserted = jobs.map(({ queue, job, inputJson }) => {
+        const row = { ...job, queue: queue.name };
+        const { id } = this.sql.insert.get({ ...row, now })!;
+        this.sql.insertInput.run({ id, input: inputJson });
         this.event(id, 'queued', null, now);
         return newJob(id, row, now);
       });
+      for (const [name, { n }] of adding) this.addWaiting(name, n);
+      return inserted;
     });
   }
 
@@ -53,6 +69,7 @@ export class SqliteJobStore implements JobStore {
       const now = this.clock.now();
       const rows = this.sql.claim.all(this.claimParams(queue, limit, 'pool', now, leaseMs));
       if (!rows.length) return [];
+      this.addWaiting(queue, -rows.length);
       this.events('started', now, rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } })));
       return rows.map(toJob);
     });
@@ -63,6 +80,7 @@ export class SqliteJobStore implements JobStore {
       const now = this.clock.now();
       const row = this.sql.claim.get(this.claimParams(queue, 1, claimant, now, leaseMs));
       if (!row) return null;
+      this.addWaiting(queue, -1);
       this.event(row.id, 'pulled', { by, attempt: row.attempts }, now);
       return toJob(row);
     });
@@ -106,20 +124,37 @@ export class SqliteJobStore implements JobStore {
 
   requeueJob(lease: Lease, error: string, delayMs: number): Job | undefined {
     return this.change(lease.id, 'retry_scheduled', (row) => ({ attempt: row.attempts, error, runAt: row.run_at }), (now) =>
-      this.sql.requeue.get({ id: lease.id, leaseToken: lease.leaseToken, error, runAt: now + delayMs }),
+      this.queuedAgain(this.sql.requeue.get({ id: lease.id, leaseToken: lease.leaseToken, error, runAt: now + delayMs })),
     );
   }
 
   cancelJob(id: number, by: number): Job | undefined {
-    return this.change(id, 'cancelled', () => ({ by }), (now) => this.sql.cancel.get({ id, now }));
+    return this.change(id, 'cancelled', () => ({ by }), (now) => {
+      // RETURNING gives the row after the update: whether it was waiting is read first.
+      const before = this.sql.statusOf.get({ id });
+      const row = this.sql.cancel.get({ id, now });
+      if (row && before?.status === 'QUEUED') this.addWaiting(row.queue, -1);
+      return row;
+    });
   }
 
   retryJob(id: number, by: number): Job | undefined {
-    return this.change(id, 'retried', () => ({ by }), (now) => this.sql.retry.get({ id, now }));
+    return this.change(id, 'retried', () => ({ by }), (now) => this.queuedAgain(this.sql.retry.get({ id, now })));
   }
 
   deleteJob(id: number): void {
-    this.sql.delete.run({ id });
+    this.write(() => {
+      const deleted = this.sql.delete.get({ id });
+      if (deleted?.status === 'QUEUED') this.addWaiting(deleted.queue, -1);
+    });
+  }
+
+  forgetQueue(name: string): void {
+    this.waitingByQueue.delete(name);
+  }
+
+  waitingCount(queue: string): number {
+    return this.waiting(queue);
   }
 
   recoverExpired(everyPoolJob: boolean): Job[] {
@@ -129,6 +164,7 @@ export class SqliteJobStore implements JobStore {
       if (this.sql.expiredEvents.run(params).changes === 0) return [];
       const failed = this.sql.failExpired.all({ ...params, error: OUT_OF_ATTEMPTS });
       const requeued = this.sql.requeueExpired.all({ ...params, error: RECOVERED });
+      for (const row of requeued) this.addWaiting(row.queue, 1);
       return [...failed, ...requeued].map(toJob);
     });
   }
@@ -224,9 +260,34 @@ export class SqliteJobStore implements JobStore {
     if (batch.length) this.sql.eventMany.run({ type, at, batch: JSON.stringify(batch) });
   }
 
-  /** In the caller's transaction when there is one (see batch), else in its own. */
+  /** A row a transition put back in its queue (or null, when its guard no longer held), counted as waiting. */
+  private queuedAgain(row: JobSqlRow | null): JobSqlRow | null {
+    if (row) this.addWaiting(row.queue, 1);
+    return row;
+  }
+
+  /** QUEUED jobs of a queue now, this transaction's changes included. */
+  private waiting(queue: string): number {
+    return (this.waitingByQueue.get(queue) ?? 0) + (this.pendingWaiting?.get(queue) ?? 0);
+  }
+
+  /** Counts `delta` more (or fewer) jobs waiting in `queue` once the open transaction commits. */
+  private addWaiting(queue: string, delta: number): void {
+    const pending = this.pendingWaiting!;
+    pending.set(queue, (pending.get(queue) ?? 0) + delta);
+  }
+
+  /** In the caller's transaction when there is one (see batch), else in its own; waiting counts follow its fate. */
   private write<T>(work: () => T): T {
-    return this.sqlite.inTransaction ? work() : this.sqlite.transaction(work).immediate();
+    if (this.sqlite.inTransaction) return work();
+    this.pendingWaiting = new Map();
+    try {
+      const result = this.sqlite.transaction(work).immediate();
+      for (const [queue, delta] of this.pendingWaiting) this.waitingByQueue.set(queue, (this.waitingByQueue.get(queue) ?? 0) + delta);
+      return result;
+    } finally {
+      this.pendingWaiting = null;
+    }
   }
 }
 

@@ -14,10 +14,10 @@ export interface JobStore {
   // ---- transitions -------------------------------------------------------------------------------------
 
   /**
-   * New QUEUED jobs (`queued`), one per input, all alike otherwise, all or none; CONFLICT when the queue would then
-   * hold more than `maxLength` waiting. Inputs come as JSON (serialized once, by the caller, who keeps their length).
+   * New QUEUED jobs (`queued`), of any kinds and queues, all or none; CONFLICT when a queue would then hold more
+   * than its `maxLength` waiting. Inputs come as JSON (serialized once, by the caller, who keeps their length).
    */
-  insertJobs(queue: { name: string; maxLength: number }, job: NewJob, inputsJson: string[]): Job[];
+  insertJobs(jobs: NewQueuedJob[]): Job[];
   /** Leases up to `limit` runnable jobs of a queue to the pool, lowest priority number then oldest first (`started`). */
   claimJobs(queue: string, limit: number, leaseMs: number): Job[];
   /** Leases the next runnable job of a queue to a person (`pulled`); null when there is none. */
@@ -35,6 +35,8 @@ export interface JobStore {
   /** Queues a failed or cancelled job again with fresh attempts (`retried`, by whom). */
   retryJob(id: number, by: number): Job | undefined;
   deleteJob(id: number): void;
+  /** A queue was deleted with its jobs (by cascade): none of them wait any more. */
+  forgetQueue(name: string): void;
   /**
    * Running jobs whose lease ran out (their claimant went away) go back to their queue (`recovered`), or fail
    * when they have no attempts left (`failed`). `everyPoolJob`: at start-up, every pool job still running belonged
@@ -68,6 +70,8 @@ export interface JobStore {
   nextRunAt(): number | null;
   /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
   pendingCount(): number;
+  /** QUEUED jobs of a queue, kept with each transition (no counting): what maxLength limits. */
+  waitingCount(queue: string): number;
 }
 
 /** What a transition needs to act on a running job: only the holder of its lease may. */
@@ -87,4 +91,11 @@ export interface NewJob {
   priority: number;
   maxAttempts: number;
   timeoutMs: number;
+}
+
+/** One job to insert: its queue (with the limit it is checked against), its settings and its input as JSON. */
+export interface NewQueuedJob {
+  queue: { name: string; maxLength: number };
+  job: NewJob;
+  inputJson: string;
 }

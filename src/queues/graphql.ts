@@ -11,6 +11,10 @@ export const QueueType = builder.objectRef<Queue>('Queue').implement({
     maxLength: t.exposeInt('maxLength', { description: 'Most jobs waiting at once; more is a CONFLICT.' }),
     paused: t.exposeBoolean('paused'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    waiting: t.int({
+      description: 'Jobs waiting (QUEUED) now, of every owner: what maxLength limits. Kept with each change, not counted.',
+      resolve: (queue, _args, ctx) => ctx.jobs.waitingCount(queue.name),
+    }),
     counts: t.field({ type: JobCountsType, resolve: (queue, _args, ctx) => ctx.jobs.counts(ctx.user, queue.name) }),
   }),
 });

@@ -1,5 +1,5 @@
 import { builder } from '../graphql/builder';
-import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
+import { jobOptions, JobType, optionsOf, registerJobResult, registerJobSubmission } from '../jobs/graphql';
 import { forecastJob, MAX_SEED } from './forecast';
 import { piJob } from './pi';
 
@@ -74,6 +74,18 @@ const ForecastJobInput = builder.inputType('ForecastJobInput', {
   }),
 });
 
+// What submitPiJob and submitForecastJob submit; submitJobs takes the same (`{ pi: … }`, `{ forecast: … }`).
+const piRequest = (input: typeof PiJobInput.$inferInput) => ({
+  kind: 'PI' as const,
+  input: { simulations: input.simulations, concurrency: input.concurrency ?? undefined, seed: input.seed ?? undefined },
+});
+const forecastRequest = (input: typeof ForecastJobInput.$inferInput) => ({
+  kind: 'FORECAST' as const,
+  input: { assets: input.assets, seed: input.seed ?? undefined, dateRange: input.dateRange ?? undefined },
+});
+registerJobSubmission({ field: 'pi', type: PiJobInput, toRequest: piRequest });
+registerJobSubmission({ field: 'forecast', type: ForecastJobInput, toRequest: forecastRequest });
+
 // ---- fields ----------------------------------------------------------------------------------------------
 
 builder.queryFields((t) => ({
@@ -99,23 +111,11 @@ builder.mutationFields((t) => ({
   submitPiJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     args: { input: t.arg({ type: PiJobInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.jobs.submit(
-        ctx.user,
-        'PI',
-        { simulations: input.simulations, concurrency: input.concurrency ?? undefined, seed: input.seed ?? undefined },
-        optionsOf(input),
-      ),
+    resolve: (_root, { input }, ctx) => ctx.jobs.submit(ctx.user, 'PI', piRequest(input).input, optionsOf(input)),
   }),
   submitForecastJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     args: { input: t.arg({ type: ForecastJobInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.jobs.submit(
-        ctx.user,
-        'FORECAST',
-        { assets: input.assets, seed: input.seed ?? undefined, dateRange: input.dateRange ?? undefined },
-        optionsOf(input),
-      ),
+    resolve: (_root, { input }, ctx) => ctx.jobs.submit(ctx.user, 'FORECAST', forecastRequest(input).input, optionsOf(input)),
   }),
 }));
