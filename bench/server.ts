@@ -1,5 +1,5 @@
-// A jobgraph for a benchmark: a temporary database, a free port of 127.0.0.1, quiet logs, no rate limit, and an
-// admin token. Not a benchmark itself (bench/index.ts lists those).
+// A jobgraph for a benchmark: a temporary database, a free port of 127.0.0.1, quiet logs, no rate limit nor caps on
+// live operations (every client is one user on one address), and an admin token. Not a benchmark itself (bench/index.ts lists those).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,9 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     ADMIN_PASSWORD,
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_SECOND: '0',
+    MAX_SUBSCRIPTIONS_PER_CONNECTION: '0',
+    MAX_SUBSCRIPTIONS_PER_USER: '0',
+    MAX_SUBSCRIPTIONS_PER_ADDRESS: '0',
     ...env,
   });
   const server = await startServer(config, { log: createLogger({ level: 'warn' }) });

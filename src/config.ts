@@ -28,6 +28,9 @@ export interface Config {
   loginMaxFailuresPerAddress: number;
   loginFailureWindowMs: number;
   rateLimitPerSecond: number;
+  maxSubscriptionsPerConnection: number;
+  maxSubscriptionsPerUser: number;
+  maxSubscriptionsPerAddress: number;
   maxBodyBytes: number;
   maxUploadBytes: number;
   maxDepth: number;
@@ -122,6 +125,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginMaxFailuresPerAddress: loginMaxFailuresPerAddress(env, loginMaxFailures),
     loginFailureWindowMs: integer(env, 'LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400) * 1000,
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 200, 0, 1_000_000),
+    // Live operations (WebSocket operations, SSE streams) open at once; 0 turns a cap off.
+    maxSubscriptionsPerConnection: integer(env, 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 0, 1_000_000),
+    maxSubscriptionsPerUser: integer(env, 'MAX_SUBSCRIPTIONS_PER_USER', 200, 0, 1_000_000),
+    maxSubscriptionsPerAddress: integer(env, 'MAX_SUBSCRIPTIONS_PER_ADDRESS', 500, 0, 1_000_000),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     // Multipart uploads (a calc job's file) may be larger than a JSON body.
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

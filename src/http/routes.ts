@@ -13,6 +13,7 @@ import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
+import type { LiveOperationCaps } from './live-operations';
 import type { RateLimiter } from './rate-limit';
 import { readiness } from './ready';
 import { errorResponse, json } from './responses';
@@ -28,10 +29,11 @@ export interface RequestPipelineParts {
   responseCache: ReturnType<typeof createResponseCache>;
   rateLimiter: RateLimiter;
   sessionStreams: SessionStreams;
+  liveOperationCaps: LiveOperationCaps;
 }
 
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
-export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams }: RequestPipelineParts) {
+export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps }: RequestPipelineParts) {
   const { config, log } = app;
 
   async function route(request: Request, server: Server<SocketData>, requestId: string): Promise<Response | undefined> {
@@ -70,7 +72,13 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
       return errorResponse(400, ErrorCode.BAD_USER_INPUT, 'unsupported WebSocket subprotocol; use graphql-transport-ws');
     }
-    const data: SocketData = { clientAddress, authorization: request.headers.get('authorization'), sessions: new Map(), connectionId: crypto.randomUUID() };
+    const data: SocketData = {
+      clientAddress,
+      authorization: request.headers.get('authorization'),
+      sessions: new Map(),
+      connectionId: crypto.randomUUID(),
+      operations: new Map(),
+    };
     return server.upgrade(request, { data }) ? undefined : errorResponse(400, ErrorCode.BAD_USER_INPUT, 'WebSocket upgrade failed');
   }
 
@@ -101,7 +109,22 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     if (response.status === 406) {
       return errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
     }
-    return isStreamingResponse(response) ? endingWithSession(sessionStreams, response, authenticateRequest(app.users, request)) : response;
+    return isStreamingResponse(response) ? countedStream(response, request, origin) : response;
+  }
+
+  /**
+   * A stream (a subscription over SSE or multipart) counts against its user's and address's caps until it ends, and
+   * ends with its session. Only Yoga knows whether an answer streams (any Accept, even none, may get one), so one
+   * over a cap is cancelled (its subscription stops) before anything is sent.
+   */
+  async function countedStream(response: Response, request: Request, origin: RequestOrigin): Promise<Response> {
+    const authentication = authenticateRequest(app.users, request);
+    const counted = liveOperationCaps.acquire({ userId: authentication.user?.id ?? null, clientAddress: origin.clientAddress });
+    if ('release' in counted) return endingWithSession(sessionStreams, response, authentication, counted.release);
+    await response.body?.cancel().catch(() => {});
+    const { message, limit, max } = counted.refusal;
+    log.warn({ requestId: origin.requestId, address: origin.clientAddress, userId: authentication.user?.id, limit }, 'stream over its cap');
+    return errorResponse(429, ErrorCode.RATE_LIMITED, message, {}, { limit, max });
   }
 
   /** The last line of defence: logged with the request id, masked for the client (who can quote the id). */

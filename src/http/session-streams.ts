@@ -138,13 +138,22 @@ export function isStreamingResponse(response: Response): boolean {
   return response.body !== null && (type.startsWith('text/event-stream') || type.startsWith('multipart/mixed'));
 }
 
-/** A streaming answer opened with a token ends when that token stops working; SSE clients get the reason first. */
-export function endingWithSession(streams: SessionStreams, response: Response, { user, token }: Authentication): Response {
-  if (!user || !response.body) return response;
+/**
+ * A streaming answer opened with a token ends when that token stops working; SSE clients get the reason first.
+ * `onEnd` runs once when the stream ends, however it ends (done, the client gone, the session ended).
+ */
+export function endingWithSession(streams: SessionStreams, response: Response, { user, token }: Authentication, onEnd: () => void = () => {}): Response {
+  if (!response.body) {
+    onEnd();
+    return response;
+  }
   const sse = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
   let untrack = () => {};
-  const { stream, end } = endableStream(response.body, () => untrack());
-  untrack = streams.track(token, user, (reason) => {
+  const { stream, end } = endableStream(response.body, () => {
+    untrack();
+    onEnd();
+  });
+  if (user) untrack = streams.track(token, user, (reason) => {
     const error = { message: reason, extensions: { code: ErrorCode.UNAUTHENTICATED } };
     end(sse ? `event: next\ndata: ${JSON.stringify({ errors: [error] })}\n\nevent: complete\ndata:\n\n` : undefined);
   });

@@ -5,6 +5,7 @@ import type { Clock } from '../clock';
 import { createResponseCache } from '../graphql/response-cache';
 import { buildSchema } from '../graphql/schema';
 import { createGraphQLHandler } from './graphql-handler';
+import { LiveOperationCaps } from './live-operations';
 import { RateLimiter } from './rate-limit';
 import { createRequestHandler } from './routes';
 import { SessionStreams } from './session-streams';
@@ -19,15 +20,19 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   const rateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   const sessionStreams = new SessionStreams((token) => app.users.authenticate(token), now);
   app.users.onSessionsChanged(() => sessionStreams.scheduleRecheck());
+  // One count per user and per address over WebSocket operations and SSE streams together.
+  const liveOperationCaps = new LiveOperationCaps({ maxPerUser: config.maxSubscriptionsPerUser, maxPerAddress: config.maxSubscriptionsPerAddress });
   const websocket = createWebSocketHandler(app, yoga as never, {
     rateLimiter,
     // The same rule per connection, so one socket cannot use up its whole address's allowance alone.
     connectionLimiter: new RateLimiter(config.rateLimitPerSecond, now),
     sessionStreams,
+    liveOperationCaps,
+    maxOperationsPerConnection: config.maxSubscriptionsPerConnection,
     // The same bound as an HTTP body.
     maxPayloadLength: config.maxBodyBytes,
   });
-  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams });
+  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps });
   return {
     /** For Bun.serve, beside the port and host. */
     serveOptions: {
@@ -41,6 +46,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
       fetch,
       error,
     },
+    liveOperationCaps,
     /** Shutdown: every socket closes (1001) and every SSE stream ends, each told why. */
     endAll(reason: string) {
       websocket.closeAll(reason);

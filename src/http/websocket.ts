@@ -1,6 +1,7 @@
 // GraphQL over WebSocket (graphql-transport-ws, graphql-ws): the same Yoga pipeline as HTTP, with the transport's
-// own guards — a rate rule per message (per connection and per address), the shared parameter checks before any
-// parsing, sockets ended when their session ends (4403), and no message able to take the process down.
+// own guards — a rate rule per message (per connection and per address), caps on live operations (per connection,
+// user and address), the shared parameter checks before any parsing, sockets ended when their session ends (4403),
+// and no message able to take the process down.
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode, MessageType } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/bun';
@@ -12,6 +13,7 @@ import { jsonTextNestingExceeds, MAX_VALUE_NESTING, operationParamsProblem } fro
 import { type Authentication, authenticate } from '../users/auth';
 import { headerValue } from '../users/tokens';
 import type { TransportContext } from './graphql-handler';
+import { capRefusal, type LiveOperationCaps, type LiveOperationRefusal } from './live-operations';
 import type { RateLimiter } from './rate-limit';
 import type { SessionStreams } from './session-streams';
 
@@ -23,6 +25,10 @@ export interface SocketData {
   /** The tokens this socket used, each followed in SessionStreams (the value stops following it). */
   sessions: Map<string, () => void>;
   connectionId: string;
+  /** This socket's live operations by id, each with what uncounts it from the per-user and per-address caps. */
+  operations: Map<string, () => void>;
+  /** Whether graphql-ws still runs the operation with this id (set once the socket is acknowledged). */
+  isRunning?: (id: string) => boolean;
 }
 
 type Socket = ServerWebSocket<SocketData>;
@@ -37,6 +43,9 @@ export interface WebSocketGuards {
   rateLimiter: RateLimiter;
   connectionLimiter: RateLimiter;
   sessionStreams: SessionStreams;
+  liveOperationCaps: LiveOperationCaps;
+  /** Live operations one socket may hold at once; 0: no cap. */
+  maxOperationsPerConnection: number;
   /** Bun closes a socket (1009) whose message is larger. */
   maxPayloadLength: number;
 }
@@ -64,6 +73,7 @@ export function createWebSocketHandler(
       // A bad or malformed token closes the socket (4403) at once; no token is fine for public subscriptions.
       if (authentication.failure) return false;
       followSession(socket, authentication);
+      socket.data.isRunning = (id) => id in ctx.subscriptions;
       return true;
     },
     onSubscribe: async (ctx, id, payload) => {
@@ -77,6 +87,9 @@ export function createWebSocketHandler(
         socket.data.authorization;
       // The token is checked again on every subscribe: a logout since the connection opened takes effect.
       const authentication = authenticate(app.users, authorization);
+      // Counted before any parsing, so a client at its cap costs no more than this refusal.
+      const refusal = countOperation(socket, id, authentication);
+      if (refusal) return [new GraphQLError(refusal.message, { extensions: { code: ErrorCode.RATE_LIMITED, limit: refusal.limit, max: refusal.max } })];
       const transport: TransportContext = {
         clientAddress: socket.data.clientAddress,
         requestId: `ws-${id}-${crypto.randomUUID()}`,
@@ -110,6 +123,35 @@ export function createWebSocketHandler(
       }
     },
   });
+
+  /**
+   * Uncounts the operations graphql-ws no longer runs. A subscribe message is handled until its operation ends
+   * (completed by either side, failed, refused), so this runs after each one; `close` uncounts whatever is left.
+   */
+  const uncountEnded = (socket: Socket) => {
+    const { operations, isRunning } = socket.data;
+    for (const [id, release] of operations) {
+      if (isRunning?.(id)) continue;
+      operations.delete(id);
+      release();
+    }
+  };
+
+  /** Counts operation `id` against the caps (connection, user, address), or says which cap refuses it. */
+  const countOperation = (socket: Socket, id: string, { user }: Authentication): LiveOperationRefusal | undefined => {
+    // A `complete` the client sent just before this frees its slot at once (graphql-ws forgot that id already).
+    uncountEnded(socket);
+    const { operations, clientAddress } = socket.data;
+    const max = guards.maxOperationsPerConnection;
+    let refusal = max > 0 && operations.size >= max ? capRefusal('subscriptionsPerConnection', max) : undefined;
+    if (!refusal) {
+      const counted = guards.liveOperationCaps.acquire({ userId: user?.id ?? null, clientAddress });
+      if ('release' in counted) operations.set(id, counted.release);
+      else refusal = counted.refusal;
+    }
+    if (refusal) app.log.warn({ address: clientAddress, userId: user?.id, limit: refusal.limit }, 'websocket operation over its cap');
+    return refusal;
+  };
 
   /** Refuses a subscribe over the rate (its id gets a RATE_LIMITED error); a flood of anything else closes. */
   const refuseOverRate = (socket: Socket, message: string | Buffer): boolean => {
@@ -167,12 +209,16 @@ export function createWebSocketHandler(
         // Nothing a client sends may end the process: log it, close this socket with graphql-ws's internal error.
         app.log.error({ err: error, address: socket.data.clientAddress }, 'websocket message failed');
         socket.close(CloseCode.InternalServerError, 'Internal server error');
+      } finally {
+        uncountEnded(socket);
       }
     },
     async close(socket: Socket, code: number, reason: string) {
       sockets.delete(socket);
       for (const untrack of socket.data.sessions.values()) untrack();
       guards.connectionLimiter.forget(socket.data.connectionId);
+      for (const release of socket.data.operations.values()) release();
+      socket.data.operations.clear();
       try {
         await graphqlWs.close(socket as never, code, reason);
       } catch (error) {

@@ -1,5 +1,6 @@
 import { builder } from '../graphql/builder';
 import { type Quote, QUOTE_PROTOCOLS } from './client';
+import { INTERVAL_STEP_MS, MAX_STREAMS_PER_PROTOCOL } from './service';
 
 const QuoteProtocolEnum = builder.enumType('QuoteProtocol', { values: QUOTE_PROTOCOLS });
 
@@ -37,7 +38,8 @@ builder.subscriptionFields((t) => ({
   quoteStream: t.field({
     type: QuoteType,
     authScopes: { loggedIn: true },
-    description: 'A quote every `intervalMs` (100..60000). One fetch per tick is shared by all subscribers with the same arguments.',
+    description:
+      `A quote every \`intervalMs\` (100..60000, rounded up to a multiple of ${INTERVAL_STEP_MS}). One fetch per tick is shared by all subscribers with the same arguments; with ${MAX_STREAMS_PER_PROTOCOL} intervals open per protocol, a new one joins the nearest.`,
     args: { protocol: t.arg({ type: QuoteProtocolEnum, defaultValue: 'TCP' }), intervalMs: t.arg.int({ defaultValue: 1000 }) },
     subscribe: (_root, { protocol, intervalMs }, ctx) => ctx.quotes.stream(protocol, intervalMs),
     resolve: (quote: Quote) => quote,

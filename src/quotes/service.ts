@@ -32,11 +32,21 @@ export const quoteStreamInput = z.object({
     .transform((ms) => ms ?? 1000),
 });
 
+/** Intervals are rounded up to a multiple of this, so near-equal requests share one upstream poller. */
+export const INTERVAL_STEP_MS = 100;
+/**
+ * Upstream pollers per protocol (each one fetches a quote every tick): with this many open, a stream with a new
+ * interval joins the open one whose interval is nearest, so clients cannot multiply the outbound fetches.
+ */
+export const MAX_STREAMS_PER_PROTOCOL = 8;
+
 /** A stream whose fetches take longer than its interval skips ticks rather than pile up requests. */
 const MAX_FETCHES_IN_FLIGHT = 2;
 
 /** One upstream fetch per tick, shared by every subscriber with the same (protocol, interval). */
 interface Stream {
+  protocol: QuoteProtocol;
+  interval: number;
   subscribers: Set<(quote: Quote) => void>;
   timer: ReturnType<typeof setInterval>;
   inFlight: number;
@@ -67,11 +77,14 @@ export class QuotesService {
     return { protocol, concurrency, quotes: items.map((item) => item.raw), items, seconds: (performance.now() - started) / 1000 };
   }
 
-  /** A quote every `intervalMs`, until the consumer stops listening. */
+  /**
+   * A quote every `intervalMs` (rounded up to INTERVAL_STEP_MS; the nearest open interval once the protocol has
+   * MAX_STREAMS_PER_PROTOCOL pollers), until the consumer stops listening.
+   */
   stream(protocolInput: QuoteProtocol | null | undefined, intervalMsInput: number | null | undefined): AsyncIterable<Quote> {
-    const { protocol, intervalMs: interval } = parseInput(quoteStreamInput, { protocol: protocolInput, intervalMs: intervalMsInput });
+    const { protocol, intervalMs } = parseInput(quoteStreamInput, { protocol: protocolInput, intervalMs: intervalMsInput });
     this.requireAddress();
-    const key = `${protocol}:${interval}`;
+    const interval = Math.ceil(intervalMs / INTERVAL_STEP_MS) * INTERVAL_STEP_MS;
     return new Repeater<Quote>(async (push, stop) => {
       // A reader that stops pulling (a paused SSE client) is ended, not buffered without bound (see events.ts).
       let unread = 0;
@@ -80,19 +93,30 @@ export class QuotesService {
         unread++;
         push(quote).then(() => unread--, () => {});
       };
-      const stream = this.streams.get(key) ?? this.openStream(key, protocol, interval);
+      // Chosen when the subscriber starts listening: the streams open then decide whether a new poller may start.
+      const stream = this.streamFor(protocol, interval);
       stream.subscribers.add(listener);
       await stop;
       stream.subscribers.delete(listener);
       if (stream.subscribers.size === 0) {
         clearInterval(stream.timer);
-        this.streams.delete(key);
+        this.streams.delete(streamKey(stream.protocol, stream.interval));
       }
     });
   }
 
-  private openStream(key: string, protocol: QuoteProtocol, interval: number): Stream {
-    const stream: Stream = { subscribers: new Set(), inFlight: 0, fetches: 0, timer: setInterval(() => tick(), interval) };
+  /** The open stream for (protocol, interval); else a new one while the protocol has room; else the nearest open. */
+  private streamFor(protocol: QuoteProtocol, interval: number): Stream {
+    const exact = this.streams.get(streamKey(protocol, interval));
+    if (exact) return exact;
+    const open = [...this.streams.values()].filter((stream) => stream.protocol === protocol);
+    if (open.length < MAX_STREAMS_PER_PROTOCOL) return this.openStream(protocol, interval);
+    const distance = (stream: Stream) => Math.abs(stream.interval - interval);
+    return open.reduce((nearest, stream) => (distance(stream) < distance(nearest) ? stream : nearest));
+  }
+
+  private openStream(protocol: QuoteProtocol, interval: number): Stream {
+    const stream: Stream = { protocol, interval, subscribers: new Set(), inFlight: 0, fetches: 0, timer: setInterval(() => tick(), interval) };
     const tick = () => {
       const address = this.address();
       if (!address || stream.inFlight >= MAX_FETCHES_IN_FLIGHT) return;
@@ -110,7 +134,7 @@ export class QuotesService {
         },
       );
     };
-    this.streams.set(key, stream);
+    this.streams.set(streamKey(protocol, interval), stream);
     return stream;
   }
 
@@ -129,3 +153,5 @@ export class QuotesService {
     for (const stream of this.streams.values()) clearInterval(stream.timer);
   }
 }
+
+const streamKey = (protocol: QuoteProtocol, interval: number) => `${protocol}:${interval}`;
