@@ -166,8 +166,9 @@ describe('crash: nothing nested can end the process', () => {
 });
 
 describe('limits on every path', () => {
-  // The rate buckets refill as this clock moves: 2 s fill one from empty (10 a second, bursts of 20).
-  const clock = new FakeClock();
+  // The rate buckets refill only as this clock moves (2 s fill one from empty: 10 a second, bursts of 20), not
+  // with the real time a loaded machine takes between two requests.
+  const clock = new FakeClock({ stopped: true });
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer({ MAX_BODY_BYTES: '65536', RATE_LIMIT_PER_SECOND: '10' }, { clock });
@@ -226,6 +227,97 @@ describe('limits on every path', () => {
   });
 });
 
+/** What `promise` resolves to, or a failure naming `what` after `ms` real milliseconds (inside bun's 5 s per test). */
+async function within<T>(promise: Promise<T>, what: string, ms = 2000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A graphql-ws client for `token`; `closed` gives the close code and the real time (performance.now) it came. */
+function wsSession(server: TestServer, token: string) {
+  const client = server.wsClient(token);
+  const closed = new Promise<{ code: number; at: number }>((resolve) =>
+    client.on('closed', (event) => resolve({ code: (event as CloseEvent).code, at: performance.now() })),
+  );
+  return { client, closed };
+}
+
+/** A subscription over SSE: its events by name, and `ended`, the real time (performance.now) the server ended it. */
+async function sseSubscription(server: TestServer, token: string, query: string) {
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
+  expect(response.status).toBe(200);
+  const events: { event: string; data?: any }[] = [];
+  let finished = false;
+  const ended = (async () => {
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        finished = true;
+        return performance.now();
+      }
+      buffer += decoder.decode(value, { stream: true });
+      let boundary: number;
+      while ((boundary = buffer.indexOf('\n\n')) >= 0) {
+        const lines = buffer.slice(0, boundary).split('\n');
+        buffer = buffer.slice(boundary + 2);
+        const field = (name: string) => lines.find((line) => line.startsWith(`${name}:`))?.slice(name.length + 1).trim();
+        const event = field('event');
+        const data = field('data');
+        // Lines without an event name are keep-alive comments.
+        if (event) events.push({ event, data: data ? JSON.parse(data) : undefined });
+      }
+    }
+  })();
+  return {
+    events,
+    ended,
+    /** Resolves once `count` events arrived, or the stream ended. */
+    waitFor: (count: number) => until(() => events.length >= count || finished, `${count} SSE events (got ${events.length})`),
+  };
+}
+
+type WsSession = ReturnType<typeof wsSession>;
+type SseSubscription = Awaited<ReturnType<typeof sseSubscription>>;
+
+/**
+ * The issue's bound, in real time from `causeAt` (the mutation's answer, or the clock's move past expiry): the
+ * socket closed with 4403 and the SSE stream's last events are an UNAUTHENTICATED error and `complete`, within 1 s.
+ */
+async function expectEndedWithinOneSecond(causeAt: number, ws: WsSession, sse: SseSubscription) {
+  const { code, at } = await within(ws.closed, 'the WebSocket closing');
+  expect(code).toBe(4403);
+  expect(at - causeAt).toBeLessThan(1000);
+  const endedAt = await within(sse.ended, 'the SSE stream ending');
+  expect(endedAt - causeAt).toBeLessThan(1000);
+  expect(sse.events.slice(-2)).toMatchObject([
+    { event: 'next', data: { errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] } },
+    { event: 'complete' },
+  ]);
+}
+
+/** Runs a mutation that must succeed and returns the real time its answer came. */
+async function mutate(server: TestServer, query: string, token: string): Promise<number> {
+  const result = await server.gql(query, undefined, token);
+  expect(result.errors).toBeUndefined();
+  return performance.now();
+}
+
+const QUOTES = 'subscription { quoteStream(intervalMs: 100) { index } }';
+
 describe('revocation: a session that ends takes its streams with it', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -233,61 +325,37 @@ describe('revocation: a session that ends takes its streams with it', () => {
   });
   afterAll(() => server.stop());
 
-  /** Resolves with the close code once the graphql-ws client reports the socket closed. */
-  const closedWithin = (client: ReturnType<TestServer['wsClient']>) =>
-    new Promise<{ code: number; at: number }>((resolve) => client.on('closed', (event) => resolve({ code: (event as CloseEvent).code, at: Date.now() })));
+  /** A USER whose quoteStream runs over a WebSocket and over SSE, each past its first quote. */
+  async function userStreamingQuotes() {
+    const user = await server.userWithRole('USER');
+    const ws = wsSession(server, user.token);
+    const wsSub = subscribe(ws.client, QUOTES);
+    const sse = await sseSubscription(server, user.token, QUOTES);
+    await Promise.all([wsSub.waitFor(1), sse.waitFor(1)]);
+    return { user, ws, sse };
+  }
 
   test('logout ends its quoteStream over WebSocket (4403) and over SSE within 1 s', async () => {
-    const { token } = await server.userWithRole('USER');
-    const client = server.wsClient(token);
-    const closed = closedWithin(client);
-    const sub = subscribe(client, 'subscription { quoteStream(protocol: TCP, intervalMs: 100) { index } }');
-    await sub.waitFor(1);
-
-    const controller = new AbortController();
-    const sse = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: 'subscription { quoteStream(protocol: TCP, intervalMs: 100) { index } }' }),
-      signal: controller.signal,
-    });
-    let text = '';
-    const sseText = (async () => {
-      const reader = sse.body!.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return { text, at: Date.now() };
-        text += new TextDecoder().decode(value);
-      }
-    })();
-    await until(() => text.includes('"quoteStream"'), 'the first quote over SSE');
-
-    const loggedOutAt = Date.now();
-    expect((await server.gql('mutation { logout }', undefined, token)).data).toEqual({ logout: true });
-    const { code, at } = await closed;
-    expect(code).toBe(4403);
-    expect(at - loggedOutAt).toBeLessThan(1000);
-    const ended = await sseText;
-    expect(ended.at - loggedOutAt).toBeLessThan(1000);
-    expect(ended.text).toContain('UNAUTHENTICATED');
-    expect(ended.text).toContain('event: complete');
+    const { user, ws, sse } = await userStreamingQuotes();
+    const loggedOutAt = await mutate(server, 'mutation { logout }', user.token);
+    await expectEndedWithinOneSecond(loggedOutAt, ws, sse);
   });
 
-  test('a manager demoted to USER, then deleted, stops receiving jobCompleted', async () => {
+  test('a manager demoted to USER loses jobCompleted over WebSocket and SSE within 1 s, and hears nothing once deleted', async () => {
     const admin = await server.adminToken();
     const manager = await server.userWithRole('MANAGER');
-    const client = server.wsClient(manager.token);
-    const closed = closedWithin(client);
-    const listening = server.nextSubscriptions('jobCompleted');
-    const sub = subscribe(client, 'subscription { jobCompleted { id } }');
+    const ws = wsSession(server, manager.token);
+    const listening = server.nextSubscriptions('jobCompleted', 2);
+    const sub = subscribe(ws.client, 'subscription { jobCompleted { id } }');
+    const sse = await sseSubscription(server, manager.token, 'subscription { jobCompleted { id } }');
     await listening;
     await server.gql('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', undefined, admin);
-    await sub.waitFor(1);
-    const demotedAt = Date.now();
-    await server.gql(`mutation { updateUser(id: "${manager.id}", input: { role: USER }) { id } }`, undefined, admin);
-    expect((await closed).code).toBe(4403);
-    expect(Date.now() - demotedAt).toBeLessThan(1000);
-    await server.gql(`mutation { deleteUser(id: "${manager.id}") }`, undefined, admin);
+    await Promise.all([sub.waitFor(1), sse.waitFor(1)]);
+
+    const demotedAt = await mutate(server, `mutation { updateUser(id: "${manager.id}", input: { role: USER }) { id } }`, admin);
+    await expectEndedWithinOneSecond(demotedAt, ws, sse);
+
+    await mutate(server, `mutation { deleteUser(id: "${manager.id}") }`, admin);
     // The admin's own subscription hears of the next job: by then the manager's would have too.
     const adminListening = server.nextSubscriptions('jobCompleted');
     const adminSub = subscribe(server.wsClient(admin), 'subscription { jobCompleted { id } }');
@@ -297,81 +365,92 @@ describe('revocation: a session that ends takes its streams with it', () => {
     expect(sub.events.length).toBe(1);
   });
 
-  test('a disabled admin stops receiving loginEvents; a password reset ends the user’s sockets', async () => {
+  test('deleting a user ends their WebSocket (4403) and SSE stream within 1 s', async () => {
     const admin = await server.adminToken();
-    const other = await server.userWithRole('ADMIN');
-    const client = server.wsClient(other.token);
-    const closed = closedWithin(client);
-    const listening = server.nextSubscriptions('loginEvents');
-    subscribe(client, 'subscription { loginEvents { username } }');
-    await listening;
-    await server.gql(`mutation { updateUser(id: "${other.id}", input: { disabled: true }) { id } }`, undefined, admin);
-    expect((await closed).code).toBe(4403);
-
-    const user = await server.userWithRole('USER');
-    const userClient = server.wsClient(user.token);
-    const userClosed = closedWithin(userClient);
-    await subscribe(userClient, 'subscription { quoteStream(intervalMs: 100) { index } }').waitFor(1);
-    await server.gql(`mutation { updateUser(id: "${user.id}", input: { password: "a-brand-new-password" }) { id } }`, undefined, admin);
-    expect((await userClosed).code).toBe(4403);
+    const { user, ws, sse } = await userStreamingQuotes();
+    const deletedAt = await mutate(server, `mutation { deleteUser(id: "${user.id}") }`, admin);
+    await expectEndedWithinOneSecond(deletedAt, ws, sse);
   });
 
-  test('changePassword ends the other sessions’ streams and keeps its own', async () => {
+  test('a disabled admin stops receiving loginEvents over WebSocket and SSE within 1 s', async () => {
+    const admin = await server.adminToken();
+    const other = await server.userWithRole('ADMIN');
+    const ws = wsSession(server, other.token);
+    const listening = server.nextSubscriptions('loginEvents', 2);
+    const sub = subscribe(ws.client, 'subscription { loginEvents { username } }');
+    const sse = await sseSubscription(server, other.token, 'subscription { loginEvents { username } }');
+    await listening;
+    await server.userWithRole('USER'); // a login both hear of
+    await Promise.all([sub.waitFor(1), sse.waitFor(1)]);
+
+    const disabledAt = await mutate(server, `mutation { updateUser(id: "${other.id}", input: { disabled: true }) { id } }`, admin);
+    await expectEndedWithinOneSecond(disabledAt, ws, sse);
+  });
+
+  test('a password reset by an admin ends the user’s WebSocket (4403) and SSE stream within 1 s', async () => {
+    const admin = await server.adminToken();
+    const { user, ws, sse } = await userStreamingQuotes();
+    const resetAt = await mutate(server, `mutation { updateUser(id: "${user.id}", input: { password: "a-brand-new-password" }) { id } }`, admin);
+    await expectEndedWithinOneSecond(resetAt, ws, sse);
+  });
+
+  test('changePassword ends the other session’s WebSocket and SSE stream within 1 s and keeps its own', async () => {
     const user = await server.userWithRole('USER');
     const second = await server.login(user.username, `${user.username}-password`);
-    const own = server.wsClient(user.token);
-    const other = server.wsClient(second);
-    const otherClosed = closedWithin(other);
-    const ownSub = subscribe(own, 'subscription { quoteStream(intervalMs: 100) { index } }');
-    subscribe(other, 'subscription { quoteStream(intervalMs: 100) { index } }');
-    await ownSub.waitFor(1);
-    await server.gql(
+    const ownSub = subscribe(server.wsClient(user.token), QUOTES);
+    const ownSse = await sseSubscription(server, user.token, QUOTES);
+    const other = wsSession(server, second);
+    const otherSub = subscribe(other.client, QUOTES);
+    const otherSse = await sseSubscription(server, second, QUOTES);
+    await Promise.all([ownSub.waitFor(1), ownSse.waitFor(1), otherSub.waitFor(1), otherSse.waitFor(1)]);
+
+    const changedAt = await mutate(
+      server,
       `mutation { changePassword(currentPassword: "${user.username}-password", newPassword: "changed-password-1") }`,
-      undefined,
       user.token,
     );
-    expect((await otherClosed).code).toBe(4403);
-    const before = ownSub.events.length;
-    await ownSub.waitFor(before + 1);
-    expect(ownSub.events.length).toBeGreaterThan(before);
+    await expectEndedWithinOneSecond(changedAt, other, otherSse);
+    // Its own streams deliver on, past the moment the other session's ended.
+    const [wsBefore, sseBefore] = [ownSub.events.length, ownSse.events.length];
+    await Promise.all([ownSub.waitFor(wsBefore + 1), ownSse.waitFor(sseBefore + 1)]);
+    expect(ownSub.error).toBeUndefined();
+    expect(ownSub.completed).toBe(false);
+    expect(ownSse.events.at(-1)).toMatchObject({ event: 'next', data: { data: { quoteStream: {} } } });
     ownSub.unsubscribe();
   });
 });
 
 describe('revocation: expiry', () => {
-  // Session expiry reads this clock: the token's 2 s pass when the test says so.
+  // Sessions read this clock; the expiry sweep runs on a real 250 ms interval and asks it the time.
   const clock = new FakeClock();
+  const TTL_MS = 60_000;
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ TOKEN_TTL_SECONDS: '2', QUOTE_DELAY_MS: '1' }, { clock });
+    server = await startTestServer({ TOKEN_TTL_SECONDS: String(TTL_MS / 1000), QUOTE_DELAY_MS: '1' }, { clock });
   });
   afterAll(() => server.stop());
 
-  test('an expired token’s WebSocket closes (4403) within 1 s of expiry', async () => {
+  test('an expired token’s WebSocket (4403) and SSE stream end within 1 s of expiry, and stay open until it', async () => {
+    await server.adminToken();
+    const loginStart = clock.now();
     const user = await server.userWithRole('USER');
-    const loggedInAt = clock.now();
-    const client = server.wsClient(user.token);
-    let closedAt: number | undefined;
-    const closed = new Promise<number>((resolve) =>
-      client.on('closed', (event) => {
-        closedAt = Date.now();
-        resolve((event as CloseEvent).code);
-      }),
-    );
-    const sub = subscribe(client, 'subscription { quoteStream(intervalMs: 100) { index } }');
-    await sub.waitFor(1);
-    // Halfway through its life the token still works: three more ticks span an expiry sweep (every 250 ms).
-    clock.advance(1000);
-    await sub.waitFor(sub.events.length + 3);
-    expect(closedAt).toBeUndefined();
+    const loginEnd = clock.now();
+    // The token expires at some point in [loginStart + TTL, loginEnd + TTL].
+    const ws = wsSession(server, user.token);
+    const sub = subscribe(ws.client, QUOTES);
+    const sse = await sseSubscription(server, user.token, QUOTES);
+    await Promise.all([sub.waitFor(1), sse.waitFor(1)]);
 
-    clock.advance(1000);
-    const expiredAt = Date.now();
-    expect(await closed).toBe(4403);
-    const elapsed = clock.now() - loggedInAt;
-    expect(elapsed).toBeGreaterThan(1500);
-    expect(elapsed).toBeLessThan(3500);
-    expect(closedAt! - expiredAt).toBeLessThan(1000);
+    // Expiry − 1 s at the latest: four more quotes each (100 ms apart) span a sweep, and nothing ends.
+    clock.advance(loginStart + TTL_MS - 1000 - clock.now());
+    await Promise.all([sub.waitFor(sub.events.length + 4), sse.waitFor(sse.events.length + 4)]);
+    expect(sub.error).toBeUndefined();
+    expect(sub.completed).toBe(false);
+    expect(sse.events.at(-1)).toMatchObject({ event: 'next', data: { data: { quoteStream: {} } } });
+
+    clock.advance(loginEnd + TTL_MS - clock.now());
+    const expiredAt = performance.now();
+    await expectEndedWithinOneSecond(expiredAt, ws, sse);
   });
 });
 

@@ -6,9 +6,15 @@ import type { Clock } from '../../src/clock';
  */
 export class FakeClock implements Clock {
   private offset = 0;
+  private readonly stoppedAt: number | undefined;
+
+  /** `stopped`: only `advance` moves it, for rules (rate buckets) that real time would refill while a test runs. */
+  constructor(options: { stopped?: boolean } = {}) {
+    this.stoppedAt = options.stopped ? Date.now() : undefined;
+  }
 
   now(): number {
-    return Date.now() + this.offset;
+    return (this.stoppedAt ?? Date.now()) + this.offset;
   }
 
   advance(ms: number): void {
