@@ -139,6 +139,41 @@ describe('analytics on a hand-made fixture (values computed by hand)', () => {
     expect(revoked.data ?? null).toBeNull();
   });
 
+  test('a first answer is computed once per session, then served from the cache (POST, GET, through fragments)', async () => {
+    const { token: own } = await server.userWithRole('USER');
+    const { token: other } = await server.userWithRole('USER');
+    const analytics = server.running.app.analytics;
+    const original = analytics.globalMean.bind(analytics);
+    let computed = 0;
+    analytics.globalMean = (...args) => (computed++, original(...args));
+    try {
+      const plain = `query($q: String!) { analytics { globalMean(question: $q) } }`;
+      for (let i = 0; i < 3; i++) expect((await server.gql(plain, { q: LOW }, own)).data!.analytics.globalMean).toBeCloseTo(343 / 12, 12);
+      expect(computed).toBe(1);
+      await server.gql(plain, { q: LOW }, other);
+      await server.gql(plain, { q: HIGH }, own);
+      expect(computed).toBe(3);
+      const viaFragment = `query Q($q: String!) { ...F } fragment F on Query { analytics { globalMean(question: $q) } }`;
+      await server.gql(viaFragment, { q: LOW }, own);
+      await server.gql(viaFragment, { q: LOW }, own);
+      expect(computed).toBe(4);
+      // GET requests go through Yoga (no pre-parsed body): the plugin answers the second from the cache.
+      const get = () =>
+        fetch(`${server.url}?query=${encodeURIComponent(`{ analytics { globalMean(question: "${LOW}") } }`)}`, {
+          headers: { authorization: `Bearer ${own}`, 'graphql-preflight': '1' },
+        }).then((response) => response.json() as Promise<{ data: { analytics: { globalMean: number } } }>);
+      expect((await get()).data.analytics.globalMean).toBe((await get()).data.analytics.globalMean);
+      expect(computed).toBe(5);
+      // Mixed with an uncached root field, even through a fragment: computed every time.
+      const mixed = `query($q: String!) { ...F jobCounts { total } } fragment F on Query { analytics { globalMean(question: $q) } }`;
+      await server.gql(mixed, { q: LOW }, own);
+      await server.gql(mixed, { q: LOW }, own);
+      expect(computed).toBe(7);
+    } finally {
+      analytics.globalMean = original;
+    }
+  });
+
   test('a query that mixes analytics with anything else is never served from the cache', async () => {
     const query = '{ analytics { states } jobCounts { total } }';
     const before = (await server.gql(query, {}, token)).data!.jobCounts.total;
