@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnalyticsService } from '../src/analytics/service';
-import { pythonRepr, pythonTuple } from '../src/compute/analytics';
+import { pythonRepr, pythonTuple, type YearRange } from '../src/compute/analytics';
 import { BUNDLED_ANALYTICS_CSV } from '../src/config';
 import { openDatabase } from '../src/db/client';
 import { createLogger } from '../src/logger';
@@ -137,6 +137,41 @@ describe('analytics on a hand-made fixture (values computed by hand)', () => {
     const revoked = await server.gql(query, {}, own);
     expect(revoked.errors?.[0]).toMatchObject({ message: 'user info error', extensions: { code: 'UNAUTHENTICATED' } });
     expect(revoked.data ?? null).toBeNull();
+  });
+
+  test('a first answer is computed once per session, then served from the cache (POST, GET, through fragments)', async () => {
+    const { token: own } = await server.userWithRole('USER');
+    const { token: other } = await server.userWithRole('USER');
+    const analytics = server.running.app.analytics;
+    const original = analytics.globalMean.bind(analytics);
+    let computed = 0;
+    analytics.globalMean = (...args) => (computed++, original(...args));
+    try {
+      const plain = `query($q: String!) { analytics { globalMean(question: $q) } }`;
+      for (let i = 0; i < 3; i++) expect((await server.gql(plain, { q: LOW }, own)).data!.analytics.globalMean).toBeCloseTo(343 / 12, 12);
+      expect(computed).toBe(1);
+      await server.gql(plain, { q: LOW }, other);
+      await server.gql(plain, { q: HIGH }, own);
+      expect(computed).toBe(3);
+      const viaFragment = `query Q($q: String!) { ...F } fragment F on Query { analytics { globalMean(question: $q) } }`;
+      await server.gql(viaFragment, { q: LOW }, own);
+      await server.gql(viaFragment, { q: LOW }, own);
+      expect(computed).toBe(4);
+      // GET requests go through Yoga (no pre-parsed body): the plugin answers the second from the cache.
+      const get = () =>
+        fetch(`${server.url}?query=${encodeURIComponent(`{ analytics { globalMean(question: "${LOW}") } }`)}`, {
+          headers: { authorization: `Bearer ${own}`, 'graphql-preflight': '1' },
+        }).then((response) => response.json() as Promise<{ data: { analytics: { globalMean: number } } }>);
+      expect((await get()).data.analytics.globalMean).toBe((await get()).data.analytics.globalMean);
+      expect(computed).toBe(5);
+      // Mixed with an uncached root field, even through a fragment: computed every time.
+      const mixed = `query($q: String!) { ...F jobCounts { total } } fragment F on Query { analytics { globalMean(question: $q) } }`;
+      await server.gql(mixed, { q: LOW }, own);
+      await server.gql(mixed, { q: LOW }, own);
+      expect(computed).toBe(7);
+    } finally {
+      analytics.globalMean = original;
+    }
   });
 
   test('a query that mixes analytics with anything else is never served from the cache', async () => {
@@ -339,6 +374,93 @@ describe('analytics on the real CDC file', () => {
       const totalRows = diffFromMean.reduce((sum: number, d: { rows: number }) => sum + d.rows, 0);
       expect(Math.abs(weighted / totalRows)).toBeLessThan(1e-9);
       expect(globalMean).toBeGreaterThan(0);
+    }
+  });
+
+  test('spot checks through GraphQL, exact to the bit, with and without year ranges', async () => {
+    const result = await server.gql(
+      `query($q: String!) { analytics {
+        all: globalMean(question: $q) span: globalMean(question: $q, yearFrom: 2015, yearTo: 2018)
+        ohio: stateMean(question: $q, state: "Ohio", yearFrom: 2019) { value rows }
+        groups: meanByCategory(question: $q, yearFrom: 2013, yearTo: 2016) { state category segment value }
+        texas: stateMeanByCategory(question: $q, state: "Texas", yearTo: 2014) { category segment value } } }`,
+      { q: LOW },
+      token,
+    );
+    const { all, span, ohio, groups, texas } = result.data!.analytics;
+    expect([all, span]).toEqual([30.45898635998923, 30.551775632853726]);
+    expect(ohio).toEqual({ value: 35.96875, rows: 80 });
+    expect(groups.length).toBe(1422);
+    expect(groups.slice(0, 2)).toEqual([
+      { state: 'Alabama', category: 'Age (years)', segment: '18 - 24', value: 21.775 },
+      { state: 'Alabama', category: 'Age (years)', segment: '25 - 34', value: 32.7 },
+    ]);
+    expect(texas.at(-1)).toEqual({ category: 'Total', segment: 'Total', value: 30.6 });
+  });
+});
+
+/**
+ * Every answer of the nine statistics over the real file, hashed: the non-state statistics for every question and
+ * year range (none, from only, to only, each from ≤ to in 2011–2021; meanByCategory over a dozen of them), the
+ * state statistics for every state over three ranges. The digest was taken from the implementation before the
+ * index kept its per-year tallies in arrays: an answer that moves by one bit, its order or an error message
+ * changes it.
+ */
+const REAL_FILE_ANSWERS = { answers: 9252, sha256: 'c629c25a3402441c77c0dbf3c60d73d46aac4476909a36d5ba34a88fc006d211' };
+
+function digestOfEveryAnswer(analytics: AnalyticsService): { answers: number; sha256: string } {
+  type Years = YearRange | undefined;
+  const statistics: [string, (question: string, state: string, years: Years) => unknown][] = [
+    ['statesMean', (q, _s, y) => analytics.statesMean(q, y)],
+    ['best5', (q, _s, y) => analytics.best5(q, y)],
+    ['worst5', (q, _s, y) => analytics.worst5(q, y)],
+    ['globalMean', (q, _s, y) => analytics.globalMean(q, y)],
+    ['diffFromMean', (q, _s, y) => analytics.diffFromMean(q, y)],
+    ['meanByCategory', (q, _s, y) => analytics.meanByCategory(q, y)],
+    ['stateMean', (q, s, y) => analytics.stateMean(q, s, y)],
+    ['stateDiffFromMean', (q, s, y) => analytics.stateDiffFromMean(q, s, y)],
+    ['stateMeanByCategory', (q, s, y) => analytics.stateMeanByCategory(q, s, y)],
+  ];
+  const everyRange: Years[] = [undefined];
+  for (let from = 2011; from <= 2021; from++) {
+    everyRange.push({ from }, { to: from });
+    for (let to = from; to <= 2021; to++) everyRange.push({ from, to });
+  }
+  const someRanges: Years[] = [undefined, { from: 2015, to: 2018 }, { from: 2019 }];
+  const hasher = new Bun.CryptoHasher('sha256');
+  let answers = 0;
+  for (const { text: question } of analytics.questions()) {
+    for (const [name, answer] of statistics) {
+      const perState = name.startsWith('state');
+      const ranges = perState ? someRanges : name === 'meanByCategory' ? everyRange.filter((_, i) => i % 8 === 0) : everyRange;
+      for (const years of ranges) {
+        for (const state of perState ? analytics.states() : ['']) {
+          let text: string;
+          try {
+            text = JSON.stringify(answer(question, state, years));
+          } catch (error) {
+            text = `error: ${(error as Error).message}`;
+          }
+          hasher.update(`${name}|${question}|${state}|${years?.from}|${years?.to}|${text}\n`);
+          answers++;
+        }
+      }
+    }
+  }
+  return { answers, sha256: hasher.digest('hex') };
+}
+
+describe('every answer over the real CDC file, bit for bit', () => {
+  test('the digest of every statistic × question × state × year range is unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobgraph-analytics-'));
+    const database = openDatabase(join(dir, 'db.sqlite'));
+    try {
+      const analytics = new AnalyticsService(database.db, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV);
+      await analytics.load();
+      expect(digestOfEveryAnswer(analytics)).toEqual(REAL_FILE_ANSWERS);
+    } finally {
+      database.sqlite.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

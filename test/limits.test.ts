@@ -177,6 +177,27 @@ test('a chunked body over the limit is refused with 413 too', async () => {
   }
 });
 
+test('a document whose cost does not read its variables is validated once for all of them, its limit still applied', async () => {
+  const server = await startTestServer({ MAX_QUERY_COMPLEXITY: '30' });
+  try {
+    const token = await server.adminToken();
+    const questions = ['Percent of adults aged 18 years and older who have obesity', 'Percent of adults who engage in muscle-strengthening activities on 2 or more days a week'];
+    // 1 + (1 + 4 fields × 10 per list item): 42, over 30 whatever the question.
+    const costly = 'query($q: String!) { analytics { meanByCategory(question: $q) { state category segment value } } }';
+    const cheap = 'query($q: String!, $from: Int) { analytics { globalMean(question: $q, yearFrom: $from) } }';
+    for (const [i, q] of questions.entries()) {
+      const refused = await post(server.url, { query: costly, variables: { q } }, { authorization: `Bearer ${token}` });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as any).errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', limit: 'complexity' } });
+      const answered = await post(server.url, { query: cheap, variables: { q, from: 2011 + i } }, { authorization: `Bearer ${token}` });
+      expect(answered.status).toBe(200);
+      expect(((await answered.json()) as any).data.analytics.globalMean).toBeNumber();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
 test('the cost limit follows the variables even though validation results are cached per document', async () => {
   const server = await startTestServer({ MAX_QUERY_COMPLEXITY: '60' });
   try {

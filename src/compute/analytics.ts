@@ -34,20 +34,30 @@ export const KNOWN_DIRECTIONS: ReadonlyMap<string, Direction> = new Map([
   ['Percent of adults who engage in muscle-strengthening activities on 2 or more days a week', 'HIGHER_IS_BETTER'],
 ]);
 
-/** Sums and counts per year (`null` year: rows without one), so a year range is a sum over a few entries. */
+/**
+ * Sums and counts per year (`null` year: rows without one), so a year range is a sum over a few entries. The years
+ * sit in parallel arrays in the order they first appear: a range adds their sums in that order, the same additions
+ * in the same order on every ask (so the same bits), without a Map iterator's allocations.
+ */
 class Tally {
   sum = 0;
   count = 0;
-  readonly byYear = new Map<number | null, { sum: number; count: number }>();
+  private readonly years: (number | null)[] = [];
+  private readonly yearSums: number[] = [];
+  private readonly yearCounts: number[] = [];
 
   add(year: number | null, value: number): void {
     this.sum += value;
     this.count++;
-    const entry = this.byYear.get(year);
-    if (entry) {
-      entry.sum += value;
-      entry.count++;
-    } else this.byYear.set(year, { sum: value, count: 1 });
+    const at = this.years.indexOf(year);
+    if (at >= 0) {
+      this.yearSums[at]! += value;
+      this.yearCounts[at]!++;
+    } else {
+      this.years.push(year);
+      this.yearSums.push(value);
+      this.yearCounts.push(1);
+    }
   }
 
   /** The mean over the rows in the year range, or null when none. */
@@ -58,12 +68,16 @@ class Tally {
 
   total(range?: YearRange): { sum: number; count: number } {
     if (!range || (range.from === undefined && range.to === undefined)) return this;
+    const from = range.from ?? Number.NEGATIVE_INFINITY;
+    const to = range.to ?? Number.POSITIVE_INFINITY;
+    const { years, yearSums, yearCounts } = this;
     let sum = 0;
     let count = 0;
-    for (const [year, entry] of this.byYear) {
-      if (year === null || (range.from !== undefined && year < range.from) || (range.to !== undefined && year > range.to)) continue;
-      sum += entry.sum;
-      count += entry.count;
+    for (let i = 0; i < years.length; i++) {
+      const year = years[i]!;
+      if (year === null || year < from || year > to) continue;
+      sum += yearSums[i]!;
+      count += yearCounts[i]!;
     }
     return { sum, count };
   }

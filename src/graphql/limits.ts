@@ -3,10 +3,14 @@ import {
   type DocumentNode,
   type FragmentDefinitionNode,
   GraphQLError,
+  type GraphQLSchema,
   Kind,
   type SelectionSetNode,
+  TypeInfo,
   type ValidationContext,
   type ValidationRule,
+  visit,
+  visitWithTypeInfo,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ErrorCode } from '../errors';
@@ -121,6 +125,32 @@ export function expansionProblem(document: DocumentNode, maxFields: number): Gra
   return null;
 }
 
+const costReadsVariablesByDocument = new WeakMap<DocumentNode, boolean>();
+
+/**
+ * Whether the document's cost can change with its variables. Pothos reads arguments only for a field whose
+ * complexity is a function (connectionComplexity: `first`/`last`), so only a variable passed to such a field counts;
+ * every other document costs the same whatever its variables (an analytics question, a year range…).
+ */
+function costReadsVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
+  let reads = costReadsVariablesByDocument.get(document);
+  if (reads !== undefined) return reads;
+  reads = false;
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const complexity = (typeInfo.getFieldDef()?.extensions as { complexity?: unknown } | undefined)?.complexity;
+        if (typeof complexity !== 'function' || !node.arguments?.length) return;
+        visit(node, { Variable: () => void (reads = true) });
+      },
+    }),
+  );
+  costReadsVariablesByDocument.set(document, reads);
+  return reads;
+}
+
 /**
  * Depth, cost and alias limits checked during validation, so an over-limit query is a 400 with a code
  * before any resolver runs. Cost comes from Pothos' complexity plugin (fields 1, lists ×10 by default).
@@ -146,7 +176,7 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
         }
       });
     },
-    onValidate({ addValidationRule, context, params: { documentAST }, setResult }) {
+    onValidate({ addValidationRule, context, params: { documentAST, schema }, setResult }) {
       // Fragments can multiply a small document into an exponential one; measured first, linearly, or no rule runs.
       const tooLarge = expansionProblem(documentAST, limits.maxComplexity);
       if (tooLarge) {
@@ -166,9 +196,11 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
           }
         },
       });
-      // Yoga caches validation per document and per the rules' names. A query's cost depends on its variables
-      // (list sizes, `first:`), so the cost rule's name carries them: same document and variables → cached result.
-      const variablesKey = Bun.hash(JSON.stringify([params?.variables ?? null, params?.operationName ?? null])).toString(36);
+      // Yoga caches validation per document and per the rules' names. A query's cost may depend on its variables
+      // (`first:`), so then the cost rule's name carries them: same document and variables → cached result.
+      // Otherwise one name for all, so new variables (a first ask of each analytics year range) skip validation.
+      const variables = costReadsVariables(schema, documentAST) ? (params?.variables ?? null) : 'any';
+      const variablesKey = Bun.hash(JSON.stringify([variables, params?.operationName ?? null])).toString(36);
       Object.defineProperty(complexityRule, 'name', { value: `complexity_${variablesKey}` });
       addValidationRule(complexityRule);
       return ({ result, setResult }) => {

@@ -3,7 +3,6 @@
 import type { App } from '../app';
 import type { Clock } from '../clock';
 import { createResponseCache } from '../graphql/response-cache';
-import { buildSchema } from '../graphql/schema';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
 import { RateLimiter } from './rate-limit';
@@ -15,7 +14,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   const { config } = app;
   // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
-  const responseCache = createResponseCache(app, buildSchema(), options.clock);
+  const responseCache = createResponseCache(app, options.clock);
   const yoga = createGraphQLHandler(app, responseCache);
   const rateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   const sessionStreams = new SessionStreams((token) => app.users.authenticate(token), now);
