@@ -338,7 +338,9 @@ describe('`bun run dishes`', () => {
       const list = await runDishesCli({ url: server.url, token });
       expect(list).toBe('IDENTIFIER  NAME\n----------  ----------\nr1          Chez Bun\nr2          Yoga Diner\n2 restaurants\n');
       const child = Bun.spawn(['bun', 'run', 'dishes', '--restaurant', 'r1', '--url', server.url, '--token', token], { stdout: 'pipe', stderr: 'pipe' });
-      expect(await child.exited).toBe(0);
+      const exitCode = await child.exited;
+      // Its stderr in the failure message, so a failure says why.
+      expect({ exitCode, stderr: exitCode === 0 ? '' : await new Response(child.stderr).text() }).toEqual({ exitCode: 0, stderr: '' });
       const dishes = await new Response(child.stdout).text();
       expect(dishes).toContain('Chez Bun (r1)');
       expect(dishes).toContain('Soupe à l’oignon  7.50   gratinée');
