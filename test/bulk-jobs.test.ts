@@ -2,7 +2,7 @@
 import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { FakeClock } from './helpers/clock';
-import { startTestServer, subscribe, type TestServer, until } from './helpers/server';
+import { startTestServer, subscribe, type TestServer, until, gqlData } from './helpers/server';
 
 const PULL_LEASE_MS = 60_000;
 const LOW = 'Percent of adults aged 18 years and older who have obesity';
@@ -17,23 +17,19 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-async function gqlData(query: string, variables: Record<string, unknown> = {}, token = admin) {
-  const result = await server.gql(query, variables, token);
-  if (!result.data) throw new Error(JSON.stringify(result.errors));
-  return result.data;
-}
+const data = (query: string, variables: Record<string, unknown> = {}, token = admin) => gqlData(server, query, variables, token);
 
 const pi = (simulations = 1000, extra: Record<string, unknown> = {}) => ({ pi: { simulations, ...extra } });
-const jobCount = async () => (await gqlData('{ jobCounts { total } }')).jobCounts.total as number;
+const jobCount = async () => (await data('{ jobCounts { total } }')).jobCounts.total as number;
 
 async function pausedQueue(name: string, maxLength?: number) {
-  await gqlData('mutation($input: CreateQueueInput!) { createQueue(input: $input) { name } }', { input: { name, maxLength } });
-  await gqlData(`mutation { pauseQueue(name: "${name}") { paused } }`);
+  await data('mutation($input: CreateQueueInput!) { createQueue(input: $input) { name } }', { input: { name, maxLength } });
+  await data(`mutation { pauseQueue(name: "${name}") { paused } }`);
 }
 
 async function jobWhen(id: string, ready: (job: any) => boolean, fields = 'id status attempts') {
   let job: any;
-  await until(async () => ready((job = (await gqlData(`query($id: ID!) { job(id: $id) { ${fields} } }`, { id })).job)), `job ${id}`, 10_000);
+  await until(async () => ready((job = (await data(`query($id: ID!) { job(id: $id) { ${fields} } }`, { id })).job)), `job ${id}`, 10_000);
   return job;
 }
 
@@ -45,7 +41,7 @@ describe('submitJobs', () => {
       { calc: { expressions: ['1+2', '2*3'] } },
       { analytics: { query: 'GLOBAL_MEAN', question: LOW } },
     ];
-    const { submitJobs } = await gqlData(SUBMIT, { jobs });
+    const { submitJobs } = await data(SUBMIT, { jobs });
     expect(submitJobs.map((job: any) => [job.kind, job.status, job.queue])).toEqual([
       ['PI', 'QUEUED', 'default'],
       ['FORECAST', 'QUEUED', 'default'],
@@ -63,7 +59,7 @@ describe('submitJobs', () => {
 
   test("the call's options apply to every job; an item's own options win", async () => {
     await pausedQueue('opts');
-    const { submitJobs } = await gqlData(SUBMIT, { jobs: [pi(), pi(1000, { priority: 5 })], options: { queue: 'opts', priority: -3 } });
+    const { submitJobs } = await data(SUBMIT, { jobs: [pi(), pi(1000, { priority: 5 })], options: { queue: 'opts', priority: -3 } });
     expect(submitJobs.map((job: any) => [job.queue, job.priority])).toEqual([
       ['opts', -3],
       ['opts', 5],
@@ -110,7 +106,7 @@ describe('submitJobs', () => {
       message: 'submitJobs takes at most 10,000 jobs per call; got 10,001: split them into several calls',
       extensions: { code: 'BAD_USER_INPUT', maxItems: 10_000 },
     });
-    expect((await gqlData('{ queue(name: "big") { waiting } }')).queue.waiting).toBe(10_000);
+    expect((await data('{ queue(name: "big") { waiting } }')).queue.waiting).toBe(10_000);
   });
 
   test('the cost limit counts the list: 10,000 jobs selecting many fields each are refused', async () => {
@@ -124,12 +120,12 @@ describe('submitJobs', () => {
     const alice = await server.userWithRole('USER');
     const bob = await server.userWithRole('USER');
     await pausedQueue('mine');
-    const ids = (await gqlData(SUBMIT, { jobs: [pi(), pi()], options: { queue: 'mine' } }, alice.token)).submitJobs.map((job: any) => job.id);
+    const ids = (await data(SUBMIT, { jobs: [pi(), pi()], options: { queue: 'mine' } }, alice.token)).submitJobs.map((job: any) => job.id);
     for (const id of ids) {
-      expect((await gqlData('query($id: ID!) { job(id: $id) { id } }', { id }, bob.token)).job).toBeNull();
-      expect((await gqlData('query($id: ID!) { job(id: $id) { id owner { username } } }', { id }, alice.token)).job.owner.username).toBe(alice.username);
+      expect((await data('query($id: ID!) { job(id: $id) { id } }', { id }, bob.token)).job).toBeNull();
+      expect((await data('query($id: ID!) { job(id: $id) { id owner { username } } }', { id }, alice.token)).job.owner.username).toBe(alice.username);
     }
-    const bobs = (await gqlData('{ jobs(queue: "mine") { edges { node { id } } } }', {}, bob.token)).jobs.edges;
+    const bobs = (await data('{ jobs(queue: "mine") { edges { node { id } } } }', {}, bob.token)).jobs.edges;
     expect(bobs).toEqual([]);
     expect((await server.gql(SUBMIT, { jobs: [pi()] })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
@@ -163,45 +159,45 @@ describe('waiting counts (what maxLength checks)', () => {
   test('the count stays exact through every transition', async () => {
     await pausedQueue('counted');
     const manager = await server.userWithRole('MANAGER');
-    const ids: string[] = (await gqlData(SUBMIT, { jobs: Array.from({ length: 5 }, () => pi()), options: { queue: 'counted' } })).submitJobs.map((job: any) => job.id);
+    const ids: string[] = (await data(SUBMIT, { jobs: Array.from({ length: 5 }, () => pi()), options: { queue: 'counted' } })).submitJobs.map((job: any) => job.id);
     await expectCountsExact({ counted: 5 });
     // pulled, then recovered when its lease runs out
-    const pulled = (await gqlData('mutation { pullJob(queue: "counted") { id } }', {}, manager.token)).pullJob.id;
+    const pulled = (await data('mutation { pullJob(queue: "counted") { id } }', {}, manager.token)).pullJob.id;
     await expectCountsExact({ counted: 4 });
     clock.advance(PULL_LEASE_MS + 1_000);
     await jobWhen(pulled, (job) => job.status === 'QUEUED');
     await expectCountsExact({ counted: 5 });
     // cancelled, retried, deleted (a queued one, then a cancelled one)
-    await gqlData(`mutation { cancelJob(id: "${ids[1]}") { id } }`);
+    await data(`mutation { cancelJob(id: "${ids[1]}") { id } }`);
     await expectCountsExact({ counted: 4 });
-    await gqlData(`mutation { retryJob(id: "${ids[1]}") { id } }`);
+    await data(`mutation { retryJob(id: "${ids[1]}") { id } }`);
     await expectCountsExact({ counted: 5 });
-    await gqlData(`mutation { deleteJob(id: "${ids[2]}") }`);
+    await data(`mutation { deleteJob(id: "${ids[2]}") }`);
     await expectCountsExact({ counted: 4 });
-    await gqlData(`mutation { cancelJob(id: "${ids[3]}") { id } }`);
-    await gqlData(`mutation { deleteJob(id: "${ids[3]}") }`);
+    await data(`mutation { cancelJob(id: "${ids[3]}") { id } }`);
+    await data(`mutation { deleteJob(id: "${ids[3]}") }`);
     await expectCountsExact({ counted: 3 });
     // a failed attempt scheduled again (retry backoff far away): waiting again
-    await gqlData('mutation { createQueue(input: { name: "flaky" }) { name } }');
-    const [failing] = (await gqlData('mutation { submitDiagnosticJobs(input: { behavior: THROW, queue: "flaky", maxAttempts: 2 }) { id } }')).submitDiagnosticJobs;
+    await data('mutation { createQueue(input: { name: "flaky" }) { name } }');
+    const [failing] = (await data('mutation { submitDiagnosticJobs(input: { behavior: THROW, queue: "flaky", maxAttempts: 2 }) { id } }')).submitDiagnosticJobs;
     await jobWhen(failing.id, (job) => job.status === 'QUEUED' && job.attempts === 1);
     await expectCountsExact({ flaky: 1 });
     // claimed by the pool and run
-    await gqlData('mutation { resumeQueue(name: "counted") { paused } }');
+    await data('mutation { resumeQueue(name: "counted") { paused } }');
     for (const id of [ids[0]!, ids[1]!, pulled]) await jobWhen(id, (job) => job.status === 'SUCCEEDED');
     await expectCountsExact({ counted: 0 });
     // a deleted queue takes its waiting jobs with it; one made again under its name starts empty
-    await gqlData('mutation { deleteQueue(name: "flaky") }');
-    await gqlData('mutation { createQueue(input: { name: "flaky", maxLength: 1 }) { name } }');
+    await data('mutation { deleteQueue(name: "flaky") }');
+    await data('mutation { createQueue(input: { name: "flaky", maxLength: 1 }) { name } }');
     await expectCountsExact({ flaky: 0 });
-    await gqlData('mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "flaky" }) { id } }');
-    await gqlData('mutation { pauseQueue(name: "flaky") { paused } }');
+    await data('mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "flaky" }) { id } }');
+    await data('mutation { pauseQueue(name: "flaky") { paused } }');
   });
 });
 
 /** Every queue's `waiting`, as the API answers it. */
 async function waitingByQueue(): Promise<Record<string, number>> {
-  const { queues } = await gqlData('{ queues { name waiting } }');
+  const { queues } = await data('{ queues { name waiting } }');
   return Object.fromEntries(queues.map((queue: { name: string; waiting: number }) => [queue.name, queue.waiting]));
 }
 

@@ -1,7 +1,7 @@
 // Job kinds as their domains define them: one schema per input and result (the API's wording kept), results
 // shown by their job's kind, and a list of calc results read with one query for their inputs.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { startTestServer, type TestServer } from './helpers/server';
+import { startTestServer, type TestServer, gqlData } from './helpers/server';
 
 let server: TestServer;
 let admin: string;
@@ -11,16 +11,12 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-async function gqlData(query: string, variables: Record<string, unknown> = {}, token = admin) {
-  const result = await server.gql(query, variables, token);
-  if (!result.data) throw new Error(JSON.stringify(result.errors));
-  return result.data;
-}
+const data = (query: string, variables: Record<string, unknown> = {}, token = admin) => gqlData(server, query, variables, token);
 
 async function finished(id: string) {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const { job } = await gqlData('query($id: ID!) { job(id: $id) { status } }', { id });
+    const { job } = await data('query($id: ID!) { job(id: $id) { status } }', { id });
     if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(job.status)) return job.status as string;
     if (Date.now() > deadline) throw new Error(`job ${id} is still ${job.status}`);
     await Bun.sleep(25);
@@ -29,17 +25,17 @@ async function finished(id: string) {
 
 describe('job kinds', () => {
   test('a list of jobs of every kind: each result has its kind’s type, each calc result its own expressions', async () => {
-    await gqlData('mutation { createQueue(input: { name: "mixed" }) { name } }');
-    const submit = async (mutation: string) => Object.values(await gqlData(mutation))[0] as { id: string };
+    await data('mutation { createQueue(input: { name: "mixed" }) { name } }');
+    const submit = async (mutation: string) => Object.values(await data(mutation))[0] as { id: string };
     const jobs = [
       await submit('mutation { submitCalcJob(input: { expressions: ["1 + 1", "2 * 3"], queue: "mixed" }) { id } }'),
       await submit('mutation { submitPiJob(input: { simulations: 1000, seed: 7, queue: "mixed" }) { id } }'),
       await submit('mutation { submitCalcJob(input: { text: "10 / 4\\n1 / 0", queue: "mixed" }) { id } }'),
-      (await gqlData('mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "mixed" }) { id } }')).submitDiagnosticJobs[0],
+      (await data('mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "mixed" }) { id } }')).submitDiagnosticJobs[0],
     ];
     for (const { id } of jobs) expect(await finished(id)).toBe('SUCCEEDED');
 
-    const { jobs: page } = await gqlData(`{ jobs(first: 10, queue: "mixed") { edges { node { id kind input result {
+    const { jobs: page } = await data(`{ jobs(first: 10, queue: "mixed") { edges { node { id kind input result {
       __typename
       ... on CalcBatchResult { count results { expression value error } }
       ... on PiEstimate { simulations seed }
@@ -61,7 +57,7 @@ describe('job kinds', () => {
   });
 
   test('inputs are refused with the messages their schema sets, before anything is stored', async () => {
-    const before = (await gqlData('{ jobCounts { total } }')).jobCounts.total;
+    const before = (await data('{ jobCounts { total } }')).jobCounts.total;
     const cases: [string, string, string][] = [
       ['submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: -1 })', 'invalid field durationMs: an integer from 0 to 600000', 'durationMs'],
       ['submitPiJob(input: { simulations: 1000, seed: -1 })', 'invalid field seed: an integer from 0 to 4294967295', 'seed'],
@@ -72,14 +68,14 @@ describe('job kinds', () => {
       const result = await server.gql(`mutation { ${call} { id } }`, {}, admin);
       expect(result.errors?.[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', field } });
     }
-    expect((await gqlData('{ jobCounts { total } }')).jobCounts.total).toBe(before);
+    expect((await data('{ jobCounts { total } }')).jobCounts.total).toBe(before);
   });
 
   test('completeJob checks a hand-made result against its kind’s result schema and names the wrong field', async () => {
-    await gqlData('mutation { createQueue(input: { name: "hand" }) { name } }');
-    await gqlData('mutation { pauseQueue(name: "hand") { paused } }');
-    await gqlData('mutation { submitForecastJob(input: { assets: [4, 5], seed: 1, queue: "hand" }) { id } }');
-    const { id } = (await gqlData('mutation { pullJob(queue: "hand") { id } }')).pullJob;
+    await data('mutation { createQueue(input: { name: "hand" }) { name } }');
+    await data('mutation { pauseQueue(name: "hand") { paused } }');
+    await data('mutation { submitForecastJob(input: { assets: [4, 5], seed: 1, queue: "hand" }) { id } }');
+    const { id } = (await data('mutation { pullJob(queue: "hand") { id } }')).pullJob;
     const complete = (result: unknown) => server.gql('mutation($id: ID!, $r: JSON!) { completeJob(id: $id, result: $r) { status } }', { id, r: result }, admin);
     const forecast = { asset: 4, value: 1, weight: 0.5, intercept: 0, slope: 0, standardError: 1 };
     const good = { seed: 1, dateRange: { from: '2026-01-01', to: '2026-01-11' }, forecasts: [forecast, { ...forecast, asset: 5 }] };

@@ -300,3 +300,10 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
     await Bun.sleep(10);
   }
 }
+
+/** The data of a query that must succeed; its errors, as the failure, otherwise. */
+export async function gqlData(server: TestServer, query: string, variables: Record<string, unknown>, token: string) {
+  const result = await server.gql(query, variables, token);
+  if (!result.data) throw new Error(JSON.stringify(result.errors));
+  return result.data;
+}
