@@ -1,12 +1,17 @@
 // bench/public-client.ts — the load generators of bench/public.ts, each run in its own process so the client is
 // not the server's bottleneck. Prints one JSON line with its result. Every loop is bounded by time.
 //   bun bench/public-client.ts http <url> <seconds> <connections> <query> [token]
-//     → { requests, seconds }   (keep-alive fetch, `connections` requests in flight)
+//     → { requests, seconds, cpu }   (keep-alive fetch, `connections` requests in flight; cpu: CPU s per s, this process)
 //   bun bench/public-client.ts ws <url> <subscribers> <seconds> <query> [token]
-//     → { subscribed, deliveries, seconds, lags: [[ms, count], …] }
+//     → { subscribed, failures, deliveries, seconds, cpu, lags: [[ms, count], …] }
 //   Raw graphql-transport-ws on Bun's WebSocket: connection_init → subscribe; after every socket has its first
 //   `next`, counts deliveries for `seconds` and the lag of each (receipt − the payload's receivedAt).
 const [mode, url, ...rest] = process.argv.slice(2);
+/** CPU seconds this process used since `before`: near 1 per second means the client itself was the limit. */
+const cpuSeconds = (before: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(before);
+  return (user + system) / 1e6;
+};
 
 if (mode === 'http') {
   const [seconds, connections, query, token] = [Number(rest[0]), Number(rest[1]), rest[2]!, rest[3]];
@@ -28,8 +33,10 @@ if (mode === 'http') {
   };
   await run(500); // warm-up: connections opened, code paths compiled
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const requests = await run(seconds * 1000);
-  console.log(JSON.stringify({ requests, seconds: (performance.now() - started) / 1000 }));
+  const elapsed = (performance.now() - started) / 1000;
+  console.log(JSON.stringify({ requests, seconds: elapsed, cpu: cpuSeconds(cpuBefore) / elapsed }));
 } else if (mode === 'ws') {
   const [subscribers, seconds, query, token] = [Number(rest[0]), Number(rest[1]), rest[2]!, rest[3]];
   const SETUP_LIMIT_MS = 30_000;
@@ -77,11 +84,13 @@ if (mode === 'http') {
   while (flowing < subscribers && failures === 0 && performance.now() < setupDeadline) await Bun.sleep(10);
   measuring = true;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Bun.sleep(seconds * 1000);
   measuring = false;
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = cpuSeconds(cpuBefore) / elapsed;
   for (const socket of sockets) socket.close(1000);
-  console.log(JSON.stringify({ subscribed: flowing, failures, deliveries, seconds: elapsed, lags: [...lags] }));
+  console.log(JSON.stringify({ subscribed: flowing, failures, deliveries, seconds: elapsed, cpu, lags: [...lags] }));
   process.exit(0);
 } else {
   console.error('usage: bun bench/public-client.ts http|ws …');

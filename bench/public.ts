@@ -58,14 +58,33 @@ async function waitFor(check: () => Promise<boolean>, what: string, child: Subpr
   throw new Error(`${what} did not start within 15 s`);
 }
 
-/** Resident memory of a process, from /proc (Linux); NaN elsewhere. */
-function rssMiB(pid: number): number {
+/** A server's resident memory (MiB) and CPU time (s), from /proc (Linux); NaN elsewhere. */
+function usage(pid: number): { rss: number; cpu: number } {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
-    return line ? Number(line[1]) / 1024 : NaN;
+    const rss = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+    // Fields 14 and 15 (utime, stime) in clock ticks of 1/100 s, counted after the `(comm)` field.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return { rss: rss ? Number(rss[1]) / 1024 : NaN, cpu: (Number(fields[11]) + Number(fields[12])) / 100 };
   } catch {
-    return NaN;
+    return { rss: NaN, cpu: NaN };
   }
+}
+
+/** Samples a server while `work` runs: peak RSS, and peak CPU (s per s) over any 1 s span. */
+async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRss: number; serverCpu: number }> {
+  const samples: { at: number; rss: number; cpu: number }[] = [];
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      samples.push({ at: performance.now(), ...usage(pid) });
+      await Bun.sleep(250);
+    }
+  })();
+  const result = await work.finally(() => (running = false));
+  await sampler;
+  let serverCpu = 0;
+  for (let i = 4; i < samples.length; i++) serverCpu = Math.max(serverCpu, ((samples[i]!.cpu - samples[i - 4]!.cpu) * 1000) / (samples[i]!.at - samples[i - 4]!.at));
+  return { ...result, serverRss: Math.max(...samples.map((sample) => sample.rss)), serverCpu };
 }
 
 async function lastJsonLine(child: Subprocess, limitMs: number): Promise<any> {
@@ -77,37 +96,22 @@ async function lastJsonLine(child: Subprocess, limitMs: number): Promise<any> {
   return JSON.parse(text.trim().split('\n').at(-1)!);
 }
 
-async function httpRate(url: string, query: string, token?: string): Promise<number> {
+async function httpRate(url: string, pid: number, query: string, token?: string) {
   const client = spawn(['bun', 'bench/public-client.ts', 'http', url, String(SECONDS), String(CONNECTIONS), query, ...(token ? [token] : [])]);
-  const { requests, seconds } = await lastJsonLine(client, (SECONDS + 20) * 1000);
-  return requests / seconds;
+  const result = await watched(pid, lastJsonLine(client, (SECONDS + 20) * 1000));
+  return { perSecond: result.requests / result.seconds, clientCpu: result.cpu as number, serverCpu: result.serverCpu };
 }
 
-interface FanOut {
-  subscribed: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  rss: number;
-}
-
-async function fanOut(url: string, serverPid: number, query: string, token?: string): Promise<FanOut> {
+async function fanOut(url: string, serverPid: number, query: string, token?: string) {
   const clients = [];
   for (let left = SUBSCRIBERS; left > 0; left -= SUBSCRIBERS_PER_CLIENT) {
     const count = Math.min(left, SUBSCRIBERS_PER_CLIENT);
     clients.push(spawn(['bun', 'bench/public-client.ts', 'ws', url, String(count), String(SECONDS), query, ...(token ? [token] : [])]));
   }
-  let rss = rssMiB(serverPid);
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      rss = Math.max(rss, rssMiB(serverPid));
-      await Bun.sleep(200);
-    }
-  })();
-  const results = await Promise.all(clients.map((client) => lastJsonLine(client, (SECONDS + 60) * 1000)));
-  sampling = false;
-  await sampler;
+  const { results, serverRss, serverCpu } = await watched(
+    serverPid,
+    Promise.all(clients.map((client) => lastJsonLine(client, (SECONDS + 60) * 1000))).then((results) => ({ results })),
+  );
   const lags = new Map<number, number>();
   for (const result of results) for (const [lag, count] of result.lags as [number, number][]) lags.set(lag, (lags.get(lag) ?? 0) + count);
   const sorted = [...lags].sort(([a], [b]) => a - b);
@@ -122,7 +126,9 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
     perSecond: results.reduce((sum, result) => sum + result.deliveries / result.seconds, 0),
     p50: percentile(50),
     p99: percentile(99),
-    rss,
+    serverRss,
+    serverCpu,
+    clientCpu: results.reduce((sum, result) => sum + result.cpu, 0),
   };
 }
 
@@ -165,12 +171,12 @@ try {
   const row = (measure: string, ours: number, theirs: number, unit: string, target: string, digits = 0) =>
     rows.push([measure, `${ours.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `${theirs.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `×${(ours / theirs).toFixed(2)}`, target]);
 
-  const typenameOurs = await httpRate(jobgraphUrl, '{ __typename }');
-  const typenameStock = await httpRate(stockUrl, '{ __typename }');
-  row('{ __typename } (HTTP)', typenameOurs, typenameStock, 'req/s', '≥ ×1.5');
-  const meOurs = await httpRate(jobgraphUrl, '{ me { id username } }', token);
-  const helloStock = await httpRate(stockUrl, '{ hello }');
-  row('authenticated { me } vs stock { hello }', meOurs, helloStock, 'req/s', '≥ ×1.0');
+  const typenameOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }');
+  const typenameStock = await httpRate(stockUrl, stock.pid, '{ __typename }');
+  row('{ __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', '≥ ×1.5');
+  const meOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token);
+  const helloStock = await httpRate(stockUrl, stock.pid, '{ hello }');
+  row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.0');
 
   const ours = await fanOut(jobgraphUrl, jobgraph.pid, `subscription { quoteStream(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`, token);
   const theirs = await fanOut(stockUrl, stock.pid, `subscription { tick(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`);
@@ -179,7 +185,14 @@ try {
   rows.push([`  subscribers receiving`, `${ours.subscribed}`, `${theirs.subscribed}`, '', `${SUBSCRIBERS}`]);
   row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '');
   row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms');
-  row('  server peak RSS during fan-out', ours.rss, theirs.rss, 'MiB', '');
+  row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '');
+  // Where the time went: a server near 1.00 CPU s/s is saturated (its one core); a client near 1.00 was the limit.
+  const cpu = (value: number) => (Number.isNaN(value) ? '?' : value.toFixed(2));
+  const cpus = (label: string, a: { serverCpu: number; clientCpu: number }, b: { serverCpu: number; clientCpu: number }) =>
+    rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '']);
+  cpus('__typename', typenameOurs, typenameStock);
+  cpus('me / hello', meOurs, helloStock);
+  cpus('fan-out', ours, theirs);
 
   console.log(
     `jobgraph and stock Yoga each on ${canPin ? 'core 0 (taskset -c 0)' : 'all cores (no taskset)'}, load from separate processes; HTTP: ${CONNECTIONS} keep-alive fetch connections, ${SECONDS} s each; fan-out: ${SECONDS} s\n`,
