@@ -468,8 +468,9 @@ const isStall = (problem: Problem) => problem.operation === null && problem.prob
 
 /**
  * Sends the operations concurrently, then checks the server is alive and was responsive throughout. A slow probe
- * counts when one operation reproduces it alone (the issue's rule: while any single bad request runs, `{ __typename }`
- * answers within 100 ms); several expensive requests at once on two cores, or a hiccup of the machine, don't.
+ * counts when one operation reproduces it alone, twice (the issue's rule: while any single bad request runs,
+ * `{ __typename }` answers within 100 ms); several expensive requests at once on two cores, or a hiccup of the
+ * machine, don't.
  */
 async function runBatch(operations: FuzzOperation[], confirmStalls = true): Promise<Problem[]> {
   // An uncaught error a previous batch caused may surface only now (Bun prints it, then exits, tens of ms later).
@@ -505,7 +506,7 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true): Prom
     const stall = { operation: null, problem: `{ __typename } took ${Math.round(worst)} ms (limit ${PROBE_LIMIT_MS})` };
     if (!confirmStalls) problems.push(stall);
     else {
-      const alone = await replayAlone(operations, isStall);
+      const alone = await replayAlone(operations, isStall, 2);
       if (alone) problems.push({ operation: alone.operation, problem: `${alone.problem.problem} while this operation ran alone` });
       else stats.unconfirmedStalls.push({ ms: Math.round(worst), operations });
     }
@@ -517,12 +518,19 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true): Prom
   return problems;
 }
 
-/** Replays each operation on its own (on a settled server) until one reproduces a server-wide problem. */
-async function replayAlone(operations: FuzzOperation[], matches: (problem: Problem) => boolean) {
+/**
+ * Replays each operation on its own (on a settled server) until one reproduces a server-wide problem `times` times in
+ * a row (a stall twice: once could be the machine, busy with other work).
+ */
+async function replayAlone(operations: FuzzOperation[], matches: (problem: Problem) => boolean, times = 1) {
   for (const operation of operations) {
-    await probe.settle();
-    const problem = (await runBatch([operation], false)).find(matches);
-    if (problem) return { operation, problem };
+    let reproduced: Problem | undefined;
+    for (let attempt = 0; attempt < times; attempt++) {
+      await probe.settle();
+      reproduced = (await runBatch([operation], false)).find(matches);
+      if (!reproduced) break;
+    }
+    if (reproduced) return { operation, problem: reproduced };
   }
   return null;
 }
