@@ -4,7 +4,8 @@
 //
 // Replay a failure: FUZZ_SEED=<seed> [FUZZ_PATH=<path>] bun test test/fuzz.test.ts (both are printed on failure).
 // FUZZ_RUNS=<n> runs more batches, FUZZ_SLOTS=<n> puts up to n operations in each (4 by default; another number
-// generates other inputs from the same seed); FUZZ_FAMILIES=websocket,compat only sends those kinds of operation;
+// generates other inputs from the same seed); FUZZ_FAMILIES=websocket,compat only sends those kinds of operation
+// (graphql-post, graphql-get, graphql-raw-body, graphql-sse, multipart, compat, odd-route, websocket);
 // FUZZ_COLLECT=1 doesn't stop at the first failure but lists every failure class, each with its shortest example.
 //
 // The server runs as its own process (not in the test's process) so that a crash is seen as a crash, with its exit
@@ -108,6 +109,11 @@ class Target {
 
   describeState(): string {
     return this.alive ? 'is still running' : `exited (code ${this.server.proc.exitCode}, signal ${this.server.proc.signalCode})`;
+  }
+
+  /** The server's last log lines, for a crash report. */
+  lastLog(lines = 3): string {
+    return this.server.stdout().trimEnd().split('\n').slice(-lines).map((line) => line.slice(0, 300)).join('\n  ');
   }
 
   /** The error line and first frame of what the server printed: `RangeError: … at onMessage (…)`. */
@@ -265,9 +271,9 @@ const internalIn = (text: string) => {
   return `INTERNAL_SERVER_ERROR in ${snippet(text, 120)}${requestId ? ` [request ${requestId}]` : ''}`;
 };
 
-/** Problems with GraphQL result payloads: INTERNAL_SERVER_ERROR, or an error without a code. */
+/** Problems with a GraphQL result (`{ data, errors }`): INTERNAL_SERVER_ERROR, or an error without a code. */
 function checkGraphQLPayload(payload: unknown, problems: string[]) {
-  const errors = (payload as { errors?: unknown } | null)?.errors ?? (Array.isArray(payload) ? payload : undefined);
+  const errors = (payload as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(errors)) return;
   for (const error of errors as { message?: string; extensions?: { code?: unknown } }[]) {
     const code = error?.extensions?.code;
@@ -461,7 +467,9 @@ async function runWebSocket(target: Target, operation: WsOperation): Promise<str
       problems.push(`WebSocket message is not JSON: ${snippet(message)}`);
       continue;
     }
-    if (parsed.type === 'next' || parsed.type === 'error') checkGraphQLPayload(parsed.payload, problems);
+    // `next` carries a result; `error` carries the list of errors itself.
+    if (parsed.type === 'next') checkGraphQLPayload(parsed.payload, problems);
+    else if (parsed.type === 'error') checkGraphQLPayload({ errors: parsed.payload }, problems);
     else if (INTERNAL.test(message)) problems.push(internalIn(message));
   }
   const closing = closed as { code: number; reason: string } | null;
@@ -498,8 +506,9 @@ const isStall = (problem: Problem) => problem.operation === null && problem.prob
 
 /**
  * Sends the operations concurrently, then checks the server is alive and was responsive throughout. A slow probe
- * counts when one operation reproduces it alone (the issue's rule: while any single bad request runs, `{ __typename }`
- * answers within 100 ms); several expensive requests at once on two cores, or a hiccup of the machine, don't.
+ * counts when one operation reproduces it alone, twice (the issue's rule: while any single bad request runs,
+ * `{ __typename }` answers within 100 ms); several expensive requests at once on two cores, or a hiccup of the
+ * machine, don't.
  */
 async function runBatch(operations: FuzzOperation[], confirmStalls = true): Promise<Problem[]> {
   // An uncaught error a previous batch caused may surface only now (Bun prints it, then exits, tens of ms later).
@@ -508,7 +517,8 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true): Prom
     await target.waitForExit(1_000);
     const problem =
       `server printed an uncaught error after its batch had passed (the likely cause is below) and ${target.describeState()}: ` +
-      `${Target.uncaught(between)}; stderr: ${snippet(between, 1500)}\nthe batch before:\n  ${previousBatch.map(describeOperation).join('\n  ')}`;
+      `${Target.uncaught(between)}; stderr: ${snippet(between, 1500)}\nlast log lines:\n  ${target.lastLog()}\n` +
+      `the batch before:\n  ${previousBatch.map(describeOperation).join('\n  ')}`;
     return [{ operation: null, problem, previousBatch }];
   }
   previousBatch = operations;
@@ -530,12 +540,12 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true): Prom
     await target.waitForExit(1_000);
     const state = target.alive ? (Number.isFinite(last) ? 'printed an uncaught error and is still running' : 'is still running but not answering') : target.describeState();
     const stderr = printed + target.newStderr();
-    problems.push({ operation: null, problem: `server ${state}: ${Target.uncaught(stderr)}; stderr: ${snippet(stderr, 1500)}` });
+    problems.push({ operation: null, problem: `server ${state}: ${Target.uncaught(stderr)}; stderr: ${snippet(stderr, 1500)}\nlast log lines:\n  ${target.lastLog()}` });
   } else if (worst > PROBE_LIMIT_MS) {
     const stall = { operation: null, problem: `{ __typename } took ${Math.round(worst)} ms (limit ${PROBE_LIMIT_MS})` };
     if (!confirmStalls) problems.push(stall);
     else {
-      const alone = await replayAlone(operations, isStall);
+      const alone = await replayAlone(operations, isStall, 2);
       if (alone) problems.push({ operation: alone.operation, problem: `${alone.problem.problem} while this operation ran alone` });
       else stats.unconfirmedStalls.push({ ms: Math.round(worst), operations });
     }
@@ -547,12 +557,19 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true): Prom
   return problems;
 }
 
-/** Replays each operation on its own (on a settled server) until one reproduces a server-wide problem. */
-async function replayAlone(operations: FuzzOperation[], matches: (problem: Problem) => boolean) {
+/**
+ * Replays each operation on its own (on a settled server) until one reproduces a server-wide problem `times` times in
+ * a row (a stall twice: once could be the machine, busy with other work).
+ */
+async function replayAlone(operations: FuzzOperation[], matches: (problem: Problem) => boolean, times = 1) {
   for (const operation of operations) {
-    await probe.settle();
-    const problem = (await runBatch([operation], false)).find(matches);
-    if (problem) return { operation, problem };
+    let reproduced: Problem | undefined;
+    for (let attempt = 0; attempt < times; attempt++) {
+      await probe.settle();
+      reproduced = (await runBatch([operation], false)).find(matches);
+      if (!reproduced) break;
+    }
+    if (reproduced) return { operation, problem: reproduced };
   }
   return null;
 }
@@ -669,8 +686,8 @@ test(
       seed: SEED,
       path: PATH,
       numRuns: RUNS,
-      // Shrinking a slow failure (a stall) takes long; after 3 minutes the best counterexample so far is reported.
-      plugins: [fc.interruptAfterTimeLimit(180_000)],
+      // Shrinking a slow failure (a stall) takes long; after 2 minutes the best counterexample so far is reported.
+      plugins: [fc.interruptAfterTimeLimit(120_000)],
     });
     const seconds = ((now() - started) / 1000).toFixed(1);
     const latencies = probe.samples.filter(Number.isFinite).sort((a, b) => a - b);
@@ -701,5 +718,5 @@ test(
     }
     expect(stats.operations).toBeGreaterThanOrEqual(MIN_OPERATIONS);
   },
-  { timeout: 300_000 },
+  { timeout: 240_000 },
 );
