@@ -6,7 +6,7 @@
 // the subscription's last event (no second request, no read back from the database).
 import { isatty } from 'node:tty';
 import { parseArgs } from 'node:util';
-import { CliError, defaultUrl, graphqlEndpoint, graphqlRequest, SubscriptionSocket, tokenFor, UsageError } from '../cli/graphql-client';
+import { CliError, CONNECTION_OPTIONS, defaultUrl, graphqlEndpoint, graphqlRequest, joinOptionValues, SubscriptionSocket, tokenFor, UsageError } from '../cli/graphql-client';
 
 const USAGE = 'usage: bun run calc <operations-file> [--out results.txt] [--url URL] [--token TOKEN | --username NAME --password PW] [--queue NAME]';
 
@@ -87,22 +87,12 @@ export async function runCalcCli(options: CalcCliOptions): Promise<{ jobId: stri
   }
 }
 
+const CALC_OPTIONS = { ...CONNECTION_OPTIONS, out: { type: 'string', short: 'o' }, queue: { type: 'string' } } as const;
+
 function parseCommandLine(args: string[]) {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        username: { type: 'string' },
-        password: { type: 'string' },
-        queue: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: joinOptionValues(args, CALC_OPTIONS), allowPositionals: true, options: CALC_OPTIONS });
   } catch (error) {
     // Node's message goes on with advice about `--`; its first sentence says what is wrong.
     throw new UsageError((error as Error).message.split('. ')[0]!);

@@ -147,3 +147,34 @@ export class SubscriptionSocket {
 
 const messagesOf = (errors: { message: string }[] | unknown) =>
   Array.isArray(errors) ? errors.map((error: { message: string }) => error.message).join('; ') : JSON.stringify(errors);
+
+/**
+ * Joins each `--option value` of a string option into `--option=value`, so a value that starts with '-' (a token is
+ * base64url: one in 64 starts with '-') is taken as the value rather than refused by parseArgs as ambiguous.
+ */
+export function joinOptionValues(args: string[], stringOptions: Record<string, { type: string; short?: string }>): string[] {
+  const takesValue = new Set(
+    Object.entries(stringOptions)
+      .filter(([, option]) => option.type === 'string')
+      .flatMap(([name, option]) => [`--${name}`, ...(option.short ? [`-${option.short}`] : [])]),
+  );
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (takesValue.has(arg) && i + 1 < args.length) joined.push(`${arg.startsWith('--') ? arg : `--${longName(stringOptions, arg)}`}=${args[++i]}`);
+    else joined.push(arg);
+  }
+  return joined;
+}
+
+const longName = (options: Record<string, { short?: string }>, short: string) =>
+  Object.entries(options).find(([, option]) => `-${option.short}` === short)![0];
+
+/** The options every command-line tool takes: where jobgraph is, and who is asking. */
+export const CONNECTION_OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;

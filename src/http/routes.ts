@@ -59,7 +59,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       const buffered = new Request(request, { body: body.bytes });
       sameAuthentication(request, buffered);
       request = buffered;
-      const problem = await multipartProblem(request);
+      const problem = multipartProblem(request.headers.get('content-type'), body.bytes);
       if (problem) return problem;
     }
 

@@ -2,7 +2,7 @@
 // The source's dish tool, talking to jobgraph's GraphQL API: lists the restaurants, or one restaurant's dishes,
 // as a table.
 import { parseArgs } from 'node:util';
-import { CliError, defaultUrl, graphqlRequest, tokenFor, type Credentials } from '../cli/graphql-client';
+import { CliError, CONNECTION_OPTIONS, defaultUrl, graphqlRequest, joinOptionValues, tokenFor, type Credentials } from '../cli/graphql-client';
 
 const USAGE = 'usage: bun run dishes [--restaurant ID] [--url URL] [--token TOKEN | --username NAME --password PW]';
 
@@ -39,17 +39,8 @@ export async function runDishesCli(options: Credentials & { url: string; restaur
 
 if (import.meta.main) {
   try {
-    const { values } = parseArgs({
-      args: Bun.argv.slice(2),
-      options: {
-        restaurant: { type: 'string', short: 'r' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        username: { type: 'string' },
-        password: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    const options = { ...CONNECTION_OPTIONS, restaurant: { type: 'string', short: 'r' } } as const;
+    const { values } = parseArgs({ args: joinOptionValues(Bun.argv.slice(2), options), options });
     if (values.help) {
       console.log(USAGE);
       process.exit(0);
