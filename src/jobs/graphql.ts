@@ -62,8 +62,9 @@ const JobEventType = builder.drizzleObject('jobEvents', {
  */
 export const JobType = builder.drizzleObject('jobs', {
   name: 'Job',
-  description: 'A durable unit of work. Users see their own jobs; managers and admins see all.',
-  authScopes: (job, ctx) => canSeeJob(ctx.user, job),
+  description: 'A durable unit of work. Users see their own jobs; managers, admins and secretaries see all.',
+  // The owner, or a role that sees every job (so a refusal names those roles); the same rule as canSeeJob.
+  authScopes: (job, ctx) => canSeeJob(ctx.user, job) || { readAll: true },
   fields: (t) => ({
     id: t.id({ resolve: (job) => job.id }),
     kind: t.field({ type: JobKindEnum, resolve: (job) => job.kind }),

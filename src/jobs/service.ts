@@ -8,7 +8,7 @@ import type { EventBus } from '../events';
 import { integerIn, parseInput } from '../input';
 import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
-import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, userClaimant } from './model';
+import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, requireWriter, userClaimant } from './model';
 import type { JobRunner } from './runner';
 import type { JobFilter, JobStore, NewQueuedJob } from './store';
 
@@ -135,6 +135,7 @@ export class JobsService {
 
   /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */
   private insert(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): Job[] {
+    requireWriter(actor);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
     // Most items share their settings: each distinct (kind, options) is resolved and checked once.
     const settings = new Map<string, Omit<NewQueuedJob, 'inputJson'>>();
@@ -271,6 +272,7 @@ export class JobsService {
   // ---- commands ----------------------------------------------------------------------------------------
 
   cancel(actor: Actor, id: number): Job {
+    requireWriter(actor);
     const job = this.get(actor, id);
     if (isFinal(job.status)) throw conflict(`job ${id} is already ${job.status}`);
     const cancelled = this.store.cancelJob(id, actor.id);
@@ -282,6 +284,7 @@ export class JobsService {
   }
 
   retry(actor: Actor, id: number): Job {
+    requireWriter(actor);
     const job = this.get(actor, id);
     if (job.status !== 'FAILED' && job.status !== 'CANCELLED') throw conflict(`job ${id} is ${job.status}; only failed or cancelled jobs can be retried`);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
@@ -293,6 +296,7 @@ export class JobsService {
   }
 
   delete(actor: Actor, id: number): boolean {
+    requireWriter(actor);
     const job = this.get(actor, id);
     if (job.status === 'RUNNING') throw conflict(`job ${id} is running; cancel it first`);
     this.store.deleteJob(id);
@@ -302,6 +306,7 @@ export class JobsService {
 
   /** A person claims the oldest runnable job of a queue (the source system's pull); null when there is none. */
   pull(actor: Actor, queueName: string): Job | null {
+    requireWriter(actor);
     this.options.queues.get(queueName, 'queue');
     const job = this.store.pullJob(queueName, userClaimant(actor), actor.id, this.options.pullLeaseMs);
     if (job) announce(this.options.events, job);
@@ -310,6 +315,7 @@ export class JobsService {
 
   /** Completes a job that `actor` pulled, with a result of its kind's shape. */
   complete(actor: Actor, id: number, rawResult: unknown): Job {
+    requireWriter(actor);
     const job = this.get(actor, id);
     if (job.status !== 'RUNNING' || !job.claimedBy?.startsWith('user:')) throw conflict(`job ${id} is ${job.status} and was not pulled; only pulled jobs are completed by hand`);
     if (job.claimedBy !== userClaimant(actor) && actor.role !== 'ADMIN') throw conflict(`job ${id} was pulled by someone else`);
