@@ -5,7 +5,7 @@ import { JOB_STATUSES } from '../db/schema';
 import type { Selection } from '../db/selection';
 import { badInput, conflict, DomainError, notFound, unavailable } from '../errors';
 import type { EventBus } from '../events';
-import { integerIn, parseInput } from '../input';
+import { integerIn, parseInput, stringAtMost } from '../input';
 import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
 import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, requireWriter, userClaimant } from './model';
@@ -68,6 +68,15 @@ const submitOptions = z.object({
   maxAttempts: integerOption('maxAttempts', 1, 20),
   timeoutSeconds: integerOption('timeoutSeconds', 1, 3600),
 });
+
+/** The most jobs one runQueued call takes (the rest stay queued for another call). */
+export const MAX_JOBS_PER_RUN = 1000;
+
+/** The longest note on a job, in characters (the source's free-text status had no limit; ours is a history entry). */
+export const MAX_NOTE_LENGTH = 2000;
+const noteInput = stringAtMost('note', MAX_NOTE_LENGTH)
+  .transform((note) => note.trim())
+  .refine((note) => note.length > 0, { error: 'invalid field note: it is empty' });
 
 /**
  * Durable jobs as the API offers them: submission (inputs checked once, by their kind's schema), reads, and the
@@ -179,6 +188,22 @@ export class JobsService {
     const input = parseInput(kind.input, raw);
     const timeoutMs = this.options.defaultTimeoutMs;
     return kind.run(input, { pool: this.options.pool, signal: AbortSignal.timeout(timeoutMs), timeoutMs, progress: () => {} });
+  }
+
+  /**
+   * Runs now every QUEUED job of `kind` in a queue (up to MAX_JOBS_PER_RUN, oldest first), through the runner and
+   * the pool as any job runs, and gives them back once each attempt has ended (SUCCEEDED with its result, FAILED,
+   * or QUEUED again for a retry), with how many of that kind still wait. A paused queue's jobs run too (a person
+   * asked, as with pullJob); other kinds in the queue are left alone.
+   */
+  async runQueued(actor: Actor, queueName: string, kind: JobKindName): Promise<{ queue: string; jobs: Job[]; remaining: number }> {
+    requireWriter(actor);
+    this.kind(kind);
+    const queue = this.options.queues.get(queueName, 'queue');
+    if (this.isDraining) throw unavailable('shutting down: no new runs are started');
+    const jobs = await this.runner.runQueuedOfKind(queue.name, kind, MAX_JOBS_PER_RUN);
+    this.options.log.info({ queue: queue.name, kind, jobs: jobs.length, by: actor.id }, 'queued jobs run on request');
+    return { queue: queue.name, jobs, remaining: this.store.queuedOfKind(queue.name, kind) };
   }
 
   // ---- reads -------------------------------------------------------------------------------------------
@@ -302,6 +327,19 @@ export class JobsService {
     this.store.deleteJob(id);
     this.options.log.info({ jobId: id, by: actor.id }, 'job deleted');
     return true;
+  }
+
+  /**
+   * Adds a free-text note to a job (the source's `updateJobStatus(id, note)`), kept in its history as a `note` event
+   * with its author. The owner, managers and admins may; the status stays the engine's.
+   */
+  addNote(actor: Actor & { username: string }, id: number, rawNote: unknown): Job {
+    requireWriter(actor);
+    const job = this.get(actor, id);
+    const note = parseInput(noteInput, rawNote);
+    if (!this.store.addNote(id, { note, by: actor.id, username: actor.username })) throw notFound(`no job with id ${id}`);
+    this.options.log.info({ jobId: id, by: actor.id, chars: note.length }, 'job note added');
+    return job;
   }
 
   /** A person claims the oldest runnable job of a queue (the source system's pull); null when there is none. */
