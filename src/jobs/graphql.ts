@@ -266,8 +266,8 @@ builder.mutationFields((t) => {
       resolve: async (query, _root, { id, note }, ctx) => {
         const jobId = parseId(id, 'job');
         ctx.jobs.addNote(ctx.user, jobId, note);
-        // Read back as selected: the answer's `events` show the new note.
-        return (await ctx.jobs.findSelected(ctx.user, jobId, query))!;
+        // Read back as selected: the answer's `events` show the new note (NOT_FOUND if it was deleted meanwhile).
+        return (await ctx.jobs.findSelected(ctx.user, jobId, query)) ?? ctx.jobs.get(ctx.user, jobId);
       },
     }),
     deleteJob: signedIn.boolean({
