@@ -7,8 +7,9 @@ import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { relations } from '../db/relations';
-import { badInput, forbidden, unauthenticated } from '../errors';
+import { badInput, forbiddenFor, unauthenticated } from '../errors';
 import { type GraphQLContext, plannerDatabase, type SignedInContext } from './context';
+import { hasRole, requiredRoles } from './roles';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -19,12 +20,18 @@ export const builder = new SchemaBuilder<{
     loggedIn: boolean;
     manager: boolean;
     admin: boolean;
+    /** Sees every job, queue and account (MANAGER, ADMIN, and the read-only SECRETARY). */
+    readAll: boolean;
+    /** May change anything: every role but the read-only SECRETARY (Mutation's type rule). */
+    writer: boolean;
   };
   // `t.withAuth({ loggedIn: true })` (or manager, admin) hands its resolver a context whose user is not null.
   AuthContexts: {
     loggedIn: SignedInContext;
     manager: SignedInContext;
     admin: SignedInContext;
+    readAll: SignedInContext;
+    writer: SignedInContext;
   };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
@@ -41,10 +48,13 @@ export const builder = new SchemaBuilder<{
     authScopes: (ctx) => ({
       public: true,
       loggedIn: ctx.user !== null,
-      manager: ctx.user?.role === 'MANAGER' || ctx.user?.role === 'ADMIN',
-      admin: ctx.user?.role === 'ADMIN',
+      manager: hasRole(ctx.user, 'manager'),
+      admin: hasRole(ctx.user, 'admin'),
+      readAll: hasRole(ctx.user, 'readAll'),
+      writer: hasRole(ctx.user, 'writer'),
     }),
-    unauthorizedError: (_parent, ctx) => (ctx.user ? forbidden() : unauthenticated()),
+    // A refusal names the roles that would pass (`extensions.requiredRoles`).
+    unauthorizedError: (_parent, ctx, info, result) => (ctx.user ? forbiddenFor(requiredRoles(result.failure, info)) : unauthenticated()),
   },
   relay: { cursorType: 'String', clientMutationId: 'omit' },
   drizzle: {

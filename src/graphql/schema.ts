@@ -11,7 +11,9 @@ import '../quotes/graphql';
 import '../relay/graphql';
 
 builder.queryType({});
-builder.mutationType({});
+// Every mutation is for roles that may change things (not the read-only SECRETARY), unless it says otherwise
+// (`skipTypeScopes`: login, logout, changePassword): a new mutation is refused to SECRETARY by default.
+builder.mutationType({ authScopes: { writer: true } });
 builder.subscriptionType({});
 
 const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);

@@ -5,7 +5,7 @@ import type { SignedInContext } from '../graphql/context';
 import { connectionComplexity } from '../graphql/limits';
 import { checkCursors, parseId } from '../graphql/ids';
 import { canSeeJob, type Job, type JobCounts, type JobKindName } from './model';
-import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, type SubmitOptions } from './service';
+import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type SubmitOptions } from './service';
 
 export const JobKindEnum = builder.enumType('JobKind', { values: JOB_KINDS });
 export const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
@@ -45,7 +45,8 @@ const JobResultUnion = builder.unionType('JobResult', {
 
 const JobEventType = builder.drizzleObject('jobEvents', {
   name: 'JobEvent',
-  description: "One entry of a job's history: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled, retried.",
+  description:
+    "One entry of a job's history: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled, retried, or note (a person's note: payload { note, by, username }).",
   authScopes: { loggedIn: true },
   fields: (t) => ({
     type: t.exposeString('type'),
@@ -62,8 +63,9 @@ const JobEventType = builder.drizzleObject('jobEvents', {
  */
 export const JobType = builder.drizzleObject('jobs', {
   name: 'Job',
-  description: 'A durable unit of work. Users see their own jobs; managers and admins see all.',
-  authScopes: (job, ctx) => canSeeJob(ctx.user, job),
+  description: 'A durable unit of work. Users see their own jobs; managers, admins and secretaries see all.',
+  // The owner, or a role that sees every job (so a refusal names those roles); the same rule as canSeeJob.
+  authScopes: (job, ctx) => canSeeJob(ctx.user, job) || { readAll: true },
   fields: (t) => ({
     id: t.id({ resolve: (job) => job.id }),
     kind: t.field({ type: JobKindEnum, resolve: (job) => job.kind }),
@@ -253,6 +255,20 @@ builder.mutationFields((t) => {
       type: JobType,
       args: { id: t.arg.id({ required: true }) },
       resolve: (_root, { id }, ctx) => ctx.jobs.retry(ctx.user, parseId(id, 'job')),
+    }),
+    addJobNote: signedIn.drizzleField({
+      type: 'jobs',
+      description: `Adds a free-text note (1 to ${MAX_NOTE_LENGTH.toLocaleString('en-US')} characters, trimmed) to a job's history as a \`note\` event with its author, like the source's \`updateJobStatus(id, note)\`; the job's status does not change. Its owner, managers and admins may.`,
+      args: {
+        id: t.arg.id({ required: true, description: 'The job.' }),
+        note: t.arg.string({ required: true, description: `The text, at most ${MAX_NOTE_LENGTH.toLocaleString('en-US')} characters.` }),
+      },
+      resolve: async (query, _root, { id, note }, ctx) => {
+        const jobId = parseId(id, 'job');
+        ctx.jobs.addNote(ctx.user, jobId, note);
+        // Read back as selected: the answer's `events` show the new note (NOT_FOUND if it was deleted meanwhile).
+        return (await ctx.jobs.findSelected(ctx.user, jobId, query)) ?? ctx.jobs.get(ctx.user, jobId);
+      },
     }),
     deleteJob: signedIn.boolean({
       args: { id: t.arg.id({ required: true }) },

@@ -84,6 +84,13 @@ export function prepareJobStatements(sqlite: Database) {
               WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
                            ORDER BY priority, id LIMIT $limit)
               RETURNING *`),
+    /** A person's "run these now": every QUEUED job of one kind in a queue, oldest first, retry times notwithstanding. */
+    claimKind: s(`UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, lease_token = $leasePrefix || id,
+                    lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0
+                  WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND kind = $kind
+                               ORDER BY id LIMIT $limit)
+                  RETURNING *`),
+    queuedOfKind: sqlite.prepare<{ n: number }, any>(`SELECT count(*) AS n FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND kind = $kind`),
     succeed: s(`UPDATE jobs SET status = 'SUCCEEDED', result = $result, error = NULL, progress = 1, finished_at = $now,
                   lease_token = NULL, lease_expires_at = NULL
                 WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`),

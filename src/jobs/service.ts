@@ -5,10 +5,10 @@ import { JOB_STATUSES } from '../db/schema';
 import type { Selection } from '../db/selection';
 import { badInput, conflict, DomainError, notFound, unavailable } from '../errors';
 import type { EventBus } from '../events';
-import { integerIn, parseInput } from '../input';
+import { integerIn, parseInput, stringAtMost } from '../input';
 import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
-import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, userClaimant } from './model';
+import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, requireWriter, userClaimant } from './model';
 import type { JobRunner } from './runner';
 import type { JobFilter, JobStore, NewQueuedJob } from './store';
 
@@ -68,6 +68,15 @@ const submitOptions = z.object({
   maxAttempts: integerOption('maxAttempts', 1, 20),
   timeoutSeconds: integerOption('timeoutSeconds', 1, 3600),
 });
+
+/** The most jobs one runQueued call takes (the rest stay queued for another call). */
+export const MAX_JOBS_PER_RUN = 1000;
+
+/** The longest note on a job, in characters (the source's free-text status had no limit; ours is a history entry). */
+export const MAX_NOTE_LENGTH = 2000;
+const noteInput = stringAtMost('note', MAX_NOTE_LENGTH)
+  .transform((note) => note.trim())
+  .refine((note) => note.length > 0, { error: 'invalid field note: it is empty' });
 
 /**
  * Durable jobs as the API offers them: submission (inputs checked once, by their kind's schema), reads, and the
@@ -135,6 +144,7 @@ export class JobsService {
 
   /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */
   private insert(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): Job[] {
+    requireWriter(actor);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
     // Most items share their settings: each distinct (kind, options) is resolved and checked once.
     const settings = new Map<string, Omit<NewQueuedJob, 'inputJson'>>();
@@ -178,6 +188,22 @@ export class JobsService {
     const input = parseInput(kind.input, raw);
     const timeoutMs = this.options.defaultTimeoutMs;
     return kind.run(input, { pool: this.options.pool, signal: AbortSignal.timeout(timeoutMs), timeoutMs, progress: () => {} });
+  }
+
+  /**
+   * Runs now every QUEUED job of `kind` in a queue (up to MAX_JOBS_PER_RUN, oldest first), through the runner and
+   * the pool as any job runs, and gives them back once each attempt has ended (SUCCEEDED with its result, FAILED,
+   * or QUEUED again for a retry), with how many of that kind still wait. A paused queue's jobs run too (a person
+   * asked, as with pullJob); other kinds in the queue are left alone.
+   */
+  async runQueued(actor: Actor, queueName: string, kind: JobKindName): Promise<{ queue: string; jobs: Job[]; remaining: number }> {
+    requireWriter(actor);
+    this.kind(kind);
+    const queue = this.options.queues.get(queueName, 'queue');
+    if (this.isDraining) throw unavailable('shutting down: no new runs are started');
+    const jobs = await this.runner.runQueuedOfKind(queue.name, kind, MAX_JOBS_PER_RUN);
+    this.options.log.info({ queue: queue.name, kind, jobs: jobs.length, by: actor.id }, 'queued jobs run on request');
+    return { queue: queue.name, jobs, remaining: this.store.queuedOfKind(queue.name, kind) };
   }
 
   // ---- reads -------------------------------------------------------------------------------------------
@@ -271,6 +297,7 @@ export class JobsService {
   // ---- commands ----------------------------------------------------------------------------------------
 
   cancel(actor: Actor, id: number): Job {
+    requireWriter(actor);
     const job = this.get(actor, id);
     if (isFinal(job.status)) throw conflict(`job ${id} is already ${job.status}`);
     const cancelled = this.store.cancelJob(id, actor.id);
@@ -282,6 +309,7 @@ export class JobsService {
   }
 
   retry(actor: Actor, id: number): Job {
+    requireWriter(actor);
     const job = this.get(actor, id);
     if (job.status !== 'FAILED' && job.status !== 'CANCELLED') throw conflict(`job ${id} is ${job.status}; only failed or cancelled jobs can be retried`);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
@@ -293,6 +321,7 @@ export class JobsService {
   }
 
   delete(actor: Actor, id: number): boolean {
+    requireWriter(actor);
     const job = this.get(actor, id);
     if (job.status === 'RUNNING') throw conflict(`job ${id} is running; cancel it first`);
     this.store.deleteJob(id);
@@ -300,8 +329,22 @@ export class JobsService {
     return true;
   }
 
+  /**
+   * Adds a free-text note to a job (the source's `updateJobStatus(id, note)`), kept in its history as a `note` event
+   * with its author. The owner, managers and admins may; the status stays the engine's.
+   */
+  addNote(actor: Actor & { username: string }, id: number, rawNote: unknown): Job {
+    requireWriter(actor);
+    const job = this.get(actor, id);
+    const note = parseInput(noteInput, rawNote);
+    if (!this.store.addNote(id, { note, by: actor.id, username: actor.username })) throw notFound(`no job with id ${id}`);
+    this.options.log.info({ jobId: id, by: actor.id, chars: note.length }, 'job note added');
+    return job;
+  }
+
   /** A person claims the oldest runnable job of a queue (the source system's pull); null when there is none. */
   pull(actor: Actor, queueName: string): Job | null {
+    requireWriter(actor);
     this.options.queues.get(queueName, 'queue');
     const job = this.store.pullJob(queueName, userClaimant(actor), actor.id, this.options.pullLeaseMs);
     if (job) announce(this.options.events, job);
@@ -310,6 +353,7 @@ export class JobsService {
 
   /** Completes a job that `actor` pulled, with a result of its kind's shape. */
   complete(actor: Actor, id: number, rawResult: unknown): Job {
+    requireWriter(actor);
     const job = this.get(actor, id);
     if (job.status !== 'RUNNING' || !job.claimedBy?.startsWith('user:')) throw conflict(`job ${id} is ${job.status} and was not pulled; only pulled jobs are completed by hand`);
     if (job.claimedBy !== userClaimant(actor) && actor.role !== 'ADMIN') throw conflict(`job ${id} was pulled by someone else`);

@@ -4,7 +4,7 @@ import { type Selection, withSelection } from '../db/selection';
 import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import type { JobFilter, JobStore, Lease, NewJob, NewQueuedJob } from './store';
+import type { JobFilter, JobNote, JobStore, Lease, NewJob, NewQueuedJob } from './store';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -65,9 +65,18 @@ export class SqliteJobStore implements JobStore {
   }
 
   claimJobs(queue: string, limit: number, leaseMs: number): Job[] {
+    return this.claimWith(queue, (now) => this.sql.claim.all(this.claimParams(queue, limit, 'pool', now, leaseMs)));
+  }
+
+  claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Job[] {
+    return this.claimWith(queue, (now) => this.sql.claimKind.all({ ...this.claimParams(queue, limit, 'pool', now, leaseMs), kind }));
+  }
+
+  /** A pool claim of some of a queue's waiting jobs: they stop counting as waiting, and each gets its `started` event. */
+  private claimWith(queue: string, claim: (now: number) => JobSqlRow[]): Job[] {
     return this.write(() => {
       const now = this.clock.now();
-      const rows = this.sql.claim.all(this.claimParams(queue, limit, 'pool', now, leaseMs));
+      const rows = claim(now);
       if (!rows.length) return [];
       this.addWaiting(queue, -rows.length);
       this.events('started', now, rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } })));
@@ -157,6 +166,10 @@ export class SqliteJobStore implements JobStore {
     return this.waiting(queue);
   }
 
+  queuedOfKind(queue: string, kind: JobKindName): number {
+    return this.sql.queuedOfKind.get({ queue, kind })!.n;
+  }
+
   recoverExpired(everyPoolJob: boolean): Job[] {
     return this.write(() => {
       const params = { now: this.clock.now(), everyPoolJob: everyPoolJob ? 1 : 0 };
@@ -178,6 +191,14 @@ export class SqliteJobStore implements JobStore {
 
   progress(lease: Lease, fraction: number): void {
     this.sql.progress.run({ id: lease.id, leaseToken: lease.leaseToken, progress: fraction });
+  }
+
+  addNote(id: number, note: JobNote): boolean {
+    return this.write(() => {
+      if (!this.sql.statusOf.get({ id })) return false;
+      this.event(id, 'note', note, this.clock.now());
+      return true;
+    });
   }
 
   batch<T>(work: () => T): T {

@@ -20,6 +20,11 @@ export interface JobStore {
   insertJobs(jobs: NewQueuedJob[]): Job[];
   /** Leases up to `limit` runnable jobs of a queue to the pool, lowest priority number then oldest first (`started`). */
   claimJobs(queue: string, limit: number, leaseMs: number): Job[];
+  /**
+   * Leases to the pool every QUEUED job of one kind in a queue (up to `limit`, oldest first, whatever their retry
+   * time: a person asked for them now) (`started`).
+   */
+  claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Job[];
   /** Leases the next runnable job of a queue to a person (`pulled`); null when there is none. */
   pullJob(queue: string, claimant: string, by: number, leaseMs: number): Job | null;
   /** Completes many pool jobs in one statement (`succeeded`); those whose lease is no longer theirs are left out. */
@@ -47,6 +52,11 @@ export interface JobStore {
   heartbeat(leases: Lease[], leaseMs: number): Set<number>;
   /** A running job's progress (0..1); no event (it changes ten times a second). */
   progress(lease: Lease, fraction: number): void;
+  /**
+   * A person's free-text note on a job (`note` event, with its author): history only, never a change of state, so
+   * the lifecycle stays the engine's. False when the job no longer exists.
+   */
+  addNote(id: number, note: JobNote): boolean;
   /** Runs several transitions as one transaction (a claim pass over every queue; a flush of finished jobs). */
   batch<T>(work: () => T): T;
 
@@ -70,8 +80,17 @@ export interface JobStore {
   nextRunAt(): number | null;
   /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
   pendingCount(): number;
+  /** QUEUED jobs of one kind in a queue (counted). */
+  queuedOfKind(queue: string, kind: JobKindName): number;
   /** QUEUED jobs of a queue, kept with each transition (no counting): what maxLength limits. */
   waitingCount(queue: string): number;
+}
+
+/** A note's event payload: the text and who wrote it (their name too, so it reads the same after they are deleted). */
+export interface JobNote {
+  note: string;
+  by: number;
+  username: string;
 }
 
 /** What a transition needs to act on a running job: only the holder of its lease may. */

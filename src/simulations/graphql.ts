@@ -1,6 +1,7 @@
 import { builder } from '../graphql/builder';
 import { jobOptions, JobType, optionsOf, registerJobResult, registerJobSubmission } from '../jobs/graphql';
-import { forecastJob, MAX_SEED } from './forecast';
+import { MAX_JOBS_PER_RUN } from '../jobs/service';
+import { type ForecastResult, forecastJob, MAX_SEED, meanForecast } from './forecast';
 import { piJob } from './pi';
 
 // ---- π ---------------------------------------------------------------------------------------------------
@@ -55,12 +56,19 @@ const AssetForecastType = builder.simpleObject('AssetForecast', {
   }),
 });
 
-export const ForecastType = builder.simpleObject('Forecast', {
+export const ForecastType = builder.objectRef<ForecastResult>('Forecast').implement({
   description: 'Forecasts for some of the 100 synthetic assets; the series derive from `seed`, so the result is reproducible.',
+  // Reached only through fields that carry their own rule (forecast, a job's result, runQueueForecasts).
+  authScopes: { public: true },
   fields: (t) => ({
-    seed: t.int(),
-    dateRange: t.field({ type: DateRangeType }),
-    forecasts: t.field({ type: [AssetForecastType], description: 'In the order the assets were asked for.' }),
+    seed: t.exposeInt('seed'),
+    dateRange: t.expose('dateRange', { type: DateRangeType }),
+    forecasts: t.expose('forecasts', { type: [AssetForecastType], description: 'In the order the assets were asked for.' }),
+    meanForecast: t.float({
+      nullable: true,
+      description: "The job-level mean forecast: the mean of `forecasts`' values ŷ(300) over the job's assets (the source's per-job figure); null without forecasts.",
+      resolve: (result) => meanForecast(result.forecasts),
+    }),
   }),
 });
 registerJobResult('FORECAST', ForecastType);
@@ -107,7 +115,26 @@ builder.queryFields((t) => ({
   }),
 }));
 
+const QueueForecastRun = builder.simpleObject('QueueForecastRun', {
+  description: "What runQueueForecasts ran: a queue's FORECAST jobs, each as its attempt ended.",
+  fields: (t) => ({
+    queue: t.string(),
+    jobs: t.field({
+      type: [JobType],
+      description:
+        'The queued FORECAST jobs it took, oldest first: SUCCEEDED with their result (and its `meanForecast`), FAILED, or QUEUED again for a retry. Empty when none waited.',
+    }),
+    remaining: t.int({ description: `FORECAST jobs of the queue still waiting: those beyond the ${MAX_JOBS_PER_RUN.toLocaleString('en-US')} one run takes, or submitted meanwhile.` }),
+  }),
+});
+
 builder.mutationFields((t) => ({
+  runQueueForecasts: t.withAuth({ manager: true }).field({
+    type: QueueForecastRun,
+    description: `Runs a queue's financial calculations now (the source's \`/financials/api/calc\`): takes every queued FORECAST job of the queue (at most ${MAX_JOBS_PER_RUN.toLocaleString('en-US')}, oldest first), runs them on the worker pool as any job runs, and answers once all have ended, each with its result and mean forecast. A paused queue's forecasts run too (the queue stays paused); jobs of other kinds stay queued. Managers and admins.`,
+    args: { queue: t.arg.string({ required: true, description: 'The queue whose forecasts to run.' }) },
+    resolve: (_root, { queue }, ctx) => ctx.jobs.runQueued(ctx.user, queue, 'FORECAST'),
+  }),
   submitPiJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     args: { input: t.arg({ type: PiJobInput, required: true }) },

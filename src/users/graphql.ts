@@ -3,12 +3,20 @@ import { builder } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
 import { checkCursors, parseId } from '../graphql/ids';
 
-export const RoleEnum = builder.enumType('Role', { values: ROLES });
+const ROLE_DESCRIPTIONS: Record<(typeof ROLES)[number], string> = {
+  ADMIN: 'Manages accounts and queues, and everything a manager may do.',
+  MANAGER: 'Sees and acts on every job; pulls and completes jobs by hand; pauses and resumes queues.',
+  USER: 'Submits jobs, and sees and acts on their own.',
+  SECRETARY: 'Read-only: sees every job, queue, result and job owner; changes nothing but its own session and password.',
+};
+export const RoleEnum = builder.enumType('Role', {
+  values: Object.fromEntries(ROLES.map((role) => [role, { description: ROLE_DESCRIPTIONS[role] }])) as Record<(typeof ROLES)[number], { description: string }>,
+});
 
 export const UserType = builder.drizzleObject('users', {
   name: 'User',
-  description: 'An account. Admins and managers (who see job owners) see everyone; users see only themselves.',
-  authScopes: (user, ctx) => ctx.user?.role === 'ADMIN' || ctx.user?.role === 'MANAGER' || ctx.user?.id === user.id,
+  description: 'An account. Admins, managers and secretaries (who see job owners) see everyone; users see only themselves.',
+  authScopes: (user, ctx) => ctx.user?.id === user.id || { readAll: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     username: t.exposeString('username'),
@@ -105,6 +113,7 @@ builder.mutationFields((t) => ({
   login: t.field({
     type: AuthPayload,
     authScopes: { public: true },
+    skipTypeScopes: true,
     args: { username: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
     resolve: async (_root, args, ctx) => {
       const session = await ctx.users.login(args.username, args.password, ctx.clientAddress);
@@ -114,6 +123,8 @@ builder.mutationFields((t) => ({
     },
   }),
   logout: t.withAuth({ loggedIn: true }).boolean({
+    // Every role, the read-only SECRETARY included, ends its own session and changes its own password.
+    skipTypeScopes: true,
     description: 'Revokes the token this request was made with.',
     resolve: (_root, _args, ctx) => {
       ctx.users.logout(ctx.user);
@@ -139,6 +150,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { id }, ctx) => ctx.users.deleteUser(parseId(id, 'user')),
   }),
   changePassword: t.withAuth({ loggedIn: true }).boolean({
+    skipTypeScopes: true,
     description: "Changes the caller's password and revokes their other tokens.",
     args: { currentPassword: t.arg.string({ required: true }), newPassword: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => ctx.users.changePassword(ctx.user, args.currentPassword, args.newPassword),

@@ -28,7 +28,7 @@ export interface TestServer {
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>>;
   login(username: string, password: string): Promise<string>;
   /** Creates a user (as admin) and returns a token for them. */
-  userWithRole(role: 'ADMIN' | 'MANAGER' | 'USER', username?: string): Promise<{ id: string; token: string; username: string }>;
+  userWithRole(role: 'ADMIN' | 'MANAGER' | 'USER' | 'SECRETARY', username?: string): Promise<{ id: string; token: string; username: string }>;
   adminToken(): Promise<string>;
   wsClient(token?: string, extra?: Partial<Parameters<typeof createClient>[0]>): Client;
   /**
