@@ -89,6 +89,9 @@ export class UsersService {
     this.addressThrottle = options.loginMaxFailuresPerAddress
       ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs, now)
       : null;
+    // Another instance changed users or sessions, or its messages may have been missed: drop what is cached here.
+    options.events.onRemote('sessionsChanged', () => this.dropCachedSessions());
+    options.events.onRemoteGap(() => this.dropCachedSessions());
   }
 
   private get clock(): Clock {
@@ -182,7 +185,9 @@ export class UsersService {
   authenticate(token: string): AuthUser | null {
     const tokenHash = hashToken(token);
     const now = this.clock.now();
-    const known = this.liveSessions.get(tokenHash);
+    // While Redis is unreachable another instance's logout could go unheard: every check reads the database then.
+    const cacheable = !this.options.events.missingRemoteEvents;
+    const known = cacheable ? this.liveSessions.get(tokenHash) : undefined;
     if (known && known.expiresAt > now) return known;
     const session = q.findLiveSession(this.db, tokenHash, new Date(now));
     if (!session) return null;
@@ -193,6 +198,7 @@ export class UsersService {
       sessionId: session.sessionId,
       expiresAt: session.expiresAt.getTime(),
     };
+    if (!cacheable) return user;
     if (this.liveSessions.size >= LIVE_SESSION_CACHE_SIZE) this.liveSessions.clear();
     this.liveSessions.set(tokenHash, user);
     return user;
@@ -200,10 +206,17 @@ export class UsersService {
 
   /**
    * Every request authenticates, so live sessions are remembered in memory. Any change to users or sessions
-   * (logout, a role, a password, a disabled or deleted account) forgets them all: this process is the database's
-   * only writer, so nothing can revoke a token behind its back.
+   * (logout, a role, a password, a disabled or deleted account) forgets them all, here and (through the event bus,
+   * with REDIS_URL) on every other instance. The event leaves at the end of the current tick, after the synchronous
+   * transaction that made the change committed, so no instance re-reads the session before the change.
    */
   private forgetSessions(): void {
+    this.dropCachedSessions();
+    this.options.events.publish('sessionsChanged', { reason: 'users or sessions changed' });
+  }
+
+  /** Forgets the cached sessions and has open streams check their tokens again. */
+  private dropCachedSessions(): void {
     this.liveSessions.clear();
     for (const listener of this.sessionChangeListeners) listener();
   }
