@@ -23,6 +23,7 @@ import { RelayService } from './relay/service';
 import { forecastJob } from './simulations/forecast';
 import { piJob } from './simulations/pi';
 import { type PasswordHashCost, UsersService } from './users/service';
+import { SharedLoginThrottle } from './users/throttle';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
 const PIPELINE_DEPTH = 8;
@@ -83,6 +84,13 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     loginMaxFailures: config.loginMaxFailures,
     loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     loginFailureWindowMs: config.loginFailureWindowMs,
+    sharedLoginThrottle: redis
+      ? new SharedLoginThrottle(
+          redis,
+          { maxFailures: config.loginMaxFailures, maxFailuresPerAddress: config.loginMaxFailuresPerAddress, windowMs: config.loginFailureWindowMs },
+          () => clock.now(),
+        )
+      : undefined,
     passwordHashCost: options.passwordHashCost,
     clock,
   });

@@ -5,14 +5,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
 import { ADMIN_PASSWORD, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 import { redisServerPath, startTestRedis, type TestRedis } from './helpers/redis';
+import { FakeClock } from './helpers/clock';
 
 if (!redisServerPath) console.warn('redis.test.ts: skipped, redis-server is not installed (apt-get install redis-server)');
 const describeWithRedis = redisServerPath ? describe : describe.skip;
 
 /** Two instances on one Redis key space; `env` for both. */
-async function twoInstances(redis: TestRedis, env: Record<string, string> = {}) {
+async function twoInstances(redis: TestRedis, env: Record<string, string> = {}, clock?: FakeClock) {
   const shared = { REDIS_URL: redis.url, REDIS_PREFIX: `jobgraph-test:${crypto.randomUUID()}:`, ...env };
-  const [a, b] = await Promise.all([startTestServer(shared), startTestServer(shared)]);
+  const [a, b] = await Promise.all([startTestServer(shared, { clock }), startTestServer(shared, { clock })]);
   return { a, b, stop: () => Promise.all([a.stop(), b.stop()]) };
 }
 
@@ -68,7 +69,54 @@ describeWithRedis('two instances sharing one Redis', () => {
     // A logout on A is a session change: B hears it, forgets its cache and re-checks its open streams.
     expect((await a.gql('mutation { logout }', {}, await a.login('admin', ADMIN_PASSWORD))).data).toEqual({ logout: true });
     await until(async () => (await me()) === null, 'B to refuse the revoked token');
-    await stream.waitFor(1);
-    expect(stream.completed || stream.error !== undefined).toBe(true);
+    // (It heard A's login first: login events cross too.)
+    await until(() => stream.completed || stream.error !== undefined, 'B to end the stream opened with the revoked token');
+  });
+});
+
+const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }';
+const codeOf = (result: { errors?: { extensions?: Record<string, any> }[] }) => result.errors?.[0]?.extensions?.code ?? 'OK';
+
+describeWithRedis('limits counted over both instances', () => {
+  let redis: TestRedis;
+  let a: TestServer;
+  let b: TestServer;
+  let stop: () => Promise<unknown>;
+  // Stopped: the buckets refill only when the test says so, on both instances alike.
+  const clock = new FakeClock({ stopped: true });
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    ({ a, b, stop } = await twoInstances(redis, { RATE_LIMIT_PER_SECOND: '3', LOGIN_MAX_FAILURES: '3', LOGIN_FAILURE_WINDOW_SECONDS: '60' }, clock));
+  });
+  afterAll(async () => {
+    await stop?.();
+    await redis?.stop();
+  });
+
+  test('the per-address rate limit: a burst of 6 spent on A and B together, the next request on either is refused', async () => {
+    clock.advance(10_000);
+    const ask = (server: TestServer) => server.gql('{ __typename }');
+    const statuses: number[] = [];
+    for (const server of [a, b, a, b, a, b]) statuses.push((await ask(server)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    const refused = await ask(a);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect((await ask(b)).status).toBe(429);
+    clock.advance(1000);
+    expect((await ask(b)).status).toBe(200);
+  });
+
+  test('the per-username login throttle: at most 3 wrong passwords are checked over A and B, however concurrent', async () => {
+    clock.advance(10_000);
+    const guesses = Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).gql(LOGIN, { u: 'admin', p: `wrong-guess-${i}` }));
+    const codes = (await Promise.all(guesses)).map(codeOf);
+    expect(codes.filter((code) => code === 'UNAUTHENTICATED')).toHaveLength(3);
+    expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(9);
+    // Even the right password waits on both instances until the window moves on.
+    expect(codeOf(await a.gql(LOGIN, { u: 'admin', p: ADMIN_PASSWORD }))).toBe('RATE_LIMITED');
+    expect(codeOf(await b.gql(LOGIN, { u: 'admin', p: ADMIN_PASSWORD }))).toBe('RATE_LIMITED');
+    clock.advance(61_000);
+    expect(codeOf(await b.gql(LOGIN, { u: 'admin', p: ADMIN_PASSWORD }))).toBe('OK');
   });
 });
