@@ -3,6 +3,7 @@
 // test shares the database too), so what is shared here is exactly what goes through Redis.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
+import { RedisClient } from 'bun';
 import { ADMIN_PASSWORD, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 import { redisServerPath, startTestRedis, type TestRedis } from './helpers/redis';
 import { FakeClock } from './helpers/clock';
@@ -118,5 +119,39 @@ describeWithRedis('limits counted over both instances', () => {
     expect(codeOf(await b.gql(LOGIN, { u: 'admin', p: ADMIN_PASSWORD }))).toBe('RATE_LIMITED');
     clock.advance(61_000);
     expect(codeOf(await b.gql(LOGIN, { u: 'admin', p: ADMIN_PASSWORD }))).toBe('OK');
+  });
+});
+
+describeWithRedis('cached answers shared through Redis', () => {
+  test('an analytics answer computed on A is served on B without computing it again', async () => {
+    const redis = await startTestRedis();
+    const { a, b, stop } = await twoInstances(redis);
+    try {
+      // Each instance's first session has id 1 (separate SQLite files; with a shared database the ids are unique).
+      const [tokenA, tokenB] = [await a.adminToken(), await b.adminToken()];
+      let computed = 0;
+      for (const server of [a, b]) {
+        const analytics = server.running.app.analytics;
+        const original = analytics.globalMean.bind(analytics);
+        analytics.globalMean = (...args) => (computed++, original(...args));
+      }
+      const query = 'query($q: String!) { analytics { globalMean(question: $q) } }';
+      const question = 'Percent of adults aged 18 years and older who have obesity';
+      const onA = await a.gql(query, { q: question }, tokenA);
+      expect(computed).toBe(1);
+      // A writes the entry to Redis without waiting for it: wait until it is there.
+      const peek = new RedisClient(redis.url);
+      const prefix = a.running.app.config.redisPrefix;
+      await until(async () => (await peek.keys(`${prefix}response:*`)).length === 1, 'the entry in Redis');
+      peek.close();
+      const onB = await b.gql(query, { q: question }, tokenB);
+      expect(onB.data).toEqual(onA.data!);
+      expect(computed).toBe(1);
+      // A token that is not live on B gets nothing from the shared entry.
+      expect((await b.gql(query, { q: question }, tokenA)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    } finally {
+      await stop();
+      await redis.stop();
+    }
   });
 });
