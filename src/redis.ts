@@ -8,6 +8,12 @@ import type { Logger } from 'pino';
 /** How long a lost connection waits between attempts once Bun's own reconnection gave up. */
 const RECONNECT_MS = 1000;
 
+/** How long a start waits for Redis before giving up. */
+const START_TIMEOUT_MS = 5000;
+
+/** Redis could not be reached at start: the operator's to fix (or the orchestrator's to retry), not a crash. */
+export class RedisUnreachableError extends Error {}
+
 export type RedisMessageHandler = (message: string) => void;
 
 export class RedisLink {
@@ -38,7 +44,15 @@ export class RedisLink {
 
   /** Connects both clients; a start-up without Redis fails here rather than running without its guarantees. */
   async connect(): Promise<void> {
-    await Promise.all([this.commands.connect(), this.subscriber.connect()]);
+    const timeout = Promise.withResolvers<never>();
+    const timer = setTimeout(() => timeout.reject(new Error(`no answer within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    try {
+      await Promise.race([Promise.all([this.commands.connect(), this.subscriber.connect()]), timeout.promise]);
+    } catch (error) {
+      throw new RedisUnreachableError(`cannot reach Redis at ${redactedUrl(this.url)} (REDIS_URL): ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
     for (const [channel, handler] of this.handlers) await this.subscriber.subscribe(channel, handler);
     this.everConnected = true;
   }

@@ -155,3 +155,41 @@ describeWithRedis('cached answers shared through Redis', () => {
     }
   });
 });
+
+describeWithRedis('when Redis goes away', () => {
+  test('not ready, logins refused (fail closed), requests still served; all back once Redis is', async () => {
+    const redis = await startTestRedis();
+    const { a, b, stop } = await twoInstances(redis, { RATE_LIMIT_PER_SECOND: '1000' });
+    try {
+      const token = await a.adminToken();
+      const ready = async () => {
+        const response = await fetch(a.url.replace('/graphql', '/ready'), { headers: { authorization: `Bearer ${token}` } });
+        return { status: response.status, body: (await response.json()) as { checks: { redis: { status: string } } } };
+      };
+      expect(await ready()).toMatchObject({ status: 200, body: { checks: { redis: { status: 'up' } } } });
+
+      await redis.stop();
+      await until(async () => (await ready()).status === 503, 'A to report Redis down');
+      expect((await ready()).body.checks.redis.status).toBe('down');
+      const refused = await a.gql(LOGIN, { u: 'admin', p: ADMIN_PASSWORD });
+      expect(refused.errors?.[0]).toMatchObject({ extensions: { code: 'UNAVAILABLE' } });
+      expect(refused.errors?.[0]?.message).toContain('shared login throttle');
+      // The rate limit fails open to this instance's own bucket; sessions are read from the database each time.
+      expect((await a.gql('{ me { username } }', {}, token)).data).toEqual({ me: { username: 'admin' } });
+
+      await redis.start();
+      await until(async () => (await ready()).status === 200, 'A to reconnect', 10_000);
+      await until(async () => b.running.app.redis!.up, 'B to reconnect', 10_000);
+      expect(codeOf(await a.gql(LOGIN, { u: 'admin', p: ADMIN_PASSWORD }))).toBe('OK');
+      // Subscriptions to the other instances' events were made again: a login on A reaches B.
+      const listening = b.nextSubscriptions('loginEvents');
+      const onB = subscribe(b.wsClient(await b.adminToken()), LOGIN_EVENTS);
+      await listening;
+      await a.login('admin', ADMIN_PASSWORD);
+      await until(() => onB.events.some((event) => event.data?.loginEvents.success === true), 'B to hear A’s login');
+    } finally {
+      await stop();
+      await redis.stop();
+    }
+  });
+});
