@@ -24,6 +24,8 @@ export class RedisLink {
   private readonly handlers = new Map<string, RedisMessageHandler>();
   private readonly reconnectListeners = new Set<() => void>();
   private everConnected = false;
+  // The subscriber is back *and* subscribed again: only then is no message being missed.
+  private listening = false;
   private closed = false;
   private lastOutageLogAt = 0;
 
@@ -37,7 +39,10 @@ export class RedisLink {
     this.commands = new RedisClient(url, options);
     this.subscriber = new RedisClient(url, options);
     for (const client of [this.commands, this.subscriber]) {
-      client.onclose = () => this.reconnectLater(client);
+      client.onclose = () => {
+        if (client === this.subscriber) this.listening = false;
+        this.reconnectLater(client);
+      };
     }
     this.subscriber.onconnect = () => void this.resubscribe();
   }
@@ -55,11 +60,12 @@ export class RedisLink {
     }
     for (const [channel, handler] of this.handlers) await this.subscriber.subscribe(channel, handler);
     this.everConnected = true;
+    this.listening = true;
   }
 
   /** Both connections up: commands can run and no message from another instance is being missed. */
   get up(): boolean {
-    return this.commands.connected && this.subscriber.connected;
+    return this.commands.connected && this.subscriber.connected && this.listening;
   }
 
   key(name: string): string {
@@ -125,8 +131,10 @@ export class RedisLink {
 
   private async resubscribe(): Promise<void> {
     if (!this.everConnected) return;
+    this.listening = false;
     try {
       for (const [channel, handler] of this.handlers) await this.subscriber.subscribe(channel, handler);
+      this.listening = true;
       this.log.info('redis connection restored');
       for (const listener of this.reconnectListeners) listener();
     } catch (error) {
