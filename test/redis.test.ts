@@ -108,6 +108,31 @@ describeWithRedis('limits counted over both instances', () => {
     expect((await ask(b)).status).toBe(200);
   });
 
+  test('over WebSocket, a message after the shared bucket ran dry on another instance is refused', async () => {
+    clock.advance(10_000);
+    // Not lazy: the socket stays open between operations (a new one would be an HTTP upgrade, refused with a 429).
+    const ws = b.wsClient(undefined, { lazy: false });
+    // The upgrade, connection_init and this operation: 3 of the 6 on B (its own bucket keeps 3 more).
+    expect((await subscribe(ws, '{ __typename }').waitFor(1))[0]!.data).toEqual({ __typename: 'Query' });
+    let allowedOnA = 0;
+    while ((await a.gql('{ __typename }')).status === 200) allowedOnA++;
+    expect(allowedOnA).toBe(3);
+    // A message is judged at once by B's own bucket; the shared verdict, which comes back a moment later, holds
+    // the address back from then on. B's bucket alone would let 3 more through.
+    let allowedOnB = 0;
+    for (;;) {
+      const operation = subscribe(ws, '{ __typename }');
+      await operation.waitFor(1);
+      if (operation.error !== undefined) {
+        expect((operation.error as { extensions: { code: string } }[])[0]!.extensions.code).toBe('RATE_LIMITED');
+        break;
+      }
+      allowedOnB++;
+    }
+    // One, unless the verdict on the first is still on its way when the second is judged; never B's own 3.
+    expect(allowedOnB).toBeLessThanOrEqual(2);
+  });
+
   test('the per-username login throttle: at most 3 wrong passwords are checked over A and B, however concurrent', async () => {
     clock.advance(10_000);
     const guesses = Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).gql(LOGIN, { u: 'admin', p: `wrong-guess-${i}` }));
