@@ -7,6 +7,7 @@ import { RedisClient } from 'bun';
 import { ADMIN_PASSWORD, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 import { redisServerPath, startTestRedis, type TestRedis } from './helpers/redis';
 import { FakeClock } from './helpers/clock';
+import { ConfigError, loadConfig } from '../src/config';
 
 if (!redisServerPath) console.warn('redis.test.ts: skipped, redis-server is not installed (apt-get install redis-server)');
 const describeWithRedis = redisServerPath ? describe : describe.skip;
@@ -17,6 +18,14 @@ async function twoInstances(redis: TestRedis, env: Record<string, string> = {}, 
   const [a, b] = await Promise.all([startTestServer(shared, { clock }), startTestServer(shared, { clock })]);
   return { a, b, stop: () => Promise.all([a.stop(), b.stop()]) };
 }
+
+test('REDIS_URL: unset means one instance; a URL that is not redis:// is refused without echoing it', () => {
+  expect(loadConfig({}).redisUrl).toBeUndefined();
+  expect(loadConfig({}).redisPrefix).toBe('jobgraph:');
+  expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/2', REDIS_PREFIX: 'blue:' })).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379/2', redisPrefix: 'blue:' });
+  expect(() => loadConfig({ REDIS_URL: 'http://user:secret@cache:6379' })).toThrow(ConfigError);
+  expect(() => loadConfig({ REDIS_URL: 'http://user:secret@cache:6379' })).toThrow('REDIS_URL must be a redis:// or rediss:// URL, got "http:"');
+});
 
 const LOGIN_EVENTS = 'subscription { loginEvents { username success reason at } }';
 
@@ -50,6 +59,17 @@ describeWithRedis('two instances sharing one Redis', () => {
     // By then A's Redis echo of the first login came back (it reached B): dropped, not delivered a second time.
     expect(subA.events.map((event) => event.data!.loginEvents.success)).toEqual([false, true]);
     expect(subB.events.map((event) => event.data!.loginEvents.success)).toEqual([false, true]);
+  });
+
+  test('a subscriber on B receives jobCompleted for a job submitted to and run by A', async () => {
+    const onB = b.wsClient(await b.adminToken());
+    const listening = b.nextSubscriptions('jobCompleted');
+    const completed = subscribe(onB, 'subscription { jobCompleted(kind: PI) { id kind status finishedAt } }');
+    await listening;
+    const submitted = await a.gql('mutation { submitPiJob(input: { simulations: 1000, seed: 7 }) { id } }', {}, await a.adminToken());
+    const [event] = await completed.waitFor(1);
+    expect(event!.data!.jobCompleted).toMatchObject({ id: submitted.data!.submitPiJob.id, kind: 'PI', status: 'SUCCEEDED' });
+    expect(Number.isNaN(Date.parse(event!.data!.jobCompleted.finishedAt))).toBe(false);
   });
 
   test('a session change on A drops B’s cached sessions and ends B’s streams whose token no longer works', async () => {
