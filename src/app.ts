@@ -18,10 +18,12 @@ import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
+import { RedisLink } from './redis';
 import { RelayService } from './relay/service';
 import { forecastJob } from './simulations/forecast';
 import { piJob } from './simulations/pi';
 import { type PasswordHashCost, UsersService } from './users/service';
+import { SharedLoginThrottle } from './users/throttle';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
 const PIPELINE_DEPTH = 8;
@@ -49,6 +51,8 @@ export interface App extends Services {
   db: Db;
   sqlite: Database;
   events: EventBus;
+  /** The link to the other instances (REDIS_URL); null for a single instance. Connected by the server at start. */
+  redis: RedisLink | null;
   pool: WorkerPool;
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
@@ -70,7 +74,8 @@ export interface AppOptions {
 export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   const clock = options.clock ?? systemClock;
   const database = openDatabase(config.databasePath);
-  const events = createEventBus();
+  const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
+  const events = createEventBus(redis ?? undefined);
   const users = new UsersService({
     db: database.db,
     log,
@@ -79,6 +84,13 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     loginMaxFailures: config.loginMaxFailures,
     loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     loginFailureWindowMs: config.loginFailureWindowMs,
+    sharedLoginThrottle: redis
+      ? new SharedLoginThrottle(
+          redis,
+          { maxFailures: config.loginMaxFailures, maxFailuresPerAddress: config.loginMaxFailuresPerAddress, windowMs: config.loginFailureWindowMs },
+          () => clock.now(),
+        )
+      : undefined,
     passwordHashCost: options.passwordHashCost,
     clock,
   });
@@ -144,6 +156,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     db: database.db,
     sqlite: database.sqlite,
     events,
+    redis,
     users,
     queues,
     jobs,
@@ -170,6 +183,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
       quotes.stop();
       relay.close();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop()]);
+      redis?.close();
       database.close();
     },
   };

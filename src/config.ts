@@ -43,6 +43,9 @@ export interface Config {
   jobTimeoutMs: number;
   jobProgressIntervalMs: number;
   calcChunkChars: number;
+  /** Unset: one instance, everything in process. Set: events, invalidations, counters and cached answers shared. */
+  redisUrl: string | undefined;
+  redisPrefix: string;
 }
 
 export class ConfigError extends Error {}
@@ -75,6 +78,17 @@ function httpUrl(env: Record<string, string | undefined>, name: string): string 
     throw new ConfigError(`${name} must be an http(s) URL without credentials, query or fragment, got "${raw}"`);
   }
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
+}
+
+function redisUrl(env: Record<string, string | undefined>): string | undefined {
+  const raw = text(env, 'REDIS_URL');
+  if (raw === undefined) return undefined;
+  let protocol = '';
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {}
+  if (!['redis:', 'rediss:', 'redis+unix:', 'redis+tls:'].includes(protocol)) throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${protocol || 'not a URL'}"`);
+  return raw;
 }
 
 function hostAndPort(env: Record<string, string | undefined>, name: string): string | undefined {
@@ -145,5 +159,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
     // A calc job's chunk (one pool task): ~20 ms of work at 512 KB, so its progress moves as chunks finish.
     calcChunkChars: integer(env, 'CALC_CHUNK_CHARS', 512 * 1024, 16, 64 * 1024 * 1024),
+    redisUrl: redisUrl(env),
+    // The instances of one deployment share it; two deployments on one Redis each take their own.
+    redisPrefix: text(env, 'REDIS_PREFIX') ?? 'jobgraph:',
   };
 }

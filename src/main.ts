@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from './config';
 import { DatabaseInUseError, EXIT_DATABASE_IN_USE } from './db/lock';
 import { DomainError } from './errors';
+import { RedisUnreachableError } from './redis';
 import { createLogger } from './logger';
 import { type RunningServer, startServer } from './server';
 
@@ -26,6 +27,10 @@ try {
   if (error instanceof DomainError) {
     console.error(`jobgraph: ${error.message}`);
     process.exit(2);
+  }
+  if (error instanceof RedisUnreachableError) {
+    console.error(`jobgraph: ${error.message}`);
+    process.exit(1);
   }
   if (error instanceof DatabaseInUseError) {
     console.error(`jobgraph: ${error.message}`);

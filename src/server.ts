@@ -35,6 +35,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const { clock, passwordHashCost } = options;
   const app = createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });
   await closingAppOnFailure(app, async () => {
+    await app.redis?.connect();
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
     await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
   });

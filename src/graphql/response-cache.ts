@@ -10,6 +10,7 @@ import { type GraphQLParams, isAsyncIterable, type Plugin, type YogaInitialConte
 import { type DocumentNode, getOperationAST, Kind, type SelectionSetNode } from 'graphql';
 import type { App } from '../app';
 import type { Clock } from '../clock';
+import type { RedisLink } from '../redis';
 import { authenticateRequest } from '../users/auth';
 import type { GraphQLContext } from './context';
 
@@ -90,9 +91,44 @@ function expiringOn(clock: Clock, cache: Cache): Cache {
   };
 }
 
+/** Answers larger than this stay in the instance that computed them: Redis is no place for them. */
+const MAX_SHARED_ANSWER_CHARS = 1024 * 1024;
+
+/**
+ * With REDIS_URL, answers are shared: a local miss asks Redis before executing, and what is computed goes to both.
+ * Sharing is safe because entries are never invalidated, only expire: an entry's lifetime (its root fields' TTL,
+ * bounded by the relay's freshness) is stored with it and holds wherever it is read. The key names the session,
+ * and a hit still needs that session live on the instance reading it (sessions live in the shared database).
+ * Redis unreachable: each instance keeps its own entries, as without REDIS_URL.
+ */
+function sharedThrough(link: RedisLink, local: Cache, now: () => number): Cache {
+  const keyOf = (id: string) => link.key(`response:${id}`);
+  return {
+    set(id, data, entities, ttl) {
+      local.set(id, data, entities, ttl);
+      const json = JSON.stringify({ expiresAt: now() + ttl, data });
+      if (json.length > MAX_SHARED_ANSWER_CHARS || !link.up) return;
+      link.send('SET', [keyOf(id), json, 'PX', String(Math.max(1, Math.ceil(ttl)))]).catch((error) => link.outage('response cache', error));
+    },
+    async get(id) {
+      const found = await local.get(id);
+      if (found || !link.up) return found;
+      const json = (await link.send('GET', [keyOf(id)]).catch(() => null)) as string | null;
+      if (!json) return undefined;
+      const { expiresAt, data } = JSON.parse(json) as { expiresAt: number; data: Parameters<Cache['set']>[1] };
+      const ttl = expiresAt - now();
+      if (ttl <= 0) return undefined;
+      local.set(id, data, [], ttl);
+      return data;
+    },
+    invalidate: (entities) => local.invalidate(entities),
+  };
+}
+
 /** `clock`: only tests pass one; without it the in-memory cache's own TTLs are the only ones. */
 export function createResponseCache(app: App, clock?: Clock) {
-  const cache = clock ? expiringOn(clock, createInMemoryCache()) : createInMemoryCache();
+  const local = clock ? expiringOn(clock, createInMemoryCache()) : createInMemoryCache();
+  const cache = app.redis ? sharedThrough(app.redis, local, () => (clock ?? Date).now()) : local;
   const serialized = new WeakMap<object, string>();
 
   const ttlByDocument = new WeakMap<DocumentNode, Map<string | null, number>>();

@@ -14,7 +14,7 @@ import { queryStringProblem } from './body';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
 import type { LiveOperationCaps } from './live-operations';
-import type { RateLimiter } from './rate-limit';
+import type { AddressRateLimiter } from './rate-limit';
 import { readiness } from './ready';
 import { errorResponse, json } from './responses';
 import { endingWithSession, isStreamingResponse, type SessionStreams } from './session-streams';
@@ -27,7 +27,7 @@ export interface RequestPipelineParts {
   app: App;
   yoga: GraphQLHandler;
   responseCache: ReturnType<typeof createResponseCache>;
-  rateLimiter: RateLimiter;
+  rateLimiter: AddressRateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
 }
@@ -46,7 +46,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     const isCompat = pathname.startsWith(COMPAT_PREFIX);
     if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
-    const overRate = refuseOverRate(rateLimiter, log, origin);
+    const overRate = await refuseOverRate(rateLimiter, log, origin);
     if (overRate) return overRate;
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) return upgrade(request, server, origin);
 

@@ -5,7 +5,7 @@ import type { Clock } from '../clock';
 import { createResponseCache } from '../graphql/response-cache';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
-import { RateLimiter } from './rate-limit';
+import { type AddressRateLimiter, RateLimiter, SharedRateLimiter } from './rate-limit';
 import { createRequestHandler } from './routes';
 import { SessionStreams } from './session-streams';
 import { createWebSocketHandler } from './websocket';
@@ -16,7 +16,9 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   const now = options.clock ? () => options.clock!.now() : undefined;
   const responseCache = createResponseCache(app, options.clock);
   const yoga = createGraphQLHandler(app, responseCache);
-  const rateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
+  const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
+  // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
+  const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;
   const sessionStreams = new SessionStreams((token) => app.users.authenticate(token), now);
   app.users.onSessionsChanged(() => sessionStreams.scheduleRecheck());
   // One count per user and per address over WebSocket operations and SSE streams together.

@@ -14,7 +14,7 @@ import { type Authentication, authenticate } from '../users/auth';
 import { headerValue } from '../users/tokens';
 import type { TransportContext } from './graphql-handler';
 import { capRefusal, type LiveOperationCaps, type LiveOperationRefusal } from './live-operations';
-import type { RateLimiter } from './rate-limit';
+import type { AddressRateLimiter, RateLimiter } from './rate-limit';
 import type { SessionStreams } from './session-streams';
 
 /** Data Bun keeps on an upgraded WebSocket. */
@@ -40,7 +40,7 @@ const TOO_MANY_MESSAGES_CLOSE_CODE = 4429;
 const socketOf = (extra: unknown) => (extra as { socket: Socket }).socket;
 
 export interface WebSocketGuards {
-  rateLimiter: RateLimiter;
+  rateLimiter: AddressRateLimiter;
   connectionLimiter: RateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
@@ -156,7 +156,7 @@ export function createWebSocketHandler(
   /** Refuses a subscribe over the rate (its id gets a RATE_LIMITED error); a flood of anything else closes. */
   const refuseOverRate = (socket: Socket, message: string | Buffer): boolean => {
     const wait = Math.max(
-      guards.rateLimiter.take(socket.data.clientAddress ?? 'unknown'),
+      guards.rateLimiter.takeNow(socket.data.clientAddress ?? 'unknown'),
       guards.connectionLimiter.take(socket.data.connectionId),
     );
     if (wait === 0) return false;

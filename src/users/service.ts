@@ -4,11 +4,11 @@ import type { Db } from '../db/client';
 import { ROLES, type Role, users } from '../db/schema';
 import { type Selection, withSelection } from '../db/selection';
 import { z } from 'zod';
-import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
+import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated, unavailable } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
 import { parseInput, stringAtMost } from '../input';
 import * as q from './queries';
-import { LoginThrottle, type ReservedAttempt } from './throttle';
+import { LoginThrottle, type ReservedAttempt, type SharedLoginThrottle, type SharedReservedAttempt } from './throttle';
 import { generatePassword, generateToken, hashToken } from './tokens';
 
 /** Who is making a request, once their token has been checked. */
@@ -30,6 +30,8 @@ export interface UsersServiceOptions {
   /** Failed logins per client address (over all usernames) before it is throttled; 0: no per-address rule. */
   loginMaxFailuresPerAddress: number;
   loginFailureWindowMs: number;
+  /** With REDIS_URL: the same budgets counted over every instance, behind this instance's own. */
+  sharedLoginThrottle?: SharedLoginThrottle;
   /** argon2id's cost; only tests lower it (see PasswordHashCost). Bun's defaults otherwise. */
   passwordHashCost?: PasswordHashCost;
   /** Where session expiry and the login throttles read the time; tests pass one they can move. */
@@ -89,6 +91,9 @@ export class UsersService {
     this.addressThrottle = options.loginMaxFailuresPerAddress
       ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs, now)
       : null;
+    // Another instance changed users or sessions, or its messages may have been missed: drop what is cached here.
+    options.events.onRemote('sessionsChanged', () => this.dropCachedSessions());
+    options.events.onRemoteGap(() => this.dropCachedSessions());
   }
 
   private get clock(): Clock {
@@ -135,15 +140,17 @@ export class UsersService {
     }
     // No await between the check above and these reservations: that is what makes the budget hold.
     const attempts = { username: this.usernameThrottle.reserve(username), address: this.addressThrottle?.reserve(address) };
+    let shared: SharedReservedAttempt | undefined;
 
     try {
+      shared = await this.reserveShared(username, address, clientAddress);
       const user = q.findUserByUsername(this.db, username);
       const passwordMatches = user
         ? await Bun.password.verify(password, user.passwordHash)
         : await Bun.password.verify(password, await (this.dummyHash ??= this.hashPassword(generatePassword())));
       const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
       if (failure || !user) {
-        this.recordFailedAttempt(attempts, username, address);
+        await this.recordFailedAttempt(attempts, shared, username, address);
         this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
         throw unauthenticated('user info error');
       }
@@ -152,13 +159,42 @@ export class UsersService {
       // A success, or an error before any verdict, gives the slots back; after failed() this does nothing.
       attempts.username.release();
       attempts.address?.release();
+      shared?.release();
     }
   }
 
-  private recordFailedAttempt(attempts: { username: ReservedAttempt; address?: ReservedAttempt }, username: string, address: string) {
+  /**
+   * With REDIS_URL, the attempt is also reserved on the budgets every instance shares. Fails closed: while Redis
+   * cannot be reached no password is checked, since no instance could then know how many guesses the others let in.
+   */
+  private async reserveShared(username: string, address: string, clientAddress: string | null): Promise<SharedReservedAttempt | undefined> {
+    const throttle = this.options.sharedLoginThrottle;
+    if (!throttle) return undefined;
+    let reserved: Awaited<ReturnType<SharedLoginThrottle['reserve']>>;
+    try {
+      reserved = await throttle.reserve(username, address);
+    } catch (error) {
+      this.options.log.error({ username, err: (error as Error).message }, 'login refused: the shared login throttle (Redis) is unreachable');
+      throw unavailable('logins are unavailable for a moment (the shared login throttle cannot be reached); try again shortly');
+    }
+    if ('attempt' in reserved) return reserved.attempt;
+    this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
+    throw rateLimited(`too many failed logins; try again in ${reserved.wait} s`, reserved.wait);
+  }
+
+  private async recordFailedAttempt(
+    attempts: { username: ReservedAttempt; address?: ReservedAttempt },
+    shared: SharedReservedAttempt | undefined,
+    username: string,
+    address: string,
+  ) {
+    const local = { username: attempts.username.failed(), address: attempts.address?.failed() ?? false };
+    // Over several instances the shared count says when a budget was used up; a lost Redis leaves the reservation
+    // to run out by itself (counted as a failure meanwhile: the safe side).
+    const usedUp = shared ? await shared.failed().catch(() => local) : local;
     // OWASP: every lockout is logged, once, when it starts.
-    if (attempts.username.failed()) this.options.log.warn({ username }, 'login locked for this username');
-    if (attempts.address?.failed()) this.options.log.warn({ address }, 'login locked for this address');
+    if (usedUp.username) this.options.log.warn({ username }, 'login locked for this username');
+    if (usedUp.address) this.options.log.warn({ address }, 'login locked for this address');
   }
 
   private startSession(user: NonNullable<ReturnType<typeof q.findUserByUsername>>, clientAddress: string | null) {
@@ -182,7 +218,9 @@ export class UsersService {
   authenticate(token: string): AuthUser | null {
     const tokenHash = hashToken(token);
     const now = this.clock.now();
-    const known = this.liveSessions.get(tokenHash);
+    // While Redis is unreachable another instance's logout could go unheard: every check reads the database then.
+    const cacheable = !this.options.events.missingRemoteEvents;
+    const known = cacheable ? this.liveSessions.get(tokenHash) : undefined;
     if (known && known.expiresAt > now) return known;
     const session = q.findLiveSession(this.db, tokenHash, new Date(now));
     if (!session) return null;
@@ -193,6 +231,7 @@ export class UsersService {
       sessionId: session.sessionId,
       expiresAt: session.expiresAt.getTime(),
     };
+    if (!cacheable) return user;
     if (this.liveSessions.size >= LIVE_SESSION_CACHE_SIZE) this.liveSessions.clear();
     this.liveSessions.set(tokenHash, user);
     return user;
@@ -200,10 +239,17 @@ export class UsersService {
 
   /**
    * Every request authenticates, so live sessions are remembered in memory. Any change to users or sessions
-   * (logout, a role, a password, a disabled or deleted account) forgets them all: this process is the database's
-   * only writer, so nothing can revoke a token behind its back.
+   * (logout, a role, a password, a disabled or deleted account) forgets them all, here and (through the event bus,
+   * with REDIS_URL) on every other instance. The event leaves at the end of the current tick, after the synchronous
+   * transaction that made the change committed, so no instance re-reads the session before the change.
    */
   private forgetSessions(): void {
+    this.dropCachedSessions();
+    this.options.events.publish('sessionsChanged', { reason: 'users or sessions changed' });
+  }
+
+  /** Forgets the cached sessions and has open streams check their tokens again. */
+  private dropCachedSessions(): void {
     this.liveSessions.clear();
     for (const listener of this.sessionChangeListeners) listener();
   }

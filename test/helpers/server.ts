@@ -68,6 +68,8 @@ export async function startTestServer(
     SHUTDOWN_TIMEOUT_SECONDS: '0',
     // The small hand-made CSV keeps start-up fast; the analytics tests ask for the real file where they need it.
     ANALYTICS_CSV: ANALYTICS_FIXTURE,
+    // Against a shared Redis (scripts/test.ts), each server its own key space unless a test shares one on purpose.
+    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL, REDIS_PREFIX: `test:${crypto.randomUUID()}:` } : {}),
     ...env,
   });
   const running = await startServer(config, {
