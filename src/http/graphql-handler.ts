@@ -61,7 +61,13 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
     context: (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? authenticateRequest(app.users, initial.request);
       if (failure) throw requestErrorFor(failure);
-      return createGraphQLContext(app, app.db, { user, clientAddress: initial.clientAddress, requestId: initial.requestId, freshness: new ResponseFreshness() });
+      return createGraphQLContext(app, app.db, {
+        user,
+        clientAddress: initial.clientAddress,
+        requestId: initial.requestId,
+        anonymousAccess: app.config.anonymousAccess,
+        freshness: new ResponseFreshness(),
+      });
     },
   });
 }
