@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { logWhen, startTestServer, type TestServer } from './helpers/server';
+import { logWhen, startTestServer, subscribe, type TestServer } from './helpers/server';
 
 const USERNAME = '0123';
 const PASSWORD = '0123-password';
@@ -142,6 +142,22 @@ describe('seed 000: the π and quote services’ REST clients', () => {
     expect(lines.find((line) => line.msg === 'login failed' && line.username === USERNAME)).toMatchObject({ address: '127.0.0.1', reason: 'wrong password' });
     expect(lines.find((line) => line.msg === 'rejected input' && line.error === 'user info error' && line.username === USERNAME)).toMatchObject({ address: '127.0.0.1', status: 401 });
     expect(lines.some((line) => line.msg === 'login succeeded' && line.username === USERNAME && line.address === '127.0.0.1')).toBe(true);
+  });
+
+  test('GraphQL’s refusals are logged with the address and the username too: before execution, in validation, on subscribe', async () => {
+    const token = await server.login(USERNAME, PASSWORD);
+    const get = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}&variables=not-json`, {
+      headers: { authorization: `Bearer ${token}`, 'graphql-preflight': '1' },
+    });
+    expect(get.status).toBe(400);
+    expect((await server.gql('{ estimatePi { pi } }', {}, token)).errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    const stream = subscribe(server.wsClient(token), 'subscription { quoteStream(intervalMs: 5) { raw } }');
+    await stream.waitFor(1);
+    const { lines } = await logWhen(logFile, (all) => all.some((line) => line.msg === 'subscription refused'));
+    const mine = (msg: string) => lines.find((line) => line.msg === msg && line.username === USERNAME);
+    expect(mine('rejected request')).toMatchObject({ address: '127.0.0.1', status: 400, errors: ['"variables" in the query string must be JSON (URL-encoded)'] });
+    expect(mine('rejected query')?.address).toBe('127.0.0.1');
+    expect(mine('subscription refused')).toMatchObject({ address: '127.0.0.1', errors: ['invalid field intervalMs: an integer from 100 to 60000'] });
   });
 
   test('in GraphQL too, an explicit `concurrency: null` is `invalid field concurrency`, never taken as 1', async () => {

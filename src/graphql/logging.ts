@@ -1,6 +1,8 @@
 import { getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { type Authentication, authenticateRequest } from '../users/auth';
+import type { UsersService } from '../users/service';
 import type { GraphQLContext } from './context';
 
 type ExecutionResultLike = { errors?: readonly GraphQLError[] };
@@ -20,18 +22,22 @@ function summarize(result: unknown) {
 const refusalLogged = new WeakSet<object>();
 export const isRefusalLogged = (request: Request) => refusalLogged.has(request);
 
-/** Who asked, on every line about a refusal: the client's address and the username when known (as the source's serverinfo.log). */
-const askedBy = (ctx: Partial<GraphQLContext> & { request?: Request }) => {
-  if (ctx.request) refusalLogged.add(ctx.request);
-  return { requestId: ctx.requestId, address: ctx.clientAddress ?? null, userId: ctx.user?.id ?? null, username: ctx.user?.username ?? null };
-};
 
 /**
  * One log line per operation (name, type, duration, user, outcome) and one per rejected document or input, with
  * the client's address, the username and the messages, so the server log answers "who did what, how long did it
  * take, and what went wrong".
  */
-export function useOperationLog(log: Logger): Plugin<GraphQLContext> {
+export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenticate'>): Plugin<GraphQLContext> {
+  /**
+   * Who asked, on every line about a refusal: the client's address and the username when known (as the source's
+   * serverinfo.log). Validation runs before the resolver context exists, so the user may come from the transport.
+   */
+  const askedBy = (ctx: Partial<GraphQLContext> & { request?: Request; authentication?: Authentication }) => {
+    if (ctx.request) refusalLogged.add(ctx.request);
+    const user = ctx.user ?? ctx.authentication?.user ?? (ctx.request?.headers ? authenticateRequest(users, ctx.request).user : null);
+    return { requestId: ctx.requestId, address: ctx.clientAddress ?? null, userId: user?.id ?? null, username: user?.username ?? null };
+  };
   return {
     onValidate({ context }) {
       return ({ valid, result }) => {

@@ -53,7 +53,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       useCsrfPrevention(CSRF_HEADERS),
       useQueryLimits(app.config),
       useSubscriptionErrorStatus(),
-      useOperationLog(app.log),
+      useOperationLog(app.log, app.users),
       responseCache.plugin,
       usePreParsedBody(),
       useRequestParseErrors(),

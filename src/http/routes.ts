@@ -86,7 +86,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       sameAuthentication(request, buffered);
       request = buffered;
       const problem = multipartProblem(request.headers.get('content-type'), body.bytes);
-      if (problem) return problem;
+      if (problem) return logRefusal(problem, request, origin);
     }
 
     if (restRoute) return routeRest(restRoute, { request, pathname: restPath, ...origin, log, anonymousAccess: config.anonymousAccess });
@@ -111,7 +111,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
   async function graphql(request: Request, url: URL, bytes: Uint8Array, origin: RequestOrigin): Promise<Response> {
     if (request.method === 'GET') {
       const problem = queryStringProblem(url);
-      if (problem) return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem);
+      if (problem) return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem), request, origin);
     }
     let preParsedParams: unknown;
     if (request.method === 'POST' && request.headers.get('content-type')?.toLowerCase().includes('application/json')) {
@@ -123,29 +123,27 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       if (preParsedParams !== undefined) {
         const problem = operationParamsProblem(preParsedParams);
         if (problem) {
-          const username = authenticateRequest(app.users, request).user?.username ?? null;
-          log.warn({ requestId: origin.requestId, address: origin.clientAddress, username, problem: problem.message }, 'rejected request');
-          return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, problem.extensions.limit ? { limit: problem.extensions.limit } : {});
+          const limit = problem.extensions.limit ? { limit: problem.extensions.limit } : {};
+          return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, limit), request, origin);
         }
         // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
         const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
         if (cached) return cached;
       }
     }
-    const response = await yoga.fetch(request, { ...origin, preParsedParams });
+    let response = await yoga.fetch(request, { ...origin, preParsedParams });
     if (response.status === 406) {
-      return errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
+      response = errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
     }
     if (isStreamingResponse(response)) return countedStream(response, request, origin);
-    if (response.status >= 400 && !isRefusalLogged(request)) await logRefusal(response, request, origin);
-    return response;
+    return response.status >= 400 && !isRefusalLogged(request) ? logRefusal(response, request, origin) : response;
   }
 
   /**
-   * Refusals Yoga answers before any operation runs (an unreadable body, the CSRF header, a bad token, the
-   * parameter checks) get their log line here: the address, the username when known, and the messages sent.
+   * Refusals before any operation runs (the server's parameter checks; Yoga's: an unreadable body, the CSRF
+   * header, a bad token) get their log line here: the address, the username when known, and the messages sent.
    */
-  async function logRefusal(response: Response, request: Request, origin: RequestOrigin): Promise<void> {
+  async function logRefusal(response: Response, request: Request, origin: RequestOrigin): Promise<Response> {
     const body = (await response
       .clone()
       .json()
@@ -162,6 +160,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       },
       'rejected request',
     );
+    return response;
   }
 
   /**
