@@ -95,7 +95,6 @@ export async function sourceJsonService(
   domain: AnonymousDomain,
   answer: (body: unknown) => Promise<unknown>,
 ): Promise<Response> {
-  const sentUsername = (body: unknown) => (typeof fieldOf(body, 'username') === 'string' ? (fieldOf(body, 'username') as string) : null);
   if (rest.request.method !== 'POST') return refuse(rest, 405, `use POST ${rest.pathname} with a JSON body`, null, undefined, { allow: 'POST' });
   const body = await readJsonBody(rest.request);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return refuse(rest, 400, 'the body must be a JSON object', null);
@@ -106,6 +105,8 @@ export async function sourceJsonService(
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     const retryAfter = error.details.retryAfterSeconds;
-    return refuse(rest, HTTP_STATUS_OF[error.code], error.message, caller?.username ?? sentUsername(body), undefined, retryAfter ? { 'retry-after': String(retryAfter) } : {});
+    const sent = fieldOf(body, 'username');
+    const username = caller?.username ?? (typeof sent === 'string' ? sent : null);
+    return refuse(rest, HTTP_STATUS_OF[error.code], error.message, username, undefined, retryAfter ? { 'retry-after': String(retryAfter) } : {});
   }
 }

@@ -114,5 +114,7 @@ describe('anonymous subscriptions and rate limits', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) statuses.push((await server.gql(READS.quotes!)).status);
     expect(statuses).toContain(429);
+    const rest = await fetch(server.url.replace('/graphql', '/quote'), { method: 'POST', body: JSON.stringify({ protocol: 'udp' }) });
+    expect(rest.status).toBe(429);
   });
 });

@@ -53,7 +53,7 @@ export function createAnalyticsCompat(app: Pick<Services, 'users' | 'jobs' | 'an
     const error = (status: number, reason: string) => ({ response: refuse(rest, status, reason, username, { status: 'error', reason }) });
     const [, , name, id] = pathname.split('/');
     if (request.method === 'POST' && name && ROUTES[name] && id === undefined) {
-      if (app.jobs.isDraining) return { response: reply(200, { status: 'error', reason: 'shutting down' }) };
+      if (app.jobs.isDraining) return error(200, 'shutting down');
       let body: { question?: unknown; state?: unknown };
       try {
         body = (await request.json()) as typeof body;
@@ -119,8 +119,7 @@ export function createAnalyticsCompat(app: Pick<Services, 'users' | 'jobs' | 'an
         answer = await route(rest, authentication.user);
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
-        const status = error.code === 'UNAVAILABLE' ? 503 : (HTTP_STATUS_OF[error.code] ?? 400);
-        answer = { response: refuse(rest, status, error.message, authentication.user?.username, { status: 'error', reason: error.message }) };
+        answer = { response: refuse(rest, HTTP_STATUS_OF[error.code], error.message, authentication.user?.username, { status: 'error', reason: error.message }) };
       }
     }
     rest.log.info(
