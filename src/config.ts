@@ -3,6 +3,10 @@ import { cpus } from 'node:os';
 /** The CDC dataset shipped with jobgraph (public domain), found from this file, not the working directory. */
 export const BUNDLED_ANALYTICS_CSV = new URL('../data/brfss-nutrition-activity-obesity-2011-2021.csv.gz', import.meta.url).pathname;
 
+/** The domains ANONYMOUS_ACCESS may open to callers without a token (their reads only). */
+export const ANONYMOUS_DOMAINS = ['analytics', 'relay', 'simulations', 'quotes'] as const;
+export type AnonymousDomain = (typeof ANONYMOUS_DOMAINS)[number];
+
 /** Every setting jobgraph reads from the environment, parsed once at start-up. */
 export interface Config {
   port: number;
@@ -46,6 +50,8 @@ export interface Config {
   /** Unset: one instance, everything in process. Set: events, invalidations, counters and cached answers shared. */
   redisUrl: string | undefined;
   redisPrefix: string;
+  /** What callers without a token may read (ANONYMOUS_ACCESS); empty by default. */
+  anonymousAccess: ReadonlySet<AnonymousDomain>;
 }
 
 export class ConfigError extends Error {}
@@ -112,6 +118,16 @@ function loginMaxFailuresPerAddress(env: Record<string, string | undefined>, per
   return value;
 }
 
+/** ANONYMOUS_ACCESS: a comma-separated list of domains; every unknown entry is named in one error. */
+function anonymousAccess(env: Record<string, string | undefined>): ReadonlySet<AnonymousDomain> {
+  const entries = (env.ANONYMOUS_ACCESS ?? '').split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  const unknown = entries.filter((entry) => !(ANONYMOUS_DOMAINS as readonly string[]).includes(entry));
+  if (unknown.length) {
+    throw new ConfigError(`ANONYMOUS_ACCESS must list some of ${ANONYMOUS_DOMAINS.join(', ')} (comma-separated), got unknown ${unknown.map((entry) => `"${entry}"`).join(', ')}`);
+  }
+  return new Set(entries as AnonymousDomain[]);
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const loginMaxFailures = integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000);
   return {
@@ -162,5 +178,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: redisUrl(env),
     // The instances of one deployment share it; two deployments on one Redis each take their own.
     redisPrefix: text(env, 'REDIS_PREFIX') ?? 'jobgraph:',
+    anonymousAccess: anonymousAccess(env),
   };
 }

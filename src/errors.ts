@@ -11,6 +11,18 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** The HTTP status that says what each of our codes means, for answers that are not GraphQL results (SSE, REST). */
+export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  INTERNAL_SERVER_ERROR: 500,
+  UNAVAILABLE: 503,
+};
+
 /**
  * An error a service raises on purpose: its message is safe to show a person and its code is stable.
  * Services stay GraphQL-free; the GraphQL layer turns these into GraphQLErrors (see graphql/errors.ts).
@@ -41,6 +53,6 @@ export function forbiddenFor(roles: readonly string[]): DomainError {
   return new DomainError(ErrorCode.FORBIDDEN, `requires role ${named}`, { requiredRoles: sorted });
 }
 export const unauthenticated = (message = 'user info error') => new DomainError(ErrorCode.UNAUTHENTICATED, message);
-export const unavailable = (message: string) => new DomainError(ErrorCode.UNAVAILABLE, message);
+export const unavailable = (message: string, details?: Record<string, unknown>) => new DomainError(ErrorCode.UNAVAILABLE, message, details);
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   new DomainError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });

@@ -38,7 +38,7 @@ const AnalyticsDatasetType = builder.simpleObject('AnalyticsDataset', {
 const AnalyticsType = builder.objectRef<object>('Analytics').implement({
   description:
     'The nine statistics of the CDC "Nutrition, Physical Activity, and Obesity" dataset. `yearFrom`/`yearTo` keep rows whose YearStart is in range; by default all rows count.',
-  authScopes: { loggedIn: true },
+  authScopes: { reader: 'analytics' },
   fields: (t) => {
     const years = { yearFrom: t.arg.int(), yearTo: t.arg.int() };
     const question = { question: t.arg.string({ required: true }) };
@@ -134,7 +134,7 @@ registerJobSubmission({
 });
 
 builder.queryFields((t) => ({
-  analytics: t.field({ type: AnalyticsType, authScopes: { loggedIn: true }, resolve: () => ({}) }),
+  analytics: t.field({ type: AnalyticsType, authScopes: { reader: 'analytics' }, resolve: () => ({}) }),
 }));
 
 builder.mutationFields((t) => ({

@@ -6,6 +6,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { AnonymousDomain } from '../config';
 import { relations } from '../db/relations';
 import { badInput, forbiddenFor, unauthenticated } from '../errors';
 import { type GraphQLContext, plannerDatabase, type SignedInContext } from './context';
@@ -18,6 +19,8 @@ export const builder = new SchemaBuilder<{
     /** Anyone, logged in or not: used to say so explicitly, since every root field must carry a rule. */
     public: boolean;
     loggedIn: boolean;
+    /** Signed in, or anyone when ANONYMOUS_ACCESS lists this domain: its reads (queries, subscriptions) only. */
+    reader: AnonymousDomain;
     manager: boolean;
     admin: boolean;
     /** Sees every job, queue and account (MANAGER, ADMIN, and the read-only SECRETARY). */
@@ -48,6 +51,7 @@ export const builder = new SchemaBuilder<{
     authScopes: (ctx) => ({
       public: true,
       loggedIn: ctx.user !== null,
+      reader: (domain) => ctx.user !== null || ctx.anonymousAccess.has(domain),
       manager: hasRole(ctx.user, 'manager'),
       admin: hasRole(ctx.user, 'admin'),
       readAll: hasRole(ctx.user, 'readAll'),

@@ -1,34 +1,47 @@
 import { getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { type Authentication, authenticateRequest } from '../users/auth';
+import type { UsersService } from '../users/service';
 import type { GraphQLContext } from './context';
 
 type ExecutionResultLike = { errors?: readonly GraphQLError[] };
 
+/** A code per error; execution results are logged before masking, so a domain error's code sits on its original error. */
+const codeOf = (error: GraphQLError) => String(error.extensions?.code ?? (error.originalError as { code?: string })?.code ?? 'INTERNAL_SERVER_ERROR');
+
 function summarize(result: unknown) {
   const errors = (result as ExecutionResultLike | undefined)?.errors ?? [];
-  // Execution results are logged before masking, so a domain error's code sits on its original error.
-  const codes = [
-    ...new Set(errors.map((error) => String(error.extensions?.code ?? (error.originalError as { code?: string })?.code ?? 'INTERNAL_SERVER_ERROR'))),
-  ];
-  return { outcome: errors.length ? 'error' : 'ok', errorCodes: codes.length ? codes : undefined };
+  const codes = [...new Set(errors.map(codeOf))];
+  // The messages the client was told (an unexpected error's own message stays with its 'unexpected error' line).
+  const messages = errors.filter((error) => codeOf(error) !== 'INTERNAL_SERVER_ERROR').map((error) => error.message);
+  return { outcome: errors.length ? 'error' : 'ok', errorCodes: codes.length ? codes : undefined, errors: messages.length ? messages : undefined };
 }
 
+/** Requests whose refusal a line of this plugin already logged (the HTTP layer logs the others: see routes.ts). */
+const refusalLogged = new WeakSet<object>();
+export const isRefusalLogged = (request: Request) => refusalLogged.has(request);
+
+
 /**
- * One log line per operation (name, type, duration, user, outcome) and one per rejected document, so the
- * server log answers "who did what, how long did it take, and what went wrong".
+ * One log line per operation (name, type, duration, user, outcome) and one per rejected document or input, with
+ * the client's address, the username and the messages, so the server log answers "who did what, how long did it
+ * take, and what went wrong".
  */
-export function useOperationLog(log: Logger): Plugin<GraphQLContext> {
+export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenticate'>): Plugin<GraphQLContext> {
+  /**
+   * Who asked, on every line about a refusal: the client's address and the username when known (as the source's
+   * serverinfo.log). Validation runs before the resolver context exists, so the user may come from the transport.
+   */
+  const askedBy = (ctx: Partial<GraphQLContext> & { request?: Request; authentication?: Authentication }) => {
+    if (ctx.request) refusalLogged.add(ctx.request);
+    const user = ctx.user ?? ctx.authentication?.user ?? (ctx.request?.headers ? authenticateRequest(users, ctx.request).user : null);
+    return { requestId: ctx.requestId, address: ctx.clientAddress ?? null, userId: user?.id ?? null, username: user?.username ?? null };
+  };
   return {
     onValidate({ context }) {
       return ({ valid, result }) => {
-        if (!valid) {
-          const ctx = context as Partial<GraphQLContext>;
-          log.warn(
-            { requestId: ctx.requestId, userId: ctx.user?.id, errors: result.map((error) => error.message) },
-            'rejected query',
-          );
-        }
+        if (!valid) log.warn({ ...askedBy(context as Partial<GraphQLContext>), errors: result.map((error) => error.message) }, 'rejected query');
       };
     },
     onExecute({ args }) {
@@ -47,7 +60,7 @@ export function useOperationLog(log: Logger): Plugin<GraphQLContext> {
             durationMs: Math.round((performance.now() - started) * 1000) / 1000,
             ...summary,
           };
-          if (summary.errorCodes?.includes('BAD_USER_INPUT')) log.warn(entry, 'operation rejected input');
+          if (summary.errorCodes?.includes('BAD_USER_INPUT')) log.warn({ ...entry, ...askedBy(ctx) }, 'operation rejected input');
           else log.info(entry, 'operation');
         },
       };
@@ -55,10 +68,17 @@ export function useOperationLog(log: Logger): Plugin<GraphQLContext> {
     onSubscribe({ args }) {
       const operation = getOperationAST(args.document, args.operationName);
       const ctx = args.contextValue as GraphQLContext;
-      log.info(
-        { requestId: ctx.requestId, operation: operation?.name?.value ?? null, type: 'subscription', userId: ctx.user?.id ?? null },
-        'subscription started',
-      );
+      const entry = { requestId: ctx.requestId, operation: operation?.name?.value ?? null, type: 'subscription', userId: ctx.user?.id ?? null };
+      return {
+        onSubscribeResult({ result }) {
+          if (Symbol.asyncIterator in Object(result)) {
+            log.info(entry, 'subscription started');
+            return;
+          }
+          // Refused before its first event (an invalid argument, not allowed…).
+          log.warn({ ...entry, ...summarize(result), ...askedBy(ctx) }, 'subscription refused');
+        },
+      };
     },
   };
 }

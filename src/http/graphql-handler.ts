@@ -53,7 +53,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       useCsrfPrevention(CSRF_HEADERS),
       useQueryLimits(app.config),
       useSubscriptionErrorStatus(),
-      useOperationLog(app.log),
+      useOperationLog(app.log, app.users),
       responseCache.plugin,
       usePreParsedBody(),
       useRequestParseErrors(),
@@ -61,7 +61,13 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
     context: (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? authenticateRequest(app.users, initial.request);
       if (failure) throw requestErrorFor(failure);
-      return createGraphQLContext(app, app.db, { user, clientAddress: initial.clientAddress, requestId: initial.requestId, freshness: new ResponseFreshness() });
+      return createGraphQLContext(app, app.db, {
+        user,
+        clientAddress: initial.clientAddress,
+        requestId: initial.requestId,
+        anonymousAccess: app.config.anonymousAccess,
+        freshness: new ResponseFreshness(),
+      });
     },
   });
 }

@@ -3,11 +3,16 @@
 // without entering Yoga, and streaming answers tied to the session that opened them.
 import { handleProtocols } from 'graphql-ws/use/bun';
 import type { Server } from 'bun';
-import { handleCompatRequest } from '../analytics/compat';
+import { createAnalyticsCompat } from '../analytics/compat';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
 import { operationParamsProblem } from '../graphql/limits';
+import { isRefusalLogged } from '../graphql/logging';
 import type { createResponseCache } from '../graphql/response-cache';
+import { handleQuoteRequest } from '../quotes/compat';
+import { handleRelayRequest, RELAY_PREFIX } from '../relay/compat';
+import type { RestRequest } from '../rest';
+import { handlePiRequest } from '../simulations/compat';
 import { requestScope } from '../request-context';
 import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
@@ -23,6 +28,16 @@ import type { SocketData } from './websocket';
 /** The source analytics system's REST interface, kept for its clients (src/analytics/compat.ts). */
 const COMPAT_PREFIX = '/api/';
 
+/** The source systems' REST routes (src/<domain>/compat.ts), by the path they answer. */
+type RestRoute = 'analytics' | 'pi' | 'quote' | 'relay';
+function restRouteOf(pathname: string): RestRoute | null {
+  if (pathname.startsWith(COMPAT_PREFIX)) return 'analytics';
+  if (pathname === '/pi') return 'pi';
+  if (pathname === '/quote') return 'quote';
+  if (pathname.startsWith(RELAY_PREFIX)) return 'relay';
+  return null;
+}
+
 export interface RequestPipelineParts {
   app: App;
   yoga: GraphQLHandler;
@@ -35,6 +50,14 @@ export interface RequestPipelineParts {
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
 export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps }: RequestPipelineParts) {
   const { config, log } = app;
+  const handleAnalyticsCompat = createAnalyticsCompat(app);
+
+  function routeRest(route: RestRoute, rest: RestRequest): Promise<Response> {
+    if (route === 'analytics') return handleAnalyticsCompat(rest);
+    if (route === 'pi') return handlePiRequest(app, rest);
+    if (route === 'quote') return handleQuoteRequest(app, rest);
+    return handleRelayRequest(app, rest);
+  }
 
   async function route(request: Request, server: Server<SocketData>, requestId: string): Promise<Response | undefined> {
     const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
@@ -43,7 +66,10 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
 
     if (pathname === '/health') return json(200, { status: 'ok' });
     if (pathname === '/ready') return readiness(app, request);
-    const isCompat = pathname.startsWith(COMPAT_PREFIX);
+    // The source's README wrote its URLs `//api/…`: leading slashes collapse to one on the REST routes.
+    const restPath = pathname.replace(/^\/{2,}/, '/');
+    const restRoute = restRouteOf(restPath);
+    const isCompat = restRoute !== null;
     if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
     const overRate = await refuseOverRate(rateLimiter, log, origin);
@@ -60,10 +86,10 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       sameAuthentication(request, buffered);
       request = buffered;
       const problem = multipartProblem(request.headers.get('content-type'), body.bytes);
-      if (problem) return problem;
+      if (problem) return logRefusal(problem, request, origin);
     }
 
-    if (isCompat) return handleCompatRequest(app, request, pathname);
+    if (restRoute) return routeRest(restRoute, { request, pathname: restPath, ...origin, log, anonymousAccess: config.anonymousAccess });
     return graphql(request, url, body.bytes, origin);
   }
 
@@ -85,7 +111,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
   async function graphql(request: Request, url: URL, bytes: Uint8Array, origin: RequestOrigin): Promise<Response> {
     if (request.method === 'GET') {
       const problem = queryStringProblem(url);
-      if (problem) return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem);
+      if (problem) return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem), request, origin);
     }
     let preParsedParams: unknown;
     if (request.method === 'POST' && request.headers.get('content-type')?.toLowerCase().includes('application/json')) {
@@ -97,19 +123,44 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       if (preParsedParams !== undefined) {
         const problem = operationParamsProblem(preParsedParams);
         if (problem) {
-          log.warn({ requestId: origin.requestId, address: origin.clientAddress, problem: problem.message }, 'rejected request');
-          return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, problem.extensions.limit ? { limit: problem.extensions.limit } : {});
+          const limit = problem.extensions.limit ? { limit: problem.extensions.limit } : {};
+          return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, limit), request, origin);
         }
         // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
         const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
         if (cached) return cached;
       }
     }
-    const response = await yoga.fetch(request, { ...origin, preParsedParams });
+    let response = await yoga.fetch(request, { ...origin, preParsedParams });
     if (response.status === 406) {
-      return errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
+      response = errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
     }
-    return isStreamingResponse(response) ? countedStream(response, request, origin) : response;
+    if (isStreamingResponse(response)) return countedStream(response, request, origin);
+    return response.status >= 400 && !isRefusalLogged(request) ? logRefusal(response, request, origin) : response;
+  }
+
+  /**
+   * Refusals before any operation runs (the server's parameter checks; Yoga's: an unreadable body, the CSRF
+   * header, a bad token) get their log line here: the address, the username when known, and the messages sent.
+   */
+  async function logRefusal(response: Response, request: Request, origin: RequestOrigin): Promise<Response> {
+    const body = (await response
+      .clone()
+      .json()
+      .catch(() => null)) as { errors?: { message?: unknown; extensions?: { code?: unknown } }[] } | null;
+    const errors = body?.errors ?? [];
+    log.warn(
+      {
+        requestId: origin.requestId,
+        address: origin.clientAddress,
+        username: authenticateRequest(app.users, request).user?.username ?? null,
+        status: response.status,
+        errorCodes: [...new Set(errors.map((error) => error.extensions?.code))],
+        errors: errors.map((error) => error.message),
+      },
+      'rejected request',
+    );
+    return response;
   }
 
   /**

@@ -343,9 +343,8 @@ export class JobRunner {
    * finished, or when `timeoutMs` passes; whatever still runs then is left to recovery.
    */
   async drain(timeoutMs: number): Promise<{ drained: boolean; left: number }> {
-    this.draining = true;
+    this.stopAccepting();
     this.options.log.info({ timeoutMs }, 'draining jobs');
-    this.wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let waiter: (() => void) | undefined;
     const drained = await Promise.race([
@@ -364,6 +363,14 @@ export class JobRunner {
     const left = this.store.pendingCount();
     if (!drained) this.options.log.warn({ left }, 'shutdown timeout: unfinished jobs are left to recovery at the next start');
     return { drained, left };
+  }
+
+  /** New jobs are refused from now on; queued and running ones still run, and the process keeps serving reads. */
+  stopAccepting(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.options.log.info('no longer accepting new jobs');
+    this.wake();
   }
 
   private checkDrained(): void {

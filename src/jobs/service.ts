@@ -108,6 +108,11 @@ export class JobsService {
     return this.runner.drain(timeoutMs);
   }
 
+  /** Refuses new jobs (as a drain does) but keeps running the queued ones and serving reads: the REST graceful_shutdown. */
+  stopAccepting(): void {
+    this.runner.stopAccepting();
+  }
+
   stop(): void {
     this.runner.stop();
   }

@@ -27,7 +27,7 @@ const QuoteBatchType = builder.simpleObject('QuoteBatch', {
 builder.queryFields((t) => ({
   quotes: t.field({
     type: QuoteBatchType,
-    authScopes: { loggedIn: true },
+    authScopes: { reader: 'quotes' },
     description: 'Fetches `concurrency` (1..8) quotes from the quote server in parallel.',
     args: { protocol: t.arg({ type: QuoteProtocolEnum, required: true }), concurrency: t.arg.int({ defaultValue: 1 }) },
     resolve: (_root, { protocol, concurrency }, ctx) => ctx.quotes.fetch(protocol, concurrency),
@@ -37,7 +37,7 @@ builder.queryFields((t) => ({
 builder.subscriptionFields((t) => ({
   quoteStream: t.field({
     type: QuoteType,
-    authScopes: { loggedIn: true },
+    authScopes: { reader: 'quotes' },
     description:
       `A quote every \`intervalMs\` (100..60000, rounded up to a multiple of ${INTERVAL_STEP_MS}). One fetch per tick is shared by all subscribers with the same arguments; with ${MAX_STREAMS_PER_PROTOCOL} intervals open per protocol, a new one joins the nearest.`,
     args: { protocol: t.arg({ type: QuoteProtocolEnum, defaultValue: 'TCP' }), intervalMs: t.arg.int({ defaultValue: 1000 }) },

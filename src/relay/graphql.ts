@@ -11,7 +11,7 @@ const HeaderType = builder.simpleObject('HttpHeader', { fields: (t) => ({ name: 
 
 const RelayResponseType = builder.objectRef<RelayResponse>('RelayResponse').implement({
   description: 'An upstream answer as the relay gave it, and where it came from.',
-  authScopes: { loggedIn: true },
+  authScopes: { reader: 'relay' },
   fields: (t) => ({
     path: t.exposeString('path'),
     url: t.exposeString('url', { description: 'The upstream URL (always under RELAY_UPSTREAM).' }),
@@ -31,7 +31,7 @@ const RelayResponseType = builder.objectRef<RelayResponse>('RelayResponse').impl
 
 const DishType = builder.objectRef<UpstreamObject>('Dish').implement({
   description: 'A dish as the upstream describes it; `fields` keeps everything it sent.',
-  authScopes: { loggedIn: true },
+  authScopes: { reader: 'relay' },
   fields: (t) => ({
     name: t.string({ nullable: true, resolve: (dish) => text(dish.name) }),
     price: t.float({ nullable: true, resolve: (dish) => number(dish.price) }),
@@ -42,7 +42,7 @@ const DishType = builder.objectRef<UpstreamObject>('Dish').implement({
 
 const RestaurantType = builder.objectRef<UpstreamObject>('Restaurant').implement({
   description: 'A restaurant as the upstream describes it; `fields` keeps everything it sent.',
-  authScopes: { loggedIn: true },
+  authScopes: { reader: 'relay' },
   fields: (t) => ({
     identifier: t.string({ nullable: true, resolve: (restaurant) => text(restaurant.identifier ?? restaurant.id) }),
     name: t.string({ nullable: true, resolve: (restaurant) => text(restaurant.name) }),
@@ -59,21 +59,21 @@ const RestaurantType = builder.objectRef<UpstreamObject>('Restaurant').implement
 builder.queryFields((t) => ({
   restaurants: t.field({
     type: [RestaurantType],
-    authScopes: { loggedIn: true },
+    authScopes: { reader: 'relay' },
     description: 'GET <RELAY_UPSTREAM>/restaurant, through the cache.',
     resolve: async (_root, _args, ctx) => ctx.relay.restaurants(ctx.freshness),
   }),
   restaurant: t.field({
     type: RestaurantType,
     nullable: true,
-    authScopes: { loggedIn: true },
+    authScopes: { reader: 'relay' },
     description: 'GET <RELAY_UPSTREAM>/restaurant/<id>, through the cache; null when the upstream has no such restaurant.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => ctx.relay.restaurant(String(id), ctx.freshness),
   }),
   relay: t.field({
     type: RelayResponseType,
-    authScopes: { loggedIn: true },
+    authScopes: { reader: 'relay' },
     description: 'GET any path under RELAY_UPSTREAM, through the cache (the path cannot leave the upstream).',
     args: { path: t.arg.string({ required: true }) },
     resolve: (_root, { path }, ctx) => ctx.relay.get(path),

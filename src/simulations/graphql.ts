@@ -83,9 +83,10 @@ const ForecastJobInput = builder.inputType('ForecastJobInput', {
 });
 
 // What submitPiJob and submitForecastJob submit; submitJobs takes the same (`{ pi: … }`, `{ forecast: … }`).
+// An explicit `concurrency: null` stays null, so it is refused (`invalid field concurrency`) as the source refused it.
 const piRequest = (input: typeof PiJobInput.$inferInput) => ({
   kind: 'PI' as const,
-  input: { simulations: input.simulations, concurrency: input.concurrency ?? undefined, seed: input.seed ?? undefined },
+  input: { simulations: input.simulations, concurrency: input.concurrency, seed: input.seed ?? undefined },
 });
 const forecastRequest = (input: typeof ForecastJobInput.$inferInput) => ({
   kind: 'FORECAST' as const,
@@ -99,15 +100,15 @@ registerJobSubmission({ field: 'forecast', type: ForecastJobInput, toRequest: fo
 builder.queryFields((t) => ({
   estimatePi: t.field({
     type: PiEstimateType,
-    authScopes: { loggedIn: true },
+    authScopes: { reader: 'simulations' },
     description: 'Estimates π now, on the worker pool (no job is stored).',
     args: { simulations: t.arg.int({ required: true }), concurrency: t.arg.int({ defaultValue: 1 }), seed: t.arg.float() },
     resolve: (_root, args, ctx) =>
-      ctx.jobs.runNow(piJob, { simulations: args.simulations, concurrency: args.concurrency ?? undefined, seed: args.seed ?? undefined }),
+      ctx.jobs.runNow(piJob, { simulations: args.simulations, concurrency: args.concurrency, seed: args.seed ?? undefined }),
   }),
   forecast: t.field({
     type: ForecastType,
-    authScopes: { loggedIn: true },
+    authScopes: { reader: 'simulations' },
     description: 'Forecasts the given assets now, on the worker pool (no job is stored).',
     args: { assets: t.arg.intList({ required: true }), seed: t.arg.int(), dateRange: t.arg({ type: DateRangeInput }) },
     resolve: (_root, args, ctx) =>

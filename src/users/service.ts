@@ -131,6 +131,23 @@ export class UsersService {
    * failure: otherwise an attempt that succeeds while guesses are in flight would open a fresh budget for them.
    */
   async login(usernameInput: string, passwordInput: string, clientAddress: string | null) {
+    return this.startSession(await this.verifyPassword(usernameInput, passwordInput, clientAddress), clientAddress);
+  }
+
+  /**
+   * A login without a session, for the source's REST clients that send their credentials with every request
+   * (`POST /pi`, `POST /quote`): the same throttles, login statistics, login events and log lines as `login`.
+   */
+  async loginOnce(usernameInput: string, passwordInput: string, clientAddress: string | null): Promise<{ id: number; username: string; role: Role }> {
+    const user = await this.verifyPassword(usernameInput, passwordInput, clientAddress);
+    const at = new Date(this.clock.now());
+    q.recordSuccessfulLogin(this.db, user.id, at);
+    this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
+    return { id: user.id, username: user.username, role: user.role };
+  }
+
+  /** The account these credentials prove, or UNAUTHENTICATED (`user info error`); throttled, failures recorded. */
+  private async verifyPassword(usernameInput: string, passwordInput: string, clientAddress: string | null) {
     const { username, password } = parseInput(loginInput, { username: usernameInput, password: passwordInput });
     const address = clientAddress ?? 'unknown';
     const wait = Math.max(this.usernameThrottle.retryAfterSeconds(username), this.addressThrottle?.retryAfterSeconds(address) ?? 0);
@@ -154,7 +171,7 @@ export class UsersService {
         this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
         throw unauthenticated('user info error');
       }
-      return this.startSession(user, clientAddress);
+      return user;
     } finally {
       // A success, or an error before any verdict, gives the slots back; after failed() this does nothing.
       attempts.username.release();
