@@ -43,6 +43,8 @@ export interface Config {
   jobTimeoutMs: number;
   jobProgressIntervalMs: number;
   calcChunkChars: number;
+  /** Lets a scraper that is not on loopback read /metrics (as a Bearer token); unset, only loopback may. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -60,6 +62,13 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
 function text(env: Record<string, string | undefined>, name: string): string | undefined {
   const raw = env[name]?.trim();
   return raw ? raw : undefined;
+}
+
+/** A shared secret: unset, or at least `minLength` characters (a short one is guessed). */
+function secret(env: Record<string, string | undefined>, name: string, minLength: number): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && raw.length < minLength) throw new ConfigError(`${name} must be at least ${minLength} characters, got ${raw.length}`);
+  return raw;
 }
 
 function httpUrl(env: Record<string, string | undefined>, name: string): string | undefined {
@@ -145,5 +154,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
     // A calc job's chunk (one pool task): ~20 ms of work at 512 KB, so its progress moves as chunks finish.
     calcChunkChars: integer(env, 'CALC_CHUNK_CHARS', 512 * 1024, 16, 64 * 1024 * 1024),
+    metricsToken: secret(env, 'METRICS_TOKEN', 16),
   };
 }

@@ -28,6 +28,7 @@ export type Topics = {
 export const MAX_UNREAD_EVENTS = 512;
 
 type Args<T extends keyof Topics> = Topics[T] extends [infer P] ? [] : Topics[T] extends [infer Id, infer _P] ? [id: Id] : never;
+type UnkeyedTopic = { [T in keyof Topics]: Topics[T] extends [unknown] ? T : never }[keyof Topics];
 type Payload<T extends keyof Topics> = Topics[T] extends [infer P] ? P : Topics[T] extends [infer _Id, infer P] ? P : never;
 
 /** The in-process pub/sub (Yoga's, on an EventTarget), with subscriptions that a slow reader cannot overflow. */
@@ -36,6 +37,12 @@ export function createEventBus() {
   const pubsub = createPubSub<Topics>({ eventTarget: target });
   return {
     publish: pubsub.publish,
+    /** A synchronous listener on a topic without ids (counting, never blocking the publisher); returns its removal. */
+    on<T extends UnkeyedTopic>(topic: T, listener: (payload: Payload<T>) => void): () => void {
+      const handler = (event: Event) => listener((event as CustomEvent<Payload<T>>).detail);
+      target.addEventListener(topic, handler);
+      return () => target.removeEventListener(topic, handler);
+    },
     subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
       const name = id === undefined ? topic : `${topic}:${id}`;
       return new Repeater<Payload<T>>(async (push, stop) => {

@@ -14,6 +14,7 @@ import { queryStringProblem } from './body';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
 import type { LiveOperationCaps } from './live-operations';
+import type { Metrics } from './metrics';
 import type { RateLimiter } from './rate-limit';
 import { readiness } from './ready';
 import { errorResponse, json } from './responses';
@@ -30,10 +31,11 @@ export interface RequestPipelineParts {
   rateLimiter: RateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
+  metrics: Metrics;
 }
 
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
-export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps }: RequestPipelineParts) {
+export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
   const { config, log } = app;
 
   async function route(request: Request, server: Server<SocketData>, requestId: string): Promise<Response | undefined> {
@@ -43,6 +45,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
 
     if (pathname === '/health') return json(200, { status: 'ok' });
     if (pathname === '/ready') return readiness(app, request);
+    if (pathname === '/metrics') return metrics.respond(request, origin.clientAddress);
     const isCompat = pathname.startsWith(COMPAT_PREFIX);
     if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
@@ -102,7 +105,10 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         }
         // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
         const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
-        if (cached) return cached;
+        if (cached) {
+          metrics.cachedAnswer();
+          return cached;
+        }
       }
     }
     const response = await yoga.fetch(request, { ...origin, preParsedParams });

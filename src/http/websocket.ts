@@ -225,6 +225,8 @@ export function createWebSocketHandler(
         app.log.debug({ err: error }, 'websocket close');
       }
     },
+    /** Open sockets now (the metrics read it). */
+    connections: () => sockets.size,
     /** Server shutdown: 1001 Going Away on every open socket. */
     closeAll(reason: string) {
       for (const socket of sockets) socket.close(1001, reason);

@@ -135,6 +135,9 @@ export function prepareJobStatements(sqlite: Database) {
     counts: sqlite.prepare<{ status: JobStatus; n: number }, any>(
       `SELECT status, count(*) AS n FROM jobs WHERE ($ownerId IS NULL OR owner_id = $ownerId) AND ($queue IS NULL OR queue = $queue) GROUP BY status`,
     ),
+    countsByQueueKind: sqlite.prepare<{ status: JobStatus; queue: string; kind: JobKind; n: number }, any>(
+      `SELECT status, queue, kind, count(*) AS n FROM jobs GROUP BY status, queue, kind`,
+    ),
     pendingInActiveQueues: sqlite.prepare<{ n: number }, any>(
       `SELECT count(*) AS n FROM jobs j JOIN queues q ON q.name = j.queue
        WHERE (j.status = 'QUEUED' AND q.paused = 0) OR (j.status = 'RUNNING' AND j.claimed_by = 'pool')`,

@@ -258,6 +258,11 @@ export class JobsService {
     return counts;
   }
 
+  /** Every job counted by status, queue and kind, for the operator's metrics (not a user's view: no owner filter). */
+  countByStatusQueueKind() {
+    return this.store.countByStatusQueueKind();
+  }
+
   /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */
   waitingCount(queue: string): number {
     return this.store.waitingCount(queue);

@@ -207,6 +207,10 @@ export class SqliteJobStore implements JobStore {
     return this.sql.counts.all({ ownerId, queue });
   }
 
+  countByStatusQueueKind() {
+    return this.sql.countsByQueueKind.all({});
+  }
+
   selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
     return this.db.query.jobs.findFirst(withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select));
   }
