@@ -9,6 +9,7 @@ import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { relations } from '../db/relations';
 import { badInput, forbidden, unauthenticated } from '../errors';
 import { type GraphQLContext, plannerDatabase, type SignedInContext } from './context';
+import { MAX_PAGE_SIZE } from './ids';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -46,8 +47,16 @@ export const builder = new SchemaBuilder<{
     }),
     unauthorizedError: (_parent, ctx) => (ctx.user ? forbidden() : unauthenticated()),
   },
-  relay: { cursorType: 'String', clientMutationId: 'omit' },
+  relay: {
+    cursorType: 'String',
+    clientMutationId: 'omit',
+    firstArgOptions: { description: `Rows from the start (or after \`after\`): 0 to ${MAX_PAGE_SIZE}; 20 when neither first nor last is given.` },
+    lastArgOptions: { description: `Rows from the end (or before \`before\`): 0 to ${MAX_PAGE_SIZE}. Not with \`first\`.` },
+    afterArgOptions: { description: 'A cursor from a previous page (`pageInfo.endCursor`): the rows after it.' },
+    beforeArgOptions: { description: 'A cursor from a previous page (`pageInfo.startCursor`): the rows before it.' },
+  },
   drizzle: {
+    maxConnectionSize: MAX_PAGE_SIZE,
     // Per request (one process may run several apps), and not on the context's face: see plannerDatabase.
     client: plannerDatabase,
     getTableConfig,

@@ -3,7 +3,7 @@ import { JOB_KINDS, JOB_STATUSES } from '../db/schema';
 import { builder } from '../graphql/builder';
 import type { SignedInContext } from '../graphql/context';
 import { connectionComplexity } from '../graphql/limits';
-import { checkCursors, parseId } from '../graphql/ids';
+import { checkPaging, parseId } from '../graphql/ids';
 import { canSeeJob, type Job, type JobCounts, type JobKindName } from './model';
 import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, type SubmitOptions } from './service';
 
@@ -181,7 +181,7 @@ builder.queryFields((t) => ({
         owner: t.arg.id({ description: 'A user id (managers and admins).' }),
       },
       resolve: (query, _root, args, ctx) => {
-        checkCursors(args);
+        checkPaging(args);
         const filter = { status: args.status ?? undefined, kind: args.kind ?? undefined, queue: args.queue ?? undefined };
         return ctx.jobs.list(ctx.user, { ...filter, ownerId: args.owner ? parseId(args.owner, 'user') : undefined }, query);
       },

@@ -1,7 +1,7 @@
 import { ROLES } from '../db/schema';
 import { builder } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
-import { checkCursors, parseId } from '../graphql/ids';
+import { checkPaging, parseId } from '../graphql/ids';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
 
@@ -86,7 +86,7 @@ builder.queryFields((t) => ({
       complexity: connectionComplexity,
       totalCount: (_root, _args, ctx) => ctx.users.countUsers(),
       resolve: (query, _root, args, ctx) => {
-        checkCursors(args);
+        checkPaging(args);
         return ctx.users.listUsers(query);
       },
     },
