@@ -71,6 +71,16 @@ function secret(env: Record<string, string | undefined>, name: string, minLength
   return raw;
 }
 
+/** pino's levels, most to least verbose, and `silent`. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+function oneOf<T extends string>(env: Record<string, string | undefined>, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
 function httpUrl(env: Record<string, string | undefined>, name: string): string | undefined {
   const raw = text(env, name);
   if (raw === undefined) return undefined;
@@ -116,7 +126,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
-    logLevel: text(env, 'LOG_LEVEL') ?? 'info',
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
     quoteServer: hostAndPort(env, 'QUOTE_SERVER'),
     quoteTimeoutMs: integer(env, 'QUOTE_TIMEOUT_MS', 2000, 10, 60_000),
