@@ -24,9 +24,22 @@ export type OperationObserver = (type: string, name: string | null, outcome: 'ok
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/**
+ * The process's own metrics (CPU, memory, event loop lag, heap, handles): one set per process, however many apps it
+ * runs (the tests run many), so one event-loop monitor, not one per app.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export function createMetrics(app: App) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const perProcess = processMetrics();
   const registers = [registry];
 
   new Gauge({
@@ -206,7 +219,8 @@ export function createMetrics(app: App) {
         const how = app.config.metricsToken ? 'send Authorization: Bearer <METRICS_TOKEN>' : 'set METRICS_TOKEN for remote scrapers';
         return errorResponse(403, ErrorCode.FORBIDDEN, `/metrics is open to loopback clients only; ${how}`);
       }
-      return new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } });
+      const text = `${await perProcess.metrics()}\n${await registry.metrics()}`;
+      return new Response(text, { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } });
     },
   };
 }
