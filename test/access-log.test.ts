@@ -83,6 +83,17 @@ describe('the access log', () => {
     });
   });
 
+  test('a subscription refused as it starts says so', async () => {
+    const client = server.wsClient(admin);
+    const refused = subscribe(client, 'subscription MissingJob { jobUpdated(id: "999999") { status } }');
+    await refused.waitFor(1);
+    const { lines } = await logged((lines) => lines.some((l) => l.msg === 'subscription ended' && l.operation === 'MissingJob'));
+    expect(lines.find((l) => l.msg === 'subscription ended' && l.operation === 'MissingJob')).toMatchObject({
+      transport: 'websocket',
+      reason: expect.stringMatching(/^refused: /),
+    });
+  });
+
   test('an SSE subscription writes its line when the client goes away', async () => {
     const listening = server.nextSubscriptions('loginEvents');
     const response = await fetch(server.url, {

@@ -146,6 +146,13 @@ export function createWebSocketHandler(
         throw error;
       }
     },
+    // A subscription refused when it starts (its rule, a missing job) answers one result instead of a stream.
+    onOperation: (ctx, id, _payload, _args, result) => {
+      const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
+      if (subscription && !(Symbol.asyncIterator in Object(result))) {
+        subscription.failed = `refused: ${(result as { errors?: readonly { message: string }[] }).errors?.[0]?.message ?? 'no stream'}`;
+      }
+    },
     onNext: (ctx, id) => {
       const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
       if (subscription) subscription.events++;
