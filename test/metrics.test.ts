@@ -70,7 +70,10 @@ describe('/metrics', () => {
     await server.gql('query MetricsProbe { me { username } }', {}, admin);
     await server.gql('query MetricsProbe { me { username } }', {}, admin);
     await server.gql('query MetricsProbe($id: ID!) { job(id: $id) { id } }', { id: 'not-an-id' }, admin);
+    await server.gql('query MetricsProbe { noSuchField }', {}, admin);
     const after = await scrape();
+    const rejected = 'jobgraph_graphql_rejected_documents_total';
+    expect(after.get(rejected)).toBe((before.get(rejected) ?? 0) + 1);
     expect(after.get(ok)).toBe((before.get(ok) ?? 0) + 2);
     expect(after.get(failed)).toBe((before.get(failed) ?? 0) + 1);
     expect(after.get('jobgraph_graphql_operation_duration_seconds_sum{type="query",operation="MetricsProbe",outcome="ok"}')).toBeGreaterThan(0);

@@ -7,6 +7,8 @@ import type { GraphQLContext } from './context';
 export interface OperationMetrics {
   observeOperation(type: string, name: string | null, outcome: 'ok' | 'error', seconds: number): void;
   subscriptionStarted(name: string | null): void;
+  /** A document refused by validation (never executed). */
+  rejected(): void;
 }
 
 type ExecutionResultLike = { errors?: readonly GraphQLError[] };
@@ -29,6 +31,7 @@ export function useOperationLog(log: Logger, metrics?: OperationMetrics): Plugin
     onValidate({ context }) {
       return ({ valid, result }) => {
         if (!valid) {
+          metrics?.rejected();
           const ctx = context as Partial<GraphQLContext>;
           log.warn(
             { requestId: ctx.requestId, userId: ctx.user?.id, errors: result.map((error) => error.message) },

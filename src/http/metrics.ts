@@ -160,6 +160,11 @@ export function createMetrics(app: App) {
     labelNames: ['operation'],
     registers,
   });
+  const rejectedDocuments = new Counter({
+    name: 'jobgraph_graphql_rejected_documents_total',
+    help: 'GraphQL documents refused by validation (unknown fields, depth, cost, aliases), never executed.',
+    registers,
+  });
   const cachedAnswers = new Counter({
     name: 'jobgraph_graphql_response_cache_hits_total',
     help: 'GraphQL requests answered from the response cache without executing.',
@@ -209,6 +214,7 @@ export function createMetrics(app: App) {
     observeOperation,
     subscriptionStarted: (name: string | null) => subscriptionsStarted.inc({ operation: operationLabel('subscription', name) }),
     cachedAnswer: () => cachedAnswers.inc(),
+    rejected: () => rejectedDocuments.inc(),
     /** The transport's gauges, once it is built (it is built after Yoga, which needs the observer above). */
     watchTransport(gauges: TransportGauges) {
       transport = gauges;
