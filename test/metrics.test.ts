@@ -38,6 +38,20 @@ describe('/metrics', () => {
     upstream.stop(true);
   });
 
+  test('jobs waiting and running now, by state, queue and kind', async () => {
+    await server.gql('mutation { createQueue(input: { name: "held" }) { name } pauseQueue(name: "held") { paused } }', {}, admin);
+    for (let i = 0; i < 3; i++) await server.gql('mutation { submitPiJob(input: { simulations: 1000, queue: "held" }) { id } }', {}, admin);
+    const held = await scrape();
+    expect(held.get('jobgraph_jobs{state="QUEUED",queue="held",kind="PI"}')).toBe(3);
+    expect(held.get('jobgraph_queue_depth{queue="held"}')).toBe(3);
+    expect(held.get('jobgraph_queue_paused{queue="held"}')).toBe(1);
+    await server.gql('mutation { resumeQueue(name: "held") { paused } }', {}, admin);
+    await until(async () => (await scrape()).get('jobgraph_jobs_finished_total{state="SUCCEEDED",queue="held",kind="PI"}') === 3, 'the held jobs to finish');
+    const done = await scrape();
+    expect(done.has('jobgraph_jobs{state="QUEUED",queue="held",kind="PI"}')).toBe(false);
+    expect(done.get('jobgraph_queue_depth{queue="held"}')).toBe(0);
+  });
+
   test('process metrics and the pool are there from the start', async () => {
     const samples = await scrape();
     expect(samples.get('process_cpu_seconds_total')).toBeGreaterThan(0);
@@ -55,7 +69,7 @@ describe('/metrics', () => {
     const id = submitted.data!.submitPiJob.id;
     await until(async () => (await server.gql(`{ job(id: "${id}") { status } }`, {}, admin)).data?.job?.status === 'SUCCEEDED', 'the job to succeed');
     const after = await scrape();
-    const key = 'jobgraph_jobs{state="SUCCEEDED",queue="default",kind="PI"}';
+    const key = 'jobgraph_jobs_finished_total{state="SUCCEEDED",queue="default",kind="PI"}';
     expect(after.get(key)).toBe((before.get(key) ?? 0) + 1);
     const durations = 'jobgraph_job_duration_seconds_count{kind="PI",state="SUCCEEDED"}';
     expect(after.get(durations)).toBe((before.get(durations) ?? 0) + 1);

@@ -1,6 +1,7 @@
 // GET /metrics: the Prometheus text format through prom-client. Counts come from what the services already keep
-// (the store's grouped counts, the pool's slots, the relay's counters) read at scrape time, and from the event bus
-// (finished jobs, logins); the request path adds only a histogram observation per GraphQL operation.
+// (the jobs waiting or running, the pool's slots, the relay's counters) read at scrape time, and from the event bus
+// (finished jobs, logins); the request path adds only a histogram observation per GraphQL operation. Finished jobs
+// are counters fed by events, not a count of the table: a scrape never reads the history kept.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { App } from '../app';
@@ -44,13 +45,19 @@ export function createMetrics(app: App) {
 
   new Gauge({
     name: 'jobgraph_jobs',
-    help: 'Jobs in the database by state, queue and kind.',
+    help: 'Jobs waiting (QUEUED) or running (RUNNING) now, by state, queue and kind.',
     labelNames: ['state', 'queue', 'kind'],
     registers,
     collect() {
       this.reset();
-      for (const { status, queue, kind, n } of app.jobs.countByStatusQueueKind()) this.set({ state: status, queue, kind }, n);
+      for (const { status, queue, kind, n } of app.jobs.countActiveByQueueKind()) this.set({ state: status, queue, kind }, n);
     },
+  });
+  const jobsFinished = new Counter({
+    name: 'jobgraph_jobs_finished_total',
+    help: 'Jobs that reached a final state (SUCCEEDED, FAILED, CANCELLED) since the process started, by state, queue and kind.',
+    labelNames: ['state', 'queue', 'kind'],
+    registers,
   });
   new Gauge({
     name: 'jobgraph_queue_depth',
@@ -88,6 +95,7 @@ export function createMetrics(app: App) {
     registers,
   });
   app.events.on('jobCompleted', (job) => {
+    jobsFinished.inc({ state: job.status, queue: job.queue, kind: job.kind });
     if (!job.startedAt) return;
     const started = job.startedAt.getTime();
     if (job.finishedAt) jobDuration.observe({ kind: job.kind, state: job.status }, Math.max(0, job.finishedAt.getTime() - started) / 1000);

@@ -258,9 +258,9 @@ export class JobsService {
     return counts;
   }
 
-  /** Every job counted by status, queue and kind, for the operator's metrics (not a user's view: no owner filter). */
-  countByStatusQueueKind() {
-    return this.store.countByStatusQueueKind();
+  /** Jobs waiting or running, by status, queue and kind, for the operator's metrics (not a user's view: no owner filter). */
+  countActiveByQueueKind() {
+    return this.store.countActiveByQueueKind();
   }
 
   /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */

@@ -207,8 +207,8 @@ export class SqliteJobStore implements JobStore {
     return this.sql.counts.all({ ownerId, queue });
   }
 
-  countByStatusQueueKind() {
-    return this.sql.countsByQueueKind.all({});
+  countActiveByQueueKind() {
+    return this.sql.activeByQueueKind.all({});
   }
 
   selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
