@@ -5,7 +5,7 @@ import { AnalyticsService } from './analytics/service';
 import { calcJobKind } from './calculator/job';
 import { CalculatorService } from './calculator/service';
 import { type Clock, systemClock } from './clock';
-import type { Config } from './config';
+import { type Config, ConfigError } from './config';
 import { type Db, openDatabase } from './db/client';
 import { diagnosticJob } from './diagnostics/job';
 import { createEventBus, type EventBus } from './events';
@@ -70,10 +70,23 @@ export interface AppOptions {
   passwordHashCost?: PasswordHashCost;
 }
 
+/** The SQLite file; one that cannot be opened (a directory, no permission, not a database) is the operator's to fix. */
+function openDatabaseOf(config: Config) {
+  try {
+    return openDatabase(config.databasePath);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(E[A-Z]+|SQLITE_(CANTOPEN|NOTADB|READONLY|PERM|IOERR\w*))$/.test(code)) {
+      throw new ConfigError(`DATABASE_PATH ${config.databasePath} cannot be opened: ${(error as Error).message}`);
+    }
+    throw error;
+  }
+}
+
 /** The composition root: every service built once, the job kinds of every domain registered with the engine. */
 export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   const clock = options.clock ?? systemClock;
-  const database = openDatabase(config.databasePath);
+  const database = openDatabaseOf(config);
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
   const events = createEventBus(redis ?? undefined);
   const users = new UsersService({

@@ -52,6 +52,8 @@ export interface Config {
   redisPrefix: string;
   /** What callers without a token may read (ANONYMOUS_ACCESS); empty by default. */
   anonymousAccess: ReadonlySet<AnonymousDomain>;
+  /** Lets a scraper that is not on loopback read /metrics (as a Bearer token); unset, only loopback may. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -69,6 +71,23 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
 function text(env: Record<string, string | undefined>, name: string): string | undefined {
   const raw = env[name]?.trim();
   return raw ? raw : undefined;
+}
+
+/** A shared secret: unset, or at least `minLength` characters (a short one is guessed). */
+function secret(env: Record<string, string | undefined>, name: string, minLength: number): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && raw.length < minLength) throw new ConfigError(`${name} must be at least ${minLength} characters, got ${raw.length}`);
+  return raw;
+}
+
+/** pino's levels, most to least verbose, and `silent`. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+function oneOf<T extends string>(env: Record<string, string | undefined>, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 function httpUrl(env: Record<string, string | undefined>, name: string): string | undefined {
@@ -119,6 +138,14 @@ function loginMaxFailuresPerAddress(env: Record<string, string | undefined>, per
 }
 
 /** ANONYMOUS_ACCESS: a comma-separated list of domains; every unknown entry is named in one error. */
+/** Keys and channels start with it: printable, no spaces (Redis takes anything, but a typo should not pass silently). */
+function redisPrefix(env: Record<string, string | undefined>): string {
+  const raw = env.REDIS_PREFIX;
+  if (raw === undefined || raw === '') return 'jobgraph:';
+  if (!/^[\x21-\x7e]{1,64}$/.test(raw)) throw new ConfigError(`REDIS_PREFIX must be 1 to 64 printable characters without spaces, got "${raw.slice(0, 80)}"`);
+  return raw;
+}
+
 function anonymousAccess(env: Record<string, string | undefined>): ReadonlySet<AnonymousDomain> {
   const entries = (env.ANONYMOUS_ACCESS ?? '').split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
   const unknown = entries.filter((entry) => !(ANONYMOUS_DOMAINS as readonly string[]).includes(entry));
@@ -137,7 +164,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
-    logLevel: text(env, 'LOG_LEVEL') ?? 'info',
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
     quoteServer: hostAndPort(env, 'QUOTE_SERVER'),
     quoteTimeoutMs: integer(env, 'QUOTE_TIMEOUT_MS', 2000, 10, 60_000),
@@ -177,7 +204,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     calcChunkChars: integer(env, 'CALC_CHUNK_CHARS', 512 * 1024, 16, 64 * 1024 * 1024),
     redisUrl: redisUrl(env),
     // The instances of one deployment share it; two deployments on one Redis each take their own.
-    redisPrefix: text(env, 'REDIS_PREFIX') ?? 'jobgraph:',
+    redisPrefix: redisPrefix(env),
     anonymousAccess: anonymousAccess(env),
+    metricsToken: secret(env, 'METRICS_TOKEN', 16),
   };
 }

@@ -31,6 +31,7 @@ export type Topics = {
 export const MAX_UNREAD_EVENTS = 512;
 
 type Args<T extends keyof Topics> = Topics[T] extends [infer P] ? [] : Topics[T] extends [infer Id, infer _P] ? [id: Id] : never;
+type UnkeyedTopic = { [T in keyof Topics]: Topics[T] extends [unknown] ? T : never }[keyof Topics];
 type Payload<T extends keyof Topics> = Topics[T] extends [infer P] ? P : Topics[T] extends [infer _Id, infer P] ? P : never;
 
 /** The Redis channel every instance publishes its events on (under REDIS_PREFIX). */
@@ -65,6 +66,7 @@ export function createEventBus(link?: RedisLink) {
   const pubsub = createPubSub<Topics>({ eventTarget: target });
   const remoteListeners = new Map<keyof Topics, Set<(...args: unknown[]) => void>>();
   let outgoing: RemoteBatch['events'] = [];
+  let deliveringRemote = false;
   const flush = () => {
     const events = outgoing;
     outgoing = [];
@@ -74,7 +76,13 @@ export function createEventBus(link?: RedisLink) {
     const batch = decodeBatch(message);
     if (batch.from === link.instanceId) return;
     for (const { topic, args } of batch.events) {
-      (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
+      // Subscribers hear it; `on` listeners (this instance's own counts, e.g. metrics) do not.
+      deliveringRemote = true;
+      try {
+        (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
+      } finally {
+        deliveringRemote = false;
+      }
       for (const listener of remoteListeners.get(topic) ?? []) listener(...args);
     }
   });
@@ -99,6 +107,14 @@ export function createEventBus(link?: RedisLink) {
     /** Runs when the link to the other instances came back after an outage: their events in between were missed. */
     onRemoteGap(listener: () => void): void {
       link?.onReconnect(listener);
+    },
+    /** A synchronous listener on a topic without ids (counting, never blocking the publisher), for this instance's own events only; returns its removal. */
+    on<T extends UnkeyedTopic>(topic: T, listener: (payload: Payload<T>) => void): () => void {
+      const handler = (event: Event) => {
+        if (!deliveringRemote) listener((event as CustomEvent<Payload<T>>).detail);
+      };
+      target.addEventListener(topic, handler);
+      return () => target.removeEventListener(topic, handler);
     },
     subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
       const name = id === undefined ? topic : `${topic}:${id}`;

@@ -11,6 +11,7 @@ import { relations } from '../db/relations';
 import { badInput, forbiddenFor, unauthenticated } from '../errors';
 import { type GraphQLContext, plannerDatabase, type SignedInContext } from './context';
 import { hasRole, requiredRoles } from './roles';
+import { MAX_PAGE_SIZE } from './ids';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -60,8 +61,25 @@ export const builder = new SchemaBuilder<{
     // A refusal names the roles that would pass (`extensions.requiredRoles`).
     unauthorizedError: (_parent, ctx, info, result) => (ctx.user ? forbiddenFor(requiredRoles(result.failure, info)) : unauthenticated()),
   },
-  relay: { cursorType: 'String', clientMutationId: 'omit' },
+  relay: {
+    cursorType: 'String',
+    clientMutationId: 'omit',
+    firstArgOptions: { description: `Rows from the start (or after \`after\`): 0 to ${MAX_PAGE_SIZE}; 20 when neither first nor last is given.` },
+    lastArgOptions: { description: `Rows from the end (or before \`before\`): 0 to ${MAX_PAGE_SIZE}. Not with \`first\`.` },
+    afterArgOptions: { description: 'A cursor from a previous page (`pageInfo.endCursor`): the rows after it.' },
+    beforeArgOptions: { description: 'A cursor from a previous page (`pageInfo.startCursor`): the rows before it.' },
+    pageInfoTypeOptions: { description: 'Where a page sits in its list, and the cursors to page on from.' },
+    hasNextPageFieldOptions: { description: 'More rows follow this page (ask again with `after: endCursor`).' },
+    hasPreviousPageFieldOptions: { description: 'More rows precede this page (ask again with `before: startCursor`).' },
+    startCursorFieldOptions: { description: 'The first row’s cursor; null on an empty page.' },
+    endCursorFieldOptions: { description: 'The last row’s cursor; null on an empty page.' },
+    edgesFieldOptions: { description: 'The page’s rows, in the list’s order, each with its cursor.' },
+    pageInfoFieldOptions: { description: 'Whether there are more rows, and the cursors to ask for them.' },
+    nodeFieldOptions: { description: 'The row itself.' },
+    cursorFieldOptions: { description: 'Where this row is in the list: pass it as `after` or `before`.' },
+  },
   drizzle: {
+    maxConnectionSize: MAX_PAGE_SIZE,
     // Per request (one process may run several apps), and not on the context's face: see plannerDatabase.
     client: plannerDatabase,
     getTableConfig,
@@ -82,3 +100,11 @@ builder.scalarType('File', {
     return value;
   },
 });
+
+/**
+ * An enum's values, each with its description: the record names every value, so a value added to the list cannot
+ * go undescribed (the type checker says which is missing).
+ */
+export function describedValues<T extends string>(values: readonly T[], descriptions: Record<T, string>) {
+  return Object.fromEntries(values.map((value) => [value, { value, description: descriptions[value] }])) as { [K in T]: { value: K; description: string } };
+}

@@ -14,6 +14,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ErrorCode } from '../errors';
+import { MAX_PAGE_SIZE } from './ids';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -214,12 +215,12 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
 }
 
 /**
- * A connection's cost follows its page size (`first` or `last`; default 20, at most 100 — Pothos relay's bounds).
+ * A connection's cost follows its page size (`first` or `last`; default 20, at most MAX_PAGE_SIZE).
  * Its `edges` list already multiplies by the default 10, so the connection contributes page size / 10.
  */
 export const connectionComplexity = (args: { first?: number | null; last?: number | null }) => ({
   field: 1,
-  multiplier: Math.min(Math.max(args.first ?? args.last ?? 20, 1), 100) / 10,
+  multiplier: Math.min(Math.max(args.first ?? args.last ?? 20, 1), MAX_PAGE_SIZE) / 10,
 });
 
 /**

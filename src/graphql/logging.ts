@@ -5,6 +5,14 @@ import { type Authentication, authenticateRequest } from '../users/auth';
 import type { UsersService } from '../users/service';
 import type { GraphQLContext } from './context';
 
+/** Where each finished operation's measure goes too (src/http/metrics.ts), so one hook serves the log and metrics. */
+export interface OperationMetrics {
+  observeOperation(type: string, name: string | null, outcome: 'ok' | 'error', seconds: number): void;
+  subscriptionStarted(name: string | null): void;
+  /** A document refused by validation (never executed). */
+  rejected(): void;
+}
+
 type ExecutionResultLike = { errors?: readonly GraphQLError[] };
 
 /** A code per error; execution results are logged before masking, so a domain error's code sits on its original error. */
@@ -15,7 +23,7 @@ function summarize(result: unknown) {
   const codes = [...new Set(errors.map(codeOf))];
   // The messages the client was told (an unexpected error's own message stays with its 'unexpected error' line).
   const messages = errors.filter((error) => codeOf(error) !== 'INTERNAL_SERVER_ERROR').map((error) => error.message);
-  return { outcome: errors.length ? 'error' : 'ok', errorCodes: codes.length ? codes : undefined, errors: messages.length ? messages : undefined };
+  return { outcome: errors.length ? ('error' as const) : ('ok' as const), errorCodes: codes.length ? codes : undefined, errors: messages.length ? messages : undefined };
 }
 
 /** Requests whose refusal a line of this plugin already logged (the HTTP layer logs the others: see routes.ts). */
@@ -28,7 +36,7 @@ export const isRefusalLogged = (request: Request) => refusalLogged.has(request);
  * the client's address, the username and the messages, so the server log answers "who did what, how long did it
  * take, and what went wrong".
  */
-export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenticate'>): Plugin<GraphQLContext> {
+export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenticate'>, metrics?: OperationMetrics): Plugin<GraphQLContext> {
   /**
    * Who asked, on every line about a refusal: the client's address and the username when known (as the source's
    * serverinfo.log). Validation runs before the resolver context exists, so the user may come from the transport.
@@ -41,7 +49,10 @@ export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenti
   return {
     onValidate({ context }) {
       return ({ valid, result }) => {
-        if (!valid) log.warn({ ...askedBy(context as Partial<GraphQLContext>), errors: result.map((error) => error.message) }, 'rejected query');
+        if (!valid) {
+          metrics?.rejected();
+          log.warn({ ...askedBy(context as Partial<GraphQLContext>), errors: result.map((error) => error.message) }, 'rejected query');
+        }
       };
     },
     onExecute({ args }) {
@@ -52,12 +63,15 @@ export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenti
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in Object(result)) return;
           const summary = summarize(result);
+          const elapsedMs = performance.now() - started;
+          const name = operation?.name?.value ?? null;
+          metrics?.observeOperation(operation?.operation ?? 'unknown', name, summary.outcome, elapsedMs / 1000);
           const entry = {
             requestId: ctx.requestId,
-            operation: operation?.name?.value ?? null,
+            operation: name,
             type: operation?.operation,
             userId: ctx.user?.id ?? null,
-            durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+            durationMs: Math.round(elapsedMs * 1000) / 1000,
             ...summary,
           };
           if (summary.errorCodes?.includes('BAD_USER_INPUT')) log.warn({ ...entry, ...askedBy(ctx) }, 'operation rejected input');
@@ -68,6 +82,7 @@ export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenti
     onSubscribe({ args }) {
       const operation = getOperationAST(args.document, args.operationName);
       const ctx = args.contextValue as GraphQLContext;
+      metrics?.subscriptionStarted(operation?.name?.value ?? null);
       const entry = { requestId: ctx.requestId, operation: operation?.name?.value ?? null, type: 'subscription', userId: ctx.user?.id ?? null };
       return {
         onSubscribeResult({ result }) {

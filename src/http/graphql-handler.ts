@@ -6,7 +6,7 @@ import type { App } from '../app';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
-import { useOperationLog } from '../graphql/logging';
+import { type OperationMetrics, useOperationLog } from '../graphql/logging';
 import { type createResponseCache, ResponseFreshness, usePreParsedBody } from '../graphql/response-cache';
 import { buildSchema } from '../graphql/schema';
 import { type Authentication, authenticateRequest } from '../users/auth';
@@ -26,7 +26,7 @@ export interface TransportContext {
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
-export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>) {
+export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics) {
   const graphiqlPage = (() => {
     let page: string | undefined;
     // GraphiQL is bundled in our dependencies (no CDN): users run this offline. Rendered once, it is 9 MB.
@@ -53,7 +53,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       useCsrfPrevention(CSRF_HEADERS),
       useQueryLimits(app.config),
       useSubscriptionErrorStatus(),
-      useOperationLog(app.log, app.users),
+      useOperationLog(app.log, app.users, metrics),
       responseCache.plugin,
       usePreParsedBody(),
       useRequestParseErrors(),

@@ -19,11 +19,21 @@ import { queryStringProblem } from './body';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
 import type { LiveOperationCaps } from './live-operations';
+import type { Metrics } from './metrics';
 import type { AddressRateLimiter } from './rate-limit';
+import { logAccess, logSubscriptionEnd } from './access-log';
 import { readiness } from './ready';
 import { errorResponse, json } from './responses';
 import { endingWithSession, isStreamingResponse, type SessionStreams } from './session-streams';
 import type { SocketData } from './websocket';
+
+/** A subscription stream's name for its end line: the request's operationName, else the document's first subscription's. */
+function operationNameOf(url: URL, params: unknown): string | null {
+  const { operationName, query } = (params ?? {}) as { operationName?: unknown; query?: unknown };
+  if (typeof operationName === 'string') return operationName;
+  const text = typeof query === 'string' ? query : url.searchParams.get('query');
+  return url.searchParams.get('operationName') ?? /\bsubscription\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(text ?? '')?.[1] ?? null;
+}
 
 /** The source analytics system's REST interface, kept for its clients (src/analytics/compat.ts). */
 const COMPAT_PREFIX = '/api/';
@@ -45,10 +55,11 @@ export interface RequestPipelineParts {
   rateLimiter: AddressRateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
+  metrics: Metrics;
 }
 
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
-export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps }: RequestPipelineParts) {
+export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
   const { config, log } = app;
   const handleAnalyticsCompat = createAnalyticsCompat(app);
 
@@ -59,13 +70,15 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     return handleRelayRequest(app, rest);
   }
 
-  async function route(request: Request, server: Server<SocketData>, requestId: string): Promise<Response | undefined> {
-    const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
-    const url = new URL(request.url);
+  /** Answers that were GraphQL operations: the operation log has their line, so the access log skips them. */
+  const operationAnswers = new WeakSet<Response>();
+
+  async function route(request: Request, origin: RequestOrigin, url: URL, server: Server<SocketData>): Promise<Response | undefined> {
     const { pathname } = url;
 
     if (pathname === '/health') return json(200, { status: 'ok' });
     if (pathname === '/ready') return readiness(app, request);
+    if (pathname === '/metrics') return metrics.respond(request, origin.clientAddress);
     // The source's README wrote its URLs `//api/…`: leading slashes collapse to one on the REST routes.
     const restPath = pathname.replace(/^\/{2,}/, '/');
     const restRoute = restRouteOf(restPath);
@@ -128,14 +141,20 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         }
         // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
         const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
-        if (cached) return cached;
+        if (cached) {
+          metrics.cachedAnswer();
+          operationAnswers.add(cached);
+          return cached;
+        }
       }
     }
     let response = await yoga.fetch(request, { ...origin, preParsedParams });
     if (response.status === 406) {
       response = errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
     }
-    if (isStreamingResponse(response)) return countedStream(response, request, origin);
+    if (isStreamingResponse(response)) return countedStream(response, request, origin, operationNameOf(url, preParsedParams));
+    // GraphiQL's page is a route like any other; everything else Yoga answers went through the operation log.
+    if (!response.headers.get('content-type')?.startsWith('text/html')) operationAnswers.add(response);
     return response.status >= 400 && !isRefusalLogged(request) ? logRefusal(response, request, origin) : response;
   }
 
@@ -168,10 +187,19 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
    * ends with its session. Only Yoga knows whether an answer streams (any Accept, even none, may get one), so one
    * over a cap is cancelled (its subscription stops) before anything is sent.
    */
-  async function countedStream(response: Response, request: Request, origin: RequestOrigin): Promise<Response> {
+  async function countedStream(response: Response, request: Request, origin: RequestOrigin, operation: string | null): Promise<Response> {
     const authentication = authenticateRequest(app.users, request);
     const counted = liveOperationCaps.acquire({ userId: authentication.user?.id ?? null, clientAddress: origin.clientAddress });
-    if ('release' in counted) return endingWithSession(sessionStreams, response, authentication, counted.release);
+    if ('release' in counted) {
+      const started = performance.now();
+      const transport = response.headers.get('content-type')?.startsWith('text/event-stream') ? 'sse' : 'multipart';
+      const answer = endingWithSession(sessionStreams, response, authentication, (reason, events) => {
+        counted.release();
+        logSubscriptionEnd(log, { transport, operation, started, events, reason, address: origin.clientAddress, userId: authentication.user?.id ?? null, requestId: origin.requestId });
+      });
+      operationAnswers.add(answer);
+      return answer;
+    }
     await response.body?.cancel().catch(() => {});
     const { message, limit, max } = counted.refusal;
     log.warn({ requestId: origin.requestId, address: origin.clientAddress, userId: authentication.user?.id, limit }, 'stream over its cap');
@@ -186,15 +214,21 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
 
   return {
     fetch(request: Request, server: Server<SocketData>) {
+      const started = performance.now();
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID();
+      const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
+      const url = new URL(request.url);
       return requestScope.run({ requestId }, async () => {
+        let response: Response | undefined;
         try {
-          const response = await route(request, server, requestId);
+          response = await route(request, origin, url, server);
           response?.headers.set('x-request-id', requestId);
-          return response;
         } catch (error) {
-          return unexpected(error, requestId);
+          response = unexpected(error, requestId);
         }
+        // No response: the WebSocket upgrade went through.
+        if (!response || !operationAnswers.has(response)) logAccess(log, request, url.pathname, origin, response?.status ?? 101, started);
+        return response;
       });
     },
     error: (error: Error) => unexpected(error, crypto.randomUUID()),

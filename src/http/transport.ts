@@ -5,6 +5,7 @@ import type { Clock } from '../clock';
 import { createResponseCache } from '../graphql/response-cache';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
+import { createMetrics } from './metrics';
 import { type AddressRateLimiter, RateLimiter, SharedRateLimiter } from './rate-limit';
 import { createRequestHandler } from './routes';
 import { SessionStreams } from './session-streams';
@@ -15,7 +16,8 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
   const responseCache = createResponseCache(app, options.clock);
-  const yoga = createGraphQLHandler(app, responseCache);
+  const metrics = createMetrics(app);
+  const yoga = createGraphQLHandler(app, responseCache, metrics);
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
   const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;
@@ -33,7 +35,8 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
     // The same bound as an HTTP body.
     maxPayloadLength: config.maxBodyBytes,
   });
-  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps });
+  metrics.watchTransport({ websocketConnections: () => websocket.connections(), liveOperations: () => liveOperationCaps.stats().operations });
+  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics });
   return {
     /** For Bun.serve, beside the port and host. */
     serveOptions: {

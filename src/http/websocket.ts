@@ -2,7 +2,7 @@
 // own guards — a rate rule per message (per connection and per address), caps on live operations (per connection,
 // user and address), the shared parameter checks before any parsing, sockets ended when their session ends (4403),
 // and no message able to take the process down.
-import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, getOperationAST, GraphQLError } from 'graphql';
 import { CloseCode, MessageType } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/bun';
 import type { ServerWebSocket } from 'bun';
@@ -14,6 +14,7 @@ import { type Authentication, authenticate } from '../users/auth';
 import { headerValue } from '../users/tokens';
 import type { TransportContext } from './graphql-handler';
 import { capRefusal, type LiveOperationCaps, type LiveOperationRefusal } from './live-operations';
+import { logSubscriptionEnd } from './access-log';
 import type { AddressRateLimiter, RateLimiter } from './rate-limit';
 import type { SessionStreams } from './session-streams';
 
@@ -29,6 +30,19 @@ export interface SocketData {
   operations: Map<string, () => void>;
   /** Whether graphql-ws still runs the operation with this id (set once the socket is acknowledged). */
   isRunning?: (id: string) => boolean;
+  /** Its subscriptions by operation id, for the line each writes when it ends (see access-log.ts). */
+  subscriptions?: Map<string, LiveSubscription>;
+  /** Set as the socket closes: why its subscriptions end. */
+  closedBecause?: string;
+}
+
+interface LiveSubscription {
+  operation: string | null;
+  started: number;
+  events: number;
+  requestId: string;
+  userId: number | null;
+  failed?: string;
 }
 
 type Socket = ServerWebSocket<SocketData>;
@@ -109,6 +123,16 @@ export function createWebSocketHandler(
         // Refuses a malformed or dead token the way HTTP does (see graphql-handler.ts), after the document's checks.
         const contextValue = await enveloped.contextFactory();
         followSession(socket, authentication);
+        const operation = getOperationAST(document, payload.operationName);
+        if (operation?.operation === 'subscription') {
+          (socket.data.subscriptions ??= new Map()).set(id, {
+            operation: operation.name?.value ?? null,
+            started: performance.now(),
+            events: 0,
+            requestId: transport.requestId,
+            userId: authentication.user?.id ?? null,
+          });
+        }
         return {
           schema: enveloped.schema,
           document,
@@ -121,6 +145,31 @@ export function createWebSocketHandler(
         if (error instanceof GraphQLError) return forSocket([error], ErrorCode.BAD_USER_INPUT);
         throw error;
       }
+    },
+    // A subscription refused when it starts (its rule, a missing job) answers one result instead of a stream.
+    onOperation: (ctx, id, _payload, _args, result) => {
+      const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
+      if (subscription && !(Symbol.asyncIterator in Object(result))) {
+        subscription.failed = `refused: ${(result as { errors?: readonly { message: string }[] }).errors?.[0]?.message ?? 'no stream'}`;
+      }
+    },
+    onNext: (ctx, id) => {
+      const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
+      if (subscription) subscription.events++;
+    },
+    onError: (ctx, id, _payload, errors) => {
+      const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
+      if (subscription) subscription.failed = `error: ${errors[0]?.message ?? 'unknown'}`;
+    },
+    // Every operation ends here: its source finished or failed, the client completed it, or the socket closed.
+    onComplete: (ctx, id) => {
+      const socket = socketOf(ctx.extra);
+      const subscription = socket.data.subscriptions?.get(id);
+      if (!subscription) return;
+      socket.data.subscriptions!.delete(id);
+      const { failed, ...measured } = subscription;
+      const reason = failed ?? socket.data.closedBecause ?? (id in ctx.subscriptions ? 'completed' : 'client completed it');
+      logSubscriptionEnd(app.log, { transport: 'websocket', ...measured, reason, address: socket.data.clientAddress });
     },
   });
 
@@ -215,6 +264,7 @@ export function createWebSocketHandler(
     },
     async close(socket: Socket, code: number, reason: string) {
       sockets.delete(socket);
+      socket.data.closedBecause = `connection closed (${code}${reason ? ` ${reason}` : ''})`;
       for (const untrack of socket.data.sessions.values()) untrack();
       guards.connectionLimiter.forget(socket.data.connectionId);
       for (const release of socket.data.operations.values()) release();
@@ -225,6 +275,8 @@ export function createWebSocketHandler(
         app.log.debug({ err: error }, 'websocket close');
       }
     },
+    /** Open sockets now (the metrics read it). */
+    connections: () => sockets.size,
     /** Server shutdown: 1001 Going Away on every open socket. */
     closeAll(reason: string) {
       for (const socket of sockets) socket.close(1001, reason);

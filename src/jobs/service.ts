@@ -289,6 +289,11 @@ export class JobsService {
     return counts;
   }
 
+  /** Jobs waiting or running, by status, queue and kind, for the operator's metrics (not a user's view: no owner filter). */
+  countActiveByQueueKind() {
+    return this.store.countActiveByQueueKind();
+  }
+
   /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */
   waitingCount(queue: string): number {
     return this.store.waitingCount(queue);

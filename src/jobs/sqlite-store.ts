@@ -228,6 +228,10 @@ export class SqliteJobStore implements JobStore {
     return this.sql.counts.all({ ownerId, queue });
   }
 
+  countActiveByQueueKind() {
+    return this.sql.activeByQueueKind.all({});
+  }
+
   selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
     return this.db.query.jobs.findFirst(withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select));
   }

@@ -69,6 +69,8 @@ export interface JobStore {
   statusesOfKind(kind: JobKindName, ownerId: number | null): { id: number; status: JobStatus }[];
   /** Jobs by status; `ownerId` and `queue` null for all. */
   countByStatus(ownerId: number | null, queue: string | null): { status: JobStatus; n: number }[];
+  /** QUEUED and RUNNING jobs counted by status, queue and kind (the metrics' gauge; reads only those rows). */
+  countActiveByQueueKind(): { status: JobStatus; queue: string; kind: JobKindName; n: number }[];
   /**
    * One job as the reader selects it (columns, relations: see Selection); `ownerId`, when given, must own it.
    * Drizzle's relational queries read the same on SQLite and PostgreSQL, so a second store answers these alike.

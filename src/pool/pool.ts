@@ -69,6 +69,13 @@ export class WorkerPool {
     return this.slots.length;
   }
 
+  /** Workers running a task now, those idle, and tasks waiting for a worker (the metrics read these). */
+  stats(): { busy: number; idle: number; queued: number } {
+    let busy = 0;
+    for (const slot of this.slots) if (slot.inFlight.length > 0) busy++;
+    return { busy, idle: this.slots.length - busy, queued: this.waiting.length };
+  }
+
   run<T = unknown>(kind: string, input: unknown, options: TaskOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new TaskError('the worker pool is closed', true, 'closed'));
     if (options.signal?.aborted) return Promise.reject(new TaskError('cancelled', false, 'cancelled'));

@@ -1,8 +1,17 @@
 // `bun run dishes [--restaurant ID] [--url URL] [--token T | --username U --password P]`
 // The source's dish tool, talking to jobgraph's GraphQL API: lists the restaurants, or one restaurant's dishes,
 // as a table.
-import { parseArgs } from 'node:util';
-import { CliError, CONNECTION_OPTIONS, defaultUrl, graphqlRequest as request, joinOptionValues, tokenFor, type Credentials } from '../cli/graphql-client';
+import {
+  CliError,
+  CONNECTION_OPTIONS,
+  type Credentials,
+  defaultUrl,
+  graphqlEndpoint,
+  graphqlRequest as request,
+  parseCommandLine,
+  runTool,
+  tokenFor,
+} from '../cli/graphql-client';
 
 const USAGE = 'usage: bun run dishes [--restaurant ID] [--url URL] [--token TOKEN | --username NAME --password PW]';
 
@@ -47,24 +56,13 @@ export async function runDishesCli(options: Credentials & { url: string; restaur
 }
 
 if (import.meta.main) {
-  try {
-    const options = { ...CONNECTION_OPTIONS, restaurant: { type: 'string', short: 'r' } } as const;
-    const { values } = parseArgs({ args: joinOptionValues(Bun.argv.slice(2), options), options });
-    if (values.help) {
-      console.log(USAGE);
-      process.exit(0);
-    }
+  await runTool('dishes', USAGE, async () => {
+    const { values } = parseCommandLine(Bun.argv.slice(2), { ...CONNECTION_OPTIONS, restaurant: { type: 'string', short: 'r' } });
+    if (values.help) return console.log(USAGE);
+    const url = values.url ?? defaultUrl();
+    const token = values.token ?? process.env.JOBGRAPH_TOKEN;
     process.stdout.write(
-      await runDishesCli({
-        url: values.url ?? defaultUrl(),
-        restaurant: values.restaurant,
-        token: values.token ?? process.env.JOBGRAPH_TOKEN,
-        username: values.username,
-        password: values.password ?? process.env.JOBGRAPH_PASSWORD,
-      }),
+      await runDishesCli({ url: graphqlEndpoint(url), restaurant: values.restaurant, token, username: values.username, password: values.password ?? process.env.JOBGRAPH_PASSWORD }),
     );
-  } catch (error) {
-    console.error(`dishes: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  }
+  });
 }
