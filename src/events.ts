@@ -36,6 +36,12 @@ export function createEventBus() {
   const pubsub = createPubSub<Topics>({ eventTarget: target });
   return {
     publish: pubsub.publish,
+    /** A synchronous listener that sees every event of a topic (no stream, so no unread bound); returns its removal. */
+    listen<T extends keyof Topics>(topic: T, listener: (payload: Payload<T>) => void): () => void {
+      const handler = (event: Event) => listener((event as CustomEvent<Payload<T>>).detail);
+      target.addEventListener(topic, handler);
+      return () => target.removeEventListener(topic, handler);
+    },
     subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
       const name = id === undefined ? topic : `${topic}:${id}`;
       return new Repeater<Payload<T>>(async (push, stop) => {

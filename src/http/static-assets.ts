@@ -1,0 +1,76 @@
+// The pages jobgraph serves itself (GraphiQL, the dashboard): compressed once, at start, with gzip and brotli, and
+// answered with an ETag, so a browser revalidates a page with a 304 and never fetches a hashed bundle twice.
+import { promisify } from 'node:util';
+import { brotliCompress, constants, gzip } from 'node:zlib';
+
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
+
+/** Brotli's best quality takes 12 s over GraphiQL's 9 MB; quality 5 takes 0.2 s and loses 13% to it. */
+const BROTLI_QUALITY_LARGE = 5;
+const LARGE_BYTES = 1 << 20;
+
+/** Hashed bundles never change under their name; pages are revalidated (their ETag) on every load. */
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+export const REVALIDATE = 'no-cache';
+
+export interface StaticAsset {
+  contentType: string;
+  cacheControl: string;
+  /** The same bytes three ways: as they are, gzip and brotli. */
+  identity: Uint8Array<ArrayBuffer>;
+  gzip: Uint8Array<ArrayBuffer>;
+  br: Uint8Array<ArrayBuffer>;
+  /** The identity bytes' hash; each encoding's ETag adds its own suffix (a strong ETag names one representation). */
+  hash: string;
+}
+
+export async function compressAsset(bytes: Uint8Array<ArrayBuffer>, contentType: string, cacheControl: string): Promise<StaticAsset> {
+  const quality = bytes.length > LARGE_BYTES ? BROTLI_QUALITY_LARGE : constants.BROTLI_MAX_QUALITY;
+  // node:zlib's asynchronous forms run on the thread pool: requests keep being answered meanwhile.
+  const [gzipped, brotli] = await Promise.all([
+    gzipAsync(bytes, { level: 9 }),
+    brotliAsync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: quality, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } }),
+  ]);
+  const hash = new Bun.CryptoHasher('sha256').update(bytes).digest('base64url').slice(0, 27);
+  return { contentType, cacheControl, identity: bytes, gzip: new Uint8Array(gzipped), br: new Uint8Array(brotli), hash };
+}
+
+type Encoding = 'br' | 'gzip' | 'identity';
+const ETAG_SUFFIX: Record<Encoding, string> = { br: '-br', gzip: '-gz', identity: '' };
+
+/** The best encoding the client accepts (`br` over `gzip`); a coding with `q=0` is refused. */
+function chooseEncoding(acceptEncoding: string | null): Encoding {
+  const accepted = new Set(
+    (acceptEncoding ?? '')
+      .split(',')
+      .map((part) => part.trim().toLowerCase().split(';'))
+      .filter(([, ...params]) => !params.some((param) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(param)))
+      .map(([coding]) => coding!.trim()),
+  );
+  if (accepted.has('br')) return 'br';
+  if (accepted.has('gzip') || accepted.has('*')) return 'gzip';
+  return 'identity';
+}
+
+/** The asset in the encoding the request accepts; a 304 when its If-None-Match names any representation of it. */
+export function serveAsset(asset: StaticAsset, request: Request): Response {
+  const encoding = chooseEncoding(request.headers.get('accept-encoding'));
+  const etag = `"${asset.hash}${ETAG_SUFFIX[encoding]}"`;
+  const headers: Record<string, string> = { etag, 'cache-control': asset.cacheControl, vary: 'Accept-Encoding' };
+  const ifNoneMatch = request.headers.get('if-none-match');
+  if (ifNoneMatch && matchesAnyRepresentation(ifNoneMatch, asset.hash)) return new Response(null, { status: 304, headers });
+  if (encoding !== 'identity') headers['content-encoding'] = encoding;
+  headers['content-type'] = asset.contentType;
+  const body = asset[encoding];
+  return new Response(request.method === 'HEAD' ? null : body, { headers: { ...headers, 'content-length': String(body.length) } });
+}
+
+/** Weak comparison (RFC 9110 §13.1.2): `W/` ignored; a cached gzip copy still matches when brotli is negotiated now. */
+function matchesAnyRepresentation(ifNoneMatch: string, hash: string): boolean {
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((tag) => {
+    const opaque = tag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+    return Object.values(ETAG_SUFFIX).some((suffix) => opaque === `${hash}${suffix}`);
+  });
+}
