@@ -29,7 +29,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
       }),
     ]);
     origin = new URL(server.url).origin;
-  });
+  }, 20_000);
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
@@ -49,6 +49,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.goto(`${origin}/`);
     await page.waitForURL(/\/dashboard/);
     await page.fill('input[name=username]', username);
+    if (username === 'admin') await shot(page, 'sign-in');
     await page.fill('input[name=password]', password);
     await page.click('button[type=submit]');
     await page.waitForSelector('[data-current-view]');

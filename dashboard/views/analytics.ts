@@ -60,15 +60,19 @@ function StatesChart({ answer }: { answer: Answer['analytics'] }) {
     const bar = (label: string, color: string) => ({ label, fill: color, stroke: color, paths: bars, points: { show: false } });
     const plot = new uPlot(
       {
-        width: Math.max(600, box.current.clientWidth),
+        // Room on the right for the last slanted label.
+        padding: [12, 48, 0, 0],
+        // The box's padding is 8 px each side.
+        width: Math.max(600, box.current.clientWidth - 16),
         height: 420,
         scales: { x: { time: false, range: [-0.5, states.length - 0.5] }, y: { range: (_u, min, max) => [Math.min(0, min), max * 1.05] } },
         axes: [
-          { values: (_u, ticks) => ticks.map((i) => states[i]?.state ?? ''), rotate: -60, size: 120, gap: 2, incrs: [1], font: '10px system-ui' },
+          // One label per bar, slanted: every state is named.
+          { splits: () => x, values: (_u, splits) => splits.map((i) => states[i]?.state ?? ''), rotate: -60, size: 130, gap: 4, font: '11px system-ui' },
           { size: 50 },
         ],
         series: [
-          { label: 'state' },
+          { label: 'state', value: (_u, i) => states[i]?.state ?? '—' },
           bar('best five', COLORS.best),
           bar('worst five', COLORS.worst),
           bar('other states', COLORS.other),

@@ -59,8 +59,8 @@ export function QueuesView({ me }: { me: Me }) {
             ? html`<tr data-queue=${queue.name}><td colspan="10">
                 <form class="inline" onSubmit=${(e: Event) => save(e, queue.name)}>
                   <strong>${queue.name}</strong>
-                  <label>Concurrency <input name="concurrency" type="number" min="1" value=${queue.concurrency} /></label>
-                  <label>Max length <input name="maxLength" type="number" min="1" value=${queue.maxLength} /></label>
+                  <label>Concurrency <input name="concurrency" type="number" min="1" defaultValue=${queue.concurrency} /></label>
+                  <label>Max length <input name="maxLength" type="number" min="1" defaultValue=${queue.maxLength} /></label>
                   <button type="submit">Save</button> <button type="button" onClick=${() => setEditing(null)}>Cancel</button>
                 </form>
               </td></tr>`

@@ -130,12 +130,12 @@ export function SubmitView({ me }: { me: Me }) {
     </div>
     <form class="card grid" onSubmit=${submit} key=${kind}>
       ${kind === 'PI'
-        ? html`<label>Simulations <input name="simulations" type="number" min="1" value="100000000" required /></label>
-            <label>Concurrency <input name="concurrency" type="number" min="1" max="64" value="2" /></label>
+        ? html`<label>Simulations <input name="simulations" type="number" min="1" defaultValue="100000000" required /></label>
+            <label>Concurrency <input name="concurrency" type="number" min="1" max="64" defaultValue="2" /></label>
             <label>Seed <input name="seed" type="number" placeholder="random" /></label>`
         : null}
       ${kind === 'FORECAST'
-        ? html`<label>Assets <input name="assets" value="3, 14, 15" required /></label>
+        ? html`<label>Assets <input name="assets" defaultValue="3, 14, 15" required /></label>
             <label>Seed <input name="seed" type="number" placeholder="random" /></label>
             <label>From <input name="from" type="date" /></label><label>To <input name="to" type="date" /></label>`
         : null}
@@ -147,12 +147,12 @@ export function SubmitView({ me }: { me: Me }) {
       ${kind === 'ANALYTICS'
         ? html`<label>Query <select name="query">${ANALYTICS_QUERIES.map((q) => html`<option>${q}</option>`)}</select></label>
             <label class="wide">Question <select name="question">${questions.map((q) => html`<option>${q.text}</option>`)}</select></label>
-            <label>State (STATE_…) <select name="state"><option value="">—</option>${(analytics.data?.analytics.states ?? []).map((s) => html`<option>${s}</option>`)}</select></label>
+            <label>State (STATE_…) <select name="state"><option defaultValue="">—</option>${(analytics.data?.analytics.states ?? []).map((s) => html`<option>${s}</option>`)}</select></label>
             <label>Years from <input name="yearFrom" type="number" min="2011" max="2021" /></label><label>to <input name="yearTo" type="number" min="2011" max="2021" /></label>`
         : null}
       ${kind === 'DIAGNOSTIC'
         ? html`<label>Behavior <select name="behavior">${DIAGNOSTIC_BEHAVIORS.map((b) => html`<option>${b}</option>`)}</select></label>
-            <label>Duration (ms) <input name="durationMs" type="number" min="0" value="0" /></label>`
+            <label>Duration (ms) <input name="durationMs" type="number" min="0" defaultValue="0" /></label>`
         : null}
       <fieldset class="wide options">
         <legend>Options</legend>
@@ -160,7 +160,7 @@ export function SubmitView({ me }: { me: Me }) {
         <label>Priority <input name="priority" type="number" min="-1000" max="1000" placeholder="0" /></label>
         <label>Max attempts <input name="maxAttempts" type="number" min="1" max="20" placeholder="3" /></label>
         <label>Timeout (s) <input name="timeoutSeconds" type="number" min="1" max="3600" placeholder="300" /></label>
-        <label>How many <input name="count" type="number" min="1" max="10000" value="1" /></label>
+        <label>How many <input name="count" type="number" min="1" max="10000" defaultValue="1" /></label>
       </fieldset>
       <div class="wide"><button type="submit" disabled=${busy}>${busy ? 'Submitting…' : 'Submit'}</button></div>
       <div class="wide"><${ErrorLine} error=${error} /></div>

@@ -46,11 +46,11 @@ export function WorkersView() {
     if (!chart.current) {
       chart.current = new uPlot(
         {
-          width: Math.max(320, chartBox.current.clientWidth),
+          width: Math.max(320, chartBox.current.clientWidth - 16),
           height: 240,
           scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.2)] } },
           axes: [{}, { label: 'jobs/s', size: 60 }],
-          series: [{}, { label: 'jobs finished per second', stroke: '#2563eb', fill: 'rgba(37, 99, 235, 0.15)', width: 2 }],
+          series: [{}, { label: 'jobs finished per second', stroke: '#2563eb', fill: 'rgba(37, 99, 235, 0.15)', width: 2, points: { show: false } }],
         },
         data,
         chartBox.current,
