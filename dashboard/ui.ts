@@ -71,6 +71,9 @@ export const formatTime = (iso: string | null) => (iso ? new Date(iso).toLocaleT
 
 export const StatusBadge = ({ status }: { status: JobStatus }) => html`<span class=${`badge status-${status.toLowerCase()}`} data-status=${status}>${status}</span>`;
 
+/** A finished job's bar is full whatever its last progress report said (a calc job reports per chunk). */
+export const progressOf = (job: JobRow) => (job.status === 'SUCCEEDED' ? 1 : job.progress);
+
 export const ProgressBar = ({ value }: { value: number }) =>
   html`<span class="progress" title=${`${Math.round(value * 100)}%`}><span style=${{ width: `${Math.round(value * 100)}%` }}></span></span>`;
 

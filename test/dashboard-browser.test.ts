@@ -115,6 +115,23 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await view(page, 'submit');
     await page.waitForSelector(`[data-submitted-job="${heldId}"] [data-status=SUCCEEDED]`);
 
+    // Bulk (submitJobs), and a calc file sent as an upload whose progress is shown.
+    await page.fill('input[name=count]', '3');
+    await page.fill('input[name=simulations]', '1000');
+    await page.selectOption('select[name=queue]', 'default');
+    const listed = await page.locator('[data-submitted-job]').count();
+    await page.click('form button[type=submit]');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-submitted-job]').length === n + 3, listed);
+    await page.click('[data-kind=CALC]');
+    await page.setInputFiles('input[name=file]', { name: 'operations.txt', mimeType: 'text/plain', buffer: Buffer.from('1 + 2\n2 ^ 10\nimport sys\n') });
+    await page.click('form button[type=submit]');
+    await page.locator('[data-upload="100"]').waitFor();
+    const calcId = (await page.locator('[data-submitted-job]').first().getAttribute('data-submitted-job'))!;
+    await page.waitForSelector(`[data-submitted-job="${calcId}"] [data-status=SUCCEEDED]`);
+    const calc = await server.gql<any>('query($id: ID!) { job(id: $id) { kind result { ... on CalcBatchResult { count errors } } } }', { id: calcId }, admin);
+    expect(calc.data.job).toEqual({ kind: 'CALC', result: { count: 3, errors: 1 } });
+    await shot(page, 'submit-calc');
+
     // Analytics: a bar per state (all of them), the best and worst five marked, the national mean drawn.
     const question = 'Percent of adults aged 18 years and older who have obesity';
     const expected = await server.gql<any>('query($q: String!) { analytics { statesMean(question: $q) { state } best5(question: $q) { state } } }', { q: question }, admin);

@@ -2,7 +2,7 @@
 // one job's input, result and history.
 import { useState } from 'preact/hooks';
 import { type ApiError, gql, type Me } from '../api';
-import { ErrorLine, formatTime, html, isFinal, JOB_FIELDS, JOB_KINDS, JOB_STATUSES, type JobRow, jobDuration, ProgressBar, StatusBadge, usePolled, useLiveJob, useTicker } from '../ui';
+import { ErrorLine, formatTime, html, isFinal, JOB_FIELDS, JOB_KINDS, JOB_STATUSES, type JobRow, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useLiveJob, useTicker } from '../ui';
 
 const PAGE_SIZE = 20;
 
@@ -114,7 +114,7 @@ function JobLine({ initial, open, onToggle, act }: { initial: JobRow; open: bool
       <td>${job.queue}</td>
       <td>${job.owner?.username ?? '—'}</td>
       <td><${StatusBadge} status=${job.status} /></td>
-      <td><${ProgressBar} value=${job.progress} /></td>
+      <td><${ProgressBar} value=${progressOf(job)} /></td>
       <td class="num">${jobDuration(job, now)}</td>
       <td>${formatTime(job.createdAt)}</td>
       <td class="actions">

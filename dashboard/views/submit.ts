@@ -2,7 +2,7 @@
 // and the jobs submitted from this tab, each followed live (the statuses it went through, its progress).
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, gql, gqlUpload, type Me, subscribe } from '../api';
-import { ErrorLine, html, isFinal, JOB_FIELDS, type JobRow, type JobStatus, jobDuration, ProgressBar, StatusBadge, usePolled, useTicker } from '../ui';
+import { ErrorLine, html, isFinal, JOB_FIELDS, type JobRow, type JobStatus, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useTicker } from '../ui';
 
 type Kind = 'PI' | 'FORECAST' | 'CALC' | 'ANALYTICS' | 'DIAGNOSTIC';
 /** The field of JobSubmission (bulk) and the single-submit mutation of each kind. */
@@ -174,7 +174,7 @@ function SubmittedJob({ entry }: { entry: Submitted }) {
   const { job, trail } = entry;
   const now = useTicker(500, job.status === 'RUNNING');
   return html`<li data-submitted-job=${job.id}>
-    <a href="#/jobs">#${job.id}</a> ${job.kind} on ${job.queue} <${StatusBadge} status=${job.status} /> <${ProgressBar} value=${job.progress} />
+    <a href="#/jobs">#${job.id}</a> ${job.kind} on ${job.queue} <${StatusBadge} status=${job.status} /> <${ProgressBar} value=${progressOf(job)} />
     <span class="num">${jobDuration(job, now)}</span>
     <span class="trail" data-trail=${trail.join(' ')}>${trail.join(' → ')}</span>
     ${job.error ? html`<span class="error">${job.error}</span>` : null}
