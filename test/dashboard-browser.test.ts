@@ -108,7 +108,27 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     const laterId = await submitPi(page, 'default', 1_000_000);
     await page.waitForSelector(`[data-submitted-job="${laterId}"] [data-status=SUCCEEDED]`);
     expect(await trailOf(page, heldId)).toBe('QUEUED');
+
+    // The actions a row offers: cancel (seen live), retry, delete (after a confirm).
+    const spare = (await server.gql<any>('mutation { submitPiJob(input: { simulations: 1000, queue: "batch" }) { id } }', {}, admin)).data.submitPiJob.id;
+    page.on('dialog', (dialog) => dialog.accept());
+    await view(page, 'jobs');
+    const spareRow = page.locator(`tr[data-job="${spare}"]`);
+    await spareRow.locator('button', { hasText: 'Cancel' }).click();
+    await spareRow.locator('[data-status=CANCELLED]').waitFor();
+    await spareRow.locator('button', { hasText: 'Retry' }).click();
+    await spareRow.locator('[data-status=QUEUED]').waitFor();
+    await spareRow.locator('button', { hasText: 'Delete' }).click();
+    await spareRow.waitFor({ state: 'detached' });
+    expect((await server.gql<any>('query($id: ID!) { job(id: $id) { id } }', { id: spare }, admin)).data.job).toBeNull();
+
+    // An admin edits a queue.
     await view(page, 'queues');
+    await page.locator('tr[data-queue=batch] button', { hasText: 'Edit' }).click();
+    await page.fill('tr[data-queue=batch] input[name=concurrency]', '3');
+    await page.locator('tr[data-queue=batch] button[type=submit]').click();
+    await page.locator('tr[data-queue=batch] td:nth-child(3)', { hasText: '3' }).waitFor();
+    expect((await server.gql<any>('{ queue(name: "batch") { concurrency paused } }', {}, admin)).data.queue).toEqual({ concurrency: 3, paused: true });
     await shot(page, 'queues-paused');
     await page.locator('tr[data-queue=batch] button', { hasText: 'Resume' }).click();
     await page.locator('tr[data-queue=batch] [data-paused=false]').waitFor();

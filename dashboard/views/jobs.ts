@@ -1,10 +1,12 @@
 // Jobs: filters, pages with totals, each row live (status, progress, duration), the actions the role allows, and
 // one job's input, result and history.
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { type ApiError, gql, type Me } from '../api';
 import { ErrorLine, formatTime, html, isFinal, JOB_FIELDS, JOB_KINDS, JOB_STATUSES, type JobRow, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useLiveJob, useTicker } from '../ui';
 
 const PAGE_SIZE = 20;
+/** Counts the list's reads (see the rows' keys). */
+let reads = 0;
 
 interface Page {
   jobs: { totalCount: number; edges: { node: JobRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
@@ -67,6 +69,7 @@ export function JobsView({ me }: { me: Me }) {
     }
   };
 
+  const readNumber = useMemo(() => ++reads, [page.data]);
   const total = page.data?.jobs.totalCount ?? 0;
   const pageNumber = cursors.length;
   const select = (name: keyof Filters, label: string, options: string[]) =>
@@ -91,7 +94,8 @@ export function JobsView({ me }: { me: Me }) {
       <thead><tr><th>#</th><th>Kind</th><th>Queue</th><th>Owner</th><th>Status</th><th>Progress</th><th>Duration</th><th>Created</th><th></th></tr></thead>
       <tbody>
         ${(page.data?.jobs.edges ?? []).map(
-          ({ node }) => html`<${JobLine} key=${node.id} initial=${node} open=${selected === node.id} onToggle=${() => setSelected(selected === node.id ? null : node.id)} act=${act} />`,
+          // Keyed by the read too: a row read again (after a retry, say) starts following its job afresh.
+          ({ node }) => html`<${JobLine} key=${`${node.id}:${readNumber}`} initial=${node} open=${selected === node.id} onToggle=${() => setSelected(selected === node.id ? null : node.id)} act=${act} />`,
         )}
       </tbody>
     </table>
