@@ -2,6 +2,7 @@
 // API fields the dashboard reads (JobConnection.totalCount, workerPool, workerPoolUpdates).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { FakeClock } from './helpers/clock';
 import { gqlData, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 
 let server: TestServer;
@@ -182,4 +183,22 @@ describe('what the dashboard reads', () => {
     const refusal = (refused.error ?? refused.events[0]?.errors) as { extensions?: { code?: string } }[];
     expect(refusal[0]!.extensions?.code).toBe('FORBIDDEN');
   });
+});
+
+test('workerPool forgets jobs as they leave its window (the app clock moved, no sleeping)', async () => {
+  const clock = new FakeClock();
+  const timed = await startTestServer({}, { clock });
+  try {
+    const admin = await timed.adminToken();
+    const { submitPiJob } = (await gqlData(timed, 'mutation { submitPiJob(input: { simulations: 1000 }) { id } }', {}, admin)) as any;
+    await until(async () => ((await gqlData(timed, 'query($id: ID!) { job(id: $id) { status } }', { id: submitPiJob.id }, admin)) as any).job.status === 'SUCCEEDED', 'the job to finish');
+    const stats = async () => ((await gqlData(timed, '{ workerPool { jobsPerSecond runMs(minutes: 10) { count } waitMs(minutes: 1) { count } throughput(minutes: 1, intervalSeconds: 60) { jobsPerSecond } } }', {}, admin)) as any).workerPool;
+    expect(await stats()).toEqual({ jobsPerSecond: 1 / 60, runMs: { count: 1 }, waitMs: { count: 1 }, throughput: [{ jobsPerSecond: 1 / 60 }] });
+    clock.advance(2 * 60_000);
+    expect(await stats()).toEqual({ jobsPerSecond: 0, runMs: { count: 1 }, waitMs: { count: 0 }, throughput: [{ jobsPerSecond: 0 }] });
+    clock.advance(9 * 60_000);
+    expect((await stats()).runMs).toEqual({ count: 0 });
+  } finally {
+    await timed.stop();
+  }
 });
