@@ -127,6 +127,8 @@ describe('what the dashboard reads', () => {
     expect((await total(admin, `, owner: "${bob.id}"`)).totalCount).toBe(2);
     expect((await total(admin, `, owner: "${bob.id}", queue: "counted", kind: PI`)).totalCount).toBe(1);
     expect((await total(admin, ', kind: CALC')).totalCount).toBe(0);
+    // Asked alone, the count needs no page.
+    expect(await gqlData(server, '{ jobs(queue: "counted") { totalCount } }', {}, admin)).toEqual({ jobs: { totalCount: 2 } });
   });
 
   test('workerPool: the pool now, throughput and latency percentiles of finished jobs; managers and admins only', async () => {

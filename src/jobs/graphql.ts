@@ -196,7 +196,18 @@ builder.queryFields((t) => ({
         return ctx.jobs.list(ctx.user, jobFilterOf(args), query);
       },
     },
-    { name: 'JobConnection' },
+    {
+      name: 'JobConnection',
+      // The Drizzle plugin's own totalCount field, as it declares it (the extension lets a totalCount-only query skip
+      // reading rows), given a description.
+      fields: (t) => ({
+        totalCount: t.int({
+          description: 'Every job the filter matches, over all pages (a USER’s own).',
+          extensions: { pothosDrizzleTotalCount: true },
+          resolve: (connection) => (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
+        }),
+      }),
+    },
     { name: 'JobEdge' },
   ),
   jobCounts: t.withAuth({ loggedIn: true }).field({
