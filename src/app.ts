@@ -145,6 +145,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     log,
     pullLeaseMs: config.pullLeaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
+    clock,
   });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);

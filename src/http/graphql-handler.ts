@@ -1,6 +1,5 @@
 // Yoga over our schema: its plugins (CSRF, query limits, logging, the response cache) and the context every
 // resolver sees. HTTP requests and WebSocket operations both come through here (see routes.ts and websocket.ts).
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
@@ -10,6 +9,7 @@ import { type OperationMetrics, useOperationLog } from '../graphql/logging';
 import { type createResponseCache, ResponseFreshness, usePreParsedBody } from '../graphql/response-cache';
 import { buildSchema } from '../graphql/schema';
 import { type Authentication, authenticateRequest } from '../users/auth';
+import { GRAPHIQL_OPTIONS, graphiqlHtml } from './graphiql';
 
 export const GRAPHQL_PATH = '/graphql';
 const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'graphql-preflight'];
@@ -27,20 +27,15 @@ export interface TransportContext {
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
 export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics) {
-  const graphiqlPage = (() => {
-    let page: string | undefined;
-    // GraphiQL is bundled in our dependencies (no CDN): users run this offline. Rendered once, it is 9 MB.
-    return (options: Parameters<typeof renderGraphiQL>[0]) => (page ??= renderGraphiQL(options));
-  })();
-
   return createYoga<TransportContext, GraphQLContext>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     // The server measures bodies itself (413 with a code, before Yoga) and may hand Yoga a body it already read.
     maxRequestBodySize: false,
-    graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS' },
-    renderGraphiQL: graphiqlPage,
+    // routes.ts answers GraphiQL's page itself (compressed, cached); this is the same page, should Yoga be asked.
+    graphiql: GRAPHIQL_OPTIONS,
+    renderGraphiQL: graphiqlHtml,
     maskedErrors: { maskError: createErrorMasker(app.log) },
     logging: {
       debug: (...args) => app.log.debug({ yoga: args }, 'yoga'),

@@ -119,7 +119,7 @@ export function createMetrics(app: App) {
     help: 'Pool tasks waiting for a free worker.',
     registers,
     collect() {
-      this.set(app.pool.stats().queued);
+      this.set(app.pool.stats().tasksQueued);
     },
   });
 

@@ -2,6 +2,7 @@
 // the REST compatibility routes, and GraphQL — its parameters checked before any parsing, a cached answer served
 // without entering Yoga, and streaming answers tied to the session that opened them.
 import { handleProtocols } from 'graphql-ws/use/bun';
+import { shouldRenderGraphiQL } from 'graphql-yoga';
 import type { Server } from 'bun';
 import { createAnalyticsCompat } from '../analytics/compat';
 import type { App } from '../app';
@@ -16,6 +17,8 @@ import { handlePiRequest } from '../simulations/compat';
 import { requestScope } from '../request-context';
 import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
+import { DASHBOARD_PATH, dashboardAssets } from './dashboard';
+import { graphiqlAsset } from './graphiql';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
 import type { LiveOperationCaps } from './live-operations';
@@ -25,6 +28,7 @@ import { logAccess, logSubscriptionEnd } from './access-log';
 import { readiness } from './ready';
 import { errorResponse, json } from './responses';
 import { endingWithSession, isStreamingResponse, type SessionStreams } from './session-streams';
+import { serveAsset } from './static-assets';
 import type { SocketData } from './websocket';
 
 /** A subscription stream's name for its end line: the request's operationName, else the document's first subscription's. */
@@ -83,10 +87,14 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     const restPath = pathname.replace(/^\/{2,}/, '/');
     const restRoute = restRouteOf(restPath);
     const isCompat = restRoute !== null;
-    if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
+    const isDashboard = pathname === '/' || pathname === DASHBOARD_PATH || pathname.startsWith(`${DASHBOARD_PATH}/`);
+    if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
     const overRate = await refuseOverRate(rateLimiter, log, origin);
     if (overRate) return overRate;
+    if (isDashboard) return dashboard(request, pathname);
+    // GraphiQL, as Yoga would decide to render it (a GET that accepts HTML), but precompressed and cached.
+    if (pathname === GRAPHQL_PATH && shouldRenderGraphiQL(request)) return serveAsset(await graphiqlAsset(), request);
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) return upgrade(request, server, origin);
 
     // Uploads past MAX_BODY_BYTES are for signed-in callers: nobody anonymous gets 64 MiB buffered for them.
@@ -104,6 +112,16 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
 
     if (restRoute) return routeRest(restRoute, { request, pathname: restPath, ...origin, log, anonymousAccess: config.anonymousAccess });
     return graphql(request, url, body.bytes, origin);
+  }
+
+  /** `/` leads to the dashboard; `/dashboard` is its page, `/dashboard/<chunk>` its hashed bundles. */
+  async function dashboard(request: Request, pathname: string): Promise<Response> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return errorResponse(405, ErrorCode.BAD_USER_INPUT, `${pathname} answers GET only`, { allow: 'GET, HEAD' });
+    if (pathname === '/') return new Response(null, { status: 302, headers: { location: DASHBOARD_PATH } });
+    const built = await dashboardAssets();
+    if ('failure' in built) return errorResponse(503, ErrorCode.UNAVAILABLE, 'the dashboard could not be built; see the server log');
+    const asset = built.assets.get(pathname.slice(DASHBOARD_PATH.length) || '/');
+    return asset ? serveAsset(asset, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no dashboard file ${pathname}`);
   }
 
   function upgrade(request: Request, server: Server<SocketData>, { clientAddress }: RequestOrigin): Response | undefined {

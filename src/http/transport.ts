@@ -3,6 +3,8 @@
 import type { App } from '../app';
 import type { Clock } from '../clock';
 import { createResponseCache } from '../graphql/response-cache';
+import { dashboardAssets } from './dashboard';
+import { graphiqlAsset } from './graphiql';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
 import { createMetrics } from './metrics';
@@ -16,6 +18,11 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
   const responseCache = createResponseCache(app, options.clock);
+  // Built and compressed now, in the background (once per process), rather than on the first visitor's request.
+  void graphiqlAsset();
+  void dashboardAssets().then((built) => {
+    if ('failure' in built) app.log.error({ failure: built.failure }, 'the dashboard could not be built');
+  });
   const metrics = createMetrics(app);
   const yoga = createGraphQLHandler(app, responseCache, metrics);
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);

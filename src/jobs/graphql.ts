@@ -4,8 +4,10 @@ import { builder, describedValues } from '../graphql/builder';
 import type { SignedInContext } from '../graphql/context';
 import { connectionComplexity } from '../graphql/limits';
 import { checkPaging, parseId } from '../graphql/ids';
-import { canSeeJob, type Job, type JobCounts, type JobKindName } from './model';
-import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type SubmitOptions } from './service';
+import { canSeeJob, type Job, type JobCounts, type JobKindName, type JobStatus } from './model';
+import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type PoolStats, type SubmitOptions } from './service';
+import type { LatencyPercentiles, ThroughputSample } from './statistics';
+import type { JobFilter } from './store';
 
 export const JobKindEnum = builder.enumType('JobKind', {
   description: 'What a job computes; each kind has its own submit mutation, input and result type.',
@@ -186,6 +188,14 @@ const submissionComplexity = (args: { jobs: readonly unknown[] }) => ({
   multiplier: Math.max(args.jobs.length, 1) / 100,
 });
 
+/** The `jobs` arguments as the service's filter (the same for the page and its totalCount). */
+const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null }): JobFilter => ({
+  status: args.status ?? undefined,
+  kind: args.kind ?? undefined,
+  queue: args.queue ?? undefined,
+  ownerId: args.owner ? parseId(args.owner, 'user') : undefined,
+});
+
 builder.queryFields((t) => ({
   job: t.withAuth({ loggedIn: true }).drizzleField({
     type: 'jobs',
@@ -205,13 +215,25 @@ builder.queryFields((t) => ({
         queue: t.arg.string({ description: 'Only jobs of the queue with this name.' }),
         owner: t.arg.id({ description: 'A user id (managers and admins).' }),
       },
+      totalCount: (_root, args, ctx) => ctx.jobs.countMatching(ctx.user!, jobFilterOf(args)),
       resolve: (query, _root, args, ctx) => {
         checkPaging(args);
-        const filter = { status: args.status ?? undefined, kind: args.kind ?? undefined, queue: args.queue ?? undefined };
-        return ctx.jobs.list(ctx.user, { ...filter, ownerId: args.owner ? parseId(args.owner, 'user') : undefined }, query);
+        return ctx.jobs.list(ctx.user, jobFilterOf(args), query);
       },
     },
-    { name: 'JobConnection', description: 'A page of jobs (see `first`, `after`, `last`, `before`).' },
+    {
+      name: 'JobConnection',
+      // The Drizzle plugin's own totalCount field, as it declares it (the extension lets a totalCount-only query skip
+      // reading rows), given a description.
+      description: 'A page of jobs (see `first`, `after`, `last`, `before`).',
+      fields: (t) => ({
+        totalCount: t.int({
+          description: 'Every job the filter matches, over all pages (a USER’s own).',
+          extensions: { pothosDrizzleTotalCount: true },
+          resolve: (connection) => (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
+        }),
+      }),
+    },
     { name: 'JobEdge', description: 'One job of a page, with its cursor.' },
   ),
   jobCounts: t.withAuth({ loggedIn: true }).field({
@@ -334,5 +356,78 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: (_root, { queue, kind }, ctx) => ctx.jobs.completions(ctx.user, { queue, kind }),
     resolve: (job) => job,
+  }),
+}));
+
+const LatencyPercentilesType = builder.objectRef<LatencyPercentiles>('LatencyPercentiles').implement({
+  description: 'Percentiles (nearest rank) of a duration in milliseconds over the jobs finished in a recent window; null when there were none.',
+  fields: (t) => ({
+    count: t.exposeInt('count', { description: 'Jobs finished in the window (those that started).' }),
+    p50: t.exposeFloat('p50', { nullable: true }),
+    p90: t.exposeFloat('p90', { nullable: true }),
+    p99: t.exposeFloat('p99', { nullable: true }),
+    max: t.exposeFloat('max', { nullable: true }),
+  }),
+});
+
+const ThroughputSampleType = builder.objectRef<ThroughputSample>('ThroughputSample').implement({
+  description: 'Jobs finished per second during one interval.',
+  fields: (t) => ({
+    at: t.expose('at', { type: 'DateTime', description: 'The start of the interval.' }),
+    jobsPerSecond: t.exposeFloat('jobsPerSecond'),
+  }),
+});
+
+/** How far back the statistics reach (see src/jobs/statistics.ts). */
+const MINUTES_ARG = { defaultValue: 5, description: 'How many recent minutes, 1..10.' };
+const minutesOf = (minutes: number | null | undefined) => Math.min(10, Math.max(1, minutes ?? 5));
+
+const PoolStatsType = builder.objectRef<PoolStats>('PoolStats').implement({
+  description: 'The worker pool now, and the jobs this server finished over the last minutes (kept in memory: a restart starts again).',
+  authScopes: { manager: true },
+  fields: (t) => ({
+    size: t.exposeInt('size', { description: 'Workers in the pool (WORKERS).' }),
+    busy: t.exposeInt('busy', { description: 'Workers running a task now.' }),
+    tasksRunning: t.exposeInt('tasksRunning', { description: 'Tasks sent to workers (each holds up to 8).' }),
+    tasksQueued: t.exposeInt('tasksQueued', { description: 'Tasks waiting for a worker.' }),
+    jobsPerSecond: t.exposeFloat('jobsPerSecond', { description: 'Jobs finished per second over the last minute.' }),
+    throughput: t.field({
+      type: [ThroughputSampleType],
+      description: 'Jobs finished per second in consecutive intervals, oldest first; the last one ends now.',
+      args: { minutes: t.arg.int(MINUTES_ARG), intervalSeconds: t.arg.int({ defaultValue: 5, description: 'Length of each interval, 1..60 seconds.' }) },
+      resolve: (stats, { minutes, intervalSeconds }) => stats.throughput(minutesOf(minutes), Math.min(60, Math.max(1, intervalSeconds ?? 5))),
+    }),
+    runMs: t.field({
+      type: LatencyPercentilesType,
+      description: 'How long finished jobs ran: from the start of their last attempt to the end.',
+      args: { minutes: t.arg.int(MINUTES_ARG) },
+      resolve: (stats, { minutes }) => stats.runMs(minutesOf(minutes)),
+    }),
+    waitMs: t.field({
+      type: LatencyPercentilesType,
+      description: 'How long finished jobs waited: from submission to the start of their last attempt.',
+      args: { minutes: t.arg.int(MINUTES_ARG) },
+      resolve: (stats, { minutes }) => stats.waitMs(minutesOf(minutes)),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  workerPool: t.field({
+    type: PoolStatsType,
+    authScopes: { manager: true },
+    description: 'The worker pool and recent throughput and latencies (managers and admins).',
+    resolve: (_root, _args, ctx) => ctx.jobs.poolStats(),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  workerPoolUpdates: t.field({
+    type: PoolStatsType,
+    authScopes: { manager: true },
+    description: 'The worker pool statistics now, then every `intervalMs` (250..60000) — a live chart (managers and admins).',
+    args: { intervalMs: t.arg.int({ defaultValue: 1000, description: 'Time between two samples, 250..60000 ms.' }) },
+    subscribe: (_root, { intervalMs }, ctx) => ctx.jobs.poolStatsEvery(intervalMs ?? 1000),
+    resolve: (stats: PoolStats) => stats,
   }),
 }));

@@ -6,10 +6,12 @@ import type { Selection } from '../db/selection';
 import { badInput, conflict, DomainError, notFound, unavailable } from '../errors';
 import type { EventBus } from '../events';
 import { integerIn, parseInput, stringAtMost } from '../input';
+import type { Clock } from '../clock';
 import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
 import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, requireWriter, userClaimant } from './model';
 import type { JobRunner } from './runner';
+import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
 import type { JobFilter, JobStore, NewQueuedJob } from './store';
 
 export interface SubmitOptions {
@@ -59,6 +61,21 @@ export interface JobsServiceOptions {
   /** How long a person who pulled a job has to complete it before it goes back to the queue. */
   pullLeaseMs: number;
   defaultTimeoutMs: number;
+  /** Where the throughput statistics read the time (the store stamps finished jobs with the same clock). */
+  clock: Clock;
+}
+
+/** The worker pool now, and the jobs it finished over the last minutes (the dashboard's workers view). */
+export interface PoolStats {
+  size: number;
+  busy: number;
+  tasksRunning: number;
+  tasksQueued: number;
+  /** Jobs finished per second over the last minute. */
+  jobsPerSecond: number;
+  throughput(minutes: number, intervalSeconds: number): ThroughputSample[];
+  runMs(minutes: number): LatencyPercentiles;
+  waitMs(minutes: number): LatencyPercentiles;
 }
 
 const integerOption = (field: string, min: number, max: number) => integerIn(min, max, `${field} must be an integer from ${min} to ${max}`).nullish();
@@ -78,12 +95,20 @@ const noteInput = stringAtMost('note', MAX_NOTE_LENGTH)
   .transform((note) => note.trim())
   .refine((note) => note.length > 0, { error: 'invalid field note: it is empty' });
 
+const poolStatsStreamInput = z.object({ intervalMs: integerIn(250, 60_000, 'invalid field intervalMs: an integer from 250 to 60000') });
+
 /**
  * Durable jobs as the API offers them: submission (inputs checked once, by their kind's schema), reads, and the
  * commands people give (cancel, retry, delete, pull, complete). The store keeps them; the runner runs them.
  */
 export class JobsService {
-  constructor(private readonly options: JobsServiceOptions) {}
+  private readonly statistics: JobStatistics;
+  private readonly stopStatistics: () => void;
+
+  constructor(private readonly options: JobsServiceOptions) {
+    this.statistics = new JobStatistics(options.clock);
+    this.stopStatistics = options.events.on('jobCompleted', (job) => this.statistics.record(job));
+  }
 
   private get store() {
     return this.options.store;
@@ -115,6 +140,7 @@ export class JobsService {
 
   stop(): void {
     this.runner.stop();
+    this.stopStatistics();
   }
 
   /** Asks the runner for a claim pass (a queue was resumed or widened). */
@@ -302,6 +328,39 @@ export class JobsService {
   /** Jobs queued in unpaused queues or running on the pool. */
   pendingCount(): number {
     return this.store.pendingCount();
+  }
+
+  /** How many jobs `list` would page through with the same filter and actor. */
+  countMatching(actor: Actor, filter: JobFilter): Promise<number> {
+    return this.store.countJobs({ ...filter, ownerId: actor.role === 'USER' ? actor.id : filter.ownerId });
+  }
+
+  /** The pool's statistics now, then every `intervalMs` (250..60000) until the reader stops. */
+  poolStatsEvery(intervalMsInput: number): AsyncIterable<PoolStats> {
+    const { intervalMs } = parseInput(poolStatsStreamInput, { intervalMs: intervalMsInput });
+    return new Repeater<PoolStats>(async (push, stop) => {
+      // A reader slower than the interval skips samples instead of piling them up.
+      let pending: Promise<unknown> | null = null;
+      const sample = () => {
+        if (!pending) pending = push(this.poolStats()).finally(() => (pending = null));
+      };
+      sample();
+      const timer = setInterval(sample, intervalMs);
+      await stop;
+      clearInterval(timer);
+    });
+  }
+
+  poolStats(): PoolStats {
+    const { statistics } = this;
+    const lastMinute = statistics.throughput(1, 60)[0]!;
+    return {
+      ...this.options.pool.stats(),
+      jobsPerSecond: lastMinute.jobsPerSecond,
+      throughput: (minutes, intervalSeconds) => statistics.throughput(minutes, intervalSeconds),
+      runMs: (minutes) => statistics.latency('run', minutes),
+      waitMs: (minutes) => statistics.latency('wait', minutes),
+    };
   }
 
   // ---- commands ----------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 import type { Database } from 'bun:sqlite';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import { jobs as jobsTable } from '../db/schema';
 import { type Selection, withSelection } from '../db/selection';
 import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
@@ -244,6 +246,16 @@ export class SqliteJobStore implements JobStore {
       ...(ownerId ? { ownerId } : {}),
     };
     return this.db.query.jobs.findMany(withSelection({ where, orderBy: { id: 'desc' as const } }, select));
+  }
+
+  async countJobs({ status, kind, queue, ownerId }: JobFilter): Promise<number> {
+    const conditions = [
+      status ? eq(jobsTable.status, status) : undefined,
+      kind ? eq(jobsTable.kind, kind) : undefined,
+      queue ? eq(jobsTable.queue, queue) : undefined,
+      ownerId ? eq(jobsTable.ownerId, ownerId) : undefined,
+    ];
+    return this.db.$count(jobsTable, and(...conditions));
   }
 
   nextRunAt(): number | null {

@@ -78,6 +78,8 @@ export interface JobStore {
   selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined>;
   /** The jobs matching every filter given, newest first, as the reader selects and pages them. */
   selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]>;
+  /** How many jobs match every filter given (what selectJobs pages through). */
+  countJobs(filter: JobFilter): Promise<number>;
   /** The earliest time a queued job waits for (retry backoff), if any. */
   nextRunAt(): number | null;
   /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */

@@ -69,11 +69,17 @@ export class WorkerPool {
     return this.slots.length;
   }
 
-  /** Workers running a task now, those idle, and tasks waiting for a worker (the metrics read these). */
-  stats(): { busy: number; idle: number; queued: number } {
-    let busy = 0;
-    for (const slot of this.slots) if (slot.inFlight.length > 0) busy++;
-    return { busy, idle: this.slots.length - busy, queued: this.waiting.length };
+  /** What the pool is doing now (the dashboard and the metrics read it): workers holding a task or idle, tasks sent to workers, tasks waiting for one. */
+  stats(): { size: number; busy: number; idle: number; tasksRunning: number; tasksQueued: number } {
+    const live = this.slots.filter((slot) => !slot.retired);
+    const busy = live.filter((slot) => slot.inFlight.length > 0).length;
+    return {
+      size: this.slots.length,
+      busy,
+      idle: live.length - busy,
+      tasksRunning: live.reduce((sum, slot) => sum + slot.inFlight.length, 0),
+      tasksQueued: this.waiting.length,
+    };
   }
 
   run<T = unknown>(kind: string, input: unknown, options: TaskOptions = {}): Promise<T> {
