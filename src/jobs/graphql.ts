@@ -363,10 +363,10 @@ const LatencyPercentilesType = builder.objectRef<LatencyPercentiles>('LatencyPer
   description: 'Percentiles (nearest rank) of a duration in milliseconds over the jobs finished in a recent window; null when there were none.',
   fields: (t) => ({
     count: t.exposeInt('count', { description: 'Jobs finished in the window (those that started).' }),
-    p50: t.exposeFloat('p50', { nullable: true }),
-    p90: t.exposeFloat('p90', { nullable: true }),
-    p99: t.exposeFloat('p99', { nullable: true }),
-    max: t.exposeFloat('max', { nullable: true }),
+    p50: t.exposeFloat('p50', { nullable: true, description: 'The median, in milliseconds: half the jobs took no longer.' }),
+    p90: t.exposeFloat('p90', { nullable: true, description: 'The 90th percentile, in milliseconds.' }),
+    p99: t.exposeFloat('p99', { nullable: true, description: 'The 99th percentile, in milliseconds: the slow tail.' }),
+    max: t.exposeFloat('max', { nullable: true, description: 'The slowest job of the window, in milliseconds.' }),
   }),
 });
 
@@ -374,7 +374,7 @@ const ThroughputSampleType = builder.objectRef<ThroughputSample>('ThroughputSamp
   description: 'Jobs finished per second during one interval.',
   fields: (t) => ({
     at: t.expose('at', { type: 'DateTime', description: 'The start of the interval.' }),
-    jobsPerSecond: t.exposeFloat('jobsPerSecond'),
+    jobsPerSecond: t.exposeFloat('jobsPerSecond', { description: 'Jobs that reached a final state in the interval, divided by its length in seconds.' }),
   }),
 });
 
