@@ -1,4 +1,4 @@
-import { getOperationAST, type GraphQLError } from 'graphql';
+import { type DocumentNode, getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { GraphQLContext } from './context';
@@ -53,12 +53,14 @@ export function useOperationLog(log: Logger): Plugin<GraphQLContext> {
       };
     },
     onSubscribe({ args }) {
-      const operation = getOperationAST(args.document, args.operationName);
-      const ctx = args.contextValue as GraphQLContext;
-      log.info(
-        { requestId: ctx.requestId, operation: operation?.name?.value ?? null, type: 'subscription', userId: ctx.user?.id ?? null },
-        'subscription started',
-      );
+      logSubscriptionStarted(log, args);
     },
   };
+}
+
+/** The log line of a subscription that starts (here, and for the subscriptions src/http/fan-out.ts groups). */
+export function logSubscriptionStarted(log: Logger, args: { document: DocumentNode; operationName?: string | null; contextValue?: unknown }): void {
+  const operation = getOperationAST(args.document, args.operationName);
+  const ctx = args.contextValue as GraphQLContext;
+  log.info({ requestId: ctx.requestId, operation: operation?.name?.value ?? null, type: 'subscription', userId: ctx.user?.id ?? null }, 'subscription started');
 }

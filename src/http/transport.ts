@@ -46,6 +46,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
       error,
     },
     liveOperationCaps,
+    fanOut: websocket.fanOut,
     /** Shutdown: every socket closes (1001) and every SSE stream ends, each told why. */
     endAll(reason: string) {
       websocket.closeAll(reason);

@@ -1,17 +1,20 @@
 // GraphQL over WebSocket (graphql-transport-ws, graphql-ws): the same Yoga pipeline as HTTP, with the transport's
 // own guards — a rate rule per message (per connection and per address), caps on live operations (per connection,
 // user and address), the shared parameter checks before any parsing, sockets ended when their session ends (4403),
-// and no message able to take the process down.
-import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+// and no message able to take the process down. Subscriptions many clients share run once per event (fan-out.ts).
+import { createSourceEventStream, type DocumentNode, type ExecutionArgs, GraphQLError, validateSubscriptionArgs } from 'graphql';
 import { CloseCode, MessageType } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/bun';
 import type { ServerWebSocket } from 'bun';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
+import { createErrorMasker } from '../graphql/errors';
 import { jsonTextNestingExceeds, MAX_VALUE_NESTING, operationParamsProblem } from '../graphql/limits';
+import { logSubscriptionStarted } from '../graphql/logging';
 import { type Authentication, authenticate } from '../users/auth';
 import { headerValue } from '../users/tokens';
+import { FanOut, FanOutError, type FanOutPlan, planFanOut } from './fan-out';
 import type { TransportContext } from './graphql-handler';
 import { capRefusal, type LiveOperationCaps, type LiveOperationRefusal } from './live-operations';
 import type { RateLimiter } from './rate-limit';
@@ -64,9 +67,26 @@ export function createWebSocketHandler(
     socket.data.sessions.set(token, guards.sessionStreams.track(token, user, (reason) => socket.close(SESSION_ENDED_CLOSE_CODE, reason)));
   };
 
+  const fanOut = new FanOut(createErrorMasker(app.log));
+
+  /**
+   * A subscription that may share its events: this subscriber's own stream is opened (the field's checks run for
+   * them), then it joins its group. A refusal takes the usual way, so it reads exactly as before.
+   */
+  const subscribeGrouped = async (plan: FanOutPlan, args: ExecutionArgs, socket: Socket, id: string, subscribe: (args: ExecutionArgs) => unknown) => {
+    const validated = validateSubscriptionArgs(args);
+    if (!('schema' in validated)) return subscribe(args);
+    const source = await createSourceEventStream(validated);
+    if (!(Symbol.asyncIterator in Object(source))) return subscribe(args);
+    logSubscriptionStarted(app.log, args);
+    return fanOut.join(plan, validated, source as AsyncIterable<unknown>, socket, id);
+  };
+
   const graphqlWs = makeHandler<Record<string, unknown>>({
     execute: (args: ExecutionArgs) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
     subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+    // A grouped operation that failed (its stream ended with an error, its reader fell behind) says so, masked and coded.
+    onError: (_ctx, _id, _payload, errors) => (errors.length === 1 && errors[0]!.cause instanceof FanOutError ? errors[0]!.cause.errors : undefined),
     onConnect: (ctx) => {
       const socket = socketOf(ctx.extra);
       const authentication = authenticate(app.users, headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
@@ -109,13 +129,15 @@ export function createWebSocketHandler(
         // Refuses a malformed or dead token the way HTTP does (see graphql-handler.ts), after the document's checks.
         const contextValue = await enveloped.contextFactory();
         followSession(socket, authentication);
+        const plan = planFanOut({ schema: enveloped.schema, document, operationName: payload.operationName, variables: payload.variables }, authentication.user);
+        const subscribe = plan ? (args: ExecutionArgs) => subscribeGrouped(plan, args, socket, id, enveloped.subscribe) : enveloped.subscribe;
         return {
           schema: enveloped.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue,
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          rootValue: { execute: enveloped.execute, subscribe },
         };
       } catch (error) {
         if (error instanceof GraphQLError) return forSocket([error], ErrorCode.BAD_USER_INPUT);
@@ -185,6 +207,8 @@ export function createWebSocketHandler(
 
   return {
     maxPayloadLength: guards.maxPayloadLength,
+    /** The groups of shared subscriptions (tests watch them). */
+    fanOut,
     open(socket: Socket) {
       sockets.add(socket);
       return graphqlWs.open(socket as never);

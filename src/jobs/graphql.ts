@@ -2,9 +2,10 @@ import type { InputObjectRef, ObjectRef } from '@pothos/core';
 import { JOB_KINDS, JOB_STATUSES } from '../db/schema';
 import { builder } from '../graphql/builder';
 import type { SignedInContext } from '../graphql/context';
+import { fanOutExtension } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
 import { checkCursors, parseId } from '../graphql/ids';
-import { canSeeJob, type Job, type JobCounts, type JobKindName } from './model';
+import { canSeeJob, type Job, type JobCounts, type JobKindName, jobVisibility } from './model';
 import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, type SubmitOptions } from './service';
 
 export const JobKindEnum = builder.enumType('JobKind', { values: JOB_KINDS });
@@ -278,6 +279,8 @@ builder.subscriptionFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     subscribe: (_root, { id }, ctx) => ctx.jobs.watch(ctx.user, parseId(id, 'job')),
     resolve: (job) => job,
+    // Subscribers who see the same jobs share one execution per change; the stream begins with the job as it is.
+    extensions: fanOutExtension({ audience: jobVisibility, replaysLatest: true }),
   }),
   jobCompleted: t.withAuth({ loggedIn: true }).field({
     type: JobType,
@@ -285,5 +288,6 @@ builder.subscriptionFields((t) => ({
     args: { queue: t.arg.string(), kind: t.arg({ type: JobKindEnum }) },
     subscribe: (_root, { queue, kind }, ctx) => ctx.jobs.completions(ctx.user, { queue, kind }),
     resolve: (job) => job,
+    extensions: fanOutExtension({ audience: jobVisibility }),
   }),
 }));

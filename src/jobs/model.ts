@@ -40,6 +40,8 @@ export const isFinal = (status: JobStatus) => FINAL_STATUSES.includes(status);
 
 /** Users see their own jobs; managers and admins see all. */
 export const canSeeJob = (actor: Actor | null, job: Pick<Job, 'ownerId'>) => actor !== null && (actor.role !== 'USER' || job.ownerId === actor.id);
+/** The jobs an actor may see, as a key (what canSeeJob decides): everyone's for managers and admins, a user's own. */
+export const jobVisibility = (actor: Actor | null) => (actor === null ? 'none' : actor.role === 'USER' ? `owner:${actor.id}` : 'all');
 
 /** The `claimed_by` of a job a person pulled (the pool's jobs say `pool`). */
 export const userClaimant = (actor: Actor) => `user:${actor.id}`;

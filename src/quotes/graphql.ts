@@ -1,4 +1,5 @@
 import { builder } from '../graphql/builder';
+import { fanOutExtension, sameForTheRole } from '../graphql/fan-out';
 import { type Quote, QUOTE_PROTOCOLS } from './client';
 import { INTERVAL_STEP_MS, MAX_STREAMS_PER_PROTOCOL } from './service';
 
@@ -43,5 +44,6 @@ builder.subscriptionFields((t) => ({
     args: { protocol: t.arg({ type: QuoteProtocolEnum, defaultValue: 'TCP' }), intervalMs: t.arg.int({ defaultValue: 1000 }) },
     subscribe: (_root, { protocol, intervalMs }, ctx) => ctx.quotes.stream(protocol, intervalMs),
     resolve: (quote: Quote) => quote,
+    extensions: fanOutExtension({ audience: sameForTheRole }),
   }),
 }));
