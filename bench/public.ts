@@ -8,16 +8,18 @@
 //      in this process, no delay) against stock `tick(intervalMs: 100)`: deliveries/s, lag p50/p99 (receipt − the
 //      payload's receivedAt) and the server's peak RSS.
 // Prints one table: measure | jobgraph | baseline | ratio | target (targets from issue 13).
-//   bun bench/public.ts [subscribers=1000] [seconds=4] [connections=64]
+//   bun bench/public.ts [subscribers=1000] [seconds=4] [connections=64] [--fan-out-only]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { startQuoteServer } from '../quote-server/server';
 
-const SUBSCRIBERS = Number(process.argv[2] ?? 1000);
-const SECONDS = Number(process.argv[3] ?? 4);
-const CONNECTIONS = Number(process.argv[4] ?? 64);
+const FAN_OUT_ONLY = process.argv.includes('--fan-out-only');
+const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const SUBSCRIBERS = Number(positional[0] ?? 1000);
+const SECONDS = Number(positional[1] ?? 4);
+const CONNECTIONS = Number(positional[2] ?? 64);
 /** Subscribers per client process: one Bun process parses ~10 ticks/s for this many sockets without falling behind. */
 const SUBSCRIBERS_PER_CLIENT = 1000;
 const INTERVAL_MS = 100;
@@ -171,12 +173,19 @@ try {
   const row = (measure: string, ours: number, theirs: number, unit: string, target: string, digits = 0) =>
     rows.push([measure, `${ours.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `${theirs.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `×${(ours / theirs).toFixed(2)}`, target]);
 
-  const typenameOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }');
-  const typenameStock = await httpRate(stockUrl, stock.pid, '{ __typename }');
-  row('{ __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', '≥ ×1.5');
-  const meOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token);
-  const helloStock = await httpRate(stockUrl, stock.pid, '{ hello }');
-  row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.0');
+  const cpu = (value: number) => (Number.isNaN(value) ? '?' : value.toFixed(2));
+  const cpus = (label: string, a: { serverCpu: number; clientCpu: number }, b: { serverCpu: number; clientCpu: number }) =>
+    rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '']);
+  if (!FAN_OUT_ONLY) {
+    const typenameOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }');
+    const typenameStock = await httpRate(stockUrl, stock.pid, '{ __typename }');
+    row('{ __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', '≥ ×1.5');
+    const meOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token);
+    const helloStock = await httpRate(stockUrl, stock.pid, '{ hello }');
+    row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.0');
+    cpus('__typename', typenameOurs, typenameStock);
+    cpus('me / hello', meOurs, helloStock);
+  }
 
   const ours = await fanOut(jobgraphUrl, jobgraph.pid, `subscription { quoteStream(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`, token);
   const theirs = await fanOut(stockUrl, stock.pid, `subscription { tick(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`);
@@ -187,11 +196,6 @@ try {
   row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms');
   row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '');
   // Where the time went: a server near 1.00 CPU s/s is saturated (its one core); a client near 1.00 was the limit.
-  const cpu = (value: number) => (Number.isNaN(value) ? '?' : value.toFixed(2));
-  const cpus = (label: string, a: { serverCpu: number; clientCpu: number }, b: { serverCpu: number; clientCpu: number }) =>
-    rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '']);
-  cpus('__typename', typenameOurs, typenameStock);
-  cpus('me / hello', meOurs, helloStock);
   cpus('fan-out', ours, theirs);
 
   console.log(
