@@ -156,7 +156,7 @@ describe('visibility per role', () => {
     const bobJobs = [await submit(bob.token, 'fan-completed'), await submit(bob.token, 'fan-completed')];
     for (const id of [aliceJobs[0]!, bobJobs[0]!, aliceJobs[1]!, bobJobs[1]!]) await cancel(id, admin);
 
-    const idsOf = (sub: ReturnType<typeof subscribe>) => sub.events.map((event) => event.data?.jobCompleted.id);
+    const idsOf = (sub: ReturnType<typeof subscribe<any>>) => sub.events.map((event) => event.data?.jobCompleted.id);
     for (const sub of [...subs.manager, ...subs.admin]) {
       await sub.waitFor(4);
       expect(idsOf(sub)).toEqual([aliceJobs[0], bobJobs[0], aliceJobs[1], bobJobs[1]]);
@@ -220,5 +220,58 @@ describe('visibility per role', () => {
       expect(sub.completed).toBe(true);
     }
     await until(() => fanOutStats().groups === before.groups, 'the groups to end with their streams');
+  });
+});
+
+describe('a reader that falls behind', () => {
+  /** A WebSocket client on a bare TCP socket, so the test can stop reading (the kernel's buffers fill, then Bun's). */
+  async function pausableSocket(token: string) {
+    const { connect } = await import('node:net');
+    const { port } = new URL(server.url);
+    const tcp = connect(Number(port), '127.0.0.1');
+    let received = Buffer.alloc(0);
+    tcp.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    await new Promise((resolve) => tcp.once('connect', resolve));
+    tcp.write(
+      `GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${btoa('0123456789abcdef')}\r\n` +
+        `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+    );
+    /** A client frame: text, final, masked (with a zero mask, which leaves the bytes as they are). */
+    const send = (message: unknown) => {
+      const body = Buffer.from(JSON.stringify(message));
+      const header = body.length < 126 ? Buffer.from([0x81, 0x80 | body.length]) : Buffer.from([0x81, 0x80 | 126, body.length >> 8, body.length & 0xff]);
+      tcp.write(Buffer.concat([header, Buffer.alloc(4), body]));
+    };
+    const text = () => received.toString('latin1');
+    send({ type: 'connection_init' });
+    await until(() => text().includes('connection_ack'), 'connection_ack');
+    return { send, text, pause: () => tcp.pause(), resume: () => tcp.resume(), destroy: () => tcp.destroy() };
+  }
+
+  test('is ended with UNAVAILABLE once too far behind; the members keeping up get every event', async () => {
+    const slow = await pausableSocket(admin);
+    const keepingUp = subscribe(server.wsClient(admin), 'subscription { loginEvents { username } }');
+    const listening = server.nextSubscriptions('loginEvents', 2);
+    slow.send({ id: 'slow', type: 'subscribe', payload: { query: 'subscription { loginEvents { username } }' } });
+    await listening;
+    const before = fanOutStats();
+    slow.pause();
+    // Large events, so the buffers fill after a few hundred: the kernel's first, then the 8 MiB bound on Bun's.
+    const username = 'x'.repeat(64 * 1024);
+    let published = 0;
+    while (fanOutStats().members === before.members && published < 2000) {
+      for (let n = 0; n < 20; n++, published++) server.running.app.events.publish('loginEvents', { username, success: false, reason: null, clientAddress: null, at: new Date() });
+      await Bun.sleep(1);
+    }
+    expect(fanOutStats().members).toBe(before.members - 1);
+    await keepingUp.waitFor(published, 10_000);
+    expect(keepingUp.events).toHaveLength(published);
+    slow.resume();
+    await until(() => slow.text().includes('{"id":"slow","type":"error"'), 'the error frame', 10_000);
+    const error = slow.text().slice(slow.text().indexOf('{"id":"slow","type":"error"'));
+    expect(error).toContain('"code":"UNAVAILABLE"');
+    expect(error).toContain(`fell more than 512 events behind`);
+    slow.destroy();
+    keepingUp.unsubscribe();
   });
 });
