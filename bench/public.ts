@@ -105,6 +105,7 @@ async function httpRate(url: string, pid: number, query: string, token?: string)
 }
 
 async function fanOut(url: string, serverPid: number, query: string, token?: string) {
+  const rssBefore = usage(serverPid).rss;
   const clients = [];
   for (let left = SUBSCRIBERS; left > 0; left -= SUBSCRIBERS_PER_CLIENT) {
     const count = Math.min(left, SUBSCRIBERS_PER_CLIENT);
@@ -129,6 +130,8 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
     p50: percentile(50),
     p99: percentile(99),
     serverRss,
+    /** What each subscriber added to the server's memory (KiB): peak RSS during fan-out less RSS before. */
+    rssPerSubscriber: ((serverRss - rssBefore) * 1024) / SUBSCRIBERS,
     serverCpu,
     clientCpu: results.reduce((sum, result) => sum + result.cpu, 0),
   };
@@ -195,6 +198,7 @@ try {
   row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '');
   row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms');
   row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '');
+  row('  server RSS per subscriber (peak − before)', ours.rssPerSubscriber, theirs.rssPerSubscriber, 'KiB', 'comparable');
   // Where the time went: a server near 1.00 CPU s/s is saturated (its one core); a client near 1.00 was the limit.
   cpus('fan-out', ours, theirs);
 

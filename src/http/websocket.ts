@@ -79,7 +79,10 @@ export function createWebSocketHandler(
     const source = await createSourceEventStream(validated);
     if (!(Symbol.asyncIterator in Object(source))) return subscribe(args);
     logSubscriptionStarted(app.log, args);
-    return fanOut.join(plan, validated, source as AsyncIterable<unknown>, socket, id);
+    const member = fanOut.join(plan, validated, source as AsyncIterable<unknown>, socket, id);
+    // graphql-ws holds these arguments while the operation runs; a member needs none of them (its group has its own).
+    Object.assign(args, { contextValue: undefined, rootValue: undefined });
+    return member;
   };
 
   const graphqlWs = makeHandler<Record<string, unknown>>({
