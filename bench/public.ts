@@ -190,6 +190,9 @@ try {
     cpus('me / hello', meOurs, helloStock);
   }
 
+  // Start-up garbage (the analytics ingest) is collected a second or two after start: wait for it, so the RSS before
+  // the fan-out is the idle one (the HTTP measures take long enough when they run).
+  if (FAN_OUT_ONLY) await Bun.sleep(3000);
   const ours = await fanOut(jobgraphUrl, jobgraph.pid, `subscription { quoteStream(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`, token);
   const theirs = await fanOut(stockUrl, stock.pid, `subscription { tick(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`);
   const fanOutTarget = SUBSCRIBERS >= 4000 ? '≥ ×3 at 4,000' : '≥ ×3 at 4,000 (run with 4000)';
