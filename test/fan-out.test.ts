@@ -70,6 +70,7 @@ describe('one execution per event, a frame per subscriber', () => {
   });
 
   test('an error while executing an event is masked, the same for every member; the stream goes on', async () => {
+    const before = fanOutStats();
     const sockets = [await rawSocket(admin), await rawSocket(admin)];
     const listening = server.nextSubscriptions('loginEvents', 2);
     for (const socket of sockets) socket.subscribe('events', 'subscription { loginEvents { username } }');
@@ -95,6 +96,22 @@ describe('one execution per event, a frame per subscriber', () => {
       expect(next.data.loginEvents.username).toBe('heidi');
     }
     for (const socket of sockets) socket.close();
+    await until(() => fanOutStats().groups === before.groups, 'the group to end');
+  });
+
+  test('quoteStream: users of one role share a group, whoever they are; another role is another group', async () => {
+    const before = fanOutStats();
+    const users = [await server.userWithRole('USER'), await server.userWithRole('USER')];
+    const sockets = [await rawSocket(users[0]!.token), await rawSocket(users[1]!.token), await rawSocket(admin)];
+    for (const socket of sockets) socket.subscribe('q', 'subscription { quoteStream(intervalMs: 100) { index raw } }');
+    await until(() => sockets.every((socket) => socket.nextsOf('q').length >= 2), 'two quotes on every socket');
+    expect(fanOutStats()).toEqual({ groups: before.groups + 2, members: before.members + 3 });
+    // The users' frames are the same quotes from their one execution.
+    const [first, second] = [sockets[0]!.nextsOf('q'), sockets[1]!.nextsOf('q')];
+    expect(first.filter((frame) => second.includes(frame)).length).toBeGreaterThanOrEqual(1);
+    for (const socket of sockets) socket.close();
+    await until(() => fanOutStats().groups === before.groups, 'the groups to end');
+    expect(server.running.app.quotes.streamStats()).toMatchObject({ streams: 0, subscribers: 0 });
   });
 
   test('a refusal reads as before: not allowed, bad arguments, unknown job', async () => {
@@ -110,6 +127,7 @@ describe('one execution per event, a frame per subscriber', () => {
   });
 
   test('a token revoked closes its socket (4403); the group serves the rest', async () => {
+    const before = fanOutStats();
     const other = await server.userWithRole('ADMIN');
     const revoked = await rawSocket(other.token);
     const staying = await rawSocket(admin);
@@ -124,6 +142,7 @@ describe('one execution per event, a frame per subscriber', () => {
     await until(() => staying.nextsOf('1').some((frame) => frame.includes('"ivan"')), 'the other socket to go on');
     expect(revoked.nextsOf('1').some((frame) => frame.includes('"ivan"'))).toBe(false);
     staying.close();
+    await until(() => fanOutStats().groups === before.groups, 'the group to end');
   });
 });
 
