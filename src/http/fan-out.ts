@@ -37,8 +37,8 @@ export interface FanOutPlan {
 
 /**
  * A member is behind, and ended, once its socket holds more unsent bytes than MAX_UNREAD_EVENTS frames of the
- * current size (the bound a pulled stream has, see events.ts), and always before Bun's own backpressure limit
- * (16 MiB by default), past which Bun would drop frames without a word.
+ * current size (the bound a pulled stream has, see events.ts), and before Bun's own backpressure limit (16 MiB by
+ * default), past which Bun drops frames; a frame Bun dropped ends the member too, so none goes missing unsaid.
  */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** A frame's envelope around its payload, with a long id. */
@@ -171,10 +171,9 @@ class Group {
     if (this.plan.replaysLatest) this.latest = payload;
     const behind = Math.min(MAX_UNREAD_EVENTS * (payload.length + FRAME_OVERHEAD_BYTES), MAX_BUFFERED_BYTES);
     for (const member of this.members) {
-      if (member.socket.getBufferedAmount() <= behind) {
-        member.send(payload);
-        continue;
-      }
+      // Bun says -1 when the frame waits in the socket's buffer, 0 when it dropped it (over its limit, or closed).
+      const sent = member.send(payload);
+      if (sent > 0 || (sent === -1 && member.socket.getBufferedAmount() <= behind)) continue;
       this.leave(member);
       const error = unavailable(`this stream fell more than ${MAX_UNREAD_EVENTS} events behind its reader and was ended; subscribe again`);
       member.finish([this.maskError(error).toJSON()]);
@@ -211,8 +210,8 @@ class Member implements AsyncIterableIterator<never> {
     this.framePrefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
   }
 
-  send(payload: string): void {
-    this.socket.sendText(`${this.framePrefix}${payload}}`);
+  send(payload: string): number {
+    return this.socket.sendText(`${this.framePrefix}${payload}}`);
   }
 
   [Symbol.asyncIterator]() {
