@@ -72,8 +72,11 @@ function usage(pid: number): { rss: number; cpu: number } {
   }
 }
 
-/** Samples a server while `work` runs: peak RSS, and peak CPU (s per s) over any 1 s span. */
-async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRss: number; serverCpu: number }> {
+/**
+ * Samples a server while `work` runs: peak RSS, peak CPU (s per s) over any 1 s span, and mean CPU over the last
+ * SECONDS (the measured span, set-up excluded).
+ */
+async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRss: number; serverCpu: number; serverCpuMeasured: number }> {
   const samples: { at: number; rss: number; cpu: number }[] = [];
   let running = true;
   const sampler = (async () => {
@@ -86,7 +89,10 @@ async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRs
   await sampler;
   let serverCpu = 0;
   for (let i = 4; i < samples.length; i++) serverCpu = Math.max(serverCpu, ((samples[i]!.cpu - samples[i - 4]!.cpu) * 1000) / (samples[i]!.at - samples[i - 4]!.at));
-  return { ...result, serverRss: Math.max(...samples.map((sample) => sample.rss)), serverCpu };
+  const last = samples.at(-1)!;
+  const first = samples.find((sample) => sample.at >= last.at - SECONDS * 1000) ?? samples[0]!;
+  const serverCpuMeasured = ((last.cpu - first.cpu) * 1000) / (last.at - first.at);
+  return { ...result, serverRss: Math.max(...samples.map((sample) => sample.rss)), serverCpu, serverCpuMeasured };
 }
 
 async function lastJsonLine(child: Subprocess, limitMs: number): Promise<any> {
@@ -111,7 +117,7 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
     const count = Math.min(left, SUBSCRIBERS_PER_CLIENT);
     clients.push(spawn(['bun', 'bench/public-client.ts', 'ws', url, String(count), String(SECONDS), query, ...(token ? [token] : [])]));
   }
-  const { results, serverRss, serverCpu } = await watched(
+  const { results, serverRss, serverCpu, serverCpuMeasured } = await watched(
     serverPid,
     Promise.all(clients.map((client) => lastJsonLine(client, (SECONDS + 60) * 1000))).then((results) => ({ results })),
   );
@@ -124,9 +130,12 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
     for (const [lag, count] of sorted) if ((seen += count) >= (p / 100) * total) return lag;
     return NaN;
   };
+  const perSecond = results.reduce((sum, result) => sum + result.deliveries / result.seconds, 0);
   return {
     subscribed: results.reduce((sum, result) => sum + result.subscribed, 0),
-    perSecond: results.reduce((sum, result) => sum + result.deliveries / result.seconds, 0),
+    perSecond,
+    /** Server CPU time per 1,000 deliveries (ms): what the fan-out costs, whatever the machine's load let through. */
+    cpuPerThousand: (serverCpuMeasured * 1_000_000) / perSecond,
     p50: percentile(50),
     p99: percentile(99),
     serverRss,
@@ -203,6 +212,7 @@ try {
   row('  ticks/s reaching each subscriber', ours.perSecond / SUBSCRIBERS, theirs.perSecond / SUBSCRIBERS, '', `${1000 / INTERVAL_MS} sent`, 1);
   row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '');
   row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms');
+  row('  server CPU per 1,000 deliveries', ours.cpuPerThousand, theirs.cpuPerThousand, 'ms', '', 1);
   row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '');
   row('  server RSS per subscriber (peak − before)', ours.rssPerSubscriber, theirs.rssPerSubscriber, 'KiB', 'comparable');
   // Where the time went: a server near 1.00 CPU s/s is saturated (its one core); a client near 1.00 was the limit.
