@@ -109,7 +109,7 @@ export const requestErrorFor = (error: DomainError) => requestError(error.code, 
  * coercion) pass through; anything else is logged with the request id and masked for the client.
  */
 export function createErrorMasker(log: Logger) {
-  return (error: unknown): Error => {
+  return (error: unknown): GraphQLError => {
     const graphQLError = error instanceof GraphQLError ? error : undefined;
     const original = graphQLError?.originalError ?? (graphQLError ? undefined : error);
     if (original instanceof DomainError) return graphQLErrorFor(original, graphQLError);

@@ -1,4 +1,4 @@
-import { getOperationAST, type GraphQLError } from 'graphql';
+import { type DocumentNode, getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { type Authentication, authenticateRequest } from '../users/auth';
@@ -96,4 +96,16 @@ export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenti
       };
     },
   };
+}
+
+/** The log line of a subscription that starts (here, and for the subscriptions src/http/fan-out.ts groups). */
+export function logSubscriptionStarted(
+  log: Logger,
+  args: { document: DocumentNode; operationName?: string | null; contextValue?: unknown },
+  metrics?: OperationMetrics,
+): void {
+  const operation = getOperationAST(args.document, args.operationName);
+  const ctx = args.contextValue as GraphQLContext;
+  metrics?.subscriptionStarted(operation?.name?.value ?? null);
+  log.info({ requestId: ctx.requestId, operation: operation?.name?.value ?? null, type: 'subscription', userId: ctx.user?.id ?? null }, 'subscription started');
 }

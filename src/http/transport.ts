@@ -41,6 +41,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
     maxOperationsPerConnection: config.maxSubscriptionsPerConnection,
     // The same bound as an HTTP body.
     maxPayloadLength: config.maxBodyBytes,
+    operationMetrics: metrics,
   });
   metrics.watchTransport({ websocketConnections: () => websocket.connections(), liveOperations: () => liveOperationCaps.stats().operations });
   const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics });
@@ -58,6 +59,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
       error,
     },
     liveOperationCaps,
+    fanOut: websocket.fanOut,
     /** Shutdown: every socket closes (1001) and every SSE stream ends, each told why. */
     endAll(reason: string) {
       websocket.closeAll(reason);

@@ -1,17 +1,20 @@
 // GraphQL over WebSocket (graphql-transport-ws, graphql-ws): the same Yoga pipeline as HTTP, with the transport's
 // own guards — a rate rule per message (per connection and per address), caps on live operations (per connection,
 // user and address), the shared parameter checks before any parsing, sockets ended when their session ends (4403),
-// and no message able to take the process down.
-import { type DocumentNode, type ExecutionArgs, getOperationAST, GraphQLError } from 'graphql';
+// and no message able to take the process down. Subscriptions many clients share run once per event (fan-out.ts).
+import { createSourceEventStream, type DocumentNode, type ExecutionArgs, getOperationAST, GraphQLError, validateSubscriptionArgs } from 'graphql';
 import { CloseCode, MessageType } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/bun';
 import type { ServerWebSocket } from 'bun';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
+import { createErrorMasker } from '../graphql/errors';
 import { jsonTextNestingExceeds, MAX_VALUE_NESTING, operationParamsProblem } from '../graphql/limits';
+import { logSubscriptionStarted, type OperationMetrics } from '../graphql/logging';
 import { type Authentication, authenticate } from '../users/auth';
 import { headerValue } from '../users/tokens';
+import { FanOut, FanOutError, type FanOutPlan, planFanOut } from './fan-out';
 import type { TransportContext } from './graphql-handler';
 import { capRefusal, type LiveOperationCaps, type LiveOperationRefusal } from './live-operations';
 import { logSubscriptionEnd } from './access-log';
@@ -43,6 +46,8 @@ interface LiveSubscription {
   requestId: string;
   userId: number | null;
   failed?: string;
+  /** Set when it joined a shared group (fan-out.ts), which counts what it delivered. */
+  member?: { readonly delivered: number };
 }
 
 type Socket = ServerWebSocket<SocketData>;
@@ -62,6 +67,8 @@ export interface WebSocketGuards {
   maxOperationsPerConnection: number;
   /** Bun closes a socket (1009) whose message is larger. */
   maxPayloadLength: number;
+  /** Subscriptions that join a shared group skip Yoga's hooks: they are counted here. */
+  operationMetrics?: OperationMetrics;
 }
 
 export function createWebSocketHandler(
@@ -78,9 +85,30 @@ export function createWebSocketHandler(
     socket.data.sessions.set(token, guards.sessionStreams.track(token, user, (reason) => socket.close(SESSION_ENDED_CLOSE_CODE, reason)));
   };
 
+  const fanOut = new FanOut(createErrorMasker(app.log));
+
+  /**
+   * A subscription that may share its events: this subscriber's own stream is opened (the field's checks run for
+   * them), then it joins its group. A refusal takes the usual way, so it reads exactly as before.
+   */
+  const subscribeGrouped = async (plan: FanOutPlan, args: ExecutionArgs, socket: Socket, id: string, subscribe: (args: ExecutionArgs) => unknown) => {
+    const validated = validateSubscriptionArgs(args);
+    if (!('schema' in validated)) return subscribe(args);
+    const source = await createSourceEventStream(validated);
+    if (!(Symbol.asyncIterator in Object(source))) return subscribe(args);
+    logSubscriptionStarted(app.log, args, guards.operationMetrics);
+    const member = fanOut.join(plan, validated, source as AsyncIterable<unknown>, socket, id);
+    const live = socket.data.subscriptions?.get(id);
+    if (live) live.member = member;
+    // graphql-ws holds these arguments while the operation runs; a member needs none of them (its group has its own).
+    Object.assign(args, { contextValue: undefined, rootValue: undefined });
+    return member;
+  };
+
   const graphqlWs = makeHandler<Record<string, unknown>>({
     execute: (args: ExecutionArgs) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
     subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+    // A grouped operation that failed (its stream ended with an error, its reader fell behind) says so, masked and coded.
     onConnect: (ctx) => {
       const socket = socketOf(ctx.extra);
       const authentication = authenticate(app.users, headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
@@ -133,13 +161,15 @@ export function createWebSocketHandler(
             userId: authentication.user?.id ?? null,
           });
         }
+        const plan = planFanOut({ schema: enveloped.schema, document, operationName: payload.operationName, variables: payload.variables }, authentication.user);
+        const subscribe = plan ? (args: ExecutionArgs) => subscribeGrouped(plan, args, socket, id, enveloped.subscribe) : enveloped.subscribe;
         return {
           schema: enveloped.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue,
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          rootValue: { execute: enveloped.execute, subscribe },
         };
       } catch (error) {
         if (error instanceof GraphQLError) return forSocket([error], ErrorCode.BAD_USER_INPUT);
@@ -158,8 +188,11 @@ export function createWebSocketHandler(
       if (subscription) subscription.events++;
     },
     onError: (ctx, id, _payload, errors) => {
+      // A grouped operation that failed (its stream ended with an error, its reader fell behind) says so, masked and coded.
+      const formatted = errors.length === 1 && errors[0]!.cause instanceof FanOutError ? errors[0]!.cause.errors : undefined;
       const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
-      if (subscription) subscription.failed = `error: ${errors[0]?.message ?? 'unknown'}`;
+      if (subscription) subscription.failed = `error: ${formatted?.[0]?.message ?? errors[0]?.message ?? 'unknown'}`;
+      return formatted;
     },
     // Every operation ends here: its source finished or failed, the client completed it, or the socket closed.
     onComplete: (ctx, id) => {
@@ -167,7 +200,9 @@ export function createWebSocketHandler(
       const subscription = socket.data.subscriptions?.get(id);
       if (!subscription) return;
       socket.data.subscriptions!.delete(id);
-      const { failed, ...measured } = subscription;
+      const { failed, member, ...measured } = subscription;
+      // A member of a shared group is sent its events by the group, not through graphql-ws' onNext.
+      measured.events += member?.delivered ?? 0;
       const reason = failed ?? socket.data.closedBecause ?? (id in ctx.subscriptions ? 'completed' : 'client completed it');
       logSubscriptionEnd(app.log, { transport: 'websocket', ...measured, reason, address: socket.data.clientAddress });
     },
@@ -234,6 +269,8 @@ export function createWebSocketHandler(
 
   return {
     maxPayloadLength: guards.maxPayloadLength,
+    /** The groups of shared subscriptions (tests watch them). */
+    fanOut,
     open(socket: Socket) {
       sockets.add(socket);
       return graphqlWs.open(socket as never);

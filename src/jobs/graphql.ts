@@ -2,9 +2,10 @@ import type { InputObjectRef, ObjectRef } from '@pothos/core';
 import { JOB_KINDS, JOB_STATUSES } from '../db/schema';
 import { builder, describedValues } from '../graphql/builder';
 import type { SignedInContext } from '../graphql/context';
+import { fanOutExtension } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
 import { checkPaging, parseId } from '../graphql/ids';
-import { canSeeJob, type Job, type JobCounts, type JobKindName, type JobStatus } from './model';
+import { canSeeJob, type Job, type JobCounts, type JobKindName, type JobStatus, jobVisibility } from './model';
 import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type PoolStats, type SubmitOptions } from './service';
 import type { LatencyPercentiles, ThroughputSample } from './statistics';
 import type { JobFilter } from './store';
@@ -346,6 +347,8 @@ builder.subscriptionFields((t) => ({
     args: { id: t.arg.id({ required: true, description: 'The job to follow; it must be one the caller may see.' }) },
     subscribe: (_root, { id }, ctx) => ctx.jobs.watch(ctx.user, parseId(id, 'job')),
     resolve: (job) => job,
+    // Subscribers who see the same jobs share one execution per change; the stream begins with the job as it is.
+    extensions: fanOutExtension({ audience: jobVisibility, replaysLatest: true }),
   }),
   jobCompleted: t.withAuth({ loggedIn: true }).field({
     type: JobType,
@@ -356,6 +359,7 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: (_root, { queue, kind }, ctx) => ctx.jobs.completions(ctx.user, { queue, kind }),
     resolve: (job) => job,
+    extensions: fanOutExtension({ audience: jobVisibility }),
   }),
 }));
 

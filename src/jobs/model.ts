@@ -41,6 +41,8 @@ export const isFinal = (status: JobStatus) => FINAL_STATUSES.includes(status);
 
 /** Users see their own jobs; managers and admins see all. */
 export const canSeeJob = (actor: Actor | null, job: Pick<Job, 'ownerId'>) => actor !== null && (actor.role !== 'USER' || job.ownerId === actor.id);
+/** The jobs an actor may see, as a key (what canSeeJob decides): everyone's for managers and admins, a user's own. */
+export const jobVisibility = (actor: Actor | null) => (actor === null ? 'none' : actor.role === 'USER' ? `owner:${actor.id}` : 'all');
 
 /** FORBIDDEN for a read-only actor (SECRETARY): every transport's writes pass here, REST routes included. */
 export function requireWriter(actor: Actor): void {

@@ -1,4 +1,5 @@
 import { builder, describedValues } from '../graphql/builder';
+import { fanOutExtension, sameForTheRole } from '../graphql/fan-out';
 import { type Quote, QUOTE_PROTOCOLS } from './client';
 import { INTERVAL_STEP_MS, MAX_STREAMS_PER_PROTOCOL } from './service';
 
@@ -57,5 +58,6 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: (_root, { protocol, intervalMs }, ctx) => ctx.quotes.stream(protocol, intervalMs),
     resolve: (quote: Quote) => quote,
+    extensions: fanOutExtension({ audience: sameForTheRole }),
   }),
 }));

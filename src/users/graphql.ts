@@ -1,5 +1,6 @@
 import { ROLES } from '../db/schema';
 import { builder, describedValues } from '../graphql/builder';
+import { fanOutExtension, sameForTheRole } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
 import { checkPaging, parseId } from '../graphql/ids';
 
@@ -179,5 +180,6 @@ builder.subscriptionFields((t) => ({
     description: 'Every login success and failure, live.',
     subscribe: (_root, _args, ctx) => ctx.users.loginEvents(),
     resolve: (event) => ({ ...event, address: event.clientAddress }),
+    extensions: fanOutExtension({ audience: sameForTheRole }),
   }),
 }));

@@ -79,7 +79,7 @@ export async function startTestServer(
   });
   const url = running.url;
   const wsUrl = url.replace(/^http/, 'ws');
-  const nextSubscriptions = watchSubscriptions(running.app.events);
+  const nextSubscriptions = watchSubscriptions(running.app.events, running.fanOut);
 
   const gql: TestServer['gql'] = async (query, variables, token) => {
     const response = await fetch(url, {
@@ -149,11 +149,16 @@ export async function startTestServer(
 
 /**
  * Counts, per topic of the app's event bus, the subscriptions that started listening. Yoga's pub/sub adds a
- * subscription's listener when its iterator is first read, synchronously in that `next()`.
+ * subscription's listener when its iterator is first read, synchronously in that `next()`. A WebSocket subscriber
+ * that joins a group already listening (src/http/fan-out.ts; the fields are named as their topics) counts on joining.
  */
-function watchSubscriptions(events: EventBus) {
+function watchSubscriptions(events: EventBus, fanOut: RunningServer['fanOut']) {
   const started = new Map<string, number>();
   const waiters = new Set<() => void>();
+  fanOut.onJoin((field) => {
+    started.set(field, (started.get(field) ?? 0) + 1);
+    for (const waiter of waiters) waiter();
+  });
   const subscribe = events.subscribe.bind(events) as (...args: unknown[]) => ReturnType<EventBus['subscribe']>;
   events.subscribe = ((topic: keyof Topics, ...id: unknown[]) => {
     const iterator = subscribe(topic, ...id);
