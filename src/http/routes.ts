@@ -11,6 +11,7 @@ import type { createResponseCache } from '../graphql/response-cache';
 import { requestScope } from '../request-context';
 import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
+import { createGraphQLFastPath, type OperationParams } from './graphql-fast-path';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
 import type { LiveOperationCaps } from './live-operations';
@@ -35,6 +36,7 @@ export interface RequestPipelineParts {
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
 export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps }: RequestPipelineParts) {
   const { config, log } = app;
+  const fastPath = createGraphQLFastPath(yoga, app.users);
 
   async function route(request: Request, server: Server<SocketData>, requestId: string): Promise<Response | undefined> {
     const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
@@ -55,16 +57,19 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     const limits = { maxBodyBytes: config.maxBodyBytes, maxUploadBytes: signedIn ? config.maxUploadBytes : config.maxBodyBytes };
     const body = await readBodyWithinLimit(request, limits, log, origin);
     if (body instanceof Response) return body;
-    if (request.body) {
-      const buffered = new Request(request, { body: body.bytes });
-      sameAuthentication(request, buffered);
-      request = buffered;
-      const problem = multipartProblem(request.headers.get('content-type'), body.bytes);
-      if (problem) return problem;
-    }
+    const problem = request.body ? multipartProblem(request.headers.get('content-type'), body.bytes) : null;
+    if (problem) return problem;
 
-    if (isCompat) return handleCompatRequest(app, request, pathname);
+    if (isCompat) return handleCompatRequest(app, withBufferedBody(request, body.bytes), pathname);
     return graphql(request, url, body.bytes, origin);
+  }
+
+  /** The request around the body already read, for whoever reads it again (Yoga, the REST routes). */
+  function withBufferedBody(request: Request, bytes: Uint8Array<ArrayBuffer>): Request {
+    if (!request.body) return request;
+    const buffered = new Request(request, { body: bytes });
+    sameAuthentication(request, buffered);
+    return buffered;
   }
 
   function upgrade(request: Request, server: Server<SocketData>, { clientAddress }: RequestOrigin): Response | undefined {
@@ -82,7 +87,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     return server.upgrade(request, { data }) ? undefined : errorResponse(400, ErrorCode.BAD_USER_INPUT, 'WebSocket upgrade failed');
   }
 
-  async function graphql(request: Request, url: URL, bytes: Uint8Array, origin: RequestOrigin): Promise<Response> {
+  async function graphql(request: Request, url: URL, bytes: Uint8Array<ArrayBuffer>, origin: RequestOrigin): Promise<Response> {
     if (request.method === 'GET') {
       const problem = queryStringProblem(url);
       if (problem) return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem);
@@ -103,8 +108,11 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
         const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
         if (cached) return cached;
+        const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams });
+        if (answered) return answered;
       }
     }
+    request = withBufferedBody(request, bytes);
     const response = await yoga.fetch(request, { ...origin, preParsedParams });
     if (response.status === 406) {
       return errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
