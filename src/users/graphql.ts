@@ -92,7 +92,11 @@ builder.queryFields((t) => ({
     resolve: (query, _root, _args, ctx, info) => {
       if (!ctx.user) return null;
       // The session already holds these (forgotten on any change to the user), so asking for them costs no query.
-      if (selectsOnly(info.fieldNodes, SESSION_USER_FIELDS)) return sessionUser(ctx.user);
+      if (selectsOnly(info.fieldNodes, SESSION_USER_FIELDS)) {
+        // Building the planned query records what the row holds, so the planner does not load it again.
+        query();
+        return sessionUser(ctx.user);
+      }
       return ctx.users.findUser(ctx.user.id, query);
     },
   }),
