@@ -108,3 +108,38 @@ describe('me', () => {
     expect(fragmentOnly.data?.me?.username).toBe(username);
   });
 });
+
+describe('compiled analytics queries', () => {
+  /** The same question asked with variables (compiled) and with literals (interpreted). */
+  const both = async (field: string, args: Record<string, string | number>, selection: string, token?: string) => {
+    const names = Object.keys(args);
+    const types: Record<string, string> = { question: 'String!', state: 'String!', yearFrom: 'Int', yearTo: 'Int' };
+    const compiled = await server.gql(
+      `query(${names.map((name) => `$${name}: ${types[name]}`).join(', ')}) { analytics { ${field}(${names.map((name) => `${name}: $${name}`).join(', ')}) ${selection} } }`,
+      args,
+      token,
+    );
+    const interpreted = await server.gql(`{ analytics { ${field}(${names.map((name) => `${name}: ${JSON.stringify(args[name])}`).join(', ')}) ${selection} } }`, undefined, token);
+    return { compiled, interpreted };
+  };
+
+  test('answer as the interpreter does: data, errors with their codes, paths and locations, refusals', async () => {
+    const token = await server.adminToken();
+    const question = (await server.gql('{ analytics { questions { text } } }', undefined, token)).data?.analytics.questions[0].text;
+    const asks: [string, Record<string, string | number>, string][] = [
+      ['meanByCategory', { question }, '{ state category segment value }'],
+      ['statesMean', { question, yearFrom: 2011, yearTo: 2030 }, '{ state value rows }'],
+      ['stateMean', { question, state: 'Nowhere' }, '{ state value }'],
+      ['globalMean', { question: 'no such question' }, ''],
+    ];
+    for (const [field, args, selection] of asks) {
+      for (const as of [token, undefined]) {
+        const { compiled, interpreted } = await both(field, args, selection, as);
+        expect(compiled.status).toBe(interpreted.status);
+        expect(compiled.data).toEqual(interpreted.data);
+        const shape = (errors: any[] | undefined) => errors?.map(({ locations, ...rest }: any) => ({ ...rest, located: locations?.length === 1 }));
+        expect(shape(compiled.errors)).toEqual(shape(interpreted.errors));
+      }
+    }
+  });
+});

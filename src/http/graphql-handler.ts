@@ -3,6 +3,7 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
+import { useCompiledAnalytics } from '../graphql/compiled';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
@@ -55,6 +56,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       useSubscriptionErrorStatus(),
       useOperationLog(app.log),
       responseCache.plugin,
+      useCompiledAnalytics(app.log),
       usePreParsedBody(),
       useRequestParseErrors(),
     ],
