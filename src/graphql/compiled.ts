@@ -102,15 +102,14 @@ export function useCompiledAnalytics(log: Logger): Plugin {
   const jit = useGraphQlJit(
     {},
     {
-      enableIf: (args) => compiles(args.document, args.operationName),
       onError: (result) => log.warn({ errors: result.errors?.map((error) => error.message) }, 'query did not compile'),
     },
   ) as Plugin;
   return {
     onExecute(payload) {
-      jit.onExecute!(payload);
       const { document, operationName } = payload.args;
       if (!compiles(document, operationName)) return;
+      jit.onExecute!(payload);
       return {
         onExecuteDone({ result, setResult }) {
           if (isAsyncIterable(result) || !result.errors?.length) return;

@@ -105,6 +105,21 @@ export function createResponseCache(app: App, clock?: Clock) {
   };
 
   /**
+   * Documents (by their text, and operation name) whose answers are never kept (`me`, a mutation…), so a request
+   * for one skips the key and the lookup before Yoga. Bounded: cleared when full, which only costs lookups again.
+   */
+  const neverCached = new Map<string, Set<string | null>>();
+  const NEVER_CACHED_DOCUMENTS = 1000;
+  const rememberNeverCached = (query: string, operationName: string | null) => {
+    let operations = neverCached.get(query);
+    if (!operations) {
+      if (neverCached.size >= NEVER_CACHED_DOCUMENTS) neverCached.clear();
+      neverCached.set(query, (operations = new Set()));
+    }
+    operations.add(operationName);
+  };
+
+  /**
    * Reads and fills the cache around execution. A hit skips execution (and its auth checks), so only HTTP requests
    * whose token is live right now may read or fill it, each session its own entries; answers with errors are not
    * kept, and a relay answer no longer than its upstream's freshness (ResponseFreshness).
@@ -114,7 +129,10 @@ export function createResponseCache(app: App, clock?: Clock) {
       const context = args.contextValue;
       const operationName = typeof context.params?.operationName === 'string' ? context.params.operationName : null;
       const ttl = ttlOf(args.document, operationName);
-      if (ttl === 0) return;
+      if (ttl === 0) {
+        if (typeof context.params?.query === 'string') rememberNeverCached(context.params.query, operationName);
+        return;
+      }
       const sessionId = liveSessionKey(app, context.request);
       if (sessionId === null) return;
       const key = cacheKey({ documentString: context.params.query ?? '', variableValues: context.params.variables, operationName, sessionId });
@@ -137,12 +155,14 @@ export function createResponseCache(app: App, clock?: Clock) {
    * (`usePreParsedBody`).
    */
   async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
+    const operationName = typeof params.operationName === 'string' ? params.operationName : null;
+    if (neverCached.get(params.query)?.has(operationName)) return undefined;
     const { user } = authenticateRequest(app.users, request);
     if (!user) return undefined;
     const key = cacheKey({
       documentString: params.query,
       variableValues: params.variables,
-      operationName: typeof params.operationName === 'string' ? params.operationName : null,
+      operationName,
       sessionId: `session:${user.sessionId}`,
     });
     const cached = await cache.get(key);
