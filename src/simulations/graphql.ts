@@ -111,11 +111,11 @@ builder.mutationFields((t) => ({
   submitPiJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     args: { input: t.arg({ type: PiJobInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.jobs.submit(ctx.user, 'PI', piRequest(input).input, optionsOf(input)),
+    resolve: (_root, { input }, ctx) => ctx.jobs.submitGrouped(ctx.user, 'PI', piRequest(input).input, optionsOf(input)),
   }),
   submitForecastJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     args: { input: t.arg({ type: ForecastJobInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.jobs.submit(ctx.user, 'FORECAST', forecastRequest(input).input, optionsOf(input)),
+    resolve: (_root, { input }, ctx) => ctx.jobs.submitGrouped(ctx.user, 'FORECAST', forecastRequest(input).input, optionsOf(input)),
   }),
 }));
