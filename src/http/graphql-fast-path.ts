@@ -53,6 +53,12 @@ function plainAnswerType(accept: string | null): 'application/json' | 'applicati
   return null;
 }
 
+/** Whether a Content-Type's media type (before any parameter) is application/json. */
+function isJsonContentType(contentType: string | null): boolean {
+  const semicolon = contentType?.indexOf(';') ?? -1;
+  return (semicolon === -1 ? contentType : contentType!.slice(0, semicolon))?.trim().toLowerCase() === 'application/json';
+}
+
 export interface OperationParams {
   query: string;
   variables?: Record<string, unknown> | null;
@@ -68,6 +74,8 @@ export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersSer
    */
   async function execute(request: Request, params: OperationParams, serverContext: TransportContext): Promise<Response | undefined> {
     if (request.headers.has('origin')) return undefined;
+    // Exactly JSON: a "simple" type that merely mentions it (`text/plain;application/json`) is CSRF prevention's.
+    if (!isJsonContentType(request.headers.get('content-type'))) return undefined;
     const answerType = plainAnswerType(request.headers.get('accept'));
     if (!answerType) return undefined;
     for (const key in params) if (!PARAM_KEYS.has(key)) return undefined;
