@@ -36,8 +36,10 @@ export function compiles(document: DocumentNode, operationName: string | null | 
   let compiled = byOperation.get(name);
   if (compiled === undefined) {
     const operation = getOperationAST(document, name);
+    // Only the document's own operations are remembered: a client cannot grow the map with made-up names.
+    if (!operation) return false;
     compiled =
-      operation?.operation === 'query' &&
+      operation.operation === 'query' &&
       !operation.directives?.length &&
       operation.selectionSet.selections.every((selection) => selection.kind === Kind.FIELD && COMPILED_ROOT_FIELDS.has(selection.name.value)) &&
       onlyVariableArguments(document);

@@ -100,7 +100,10 @@ export function createResponseCache(app: App, clock?: Clock) {
     let byOperation = ttlByDocument.get(document);
     if (!byOperation) ttlByDocument.set(document, (byOperation = new Map()));
     let ttl = byOperation.get(operationName);
-    if (ttl === undefined) byOperation.set(operationName, (ttl = rootFieldsTtl(document, operationName)));
+    if (ttl !== undefined) return ttl;
+    ttl = rootFieldsTtl(document, operationName);
+    // Only the document's own operations are remembered: a client cannot grow the map with made-up names.
+    if (getOperationAST(document, operationName)) byOperation.set(operationName, ttl);
     return ttl;
   };
 
@@ -130,7 +133,10 @@ export function createResponseCache(app: App, clock?: Clock) {
       const operationName = typeof context.params?.operationName === 'string' ? context.params.operationName : null;
       const ttl = ttlOf(args.document, operationName);
       if (ttl === 0) {
-        if (typeof context.params?.query === 'string') rememberNeverCached(context.params.query, operationName);
+        const query = context.params?.query;
+        if (typeof query === 'string' && !neverCached.get(query)?.has(operationName) && getOperationAST(args.document, operationName)) {
+          rememberNeverCached(query, operationName);
+        }
         return;
       }
       const sessionId = liveSessionKey(app, context.request);

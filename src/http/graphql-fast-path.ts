@@ -19,7 +19,7 @@ const KNOWN_DOCUMENTS = 1000;
 /** A document seen before: its parse, and which of its operations passed validation whatever the variables. */
 interface KnownDocument {
   document: DocumentNode;
-  operations: Map<string | null, OperationDefinitionNode | null>;
+  operations: Map<string | null, OperationDefinitionNode>;
   /** Operation names whose validation (limits included) passed and does not depend on the variables. */
   validForAnyVariables: Set<string | null>;
 }
@@ -99,8 +99,13 @@ export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersSer
     }
     const operationName = params.operationName ?? null;
     let operation = entry.operations.get(operationName);
-    if (operation === undefined) entry.operations.set(operationName, (operation = getOperationAST(entry.document, operationName) ?? null));
-    if (!operation || operation.operation === 'subscription') return undefined;
+    if (!operation) {
+      operation = getOperationAST(entry.document, operationName) ?? undefined;
+      // Only the document's own operations are remembered, so no client can grow the entry with made-up names.
+      if (!operation) return undefined;
+      entry.operations.set(operationName, operation);
+    }
+    if (operation.operation === 'subscription') return undefined;
     if (!entry.validForAnyVariables.has(operationName)) {
       // A rule may throw (the cost rule coercing a bad enum literal); Yoga turns that into the client's error.
       const valid = (() => {
