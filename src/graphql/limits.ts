@@ -133,7 +133,7 @@ const costReadsVariablesByDocument = new WeakMap<DocumentNode, boolean>();
  * complexity is a function (connectionComplexity: `first`/`last`), so only a variable passed to such a field counts;
  * every other document costs the same whatever its variables (an analytics question, a year range…).
  */
-function costReadsVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
+export function costReadsVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
   let reads = costReadsVariablesByDocument.get(document);
   if (reads !== undefined) return reads;
   reads = false;

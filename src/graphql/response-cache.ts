@@ -136,8 +136,26 @@ export function createResponseCache(app: App, clock?: Clock) {
     let byOperation = ttlByDocument.get(document);
     if (!byOperation) ttlByDocument.set(document, (byOperation = new Map()));
     let ttl = byOperation.get(operationName);
-    if (ttl === undefined) byOperation.set(operationName, (ttl = rootFieldsTtl(document, operationName)));
+    if (ttl !== undefined) return ttl;
+    ttl = rootFieldsTtl(document, operationName);
+    // Only the document's own operations are remembered: a client cannot grow the map with made-up names.
+    if (getOperationAST(document, operationName)) byOperation.set(operationName, ttl);
     return ttl;
+  };
+
+  /**
+   * Documents (by their text, and operation name) whose answers are never kept (`me`, a mutation…), so a request
+   * for one skips the key and the lookup before Yoga. Bounded: cleared when full, which only costs lookups again.
+   */
+  const neverCached = new Map<string, Set<string | null>>();
+  const NEVER_CACHED_DOCUMENTS = 1000;
+  const rememberNeverCached = (query: string, operationName: string | null) => {
+    let operations = neverCached.get(query);
+    if (!operations) {
+      if (neverCached.size >= NEVER_CACHED_DOCUMENTS) neverCached.clear();
+      neverCached.set(query, (operations = new Set()));
+    }
+    operations.add(operationName);
   };
 
   /**
@@ -150,7 +168,13 @@ export function createResponseCache(app: App, clock?: Clock) {
       const context = args.contextValue;
       const operationName = typeof context.params?.operationName === 'string' ? context.params.operationName : null;
       const ttl = ttlOf(args.document, operationName);
-      if (ttl === 0) return;
+      if (ttl === 0) {
+        const query = context.params?.query;
+        if (typeof query === 'string' && !neverCached.get(query)?.has(operationName) && getOperationAST(args.document, operationName)) {
+          rememberNeverCached(query, operationName);
+        }
+        return;
+      }
       const sessionId = liveSessionKey(app, context.request);
       if (sessionId === null) return;
       const key = cacheKey({ documentString: context.params.query ?? '', variableValues: context.params.variables, operationName, sessionId });
@@ -173,12 +197,14 @@ export function createResponseCache(app: App, clock?: Clock) {
    * (`usePreParsedBody`).
    */
   async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
+    const operationName = typeof params.operationName === 'string' ? params.operationName : null;
+    if (neverCached.get(params.query)?.has(operationName)) return undefined;
     const { user } = authenticateRequest(app.users, request);
     if (!user) return undefined;
     const key = cacheKey({
       documentString: params.query,
       variableValues: params.variables,
-      operationName: typeof params.operationName === 'string' ? params.operationName : null,
+      operationName,
       sessionId: `session:${user.sessionId}`,
     });
     const cached = await cache.get(key);

@@ -2,6 +2,7 @@
 // resolver sees. HTTP requests and WebSocket operations both come through here (see routes.ts and websocket.ts).
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
+import { useCompiledAnalytics } from '../graphql/compiled';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
@@ -50,6 +51,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       useSubscriptionErrorStatus(),
       useOperationLog(app.log, app.users, metrics),
       responseCache.plugin,
+      useCompiledAnalytics(app.log),
       usePreParsedBody(),
       useRequestParseErrors(),
     ],

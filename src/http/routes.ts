@@ -19,6 +19,7 @@ import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
 import { DASHBOARD_PATH, dashboardAssets } from './dashboard';
 import { graphiqlAsset } from './graphiql';
+import { createGraphQLFastPath, type OperationParams } from './graphql-fast-path';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
 import type { LiveOperationCaps } from './live-operations';
@@ -66,6 +67,7 @@ export interface RequestPipelineParts {
 export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
   const { config, log } = app;
   const handleAnalyticsCompat = createAnalyticsCompat(app);
+  const fastPath = createGraphQLFastPath(yoga, app.users);
 
   function routeRest(route: RestRoute, rest: RestRequest): Promise<Response> {
     if (route === 'analytics') return handleAnalyticsCompat(rest);
@@ -102,16 +104,19 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     const limits = { maxBodyBytes: config.maxBodyBytes, maxUploadBytes: signedIn ? config.maxUploadBytes : config.maxBodyBytes };
     const body = await readBodyWithinLimit(request, limits, log, origin);
     if (body instanceof Response) return body;
-    if (request.body) {
-      const buffered = new Request(request, { body: body.bytes });
-      sameAuthentication(request, buffered);
-      request = buffered;
-      const problem = multipartProblem(request.headers.get('content-type'), body.bytes);
-      if (problem) return logRefusal(problem, request, origin);
-    }
+    const problem = request.body ? multipartProblem(request.headers.get('content-type'), body.bytes) : null;
+    if (problem) return logRefusal(problem, request, origin);
 
-    if (restRoute) return routeRest(restRoute, { request, pathname: restPath, ...origin, log, anonymousAccess: config.anonymousAccess });
+    if (restRoute) return routeRest(restRoute, { request: withBufferedBody(request, body.bytes), pathname: restPath, ...origin, log, anonymousAccess: config.anonymousAccess });
     return graphql(request, url, body.bytes, origin);
+  }
+
+  /** The request around the body already read, for whoever reads it again (Yoga, the REST routes). */
+  function withBufferedBody(request: Request, bytes: Uint8Array<ArrayBuffer>): Request {
+    if (!request.body) return request;
+    const buffered = new Request(request, { body: bytes });
+    sameAuthentication(request, buffered);
+    return buffered;
   }
 
   /** `/` leads to the dashboard; `/dashboard` is its page, `/dashboard/<chunk>` its hashed bundles. */
@@ -139,7 +144,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     return server.upgrade(request, { data }) ? undefined : errorResponse(400, ErrorCode.BAD_USER_INPUT, 'WebSocket upgrade failed');
   }
 
-  async function graphql(request: Request, url: URL, bytes: Uint8Array, origin: RequestOrigin): Promise<Response> {
+  async function graphql(request: Request, url: URL, bytes: Uint8Array<ArrayBuffer>, origin: RequestOrigin): Promise<Response> {
     if (request.method === 'GET') {
       const problem = queryStringProblem(url);
       if (problem) return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem), request, origin);
@@ -164,8 +169,14 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
           operationAnswers.add(cached);
           return cached;
         }
+        const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams });
+        if (answered) {
+          operationAnswers.add(answered);
+          return answered;
+        }
       }
     }
+    request = withBufferedBody(request, bytes);
     let response = await yoga.fetch(request, { ...origin, preParsedParams });
     if (response.status === 406) {
       response = errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');

@@ -79,6 +79,9 @@ export interface PoolStats {
 }
 
 const integerOption = (field: string, min: number, max: number) => integerIn(min, max, `${field} must be an integer from ${min} to ${max}`).nullish();
+/** A submission checked and ready to insert: its queue and settings, its parsed input and that input as JSON. */
+type PreparedJob = NewQueuedJob & { value: unknown };
+
 /** The options every submission takes, checked in this order. */
 const submitOptions = z.object({
   priority: integerOption('priority', -1000, 1000),
@@ -104,6 +107,9 @@ const poolStatsStreamInput = z.object({ intervalMs: integerIn(250, 60_000, 'inva
 export class JobsService {
   private readonly statistics: JobStatistics;
   private readonly stopStatistics: () => void;
+
+  /** Single submissions waiting for the next group commit (see submitGrouped). */
+  private grouped: { job: PreparedJob; resolve: (job: Job) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(private readonly options: JobsServiceOptions) {
     this.statistics = new JobStatistics(options.clock);
@@ -173,8 +179,53 @@ export class JobsService {
     return this.insert(actor, requests, options, true);
   }
 
+  /**
+   * One job, like submit, checked now (a bad input is refused at once) but inserted with the other single submissions
+   * made in the same turn of the event loop, in one transaction: one commit for all of them, which is most of what a
+   * lone insert costs. Resolves once its job is committed. If the group fails (a queue filled up within it), each of
+   * its jobs is inserted alone, so one job's refusal is never another's.
+   */
+  submitGrouped(actor: Actor, kind: JobKindName, input: unknown, options: SubmitOptions = {}): Promise<Job> {
+    const [job] = this.prepare(actor, [{ kind, input }], options, false);
+    return new Promise((resolve, reject) => {
+      this.grouped.push({ job: job!, resolve, reject });
+      if (this.grouped.length === 1) setImmediate(() => this.commitGrouped());
+    });
+  }
+
+  private commitGrouped(): void {
+    const group = this.grouped;
+    this.grouped = [];
+    if (this.isDraining) {
+      for (const { reject } of group) reject(unavailable('shutting down: no new jobs are accepted'));
+      return;
+    }
+    let jobs: Job[];
+    try {
+      jobs = this.store.insertJobs(group.map(({ job }) => job));
+    } catch (error) {
+      // Nothing was inserted (the transaction rolled back): each job alone, so one refusal stays its own.
+      if (group.length === 1) return group[0]!.reject(error);
+      for (const { job, resolve, reject } of group) {
+        try {
+          resolve(this.commit([job])[0]!);
+        } catch (alone) {
+          reject(alone);
+        }
+      }
+      return;
+    }
+    this.announce(group.map(({ job }) => job), jobs);
+    group.forEach(({ resolve }, i) => resolve(jobs[i]!));
+  }
+
   /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */
   private insert(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): Job[] {
+    return this.commit(this.prepare(actor, requests, options, indexed));
+  }
+
+  /** Each request checked (kind, queue, options, input: in that order) and its input serialised, ready to insert. */
+  private prepare(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): PreparedJob[] {
     requireWriter(actor);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
     // Most items share their settings: each distinct (kind, options) is resolved and checked once.
@@ -191,10 +242,20 @@ export class JobsService {
         throw indexed ? atIndex(index, error) : error;
       }
     });
+    return parsed;
+  }
+
+  /** Inserts prepared jobs in one transaction (all or none), then tells subscribers and the runner. */
+  private commit(parsed: PreparedJob[]): Job[] {
     const jobs = this.store.insertJobs(parsed);
+    this.announce(parsed, jobs);
+    return jobs;
+  }
+
+  /** Subscribers and the runner learn of jobs just inserted. */
+  private announce(parsed: PreparedJob[], jobs: Job[]): void {
     for (const job of jobs) this.options.events.publish('jobUpdated', job.id, job);
     this.runner.submitted(jobs.map((job, i) => ({ id: job.id, input: parsed[i]!.value, chars: parsed[i]!.inputJson.length })));
-    return jobs;
   }
 
   /** The queue and settings of a job of `kindName` submitted with `options`, checked. */

@@ -152,12 +152,12 @@ builder.mutationFields((t) => ({
     type: JobType,
     description: 'Queues a π estimate as a durable job (kind PI); follow it with jobUpdated, read it as a PiEstimate result.',
     args: { input: t.arg({ type: PiJobInput, required: true, description: 'Its size, parallelism and seed, and where and how it runs.' }) },
-    resolve: (_root, { input }, ctx) => ctx.jobs.submit(ctx.user, 'PI', piRequest(input).input, optionsOf(input)),
+    resolve: (_root, { input }, ctx) => ctx.jobs.submitGrouped(ctx.user, 'PI', piRequest(input).input, optionsOf(input)),
   }),
   submitForecastJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     description: 'Queues a forecast as a durable job (kind FORECAST); its result is a Forecast.',
     args: { input: t.arg({ type: ForecastJobInput, required: true, description: 'The assets, dates and seed, and where and how it runs.' }) },
-    resolve: (_root, { input }, ctx) => ctx.jobs.submit(ctx.user, 'FORECAST', forecastRequest(input).input, optionsOf(input)),
+    resolve: (_root, { input }, ctx) => ctx.jobs.submitGrouped(ctx.user, 'FORECAST', forecastRequest(input).input, optionsOf(input)),
   }),
 }));

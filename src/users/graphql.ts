@@ -1,8 +1,10 @@
-import { ROLES } from '../db/schema';
+import { type FieldNode, Kind } from 'graphql';
+import { ROLES, type users } from '../db/schema';
 import { builder, describedValues } from '../graphql/builder';
 import { fanOutExtension, sameForTheRole } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
 import { checkPaging, parseId } from '../graphql/ids';
+import type { AuthUser } from './service';
 
 export const RoleEnum = builder.enumType('Role', {
   description: 'What an account may do; ADMIN ⊃ MANAGER ⊃ USER each may do what the one below may; SECRETARY only reads.',
@@ -81,13 +83,33 @@ const UpdateUserInput = builder.inputType('UpdateUserInput', {
   }),
 });
 
+/** The User fields a signed-in request's session already knows (see UsersService.authenticate). */
+const SESSION_USER_FIELDS: ReadonlySet<string> = new Set(['id', 'username', 'role', '__typename']);
+
+/** Whether every node of a field selects only `fields`, plainly (no fragments, so no other type's fields). */
+function selectsOnly(fieldNodes: readonly FieldNode[], fields: ReadonlySet<string>): boolean {
+  return fieldNodes.every((node) => node.selectionSet?.selections.every((selection) => selection.kind === Kind.FIELD && fields.has(selection.name.value)));
+}
+
+/** A User row with what the session knows; the other columns are never read (selectsOnly). */
+const sessionUser = (user: AuthUser) => ({ id: user.id, username: user.username, role: user.role }) as typeof users.$inferSelect;
+
 builder.queryFields((t) => ({
   me: t.drizzleField({
     type: 'users',
     nullable: true,
     description: 'The signed-in user; null when the request carries no token.',
     authScopes: { public: true },
-    resolve: (query, _root, _args, ctx) => (ctx.user ? ctx.users.findUser(ctx.user.id, query) : null),
+    resolve: (query, _root, _args, ctx, info) => {
+      if (!ctx.user) return null;
+      // The session already holds these (forgotten on any change to the user), so asking for them costs no query.
+      if (selectsOnly(info.fieldNodes, SESSION_USER_FIELDS)) {
+        // Building the planned query records what the row holds, so the planner does not load it again.
+        query();
+        return sessionUser(ctx.user);
+      }
+      return ctx.users.findUser(ctx.user.id, query);
+    },
   }),
   users: t.drizzleConnection(
     {
