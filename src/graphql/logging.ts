@@ -26,6 +26,12 @@ function summarize(result: unknown) {
   return { outcome: errors.length ? ('error' as const) : ('ok' as const), errorCodes: codes.length ? codes : undefined, errors: messages.length ? messages : undefined };
 }
 
+/**
+ * Set on the initial context of a validation whose failure is not an answer: the HTTP fast path validates first and,
+ * on a failure, hands the request to Yoga, which validates again and answers — that second pass logs and counts it.
+ */
+export const VALIDATION_PROBE = Symbol('validation probe');
+
 /** Requests whose refusal a line of this plugin already logged (the HTTP layer logs the others: see routes.ts). */
 const refusalLogged = new WeakSet<object>();
 export const isRefusalLogged = (request: Request) => refusalLogged.has(request);
@@ -49,7 +55,7 @@ export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenti
   return {
     onValidate({ context }) {
       return ({ valid, result }) => {
-        if (!valid) {
+        if (!valid && !(context as Record<symbol, unknown>)[VALIDATION_PROBE]) {
           metrics?.rejected();
           log.warn({ ...askedBy(context as Partial<GraphQLContext>), errors: result.map((error) => error.message) }, 'rejected query');
         }

@@ -9,6 +9,7 @@
 import { type DocumentNode, type GraphQLSchema, getOperationAST, type OperationDefinitionNode } from 'graphql';
 import { isAsyncIterable, processRegularResult } from 'graphql-yoga';
 import { costReadsVariables } from '../graphql/limits';
+import { VALIDATION_PROBE } from '../graphql/logging';
 import type { UsersService } from '../users/service';
 import { authenticateRequest } from '../users/auth';
 import type { GraphQLHandler, TransportContext } from './graphql-handler';
@@ -82,7 +83,7 @@ export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersSer
     // A refused token is Yoga's to answer (a 401 from the context factory).
     if (authenticateRequest(users, request).failure) return undefined;
 
-    const enveloped = yoga.getEnveloped({ ...serverContext, request, params } as never);
+    const enveloped = yoga.getEnveloped({ ...serverContext, request, params, [VALIDATION_PROBE]: true } as never);
     const { schema } = enveloped;
     let known = knownBySchema.get(schema);
     if (!known) knownBySchema.set(schema, (known = new BoundedLru(KNOWN_DOCUMENTS)));
