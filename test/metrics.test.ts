@@ -154,6 +154,22 @@ describe('/metrics', () => {
     await scrape({ 'x-forwarded-for': '203.0.113.7', authorization: 'Bearer a-scraper-token-of-some-length' });
   });
 
+  test('an operation name longer than 100 characters counts as `other`: no client can make a scrape megabytes long', async () => {
+    const before = await scrape();
+    const long = `Long${'x'.repeat(200_000)}`;
+    for (const suffix of ['A', 'B']) {
+      const answer = await server.gql(`query ${long}${suffix} { me { id } }`);
+      expect(answer.status).toBe(200);
+      await server.gql(`subscription ${long}${suffix} { quoteStream(protocol: TCP) { text } }`);
+    }
+    const response = await fetch(server.url.replace('/graphql', '/metrics'));
+    const text = await response.text();
+    expect(text).not.toContain('x'.repeat(101));
+    expect(text.length).toBeLessThan(200_000);
+    const other = 'jobgraph_graphql_operation_duration_seconds_count{type="query",operation="other",outcome="ok"}';
+    expect(parseExposition(text).get(other)! - (before.get(other) ?? 0)).toBe(2);
+  });
+
   test('operation names are the client’s: past 200 per type they count as `other`', async () => {
     const before = await scrape();
     const other = 'jobgraph_graphql_operation_duration_seconds_count{type="query",operation="other",outcome="ok"}';

@@ -10,6 +10,8 @@ import { errorResponse } from './responses';
 
 /** Distinct operation names kept as labels per operation type; past this, names count as `other` (clients choose them). */
 const MAX_OPERATION_NAMES = 200;
+/** A longer name counts as `other` too: each label is written on every line of its series at every scrape. */
+const MAX_OPERATION_NAME_LENGTH = 100;
 
 const SECONDS_BUCKETS_FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const SECONDS_BUCKETS_JOBS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -186,7 +188,7 @@ export function createMetrics(app: App) {
     let names = namesByType.get(type);
     if (!names) namesByType.set(type, (names = new Set()));
     if (names.has(name)) return name;
-    if (names.size >= MAX_OPERATION_NAMES) return 'other';
+    if (names.size >= MAX_OPERATION_NAMES || name.length > MAX_OPERATION_NAME_LENGTH) return 'other';
     names.add(name);
     return name;
   };
