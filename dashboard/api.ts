@@ -6,7 +6,7 @@ import { type Client, createClient } from 'graphql-ws';
 const TOKEN_KEY = 'jobgraph:token';
 const ENDPOINT = '/graphql';
 
-export type Role = 'ADMIN' | 'MANAGER' | 'USER';
+export type Role = 'ADMIN' | 'MANAGER' | 'USER' | 'SECRETARY';
 export interface Me {
   id: string;
   username: string;

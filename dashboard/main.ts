@@ -14,12 +14,12 @@ import { WorkersView } from './views/workers';
 
 /** Each view, who sees it in the navigation (the API decides what they may do in it). */
 const VIEWS = [
-  { route: 'jobs', title: 'Jobs', view: JobsView, roles: ['ADMIN', 'MANAGER', 'USER'] },
-  { route: 'queues', title: 'Queues', view: QueuesView, roles: ['ADMIN', 'MANAGER', 'USER'] },
+  { route: 'jobs', title: 'Jobs', view: JobsView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
+  { route: 'queues', title: 'Queues', view: QueuesView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
   { route: 'workers', title: 'Workers', view: WorkersView, roles: ['ADMIN', 'MANAGER'] },
   { route: 'submit', title: 'Submit', view: SubmitView, roles: ['ADMIN', 'MANAGER', 'USER'] },
-  { route: 'analytics', title: 'Analytics', view: AnalyticsView, roles: ['ADMIN', 'MANAGER', 'USER'] },
-  { route: 'quotes', title: 'Quotes', view: QuotesView, roles: ['ADMIN', 'MANAGER', 'USER'] },
+  { route: 'analytics', title: 'Analytics', view: AnalyticsView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
+  { route: 'quotes', title: 'Quotes', view: QuotesView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
   { route: 'logins', title: 'Logins', view: LoginsView, roles: ['ADMIN'] },
 ] as const;
 

@@ -100,7 +100,9 @@ function httpUrl(env: Record<string, string | undefined>, name: string): string 
     throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
   }
   if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash) {
-    throw new ConfigError(`${name} must be an http(s) URL without credentials, query or fragment, got "${raw}"`);
+    // The refused value is echoed, but never a password it carries.
+    if (url.password) url.password = '***';
+    throw new ConfigError(`${name} must be an http(s) URL without credentials, query or fragment, got "${url.password ? url.href : raw}"`);
   }
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
 }

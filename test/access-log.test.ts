@@ -113,4 +113,23 @@ describe('the access log', () => {
     });
     expect(lines.some((l) => l.msg === 'http request' && l.route === '/graphql' && l.status === 200 && l.method === 'POST')).toBe(false);
   });
+
+  test('a password sent as a number is refused to the client as GraphQL words it, but never reaches the log', async () => {
+    const requestId = `numeric-password-${crypto.randomUUID()}`;
+    const post = (body: unknown, suffix: string) =>
+      fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': `${requestId}-${suffix}` }, body: JSON.stringify(body) });
+    const asVariable = await post({ query: 'mutation($p: String!) { login(username: "admin", password: $p) { token } }', variables: { p: 98765432123 } }, 'variable');
+    const inline = await post({ query: 'mutation { login(username: "admin", password: 98765432124) { token } }' }, 'inline');
+    for (const response of [asVariable, inline]) {
+      const body = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      expect(body.errors[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
+    const { lines } = await logged((lines) => lines.filter((l) => String(l.requestId).startsWith(requestId) && l.msg === 'rejected query').length === 2);
+    const rejected = lines.filter((l) => String(l.requestId).startsWith(requestId));
+    expect(rejected.map((l) => l.errors).flat()).toEqual([
+      'Variable "$p" has invalid value: String cannot represent a non string value: (value not logged)',
+      'String cannot represent a non string value: (value not logged)',
+    ]);
+    expect(JSON.stringify(rejected)).not.toContain('9876543212');
+  });
 });

@@ -152,6 +152,12 @@ describe('invalid configuration', () => {
     }
   });
 
+  test('a refused URL is echoed without the password it carries', () => {
+    expect(() => loadConfig({ RELAY_UPSTREAM: 'http://relay:s3cret-pw@upstream.example/api/' })).toThrow(
+      'RELAY_UPSTREAM must be an http(s) URL without credentials, query or fragment, got "http://relay:***@upstream.example/api/"',
+    );
+  });
+
   test.concurrent('the server exits 2 with one line for each', async () => {
     // What loadConfig refuses is checked above, in-process; one of each kind shows the server's exit.
     const cases = [

@@ -64,6 +64,19 @@ describe('the dashboard and GraphiQL pages', () => {
     }
   });
 
+  test('the pages (the dashboard, GraphiQL) may not be framed by another site; no asset is content-sniffed', async () => {
+    for (const [path, headers] of [['/dashboard', {}], ['/graphql', { accept: 'text/html' }]] as const) {
+      const page = await raw(path, headers);
+      expect([path, page.status, page.headers.get('x-frame-options'), page.headers.get('content-security-policy')]).toEqual([path, 200, 'DENY', "frame-ancestors 'none'"]);
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    const pageText = await (await raw('/dashboard', { 'accept-encoding': 'identity' })).text();
+    const bundle = [...pageText.matchAll(/src="(\/dashboard\/[^"]+)"/g)][0]![1]!;
+    const script = await raw(bundle);
+    expect(script.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(script.headers.get('x-frame-options')).toBeNull();
+  });
+
   test('the dashboard answers GET and HEAD only, and 404 for a file it does not have', async () => {
     const head = await raw('/dashboard', { 'accept-encoding': 'br' }, 'HEAD');
     expect(head.status).toBe(200);

@@ -211,4 +211,25 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.close();
     expect(offsite).toEqual([]);
   }, 20_000);
+
+  test('a SECRETARY (read-only) sees every job and queue, with no action buttons, and the views the API lets them read', async () => {
+    const carol = await server.userWithRole('USER', 'dash-carol');
+    const dave = await server.userWithRole('USER', 'dash-dave');
+    for (const { token } of [carol, dave]) await server.gql('mutation { submitPiJob(input: { simulations: 1000, maxAttempts: 1 }) { id } }', {}, token);
+    await server.userWithRole('SECRETARY', 'dash-sec');
+    const page = await openPage();
+    await signIn(page, 'dash-sec', 'dash-sec-password');
+    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Analytics', 'Quotes']);
+    await page.waitForSelector('tr[data-job]');
+    const owners = new Set(await page.locator('tr[data-job] td:nth-child(4)').allInnerTexts());
+    expect(owners.has('dash-carol') && owners.has('dash-dave')).toBe(true);
+    expect(await page.locator('td.actions button').count()).toBe(0);
+    expect(await page.locator('input[name=owner]').count()).toBe(1);
+    await view(page, 'queues');
+    await page.waitForSelector('tr[data-queue=default]');
+    expect(await page.locator('tr[data-queue] button').count()).toBe(0);
+    await shot(page, 'secretary-queues');
+    await page.close();
+    expect(offsite).toEqual([]);
+  }, 20_000);
 });

@@ -141,6 +141,50 @@ describe('/metrics', () => {
     await scrape({ authorization: 'Bearer wrong' });
     await scrape({ authorization: 'Bearer a-scraper-token-of-some-length' });
   });
+
+  test('through a reverse proxy on the same host (its forwarding headers), loopback is anyone: the token is needed', async () => {
+    const metricsUrl = server.url.replace('/graphql', '/metrics');
+    for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
+      const refused = await fetch(metricsUrl, { headers: { [header]: header === 'forwarded' ? 'for=203.0.113.7' : '203.0.113.7' } });
+      expect([header, refused.status]).toEqual([header, 403]);
+      const body = (await refused.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      expect(body.errors[0]!.extensions.code).toBe('FORBIDDEN');
+      expect(body.errors[0]!.message).toContain('METRICS_TOKEN');
+    }
+    await scrape({ 'x-forwarded-for': '203.0.113.7', authorization: 'Bearer a-scraper-token-of-some-length' });
+  });
+
+  test('an operation name longer than 100 characters counts as `other`: no client can make a scrape megabytes long', async () => {
+    const before = await scrape();
+    const long = `Long${'x'.repeat(200_000)}`;
+    for (const suffix of ['A', 'B']) {
+      const answer = await server.gql(`query ${long}${suffix} { me { id } }`);
+      expect(answer.status).toBe(200);
+      await server.gql(`subscription ${long}${suffix} { quoteStream(protocol: TCP) { text } }`);
+    }
+    const response = await fetch(server.url.replace('/graphql', '/metrics'));
+    const text = await response.text();
+    expect(text).not.toContain('x'.repeat(101));
+    expect(text.length).toBeLessThan(200_000);
+    const other = 'jobgraph_graphql_operation_duration_seconds_count{type="query",operation="other",outcome="ok"}';
+    expect(parseExposition(text).get(other)! - (before.get(other) ?? 0)).toBe(2);
+  });
+
+  test('operation names are the client’s: past 200 per type they count as `other`', async () => {
+    const before = await scrape();
+    const other = 'jobgraph_graphql_operation_duration_seconds_count{type="query",operation="other",outcome="ok"}';
+    for (let i = 0; i < 230; i++) await server.gql(`query Flood${i} { __typename }`);
+    const after = await scrape();
+    const queryNames = new Set([...after.keys()].filter((key) => key.startsWith('jobgraph_graphql_operation_duration_seconds_count{type="query"')).map((key) => /operation="([^"]*)"/.exec(key)![1]));
+    // 200 names, `other`, and `anonymous` for operations without a name.
+    expect(queryNames.size).toBeLessThanOrEqual(202);
+    expect(queryNames.has('other')).toBe(true);
+    expect(after.get(other)! - (before.get(other) ?? 0)).toBeGreaterThanOrEqual(30);
+    // The same names again add no label set and keep counting where they counted.
+    for (let i = 0; i < 230; i++) await server.gql(`query Flood${i} { __typename }`);
+    const again = await scrape();
+    expect(again.get(other)! - after.get(other)!).toBe(after.get(other)! - (before.get(other) ?? 0));
+  });
 });
 
 describe('who may read /metrics', () => {
@@ -158,6 +202,9 @@ describe('who may read /metrics', () => {
     expect(metricsAllowed('10.0.0.5', `Bearer ${token}x`, token)).toBe(false);
     expect(metricsAllowed('10.0.0.5', `Bearer ${token}`, token)).toBe(true);
     expect(metricsAllowed('10.0.0.5', `bearer  ${token}`, token)).toBe(true);
+    // Loopback through a proxy is any client.
+    expect(metricsAllowed('127.0.0.1', null, token, true)).toBe(false);
+    expect(metricsAllowed('127.0.0.1', `Bearer ${token}`, token, true)).toBe(true);
   });
 
   test('METRICS_TOKEN must be long enough to resist guessing', () => {

@@ -30,6 +30,19 @@ describe('a page larger than the maximum', () => {
     expect(result.data!.users.edges).toEqual([]);
   });
 
+  test('the same with totalCount asked alone (no page read): as a USER, on jobs and users', async () => {
+    const user = await server.userWithRole('USER');
+    for (const [field, token] of [['jobs', user.token], ['jobs', admin], ['users', admin]] as const) {
+      for (const args of [`first: ${MAX_PAGE_SIZE + 1}`, 'first: -1', `last: ${MAX_PAGE_SIZE + 1}`]) {
+        const result = await server.gql(`{ ${field}(${args}) { totalCount } }`, {}, token);
+        expect([field, args, result.data ?? null]).toEqual([field, args, null]);
+        expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', max: MAX_PAGE_SIZE });
+      }
+    }
+    const counted = await server.gql(`{ jobs(first: ${MAX_PAGE_SIZE}, status: SUCCEEDED) { totalCount } }`, {}, user.token);
+    expect(counted).toMatchObject({ data: { jobs: { totalCount: 0 } } });
+  });
+
   test('a negative size is refused the same way', async () => {
     const result = await server.gql('query($n: Int) { jobs(first: $n) { edges { cursor } } }', { n: -1 }, admin);
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first', max: MAX_PAGE_SIZE });

@@ -84,7 +84,7 @@ export function JobsView({ me }: { me: Me }) {
         ? html`<label>Owner <select name="owner" value=${filters.owner} onChange=${setFilter('owner')}><option value="">all</option>${(users.data?.users.edges ?? []).map(
             ({ node }) => html`<option value=${node.id}>${node.username}</option>`,
           )}</select></label>`
-        : me.role === 'MANAGER'
+        : me.role === 'MANAGER' || me.role === 'SECRETARY'
           ? html`<label>Owner id <input name="owner" size="4" value=${filters.owner} onChange=${setFilter('owner')} /></label>`
           : null}
       <button type="button" onClick=${page.reload}>Refresh</button>
@@ -95,7 +95,7 @@ export function JobsView({ me }: { me: Me }) {
       <tbody>
         ${(page.data?.jobs.edges ?? []).map(
           // Keyed by the read too: a row read again (after a retry, say) starts following its job afresh.
-          ({ node }) => html`<${JobLine} key=${`${node.id}:${readNumber}`} initial=${node} open=${selected === node.id} onToggle=${() => setSelected(selected === node.id ? null : node.id)} act=${act} />`,
+          ({ node }) => html`<${JobLine} key=${`${node.id}:${readNumber}`} initial=${node} open=${selected === node.id} onToggle=${() => setSelected(selected === node.id ? null : node.id)} act=${me.role === 'SECRETARY' ? null : act} />`,
         )}
       </tbody>
     </table>
@@ -109,7 +109,8 @@ export function JobsView({ me }: { me: Me }) {
 
 type Act = (query: string, id: string, reload: boolean) => Promise<void>;
 
-function JobLine({ initial, open, onToggle, act }: { initial: JobRow; open: boolean; onToggle: () => void; act: Act }) {
+/** `act` is null for the read-only SECRETARY: no action buttons. */
+function JobLine({ initial, open, onToggle, act }: { initial: JobRow; open: boolean; onToggle: () => void; act: Act | null }) {
   const { job } = useLiveJob(initial);
   const now = useTicker(500, job.status === 'RUNNING');
   return html`<tr data-job=${job.id} class=${open ? 'open' : ''}>
@@ -122,9 +123,9 @@ function JobLine({ initial, open, onToggle, act }: { initial: JobRow; open: bool
       <td class="num">${jobDuration(job, now)}</td>
       <td>${formatTime(job.createdAt)}</td>
       <td class="actions">
-        ${!isFinal(job.status) ? html`<button onClick=${() => act('mutation($id: ID!) { cancelJob(id: $id) { id status } }', job.id, false)}>Cancel</button>` : null}
-        ${job.status === 'FAILED' || job.status === 'CANCELLED' ? html`<button onClick=${() => act('mutation($id: ID!) { retryJob(id: $id) { id status } }', job.id, true)}>Retry</button>` : null}
-        ${job.status !== 'RUNNING' ? html`<button class="danger" onClick=${() => confirm(`Delete job ${job.id}?`) && act('mutation($id: ID!) { deleteJob(id: $id) }', job.id, true)}>Delete</button>` : null}
+        ${act && !isFinal(job.status) ? html`<button onClick=${() => act('mutation($id: ID!) { cancelJob(id: $id) { id status } }', job.id, false)}>Cancel</button>` : null}
+        ${act && (job.status === 'FAILED' || job.status === 'CANCELLED') ? html`<button onClick=${() => act('mutation($id: ID!) { retryJob(id: $id) { id status } }', job.id, true)}>Retry</button>` : null}
+        ${act && job.status !== 'RUNNING' ? html`<button class="danger" onClick=${() => confirm(`Delete job ${job.id}?`) && act('mutation($id: ID!) { deleteJob(id: $id) }', job.id, true)}>Delete</button>` : null}
       </td>
     </tr>
     ${open ? html`<tr class="detail"><td colspan="9"><${JobDetail} id=${job.id} status=${job.status} /></td></tr>` : null}`;

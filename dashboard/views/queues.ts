@@ -19,7 +19,7 @@ export function QueuesView({ me }: { me: Me }) {
   const queues = usePolled(() => gql<{ queues: Queue[] }>(`{ queues { ${QUEUE_FIELDS} } }`), 2000);
   const [error, setError] = useState<ApiError | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
-  const isManager = me.role !== 'USER';
+  const isManager = me.role === 'MANAGER' || me.role === 'ADMIN';
   const isAdmin = me.role === 'ADMIN';
   const run = async (query: string, variables: Record<string, unknown>) => {
     setError(null);

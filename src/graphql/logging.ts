@@ -38,6 +38,13 @@ export const isRefusalLogged = (request: Request) => refusalLogged.has(request);
 
 
 /**
+ * A message for the log without the value graphql-js echoes when it cannot coerce one ("String cannot represent a
+ * non string value: 12345678"): a password sent as a number must not reach the log. The client's answer keeps it.
+ */
+export const withoutEchoedValue = (message: string) =>
+  message.replace(/(cannot represent [^:]*value): [\s\S]*$/, '$1: (value not logged)').replace(/(Expected value of type [^,]*), found [\s\S]*$/, '$1, found (value not logged)');
+
+/**
  * One log line per operation (name, type, duration, user, outcome) and one per rejected document or input, with
  * the client's address, the username and the messages, so the server log answers "who did what, how long did it
  * take, and what went wrong".
@@ -57,7 +64,7 @@ export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenti
       return ({ valid, result }) => {
         if (!valid && !(context as Record<symbol, unknown>)[VALIDATION_PROBE]) {
           metrics?.rejected();
-          log.warn({ ...askedBy(context as Partial<GraphQLContext>), errors: result.map((error) => error.message) }, 'rejected query');
+          log.warn({ ...askedBy(context as Partial<GraphQLContext>), errors: result.map((error) => withoutEchoedValue(error.message)) }, 'rejected query');
         }
       };
     },

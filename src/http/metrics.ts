@@ -10,6 +10,8 @@ import { errorResponse } from './responses';
 
 /** Distinct operation names kept as labels per operation type; past this, names count as `other` (clients choose them). */
 const MAX_OPERATION_NAMES = 200;
+/** A longer name counts as `other` too: each label is written on every line of its series at every scrape. */
+const MAX_OPERATION_NAME_LENGTH = 100;
 
 const SECONDS_BUCKETS_FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const SECONDS_BUCKETS_JOBS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -186,15 +188,17 @@ export function createMetrics(app: App) {
     let names = namesByType.get(type);
     if (!names) namesByType.set(type, (names = new Set()));
     if (names.has(name)) return name;
-    if (names.size >= MAX_OPERATION_NAMES) return 'other';
+    if (names.size >= MAX_OPERATION_NAMES || name.length > MAX_OPERATION_NAME_LENGTH) return 'other';
     names.add(name);
     return name;
   };
   const observeOperation: OperationObserver = (type, name, outcome, seconds) => {
-    const key = `${type}\n${name}\n${outcome}`;
+    // Keyed by the label, not the client's name: names past the cap share `other`'s one entry, not one each.
+    const operation = operationLabel(type, name);
+    const key = `${type}\n${operation}\n${outcome}`;
     let child = operationChildren.get(key);
     if (!child) {
-      child = operationSeconds.labels({ type, operation: operationLabel(type, name), outcome });
+      child = operationSeconds.labels({ type, operation, outcome });
       operationChildren.set(key, child);
     }
     child.observe(seconds);
@@ -229,9 +233,9 @@ export function createMetrics(app: App) {
     },
     /** GET /metrics: loopback clients, or anyone with `Authorization: Bearer <METRICS_TOKEN>`. */
     async respond(request: Request, clientAddress: string | null): Promise<Response> {
-      if (!metricsAllowed(clientAddress, request.headers.get('authorization'), app.config.metricsToken)) {
+      if (!metricsAllowed(clientAddress, request.headers.get('authorization'), app.config.metricsToken, isProxied(request))) {
         const how = app.config.metricsToken ? 'send Authorization: Bearer <METRICS_TOKEN>' : 'set METRICS_TOKEN for remote scrapers';
-        return errorResponse(403, ErrorCode.FORBIDDEN, `/metrics is open to loopback clients only; ${how}`);
+        return errorResponse(403, ErrorCode.FORBIDDEN, `/metrics is open to loopback clients only (not through a proxy); ${how}`);
       }
       const text = `${await perProcess.metrics()}\n${await registry.metrics()}`;
       return new Response(text, { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } });
@@ -246,9 +250,16 @@ export function isLoopback(address: string | null): boolean {
   return v4.startsWith('127.') || address === '::1';
 }
 
-/** Loopback always; elsewhere only with the configured token, compared in constant time (as digests: equal lengths). */
-export function metricsAllowed(clientAddress: string | null, authorization: string | null, token: string | undefined): boolean {
-  if (isLoopback(clientAddress)) return true;
+/** Headers a reverse proxy adds: behind one on the same host every client's address is loopback. */
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'];
+const isProxied = (request: Request) => PROXY_HEADERS.some((name) => request.headers.has(name));
+
+/**
+ * Loopback always, unless the request came through a proxy (then it is anyone's); elsewhere only with the configured
+ * token, compared in constant time (as digests: equal lengths).
+ */
+export function metricsAllowed(clientAddress: string | null, authorization: string | null, token: string | undefined, proxied = false): boolean {
+  if (isLoopback(clientAddress) && !proxied) return true;
   if (!token || !authorization) return false;
   const presented = /^Bearer\s+(.+)$/i.exec(authorization.trim())?.[1] ?? '';
   const digest = (value: string) => createHash('sha256').update(value).digest();

@@ -59,6 +59,8 @@ const compressor = (() => {
   };
 })();
 
+const FRAME_DENIED = { 'x-frame-options': 'DENY', 'content-security-policy': "frame-ancestors 'none'" };
+
 type Encoding = 'br' | 'gzip' | 'identity';
 const ETAG_SUFFIX: Record<Encoding, string> = { br: '-br', gzip: '-gz', identity: '' };
 
@@ -80,7 +82,9 @@ function chooseEncoding(acceptEncoding: string | null): Encoding {
 export function serveAsset(asset: StaticAsset, request: Request): Response {
   const encoding = chooseEncoding(request.headers.get('accept-encoding'));
   const etag = `"${asset.hash}${ETAG_SUFFIX[encoding]}"`;
-  const headers: Record<string, string> = { etag, 'cache-control': asset.cacheControl, vary: 'Accept-Encoding' };
+  const headers: Record<string, string> = { etag, 'cache-control': asset.cacheControl, vary: 'Accept-Encoding', 'x-content-type-options': 'nosniff' };
+  // The pages act with the signed-in user's token: no other site may frame them and trick a click (clickjacking).
+  if (asset.contentType.startsWith('text/html')) Object.assign(headers, FRAME_DENIED);
   const ifNoneMatch = request.headers.get('if-none-match');
   if (ifNoneMatch && matchesAnyRepresentation(ifNoneMatch, asset.hash)) return new Response(null, { status: 304, headers });
   if (encoding !== 'identity') headers['content-encoding'] = encoding;

@@ -216,7 +216,11 @@ builder.queryFields((t) => ({
         queue: t.arg.string({ description: 'Only jobs of the queue with this name.' }),
         owner: t.arg.id({ description: 'A user id (managers and admins).' }),
       },
-      totalCount: (_root, args, ctx) => ctx.jobs.countMatching(ctx.user!, jobFilterOf(args)),
+      // Asked alone, the count skips `resolve`: the page arguments are still checked, as with the page.
+      totalCount: (_root, args, ctx) => {
+        checkPaging(args);
+        return ctx.jobs.countMatching(ctx.user!, jobFilterOf(args));
+      },
       resolve: (query, _root, args, ctx) => {
         checkPaging(args);
         return ctx.jobs.list(ctx.user, jobFilterOf(args), query);

@@ -117,7 +117,11 @@ builder.queryFields((t) => ({
       authScopes: { admin: true },
       description: 'Every account, oldest first.',
       complexity: connectionComplexity,
-      totalCount: (_root, _args, ctx) => ctx.users.countUsers(),
+      // Asked alone, the count skips `resolve`: the page arguments are still checked, as with the page.
+      totalCount: (_root, args, ctx) => {
+        checkPaging(args);
+        return ctx.users.countUsers();
+      },
       resolve: (query, _root, args, ctx) => {
         checkPaging(args);
         return ctx.users.listUsers(query);
