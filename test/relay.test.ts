@@ -153,7 +153,9 @@ describe('the relay', () => {
       const result = await relay(path!);
       expect(result.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
       expect(result.errors?.[0]?.message).toContain(message!);
-      expect(result.errors?.[0]?.message).toContain(`${upstream.base}${path}`);
+      // It names the path under RELAY_UPSTREAM, never the upstream's (internal) address.
+      expect(result.errors?.[0]?.message).toContain(`RELAY_UPSTREAM/${path}`);
+      expect(result.errors?.[0]?.message).not.toContain(upstream.base);
     }
     expect(cachedRows().filter((row) => ['html', 'down', 'slow'].includes(row))).toEqual([]);
   });

@@ -138,6 +138,15 @@ export class RelayService {
     this.flushTimer = setInterval(() => this.flushTouched(), FLUSH_INTERVAL_MS);
   }
 
+  /**
+   * An upstream URL as clients are told it: relative to RELAY_UPSTREAM, whose address is internal (admins see it in
+   * /ready; the log lines carry the whole URL).
+   */
+  private named(url: string): string {
+    const base = this.options.upstream ?? '';
+    return url.startsWith(base) ? `RELAY_UPSTREAM/${url.slice(base.length).replace(/^\//, '')}` : 'RELAY_UPSTREAM';
+  }
+
   /** For /ready: whether an upstream is set, and the cache's size and counters. */
   status() {
     return { upstream: this.options.upstream ?? null, entries: this.entries.size, bytes: this.bytes, ...this.stats };
@@ -168,7 +177,7 @@ export class RelayService {
     const response = await this.get('restaurant');
     freshness?.limit(response.freshForMs);
     if (response.status !== 200 || !Array.isArray(response.body)) {
-      throw unavailable(`the upstream ${response.url} answered ${response.status} without a list of restaurants`);
+      throw unavailable(`the upstream ${this.named(response.url)} answered ${response.status} without a list of restaurants`);
     }
     return response.body.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null && !Array.isArray(item));
   }
@@ -181,7 +190,7 @@ export class RelayService {
     if (response.status === 404) return null;
     const body = response.body;
     if (response.status !== 200 || typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw unavailable(`the upstream ${response.url} answered ${response.status} without a restaurant object`);
+      throw unavailable(`the upstream ${this.named(response.url)} answered ${response.status} without a restaurant object`);
     }
     return body as Record<string, unknown>;
   }
@@ -203,7 +212,7 @@ export class RelayService {
           : error instanceof Error && error.name === 'TimeoutError'
             ? `did not answer within ${this.options.timeoutMs} ms`
             : `could not be reached (${(error as Error).message})`;
-      return this.staleOr(path, entry, `the upstream ${url} ${why}`);
+      return this.staleOr(path, entry, `the upstream ${this.named(url)} ${why}`);
     }
     const kept = keptHeaders(response.headers);
 
@@ -216,14 +225,14 @@ export class RelayService {
       this.store(entry);
       return this.answer(path, entry, { cached: true, stale: false, revalidated: true });
     }
-    if (response.status >= 500) return this.staleOr(path, entry, `the upstream ${url} answered ${response.status}`);
+    if (response.status >= 500) return this.staleOr(path, entry, `the upstream ${this.named(url)} answered ${response.status}`);
 
     let json: unknown;
     try {
       json = text === '' ? null : JSON.parse(text);
     } catch {
       if (response.status < 400 || response.status >= 500) {
-        return this.staleOr(path, entry, `the upstream ${url} answered ${response.status} with a body that is not JSON`);
+        return this.staleOr(path, entry, `the upstream ${this.named(url)} answered ${response.status} with a body that is not JSON`);
       }
       // A refusal (a 404's HTML page, say) is still the upstream's answer: its status counts, its body is null.
       text = '';
@@ -250,11 +259,12 @@ export class RelayService {
       if (location === null) return response;
       await response.body?.cancel().catch(() => {});
       if (redirects === MAX_REDIRECTS) {
-        throw unavailable(`the upstream ${url} redirected more than ${MAX_REDIRECTS} times`, { reason: 'TOO_MANY_REDIRECTS' });
+        throw unavailable(`the upstream ${this.named(url)} redirected more than ${MAX_REDIRECTS} times`, { reason: 'TOO_MANY_REDIRECTS' });
       }
       const next = new URL(location, current);
       if (!isUnderBase(this.options.upstream!, next)) {
-        throw unavailable(`the upstream ${url} redirected to ${next.href}, outside RELAY_UPSTREAM`, { reason: 'REDIRECT_OUTSIDE_UPSTREAM' });
+        this.log.warn({ url, location: next.href }, 'relay upstream redirected outside RELAY_UPSTREAM');
+        throw unavailable(`the upstream ${this.named(url)} redirected outside RELAY_UPSTREAM`, { reason: 'REDIRECT_OUTSIDE_UPSTREAM' });
       }
       current = next.href;
     }
@@ -262,7 +272,10 @@ export class RelayService {
 
   /** The upstream failed: serve what we have, flagged stale, or say what went wrong. */
   private staleOr(path: string, entry: Entry | undefined, problem: string): RelayResponse {
-    if (!entry) throw unavailable(problem);
+    if (!entry) {
+      this.log.warn({ path, problem }, 'relay upstream failed, nothing cached');
+      throw unavailable(problem);
+    }
     this.stats.stale++;
     this.log.warn({ url: entry.url, problem }, 'relay served a stale entry');
     this.touch(entry);
