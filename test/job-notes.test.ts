@@ -68,6 +68,10 @@ describe('notes on a job', () => {
     const id = await heldJob(admin);
     const empty = await server.gql(NOTE, { id, note: '   ' }, admin);
     expect(empty.errors?.[0]).toMatchObject({ message: 'invalid field note: it is empty', extensions: { code: 'BAD_USER_INPUT' } });
+    const control = await server.gql(NOTE, { id, note: 'ok\u0000then \u001b[31mred' }, admin);
+    expect(control.errors?.[0]).toMatchObject({ message: 'invalid field note: it contains control characters', extensions: { code: 'BAD_USER_INPUT' } });
+    const multiline = await server.gql(NOTE, { id, note: 'line one\n\tline two' }, admin);
+    expect(multiline.errors).toBeUndefined();
     const long = await server.gql(NOTE, { id, note: 'x'.repeat(2001) }, admin);
     expect(long.errors?.[0]).toMatchObject({
       message: 'note is longer than 2,000 characters',

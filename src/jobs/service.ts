@@ -96,7 +96,9 @@ export const MAX_JOBS_PER_RUN = 1000;
 export const MAX_NOTE_LENGTH = 2000;
 const noteInput = stringAtMost('note', MAX_NOTE_LENGTH)
   .transform((note) => note.trim())
-  .refine((note) => note.length > 0, { error: 'invalid field note: it is empty' });
+  .refine((note) => note.length > 0, { error: 'invalid field note: it is empty' })
+  // Line breaks and tabs are text; other control characters (NUL, escapes) only garble whoever reads the history.
+  .refine((note) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(note), { error: 'invalid field note: it contains control characters' });
 
 const poolStatsStreamInput = z.object({ intervalMs: integerIn(250, 60_000, 'invalid field intervalMs: an integer from 250 to 60000') });
 
