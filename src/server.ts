@@ -49,6 +49,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({ port: config.port, hostname: config.host, ...transport.serveOptions }));
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;
   log.info({ port: server.port, url, database: config.databasePath }, 'jobgraph listening');
+  if (config.anonymousAccess.size) log.warn({ domains: [...config.anonymousAccess] }, 'ANONYMOUS_ACCESS: callers without a token may read these domains');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

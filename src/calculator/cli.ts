@@ -7,6 +7,7 @@
 import { isatty } from 'node:tty';
 import {
   CliError,
+  CONNECTION_HELP,
   CONNECTION_OPTIONS,
   defaultUrl,
   graphqlEndpoint,
@@ -121,7 +122,13 @@ function calcCommandLine(args: string[]) {
 if (import.meta.main) {
   await runTool('calc', USAGE, async () => {
     const options = calcCommandLine(Bun.argv.slice(2));
-    if (!options) return console.log(USAGE);
+    if (!options) {
+      return console.log(`${USAGE}
+Submits the file (one arithmetic expression per line) as a calc job, shows its progress, and writes one result
+line per input line: the value, or "error: …".
+  --out FILE           write the results there (default: stdout)
+  --queue NAME         the queue to submit to (default: default)${CONNECTION_HELP}`);
+    }
     const summary = await runCalcCli(options);
     console.error(
       `${summary.count} expressions, ${summary.errors} errors, job ${summary.jobId}, ${(performance.now() / 1000).toFixed(2)} s` +

@@ -54,6 +54,14 @@ export async function tokenFor(url: string, credentials: Credentials): Promise<s
   throw new CliError('no token: pass --token, set JOBGRAPH_TOKEN, or give --username and --password');
 }
 
+/** What --help adds to a tool's usage line: where the connection settings come from. */
+export const CONNECTION_HELP = `
+  --url URL            the server's base URL or its /graphql URL (default: JOBGRAPH_URL, else http://127.0.0.1:$PORT/graphql, PORT 4000)
+  --token TOKEN        a login token (default: JOBGRAPH_TOKEN)
+  --username NAME      log in with this account instead (its password: --password or JOBGRAPH_PASSWORD)
+  --help               this text
+Exit codes: 0 done, 1 the server could not be reached or refused, 2 a usage error.`;
+
 /** The API's URL: --url, JOBGRAPH_URL, or the local server on PORT. */
 export const defaultUrl = () => process.env.JOBGRAPH_URL ?? `http://127.0.0.1:${process.env.PORT ?? 4000}/graphql`;
 

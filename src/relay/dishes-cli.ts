@@ -3,6 +3,7 @@
 // as a table.
 import {
   CliError,
+  CONNECTION_HELP,
   CONNECTION_OPTIONS,
   type Credentials,
   defaultUrl,
@@ -58,7 +59,12 @@ export async function runDishesCli(options: Credentials & { url: string; restaur
 if (import.meta.main) {
   await runTool('dishes', USAGE, async () => {
     const { values } = parseCommandLine(Bun.argv.slice(2), { ...CONNECTION_OPTIONS, restaurant: { type: 'string', short: 'r' } });
-    if (values.help) return console.log(USAGE);
+    if (values.help) {
+      return console.log(`${USAGE}
+Prints the relay's restaurants, or one restaurant's dishes, as a table. Without credentials it asks anonymously
+(a server started with ANONYMOUS_ACCESS=relay answers).
+  --restaurant ID      that restaurant's dishes${CONNECTION_HELP}`);
+    }
     const url = values.url ?? defaultUrl();
     const token = values.token ?? process.env.JOBGRAPH_TOKEN;
     process.stdout.write(
