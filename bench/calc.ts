@@ -93,10 +93,10 @@ try {
     // The headline: a file upload, the way `bun run calc` sends it (README: under 0.4 s submit → done).
     if (name === 'multipart file upload') {
       reportRow({
-        measure: 'calc: 300,003 lines, upload submit → SUCCEEDED (×: speed vs baseline)',
+        measure: 'calc: 300,003 lines, upload submit → SUCCEEDED',
         jobgraph: `${(total * 1000).toFixed(0)} ms`,
         baseline: `${(baseline * 1000).toFixed(0)} ms (interpreter, one thread, no server)`,
-        ratio: baseline / total,
+        ratio: total / baseline,
         target: '≤ 400 ms',
         met: total <= 0.4,
       });

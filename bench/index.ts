@@ -52,6 +52,7 @@ try {
   const minutes = (performance.now() - started) / 60_000;
   console.log(`\n== summary: ${selected.map((bench) => bench.name).join(', ')}${quick ? ' (--quick sizes)' : ''}, ${minutes.toFixed(1)} min\n`);
   console.log(summaryTable(readReport(report)));
+  console.log('\nratio: jobgraph ÷ baseline (for times, below ×1 is faster than the baseline)');
   if (failed.length > 0) console.log(`\nfailed (no rows, or partial): ${failed.join(', ')}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

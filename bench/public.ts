@@ -187,14 +187,14 @@ try {
     rows.push([measure, `${ours.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `${theirs.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `×${(ours / theirs).toFixed(2)}`, target]);
 
   /** A summary row for `bun run bench` (bench/report.ts): jobgraph against stock, target a minimum ratio. */
-  const headline = (measure: string, ours: number, theirs: number, unit: string, baseline: string, atLeast: number, note = '') =>
+  const headline = (measure: string, ours: number, theirs: number, unit: string, baseline: string, atLeast: number, judged = true) =>
     reportRow({
       measure,
       jobgraph: amount(ours, unit),
       baseline: `${amount(theirs, unit)} (${baseline})`,
       ratio: ours / theirs,
-      target: `≥ ×${atLeast.toFixed(1)}${note}`,
-      met: ours / theirs >= atLeast,
+      target: `≥ ×${atLeast.toFixed(1)}${judged ? '' : ' at 4,000 (not judged here)'}`,
+      met: judged ? ours / theirs >= atLeast : null,
     });
 
   const cpu = (value: number) => (Number.isNaN(value) ? '?' : value.toFixed(2));
@@ -227,7 +227,7 @@ try {
   row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '');
   row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms');
   const fanOutMeasure = `public: fan-out, ${SUBSCRIBERS.toLocaleString('en')} WebSocket subscribers @ ${INTERVAL_MS} ms`;
-  headline(`${fanOutMeasure}, deliveries/s`, ours.perSecond, theirs.perSecond, '/s', 'stock graphql-ws', 3, SUBSCRIBERS === 4000 ? '' : ' (stated at 4,000)');
+  headline(`${fanOutMeasure}, deliveries/s`, ours.perSecond, theirs.perSecond, '/s', 'stock graphql-ws', 3, SUBSCRIBERS >= 4000);
   reportRow({
     measure: `${fanOutMeasure}, lag p99`,
     jobgraph: `${ours.p99} ms`,

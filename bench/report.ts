@@ -10,7 +10,7 @@ export interface ReportRow {
   jobgraph: string;
   /** The baseline measured in the same run, with its unit; '—' where the bench has none. */
   baseline: string;
-  /** As the bench defines it (its own output says which way round); null where there is no baseline. */
+  /** jobgraph ÷ baseline, in the measure's unit (for times, below 1 is faster); null where there is no baseline. */
   ratio: number | null;
   target: string;
   /** Whether the target was met; null where there is no target. */
