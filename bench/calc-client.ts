@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateToText, splitLines } from '../src/compute/calculator';
-import { reportRow } from './report';
+import { amount, reportRow } from './report';
 import { startBenchServer } from './server';
 
 const rounds = Number(process.argv[2] ?? 5);
@@ -73,8 +73,8 @@ try {
   console.log(`  ratio client / server (median)        ${ratio.toFixed(2)}×   target ≤ 1.50× ${ratio <= 1.5 ? '✓' : '✗'}`);
   reportRow({
     measure: 'calc-client: `bun run calc operations.txt`, start to exit (median)',
-    jobgraph: `${(median(clients) * 1000).toFixed(0)} ms`,
-    baseline: `${(median(servers) * 1000).toFixed(0)} ms (server submit → SUCCEEDED)`,
+    jobgraph: amount(median(clients) * 1000, 'ms'),
+    baseline: `${amount(median(servers) * 1000, 'ms')} (server submit → SUCCEEDED)`,
     ratio,
     target: '≤ ×1.5',
     met: ratio <= 1.5,

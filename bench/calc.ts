@@ -5,7 +5,7 @@
 //   bun bench/calc.ts [rounds=3]      (WORKERS sets the pool size; default: CPU count)
 import { readFileSync } from 'node:fs';
 import { evaluateBatch, splitLines } from '../src/compute/calculator';
-import { reportRow } from './report';
+import { amount, reportRow } from './report';
 import { startBenchServer } from './server';
 
 const rounds = Number(process.argv[2] ?? 3);
@@ -94,8 +94,8 @@ try {
     if (name === 'multipart file upload') {
       reportRow({
         measure: 'calc: 300,003 lines, upload submit → SUCCEEDED',
-        jobgraph: `${(total * 1000).toFixed(0)} ms`,
-        baseline: `${(baseline * 1000).toFixed(0)} ms (interpreter, one thread, no server)`,
+        jobgraph: amount(total * 1000, 'ms'),
+        baseline: `${amount(baseline * 1000, 'ms')} (interpreter, one thread, no server)`,
         ratio: total / baseline,
         target: '≤ 400 ms',
         met: total <= 0.4,
