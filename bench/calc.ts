@@ -5,6 +5,7 @@
 //   bun bench/calc.ts [rounds=3]      (WORKERS sets the pool size; default: CPU count)
 import { readFileSync } from 'node:fs';
 import { evaluateBatch, splitLines } from '../src/compute/calculator';
+import { amount, reportRow } from './report';
 import { startBenchServer } from './server';
 
 const rounds = Number(process.argv[2] ?? 3);
@@ -89,6 +90,17 @@ try {
       `  ${name.padEnd(26)} submit ${ms(best(submitTimes))}  pool ${ms(best(poolTimes))}  submit→done ${ms(total)}` +
         `  ${Math.round(lines.length / total).toLocaleString()} lines/s  ×${(baseline / total).toFixed(2)} vs baseline  (fetch output ${ms(best(fetchTimes))})`,
     );
+    // The headline: a file upload, the way `bun run calc` sends it (README: under 0.4 s submit → done).
+    if (name === 'multipart file upload') {
+      reportRow({
+        measure: 'calc: 300,003 lines, upload submit → SUCCEEDED',
+        jobgraph: amount(total * 1000, 'ms'),
+        baseline: `${amount(baseline * 1000, 'ms')} (interpreter, one thread, no server)`,
+        ratio: total / baseline,
+        target: '≤ 400 ms',
+        met: total <= 0.4,
+      });
+    }
   }
 } finally {
   await bench.stop();

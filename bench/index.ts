@@ -1,7 +1,60 @@
-// `bun run bench`: every benchmark in turn. Each prints its own baseline and ratio; see README for results.
-const benches = ['pi.ts', 'calc.ts', 'calc-client.ts', 'analytics.ts', 'analytics-uncached.ts', 'quotes.ts', 'relay.ts', 'jobs.ts', 'submit.ts', 'public.ts'];
-for (const bench of benches) {
-  console.log(`\n== bench/${bench}`);
-  const proc = Bun.spawn(['bun', new URL(bench, import.meta.url).pathname], { stdout: 'inherit', stderr: 'inherit' });
-  if ((await proc.exited) !== 0) process.exit(1);
+// `bun run bench [--quick] [name…]`: every benchmark in turn (or those named: `bun run bench public submit`), each
+// printing its own tables, then one summary table of their headline rows (bench/report.ts). --quick runs smaller
+// sizes (fewer samples, rounds, requests, subscribers; shorter loads) so the whole set takes minutes: its figures
+// are noisier, and fan-out runs below the 4,000 subscribers of its target.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readReport, summaryTable } from './report';
+
+interface Bench {
+  name: string;
+  args: string[];
+  quick: { args?: string[]; env?: Record<string, string> };
 }
+
+const BENCHES: Bench[] = [
+  { name: 'pi', args: [], quick: { args: ['10000000'] } },
+  { name: 'calc', args: [], quick: { args: ['1'] } },
+  { name: 'calc-client', args: [], quick: { args: ['2'] } },
+  { name: 'analytics', args: [], quick: { args: ['50'] } },
+  { name: 'analytics-uncached', args: [], quick: { args: ['50'] } },
+  { name: 'quotes', args: [], quick: { args: ['200'] } },
+  { name: 'relay', args: [], quick: { args: ['2'] } },
+  { name: 'jobs', args: [], quick: { args: ['2000'] } },
+  { name: 'submit', args: [], quick: { env: { BULK_REQUESTS: '16', SINGLE_REQUESTS: '2000' } } },
+  // The fan-out target is stated at 4,000 subscribers.
+  { name: 'public', args: ['4000'], quick: { args: ['500', '2'] } },
+];
+
+const quick = process.argv.includes('--quick');
+const named = process.argv.slice(2).filter((arg) => !arg.startsWith('--')).map((arg) => arg.replace(/\.ts$/, ''));
+const unknown = named.filter((name) => !BENCHES.some((bench) => bench.name === name));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.map((bench) => bench.name).join(', ')}`);
+  process.exit(2);
+}
+const selected = named.length === 0 ? BENCHES : BENCHES.filter((bench) => named.includes(bench.name));
+
+const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-report-'));
+const report = join(dir, 'rows.jsonl');
+const failed: string[] = [];
+const started = performance.now();
+try {
+  for (const bench of selected) {
+    const args = quick ? (bench.quick.args ?? bench.args) : bench.args;
+    const env = { ...process.env, ...(quick ? bench.quick.env : {}), BENCH_REPORT: report };
+    console.log(`\n== bun bench/${bench.name}.ts${args.length > 0 ? ` ${args.join(' ')}` : ''}${quick && bench.quick.env ? `  (${Object.entries(bench.quick.env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}`);
+    const proc = Bun.spawn(['bun', new URL(`${bench.name}.ts`, import.meta.url).pathname, ...args], { env, stdout: 'inherit', stderr: 'inherit' });
+    // One failing bench does not hide the others' results; the run still exits non-zero.
+    if ((await proc.exited) !== 0) failed.push(bench.name);
+  }
+  const minutes = (performance.now() - started) / 60_000;
+  console.log(`\n== summary: ${selected.map((bench) => bench.name).join(', ')}${quick ? ' (--quick sizes)' : ''}, ${minutes.toFixed(1)} min\n`);
+  console.log(summaryTable(readReport(report)));
+  console.log('\nratio: jobgraph ÷ baseline (for times, below ×1 is faster than the baseline)');
+  if (failed.length > 0) console.log(`\nfailed (no rows, or partial): ${failed.join(', ')}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+if (failed.length > 0) process.exit(1);

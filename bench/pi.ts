@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { countInside, piFromCounts, splitSimulations, taskSeed } from '../src/compute/pi';
 import { WorkerPool } from '../src/pool/pool';
+import { amount, reportRow } from './report';
 
 const samples = Number(process.argv[2] ?? 100_000_000);
 const maxWorkers = Number(process.env.WORKERS ?? availableParallelism());
@@ -39,6 +40,14 @@ console.log(`one core, ${samples.toLocaleString()} samples, best of 3:`);
 console.log(`  baseline Math.random()  ${fmt(baseline)}`);
 console.log(`  kernel, WebAssembly SIMD ${fmt(wasm)}   ×${(wasm / baseline).toFixed(1)}`);
 console.log(`  kernel, JavaScript       ${fmt(js)}   ×${(js / baseline).toFixed(1)}`);
+reportRow({
+  measure: 'pi: kernel (WebAssembly SIMD), one core',
+  jobgraph: amount(wasm / 1e6, 'M samples/s'),
+  baseline: `${amount(baseline / 1e6, 'M samples/s')} (Math.random loop)`,
+  ratio: wasm / baseline,
+  target: '',
+  met: null,
+});
 
 console.log(`\nestimatePi(${samples.toLocaleString()}, 8) on the pool (8 tasks), best of 3:`);
 let oneWorker = 0;

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { startQuoteServer } from '../quote-server/server';
+import { amount, markdownTable, reportRow } from './report';
 
 const FAN_OUT_ONLY = process.argv.includes('--fan-out-only');
 const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
@@ -185,6 +186,17 @@ try {
   const row = (measure: string, ours: number, theirs: number, unit: string, target: string, digits = 0) =>
     rows.push([measure, `${ours.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `${theirs.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `×${(ours / theirs).toFixed(2)}`, target]);
 
+  /** A summary row for `bun run bench` (bench/report.ts): jobgraph against stock, target a minimum ratio. */
+  const headline = (measure: string, ours: number, theirs: number, unit: string, baseline: string, atLeast: number, judged = true) =>
+    reportRow({
+      measure,
+      jobgraph: amount(ours, unit),
+      baseline: `${amount(theirs, unit)} (${baseline})`,
+      ratio: ours / theirs,
+      target: `≥ ×${atLeast.toFixed(1)}${judged ? '' : ' at 4,000 (not judged here)'}`,
+      met: judged ? ours / theirs >= atLeast : null,
+    });
+
   const cpu = (value: number) => (Number.isNaN(value) ? '?' : value.toFixed(2));
   const cpus = (label: string, a: { serverCpu: number; clientCpu: number }, b: { serverCpu: number; clientCpu: number }) =>
     rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '']);
@@ -192,9 +204,11 @@ try {
     const typenameOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }');
     const typenameStock = await httpRate(stockUrl, stock.pid, '{ __typename }');
     row('{ __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', '≥ ×1.5');
+    headline('public: { __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', 'stock Yoga', 1.5);
     const meOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token);
     const helloStock = await httpRate(stockUrl, stock.pid, '{ hello }');
     row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.0');
+    headline('public: authenticated { me { id username } }', meOurs.perSecond, helloStock.perSecond, 'req/s', 'stock { hello }', 1.0);
     cpus('__typename', typenameOurs, typenameStock);
     cpus('me / hello', meOurs, helloStock);
   }
@@ -212,6 +226,16 @@ try {
   row('  ticks/s reaching each subscriber', ours.perSecond / SUBSCRIBERS, theirs.perSecond / SUBSCRIBERS, '', `${1000 / INTERVAL_MS} sent`, 1);
   row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '');
   row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms');
+  const fanOutMeasure = `public: fan-out, ${SUBSCRIBERS.toLocaleString('en')} WebSocket subscribers @ ${INTERVAL_MS} ms`;
+  headline(`${fanOutMeasure}, deliveries/s`, ours.perSecond, theirs.perSecond, '/s', 'stock graphql-ws', 3, SUBSCRIBERS >= 4000);
+  reportRow({
+    measure: `${fanOutMeasure}, lag p99`,
+    jobgraph: `${ours.p99} ms`,
+    baseline: `${theirs.p99} ms (stock graphql-ws)`,
+    ratio: ours.p99 / theirs.p99,
+    target: '≤ 150 ms',
+    met: ours.p99 <= 150,
+  });
   row('  server CPU per 1,000 deliveries', ours.cpuPerThousand, theirs.cpuPerThousand, 'ms', '', 1);
   row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '');
   row('  server RSS per subscriber (peak − before)', ours.rssPerSubscriber, theirs.rssPerSubscriber, 'KiB', 'comparable');
@@ -221,10 +245,7 @@ try {
   console.log(
     `jobgraph and stock Yoga each on ${canPin ? 'core 0 (taskset -c 0)' : 'all cores (no taskset)'}, load from separate processes; HTTP: ${CONNECTIONS} keep-alive fetch connections, ${SECONDS} s each; fan-out: ${SECONDS} s\n`,
   );
-  const header = ['measure', 'jobgraph', 'baseline (stock Yoga, same run)', 'ratio', 'target'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((cells) => cells[column]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
-  console.log([line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)].join('\n'));
+  console.log(markdownTable(['measure', 'jobgraph', 'baseline (stock Yoga, same run)', 'ratio', 'target'], rows));
 } finally {
   killAll();
   await Promise.all([...children].map((child) => child.exited));

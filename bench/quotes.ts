@@ -6,6 +6,7 @@
 import { createClient } from 'graphql-ws';
 import { startQuoteServer } from '../quote-server/server';
 import { fetchQuotes } from '../src/quotes/client';
+import { amount, reportRow } from './report';
 import { startBenchServer } from './server';
 
 const SUBSCRIBERS = Number(process.argv[2] ?? 1000);
@@ -34,6 +35,14 @@ try {
     for (let i = 0; i < 8; i++) await fetchQuotes({ host: '127.0.0.1', port: quoteServer.port }, protocol, 1, { timeoutMs: 2000, udpRetries: 2 });
     const sequential = (performance.now() - start) / 1000;
     console.log(`  ${protocol}: ${(best * 1000).toFixed(0)} ms = ${(best / 0.5).toFixed(2)}× the latency; baseline one after another ${(sequential * 1000).toFixed(0)} ms; ×${(sequential / best).toFixed(1)} faster`);
+    reportRow({
+      measure: `quotes(${protocol}, 8) from a 500 ms quote server`,
+      jobgraph: amount(best * 1000, 'ms'),
+      baseline: `${amount(sequential * 1000, 'ms')} (one after another)`,
+      ratio: best / sequential,
+      target: '≤ 1.1× the latency (550 ms)',
+      met: best <= 0.55,
+    });
   }
 
   console.log(`\nquoteStream(TCP, 1000 ms): ${SUBSCRIBERS} WebSocket subscribers, one socket each, ${TICKS} ticks:`);

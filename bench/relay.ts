@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { amount, reportRow } from './report';
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const CONNECTIONS = Number(process.argv[3] ?? 64);
@@ -102,6 +103,14 @@ try {
   console.log(`  relay cached hit { restaurants }: ${Math.round(relay).toLocaleString()} req/s  (×${(relay / baseline).toFixed(2)} of the baseline)`);
   console.log(`  vs the source's ${SOURCE_REQUESTS_PER_SECOND} req/s on 4 cores: ×${(relay / SOURCE_REQUESTS_PER_SECOND).toFixed(1)} (target ×20)`);
   console.log(`  upstream requests during the whole run: ${upstreamHits}`);
+  reportRow({
+    measure: `relay cached hit, ${canPin ? 'one core' : 'all cores'}, ${CONNECTIONS} connections`,
+    jobgraph: amount(relay, 'req/s'),
+    baseline: `${amount(baseline, 'req/s')} ({ __typename })`,
+    ratio: relay / baseline,
+    target: `≥ ${amount(20 * SOURCE_REQUESTS_PER_SECOND, 'req/s')} (×20 the source)`,
+    met: relay >= 20 * SOURCE_REQUESTS_PER_SECOND,
+  });
 } finally {
   server.kill('SIGTERM');
   await server.exited;

@@ -1,0 +1,54 @@
+// bench/report.ts — the headline rows of each benchmark, gathered by `bun run bench` (bench/index.ts) into one summary
+// table. A bench calls reportRow() beside what it prints; the row is appended as a JSON line to the file named by
+// BENCH_REPORT, and nothing happens when it is unset (a bench run on its own).
+import { appendFileSync, readFileSync } from 'node:fs';
+
+export interface ReportRow {
+  /** What was measured, and by which bench: "submit: 8 clients × submitPiJob". */
+  measure: string;
+  /** jobgraph's figure, with its unit. */
+  jobgraph: string;
+  /** The baseline measured in the same run, with its unit; '—' where the bench has none. */
+  baseline: string;
+  /** jobgraph ÷ baseline, in the measure's unit (for times, below 1 is faster); null where there is no baseline. */
+  ratio: number | null;
+  target: string;
+  /** Whether the target was met; null where there is no target. */
+  met: boolean | null;
+}
+
+export function reportRow(row: ReportRow): void {
+  const file = process.env.BENCH_REPORT;
+  if (file) appendFileSync(file, `${JSON.stringify(row)}\n`);
+}
+
+/** A figure with thousands separators and its unit: `amount(15234.6, 'jobs/s')` → "15,235 jobs/s". */
+export const amount = (value: number, unit: string, digits = 0) => `${value.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`;
+
+export function readReport(file: string): ReportRow[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as ReportRow);
+}
+
+/** A markdown table, its columns padded so it also reads as plain text. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((cells) => (cells[column] ?? '').length)));
+  const line = (cells: string[]) => `| ${widths.map((width, column) => (cells[column] ?? '').padEnd(width)).join(' | ')} |`;
+  return [line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function summaryTable(rows: ReportRow[]): string {
+  const met = (value: boolean | null) => (value === null ? '—' : value ? '✔' : '✘');
+  return markdownTable(
+    ['measure', 'jobgraph', 'baseline (same run)', 'ratio', 'target', 'met?'],
+    rows.map((row) => [row.measure, row.jobgraph, row.baseline, row.ratio === null ? '—' : `×${row.ratio.toFixed(2)}`, row.target || '—', met(row.met)]),
+  );
+}
