@@ -1,4 +1,3 @@
-import type { Database } from 'bun:sqlite';
 import type { Logger } from 'pino';
 import { analyticsJob } from './analytics/job';
 import { AnalyticsService } from './analytics/service';
@@ -6,12 +5,13 @@ import { calcJobKind } from './calculator/job';
 import { CalculatorService } from './calculator/service';
 import { type Clock, systemClock } from './clock';
 import type { Config } from './config';
-import { type Db, openDatabase } from './db/client';
+import { type Database, type Db, openDatabase } from './db/client';
 import { diagnosticJob } from './diagnostics/job';
 import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
 import { JobRunner } from './jobs/runner';
 import { JobsService } from './jobs/service';
+import { PgJobStore } from './jobs/pg-store';
 import { SqliteJobStore } from './jobs/sqlite-store';
 import { WorkerPool } from './pool/pool';
 import { DEFAULT_QUEUE, QueuesService } from './queues/service';
@@ -47,13 +47,14 @@ export interface App extends Services {
   config: Config;
   log: Logger;
   db: Db;
-  sqlite: Database;
+  /** SQLite or PostgreSQL (DATABASE_URL), with what differs between them. */
+  database: Database;
   events: EventBus;
   pool: WorkerPool;
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
-  /** True while the database is open and the worker pool is up. */
-  isReady(): boolean;
+  /** True while the database answers and the worker pool is up. */
+  isReady(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -67,12 +68,12 @@ export interface AppOptions {
 }
 
 /** The composition root: every service built once, the job kinds of every domain registered with the engine. */
-export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
+export async function createApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
-  const database = openDatabase(config.databasePath);
+  const database = await openDatabase(config);
   const events = createEventBus();
   const users = new UsersService({
-    db: database.db,
+    database,
     log,
     events,
     tokenTtlMs: config.tokenTtlMs,
@@ -87,15 +88,21 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     pipelineDepth: PIPELINE_DEPTH,
     onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
   });
-  const analytics = new AnalyticsService(database.db, log, config.analyticsCsv);
+  const analytics = new AnalyticsService(database, log, config.analyticsCsv);
   let runner: JobRunner | undefined;
-  const queues = new QueuesService(database.db, log, { concurrency: config.workers * PIPELINE_DEPTH, maxLength: 1_000_000 }, () =>
+  const queues = new QueuesService(database, log, { concurrency: config.workers * PIPELINE_DEPTH, maxLength: 1_000_000 }, () =>
     runner?.wake(),
   );
-  queues.ensureDefault();
+
   // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
   const kinds = jobKindRegistry([piJob, forecastJob, calcJobKind(config.calcChunkChars), analyticsJob(analytics), diagnosticJob]);
-  const store = new SqliteJobStore(database, clock);
+  const store = database.dialect === 'postgres' ? await PgJobStore.open(database, clock, log) : new SqliteJobStore(database, clock);
+  // A queue changed on another instance: read the list again.
+  queues.announce = () => store.announceQueues();
+  store.onWork((what) => {
+    if (what === 'queues') queues.reload().catch((error) => log.error({ err: error }, 'reading the queues failed'));
+  });
+  await queues.load();
   runner = new JobRunner({
     store,
     kinds,
@@ -129,7 +136,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     { timeoutMs: config.quoteTimeoutMs, udpRetries: config.quoteUdpRetries },
     log,
   );
-  const relay = new RelayService(database.db, log, {
+  const relay = await RelayService.open(database, log, {
     upstream: config.relayUpstream,
     defaultTtlSeconds: config.relayDefaultTtlSeconds,
     timeoutMs: config.relayTimeoutMs,
@@ -142,7 +149,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     config,
     log,
     db: database.db,
-    sqlite: database.sqlite,
+    database,
     events,
     users,
     queues,
@@ -154,23 +161,15 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     relay,
     embeddedQuoteServer,
     requestShutdown: options.requestShutdown ?? (() => {}),
-    isReady: () => {
-      if (!open || pool.size === 0) return false;
-      try {
-        database.sqlite.query('SELECT 1').get();
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    isReady: async () => open && pool.size > 0 && (await database.ping()),
     async close() {
       if (!open) return;
       open = false;
       jobs.stop();
       quotes.stop();
-      relay.close();
-      await Promise.all([pool.close(), embeddedQuoteServer?.stop()]);
-      database.close();
+      await relay.close();
+      await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
+      await database.close();
     },
   };
 }

@@ -246,11 +246,11 @@ test('the admin password from the environment works', async () => {
 test('a remembered session still expires on time', async () => {
   const token = await server.login('admin', ADMIN_PASSWORD);
   const users = server.running.app.users;
-  expect(users.authenticate(token)).not.toBeNull();
-  expect(users.authenticate(token)).not.toBeNull(); // now from memory
+  expect(await users.authenticate(token)).not.toBeNull();
+  expect(await users.authenticate(token)).not.toBeNull(); // now from memory
   setSystemTime(new Date(Date.now() + 8 * 24 * 3600 * 1000));
   try {
-    expect(users.authenticate(token)).toBeNull();
+    expect(await users.authenticate(token)).toBeNull();
   } finally {
     setSystemTime();
   }
@@ -263,7 +263,7 @@ describe('password hashing cost', () => {
   test('production (loadConfig + createApp, no option) hashes with the strong default; verify works', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-hash-'));
     const config = loadConfig({ DATABASE_PATH: join(dir, 'jobgraph.db'), WORKERS: '1', QUOTE_SERVER: '127.0.0.1:9' });
-    const app = createApp(config, createLogger({ level: 'silent' }));
+    const app = await createApp(config, createLogger({ level: 'silent' }));
     try {
       await app.users.bootstrapAdmin('admin', 'production-admin-password');
       const user = await app.users.createUser({ username: 'prod-user', password: 'production-password', role: 'USER' });

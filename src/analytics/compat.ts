@@ -28,7 +28,7 @@ const sourceStatus = (status: string) => (status === 'SUCCEEDED' ? 'done' : stat
 
 export async function handleCompatRequest(app: Services, request: Request, pathname: string): Promise<Response> {
   // The source's REST clients know one answer for every refused token: a missing, malformed or dead one alike.
-  const { user } = authenticateRequest(app.users, request);
+  const { user } = await authenticateRequest(app.users, request);
   if (!user) return refuse(401, 'user info error');
   const [, , name, id] = pathname.split('/');
   try {
@@ -41,27 +41,27 @@ export async function handleCompatRequest(app: Services, request: Request, pathn
         return refuse(400, 'the body must be JSON: {"question": …} or {"question": …, "state": …}');
       }
       const checked = app.analytics.checkJobInput({ query: ROUTES[name]!, question: body?.question, state: body?.state });
-      const job = app.jobs.submit(user, 'ANALYTICS', checked);
+      const job = await app.jobs.submit(user, 'ANALYTICS', checked);
       return reply(200, { job_id: job.id });
     }
     if (request.method !== 'GET') return refuse(405, `${request.method} ${pathname} is not part of the API`);
     if (name === 'get_results' && id !== undefined) {
       const jobId = Number(id);
-      const job = Number.isSafeInteger(jobId) && jobId > 0 ? app.jobs.find(user, jobId) : null;
+      const job = Number.isSafeInteger(jobId) && jobId > 0 ? await app.jobs.find(user, jobId) : null;
       if (!job || job.kind !== 'ANALYTICS') return refuse(200, 'Invalid job_id');
       if (!FINAL_STATUSES.includes(job.status)) return reply(200, { status: 'running' });
       if (job.status !== 'SUCCEEDED') return refuse(200, job.error ?? job.status.toLowerCase());
       return reply(200, { status: 'done', data: (job.result as AnalyticsResult).data });
     }
     if (name === 'jobs' && id === undefined) {
-      return reply(200, { status: 'done', data: app.jobs.statusesOfKind(user, 'ANALYTICS').map((job) => ({ [job.id]: sourceStatus(job.status) })) });
+      return reply(200, { status: 'done', data: (await app.jobs.statusesOfKind(user, 'ANALYTICS')).map((job) => ({ [job.id]: sourceStatus(job.status) })) });
     }
     if (name === 'num_jobs' && id === undefined) {
-      return reply(200, app.jobs.statusesOfKind(user, 'ANALYTICS').filter((job) => !FINAL_STATUSES.includes(job.status)).length);
+      return reply(200, (await app.jobs.statusesOfKind(user, 'ANALYTICS')).filter((job) => !FINAL_STATUSES.includes(job.status)).length);
     }
     if (name === 'graceful_shutdown' && id === undefined) {
       if (user.role !== 'ADMIN') return refuse(403, 'only an admin may shut the server down');
-      const pending = app.jobs.pendingCount();
+      const pending = await app.jobs.pendingCount();
       if (!app.jobs.isDraining) app.requestShutdown();
       return reply(200, { status: pending > 0 ? 'running' : 'done' });
     }

@@ -56,9 +56,9 @@ function rootFieldsTtl(document: DocumentNode, operationName: string | null | un
   return Number.isFinite(ttl) ? ttl : 0;
 }
 
-/** `session:<id>` for an HTTP request carrying a live token; null otherwise (WebSocket operations have no request). */
-function liveSessionKey(app: App, request: Request | undefined): string | null {
-  const user = request?.headers ? authenticateRequest(app.users, request).user : null;
+/** `session:<id>` for an HTTP request carrying a live token (its context's user); null otherwise (WebSocket operations have no request). */
+function liveSessionKey(context: GraphQLContext & YogaInitialContext): string | null {
+  const user = context.request?.headers ? context.user : null;
   return user ? `session:${user.sessionId}` : null;
 }
 
@@ -115,7 +115,7 @@ export function createResponseCache(app: App, clock?: Clock) {
       const operationName = typeof context.params?.operationName === 'string' ? context.params.operationName : null;
       const ttl = ttlOf(args.document, operationName);
       if (ttl === 0) return;
-      const sessionId = liveSessionKey(app, context.request);
+      const sessionId = liveSessionKey(context);
       if (sessionId === null) return;
       const key = cacheKey({ documentString: context.params.query ?? '', variableValues: context.params.variables, operationName, sessionId });
       return Promise.resolve(cache.get(key)).then((cached) => {
@@ -137,7 +137,7 @@ export function createResponseCache(app: App, clock?: Clock) {
    * (`usePreParsedBody`).
    */
   async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
-    const { user } = authenticateRequest(app.users, request);
+    const { user } = await authenticateRequest(app.users, request);
     if (!user) return undefined;
     const key = cacheKey({
       documentString: params.query,

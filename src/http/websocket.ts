@@ -67,9 +67,9 @@ export function createWebSocketHandler(
   const graphqlWs = makeHandler<Record<string, unknown>>({
     execute: (args: ExecutionArgs) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
     subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
-    onConnect: (ctx) => {
+    onConnect: async (ctx) => {
       const socket = socketOf(ctx.extra);
-      const authentication = authenticate(app.users, headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
+      const authentication = await authenticate(app.users, headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
       // A bad or malformed token closes the socket (4403) at once; no token is fine for public subscriptions.
       if (authentication.failure) return false;
       followSession(socket, authentication);
@@ -86,7 +86,7 @@ export function createWebSocketHandler(
         headerValue(ctx.connectionParams, 'authorization') ??
         socket.data.authorization;
       // The token is checked again on every subscribe: a logout since the connection opened takes effect.
-      const authentication = authenticate(app.users, authorization);
+      const authentication = await authenticate(app.users, authorization);
       // Counted before any parsing, so a client at its cap costs no more than this refusal.
       const refusal = countOperation(socket, id, authentication);
       if (refusal) return [new GraphQLError(refusal.message, { extensions: { code: ErrorCode.RATE_LIMITED, limit: refusal.limit, max: refusal.max } })];

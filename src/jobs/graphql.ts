@@ -262,8 +262,8 @@ builder.mutationFields((t) => {
       type: ShutdownStatus,
       authScopes: { admin: true },
       description: 'Stops accepting jobs, finishes the queued and running ones (up to SHUTDOWN_TIMEOUT_SECONDS), then exits.',
-      resolve: (_root, _args, ctx) => {
-        const pendingJobs = ctx.jobs.pendingCount();
+      resolve: async (_root, _args, ctx) => {
+        const pendingJobs = await ctx.jobs.pendingCount();
         ctx.requestShutdown();
         return { draining: true, pendingJobs };
       },

@@ -2,8 +2,8 @@ import { asc, eq } from 'drizzle-orm';
 import CachePolicy from 'http-cache-semantics';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock';
-import type { Db } from '../db/client';
-import { relayCache } from '../db/schema';
+import type { Database } from '../db/client';
+import type { relayCache } from '../db/schema';
 import { unavailable } from '../errors';
 import { parseInput } from '../input';
 import { relayPathInput, restaurantIdInput } from './path';
@@ -96,7 +96,9 @@ type PolicyRequest = CachePolicy.Request;
  * as a shared cache): fresh entries are served without a request, stale ones revalidated with ETag / Last-Modified,
  * `no-store` answers never kept, a stale entry served (flagged) when the upstream fails, one upstream request per
  * URL however many callers miss at once, and the least recently used entries evicted past a size bound.
- * Every entry lives in memory and in SQLite (the same set), so a restart keeps the cache and a hit costs no I/O.
+ * Every entry lives in memory and in the database (the same set), so a restart keeps the cache and a hit costs no
+ * I/O; writes reach the database behind the answer, in order. On PostgreSQL each instance keeps its own memory of
+ * the shared table (read at start): an entry one instance fetched is not seen by another until it restarts.
  */
 export class RelayService {
   private readonly entries = new Map<string, Entry>();
@@ -112,10 +114,21 @@ export class RelayService {
   /** http-cache-semantics' policy, reading the time from our clock (its `now()`; revalidation keeps the class). */
   private readonly Policy: typeof CachePolicy;
 
-  constructor(
-    private readonly db: Db,
+  /** The database writes not yet done, chained so they apply in order; close() waits for them. */
+  private writes: Promise<void> = Promise.resolve();
+
+  /** Reads the stored entries (least recently used first) and starts the service. */
+  static async open(database: Database, log: Logger, options: RelayOptions): Promise<RelayService> {
+    const { db, tables } = database;
+    const rows = await db.select().from(tables.relayCache).orderBy(asc(tables.relayCache.lastUsedAt));
+    return new RelayService(database, log, options, rows);
+  }
+
+  private constructor(
+    private readonly database: Database,
     private readonly log: Logger,
     private readonly options: RelayOptions,
+    rows: (typeof relayCache.$inferSelect)[],
   ) {
     const clock = (this.clock = options.clock ?? systemClock);
     this.Policy = class extends CachePolicy {
@@ -124,14 +137,14 @@ export class RelayService {
       }
     };
     // Least recently used first, as the Map's order.
-    for (const row of db.select().from(relayCache).orderBy(asc(relayCache.lastUsedAt)).all()) {
+    for (const row of rows) {
       const policy = this.Policy.fromObject(row.policy as CachePolicy.CachePolicyObject);
       const entry: Entry = { ...row, json: JSON.parse(row.body || 'null'), policy, size: entrySize(row) };
       this.entries.set(row.url, entry);
       this.bytes += entry.size;
     }
     // The bound may have been lowered (or the estimate raised) since these were stored.
-    db.transaction((tx) => this.evictBeyondBound(tx));
+    this.removeRows(this.evictBeyondBound());
     this.flushTimer = setInterval(() => this.flushTouched(), FLUSH_INTERVAL_MS);
   }
 
@@ -264,21 +277,24 @@ export class RelayService {
     this.entries.set(entry.url, entry);
     this.bytes += entry.size;
     const row = { status: entry.status, headers: entry.headers, body: entry.body, policy: entry.policy.toObject(), fetchedAt: entry.fetchedAt, lastUsedAt: entry.lastUsedAt };
-    this.db.transaction((tx) => {
-      tx.insert(relayCache).values({ url: entry.url, ...row }).onConflictDoUpdate({ target: relayCache.url, set: row }).run();
-      this.evictBeyondBound(tx, entry.url);
+    const evicted = this.evictBeyondBound(entry.url);
+    this.write(async (db, { relayCache }) => {
+      await db.insert(relayCache).values({ url: entry.url, ...row }).onConflictDoUpdate({ target: relayCache.url, set: row });
+      for (const url of evicted) await db.delete(relayCache).where(eq(relayCache.url, url));
     });
   }
 
-  /** Drops the least recently used entries (never `keep`, the one just stored) until the cache fits its bound. */
-  private evictBeyondBound(tx: Pick<Db, 'delete'>, keep?: string): void {
+  /** Drops the least recently used entries (never `keep`, the one just stored) until the cache fits its bound; returns their urls. */
+  private evictBeyondBound(keep?: string): string[] {
+    const evicted: string[] = [];
     for (const [url, old] of this.entries) {
       if (this.bytes <= this.options.cacheMaxBytes || url === keep) break;
       this.entries.delete(url);
       this.bytes -= old.size;
       this.touched.delete(url);
-      tx.delete(relayCache).where(eq(relayCache.url, url)).run();
+      evicted.push(url);
     }
+    return evicted;
   }
 
   private remove(url: string): void {
@@ -286,25 +302,41 @@ export class RelayService {
     if (!entry) return;
     this.entries.delete(url);
     this.bytes -= entry.size;
-    this.db.delete(relayCache).where(eq(relayCache.url, url)).run();
+    this.removeRows([url]);
   }
 
-  /** Hits only move entries in memory; their last use reaches SQLite every few seconds (and at close). */
+  private removeRows(urls: string[]): void {
+    if (!urls.length) return;
+    this.write(async (db, { relayCache }) => {
+      for (const url of urls) await db.delete(relayCache).where(eq(relayCache.url, url));
+    });
+  }
+
+  /** Hits only move entries in memory; their last use reaches the database every few seconds (and at close). */
   private flushTouched(): void {
     if (!this.touched.size) return;
     const urls = [...this.touched];
     this.touched.clear();
-    this.db.transaction((tx) => {
-      for (const url of urls) {
-        const entry = this.entries.get(url);
-        if (entry) tx.update(relayCache).set({ lastUsedAt: entry.lastUsedAt }).where(eq(relayCache.url, url)).run();
-      }
+    const uses = urls.flatMap((url) => {
+      const entry = this.entries.get(url);
+      return entry ? [{ url, lastUsedAt: entry.lastUsedAt }] : [];
+    });
+    this.write(async (db, { relayCache }) => {
+      for (const { url, lastUsedAt } of uses) await db.update(relayCache).set({ lastUsedAt }).where(eq(relayCache.url, url));
     });
   }
 
-  close(): void {
+  /** Queues a write in one transaction after the ones before it; a failure is logged (memory stays the truth). */
+  private write(work: (db: Database['db'], tables: Database['tables']) => Promise<void>): void {
+    this.writes = this.writes
+      .then(() => this.database.transaction((tx) => work(tx, this.database.tables)))
+      .catch((error) => this.log.error({ err: error }, 'relay cache write failed'));
+  }
+
+  async close(): Promise<void> {
     clearInterval(this.flushTimer);
     this.flushTouched();
+    await this.writes;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock';
-import type { Db } from '../db/client';
-import { ROLES, type Role, users } from '../db/schema';
+import type { Database } from '../db/client';
+import { ROLES, type Role } from '../db/schema';
 import { type Selection, withSelection } from '../db/selection';
 import { z } from 'zod';
 import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
@@ -22,7 +22,7 @@ export interface AuthUser {
 }
 
 export interface UsersServiceOptions {
-  db: Db;
+  database: Database;
   log: Logger;
   events: EventBus;
   tokenTtlMs: number;
@@ -100,7 +100,7 @@ export class UsersService {
   }
 
   private get db() {
-    return this.options.db;
+    return this.options.database;
   }
 
   /**
@@ -108,13 +108,13 @@ export class UsersService {
    * caller can show it once; it is never stored in clear or logged.
    */
   async bootstrapAdmin(username: string, configuredPassword: string | undefined) {
-    if (q.countActiveAdmins(this.db) > 0) return { created: false as const };
+    if ((await q.countActiveAdmins(this.db)) > 0) return { created: false as const };
     const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
     const passwordHash = await this.hashPassword(password);
-    const existing = q.findUserByUsername(this.db, name);
+    const existing = await q.findUserByUsername(this.db, name);
     this.forgetSessions();
-    if (existing) q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
-    else q.insertUser(this.db, { username: name, passwordHash, role: 'ADMIN' });
+    if (existing) await q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
+    else await q.insertUser(this.db, { username: name, passwordHash, role: 'ADMIN' });
     this.options.log.info({ username: name, passwordSource: configuredPassword ? 'ADMIN_PASSWORD' : 'generated' }, 'first admin created');
     return { created: true as const, username: name, generatedPassword: configuredPassword ? undefined : password };
   }
@@ -130,24 +130,24 @@ export class UsersService {
     const address = clientAddress ?? 'unknown';
     const wait = Math.max(this.usernameThrottle.retryAfterSeconds(username), this.addressThrottle?.retryAfterSeconds(address) ?? 0);
     if (wait > 0) {
-      this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
+      await this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
       throw rateLimited(`too many failed logins; try again in ${wait} s`, wait);
     }
     // No await between the check above and these reservations: that is what makes the budget hold.
     const attempts = { username: this.usernameThrottle.reserve(username), address: this.addressThrottle?.reserve(address) };
 
     try {
-      const user = q.findUserByUsername(this.db, username);
+      const user = await q.findUserByUsername(this.db, username);
       const passwordMatches = user
         ? await Bun.password.verify(password, user.passwordHash)
         : await Bun.password.verify(password, await (this.dummyHash ??= this.hashPassword(generatePassword())));
       const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
       if (failure || !user) {
         this.recordFailedAttempt(attempts, username, address);
-        this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
+        await this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
         throw unauthenticated('user info error');
       }
-      return this.startSession(user, clientAddress);
+      return await this.startSession(user, clientAddress);
     } finally {
       // A success, or an error before any verdict, gives the slots back; after failed() this does nothing.
       attempts.username.release();
@@ -161,30 +161,31 @@ export class UsersService {
     if (attempts.address?.failed()) this.options.log.warn({ address }, 'login locked for this address');
   }
 
-  private startSession(user: NonNullable<ReturnType<typeof q.findUserByUsername>>, clientAddress: string | null) {
+  private async startSession(user: q.UserRow, clientAddress: string | null) {
     const token = generateToken();
     const at = new Date(this.clock.now());
-    const session = this.db.transaction((tx) => {
-      q.recordSuccessfulLogin(tx as unknown as Db, user.id, at);
-      return q.insertSession(tx as unknown as Db, {
+    const session = await this.db.transaction(async (tx) => {
+      const access = { db: tx, tables: this.db.tables };
+      await q.recordSuccessfulLogin(access, user.id, at);
+      return q.insertSession(access, {
         userId: user.id,
         tokenHash: hashToken(token),
         expiresAt: new Date(at.getTime() + this.options.tokenTtlMs),
         clientAddress,
       });
     });
-    this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
+    await this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
     const authUser: AuthUser = { id: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: at.getTime() + this.options.tokenTtlMs };
-    return { token, user: q.findUserById(this.db, user.id)!, authUser };
+    return { token, user: (await q.findUserById(this.db, user.id))!, authUser };
   }
 
   /** The user behind a bearer token, or null when the token is unknown, revoked, expired or its user disabled. */
-  authenticate(token: string): AuthUser | null {
+  async authenticate(token: string): Promise<AuthUser | null> {
     const tokenHash = hashToken(token);
     const now = this.clock.now();
     const known = this.liveSessions.get(tokenHash);
     if (known && known.expiresAt > now) return known;
-    const session = q.findLiveSession(this.db, tokenHash, new Date(now));
+    const session = await q.findLiveSession(this.db, tokenHash, new Date(now));
     if (!session) return null;
     const user: AuthUser = {
       id: session.userId,
@@ -209,37 +210,37 @@ export class UsersService {
   }
 
   /**
-   * Called (synchronously, possibly inside the transaction that makes it) on every change that may end sessions:
+   * Called (synchronously, once the change is committed) on every change that may end sessions:
    * the transports use it to end the streams opened with a token that no longer works.
    */
   onSessionsChanged(listener: () => void): void {
     this.sessionChangeListeners.add(listener);
   }
 
-  logout(user: AuthUser): void {
+  async logout(user: AuthUser): Promise<void> {
+    await q.revokeSession(this.db, user.sessionId, new Date());
     this.forgetSessions();
-    q.revokeSession(this.db, user.sessionId, new Date());
     this.options.log.info({ userId: user.id, username: user.username }, 'logout');
   }
 
-  getUser(id: number) {
-    const user = q.findUserById(this.db, id);
+  async getUser(id: number) {
+    const user = await q.findUserById(this.db, id);
     if (!user) throw notFound(`no user with id ${id}`);
     return user;
   }
 
   /** The account as the reader selects it (see Selection); null when there is none. */
   async findUser(id: number, select?: Selection) {
-    return (await this.db.query.users.findFirst(withSelection({ where: { id } }, select))) ?? null;
+    return (await this.db.db.query.users.findFirst(withSelection({ where: { id } }, select))) ?? null;
   }
 
   /** Every account, oldest first, as the reader selects and pages them. */
   listUsers(select?: Selection) {
-    return this.db.query.users.findMany(withSelection({ orderBy: { id: 'asc' as const } }, select));
+    return this.db.db.query.users.findMany(withSelection({ orderBy: { id: 'asc' as const } }, select));
   }
 
   countUsers(): Promise<number> {
-    return this.db.$count(users);
+    return this.db.db.$count(this.db.tables.users);
   }
 
   /** Every login attempt from now on, as it is logged (for admins watching live). */
@@ -249,28 +250,29 @@ export class UsersService {
 
   async createUser(input: z.input<typeof createUserInput>) {
     const { username, password, role } = parseInput(createUserInput, input);
-    if (q.findUserByUsername(this.db, username)) throw conflict(`username "${username}" is taken`);
-    const user = q.insertUser(this.db, { username, passwordHash: await this.hashPassword(password), role });
+    if (await q.findUserByUsername(this.db, username)) throw conflict(`username "${username}" is taken`);
+    const user = await q.insertUser(this.db, { username, passwordHash: await this.hashPassword(password), role });
     this.options.log.info({ userId: user.id, username, role }, 'user created');
     return user;
   }
 
   async updateUser(id: number, input: z.input<typeof updateUserInput>) {
-    const user = this.getUser(id);
+    const user = await this.getUser(id);
     const { role, disabled, password } = parseInput(updateUserInput, input);
     const changes: Parameters<typeof q.updateUserRow>[2] = {};
     if (role != null) changes.role = role;
     if (disabled != null) changes.disabled = disabled;
     if (password != null) changes.passwordHash = await this.hashPassword(password);
     const losesAdmin = user.role === 'ADMIN' && !user.disabled && ((changes.role && changes.role !== 'ADMIN') || changes.disabled);
-    if (losesAdmin && q.countActiveAdmins(this.db) <= 1) throw conflict('cannot demote or disable the last active admin');
-    const updated = this.db.transaction((tx) => {
-      this.forgetSessions();
-      const row = q.updateUserRow(tx as unknown as Db, id, changes)!;
+    if (losesAdmin && (await q.countActiveAdmins(this.db)) <= 1) throw conflict('cannot demote or disable the last active admin');
+    const updated = await this.db.transaction(async (tx) => {
+      const access = { db: tx, tables: this.db.tables };
+      const row = (await q.updateUserRow(access, id, changes))!;
       // A password reset or a disabled account must not leave old tokens working.
-      if (changes.passwordHash || changes.disabled) q.revokeUserSessions(tx as unknown as Db, id, new Date());
+      if (changes.passwordHash || changes.disabled) await q.revokeUserSessions(access, id, new Date());
       return row;
     });
+    this.forgetSessions();
     this.options.log.info(
       { userId: id, role: changes.role, disabled: changes.disabled, passwordReset: Boolean(changes.passwordHash) },
       'user updated',
@@ -278,31 +280,32 @@ export class UsersService {
     return updated;
   }
 
-  deleteUser(id: number): boolean {
-    const user = this.getUser(id);
-    if (user.role === 'ADMIN' && !user.disabled && q.countActiveAdmins(this.db) <= 1) {
+  async deleteUser(id: number): Promise<boolean> {
+    const user = await this.getUser(id);
+    if (user.role === 'ADMIN' && !user.disabled && (await q.countActiveAdmins(this.db)) <= 1) {
       throw conflict('cannot delete the last active admin');
     }
     // Sessions go with the user (ON DELETE CASCADE), so every token of theirs stops working at once.
+    await q.deleteUserRow(this.db, id);
     this.forgetSessions();
-    q.deleteUserRow(this.db, id);
     this.options.log.info({ userId: id, username: user.username }, 'user deleted');
     return true;
   }
 
   async changePassword(actor: AuthUser, currentPasswordInput: string, newPasswordInput: string): Promise<boolean> {
     const { currentPassword, newPassword } = parseInput(changePasswordInput, { currentPassword: currentPasswordInput, newPassword: newPasswordInput });
-    const user = this.getUser(actor.id);
+    const user = await this.getUser(actor.id);
     if (!(await Bun.password.verify(currentPassword, user.passwordHash))) {
       throw new DomainError(ErrorCode.BAD_USER_INPUT, 'current password is wrong', { field: 'currentPassword' });
     }
     const passwordHash = await this.hashPassword(newPassword);
-    this.db.transaction((tx) => {
-      this.forgetSessions();
-      q.updateUserRow(tx as unknown as Db, actor.id, { passwordHash });
+    await this.db.transaction(async (tx) => {
+      const access = { db: tx, tables: this.db.tables };
+      await q.updateUserRow(access, actor.id, { passwordHash });
       // Other devices must log in again; the session that changed the password stays.
-      q.revokeUserSessions(tx as unknown as Db, actor.id, new Date(), actor.sessionId);
+      await q.revokeUserSessions(access, actor.id, new Date(), actor.sessionId);
     });
+    this.forgetSessions();
     this.options.log.info({ userId: actor.id }, 'password changed');
     return true;
   }
@@ -311,8 +314,8 @@ export class UsersService {
     return q.listLoginStats(this.db);
   }
 
-  private recordLogin(event: LoginEvent, userId?: number): void {
-    q.insertLoginEvent(this.db, { ...event, userId: userId ?? null });
+  private async recordLogin(event: LoginEvent, userId?: number): Promise<void> {
+    await q.insertLoginEvent(this.db, { ...event, userId: userId ?? null });
     const entry = { username: event.username, address: event.clientAddress, reason: event.reason ?? undefined };
     if (event.success) this.options.log.info(entry, 'login succeeded');
     else this.options.log.warn(entry, 'login failed');

@@ -18,6 +18,38 @@ export interface GraphQLResponse<T = Record<string, any>> {
   headers: Headers;
 }
 
+/**
+ * A PostgreSQL server to run the test servers on (`bun run test` sets it when PostgreSQL is installed): each test
+ * server then gets a fresh database of its own, dropped when it stops. Unset: each gets a temporary SQLite file.
+ */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
+/** Tests that look inside the SQLite file (or its lock) run only where the test servers use one. */
+export const onSqlite = !TEST_DATABASE_URL;
+
+/** A fresh, empty PostgreSQL database on TEST_DATABASE_URL's server; `drop` removes it (and ends its connections). */
+export async function createTestDatabase(serverUrl = TEST_DATABASE_URL!): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `jobgraph_test_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const admin = new Bun.SQL(serverUrl, { max: 1 });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.close();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const again = new Bun.SQL(serverUrl, { max: 1 });
+      try {
+        await again.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await again.close();
+      }
+    },
+  };
+}
+
 export interface TestServer {
   /** The in-process quote server, unless the test passed QUOTE_SERVER. */
   quoteServer: QuoteServer | null;
@@ -25,6 +57,8 @@ export interface TestServer {
   url: string;
   wsUrl: string;
   databasePath: string;
+  /** Set when this server runs on PostgreSQL (TEST_DATABASE_URL): its own database's URL. */
+  databaseUrl: string | undefined;
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>>;
   login(username: string, password: string): Promise<string>;
   /** Creates a user (as admin) and returns a token for them. */
@@ -45,7 +79,8 @@ let counter = 0;
 export const TEST_PASSWORD_HASH_COST = { memoryCost: 8, timeCost: 1 };
 
 /**
- * A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file; `options` can bring a clock.
+ * A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file (or, with TEST_DATABASE_URL, its
+ * own PostgreSQL database); `options` can bring a clock.
  * Passwords are hashed at TEST_PASSWORD_HASH_COST (users.test.ts checks that production keeps the strong default).
  */
 export async function startTestServer(
@@ -56,7 +91,10 @@ export async function startTestServer(
   const databasePath = join(dir, 'jobgraph.db');
   // Unless a test brings its own, a quote server in this process (the embedded child is tested with real processes).
   const quoteServer = env.QUOTE_SERVER ? null : await startQuoteServer({ port: 0, delayMs: Number(env.QUOTE_DELAY_MS ?? 50) });
+  // A test that names its SQLite file (or a database) keeps it.
+  const pg = TEST_DATABASE_URL && !env.DATABASE_PATH && !env.DATABASE_URL ? await createTestDatabase() : null;
   const config = loadConfig({
+    ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...(quoteServer ? { QUOTE_SERVER: `127.0.0.1:${quoteServer.port}` } : {}),
     PORT: '0',
     HOST: '127.0.0.1',
@@ -70,11 +108,18 @@ export async function startTestServer(
     ANALYTICS_CSV: ANALYTICS_FIXTURE,
     ...env,
   });
-  const running = await startServer(config, {
-    passwordHashCost: TEST_PASSWORD_HASH_COST,
-    ...options,
-    log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }),
-  });
+  let running: RunningServer;
+  try {
+    running = await startServer(config, {
+      passwordHashCost: TEST_PASSWORD_HASH_COST,
+      ...options,
+      log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }),
+    });
+  } catch (error) {
+    quoteServer?.stop();
+    await pg?.drop();
+    throw error;
+  }
   const url = running.url;
   const wsUrl = url.replace(/^http/, 'ws');
   const nextSubscriptions = watchSubscriptions(running.app.events);
@@ -130,6 +175,7 @@ export async function startTestServer(
     url,
     wsUrl,
     databasePath,
+    databaseUrl: config.databaseUrl,
     gql,
     login,
     userWithRole,
@@ -140,6 +186,7 @@ export async function startTestServer(
       await Promise.all(clients.map((client) => client.dispose()));
       await running.stop();
       quoteServer?.stop();
+      await pg?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
