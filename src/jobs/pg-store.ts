@@ -235,11 +235,24 @@ export class PgJobStore implements JobStore {
     }));
   }
 
-  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number): Promise<Job[]> {
+  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
     const claimed: Job[] = [];
-    for (const { queue, limit } of claims) {
-      const now = this.clock.now();
-      const rows = await this.query<PgJobRow>(CLAIM_FOR_POOL, [queue, now, limit, leasePrefix(), now + leaseMs, 'pool']);
+    for (const { queue, limit: wanted } of claims) {
+      const limit = Math.min(wanted, budget - claimed.length);
+      if (limit <= 0) break;
+      const rows = await this.sql.begin(async (tx) => {
+        // The queue's row, locked: its pause and its concurrency hold over every instance (whose lists may lag),
+        // and the running jobs are counted after the lock, so two instances never both fill the same room.
+        const [settings] = (await tx.unsafe(`SELECT concurrency, paused FROM queues WHERE name = $1 FOR UPDATE`, [queue])) as { concurrency: number; paused: boolean }[];
+        if (!settings || settings.paused) return [];
+        const [running] = (await tx.unsafe(`SELECT count(*)::int AS n FROM jobs WHERE queue = $1 AND status = 'RUNNING' AND claimed_by = 'pool'`, [
+          queue,
+        ])) as { n: number }[];
+        const room = Math.min(limit, settings.concurrency - running!.n);
+        if (room <= 0) return [];
+        const now = this.clock.now();
+        return (await tx.unsafe(CLAIM_FOR_POOL, [queue, now, room, leasePrefix(), now + leaseMs, 'pool'])) as PgJobRow[];
+      });
       for (const row of rows) claimed.push(fromPg(row));
     }
     return claimed;

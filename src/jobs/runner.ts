@@ -59,6 +59,7 @@ export class JobRunner {
   /** A claim pass is awaiting the store; a wake meanwhile asks for one more pass after it. */
   private claiming = false;
   private claimAgain = false;
+  private passes = 0;
   private flushScheduled = false;
   private beating = false;
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -123,7 +124,7 @@ export class JobRunner {
       }
       this.claiming = true;
       this.claimPass()
-        .catch((error) => this.options.log.error({ err: error }, 'claim pass failed'))
+        .catch((error) => this.stopped || this.options.log.error({ err: error }, 'claim pass failed'))
         .finally(() => {
           this.claiming = false;
           if (this.claimAgain) {
@@ -137,18 +138,19 @@ export class JobRunner {
   private async claimPass(): Promise<void> {
     // Instances sharing a database drain only their own work: a draining one leaves the queue to the others.
     if (this.stopped || (this.draining && this.store.shared)) return;
-    let budget = this.options.maxInFlight - this.active.size;
+    const budget = this.options.maxInFlight - this.active.size;
     if (budget <= 0) return;
     // The store's hint says which queues may have anything to claim: a pass with none opens no transaction.
     const claims: { queue: string; limit: number }[] = [];
-    for (const queue of this.options.queues.list()) {
-      if (queue.paused || budget <= 0 || !this.store.mayHaveWaiting(queue.name)) continue;
+    const queues = this.options.queues.list();
+    // Each pass starts one queue further, so a full budget never starves the last queues.
+    const first = this.passes++ % Math.max(1, queues.length);
+    for (const queue of [...queues.slice(first), ...queues.slice(0, first)]) {
+      if (queue.paused || !this.store.mayHaveWaiting(queue.name)) continue;
       const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
-      if (free <= 0) continue;
-      claims.push({ queue: queue.name, limit: free });
-      budget -= free;
+      if (free > 0) claims.push({ queue: queue.name, limit: free });
     }
-    const claimed = await this.store.claimJobs(claims, this.options.leaseMs);
+    const claimed = await this.store.claimJobs(claims, this.options.leaseMs, budget);
     if (!claimed.length) return;
     // Counted as running at once (before the inputs are read), so the next pass stays within each queue's concurrency.
     for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
@@ -234,7 +236,7 @@ export class JobRunner {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flushFinished().catch((error) => this.options.log.error({ err: error }, 'writing finished jobs failed; their leases will expire and recovery runs them again'));
+      this.flushFinished().catch((error) => this.stopped || this.options.log.error({ err: error }, 'writing finished jobs failed; their leases will expire and recovery runs them again'));
     });
   }
 
@@ -290,7 +292,7 @@ export class JobRunner {
       if (recovered) this.options.log.warn({ recovered }, 'recovered jobs whose lease ran out');
       await this.renewLeases();
     })()
-      .catch((error) => this.options.log.error({ err: error }, 'lease upkeep failed'))
+      .catch((error) => this.stopped || this.options.log.error({ err: error }, 'lease upkeep failed'))
       .finally(() => {
         this.beating = false;
         // Also catches a job whose retry time came while no timer was set for it (the clock moved).

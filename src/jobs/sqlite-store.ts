@@ -66,13 +66,14 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number): Promise<Job[]> {
+  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
     if (!claims.length) return [];
     return this.write(() => {
       const now = this.clock.now();
       const claimed: Job[] = [];
       for (const { queue, limit } of claims) {
-        const rows = this.sql.claim.all(this.claimParams(queue, limit, 'pool', now, leaseMs));
+        if (claimed.length >= budget) break;
+        const rows = this.sql.claim.all(this.claimParams(queue, Math.min(limit, budget - claimed.length), 'pool', now, leaseMs));
         if (!rows.length) continue;
         this.addWaiting(queue, -rows.length);
         this.events('started', now, rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } })));

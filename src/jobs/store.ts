@@ -19,10 +19,10 @@ export interface JobStore {
    */
   insertJobs(jobs: NewQueuedJob[]): Promise<Job[]>;
   /**
-   * Leases runnable jobs to the pool (`started`), up to each claim's `limit` of its queue, lowest priority number
-   * then oldest first; one transaction for the whole pass.
+   * Leases runnable jobs to the pool (`started`), queue by queue in the order given, up to each claim's `limit` of its
+   * queue and `budget` in all, lowest priority number then oldest first.
    */
-  claimJobs(claims: { queue: string; limit: number }[], leaseMs: number): Promise<Job[]>;
+  claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]>;
   /** Leases the next runnable job of a queue to a person (`pulled`); null when there is none. */
   pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null>;
   /**

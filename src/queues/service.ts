@@ -47,9 +47,14 @@ export class QueuesService {
    */
   async reload(): Promise<void> {
     const { db, tables } = this.database;
-    this.cache = await db.select().from(tables.queues).orderBy(tables.queues.id);
+    // Reads may finish out of order (a NOTIFY's and a change's): only the one started last is kept.
+    const reading = ++this.reads;
+    const rows = await db.select().from(tables.queues).orderBy(tables.queues.id);
+    if (reading !== this.reads) return;
+    this.cache = rows;
     this.onChange();
   }
+  private reads = 0;
 
   /** All queues, oldest first (as last read). */
   list(): Queue[] {

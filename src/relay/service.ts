@@ -144,8 +144,8 @@ export class RelayService {
       this.bytes += entry.size;
     }
     // The bound may have been lowered (or the estimate raised) since these were stored.
-    this.removeRows(this.evictBeyondBound());
-    this.flushTimer = setInterval(() => this.flushTouched(), FLUSH_INTERVAL_MS);
+    void this.removeRows(this.evictBeyondBound());
+    this.flushTimer = setInterval(() => void this.flushTouched(), FLUSH_INTERVAL_MS);
   }
 
   /** For /ready: whether an upstream is set, and the cache's size and counters. */
@@ -221,7 +221,8 @@ export class RelayService {
       entry.fetchedAt = this.nowAsDate();
       entry.headers = { ...entry.headers, ...kept };
       this.stats.revalidations++;
-      this.store(entry);
+      // A fetch is answered once its entry is stored (a hit never waits on the database).
+      await this.store(entry);
       return this.answer(path, entry, { cached: true, stale: false, revalidated: true });
     }
     if (response.status >= 500) return this.staleOr(path, entry, `the upstream ${url} answered ${response.status}`);
@@ -236,8 +237,8 @@ export class RelayService {
     const fetched = { url, status: response.status, headers: kept, body: text, json, policy, fetchedAt: this.nowAsDate(), lastUsedAt: this.nowAsDate() };
     const fresh: Entry = { ...fetched, size: entrySize(fetched) };
     const storable = CACHEABLE_STATUSES.has(response.status) && policy.storable() && fresh.size <= this.options.cacheMaxBytes;
-    if (storable) this.store(fresh);
-    else if (entry) this.remove(url);
+    if (storable) await this.store(fresh);
+    else if (entry) await this.remove(url);
     return this.answer(path, fresh, { cached: false, stale: false, revalidated: false }, storable);
   }
 
@@ -267,7 +268,7 @@ export class RelayService {
     this.touched.add(entry.url);
   }
 
-  private store(entry: Entry): void {
+  private store(entry: Entry): Promise<void> {
     // A revalidated entry is stored again as itself: its old size goes before its new one (headers may change).
     const previous = this.entries.get(entry.url);
     if (previous) this.bytes -= previous.size;
@@ -278,7 +279,7 @@ export class RelayService {
     this.bytes += entry.size;
     const row = { status: entry.status, headers: entry.headers, body: entry.body, policy: entry.policy.toObject(), fetchedAt: entry.fetchedAt, lastUsedAt: entry.lastUsedAt };
     const evicted = this.evictBeyondBound(entry.url);
-    this.write(async (db, { relayCache }) => {
+    return this.write(async (db, { relayCache }) => {
       await db.insert(relayCache).values({ url: entry.url, ...row }).onConflictDoUpdate({ target: relayCache.url, set: row });
       for (const url of evicted) await db.delete(relayCache).where(eq(relayCache.url, url));
     });
@@ -297,46 +298,45 @@ export class RelayService {
     return evicted;
   }
 
-  private remove(url: string): void {
+  private remove(url: string): Promise<void> {
     const entry = this.entries.get(url);
-    if (!entry) return;
+    if (!entry) return this.writes;
     this.entries.delete(url);
     this.bytes -= entry.size;
-    this.removeRows([url]);
+    return this.removeRows([url]);
   }
 
-  private removeRows(urls: string[]): void {
-    if (!urls.length) return;
-    this.write(async (db, { relayCache }) => {
+  private removeRows(urls: string[]): Promise<void> {
+    if (!urls.length) return this.writes;
+    return this.write(async (db, { relayCache }) => {
       for (const url of urls) await db.delete(relayCache).where(eq(relayCache.url, url));
     });
   }
 
   /** Hits only move entries in memory; their last use reaches the database every few seconds (and at close). */
-  private flushTouched(): void {
-    if (!this.touched.size) return;
+  private flushTouched(): Promise<void> {
+    if (!this.touched.size) return this.writes;
     const urls = [...this.touched];
     this.touched.clear();
     const uses = urls.flatMap((url) => {
       const entry = this.entries.get(url);
       return entry ? [{ url, lastUsedAt: entry.lastUsedAt }] : [];
     });
-    this.write(async (db, { relayCache }) => {
+    return this.write(async (db, { relayCache }) => {
       for (const { url, lastUsedAt } of uses) await db.update(relayCache).set({ lastUsedAt }).where(eq(relayCache.url, url));
     });
   }
 
   /** Queues a write in one transaction after the ones before it; a failure is logged (memory stays the truth). */
-  private write(work: (db: Database['db'], tables: Database['tables']) => Promise<void>): void {
-    this.writes = this.writes
+  private write(work: (db: Database['db'], tables: Database['tables']) => Promise<void>): Promise<void> {
+    return (this.writes = this.writes
       .then(() => this.database.transaction((tx) => work(tx, this.database.tables)))
-      .catch((error) => this.log.error({ err: error }, 'relay cache write failed'));
+      .catch((error) => this.log.error({ err: error }, 'relay cache write failed')));
   }
 
   async close(): Promise<void> {
     clearInterval(this.flushTimer);
-    this.flushTouched();
-    await this.writes;
+    await this.flushTouched();
   }
 }
 

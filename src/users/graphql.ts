@@ -115,8 +115,8 @@ builder.mutationFields((t) => ({
   }),
   logout: t.withAuth({ loggedIn: true }).boolean({
     description: 'Revokes the token this request was made with.',
-    resolve: (_root, _args, ctx) => {
-      ctx.users.logout(ctx.user);
+    resolve: async (_root, _args, ctx) => {
+      await ctx.users.logout(ctx.user);
       return true;
     },
   }),

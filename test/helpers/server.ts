@@ -1,3 +1,4 @@
+import { Database } from 'bun:sqlite';
 import { startQuoteServer, type QuoteServer } from '../../quote-server/server';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,11 @@ export interface TestServer {
   /** Set when this server runs on PostgreSQL (TEST_DATABASE_URL): its own database's URL. */
   databaseUrl: string | undefined;
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>>;
+  /**
+   * Runs SQL on this server's database, whichever it is (SQL both dialects read alike; parameters `$1`, `$2`…;
+   * cast counts: `CAST(count(*) AS INTEGER)`), and returns its rows.
+   */
+  sql<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]>;
   login(username: string, password: string): Promise<string>;
   /** Creates a user (as admin) and returns a token for them. */
   userWithRole(role: 'ADMIN' | 'MANAGER' | 'USER', username?: string): Promise<{ id: string; token: string; username: string }>;
@@ -177,6 +183,7 @@ export async function startTestServer(
     databasePath,
     databaseUrl: config.databaseUrl,
     gql,
+    sql: (text, ...params) => runSql(config.databaseUrl ?? databasePath, text, params),
     login,
     userWithRole,
     adminToken,
@@ -190,6 +197,24 @@ export async function startTestServer(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** SQL on a SQLite file or a PostgreSQL URL, with `$n` parameters either way. */
+async function runSql<T>(database: string, text: string, params: unknown[]): Promise<T[]> {
+  if (/^postgres(ql)?:/.test(database)) {
+    const sql = new Bun.SQL(database, { max: 1 });
+    try {
+      return [...((await sql.unsafe(text, params as never[])) as T[])];
+    } finally {
+      await sql.close();
+    }
+  }
+  const sqlite = new Database(database);
+  try {
+    return sqlite.query(text.replace(/\$(\d+)/g, '?$1')).all(...(params as never[])) as T[];
+  } finally {
+    sqlite.close();
+  }
 }
 
 /**
