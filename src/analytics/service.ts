@@ -67,7 +67,12 @@ export class AnalyticsService {
   ) {}
 
   /** Loads the dataset (ingesting it first when the file changed); called once at start-up. */
-  async load(): Promise<DatasetInfo> {
+  load(): Promise<DatasetInfo> {
+    // Instances starting together on one PostgreSQL database ingest in turn: the later ones find the rows loaded.
+    return this.database.exclusively('analytics-ingest', () => this.loadNow());
+  }
+
+  private async loadNow(): Promise<DatasetInfo> {
     const started = performance.now();
     const file = Bun.file(this.csvPath);
     if (!(await file.exists())) throw unavailable(`the analytics CSV ${this.csvPath} does not exist (ANALYTICS_CSV)`);

@@ -38,6 +38,11 @@ interface DatabaseCommon {
    * keep `work` to a few statements, with no other awaits.
    */
   transaction<T>(work: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` while no other process holds the lock of that name (a PostgreSQL advisory lock; on SQLite, whose
+   * file is this process's alone, it just runs): start-up steps that instances starting together must take in turn.
+   */
+  exclusively<T>(name: string, work: () => Promise<T>): Promise<T>;
   /** Whether the database answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -95,6 +100,7 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
         turn = run.catch(() => {});
         return run;
       },
+      exclusively: (_name, work) => work(),
       ping: async () => {
         try {
           opened.query('SELECT 1').get();
@@ -121,7 +127,7 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
   try {
     const pg = drizzlePg({ client: sql, relations: pgRelations });
     // Instances starting together: the first migrates, the others wait on the lock, then find nothing to do.
-    await migrateWithLock(sql, () => migratePg(pg, { migrationsFolder: PG_MIGRATIONS_FOLDER }));
+    await withAdvisoryLock(sql, 'migrations', () => migratePg(pg, { migrationsFolder: PG_MIGRATIONS_FOLDER }));
     const db = pg as unknown as Db;
     return {
       dialect: 'postgres',
@@ -130,6 +136,7 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
       db,
       tables: pgSchema as unknown as Tables,
       transaction: (work) => pg.transaction((tx) => work(tx as unknown as Db)),
+      exclusively: (name, work) => withAdvisoryLock(sql, name, work),
       ping: async () => {
         try {
           await sql`SELECT 1`;
@@ -146,15 +153,16 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
   }
 }
 
-/** Migrations under a session advisory lock, on one reserved connection: instances starting at once take turns. */
-async function migrateWithLock(sql: SQL, migrateAll: () => Promise<unknown>): Promise<void> {
+/** `work` under a session advisory lock named `name` (held on one reserved connection): other instances wait their turn. */
+async function withAdvisoryLock<T>(sql: SQL, name: string, work: () => Promise<T>): Promise<T> {
   const connection = await sql.reserve();
+  const key = `jobgraph:${name}`;
   try {
-    await connection`SELECT pg_advisory_lock(7415290231)`;
+    await connection`SELECT pg_advisory_lock(hashtext(${key}))`;
     try {
-      await migrateAll();
+      return await work();
     } finally {
-      await connection`SELECT pg_advisory_unlock(7415290231)`;
+      await connection`SELECT pg_advisory_unlock(hashtext(${key}))`;
     }
   } finally {
     connection.release();

@@ -107,7 +107,12 @@ export class UsersService {
    * Makes sure an enabled admin exists. With no password configured, one is generated and returned so the
    * caller can show it once; it is never stored in clear or logged.
    */
-  async bootstrapAdmin(username: string, configuredPassword: string | undefined) {
+  bootstrapAdmin(username: string, configuredPassword: string | undefined) {
+    // Instances starting together on one PostgreSQL database: the first makes the admin, the others find it.
+    return this.db.exclusively('bootstrap-admin', () => this.bootstrapAdminNow(username, configuredPassword));
+  }
+
+  private async bootstrapAdminNow(username: string, configuredPassword: string | undefined) {
     if ((await q.countActiveAdmins(this.db)) > 0) return { created: false as const };
     const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
     const passwordHash = await this.hashPassword(password);

@@ -1,0 +1,102 @@
+// Three jobgraph processes on one PostgreSQL database (TEST_DATABASE_URL; `bun run test` provides one): jobs
+// submitted round-robin to all three, one instance killed with kill -9 mid-run, and nothing lost or done twice.
+import { afterAll, describe, expect, test } from 'bun:test';
+import { type ServerProcess, spawnServer } from './helpers/process';
+import { ADMIN_PASSWORD, createTestDatabase, TEST_DATABASE_URL } from './helpers/server';
+
+const JOBS = 10_000;
+const BATCH = 500;
+
+if (!TEST_DATABASE_URL) console.log('test/cluster.test.ts: skipped (no TEST_DATABASE_URL; `bun run test` starts PostgreSQL when it is installed)');
+
+describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database', () => {
+  const servers: ServerProcess[] = [];
+  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => (server.proc.exitCode === null ? server.stop('SIGKILL') : undefined)));
+    await database?.drop();
+  });
+
+  async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as { data?: any; errors?: any[] };
+    if (!body.data || body.errors) throw new Error(`${url}: ${JSON.stringify(body.errors)}`);
+    return body.data;
+  }
+
+  const sql = async <T>(text: string): Promise<T[]> => {
+    const client = new Bun.SQL(database!.url, { max: 1 });
+    try {
+      return [...((await client.unsafe(text)) as T[])];
+    } finally {
+      await client.close();
+    }
+  };
+
+  test(`${JOBS.toLocaleString('en')} jobs round-robin, one instance killed with kill -9 mid-run: every job SUCCEEDED exactly once`, async () => {
+    database = await createTestDatabase();
+    // A short lease, so the killed instance's jobs are recovered by the others within seconds.
+    const env = { DATABASE_URL: database.url, ADMIN_PASSWORD, WORKERS: '1', JOB_LEASE_SECONDS: '2', LOG_LEVEL: 'info', QUOTE_SERVER: '127.0.0.1:9' };
+    // Started together: migrations, the first admin and the analytics ingest are taken in turn.
+    servers.push(...(await Promise.all([0, 1, 2].map(() => spawnServer(env, 60_000)))));
+    const urls = servers.map((server) => server.url);
+    const { login } = await gql(urls[0]!, 'mutation($p: String!) { login(username: "admin", password: $p) { token } }', { p: ADMIN_PASSWORD });
+    const token = login.token as string;
+
+    // Round-robin: batch i goes to instance i mod 3 (a token works on every instance: sessions live in the database).
+    const submitted: string[] = [];
+    for (let i = 0; i < JOBS / BATCH; i++) {
+      const data = await gql(
+        urls[i % 3]!,
+        'mutation($n: Int!) { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 1 }, count: $n) { id } }',
+        { n: BATCH },
+        token,
+      );
+      submitted.push(...data.submitDiagnosticJobs.map((job: { id: string }) => job.id));
+    }
+    expect(new Set(submitted).size).toBe(JOBS);
+
+    const victim = servers[2]!;
+    const survivors = urls.slice(0, 2);
+    const readyCodes = new Set<number>();
+    let killedAt: number | null = null;
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      const counts = (await gql(survivors[0]!, '{ jobCounts { succeeded failed total } }', {}, token)).jobCounts;
+      for (const url of survivors) readyCodes.add((await fetch(url.replace('/graphql', '/ready'))).status);
+      // Mid-run: some done, most not; the victim is running jobs of its own now.
+      if (killedAt === null && counts.succeeded >= JOBS / 10) {
+        victim.proc.kill('SIGKILL');
+        await victim.proc.exited;
+        killedAt = counts.succeeded;
+      }
+      if (counts.succeeded + counts.failed >= JOBS) break;
+      if (Date.now() > deadline) throw new Error(`not done in time: ${JSON.stringify(counts)}`);
+      await Bun.sleep(100);
+    }
+    expect(killedAt).not.toBeNull();
+    expect(killedAt!).toBeLessThan(JOBS);
+    expect([...readyCodes]).toEqual([200]);
+
+    const [statuses] = await sql<{ succeeded: number; other: number }>(
+      `SELECT count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS succeeded, count(*) FILTER (WHERE status <> 'SUCCEEDED')::int AS other FROM jobs`,
+    );
+    expect(statuses).toEqual({ succeeded: JOBS, other: 0 });
+    const [events] = await sql<{ events: number; jobs: number; twice: number; recovered: number }>(
+      `SELECT (SELECT count(*)::int FROM job_events WHERE type = 'succeeded') AS events,
+              (SELECT count(DISTINCT job_id)::int FROM job_events WHERE type = 'succeeded') AS jobs,
+              (SELECT count(*)::int FROM (SELECT job_id FROM job_events WHERE type = 'succeeded' GROUP BY job_id HAVING count(*) > 1) AS t) AS twice,
+              (SELECT count(*)::int FROM job_events WHERE type = 'recovered') AS recovered`,
+    );
+    expect({ events: events!.events, jobs: events!.jobs, twice: events!.twice }).toEqual({ events: JOBS, jobs: JOBS, twice: 0 });
+    console.log(`cluster: killed at ${killedAt} succeeded; ${events!.recovered} jobs recovered from its expired leases`);
+    // TODO(redis): a WebSocket subscriber on one instance receives every completion (jobCompleted for jobs
+    // submitted to another and run by a third) — needs the Redis event bus (REDIS_URL), another part of issue 16.
+    for (const server of servers.slice(0, 2)) expect(server.stderr()).toBe('');
+  }, 300_000);
+});
