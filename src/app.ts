@@ -21,7 +21,7 @@ import { QuotesService } from './quotes/service';
 import { RelayService } from './relay/service';
 import { forecastJob } from './simulations/forecast';
 import { piJob } from './simulations/pi';
-import { type PasswordHashCost, UsersService } from './users/service';
+import { type PasswordHashCost, SESSIONS_CHANNEL, UsersService } from './users/service';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
 const PIPELINE_DEPTH = 8;
@@ -83,6 +83,8 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     passwordHashCost: options.passwordHashCost,
     clock,
   });
+  // A session changed on another instance (PostgreSQL): this one forgets what it remembered of them too.
+  const unlistenSessions = await database.listen(SESSIONS_CHANNEL, () => users.sessionsChangedElsewhere());
   const pool = new WorkerPool({
     size: config.workers,
     pipelineDepth: PIPELINE_DEPTH,
@@ -168,6 +170,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
       jobs.stop();
       quotes.stop();
       await relay.close();
+      await unlistenSessions();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
       await database.close();
     },

@@ -2,7 +2,7 @@
 // submitted round-robin to all three, one instance killed with kill -9 mid-run, and nothing lost or done twice.
 import { afterAll, describe, expect, test } from 'bun:test';
 import { type ServerProcess, spawnServer } from './helpers/process';
-import { ADMIN_PASSWORD, createTestDatabase, TEST_DATABASE_URL } from './helpers/server';
+import { ADMIN_PASSWORD, createTestDatabase, startTestServer, TEST_DATABASE_URL } from './helpers/server';
 
 const JOBS = 10_000;
 const BATCH = 500;
@@ -99,4 +99,43 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database'
     // submitted to another and run by a third) — needs the Redis event bus (REDIS_URL), another part of issue 16.
     for (const server of servers.slice(0, 2)) expect(server.stderr()).toBe('');
   }, 300_000);
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('two instances in one process, one PostgreSQL database', () => {
+  test('a token works on either; a logout on one is refused by the other at once; queues and jobs are shared', async () => {
+    const a = await startTestServer();
+    const b = await startTestServer({ DATABASE_URL: a.databaseUrl! });
+    try {
+      const ME = '{ me { username } }';
+      const token = await a.login('admin', ADMIN_PASSWORD);
+      expect((await b.gql(ME, {}, token)).data).toEqual({ me: { username: 'admin' } });
+      // b remembers the session now; a's logout must reach it (NOTIFY), not wait for the token to expire.
+      expect((await a.gql('mutation { logout }', {}, token)).data).toEqual({ logout: true });
+      const deadline = Date.now() + 1000;
+      let status = 200;
+      while (status !== 401 && Date.now() < deadline) {
+        status = (await b.gql(ME, {}, token)).status;
+        if (status !== 401) await Bun.sleep(10);
+      }
+      expect(status).toBe(401);
+
+      const admin = await a.adminToken();
+      expect((await a.gql('mutation { createQueue(input: { name: "shared", maxLength: 1 }) { name } }', {}, admin)).errors).toBeUndefined();
+      // b learns of the queue through NOTIFY too, and its maxLength holds across both.
+      let submitted = await b.gql('mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "shared" }) { id } }', {}, admin);
+      for (let i = 0; submitted.errors && i < 100; i++) {
+        await Bun.sleep(10);
+        submitted = await b.gql('mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "shared" }) { id } }', {}, admin);
+      }
+      const id = submitted.data!.submitDiagnosticJobs[0].id;
+      for (let i = 0; i < 200; i++) {
+        if ((await a.gql('query($id: ID!) { job(id: $id) { status } }', { id }, admin)).data?.job?.status === 'SUCCEEDED') break;
+        await Bun.sleep(20);
+      }
+      expect((await a.gql('query($id: ID!) { job(id: $id) { status } }', { id }, admin)).data).toEqual({ job: { status: 'SUCCEEDED' } });
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  }, 30_000);
 });

@@ -43,6 +43,13 @@ interface DatabaseCommon {
    * file is this process's alone, it just runs): start-up steps that instances starting together must take in turn.
    */
   exclusively<T>(name: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Tells every instance on this database (itself included) that something changed (PostgreSQL NOTIFY, delivered
+   * once committed); on SQLite, whose file is this process's alone, there is nobody to tell.
+   */
+  broadcast(channel: string): Promise<void>;
+  /** Calls `listener` on each broadcast on `channel` (PostgreSQL LISTEN); returns how to stop. */
+  listen(channel: string, listener: () => void): Promise<() => Promise<void>>;
   /** Whether the database answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -101,6 +108,8 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
         return run;
       },
       exclusively: (_name, work) => work(),
+      broadcast: async () => {},
+      listen: async () => async () => {},
       ping: async () => {
         try {
           opened.query('SELECT 1').get();
@@ -137,6 +146,13 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
       tables: pgSchema as unknown as Tables,
       transaction: (work) => pg.transaction((tx) => work(tx as unknown as Db)),
       exclusively: (name, work) => withAdvisoryLock(sql, name, work),
+      broadcast: async (channel) => {
+        await sql`SELECT pg_notify(${channel}, '')`;
+      },
+      listen: async (channel, listener) => {
+        const subscription = await sql.listen(channel, () => listener());
+        return () => subscription.unlisten();
+      },
       ping: async () => {
         try {
           await sql`SELECT 1`;

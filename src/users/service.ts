@@ -71,6 +71,8 @@ export const changePasswordInput = z.object({ currentPassword: stringAtMost('cur
 
 /** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
 /** Live sessions remembered at most (the map is cleared when full). */
+/** Where instances sharing a database announce that sessions changed. */
+export const SESSIONS_CHANNEL = 'jobgraph_sessions';
 const LIVE_SESSION_CACHE_SIZE = 10_000;
 
 export class UsersService {
@@ -206,10 +208,16 @@ export class UsersService {
 
   /**
    * Every request authenticates, so live sessions are remembered in memory. Any change to users or sessions
-   * (logout, a role, a password, a disabled or deleted account) forgets them all: this process is the database's
-   * only writer, so nothing can revoke a token behind its back.
+   * (logout, a role, a password, a disabled or deleted account) forgets them all, here and — on PostgreSQL — in
+   * every other instance (Database.broadcast), so nothing revokes a token behind an instance's back.
    */
   private forgetSessions(): void {
+    this.sessionsChangedElsewhere();
+    this.options.database.broadcast(SESSIONS_CHANNEL).catch((error) => this.options.log.error({ err: error }, 'telling other instances of a session change failed'));
+  }
+
+  /** Another instance changed users or sessions: forget what is remembered, re-check open streams. */
+  sessionsChangedElsewhere(): void {
     this.liveSessions.clear();
     for (const listener of this.sessionChangeListeners) listener();
   }
