@@ -96,10 +96,12 @@ async function gql(url: string, query: string, variables: Record<string, unknown
 async function bench(jobs: number) {
   const urls = instances.map((instance) => instance.url);
   const token = (await gql(urls[0]!, 'mutation($p: String!) { login(username: "admin", password: $p) { token } }', { p: ADMIN_PASSWORD })).login.token;
+  // A queue's concurrency bounds its running jobs over every instance: room for all of them.
+  await gql(urls[0]!, 'mutation($c: Int!) { createQueue(input: { name: "bench", concurrency: $c }) { name } }', { c: urls.length * Number(WORKERS) * 8 }, token);
   const started = performance.now();
   for (let i = 0; i * 500 < jobs; i++) {
     const n = Math.min(500, jobs - i * 500);
-    await gql(urls[i % urls.length]!, 'mutation($n: Int!) { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 1 }, count: $n) { id } }', { n }, token);
+    await gql(urls[i % urls.length]!, 'mutation($n: Int!) { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 1, queue: "bench" }, count: $n) { id } }', { n }, token);
   }
   const submitted = performance.now();
   for (;;) {

@@ -130,6 +130,11 @@ const RECOVER = `
  */
 export class PgJobStore implements JobStore {
   readonly shared = true;
+  /**
+   * Names this instance in the lease tokens it takes (`<instance>.<claim>:<job>`): an operator (or a test) can tell
+   * whose leases are running or expired. Logged at start.
+   */
+  readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
   private unlisten: (() => Promise<void>)[] = [];
 
@@ -141,6 +146,7 @@ export class PgJobStore implements JobStore {
 
   static async open(database: Database & { dialect: 'postgres' }, clock: Clock, log: Logger): Promise<PgJobStore> {
     const store = new PgJobStore(database.sql, database.db, clock);
+    log.info({ instance: store.instance }, 'job store on PostgreSQL');
     for (const [channel, what] of [
       [JOBS_CHANNEL, 'jobs'],
       [QUEUES_CHANNEL, 'queues'],
@@ -251,7 +257,7 @@ export class PgJobStore implements JobStore {
         const room = Math.min(limit, settings.concurrency - running!.n);
         if (room <= 0) return [];
         const now = this.clock.now();
-        return (await tx.unsafe(CLAIM_FOR_POOL, [queue, now, room, leasePrefix(), now + leaseMs, 'pool'])) as PgJobRow[];
+        return (await tx.unsafe(CLAIM_FOR_POOL, [queue, now, room, this.leasePrefix(), now + leaseMs, 'pool'])) as PgJobRow[];
       });
       for (const row of rows) claimed.push(fromPg(row));
     }
@@ -260,7 +266,7 @@ export class PgJobStore implements JobStore {
 
   async pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null> {
     const now = this.clock.now();
-    const [row] = await this.query<PgJobRow>(PULL, [queue, now, 1, leasePrefix(), now + leaseMs, claimant, by]);
+    const [row] = await this.query<PgJobRow>(PULL, [queue, now, 1, this.leasePrefix(), now + leaseMs, claimant, by]);
     return row ? fromPg(row) : null;
   }
 
@@ -409,11 +415,14 @@ export class PgJobStore implements JobStore {
     await this.query(`SELECT pg_notify('${QUEUES_CHANNEL}', '')`);
   }
 
+  /** Each claim gets its own token prefix: a late answer from an earlier lease of the same job never matches. */
+  private leasePrefix(): string {
+    return `${this.instance}.${crypto.randomUUID()}:`;
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
     await Promise.all(this.unlisten.splice(0).map((unlisten) => unlisten().catch(() => {})));
   }
 }
 
-/** Each claim gets its own token prefix: a late answer from an earlier lease of the same job never matches. */
-const leasePrefix = () => `${crypto.randomUUID()}:`;
