@@ -38,18 +38,27 @@ const withEvents = (change: string, type: string, payload: string, at: string) =
   SELECT * FROM changed ORDER BY id`;
 
 /** Lease the runnable jobs of a queue: rows another instance is claiming right now are skipped, not waited for. */
-const CLAIM = (type: string, payload: string) =>
+const CLAIM = (type: string, payload: string, limit = '$3') =>
   withEvents(
     `UPDATE jobs SET status = 'RUNNING', attempts = jobs.attempts + 1, lease_token = $4 || jobs.id, lease_expires_at = $5,
        claimed_by = $6, started_at = $2, progress = 0
      FROM (SELECT id FROM jobs WHERE queue = $1 AND status = 'QUEUED' AND run_at <= $2
-           ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED) AS picked
+           ORDER BY priority, id LIMIT ${limit} FOR UPDATE SKIP LOCKED) AS picked
      WHERE jobs.id = picked.id RETURNING jobs.*`,
     type,
     payload,
     '$2',
   );
-const CLAIM_FOR_POOL = CLAIM('started', `json_build_object('attempt', attempts)::text`);
+/**
+ * The pool's claim takes at most the room its queue has over every instance: its concurrency less the pool jobs
+ * running (none when paused). Run after the queue's row is locked, so the count is not stale.
+ */
+const CLAIM_FOR_POOL = CLAIM(
+  'started',
+  `json_build_object('attempt', attempts)::text`,
+  `greatest(0, least($3::int, coalesce((SELECT q.concurrency - (SELECT count(*) FROM jobs r WHERE r.queue = $1 AND r.status = 'RUNNING' AND r.claimed_by = 'pool')
+                                        FROM queues q WHERE q.name = $1 AND NOT q.paused), 0)))`,
+);
 const PULL = CLAIM('pulled', `json_build_object('by', $7::int, 'attempt', attempts)::text`);
 
 const SUCCEED_MANY = withEvents(
@@ -248,16 +257,10 @@ export class PgJobStore implements JobStore {
       if (limit <= 0) break;
       const rows = await this.sql.begin(async (tx) => {
         // The queue's row, locked: its pause and its concurrency hold over every instance (whose lists may lag),
-        // and the running jobs are counted after the lock, so two instances never both fill the same room.
-        const [settings] = (await tx.unsafe(`SELECT concurrency, paused FROM queues WHERE name = $1 FOR UPDATE`, [queue])) as { concurrency: number; paused: boolean }[];
-        if (!settings || settings.paused) return [];
-        const [running] = (await tx.unsafe(`SELECT count(*)::int AS n FROM jobs WHERE queue = $1 AND status = 'RUNNING' AND claimed_by = 'pool'`, [
-          queue,
-        ])) as { n: number }[];
-        const room = Math.min(limit, settings.concurrency - running!.n);
-        if (room <= 0) return [];
+        // and the claim (a statement after the lock, so it sees every claim committed before) counts what runs.
+        await tx.unsafe(`SELECT 1 FROM queues WHERE name = $1 FOR UPDATE`, [queue]);
         const now = this.clock.now();
-        return (await tx.unsafe(CLAIM_FOR_POOL, [queue, now, room, this.leasePrefix(), now + leaseMs, 'pool'])) as PgJobRow[];
+        return (await tx.unsafe(CLAIM_FOR_POOL, [queue, now, limit, this.leasePrefix(), now + leaseMs, 'pool'])) as PgJobRow[];
       });
       for (const row of rows) claimed.push(fromPg(row));
     }
