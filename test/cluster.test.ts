@@ -155,4 +155,26 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances in one process, one PostgreSQ
       await a.stop();
     }
   }, 30_000);
+
+  test("a graceful shutdown of one instance drains only its own work: other instances' jobs do not hold it", async () => {
+    const b = await startTestServer();
+    const admin = await b.adminToken();
+    let a: Awaited<ReturnType<typeof startTestServer>> | undefined;
+    try {
+      // b runs five minute-long jobs; a starts after (so none is a's) and is asked to drain.
+      const submitted = await b.gql('mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 60000 }, count: 5) { id } }', {}, admin);
+      const ids: string[] = submitted.data!.submitDiagnosticJobs.map((job: { id: string }) => job.id);
+      const statuses = () => Promise.all(ids.map(async (id) => (await b.gql('query($id: ID!) { job(id: $id) { status } }', { id }, admin)).data!.job.status));
+      for (let i = 0; i < 200 && !(await statuses()).every((status) => status === 'RUNNING'); i++) await Bun.sleep(10);
+      expect(await statuses()).toEqual(['RUNNING', 'RUNNING', 'RUNNING', 'RUNNING', 'RUNNING']);
+      a = await startTestServer({ DATABASE_URL: b.databaseUrl! });
+      // Alone on a database it would wait for every running pool job (and time out here); beside b, none is its own.
+      expect(await a.running.app.jobs.drain(5_000)).toEqual({ drained: true, left: 0 });
+      expect(await statuses()).toEqual(['RUNNING', 'RUNNING', 'RUNNING', 'RUNNING', 'RUNNING']);
+      for (const id of ids) await b.gql('mutation($id: ID!) { cancelJob(id: $id) { status } }', { id }, admin);
+    } finally {
+      await a?.stop();
+      await b.stop();
+    }
+  }, 30_000);
 });
