@@ -4,6 +4,7 @@
 //   INSTANCES=3 WORKERS=1 bun scripts/cluster.ts
 //   BENCH_JOBS=10000 bun scripts/cluster.ts   submits that many diagnostic jobs round-robin, reports jobs/s, and stops
 //   SQLITE=1 BENCH_JOBS=10000 bun scripts/cluster.ts   the same on one instance over a SQLite file, to compare
+//   (the bench queue's concurrency: CONCURRENCY, default 8 per worker per instance — it bounds the whole cluster)
 import { type Subprocess } from 'bun';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,7 +98,8 @@ async function bench(jobs: number) {
   const urls = instances.map((instance) => instance.url);
   const token = (await gql(urls[0]!, 'mutation($p: String!) { login(username: "admin", password: $p) { token } }', { p: ADMIN_PASSWORD })).login.token;
   // A queue's concurrency bounds its running jobs over every instance: room for all of them.
-  await gql(urls[0]!, 'mutation($c: Int!) { createQueue(input: { name: "bench", concurrency: $c }) { name } }', { c: urls.length * Number(WORKERS) * 8 }, token);
+  const concurrency = Number(process.env.CONCURRENCY ?? urls.length * Number(WORKERS) * 8);
+  await gql(urls[0]!, 'mutation($c: Int!) { createQueue(input: { name: "bench", concurrency: $c }) { name } }', { c: concurrency }, token);
   const started = performance.now();
   for (let i = 0; i * 500 < jobs; i++) {
     const n = Math.min(500, jobs - i * 500);
@@ -111,7 +113,7 @@ async function bench(jobs: number) {
   }
   const seconds = (performance.now() - started) / 1000;
   console.log(
-    `bench: ${jobs.toLocaleString('en')} jobs on ${urls.length} instance(s) × ${WORKERS} worker(s): submitted in ${((submitted - started) / 1000).toFixed(2)} s, ` +
+    `bench: ${jobs.toLocaleString('en')} jobs on ${urls.length} instance(s) × ${WORKERS} worker(s), queue concurrency ${concurrency}: submitted in ${((submitted - started) / 1000).toFixed(2)} s, ` +
       `all succeeded in ${seconds.toFixed(2)} s: ${Math.round(jobs / seconds).toLocaleString('en')} jobs/s end to end`,
   );
 }
