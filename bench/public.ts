@@ -8,16 +8,18 @@
 //      in this process, no delay) against stock `tick(intervalMs: 100)`: deliveries/s, lag p50/p99 (receipt − the
 //      payload's receivedAt) and the server's peak RSS.
 // Prints one table: measure | jobgraph | baseline | ratio | target (targets from issue 13).
-//   bun bench/public.ts [subscribers=1000] [seconds=4] [connections=64]
+//   bun bench/public.ts [subscribers=1000] [seconds=4] [connections=64] [--fan-out-only]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { startQuoteServer } from '../quote-server/server';
 
-const SUBSCRIBERS = Number(process.argv[2] ?? 1000);
-const SECONDS = Number(process.argv[3] ?? 4);
-const CONNECTIONS = Number(process.argv[4] ?? 64);
+const FAN_OUT_ONLY = process.argv.includes('--fan-out-only');
+const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const SUBSCRIBERS = Number(positional[0] ?? 1000);
+const SECONDS = Number(positional[1] ?? 4);
+const CONNECTIONS = Number(positional[2] ?? 64);
 /** Subscribers per client process: one Bun process parses ~10 ticks/s for this many sockets without falling behind. */
 const SUBSCRIBERS_PER_CLIENT = 1000;
 const INTERVAL_MS = 100;
@@ -70,8 +72,11 @@ function usage(pid: number): { rss: number; cpu: number } {
   }
 }
 
-/** Samples a server while `work` runs: peak RSS, and peak CPU (s per s) over any 1 s span. */
-async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRss: number; serverCpu: number }> {
+/**
+ * Samples a server while `work` runs: peak RSS, peak CPU (s per s) over any 1 s span, and mean CPU over the last
+ * SECONDS (the measured span, set-up excluded).
+ */
+async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRss: number; serverCpu: number; serverCpuMeasured: number }> {
   const samples: { at: number; rss: number; cpu: number }[] = [];
   let running = true;
   const sampler = (async () => {
@@ -84,7 +89,10 @@ async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRs
   await sampler;
   let serverCpu = 0;
   for (let i = 4; i < samples.length; i++) serverCpu = Math.max(serverCpu, ((samples[i]!.cpu - samples[i - 4]!.cpu) * 1000) / (samples[i]!.at - samples[i - 4]!.at));
-  return { ...result, serverRss: Math.max(...samples.map((sample) => sample.rss)), serverCpu };
+  const last = samples.at(-1)!;
+  const first = samples.find((sample) => sample.at >= last.at - SECONDS * 1000) ?? samples[0]!;
+  const serverCpuMeasured = ((last.cpu - first.cpu) * 1000) / (last.at - first.at);
+  return { ...result, serverRss: Math.max(...samples.map((sample) => sample.rss)), serverCpu, serverCpuMeasured };
 }
 
 async function lastJsonLine(child: Subprocess, limitMs: number): Promise<any> {
@@ -103,12 +111,13 @@ async function httpRate(url: string, pid: number, query: string, token?: string)
 }
 
 async function fanOut(url: string, serverPid: number, query: string, token?: string) {
+  const rssBefore = usage(serverPid).rss;
   const clients = [];
   for (let left = SUBSCRIBERS; left > 0; left -= SUBSCRIBERS_PER_CLIENT) {
     const count = Math.min(left, SUBSCRIBERS_PER_CLIENT);
     clients.push(spawn(['bun', 'bench/public-client.ts', 'ws', url, String(count), String(SECONDS), query, ...(token ? [token] : [])]));
   }
-  const { results, serverRss, serverCpu } = await watched(
+  const { results, serverRss, serverCpu, serverCpuMeasured } = await watched(
     serverPid,
     Promise.all(clients.map((client) => lastJsonLine(client, (SECONDS + 60) * 1000))).then((results) => ({ results })),
   );
@@ -121,12 +130,17 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
     for (const [lag, count] of sorted) if ((seen += count) >= (p / 100) * total) return lag;
     return NaN;
   };
+  const perSecond = results.reduce((sum, result) => sum + result.deliveries / result.seconds, 0);
   return {
     subscribed: results.reduce((sum, result) => sum + result.subscribed, 0),
-    perSecond: results.reduce((sum, result) => sum + result.deliveries / result.seconds, 0),
+    perSecond,
+    /** Server CPU time per 1,000 deliveries (ms): what the fan-out costs, whatever the machine's load let through. */
+    cpuPerThousand: (serverCpuMeasured * 1_000_000) / perSecond,
     p50: percentile(50),
     p99: percentile(99),
     serverRss,
+    /** What each subscriber added to the server's memory (KiB): peak RSS during fan-out less RSS before. */
+    rssPerSubscriber: ((serverRss - rssBefore) * 1024) / SUBSCRIBERS,
     serverCpu,
     clientCpu: results.reduce((sum, result) => sum + result.cpu, 0),
   };
@@ -171,27 +185,37 @@ try {
   const row = (measure: string, ours: number, theirs: number, unit: string, target: string, digits = 0) =>
     rows.push([measure, `${ours.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `${theirs.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `×${(ours / theirs).toFixed(2)}`, target]);
 
-  const typenameOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }');
-  const typenameStock = await httpRate(stockUrl, stock.pid, '{ __typename }');
-  row('{ __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', '≥ ×1.5');
-  const meOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token);
-  const helloStock = await httpRate(stockUrl, stock.pid, '{ hello }');
-  row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.0');
+  const cpu = (value: number) => (Number.isNaN(value) ? '?' : value.toFixed(2));
+  const cpus = (label: string, a: { serverCpu: number; clientCpu: number }, b: { serverCpu: number; clientCpu: number }) =>
+    rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '']);
+  if (!FAN_OUT_ONLY) {
+    const typenameOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }');
+    const typenameStock = await httpRate(stockUrl, stock.pid, '{ __typename }');
+    row('{ __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', '≥ ×1.5');
+    const meOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token);
+    const helloStock = await httpRate(stockUrl, stock.pid, '{ hello }');
+    row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.0');
+    cpus('__typename', typenameOurs, typenameStock);
+    cpus('me / hello', meOurs, helloStock);
+  }
 
+  // Start-up garbage (the analytics ingest) is collected a second or two after start: wait for it, so the RSS before
+  // the fan-out is the idle one (the HTTP measures take long enough when they run).
+  if (FAN_OUT_ONLY) await Bun.sleep(3000);
   const ours = await fanOut(jobgraphUrl, jobgraph.pid, `subscription { quoteStream(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`, token);
   const theirs = await fanOut(stockUrl, stock.pid, `subscription { tick(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`);
   const fanOutTarget = SUBSCRIBERS >= 4000 ? '≥ ×3 at 4,000' : '≥ ×3 at 4,000 (run with 4000)';
   row(`fan-out deliveries/s, ${SUBSCRIBERS.toLocaleString('en')} subscribers @ ${INTERVAL_MS} ms`, ours.perSecond, theirs.perSecond, '/s', fanOutTarget);
   rows.push([`  subscribers receiving`, `${ours.subscribed}`, `${theirs.subscribed}`, '', `${SUBSCRIBERS}`]);
+  // Deliveries per subscriber per second, of the 1000 / INTERVAL_MS ticks: jobgraph's ticks each wait on a fetch from
+  // the quote server (in this process), and a stream skips a tick while two fetches are still out (quotes/service.ts).
+  row('  ticks/s reaching each subscriber', ours.perSecond / SUBSCRIBERS, theirs.perSecond / SUBSCRIBERS, '', `${1000 / INTERVAL_MS} sent`, 1);
   row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '');
   row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms');
+  row('  server CPU per 1,000 deliveries', ours.cpuPerThousand, theirs.cpuPerThousand, 'ms', '', 1);
   row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '');
+  row('  server RSS per subscriber (peak − before)', ours.rssPerSubscriber, theirs.rssPerSubscriber, 'KiB', 'comparable');
   // Where the time went: a server near 1.00 CPU s/s is saturated (its one core); a client near 1.00 was the limit.
-  const cpu = (value: number) => (Number.isNaN(value) ? '?' : value.toFixed(2));
-  const cpus = (label: string, a: { serverCpu: number; clientCpu: number }, b: { serverCpu: number; clientCpu: number }) =>
-    rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '']);
-  cpus('__typename', typenameOurs, typenameStock);
-  cpus('me / hello', meOurs, helloStock);
   cpus('fan-out', ours, theirs);
 
   console.log(

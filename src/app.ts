@@ -4,7 +4,7 @@ import { AnalyticsService } from './analytics/service';
 import { calcJobKind } from './calculator/job';
 import { CalculatorService } from './calculator/service';
 import { type Clock, systemClock } from './clock';
-import type { Config } from './config';
+import { type Config, ConfigError } from './config';
 import { type Database, type Db, openDatabase } from './db/client';
 import { diagnosticJob } from './diagnostics/job';
 import { createEventBus, type EventBus } from './events';
@@ -18,10 +18,12 @@ import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
+import { RedisLink } from './redis';
 import { RelayService } from './relay/service';
 import { forecastJob } from './simulations/forecast';
 import { piJob } from './simulations/pi';
 import { type PasswordHashCost, SESSIONS_CHANNEL, UsersService } from './users/service';
+import { SharedLoginThrottle } from './users/throttle';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
 const PIPELINE_DEPTH = 8;
@@ -50,6 +52,8 @@ export interface App extends Services {
   /** SQLite or PostgreSQL (DATABASE_URL), with what differs between them. */
   database: Database;
   events: EventBus;
+  /** The link to the other instances (REDIS_URL); null for a single instance. Connected by the server at start. */
+  redis: RedisLink | null;
   pool: WorkerPool;
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
@@ -67,11 +71,28 @@ export interface AppOptions {
   passwordHashCost?: PasswordHashCost;
 }
 
+/**
+ * The database (DATABASE_URL, else the SQLite file); a SQLite file that cannot be opened (a directory, no permission,
+ * not a database) is the operator's to fix.
+ */
+async function openDatabaseOf(config: Config): Promise<Database> {
+  try {
+    return await openDatabase(config);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (!config.databaseUrl && typeof code === 'string' && /^(E[A-Z]+|SQLITE_(CANTOPEN|NOTADB|READONLY|PERM|IOERR\w*))$/.test(code)) {
+      throw new ConfigError(`DATABASE_PATH ${config.databasePath} cannot be opened: ${(error as Error).message}`);
+    }
+    throw error;
+  }
+}
+
 /** The composition root: every service built once, the job kinds of every domain registered with the engine. */
 export async function createApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
-  const database = await openDatabase(config);
-  const events = createEventBus();
+  const database = await openDatabaseOf(config);
+  const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
+  const events = createEventBus(redis ?? undefined);
   const users = new UsersService({
     database,
     log,
@@ -80,11 +101,18 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     loginMaxFailures: config.loginMaxFailures,
     loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     loginFailureWindowMs: config.loginFailureWindowMs,
+    sharedLoginThrottle: redis
+      ? new SharedLoginThrottle(
+          redis,
+          { maxFailures: config.loginMaxFailures, maxFailuresPerAddress: config.loginMaxFailuresPerAddress, windowMs: config.loginFailureWindowMs },
+          () => clock.now(),
+        )
+      : undefined,
     passwordHashCost: options.passwordHashCost,
     clock,
   });
   // A session changed on another instance (PostgreSQL): this one forgets what it remembered of them too.
-  const unlistenSessions = await database.listen(SESSIONS_CHANNEL, () => users.sessionsChangedElsewhere());
+  const unlistenSessions = await database.listen(SESSIONS_CHANNEL, (change) => users.sessionsChangedElsewhere(change || undefined));
   const pool = new WorkerPool({
     size: config.workers,
     pipelineDepth: PIPELINE_DEPTH,
@@ -129,6 +157,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     log,
     pullLeaseMs: config.pullLeaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
+    clock,
   });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
@@ -153,6 +182,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     db: database.db,
     database,
     events,
+    redis,
     users,
     queues,
     jobs,
@@ -172,6 +202,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
       await relay.close();
       await unlistenSessions();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
+      redis?.close();
       await database.close();
     },
   };

@@ -3,6 +3,10 @@ import { cpus } from 'node:os';
 /** The CDC dataset shipped with jobgraph (public domain), found from this file, not the working directory. */
 export const BUNDLED_ANALYTICS_CSV = new URL('../data/brfss-nutrition-activity-obesity-2011-2021.csv.gz', import.meta.url).pathname;
 
+/** The domains ANONYMOUS_ACCESS may open to callers without a token (their reads only). */
+export const ANONYMOUS_DOMAINS = ['analytics', 'relay', 'simulations', 'quotes'] as const;
+export type AnonymousDomain = (typeof ANONYMOUS_DOMAINS)[number];
+
 /** Every setting jobgraph reads from the environment, parsed once at start-up. */
 export interface Config {
   port: number;
@@ -45,6 +49,13 @@ export interface Config {
   jobTimeoutMs: number;
   jobProgressIntervalMs: number;
   calcChunkChars: number;
+  /** Unset: one instance, everything in process. Set: events, invalidations, counters and cached answers shared. */
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  /** What callers without a token may read (ANONYMOUS_ACCESS); empty by default. */
+  anonymousAccess: ReadonlySet<AnonymousDomain>;
+  /** Lets a scraper that is not on loopback read /metrics (as a Bearer token); unset, only loopback may. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -71,6 +82,23 @@ function postgresUrl(env: Record<string, string | undefined>, name: string): str
   return raw;
 }
 
+/** A shared secret: unset, or at least `minLength` characters (a short one is guessed). */
+function secret(env: Record<string, string | undefined>, name: string, minLength: number): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && raw.length < minLength) throw new ConfigError(`${name} must be at least ${minLength} characters, got ${raw.length}`);
+  return raw;
+}
+
+/** pino's levels, most to least verbose, and `silent`. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+function oneOf<T extends string>(env: Record<string, string | undefined>, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
 function httpUrl(env: Record<string, string | undefined>, name: string): string | undefined {
   const raw = text(env, name);
   if (raw === undefined) return undefined;
@@ -84,6 +112,17 @@ function httpUrl(env: Record<string, string | undefined>, name: string): string 
     throw new ConfigError(`${name} must be an http(s) URL without credentials, query or fragment, got "${raw}"`);
   }
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
+}
+
+function redisUrl(env: Record<string, string | undefined>): string | undefined {
+  const raw = text(env, 'REDIS_URL');
+  if (raw === undefined) return undefined;
+  let protocol = '';
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {}
+  if (!['redis:', 'rediss:', 'redis+unix:', 'redis+tls:'].includes(protocol)) throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${protocol || 'not a URL'}"`);
+  return raw;
 }
 
 function hostAndPort(env: Record<string, string | undefined>, name: string): string | undefined {
@@ -107,6 +146,24 @@ function loginMaxFailuresPerAddress(env: Record<string, string | undefined>, per
   return value;
 }
 
+/** ANONYMOUS_ACCESS: a comma-separated list of domains; every unknown entry is named in one error. */
+/** Keys and channels start with it: printable, no spaces (Redis takes anything, but a typo should not pass silently). */
+function redisPrefix(env: Record<string, string | undefined>): string {
+  const raw = env.REDIS_PREFIX;
+  if (raw === undefined || raw === '') return 'jobgraph:';
+  if (!/^[\x21-\x7e]{1,64}$/.test(raw)) throw new ConfigError(`REDIS_PREFIX must be 1 to 64 printable characters without spaces, got "${raw.slice(0, 80)}"`);
+  return raw;
+}
+
+function anonymousAccess(env: Record<string, string | undefined>): ReadonlySet<AnonymousDomain> {
+  const entries = (env.ANONYMOUS_ACCESS ?? '').split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  const unknown = entries.filter((entry) => !(ANONYMOUS_DOMAINS as readonly string[]).includes(entry));
+  if (unknown.length) {
+    throw new ConfigError(`ANONYMOUS_ACCESS must list some of ${ANONYMOUS_DOMAINS.join(', ')} (comma-separated), got unknown ${unknown.map((entry) => `"${entry}"`).join(', ')}`);
+  }
+  return new Set(entries as AnonymousDomain[]);
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const loginMaxFailures = integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000);
   return {
@@ -117,7 +174,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
-    logLevel: text(env, 'LOG_LEVEL') ?? 'info',
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
     quoteServer: hostAndPort(env, 'QUOTE_SERVER'),
     quoteTimeoutMs: integer(env, 'QUOTE_TIMEOUT_MS', 2000, 10, 60_000),
@@ -155,5 +212,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
     // A calc job's chunk (one pool task): ~20 ms of work at 512 KB, so its progress moves as chunks finish.
     calcChunkChars: integer(env, 'CALC_CHUNK_CHARS', 512 * 1024, 16, 64 * 1024 * 1024),
+    redisUrl: redisUrl(env),
+    // The instances of one deployment share it; two deployments on one Redis each take their own.
+    redisPrefix: redisPrefix(env),
+    anonymousAccess: anonymousAccess(env),
+    metricsToken: secret(env, 'METRICS_TOKEN', 16),
   };
 }

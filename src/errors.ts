@@ -11,6 +11,18 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** The HTTP status that says what each of our codes means, for answers that are not GraphQL results (SSE, REST). */
+export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  INTERNAL_SERVER_ERROR: 500,
+  UNAVAILABLE: 503,
+};
+
 /**
  * An error a service raises on purpose: its message is safe to show a person and its code is stable.
  * Services stay GraphQL-free; the GraphQL layer turns these into GraphQLErrors (see graphql/errors.ts).
@@ -31,7 +43,16 @@ export const badInput = (message: string, details?: Record<string, unknown>) =>
 export const notFound = (message: string) => new DomainError(ErrorCode.NOT_FOUND, message);
 export const conflict = (message: string) => new DomainError(ErrorCode.CONFLICT, message);
 export const forbidden = (message = 'you are not allowed to do this') => new DomainError(ErrorCode.FORBIDDEN, message);
+/** Least privileged first, so a refusal reads "requires role MANAGER or ADMIN". */
+const ROLES_BY_PRIVILEGE = ['USER', 'SECRETARY', 'MANAGER', 'ADMIN'];
+/** FORBIDDEN naming the roles that may do it (`extensions.requiredRoles`), so the caller knows whom to ask. */
+export function forbiddenFor(roles: readonly string[]): DomainError {
+  const sorted = [...roles].sort((a, b) => ROLES_BY_PRIVILEGE.indexOf(a) - ROLES_BY_PRIVILEGE.indexOf(b));
+  if (!sorted.length) return forbidden();
+  const named = sorted.length === 1 ? sorted[0] : `${sorted.slice(0, -1).join(', ')} or ${sorted.at(-1)}`;
+  return new DomainError(ErrorCode.FORBIDDEN, `requires role ${named}`, { requiredRoles: sorted });
+}
 export const unauthenticated = (message = 'user info error') => new DomainError(ErrorCode.UNAUTHENTICATED, message);
-export const unavailable = (message: string) => new DomainError(ErrorCode.UNAVAILABLE, message);
+export const unavailable = (message: string, details?: Record<string, unknown>) => new DomainError(ErrorCode.UNAVAILABLE, message, details);
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   new DomainError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });

@@ -1,6 +1,7 @@
 import { createPubSub, Repeater } from 'graphql-yoga';
 import { unavailable } from './errors';
 import type { Job } from './db/schema';
+import type { RedisLink } from './redis';
 
 /** A login attempt as it is streamed to admins and written to the login log. */
 export interface LoginEvent {
@@ -18,6 +19,9 @@ export type Topics = {
   jobUpdated: [jobId: number, job: Job];
   /** Every job that reached a final state. */
   jobCompleted: [Job];
+  /** Sessions may have ended (logout, a disabled account, a role or password change): cached ones must be dropped. */
+  /** `change` names one change, so an instance that hears it twice (Redis and PostgreSQL's NOTIFY) acts once. */
+  sessionsChanged: [{ reason: string; change?: string }];
 };
 
 /**
@@ -28,14 +32,91 @@ export type Topics = {
 export const MAX_UNREAD_EVENTS = 512;
 
 type Args<T extends keyof Topics> = Topics[T] extends [infer P] ? [] : Topics[T] extends [infer Id, infer _P] ? [id: Id] : never;
+type UnkeyedTopic = { [T in keyof Topics]: Topics[T] extends [unknown] ? T : never }[keyof Topics];
 type Payload<T extends keyof Topics> = Topics[T] extends [infer P] ? P : Topics[T] extends [infer _Id, infer P] ? P : never;
 
-/** The in-process pub/sub (Yoga's, on an EventTarget), with subscriptions that a slow reader cannot overflow. */
-export function createEventBus() {
+/** The Redis channel every instance publishes its events on (under REDIS_PREFIX). */
+const EVENTS_CHANNEL = 'events';
+
+/** One message on the channel: what one instance published in one tick. */
+interface RemoteBatch {
+  from: string;
+  events: { topic: keyof Topics; args: unknown[] }[];
+}
+
+// Dates survive the trip as tagged numbers (jobs and login events carry several).
+const DATE_TAG = '$jobgraph.date';
+function encodeBatch(batch: RemoteBatch): string {
+  return JSON.stringify(batch, function (key, value) {
+    const raw = (this as Record<string, unknown>)[key];
+    return raw instanceof Date ? { [DATE_TAG]: raw.getTime() } : value;
+  });
+}
+function decodeBatch(message: string): RemoteBatch {
+  return JSON.parse(message, (_key, value) => (value !== null && typeof value === 'object' && typeof value[DATE_TAG] === 'number' ? new Date(value[DATE_TAG]) : value));
+}
+
+/**
+ * The pub/sub (Yoga's, on an EventTarget), with subscriptions that a slow reader cannot overflow. With a Redis link
+ * (REDIS_URL) every event also goes to the other instances, and theirs arrive here: an event is delivered locally
+ * at once, and its Redis echo, tagged with this instance's id, is dropped, so each subscriber gets it once.
+ * Events of one tick travel as one message, in order.
+ */
+export function createEventBus(link?: RedisLink) {
   const target = new EventTarget();
   const pubsub = createPubSub<Topics>({ eventTarget: target });
+  const remoteListeners = new Map<keyof Topics, Set<(...args: unknown[]) => void>>();
+  let outgoing: RemoteBatch['events'] = [];
+  let deliveringRemote = false;
+  const flush = () => {
+    const events = outgoing;
+    outgoing = [];
+    link!.publish(EVENTS_CHANNEL, encodeBatch({ from: link!.instanceId, events }));
+  };
+  void link?.subscribe(EVENTS_CHANNEL, (message) => {
+    const batch = decodeBatch(message);
+    if (batch.from === link.instanceId) return;
+    for (const { topic, args } of batch.events) {
+      // Subscribers hear it; `on` listeners (this instance's own counts, e.g. metrics) do not.
+      deliveringRemote = true;
+      try {
+        (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
+      } finally {
+        deliveringRemote = false;
+      }
+      for (const listener of remoteListeners.get(topic) ?? []) listener(...args);
+    }
+  });
+  const publish: typeof pubsub.publish = (topic, ...args) => {
+    pubsub.publish(topic, ...args);
+    if (!link) return;
+    if (outgoing.length === 0) queueMicrotask(flush);
+    outgoing.push({ topic, args });
+  };
   return {
-    publish: pubsub.publish,
+    publish,
+    /** Whether events from other instances can be missed right now (Redis unreachable): caches built on them can't be trusted. */
+    get missingRemoteEvents(): boolean {
+      return link !== undefined && !link.up;
+    },
+    /** Runs for `topic`'s events that another instance published (never for this one's). */
+    onRemote<T extends keyof Topics>(topic: T, listener: (...args: Topics[T]) => void): void {
+      let listeners = remoteListeners.get(topic);
+      if (!listeners) remoteListeners.set(topic, (listeners = new Set()));
+      listeners.add(listener as unknown as (...args: unknown[]) => void);
+    },
+    /** Runs when the link to the other instances came back after an outage: their events in between were missed. */
+    onRemoteGap(listener: () => void): void {
+      link?.onReconnect(listener);
+    },
+    /** A synchronous listener on a topic without ids (counting, never blocking the publisher), for this instance's own events only; returns its removal. */
+    on<T extends UnkeyedTopic>(topic: T, listener: (payload: Payload<T>) => void): () => void {
+      const handler = (event: Event) => {
+        if (!deliveringRemote) listener((event as CustomEvent<Payload<T>>).detail);
+      };
+      target.addEventListener(topic, handler);
+      return () => target.removeEventListener(topic, handler);
+    },
     subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
       const name = id === undefined ? topic : `${topic}:${id}`;
       return new Repeater<Payload<T>>(async (push, stop) => {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
 
@@ -17,6 +17,8 @@ export function createLogger(options: { level: string; file?: string; stdout?: b
   if (options.stdout !== false) streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
+    // pino opens the file asynchronously and would report a directory or a read-only file as a crash later.
+    closeSync(openSync(options.file, 'a'));
     streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: options.file, sync: false, mkdir: true }) });
   }
   return pino(

@@ -2,39 +2,68 @@
 import { ConfigError, loadConfig } from './config';
 import { DatabaseInUseError, EXIT_DATABASE_IN_USE } from './db/lock';
 import { DomainError } from './errors';
-import { createLogger } from './logger';
+import { RedisUnreachableError } from './redis';
+import { createLogger, type Logger } from './logger';
 import { type RunningServer, startServer } from './server';
+
+const USAGE = 'usage: bun run start [--help]  (no arguments: jobgraph is configured by environment variables)';
+const HELP = `${USAGE}
+
+The jobgraph server: GraphQL at /graphql (HTTP, SSE, WebSocket), /health, /ready, /metrics.
+Settings come from the environment, each checked at start (a bad one stops it with exit code 2), e.g.
+  PORT (4000)  HOST (0.0.0.0)  DATABASE_PATH (./data/jobgraph.db)  WORKERS (CPU count)
+  LOG_LEVEL (info)  LOG_FILE  ADMIN_USERNAME (admin)  ADMIN_PASSWORD  METRICS_TOKEN
+See README.md, "Configuration", for every variable and its default.
+Exit codes: 0 stopped on request, 2 bad configuration or arguments, 3 the database is in use by another jobgraph.`;
+
+/** An expected failure: one line, no stack trace. */
+function exit(message: string, code = 2): never {
+  console.error(`jobgraph: ${message}`);
+  process.exit(code);
+}
+
+const args = Bun.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(HELP);
+  process.exit(0);
+}
+if (args.length) exit(`unexpected argument "${args[0]}" (${USAGE})`);
 
 let config;
 try {
   config = loadConfig();
 } catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(`jobgraph: ${error.message}`);
-    process.exit(2);
-  }
+  if (error instanceof ConfigError) exit(error.message);
   throw error;
 }
 
-const log = createLogger({ level: config.logLevel, file: config.logFile });
+let log: Logger;
+try {
+  log = createLogger({ level: config.logLevel, file: config.logFile });
+} catch (error) {
+  exit(`LOG_FILE ${config.logFile} cannot be written: ${(error as Error).message}`);
+}
+
+/** What a failed listen means for the operator, by its error code. */
+const listenProblems: Record<string, (host: string, port: number) => string> = {
+  EADDRINUSE: (host, port) => `port ${port} on ${host} is already in use; stop what holds it, or set PORT`,
+  EADDRNOTAVAIL: (host) => `HOST ${host} is not an address of this machine; set HOST to one of its addresses, or 0.0.0.0`,
+  ENOTFOUND: (host) => `HOST ${host} does not resolve to an address`,
+  EACCES: (host, port) => `not allowed to listen on port ${port} on ${host}; pick a port above 1023, or set PORT`,
+};
+
 let running: RunningServer;
 try {
   // SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
   running = await startServer(config, { log, onShutdownComplete: () => process.exit(0) });
 } catch (error) {
   // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
-  if (error instanceof DomainError) {
-    console.error(`jobgraph: ${error.message}`);
-    process.exit(2);
-  }
-  if (error instanceof DatabaseInUseError) {
-    console.error(`jobgraph: ${error.message}`);
-    process.exit(EXIT_DATABASE_IN_USE);
-  }
-  if ((error as { code?: string })?.code === 'EADDRINUSE') {
-    console.error(`jobgraph: port ${config.port} on ${config.host} is already in use; stop what holds it, or set PORT`);
-    process.exit(2);
-  }
+  if (error instanceof DomainError || error instanceof ConfigError) exit(error.message);
+  if (error instanceof RedisUnreachableError) exit(error.message, 1);
+  if (error instanceof DatabaseInUseError) exit(error.message, EXIT_DATABASE_IN_USE);
+  const { code, syscall } = (error ?? {}) as { code?: string; syscall?: string };
+  const problem = syscall === 'listen' || syscall === 'getaddrinfo' ? listenProblems[code ?? ''] : undefined;
+  if (problem) exit(problem(config.host, config.port));
   throw error;
 }
 

@@ -4,6 +4,7 @@ import { type App, type AppOptions, createApp } from './app';
 import type { Config } from './config';
 import { GRAPHQL_PATH } from './http/graphql-handler';
 import { createHttpTransport } from './http/transport';
+import type { FanOut } from './http/fan-out';
 import type { LiveOperationCaps } from './http/live-operations';
 import type { SocketData } from './http/websocket';
 import { createLogger, type Logger } from './logger';
@@ -18,6 +19,8 @@ export interface RunningServer {
   port: number;
   /** Live operations counted against the subscription caps now (tests check that none leak). */
   liveOperations(): ReturnType<LiveOperationCaps['stats']>;
+  /** The WebSocket subscriptions that share one execution per event (tests check their groups). */
+  fanOut: Pick<FanOut, 'stats' | 'onJoin'>;
   /** Drains the jobs (up to SHUTDOWN_TIMEOUT_SECONDS), closes connections, the pool and the database. */
   stop(): Promise<void>;
 }
@@ -35,6 +38,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const { clock, passwordHashCost } = options;
   const app = await createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });
   await closingAppOnFailure(app, async () => {
+    await app.redis?.connect();
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
     await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
   });
@@ -61,7 +65,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       log.flush();
     })());
   void shutdownRequested.promise.then(stop).then(() => options.onShutdownComplete?.());
-  return { app, server, url, port: server.port!, liveOperations: () => transport.liveOperationCaps.stats(), stop };
+  return { app, server, url, port: server.port!, liveOperations: () => transport.liveOperationCaps.stats(), fanOut: transport.fanOut, stop };
 }
 
 /** Shown once on the console, never written to the log file: the operator copies it and changes it. */

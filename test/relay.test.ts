@@ -6,32 +6,8 @@ import { heapStats } from 'bun:jsc';
 import { runDishesCli } from '../src/relay/dishes-cli';
 import { ENTRY_OVERHEAD_BYTES } from '../src/relay/service';
 import { FakeClock } from './helpers/clock';
+import { startUpstream, tooSlow } from './helpers/upstream';
 import { startTestServer, type TestServer } from './helpers/server';
-
-/** A stand-in for the restaurant API on 127.0.0.1: scriptable answers per path, counting every request it gets. */
-function startUpstream() {
-  const hits = new Map<string, number>();
-  const requests: { path: string; headers: Headers }[] = [];
-  type Handler = (request: Request) => Response | Promise<Response>;
-  const routes = new Map<string, Handler>();
-  const json = (body: unknown, headers: Record<string, string> = {}, status = 200) =>
-    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
-  const server = Bun.serve({
-    port: 0,
-    hostname: '127.0.0.1',
-    fetch(request) {
-      const path = new URL(request.url).pathname.replace(/^\/api\//, '');
-      hits.set(path, (hits.get(path) ?? 0) + 1);
-      requests.push({ path, headers: request.headers });
-      const route = routes.get(path);
-      return route ? route(request) : json({ error: 'not found' }, {}, 404);
-    },
-  });
-  return { server, hits, requests, routes, json, base: `http://127.0.0.1:${server.port}/api/`, count: (path: string) => hits.get(path) ?? 0 };
-}
-
-/** An upstream too slow for the relay's timeout: it answers only once the relay has given up on it. */
-const tooSlow = (request: Request) => new Promise<void>((resolve) => request.signal.addEventListener('abort', () => resolve()));
 
 const RESTAURANTS = [
   { identifier: 'r1', name: 'Chez Bun', city: 'Lyon' },

@@ -75,8 +75,8 @@ describe('account administration', () => {
     const badName = await create({ username: 'no spaces allowed', password: 'long-enough-pw', role: 'USER' });
     expect(badName.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(badName.errors?.[0]?.message).toContain('username must be 3 to 64 characters');
-    const badRole = await create({ username: 'dave', password: 'long-enough-pw', role: 'SECRETARY' });
-    expect(badRole.errors?.[0]?.message).toContain('Value "SECRETARY" does not exist in "Role" enum');
+    const badRole = await create({ username: 'dave', password: 'long-enough-pw', role: 'JANITOR' });
+    expect(badRole.errors?.[0]?.message).toContain('Value "JANITOR" does not exist in "Role" enum');
 
     expect((await create({ username: 'dave', password: 'long-enough-pw', role: 'USER' })).data?.createUser.id).toBeDefined();
     const taken = await create({ username: 'DAVE', password: 'long-enough-pw', role: 'USER' });
@@ -180,8 +180,8 @@ describe('account administration', () => {
 
 describe('the role matrix', () => {
   // For each operation: who may run it. Everyone else gets UNAUTHENTICATED (anonymous) or FORBIDDEN.
-  const operations: { name: string; query: string; allowed: ('ADMIN' | 'MANAGER' | 'USER' | 'ANON')[]; vars?: () => Record<string, unknown> }[] = [
-    { name: 'me', query: '{ me { id } }', allowed: ['ADMIN', 'MANAGER', 'USER', 'ANON'] },
+  const operations: { name: string; query: string; allowed: ('ADMIN' | 'MANAGER' | 'USER' | 'SECRETARY' | 'ANON')[]; vars?: () => Record<string, unknown> }[] = [
+    { name: 'me', query: '{ me { id } }', allowed: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY', 'ANON'] },
     { name: 'users', query: '{ users { edges { node { id } } } }', allowed: ['ADMIN'] },
     { name: 'loginStats', query: '{ loginStats { username } }', allowed: ['ADMIN'] },
     {
@@ -193,12 +193,12 @@ describe('the role matrix', () => {
     { name: 'updateUser', query: 'mutation($id: ID!) { updateUser(id: $id, input: { role: USER }) { id } }', allowed: ['ADMIN'] },
     { name: 'deleteUser', query: 'mutation($id: ID!) { deleteUser(id: $id) }', allowed: ['ADMIN'] },
     { name: 'changePassword', query: 'mutation { changePassword(currentPassword: "x-wrong-password", newPassword: "whatever-123") }', allowed: [] },
-    { name: 'logout', query: 'mutation { logout }', allowed: ['ADMIN', 'MANAGER', 'USER'] },
+    { name: 'logout', query: 'mutation { logout }', allowed: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
   ];
 
   for (const op of operations) {
     test(op.name, async () => {
-      for (const role of ['ADMIN', 'MANAGER', 'USER', 'ANON'] as const) {
+      for (const role of ['ADMIN', 'MANAGER', 'USER', 'SECRETARY', 'ANON'] as const) {
         const token = role === 'ANON' ? undefined : (await server.userWithRole(role)).token;
         let vars = op.vars?.() ?? {};
         if (op.name === 'updateUser' || op.name === 'deleteUser') vars = { id: (await server.userWithRole('USER')).id };

@@ -5,8 +5,18 @@
 // The run is mostly the server's work: the WebSocket handshake overlaps the upload, and the result file comes in
 // the subscription's last event (no second request, no read back from the database).
 import { isatty } from 'node:tty';
-import { parseArgs } from 'node:util';
-import { CliError, CONNECTION_OPTIONS, defaultUrl, graphqlEndpoint, graphqlRequest, joinOptionValues, SubscriptionSocket, tokenFor, UsageError } from '../cli/graphql-client';
+import {
+  CliError,
+  CONNECTION_OPTIONS,
+  defaultUrl,
+  graphqlEndpoint,
+  graphqlRequest,
+  parseCommandLine,
+  runTool,
+  SubscriptionSocket,
+  tokenFor,
+  UsageError,
+} from '../cli/graphql-client';
 
 const USAGE = 'usage: bun run calc <operations-file> [--out results.txt] [--url URL] [--token TOKEN | --username NAME --password PW] [--queue NAME]';
 
@@ -89,15 +99,8 @@ export async function runCalcCli(options: CalcCliOptions): Promise<{ jobId: stri
 
 const CALC_OPTIONS = { ...CONNECTION_OPTIONS, out: { type: 'string', short: 'o' }, queue: { type: 'string' } } as const;
 
-function parseCommandLine(args: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: joinOptionValues(args, CALC_OPTIONS), allowPositionals: true, options: CALC_OPTIONS });
-  } catch (error) {
-    // Node's message goes on with advice about `--`; its first sentence says what is wrong.
-    throw new UsageError((error as Error).message.split('. ')[0]!);
-  }
-  const { values, positionals } = parsed;
+function calcCommandLine(args: string[]) {
+  const { values, positionals } = parseCommandLine(args, CALC_OPTIONS, true);
   if (values.help) return null;
   if (positionals.length !== 1) throw new UsageError(positionals.length ? `one operations file, not ${positionals.length}` : 'no operations file given');
   const token = values.token ?? process.env.JOBGRAPH_TOKEN;
@@ -116,26 +119,13 @@ function parseCommandLine(args: string[]) {
 }
 
 if (import.meta.main) {
-  try {
-    const options = parseCommandLine(Bun.argv.slice(2));
-    if (!options) {
-      console.log(USAGE);
-      process.exit(0);
-    }
+  await runTool('calc', USAGE, async () => {
+    const options = calcCommandLine(Bun.argv.slice(2));
+    if (!options) return console.log(USAGE);
     const summary = await runCalcCli(options);
     console.error(
       `${summary.count} expressions, ${summary.errors} errors, job ${summary.jobId}, ${(performance.now() / 1000).toFixed(2)} s` +
         (options.out ? ` → ${options.out}` : ''),
     );
-    // Nothing is left to wait for (keep-alive sockets, the WebSocket's closing handshake).
-    process.exit(0);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof UsageError) {
-      console.error(`calc: ${message} (${USAGE})`);
-      process.exit(2);
-    }
-    console.error(`calc: ${message}`);
-    process.exit(1);
-  }
+  });
 }

@@ -12,7 +12,7 @@ const EvaluationType = builder.simpleObject('Evaluation', {
   description: 'One expression and its value, or why it has none.',
   fields: (t) => ({
     line: t.int({ description: '1-based position in the batch.' }),
-    expression: t.string(),
+    expression: t.string({ description: 'The expression as given.' }),
     value: t.float({ nullable: true, description: 'Null when `error` is set.' }),
     error: t.string({ nullable: true, description: 'Names the column, e.g. `division by zero at column 7`.' }),
   }),
@@ -27,7 +27,10 @@ export const CalcBatchResultType = builder.objectRef<CalcResult>('CalcBatchResul
     results: t.field({
       type: [EvaluationType],
       description: 'Per expression, in order; page with `offset` and `limit` (at most 5,000 lines a page; without `limit`, all lines from `offset` when they are at most 5,000).',
-      args: { offset: t.arg.int({ defaultValue: 0 }), limit: t.arg.int() },
+      args: {
+        offset: t.arg.int({ defaultValue: 0, description: 'Lines to skip from the start (0-based): the page starts at line offset + 1.' }),
+        limit: t.arg.int({ description: 'Most lines in the page: 0 to 5,000; past that is BAD_USER_INPUT naming the maximum.' }),
+      },
       resolve: async (result, page, ctx) => {
         const job = jobOfResult(result);
         return resultPage(result, job ? await calcInputOf(ctx, job.id) : undefined, page);
@@ -58,7 +61,9 @@ builder.queryFields((t) => ({
     type: [EvaluationType],
     authScopes: { loggedIn: true },
     description: `Evaluates up to ${MAX_EVALUATE_EXPRESSIONS} expressions now, with our own interpreter (submitCalcJob takes more).`,
-    args: { expressions: t.arg.stringList({ required: true }) },
+    args: {
+      expressions: t.arg.stringList({ required: true, description: `Up to ${MAX_EVALUATE_EXPRESSIONS} expressions (numbers, + - * / ^ %, parentheses); each answered in order with its value or error.` }),
+    },
     resolve: (_root, { expressions }, ctx) => ctx.calculator.evaluate(expressions),
   }),
 }));
@@ -67,7 +72,7 @@ builder.mutationFields((t) => ({
   submitCalcJob: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     description: 'Evaluates a batch as a durable job, split into chunks over the worker pool; progress is reported.',
-    args: { input: t.arg({ type: CalcJobInput, required: true }) },
+    args: { input: t.arg({ type: CalcJobInput, required: true, description: 'The expressions (a list, text or an uploaded file), and where and how the job runs.' }) },
     // The calc kind's input schema checks the batch before anything is stored.
     resolve: async (_root, { input }, ctx) => ctx.jobs.submit(ctx.user, 'CALC', await calcJobSource(input), optionsOf(input)),
   }),

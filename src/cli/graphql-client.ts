@@ -1,4 +1,6 @@
-// What the command-line tools (calc, dishes) share: one GraphQL request over HTTP, and getting a token.
+// What the command-line tools (calc, dishes) share: one GraphQL request over HTTP, getting a token, reading the
+// command line and exiting as promised (--help; 2 and one line for a usage error; 1 and one line for a failure).
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 
 export class CliError extends Error {}
 /** The command line itself is wrong (exit code 2, one line). */
@@ -178,3 +180,32 @@ export const CONNECTION_OPTIONS = {
   password: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** A tool's command line, parsed; a mistake is a UsageError with Node's first sentence (the rest is advice about `--`). */
+export function parseCommandLine<T extends ParseArgsOptionsConfig>(args: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: joinOptionValues(args, options as Record<string, { type: string; short?: string }>), options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('. ')[0]!);
+  }
+}
+
+/**
+ * Runs a tool's `main` and exits: 0 when it is done, 2 with one line (and the usage) for a UsageError, 1 with one line
+ * for any other failure — an unreachable server, a refused request — never a stack trace.
+ */
+export async function runTool(name: string, usage: string, main: () => Promise<void>): Promise<never> {
+  try {
+    await main();
+    // Nothing is left to wait for (keep-alive sockets, a WebSocket's closing handshake).
+    process.exit(0);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof UsageError) {
+      console.error(`${name}: ${message} (${usage})`);
+      process.exit(2);
+    }
+    console.error(`${name}: ${message.split('\n')[0]}`);
+    process.exit(1);
+  }
+}

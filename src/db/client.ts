@@ -44,12 +44,12 @@ interface DatabaseCommon {
    */
   exclusively<T>(name: string, work: () => Promise<T>): Promise<T>;
   /**
-   * Tells every instance on this database (itself included) that something changed (PostgreSQL NOTIFY, delivered
-   * once committed); on SQLite, whose file is this process's alone, there is nobody to tell.
+   * Tells every instance on this database (itself included) that something changed, with an optional payload
+   * (PostgreSQL NOTIFY, delivered once committed); on SQLite, whose file is this process's alone, there is nobody to tell.
    */
-  broadcast(channel: string): Promise<void>;
-  /** Calls `listener` on each broadcast on `channel` (PostgreSQL LISTEN); returns how to stop. */
-  listen(channel: string, listener: () => void): Promise<() => Promise<void>>;
+  broadcast(channel: string, payload?: string): Promise<void>;
+  /** Calls `listener` with the payload of each broadcast on `channel` (PostgreSQL LISTEN); returns how to stop. */
+  listen(channel: string, listener: (payload: string) => void): Promise<() => Promise<void>>;
   /** Whether the database answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -146,11 +146,11 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
       tables: pgSchema as unknown as Tables,
       transaction: (work) => pg.transaction((tx) => work(tx as unknown as Db)),
       exclusively: (name, work) => withAdvisoryLock(sql, name, work),
-      broadcast: async (channel) => {
-        await sql`SELECT pg_notify(${channel}, '')`;
+      broadcast: async (channel, payload = '') => {
+        await sql`SELECT pg_notify(${channel}, ${payload})`;
       },
       listen: async (channel, listener) => {
-        const subscription = await sql.listen(channel, () => listener());
+        const subscription = await sql.listen(channel, (payload) => listener(payload ?? ''));
         return () => subscription.unlisten();
       },
       ping: async () => {

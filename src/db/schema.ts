@@ -1,8 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-export const ROLES = ['ADMIN', 'MANAGER', 'USER'] as const;
+/** SECRETARY reads everything (jobs, queues, results, accounts) and changes nothing but its own session and password. */
+export const ROLES = ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] as const;
 export type Role = (typeof ROLES)[number];
+/** The roles that may change anything: every one but the read-only SECRETARY. */
+export const WRITER_ROLES: readonly Role[] = ['USER', 'MANAGER', 'ADMIN'];
 
 const createdAt = () =>
   integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`);

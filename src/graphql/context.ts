@@ -1,4 +1,5 @@
 import type { Services } from '../app';
+import type { AnonymousDomain } from '../config';
 import type { Db } from '../db/client';
 import type { AuthUser } from '../users/service';
 import type { ResponseFreshness } from './response-cache';
@@ -11,6 +12,8 @@ export interface GraphQLContext extends Services {
   user: AuthUser | null;
   clientAddress: string | null;
   requestId: string;
+  /** The domains whose reads callers without a token may make (ANONYMOUS_ACCESS). */
+  anonymousAccess: ReadonlySet<AnonymousDomain>;
   /** Resolvers whose data has its own freshness (the relay's) limit how long the response may be cached. */
   freshness: ResponseFreshness;
 }

@@ -1,7 +1,7 @@
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { DomainError, ErrorCode } from '../errors';
+import { DomainError, ErrorCode, HTTP_STATUS_OF } from '../errors';
 import { currentRequestId } from '../request-context';
 
 const CONTRACT_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
@@ -27,18 +27,6 @@ function withCode(error: GraphQLError, code: ErrorCode, located: GraphQLError): 
     extensions: { ...error.extensions, code },
   });
 }
-
-/** The HTTP status that says what each of our codes means, for answers that are not GraphQL results (SSE, REST). */
-export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
-  BAD_USER_INPUT: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  RATE_LIMITED: 429,
-  INTERNAL_SERVER_ERROR: 500,
-  UNAVAILABLE: 503,
-};
 
 const codeOf = (error: GraphQLError): ErrorCode | undefined =>
   (error.extensions?.code as ErrorCode | undefined) ??
@@ -121,7 +109,7 @@ export const requestErrorFor = (error: DomainError) => requestError(error.code, 
  * coercion) pass through; anything else is logged with the request id and masked for the client.
  */
 export function createErrorMasker(log: Logger) {
-  return (error: unknown): Error => {
+  return (error: unknown): GraphQLError => {
     const graphQLError = error instanceof GraphQLError ? error : undefined;
     const original = graphQLError?.originalError ?? (graphQLError ? undefined : error);
     if (original instanceof DomainError) return graphQLErrorFor(original, graphQLError);

@@ -15,8 +15,20 @@ export function parseId(id: string | number, what: string): number {
 /** Longer than any cursor we hand out (a few dozen characters). */
 const MAX_CURSOR_LENGTH = 256;
 
-/** A connection's `after`/`before`, refused when too long to be ours, before it is decoded (or quoted back). */
-export function checkCursors(args: { after?: string | null; before?: string | null }): void {
+/** The most rows one page of a connection holds (`first` or `last`); the builder gives connections the same bound. */
+export const MAX_PAGE_SIZE = 100;
+
+/**
+ * A connection's paging arguments: `after`/`before` refused when too long to be ours, before they are decoded (or
+ * quoted back); `first`/`last` above MAX_PAGE_SIZE refused with the maximum, rather than quietly given fewer rows.
+ */
+export function checkPaging(args: { after?: string | null; before?: string | null; first?: number | null; last?: number | null }): void {
   if (args.after != null) checkLength(args.after, MAX_CURSOR_LENGTH, 'after');
   if (args.before != null) checkLength(args.before, MAX_CURSOR_LENGTH, 'before');
+  for (const field of ['first', 'last'] as const) {
+    const size = args[field];
+    if (size != null && (size < 0 || size > MAX_PAGE_SIZE)) {
+      throw badInput(`${field} must be from 0 to ${MAX_PAGE_SIZE} (the most a page holds), got ${size}; page on with after/before`, { field, max: MAX_PAGE_SIZE });
+    }
+  }
 }

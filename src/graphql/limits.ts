@@ -14,6 +14,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ErrorCode } from '../errors';
+import { MAX_PAGE_SIZE } from './ids';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -132,7 +133,7 @@ const costReadsVariablesByDocument = new WeakMap<DocumentNode, boolean>();
  * complexity is a function (connectionComplexity: `first`/`last`), so only a variable passed to such a field counts;
  * every other document costs the same whatever its variables (an analytics question, a year range…).
  */
-function costReadsVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
+export function costReadsVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
   let reads = costReadsVariablesByDocument.get(document);
   if (reads !== undefined) return reads;
   reads = false;
@@ -214,12 +215,12 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
 }
 
 /**
- * A connection's cost follows its page size (`first` or `last`; default 20, at most 100 — Pothos relay's bounds).
+ * A connection's cost follows its page size (`first` or `last`; default 20, at most MAX_PAGE_SIZE).
  * Its `edges` list already multiplies by the default 10, so the connection contributes page size / 10.
  */
 export const connectionComplexity = (args: { first?: number | null; last?: number | null }) => ({
   field: 1,
-  multiplier: Math.min(Math.max(args.first ?? args.last ?? 20, 1), 100) / 10,
+  multiplier: Math.min(Math.max(args.first ?? args.last ?? 20, 1), MAX_PAGE_SIZE) / 10,
 });
 
 /**

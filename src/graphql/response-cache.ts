@@ -10,6 +10,7 @@ import { type GraphQLParams, isAsyncIterable, type Plugin, type YogaInitialConte
 import { type DocumentNode, getOperationAST, Kind, type SelectionSetNode } from 'graphql';
 import type { App } from '../app';
 import type { Clock } from '../clock';
+import type { RedisLink } from '../redis';
 import { authenticateRequest } from '../users/auth';
 import type { GraphQLContext } from './context';
 
@@ -90,9 +91,44 @@ function expiringOn(clock: Clock, cache: Cache): Cache {
   };
 }
 
+/** Answers larger than this stay in the instance that computed them: Redis is no place for them. */
+const MAX_SHARED_ANSWER_CHARS = 1024 * 1024;
+
+/**
+ * With REDIS_URL, answers are shared: a local miss asks Redis before executing, and what is computed goes to both.
+ * Sharing is safe because entries are never invalidated, only expire: an entry's lifetime (its root fields' TTL,
+ * bounded by the relay's freshness) is stored with it and holds wherever it is read. The key names the session,
+ * and a hit still needs that session live on the instance reading it (sessions live in the shared database).
+ * Redis unreachable: each instance keeps its own entries, as without REDIS_URL.
+ */
+function sharedThrough(link: RedisLink, local: Cache, now: () => number): Cache {
+  const keyOf = (id: string) => link.key(`response:${id}`);
+  return {
+    set(id, data, entities, ttl) {
+      local.set(id, data, entities, ttl);
+      const json = JSON.stringify({ expiresAt: now() + ttl, data });
+      if (json.length > MAX_SHARED_ANSWER_CHARS || !link.up) return;
+      link.send('SET', [keyOf(id), json, 'PX', String(Math.max(1, Math.ceil(ttl)))]).catch((error) => link.outage('response cache', error));
+    },
+    async get(id) {
+      const found = await local.get(id);
+      if (found || !link.up) return found;
+      const json = (await link.send('GET', [keyOf(id)]).catch(() => null)) as string | null;
+      if (!json) return undefined;
+      const { expiresAt, data } = JSON.parse(json) as { expiresAt: number; data: Parameters<Cache['set']>[1] };
+      const ttl = expiresAt - now();
+      if (ttl <= 0) return undefined;
+      local.set(id, data, [], ttl);
+      return data;
+    },
+    invalidate: (entities) => local.invalidate(entities),
+  };
+}
+
 /** `clock`: only tests pass one; without it the in-memory cache's own TTLs are the only ones. */
 export function createResponseCache(app: App, clock?: Clock) {
-  const cache = clock ? expiringOn(clock, createInMemoryCache()) : createInMemoryCache();
+  const local = clock ? expiringOn(clock, createInMemoryCache()) : createInMemoryCache();
+  const cache = app.redis ? sharedThrough(app.redis, local, () => (clock ?? Date).now()) : local;
   const serialized = new WeakMap<object, string>();
 
   const ttlByDocument = new WeakMap<DocumentNode, Map<string | null, number>>();
@@ -100,8 +136,26 @@ export function createResponseCache(app: App, clock?: Clock) {
     let byOperation = ttlByDocument.get(document);
     if (!byOperation) ttlByDocument.set(document, (byOperation = new Map()));
     let ttl = byOperation.get(operationName);
-    if (ttl === undefined) byOperation.set(operationName, (ttl = rootFieldsTtl(document, operationName)));
+    if (ttl !== undefined) return ttl;
+    ttl = rootFieldsTtl(document, operationName);
+    // Only the document's own operations are remembered: a client cannot grow the map with made-up names.
+    if (getOperationAST(document, operationName)) byOperation.set(operationName, ttl);
     return ttl;
+  };
+
+  /**
+   * Documents (by their text, and operation name) whose answers are never kept (`me`, a mutation…), so a request
+   * for one skips the key and the lookup before Yoga. Bounded: cleared when full, which only costs lookups again.
+   */
+  const neverCached = new Map<string, Set<string | null>>();
+  const NEVER_CACHED_DOCUMENTS = 1000;
+  const rememberNeverCached = (query: string, operationName: string | null) => {
+    let operations = neverCached.get(query);
+    if (!operations) {
+      if (neverCached.size >= NEVER_CACHED_DOCUMENTS) neverCached.clear();
+      neverCached.set(query, (operations = new Set()));
+    }
+    operations.add(operationName);
   };
 
   /**
@@ -114,7 +168,13 @@ export function createResponseCache(app: App, clock?: Clock) {
       const context = args.contextValue;
       const operationName = typeof context.params?.operationName === 'string' ? context.params.operationName : null;
       const ttl = ttlOf(args.document, operationName);
-      if (ttl === 0) return;
+      if (ttl === 0) {
+        const query = context.params?.query;
+        if (typeof query === 'string' && !neverCached.get(query)?.has(operationName) && getOperationAST(args.document, operationName)) {
+          rememberNeverCached(query, operationName);
+        }
+        return;
+      }
       const sessionId = liveSessionKey(context);
       if (sessionId === null) return;
       const key = cacheKey({ documentString: context.params.query ?? '', variableValues: context.params.variables, operationName, sessionId });
@@ -137,12 +197,14 @@ export function createResponseCache(app: App, clock?: Clock) {
    * (`usePreParsedBody`).
    */
   async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
+    const operationName = typeof params.operationName === 'string' ? params.operationName : null;
+    if (neverCached.get(params.query)?.has(operationName)) return undefined;
     const { user } = await authenticateRequest(app.users, request);
     if (!user) return undefined;
     const key = cacheKey({
       documentString: params.query,
       variableValues: params.variables,
-      operationName: typeof params.operationName === 'string' ? params.operationName : null,
+      operationName,
       sessionId: `session:${user.sessionId}`,
     });
     const cached = await cache.get(key);

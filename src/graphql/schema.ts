@@ -11,7 +11,9 @@ import '../quotes/graphql';
 import '../relay/graphql';
 
 builder.queryType({});
-builder.mutationType({});
+// Every mutation is for roles that may change things (not the read-only SECRETARY), unless it says otherwise
+// (`skipTypeScopes`: login, logout, changePassword): a new mutation is refused to SECRETARY by default.
+builder.mutationType({ authScopes: { writer: true } });
 builder.subscriptionType({});
 
 const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
@@ -42,6 +44,15 @@ export function assertEveryFieldHasAuthRule(schema: GraphQLSchema): void {
   if (missing.length) throw new Error(`fields without an authorization rule: ${missing.join(', ')}`);
 }
 
+/** The Drizzle plugin adds a connection's `totalCount` without a way to describe it; this one says what it counts. */
+function describeConnectionCounts(schema: GraphQLSchema): void {
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || !type.name.endsWith('Connection')) continue;
+    const count = type.getFields().totalCount;
+    if (count && !count.description) count.description = 'How many rows the whole list holds, over all its pages.';
+  }
+}
+
 let built: GraphQLSchema | undefined;
 
 /** The schema, built once per process (the builder is module-global). */
@@ -49,6 +60,7 @@ export function buildSchema(): GraphQLSchema {
   if (!built) {
     const schema = builder.toSchema({ sortSchema: true });
     assertEveryFieldHasAuthRule(schema);
+    describeConnectionCounts(schema);
     built = schema;
   }
   return built;

@@ -1,15 +1,16 @@
 // Yoga over our schema: its plugins (CSRF, query limits, logging, the response cache) and the context every
 // resolver sees. HTTP requests and WebSocket operations both come through here (see routes.ts and websocket.ts).
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
+import { useCompiledAnalytics } from '../graphql/compiled';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
-import { useOperationLog } from '../graphql/logging';
+import { type OperationMetrics, useOperationLog } from '../graphql/logging';
 import { type createResponseCache, ResponseFreshness, usePreParsedBody } from '../graphql/response-cache';
 import { buildSchema } from '../graphql/schema';
 import { type Authentication, authenticateRequest } from '../users/auth';
+import { GRAPHIQL_OPTIONS, graphiqlHtml } from './graphiql';
 
 export const GRAPHQL_PATH = '/graphql';
 const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'graphql-preflight'];
@@ -26,21 +27,16 @@ export interface TransportContext {
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
-export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>) {
-  const graphiqlPage = (() => {
-    let page: string | undefined;
-    // GraphiQL is bundled in our dependencies (no CDN): users run this offline. Rendered once, it is 9 MB.
-    return (options: Parameters<typeof renderGraphiQL>[0]) => (page ??= renderGraphiQL(options));
-  })();
-
+export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics) {
   return createYoga<TransportContext, GraphQLContext>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     // The server measures bodies itself (413 with a code, before Yoga) and may hand Yoga a body it already read.
     maxRequestBodySize: false,
-    graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS' },
-    renderGraphiQL: graphiqlPage,
+    // routes.ts answers GraphiQL's page itself (compressed, cached); this is the same page, should Yoga be asked.
+    graphiql: GRAPHIQL_OPTIONS,
+    renderGraphiQL: graphiqlHtml,
     maskedErrors: { maskError: createErrorMasker(app.log) },
     logging: {
       debug: (...args) => app.log.debug({ yoga: args }, 'yoga'),
@@ -53,15 +49,22 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       useCsrfPrevention(CSRF_HEADERS),
       useQueryLimits(app.config),
       useSubscriptionErrorStatus(),
-      useOperationLog(app.log),
+      useOperationLog(app.log, app.users, metrics),
       responseCache.plugin,
+      useCompiledAnalytics(app.log),
       usePreParsedBody(),
       useRequestParseErrors(),
     ],
     context: async (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? (await authenticateRequest(app.users, initial.request));
       if (failure) throw requestErrorFor(failure);
-      return createGraphQLContext(app, app.db, { user, clientAddress: initial.clientAddress, requestId: initial.requestId, freshness: new ResponseFreshness() });
+      return createGraphQLContext(app, app.db, {
+        user,
+        clientAddress: initial.clientAddress,
+        requestId: initial.requestId,
+        anonymousAccess: app.config.anonymousAccess,
+        freshness: new ResponseFreshness(),
+      });
     },
   });
 }

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../errors';
 import { readBodyLimited } from './body';
-import type { RateLimiter } from './rate-limit';
+import type { AddressRateLimiter } from './rate-limit';
 import { errorResponse } from './responses';
 
 /** Who is asking, for the log lines a refusal writes. */
@@ -13,8 +13,8 @@ export interface RequestOrigin {
 }
 
 /** A 429 with Retry-After when the client's address is over its rate; null when the request may go ahead. */
-export function refuseOverRate(rateLimiter: RateLimiter, log: Logger, { requestId, clientAddress }: RequestOrigin): Response | null {
-  const wait = rateLimiter.take(clientAddress ?? 'unknown');
+export async function refuseOverRate(rateLimiter: AddressRateLimiter, log: Logger, { requestId, clientAddress }: RequestOrigin): Promise<Response | null> {
+  const wait = await rateLimiter.take(clientAddress ?? 'unknown');
   if (wait === 0) return null;
   log.warn({ requestId, address: clientAddress }, 'rate limited');
   return errorResponse(429, ErrorCode.RATE_LIMITED, `too many requests; retry in ${wait} s`, { 'retry-after': String(wait) });

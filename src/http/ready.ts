@@ -9,13 +9,14 @@ export async function readiness(app: App, request: Request): Promise<Response> {
   const ready = await app.isReady();
   const embedded = app.embeddedQuoteServer;
   // The quote server jobgraph runs is part of it; an external one is reported, not required.
-  const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up');
+  // Without Redis an instance would miss other instances' events and refuse logins (see README, "Scaling out").
+  const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up') && (!app.redis || app.redis.up);
   const status = ok ? 'ready' : 'not ready';
   if ((await authenticateRequest(app.users, request)).user?.role !== 'ADMIN') return Response.json({ status }, { status: ok ? 200 : 503 });
 
   const quoteServer = embedded
     ? { address: embedded.address && `${embedded.address.host}:${embedded.address.port}`, status: embedded.status, embedded: true }
     : { address: app.config.quoteServer, status: 'external', embedded: false };
-  const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer, relay: app.relay.status() };
+  const checks = { database: ready, workers: app.pool.size, draining: app.jobs.isDraining, quoteServer, relay: app.relay.status(), redis: app.redis?.status() ?? null };
   return Response.json({ status, checks }, { status: ok ? 200 : 503 });
 }

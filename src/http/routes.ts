@@ -2,52 +2,101 @@
 // the REST compatibility routes, and GraphQL — its parameters checked before any parsing, a cached answer served
 // without entering Yoga, and streaming answers tied to the session that opened them.
 import { handleProtocols } from 'graphql-ws/use/bun';
+import { shouldRenderGraphiQL } from 'graphql-yoga';
 import type { Server } from 'bun';
-import { handleCompatRequest } from '../analytics/compat';
+import { createAnalyticsCompat } from '../analytics/compat';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
 import { operationParamsProblem } from '../graphql/limits';
+import { isRefusalLogged } from '../graphql/logging';
 import type { createResponseCache } from '../graphql/response-cache';
+import { handleQuoteRequest } from '../quotes/compat';
+import { handleRelayRequest, RELAY_PREFIX } from '../relay/compat';
+import type { RestRequest } from '../rest';
+import { handlePiRequest } from '../simulations/compat';
 import { requestScope } from '../request-context';
 import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
+import { DASHBOARD_PATH, dashboardAssets } from './dashboard';
+import { graphiqlAsset } from './graphiql';
+import { createGraphQLFastPath, type OperationParams } from './graphql-fast-path';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
 import type { LiveOperationCaps } from './live-operations';
-import type { RateLimiter } from './rate-limit';
+import type { Metrics } from './metrics';
+import type { AddressRateLimiter } from './rate-limit';
+import { logAccess, logSubscriptionEnd } from './access-log';
 import { readiness } from './ready';
 import { errorResponse, json } from './responses';
 import { endingWithSession, isStreamingResponse, type SessionStreams } from './session-streams';
+import { serveAsset } from './static-assets';
 import type { SocketData } from './websocket';
+
+/** A subscription stream's name for its end line: the request's operationName, else the document's first subscription's. */
+function operationNameOf(url: URL, params: unknown): string | null {
+  const { operationName, query } = (params ?? {}) as { operationName?: unknown; query?: unknown };
+  if (typeof operationName === 'string') return operationName;
+  const text = typeof query === 'string' ? query : url.searchParams.get('query');
+  return url.searchParams.get('operationName') ?? /\bsubscription\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(text ?? '')?.[1] ?? null;
+}
 
 /** The source analytics system's REST interface, kept for its clients (src/analytics/compat.ts). */
 const COMPAT_PREFIX = '/api/';
+
+/** The source systems' REST routes (src/<domain>/compat.ts), by the path they answer. */
+type RestRoute = 'analytics' | 'pi' | 'quote' | 'relay';
+function restRouteOf(pathname: string): RestRoute | null {
+  if (pathname.startsWith(COMPAT_PREFIX)) return 'analytics';
+  if (pathname === '/pi') return 'pi';
+  if (pathname === '/quote') return 'quote';
+  if (pathname.startsWith(RELAY_PREFIX)) return 'relay';
+  return null;
+}
 
 export interface RequestPipelineParts {
   app: App;
   yoga: GraphQLHandler;
   responseCache: ReturnType<typeof createResponseCache>;
-  rateLimiter: RateLimiter;
+  rateLimiter: AddressRateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
+  metrics: Metrics;
 }
 
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
-export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps }: RequestPipelineParts) {
+export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
   const { config, log } = app;
+  const handleAnalyticsCompat = createAnalyticsCompat(app);
+  const fastPath = createGraphQLFastPath(yoga, app.users);
 
-  async function route(request: Request, server: Server<SocketData>, requestId: string): Promise<Response | undefined> {
-    const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
-    const url = new URL(request.url);
+  function routeRest(route: RestRoute, rest: RestRequest): Promise<Response> {
+    if (route === 'analytics') return handleAnalyticsCompat(rest);
+    if (route === 'pi') return handlePiRequest(app, rest);
+    if (route === 'quote') return handleQuoteRequest(app, rest);
+    return handleRelayRequest(app, rest);
+  }
+
+  /** Answers that were GraphQL operations: the operation log has their line, so the access log skips them. */
+  const operationAnswers = new WeakSet<Response>();
+
+  async function route(request: Request, origin: RequestOrigin, url: URL, server: Server<SocketData>): Promise<Response | undefined> {
     const { pathname } = url;
 
     if (pathname === '/health') return json(200, { status: 'ok' });
     if (pathname === '/ready') return readiness(app, request);
-    const isCompat = pathname.startsWith(COMPAT_PREFIX);
-    if (pathname !== GRAPHQL_PATH && !isCompat) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
+    if (pathname === '/metrics') return metrics.respond(request, origin.clientAddress);
+    // The source's README wrote its URLs `//api/…`: leading slashes collapse to one on the REST routes.
+    const restPath = pathname.replace(/^\/{2,}/, '/');
+    const restRoute = restRouteOf(restPath);
+    const isCompat = restRoute !== null;
+    const isDashboard = pathname === '/' || pathname === DASHBOARD_PATH || pathname.startsWith(`${DASHBOARD_PATH}/`);
+    if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
-    const overRate = refuseOverRate(rateLimiter, log, origin);
+    const overRate = await refuseOverRate(rateLimiter, log, origin);
     if (overRate) return overRate;
+    if (isDashboard) return dashboard(request, pathname);
+    // GraphiQL, as Yoga would decide to render it (a GET that accepts HTML), but precompressed and cached.
+    if (pathname === GRAPHQL_PATH && shouldRenderGraphiQL(request)) return serveAsset(await graphiqlAsset(), request);
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) return upgrade(request, server, origin);
 
     // Uploads past MAX_BODY_BYTES are for signed-in callers: nobody anonymous gets 64 MiB buffered for them.
@@ -55,16 +104,29 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     const limits = { maxBodyBytes: config.maxBodyBytes, maxUploadBytes: signedIn ? config.maxUploadBytes : config.maxBodyBytes };
     const body = await readBodyWithinLimit(request, limits, log, origin);
     if (body instanceof Response) return body;
-    if (request.body) {
-      const buffered = new Request(request, { body: body.bytes });
-      sameAuthentication(request, buffered);
-      request = buffered;
-      const problem = multipartProblem(request.headers.get('content-type'), body.bytes);
-      if (problem) return problem;
-    }
+    const problem = request.body ? multipartProblem(request.headers.get('content-type'), body.bytes) : null;
+    if (problem) return logRefusal(problem, request, origin);
 
-    if (isCompat) return handleCompatRequest(app, request, pathname);
+    if (restRoute) return routeRest(restRoute, { request: withBufferedBody(request, body.bytes), pathname: restPath, ...origin, log, anonymousAccess: config.anonymousAccess });
     return graphql(request, url, body.bytes, origin);
+  }
+
+  /** The request around the body already read, for whoever reads it again (Yoga, the REST routes). */
+  function withBufferedBody(request: Request, bytes: Uint8Array<ArrayBuffer>): Request {
+    if (!request.body) return request;
+    const buffered = new Request(request, { body: bytes });
+    sameAuthentication(request, buffered);
+    return buffered;
+  }
+
+  /** `/` leads to the dashboard; `/dashboard` is its page, `/dashboard/<chunk>` its hashed bundles. */
+  async function dashboard(request: Request, pathname: string): Promise<Response> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return errorResponse(405, ErrorCode.BAD_USER_INPUT, `${pathname} answers GET only`, { allow: 'GET, HEAD' });
+    if (pathname === '/') return new Response(null, { status: 302, headers: { location: DASHBOARD_PATH } });
+    const built = await dashboardAssets();
+    if ('failure' in built) return errorResponse(503, ErrorCode.UNAVAILABLE, 'the dashboard could not be built; see the server log');
+    const asset = built.assets.get(pathname.slice(DASHBOARD_PATH.length) || '/');
+    return asset ? serveAsset(asset, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no dashboard file ${pathname}`);
   }
 
   function upgrade(request: Request, server: Server<SocketData>, { clientAddress }: RequestOrigin): Response | undefined {
@@ -82,10 +144,10 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     return server.upgrade(request, { data }) ? undefined : errorResponse(400, ErrorCode.BAD_USER_INPUT, 'WebSocket upgrade failed');
   }
 
-  async function graphql(request: Request, url: URL, bytes: Uint8Array, origin: RequestOrigin): Promise<Response> {
+  async function graphql(request: Request, url: URL, bytes: Uint8Array<ArrayBuffer>, origin: RequestOrigin): Promise<Response> {
     if (request.method === 'GET') {
       const problem = queryStringProblem(url);
-      if (problem) return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem);
+      if (problem) return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem), request, origin);
     }
     let preParsedParams: unknown;
     if (request.method === 'POST' && request.headers.get('content-type')?.toLowerCase().includes('application/json')) {
@@ -97,19 +159,56 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       if (preParsedParams !== undefined) {
         const problem = operationParamsProblem(preParsedParams);
         if (problem) {
-          log.warn({ requestId: origin.requestId, address: origin.clientAddress, problem: problem.message }, 'rejected request');
-          return errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, problem.extensions.limit ? { limit: problem.extensions.limit } : {});
+          const limit = problem.extensions.limit ? { limit: problem.extensions.limit } : {};
+          return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, limit), request, origin);
         }
         // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
         const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
-        if (cached) return cached;
+        if (cached) {
+          metrics.cachedAnswer();
+          operationAnswers.add(cached);
+          return cached;
+        }
+        const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams });
+        if (answered) {
+          operationAnswers.add(answered);
+          return answered;
+        }
       }
     }
-    const response = await yoga.fetch(request, { ...origin, preParsedParams });
+    request = withBufferedBody(request, bytes);
+    let response = await yoga.fetch(request, { ...origin, preParsedParams });
     if (response.status === 406) {
-      return errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
+      response = errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
     }
-    return isStreamingResponse(response) ? countedStream(response, request, origin) : response;
+    if (isStreamingResponse(response)) return countedStream(response, request, origin, operationNameOf(url, preParsedParams));
+    // GraphiQL's page is a route like any other; everything else Yoga answers went through the operation log.
+    if (!response.headers.get('content-type')?.startsWith('text/html')) operationAnswers.add(response);
+    return response.status >= 400 && !isRefusalLogged(request) ? logRefusal(response, request, origin) : response;
+  }
+
+  /**
+   * Refusals before any operation runs (the server's parameter checks; Yoga's: an unreadable body, the CSRF
+   * header, a bad token) get their log line here: the address, the username when known, and the messages sent.
+   */
+  async function logRefusal(response: Response, request: Request, origin: RequestOrigin): Promise<Response> {
+    const body = (await response
+      .clone()
+      .json()
+      .catch(() => null)) as { errors?: { message?: unknown; extensions?: { code?: unknown } }[] } | null;
+    const errors = body?.errors ?? [];
+    log.warn(
+      {
+        requestId: origin.requestId,
+        address: origin.clientAddress,
+        username: (await authenticateRequest(app.users, request)).user?.username ?? null,
+        status: response.status,
+        errorCodes: [...new Set(errors.map((error) => error.extensions?.code))],
+        errors: errors.map((error) => error.message),
+      },
+      'rejected request',
+    );
+    return response;
   }
 
   /**
@@ -117,10 +216,19 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
    * ends with its session. Only Yoga knows whether an answer streams (any Accept, even none, may get one), so one
    * over a cap is cancelled (its subscription stops) before anything is sent.
    */
-  async function countedStream(response: Response, request: Request, origin: RequestOrigin): Promise<Response> {
+  async function countedStream(response: Response, request: Request, origin: RequestOrigin, operation: string | null): Promise<Response> {
     const authentication = await authenticateRequest(app.users, request);
     const counted = liveOperationCaps.acquire({ userId: authentication.user?.id ?? null, clientAddress: origin.clientAddress });
-    if ('release' in counted) return endingWithSession(sessionStreams, response, authentication, counted.release);
+    if ('release' in counted) {
+      const started = performance.now();
+      const transport = response.headers.get('content-type')?.startsWith('text/event-stream') ? 'sse' : 'multipart';
+      const answer = endingWithSession(sessionStreams, response, authentication, (reason, events) => {
+        counted.release();
+        logSubscriptionEnd(log, { transport, operation, started, events, reason, address: origin.clientAddress, userId: authentication.user?.id ?? null, requestId: origin.requestId });
+      });
+      operationAnswers.add(answer);
+      return answer;
+    }
     await response.body?.cancel().catch(() => {});
     const { message, limit, max } = counted.refusal;
     log.warn({ requestId: origin.requestId, address: origin.clientAddress, userId: authentication.user?.id, limit }, 'stream over its cap');
@@ -135,15 +243,21 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
 
   return {
     fetch(request: Request, server: Server<SocketData>) {
+      const started = performance.now();
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID();
+      const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
+      const url = new URL(request.url);
       return requestScope.run({ requestId }, async () => {
+        let response: Response | undefined;
         try {
-          const response = await route(request, server, requestId);
+          response = await route(request, origin, url, server);
           response?.headers.set('x-request-id', requestId);
-          return response;
         } catch (error) {
-          return unexpected(error, requestId);
+          response = unexpected(error, requestId);
         }
+        // No response: the WebSocket upgrade went through.
+        if (!response || !operationAnswers.has(response)) logAccess(log, request, url.pathname, origin, response?.status ?? 101, started);
+        return response;
       });
     },
     error: (error: Error) => unexpected(error, crypto.randomUUID()),

@@ -88,18 +88,35 @@ export class SessionStreams {
 
 const encoder = new TextEncoder();
 
+/** How a stream ended and how many events it delivered (the access log's subscription line). */
+export type StreamEnd = (reason: string, events: number) => void;
+
+/**
+ * The chunk Yoga writes before each event: SSE's `event: next` line, multipart's part header. Yoga enqueues each
+ * piece separately and a reader gets chunks as enqueued, so counting events compares one short chunk per event.
+ */
+const EVENT_MARKERS = {
+  sse: encoder.encode('event: next\n'),
+  multipart: encoder.encode('Content-Type: application/json; charset=utf-8'),
+};
+
+const isMarker = (chunk: Uint8Array, marker: Uint8Array | undefined) =>
+  marker !== undefined && chunk.length === marker.length && chunk[0] === marker[0] && chunk.every((byte, i) => byte === marker[i]);
+
 /**
  * Wraps a streaming response body (SSE or multipart) so the server can end it: `end` sends `finalChunk` (for SSE,
  * an error event and `complete`), closes the stream and cancels the source, which stops the subscription behind it.
+ * `onClose` hears once why it ended and how many chunks equal to `eventMarker` (events) went out.
  */
-export function endableStream(source: ReadableStream<Uint8Array>, onClose: () => void) {
+export function endableStream(source: ReadableStream<Uint8Array>, onClose: StreamEnd, eventMarker?: Uint8Array) {
   const reader = source.getReader();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let ended = false;
-  const finish = () => {
+  let events = 0;
+  const finish = (reason: string) => {
     if (ended) return false;
     ended = true;
-    onClose();
+    onClose(reason, events);
     return true;
   };
   const stream = new ReadableStream<Uint8Array>({
@@ -111,20 +128,23 @@ export function endableStream(source: ReadableStream<Uint8Array>, onClose: () =>
         const { value, done } = await reader.read();
         if (ended) return;
         if (done) {
-          finish();
+          finish('completed');
           c.close();
-        } else c.enqueue(value);
+        } else {
+          if (isMarker(value, eventMarker)) events++;
+          c.enqueue(value);
+        }
       } catch (error) {
-        if (finish()) c.error(error);
+        if (finish(`error: ${(error as Error)?.message ?? error}`)) c.error(error);
       }
     },
     cancel(reason) {
-      finish();
+      finish('client went away');
       return reader.cancel(reason);
     },
   });
-  const end = (finalChunk?: string) => {
-    if (!finish()) return;
+  const end = (reason: string, finalChunk?: string) => {
+    if (!finish(reason)) return;
     try {
       if (finalChunk) controller.enqueue(encoder.encode(finalChunk));
       controller.close();
@@ -144,22 +164,27 @@ export function isStreamingResponse(response: Response): boolean {
 
 /**
  * A streaming answer opened with a token ends when that token stops working; SSE clients get the reason first.
- * `onEnd` runs once when the stream ends, however it ends (done, the client gone, the session ended).
+ * `onEnd` runs once when the stream ends, however it ends (done, the client gone, the session ended), with why and
+ * the events it delivered.
  */
-export function endingWithSession(streams: SessionStreams, response: Response, { user, token }: Authentication, onEnd: () => void = () => {}): Response {
+export function endingWithSession(streams: SessionStreams, response: Response, { user, token }: Authentication, onEnd: StreamEnd = () => {}): Response {
   if (!response.body) {
-    onEnd();
+    onEnd('completed', 0);
     return response;
   }
   const sse = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
   let untrack = () => {};
-  const { stream, end } = endableStream(response.body, () => {
-    untrack();
-    onEnd();
-  });
+  const { stream, end } = endableStream(
+    response.body,
+    (reason, events) => {
+      untrack();
+      onEnd(reason, events);
+    },
+    sse ? EVENT_MARKERS.sse : EVENT_MARKERS.multipart,
+  );
   if (user) untrack = streams.track(token, user, (reason) => {
     const error = { message: reason, extensions: { code: ErrorCode.UNAUTHENTICATED } };
-    end(sse ? `event: next\ndata: ${JSON.stringify({ errors: [error] })}\n\nevent: complete\ndata:\n\n` : undefined);
+    end(reason, sse ? `event: next\ndata: ${JSON.stringify({ errors: [error] })}\n\nevent: complete\ndata:\n\n` : undefined);
   });
   return new Response(stream, { status: response.status, headers: response.headers });
 }

@@ -3,9 +3,12 @@
 import type { App } from '../app';
 import type { Clock } from '../clock';
 import { createResponseCache } from '../graphql/response-cache';
+import { dashboardAssets } from './dashboard';
+import { graphiqlAsset } from './graphiql';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
-import { RateLimiter } from './rate-limit';
+import { createMetrics } from './metrics';
+import { type AddressRateLimiter, RateLimiter, SharedRateLimiter } from './rate-limit';
 import { createRequestHandler } from './routes';
 import { SessionStreams } from './session-streams';
 import { createWebSocketHandler } from './websocket';
@@ -15,8 +18,16 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
   const responseCache = createResponseCache(app, options.clock);
-  const yoga = createGraphQLHandler(app, responseCache);
-  const rateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
+  // Built and compressed now, in the background (once per process), rather than on the first visitor's request.
+  void graphiqlAsset();
+  void dashboardAssets().then((built) => {
+    if ('failure' in built) app.log.error({ failure: built.failure }, 'the dashboard could not be built');
+  });
+  const metrics = createMetrics(app);
+  const yoga = createGraphQLHandler(app, responseCache, metrics);
+  const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
+  // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
+  const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;
   const sessionStreams = new SessionStreams((token) => app.users.authenticate(token), now);
   app.users.onSessionsChanged(() => sessionStreams.scheduleRecheck());
   // One count per user and per address over WebSocket operations and SSE streams together.
@@ -30,8 +41,10 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
     maxOperationsPerConnection: config.maxSubscriptionsPerConnection,
     // The same bound as an HTTP body.
     maxPayloadLength: config.maxBodyBytes,
+    operationMetrics: metrics,
   });
-  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps });
+  metrics.watchTransport({ websocketConnections: () => websocket.connections(), liveOperations: () => liveOperationCaps.stats().operations });
+  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics });
   return {
     /** For Bun.serve, beside the port and host. */
     serveOptions: {
@@ -46,6 +59,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
       error,
     },
     liveOperationCaps,
+    fanOut: websocket.fanOut,
     /** Shutdown: every socket closes (1001) and every SSE stream ends, each told why. */
     endAll(reason: string) {
       websocket.closeAll(reason);

@@ -1,20 +1,24 @@
 // GraphQL over WebSocket (graphql-transport-ws, graphql-ws): the same Yoga pipeline as HTTP, with the transport's
 // own guards — a rate rule per message (per connection and per address), caps on live operations (per connection,
 // user and address), the shared parameter checks before any parsing, sockets ended when their session ends (4403),
-// and no message able to take the process down.
-import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+// and no message able to take the process down. Subscriptions many clients share run once per event (fan-out.ts).
+import { createSourceEventStream, type DocumentNode, type ExecutionArgs, getOperationAST, GraphQLError, validateSubscriptionArgs } from 'graphql';
 import { CloseCode, MessageType } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/bun';
 import type { ServerWebSocket } from 'bun';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
+import { createErrorMasker } from '../graphql/errors';
 import { jsonTextNestingExceeds, MAX_VALUE_NESTING, operationParamsProblem } from '../graphql/limits';
+import { logSubscriptionStarted, type OperationMetrics } from '../graphql/logging';
 import { type Authentication, authenticate } from '../users/auth';
 import { headerValue } from '../users/tokens';
+import { FanOut, FanOutError, type FanOutPlan, planFanOut } from './fan-out';
 import type { TransportContext } from './graphql-handler';
 import { capRefusal, type LiveOperationCaps, type LiveOperationRefusal } from './live-operations';
-import type { RateLimiter } from './rate-limit';
+import { logSubscriptionEnd } from './access-log';
+import type { AddressRateLimiter, RateLimiter } from './rate-limit';
 import type { SessionStreams } from './session-streams';
 
 /** Data Bun keeps on an upgraded WebSocket. */
@@ -29,6 +33,21 @@ export interface SocketData {
   operations: Map<string, () => void>;
   /** Whether graphql-ws still runs the operation with this id (set once the socket is acknowledged). */
   isRunning?: (id: string) => boolean;
+  /** Its subscriptions by operation id, for the line each writes when it ends (see access-log.ts). */
+  subscriptions?: Map<string, LiveSubscription>;
+  /** Set as the socket closes: why its subscriptions end. */
+  closedBecause?: string;
+}
+
+interface LiveSubscription {
+  operation: string | null;
+  started: number;
+  events: number;
+  requestId: string;
+  userId: number | null;
+  failed?: string;
+  /** Set when it joined a shared group (fan-out.ts), which counts what it delivered. */
+  member?: { readonly delivered: number };
 }
 
 type Socket = ServerWebSocket<SocketData>;
@@ -40,7 +59,7 @@ const TOO_MANY_MESSAGES_CLOSE_CODE = 4429;
 const socketOf = (extra: unknown) => (extra as { socket: Socket }).socket;
 
 export interface WebSocketGuards {
-  rateLimiter: RateLimiter;
+  rateLimiter: AddressRateLimiter;
   connectionLimiter: RateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
@@ -48,6 +67,8 @@ export interface WebSocketGuards {
   maxOperationsPerConnection: number;
   /** Bun closes a socket (1009) whose message is larger. */
   maxPayloadLength: number;
+  /** Subscriptions that join a shared group skip Yoga's hooks: they are counted here. */
+  operationMetrics?: OperationMetrics;
 }
 
 export function createWebSocketHandler(
@@ -64,9 +85,30 @@ export function createWebSocketHandler(
     socket.data.sessions.set(token, guards.sessionStreams.track(token, user, (reason) => socket.close(SESSION_ENDED_CLOSE_CODE, reason)));
   };
 
+  const fanOut = new FanOut(createErrorMasker(app.log));
+
+  /**
+   * A subscription that may share its events: this subscriber's own stream is opened (the field's checks run for
+   * them), then it joins its group. A refusal takes the usual way, so it reads exactly as before.
+   */
+  const subscribeGrouped = async (plan: FanOutPlan, args: ExecutionArgs, socket: Socket, id: string, subscribe: (args: ExecutionArgs) => unknown) => {
+    const validated = validateSubscriptionArgs(args);
+    if (!('schema' in validated)) return subscribe(args);
+    const source = await createSourceEventStream(validated);
+    if (!(Symbol.asyncIterator in Object(source))) return subscribe(args);
+    logSubscriptionStarted(app.log, args, guards.operationMetrics);
+    const member = fanOut.join(plan, validated, source as AsyncIterable<unknown>, socket, id);
+    const live = socket.data.subscriptions?.get(id);
+    if (live) live.member = member;
+    // graphql-ws holds these arguments while the operation runs; a member needs none of them (its group has its own).
+    Object.assign(args, { contextValue: undefined, rootValue: undefined });
+    return member;
+  };
+
   const graphqlWs = makeHandler<Record<string, unknown>>({
     execute: (args: ExecutionArgs) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
     subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+    // A grouped operation that failed (its stream ended with an error, its reader fell behind) says so, masked and coded.
     onConnect: async (ctx) => {
       const socket = socketOf(ctx.extra);
       const authentication = await authenticate(app.users, headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
@@ -109,18 +151,60 @@ export function createWebSocketHandler(
         // Refuses a malformed or dead token the way HTTP does (see graphql-handler.ts), after the document's checks.
         const contextValue = await enveloped.contextFactory();
         followSession(socket, authentication);
+        const operation = getOperationAST(document, payload.operationName);
+        if (operation?.operation === 'subscription') {
+          (socket.data.subscriptions ??= new Map()).set(id, {
+            operation: operation.name?.value ?? null,
+            started: performance.now(),
+            events: 0,
+            requestId: transport.requestId,
+            userId: authentication.user?.id ?? null,
+          });
+        }
+        const plan = planFanOut({ schema: enveloped.schema, document, operationName: payload.operationName, variables: payload.variables }, authentication.user);
+        const subscribe = plan ? (args: ExecutionArgs) => subscribeGrouped(plan, args, socket, id, enveloped.subscribe) : enveloped.subscribe;
         return {
           schema: enveloped.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue,
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          rootValue: { execute: enveloped.execute, subscribe },
         };
       } catch (error) {
         if (error instanceof GraphQLError) return forSocket([error], ErrorCode.BAD_USER_INPUT);
         throw error;
       }
+    },
+    // A subscription refused when it starts (its rule, a missing job) answers one result instead of a stream.
+    onOperation: (ctx, id, _payload, _args, result) => {
+      const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
+      if (subscription && !(Symbol.asyncIterator in Object(result))) {
+        subscription.failed = `refused: ${(result as { errors?: readonly { message: string }[] }).errors?.[0]?.message ?? 'no stream'}`;
+      }
+    },
+    onNext: (ctx, id) => {
+      const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
+      if (subscription) subscription.events++;
+    },
+    onError: (ctx, id, _payload, errors) => {
+      // A grouped operation that failed (its stream ended with an error, its reader fell behind) says so, masked and coded.
+      const formatted = errors.length === 1 && errors[0]!.cause instanceof FanOutError ? errors[0]!.cause.errors : undefined;
+      const subscription = socketOf(ctx.extra).data.subscriptions?.get(id);
+      if (subscription) subscription.failed = `error: ${formatted?.[0]?.message ?? errors[0]?.message ?? 'unknown'}`;
+      return formatted;
+    },
+    // Every operation ends here: its source finished or failed, the client completed it, or the socket closed.
+    onComplete: (ctx, id) => {
+      const socket = socketOf(ctx.extra);
+      const subscription = socket.data.subscriptions?.get(id);
+      if (!subscription) return;
+      socket.data.subscriptions!.delete(id);
+      const { failed, member, ...measured } = subscription;
+      // A member of a shared group is sent its events by the group, not through graphql-ws' onNext.
+      measured.events += member?.delivered ?? 0;
+      const reason = failed ?? socket.data.closedBecause ?? (id in ctx.subscriptions ? 'completed' : 'client completed it');
+      logSubscriptionEnd(app.log, { transport: 'websocket', ...measured, reason, address: socket.data.clientAddress });
     },
   });
 
@@ -156,7 +240,7 @@ export function createWebSocketHandler(
   /** Refuses a subscribe over the rate (its id gets a RATE_LIMITED error); a flood of anything else closes. */
   const refuseOverRate = (socket: Socket, message: string | Buffer): boolean => {
     const wait = Math.max(
-      guards.rateLimiter.take(socket.data.clientAddress ?? 'unknown'),
+      guards.rateLimiter.takeNow(socket.data.clientAddress ?? 'unknown'),
       guards.connectionLimiter.take(socket.data.connectionId),
     );
     if (wait === 0) return false;
@@ -185,6 +269,8 @@ export function createWebSocketHandler(
 
   return {
     maxPayloadLength: guards.maxPayloadLength,
+    /** The groups of shared subscriptions (tests watch them). */
+    fanOut,
     open(socket: Socket) {
       sockets.add(socket);
       return graphqlWs.open(socket as never);
@@ -215,6 +301,7 @@ export function createWebSocketHandler(
     },
     async close(socket: Socket, code: number, reason: string) {
       sockets.delete(socket);
+      socket.data.closedBecause = `connection closed (${code}${reason ? ` ${reason}` : ''})`;
       for (const untrack of socket.data.sessions.values()) untrack();
       guards.connectionLimiter.forget(socket.data.connectionId);
       for (const release of socket.data.operations.values()) release();
@@ -225,6 +312,8 @@ export function createWebSocketHandler(
         app.log.debug({ err: error }, 'websocket close');
       }
     },
+    /** Open sockets now (the metrics read it). */
+    connections: () => sockets.size,
     /** Server shutdown: 1001 Going Away on every open socket. */
     closeAll(reason: string) {
       for (const socket of sockets) socket.close(1001, reason);

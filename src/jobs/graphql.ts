@@ -1,25 +1,46 @@
 import type { InputObjectRef, ObjectRef } from '@pothos/core';
 import { JOB_KINDS, JOB_STATUSES } from '../db/schema';
-import { builder } from '../graphql/builder';
+import { builder, describedValues } from '../graphql/builder';
 import type { SignedInContext } from '../graphql/context';
+import { fanOutExtension } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
-import { checkCursors, parseId } from '../graphql/ids';
-import { canSeeJob, type Job, type JobCounts, type JobKindName } from './model';
-import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, type SubmitOptions } from './service';
+import { checkPaging, parseId } from '../graphql/ids';
+import { canSeeJob, type Job, type JobCounts, type JobKindName, type JobStatus, jobVisibility } from './model';
+import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type PoolStats, type SubmitOptions } from './service';
+import type { LatencyPercentiles, ThroughputSample } from './statistics';
+import type { JobFilter } from './store';
 
-export const JobKindEnum = builder.enumType('JobKind', { values: JOB_KINDS });
-export const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
+export const JobKindEnum = builder.enumType('JobKind', {
+  description: 'What a job computes; each kind has its own submit mutation, input and result type.',
+  values: describedValues(JOB_KINDS, {
+    PI: 'A Monte Carlo estimate of π (submitPiJob → PiResult).',
+    FORECAST: 'A seeded portfolio forecast over a date range (submitForecastJob → ForecastResult).',
+    CALC: 'A file of calculator expressions, one per line, evaluated in chunks on the pool (submitCalcJob → CalcBatchResult).',
+    ANALYTICS: 'One statistic of the CDC dataset, kept as a durable answer (submitAnalyticsJob → AnalyticsResult).',
+    DIAGNOSTIC: 'An admin’s test of the worker pool: succeed, sleep, throw, exit or hang (submitDiagnosticJobs → DiagnosticResult).',
+  }),
+});
+export const JobStatusEnum = builder.enumType('JobStatus', {
+  description: 'Where a job is in its life: QUEUED → RUNNING → SUCCEEDED, FAILED or CANCELLED (the last three are final).',
+  values: describedValues(JOB_STATUSES, {
+    QUEUED: 'Waiting in its queue: for a free slot, for its queue to be resumed, or for its retry time (`runAt`).',
+    RUNNING: 'Claimed under a lease, by the worker pool or by a person who pulled it (`claimedBy`).',
+    SUCCEEDED: 'Finished with a result (final).',
+    FAILED: 'Out of attempts, or failed with an error no retry can fix; `error` says why (final; retryJob queues it again).',
+    CANCELLED: 'Stopped by cancelJob before it finished (final; retryJob queues it again).',
+  }),
+});
 
 export const JobCountsType = builder.objectRef<JobCounts>('JobCounts').implement({
   description: 'Jobs by status. Users count their own jobs; managers and admins count all.',
   authScopes: { loggedIn: true },
   fields: (t) => ({
-    queued: t.exposeInt('queued'),
-    running: t.exposeInt('running'),
-    succeeded: t.exposeInt('succeeded'),
-    failed: t.exposeInt('failed'),
-    cancelled: t.exposeInt('cancelled'),
-    total: t.exposeInt('total'),
+    queued: t.exposeInt('queued', { description: 'Waiting to run (QUEUED).' }),
+    running: t.exposeInt('running', { description: 'Running now (RUNNING), on the pool or pulled by a person.' }),
+    succeeded: t.exposeInt('succeeded', { description: 'Finished with a result (SUCCEEDED).' }),
+    failed: t.exposeInt('failed', { description: 'Given up on (FAILED).' }),
+    cancelled: t.exposeInt('cancelled', { description: 'Stopped by cancelJob (CANCELLED).' }),
+    total: t.exposeInt('total', { description: 'All of the above.' }),
   }),
 });
 
@@ -45,12 +66,13 @@ const JobResultUnion = builder.unionType('JobResult', {
 
 const JobEventType = builder.drizzleObject('jobEvents', {
   name: 'JobEvent',
-  description: "One entry of a job's history: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled, retried.",
+  description:
+    "One entry of a job's history: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled, retried, or note (a person's note: payload { note, by, username }).",
   authScopes: { loggedIn: true },
   fields: (t) => ({
-    type: t.exposeString('type'),
-    payload: t.expose('payload', { type: 'JSON', nullable: true }),
-    at: t.expose('at', { type: 'DateTime' }),
+    type: t.exposeString('type', { description: 'What happened: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled or retried.' }),
+    payload: t.expose('payload', { type: 'JSON', nullable: true, description: 'Its details, e.g. the attempt and error of a failure, or who cancelled.' }),
+    at: t.expose('at', { type: 'DateTime', description: 'When it happened.' }),
   }),
 });
 
@@ -62,50 +84,54 @@ const JobEventType = builder.drizzleObject('jobEvents', {
  */
 export const JobType = builder.drizzleObject('jobs', {
   name: 'Job',
-  description: 'A durable unit of work. Users see their own jobs; managers and admins see all.',
-  authScopes: (job, ctx) => canSeeJob(ctx.user, job),
+  description: 'A durable unit of work. Users see their own jobs; managers, admins and secretaries see all.',
+  // The owner, or a role that sees every job (so a refusal names those roles); the same rule as canSeeJob.
+  authScopes: (job, ctx) => canSeeJob(ctx.user, job) || { readAll: true },
   fields: (t) => ({
-    id: t.id({ resolve: (job) => job.id }),
-    kind: t.field({ type: JobKindEnum, resolve: (job) => job.kind }),
-    status: t.field({ type: JobStatusEnum, resolve: (job) => job.status }),
-    queue: t.string({ resolve: (job) => job.queue }),
-    owner: t.relation('owner', { nullable: true }),
+    id: t.id({ description: 'Stable and unique; what `job`, `jobUpdated` and the job mutations take.', resolve: (job) => job.id }),
+    kind: t.field({ type: JobKindEnum, description: 'What it computes.', resolve: (job) => job.kind }),
+    status: t.field({ type: JobStatusEnum, description: 'Where it is in its life.', resolve: (job) => job.status }),
+    queue: t.string({ description: 'The name of the queue it runs in.', resolve: (job) => job.queue }),
+    owner: t.relation('owner', { nullable: true, description: 'Who submitted it; null once that account is deleted.' }),
     progress: t.float({ description: 'From 0 to 1.', resolve: (job) => job.progress }),
     input: t.field({
       type: 'JSON',
+      description: 'The input as its kind’s schema checked it at submission (a calc file’s text included).',
       select: { with: { inputRow: { columns: { input: true } } } },
       resolve: (job) => job.inputRow.input,
     }),
     result: t.field({
       type: JobResultUnion,
       nullable: true,
+      description: 'The result once SUCCEEDED, typed by kind; null before that and for failed or cancelled jobs.',
       resolve: (job) => {
         if (!job.result || typeof job.result !== 'object') return null;
         // A shallow copy that knows its job (its fields, a calc job's megabytes of output, are shared, not copied).
         return { ...job.result, [RESULT_OF]: { id: job.id, kind: job.kind } } as never;
       },
     }),
-    error: t.string({ nullable: true, resolve: (job) => job.error }),
-    attempts: t.int({ resolve: (job) => job.attempts }),
-    maxAttempts: t.int({ resolve: (job) => job.maxAttempts }),
+    error: t.string({ nullable: true, description: 'Why the last attempt failed; null when none has.', resolve: (job) => job.error }),
+    attempts: t.int({ description: 'Attempts started so far.', resolve: (job) => job.attempts }),
+    maxAttempts: t.int({ description: 'Attempts allowed before it FAILS for good.', resolve: (job) => job.maxAttempts }),
     priority: t.int({ description: 'Lower runs first.', resolve: (job) => job.priority }),
     claimedBy: t.string({ nullable: true, description: '`pool`, or `user:<id>` for a pulled job.', resolve: (job) => job.claimedBy }),
     runAt: t.field({ type: 'DateTime', description: 'Not before this time (retry backoff).', resolve: (job) => job.runAt }),
-    createdAt: t.field({ type: 'DateTime', resolve: (job) => job.createdAt }),
-    startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (job) => job.startedAt }),
-    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (job) => job.finishedAt }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was submitted.', resolve: (job) => job.createdAt }),
+    startedAt: t.field({ type: 'DateTime', nullable: true, description: 'When its last attempt started; null until one has.', resolve: (job) => job.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it reached its final state; null until then.', resolve: (job) => job.finishedAt }),
     durationMs: t.float({
       nullable: true,
       description: 'From the start of the last attempt to the end.',
       resolve: (job) => (job.startedAt && job.finishedAt ? job.finishedAt.getTime() - job.startedAt.getTime() : null),
     }),
-    events: t.relation('events', { query: { orderBy: { id: 'asc' } } }),
+    events: t.relation('events', { description: 'Its history, oldest first.', query: { orderBy: { id: 'asc' } } }),
   }),
 });
 
 const ShutdownStatus = builder.simpleObject('ShutdownStatus', {
+  description: 'What a requested shutdown is waiting for.',
   fields: (t) => ({
-    draining: t.boolean(),
+    draining: t.boolean({ description: 'Always true: new submissions are refused (UNAVAILABLE) from now on.' }),
     pendingJobs: t.int({ description: 'Jobs queued (in unpaused queues) or running when the drain began.' }),
   }),
 });
@@ -145,7 +171,8 @@ export function registerJobSubmission(variant: SubmissionVariant): void {
 const JobSubmission = builder.inputType('JobSubmission', {
   description: 'One job of a bulk submission: exactly one of its fields, the input its kind’s single submit takes.',
   isOneOf: true,
-  fields: (t) => Object.fromEntries(submissionVariants.map(({ field, type }) => [field, t.field({ type })])),
+  fields: (t) =>
+    Object.fromEntries(submissionVariants.map(({ field, type }) => [field, t.field({ type, description: `A ${field} job: the ${type.name} its single submit takes.` })])),
 });
 
 const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {
@@ -162,11 +189,20 @@ const submissionComplexity = (args: { jobs: readonly unknown[] }) => ({
   multiplier: Math.max(args.jobs.length, 1) / 100,
 });
 
+/** The `jobs` arguments as the service's filter (the same for the page and its totalCount). */
+const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null }): JobFilter => ({
+  status: args.status ?? undefined,
+  kind: args.kind ?? undefined,
+  queue: args.queue ?? undefined,
+  ownerId: args.owner ? parseId(args.owner, 'user') : undefined,
+});
+
 builder.queryFields((t) => ({
   job: t.withAuth({ loggedIn: true }).drizzleField({
     type: 'jobs',
     nullable: true,
-    args: { id: t.arg.id({ required: true }) },
+    description: 'One job by id; null when it does not exist or is another user’s (users see only their own).',
+    args: { id: t.arg.id({ required: true, description: 'The job’s id, as `Job.id` gives it.' }) },
     resolve: (query, _root, { id }, ctx) => ctx.jobs.findSelected(ctx.user, parseId(id, 'job'), query),
   }),
   jobs: t.withAuth({ loggedIn: true }).drizzleConnection(
@@ -175,23 +211,36 @@ builder.queryFields((t) => ({
       description: 'Jobs, newest first. Users see only their own.',
       complexity: connectionComplexity,
       args: {
-        status: t.arg({ type: JobStatusEnum }),
-        kind: t.arg({ type: JobKindEnum }),
-        queue: t.arg.string(),
+        status: t.arg({ type: JobStatusEnum, description: 'Only jobs in this state.' }),
+        kind: t.arg({ type: JobKindEnum, description: 'Only jobs of this kind.' }),
+        queue: t.arg.string({ description: 'Only jobs of the queue with this name.' }),
         owner: t.arg.id({ description: 'A user id (managers and admins).' }),
       },
+      totalCount: (_root, args, ctx) => ctx.jobs.countMatching(ctx.user!, jobFilterOf(args)),
       resolve: (query, _root, args, ctx) => {
-        checkCursors(args);
-        const filter = { status: args.status ?? undefined, kind: args.kind ?? undefined, queue: args.queue ?? undefined };
-        return ctx.jobs.list(ctx.user, { ...filter, ownerId: args.owner ? parseId(args.owner, 'user') : undefined }, query);
+        checkPaging(args);
+        return ctx.jobs.list(ctx.user, jobFilterOf(args), query);
       },
     },
-    { name: 'JobConnection' },
-    { name: 'JobEdge' },
+    {
+      name: 'JobConnection',
+      // The Drizzle plugin's own totalCount field, as it declares it (the extension lets a totalCount-only query skip
+      // reading rows), given a description.
+      description: 'A page of jobs (see `first`, `after`, `last`, `before`).',
+      fields: (t) => ({
+        totalCount: t.int({
+          description: 'Every job the filter matches, over all pages (a USER’s own).',
+          extensions: { pothosDrizzleTotalCount: true },
+          resolve: (connection) => (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
+        }),
+      }),
+    },
+    { name: 'JobEdge', description: 'One job of a page, with its cursor.' },
   ),
   jobCounts: t.withAuth({ loggedIn: true }).field({
     type: JobCountsType,
-    args: { queue: t.arg.string() },
+    description: 'How many jobs are in each state: the caller’s own for users, everyone’s for managers and admins.',
+    args: { queue: t.arg.string({ description: 'Count only this queue’s jobs; every queue when left out.' }) },
     resolve: (_root, { queue }, ctx) => ctx.jobs.counts(ctx.user, queue),
   }),
 }));
@@ -204,8 +253,8 @@ builder.mutationFields((t) => {
       type: [JobType],
       description: `Submits up to ${MAX_JOBS_PER_SUBMISSION.toLocaleString('en-US')} jobs of any kinds in one transaction: all or none. An error about one job names it: \`jobs[3]: …\` with \`extensions.index\`. Send the list as a variable. Cost: 1 + jobs/10, plus jobs/100 per field selected on the answer.`,
       args: {
-        jobs: t.arg({ type: [JobSubmission], required: true }),
-        options: t.arg({ type: SubmitJobsOptions }),
+        jobs: t.arg({ type: [JobSubmission], required: true, description: 'The jobs, each `{ <kind>: <its input> }`; submitted in this order.' }),
+        options: t.arg({ type: SubmitJobsOptions, description: 'Queue, priority, attempts and timeout for every job that does not set its own.' }),
       },
       complexity: submissionComplexity,
       resolve: async (_root, { jobs, options }, ctx) => {
@@ -235,27 +284,47 @@ builder.mutationFields((t) => {
       type: JobType,
       nullable: true,
       description: 'Claims the oldest queued job of a queue for the caller; null when the queue is empty.',
-      args: { queue: t.arg.string({ required: true }) },
+      args: { queue: t.arg.string({ required: true, description: 'The queue to take a job from (paused or not).' }) },
       resolve: (_root, { queue }, ctx) => ctx.jobs.pull(ctx.user, queue),
     }),
     completeJob: manager.field({
       type: JobType,
       description: 'Completes a job the caller pulled, with a result of its kind’s shape.',
-      args: { id: t.arg.id({ required: true }), result: t.arg({ type: 'JSON', required: true }) },
+      args: {
+        id: t.arg.id({ required: true, description: 'A job the caller pulled (pullJob) and still holds.' }),
+        result: t.arg({ type: 'JSON', required: true, description: 'The result, in the shape of the job kind’s result type (checked).' }),
+      },
       resolve: (_root, { id, result }, ctx) => ctx.jobs.complete(ctx.user, parseId(id, 'job'), result),
     }),
     cancelJob: signedIn.field({
       type: JobType,
-      args: { id: t.arg.id({ required: true }) },
+      description: 'Cancels a queued or running job (a running one’s worker is stopped); users may cancel only their own. A job already final is a CONFLICT.',
+      args: { id: t.arg.id({ required: true, description: 'The job to cancel.' }) },
       resolve: (_root, { id }, ctx) => ctx.jobs.cancel(ctx.user, parseId(id, 'job')),
     }),
     retryJob: signedIn.field({
       type: JobType,
-      args: { id: t.arg.id({ required: true }) },
+      description: 'Queues a FAILED or CANCELLED job again with fresh attempts, keeping its input and history; any other state is a CONFLICT.',
+      args: { id: t.arg.id({ required: true, description: 'The failed or cancelled job to run again.' }) },
       resolve: (_root, { id }, ctx) => ctx.jobs.retry(ctx.user, parseId(id, 'job')),
     }),
+    addJobNote: signedIn.drizzleField({
+      type: 'jobs',
+      description: `Adds a free-text note (1 to ${MAX_NOTE_LENGTH.toLocaleString('en-US')} characters, trimmed) to a job's history as a \`note\` event with its author, like the source's \`updateJobStatus(id, note)\`; the job's status does not change. Its owner, managers and admins may.`,
+      args: {
+        id: t.arg.id({ required: true, description: 'The job.' }),
+        note: t.arg.string({ required: true, description: `The text, at most ${MAX_NOTE_LENGTH.toLocaleString('en-US')} characters.` }),
+      },
+      resolve: async (query, _root, { id, note }, ctx) => {
+        const jobId = parseId(id, 'job');
+        await ctx.jobs.addNote(ctx.user, jobId, note);
+        // Read back as selected: the answer's `events` show the new note (NOT_FOUND if it was deleted meanwhile).
+        return (await ctx.jobs.findSelected(ctx.user, jobId, query)) ?? ctx.jobs.get(ctx.user, jobId);
+      },
+    }),
     deleteJob: signedIn.boolean({
-      args: { id: t.arg.id({ required: true }) },
+      description: 'Deletes a job with its input, result and events; users may delete only their own. A RUNNING job must be cancelled first (CONFLICT).',
+      args: { id: t.arg.id({ required: true, description: 'The job to delete.' }) },
       resolve: (_root, { id }, ctx) => ctx.jobs.delete(ctx.user, parseId(id, 'job')),
     }),
     shutdown: t.field({
@@ -275,15 +344,94 @@ builder.subscriptionFields((t) => ({
   jobUpdated: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     description: 'The job now, then every change of status or progress; ends after its final state.',
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The job to follow; it must be one the caller may see.' }) },
     subscribe: (_root, { id }, ctx) => ctx.jobs.watch(ctx.user, parseId(id, 'job')),
     resolve: (job) => job,
+    // Subscribers who see the same jobs share one execution per change; the stream begins with the job as it is.
+    extensions: fanOutExtension({ audience: jobVisibility, replaysLatest: true }),
   }),
   jobCompleted: t.withAuth({ loggedIn: true }).field({
     type: JobType,
     description: 'Every job that finishes (succeeded, failed or cancelled) that the caller may see.',
-    args: { queue: t.arg.string(), kind: t.arg({ type: JobKindEnum }) },
+    args: {
+      queue: t.arg.string({ description: 'Only jobs of the queue with this name.' }),
+      kind: t.arg({ type: JobKindEnum, description: 'Only jobs of this kind.' }),
+    },
     subscribe: (_root, { queue, kind }, ctx) => ctx.jobs.completions(ctx.user, { queue, kind }),
     resolve: (job) => job,
+    extensions: fanOutExtension({ audience: jobVisibility }),
+  }),
+}));
+
+const LatencyPercentilesType = builder.objectRef<LatencyPercentiles>('LatencyPercentiles').implement({
+  description: 'Percentiles (nearest rank) of a duration in milliseconds over the jobs finished in a recent window; null when there were none.',
+  fields: (t) => ({
+    count: t.exposeInt('count', { description: 'Jobs finished in the window (those that started).' }),
+    p50: t.exposeFloat('p50', { nullable: true, description: 'The median, in milliseconds: half the jobs took no longer.' }),
+    p90: t.exposeFloat('p90', { nullable: true, description: 'The 90th percentile, in milliseconds.' }),
+    p99: t.exposeFloat('p99', { nullable: true, description: 'The 99th percentile, in milliseconds: the slow tail.' }),
+    max: t.exposeFloat('max', { nullable: true, description: 'The slowest job of the window, in milliseconds.' }),
+  }),
+});
+
+const ThroughputSampleType = builder.objectRef<ThroughputSample>('ThroughputSample').implement({
+  description: 'Jobs finished per second during one interval.',
+  fields: (t) => ({
+    at: t.expose('at', { type: 'DateTime', description: 'The start of the interval.' }),
+    jobsPerSecond: t.exposeFloat('jobsPerSecond', { description: 'Jobs that reached a final state in the interval, divided by its length in seconds.' }),
+  }),
+});
+
+/** How far back the statistics reach (see src/jobs/statistics.ts). */
+const MINUTES_ARG = { defaultValue: 5, description: 'How many recent minutes, 1..10.' };
+const minutesOf = (minutes: number | null | undefined) => Math.min(10, Math.max(1, minutes ?? 5));
+
+const PoolStatsType = builder.objectRef<PoolStats>('PoolStats').implement({
+  description: 'The worker pool now, and the jobs this server finished over the last minutes (kept in memory: a restart starts again).',
+  authScopes: { manager: true },
+  fields: (t) => ({
+    size: t.exposeInt('size', { description: 'Workers in the pool (WORKERS).' }),
+    busy: t.exposeInt('busy', { description: 'Workers running a task now.' }),
+    tasksRunning: t.exposeInt('tasksRunning', { description: 'Tasks sent to workers (each holds up to 8).' }),
+    tasksQueued: t.exposeInt('tasksQueued', { description: 'Tasks waiting for a worker.' }),
+    jobsPerSecond: t.exposeFloat('jobsPerSecond', { description: 'Jobs finished per second over the last minute.' }),
+    throughput: t.field({
+      type: [ThroughputSampleType],
+      description: 'Jobs finished per second in consecutive intervals, oldest first; the last one ends now.',
+      args: { minutes: t.arg.int(MINUTES_ARG), intervalSeconds: t.arg.int({ defaultValue: 5, description: 'Length of each interval, 1..60 seconds.' }) },
+      resolve: (stats, { minutes, intervalSeconds }) => stats.throughput(minutesOf(minutes), Math.min(60, Math.max(1, intervalSeconds ?? 5))),
+    }),
+    runMs: t.field({
+      type: LatencyPercentilesType,
+      description: 'How long finished jobs ran: from the start of their last attempt to the end.',
+      args: { minutes: t.arg.int(MINUTES_ARG) },
+      resolve: (stats, { minutes }) => stats.runMs(minutesOf(minutes)),
+    }),
+    waitMs: t.field({
+      type: LatencyPercentilesType,
+      description: 'How long finished jobs waited: from submission to the start of their last attempt.',
+      args: { minutes: t.arg.int(MINUTES_ARG) },
+      resolve: (stats, { minutes }) => stats.waitMs(minutesOf(minutes)),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  workerPool: t.field({
+    type: PoolStatsType,
+    authScopes: { manager: true },
+    description: 'The worker pool and recent throughput and latencies (managers and admins).',
+    resolve: (_root, _args, ctx) => ctx.jobs.poolStats(),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  workerPoolUpdates: t.field({
+    type: PoolStatsType,
+    authScopes: { manager: true },
+    description: 'The worker pool statistics now, then every `intervalMs` (250..60000) — a live chart (managers and admins).',
+    args: { intervalMs: t.arg.int({ defaultValue: 1000, description: 'Time between two samples, 250..60000 ms.' }) },
+    subscribe: (_root, { intervalMs }, ctx) => ctx.jobs.poolStatsEvery(intervalMs ?? 1000),
+    resolve: (stats: PoolStats) => stats,
   }),
 }));

@@ -1,7 +1,8 @@
 // The job engine's vocabulary, shared by its three rooms (store, service, runner) and by the domains that
 // define job kinds. The engine imports no domain: what it needs of users and queues is said here as types.
 import type { Job, JobKind as JobKindName, JobStatus, Role } from '../db/schema';
-import { FINAL_STATUSES } from '../db/schema';
+import { FINAL_STATUSES, WRITER_ROLES } from '../db/schema';
+import { forbiddenFor } from '../errors';
 import type { EventBus } from '../events';
 
 export type { Job, JobKindName, JobStatus };
@@ -40,6 +41,13 @@ export const isFinal = (status: JobStatus) => FINAL_STATUSES.includes(status);
 
 /** Users see their own jobs; managers and admins see all. */
 export const canSeeJob = (actor: Actor | null, job: Pick<Job, 'ownerId'>) => actor !== null && (actor.role !== 'USER' || job.ownerId === actor.id);
+/** The jobs an actor may see, as a key (what canSeeJob decides): everyone's for managers and admins, a user's own. */
+export const jobVisibility = (actor: Actor | null) => (actor === null ? 'none' : actor.role === 'USER' ? `owner:${actor.id}` : 'all');
+
+/** FORBIDDEN for a read-only actor (SECRETARY): every transport's writes pass here, REST routes included. */
+export function requireWriter(actor: Actor): void {
+  if (!WRITER_ROLES.includes(actor.role)) throw forbiddenFor(WRITER_ROLES);
+}
 
 /** The `claimed_by` of a job a person pulled (the pool's jobs say `pool`). */
 export const userClaimant = (actor: Actor) => `user:${actor.id}`;

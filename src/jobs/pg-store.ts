@@ -1,12 +1,12 @@
 import type { SQL } from 'bun';
 import type { Logger } from 'pino';
-import type { Database, Db } from '../db/client';
+import type { Database, Db, Tables } from '../db/client';
 import type { Selection } from '../db/selection';
 import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { type JobSqlRow, toJob } from './queries';
-import { selectJob, selectJobs } from './selects';
-import type { JobFilter, JobStore, Lease, NewQueuedJob, Outcome } from './store';
+import { countJobs, selectJob, selectJobs } from './selects';
+import type { JobFilter, JobNote, JobStore, Lease, NewQueuedJob, Outcome } from './store';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -60,6 +60,17 @@ const CLAIM_FOR_POOL = CLAIM(
                                         FROM queues q WHERE q.name = $1 AND NOT q.paused), 0)))`,
 );
 const PULL = CLAIM('pulled', `json_build_object('by', $7::int, 'attempt', attempts)::text`);
+/** A person's "run these now": every QUEUED job of one kind in a queue ($7), oldest first, retry times notwithstanding. */
+const CLAIM_KIND = withEvents(
+  `UPDATE jobs SET status = 'RUNNING', attempts = jobs.attempts + 1, lease_token = $4 || jobs.id, lease_expires_at = $5,
+     claimed_by = $6, started_at = $2, progress = 0
+   FROM (SELECT id FROM jobs WHERE queue = $1 AND status = 'QUEUED' AND kind = $7
+         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) AS picked
+   WHERE jobs.id = picked.id RETURNING jobs.*`,
+  'started',
+  `json_build_object('attempt', attempts)::text`,
+  '$2',
+);
 
 const SUCCEED_MANY = withEvents(
   `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $2,
@@ -150,11 +161,12 @@ export class PgJobStore implements JobStore {
   private constructor(
     private readonly sql: SQL,
     private readonly db: Db,
+    private readonly tables: Tables,
     private readonly clock: Clock,
   ) {}
 
   static async open(database: Database & { dialect: 'postgres' }, clock: Clock, log: Logger): Promise<PgJobStore> {
-    const store = new PgJobStore(database.sql, database.db, clock);
+    const store = new PgJobStore(database.sql, database.db, database.tables, clock);
     log.info({ instance: store.instance }, 'job store on PostgreSQL');
     for (const [channel, what] of [
       [JOBS_CHANNEL, 'jobs'],
@@ -267,6 +279,12 @@ export class PgJobStore implements JobStore {
     return claimed;
   }
 
+  async claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
+    const now = this.clock.now();
+    const rows = await this.query<PgJobRow>(CLAIM_KIND, [queue, now, limit, this.leasePrefix(), now + leaseMs, 'pool', kind]);
+    return rows.map(fromPg);
+  }
+
   async pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null> {
     const now = this.clock.now();
     const [row] = await this.query<PgJobRow>(PULL, [queue, now, 1, this.leasePrefix(), now + leaseMs, claimant, by]);
@@ -350,6 +368,14 @@ export class PgJobStore implements JobStore {
     await this.query(`UPDATE jobs SET progress = $3 WHERE id = $1 AND status = 'RUNNING' AND lease_token = $2`, [lease.id, lease.leaseToken, fraction]);
   }
 
+  async addNote(id: number, note: JobNote): Promise<boolean> {
+    const rows = await this.query(
+      `INSERT INTO job_events (job_id, type, payload, at) SELECT id, 'note', $2, $3 FROM jobs WHERE id = $1 RETURNING job_id`,
+      [id, JSON.stringify(note), this.clock.now()],
+    );
+    return rows.length > 0;
+  }
+
   // ---- reads -------------------------------------------------------------------------------------------
 
   async jobById(id: number): Promise<Job | undefined> {
@@ -377,12 +403,20 @@ export class PgJobStore implements JobStore {
     );
   }
 
+  countActiveByQueueKind(): Promise<{ status: JobStatus; queue: string; kind: JobKindName; n: number }[]> {
+    return this.query(`SELECT status, queue, kind, count(*)::int AS n FROM jobs WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status, queue, kind`);
+  }
+
   selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
     return selectJob(this.db, id, ownerId, select);
   }
 
   selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]> {
     return selectJobs(this.db, filter, select);
+  }
+
+  countJobs(filter: JobFilter): Promise<number> {
+    return countJobs(this.db, this.tables.jobs, filter);
   }
 
   async nextRunAt(): Promise<number | null> {
@@ -395,6 +429,11 @@ export class PgJobStore implements JobStore {
       `SELECT count(*)::int AS n FROM jobs j JOIN queues q ON q.name = j.queue
        WHERE (j.status = 'QUEUED' AND NOT q.paused) OR (j.status = 'RUNNING' AND j.claimed_by = 'pool')`,
     );
+    return row!.n;
+  }
+
+  async queuedOfKind(queue: string, kind: JobKindName): Promise<number> {
+    const [row] = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE queue = $1 AND status = 'QUEUED' AND kind = $2`, [queue, kind]);
     return row!.n;
   }
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../events';
 import { TaskError, type WorkerPool } from '../pool/pool';
 import type { JobKinds } from './kind';
-import { announce, type Clock, type Job, type QueueCatalog } from './model';
+import { announce, type Clock, type Job, type JobKindName, type QueueCatalog } from './model';
 import type { JobStore, Outcome } from './store';
 
 export interface JobRunnerOptions {
@@ -35,6 +35,8 @@ interface ActiveJob {
   /** The latest progress not yet published, and the timer that publishes it. */
   pendingProgress?: number;
   progressTimer?: ReturnType<typeof setTimeout>;
+  /** Called once this attempt's outcome is written (a run a person waits for: runQueuedOfKind). */
+  onFlushed?: () => void;
 }
 
 type Finished = { active: ActiveJob; ok: true; result: unknown } | { active: ActiveJob; ok: false; error: unknown };
@@ -164,6 +166,29 @@ export class JobRunner {
     }
   }
 
+  /**
+   * Claims every QUEUED job of one kind in a queue (up to `limit`) and runs them on the pool as a claim pass would,
+   * now: the queue's pause, concurrency and the jobs' retry times do not hold them back (a person asked). Resolves
+   * once each attempt's outcome is written, with the jobs as they then are (a job deleted meanwhile is left out).
+   */
+  async runQueuedOfKind(queue: string, kind: JobKindName, limit: number): Promise<Job[]> {
+    if (this.draining) return [];
+    const claimed = await this.store.claimJobsOfKind(queue, kind, limit, this.options.leaseMs);
+    if (!claimed.length) return [];
+    for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
+    const inputs = await this.freshInputs.take(
+      claimed.map((job) => job.id),
+      (missing) => this.store.inputsOf(missing),
+    );
+    const flushed = claimed.map((job) => {
+      this.options.events.publish('jobUpdated', job.id, job);
+      return new Promise<void>((resolve) => this.execute(job, inputs.get(job.id), resolve));
+    });
+    await Promise.all(flushed);
+    const now = await Promise.all(claimed.map((job) => this.store.jobById(job.id)));
+    return now.filter((job) => job !== undefined);
+  }
+
   /** A job waits for a retry delay until `runAt`: make sure a claim pass happens then. */
   private wakeAtTime(runAt: number): void {
     if (runAt >= this.wakeAt || this.stopped) return;
@@ -178,8 +203,8 @@ export class JobRunner {
     );
   }
 
-  private execute(job: Job, input: unknown): void {
-    const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0 };
+  private execute(job: Job, input: unknown, onFlushed?: () => void): void {
+    const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0, onFlushed };
     this.active.set(job.id, active);
     let run: Promise<unknown>;
     try {
@@ -244,6 +269,15 @@ export class JobRunner {
   private async flushFinished(): Promise<void> {
     const batch = this.finished;
     this.finished = [];
+    try {
+      await this.writeFinished(batch);
+    } finally {
+      // Whatever happened to the write (or after the shutdown deadline, no write), whoever waits hears it.
+      for (const { active } of batch) active.onFlushed?.();
+    }
+  }
+
+  private async writeFinished(batch: Finished[]): Promise<void> {
     for (const { active } of batch) {
       const { id, queue } = active.job;
       // A job recovered from this run may already run again here, under a new lease: that one stays.
@@ -342,9 +376,8 @@ export class JobRunner {
    * finished, or when `timeoutMs` passes; whatever still runs then is left to recovery.
    */
   async drain(timeoutMs: number): Promise<{ drained: boolean; left: number }> {
-    this.draining = true;
+    this.stopAccepting();
     this.options.log.info({ timeoutMs }, 'draining jobs');
-    this.wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let waiter: (() => void) | undefined;
     const drained = await Promise.race([
@@ -363,6 +396,14 @@ export class JobRunner {
     const left = this.store.shared ? this.active.size : await this.store.pendingCount();
     if (!drained) this.options.log.warn({ left }, 'shutdown timeout: unfinished jobs are left to recovery at the next start');
     return { drained, left };
+  }
+
+  /** New jobs are refused from now on; queued and running ones still run, and the process keeps serving reads. */
+  stopAccepting(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.options.log.info('no longer accepting new jobs');
+    this.wake();
   }
 
   private async checkDrained(): Promise<void> {

@@ -1,4 +1,5 @@
-import type { Db } from '../db/client';
+import { and, eq } from 'drizzle-orm';
+import type { Db, Tables } from '../db/client';
 import { type Selection, withSelection } from '../db/selection';
 import type { Job } from './model';
 import type { JobFilter } from './store';
@@ -17,4 +18,15 @@ export function selectJobs(db: Db, { status, kind, queue, ownerId }: JobFilter, 
     ...(ownerId ? { ownerId } : {}),
   };
   return db.query.jobs.findMany(withSelection({ where, orderBy: { id: 'desc' as const } }, select));
+}
+
+/** How many jobs match every filter given (what selectJobs pages through). */
+export function countJobs(db: Db, jobs: Tables['jobs'], { status, kind, queue, ownerId }: JobFilter): Promise<number> {
+  const conditions = [
+    status ? eq(jobs.status, status) : undefined,
+    kind ? eq(jobs.kind, kind) : undefined,
+    queue ? eq(jobs.queue, queue) : undefined,
+    ownerId ? eq(jobs.ownerId, ownerId) : undefined,
+  ];
+  return db.$count(jobs, and(...conditions));
 }

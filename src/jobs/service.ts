@@ -5,11 +5,13 @@ import { JOB_STATUSES } from '../db/schema';
 import type { Selection } from '../db/selection';
 import { badInput, conflict, DomainError, notFound, unavailable } from '../errors';
 import type { EventBus } from '../events';
-import { integerIn, parseInput } from '../input';
+import { integerIn, parseInput, stringAtMost } from '../input';
+import type { Clock } from '../clock';
 import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
-import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, userClaimant } from './model';
+import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, requireWriter, userClaimant } from './model';
 import type { JobRunner } from './runner';
+import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
 import type { JobFilter, JobStore, NewQueuedJob } from './store';
 
 export interface SubmitOptions {
@@ -59,9 +61,27 @@ export interface JobsServiceOptions {
   /** How long a person who pulled a job has to complete it before it goes back to the queue. */
   pullLeaseMs: number;
   defaultTimeoutMs: number;
+  /** Where the throughput statistics read the time (the store stamps finished jobs with the same clock). */
+  clock: Clock;
+}
+
+/** The worker pool now, and the jobs it finished over the last minutes (the dashboard's workers view). */
+export interface PoolStats {
+  size: number;
+  busy: number;
+  tasksRunning: number;
+  tasksQueued: number;
+  /** Jobs finished per second over the last minute. */
+  jobsPerSecond: number;
+  throughput(minutes: number, intervalSeconds: number): ThroughputSample[];
+  runMs(minutes: number): LatencyPercentiles;
+  waitMs(minutes: number): LatencyPercentiles;
 }
 
 const integerOption = (field: string, min: number, max: number) => integerIn(min, max, `${field} must be an integer from ${min} to ${max}`).nullish();
+/** A submission checked and ready to insert: its queue and settings, its parsed input and that input as JSON. */
+type PreparedJob = NewQueuedJob & { value: unknown };
+
 /** The options every submission takes, checked in this order. */
 const submitOptions = z.object({
   priority: integerOption('priority', -1000, 1000),
@@ -69,12 +89,32 @@ const submitOptions = z.object({
   timeoutSeconds: integerOption('timeoutSeconds', 1, 3600),
 });
 
+/** The most jobs one runQueued call takes (the rest stay queued for another call). */
+export const MAX_JOBS_PER_RUN = 1000;
+
+/** The longest note on a job, in characters (the source's free-text status had no limit; ours is a history entry). */
+export const MAX_NOTE_LENGTH = 2000;
+const noteInput = stringAtMost('note', MAX_NOTE_LENGTH)
+  .transform((note) => note.trim())
+  .refine((note) => note.length > 0, { error: 'invalid field note: it is empty' });
+
+const poolStatsStreamInput = z.object({ intervalMs: integerIn(250, 60_000, 'invalid field intervalMs: an integer from 250 to 60000') });
+
 /**
  * Durable jobs as the API offers them: submission (inputs checked once, by their kind's schema), reads, and the
  * commands people give (cancel, retry, delete, pull, complete). The store keeps them; the runner runs them.
  */
 export class JobsService {
-  constructor(private readonly options: JobsServiceOptions) {}
+  private readonly statistics: JobStatistics;
+  private readonly stopStatistics: () => void;
+
+  /** Single submissions waiting for the next group commit (see submitGrouped). */
+  private grouped: { job: PreparedJob; resolve: (job: Job) => void; reject: (error: unknown) => void }[] = [];
+
+  constructor(private readonly options: JobsServiceOptions) {
+    this.statistics = new JobStatistics(options.clock);
+    this.stopStatistics = options.events.on('jobCompleted', (job) => this.statistics.record(job));
+  }
 
   private get store() {
     return this.options.store;
@@ -99,8 +139,14 @@ export class JobsService {
     return this.runner.drain(timeoutMs);
   }
 
+  /** Refuses new jobs (as a drain does) but keeps running the queued ones and serving reads: the REST graceful_shutdown. */
+  stopAccepting(): void {
+    this.runner.stopAccepting();
+  }
+
   stop(): void {
     this.runner.stop();
+    this.stopStatistics();
   }
 
   /** Asks the runner for a claim pass (a queue was resumed or widened). */
@@ -133,8 +179,54 @@ export class JobsService {
     return this.insert(actor, requests, options, true);
   }
 
+  /**
+   * One job, like submit, checked now (a bad input is refused at once) but inserted with the other single submissions
+   * made in the same turn of the event loop, in one transaction: one commit for all of them, which is most of what a
+   * lone insert costs. Resolves once its job is committed. If the group fails (a queue filled up within it), each of
+   * its jobs is inserted alone, so one job's refusal is never another's.
+   */
+  submitGrouped(actor: Actor, kind: JobKindName, input: unknown, options: SubmitOptions = {}): Promise<Job> {
+    const [job] = this.prepare(actor, [{ kind, input }], options, false);
+    return new Promise((resolve, reject) => {
+      this.grouped.push({ job: job!, resolve, reject });
+      if (this.grouped.length === 1) setImmediate(() => void this.commitGrouped());
+    });
+  }
+
+  private async commitGrouped(): Promise<void> {
+    const group = this.grouped;
+    this.grouped = [];
+    if (this.isDraining) {
+      for (const { reject } of group) reject(unavailable('shutting down: no new jobs are accepted'));
+      return;
+    }
+    let jobs: Job[];
+    try {
+      jobs = await this.store.insertJobs(group.map(({ job }) => job));
+    } catch (error) {
+      // Nothing was inserted (the transaction rolled back): each job alone, in order, so one refusal stays its own.
+      if (group.length === 1) return group[0]!.reject(error);
+      for (const { job, resolve, reject } of group) {
+        try {
+          resolve((await this.commit([job]))[0]!);
+        } catch (alone) {
+          reject(alone);
+        }
+      }
+      return;
+    }
+    this.announce(group.map(({ job }) => job), jobs);
+    group.forEach(({ resolve }, i) => resolve(jobs[i]!));
+  }
+
   /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */
   private async insert(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): Promise<Job[]> {
+    return this.commit(this.prepare(actor, requests, options, indexed));
+  }
+
+  /** Each request checked (kind, queue, options, input: in that order) and its input serialised, ready to insert. */
+  private prepare(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): PreparedJob[] {
+    requireWriter(actor);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
     // Most items share their settings: each distinct (kind, options) is resolved and checked once.
     const settings = new Map<string, Omit<NewQueuedJob, 'inputJson'>>();
@@ -150,10 +242,20 @@ export class JobsService {
         throw indexed ? atIndex(index, error) : error;
       }
     });
+    return parsed;
+  }
+
+  /** Inserts prepared jobs in one transaction (all or none), then tells subscribers and the runner. */
+  private async commit(parsed: PreparedJob[]): Promise<Job[]> {
     const jobs = await this.store.insertJobs(parsed);
+    this.announce(parsed, jobs);
+    return jobs;
+  }
+
+  /** Subscribers and the runner learn of jobs just inserted. */
+  private announce(parsed: PreparedJob[], jobs: Job[]): void {
     for (const job of jobs) this.options.events.publish('jobUpdated', job.id, job);
     this.runner.submitted(jobs.map((job, i) => ({ id: job.id, input: parsed[i]!.value, chars: parsed[i]!.inputJson.length })));
-    return jobs;
   }
 
   /** The queue and settings of a job of `kindName` submitted with `options`, checked. */
@@ -178,6 +280,22 @@ export class JobsService {
     const input = parseInput(kind.input, raw);
     const timeoutMs = this.options.defaultTimeoutMs;
     return kind.run(input, { pool: this.options.pool, signal: AbortSignal.timeout(timeoutMs), timeoutMs, progress: () => {} });
+  }
+
+  /**
+   * Runs now every QUEUED job of `kind` in a queue (up to MAX_JOBS_PER_RUN, oldest first), through the runner and
+   * the pool as any job runs, and gives them back once each attempt has ended (SUCCEEDED with its result, FAILED,
+   * or QUEUED again for a retry), with how many of that kind still wait. A paused queue's jobs run too (a person
+   * asked, as with pullJob); other kinds in the queue are left alone.
+   */
+  async runQueued(actor: Actor, queueName: string, kind: JobKindName): Promise<{ queue: string; jobs: Job[]; remaining: number }> {
+    requireWriter(actor);
+    this.kind(kind);
+    const queue = this.options.queues.get(queueName, 'queue');
+    if (this.isDraining) throw unavailable('shutting down: no new runs are started');
+    const jobs = await this.runner.runQueuedOfKind(queue.name, kind, MAX_JOBS_PER_RUN);
+    this.options.log.info({ queue: queue.name, kind, jobs: jobs.length, by: actor.id }, 'queued jobs run on request');
+    return { queue: queue.name, jobs, remaining: await this.store.queuedOfKind(queue.name, kind) };
   }
 
   // ---- reads -------------------------------------------------------------------------------------------
@@ -258,6 +376,11 @@ export class JobsService {
     return counts;
   }
 
+  /** Jobs waiting or running, by status, queue and kind, for the operator's metrics (not a user's view: no owner filter). */
+  countActiveByQueueKind() {
+    return this.store.countActiveByQueueKind();
+  }
+
   /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */
   waitingCount(queue: string): Promise<number> {
     return this.store.waitingCount(queue);
@@ -268,9 +391,43 @@ export class JobsService {
     return this.store.pendingCount();
   }
 
+  /** How many jobs `list` would page through with the same filter and actor. */
+  countMatching(actor: Actor, filter: JobFilter): Promise<number> {
+    return this.store.countJobs({ ...filter, ownerId: actor.role === 'USER' ? actor.id : filter.ownerId });
+  }
+
+  /** The pool's statistics now, then every `intervalMs` (250..60000) until the reader stops. */
+  poolStatsEvery(intervalMsInput: number): AsyncIterable<PoolStats> {
+    const { intervalMs } = parseInput(poolStatsStreamInput, { intervalMs: intervalMsInput });
+    return new Repeater<PoolStats>(async (push, stop) => {
+      // A reader slower than the interval skips samples instead of piling them up.
+      let pending: Promise<unknown> | null = null;
+      const sample = () => {
+        if (!pending) pending = push(this.poolStats()).finally(() => (pending = null));
+      };
+      sample();
+      const timer = setInterval(sample, intervalMs);
+      await stop;
+      clearInterval(timer);
+    });
+  }
+
+  poolStats(): PoolStats {
+    const { statistics } = this;
+    const lastMinute = statistics.throughput(1, 60)[0]!;
+    return {
+      ...this.options.pool.stats(),
+      jobsPerSecond: lastMinute.jobsPerSecond,
+      throughput: (minutes, intervalSeconds) => statistics.throughput(minutes, intervalSeconds),
+      runMs: (minutes) => statistics.latency('run', minutes),
+      waitMs: (minutes) => statistics.latency('wait', minutes),
+    };
+  }
+
   // ---- commands ----------------------------------------------------------------------------------------
 
   async cancel(actor: Actor, id: number): Promise<Job> {
+    requireWriter(actor);
     const job = await this.get(actor, id);
     if (isFinal(job.status)) throw conflict(`job ${id} is already ${job.status}`);
     const cancelled = await this.store.cancelJob(id, actor.id);
@@ -282,6 +439,7 @@ export class JobsService {
   }
 
   async retry(actor: Actor, id: number): Promise<Job> {
+    requireWriter(actor);
     const job = await this.get(actor, id);
     if (job.status !== 'FAILED' && job.status !== 'CANCELLED') throw conflict(`job ${id} is ${job.status}; only failed or cancelled jobs can be retried`);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
@@ -293,6 +451,7 @@ export class JobsService {
   }
 
   async delete(actor: Actor, id: number): Promise<boolean> {
+    requireWriter(actor);
     const job = await this.get(actor, id);
     if (job.status === 'RUNNING') throw conflict(`job ${id} is running; cancel it first`);
     await this.store.deleteJob(id);
@@ -300,8 +459,22 @@ export class JobsService {
     return true;
   }
 
+  /**
+   * Adds a free-text note to a job (the source's `updateJobStatus(id, note)`), kept in its history as a `note` event
+   * with its author. The owner, managers and admins may; the status stays the engine's.
+   */
+  async addNote(actor: Actor & { username: string }, id: number, rawNote: unknown): Promise<Job> {
+    requireWriter(actor);
+    const job = await this.get(actor, id);
+    const note = parseInput(noteInput, rawNote);
+    if (!(await this.store.addNote(id, { note, by: actor.id, username: actor.username }))) throw notFound(`no job with id ${id}`);
+    this.options.log.info({ jobId: id, by: actor.id, chars: note.length }, 'job note added');
+    return job;
+  }
+
   /** A person claims the oldest runnable job of a queue (the source system's pull); null when there is none. */
   async pull(actor: Actor, queueName: string): Promise<Job | null> {
+    requireWriter(actor);
     this.options.queues.get(queueName, 'queue');
     const job = await this.store.pullJob(queueName, userClaimant(actor), actor.id, this.options.pullLeaseMs);
     if (job) announce(this.options.events, job);
@@ -310,6 +483,7 @@ export class JobsService {
 
   /** Completes a job that `actor` pulled, with a result of its kind's shape. */
   async complete(actor: Actor, id: number, rawResult: unknown): Promise<Job> {
+    requireWriter(actor);
     const job = await this.get(actor, id);
     if (job.status !== 'RUNNING' || !job.claimedBy?.startsWith('user:')) throw conflict(`job ${id} is ${job.status} and was not pulled; only pulled jobs are completed by hand`);
     if (job.claimedBy !== userClaimant(actor) && actor.role !== 'ADMIN') throw conflict(`job ${id} was pulled by someone else`);

@@ -1,11 +1,12 @@
 import type { Database } from 'bun:sqlite';
 import type { Db } from '../db/client';
+import { jobs as jobsTable } from '../db/schema';
 import type { Selection } from '../db/selection';
 import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
-import { selectJob, selectJobs } from './selects';
+import { countJobs, selectJob, selectJobs } from './selects';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import type { JobFilter, JobStore, Lease, NewJob, NewQueuedJob, Outcome } from './store';
+import type { JobFilter, JobNote, JobStore, Lease, NewJob, NewQueuedJob, Outcome } from './store';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -73,14 +74,26 @@ export class SqliteJobStore implements JobStore {
       const claimed: Job[] = [];
       for (const { queue, limit } of claims) {
         if (claimed.length >= budget) break;
-        const rows = this.sql.claim.all(this.claimParams(queue, Math.min(limit, budget - claimed.length), 'pool', now, leaseMs));
-        if (!rows.length) continue;
-        this.addWaiting(queue, -rows.length);
-        this.events('started', now, rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } })));
-        for (const row of rows) claimed.push(toJob(row));
+        const rows = this.claimed(queue, now, this.sql.claim.all(this.claimParams(queue, Math.min(limit, budget - claimed.length), 'pool', now, leaseMs)));
+        for (const job of rows) claimed.push(job);
       }
       return claimed;
     });
+  }
+
+  async claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
+    return this.write(() => {
+      const now = this.clock.now();
+      return this.claimed(queue, now, this.sql.claimKind.all({ ...this.claimParams(queue, limit, 'pool', now, leaseMs), kind }));
+    });
+  }
+
+  /** Rows a pool claim took from a queue: they stop counting as waiting, and each gets its `started` event. */
+  private claimed(queue: string, now: number, rows: JobSqlRow[]): Job[] {
+    if (!rows.length) return [];
+    this.addWaiting(queue, -rows.length);
+    this.events('started', now, rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } })));
+    return rows.map(toJob);
   }
 
   async pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null> {
@@ -183,6 +196,10 @@ export class SqliteJobStore implements JobStore {
     return this.waiting(queue) > 0;
   }
 
+  async queuedOfKind(queue: string, kind: JobKindName): Promise<number> {
+    return this.sql.queuedOfKind.get({ queue, kind })!.n;
+  }
+
   async recoverExpired(everyPoolJob: boolean): Promise<Job[]> {
     return this.write(() => {
       const params = { now: this.clock.now(), everyPoolJob: everyPoolJob ? 1 : 0 };
@@ -204,6 +221,14 @@ export class SqliteJobStore implements JobStore {
 
   async progress(lease: Lease, fraction: number): Promise<void> {
     this.sql.progress.run({ id: lease.id, leaseToken: lease.leaseToken, progress: fraction });
+  }
+
+  async addNote(id: number, note: JobNote): Promise<boolean> {
+    return this.write(() => {
+      if (!this.sql.statusOf.get({ id })) return false;
+      this.event(id, 'note', note, this.clock.now());
+      return true;
+    });
   }
 
   readonly shared = false;
@@ -239,12 +264,20 @@ export class SqliteJobStore implements JobStore {
     return this.sql.counts.all({ ownerId, queue });
   }
 
+  async countActiveByQueueKind() {
+    return this.sql.activeByQueueKind.all({});
+  }
+
   selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
     return selectJob(this.db, id, ownerId, select);
   }
 
   selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]> {
     return selectJobs(this.db, filter, select);
+  }
+
+  countJobs(filter: JobFilter): Promise<number> {
+    return countJobs(this.db, jobsTable, filter);
   }
 
   async nextRunAt(): Promise<number | null> {

@@ -23,6 +23,11 @@ export interface JobStore {
    * queue and `budget` in all, lowest priority number then oldest first.
    */
   claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]>;
+  /**
+   * Leases to the pool every QUEUED job of one kind in a queue (up to `limit`, oldest first, whatever their retry
+   * time: a person asked for them now) (`started`).
+   */
+  claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]>;
   /** Leases the next runnable job of a queue to a person (`pulled`); null when there is none. */
   pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null>;
   /**
@@ -50,6 +55,11 @@ export interface JobStore {
   heartbeat(leases: Lease[], leaseMs: number): Promise<Set<number>>;
   /** A running job's progress (0..1); no event (it changes ten times a second). */
   progress(lease: Lease, fraction: number): Promise<void>;
+  /**
+   * A person's free-text note on a job (`note` event, with its author): history only, never a change of state, so
+   * the lifecycle stays the engine's. False when the job no longer exists.
+   */
+  addNote(id: number, note: JobNote): Promise<boolean>;
 
   // ---- reads -------------------------------------------------------------------------------------------
 
@@ -60,6 +70,8 @@ export interface JobStore {
   statusesOfKind(kind: JobKindName, ownerId: number | null): Promise<{ id: number; status: JobStatus }[]>;
   /** Jobs by status; `ownerId` and `queue` null for all. */
   countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]>;
+  /** QUEUED and RUNNING jobs counted by status, queue and kind (the metrics' gauge; reads only those rows). */
+  countActiveByQueueKind(): Promise<{ status: JobStatus; queue: string; kind: JobKindName; n: number }[]>;
   /**
    * One job as the reader selects it (columns, relations: see Selection); `ownerId`, when given, must own it.
    * Drizzle's relational queries read the same on SQLite and PostgreSQL, so both stores answer these alike.
@@ -67,10 +79,14 @@ export interface JobStore {
   selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined>;
   /** The jobs matching every filter given, newest first, as the reader selects and pages them. */
   selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]>;
+  /** How many jobs match every filter given (what selectJobs pages through). */
+  countJobs(filter: JobFilter): Promise<number>;
   /** The earliest time a queued job waits for (retry backoff), if any. */
   nextRunAt(): Promise<number | null>;
   /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
   pendingCount(): Promise<number>;
+  /** QUEUED jobs of one kind in a queue (counted). */
+  queuedOfKind(queue: string, kind: JobKindName): Promise<number>;
   /** QUEUED jobs of a queue: what maxLength limits. */
   waitingCount(queue: string): Promise<number>;
   /**
@@ -101,6 +117,13 @@ export interface JobStore {
 export type Outcome =
   | { lease: Job; result: unknown }
   | { lease: Job; error: string; retryInMs?: number };
+
+/** A note's event payload: the text and who wrote it (their name too, so it reads the same after they are deleted). */
+export interface JobNote {
+  note: string;
+  by: number;
+  username: string;
+}
 
 /** What a transition needs to act on a running job: only the holder of its lease may. */
 export type Lease = Pick<Job, 'id' | 'leaseToken'>;

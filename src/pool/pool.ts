@@ -69,6 +69,19 @@ export class WorkerPool {
     return this.slots.length;
   }
 
+  /** What the pool is doing now (the dashboard and the metrics read it): workers holding a task or idle, tasks sent to workers, tasks waiting for one. */
+  stats(): { size: number; busy: number; idle: number; tasksRunning: number; tasksQueued: number } {
+    const live = this.slots.filter((slot) => !slot.retired);
+    const busy = live.filter((slot) => slot.inFlight.length > 0).length;
+    return {
+      size: this.slots.length,
+      busy,
+      idle: live.length - busy,
+      tasksRunning: live.reduce((sum, slot) => sum + slot.inFlight.length, 0),
+      tasksQueued: this.waiting.length,
+    };
+  }
+
   run<T = unknown>(kind: string, input: unknown, options: TaskOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new TaskError('the worker pool is closed', true, 'closed'));
     if (options.signal?.aborted) return Promise.reject(new TaskError('cancelled', false, 'cancelled'));

@@ -6,42 +6,49 @@ export const QueueType = builder.objectRef<Queue>('Queue').implement({
   description: 'A named FIFO queue. Jobs run in submission order (lowest priority number first).',
   authScopes: { loggedIn: true },
   fields: (t) => ({
-    name: t.exposeString('name'),
+    name: t.exposeString('name', { description: 'Unique; what jobs name in their `queue` option.' }),
     concurrency: t.exposeInt('concurrency', { description: 'Most jobs of this queue running at once.' }),
     maxLength: t.exposeInt('maxLength', { description: 'Most jobs waiting at once; more is a CONFLICT.' }),
-    paused: t.exposeBoolean('paused'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    paused: t.exposeBoolean('paused', { description: 'While true no new job of this queue starts (pauseQueue, resumeQueue).' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the queue was created.' }),
     waiting: t.int({
       description: 'Jobs waiting (QUEUED) now, of every owner: what maxLength limits. Kept with each change, not counted.',
       resolve: (queue, _args, ctx) => ctx.jobs.waitingCount(queue.name),
     }),
-    counts: t.field({ type: JobCountsType, resolve: (queue, _args, ctx) => ctx.jobs.counts(ctx.user, queue.name) }),
+    counts: t.field({ type: JobCountsType, description: 'Its jobs by state: the caller’s own for users, everyone’s for managers and admins.', resolve: (queue, _args, ctx) => ctx.jobs.counts(ctx.user, queue.name) }),
   }),
 });
 
 const CreateQueueInput = builder.inputType('CreateQueueInput', {
+  description: 'A new named queue (admins only).',
   fields: (t) => ({
-    name: t.string({ required: true }),
+    name: t.string({ required: true, description: 'Unique; jobs name it in their `queue` option.' }),
     concurrency: t.int({ description: 'Default: 8 per worker.' }),
     maxLength: t.int({ description: 'Default: 1,000,000.' }),
   }),
 });
 
 const UpdateQueueInput = builder.inputType('UpdateQueueInput', {
-  fields: (t) => ({ concurrency: t.int(), maxLength: t.int() }),
+  description: 'Only the fields given change.',
+  fields: (t) => ({
+    concurrency: t.int({ description: 'Most jobs of this queue running at once: 1 to 1,024.' }),
+    maxLength: t.int({ description: 'Most jobs waiting at once (1 to 10,000,000); submissions past it are a CONFLICT.' }),
+  }),
 });
 
 builder.queryFields((t) => ({
   queues: t.field({
     type: [QueueType],
     authScopes: { loggedIn: true },
+    description: 'Every queue, oldest first, with its settings and waiting count.',
     resolve: (_root, _args, ctx) => ctx.queues.list(),
   }),
   queue: t.field({
     type: QueueType,
     nullable: true,
     authScopes: { loggedIn: true },
-    args: { name: t.arg.string({ required: true }) },
+    description: 'One queue by name; null when there is none.',
+    args: { name: t.arg.string({ required: true, description: 'The queue’s name (`default` always exists).' }) },
     resolve: (_root, { name }, ctx) => ctx.queues.find(name) ?? null,
   }),
 }));
@@ -50,32 +57,38 @@ builder.mutationFields((t) => ({
   createQueue: t.field({
     type: QueueType,
     authScopes: { admin: true },
-    args: { input: t.arg({ type: CreateQueueInput, required: true }) },
+    description: 'Admin: creates a queue; a name already taken is a CONFLICT.',
+    args: { input: t.arg({ type: CreateQueueInput, required: true, description: 'Its name and limits.' }) },
     resolve: (_root, { input }, ctx) => ctx.queues.create(input),
   }),
   updateQueue: t.field({
     type: QueueType,
     authScopes: { admin: true },
-    args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateQueueInput, required: true }) },
+    description: 'Admin: changes a queue’s concurrency or maximum length; jobs already running or waiting are not touched.',
+    args: {
+      name: t.arg.string({ required: true, description: 'The queue to change.' }),
+      input: t.arg({ type: UpdateQueueInput, required: true, description: 'The limits to change; those left out stay.' }),
+    },
     resolve: (_root, { name, input }, ctx) => ctx.queues.update(name, input),
   }),
   deleteQueue: t.boolean({
     authScopes: { admin: true },
     description: 'Deletes the queue and all of its jobs. The default queue cannot be deleted.',
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The queue to delete, with its jobs (running ones are stopped).' }) },
     resolve: (_root, { name }, ctx) => ctx.jobs.deleteQueue(name),
   }),
   pauseQueue: t.field({
     type: QueueType,
     authScopes: { manager: true },
     description: 'No new job of this queue starts until it is resumed; running ones finish.',
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The queue to pause.' }) },
     resolve: (_root, { name }, ctx) => ctx.queues.update(name, { paused: true }),
   }),
   resumeQueue: t.field({
     type: QueueType,
     authScopes: { manager: true },
-    args: { name: t.arg.string({ required: true }) },
+    description: 'Lets a paused queue’s jobs start again, in their order.',
+    args: { name: t.arg.string({ required: true, description: 'The queue to resume.' }) },
     resolve: (_root, { name }, ctx) => ctx.queues.update(name, { paused: false }),
   }),
 }));

@@ -21,8 +21,9 @@ const protocol = z.enum(QUOTE_PROTOCOLS, { error: `invalid field protocol: one o
 /** The source system's validation and messages (shared/specs/pi-and-quotes.md). */
 export const fetchQuotesInput = z.object({
   protocol,
+  // Absent means 1; an explicit null is refused, as the source refused it.
   concurrency: integerIn(1, 8, 'invalid field concurrency')
-    .nullish()
+    .optional()
     .transform((count) => count ?? 1),
 });
 export const quoteStreamInput = z.object({
@@ -70,7 +71,7 @@ export class QuotesService {
   }
 
   /** `concurrency` quotes fetched in parallel; validation and messages as the source system's. */
-  async fetch(protocolInput: QuoteProtocol, concurrencyInput: number | null | undefined): Promise<QuoteBatch> {
+  async fetch(protocolInput: QuoteProtocol, concurrencyInput: unknown): Promise<QuoteBatch> {
     const { protocol, concurrency } = parseInput(fetchQuotesInput, { protocol: protocolInput, concurrency: concurrencyInput });
     const started = performance.now();
     const items = await fetchQuotes(this.requireAddress(), protocol, concurrency, this.options);

@@ -1,8 +1,17 @@
 // `bun run dishes [--restaurant ID] [--url URL] [--token T | --username U --password P]`
 // The source's dish tool, talking to jobgraph's GraphQL API: lists the restaurants, or one restaurant's dishes,
 // as a table.
-import { parseArgs } from 'node:util';
-import { CliError, CONNECTION_OPTIONS, defaultUrl, graphqlRequest, joinOptionValues, tokenFor, type Credentials } from '../cli/graphql-client';
+import {
+  CliError,
+  CONNECTION_OPTIONS,
+  type Credentials,
+  defaultUrl,
+  graphqlEndpoint,
+  graphqlRequest as request,
+  parseCommandLine,
+  runTool,
+  tokenFor,
+} from '../cli/graphql-client';
 
 const USAGE = 'usage: bun run dishes [--restaurant ID] [--url URL] [--token TOKEN | --username NAME --password PW]';
 
@@ -13,15 +22,24 @@ export function formatTable(headers: string[], rows: string[][]): string {
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** `1 dish`, `2 dishes`. */
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
 const cell = (value: unknown) => (value === null || value === undefined ? '' : typeof value === 'number' ? value.toFixed(2) : String(value));
 
 export async function runDishesCli(options: Credentials & { url: string; restaurant?: string }): Promise<string> {
-  const token = await tokenFor(options.url, options);
+  // Without credentials it asks anonymously: a relay the server opens to everyone (ANONYMOUS_ACCESS=relay) answers.
+  const token = options.token || options.username ? await tokenFor(options.url, options) : undefined;
+  const graphqlRequest: typeof request = (...args) =>
+    request(...args).catch((error: Error) => {
+      if (token || !error.message.includes('user info error')) throw error;
+      throw new CliError('the server does not open its relay to everyone: pass --token, set JOBGRAPH_TOKEN, or give --username and --password');
+    });
   if (options.restaurant === undefined) {
     const data = await graphqlRequest<{ restaurants: { identifier: string | null; name: string | null }[] }>(options.url, token, {
       query: '{ restaurants { identifier name } }',
     });
-    return formatTable(['IDENTIFIER', 'NAME'], data.restaurants.map((r) => [cell(r.identifier), cell(r.name)])) + `${data.restaurants.length} restaurants\n`;
+    return formatTable(['IDENTIFIER', 'NAME'], data.restaurants.map((r) => [cell(r.identifier), cell(r.name)])) + `${count(data.restaurants.length, 'restaurant', 'restaurants')}\n`;
   }
   const data = await graphqlRequest<{ restaurant: { identifier: string; name: string; dishes: { name: string | null; price: number | null; description: string | null }[] | null } | null }>(
     options.url,
@@ -33,29 +51,18 @@ export async function runDishesCli(options: Credentials & { url: string; restaur
   return (
     `${data.restaurant.name} (${data.restaurant.identifier})\n\n` +
     formatTable(['DISH', 'PRICE', 'DESCRIPTION'], dishes.map((d) => [cell(d.name), cell(d.price), cell(d.description)])) +
-    `${dishes.length} dishes\n`
+    `${count(dishes.length, 'dish', 'dishes')}\n`
   );
 }
 
 if (import.meta.main) {
-  try {
-    const options = { ...CONNECTION_OPTIONS, restaurant: { type: 'string', short: 'r' } } as const;
-    const { values } = parseArgs({ args: joinOptionValues(Bun.argv.slice(2), options), options });
-    if (values.help) {
-      console.log(USAGE);
-      process.exit(0);
-    }
+  await runTool('dishes', USAGE, async () => {
+    const { values } = parseCommandLine(Bun.argv.slice(2), { ...CONNECTION_OPTIONS, restaurant: { type: 'string', short: 'r' } });
+    if (values.help) return console.log(USAGE);
+    const url = values.url ?? defaultUrl();
+    const token = values.token ?? process.env.JOBGRAPH_TOKEN;
     process.stdout.write(
-      await runDishesCli({
-        url: values.url ?? defaultUrl(),
-        restaurant: values.restaurant,
-        token: values.token ?? process.env.JOBGRAPH_TOKEN,
-        username: values.username,
-        password: values.password ?? process.env.JOBGRAPH_PASSWORD,
-      }),
+      await runDishesCli({ url: graphqlEndpoint(url), restaurant: values.restaurant, token, username: values.username, password: values.password ?? process.env.JOBGRAPH_PASSWORD }),
     );
-  } catch (error) {
-    console.error(`dishes: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  }
+  });
 }

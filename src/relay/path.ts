@@ -17,10 +17,15 @@ function resolvePath(base: string, path: string): { url: string } | { problem: s
   }
   if (decoded.split(/[/\\]/).some((segment) => segment === '..' || segment === '.')) return { problem: '`.` and `..` segments are not allowed' };
   if (/[@\\]/.test(decoded) || /[\u0000-\u001f]/.test(decoded)) return { problem: 'encoded @, \\ or control characters are not allowed' };
-  const baseUrl = new URL(base);
-  const url = new URL(path.replace(/^\/+/, ''), baseUrl);
-  if (url.origin !== baseUrl.origin || !url.pathname.startsWith(baseUrl.pathname)) return { problem: 'it leaves the upstream base' };
+  const url = new URL(path.replace(/^\/+/, ''), base);
+  if (!isUnderBase(base, url)) return { problem: 'it leaves the upstream base' };
   return { url: url.href };
+}
+
+/** Whether a resolved URL stays under the upstream base: its origin, and its path prefix. */
+export function isUnderBase(base: string, url: URL): boolean {
+  const baseUrl = new URL(base);
+  return url.origin === baseUrl.origin && url.pathname.startsWith(baseUrl.pathname);
 }
 
 /**

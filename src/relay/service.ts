@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock';
 import type { Database } from '../db/client';
 import type { relayCache } from '../db/schema';
-import { unavailable } from '../errors';
+import { DomainError, unavailable } from '../errors';
 import { parseInput } from '../input';
-import { relayPathInput, restaurantIdInput } from './path';
+import { isUnderBase, relayPathInput, restaurantIdInput } from './path';
 
 export interface RelayOptions {
   upstream: string | undefined;
@@ -57,8 +57,11 @@ interface Entry {
 }
 
 const KEPT_HEADERS = ['content-type', 'cache-control', 'etag', 'last-modified', 'expires', 'age', 'date', 'vary'];
-/** Statuses whose answers are worth caching (when their headers allow it). */
-const CACHEABLE_STATUSES = new Set([200, 203, 204, 300, 301, 404, 410]);
+/** Statuses whose answers are worth caching (when their headers allow it); a redirect never is, it is followed. */
+const CACHEABLE_STATUSES = new Set([200, 203, 204, 404, 410]);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed for one request, each within the upstream base. */
+export const MAX_REDIRECTS = 5;
 const FLUSH_INTERVAL_MS = 5000;
 /**
  * Memory an entry takes besides its strings: the Map slot, the entry, its Dates, the CachePolicy and its parsed
@@ -202,9 +205,11 @@ export class RelayService {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) });
+      response = await this.fetchFollowingRedirects(url, headers, AbortSignal.timeout(this.options.timeoutMs));
       text = response.status === 304 ? '' : await readLimited(response, this.options.maxResponseBytes);
     } catch (error) {
+      // A redirect out of the upstream (or too many) is the upstream's answer, not an outage: no stale copy hides it.
+      if (error instanceof DomainError) throw error;
       const why =
         error instanceof TooLargeError
           ? error.message
@@ -231,7 +236,12 @@ export class RelayService {
     try {
       json = text === '' ? null : JSON.parse(text);
     } catch {
-      return this.staleOr(path, entry, `the upstream ${url} answered ${response.status} with a body that is not JSON`);
+      if (response.status < 400 || response.status >= 500) {
+        return this.staleOr(path, entry, `the upstream ${url} answered ${response.status} with a body that is not JSON`);
+      }
+      // A refusal (a 404's HTML page, say) is still the upstream's answer: its status counts, its body is null.
+      text = '';
+      json = null;
     }
     const policy = new this.Policy(request, { status: response.status, headers: withDefaultTtl(kept, this.options.defaultTtlSeconds) }, { shared: true });
     const fetched = { url, status: response.status, headers: kept, body: text, json, policy, fetchedAt: this.nowAsDate(), lastUsedAt: this.nowAsDate() };
@@ -240,6 +250,28 @@ export class RelayService {
     if (storable) await this.store(fresh);
     else if (entry) await this.remove(url);
     return this.answer(path, fresh, { cached: false, stale: false, revalidated: false }, storable);
+  }
+
+  /**
+   * GETs `url`, following redirects (at most MAX_REDIRECTS) only to URLs under the upstream base: another origin or
+   * path would let the upstream point the relay anywhere. Only the final answer comes back; no redirect is kept.
+   */
+  private async fetchFollowingRedirects(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    let current = url;
+    for (let redirects = 0; ; redirects++) {
+      const response = await fetch(current, { headers, redirect: 'manual', signal });
+      const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
+      if (location === null) return response;
+      await response.body?.cancel().catch(() => {});
+      if (redirects === MAX_REDIRECTS) {
+        throw unavailable(`the upstream ${url} redirected more than ${MAX_REDIRECTS} times`, { reason: 'TOO_MANY_REDIRECTS' });
+      }
+      const next = new URL(location, current);
+      if (!isUnderBase(this.options.upstream!, next)) {
+        throw unavailable(`the upstream ${url} redirected to ${next.href}, outside RELAY_UPSTREAM`, { reason: 'REDIRECT_OUTSIDE_UPSTREAM' });
+      }
+      current = next.href;
+    }
   }
 
   /** The upstream failed: serve what we have, flagged stale, or say what went wrong. */

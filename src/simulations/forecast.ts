@@ -74,6 +74,14 @@ export const forecastResult = z.object({
 });
 export type ForecastResult = z.output<typeof forecastResult>;
 
+/** A job's mean forecast: the plain mean of its assets' ŷ(300); null when it has none. */
+export function meanForecast(forecasts: readonly { value: number }[]): number | null {
+  if (!forecasts.length) return null;
+  let sum = 0;
+  for (const { value } of forecasts) sum += value;
+  return sum / forecasts.length;
+}
+
 /** Forecasts of some of the 100 synthetic assets: scattered over the workers in slices, gathered in the order asked. */
 export const forecastJob: JobKind<ForecastInput, ForecastResult> = {
   name: 'FORECAST',

@@ -41,6 +41,15 @@ export function authenticateRequest(users: Pick<UsersService, 'authenticate'>, r
   return authentication;
 }
 
+/**
+ * The request's authentication if it has already settled, else undefined: for a step that may not wait (a log line
+ * written in a synchronous hook).
+ */
+export function settledAuthentication(request: Request): Authentication | undefined {
+  const known = requestAuthentications.get(request);
+  return known && Bun.peek.status(known) === 'fulfilled' ? (Bun.peek(known) as Authentication) : undefined;
+}
+
 /** A request rebuilt around its buffered body is the same request: it keeps what its original proved. */
 export function sameAuthentication(from: Request, to: Request): void {
   const known = requestAuthentications.get(from);

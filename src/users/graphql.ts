@@ -1,42 +1,53 @@
-import { ROLES } from '../db/schema';
-import { builder } from '../graphql/builder';
+import { type FieldNode, Kind } from 'graphql';
+import { ROLES, type users } from '../db/schema';
+import { builder, describedValues } from '../graphql/builder';
+import { fanOutExtension, sameForTheRole } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
-import { checkCursors, parseId } from '../graphql/ids';
+import { checkPaging, parseId } from '../graphql/ids';
+import type { AuthUser } from './service';
 
-export const RoleEnum = builder.enumType('Role', { values: ROLES });
+export const RoleEnum = builder.enumType('Role', {
+  description: 'What an account may do; ADMIN ⊃ MANAGER ⊃ USER each may do what the one below may; SECRETARY only reads.',
+  values: describedValues(ROLES, {
+    ADMIN: 'Everything: users, queues (create, edit, delete), diagnostics, login events and shutdown.',
+    MANAGER: 'Sees every job and its owner; pauses and resumes queues; pulls and completes jobs by hand.',
+    USER: 'Submits jobs and sees, cancels, retries and deletes only their own.',
+    SECRETARY: 'Read-only: sees every job, queue, result and job owner; changes nothing but its own session and password.',
+  }),
+});
 
 export const UserType = builder.drizzleObject('users', {
   name: 'User',
-  description: 'An account. Admins and managers (who see job owners) see everyone; users see only themselves.',
-  authScopes: (user, ctx) => ctx.user?.role === 'ADMIN' || ctx.user?.role === 'MANAGER' || ctx.user?.id === user.id,
+  description: 'An account. Admins, managers and secretaries (who see job owners) see everyone; users see only themselves.',
+  authScopes: (user, ctx) => ctx.user?.id === user.id || { readAll: true },
   fields: (t) => ({
-    id: t.exposeID('id'),
-    username: t.exposeString('username'),
-    role: t.expose('role', { type: RoleEnum }),
-    disabled: t.exposeBoolean('disabled'),
-    loginCount: t.exposeInt('loginCount'),
-    lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    id: t.exposeID('id', { description: 'Stable and unique; what updateUser, deleteUser and the `owner` filter take.' }),
+    username: t.exposeString('username', { description: 'What the account logs in with; unique.' }),
+    role: t.expose('role', { type: RoleEnum, description: 'What the account may do.' }),
+    disabled: t.exposeBoolean('disabled', { description: 'A disabled account cannot log in, and its tokens stopped working.' }),
+    loginCount: t.exposeInt('loginCount', { description: 'Successful logins so far.' }),
+    lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true, description: 'The last successful login; null if never.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the account was created.' }),
   }),
 });
 
 const LoginStat = builder.simpleObject('LoginStat', {
   description: "A user's login statistics: how often and when they last logged in.",
   fields: (t) => ({
-    username: t.string(),
-    loginCount: t.int(),
-    lastLoginAt: t.field({ type: 'DateTime', nullable: true }),
+    username: t.string({ description: 'The account.' }),
+    loginCount: t.int({ description: 'Successful logins so far.' }),
+    lastLoginAt: t.field({ type: 'DateTime', nullable: true, description: 'The last successful login; null if never.' }),
   }),
 });
 
 const LoginEventType = builder.simpleObject('LoginEvent', {
   description: 'One login attempt, as written to the server log.',
   fields: (t) => ({
-    username: t.string(),
-    success: t.boolean(),
+    username: t.string({ description: 'The username tried (the account may not exist).' }),
+    success: t.boolean({ description: 'Whether the attempt got a token.' }),
     reason: t.string({ nullable: true, description: 'Why a failed attempt failed; null on success.' }),
     address: t.string({ nullable: true, description: "The client's IP address." }),
-    at: t.field({ type: 'DateTime' }),
+    at: t.field({ type: 'DateTime', description: 'When the attempt was made.' }),
   }),
 });
 
@@ -45,8 +56,9 @@ const AuthPayload = builder.objectRef<{ token: string; user: { id: number } }>('
   // Only `login` returns one, and only to the person who just proved their password.
   authScopes: { public: true },
   fields: (t) => ({
-    token: t.exposeString('token'),
+    token: t.exposeString('token', { description: 'The bearer token: send it as `Authorization: Bearer <token>` (or in graphql-ws connectionParams).' }),
     user: t.drizzleField({
+      description: 'The account that logged in.',
       type: 'users',
       resolve: async (query, payload, _args, ctx) => (await ctx.users.findUser(payload.user.id, query))!,
     }),
@@ -54,21 +66,33 @@ const AuthPayload = builder.objectRef<{ token: string; user: { id: number } }>('
 });
 
 const CreateUserInput = builder.inputType('CreateUserInput', {
+  description: 'A new account (admins only).',
   fields: (t) => ({
-    username: t.string({ required: true }),
-    password: t.string({ required: true }),
-    role: t.field({ type: RoleEnum, required: true }),
+    username: t.string({ required: true, description: "3 to 64 characters: letters, digits, '.', '_', '-' or '@'; unique." }),
+    password: t.string({ required: true, description: '8 to 256 characters; stored only as an argon2id hash.' }),
+    role: t.field({ type: RoleEnum, required: true, description: 'What the account may do.' }),
   }),
 });
 
 const UpdateUserInput = builder.inputType('UpdateUserInput', {
   description: 'Only the fields given change. Resetting the password or disabling the account revokes its tokens.',
   fields: (t) => ({
-    role: t.field({ type: RoleEnum }),
-    password: t.string(),
-    disabled: t.boolean(),
+    role: t.field({ type: RoleEnum, description: 'The new role; its tokens then carry it (open streams end).' }),
+    password: t.string({ description: 'A new password (8 to 256 characters); revokes the account’s tokens.' }),
+    disabled: t.boolean({ description: 'True stops the account logging in and revokes its tokens; false lets it in again.' }),
   }),
 });
+
+/** The User fields a signed-in request's session already knows (see UsersService.authenticate). */
+const SESSION_USER_FIELDS: ReadonlySet<string> = new Set(['id', 'username', 'role', '__typename']);
+
+/** Whether every node of a field selects only `fields`, plainly (no fragments, so no other type's fields). */
+function selectsOnly(fieldNodes: readonly FieldNode[], fields: ReadonlySet<string>): boolean {
+  return fieldNodes.every((node) => node.selectionSet?.selections.every((selection) => selection.kind === Kind.FIELD && fields.has(selection.name.value)));
+}
+
+/** A User row with what the session knows; the other columns are never read (selectsOnly). */
+const sessionUser = (user: AuthUser) => ({ id: user.id, username: user.username, role: user.role }) as typeof users.$inferSelect;
 
 builder.queryFields((t) => ({
   me: t.drizzleField({
@@ -76,7 +100,16 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The signed-in user; null when the request carries no token.',
     authScopes: { public: true },
-    resolve: (query, _root, _args, ctx) => (ctx.user ? ctx.users.findUser(ctx.user.id, query) : null),
+    resolve: (query, _root, _args, ctx, info) => {
+      if (!ctx.user) return null;
+      // The session already holds these (forgotten on any change to the user), so asking for them costs no query.
+      if (selectsOnly(info.fieldNodes, SESSION_USER_FIELDS)) {
+        // Building the planned query records what the row holds, so the planner does not load it again.
+        query();
+        return sessionUser(ctx.user);
+      }
+      return ctx.users.findUser(ctx.user.id, query);
+    },
   }),
   users: t.drizzleConnection(
     {
@@ -86,12 +119,12 @@ builder.queryFields((t) => ({
       complexity: connectionComplexity,
       totalCount: (_root, _args, ctx) => ctx.users.countUsers(),
       resolve: (query, _root, args, ctx) => {
-        checkCursors(args);
+        checkPaging(args);
         return ctx.users.listUsers(query);
       },
     },
-    { name: 'UserConnection' },
-    { name: 'UserEdge' },
+    { name: 'UserConnection', description: 'A page of accounts (see `first`, `after`, `last`, `before`).' },
+    { name: 'UserEdge', description: 'One account of a page, with its cursor.' },
   ),
   loginStats: t.field({
     type: [LoginStat],
@@ -105,7 +138,13 @@ builder.mutationFields((t) => ({
   login: t.field({
     type: AuthPayload,
     authScopes: { public: true },
-    args: { username: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
+    skipTypeScopes: true,
+    description:
+      'Exchanges a username and password for a bearer token (valid TOKEN_TTL_SECONDS). Wrong credentials are UNAUTHENTICATED without saying which part was wrong; too many failures per username or address are RATE_LIMITED for a while.',
+    args: {
+      username: t.arg.string({ required: true, description: 'The account’s username.' }),
+      password: t.arg.string({ required: true, description: 'Its password; never logged.' }),
+    },
     resolve: async (_root, args, ctx) => {
       const session = await ctx.users.login(args.username, args.password, ctx.clientAddress);
       // The rest of this request acts as the user who just logged in (so `user { … }` passes its rule).
@@ -114,6 +153,8 @@ builder.mutationFields((t) => ({
     },
   }),
   logout: t.withAuth({ loggedIn: true }).boolean({
+    // Every role, the read-only SECRETARY included, ends its own session and changes its own password.
+    skipTypeScopes: true,
     description: 'Revokes the token this request was made with.',
     resolve: async (_root, _args, ctx) => {
       await ctx.users.logout(ctx.user);
@@ -123,24 +164,33 @@ builder.mutationFields((t) => ({
   createUser: t.drizzleField({
     type: 'users',
     authScopes: { admin: true },
-    args: { input: t.arg({ type: CreateUserInput, required: true }) },
+    description: 'Admin: creates an account; a username already taken is a CONFLICT.',
+    args: { input: t.arg({ type: CreateUserInput, required: true, description: 'Its username, password and role.' }) },
     resolve: async (_query, _root, { input }, ctx) => ctx.users.createUser(input),
   }),
   updateUser: t.drizzleField({
     type: 'users',
     authScopes: { admin: true },
-    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateUserInput, required: true }) },
+    description: 'Admin: changes an account’s role, password or disabled flag. The last active admin cannot be demoted or disabled.',
+    args: {
+      id: t.arg.id({ required: true, description: 'The account to change (`User.id`).' }),
+      input: t.arg({ type: UpdateUserInput, required: true, description: 'The fields to change; those left out stay.' }),
+    },
     resolve: async (_query, _root, { id, input }, ctx) => ctx.users.updateUser(parseId(id, 'user'), input),
   }),
   deleteUser: t.boolean({
     authScopes: { admin: true },
     description: "Deletes the account and revokes all of its tokens. The last active admin can't be deleted.",
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The account to delete (`User.id`); its jobs stay, without an owner.' }) },
     resolve: (_root, { id }, ctx) => ctx.users.deleteUser(parseId(id, 'user')),
   }),
   changePassword: t.withAuth({ loggedIn: true }).boolean({
+    skipTypeScopes: true,
     description: "Changes the caller's password and revokes their other tokens.",
-    args: { currentPassword: t.arg.string({ required: true }), newPassword: t.arg.string({ required: true }) },
+    args: {
+      currentPassword: t.arg.string({ required: true, description: 'The password now, to prove it is the account holder asking.' }),
+      newPassword: t.arg.string({ required: true, description: 'The new password: 8 to 256 characters.' }),
+    },
     resolve: (_root, args, ctx) => ctx.users.changePassword(ctx.user, args.currentPassword, args.newPassword),
   }),
 }));
@@ -152,5 +202,6 @@ builder.subscriptionFields((t) => ({
     description: 'Every login success and failure, live.',
     subscribe: (_root, _args, ctx) => ctx.users.loginEvents(),
     resolve: (event) => ({ ...event, address: event.clientAddress }),
+    extensions: fanOutExtension({ audience: sameForTheRole }),
   }),
 }));

@@ -4,11 +4,11 @@ import type { Database } from '../db/client';
 import { ROLES, type Role } from '../db/schema';
 import { type Selection, withSelection } from '../db/selection';
 import { z } from 'zod';
-import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated } from '../errors';
+import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated, unavailable } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
 import { parseInput, stringAtMost } from '../input';
 import * as q from './queries';
-import { LoginThrottle, type ReservedAttempt } from './throttle';
+import { LoginThrottle, type ReservedAttempt, type SharedLoginThrottle, type SharedReservedAttempt } from './throttle';
 import { generatePassword, generateToken, hashToken } from './tokens';
 
 /** Who is making a request, once their token has been checked. */
@@ -30,6 +30,8 @@ export interface UsersServiceOptions {
   /** Failed logins per client address (over all usernames) before it is throttled; 0: no per-address rule. */
   loginMaxFailuresPerAddress: number;
   loginFailureWindowMs: number;
+  /** With REDIS_URL: the same budgets counted over every instance, behind this instance's own. */
+  sharedLoginThrottle?: SharedLoginThrottle;
   /** argon2id's cost; only tests lower it (see PasswordHashCost). Bun's defaults otherwise. */
   passwordHashCost?: PasswordHashCost;
   /** Where session expiry and the login throttles read the time; tests pass one they can move. */
@@ -69,12 +71,14 @@ export const updateUserInput = z.object({ role: role.nullish(), password: newPas
 // Both are checked before the current password is verified: a request that cannot succeed costs no hash.
 export const changePasswordInput = z.object({ currentPassword: stringAtMost('currentPassword', PASSWORD_MAX), newPassword: newPassword('newPassword') });
 
-/** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
-/** Live sessions remembered at most (the map is cleared when full). */
-/** Where instances sharing a database announce that sessions changed. */
+/** Where instances sharing a PostgreSQL database announce that sessions changed (the payload: the change's id). */
 export const SESSIONS_CHANNEL = 'jobgraph_sessions';
+/** Live sessions remembered at most (the map is cleared when full). */
 const LIVE_SESSION_CACHE_SIZE = 10_000;
+/** Session changes remembered by id, so one heard twice (Redis and NOTIFY) is acted on once. */
+const RECENT_CHANGES_KEPT = 500;
 
+/** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
 export class UsersService {
   private readonly usernameThrottle: LoginThrottle;
   // Null when LOGIN_MAX_FAILURES_PER_ADDRESS is 0 (behind a proxy every client shares one address).
@@ -83,6 +87,10 @@ export class UsersService {
   private dummyHash: Promise<string> | undefined;
 
   private readonly liveSessions = new Map<string, AuthUser>();
+  /** Moves on each drop of the cache: a session read that started before a drop is answered but not remembered. */
+  private sessionsGeneration = 0;
+  /** Session changes made here or heard of lately, by id (see forgetSessions). */
+  private readonly recentChanges = new Set<string>();
   private readonly sessionChangeListeners = new Set<() => void>();
 
   constructor(private readonly options: UsersServiceOptions) {
@@ -91,6 +99,9 @@ export class UsersService {
     this.addressThrottle = options.loginMaxFailuresPerAddress
       ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs, now)
       : null;
+    // Another instance changed users or sessions, or its messages may have been missed: drop what is cached here.
+    options.events.onRemote('sessionsChanged', ({ change }) => this.sessionsChangedElsewhere(change));
+    options.events.onRemoteGap(() => this.dropCachedSessions());
   }
 
   private get clock(): Clock {
@@ -119,9 +130,9 @@ export class UsersService {
     const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
     const passwordHash = await this.hashPassword(password);
     const existing = await q.findUserByUsername(this.db, name);
-    this.forgetSessions();
     if (existing) await q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
     else await q.insertUser(this.db, { username: name, passwordHash, role: 'ADMIN' });
+    this.forgetSessions();
     this.options.log.info({ username: name, passwordSource: configuredPassword ? 'ADMIN_PASSWORD' : 'generated' }, 'first admin created');
     return { created: true as const, username: name, generatedPassword: configuredPassword ? undefined : password };
   }
@@ -133,6 +144,23 @@ export class UsersService {
    * failure: otherwise an attempt that succeeds while guesses are in flight would open a fresh budget for them.
    */
   async login(usernameInput: string, passwordInput: string, clientAddress: string | null) {
+    return this.startSession(await this.verifyPassword(usernameInput, passwordInput, clientAddress), clientAddress);
+  }
+
+  /**
+   * A login without a session, for the source's REST clients that send their credentials with every request
+   * (`POST /pi`, `POST /quote`): the same throttles, login statistics, login events and log lines as `login`.
+   */
+  async loginOnce(usernameInput: string, passwordInput: string, clientAddress: string | null): Promise<{ id: number; username: string; role: Role }> {
+    const user = await this.verifyPassword(usernameInput, passwordInput, clientAddress);
+    const at = new Date(this.clock.now());
+    await q.recordSuccessfulLogin(this.db, user.id, at);
+    await this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
+    return { id: user.id, username: user.username, role: user.role };
+  }
+
+  /** The account these credentials prove, or UNAUTHENTICATED (`user info error`); throttled, failures recorded. */
+  private async verifyPassword(usernameInput: string, passwordInput: string, clientAddress: string | null) {
     const { username, password } = parseInput(loginInput, { username: usernameInput, password: passwordInput });
     const address = clientAddress ?? 'unknown';
     const wait = Math.max(this.usernameThrottle.retryAfterSeconds(username), this.addressThrottle?.retryAfterSeconds(address) ?? 0);
@@ -142,30 +170,61 @@ export class UsersService {
     }
     // No await between the check above and these reservations: that is what makes the budget hold.
     const attempts = { username: this.usernameThrottle.reserve(username), address: this.addressThrottle?.reserve(address) };
+    let shared: SharedReservedAttempt | undefined;
 
     try {
+      shared = await this.reserveShared(username, address, clientAddress);
       const user = await q.findUserByUsername(this.db, username);
       const passwordMatches = user
         ? await Bun.password.verify(password, user.passwordHash)
         : await Bun.password.verify(password, await (this.dummyHash ??= this.hashPassword(generatePassword())));
       const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
       if (failure || !user) {
-        this.recordFailedAttempt(attempts, username, address);
+        await this.recordFailedAttempt(attempts, shared, username, address);
         await this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
         throw unauthenticated('user info error');
       }
-      return await this.startSession(user, clientAddress);
+      return user;
     } finally {
       // A success, or an error before any verdict, gives the slots back; after failed() this does nothing.
       attempts.username.release();
       attempts.address?.release();
+      shared?.release();
     }
   }
 
-  private recordFailedAttempt(attempts: { username: ReservedAttempt; address?: ReservedAttempt }, username: string, address: string) {
+  /**
+   * With REDIS_URL, the attempt is also reserved on the budgets every instance shares. Fails closed: while Redis
+   * cannot be reached no password is checked, since no instance could then know how many guesses the others let in.
+   */
+  private async reserveShared(username: string, address: string, clientAddress: string | null): Promise<SharedReservedAttempt | undefined> {
+    const throttle = this.options.sharedLoginThrottle;
+    if (!throttle) return undefined;
+    let reserved: Awaited<ReturnType<SharedLoginThrottle['reserve']>>;
+    try {
+      reserved = await throttle.reserve(username, address);
+    } catch (error) {
+      this.options.log.error({ username, err: (error as Error).message }, 'login refused: the shared login throttle (Redis) is unreachable');
+      throw unavailable('logins are unavailable for a moment (the shared login throttle cannot be reached); try again shortly');
+    }
+    if ('attempt' in reserved) return reserved.attempt;
+    await this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
+    throw rateLimited(`too many failed logins; try again in ${reserved.wait} s`, reserved.wait);
+  }
+
+  private async recordFailedAttempt(
+    attempts: { username: ReservedAttempt; address?: ReservedAttempt },
+    shared: SharedReservedAttempt | undefined,
+    username: string,
+    address: string,
+  ) {
+    const local = { username: attempts.username.failed(), address: attempts.address?.failed() ?? false };
+    // Over several instances the shared count says when a budget was used up; a lost Redis leaves the reservation
+    // to run out by itself (counted as a failure meanwhile: the safe side).
+    const usedUp = shared ? await shared.failed().catch(() => local) : local;
     // OWASP: every lockout is logged, once, when it starts.
-    if (attempts.username.failed()) this.options.log.warn({ username }, 'login locked for this username');
-    if (attempts.address?.failed()) this.options.log.warn({ address }, 'login locked for this address');
+    if (usedUp.username) this.options.log.warn({ username }, 'login locked for this username');
+    if (usedUp.address) this.options.log.warn({ address }, 'login locked for this address');
   }
 
   private async startSession(user: q.UserRow, clientAddress: string | null) {
@@ -190,8 +249,12 @@ export class UsersService {
   async authenticate(token: string): Promise<AuthUser | null> {
     const tokenHash = hashToken(token);
     const now = this.clock.now();
-    const known = this.liveSessions.get(tokenHash);
+    // While Redis is unreachable another instance's logout could go unheard: every check reads the database then —
+    // except on PostgreSQL, whose NOTIFY tells every instance sharing the sessions' table, Redis or not.
+    const cacheable = this.db.dialect === 'postgres' || !this.options.events.missingRemoteEvents;
+    const known = cacheable ? this.liveSessions.get(tokenHash) : undefined;
     if (known && known.expiresAt > now) return known;
+    const generation = this.sessionsGeneration;
     const session = await q.findLiveSession(this.db, tokenHash, new Date(now));
     if (!session) return null;
     const user: AuthUser = {
@@ -201,6 +264,8 @@ export class UsersService {
       sessionId: session.sessionId,
       expiresAt: session.expiresAt.getTime(),
     };
+    // Sessions changed while it was read (another instance's logout committed meanwhile, say): not remembered.
+    if (!cacheable || generation !== this.sessionsGeneration) return user;
     if (this.liveSessions.size >= LIVE_SESSION_CACHE_SIZE) this.liveSessions.clear();
     this.liveSessions.set(tokenHash, user);
     return user;
@@ -208,16 +273,40 @@ export class UsersService {
 
   /**
    * Every request authenticates, so live sessions are remembered in memory. Any change to users or sessions
-   * (logout, a role, a password, a disabled or deleted account) forgets them all, here and — on PostgreSQL — in
-   * every other instance (Database.broadcast), so nothing revokes a token behind an instance's back.
+   * (logout, a role, a password, a disabled or deleted account) forgets them all, here and on every other instance,
+   * so nothing revokes a token behind an instance's back: through the event bus (REDIS_URL) and, where instances
+   * share a PostgreSQL database, through the database itself (NOTIFY; Redis or not). Each change has an id: an
+   * instance that hears it both ways acts once. Called only once the change is committed (awaited), so no instance
+   * re-reads a session before the change and caches it again.
    */
   private forgetSessions(): void {
-    this.sessionsChangedElsewhere();
-    this.options.database.broadcast(SESSIONS_CHANNEL).catch((error) => this.options.log.error({ err: error }, 'telling other instances of a session change failed'));
+    const change = crypto.randomUUID();
+    this.heardChange(change);
+    this.dropCachedSessions();
+    this.options.events.publish('sessionsChanged', { reason: 'users or sessions changed', change });
+    if (this.db.dialect === 'postgres') {
+      this.db.broadcast(SESSIONS_CHANNEL, change).catch((error) => this.options.log.error({ err: error }, 'telling other instances of a session change failed'));
+    }
   }
 
-  /** Another instance changed users or sessions: forget what is remembered, re-check open streams. */
-  sessionsChangedElsewhere(): void {
+  /** Another instance changed users or sessions (told through Redis or PostgreSQL); a change already heard is not acted on again. */
+  sessionsChangedElsewhere(change: string | undefined): void {
+    if (change !== undefined && !this.heardChange(change)) return;
+    this.dropCachedSessions();
+  }
+
+  /** Whether `change` is news (remembered from now on: the last few hundred). */
+  private heardChange(change: string): boolean {
+    if (this.recentChanges.has(change)) return false;
+    this.recentChanges.add(change);
+    if (this.recentChanges.size > RECENT_CHANGES_KEPT) this.recentChanges.delete(this.recentChanges.values().next().value!);
+    return true;
+  }
+
+  /** Forgets the cached sessions and has open streams check their tokens again. */
+  private dropCachedSessions(): void {
+    // A session read still in flight may predate the change: authenticate will not cache it (see there).
+    this.sessionsGeneration++;
     this.liveSessions.clear();
     for (const listener of this.sessionChangeListeners) listener();
   }

@@ -1,3 +1,5 @@
+import { type RedisLink, redisScript } from '../redis';
+
 /** One reserved login attempt: settle it exactly once, with what the password check found. */
 export interface ReservedAttempt {
   /**
@@ -80,5 +82,109 @@ export class LoginThrottle {
 
   private prune(): void {
     for (const key of this.keys.keys()) this.current(key);
+  }
+}
+
+/**
+ * Reserves one attempt on each budget given, or on none: KEYS are (failures, in flight) pairs, one pair per budget;
+ * ARGV: now, window (ms), the attempt's id, how long a reservation holds (ms), then each budget's maximum. Failures
+ * and reservations are sorted sets scored by time; a reservation whose instance died runs out on its own.
+ * Returns 0 (reserved) or the milliseconds until the fullest budget frees a slot — the same rule as LoginThrottle.
+ */
+const RESERVE = redisScript(`
+local now, window, id, hold = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local waitMs = 0
+for i = 1, #KEYS / 2 do
+  local failures, inFlight, max = KEYS[2 * i - 1], KEYS[2 * i], tonumber(ARGV[4 + i])
+  redis.call('ZREMRANGEBYSCORE', failures, '-inf', now - window)
+  redis.call('ZREMRANGEBYSCORE', inFlight, '-inf', now)
+  local failed, pending = redis.call('ZCARD', failures), redis.call('ZCARD', inFlight)
+  if failed + pending >= max then
+    local index, oldest = failed + pending - max, now
+    if index < failed then oldest = tonumber(redis.call('ZRANGE', failures, index, index, 'WITHSCORES')[2]) end
+    waitMs = math.max(waitMs, oldest + window - now, 1)
+  end
+end
+if waitMs > 0 then return waitMs end
+for i = 1, #KEYS / 2 do
+  redis.call('ZADD', KEYS[2 * i], now + hold, id)
+  redis.call('PEXPIRE', KEYS[2 * i], hold)
+end
+return 0
+`);
+
+/**
+ * Settles a reservation: ARGV: now, window, the attempt's id, 1 when it failed (0: give the slot back), then each
+ * budget's maximum. Returns, per budget, 1 when this failure used it up (the lockout is logged once, there).
+ */
+const SETTLE = redisScript(`
+local now, window, id, failed = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1'
+local usedUp = {}
+for i = 1, #KEYS / 2 do
+  local failures, inFlight, max = KEYS[2 * i - 1], KEYS[2 * i], tonumber(ARGV[4 + i])
+  redis.call('ZREM', inFlight, id)
+  usedUp[i] = 0
+  if failed then
+    redis.call('ZADD', failures, now, id)
+    redis.call('ZREMRANGEBYSCORE', failures, '-inf', now - window)
+    redis.call('PEXPIRE', failures, window)
+    if redis.call('ZCARD', failures) == max then usedUp[i] = 1 end
+  end
+end
+return usedUp
+`);
+
+/** A reservation longer than any password check; it only matters when the instance holding it died mid-check. */
+const SHARED_RESERVATION_MS = 30_000;
+
+/** One login attempt reserved on every instance's budgets; settle it once. */
+export interface SharedReservedAttempt {
+  /** Records the failure; says which budgets it used up (for the lockout log line). */
+  failed(): Promise<{ username: boolean; address: boolean }>;
+  /** The attempt succeeded or never reached a verdict: the slots are given back. */
+  release(): void;
+}
+
+/**
+ * LoginThrottle's rule over every instance (REDIS_URL): the failures and the attempts in flight of each username
+ * and address live in Redis, and one script checks and reserves both budgets atomically, so at most
+ * `maxFailures` wrong passwords are ever checked per username per window however the attempts are spread over
+ * instances. The caller keeps its LoginThrottle in front (a refusal there holds here too) and fails closed when
+ * Redis cannot be reached: without the shared count the guarantee cannot be kept.
+ */
+export class SharedLoginThrottle {
+  constructor(
+    private readonly link: RedisLink,
+    private readonly limits: { maxFailures: number; maxFailuresPerAddress: number; windowMs: number },
+    /** Milliseconds since the epoch, the same on every instance (tests pass their clock). */
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Reserves an attempt for `username` (and `address`, unless that rule is off), or says how many seconds to wait. */
+  async reserve(username: string, address: string): Promise<{ wait: number } | { attempt: SharedReservedAttempt }> {
+    const { maxFailures, maxFailuresPerAddress, windowMs } = this.limits;
+    const budgets: [string, number][] = [[`login:user:${username}`, maxFailures]];
+    if (maxFailuresPerAddress > 0) budgets.push([`login:address:${address}`, maxFailuresPerAddress]);
+    const keys = budgets.flatMap(([key]) => [this.link.key(`${key}:failures`), this.link.key(`${key}:in-flight`)]);
+    const maxima = budgets.map(([, max]) => max);
+    const id = crypto.randomUUID();
+    const waitMs = Number(await this.link.script(RESERVE, keys, [this.now(), windowMs, id, SHARED_RESERVATION_MS, ...maxima]));
+    if (waitMs > 0) return { wait: Math.max(1, Math.ceil(waitMs / 1000)) };
+    let settled = false;
+    const settle = async (failed: boolean) => {
+      if (settled) return [0, 0];
+      settled = true;
+      return (await this.link.script(SETTLE, keys, [this.now(), windowMs, id, failed ? 1 : 0, ...maxima])) as number[];
+    };
+    return {
+      attempt: {
+        failed: async () => {
+          const [username = 0, address = 0] = await settle(true);
+          return { username: username === 1, address: address === 1 };
+        },
+        // Not awaited by the login: if it is lost, the reservation runs out by itself.
+        release: () => void settle(false).catch((error) => this.link.outage('login throttle release', error)),
+      },
+    };
   }
 }

@@ -68,7 +68,7 @@ export interface TestServer {
   sql<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]>;
   login(username: string, password: string): Promise<string>;
   /** Creates a user (as admin) and returns a token for them. */
-  userWithRole(role: 'ADMIN' | 'MANAGER' | 'USER', username?: string): Promise<{ id: string; token: string; username: string }>;
+  userWithRole(role: 'ADMIN' | 'MANAGER' | 'USER' | 'SECRETARY', username?: string): Promise<{ id: string; token: string; username: string }>;
   adminToken(): Promise<string>;
   wsClient(token?: string, extra?: Partial<Parameters<typeof createClient>[0]>): Client;
   /**
@@ -112,6 +112,8 @@ export async function startTestServer(
     SHUTDOWN_TIMEOUT_SECONDS: '0',
     // The small hand-made CSV keeps start-up fast; the analytics tests ask for the real file where they need it.
     ANALYTICS_CSV: ANALYTICS_FIXTURE,
+    // Against a shared Redis (scripts/test.ts), each server its own key space unless a test shares one on purpose.
+    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL, REDIS_PREFIX: `test:${crypto.randomUUID()}:` } : {}),
     ...env,
   });
   let running: RunningServer;
@@ -128,7 +130,7 @@ export async function startTestServer(
   }
   const url = running.url;
   const wsUrl = url.replace(/^http/, 'ws');
-  const nextSubscriptions = watchSubscriptions(running.app.events);
+  const nextSubscriptions = watchSubscriptions(running.app.events, running.fanOut);
 
   const gql: TestServer['gql'] = async (query, variables, token) => {
     const response = await fetch(url, {
@@ -219,11 +221,16 @@ async function runSql<T>(database: string, text: string, params: unknown[]): Pro
 
 /**
  * Counts, per topic of the app's event bus, the subscriptions that started listening. Yoga's pub/sub adds a
- * subscription's listener when its iterator is first read, synchronously in that `next()`.
+ * subscription's listener when its iterator is first read, synchronously in that `next()`. A WebSocket subscriber
+ * that joins a group already listening (src/http/fan-out.ts; the fields are named as their topics) counts on joining.
  */
-function watchSubscriptions(events: EventBus) {
+function watchSubscriptions(events: EventBus, fanOut: RunningServer['fanOut']) {
   const started = new Map<string, number>();
   const waiters = new Set<() => void>();
+  fanOut.onJoin((field) => {
+    started.set(field, (started.get(field) ?? 0) + 1);
+    for (const waiter of waiters) waiter();
+  });
   const subscribe = events.subscribe.bind(events) as (...args: unknown[]) => ReturnType<EventBus['subscribe']>;
   events.subscribe = ((topic: keyof Topics, ...id: unknown[]) => {
     const iterator = subscribe(topic, ...id);

@@ -1,0 +1,259 @@
+// GET /metrics: the Prometheus text format through prom-client. Counts come from what the services already keep
+// (the jobs waiting or running, the pool's slots, the relay's counters) read at scrape time, and from the event bus
+// (finished jobs, logins); the request path adds only a histogram observation per GraphQL operation. Finished jobs
+// are counters fed by events, not a count of the table: a scrape never reads the history kept.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { App } from '../app';
+import { ErrorCode } from '../errors';
+import { errorResponse } from './responses';
+
+/** Distinct operation names kept as labels per operation type; past this, names count as `other` (clients choose them). */
+const MAX_OPERATION_NAMES = 200;
+
+const SECONDS_BUCKETS_FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const SECONDS_BUCKETS_JOBS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+/** What the transport reports at scrape time: open sockets, live operations (WebSocket and SSE). */
+export interface TransportGauges {
+  websocketConnections(): number;
+  liveOperations(): number;
+}
+
+/** A GraphQL operation finished: its type, name (null when anonymous), outcome and duration. */
+export type OperationObserver = (type: string, name: string | null, outcome: 'ok' | 'error', seconds: number) => void;
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The process's own metrics (CPU, memory, event loop lag, heap, handles): one set per process, however many apps it
+ * runs (the tests run many), so one event-loop monitor, not one per app.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export function createMetrics(app: App) {
+  const registry = new Registry();
+  const perProcess = processMetrics();
+  const registers = [registry];
+
+  new Gauge({
+    name: 'jobgraph_jobs',
+    help: 'Jobs waiting (QUEUED) or running (RUNNING) now, by state, queue and kind.',
+    labelNames: ['state', 'queue', 'kind'],
+    registers,
+    async collect() {
+      const counts = await app.jobs.countActiveByQueueKind();
+      this.reset();
+      for (const { status, queue, kind, n } of counts) this.set({ state: status, queue, kind }, n);
+    },
+  });
+  const jobsFinished = new Counter({
+    name: 'jobgraph_jobs_finished_total',
+    help: 'Jobs that reached a final state (SUCCEEDED, FAILED, CANCELLED) since the process started, by state, queue and kind.',
+    labelNames: ['state', 'queue', 'kind'],
+    registers,
+  });
+  new Gauge({
+    name: 'jobgraph_queue_depth',
+    help: 'QUEUED jobs waiting in each queue (the number its maxLength limits).',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const queues = app.queues.list();
+      const depths = await Promise.all(queues.map((queue) => app.jobs.waitingCount(queue.name)));
+      this.reset();
+      queues.forEach((queue, i) => this.set({ queue: queue.name }, depths[i]!));
+    },
+  });
+  new Gauge({
+    name: 'jobgraph_queue_paused',
+    help: '1 while a queue is paused, else 0.',
+    labelNames: ['queue'],
+    registers,
+    collect() {
+      this.reset();
+      for (const queue of app.queues.list()) this.set({ queue: queue.name }, queue.paused ? 1 : 0);
+    },
+  });
+
+  const jobDuration = new Histogram({
+    name: 'jobgraph_job_duration_seconds',
+    help: 'Run time of finished jobs (start of the last attempt to the end), by kind and final state.',
+    labelNames: ['kind', 'state'],
+    buckets: SECONDS_BUCKETS_JOBS,
+    registers,
+  });
+  const jobWait = new Histogram({
+    name: 'jobgraph_job_wait_seconds',
+    help: 'Time finished jobs waited runnable in their queue before their last attempt started, by kind.',
+    labelNames: ['kind'],
+    buckets: SECONDS_BUCKETS_JOBS,
+    registers,
+  });
+  app.events.on('jobCompleted', (job) => {
+    jobsFinished.inc({ state: job.status, queue: job.queue, kind: job.kind });
+    if (!job.startedAt) return;
+    const started = job.startedAt.getTime();
+    if (job.finishedAt) jobDuration.observe({ kind: job.kind, state: job.status }, Math.max(0, job.finishedAt.getTime() - started) / 1000);
+    const runnableSince = Math.max(job.createdAt.getTime(), job.runAt.getTime());
+    jobWait.observe({ kind: job.kind }, Math.max(0, started - runnableSince) / 1000);
+  });
+
+  new Gauge({
+    name: 'jobgraph_pool_workers',
+    help: 'Worker pool threads running a task (busy) or not (idle).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const { busy, idle } = app.pool.stats();
+      this.set({ state: 'busy' }, busy);
+      this.set({ state: 'idle' }, idle);
+    },
+  });
+  new Gauge({
+    name: 'jobgraph_pool_tasks_queued',
+    help: 'Pool tasks waiting for a free worker.',
+    registers,
+    collect() {
+      this.set(app.pool.stats().tasksQueued);
+    },
+  });
+
+  const relayCounter = (name: string, help: string, read: (stats: App['relay']['stats']) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read(app.relay.stats));
+      },
+    });
+  relayCounter('jobgraph_relay_cache_hits_total', 'Relay requests answered from a fresh cache entry, without the upstream.', (s) => s.hits);
+  relayCounter('jobgraph_relay_cache_misses_total', 'Relay requests that went to the upstream (no entry, or one to revalidate).', (s) => s.requests);
+  relayCounter('jobgraph_relay_cache_revalidations_total', 'Upstream requests answered 304: the stale entry was fresh again.', (s) => s.revalidations);
+  relayCounter('jobgraph_relay_cache_stale_total', 'Stale entries served because the upstream failed.', (s) => s.stale);
+
+  const loginFailures = new Counter({
+    name: 'jobgraph_login_failures_total',
+    help: 'Failed logins by reason (unknown user, wrong password, account disabled, throttled).',
+    labelNames: ['reason'],
+    registers,
+  });
+  const loginThrottled = new Counter({
+    name: 'jobgraph_login_throttled_total',
+    help: 'Logins refused by the failed-login throttle (per username or per address).',
+    registers,
+  });
+  app.events.on('loginEvents', (event) => {
+    if (event.success) return;
+    loginFailures.inc({ reason: event.reason ?? 'unknown' });
+    if (event.reason === 'throttled') loginThrottled.inc();
+  });
+
+  const operationSeconds = new Histogram({
+    name: 'jobgraph_graphql_operation_duration_seconds',
+    help: 'GraphQL queries and mutations (HTTP and WebSocket) by type, operation name and outcome; _count is the number of operations.',
+    labelNames: ['type', 'operation', 'outcome'],
+    buckets: SECONDS_BUCKETS_FAST,
+    registers,
+  });
+  const subscriptionsStarted = new Counter({
+    name: 'jobgraph_graphql_subscriptions_started_total',
+    help: 'GraphQL subscriptions started, by operation name.',
+    labelNames: ['operation'],
+    registers,
+  });
+  const rejectedDocuments = new Counter({
+    name: 'jobgraph_graphql_rejected_documents_total',
+    help: 'GraphQL documents refused by validation (unknown fields, depth, cost, aliases), never executed.',
+    registers,
+  });
+  const cachedAnswers = new Counter({
+    name: 'jobgraph_graphql_response_cache_hits_total',
+    help: 'GraphQL requests answered from the response cache without executing.',
+    registers,
+  });
+  // One child per label set, found by a string key: an operation costs a lookup and an observation.
+  const operationChildren = new Map<string, { observe(seconds: number): void }>();
+  const namesByType = new Map<string, Set<string>>();
+  const operationLabel = (type: string, name: string | null) => {
+    if (name === null) return 'anonymous';
+    let names = namesByType.get(type);
+    if (!names) namesByType.set(type, (names = new Set()));
+    if (names.has(name)) return name;
+    if (names.size >= MAX_OPERATION_NAMES) return 'other';
+    names.add(name);
+    return name;
+  };
+  const observeOperation: OperationObserver = (type, name, outcome, seconds) => {
+    const key = `${type}\n${name}\n${outcome}`;
+    let child = operationChildren.get(key);
+    if (!child) {
+      child = operationSeconds.labels({ type, operation: operationLabel(type, name), outcome });
+      operationChildren.set(key, child);
+    }
+    child.observe(seconds);
+  };
+
+  let transport: TransportGauges | undefined;
+  new Gauge({
+    name: 'jobgraph_websocket_connections',
+    help: 'Open GraphQL WebSocket connections.',
+    registers,
+    collect() {
+      this.set(transport?.websocketConnections() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'jobgraph_subscriptions_active',
+    help: 'Live subscriptions now: WebSocket operations and SSE/multipart streams.',
+    registers,
+    collect() {
+      this.set(transport?.liveOperations() ?? 0);
+    },
+  });
+
+  return {
+    observeOperation,
+    subscriptionStarted: (name: string | null) => subscriptionsStarted.inc({ operation: operationLabel('subscription', name) }),
+    cachedAnswer: () => cachedAnswers.inc(),
+    rejected: () => rejectedDocuments.inc(),
+    /** The transport's gauges, once it is built (it is built after Yoga, which needs the observer above). */
+    watchTransport(gauges: TransportGauges) {
+      transport = gauges;
+    },
+    /** GET /metrics: loopback clients, or anyone with `Authorization: Bearer <METRICS_TOKEN>`. */
+    async respond(request: Request, clientAddress: string | null): Promise<Response> {
+      if (!metricsAllowed(clientAddress, request.headers.get('authorization'), app.config.metricsToken)) {
+        const how = app.config.metricsToken ? 'send Authorization: Bearer <METRICS_TOKEN>' : 'set METRICS_TOKEN for remote scrapers';
+        return errorResponse(403, ErrorCode.FORBIDDEN, `/metrics is open to loopback clients only; ${how}`);
+      }
+      const text = `${await perProcess.metrics()}\n${await registry.metrics()}`;
+      return new Response(text, { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } });
+    },
+  };
+}
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 addresses. */
+export function isLoopback(address: string | null): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
+/** Loopback always; elsewhere only with the configured token, compared in constant time (as digests: equal lengths). */
+export function metricsAllowed(clientAddress: string | null, authorization: string | null, token: string | undefined): boolean {
+  if (isLoopback(clientAddress)) return true;
+  if (!token || !authorization) return false;
+  const presented = /^Bearer\s+(.+)$/i.exec(authorization.trim())?.[1] ?? '';
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(presented), digest(token));
+}
