@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { createClient } from 'graphql-ws';
 import { type ServerProcess, spawnServer } from './helpers/process';
-import { ADMIN_PASSWORD, createTestDatabase, startTestServer, subscribe, TEST_DATABASE_URL } from './helpers/server';
+import { ADMIN_PASSWORD, createTestDatabase, startTestServer, subscribe, TEST_DATABASE_URL, until } from './helpers/server';
 
 const JOBS = 10_000;
 const BATCH = 500;
@@ -224,6 +224,40 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances in one process, one PostgreSQ
     } finally {
       await a?.stop();
       await b.stop();
+    }
+  }, 30_000);
+});
+
+describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('two instances sharing one PostgreSQL database and one Redis', () => {
+  test('a session change reaches the other instance both ways (Redis and NOTIFY) and is acted on once', async () => {
+    const shared = { REDIS_URL: TEST_REDIS_URL!, REDIS_PREFIX: `sessions-test:${crypto.randomUUID()}:` };
+    const a = await startTestServer(shared);
+    const b = await startTestServer({ ...shared, DATABASE_URL: a.databaseUrl! });
+    try {
+      const ME = '{ me { username } }';
+      const token = await a.login('admin', ADMIN_PASSWORD);
+      expect((await b.gql(ME, {}, token)).data).toEqual({ me: { username: 'admin' } });
+      // What b hears (each way calls sessionsChangedElsewhere with the change's id) and how often it drops its cache.
+      const users = b.running.app.users;
+      const heard: (string | undefined)[] = [];
+      const hear = users.sessionsChangedElsewhere.bind(users);
+      users.sessionsChangedElsewhere = (change) => {
+        heard.push(change);
+        hear(change);
+      };
+      let drops = 0;
+      users.onSessionsChanged(() => drops++);
+
+      expect((await a.gql('mutation { logout }', {}, token)).data).toEqual({ logout: true });
+      await until(() => heard.length >= 2, 'b to hear the logout through Redis and through NOTIFY');
+      expect(heard).toHaveLength(2);
+      expect(heard[0]).toBeString();
+      expect(heard[1]).toBe(heard[0]);
+      expect(drops).toBe(1);
+      expect((await b.gql(ME, {}, token)).status).toBe(401);
+    } finally {
+      await b.stop();
+      await a.stop();
     }
   }, 30_000);
 });
