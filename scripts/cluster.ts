@@ -49,7 +49,7 @@ try {
     servers.push(redis);
     env.REDIS_URL = redis.url;
     console.log(`Redis       ${redis.url}`);
-  } else console.log('Redis       not installed (apt-get install redis-server): subscriptions reach only the instance that produced the event');
+  } else if (!SQLITE) console.log('Redis       not installed (apt-get install redis-server): subscriptions reach only the instance that produced the event');
 
   // One first (it migrates and makes the admin), then the others together.
   for (let i = 0; i < INSTANCES; i++) {
