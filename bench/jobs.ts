@@ -13,7 +13,7 @@ import { amount, reportRow } from './report';
 const N = Number(process.argv[2] ?? 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-'));
 const config = loadConfig({ ...process.env, DATABASE_PATH: join(dir, 'bench.db'), LOG_LEVEL: 'warn' });
-const app = createApp(config, createLogger({ level: 'warn' }));
+const app = await createApp(config, createLogger({ level: 'warn' }));
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 try {
@@ -27,8 +27,8 @@ try {
 
   await app.users.bootstrapAdmin('admin', 'bench-admin-password');
   const admin = { id: 1, username: 'admin', role: 'ADMIN' as const, sessionId: 0, expiresAt: Number.POSITIVE_INFINITY };
-  app.queues.create({ name: 'bench', concurrency: 1024 });
-  app.jobs.start();
+  await app.queues.create({ name: 'bench', concurrency: 1024 });
+  await app.jobs.start();
 
   const submittedAt = new Map<number, number>();
   const latencies: number[] = [];
@@ -43,13 +43,13 @@ try {
   })();
 
   const start = performance.now();
-  const jobs = app.jobs.submitMany(admin, 'DIAGNOSTIC', Array.from({ length: N }, () => task), { queue: 'bench' });
+  const jobs = await app.jobs.submitMany(admin, 'DIAGNOSTIC', Array.from({ length: N }, () => task), { queue: 'bench' });
   const submitSeconds = (performance.now() - start) / 1000;
   for (const job of jobs) submittedAt.set(job.id, start);
   await done;
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  const succeeded = app.jobs.counts(null, 'bench').succeeded;
+  const succeeded = (await app.jobs.counts(null, 'bench')).succeeded;
 
   const jobsPerSecond = N / seconds;
   const tasksPerSecond = N / poolSeconds;

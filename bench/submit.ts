@@ -63,8 +63,8 @@ if (process.argv[2] === '--load') {
   const bench = await startBenchServer();
   const { app } = bench.server;
   try {
-    app.queues.create({ name: 'bench', maxLength: 10_000_000 });
-    app.queues.update('bench', { paused: true });
+    await app.queues.create({ name: 'bench', maxLength: 10_000_000 });
+    await app.queues.update('bench', { paused: true });
     const common = { url: bench.server.url, token: bench.token };
     // Warm-up: JIT, prepared statements, Yoga's document caches.
     await measure({ ...common, mode: 'bulk', requests: 8 });
@@ -97,17 +97,17 @@ if (process.argv[2] === '--load') {
     const admin = { id: 1, username: 'admin', role: 'ADMIN' as const, sessionId: 0, expiresAt: Number.POSITIVE_INFINITY };
     const rates: number[] = [];
     for (const waiting of [0, 10_000, 50_000, 100_000]) {
-      app.jobs.deleteQueue('bench');
-      app.queues.create({ name: 'bench', maxLength: 10_000_000 });
-      app.queues.update('bench', { paused: true });
+      await app.jobs.deleteQueue('bench');
+      await app.queues.create({ name: 'bench', maxLength: 10_000_000 });
+      await app.queues.update('bench', { paused: true });
       for (let filled = 0; filled < waiting; filled += 10_000) {
-        app.jobs.submitMany(admin, 'PI', Array.from({ length: 10_000 }, () => ({ simulations: 1000 })), { queue: 'bench' });
+        await app.jobs.submitMany(admin, 'PI', Array.from({ length: 10_000 }, () => ({ simulations: 1000 })), { queue: 'bench' });
       }
       const perSecond = await measure({ ...common, mode: 'single', requests: SINGLE_REQUESTS / 2 });
       rates.push(perSecond);
       // The engine alone (no HTTP, no other process): what the queue's size could change, without the machine's noise.
       const engineStart = performance.now();
-      for (let i = 0; i < 5_000; i++) app.jobs.submit(admin, 'PI', { simulations: 1000 }, { queue: 'bench' });
+      for (let i = 0; i < 5_000; i++) await app.jobs.submit(admin, 'PI', { simulations: 1000 }, { queue: 'bench' });
       const engine = 5_000 / ((performance.now() - engineStart) / 1000);
       console.log(`(c) submitPiJob with ${waiting.toLocaleString('en')} waiting: ${rate(perSecond)}   (jobs.submit in process: ${rate(engine)})`);
     }

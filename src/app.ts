@@ -1,4 +1,3 @@
-import type { Database } from 'bun:sqlite';
 import type { Logger } from 'pino';
 import { analyticsJob } from './analytics/job';
 import { AnalyticsService } from './analytics/service';
@@ -6,12 +5,13 @@ import { calcJobKind } from './calculator/job';
 import { CalculatorService } from './calculator/service';
 import { type Clock, systemClock } from './clock';
 import { type Config, ConfigError } from './config';
-import { type Db, openDatabase } from './db/client';
+import { type Database, type Db, openDatabase } from './db/client';
 import { diagnosticJob } from './diagnostics/job';
 import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
 import { JobRunner } from './jobs/runner';
 import { JobsService } from './jobs/service';
+import { PgJobStore } from './jobs/pg-store';
 import { SqliteJobStore } from './jobs/sqlite-store';
 import { WorkerPool } from './pool/pool';
 import { DEFAULT_QUEUE, QueuesService } from './queues/service';
@@ -22,7 +22,7 @@ import { RedisLink } from './redis';
 import { RelayService } from './relay/service';
 import { forecastJob } from './simulations/forecast';
 import { piJob } from './simulations/pi';
-import { type PasswordHashCost, UsersService } from './users/service';
+import { type PasswordHashCost, SESSIONS_CHANNEL, UsersService } from './users/service';
 import { SharedLoginThrottle } from './users/throttle';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
@@ -49,15 +49,16 @@ export interface App extends Services {
   config: Config;
   log: Logger;
   db: Db;
-  sqlite: Database;
+  /** SQLite or PostgreSQL (DATABASE_URL), with what differs between them. */
+  database: Database;
   events: EventBus;
   /** The link to the other instances (REDIS_URL); null for a single instance. Connected by the server at start. */
   redis: RedisLink | null;
   pool: WorkerPool;
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
-  /** True while the database is open and the worker pool is up. */
-  isReady(): boolean;
+  /** True while the database answers and the worker pool is up. */
+  isReady(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -70,13 +71,16 @@ export interface AppOptions {
   passwordHashCost?: PasswordHashCost;
 }
 
-/** The SQLite file; one that cannot be opened (a directory, no permission, not a database) is the operator's to fix. */
-function openDatabaseOf(config: Config) {
+/**
+ * The database (DATABASE_URL, else the SQLite file); a SQLite file that cannot be opened (a directory, no permission,
+ * not a database) is the operator's to fix.
+ */
+async function openDatabaseOf(config: Config): Promise<Database> {
   try {
-    return openDatabase(config.databasePath);
+    return await openDatabase(config);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && /^(E[A-Z]+|SQLITE_(CANTOPEN|NOTADB|READONLY|PERM|IOERR\w*))$/.test(code)) {
+    if (!config.databaseUrl && typeof code === 'string' && /^(E[A-Z]+|SQLITE_(CANTOPEN|NOTADB|READONLY|PERM|IOERR\w*))$/.test(code)) {
       throw new ConfigError(`DATABASE_PATH ${config.databasePath} cannot be opened: ${(error as Error).message}`);
     }
     throw error;
@@ -84,13 +88,13 @@ function openDatabaseOf(config: Config) {
 }
 
 /** The composition root: every service built once, the job kinds of every domain registered with the engine. */
-export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
+export async function createApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
-  const database = openDatabaseOf(config);
+  const database = await openDatabaseOf(config);
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
   const events = createEventBus(redis ?? undefined);
   const users = new UsersService({
-    db: database.db,
+    database,
     log,
     events,
     tokenTtlMs: config.tokenTtlMs,
@@ -107,20 +111,28 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     passwordHashCost: options.passwordHashCost,
     clock,
   });
+  // A session changed on another instance (PostgreSQL): this one forgets what it remembered of them too.
+  const unlistenSessions = await database.listen(SESSIONS_CHANNEL, (change) => users.sessionsChangedElsewhere(change || undefined));
   const pool = new WorkerPool({
     size: config.workers,
     pipelineDepth: PIPELINE_DEPTH,
     onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
   });
-  const analytics = new AnalyticsService(database.db, log, config.analyticsCsv);
+  const analytics = new AnalyticsService(database, log, config.analyticsCsv);
   let runner: JobRunner | undefined;
-  const queues = new QueuesService(database.db, log, { concurrency: config.workers * PIPELINE_DEPTH, maxLength: 1_000_000 }, () =>
+  const queues = new QueuesService(database, log, { concurrency: config.workers * PIPELINE_DEPTH, maxLength: 1_000_000 }, () =>
     runner?.wake(),
   );
-  queues.ensureDefault();
+
   // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
   const kinds = jobKindRegistry([piJob, forecastJob, calcJobKind(config.calcChunkChars), analyticsJob(analytics), diagnosticJob]);
-  const store = new SqliteJobStore(database, clock);
+  const store = database.dialect === 'postgres' ? await PgJobStore.open(database, clock, log) : new SqliteJobStore(database, clock);
+  // A queue changed on another instance: read the list again.
+  queues.announce = () => store.announceQueues();
+  store.onWork((what) => {
+    if (what === 'queues') queues.reload().catch((error) => log.error({ err: error }, 'reading the queues failed'));
+  });
+  await queues.load();
   runner = new JobRunner({
     store,
     kinds,
@@ -155,7 +167,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     { timeoutMs: config.quoteTimeoutMs, udpRetries: config.quoteUdpRetries },
     log,
   );
-  const relay = new RelayService(database.db, log, {
+  const relay = await RelayService.open(database, log, {
     upstream: config.relayUpstream,
     defaultTtlSeconds: config.relayDefaultTtlSeconds,
     timeoutMs: config.relayTimeoutMs,
@@ -168,7 +180,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     config,
     log,
     db: database.db,
-    sqlite: database.sqlite,
+    database,
     events,
     redis,
     users,
@@ -181,24 +193,17 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     relay,
     embeddedQuoteServer,
     requestShutdown: options.requestShutdown ?? (() => {}),
-    isReady: () => {
-      if (!open || pool.size === 0) return false;
-      try {
-        database.sqlite.query('SELECT 1').get();
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    isReady: async () => open && pool.size > 0 && (await database.ping()),
     async close() {
       if (!open) return;
       open = false;
       jobs.stop();
       quotes.stop();
-      relay.close();
-      await Promise.all([pool.close(), embeddedQuoteServer?.stop()]);
+      await relay.close();
+      await unlistenSessions();
+      await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
       redis?.close();
-      database.close();
+      await database.close();
     },
   };
 }

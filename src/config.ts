@@ -12,6 +12,8 @@ export interface Config {
   port: number;
   host: string;
   databasePath: string;
+  /** PostgreSQL (postgres://…) shared by any number of instances; unset: the SQLite file at databasePath. */
+  databaseUrl: string | undefined;
   adminUsername: string;
   adminPassword: string | undefined;
   workers: number;
@@ -71,6 +73,13 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
 function text(env: Record<string, string | undefined>, name: string): string | undefined {
   const raw = env[name]?.trim();
   return raw ? raw : undefined;
+}
+
+function postgresUrl(env: Record<string, string | undefined>, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL`);
+  return raw;
 }
 
 /** A shared secret: unset, or at least `minLength` characters (a short one is guessed). */
@@ -163,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: text(env, 'HOST') ?? '0.0.0.0',
     databasePath: text(env, 'DATABASE_PATH') ?? './data/jobgraph.db',
+    databaseUrl: postgresUrl(env, 'DATABASE_URL'),
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),

@@ -19,8 +19,11 @@ export type Topics = {
   jobUpdated: [jobId: number, job: Job];
   /** Every job that reached a final state. */
   jobCompleted: [Job];
-  /** Sessions may have ended (logout, a disabled account, a role or password change): cached ones must be dropped. */
-  sessionsChanged: [{ reason: string }];
+  /**
+   * Sessions may have ended (logout, a disabled account, a role or password change): cached ones must be dropped.
+   * `change` names the change, so an instance that hears it twice (Redis and PostgreSQL's NOTIFY) acts once.
+   */
+  sessionsChanged: [{ reason: string; change?: string }];
 };
 
 /**
@@ -51,6 +54,14 @@ function encodeBatch(batch: RemoteBatch): string {
     return raw instanceof Date ? { [DATE_TAG]: raw.getTime() } : value;
   });
 }
+function isEncodable(from: string, event: RemoteBatch['events'][number]): boolean {
+  try {
+    encodeBatch({ from, events: [event] });
+    return true;
+  } catch {
+    return false;
+  }
+}
 function decodeBatch(message: string): RemoteBatch {
   return JSON.parse(message, (_key, value) => (value !== null && typeof value === 'object' && typeof value[DATE_TAG] === 'number' ? new Date(value[DATE_TAG]) : value));
 }
@@ -70,7 +81,16 @@ export function createEventBus(link?: RedisLink) {
   const flush = () => {
     const events = outgoing;
     outgoing = [];
-    link!.publish(EVENTS_CHANNEL, encodeBatch({ from: link!.instanceId, events }));
+    const from = link!.instanceId;
+    let message: string;
+    try {
+      message = encodeBatch({ from, events });
+    } catch {
+      // An event that cannot be serialised (its subscribers here got it, and masked what broke) stays here; the
+      // rest of its tick still crosses.
+      message = encodeBatch({ from, events: events.filter((event) => isEncodable(from, event)) });
+    }
+    link!.publish(EVENTS_CHANNEL, message);
   };
   void link?.subscribe(EVENTS_CHANNEL, (message) => {
     const batch = decodeBatch(message);

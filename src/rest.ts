@@ -69,7 +69,7 @@ type Caller = { id: number; username: string; role: string } | null;
  * and ANONYMOUS_ACCESS lists the domain. Any credential problem is the source's `user info error` (401).
  */
 async function callerOf(users: UsersService, rest: RestRequest, body: unknown, domain: AnonymousDomain): Promise<Caller> {
-  const authentication = authenticateRequest(users, rest.request);
+  const authentication = await authenticateRequest(users, rest.request);
   if (authentication.failure) throw unauthenticated();
   if (authentication.user) return authentication.user;
   const username = fieldOf(body, 'username');

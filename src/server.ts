@@ -36,19 +36,19 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile });
   const shutdownRequested = Promise.withResolvers<void>();
   const { clock, passwordHashCost } = options;
-  const app = createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });
+  const app = await createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });
   await closingAppOnFailure(app, async () => {
     await app.redis?.connect();
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
     await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
   });
-  app.jobs.start();
+  await closingAppOnFailure(app, () => app.jobs.start());
 
   const transport = createHttpTransport(app, { clock });
   // A busy port throws here.
   const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({ port: config.port, hostname: config.host, ...transport.serveOptions }));
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;
-  log.info({ port: server.port, url, database: config.databasePath }, 'jobgraph listening');
+  log.info({ port: server.port, url, database: config.databaseUrl ? redactedUrl(config.databaseUrl) : config.databasePath }, 'jobgraph listening');
   if (config.anonymousAccess.size) log.warn({ domains: [...config.anonymousAccess] }, 'ANONYMOUS_ACCESS: callers without a token may read these domains');
 
   let stopping: Promise<void> | undefined;
@@ -84,5 +84,16 @@ async function closingAppOnFailure<T>(app: App, step: () => Promise<T>): Promise
   } catch (error) {
     await app.close();
     throw error;
+  }
+}
+
+/** A database URL fit for the log: without its password. */
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://…';
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AnalyticsService } from '../src/analytics/service';
 import { pythonRepr, pythonTuple, type YearRange } from '../src/compute/analytics';
 import { BUNDLED_ANALYTICS_CSV } from '../src/config';
-import { openDatabase } from '../src/db/client';
+import { openSqlite } from '../src/db/client';
 import { createLogger } from '../src/logger';
 import { ANALYTICS_FIXTURE, startTestServer, subscribe, type TestServer } from './helpers/server';
 
@@ -196,7 +196,10 @@ describe('analytics on a hand-made fixture (values computed by hand)', () => {
       await submit({ query: 'STATE_MEAN', question: LOW, state: 'California' }),
     ];
     for (const job of jobs) expect(job.errors).toBeUndefined();
-    const events = await completed.waitFor(5, 10_000);
+    // A job of the previous test may complete after this subscription started (on a slower database): waited past.
+    const ids = jobs.map((job) => job.data!.submitAnalyticsJob.id);
+    let events = await completed.waitFor(5, 10_000);
+    while (!ids.every((id) => events.some((e) => e.data?.jobCompleted.id === id))) events = await completed.waitFor(events.length + 1, 10_000);
     completed.unsubscribe();
     const byId = new Map(events.map((e) => [e.data!.jobCompleted.id, e.data!.jobCompleted]));
     const result = (i: number) => byId.get(jobs[i]!.data!.submitAnalyticsJob.id)!.result;
@@ -287,14 +290,14 @@ describe('the ingest', () => {
     try {
       const csv = join(dir, 'data.csv');
       copyFileSync(FIXTURE, csv);
-      const database = openDatabase(join(dir, 'db.sqlite'));
+      const database = openSqlite(join(dir, 'db.sqlite'));
       const log = createLogger({ level: 'silent' });
-      const first = await new AnalyticsService(database.db, log, csv).load();
-      const again = await new AnalyticsService(database.db, log, csv).load();
+      const first = await new AnalyticsService(database, log, csv).load();
+      const again = await new AnalyticsService(database, log, csv).load();
       expect(again.loadedAt).toEqual(first.loadedAt);
       expect(again.sha256).toBe(first.sha256);
       await Bun.write(csv, (await Bun.file(csv).text()) + '21,2020,2020,Guam,' + LOW + ',5,1.0,Total,Total\r\n');
-      const service = new AnalyticsService(database.db, log, csv);
+      const service = new AnalyticsService(database, log, csv);
       const changed = await service.load();
       expect(changed.sha256).not.toBe(first.sha256);
       expect(changed.rowsKept).toBe(first.rowsKept + 1);
@@ -302,7 +305,7 @@ describe('the ingest', () => {
       // gzip works the same.
       const gz = join(dir, 'data.csv.gz');
       await Bun.write(gz, Bun.gzipSync(new Uint8Array(await Bun.file(FIXTURE).arrayBuffer())));
-      expect((await new AnalyticsService(openDatabase(join(dir, 'other.sqlite')).db, log, gz).load()).rowsKept).toBe(19);
+      expect((await new AnalyticsService(openSqlite(join(dir, 'other.sqlite')), log, gz).load()).rowsKept).toBe(19);
       database.sqlite.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -453,9 +456,9 @@ function digestOfEveryAnswer(analytics: AnalyticsService): { answers: number; sh
 describe('every answer over the real CDC file, bit for bit', () => {
   test('the digest of every statistic × question × state × year range is unchanged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-analytics-'));
-    const database = openDatabase(join(dir, 'db.sqlite'));
+    const database = openSqlite(join(dir, 'db.sqlite'));
     try {
-      const analytics = new AnalyticsService(database.db, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV);
+      const analytics = new AnalyticsService(database, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV);
       await analytics.load();
       expect(digestOfEveryAnswer(analytics)).toEqual(REAL_FILE_ANSWERS);
     } finally {

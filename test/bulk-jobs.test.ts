@@ -1,5 +1,4 @@
 // submitJobs (bulk, mixed kinds, all or none) and the waiting counts that maxLength checks, through HTTP and WebSocket.
-import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { FakeClock } from './helpers/clock';
 import { startTestServer, subscribe, type TestServer, until, gqlData } from './helpers/server';
@@ -204,12 +203,9 @@ async function waitingByQueue(): Promise<Record<string, number>> {
 /** The kept counts equal a COUNT of QUEUED rows for every queue (and `expected`, where given). */
 async function expectCountsExact(expected: Record<string, number> = {}) {
   const kept = await waitingByQueue();
-  const sqlite = new Database(server.databasePath, { readonly: true });
-  try {
-    const rows = sqlite.query<{ name: string; n: number }, []>(`SELECT q.name, count(j.id) AS n FROM queues q LEFT JOIN jobs j ON j.queue = q.name AND j.status = 'QUEUED' GROUP BY q.name`).all();
-    expect(kept).toEqual(Object.fromEntries(rows.map((row) => [row.name, row.n])));
-  } finally {
-    sqlite.close();
-  }
+  const rows = await server.sql<{ name: string; n: number }>(
+    `SELECT q.name, CAST(count(j.id) AS INTEGER) AS n FROM queues q LEFT JOIN jobs j ON j.queue = q.name AND j.status = 'QUEUED' GROUP BY q.name`,
+  );
+  expect(kept).toEqual(Object.fromEntries(rows.map((row) => [row.name, row.n])));
   expect(kept).toMatchObject(expected);
 }

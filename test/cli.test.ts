@@ -109,6 +109,7 @@ const REFUSED_BY_LOAD_CONFIG: Record<string, [value: string, message: string]> =
   RELAY_UPSTREAM: ['not a url', 'RELAY_UPSTREAM must be an http(s) URL'],
   METRICS_TOKEN: ['short', 'METRICS_TOKEN must be at least 16 characters'],
   LOGIN_MAX_FAILURES_PER_ADDRESS: ['1', 'LOGIN_MAX_FAILURES_PER_ADDRESS must be 0 or more than LOGIN_MAX_FAILURES'],
+  DATABASE_URL: ['mysql://user:secret@db/jobs', 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
   REDIS_URL: ['http://127.0.0.1:6379', 'REDIS_URL must be a redis:// or rediss:// URL'],
   REDIS_PREFIX: ['has space', 'REDIS_PREFIX must be 1 to 64 printable characters without spaces'],
   ANONYMOUS_ACCESS: ['analytics,jobs', 'ANONYMOUS_ACCESS must list some of analytics, relay, simulations, quotes'],

@@ -1,7 +1,6 @@
 // submitPiJob and submitForecastJob share one transaction with the single submissions of the same event-loop turn
 // (JobsService.submitGrouped): each answer still stands for a committed job, and one job's refusal is its own.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { Database } from 'bun:sqlite';
 import { startTestServer, type TestServer } from './helpers/server';
 
 let server: TestServer;
@@ -20,14 +19,10 @@ async function pausedQueue(name: string, maxLength: number) {
   expect((await server.gql('mutation($name: String!) { pauseQueue(name: $name) { paused } }', { name }, admin)).data?.pauseQueue?.paused).toBe(true);
 }
 
-/** The rows the database holds for a queue, read from the file itself. */
-function rowsIn(queue: string): number {
-  const db = new Database(server.databasePath, { readonly: true });
-  try {
-    return (db.query('SELECT COUNT(*) AS n FROM jobs WHERE queue = ?').get(queue) as { n: number }).n;
-  } finally {
-    db.close();
-  }
+/** The rows the database holds for a queue, read from the database itself (SQLite file or PostgreSQL). */
+async function rowsIn(queue: string): Promise<number> {
+  const [row] = await server.sql<{ n: number }>('SELECT COUNT(*) AS n FROM jobs WHERE queue = $1', queue);
+  return Number(row!.n);
 }
 
 describe('single submissions arriving together', () => {
@@ -41,7 +36,7 @@ describe('single submissions arriving together', () => {
       return result.data?.submitPiJob.id as string;
     });
     expect(new Set(ids).size).toBe(40);
-    expect(rowsIn('together')).toBe(40);
+    expect(await rowsIn('together')).toBe(40);
     const read = await server.gql('query($id: ID!) { job(id: $id) { id status } }', { id: ids[39] }, token);
     expect(read.data?.job).toEqual({ id: ids[39], status: 'QUEUED' });
   });
@@ -55,7 +50,7 @@ describe('single submissions arriving together', () => {
     expect(accepted).toHaveLength(5);
     expect(refused).toHaveLength(7);
     for (const result of refused) expect(result.errors?.[0]?.extensions?.code).toBe('CONFLICT');
-    expect(rowsIn('nearly-full')).toBe(5);
+    expect(await rowsIn('nearly-full')).toBe(5);
   });
 
   test('a bad input is refused at once and takes no other job with it', async () => {
@@ -70,6 +65,6 @@ describe('single submissions arriving together', () => {
       'BAD_USER_INPUT',
       'ok',
     ]);
-    expect(rowsIn('mixed')).toBe(3);
+    expect(await rowsIn('mixed')).toBe(3);
   });
 });

@@ -1,4 +1,3 @@
-import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
 
@@ -244,12 +243,14 @@ describe('pulling jobs by hand', () => {
         }
       }),
     );
-    const sqlite = new Database(server.databasePath, { readonly: true });
-    const claims = sqlite
-      .query(`SELECT job_id, count(*) AS n FROM job_events WHERE type IN ('started', 'pulled') AND job_id >= ? AND job_id <= ? GROUP BY job_id`)
-      .all(Number(ids[0]), Number(ids.at(-1))) as { job_id: number; n: number }[];
-    const status = sqlite.query(`SELECT claimed_by = 'pool' AS pool, count(*) AS n FROM jobs WHERE queue = 'contended' GROUP BY 1`).all() as { pool: number; n: number }[];
-    sqlite.close();
+    const claims = await server.sql<{ job_id: number; n: number }>(
+      `SELECT job_id, CAST(count(*) AS INTEGER) AS n FROM job_events WHERE type IN ('started', 'pulled') AND job_id >= $1 AND job_id <= $2 GROUP BY job_id`,
+      Number(ids[0]),
+      Number(ids.at(-1)),
+    );
+    const status = await server.sql<{ pool: number; n: number }>(
+      `SELECT CASE WHEN claimed_by = 'pool' THEN 1 ELSE 0 END AS pool, CAST(count(*) AS INTEGER) AS n FROM jobs WHERE queue = 'contended' GROUP BY 1`,
+    );
     expect(claims).toHaveLength(2000);
     expect(claims.every((c) => c.n === 1)).toBe(true);
     expect(pulled).toBeGreaterThan(0);

@@ -1,4 +1,3 @@
-import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,9 +132,7 @@ describe('errors and logs', () => {
       await server.gql('{ me { id } }', {}, token);
       await server.gql('mutation { login(username: "admin", password: "a-wrong-password") { token } }');
       // Break the login log table under the running server: the next login fails unexpectedly.
-      const sqlite = new Database(server.databasePath);
-      sqlite.run('ALTER TABLE login_events RENAME TO login_events_gone');
-      sqlite.close();
+      await server.sql('ALTER TABLE login_events RENAME TO login_events_gone');
       const broken = await server.gql('mutation($p: String!) { login(username: "admin", password: $p) { token } }', { p: ADMIN_PASSWORD });
       expect(broken.errors?.[0]).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       const requestId = broken.errors?.[0]?.extensions?.requestId;

@@ -52,7 +52,8 @@ describe('one jobgraph per database file', () => {
   }, 30_000);
 
   test('in one process too: a second server on an open file fails, and one stopped cleanly frees it', async () => {
-    const first = await startTestServer();
+    // A SQLite file on either test run: the lock is SQLite's.
+    const first = await startTestServer({ DATABASE_PATH: join(freshDir(), 'jobgraph.db') });
     try {
       await expect(startTestServer({ DATABASE_PATH: first.databasePath, QUOTE_SERVER: '127.0.0.1:1' })).rejects.toThrow(
         `database ${first.databasePath} is in use by another jobgraph process (pid ${process.pid})`,

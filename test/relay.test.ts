@@ -1,4 +1,3 @@
-import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,13 +45,8 @@ describe('the relay', () => {
 
   const relay = (path: string) =>
     server.gql('query($p: String!) { relay(path: $p) { path url status body cached stale revalidated fetchedAt headers { name value } } }', { p: path }, token);
-  const cachedRows = () => {
-    const db = new Database(server.databasePath, { readonly: true });
-    try {
-      return (db.query('SELECT url FROM relay_cache').all() as { url: string }[]).map((row) => row.url.replace(upstream.base, ''));
-    } finally {
-      db.close();
-    }
+  const cachedRows = async () => {
+    return (await server.sql<{ url: string }>('SELECT url FROM relay_cache')).map((row) => row.url.replace(upstream.base, ''));
   };
 
   test('restaurants and restaurant(id), typed from the menu JSON, unknown fields kept; an unknown id is null', async () => {
@@ -82,7 +76,7 @@ describe('the relay', () => {
     expect(second).toMatchObject({ body: { a: 1 }, cached: true, stale: false, revalidated: false, fetchedAt: first.fetchedAt });
     expect(second.headers).toContainEqual({ name: 'etag', value: '"v1"' });
     expect(upstream.count('menu/a')).toBe(1);
-    expect(cachedRows()).toContain('menu/a');
+    expect(await cachedRows()).toContain('menu/a');
   });
 
   test('max-age expiry refetches; the default TTL applies to answers without cache headers', async () => {
@@ -119,7 +113,7 @@ describe('the relay', () => {
     upstream.routes.set('secret', () => upstream.json({ s: upstream.count('secret') }, { 'cache-control': 'no-store' }));
     expect((await relay('secret')).data!.relay).toMatchObject({ cached: false, body: { s: 1 } });
     expect((await relay('secret')).data!.relay).toMatchObject({ cached: false, body: { s: 2 } });
-    expect(cachedRows()).not.toContain('secret');
+    expect(await cachedRows()).not.toContain('secret');
   });
 
   test('stale-if-error: an expired entry is served, flagged, when the upstream fails, errs or times out', async () => {
@@ -157,7 +151,7 @@ describe('the relay', () => {
       expect(result.errors?.[0]?.message).toContain(`RELAY_UPSTREAM/${path}`);
       expect(result.errors?.[0]?.message).not.toContain(upstream.base);
     }
-    expect(cachedRows().filter((row) => ['html', 'down', 'slow'].includes(row))).toEqual([]);
+    expect((await cachedRows()).filter((row) => ['html', 'down', 'slow'].includes(row))).toEqual([]);
   });
 
   test('50 concurrent misses for one URL make a single upstream request', async () => {
@@ -248,9 +242,7 @@ describe('the relay cache over time', () => {
       expect(bytes).toBeLessThanOrEqual(maxBytes);
       expect(entries).toBeLessThanOrEqual(Math.floor(maxBytes / ENTRY_OVERHEAD_BYTES));
       expect(entries).toBeGreaterThanOrEqual(10);
-      const db = new Database(server.databasePath, { readonly: true });
-      const rows = (db.query('SELECT url FROM relay_cache').all() as { url: string }[]).map((row) => row.url.replace(upstream.base, ''));
-      db.close();
+      const rows = (await server.sql<{ url: string }>('SELECT url FROM relay_cache')).map((row) => row.url.replace(upstream.base, ''));
       // The most recently used are the ones kept, in memory and in SQLite alike.
       expect(rows.sort()).toEqual(paths.slice(-entries).sort());
       expect((await get(paths.at(-1)!)).data!.relay.cached).toBe(true);

@@ -1,7 +1,6 @@
 // Seed 002 (shared/specs/relay.md): jobgraph driven exactly as the source relay's clients drove it — plain HTTP GETs
 // of `<relay>/restaurant` and `<relay>/restaurant/<identifier>`, answered with the upstream's status, JSON body and
 // caching headers through the cache (X-Cache) — and its dish tool, `bun run dishes`, with no credentials.
-import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { runDishesCli } from '../src/relay/dishes-cli';
 import { FakeClock } from './helpers/clock';
@@ -36,14 +35,7 @@ describe('seed 002: the relay over plain HTTP, anonymous (ANONYMOUS_ACCESS=relay
     const text = await response.text();
     return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
   };
-  const cachedStatuses = () => {
-    const db = new Database(server.databasePath, { readonly: true });
-    try {
-      return db.query('SELECT url, status FROM relay_cache').all() as { url: string; status: number }[];
-    } finally {
-      db.close();
-    }
-  };
+  const cachedStatuses = () => server.sql<{ url: string; status: number }>('SELECT url, status FROM relay_cache');
 
   test('GET /relay/restaurant and /relay/restaurant/<id>: the upstream’s status, JSON and caching headers; MISS then HIT', async () => {
     const first = await relayGet('restaurant');
@@ -95,7 +87,7 @@ describe('seed 002: the relay over plain HTTP, anonymous (ANONYMOUS_ACCESS=relay
     upstream.routes.set('loop', () => new Response(null, { status: 302, headers: { location: 'loop' } }));
     expect(await relayGet('old/r1')).toMatchObject({ status: 200, body: R1 });
     expect(await relayGet('moved')).toMatchObject({ status: 200, body: RESTAURANTS });
-    expect(cachedStatuses().filter((row) => row.status >= 300 && row.status < 400)).toEqual([]);
+    expect((await cachedStatuses()).filter((row) => row.status >= 300 && row.status < 400)).toEqual([]);
     for (const [path, reason] of [
       ['away', 'REDIRECT_OUTSIDE_UPSTREAM'],
       ['outside', 'REDIRECT_OUTSIDE_UPSTREAM'],

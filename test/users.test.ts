@@ -1,4 +1,3 @@
-import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, setSystemTime, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -246,11 +245,11 @@ test('the admin password from the environment works', async () => {
 test('a remembered session still expires on time', async () => {
   const token = await server.login('admin', ADMIN_PASSWORD);
   const users = server.running.app.users;
-  expect(users.authenticate(token)).not.toBeNull();
-  expect(users.authenticate(token)).not.toBeNull(); // now from memory
+  expect(await users.authenticate(token)).not.toBeNull();
+  expect(await users.authenticate(token)).not.toBeNull(); // now from memory
   setSystemTime(new Date(Date.now() + 8 * 24 * 3600 * 1000));
   try {
-    expect(users.authenticate(token)).toBeNull();
+    expect(await users.authenticate(token)).toBeNull();
   } finally {
     setSystemTime();
   }
@@ -263,7 +262,7 @@ describe('password hashing cost', () => {
   test('production (loadConfig + createApp, no option) hashes with the strong default; verify works', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-hash-'));
     const config = loadConfig({ DATABASE_PATH: join(dir, 'jobgraph.db'), WORKERS: '1', QUOTE_SERVER: '127.0.0.1:9' });
-    const app = createApp(config, createLogger({ level: 'silent' }));
+    const app = await createApp(config, createLogger({ level: 'silent' }));
     try {
       await app.users.bootstrapAdmin('admin', 'production-admin-password');
       const user = await app.users.createUser({ username: 'prod-user', password: 'production-password', role: 'USER' });
@@ -278,9 +277,7 @@ describe('password hashing cost', () => {
   });
 
   test('the test servers hash at the cheap test cost, and their hashes verify as usual', async () => {
-    const db = new Database(server.databasePath, { readonly: true });
-    const hashes = (db.query('SELECT password_hash AS hash FROM users').all() as { hash: string }[]).map((row) => row.hash);
-    db.close();
+    const hashes = (await server.sql<{ hash: string }>('SELECT password_hash AS hash FROM users')).map((row) => row.hash);
     const { memoryCost, timeCost } = TEST_PASSWORD_HASH_COST;
     expect(hashes.length).toBeGreaterThan(1);
     for (const hash of hashes) expect(hash).toStartWith(`$argon2id$v=19$m=${memoryCost},t=${timeCost},p=1$`);

@@ -66,7 +66,7 @@ export function createAnalyticsCompat(app: Pick<Services, 'users' | 'jobs' | 'an
         if (anonymous.size > ANONYMOUS_RESULTS_KEPT) anonymous.delete(anonymous.keys().next().value!);
         return { response: reply(200, { job_id: lastAnonymousId }), jobId: lastAnonymousId };
       }
-      const job = app.jobs.submit(user, 'ANALYTICS', checked);
+      const job = await app.jobs.submit(user, 'ANALYTICS', checked);
       return { response: reply(200, { job_id: job.id }), jobId: job.id };
     }
     if (request.method !== 'GET') return error(405, `${request.method} ${pathname} is not part of the API`);
@@ -78,7 +78,7 @@ export function createAnalyticsCompat(app: Pick<Services, 'users' | 'jobs' | 'an
         if (!input) return { ...error(200, 'Invalid job_id'), jobId: known ? jobId : undefined };
         return { response: reply(200, { status: 'done', data: answerOf(input) }), jobId };
       }
-      const job = known ? app.jobs.find(user, jobId) : null;
+      const job = known ? await app.jobs.find(user, jobId) : null;
       if (!job || job.kind !== 'ANALYTICS') return { ...error(200, 'Invalid job_id'), jobId: known ? jobId : undefined };
       if (!FINAL_STATUSES.includes(job.status)) return { response: reply(200, { status: 'running' }), jobId };
       if (job.status !== 'SUCCEEDED') return { response: reply(200, { status: 'error', reason: job.error ?? job.status.toLowerCase() }), jobId };
@@ -86,12 +86,12 @@ export function createAnalyticsCompat(app: Pick<Services, 'users' | 'jobs' | 'an
     }
     if (name === 'jobs' && id === undefined) {
       const data = user
-        ? app.jobs.statusesOfKind(user, 'ANALYTICS').map((job) => ({ [job.id]: sourceStatus(job.status) }))
+        ? (await app.jobs.statusesOfKind(user, 'ANALYTICS')).map((job) => ({ [job.id]: sourceStatus(job.status) }))
         : [...anonymous.keys()].map((anonymousId) => ({ [anonymousId]: 'done' }));
       return { response: reply(200, { status: 'done', data }) };
     }
     if (name === 'num_jobs' && id === undefined) {
-      const pending = user ? app.jobs.statusesOfKind(user, 'ANALYTICS').filter((job) => !FINAL_STATUSES.includes(job.status)).length : 0;
+      const pending = user ? (await app.jobs.statusesOfKind(user, 'ANALYTICS')).filter((job) => !FINAL_STATUSES.includes(job.status)).length : 0;
       return { response: reply(200, pending) };
     }
     if (name === 'graceful_shutdown' && id === undefined) {
@@ -101,7 +101,7 @@ export function createAnalyticsCompat(app: Pick<Services, 'users' | 'jobs' | 'an
       // As the source: new computations are refused, queued ones finish, reads keep working; the process stays up
       // (SIGTERM or the `shutdown` mutation end it).
       app.jobs.stopAccepting();
-      return { response: reply(200, { status: app.jobs.pendingCount() > 0 ? 'running' : 'done' }) };
+      return { response: reply(200, { status: (await app.jobs.pendingCount()) > 0 ? 'running' : 'done' }) };
     }
     return error(404, `no route ${pathname}`);
   }
@@ -109,7 +109,7 @@ export function createAnalyticsCompat(app: Pick<Services, 'users' | 'jobs' | 'an
   /** One request: who asks (a token, or nobody when ANONYMOUS_ACCESS lists analytics), the route, and its log line. */
   return async function handleAnalyticsCompat(rest: RestRequest): Promise<Response> {
     const started = performance.now();
-    const authentication = authenticateRequest(app.users, rest.request);
+    const authentication = await authenticateRequest(app.users, rest.request);
     let answer: Answer;
     // The source's REST clients know one answer for every refused token: a missing, malformed or dead one alike.
     if (authentication.failure || (!authentication.user && !rest.anonymousAccess.has('analytics'))) {

@@ -1,8 +1,7 @@
 import { asc, desc } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { AnalyticsIndex, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction, type StateValue, type YearRange } from '../compute/analytics';
-import type { Db } from '../db/client';
-import { analyticsDatasets, analyticsRows } from '../db/schema';
+import type { Database } from '../db/client';
 import { z } from 'zod';
 import { badInput, unavailable } from '../errors';
 import { checkLength, integerIn, parseInput } from '../input';
@@ -62,25 +61,31 @@ export class AnalyticsService {
   private info: DatasetInfo | undefined;
 
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
     private readonly log: Logger,
     private readonly csvPath: string,
   ) {}
 
   /** Loads the dataset (ingesting it first when the file changed); called once at start-up. */
-  async load(): Promise<DatasetInfo> {
+  load(): Promise<DatasetInfo> {
+    // Instances starting together on one PostgreSQL database ingest in turn: the later ones find the rows loaded.
+    return this.database.exclusively('analytics-ingest', () => this.loadNow());
+  }
+
+  private async loadNow(): Promise<DatasetInfo> {
     const started = performance.now();
     const file = Bun.file(this.csvPath);
     if (!(await file.exists())) throw unavailable(`the analytics CSV ${this.csvPath} does not exist (ANALYTICS_CSV)`);
     const bytes = new Uint8Array(await file.arrayBuffer());
     const sha256 = new Bun.CryptoHasher('sha256').update(bytes).digest('hex');
-    const current = this.db.select().from(analyticsDatasets).orderBy(desc(analyticsDatasets.id)).limit(1).get();
+    const { db, tables } = this.database;
+    const { analyticsDatasets, analyticsRows } = tables;
+    const [current] = await db.select().from(analyticsDatasets).orderBy(desc(analyticsDatasets.id)).limit(1);
     if (current?.sha256 === sha256) {
-      const rows = this.db
+      const rows = await db
         .select({ question: analyticsRows.question, state: analyticsRows.state, category: analyticsRows.category, segment: analyticsRows.segment, yearStart: analyticsRows.yearStart, value: analyticsRows.value })
         .from(analyticsRows)
-        .orderBy(asc(analyticsRows.id))
-        .all();
+        .orderBy(asc(analyticsRows.id));
       this.index = new AnalyticsIndex(rows);
       this.info = current;
       this.log.info({ source: this.csvPath, rows: rows.length, ms: Math.round(performance.now() - started) }, 'analytics dataset loaded from the database');
@@ -93,22 +98,20 @@ export class AnalyticsService {
     } catch (error) {
       throw unavailable(`cannot read the analytics CSV ${this.csvPath}: ${error instanceof Error ? error.message : String(error)}`);
     }
-    this.db.transaction((tx) => {
-      tx.delete(analyticsRows).run();
-      tx.delete(analyticsDatasets).run();
+    // Instances starting together on one PostgreSQL database may both ingest: each replaces the rows whole.
+    await this.database.transaction(async (tx) => {
+      await tx.delete(analyticsRows);
+      await tx.delete(analyticsDatasets);
       for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
-        tx.insert(analyticsRows)
-          .values(parsed.rows.slice(i, i + INSERT_BATCH).map((row, j) => ({ id: i + j + 1, ...row })))
-          .run();
+        await tx.insert(analyticsRows).values(parsed.rows.slice(i, i + INSERT_BATCH).map((row, j) => ({ id: i + j + 1, ...row })));
       }
     });
     this.index = new AnalyticsIndex(parsed.rows);
     const ingestMs = performance.now() - started;
-    this.info = this.db
+    this.info = (await db
       .insert(analyticsDatasets)
       .values({ source: this.csvPath, sha256, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ingestMs })
-      .returning()
-      .get();
+      .returning())[0]!;
     this.log.info(
       { source: this.csvPath, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ms: Math.round(ingestMs) },
       'analytics dataset ingested',

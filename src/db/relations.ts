@@ -1,7 +1,11 @@
-import { defineRelations } from 'drizzle-orm';
+import { defineRelations, type ExtractTablesFromSchema, type RelationsBuilder } from 'drizzle-orm';
+import * as pgSchema from './pg-schema';
 import * as schema from './schema';
 
-export const relations = defineRelations(schema, (r) => ({
+type Helpers = RelationsBuilder<ExtractTablesFromSchema<typeof schema>>;
+
+/** The relations of both dialects' tables: the same names, so relational queries read alike on either. */
+const define = (r: Helpers) => ({
   users: {
     sessions: r.many.sessions(),
     jobs: r.many.jobs(),
@@ -24,4 +28,8 @@ export const relations = defineRelations(schema, (r) => ({
   jobEvents: {
     job: r.one.jobs({ from: r.jobEvents.jobId, to: r.jobs.id, optional: false }),
   },
-}));
+});
+
+export const relations = defineRelations<typeof schema, ReturnType<typeof define>>(schema, define);
+/** PostgreSQL's tables under the same relations (their shapes match SQLite's; see ./pg-schema.ts). */
+export const pgRelations = defineRelations(pgSchema, define as never);

@@ -1,8 +1,8 @@
 import { type DocumentNode, getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { type Authentication, authenticateRequest } from '../users/auth';
-import type { UsersService } from '../users/service';
+import { type Authentication, authenticateRequest, settledAuthentication } from '../users/auth';
+import type { AuthUser, UsersService } from '../users/service';
 import type { GraphQLContext } from './context';
 
 /** Where each finished operation's measure goes too (src/http/metrics.ts), so one hook serves the log and metrics. */
@@ -52,19 +52,31 @@ export const withoutEchoedValue = (message: string) =>
 export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenticate'>, metrics?: OperationMetrics): Plugin<GraphQLContext> {
   /**
    * Who asked, on every line about a refusal: the client's address and the username when known (as the source's
-   * serverinfo.log). Validation runs before the resolver context exists, so the user may come from the transport.
+   * serverinfo.log). Validation runs before the resolver context exists, so the user may come from the transport;
+   * where the request's token check has not settled yet, the line is written once it has.
    */
-  const askedBy = (ctx: Partial<GraphQLContext> & { request?: Request; authentication?: Authentication }) => {
+  const askedBy = (
+    ctx: Partial<GraphQLContext> & { request?: Request; authentication?: Authentication },
+    write: (who: { requestId?: string; address: string | null; userId: number | null; username: string | null }) => void,
+  ) => {
     if (ctx.request) refusalLogged.add(ctx.request);
-    const user = ctx.user ?? ctx.authentication?.user ?? (ctx.request?.headers ? authenticateRequest(users, ctx.request).user : null);
-    return { requestId: ctx.requestId, address: ctx.clientAddress ?? null, userId: user?.id ?? null, username: user?.username ?? null };
+    const line = (user: AuthUser | null | undefined) =>
+      write({ requestId: ctx.requestId, address: ctx.clientAddress ?? null, userId: user?.id ?? null, username: user?.username ?? null });
+    if (ctx.user !== undefined || ctx.authentication || !ctx.request?.headers) return line(ctx.user ?? ctx.authentication?.user);
+    const settled = settledAuthentication(ctx.request);
+    if (settled) return line(settled.user);
+    authenticateRequest(users, ctx.request).then(
+      (authentication) => line(authentication.user),
+      () => line(null),
+    );
   };
   return {
     onValidate({ context }) {
       return ({ valid, result }) => {
         if (!valid && !(context as Record<symbol, unknown>)[VALIDATION_PROBE]) {
           metrics?.rejected();
-          log.warn({ ...askedBy(context as Partial<GraphQLContext>), errors: result.map((error) => withoutEchoedValue(error.message)) }, 'rejected query');
+          const errors = result.map((error) => withoutEchoedValue(error.message));
+          askedBy(context as Partial<GraphQLContext>, (who) => log.warn({ ...who, errors }, 'rejected query'));
         }
       };
     },
@@ -87,7 +99,7 @@ export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenti
             durationMs: Math.round(elapsedMs * 1000) / 1000,
             ...summary,
           };
-          if (summary.errorCodes?.includes('BAD_USER_INPUT')) log.warn({ ...entry, ...askedBy(ctx) }, 'operation rejected input');
+          if (summary.errorCodes?.includes('BAD_USER_INPUT')) askedBy(ctx, (who) => log.warn({ ...entry, ...who }, 'operation rejected input'));
           else log.info(entry, 'operation');
         },
       };
@@ -104,7 +116,8 @@ export function useOperationLog(log: Logger, users: Pick<UsersService, 'authenti
             return;
           }
           // Refused before its first event (an invalid argument, not allowed…).
-          log.warn({ ...entry, ...summarize(result), ...askedBy(ctx) }, 'subscription refused');
+          const summary = summarize(result);
+          askedBy(ctx, (who) => log.warn({ ...entry, ...summary, ...who }, 'subscription refused'));
         },
       };
     },

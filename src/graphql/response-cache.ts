@@ -57,9 +57,9 @@ function rootFieldsTtl(document: DocumentNode, operationName: string | null | un
   return Number.isFinite(ttl) ? ttl : 0;
 }
 
-/** `session:<id>` for an HTTP request carrying a live token; null otherwise (WebSocket operations have no request). */
-function liveSessionKey(app: App, request: Request | undefined): string | null {
-  const user = request?.headers ? authenticateRequest(app.users, request).user : null;
+/** `session:<id>` for an HTTP request carrying a live token (its context's user); null otherwise (WebSocket operations have no request). */
+function liveSessionKey(context: GraphQLContext & YogaInitialContext): string | null {
+  const user = context.request?.headers ? context.user : null;
   return user ? `session:${user.sessionId}` : null;
 }
 
@@ -175,7 +175,7 @@ export function createResponseCache(app: App, clock?: Clock) {
         }
         return;
       }
-      const sessionId = liveSessionKey(app, context.request);
+      const sessionId = liveSessionKey(context);
       if (sessionId === null) return;
       const key = cacheKey({ documentString: context.params.query ?? '', variableValues: context.params.variables, operationName, sessionId });
       return Promise.resolve(cache.get(key)).then((cached) => {
@@ -199,7 +199,7 @@ export function createResponseCache(app: App, clock?: Clock) {
   async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
     const operationName = typeof params.operationName === 'string' ? params.operationName : null;
     if (neverCached.get(params.query)?.has(operationName)) return undefined;
-    const { user } = authenticateRequest(app.users, request);
+    const { user } = await authenticateRequest(app.users, request);
     if (!user) return undefined;
     const key = cacheKey({
       documentString: params.query,

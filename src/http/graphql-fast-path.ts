@@ -81,7 +81,7 @@ export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersSer
     if (!answerType) return undefined;
     for (const key in params) if (!PARAM_KEYS.has(key)) return undefined;
     // A refused token is Yoga's to answer (a 401 from the context factory).
-    if (authenticateRequest(users, request).failure) return undefined;
+    if ((await authenticateRequest(users, request)).failure) return undefined;
 
     const enveloped = yoga.getEnveloped({ ...serverContext, request, params, [VALIDATION_PROBE]: true } as never);
     const { schema } = enveloped;

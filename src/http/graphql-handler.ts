@@ -55,8 +55,8 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       usePreParsedBody(),
       useRequestParseErrors(),
     ],
-    context: (initial: YogaInitialContext & TransportContext) => {
-      const { user, failure } = initial.authentication ?? authenticateRequest(app.users, initial.request);
+    context: async (initial: YogaInitialContext & TransportContext) => {
+      const { user, failure } = initial.authentication ?? (await authenticateRequest(app.users, initial.request));
       if (failure) throw requestErrorFor(failure);
       return createGraphQLContext(app, app.db, {
         user,

@@ -50,9 +50,10 @@ export function createMetrics(app: App) {
     help: 'Jobs waiting (QUEUED) or running (RUNNING) now, by state, queue and kind.',
     labelNames: ['state', 'queue', 'kind'],
     registers,
-    collect() {
+    async collect() {
+      const counts = await app.jobs.countActiveByQueueKind();
       this.reset();
-      for (const { status, queue, kind, n } of app.jobs.countActiveByQueueKind()) this.set({ state: status, queue, kind }, n);
+      for (const { status, queue, kind, n } of counts) this.set({ state: status, queue, kind }, n);
     },
   });
   const jobsFinished = new Counter({
@@ -66,9 +67,11 @@ export function createMetrics(app: App) {
     help: 'QUEUED jobs waiting in each queue (the number its maxLength limits).',
     labelNames: ['queue'],
     registers,
-    collect() {
+    async collect() {
+      const queues = app.queues.list();
+      const depths = await Promise.all(queues.map((queue) => app.jobs.waitingCount(queue.name)));
       this.reset();
-      for (const queue of app.queues.list()) this.set({ queue: queue.name }, app.jobs.waitingCount(queue.name));
+      queues.forEach((queue, i) => this.set({ queue: queue.name }, depths[i]!));
     },
   });
   new Gauge({

@@ -100,7 +100,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) return upgrade(request, server, origin);
 
     // Uploads past MAX_BODY_BYTES are for signed-in callers: nobody anonymous gets 64 MiB buffered for them.
-    const signedIn = authenticateRequest(app.users, request).user !== null;
+    const signedIn = (await authenticateRequest(app.users, request)).user !== null;
     const limits = { maxBodyBytes: config.maxBodyBytes, maxUploadBytes: signedIn ? config.maxUploadBytes : config.maxBodyBytes };
     const body = await readBodyWithinLimit(request, limits, log, origin);
     if (body instanceof Response) return body;
@@ -201,7 +201,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       {
         requestId: origin.requestId,
         address: origin.clientAddress,
-        username: authenticateRequest(app.users, request).user?.username ?? null,
+        username: (await authenticateRequest(app.users, request)).user?.username ?? null,
         status: response.status,
         errorCodes: [...new Set(errors.map((error) => error.extensions?.code))],
         errors: errors.map((error) => error.message),
@@ -217,7 +217,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
    * over a cap is cancelled (its subscription stops) before anything is sent.
    */
   async function countedStream(response: Response, request: Request, origin: RequestOrigin, operation: string | null): Promise<Response> {
-    const authentication = authenticateRequest(app.users, request);
+    const authentication = await authenticateRequest(app.users, request);
     const counted = liveOperationCaps.acquire({ userId: authentication.user?.id ?? null, clientAddress: origin.clientAddress });
     if ('release' in counted) {
       const started = performance.now();

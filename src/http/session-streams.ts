@@ -23,7 +23,7 @@ export class SessionStreams {
   private recheckScheduled = false;
 
   constructor(
-    private readonly authenticate: (token: string) => AuthUser | null,
+    private readonly authenticate: (token: string) => Promise<AuthUser | null>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -46,13 +46,17 @@ export class SessionStreams {
   scheduleRecheck(): void {
     if (this.recheckScheduled || this.streams.size === 0) return;
     this.recheckScheduled = true;
-    queueMicrotask(() => {
+    queueMicrotask(async () => {
       this.recheckScheduled = false;
-      for (const stream of this.streams) {
-        const current = this.authenticate(stream.token);
-        if (!current) this.endStream(stream, 'session ended: logged out, expired or revoked');
-        else if (current.id !== stream.user.id || current.role !== stream.user.role) this.endStream(stream, 'session ended: role changed');
-      }
+      // One lookup per token (the session cache was just cleared), all at once.
+      await Promise.all(
+        [...this.streams].map(async (stream) => {
+          const current = await this.authenticate(stream.token);
+          if (!this.streams.has(stream)) return;
+          if (!current) this.endStream(stream, 'session ended: logged out, expired or revoked');
+          else if (current.id !== stream.user.id || current.role !== stream.user.role) this.endStream(stream, 'session ended: role changed');
+        }),
+      );
     });
   }
 

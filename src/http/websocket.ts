@@ -109,9 +109,9 @@ export function createWebSocketHandler(
     execute: (args: ExecutionArgs) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
     subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
     // A grouped operation that failed (its stream ended with an error, its reader fell behind) says so, masked and coded.
-    onConnect: (ctx) => {
+    onConnect: async (ctx) => {
       const socket = socketOf(ctx.extra);
-      const authentication = authenticate(app.users, headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
+      const authentication = await authenticate(app.users, headerValue(ctx.connectionParams, 'authorization') ?? socket.data.authorization);
       // A bad or malformed token closes the socket (4403) at once; no token is fine for public subscriptions.
       if (authentication.failure) return false;
       followSession(socket, authentication);
@@ -128,7 +128,7 @@ export function createWebSocketHandler(
         headerValue(ctx.connectionParams, 'authorization') ??
         socket.data.authorization;
       // The token is checked again on every subscribe: a logout since the connection opened takes effect.
-      const authentication = authenticate(app.users, authorization);
+      const authentication = await authenticate(app.users, authorization);
       // Counted before any parsing, so a client at its cap costs no more than this refusal.
       const refusal = countOperation(socket, id, authentication);
       if (refusal) return [new GraphQLError(refusal.message, { extensions: { code: ErrorCode.RATE_LIMITED, limit: refusal.limit, max: refusal.max } })];

@@ -321,7 +321,7 @@ builder.mutationFields((t) => {
       },
       resolve: async (query, _root, { id, note }, ctx) => {
         const jobId = parseId(id, 'job');
-        ctx.jobs.addNote(ctx.user, jobId, note);
+        await ctx.jobs.addNote(ctx.user, jobId, note);
         // Read back as selected: the answer's `events` show the new note (NOT_FOUND if it was deleted meanwhile).
         return (await ctx.jobs.findSelected(ctx.user, jobId, query)) ?? ctx.jobs.get(ctx.user, jobId);
       },
@@ -335,8 +335,8 @@ builder.mutationFields((t) => {
       type: ShutdownStatus,
       authScopes: { admin: true },
       description: 'Stops accepting jobs, finishes the queued and running ones (up to SHUTDOWN_TIMEOUT_SECONDS), then exits.',
-      resolve: (_root, _args, ctx) => {
-        const pendingJobs = ctx.jobs.pendingCount();
+      resolve: async (_root, _args, ctx) => {
+        const pendingJobs = await ctx.jobs.pendingCount();
         ctx.requestShutdown();
         return { draining: true, pendingJobs };
       },

@@ -32,7 +32,7 @@ export interface QueueCatalog {
   get(name: string, field?: string): QueueSettings;
   /** Every queue, oldest first (read on every claim pass, so kept cheap). */
   list(): readonly QueueSettings[];
-  delete(name: string): boolean;
+  delete(name: string): Promise<boolean>;
 }
 
 export type JobCounts = Record<Lowercase<JobStatus>, number> & { total: number };

@@ -3,7 +3,7 @@ import type { EventBus } from '../events';
 import { TaskError, type WorkerPool } from '../pool/pool';
 import type { JobKinds } from './kind';
 import { announce, type Clock, type Job, type JobKindName, type QueueCatalog } from './model';
-import type { JobStore } from './store';
+import type { JobStore, Outcome } from './store';
 
 export interface JobRunnerOptions {
   store: JobStore;
@@ -58,7 +58,12 @@ export class JobRunner {
   private readonly freshInputs = new FreshInputs();
   private finished: Finished[] = [];
   private claimScheduled = false;
+  /** A claim pass is awaiting the store; a wake meanwhile asks for one more pass after it. */
+  private claiming = false;
+  private claimAgain = false;
+  private passes = 0;
   private flushScheduled = false;
+  private beating = false;
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
   private beatTimer: ReturnType<typeof setInterval> | undefined;
@@ -77,12 +82,17 @@ export class JobRunner {
     return this.draining;
   }
 
-  /** Recovers what a previous process left running, then starts claiming. */
-  start(): void {
-    const recovered = this.recover(true);
+  /**
+   * Recovers what a previous process left running (alone on the database, every pool job still running is an
+   * orphan; beside other instances, only expired leases are), then starts claiming.
+   */
+  async start(): Promise<void> {
+    const recovered = await this.recover(!this.store.shared);
     if (recovered) this.options.log.warn({ recovered }, 'recovered jobs left running by a previous process');
-    const delayed = this.store.nextRunAt();
+    const delayed = await this.store.nextRunAt();
     if (delayed !== null) this.wakeAtTime(delayed);
+    // Another instance added jobs (or changed a queue): claim them here too.
+    this.store.onWork((what) => (what === 'jobs' ? this.wake() : undefined));
     this.beatTimer = setInterval(() => this.beat(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     this.wake();
   }
@@ -110,31 +120,43 @@ export class JobRunner {
     this.claimScheduled = true;
     setImmediate(() => {
       this.claimScheduled = false;
-      this.claimPass();
+      if (this.claiming) {
+        this.claimAgain = true;
+        return;
+      }
+      this.claiming = true;
+      this.claimPass()
+        .catch((error) => this.stopped || this.options.log.error({ err: error }, 'claim pass failed'))
+        .finally(() => {
+          this.claiming = false;
+          if (this.claimAgain) {
+            this.claimAgain = false;
+            this.wake();
+          }
+        });
     });
   }
 
-  private claimPass(): void {
-    if (this.stopped) return;
-    let budget = this.options.maxInFlight - this.active.size;
+  private async claimPass(): Promise<void> {
+    // Instances sharing a database drain only their own work: a draining one leaves the queue to the others.
+    if (this.stopped || (this.draining && this.store.shared)) return;
+    const budget = this.options.maxInFlight - this.active.size;
     if (budget <= 0) return;
-    // The kept waiting counts say which queues have anything to claim: a pass with none opens no transaction.
-    const claimable = this.options.queues.list().filter((queue) => !queue.paused && this.store.waitingCount(queue.name) > 0);
-    if (!claimable.length) return;
-    const claimed = this.store.batch(() => {
-      const jobs: Job[] = [];
-      for (const queue of claimable) {
-        if (budget <= 0) continue;
-        const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
-        if (free <= 0) continue;
-        const rows = this.store.claimJobs(queue.name, free, this.options.leaseMs);
-        for (const job of rows) jobs.push(job);
-        budget -= rows.length;
-      }
-      return jobs;
-    });
+    // The store's hint says which queues may have anything to claim: a pass with none opens no transaction.
+    const claims: { queue: string; limit: number }[] = [];
+    const queues = this.options.queues.list();
+    // Each pass starts one queue further, so a full budget never starves the last queues.
+    const first = this.passes++ % Math.max(1, queues.length);
+    for (const queue of [...queues.slice(first), ...queues.slice(0, first)]) {
+      if (queue.paused || !this.store.mayHaveWaiting(queue.name)) continue;
+      const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
+      if (free > 0) claims.push({ queue: queue.name, limit: free });
+    }
+    const claimed = await this.store.claimJobs(claims, this.options.leaseMs, budget);
     if (!claimed.length) return;
-    const inputs = this.freshInputs.take(
+    // Counted as running at once (before the inputs are read), so the next pass stays within each queue's concurrency.
+    for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
+    const inputs = await this.freshInputs.take(
       claimed.map((job) => job.id),
       (missing) => this.store.inputsOf(missing),
     );
@@ -151,9 +173,10 @@ export class JobRunner {
    */
   async runQueuedOfKind(queue: string, kind: JobKindName, limit: number): Promise<Job[]> {
     if (this.draining) return [];
-    const claimed = this.store.claimJobsOfKind(queue, kind, limit, this.options.leaseMs);
+    const claimed = await this.store.claimJobsOfKind(queue, kind, limit, this.options.leaseMs);
     if (!claimed.length) return [];
-    const inputs = this.freshInputs.take(
+    for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
+    const inputs = await this.freshInputs.take(
       claimed.map((job) => job.id),
       (missing) => this.store.inputsOf(missing),
     );
@@ -162,7 +185,8 @@ export class JobRunner {
       return new Promise<void>((resolve) => this.execute(job, inputs.get(job.id), resolve));
     });
     await Promise.all(flushed);
-    return claimed.flatMap((job) => this.store.jobById(job.id) ?? []);
+    const now = await Promise.all(claimed.map((job) => this.store.jobById(job.id)));
+    return now.filter((job) => job !== undefined);
   }
 
   /** A job waits for a retry delay until `runAt`: make sure a claim pass happens then. */
@@ -182,7 +206,6 @@ export class JobRunner {
   private execute(job: Job, input: unknown, onFlushed?: () => void): void {
     const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0, onFlushed };
     this.active.set(job.id, active);
-    this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
     let run: Promise<unknown>;
     try {
       const kind = this.options.kinds.get(job.kind);
@@ -224,7 +247,7 @@ export class JobRunner {
     active.pendingProgress = undefined;
     if (active.stopped || this.stopped || fraction === undefined) return;
     active.lastProgressAt = performance.now();
-    this.store.progress(active.job, fraction);
+    this.store.progress(active.job, fraction).catch((error) => this.options.log.warn({ err: error, jobId: active.job.id }, 'progress not stored'));
     active.job = { ...active.job, progress: fraction };
     this.options.events.publish('jobUpdated', active.job.id, active.job);
   }
@@ -238,23 +261,23 @@ export class JobRunner {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flushFinished();
+      this.flushFinished().catch((error) => this.stopped || this.options.log.error({ err: error }, 'writing finished jobs failed; their leases will expire and recovery runs them again'));
     });
   }
 
   /** Writes every finished job of this tick in one transaction, then tells subscribers. */
-  private flushFinished(): void {
+  private async flushFinished(): Promise<void> {
     const batch = this.finished;
     this.finished = [];
     try {
-      this.writeFinished(batch);
+      await this.writeFinished(batch);
     } finally {
       // Whatever happened to the write (or after the shutdown deadline, no write), whoever waits hears it.
       for (const { active } of batch) active.onFlushed?.();
     }
   }
 
-  private writeFinished(batch: Finished[]): void {
+  private async writeFinished(batch: Finished[]): Promise<void> {
     for (const { active } of batch) {
       const { id, queue } = active.job;
       // A job recovered from this run may already run again here, under a new lease: that one stays.
@@ -263,42 +286,52 @@ export class JobRunner {
     }
     // After the shutdown deadline, what was still running is left to recovery at the next start.
     if (this.stopped) return;
-    const successes = batch.flatMap((entry) => (entry.ok ? [{ job: entry.active.job, result: entry.result }] : []));
-    const changed = this.store.batch(() => [
-      // Cancelled meanwhile, or a lease taken over after a recovery: a late answer is dropped by the store.
-      ...this.store.completeJobs(successes),
-      ...batch.flatMap((entry) => (entry.ok ? [] : this.recordFailure(entry.active, entry.error))),
-    ]);
-    for (const job of changed) announce(this.options.events, job);
-    this.wake();
-    this.checkDrained();
+    // Cancelled meanwhile, or a lease taken over after a recovery: a late answer is dropped by the store.
+    const outcomes = batch.flatMap((entry): Outcome[] =>
+      entry.ok ? [{ lease: entry.active.job, result: entry.result }] : this.failureOutcome(entry.active, entry.error),
+    );
+    try {
+      const changed = await this.store.settleJobs(outcomes);
+      for (const job of changed) {
+        if (job.status === 'QUEUED') {
+          this.wakeAtTime(job.runAt.getTime());
+          this.options.log.warn({ jobId: job.id, attempt: job.attempts, error: job.error }, 'job attempt failed; retry scheduled');
+        } else if (job.status === 'FAILED') {
+          this.options.log.warn({ jobId: job.id, attempt: job.attempts, error: job.error }, 'job failed');
+        }
+        announce(this.options.events, job);
+      }
+    } finally {
+      this.wake();
+      void this.checkDrained();
+    }
   }
 
-  private recordFailure({ job, stopped }: ActiveJob, error: unknown): Job[] {
+  /** A failed run: nothing (it was stopped here), a retry after a backoff, or a failure for good. */
+  private failureOutcome({ job, stopped }: ActiveJob, error: unknown): Outcome[] {
     if (stopped || (error instanceof TaskError && error.reason === 'cancelled')) return [];
     const message = error instanceof Error ? error.message : String(error);
     const retryable = error instanceof TaskError ? error.retryable : false;
-    const log = { jobId: job.id, attempt: job.attempts, error: message };
-    if (retryable && job.attempts < job.maxAttempts) {
-      const requeued = this.store.requeueJob(job, message, retryDelayMs(job.attempts, this.options.retryBaseMs));
-      if (!requeued) return [];
-      this.wakeAtTime(requeued.runAt.getTime());
-      this.options.log.warn(log, 'job attempt failed; retry scheduled');
-      return [requeued];
-    }
-    const failed = this.store.failJob(job, message);
-    if (!failed) return [];
-    this.options.log.warn(log, 'job failed');
-    return [failed];
+    if (retryable && job.attempts < job.maxAttempts) return [{ lease: job, error: message, retryInMs: retryDelayMs(job.attempts, this.options.retryBaseMs) }];
+    return [{ lease: job, error: message }];
   }
 
   /** Every third of a lease: recover what expired, renew what this process holds, and claim what became due. */
   private beat(): void {
-    const recovered = this.recover(false);
-    if (recovered) this.options.log.warn({ recovered }, 'recovered jobs whose lease ran out');
-    this.renewLeases();
-    // Also catches a job whose retry time came while no timer was set for it (the clock moved).
-    this.wake();
+    // A beat still waiting on the database (PostgreSQL under load) is not stacked with another.
+    if (this.beating || this.stopped) return;
+    this.beating = true;
+    (async () => {
+      const recovered = await this.recover(false);
+      if (recovered) this.options.log.warn({ recovered }, 'recovered jobs whose lease ran out');
+      await this.renewLeases();
+    })()
+      .catch((error) => this.stopped || this.options.log.error({ err: error }, 'lease upkeep failed'))
+      .finally(() => {
+        this.beating = false;
+        // Also catches a job whose retry time came while no timer was set for it (the clock moved).
+        this.wake();
+      });
   }
 
   /**
@@ -306,8 +339,8 @@ export class JobRunner {
    * process's own runs among them is stopped, since its lease is no longer its own. At start-up, every pool job
    * still RUNNING belonged to a dead process, lease or not.
    */
-  private recover(atStartup: boolean): number {
-    const changed = this.store.recoverExpired(atStartup);
+  private async recover(atStartup: boolean): Promise<number> {
+    const changed = await this.store.recoverExpired(atStartup);
     for (const job of changed) {
       this.abort(job.id);
       announce(this.options.events, job);
@@ -317,9 +350,9 @@ export class JobRunner {
   }
 
   /** Renews the leases of the jobs running here; one that could not be renewed is no longer ours to finish. */
-  private renewLeases(): void {
+  private async renewLeases(): Promise<void> {
     const held = [...this.active.values()].filter((active) => !active.stopped);
-    const renewed = this.store.heartbeat(
+    const renewed = await this.store.heartbeat(
       held.map((active) => active.job),
       this.options.leaseMs,
     );
@@ -351,7 +384,7 @@ export class JobRunner {
       new Promise<boolean>((resolve) => {
         waiter = () => resolve(true);
         this.drainWaiters.push(waiter);
-        this.checkDrained();
+        void this.checkDrained();
       }),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
@@ -360,7 +393,7 @@ export class JobRunner {
     clearTimeout(timer);
     // A drain that timed out stops waiting (and so stops the re-check below).
     this.drainWaiters = this.drainWaiters.filter((pending) => pending !== waiter);
-    const left = this.store.pendingCount();
+    const left = this.store.shared ? this.active.size : await this.store.pendingCount();
     if (!drained) this.options.log.warn({ left }, 'shutdown timeout: unfinished jobs are left to recovery at the next start');
     return { drained, left };
   }
@@ -373,14 +406,27 @@ export class JobRunner {
     this.wake();
   }
 
-  private checkDrained(): void {
+  private async checkDrained(): Promise<void> {
     clearTimeout(this.drainCheckTimer);
-    if (this.stopped || !this.draining || !this.drainWaiters.length) return;
-    if (this.active.size === 0 && this.store.pendingCount() === 0) {
+    if (this.stopped || !this.draining || !this.drainWaiters.length || this.active.size > 0) return;
+    if (this.store.shared) {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
-    } else if (this.active.size === 0) {
-      // Nothing running but jobs wait for a retry delay: look again then.
-      this.drainCheckTimer = setTimeout(() => this.checkDrained(), 100);
+      return;
+    }
+    let pending: number;
+    try {
+      pending = await this.store.pendingCount();
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'drain check failed');
+      pending = -1;
+    }
+    if (this.stopped || this.active.size > 0) return;
+    if (pending === 0) {
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    } else {
+      // Nothing running here but jobs wait (a retry delay; on PostgreSQL, jobs other instances run): look again then.
+      clearTimeout(this.drainCheckTimer);
+      this.drainCheckTimer = setTimeout(() => void this.checkDrained(), 100);
     }
   }
 
@@ -417,7 +463,7 @@ class FreshInputs {
   }
 
   /** The inputs of these jobs: from memory, and the others in one read. */
-  take(ids: number[], read: (ids: number[]) => Map<number, unknown>): Map<number, unknown> {
+  async take(ids: number[], read: (ids: number[]) => Promise<Map<number, unknown>>): Promise<Map<number, unknown>> {
     const found = new Map<number, unknown>();
     const missing: number[] = [];
     for (const id of ids) {
@@ -430,7 +476,7 @@ class FreshInputs {
       this.chars -= entry.chars;
       found.set(id, entry.input);
     }
-    if (missing.length) for (const [id, input] of read(missing)) found.set(id, input);
+    if (missing.length) for (const [id, input] of await read(missing)) found.set(id, input);
     return found;
   }
 }

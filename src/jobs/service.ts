@@ -132,8 +132,8 @@ export class JobsService {
     return this.runner.isDraining;
   }
 
-  start(): void {
-    this.runner.start();
+  start(): Promise<void> {
+    return this.runner.start();
   }
 
   /** Stops accepting jobs and waits (up to `timeoutMs`) for the queued and running ones to finish. */
@@ -158,12 +158,12 @@ export class JobsService {
 
   // ---- submission -------------------------------------------------------------------------------------
 
-  submit(actor: Actor, kind: JobKindName, input: unknown, options: SubmitOptions = {}): Job {
-    return this.insert(actor, [{ kind, input }], options, false)[0]!;
+  async submit(actor: Actor, kind: JobKindName, input: unknown, options: SubmitOptions = {}): Promise<Job> {
+    return (await this.insert(actor, [{ kind, input }], options, false))[0]!;
   }
 
   /** Submits several jobs of one kind in one transaction (all or none). */
-  submitMany(actor: Actor, kind: JobKindName, inputs: unknown[], options: SubmitOptions = {}): Job[] {
+  submitMany(actor: Actor, kind: JobKindName, inputs: unknown[], options: SubmitOptions = {}): Promise<Job[]> {
     return this.insert(
       actor,
       inputs.map((input) => ({ kind, input })),
@@ -176,7 +176,7 @@ export class JobsService {
    * Submits jobs of any kinds and queues in one transaction, all or none: an item's own options win over `options`;
    * a bad item fails the whole call with its error prefixed `jobs[i]: ` (and `index: i` in its details).
    */
-  submitJobs(actor: Actor, requests: JobRequest[], options: SubmitOptions = {}): Job[] {
+  submitJobs(actor: Actor, requests: JobRequest[], options: SubmitOptions = {}): Promise<Job[]> {
     checkSubmissionSize(requests.length);
     return this.insert(actor, requests, options, true);
   }
@@ -191,11 +191,11 @@ export class JobsService {
     const [job] = this.prepare(actor, [{ kind, input }], options, false);
     return new Promise((resolve, reject) => {
       this.grouped.push({ job: job!, resolve, reject });
-      if (this.grouped.length === 1) setImmediate(() => this.commitGrouped());
+      if (this.grouped.length === 1) setImmediate(() => void this.commitGrouped());
     });
   }
 
-  private commitGrouped(): void {
+  private async commitGrouped(): Promise<void> {
     const group = this.grouped;
     this.grouped = [];
     if (this.isDraining) {
@@ -204,13 +204,13 @@ export class JobsService {
     }
     let jobs: Job[];
     try {
-      jobs = this.store.insertJobs(group.map(({ job }) => job));
+      jobs = await this.store.insertJobs(group.map(({ job }) => job));
     } catch (error) {
-      // Nothing was inserted (the transaction rolled back): each job alone, so one refusal stays its own.
+      // Nothing was inserted (the transaction rolled back): each job alone, in order, so one refusal stays its own.
       if (group.length === 1) return group[0]!.reject(error);
       for (const { job, resolve, reject } of group) {
         try {
-          resolve(this.commit([job])[0]!);
+          resolve((await this.commit([job]))[0]!);
         } catch (alone) {
           reject(alone);
         }
@@ -222,7 +222,7 @@ export class JobsService {
   }
 
   /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */
-  private insert(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): Job[] {
+  private async insert(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): Promise<Job[]> {
     return this.commit(this.prepare(actor, requests, options, indexed));
   }
 
@@ -248,8 +248,8 @@ export class JobsService {
   }
 
   /** Inserts prepared jobs in one transaction (all or none), then tells subscribers and the runner. */
-  private commit(parsed: PreparedJob[]): Job[] {
-    const jobs = this.store.insertJobs(parsed);
+  private async commit(parsed: PreparedJob[]): Promise<Job[]> {
+    const jobs = await this.store.insertJobs(parsed);
     this.announce(parsed, jobs);
     return jobs;
   }
@@ -297,21 +297,21 @@ export class JobsService {
     if (this.isDraining) throw unavailable('shutting down: no new runs are started');
     const jobs = await this.runner.runQueuedOfKind(queue.name, kind, MAX_JOBS_PER_RUN);
     this.options.log.info({ queue: queue.name, kind, jobs: jobs.length, by: actor.id }, 'queued jobs run on request');
-    return { queue: queue.name, jobs, remaining: this.store.queuedOfKind(queue.name, kind) };
+    return { queue: queue.name, jobs, remaining: await this.store.queuedOfKind(queue.name, kind) };
   }
 
   // ---- reads -------------------------------------------------------------------------------------------
 
   /** The job, if `actor` may see it (their own, or any for managers and admins); NOT_FOUND otherwise. */
-  get(actor: Actor, id: number): Job {
-    const job = this.find(actor, id);
+  async get(actor: Actor, id: number): Promise<Job> {
+    const job = await this.find(actor, id);
     if (!job) throw notFound(`no job with id ${id}`);
     return job;
   }
 
   /** The job, if it exists and `actor` may see it; null otherwise. */
-  find(actor: Actor, id: number): Job | null {
-    const job = this.store.jobById(id);
+  async find(actor: Actor, id: number): Promise<Job | null> {
+    const job = await this.store.jobById(id);
     return job && canSeeJob(actor, job) ? job : null;
   }
 
@@ -326,14 +326,14 @@ export class JobsService {
   }
 
   /** The job now, then every change of it (status, progress), ending after its final state; NOT_FOUND if `actor` may not see it. */
-  watch(actor: Actor, id: number): AsyncIterable<Job> {
-    const seen = this.get(actor, id);
+  async watch(actor: Actor, id: number): Promise<AsyncIterable<Job>> {
+    const seen = await this.get(actor, id);
     return new Repeater<Job>(async (push, stop) => {
       const updates = this.options.events.subscribe('jobUpdated', id)[Symbol.asyncIterator]();
       void stop.then(() => updates.return?.());
       // The pub/sub listens from its first pull; the job is read again after it, so no change falls between the two.
       let nextUpdate = updates.next();
-      const current = this.store.jobById(id) ?? seen;
+      const current = (await this.store.jobById(id)) ?? seen;
       const stopped = stop.then(() => ({ done: true as const, value: undefined }));
       await push(current);
       if (isFinal(current.status)) return stop();
@@ -357,21 +357,21 @@ export class JobsService {
   }
 
   /** The stored inputs of jobs of one kind, by id, in one read (for result fields that show them, e.g. a calc job's expressions). */
-  inputsOf<Input>(_kind: JobKind<Input, unknown>, ids: number[]): Map<number, Input> {
+  inputsOf<Input>(_kind: JobKind<Input, unknown>, ids: number[]): Promise<Map<number, Input>> {
     // What is stored is what the kind's input schema gave at submission.
-    return this.store.inputsOf(ids) as Map<number, Input>;
+    return this.store.inputsOf(ids) as Promise<Map<number, Input>>;
   }
 
   /** The ids and statuses of the jobs of one kind that `actor` may see, oldest first. */
-  statusesOfKind(actor: Actor, kind: JobKindName): { id: number; status: JobStatus }[] {
+  statusesOfKind(actor: Actor, kind: JobKindName): Promise<{ id: number; status: JobStatus }[]> {
     return this.store.statusesOfKind(kind, actor.role === 'USER' ? actor.id : null);
   }
 
-  counts(actor: Actor | null, queue?: string | null): JobCounts {
+  async counts(actor: Actor | null, queue?: string | null): Promise<JobCounts> {
     const ownerId = actor && actor.role === 'USER' ? actor.id : null;
     const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status.toLowerCase(), 0])) as JobCounts;
     counts.total = 0;
-    for (const { status, n } of this.store.countByStatus(ownerId, queue ?? null)) {
+    for (const { status, n } of await this.store.countByStatus(ownerId, queue ?? null)) {
       counts[status.toLowerCase() as Lowercase<JobStatus>] = n;
       counts.total += n;
     }
@@ -384,12 +384,12 @@ export class JobsService {
   }
 
   /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */
-  waitingCount(queue: string): number {
+  waitingCount(queue: string): Promise<number> {
     return this.store.waitingCount(queue);
   }
 
   /** Jobs queued in unpaused queues or running on the pool. */
-  pendingCount(): number {
+  pendingCount(): Promise<number> {
     return this.store.pendingCount();
   }
 
@@ -428,11 +428,11 @@ export class JobsService {
 
   // ---- commands ----------------------------------------------------------------------------------------
 
-  cancel(actor: Actor, id: number): Job {
+  async cancel(actor: Actor, id: number): Promise<Job> {
     requireWriter(actor);
-    const job = this.get(actor, id);
+    const job = await this.get(actor, id);
     if (isFinal(job.status)) throw conflict(`job ${id} is already ${job.status}`);
-    const cancelled = this.store.cancelJob(id, actor.id);
+    const cancelled = await this.store.cancelJob(id, actor.id);
     if (!cancelled) throw conflict(`job ${id} finished before it could be cancelled`);
     this.runner.abort(id);
     announce(this.options.events, cancelled);
@@ -440,23 +440,23 @@ export class JobsService {
     return cancelled;
   }
 
-  retry(actor: Actor, id: number): Job {
+  async retry(actor: Actor, id: number): Promise<Job> {
     requireWriter(actor);
-    const job = this.get(actor, id);
+    const job = await this.get(actor, id);
     if (job.status !== 'FAILED' && job.status !== 'CANCELLED') throw conflict(`job ${id} is ${job.status}; only failed or cancelled jobs can be retried`);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
-    const retried = this.store.retryJob(id, actor.id);
+    const retried = await this.store.retryJob(id, actor.id);
     if (!retried) throw conflict(`job ${id} changed before it could be retried`);
     announce(this.options.events, retried);
     this.runner.wake();
     return retried;
   }
 
-  delete(actor: Actor, id: number): boolean {
+  async delete(actor: Actor, id: number): Promise<boolean> {
     requireWriter(actor);
-    const job = this.get(actor, id);
+    const job = await this.get(actor, id);
     if (job.status === 'RUNNING') throw conflict(`job ${id} is running; cancel it first`);
-    this.store.deleteJob(id);
+    await this.store.deleteJob(id);
     this.options.log.info({ jobId: id, by: actor.id }, 'job deleted');
     return true;
   }
@@ -465,40 +465,40 @@ export class JobsService {
    * Adds a free-text note to a job (the source's `updateJobStatus(id, note)`), kept in its history as a `note` event
    * with its author. The owner, managers and admins may; the status stays the engine's.
    */
-  addNote(actor: Actor & { username: string }, id: number, rawNote: unknown): Job {
+  async addNote(actor: Actor & { username: string }, id: number, rawNote: unknown): Promise<Job> {
     requireWriter(actor);
-    const job = this.get(actor, id);
+    const job = await this.get(actor, id);
     const note = parseInput(noteInput, rawNote);
-    if (!this.store.addNote(id, { note, by: actor.id, username: actor.username })) throw notFound(`no job with id ${id}`);
+    if (!(await this.store.addNote(id, { note, by: actor.id, username: actor.username }))) throw notFound(`no job with id ${id}`);
     this.options.log.info({ jobId: id, by: actor.id, chars: note.length }, 'job note added');
     return job;
   }
 
   /** A person claims the oldest runnable job of a queue (the source system's pull); null when there is none. */
-  pull(actor: Actor, queueName: string): Job | null {
+  async pull(actor: Actor, queueName: string): Promise<Job | null> {
     requireWriter(actor);
     this.options.queues.get(queueName, 'queue');
-    const job = this.store.pullJob(queueName, userClaimant(actor), actor.id, this.options.pullLeaseMs);
+    const job = await this.store.pullJob(queueName, userClaimant(actor), actor.id, this.options.pullLeaseMs);
     if (job) announce(this.options.events, job);
     return job;
   }
 
   /** Completes a job that `actor` pulled, with a result of its kind's shape. */
-  complete(actor: Actor, id: number, rawResult: unknown): Job {
+  async complete(actor: Actor, id: number, rawResult: unknown): Promise<Job> {
     requireWriter(actor);
-    const job = this.get(actor, id);
+    const job = await this.get(actor, id);
     if (job.status !== 'RUNNING' || !job.claimedBy?.startsWith('user:')) throw conflict(`job ${id} is ${job.status} and was not pulled; only pulled jobs are completed by hand`);
     if (job.claimedBy !== userClaimant(actor) && actor.role !== 'ADMIN') throw conflict(`job ${id} was pulled by someone else`);
     const result = parseResult(this.kind(job.kind), rawResult);
-    const done = this.store.completeJob(job, result, actor.id);
+    const done = await this.store.completeJob(job, result, actor.id);
     if (!done) throw conflict(`job ${id} is no longer yours to complete (its lease expired or it was cancelled)`);
     announce(this.options.events, done);
     return done;
   }
 
   /** Deletes a queue with its jobs; any of them still running are stopped. */
-  deleteQueue(name: string): boolean {
-    this.options.queues.delete(name);
+  async deleteQueue(name: string): Promise<boolean> {
+    await this.options.queues.delete(name);
     this.store.forgetQueue(name);
     this.runner.abortQueue(name);
     return true;

@@ -1,19 +1,20 @@
 import type { Database } from 'bun:sqlite';
-import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { jobs as jobsTable } from '../db/schema';
-import { type Selection, withSelection } from '../db/selection';
+import type { Selection } from '../db/selection';
 import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
+import { countJobs, selectJob, selectJobs } from './selects';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import type { JobFilter, JobNote, JobStore, Lease, NewJob, NewQueuedJob } from './store';
+import type { JobFilter, JobNote, JobStore, Lease, NewJob, NewQueuedJob, Outcome } from './store';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
 
 /**
  * The job store on SQLite (bun:sqlite, WAL): this process is the only writer, and every transition is an
- * IMMEDIATE transaction around its statement and its event row.
+ * IMMEDIATE transaction around its statement and its event row. The interface is asynchronous (for PostgreSQL);
+ * here each method does its work synchronously, when called, and answers with a promise already settled.
  */
 export class SqliteJobStore implements JobStore {
   private readonly sql: JobStatements;
@@ -41,7 +42,7 @@ export class SqliteJobStore implements JobStore {
 
   // ---- transitions -------------------------------------------------------------------------------------
 
-  insertJobs(jobs: NewQueuedJob[]): Job[] {
+  async insertJobs(jobs: NewQueuedJob[]): Promise<Job[]> {
     return this.write(() => {
       const adding = new Map<string, { maxLength: number; n: number }>();
       for (const { queue } of jobs) {
@@ -66,27 +67,36 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  claimJobs(queue: string, limit: number, leaseMs: number): Job[] {
-    return this.claimWith(queue, (now) => this.sql.claim.all(this.claimParams(queue, limit, 'pool', now, leaseMs)));
-  }
-
-  claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Job[] {
-    return this.claimWith(queue, (now) => this.sql.claimKind.all({ ...this.claimParams(queue, limit, 'pool', now, leaseMs), kind }));
-  }
-
-  /** A pool claim of some of a queue's waiting jobs: they stop counting as waiting, and each gets its `started` event. */
-  private claimWith(queue: string, claim: (now: number) => JobSqlRow[]): Job[] {
+  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
+    if (!claims.length) return [];
     return this.write(() => {
       const now = this.clock.now();
-      const rows = claim(now);
-      if (!rows.length) return [];
-      this.addWaiting(queue, -rows.length);
-      this.events('started', now, rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } })));
-      return rows.map(toJob);
+      const claimed: Job[] = [];
+      for (const { queue, limit } of claims) {
+        if (claimed.length >= budget) break;
+        const rows = this.claimed(queue, now, this.sql.claim.all(this.claimParams(queue, Math.min(limit, budget - claimed.length), 'pool', now, leaseMs)));
+        for (const job of rows) claimed.push(job);
+      }
+      return claimed;
     });
   }
 
-  pullJob(queue: string, claimant: string, by: number, leaseMs: number): Job | null {
+  async claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
+    return this.write(() => {
+      const now = this.clock.now();
+      return this.claimed(queue, now, this.sql.claimKind.all({ ...this.claimParams(queue, limit, 'pool', now, leaseMs), kind }));
+    });
+  }
+
+  /** Rows a pool claim took from a queue: they stop counting as waiting, and each gets its `started` event. */
+  private claimed(queue: string, now: number, rows: JobSqlRow[]): Job[] {
+    if (!rows.length) return [];
+    this.addWaiting(queue, -rows.length);
+    this.events('started', now, rows.map((row) => ({ jobId: row.id, payload: { attempt: row.attempts } })));
+    return rows.map(toJob);
+  }
+
+  async pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null> {
     return this.write(() => {
       const now = this.clock.now();
       const row = this.sql.claim.get(this.claimParams(queue, 1, claimant, now, leaseMs));
@@ -97,7 +107,21 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  completeJobs(completions: { job: Job; result: unknown }[]): Job[] {
+  async settleJobs(outcomes: Outcome[]): Promise<Job[]> {
+    if (!outcomes.length) return [];
+    return this.write(() => {
+      const changed = this.completeJobs(outcomes.flatMap((outcome) => ('result' in outcome ? [{ job: outcome.lease, result: outcome.result }] : [])));
+      for (const outcome of outcomes) {
+        if (!('error' in outcome)) continue;
+        const job =
+          outcome.retryInMs === undefined ? this.failJob(outcome.lease, outcome.error) : this.requeueJob(outcome.lease, outcome.error, outcome.retryInMs);
+        if (job) changed.push(job);
+      }
+      return changed;
+    });
+  }
+
+  private completeJobs(completions: { job: Job; result: unknown }[]): Job[] {
     if (!completions.length) return [];
     return this.write(() => {
       const now = this.clock.now();
@@ -121,25 +145,25 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  completeJob(lease: Lease, result: unknown, by: number): Job | undefined {
+  async completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
     return this.change(lease.id, 'succeeded', () => ({ by }), (now) =>
       this.sql.succeed.get({ id: lease.id, leaseToken: lease.leaseToken, result: JSON.stringify(result), now }),
     );
   }
 
-  failJob(lease: Lease, error: string): Job | undefined {
+  private failJob(lease: Lease, error: string): Job | undefined {
     return this.change(lease.id, 'failed', (row) => ({ attempt: row.attempts, error }), (now) =>
       this.sql.fail.get({ id: lease.id, leaseToken: lease.leaseToken, error, now }),
     );
   }
 
-  requeueJob(lease: Lease, error: string, delayMs: number): Job | undefined {
+  private requeueJob(lease: Lease, error: string, delayMs: number): Job | undefined {
     return this.change(lease.id, 'retry_scheduled', (row) => ({ attempt: row.attempts, error, runAt: row.run_at }), (now) =>
       this.queuedAgain(this.sql.requeue.get({ id: lease.id, leaseToken: lease.leaseToken, error, runAt: now + delayMs })),
     );
   }
 
-  cancelJob(id: number, by: number): Job | undefined {
+  async cancelJob(id: number, by: number): Promise<Job | undefined> {
     return this.change(id, 'cancelled', () => ({ by }), (now) => {
       // RETURNING gives the row after the update: whether it was waiting is read first.
       const before = this.sql.statusOf.get({ id });
@@ -149,11 +173,11 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  retryJob(id: number, by: number): Job | undefined {
+  async retryJob(id: number, by: number): Promise<Job | undefined> {
     return this.change(id, 'retried', () => ({ by }), (now) => this.queuedAgain(this.sql.retry.get({ id, now })));
   }
 
-  deleteJob(id: number): void {
+  async deleteJob(id: number): Promise<void> {
     this.write(() => {
       const deleted = this.sql.delete.get({ id });
       if (deleted?.status === 'QUEUED') this.addWaiting(deleted.queue, -1);
@@ -164,15 +188,19 @@ export class SqliteJobStore implements JobStore {
     this.waitingByQueue.delete(name);
   }
 
-  waitingCount(queue: string): number {
+  async waitingCount(queue: string): Promise<number> {
     return this.waiting(queue);
   }
 
-  queuedOfKind(queue: string, kind: JobKindName): number {
+  mayHaveWaiting(queue: string): boolean {
+    return this.waiting(queue) > 0;
+  }
+
+  async queuedOfKind(queue: string, kind: JobKindName): Promise<number> {
     return this.sql.queuedOfKind.get({ queue, kind })!.n;
   }
 
-  recoverExpired(everyPoolJob: boolean): Job[] {
+  async recoverExpired(everyPoolJob: boolean): Promise<Job[]> {
     return this.write(() => {
       const params = { now: this.clock.now(), everyPoolJob: everyPoolJob ? 1 : 0 };
       // The events first: they name the claimant, which the update forgets.
@@ -184,18 +212,18 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  heartbeat(leases: Lease[], leaseMs: number): Set<number> {
+  async heartbeat(leases: Lease[], leaseMs: number): Promise<Set<number>> {
     if (!leases.length) return new Set();
     const now = this.clock.now();
     const batch = JSON.stringify(leases.map(({ id, leaseToken }) => ({ id, leaseToken })));
     return new Set(this.sql.heartbeat.all({ now, leaseExpiresAt: now + leaseMs, batch }).map((row) => row.id));
   }
 
-  progress(lease: Lease, fraction: number): void {
+  async progress(lease: Lease, fraction: number): Promise<void> {
     this.sql.progress.run({ id: lease.id, leaseToken: lease.leaseToken, progress: fraction });
   }
 
-  addNote(id: number, note: JobNote): boolean {
+  async addNote(id: number, note: JobNote): Promise<boolean> {
     return this.write(() => {
       if (!this.sql.statusOf.get({ id })) return false;
       this.event(id, 'note', note, this.clock.now());
@@ -203,18 +231,24 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  batch<T>(work: () => T): T {
-    return this.write(work);
+  readonly shared = false;
+
+  onWork(): void {
+    // The only process on this file: nothing happens elsewhere.
   }
+
+  async announceQueues(): Promise<void> {}
+
+  async close(): Promise<void> {}
 
   // ---- reads -------------------------------------------------------------------------------------------
 
-  jobById(id: number): Job | undefined {
+  async jobById(id: number): Promise<Job | undefined> {
     const row = this.sql.byId.get({ id });
     return row ? toJob(row) : undefined;
   }
 
-  inputsOf(ids: number[]): Map<number, unknown> {
+  async inputsOf(ids: number[]): Promise<Map<number, unknown>> {
     if (ids.length === 1) {
       const row = this.sql.inputOf.get({ id: ids[0] });
       return new Map(row ? [[ids[0]!, JSON.parse(row.input)]] : []);
@@ -222,47 +256,35 @@ export class SqliteJobStore implements JobStore {
     return new Map(this.sql.inputsOf.all({ ids: JSON.stringify(ids) }).map((row) => [row.id, JSON.parse(row.input)]));
   }
 
-  statusesOfKind(kind: JobKindName, ownerId: number | null): { id: number; status: JobStatus }[] {
+  async statusesOfKind(kind: JobKindName, ownerId: number | null): Promise<{ id: number; status: JobStatus }[]> {
     return this.sql.statusesOfKind.all({ kind, ownerId });
   }
 
-  countByStatus(ownerId: number | null, queue: string | null): { status: JobStatus; n: number }[] {
+  async countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]> {
     return this.sql.counts.all({ ownerId, queue });
   }
 
-  countActiveByQueueKind() {
+  async countActiveByQueueKind() {
     return this.sql.activeByQueueKind.all({});
   }
 
   selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
-    return this.db.query.jobs.findFirst(withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select));
+    return selectJob(this.db, id, ownerId, select);
   }
 
-  selectJobs({ status, kind, queue, ownerId }: JobFilter, select?: Selection): Promise<Job[]> {
-    const where = {
-      ...(status ? { status } : {}),
-      ...(kind ? { kind } : {}),
-      ...(queue ? { queue } : {}),
-      ...(ownerId ? { ownerId } : {}),
-    };
-    return this.db.query.jobs.findMany(withSelection({ where, orderBy: { id: 'desc' as const } }, select));
+  selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]> {
+    return selectJobs(this.db, filter, select);
   }
 
-  async countJobs({ status, kind, queue, ownerId }: JobFilter): Promise<number> {
-    const conditions = [
-      status ? eq(jobsTable.status, status) : undefined,
-      kind ? eq(jobsTable.kind, kind) : undefined,
-      queue ? eq(jobsTable.queue, queue) : undefined,
-      ownerId ? eq(jobsTable.ownerId, ownerId) : undefined,
-    ];
-    return this.db.$count(jobsTable, and(...conditions));
+  countJobs(filter: JobFilter): Promise<number> {
+    return countJobs(this.db, jobsTable, filter);
   }
 
-  nextRunAt(): number | null {
+  async nextRunAt(): Promise<number | null> {
     return this.sql.nextRunAt.get({ now: this.clock.now() })?.at ?? null;
   }
 
-  pendingCount(): number {
+  async pendingCount(): Promise<number> {
     return this.sql.pendingInActiveQueues.get({})!.n;
   }
 
@@ -314,9 +336,11 @@ export class SqliteJobStore implements JobStore {
     pending.set(queue, (pending.get(queue) ?? 0) + delta);
   }
 
-  /** In the caller's transaction when there is one (see batch), else in its own; waiting counts follow its fate. */
+  /** In the caller's transaction when there is one (settleJobs), else in its own; waiting counts follow its fate. */
   private write<T>(work: () => T): T {
-    if (this.sqlite.inTransaction) return work();
+    // Inside settleJobs' own transaction: part of it. (Inside another's — an async users transaction between two of
+    // its statements — bun:sqlite nests a savepoint.)
+    if (this.pendingWaiting) return work();
     this.pendingWaiting = new Map();
     try {
       const result = this.sqlite.transaction(work).immediate();

@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Db } from '../db/client';
-import { queues } from '../db/schema';
+import type { Database } from '../db/client';
+import type { queues } from '../db/schema';
 import { conflict, notFound } from '../errors';
 import { checkLength, integerIn, parseInput } from '../input';
 
@@ -25,26 +25,40 @@ export const updateQueueInput = z.object({ ...limits, paused: z.boolean({ error:
 
 /** Named FIFO queues: their settings live here; their jobs in the jobs module. */
 export class QueuesService {
-  private cache: Queue[] | undefined;
+  private cache: Queue[] = [];
 
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
     private readonly log: Logger,
     private readonly defaults: { concurrency: number; maxLength: number },
     private readonly onChange: () => void = () => {},
   ) {}
 
-  /** There is always a default queue. */
-  ensureDefault(): void {
-    if (!this.find(DEFAULT_QUEUE)) {
-      this.db.insert(queues).values({ name: DEFAULT_QUEUE, ...this.defaults }).run();
-      this.changed();
-    }
+  /** Reads the queues, making sure there is a default one; called at start. */
+  async load(): Promise<void> {
+    const { db, tables } = this.database;
+    await db.insert(tables.queues).values({ name: DEFAULT_QUEUE, ...this.defaults }).onConflictDoNothing();
+    await this.reload();
   }
 
-  /** All queues, oldest first; cached, since the job runner reads them on every claim pass. */
+  /**
+   * Reads the queues again: after a change here, or (PostgreSQL) one another instance announced. The list is kept
+   * in memory since the job runner reads it on every claim pass.
+   */
+  async reload(): Promise<void> {
+    const { db, tables } = this.database;
+    // Reads may finish out of order (a NOTIFY's and a change's): only the one started last is kept.
+    const reading = ++this.reads;
+    const rows = await db.select().from(tables.queues).orderBy(tables.queues.id);
+    if (reading !== this.reads) return;
+    this.cache = rows;
+    this.onChange();
+  }
+  private reads = 0;
+
+  /** All queues, oldest first (as last read). */
   list(): Queue[] {
-    return (this.cache ??= this.db.select().from(queues).orderBy(queues.id).all());
+    return this.cache;
   }
 
   /** The queue of that name; `field` names the argument in the error for a name too long to be one. */
@@ -59,17 +73,20 @@ export class QueuesService {
     return queue;
   }
 
-  create(input: z.input<typeof createQueueInput>): Queue {
+  async create(input: z.input<typeof createQueueInput>): Promise<Queue> {
     const { name, concurrency, maxLength } = parseInput(createQueueInput, input);
     if (this.find(name)) throw conflict(`queue "${name}" already exists`);
     const values = { name, concurrency: concurrency ?? this.defaults.concurrency, maxLength: maxLength ?? this.defaults.maxLength };
-    const queue = this.db.insert(queues).values(values).returning().get();
-    this.changed();
+    const { db, tables } = this.database;
+    const [queue] = await db.insert(tables.queues).values(values).onConflictDoNothing().returning();
+    // Another instance may have made it since this one last read the list.
+    if (!queue) throw conflict(`queue "${name}" already exists`);
+    await this.changed();
     this.log.info(values, 'queue created');
     return queue;
   }
 
-  update(name: string, input: z.input<typeof updateQueueInput>): Queue {
+  async update(name: string, input: z.input<typeof updateQueueInput>): Promise<Queue> {
     const current = this.get(name);
     const changes = parseInput(updateQueueInput, input);
     const values = {
@@ -77,24 +94,31 @@ export class QueuesService {
       maxLength: changes.maxLength ?? current.maxLength,
       paused: changes.paused ?? current.paused,
     };
-    const queue = this.db.update(queues).set(values).where(eq(queues.name, name)).returning().get()!;
-    this.changed();
+    const { db, tables } = this.database;
+    const [queue] = await db.update(tables.queues).set(values).where(eq(tables.queues.name, name)).returning();
+    await this.changed();
+    if (!queue) throw notFound(`no queue named "${name}"`);
     this.log.info({ name, ...values }, 'queue updated');
     return queue;
   }
 
   /** Deletes the queue and (by cascade) all of its jobs. The default queue stays. */
-  delete(name: string): boolean {
+  async delete(name: string): Promise<boolean> {
     this.get(name);
     if (name === DEFAULT_QUEUE) throw conflict('the default queue cannot be deleted');
-    this.db.delete(queues).where(eq(queues.name, name)).run();
-    this.changed();
+    const { db, tables } = this.database;
+    await db.delete(tables.queues).where(eq(tables.queues.name, name));
+    await this.changed();
     this.log.info({ name }, 'queue deleted with its jobs');
     return true;
   }
 
-  private changed(): void {
-    this.cache = undefined;
-    this.onChange();
+  /** Re-reads the list, and tells the other instances sharing a PostgreSQL database to (see JobStore.announceQueues). */
+  private async changed(): Promise<void> {
+    await this.reload();
+    await this.announce();
   }
+
+  /** Set by the app: how a change reaches other instances (nothing on SQLite, where this process is the only one). */
+  announce: () => Promise<void> = async () => {};
 }

@@ -19,7 +19,7 @@ export const xCache = (answer: Pick<RelayResponse, 'cached' | 'stale' | 'revalid
 const errorBody = (error: DomainError) => ({ errors: [{ message: error.message, extensions: { code: error.code, ...error.details } }] });
 
 export async function handleRelayRequest({ users, relay }: Pick<Services, 'users' | 'relay'>, rest: RestRequest): Promise<Response> {
-  const { user, failure } = authenticateRequest(users, rest.request);
+  const { user, failure } = await authenticateRequest(users, rest.request);
   const refusal = (error: DomainError) => refuse(rest, HTTP_STATUS_OF[error.code], error.message, user?.username, errorBody(error));
   if (failure) return refusal(failure);
   if (!user && !rest.anonymousAccess.has('relay')) return refusal(unauthenticated());

@@ -2,8 +2,8 @@ import { asc, eq } from 'drizzle-orm';
 import CachePolicy from 'http-cache-semantics';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock';
-import type { Db } from '../db/client';
-import { relayCache } from '../db/schema';
+import type { Database } from '../db/client';
+import type { relayCache } from '../db/schema';
 import { DomainError, unavailable } from '../errors';
 import { parseInput } from '../input';
 import { isUnderBase, relayPathInput, restaurantIdInput } from './path';
@@ -99,7 +99,9 @@ type PolicyRequest = CachePolicy.Request;
  * as a shared cache): fresh entries are served without a request, stale ones revalidated with ETag / Last-Modified,
  * `no-store` answers never kept, a stale entry served (flagged) when the upstream fails, one upstream request per
  * URL however many callers miss at once, and the least recently used entries evicted past a size bound.
- * Every entry lives in memory and in SQLite (the same set), so a restart keeps the cache and a hit costs no I/O.
+ * Every entry lives in memory and in the database (the same set), so a restart keeps the cache and a hit costs no
+ * I/O; writes reach the database behind the answer, in order. On PostgreSQL each instance keeps its own memory of
+ * the shared table (read at start): an entry one instance fetched is not seen by another until it restarts.
  */
 export class RelayService {
   private readonly entries = new Map<string, Entry>();
@@ -115,10 +117,21 @@ export class RelayService {
   /** http-cache-semantics' policy, reading the time from our clock (its `now()`; revalidation keeps the class). */
   private readonly Policy: typeof CachePolicy;
 
-  constructor(
-    private readonly db: Db,
+  /** The database writes not yet done, chained so they apply in order; close() waits for them. */
+  private writes: Promise<void> = Promise.resolve();
+
+  /** Reads the stored entries (least recently used first) and starts the service. */
+  static async open(database: Database, log: Logger, options: RelayOptions): Promise<RelayService> {
+    const { db, tables } = database;
+    const rows = await db.select().from(tables.relayCache).orderBy(asc(tables.relayCache.lastUsedAt));
+    return new RelayService(database, log, options, rows);
+  }
+
+  private constructor(
+    private readonly database: Database,
     private readonly log: Logger,
     private readonly options: RelayOptions,
+    rows: (typeof relayCache.$inferSelect)[],
   ) {
     const clock = (this.clock = options.clock ?? systemClock);
     this.Policy = class extends CachePolicy {
@@ -127,15 +140,15 @@ export class RelayService {
       }
     };
     // Least recently used first, as the Map's order.
-    for (const row of db.select().from(relayCache).orderBy(asc(relayCache.lastUsedAt)).all()) {
+    for (const row of rows) {
       const policy = this.Policy.fromObject(row.policy as CachePolicy.CachePolicyObject);
       const entry: Entry = { ...row, json: JSON.parse(row.body || 'null'), policy, size: entrySize(row) };
       this.entries.set(row.url, entry);
       this.bytes += entry.size;
     }
     // The bound may have been lowered (or the estimate raised) since these were stored.
-    db.transaction((tx) => this.evictBeyondBound(tx));
-    this.flushTimer = setInterval(() => this.flushTouched(), FLUSH_INTERVAL_MS);
+    void this.removeRows(this.evictBeyondBound());
+    this.flushTimer = setInterval(() => void this.flushTouched(), FLUSH_INTERVAL_MS);
   }
 
   /**
@@ -222,7 +235,8 @@ export class RelayService {
       entry.fetchedAt = this.nowAsDate();
       entry.headers = { ...entry.headers, ...kept };
       this.stats.revalidations++;
-      this.store(entry);
+      // A fetch is answered once its entry is stored (a hit never waits on the database).
+      await this.store(entry);
       return this.answer(path, entry, { cached: true, stale: false, revalidated: true });
     }
     if (response.status >= 500) return this.staleOr(path, entry, `the upstream ${this.named(url)} answered ${response.status}`);
@@ -242,8 +256,8 @@ export class RelayService {
     const fetched = { url, status: response.status, headers: kept, body: text, json, policy, fetchedAt: this.nowAsDate(), lastUsedAt: this.nowAsDate() };
     const fresh: Entry = { ...fetched, size: entrySize(fetched) };
     const storable = CACHEABLE_STATUSES.has(response.status) && policy.storable() && fresh.size <= this.options.cacheMaxBytes;
-    if (storable) this.store(fresh);
-    else if (entry) this.remove(url);
+    if (storable) await this.store(fresh);
+    else if (entry) await this.remove(url);
     return this.answer(path, fresh, { cached: false, stale: false, revalidated: false }, storable);
   }
 
@@ -299,7 +313,7 @@ export class RelayService {
     this.touched.add(entry.url);
   }
 
-  private store(entry: Entry): void {
+  private store(entry: Entry): Promise<void> {
     // A revalidated entry is stored again as itself: its old size goes before its new one (headers may change).
     const previous = this.entries.get(entry.url);
     if (previous) this.bytes -= previous.size;
@@ -309,47 +323,65 @@ export class RelayService {
     this.entries.set(entry.url, entry);
     this.bytes += entry.size;
     const row = { status: entry.status, headers: entry.headers, body: entry.body, policy: entry.policy.toObject(), fetchedAt: entry.fetchedAt, lastUsedAt: entry.lastUsedAt };
-    this.db.transaction((tx) => {
-      tx.insert(relayCache).values({ url: entry.url, ...row }).onConflictDoUpdate({ target: relayCache.url, set: row }).run();
-      this.evictBeyondBound(tx, entry.url);
+    const evicted = this.evictBeyondBound(entry.url);
+    return this.write(async (db, { relayCache }) => {
+      await db.insert(relayCache).values({ url: entry.url, ...row }).onConflictDoUpdate({ target: relayCache.url, set: row });
+      for (const url of evicted) await db.delete(relayCache).where(eq(relayCache.url, url));
     });
   }
 
-  /** Drops the least recently used entries (never `keep`, the one just stored) until the cache fits its bound. */
-  private evictBeyondBound(tx: Pick<Db, 'delete'>, keep?: string): void {
+  /** Drops the least recently used entries (never `keep`, the one just stored) until the cache fits its bound; returns their urls. */
+  private evictBeyondBound(keep?: string): string[] {
+    const evicted: string[] = [];
     for (const [url, old] of this.entries) {
       if (this.bytes <= this.options.cacheMaxBytes || url === keep) break;
       this.entries.delete(url);
       this.bytes -= old.size;
       this.touched.delete(url);
-      tx.delete(relayCache).where(eq(relayCache.url, url)).run();
+      evicted.push(url);
     }
+    return evicted;
   }
 
-  private remove(url: string): void {
+  private remove(url: string): Promise<void> {
     const entry = this.entries.get(url);
-    if (!entry) return;
+    if (!entry) return this.writes;
     this.entries.delete(url);
     this.bytes -= entry.size;
-    this.db.delete(relayCache).where(eq(relayCache.url, url)).run();
+    return this.removeRows([url]);
   }
 
-  /** Hits only move entries in memory; their last use reaches SQLite every few seconds (and at close). */
-  private flushTouched(): void {
-    if (!this.touched.size) return;
-    const urls = [...this.touched];
-    this.touched.clear();
-    this.db.transaction((tx) => {
-      for (const url of urls) {
-        const entry = this.entries.get(url);
-        if (entry) tx.update(relayCache).set({ lastUsedAt: entry.lastUsedAt }).where(eq(relayCache.url, url)).run();
-      }
+  private removeRows(urls: string[]): Promise<void> {
+    if (!urls.length) return this.writes;
+    return this.write(async (db, { relayCache }) => {
+      for (const url of urls) await db.delete(relayCache).where(eq(relayCache.url, url));
     });
   }
 
-  close(): void {
+  /** Hits only move entries in memory; their last use reaches the database every few seconds (and at close). */
+  private flushTouched(): Promise<void> {
+    if (!this.touched.size) return this.writes;
+    const urls = [...this.touched];
+    this.touched.clear();
+    const uses = urls.flatMap((url) => {
+      const entry = this.entries.get(url);
+      return entry ? [{ url, lastUsedAt: entry.lastUsedAt }] : [];
+    });
+    return this.write(async (db, { relayCache }) => {
+      for (const { url, lastUsedAt } of uses) await db.update(relayCache).set({ lastUsedAt }).where(eq(relayCache.url, url));
+    });
+  }
+
+  /** Queues a write in one transaction after the ones before it; a failure is logged (memory stays the truth). */
+  private write(work: (db: Database['db'], tables: Database['tables']) => Promise<void>): Promise<void> {
+    return (this.writes = this.writes
+      .then(() => this.database.transaction((tx) => work(tx, this.database.tables)))
+      .catch((error) => this.log.error({ err: error }, 'relay cache write failed')));
+  }
+
+  async close(): Promise<void> {
     clearInterval(this.flushTimer);
-    this.flushTouched();
+    await this.flushTouched();
   }
 }
 

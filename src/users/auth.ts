@@ -21,24 +21,33 @@ export type Authentication =
 
 const ANONYMOUS: Authentication = { user: null, token: null, failure: null };
 
-export function authenticate(users: Pick<UsersService, 'authenticate'>, authorization: string | null | undefined): Authentication {
+export async function authenticate(users: Pick<UsersService, 'authenticate'>, authorization: string | null | undefined): Promise<Authentication> {
   const parsed = parseAuthorization(authorization);
   if (parsed.kind === 'none') return ANONYMOUS;
   if (parsed.kind === 'malformed') return { user: null, token: null, failure: malformedAuthorization() };
-  const user = users.authenticate(parsed.token);
+  const user = await users.authenticate(parsed.token);
   return user ? { user, token: parsed.token, failure: null } : { user: null, token: null, failure: tokenRejected() };
 }
 
 /** Each HTTP request is authenticated once, however many steps ask (the cache, Yoga's context, the SSE tracker). */
-const requestAuthentications = new WeakMap<Request, Authentication>();
+const requestAuthentications = new WeakMap<Request, Promise<Authentication>>();
 
-export function authenticateRequest(users: Pick<UsersService, 'authenticate'>, request: Request): Authentication {
+export function authenticateRequest(users: Pick<UsersService, 'authenticate'>, request: Request): Promise<Authentication> {
   let authentication = requestAuthentications.get(request);
   if (!authentication) {
     authentication = authenticate(users, request.headers.get('authorization'));
     requestAuthentications.set(request, authentication);
   }
   return authentication;
+}
+
+/**
+ * The request's authentication if it has already settled, else undefined: for a step that may not wait (a log line
+ * written in a synchronous hook).
+ */
+export function settledAuthentication(request: Request): Authentication | undefined {
+  const known = requestAuthentications.get(request);
+  return known && Bun.peek.status(known) === 'fulfilled' ? (Bun.peek(known) as Authentication) : undefined;
 }
 
 /** A request rebuilt around its buffered body is the same request: it keeps what its original proved. */

@@ -160,8 +160,8 @@ builder.mutationFields((t) => ({
     // Every role, the read-only SECRETARY included, ends its own session and changes its own password.
     skipTypeScopes: true,
     description: 'Revokes the token this request was made with.',
-    resolve: (_root, _args, ctx) => {
-      ctx.users.logout(ctx.user);
+    resolve: async (_root, _args, ctx) => {
+      await ctx.users.logout(ctx.user);
       return true;
     },
   }),

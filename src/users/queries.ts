@@ -1,39 +1,48 @@
 import { and, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../db/client';
-import { loginEvents, type Role, sessions, users } from '../db/schema';
+import type { Database, Db, Tables } from '../db/client';
+import type { loginEvents, Role, users } from '../db/schema';
 
 export type UserRow = typeof users.$inferSelect;
 
-export const findUserById = (db: Db, id: number) => db.select().from(users).where(eq(users.id, id)).get();
+/** Drizzle and this dialect's tables: the database, or a transaction on it (see Database.transaction). */
+export type Access = { db: Db; tables: Tables };
 
-export const findUserByUsername = (db: Db, username: string) =>
-  db.select().from(users).where(eq(users.username, username)).get();
+export const findUserById = async ({ db, tables: { users } }: Access, id: number): Promise<UserRow | undefined> =>
+  (await db.select().from(users).where(eq(users.id, id)))[0];
 
-export const countActiveAdmins = (db: Db) =>
-  db.select({ n: count() }).from(users).where(and(eq(users.role, 'ADMIN'), eq(users.disabled, false))).get()!.n;
+export const findUserByUsername = async ({ db, tables: { users } }: Access, username: string): Promise<UserRow | undefined> =>
+  (await db.select().from(users).where(eq(users.username, username)))[0];
 
-export const insertUser = (db: Db, values: { username: string; passwordHash: string; role: Role }) =>
-  db.insert(users).values(values).returning().get();
+export const countActiveAdmins = async ({ db, tables: { users } }: Access): Promise<number> =>
+  (await db.select({ n: count() }).from(users).where(and(eq(users.role, 'ADMIN'), eq(users.disabled, false))))[0]!.n;
 
-export const updateUserRow = (db: Db, id: number, values: Partial<Pick<UserRow, 'role' | 'passwordHash' | 'disabled'>>) =>
-  db.update(users).set(values).where(eq(users.id, id)).returning().get();
+export const insertUser = async ({ db, tables: { users } }: Access, values: { username: string; passwordHash: string; role: Role }) =>
+  (await db.insert(users).values(values).returning())[0]!;
 
-export const deleteUserRow = (db: Db, id: number) => db.delete(users).where(eq(users.id, id)).returning({ id: users.id }).get();
+export const updateUserRow = async (
+  { db, tables: { users } }: Access,
+  id: number,
+  values: Partial<Pick<UserRow, 'role' | 'passwordHash' | 'disabled'>>,
+): Promise<UserRow | undefined> => (await db.update(users).set(values).where(eq(users.id, id)).returning())[0];
 
-export const recordSuccessfulLogin = (db: Db, id: number, at: Date) =>
-  db
+export const deleteUserRow = async ({ db, tables: { users } }: Access, id: number) => {
+  await db.delete(users).where(eq(users.id, id));
+};
+
+export const recordSuccessfulLogin = async ({ db, tables: { users } }: Access, id: number, at: Date) => {
+  await db
     .update(users)
     .set({ loginCount: sql`${users.loginCount} + 1`, lastLoginAt: at })
-    .where(eq(users.id, id))
-    .run();
+    .where(eq(users.id, id));
+};
 
-export const insertSession = (
-  db: Db,
+export const insertSession = async (
+  { db, tables: { sessions } }: Access,
   values: { userId: number; tokenHash: string; expiresAt: Date; clientAddress: string | null },
-) => db.insert(sessions).values(values).returning({ id: sessions.id }).get();
+) => (await db.insert(sessions).values(values).returning({ id: sessions.id }))[0]!;
 
 /** The live session behind a token hash, with its user; revoked, expired and disabled-user sessions don't match. */
-function prepareLiveSession(db: Db) {
+function liveSessionQuery({ db, tables: { sessions, users } }: Access, tokenHash: unknown, now: unknown) {
   return db
     .select({
       sessionId: sessions.id,
@@ -44,30 +53,28 @@ function prepareLiveSession(db: Db) {
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(
-      and(
-        eq(sessions.tokenHash, sql.placeholder('tokenHash')),
-        isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, sql.placeholder('now')),
-        eq(users.disabled, false),
-      ),
-    )
-    .prepare();
+    .where(and(eq(sessions.tokenHash, tokenHash as string), isNull(sessions.revokedAt), gt(sessions.expiresAt, now as Date), eq(users.disabled, false)));
 }
-const liveSessionStatements = new WeakMap<Db, ReturnType<typeof prepareLiveSession>>();
+type LiveSession = Awaited<ReturnType<typeof liveSessionQuery>>[number];
+const liveSessionStatements = new WeakMap<Db, ReturnType<ReturnType<typeof liveSessionQuery>['prepare']>>();
 
-/** Runs on every request: prepared once per database (compiling it each time cost more than running it). */
-export function findLiveSession(db: Db, tokenHash: string, now: Date) {
-  let statement = liveSessionStatements.get(db);
-  if (!statement) liveSessionStatements.set(db, (statement = prepareLiveSession(db)));
+/** Runs on every request not answered from memory: on SQLite prepared once (compiling it each time cost more than running it). */
+export async function findLiveSession(database: Database, tokenHash: string, now: Date): Promise<LiveSession | undefined> {
+  if (database.dialect === 'postgres') return (await liveSessionQuery(database, tokenHash, now))[0];
+  let statement = liveSessionStatements.get(database.db);
+  if (!statement) {
+    statement = liveSessionQuery(database, sql.placeholder('tokenHash'), sql.placeholder('now')).prepare();
+    liveSessionStatements.set(database.db, statement);
+  }
   return statement.get({ tokenHash, now: now.getTime() });
 }
 
-export const revokeSession = (db: Db, sessionId: number, at: Date) =>
-  db.update(sessions).set({ revokedAt: at }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))).run();
+export const revokeSession = async ({ db, tables: { sessions } }: Access, sessionId: number, at: Date) => {
+  await db.update(sessions).set({ revokedAt: at }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+};
 
-export const revokeUserSessions = (db: Db, userId: number, at: Date, exceptSessionId?: number) =>
-  db
+export const revokeUserSessions = async ({ db, tables: { sessions } }: Access, userId: number, at: Date, exceptSessionId?: number) => {
+  await db
     .update(sessions)
     .set({ revokedAt: at })
     .where(
@@ -76,15 +83,15 @@ export const revokeUserSessions = (db: Db, userId: number, at: Date, exceptSessi
         isNull(sessions.revokedAt),
         exceptSessionId === undefined ? undefined : sql`${sessions.id} <> ${exceptSessionId}`,
       ),
-    )
-    .run();
+    );
+};
 
-export const insertLoginEvent = (db: Db, values: typeof loginEvents.$inferInsert) =>
-  db.insert(loginEvents).values(values).run();
+export const insertLoginEvent = async ({ db, tables: { loginEvents } }: Access, values: typeof loginEvents.$inferInsert) => {
+  await db.insert(loginEvents).values(values);
+};
 
-export const listLoginStats = (db: Db) =>
+export const listLoginStats = ({ db, tables: { users } }: Access) =>
   db
     .select({ username: users.username, loginCount: users.loginCount, lastLoginAt: users.lastLoginAt })
     .from(users)
-    .orderBy(desc(users.loginCount), users.username)
-    .all();
+    .orderBy(desc(users.loginCount), users.username);

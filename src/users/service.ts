@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock';
-import type { Db } from '../db/client';
-import { ROLES, type Role, users } from '../db/schema';
+import type { Database } from '../db/client';
+import { ROLES, type Role } from '../db/schema';
 import { type Selection, withSelection } from '../db/selection';
 import { z } from 'zod';
 import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated, unavailable } from '../errors';
@@ -22,7 +22,7 @@ export interface AuthUser {
 }
 
 export interface UsersServiceOptions {
-  db: Db;
+  database: Database;
   log: Logger;
   events: EventBus;
   tokenTtlMs: number;
@@ -71,10 +71,14 @@ export const updateUserInput = z.object({ role: role.nullish(), password: newPas
 // Both are checked before the current password is verified: a request that cannot succeed costs no hash.
 export const changePasswordInput = z.object({ currentPassword: stringAtMost('currentPassword', PASSWORD_MAX), newPassword: newPassword('newPassword') });
 
-/** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
+/** Where instances sharing a PostgreSQL database announce that sessions changed (the payload: the change's id). */
+export const SESSIONS_CHANNEL = 'jobgraph_sessions';
 /** Live sessions remembered at most (the map is cleared when full). */
 const LIVE_SESSION_CACHE_SIZE = 10_000;
+/** Session changes remembered by id, so one heard twice (Redis and NOTIFY) is acted on once. */
+const RECENT_CHANGES_KEPT = 500;
 
+/** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
 export class UsersService {
   private readonly usernameThrottle: LoginThrottle;
   // Null when LOGIN_MAX_FAILURES_PER_ADDRESS is 0 (behind a proxy every client shares one address).
@@ -83,6 +87,10 @@ export class UsersService {
   private dummyHash: Promise<string> | undefined;
 
   private readonly liveSessions = new Map<string, AuthUser>();
+  /** Moves on each drop of the cache: a session read that started before a drop is answered but not remembered. */
+  private sessionsGeneration = 0;
+  /** Session changes made here or heard of lately, by id (see forgetSessions). */
+  private readonly recentChanges = new Set<string>();
   private readonly sessionChangeListeners = new Set<() => void>();
 
   constructor(private readonly options: UsersServiceOptions) {
@@ -92,7 +100,7 @@ export class UsersService {
       ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs, now)
       : null;
     // Another instance changed users or sessions, or its messages may have been missed: drop what is cached here.
-    options.events.onRemote('sessionsChanged', () => this.dropCachedSessions());
+    options.events.onRemote('sessionsChanged', ({ change }) => this.sessionsChangedElsewhere(change));
     options.events.onRemoteGap(() => this.dropCachedSessions());
   }
 
@@ -105,21 +113,26 @@ export class UsersService {
   }
 
   private get db() {
-    return this.options.db;
+    return this.options.database;
   }
 
   /**
    * Makes sure an enabled admin exists. With no password configured, one is generated and returned so the
    * caller can show it once; it is never stored in clear or logged.
    */
-  async bootstrapAdmin(username: string, configuredPassword: string | undefined) {
-    if (q.countActiveAdmins(this.db) > 0) return { created: false as const };
+  bootstrapAdmin(username: string, configuredPassword: string | undefined) {
+    // Instances starting together on one PostgreSQL database: the first makes the admin, the others find it.
+    return this.db.exclusively('bootstrap-admin', () => this.bootstrapAdminNow(username, configuredPassword));
+  }
+
+  private async bootstrapAdminNow(username: string, configuredPassword: string | undefined) {
+    if ((await q.countActiveAdmins(this.db)) > 0) return { created: false as const };
     const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
     const passwordHash = await this.hashPassword(password);
-    const existing = q.findUserByUsername(this.db, name);
+    const existing = await q.findUserByUsername(this.db, name);
+    if (existing) await q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
+    else await q.insertUser(this.db, { username: name, passwordHash, role: 'ADMIN' });
     this.forgetSessions();
-    if (existing) q.updateUserRow(this.db, existing.id, { role: 'ADMIN', disabled: false, passwordHash });
-    else q.insertUser(this.db, { username: name, passwordHash, role: 'ADMIN' });
     this.options.log.info({ username: name, passwordSource: configuredPassword ? 'ADMIN_PASSWORD' : 'generated' }, 'first admin created');
     return { created: true as const, username: name, generatedPassword: configuredPassword ? undefined : password };
   }
@@ -141,8 +154,8 @@ export class UsersService {
   async loginOnce(usernameInput: string, passwordInput: string, clientAddress: string | null): Promise<{ id: number; username: string; role: Role }> {
     const user = await this.verifyPassword(usernameInput, passwordInput, clientAddress);
     const at = new Date(this.clock.now());
-    q.recordSuccessfulLogin(this.db, user.id, at);
-    this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
+    await q.recordSuccessfulLogin(this.db, user.id, at);
+    await this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
     return { id: user.id, username: user.username, role: user.role };
   }
 
@@ -152,7 +165,7 @@ export class UsersService {
     const address = clientAddress ?? 'unknown';
     const wait = Math.max(this.usernameThrottle.retryAfterSeconds(username), this.addressThrottle?.retryAfterSeconds(address) ?? 0);
     if (wait > 0) {
-      this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
+      await this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
       throw rateLimited(`too many failed logins; try again in ${wait} s`, wait);
     }
     // No await between the check above and these reservations: that is what makes the budget hold.
@@ -161,14 +174,14 @@ export class UsersService {
 
     try {
       shared = await this.reserveShared(username, address, clientAddress);
-      const user = q.findUserByUsername(this.db, username);
+      const user = await q.findUserByUsername(this.db, username);
       const passwordMatches = user
         ? await Bun.password.verify(password, user.passwordHash)
         : await Bun.password.verify(password, await (this.dummyHash ??= this.hashPassword(generatePassword())));
       const failure = !user ? 'unknown user' : !passwordMatches ? 'wrong password' : user.disabled ? 'account disabled' : null;
       if (failure || !user) {
         await this.recordFailedAttempt(attempts, shared, username, address);
-        this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
+        await this.recordLogin({ username, success: false, reason: failure, clientAddress, at: new Date() }, user?.id);
         throw unauthenticated('user info error');
       }
       return user;
@@ -195,7 +208,7 @@ export class UsersService {
       throw unavailable('logins are unavailable for a moment (the shared login throttle cannot be reached); try again shortly');
     }
     if ('attempt' in reserved) return reserved.attempt;
-    this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
+    await this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
     throw rateLimited(`too many failed logins; try again in ${reserved.wait} s`, reserved.wait);
   }
 
@@ -214,32 +227,35 @@ export class UsersService {
     if (usedUp.address) this.options.log.warn({ address }, 'login locked for this address');
   }
 
-  private startSession(user: NonNullable<ReturnType<typeof q.findUserByUsername>>, clientAddress: string | null) {
+  private async startSession(user: q.UserRow, clientAddress: string | null) {
     const token = generateToken();
     const at = new Date(this.clock.now());
-    const session = this.db.transaction((tx) => {
-      q.recordSuccessfulLogin(tx as unknown as Db, user.id, at);
-      return q.insertSession(tx as unknown as Db, {
+    const session = await this.db.transaction(async (tx) => {
+      const access = { db: tx, tables: this.db.tables };
+      await q.recordSuccessfulLogin(access, user.id, at);
+      return q.insertSession(access, {
         userId: user.id,
         tokenHash: hashToken(token),
         expiresAt: new Date(at.getTime() + this.options.tokenTtlMs),
         clientAddress,
       });
     });
-    this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
+    await this.recordLogin({ username: user.username, success: true, reason: null, clientAddress, at }, user.id);
     const authUser: AuthUser = { id: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: at.getTime() + this.options.tokenTtlMs };
-    return { token, user: q.findUserById(this.db, user.id)!, authUser };
+    return { token, user: (await q.findUserById(this.db, user.id))!, authUser };
   }
 
   /** The user behind a bearer token, or null when the token is unknown, revoked, expired or its user disabled. */
-  authenticate(token: string): AuthUser | null {
+  async authenticate(token: string): Promise<AuthUser | null> {
     const tokenHash = hashToken(token);
     const now = this.clock.now();
-    // While Redis is unreachable another instance's logout could go unheard: every check reads the database then.
-    const cacheable = !this.options.events.missingRemoteEvents;
+    // While Redis is unreachable another instance's logout could go unheard: every check reads the database then —
+    // except on PostgreSQL, whose NOTIFY tells every instance sharing the sessions' table, Redis or not.
+    const cacheable = this.db.dialect === 'postgres' || !this.options.events.missingRemoteEvents;
     const known = cacheable ? this.liveSessions.get(tokenHash) : undefined;
     if (known && known.expiresAt > now) return known;
-    const session = q.findLiveSession(this.db, tokenHash, new Date(now));
+    const generation = this.sessionsGeneration;
+    const session = await q.findLiveSession(this.db, tokenHash, new Date(now));
     if (!session) return null;
     const user: AuthUser = {
       id: session.userId,
@@ -248,7 +264,8 @@ export class UsersService {
       sessionId: session.sessionId,
       expiresAt: session.expiresAt.getTime(),
     };
-    if (!cacheable) return user;
+    // Sessions changed while it was read (another instance's logout committed meanwhile, say): not remembered.
+    if (!cacheable || generation !== this.sessionsGeneration) return user;
     if (this.liveSessions.size >= LIVE_SESSION_CACHE_SIZE) this.liveSessions.clear();
     this.liveSessions.set(tokenHash, user);
     return user;
@@ -256,53 +273,76 @@ export class UsersService {
 
   /**
    * Every request authenticates, so live sessions are remembered in memory. Any change to users or sessions
-   * (logout, a role, a password, a disabled or deleted account) forgets them all, here and (through the event bus,
-   * with REDIS_URL) on every other instance. The event leaves at the end of the current tick, after the synchronous
-   * transaction that made the change committed, so no instance re-reads the session before the change.
+   * (logout, a role, a password, a disabled or deleted account) forgets them all, here and on every other instance,
+   * so nothing revokes a token behind an instance's back: through the event bus (REDIS_URL) and, where instances
+   * share a PostgreSQL database, through the database itself (NOTIFY; Redis or not). Each change has an id: an
+   * instance that hears it both ways acts once. Called only once the change is committed (awaited), so no instance
+   * re-reads a session before the change and caches it again.
    */
   private forgetSessions(): void {
+    const change = crypto.randomUUID();
+    this.heardChange(change);
     this.dropCachedSessions();
-    this.options.events.publish('sessionsChanged', { reason: 'users or sessions changed' });
+    this.options.events.publish('sessionsChanged', { reason: 'users or sessions changed', change });
+    if (this.db.dialect === 'postgres') {
+      this.db.broadcast(SESSIONS_CHANNEL, change).catch((error) => this.options.log.error({ err: error }, 'telling other instances of a session change failed'));
+    }
+  }
+
+  /** Another instance changed users or sessions (told through Redis or PostgreSQL); a change already heard is not acted on again. */
+  sessionsChangedElsewhere(change: string | undefined): void {
+    if (change !== undefined && !this.heardChange(change)) return;
+    this.dropCachedSessions();
+  }
+
+  /** Whether `change` is news (remembered from now on: the last few hundred). */
+  private heardChange(change: string): boolean {
+    if (this.recentChanges.has(change)) return false;
+    this.recentChanges.add(change);
+    if (this.recentChanges.size > RECENT_CHANGES_KEPT) this.recentChanges.delete(this.recentChanges.values().next().value!);
+    return true;
   }
 
   /** Forgets the cached sessions and has open streams check their tokens again. */
   private dropCachedSessions(): void {
+    // A session read still in flight may predate the change: authenticate will not cache it (see there).
+    this.sessionsGeneration++;
     this.liveSessions.clear();
     for (const listener of this.sessionChangeListeners) listener();
   }
 
   /**
-   * Called (synchronously, possibly inside the transaction that makes it) on every change that may end sessions:
+   * Called (synchronously, once the change is committed) on every change that may end sessions:
    * the transports use it to end the streams opened with a token that no longer works.
    */
   onSessionsChanged(listener: () => void): void {
     this.sessionChangeListeners.add(listener);
   }
 
-  logout(user: AuthUser): void {
+  async logout(user: AuthUser): Promise<void> {
+    await q.revokeSession(this.db, user.sessionId, new Date());
     this.forgetSessions();
-    q.revokeSession(this.db, user.sessionId, new Date());
     this.options.log.info({ userId: user.id, username: user.username }, 'logout');
   }
 
-  getUser(id: number) {
-    const user = q.findUserById(this.db, id);
+  async getUser(id: number) {
+    const user = await q.findUserById(this.db, id);
     if (!user) throw notFound(`no user with id ${id}`);
     return user;
   }
 
   /** The account as the reader selects it (see Selection); null when there is none. */
   async findUser(id: number, select?: Selection) {
-    return (await this.db.query.users.findFirst(withSelection({ where: { id } }, select))) ?? null;
+    return (await this.db.db.query.users.findFirst(withSelection({ where: { id } }, select))) ?? null;
   }
 
   /** Every account, oldest first, as the reader selects and pages them. */
   listUsers(select?: Selection) {
-    return this.db.query.users.findMany(withSelection({ orderBy: { id: 'asc' as const } }, select));
+    return this.db.db.query.users.findMany(withSelection({ orderBy: { id: 'asc' as const } }, select));
   }
 
   countUsers(): Promise<number> {
-    return this.db.$count(users);
+    return this.db.db.$count(this.db.tables.users);
   }
 
   /** Every login attempt from now on, as it is logged (for admins watching live). */
@@ -312,28 +352,29 @@ export class UsersService {
 
   async createUser(input: z.input<typeof createUserInput>) {
     const { username, password, role } = parseInput(createUserInput, input);
-    if (q.findUserByUsername(this.db, username)) throw conflict(`username "${username}" is taken`);
-    const user = q.insertUser(this.db, { username, passwordHash: await this.hashPassword(password), role });
+    if (await q.findUserByUsername(this.db, username)) throw conflict(`username "${username}" is taken`);
+    const user = await q.insertUser(this.db, { username, passwordHash: await this.hashPassword(password), role });
     this.options.log.info({ userId: user.id, username, role }, 'user created');
     return user;
   }
 
   async updateUser(id: number, input: z.input<typeof updateUserInput>) {
-    const user = this.getUser(id);
+    const user = await this.getUser(id);
     const { role, disabled, password } = parseInput(updateUserInput, input);
     const changes: Parameters<typeof q.updateUserRow>[2] = {};
     if (role != null) changes.role = role;
     if (disabled != null) changes.disabled = disabled;
     if (password != null) changes.passwordHash = await this.hashPassword(password);
     const losesAdmin = user.role === 'ADMIN' && !user.disabled && ((changes.role && changes.role !== 'ADMIN') || changes.disabled);
-    if (losesAdmin && q.countActiveAdmins(this.db) <= 1) throw conflict('cannot demote or disable the last active admin');
-    const updated = this.db.transaction((tx) => {
-      this.forgetSessions();
-      const row = q.updateUserRow(tx as unknown as Db, id, changes)!;
+    if (losesAdmin && (await q.countActiveAdmins(this.db)) <= 1) throw conflict('cannot demote or disable the last active admin');
+    const updated = await this.db.transaction(async (tx) => {
+      const access = { db: tx, tables: this.db.tables };
+      const row = (await q.updateUserRow(access, id, changes))!;
       // A password reset or a disabled account must not leave old tokens working.
-      if (changes.passwordHash || changes.disabled) q.revokeUserSessions(tx as unknown as Db, id, new Date());
+      if (changes.passwordHash || changes.disabled) await q.revokeUserSessions(access, id, new Date());
       return row;
     });
+    this.forgetSessions();
     this.options.log.info(
       { userId: id, role: changes.role, disabled: changes.disabled, passwordReset: Boolean(changes.passwordHash) },
       'user updated',
@@ -341,31 +382,32 @@ export class UsersService {
     return updated;
   }
 
-  deleteUser(id: number): boolean {
-    const user = this.getUser(id);
-    if (user.role === 'ADMIN' && !user.disabled && q.countActiveAdmins(this.db) <= 1) {
+  async deleteUser(id: number): Promise<boolean> {
+    const user = await this.getUser(id);
+    if (user.role === 'ADMIN' && !user.disabled && (await q.countActiveAdmins(this.db)) <= 1) {
       throw conflict('cannot delete the last active admin');
     }
     // Sessions go with the user (ON DELETE CASCADE), so every token of theirs stops working at once.
+    await q.deleteUserRow(this.db, id);
     this.forgetSessions();
-    q.deleteUserRow(this.db, id);
     this.options.log.info({ userId: id, username: user.username }, 'user deleted');
     return true;
   }
 
   async changePassword(actor: AuthUser, currentPasswordInput: string, newPasswordInput: string): Promise<boolean> {
     const { currentPassword, newPassword } = parseInput(changePasswordInput, { currentPassword: currentPasswordInput, newPassword: newPasswordInput });
-    const user = this.getUser(actor.id);
+    const user = await this.getUser(actor.id);
     if (!(await Bun.password.verify(currentPassword, user.passwordHash))) {
       throw new DomainError(ErrorCode.BAD_USER_INPUT, 'current password is wrong', { field: 'currentPassword' });
     }
     const passwordHash = await this.hashPassword(newPassword);
-    this.db.transaction((tx) => {
-      this.forgetSessions();
-      q.updateUserRow(tx as unknown as Db, actor.id, { passwordHash });
+    await this.db.transaction(async (tx) => {
+      const access = { db: tx, tables: this.db.tables };
+      await q.updateUserRow(access, actor.id, { passwordHash });
       // Other devices must log in again; the session that changed the password stays.
-      q.revokeUserSessions(tx as unknown as Db, actor.id, new Date(), actor.sessionId);
+      await q.revokeUserSessions(access, actor.id, new Date(), actor.sessionId);
     });
+    this.forgetSessions();
     this.options.log.info({ userId: actor.id }, 'password changed');
     return true;
   }
@@ -374,8 +416,8 @@ export class UsersService {
     return q.listLoginStats(this.db);
   }
 
-  private recordLogin(event: LoginEvent, userId?: number): void {
-    q.insertLoginEvent(this.db, { ...event, userId: userId ?? null });
+  private async recordLogin(event: LoginEvent, userId?: number): Promise<void> {
+    await q.insertLoginEvent(this.db, { ...event, userId: userId ?? null });
     const entry = { username: event.username, address: event.clientAddress, reason: event.reason ?? undefined };
     if (event.success) this.options.log.info(entry, 'login succeeded');
     else this.options.log.warn(entry, 'login failed');

@@ -1,3 +1,4 @@
+import { Database } from 'bun:sqlite';
 import { startQuoteServer, type QuoteServer } from '../../quote-server/server';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,38 @@ export interface GraphQLResponse<T = Record<string, any>> {
   headers: Headers;
 }
 
+/**
+ * A PostgreSQL server to run the test servers on (`bun run test` sets it when PostgreSQL is installed): each test
+ * server then gets a fresh database of its own, dropped when it stops. Unset: each gets a temporary SQLite file.
+ */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
+/** Tests that look inside the SQLite file (or its lock) run only where the test servers use one. */
+export const onSqlite = !TEST_DATABASE_URL;
+
+/** A fresh, empty PostgreSQL database on TEST_DATABASE_URL's server; `drop` removes it (and ends its connections). */
+export async function createTestDatabase(serverUrl = TEST_DATABASE_URL!): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `jobgraph_test_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const admin = new Bun.SQL(serverUrl, { max: 1 });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.close();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const again = new Bun.SQL(serverUrl, { max: 1 });
+      try {
+        await again.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await again.close();
+      }
+    },
+  };
+}
+
 export interface TestServer {
   /** The in-process quote server, unless the test passed QUOTE_SERVER. */
   quoteServer: QuoteServer | null;
@@ -25,7 +58,14 @@ export interface TestServer {
   url: string;
   wsUrl: string;
   databasePath: string;
+  /** Set when this server runs on PostgreSQL (TEST_DATABASE_URL): its own database's URL. */
+  databaseUrl: string | undefined;
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>>;
+  /**
+   * Runs SQL on this server's database, whichever it is (SQL both dialects read alike; parameters `$1`, `$2`…;
+   * cast counts: `CAST(count(*) AS INTEGER)`), and returns its rows.
+   */
+  sql<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]>;
   login(username: string, password: string): Promise<string>;
   /** Creates a user (as admin) and returns a token for them. */
   userWithRole(role: 'ADMIN' | 'MANAGER' | 'USER' | 'SECRETARY', username?: string): Promise<{ id: string; token: string; username: string }>;
@@ -45,7 +85,8 @@ let counter = 0;
 export const TEST_PASSWORD_HASH_COST = { memoryCost: 8, timeCost: 1 };
 
 /**
- * A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file; `options` can bring a clock.
+ * A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file (or, with TEST_DATABASE_URL, its
+ * own PostgreSQL database); `options` can bring a clock.
  * Passwords are hashed at TEST_PASSWORD_HASH_COST (users.test.ts checks that production keeps the strong default).
  */
 export async function startTestServer(
@@ -56,7 +97,10 @@ export async function startTestServer(
   const databasePath = join(dir, 'jobgraph.db');
   // Unless a test brings its own, a quote server in this process (the embedded child is tested with real processes).
   const quoteServer = env.QUOTE_SERVER ? null : await startQuoteServer({ port: 0, delayMs: Number(env.QUOTE_DELAY_MS ?? 50) });
+  // A test that names its SQLite file (or a database) keeps it.
+  const pg = TEST_DATABASE_URL && !env.DATABASE_PATH && !env.DATABASE_URL ? await createTestDatabase() : null;
   const config = loadConfig({
+    ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...(quoteServer ? { QUOTE_SERVER: `127.0.0.1:${quoteServer.port}` } : {}),
     PORT: '0',
     HOST: '127.0.0.1',
@@ -72,11 +116,18 @@ export async function startTestServer(
     ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL, REDIS_PREFIX: `test:${crypto.randomUUID()}:` } : {}),
     ...env,
   });
-  const running = await startServer(config, {
-    passwordHashCost: TEST_PASSWORD_HASH_COST,
-    ...options,
-    log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }),
-  });
+  let running: RunningServer;
+  try {
+    running = await startServer(config, {
+      passwordHashCost: TEST_PASSWORD_HASH_COST,
+      ...options,
+      log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }),
+    });
+  } catch (error) {
+    quoteServer?.stop();
+    await pg?.drop();
+    throw error;
+  }
   const url = running.url;
   const wsUrl = url.replace(/^http/, 'ws');
   const nextSubscriptions = watchSubscriptions(running.app.events, running.fanOut);
@@ -131,8 +182,10 @@ export async function startTestServer(
     quoteServer,
     url,
     wsUrl,
-    databasePath,
+    databasePath: config.databasePath,
+    databaseUrl: config.databaseUrl,
     gql,
+    sql: (text, ...params) => runSql(config.databaseUrl ?? config.databasePath, text, params),
     login,
     userWithRole,
     adminToken,
@@ -142,9 +195,28 @@ export async function startTestServer(
       await Promise.all(clients.map((client) => client.dispose()));
       await running.stop();
       quoteServer?.stop();
+      await pg?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** SQL on a SQLite file or a PostgreSQL URL, with `$n` parameters either way. */
+async function runSql<T>(database: string, text: string, params: unknown[]): Promise<T[]> {
+  if (/^postgres(ql)?:/.test(database)) {
+    const sql = new Bun.SQL(database, { max: 1 });
+    try {
+      return [...((await sql.unsafe(text, params as never[])) as T[])];
+    } finally {
+      await sql.close();
+    }
+  }
+  const sqlite = new Database(database);
+  try {
+    return sqlite.query(text.replace(/\$(\d+)/g, '?$1')).all(...(params as never[])) as T[];
+  } finally {
+    sqlite.close();
+  }
 }
 
 /**

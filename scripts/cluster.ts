@@ -1,0 +1,119 @@
+// `bun scripts/cluster.ts`: jobgraph scaled out on this machine, to try. Starts PostgreSQL (and Redis, when
+// redis-server is installed) in a temporary directory on 127.0.0.1, then INSTANCES jobgraphs (default 3) on free
+// loopback ports sharing them, prints their URLs and the admin password, and stops everything on Ctrl-C.
+//   INSTANCES=3 WORKERS=1 bun scripts/cluster.ts
+//   BENCH_JOBS=10000 bun scripts/cluster.ts   submits that many diagnostic jobs round-robin, reports jobs/s, and stops
+//   SQLITE=1 BENCH_JOBS=10000 bun scripts/cluster.ts   the same on one instance over a SQLite file, to compare
+//   (the bench queue's concurrency: CONCURRENCY, default 8 per worker per instance — it bounds the whole cluster)
+import { type Subprocess } from 'bun';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findRedisServer, freePort, type LocalServer, startPostgres, startRedis } from './lib/local-servers';
+
+const SQLITE = Boolean(process.env.SQLITE);
+const INSTANCES = SQLITE ? 1 : Number(process.env.INSTANCES ?? 3);
+const WORKERS = process.env.WORKERS ?? '1';
+const BENCH_JOBS = Number(process.env.BENCH_JOBS ?? 0);
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD ?? `cluster-${crypto.randomUUID().slice(0, 8)}`;
+
+const servers: LocalServer[] = [];
+const instances: { proc: Subprocess; url: string }[] = [];
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const { proc } of instances) proc.kill('SIGTERM');
+    await Promise.all(instances.map(({ proc }) => proc.exited));
+    for (const server of servers.reverse()) await server.stop().catch((error) => console.error(error));
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+try {
+  const env: Record<string, string> = { ADMIN_PASSWORD, WORKERS, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', HOST: '127.0.0.1' };
+  if (SQLITE) {
+    env.DATABASE_PATH = join(mkdtempSync(join(tmpdir(), 'jobgraph-cluster-')), 'jobgraph.db');
+    console.log(`SQLite      ${env.DATABASE_PATH}`);
+  } else {
+    const pg = await startPostgres();
+    servers.push(pg);
+    env.DATABASE_URL = pg.url;
+    console.log(`PostgreSQL  ${pg.url}`);
+  }
+  if (!SQLITE && findRedisServer()) {
+    const redis = await startRedis();
+    servers.push(redis);
+    env.REDIS_URL = redis.url;
+    console.log(`Redis       ${redis.url}`);
+  } else if (!SQLITE) console.log('Redis       not installed (apt-get install redis-server): subscriptions reach only the instance that produced the event');
+
+  // One first (it migrates and makes the admin), then the others together.
+  for (let i = 0; i < INSTANCES; i++) {
+    const port = await freePort();
+    const proc = Bun.spawn(['bun', 'src/main.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { ...process.env, ...env, PORT: String(port) },
+      stdout: 'inherit',
+      stderr: 'inherit',
+    });
+    const url = `http://127.0.0.1:${port}/graphql`;
+    instances.push({ proc, url });
+    for (let tries = 0; ; tries++) {
+      const ready = await fetch(url.replace('/graphql', '/ready')).then((r) => r.status === 200, () => false);
+      if (ready) break;
+      if (proc.exitCode !== null || tries > 600) throw new Error(`instance ${i + 1} did not start`);
+      await Bun.sleep(100);
+    }
+    console.log(`jobgraph ${i + 1}  ${url}`);
+  }
+  console.log(`admin / ${ADMIN_PASSWORD}`);
+
+  if (BENCH_JOBS > 0) {
+    await bench(BENCH_JOBS);
+    await stopAll(0);
+  }
+  console.log('Ctrl-C stops them all.');
+} catch (error) {
+  console.error(error);
+  await stopAll(1);
+}
+
+async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: unknown };
+  if (!body.data) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+/** N diagnostic jobs (1 ms each) submitted round-robin in batches of 500; the time until every one succeeded. */
+async function bench(jobs: number) {
+  const urls = instances.map((instance) => instance.url);
+  const token = (await gql(urls[0]!, 'mutation($p: String!) { login(username: "admin", password: $p) { token } }', { p: ADMIN_PASSWORD })).login.token;
+  // A queue's concurrency bounds its running jobs over every instance: room for all of them.
+  const concurrency = Number(process.env.CONCURRENCY ?? urls.length * Number(WORKERS) * 8);
+  await gql(urls[0]!, 'mutation($c: Int!) { createQueue(input: { name: "bench", concurrency: $c }) { name } }', { c: concurrency }, token);
+  const started = performance.now();
+  for (let i = 0; i * 500 < jobs; i++) {
+    const n = Math.min(500, jobs - i * 500);
+    await gql(urls[i % urls.length]!, 'mutation($n: Int!) { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 1, queue: "bench" }, count: $n) { id } }', { n }, token);
+  }
+  const submitted = performance.now();
+  for (;;) {
+    const { jobCounts } = await gql(urls[0]!, '{ jobCounts { succeeded } }', {}, token);
+    if (jobCounts.succeeded >= jobs) break;
+    await Bun.sleep(50);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `bench: ${jobs.toLocaleString('en')} jobs on ${urls.length} instance(s) × ${WORKERS} worker(s), queue concurrency ${concurrency}: submitted in ${((submitted - started) / 1000).toFixed(2)} s, ` +
+      `all succeeded in ${seconds.toFixed(2)} s: ${Math.round(jobs / seconds).toLocaleString('en')} jobs/s end to end`,
+  );
+}

@@ -1,0 +1,47 @@
+// `bun run test`: the suite on SQLite, then — where the servers are installed — again on PostgreSQL (and Redis),
+// each started for the run in a temporary directory on loopback and stopped after. Says which backends ran and how
+// each went; exits non-zero if any failed. Arguments go to `bun test` (a file, `-t name`).
+import { findPostgresBin, findRedisServer, type LocalServer, startPostgres, startRedis } from './lib/local-servers';
+
+const args = process.argv.slice(2);
+
+async function bunTest(label: string, env: Record<string, string>): Promise<{ label: string; ok: boolean; seconds: number }> {
+  console.log(`\n=== bun test on ${label} ===`);
+  const started = performance.now();
+  const child = Bun.spawn(['bun', 'test', ...args], { env: { ...process.env, ...env }, stdio: ['inherit', 'inherit', 'inherit'] });
+  const code = await child.exited;
+  return { label, ok: code === 0, seconds: (performance.now() - started) / 1000 };
+}
+
+const results: { label: string; ok: boolean; seconds: number }[] = [];
+const skipped: string[] = [];
+results.push(await bunTest('SQLite', { TEST_DATABASE_URL: '', TEST_REDIS_URL: '' }));
+
+const pgBin = findPostgresBin();
+if (!pgBin) skipped.push('PostgreSQL (no initdb found: apt-get install postgresql, or set PG_BIN)');
+else {
+  const servers: LocalServer[] = [];
+  try {
+    const pg = await startPostgres(pgBin);
+    servers.push(pg);
+    const env: Record<string, string> = { TEST_DATABASE_URL: pg.url, TEST_REDIS_URL: '' };
+    let label = 'PostgreSQL';
+    if (findRedisServer()) {
+      const redis = await startRedis();
+      servers.push(redis);
+      env.TEST_REDIS_URL = redis.url;
+      label = 'PostgreSQL + Redis';
+    } else skipped.push('Redis (no redis-server found: apt-get install redis-server)');
+    results.push(await bunTest(label, env));
+  } catch (error) {
+    console.error(error);
+    results.push({ label: 'PostgreSQL (could not start)', ok: false, seconds: 0 });
+  } finally {
+    for (const server of servers.reverse()) await server.stop().catch((error) => console.error(error));
+  }
+}
+
+console.log('\n=== backends ===');
+for (const { label, ok, seconds } of results) console.log(`${ok ? 'passed' : 'FAILED'}  ${label} (${seconds.toFixed(1)} s)`);
+for (const reason of skipped) console.log(`skipped ${reason}`);
+process.exit(results.every((result) => result.ok) ? 0 : 1);

@@ -1,0 +1,163 @@
+// The same tables as ./schema.ts, for PostgreSQL: same table and column names, same TypeScript names and row
+// shapes, so services, relations and the GraphQL planner read either alike (see ./database.ts).
+// Two choices keep the rows identical to SQLite's and avoid driver quirks (drizzle-orm issues #5062, #5287):
+// times are bigint milliseconds (as SQLite's integers), read back as Date; JSON is kept as text and parsed here.
+import { sql } from 'drizzle-orm';
+import { boolean, customType, doublePrecision, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { JOB_KINDS, JOB_STATUSES, ROLES } from './schema';
+
+/** Milliseconds since the epoch in a bigint, a Date in TypeScript (SQLite's `timestamp_ms`). */
+const timestampMs = customType<{ data: Date; driverData: string | number | bigint }>({
+  dataType: () => 'bigint',
+  toDriver: (value) => value.getTime(),
+  fromDriver: (value) => new Date(Number(value)),
+});
+
+/** JSON as text (SQLite's `text({ mode: 'json' })`): stringified once here, whatever the driver does with objects. */
+const jsonText = <T = unknown>(name: string) =>
+  customType<{ data: T; driverData: string }>({
+    dataType: () => 'text',
+    toDriver: (value) => JSON.stringify(value),
+    fromDriver: (value) => JSON.parse(value) as T,
+  })(name);
+
+const id = () => integer('id').primaryKey().generatedByDefaultAsIdentity();
+const nowMs = sql`((extract(epoch from clock_timestamp()) * 1000)::bigint)`;
+const createdAt = () => timestampMs('created_at').notNull().default(nowMs);
+
+export const users = pgTable('users', {
+  id: id(),
+  username: text('username').notNull().unique(),
+  passwordHash: text('password_hash').notNull(),
+  role: text('role', { enum: ROLES }).notNull(),
+  disabled: boolean('disabled').notNull().default(false),
+  loginCount: integer('login_count').notNull().default(0),
+  lastLoginAt: timestampMs('last_login_at'),
+  createdAt: createdAt(),
+});
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: id(),
+    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdAt: createdAt(),
+    expiresAt: timestampMs('expires_at').notNull(),
+    revokedAt: timestampMs('revoked_at'),
+    clientAddress: text('client_address'),
+  },
+  (table) => [index('sessions_user_idx').on(table.userId)],
+);
+
+export const loginEvents = pgTable(
+  'login_events',
+  {
+    id: id(),
+    username: text('username').notNull(),
+    userId: integer('user_id').references(() => users.id, { onDelete: 'set null' }),
+    success: boolean('success').notNull(),
+    reason: text('reason'),
+    clientAddress: text('client_address'),
+    at: timestampMs('at').notNull(),
+  },
+  (table) => [index('login_events_at_idx').on(table.at)],
+);
+
+export const queues = pgTable('queues', {
+  id: id(),
+  name: text('name').notNull().unique(),
+  concurrency: integer('concurrency').notNull(),
+  maxLength: integer('max_length').notNull(),
+  paused: boolean('paused').notNull().default(false),
+  createdAt: createdAt(),
+});
+
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: id(),
+    kind: text('kind', { enum: JOB_KINDS }).notNull(),
+    status: text('status', { enum: JOB_STATUSES }).notNull(),
+    queue: text('queue')
+      .notNull()
+      .references(() => queues.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+    ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    result: jsonText('result'),
+    error: text('error'),
+    progress: doublePrecision('progress').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    priority: integer('priority').notNull().default(0),
+    timeoutMs: integer('timeout_ms').notNull(),
+    runAt: timestampMs('run_at').notNull(),
+    leaseToken: text('lease_token'),
+    leaseExpiresAt: timestampMs('lease_expires_at'),
+    claimedBy: text('claimed_by'),
+    createdAt: createdAt(),
+    startedAt: timestampMs('started_at'),
+    finishedAt: timestampMs('finished_at'),
+  },
+  (table) => [
+    index('jobs_claim_idx').on(table.queue, table.status, table.priority, table.id),
+    index('jobs_owner_idx').on(table.ownerId, table.id),
+    index('jobs_status_idx').on(table.status, table.id),
+  ],
+);
+
+export const jobInputs = pgTable('job_inputs', {
+  jobId: integer('job_id')
+    .primaryKey()
+    .references(() => jobs.id, { onDelete: 'cascade' }),
+  input: jsonText('input').notNull(),
+});
+
+export const jobEvents = pgTable(
+  'job_events',
+  {
+    id: id(),
+    jobId: integer('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    payload: jsonText('payload'),
+    at: timestampMs('at').notNull(),
+  },
+  (table) => [index('job_events_job_idx').on(table.jobId, table.id)],
+);
+
+export const analyticsDatasets = pgTable('analytics_datasets', {
+  id: id(),
+  source: text('source').notNull(),
+  sha256: text('sha256').notNull(),
+  rowsRead: integer('rows_read').notNull(),
+  rowsKept: integer('rows_kept').notNull(),
+  rowsSkipped: integer('rows_skipped').notNull(),
+  ingestMs: doublePrecision('ingest_ms').notNull(),
+  loadedAt: createdAt(),
+});
+
+export const analyticsRows = pgTable('analytics_rows', {
+  id: integer('id').primaryKey(),
+  question: text('question').notNull(),
+  state: text('state').notNull(),
+  category: text('category').notNull(),
+  segment: text('segment').notNull(),
+  yearStart: integer('year_start'),
+  yearEnd: integer('year_end'),
+  value: doublePrecision('value').notNull(),
+});
+
+export const relayCache = pgTable(
+  'relay_cache',
+  {
+    url: text('url').primaryKey(),
+    status: integer('status').notNull(),
+    headers: jsonText<Record<string, string>>('headers').notNull(),
+    body: text('body').notNull(),
+    policy: jsonText('policy').notNull(),
+    fetchedAt: timestampMs('fetched_at').notNull(),
+    lastUsedAt: timestampMs('last_used_at').notNull(),
+  },
+  (table) => [index('relay_cache_lru_idx').on(table.lastUsedAt)],
+);
