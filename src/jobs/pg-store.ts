@@ -6,7 +6,7 @@ import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { type JobSqlRow, toJob } from './queries';
 import { countJobs, selectJob, selectJobs } from './selects';
-import type { JobFilter, JobNote, JobStore, Lease, NewQueuedJob, Outcome } from './store';
+import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from './store';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -243,23 +243,7 @@ export class PgJobStore implements JobStore {
       await run(`SELECT pg_notify('${JOBS_CHANNEL}', '')`, []);
       return ids;
     });
-    return jobs.map(({ queue, job }, i) => ({
-      ...job,
-      queue: queue.name,
-      id: inserted[i]!,
-      status: 'QUEUED' as const,
-      result: null,
-      error: null,
-      progress: 0,
-      attempts: 0,
-      runAt: new Date(now),
-      leaseToken: null,
-      leaseExpiresAt: null,
-      claimedBy: null,
-      createdAt: new Date(now),
-      startedAt: null,
-      finishedAt: null,
-    }));
+    return jobs.map(({ queue, job }, i) => newJob(inserted[i]!, { ...job, queue: queue.name }, now));
   }
 
   async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {

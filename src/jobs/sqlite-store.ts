@@ -6,7 +6,7 @@ import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { countJobs, selectJob, selectJobs } from './selects';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import type { JobFilter, JobNote, JobStore, Lease, NewJob, NewQueuedJob, Outcome } from './store';
+import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewJob, type NewQueuedJob, type Outcome } from './store';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -350,24 +350,4 @@ export class SqliteJobStore implements JobStore {
       this.pendingWaiting = null;
     }
   }
-}
-
-/** The row a fresh INSERT makes (the table's defaults included), without reading it back. */
-function newJob(id: number, job: NewJob & { queue: string }, now: number): Job {
-  return {
-    ...job,
-    id,
-    status: 'QUEUED',
-    result: null,
-    error: null,
-    progress: 0,
-    attempts: 0,
-    runAt: new Date(now),
-    leaseToken: null,
-    leaseExpiresAt: null,
-    claimedBy: null,
-    createdAt: new Date(now),
-    startedAt: null,
-    finishedAt: null,
-  };
 }

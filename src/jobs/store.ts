@@ -150,3 +150,23 @@ export interface NewQueuedJob {
   job: NewJob;
   inputJson: string;
 }
+
+/** The row a fresh INSERT makes (the table's defaults included), without reading it back. */
+export function newJob(id: number, job: NewJob & { queue: string }, now: number): Job {
+  return {
+    ...job,
+    id,
+    status: 'QUEUED',
+    result: null,
+    error: null,
+    progress: 0,
+    attempts: 0,
+    runAt: new Date(now),
+    leaseToken: null,
+    leaseExpiresAt: null,
+    claimedBy: null,
+    createdAt: new Date(now),
+    startedAt: null,
+    finishedAt: null,
+  };
+}
