@@ -1,0 +1,39 @@
+// Changes that check something and then act on it, made at the same time (the services went async: between a
+// check and its write other calls now run; on PostgreSQL other instances do too). The calls go to the services
+// directly, together, so that they do interleave.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type App, createApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { TEST_PASSWORD_HASH_COST } from './helpers/server';
+
+let dir: string;
+let app: App;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'jobgraph-concurrent-'));
+  const config = loadConfig({ DATABASE_PATH: join(dir, 'jobgraph.db'), WORKERS: '1', QUOTE_SERVER: '127.0.0.1:9' });
+  app = await createApp(config, createLogger({ level: 'silent' }), { passwordHashCost: TEST_PASSWORD_HASH_COST });
+  await app.users.bootstrapAdmin('admin', 'first-admin-password');
+});
+afterAll(async () => {
+  await app.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const outcome = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'done',
+    (error: { code?: string }) => error.code ?? String(error),
+  );
+
+describe('the last active admin', () => {
+  test('two admins demoted and deleted at once: one of them stays', async () => {
+    const first = (await app.users.listUsers()).find((user) => user.username === 'admin')!;
+    const second = await app.users.createUser({ username: 'second-admin', password: 'second-admin-password', role: 'ADMIN' });
+    const results = await Promise.all([outcome(app.users.updateUser(first.id, { role: 'USER' })), outcome(app.users.deleteUser(second.id))]);
+    expect(results.sort()).toEqual(['CONFLICT', 'done']);
+  });
+});
