@@ -37,3 +37,12 @@ describe('the last active admin', () => {
     expect(results.sort()).toEqual(['CONFLICT', 'done']);
   });
 });
+
+describe('queues', () => {
+  test('two updates of one queue at once each keep what the other changed', async () => {
+    await app.queues.create({ name: 'both-changes', concurrency: 2, maxLength: 10 });
+    await Promise.all([app.queues.update('both-changes', { paused: true }), app.queues.update('both-changes', { maxLength: 20 })]);
+    await app.queues.reload();
+    expect(app.queues.get('both-changes')).toMatchObject({ paused: true, maxLength: 20, concurrency: 2 });
+  });
+});
