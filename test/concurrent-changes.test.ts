@@ -2,6 +2,7 @@
 // check and its write other calls now run; on PostgreSQL other instances do too). The calls go to the services
 // directly, together, so that they do interleave.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { eq } from 'drizzle-orm';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,5 +45,31 @@ describe('queues', () => {
     await Promise.all([app.queues.update('both-changes', { paused: true }), app.queues.update('both-changes', { maxLength: 20 })]);
     await app.queues.reload();
     expect(app.queues.get('both-changes')).toMatchObject({ paused: true, maxLength: 20, concurrency: 2 });
+  });
+});
+
+describe('SQLite: a job submitted while another transaction is open', () => {
+  test('is not part of it: that transaction rolling back keeps the job, and its queue counts it', async () => {
+    await app.queues.create({ name: 'beside-a-rollback' });
+    await app.queues.update('beside-a-rollback', { paused: true });
+    const actor = { id: (await app.users.listUsers())[0]!.id, role: 'ADMIN' as const };
+    let begun!: () => void;
+    let finish!: () => void;
+    const open = new Promise<void>((resolve) => (begun = resolve));
+    const finishing = new Promise<void>((resolve) => (finish = resolve));
+    // Another service's transaction, between two of its statements (a relay cache write, say), that then fails.
+    const failing = app.database.transaction(async () => {
+      begun();
+      await finishing;
+      throw new Error('this transaction fails');
+    });
+    await open;
+    const submitted = app.jobs.submit(actor, 'PI', { simulations: 1000 }, { queue: 'beside-a-rollback' });
+    finish();
+    await expect(failing).rejects.toThrow('this transaction fails');
+    const job = await submitted;
+    const { jobs } = app.database.tables;
+    expect(await app.db.$count(jobs, eq(jobs.id, job.id))).toBe(1);
+    expect(await app.jobs.waitingCount('beside-a-rollback')).toBe(1);
   });
 });

@@ -60,7 +60,16 @@ interface DatabaseCommon {
 
 /** The database this jobgraph runs on: SQLite (a file, one process) or PostgreSQL (shared by any number). */
 export type Database =
-  | (DatabaseCommon & { dialect: 'sqlite'; sqlite: SqliteConnection; path: string })
+  | (DatabaseCommon & {
+      dialect: 'sqlite';
+      sqlite: SqliteConnection;
+      path: string;
+      /**
+       * Resolves once no async transaction (see `transaction`) has the connection open; at once when none has. A
+       * statement made while one is open, between two of its statements, would be part of it, and undone with it.
+       */
+      idle(): Promise<void>;
+    })
   | (DatabaseCommon & { dialect: 'postgres'; sql: SQL; url: string });
 
 /** DATABASE_URL (postgres://…) when set, else the SQLite file at DATABASE_PATH. */
@@ -109,6 +118,13 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
         });
         turn = run.catch(() => {});
         return run;
+      },
+      idle: async () => {
+        for (let waited = turn; opened.inTransaction; waited = turn) {
+          await waited;
+          // Still open, and by nobody queued here (a bare BEGIN): waiting longer would never end.
+          if (waited === turn && opened.inTransaction) return;
+        }
       },
       exclusively: (_name, work) => work(),
       broadcast: async () => {},
