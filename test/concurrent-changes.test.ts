@@ -9,18 +9,23 @@ import { join } from 'node:path';
 import { type App, createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
-import { TEST_PASSWORD_HASH_COST } from './helpers/server';
+import { createTestDatabase, onSqlite, TEST_DATABASE_URL, TEST_PASSWORD_HASH_COST } from './helpers/server';
 
 let dir: string;
 let app: App;
+let pg: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'jobgraph-concurrent-'));
-  const config = loadConfig({ DATABASE_PATH: join(dir, 'jobgraph.db'), WORKERS: '1', QUOTE_SERVER: '127.0.0.1:9' });
+  // On PostgreSQL (TEST_DATABASE_URL) a database of its own; else a SQLite file.
+  pg = TEST_DATABASE_URL ? await createTestDatabase() : undefined;
+  const database = pg ? { DATABASE_URL: pg.url } : { DATABASE_PATH: join(dir, 'jobgraph.db') };
+  const config = loadConfig({ ...database, WORKERS: '1', QUOTE_SERVER: '127.0.0.1:9' });
   app = await createApp(config, createLogger({ level: 'silent' }), { passwordHashCost: TEST_PASSWORD_HASH_COST });
   await app.users.bootstrapAdmin('admin', 'first-admin-password');
 });
 afterAll(async () => {
   await app.close();
+  await pg?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -48,7 +53,7 @@ describe('queues', () => {
   });
 });
 
-describe('SQLite: a job submitted while another transaction is open', () => {
+(onSqlite ? describe : describe.skip)('SQLite: a job submitted while another transaction is open', () => {
   test('is not part of it: that transaction rolling back keeps the job, and its queue counts it', async () => {
     await app.queues.create({ name: 'beside-a-rollback' });
     await app.queues.update('beside-a-rollback', { paused: true });
