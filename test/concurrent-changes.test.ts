@@ -78,3 +78,15 @@ describe('queues', () => {
     expect(await app.jobs.waitingCount('beside-a-rollback')).toBe(1);
   });
 });
+
+(onSqlite ? describe.skip : describe)('PostgreSQL: a queue changed by another instance', () => {
+  test("a submission holds to the queue's maxLength as stored, not as this instance last read it", async () => {
+    await app.queues.create({ name: 'limited-elsewhere', maxLength: 100 });
+    // Another instance lowers the limit; this one has not heard of it yet.
+    if (app.database.dialect !== 'postgres') throw new Error('PostgreSQL only');
+    await app.database.sql`UPDATE queues SET max_length = 1 WHERE name = 'limited-elsewhere'`;
+    const actor = { id: (await app.users.listUsers())[0]!.id, role: 'ADMIN' as const };
+    const submitted = app.jobs.submitMany(actor, 'PI', [{ simulations: 1000 }, { simulations: 1000 }], { queue: 'limited-elsewhere' });
+    expect(await outcome(submitted)).toBe('CONFLICT');
+  });
+});
