@@ -94,9 +94,18 @@ export class RedisLink {
 
   /** One handler per channel, kept across reconnections (Bun forgets subscriptions when a connection drops). */
   async subscribe(channel: string, handler: RedisMessageHandler): Promise<void> {
-    this.handlers.set(this.key(channel), handler);
+    // Anything may be published on a channel (another tool, another version on the same prefix): a message its
+    // handler cannot take is dropped with a log line, never thrown into Bun's client, where it would end the process.
+    const guarded: RedisMessageHandler = (message) => {
+      try {
+        handler(message);
+      } catch (error) {
+        this.log.warn({ channel, err: (error as Error)?.message ?? String(error), length: message.length }, 'a Redis message could not be handled; dropped');
+      }
+    };
+    this.handlers.set(this.key(channel), guarded);
     // Before connect(), connect() subscribes it.
-    if (this.everConnected && this.subscriber.connected) await this.subscriber.subscribe(this.key(channel), handler);
+    if (this.everConnected && this.subscriber.connected) await this.subscriber.subscribe(this.key(channel), guarded);
   }
 
   /**

@@ -2,6 +2,7 @@ import { Database as SqliteConnection } from 'bun:sqlite';
 import { SQL } from 'bun';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { sql as drizzleSql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/bun-sql/postgres';
 import { migrate as migratePg } from 'drizzle-orm/bun-sql/postgres/migrator';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
@@ -35,9 +36,11 @@ interface DatabaseCommon {
   tables: Tables;
   /**
    * Runs `work` in one transaction. On SQLite an async transaction holds the only connection until it settles:
-   * keep `work` to a few statements, with no other awaits.
+   * keep `work` to a few statements, with no other awaits. `lock`: transactions naming the same lock run one after
+   * another, over every instance (a check and the change it allows, say): on PostgreSQL a transaction-scoped advisory
+   * lock, taken first and held to the commit; on SQLite every transaction already takes its turn.
    */
-  transaction<T>(work: (tx: Db) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: Db) => Promise<T>, options?: { lock?: string }): Promise<T>;
   /**
    * Runs `work` while no other process holds the lock of that name (a PostgreSQL advisory lock; on SQLite, whose
    * file is this process's alone, it just runs): start-up steps that instances starting together must take in turn.
@@ -57,7 +60,16 @@ interface DatabaseCommon {
 
 /** The database this jobgraph runs on: SQLite (a file, one process) or PostgreSQL (shared by any number). */
 export type Database =
-  | (DatabaseCommon & { dialect: 'sqlite'; sqlite: SqliteConnection; path: string })
+  | (DatabaseCommon & {
+      dialect: 'sqlite';
+      sqlite: SqliteConnection;
+      path: string;
+      /**
+       * Resolves once no async transaction (see `transaction`) has the connection open; at once when none has. A
+       * statement made while one is open, between two of its statements, would be part of it, and undone with it.
+       */
+      idle(): Promise<void>;
+    })
   | (DatabaseCommon & { dialect: 'postgres'; sql: SQL; url: string });
 
 /** DATABASE_URL (postgres://…) when set, else the SQLite file at DATABASE_PATH. */
@@ -107,6 +119,13 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
         turn = run.catch(() => {});
         return run;
       },
+      idle: async () => {
+        for (let waited = turn; opened.inTransaction; waited = turn) {
+          await waited;
+          // Still open, and by nobody queued here (a bare BEGIN): waiting longer would never end.
+          if (waited === turn && opened.inTransaction) return;
+        }
+      },
       exclusively: (_name, work) => work(),
       broadcast: async () => {},
       listen: async () => async () => {},
@@ -144,7 +163,11 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
       sql,
       db,
       tables: pgSchema as unknown as Tables,
-      transaction: (work) => pg.transaction((tx) => work(tx as unknown as Db)),
+      transaction: (work, options) =>
+        pg.transaction(async (tx) => {
+          if (options?.lock) await tx.execute(drizzleSql`SELECT pg_advisory_xact_lock(hashtext(${`jobgraph:${options.lock}`}))`);
+          return work(tx as unknown as Db);
+        }),
       exclusively: (name, work) => withAdvisoryLock(sql, name, work),
       broadcast: async (channel, payload = '') => {
         await sql`SELECT pg_notify(${channel}, ${payload})`;

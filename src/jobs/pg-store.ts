@@ -207,9 +207,14 @@ export class PgJobStore implements JobStore {
     }
     const inserted = await this.sql.begin(async (tx) => {
       const run = <T>(text: string, params: unknown[]) => tx.unsafe(text, params as never[]) as unknown as Promise<T[]>;
-      // The queue rows are locked so that concurrent submissions to one queue count its waiting jobs in turn.
+      // The queue rows are locked so that concurrent submissions to one queue count its waiting jobs in turn; their
+      // maxLength is read there too, since this instance's list may predate another instance's change of it.
       const names = JSON.stringify([...adding.keys()].sort());
-      await run(`SELECT name FROM queues WHERE name IN (SELECT jsonb_array_elements_text($1::text::jsonb)) ORDER BY name FOR UPDATE`, [names]);
+      const limits = await run<{ name: string; max_length: number }>(
+        `SELECT name, max_length FROM queues WHERE name IN (SELECT jsonb_array_elements_text($1::text::jsonb)) ORDER BY name FOR UPDATE`,
+        [names],
+      );
+      for (const { name, max_length } of limits) adding.get(name)!.maxLength = max_length;
       const waiting = await run<{ queue: string; n: number }>(
         `SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'QUEUED' AND queue IN (SELECT jsonb_array_elements_text($1::text::jsonb)) GROUP BY queue`,
         [names],

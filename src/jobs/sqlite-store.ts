@@ -14,7 +14,8 @@ const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts
 /**
  * The job store on SQLite (bun:sqlite, WAL): this process is the only writer, and every transition is an
  * IMMEDIATE transaction around its statement and its event row. The interface is asynchronous (for PostgreSQL);
- * here each method does its work synchronously, when called, and answers with a promise already settled.
+ * here each method does its work synchronously, when called, and answers with a promise already settled
+ * (unless another service's async transaction is open: see othersTransactionOpen).
  */
 export class SqliteJobStore implements JobStore {
   private readonly sql: JobStatements;
@@ -30,12 +31,16 @@ export class SqliteJobStore implements JobStore {
   /** The changes to those counts made by the open transaction: applied when it commits, dropped if it rolls back. */
   private pendingWaiting: Map<string, number> | null = null;
 
+  /** Waits out another service's async transaction (see {@link SqliteJobStore.othersTransactionOpen}). */
+  private readonly idle: () => Promise<void>;
+
   constructor(
-    database: { sqlite: Database; db: Db },
+    database: { sqlite: Database; db: Db; idle(): Promise<void> },
     private readonly clock: Clock,
   ) {
     this.sqlite = database.sqlite;
     this.db = database.db;
+    this.idle = database.idle;
     this.sql = prepareJobStatements(database.sqlite);
     for (const { queue, n } of this.sql.queuedByQueue.all({})) this.waitingByQueue.set(queue, n);
   }
@@ -43,6 +48,7 @@ export class SqliteJobStore implements JobStore {
   // ---- transitions -------------------------------------------------------------------------------------
 
   async insertJobs(jobs: NewQueuedJob[]): Promise<Job[]> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.write(() => {
       const adding = new Map<string, { maxLength: number; n: number }>();
       for (const { queue } of jobs) {
@@ -68,6 +74,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
+    while (this.othersTransactionOpen()) await this.idle();
     if (!claims.length) return [];
     return this.write(() => {
       const now = this.clock.now();
@@ -82,6 +89,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.write(() => {
       const now = this.clock.now();
       return this.claimed(queue, now, this.sql.claimKind.all({ ...this.claimParams(queue, limit, 'pool', now, leaseMs), kind }));
@@ -97,6 +105,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.write(() => {
       const now = this.clock.now();
       const row = this.sql.claim.get(this.claimParams(queue, 1, claimant, now, leaseMs));
@@ -108,6 +117,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async settleJobs(outcomes: Outcome[]): Promise<Job[]> {
+    while (this.othersTransactionOpen()) await this.idle();
     if (!outcomes.length) return [];
     return this.write(() => {
       const changed = this.completeJobs(outcomes.flatMap((outcome) => ('result' in outcome ? [{ job: outcome.lease, result: outcome.result }] : [])));
@@ -146,6 +156,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.change(lease.id, 'succeeded', () => ({ by }), (now) =>
       this.sql.succeed.get({ id: lease.id, leaseToken: lease.leaseToken, result: JSON.stringify(result), now }),
     );
@@ -164,6 +175,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async cancelJob(id: number, by: number): Promise<Job | undefined> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.change(id, 'cancelled', () => ({ by }), (now) => {
       // RETURNING gives the row after the update: whether it was waiting is read first.
       const before = this.sql.statusOf.get({ id });
@@ -174,10 +186,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async retryJob(id: number, by: number): Promise<Job | undefined> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.change(id, 'retried', () => ({ by }), (now) => this.queuedAgain(this.sql.retry.get({ id, now })));
   }
 
   async deleteJob(id: number): Promise<void> {
+    while (this.othersTransactionOpen()) await this.idle();
     this.write(() => {
       const deleted = this.sql.delete.get({ id });
       if (deleted?.status === 'QUEUED') this.addWaiting(deleted.queue, -1);
@@ -201,6 +215,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async recoverExpired(everyPoolJob: boolean): Promise<Job[]> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.write(() => {
       const params = { now: this.clock.now(), everyPoolJob: everyPoolJob ? 1 : 0 };
       // The events first: they name the claimant, which the update forgets.
@@ -213,6 +228,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async heartbeat(leases: Lease[], leaseMs: number): Promise<Set<number>> {
+    while (this.othersTransactionOpen()) await this.idle();
     if (!leases.length) return new Set();
     const now = this.clock.now();
     const batch = JSON.stringify(leases.map(({ id, leaseToken }) => ({ id, leaseToken })));
@@ -220,10 +236,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async progress(lease: Lease, fraction: number): Promise<void> {
+    while (this.othersTransactionOpen()) await this.idle();
     this.sql.progress.run({ id: lease.id, leaseToken: lease.leaseToken, progress: fraction });
   }
 
   async addNote(id: number, note: JobNote): Promise<boolean> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.write(() => {
       if (!this.sql.statusOf.get({ id })) return false;
       this.event(id, 'note', note, this.clock.now());
@@ -336,10 +354,19 @@ export class SqliteJobStore implements JobStore {
     pending.set(queue, (pending.get(queue) ?? 0) + delta);
   }
 
+  /**
+   * Whether another service's async transaction has the connection open (it awaits between its statements: see
+   * Database.transaction). A transition made now would be a savepoint inside it, undone if it rolled back after the
+   * job was announced, with the waiting counts left wrong: transitions wait for it to end. Not so in the common case
+   * (no transaction open), where a transition still runs at once, when called.
+   */
+  private othersTransactionOpen(): boolean {
+    return this.sqlite.inTransaction && !this.pendingWaiting;
+  }
+
   /** In the caller's transaction when there is one (settleJobs), else in its own; waiting counts follow its fate. */
   private write<T>(work: () => T): T {
-    // Inside settleJobs' own transaction: part of it. (Inside another's — an async users transaction between two of
-    // its statements — bun:sqlite nests a savepoint.)
+    // Inside settleJobs' own transaction: part of it. (Never inside another's: see othersTransactionOpen.)
     if (this.pendingWaiting) return work();
     this.pendingWaiting = new Map();
     try {

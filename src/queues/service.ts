@@ -87,18 +87,19 @@ export class QueuesService {
   }
 
   async update(name: string, input: z.input<typeof updateQueueInput>): Promise<Queue> {
-    const current = this.get(name);
+    this.get(name);
     const changes = parseInput(updateQueueInput, input);
-    const values = {
-      concurrency: changes.concurrency ?? current.concurrency,
-      maxLength: changes.maxLength ?? current.maxLength,
-      paused: changes.paused ?? current.paused,
-    };
+    // Only what was given is written: the list here may be stale (an update in flight, another instance's change not
+    // yet heard), and writing its other values back would undo those changes.
+    const values = Object.fromEntries(Object.entries(changes).filter(([, value]) => value != null)) as Partial<Pick<Queue, 'concurrency' | 'maxLength' | 'paused'>>;
     const { db, tables } = this.database;
-    const [queue] = await db.update(tables.queues).set(values).where(eq(tables.queues.name, name)).returning();
+    const where = eq(tables.queues.name, name);
+    const [queue] = Object.keys(values).length
+      ? await db.update(tables.queues).set(values).where(where).returning()
+      : await db.select().from(tables.queues).where(where);
     await this.changed();
     if (!queue) throw notFound(`no queue named "${name}"`);
-    this.log.info({ name, ...values }, 'queue updated');
+    this.log.info({ name, concurrency: queue.concurrency, maxLength: queue.maxLength, paused: queue.paused }, 'queue updated');
     return queue;
   }
 

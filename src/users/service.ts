@@ -78,6 +78,8 @@ const LIVE_SESSION_CACHE_SIZE = 10_000;
 /** Session changes remembered by id, so one heard twice (Redis and NOTIFY) is acted on once. */
 const RECENT_CHANGES_KEPT = 500;
 
+const isActiveAdmin = (user: q.UserRow) => user.role === 'ADMIN' && !user.disabled;
+
 /** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
 export class UsersService {
   private readonly usernameThrottle: LoginThrottle;
@@ -359,16 +361,14 @@ export class UsersService {
   }
 
   async updateUser(id: number, input: z.input<typeof updateUserInput>) {
-    const user = await this.getUser(id);
+    await this.getUser(id);
     const { role, disabled, password } = parseInput(updateUserInput, input);
     const changes: Parameters<typeof q.updateUserRow>[2] = {};
     if (role != null) changes.role = role;
     if (disabled != null) changes.disabled = disabled;
     if (password != null) changes.passwordHash = await this.hashPassword(password);
-    const losesAdmin = user.role === 'ADMIN' && !user.disabled && ((changes.role && changes.role !== 'ADMIN') || changes.disabled);
-    if (losesAdmin && (await q.countActiveAdmins(this.db)) <= 1) throw conflict('cannot demote or disable the last active admin');
-    const updated = await this.db.transaction(async (tx) => {
-      const access = { db: tx, tables: this.db.tables };
+    const losesAdmin = (user: q.UserRow) => isActiveAdmin(user) && Boolean((changes.role && changes.role !== 'ADMIN') || changes.disabled);
+    const updated = await this.unlessLastAdmin(id, losesAdmin, 'cannot demote or disable the last active admin', async (access) => {
       const row = (await q.updateUserRow(access, id, changes))!;
       // A password reset or a disabled account must not leave old tokens working.
       if (changes.passwordHash || changes.disabled) await q.revokeUserSessions(access, id, new Date());
@@ -383,15 +383,35 @@ export class UsersService {
   }
 
   async deleteUser(id: number): Promise<boolean> {
-    const user = await this.getUser(id);
-    if (user.role === 'ADMIN' && !user.disabled && (await q.countActiveAdmins(this.db)) <= 1) {
-      throw conflict('cannot delete the last active admin');
-    }
     // Sessions go with the user (ON DELETE CASCADE), so every token of theirs stops working at once.
-    await q.deleteUserRow(this.db, id);
+    const user = await this.unlessLastAdmin(id, isActiveAdmin, 'cannot delete the last active admin', async (access, row) => {
+      await q.deleteUserRow(access, id);
+      return row;
+    });
     this.forgetSessions();
     this.options.log.info({ userId: id, username: user.username }, 'user deleted');
     return true;
+  }
+
+  /**
+   * Runs `change` on user `id` in a transaction, unless it would leave no active admin (CONFLICT with `refusal`).
+   * The user is read again and the admins counted inside it, under one lock: two such changes made at once (here or
+   * on another instance) take turns, so they cannot both see two admins and remove both. A refusal is thrown once
+   * the transaction has ended, so nothing is rolled back for it.
+   */
+  private async unlessLastAdmin<T>(id: number, losesAdmin: (user: q.UserRow) => boolean, refusal: string, change: (access: q.Access, user: q.UserRow) => Promise<T>): Promise<T> {
+    const outcome = await this.db.transaction(
+      async (tx): Promise<{ refused: DomainError } | { value: T }> => {
+        const access = { db: tx, tables: this.db.tables };
+        const user = await q.findUserById(access, id);
+        if (!user) return { refused: notFound(`no user with id ${id}`) };
+        if (losesAdmin(user) && (await q.countActiveAdmins(access)) <= 1) return { refused: conflict(refusal) };
+        return { value: await change(access, user) };
+      },
+      { lock: 'admins' },
+    );
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.value;
   }
 
   async changePassword(actor: AuthUser, currentPasswordInput: string, newPasswordInput: string): Promise<boolean> {
