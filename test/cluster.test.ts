@@ -3,6 +3,7 @@
 // With TEST_REDIS_URL too, the three share Redis, and a WebSocket subscriber on the first hears every completion.
 import { afterAll, describe, expect, test } from 'bun:test';
 import { createClient } from 'graphql-ws';
+import { FakeClock } from './helpers/clock';
 import { type ServerProcess, spawnServer } from './helpers/process';
 import { ADMIN_PASSWORD, createTestDatabase, startTestServer, subscribe, TEST_DATABASE_URL, until } from './helpers/server';
 
@@ -204,6 +205,23 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances in one process, one PostgreSQ
       await a.stop();
     }
   }, 30_000);
+
+  test('a session revoked where no announcement reaches this instance is trusted for 30 s at most', async () => {
+    const clock = new FakeClock();
+    const server = await startTestServer({}, { clock });
+    try {
+      const ME = '{ me { username } }';
+      const token = await server.login('admin', ADMIN_PASSWORD);
+      expect((await server.gql(ME, {}, token)).data).toEqual({ me: { username: 'admin' } });
+      // Revoked in the database itself, as if another instance's NOTIFY (and Redis message) had been lost.
+      await server.sql('DELETE FROM sessions');
+      expect((await server.gql(ME, {}, token)).data).toEqual({ me: { username: 'admin' } });
+      clock.advance(31_000);
+      expect((await server.gql(ME, {}, token)).status).toBe(401);
+    } finally {
+      await server.stop();
+    }
+  });
 
   test("a graceful shutdown of one instance drains only its own work: other instances' jobs do not hold it", async () => {
     const b = await startTestServer();

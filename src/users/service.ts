@@ -78,6 +78,9 @@ const LIVE_SESSION_CACHE_SIZE = 10_000;
 /** Session changes remembered by id, so one heard twice (Redis and NOTIFY) is acted on once. */
 const RECENT_CHANGES_KEPT = 500;
 
+/** How long a remembered session is trusted without a re-read when several instances share the database. */
+const SHARED_SESSION_TRUST_MS = 30_000;
+
 const isActiveAdmin = (user: q.UserRow) => user.role === 'ADMIN' && !user.disabled;
 
 /** Accounts, roles, tokens and the login log. Plain TypeScript: GraphQL, REST or a CLI may call it. */
@@ -88,7 +91,7 @@ export class UsersService {
   // Verified against when the username is unknown, so a miss costs as long as a wrong password.
   private dummyHash: Promise<string> | undefined;
 
-  private readonly liveSessions = new Map<string, AuthUser>();
+  private readonly liveSessions = new Map<string, { user: AuthUser; rememberedAt: number }>();
   /** Moves on each drop of the cache: a session read that started before a drop is answered but not remembered. */
   private sessionsGeneration = 0;
   /** Session changes made here or heard of lately, by id (see forgetSessions). */
@@ -255,7 +258,10 @@ export class UsersService {
     // except on PostgreSQL, whose NOTIFY tells every instance sharing the sessions' table, Redis or not.
     const cacheable = this.db.dialect === 'postgres' || !this.options.events.missingRemoteEvents;
     const known = cacheable ? this.liveSessions.get(tokenHash) : undefined;
-    if (known && known.expiresAt > now) return known;
+    // Where other instances share the sessions (PostgreSQL), a change they announced could go unheard (a dropped
+    // LISTEN connection, a Redis gap): a remembered session is trusted for SHARED_SESSION_TRUST_MS at most.
+    const trusted = known && (this.db.dialect !== 'postgres' || now - known.rememberedAt < SHARED_SESSION_TRUST_MS);
+    if (known && trusted && known.user.expiresAt > now) return known.user;
     const generation = this.sessionsGeneration;
     const session = await q.findLiveSession(this.db, tokenHash, new Date(now));
     if (!session) return null;
@@ -269,7 +275,7 @@ export class UsersService {
     // Sessions changed while it was read (another instance's logout committed meanwhile, say): not remembered.
     if (!cacheable || generation !== this.sessionsGeneration) return user;
     if (this.liveSessions.size >= LIVE_SESSION_CACHE_SIZE) this.liveSessions.clear();
-    this.liveSessions.set(tokenHash, user);
+    this.liveSessions.set(tokenHash, { user, rememberedAt: now });
     return user;
   }
 
