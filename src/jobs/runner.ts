@@ -156,13 +156,27 @@ export class JobRunner {
     if (!claimed.length) return;
     // Counted as running at once (before the inputs are read), so the next pass stays within each queue's concurrency.
     for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
-    const inputs = await this.freshInputs.take(
-      claimed.map((job) => job.id),
-      (missing) => this.store.inputsOf(missing),
-    );
+    const inputs = await this.inputsOfClaimed(claimed);
     for (const job of claimed) {
       this.options.events.publish('jobUpdated', job.id, job);
       this.execute(job, inputs.get(job.id));
+    }
+  }
+
+  /**
+   * The inputs of jobs just claimed. If they cannot be read (the database went away), the claims stand — their leases
+   * run out and recovery queues them again — but this instance stops counting them as running, or the queue's
+   * concurrency here would shrink for good.
+   */
+  private async inputsOfClaimed(claimed: Job[]): Promise<Map<number, unknown>> {
+    try {
+      return await this.freshInputs.take(
+        claimed.map((job) => job.id),
+        (missing) => this.store.inputsOf(missing),
+      );
+    } catch (error) {
+      for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 1) - 1);
+      throw error;
     }
   }
 
@@ -176,10 +190,7 @@ export class JobRunner {
     const claimed = await this.store.claimJobsOfKind(queue, kind, limit, this.options.leaseMs);
     if (!claimed.length) return [];
     for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
-    const inputs = await this.freshInputs.take(
-      claimed.map((job) => job.id),
-      (missing) => this.store.inputsOf(missing),
-    );
+    const inputs = await this.inputsOfClaimed(claimed);
     const flushed = claimed.map((job) => {
       this.options.events.publish('jobUpdated', job.id, job);
       return new Promise<void>((resolve) => this.execute(job, inputs.get(job.id), resolve));
