@@ -9,15 +9,15 @@
 // Measures deliveries/s, the fraction of the expected SUBSCRIBERS × jobs received, lag p50/p99 (receipt − the job's
 // finishedAt), and CPU s/s of the instances, the subscriber processes and the whole machine over the measured span.
 // Needs PostgreSQL and redis-server (Debian packages); without them it prints a skip line and exits 0.
-//   bun bench/cluster-fanout.ts [subscribers=300] [rate=100] [seconds=10]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+//   bun bench/cluster-fanout.ts [subscribers=300] [rate=200] [seconds=10]
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { findPostgresBin, findRedisServer, gql, type LocalServer, startInstance, startPostgres, startRedis } from '../scripts/lib/local-servers';
 import { amount, markdownTable, reportRow } from './report';
 
-const [SUBSCRIBERS, RATE, SECONDS] = [Number(process.argv[2] ?? 300), Number(process.argv[3] ?? 100), Number(process.argv[4] ?? 10)];
+const [SUBSCRIBERS, RATE, SECONDS] = [Number(process.argv[2] ?? 300), Number(process.argv[3] ?? 200), Number(process.argv[4] ?? 10)];
 const CLIENTS = 3;
 const ADMIN_PASSWORD = 'bench-admin-password';
 const QUERY = 'subscription { jobCompleted { id queue finishedAt } }';
@@ -48,11 +48,30 @@ function processCpu(pid: number): number {
     return 0;
   }
 }
-/** CPU seconds the whole machine was busy (all cores; /proc/stat's first line less idle and iowait). */
-function machineCpu(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return (fields.reduce((sum, value) => sum + value, 0) - fields[3]! - fields[4]!) / 100;
+/** CPU seconds used so far by every process of this name (`postgres`, `redis-server`), from /proc. */
+function cpuByName(name: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) total += processCpu(Number(pid));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return total;
 }
+/** CPU seconds the whole machine was busy (all cores; /proc/stat's first line less idle and iowait), and of them in interrupts (loopback TCP's softirq work lands there). */
+function machineCpu(): { busy: number; interrupts: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { busy: (fields.reduce((sum, value) => sum + value, 0) - fields[3]! - fields[4]!) / 100, interrupts: (fields[5]! + fields[6]!) / 100 };
+}
+/** This process's CPU seconds (the driver: submits, polls, and reads the subscriber processes' results). */
+const ownCpu = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 
 /** Reads a child's stdout line by line. */
 function lines(child: Subprocess<'pipe', 'pipe', 'inherit'>) {
@@ -87,6 +106,10 @@ interface Outcome {
   instancesCpu: number;
   clientsCpu: number;
   machineCpu: number;
+  interruptsCpu: number;
+  driverCpu: number;
+  postgresCpu: number;
+  redisCpu: number;
   cpuPerThousand: number;
 }
 
@@ -126,7 +149,7 @@ async function measure(urls: string[], instancePids: number[]): Promise<Outcome>
   const jobs = perTick * ticks;
   const pids = [...instancePids];
   const clientPids = clients.map(({ child }) => child.pid);
-  const before = { instances: pids.map(processCpu), clients: clientPids.map(processCpu), machine: machineCpu() };
+  const before = { instances: pids.map(processCpu), clients: clientPids.map(processCpu), machine: machineCpu(), driver: ownCpu(), postgres: cpuByName('postgres'), redis: cpuByName('redis-server') };
   const started = Date.now();
   // Fixed schedule: a slow submit is caught up on at the next tick, not skipped.
   const inFlight: Promise<unknown>[] = [];
@@ -146,7 +169,7 @@ async function measure(urls: string[], instancePids: number[]): Promise<Outcome>
   // The last completions' events are still on their way to some subscribers.
   await Bun.sleep(1000);
   const seconds = (completedAt - started) / 1000;
-  const after = { instances: pids.map(processCpu), clients: clientPids.map(processCpu), machine: machineCpu() };
+  const after = { instances: pids.map(processCpu), clients: clientPids.map(processCpu), machine: machineCpu(), driver: ownCpu(), postgres: cpuByName('postgres'), redis: cpuByName('redis-server') };
   const span = (Date.now() - started) / 1000;
   const cpuOf = (a: number[], b: number[]) => b.reduce((sum, value, i) => sum + value - a[i]!, 0) / span;
 
@@ -185,7 +208,11 @@ async function measure(urls: string[], instancePids: number[]): Promise<Outcome>
     failures: results.reduce((sum, result) => sum + result.failures, 0),
     instancesCpu,
     clientsCpu: cpuOf(before.clients, after.clients),
-    machineCpu: (after.machine - before.machine) / span,
+    machineCpu: (after.machine.busy - before.machine.busy) / span,
+    interruptsCpu: (after.machine.interrupts - before.machine.interrupts) / span,
+    driverCpu: (after.driver - before.driver) / span,
+    postgresCpu: (after.postgres - before.postgres) / span,
+    redisCpu: (after.redis - before.redis) / span,
     cpuPerThousand: (instancesCpu * span * 1000) / (deliveries / 1000),
   };
 }
@@ -244,6 +271,11 @@ try {
   rows.push(['subscribers flowing / socket failures', `${cluster.subscribed} / ${cluster.failures}`, `${single.subscribed} / ${single.failures}`, '']);
   row('CPU s/s: jobgraph instances (sum)', cluster.instancesCpu, single.instancesCpu, '', 2);
   row('CPU s/s: subscriber processes', cluster.clientsCpu, single.clientsCpu, '', 2);
+  row('CPU s/s: driver (submits, polls)', cluster.driverCpu, single.driverCpu, '', 2);
+  rows.push(['CPU s/s: PostgreSQL / Redis', `${cluster.postgresCpu.toFixed(2)} / ${cluster.redisCpu.toFixed(2)}`, '—', '']);
+  row('CPU s/s: interrupts (loopback TCP)', cluster.interruptsCpu, single.interruptsCpu, '', 2);
+  const rest = (o: Outcome) => o.machineCpu - o.instancesCpu - o.clientsCpu - o.driverCpu - o.postgresCpu - o.redisCpu - o.interruptsCpu;
+  row('CPU s/s: the rest (other processes, rounding)', rest(cluster), rest(single), '', 2);
   row('CPU s/s: whole machine (of 2)', cluster.machineCpu, single.machineCpu, '', 2);
   row('instance CPU per 1,000 deliveries', cluster.cpuPerThousand, single.cpuPerThousand, 'ms', 1);
   console.log(markdownTable(['measure', '3 instances (PostgreSQL + Redis)', '1 instance (SQLite)', 'ratio'], rows));
