@@ -9,7 +9,8 @@
 // Measures deliveries/s, the fraction of the expected SUBSCRIBERS × jobs received, lag p50/p99 (receipt − the job's
 // finishedAt), and CPU s/s of the instances, the subscriber processes and the whole machine over the measured span.
 // Needs PostgreSQL and redis-server (Debian packages); without them it prints a skip line and exits 0.
-//   bun bench/cluster-fanout.ts [subscribers=300] [rate=200] [seconds=10]
+//   bun bench/cluster-fanout.ts [subscribers=300] [rate=200] [seconds=10] [--pg-single]
+//   (--pg-single adds a third setup, one instance on PostgreSQL without Redis: the database's share of the difference)
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,9 @@ import type { Subprocess } from 'bun';
 import { findPostgresBin, findRedisServer, gql, type LocalServer, startInstance, startPostgres, startRedis } from '../scripts/lib/local-servers';
 import { amount, markdownTable, reportRow } from './report';
 
-const [SUBSCRIBERS, RATE, SECONDS] = [Number(process.argv[2] ?? 300), Number(process.argv[3] ?? 200), Number(process.argv[4] ?? 10)];
+const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const [SUBSCRIBERS, RATE, SECONDS] = [Number(positional[0] ?? 300), Number(positional[1] ?? 200), Number(positional[2] ?? 10)];
+const PG_SINGLE = process.argv.includes('--pg-single');
 const CLIENTS = 3;
 const ADMIN_PASSWORD = 'bench-admin-password';
 const QUERY = 'subscription { jobCompleted { id queue finishedAt } }';
@@ -261,27 +264,41 @@ try {
   const redis = await startRedis();
   servers.push(redis);
   const cluster = await runSetup(3, { DATABASE_URL: pg.url, REDIS_URL: redis.url });
+  // --pg-single: the job path on PostgreSQL without the Redis hop, to tell the two apart (a fresh database).
+  let pgSingle: Outcome | null = null;
+  if (PG_SINGLE) {
+    await stopAll();
+    const pgAgain = await startPostgres();
+    servers.push(pgAgain);
+    pgSingle = await runSetup(1, { DATABASE_URL: pgAgain.url });
+  }
   await stopAll();
 
-  const rows: string[][] = [];
-  const row = (measure: string, ours: number, base: number, unit: string, digits = 0) =>
-    rows.push([measure, amount(ours, unit, digits), amount(base, unit, digits), `×${(ours / base).toFixed(2)}`]);
-  row('jobs completed /s (submitted at a fixed rate)', cluster.completedPerSecond, single.completedPerSecond, 'jobs/s', 1);
-  row('deliveries/s, all subscribers', cluster.perSecond, single.perSecond, '/s');
-  row('expected deliveries received', cluster.fraction * 100, single.fraction * 100, '%', 3);
-  rows.push(['  received of subscribers × jobs', `${cluster.deliveries.toLocaleString('en')} of ${(cluster.jobs * SUBSCRIBERS).toLocaleString('en')}`, `${single.deliveries.toLocaleString('en')} of ${(single.jobs * SUBSCRIBERS).toLocaleString('en')}`, '']);
-  row('lag p50 (receipt − finishedAt)', cluster.p50, single.p50, 'ms');
-  row('lag p99', cluster.p99, single.p99, 'ms');
-  rows.push(['subscribers flowing / socket failures', `${cluster.subscribed} / ${cluster.failures}`, `${single.subscribed} / ${single.failures}`, '']);
-  row('CPU s/s: jobgraph instances (sum)', cluster.instancesCpu, single.instancesCpu, '', 2);
-  row('CPU s/s: subscriber processes', cluster.clientsCpu, single.clientsCpu, '', 2);
-  row('CPU s/s: driver (submits, polls)', cluster.driverCpu, single.driverCpu, '', 2);
-  rows.push(['CPU s/s: PostgreSQL / Redis', `${cluster.postgresCpu.toFixed(2)} / ${cluster.redisCpu.toFixed(2)}`, '—', '']);
-  row('CPU s/s: whole machine (of 2)', cluster.machineCpu, single.machineCpu, '', 2);
-  // Softirq work is mostly charged to the processes above too: a part of them, not an addition.
-  row('  of which interrupts (loopback TCP)', cluster.interruptsCpu, single.interruptsCpu, '', 2);
-  row('instance CPU per 1,000 deliveries', cluster.cpuPerThousand, single.cpuPerThousand, 'ms', 1);
-  console.log(markdownTable(['measure', '3 instances (PostgreSQL + Redis)', '1 instance (SQLite)', 'ratio'], rows));
+  // Each measure: its figure per setup (a number gets a ratio, 3 instances ÷ 1 on SQLite).
+  const measures: [string, (o: Outcome) => number | string, unit: string, digits: number][] = [
+    ['jobs completed /s (submitted at a fixed rate)', (o) => o.completedPerSecond, 'jobs/s', 1],
+    ['deliveries/s, all subscribers', (o) => o.perSecond, '/s', 0],
+    ['expected deliveries received', (o) => o.fraction * 100, '%', 3],
+    ['  received of subscribers × jobs', (o) => `${o.deliveries.toLocaleString('en')} of ${(o.jobs * SUBSCRIBERS).toLocaleString('en')}`, '', 0],
+    ['lag p50 (receipt − finishedAt)', (o) => o.p50, 'ms', 0],
+    ['lag p99', (o) => o.p99, 'ms', 0],
+    ['subscribers flowing / socket failures', (o) => `${o.subscribed} / ${o.failures}`, '', 0],
+    ['CPU s/s: jobgraph instances (sum)', (o) => o.instancesCpu, '', 2],
+    ['CPU s/s: subscriber processes', (o) => o.clientsCpu, '', 2],
+    ['CPU s/s: driver (submits, polls)', (o) => o.driverCpu, '', 2],
+    ['CPU s/s: PostgreSQL / Redis', (o) => (o.postgresCpu + o.redisCpu > 0 ? `${o.postgresCpu.toFixed(2)} / ${o.redisCpu.toFixed(2)}` : '—'), '', 0],
+    ['CPU s/s: whole machine (of 2)', (o) => o.machineCpu, '', 2],
+    // Softirq work is mostly charged to the processes above too: a part of them, not an addition.
+    ['  of which interrupts (loopback TCP)', (o) => o.interruptsCpu, '', 2],
+    ['instance CPU per 1,000 deliveries', (o) => o.cpuPerThousand, 'ms', 1],
+  ];
+  const cell = (value: number | string, unit: string, digits: number) => (typeof value === 'number' ? amount(value, unit, digits).trim() : value);
+  const rows = measures.map(([label, of, unit, digits]) => {
+    const [a, b] = [of(cluster), of(single)];
+    const ratio = typeof a === 'number' && typeof b === 'number' ? `×${(a / b).toFixed(2)}` : '';
+    return [label, cell(a, unit, digits), cell(b, unit, digits), ratio, ...(pgSingle ? [cell(of(pgSingle), unit, digits)] : [])];
+  });
+  console.log(markdownTable(['measure', '3 instances (PostgreSQL + Redis)', '1 instance (SQLite)', 'ratio', ...(pgSingle ? ['1 instance (PostgreSQL, no Redis)'] : [])], rows));
 
   const measure = `cluster-fanout: ${SUBSCRIBERS} jobCompleted subscribers × ${RATE} jobs/s, 3 instances (PG + Redis)`;
   reportRow({ measure: `${measure}, deliveries/s`, jobgraph: amount(cluster.perSecond, '/s'), baseline: `${amount(single.perSecond, '/s')} (1 instance, SQLite)`, ratio: cluster.perSecond / single.perSecond, target: '', met: null });
