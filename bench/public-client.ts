@@ -6,6 +6,7 @@
 //     → { subscribed, failures, deliveries, seconds, cpu, lags: [[ms, count], …] }
 //   Raw graphql-transport-ws on Bun's WebSocket: connection_init → subscribe; after every socket has its first
 //   `next`, counts deliveries for `seconds` and the lag of each (receipt − the payload's receivedAt).
+//   bun bench/public-client.ts completions <url> <subscribers> <queue> <query> [token]   (bench/cluster-fanout.ts)
 const [mode, url, ...rest] = process.argv.slice(2);
 /** CPU seconds this process used since `before`: near 1 per second means the client itself was the limit. */
 const cpuSeconds = (before: NodeJS.CpuUsage) => {
@@ -39,49 +40,17 @@ if (mode === 'http') {
   console.log(JSON.stringify({ requests, seconds: elapsed, cpu: cpuSeconds(cpuBefore) / elapsed }));
 } else if (mode === 'ws') {
   const [subscribers, seconds, query, token] = [Number(rest[0]), Number(rest[1]), rest[2]!, rest[3]];
-  const SETUP_LIMIT_MS = 30_000;
-  const wsUrl = url!.replace(/^http/, 'ws');
-  const init = JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} });
-  const subscribe = JSON.stringify({ id: '1', type: 'subscribe', payload: { query } });
   const lags = new Map<number, number>();
   let measuring = false;
   let deliveries = 0;
-  let flowing = 0;
-  let failures = 0;
-  const sockets: WebSocket[] = [];
-  for (let i = 0; i < subscribers; i++) {
-    const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
-    let first = true;
-    socket.onopen = () => socket.send(init);
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data as string);
-      if (message.type === 'next') {
-        if (first) {
-          first = false;
-          flowing++;
-        }
-        if (!measuring) return;
-        deliveries++;
-        const payload = message.payload.data;
-        const tick = payload.quoteStream ?? payload.tick;
-        const lag = Math.max(0, Date.now() - Date.parse(tick.receivedAt));
-        lags.set(lag, (lags.get(lag) ?? 0) + 1);
-      } else if (message.type === 'connection_ack') socket.send(subscribe);
-      else if (message.type === 'ping') socket.send('{"type":"pong"}');
-      else if (message.type === 'error') {
-        failures++;
-        console.error(JSON.stringify(message));
-      }
-    };
-    socket.onclose = (event) => {
-      if (!measuring || event.code !== 1000) failures++;
-    };
-    sockets.push(socket);
-    // Opens in batches so the server's accept queue is not the thing measured.
-    if (i % 200 === 199) await Bun.sleep(5);
-  }
-  const setupDeadline = performance.now() + SETUP_LIMIT_MS;
-  while (flowing < subscribers && failures === 0 && performance.now() < setupDeadline) await Bun.sleep(10);
+  const subscribed = openSubscribers(subscribers, query, token, (payload) => {
+    if (!measuring) return;
+    deliveries++;
+    const tick = payload.quoteStream ?? payload.tick;
+    const lag = Math.max(0, Date.now() - Date.parse(tick.receivedAt));
+    lags.set(lag, (lags.get(lag) ?? 0) + 1);
+  });
+  await subscribed.flowing();
   measuring = true;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
@@ -89,10 +58,89 @@ if (mode === 'http') {
   measuring = false;
   const elapsed = (performance.now() - started) / 1000;
   const cpu = cpuSeconds(cpuBefore) / elapsed;
-  for (const socket of sockets) socket.close(1000);
-  console.log(JSON.stringify({ subscribed: flowing, failures, deliveries, seconds: elapsed, cpu, lags: [...lags] }));
+  const failures = subscribed.close();
+  console.log(JSON.stringify({ subscribed: subscribed.count(), failures, deliveries, seconds: elapsed, cpu, lags: [...lags] }));
+  process.exit(0);
+} else if (mode === 'completions') {
+  // `jobCompleted` subscribers for bench/cluster-fanout.ts: prints {"ready":…} once every socket has had a first
+  // event (any queue), then counts the events of jobs in `queue` and their lag (receipt − the job's finishedAt) until
+  // a line arrives on stdin; then prints { subscribed, failures, deliveries, lastAt, lags }.
+  const [subscribers, queue, query, token] = [Number(rest[0]), rest[1]!, rest[2]!, rest[3]];
+  const lags = new Map<number, number>();
+  let deliveries = 0;
+  let lastAt = 0;
+  const subscribed = openSubscribers(subscribers, query, token, (payload) => {
+    const job = payload.jobCompleted;
+    if (job.queue !== queue) return;
+    deliveries++;
+    lastAt = Date.now();
+    const lag = Math.max(0, lastAt - Date.parse(job.finishedAt));
+    lags.set(lag, (lags.get(lag) ?? 0) + 1);
+  });
+  await subscribed.flowing();
+  console.log(JSON.stringify({ ready: subscribed.count() }));
+  for await (const _line of console) break;
+  const failures = subscribed.close();
+  console.log(JSON.stringify({ subscribed: subscribed.count(), failures, deliveries, lastAt, lags: [...lags] }));
   process.exit(0);
 } else {
   console.error('usage: bun bench/public-client.ts http|ws …');
   process.exit(2);
+}
+
+/**
+ * Raw graphql-transport-ws on Bun's WebSocket: `subscribers` sockets, each connection_init → subscribe `query`;
+ * `onNext` gets every event's `data`. `flowing()` resolves once every socket has had its first event (or one failed,
+ * or 30 s passed); `close()` closes them all and answers how many failed.
+ */
+function openSubscribers(subscribers: number, query: string, token: string | undefined, onNext: (data: any) => void) {
+  const SETUP_LIMIT_MS = 30_000;
+  const wsUrl = url!.replace(/^http/, 'ws');
+  const init = JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} });
+  const subscribe = JSON.stringify({ id: '1', type: 'subscribe', payload: { query } });
+  let flowing = 0;
+  let failures = 0;
+  let closing = false;
+  const sockets: WebSocket[] = [];
+  const opened = (async () => {
+    for (let i = 0; i < subscribers; i++) {
+      const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
+      let first = true;
+      socket.onopen = () => socket.send(init);
+      socket.onmessage = (event) => {
+        const message = JSON.parse(event.data as string);
+        if (message.type === 'next') {
+          if (first) {
+            first = false;
+            flowing++;
+          }
+          onNext(message.payload.data);
+        } else if (message.type === 'connection_ack') socket.send(subscribe);
+        else if (message.type === 'ping') socket.send('{"type":"pong"}');
+        else if (message.type === 'error') {
+          failures++;
+          console.error(JSON.stringify(message));
+        }
+      };
+      socket.onclose = (event) => {
+        if (!closing || event.code !== 1000) failures++;
+      };
+      sockets.push(socket);
+      // Opens in batches so the server's accept queue is not the thing measured.
+      if (i % 200 === 199) await Bun.sleep(5);
+    }
+  })();
+  return {
+    async flowing() {
+      await opened;
+      const setupDeadline = performance.now() + SETUP_LIMIT_MS;
+      while (flowing < subscribers && failures === 0 && performance.now() < setupDeadline) await Bun.sleep(10);
+    },
+    count: () => flowing,
+    close() {
+      closing = true;
+      for (const socket of sockets) socket.close(1000);
+      return failures;
+    },
+  };
 }

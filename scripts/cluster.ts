@@ -9,7 +9,7 @@ import { type Subprocess } from 'bun';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findRedisServer, freePort, type LocalServer, startPostgres, startRedis } from './lib/local-servers';
+import { findRedisServer, gql, type LocalServer, startInstance, startPostgres, startRedis } from './lib/local-servers';
 
 const SQLITE = Boolean(process.env.SQLITE);
 const INSTANCES = SQLITE ? 1 : Number(process.env.INSTANCES ?? 3);
@@ -53,22 +53,10 @@ try {
 
   // One first (it migrates and makes the admin), then the others together.
   for (let i = 0; i < INSTANCES; i++) {
-    const port = await freePort();
-    const proc = Bun.spawn(['bun', 'src/main.ts'], {
-      cwd: new URL('..', import.meta.url).pathname,
-      env: { ...process.env, ...env, PORT: String(port) },
-      stdout: 'inherit',
-      stderr: 'inherit',
-    });
-    const url = `http://127.0.0.1:${port}/graphql`;
-    instances.push({ proc, url });
-    for (let tries = 0; ; tries++) {
-      const ready = await fetch(url.replace('/graphql', '/ready')).then((r) => r.status === 200, () => false);
-      if (ready) break;
-      if (proc.exitCode !== null || tries > 600) throw new Error(`instance ${i + 1} did not start`);
-      await Bun.sleep(100);
-    }
-    console.log(`jobgraph ${i + 1}  ${url}`);
+    const instance = await startInstance(env);
+    instances.push(instance);
+    await instance.ready;
+    console.log(`jobgraph ${i + 1}  ${instance.url}`);
   }
   console.log(`admin / ${ADMIN_PASSWORD}`);
 
@@ -80,17 +68,6 @@ try {
 } catch (error) {
   console.error(error);
   await stopAll(1);
-}
-
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown };
-  if (!body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
 }
 
 /** N diagnostic jobs (1 ms each) submitted round-robin in batches of 500; the time until every one succeeded. */

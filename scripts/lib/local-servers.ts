@@ -97,6 +97,38 @@ export async function startRedis(binary = findRedisServer()): Promise<LocalServe
   };
 }
 
+/** One jobgraph process (`bun src/main.ts`) on a free loopback port; `ready` resolves once its /ready answers 200. */
+export async function startInstance(env: Record<string, string>, output: 'inherit' | 'ignore' = 'inherit') {
+  const port = await freePort();
+  const proc = Bun.spawn(['bun', 'src/main.ts'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) },
+    stdout: output,
+    stderr: 'inherit',
+  });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const ready = (async () => {
+    for (let tries = 0; ; tries++) {
+      if (await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status === 200, () => false)) return;
+      if (proc.exitCode !== null || tries > 600) throw new Error(`jobgraph on port ${port} did not start`);
+      await Bun.sleep(100);
+    }
+  })();
+  return { proc, url, ready };
+}
+
+/** One GraphQL request; its `data`, or an error carrying the response's errors. */
+export async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: unknown };
+  if (!body.data) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
 function lookupUser(name: string): { uid: number; gid: number } {
   const line = Bun.spawnSync(['id', '-u', name]).stdout.toString().trim();
   const group = Bun.spawnSync(['id', '-g', name]).stdout.toString().trim();
