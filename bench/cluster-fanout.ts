@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { findPostgresBin, findRedisServer, gql, type LocalServer, startInstance, startPostgres, startRedis } from '../scripts/lib/local-servers';
-import { amount, markdownTable, reportRow } from './report';
+import { amount, lagPercentiles, markdownTable, reportRow } from './report';
 
 const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const [SUBSCRIBERS, RATE, SECONDS] = [Number(positional[0] ?? 300), Number(positional[1] ?? 200), Number(positional[2] ?? 10)];
@@ -189,15 +189,7 @@ async function measure(urls: string[], instancePids: number[]): Promise<Outcome>
       return result as { subscribed: number; failures: number; deliveries: number; lastAt: number; lags: [number, number][] };
     }),
   );
-  const lags = new Map<number, number>();
-  for (const result of results) for (const [lag, count] of result.lags) lags.set(lag, (lags.get(lag) ?? 0) + count);
-  const sorted = [...lags].sort(([a], [b]) => a - b);
-  const total = sorted.reduce((sum, [, count]) => sum + count, 0);
-  const percentile = (p: number) => {
-    let seen = 0;
-    for (const [lag, count] of sorted) if ((seen += count) >= (p / 100) * total) return lag;
-    return NaN;
-  };
+  const percentile = lagPercentiles(results.map((result) => result.lags));
   const deliveries = results.reduce((sum, result) => sum + result.deliveries, 0);
   const lastAt = Math.max(...results.map((result) => result.lastAt));
   const instancesCpu = cpuOf(before.instances, after.instances);

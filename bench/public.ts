@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { startQuoteServer } from '../quote-server/server';
-import { amount, markdownTable, reportRow } from './report';
+import { amount, lagPercentiles, markdownTable, reportRow } from './report';
 
 const FAN_OUT_ONLY = process.argv.includes('--fan-out-only');
 const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
@@ -122,15 +122,7 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
     serverPid,
     Promise.all(clients.map((client) => lastJsonLine(client, (SECONDS + 60) * 1000))).then((results) => ({ results })),
   );
-  const lags = new Map<number, number>();
-  for (const result of results) for (const [lag, count] of result.lags as [number, number][]) lags.set(lag, (lags.get(lag) ?? 0) + count);
-  const sorted = [...lags].sort(([a], [b]) => a - b);
-  const total = sorted.reduce((sum, [, count]) => sum + count, 0);
-  const percentile = (p: number) => {
-    let seen = 0;
-    for (const [lag, count] of sorted) if ((seen += count) >= (p / 100) * total) return lag;
-    return NaN;
-  };
+  const percentile = lagPercentiles(results.map((result) => result.lags as [number, number][]));
   const perSecond = results.reduce((sum, result) => sum + result.deliveries / result.seconds, 0);
   return {
     subscribed: results.reduce((sum, result) => sum + result.subscribed, 0),

@@ -52,3 +52,16 @@ export function summaryTable(rows: ReportRow[]): string {
     rows.map((row) => [row.measure, row.jobgraph, row.baseline, row.ratio === null ? '—' : `×${row.ratio.toFixed(2)}`, row.target || '—', met(row.met)]),
   );
 }
+
+/** Percentiles over lag histograms ([lag ms, count] pairs) that several subscriber processes sent back. */
+export function lagPercentiles(histograms: [number, number][][]): (p: number) => number {
+  const lags = new Map<number, number>();
+  for (const histogram of histograms) for (const [lag, count] of histogram) lags.set(lag, (lags.get(lag) ?? 0) + count);
+  const sorted = [...lags].sort(([a], [b]) => a - b);
+  const total = sorted.reduce((sum, [, count]) => sum + count, 0);
+  return (p: number) => {
+    let seen = 0;
+    for (const [lag, count] of sorted) if ((seen += count) >= (p / 100) * total) return lag;
+    return NaN;
+  };
+}
