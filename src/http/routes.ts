@@ -45,6 +45,19 @@ const COMPAT_PREFIX = '/api/';
 
 /** The source systems' REST routes (src/<domain>/compat.ts), by the path they answer. */
 type RestRoute = 'analytics' | 'pi' | 'quote' | 'relay';
+
+/**
+ * A refusal before a source service's route runs (over the rate, a body too large) in that source's own error shape:
+ * `{"error": …}` for /pi and /quote, `{"status": "error", "reason": …}` for /api. The relay answers GraphQL's shape.
+ */
+async function inSourceShape(route: RestRoute, refusal: Response): Promise<Response> {
+  if (route === 'relay') return refusal;
+  const sent = (await refusal.json().catch(() => null)) as { errors?: { message?: string }[] } | null;
+  const message = sent?.errors?.[0]?.message ?? 'request refused';
+  const headers = new Headers(refusal.headers);
+  headers.delete('content-length');
+  return new Response(JSON.stringify(route === 'analytics' ? { status: 'error', reason: message } : { error: message }), { status: refusal.status, headers });
+}
 function restRouteOf(pathname: string): RestRoute | null {
   if (pathname.startsWith(COMPAT_PREFIX)) return 'analytics';
   if (pathname === '/pi') return 'pi';
@@ -93,7 +106,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
     const overRate = await refuseOverRate(rateLimiter, log, origin);
-    if (overRate) return overRate;
+    if (overRate) return restRoute ? inSourceShape(restRoute, overRate) : overRate;
     if (isDashboard) return dashboard(request, pathname);
     // GraphiQL, as Yoga would decide to render it (a GET that accepts HTML), but precompressed and cached.
     if (pathname === GRAPHQL_PATH && shouldRenderGraphiQL(request)) return serveAsset(await graphiqlAsset(), request);
@@ -103,7 +116,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     const signedIn = (await authenticateRequest(app.users, request)).user !== null;
     const limits = { maxBodyBytes: config.maxBodyBytes, maxUploadBytes: signedIn ? config.maxUploadBytes : config.maxBodyBytes };
     const body = await readBodyWithinLimit(request, limits, log, origin);
-    if (body instanceof Response) return body;
+    if (body instanceof Response) return restRoute ? inSourceShape(restRoute, body) : body;
     const problem = request.body ? multipartProblem(request.headers.get('content-type'), body.bytes) : null;
     if (problem) return logRefusal(problem, request, origin);
 
