@@ -194,7 +194,8 @@ describe('limits on every path', () => {
       body,
     });
     expect(response.status).toBe(413);
-    expect(((await response.json()) as any).errors[0].message).toContain('exceeds the limit of 65536 bytes');
+    // In the source's own error shape, as every /api refusal.
+    expect(((await response.json()) as { reason: string }).reason).toContain('exceeds the limit of 65536 bytes');
     clock.advance(1100); // let the rate bucket refill
     const counts = await server.gql('{ jobCounts { total } }', undefined, token);
     expect(counts.data?.jobCounts.total).toBe(0);
