@@ -6,9 +6,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { BUNDLED_ANALYTICS_CSV } from '../src/config';
+import { optionalTool } from './helpers/required';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from './helpers/server';
 
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => path && existsSync(path));
+const CHROMIUM = optionalTool(
+  [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => path && existsSync(path)),
+  'Chromium',
+);
 const SCREENSHOTS = join(import.meta.dir, '..', 'test-output', 'dashboard');
 if (!CHROMIUM) console.warn('dashboard browser test skipped: no Chromium (install Debian\'s `chromium`, or set CHROMIUM_PATH)');
 

@@ -5,7 +5,7 @@ import { RedisClient } from 'bun';
 import { redisServerPath, startTestRedis, type TestRedis } from './helpers/redis';
 import { startTestServer, type TestServer } from './helpers/server';
 
-const testWithRedis = redisServerPath ? test : test.skip;
+const testWithRedis = test.skipIf(!redisServerPath);
 
 let redis: TestRedis;
 let server: TestServer;

@@ -9,7 +9,7 @@ import { FakeClock } from './helpers/clock';
 import { ConfigError, loadConfig } from '../src/config';
 
 if (!redisServerPath) console.warn('redis.test.ts: skipped, redis-server is not installed (apt-get install redis-server)');
-const describeWithRedis = redisServerPath ? describe : describe.skip;
+const describeWithRedis = describe.skipIf(!redisServerPath);
 
 /** Two instances on one Redis key space; `env` for both. */
 async function twoInstances(redis: TestRedis, env: Record<string, string> = {}, clock?: FakeClock) {

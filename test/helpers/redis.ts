@@ -1,5 +1,6 @@
 // A throwaway redis-server on a free loopback port, for the tests of what instances share through Redis.
 import type { Subprocess } from 'bun';
+import { optionalTool } from './required';
 
 export interface TestRedis {
   url: string;
@@ -9,8 +10,8 @@ export interface TestRedis {
   start(): Promise<void>;
 }
 
-/** Whether Debian's redis-server is installed; tests that need one skip (with a message) when it is not. */
-export const redisServerPath = Bun.which('redis-server');
+/** Whether Debian's redis-server is installed; tests that need one skip (with a message) when it is not (not in CI). */
+export const redisServerPath = optionalTool(Bun.which('redis-server'), 'redis-server');
 
 async function freePort(): Promise<number> {
   const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
