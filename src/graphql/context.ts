@@ -1,4 +1,4 @@
-import type { Services } from '../app';
+import type { Services } from '../services';
 import type { AnonymousDomain } from '../config';
 import type { Db } from '../db/client';
 import type { AuthUser } from '../users/service';
