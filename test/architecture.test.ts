@@ -49,7 +49,8 @@ function importsOf(file: string, text: string): Import[] {
 
 const folderOf = (path: string) => path.split('/')[0]!;
 const inFolder = (path: string | null, ...folders: string[]) => path !== null && folders.includes(folderOf(path)) && path.includes('/');
-const isGraphQLModule = (path: string) => folderOf(path) === 'graphql' || path.endsWith('/graphql.ts');
+/** src/graphql/ (the core), src/<domain>/graphql.ts (a domain's types) and src/schema.ts (the assembler). */
+const isGraphQLModule = (path: string) => folderOf(path) === 'graphql' || path.endsWith('/graphql.ts') || path === 'schema.ts';
 
 interface Rule {
   /** The rule, as a failure prints it. */
@@ -70,7 +71,7 @@ const RULES: Rule[] = [
     refuses: ({ target }) => target === null || !inFolder(target, 'compute'),
   },
   {
-    name: 'only GraphQL modules (src/graphql/, src/<domain>/graphql.ts) and the HTTP transport (src/http/) import src/graphql/',
+    name: 'only GraphQL modules (src/graphql/, src/<domain>/graphql.ts, src/schema.ts) and the HTTP transport (src/http/) import src/graphql/',
     appliesTo: (file) => !isGraphQLModule(file) && folderOf(file) !== 'http',
     refuses: ({ target }) => inFolder(target, 'graphql'),
   },

@@ -8,7 +8,7 @@ import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseE
 import { useQueryLimits } from '../graphql/limits';
 import { type OperationMetrics, useOperationLog } from '../graphql/logging';
 import { type createResponseCache, ResponseFreshness, usePreParsedBody } from '../graphql/response-cache';
-import { buildSchema } from '../graphql/schema';
+import { buildSchema } from '../schema';
 import { type Authentication, authenticateRequest } from '../users/auth';
 import { GRAPHIQL_OPTIONS, graphiqlHtml } from './graphiql';
 
