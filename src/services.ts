@@ -8,6 +8,10 @@ import type { QuotesService } from './quotes/service';
 import type { RelayService } from './relay/service';
 import type { UsersService } from './users/service';
 
+// Who is asking, for the GraphQL core (src/graphql/), which imports no domain: the one door (src/users/auth.ts).
+export { type Authentication, authenticateRequest, settledAuthentication } from './users/auth';
+export type { AuthUser, UsersService } from './users/service';
+
 /**
  * What the interfaces (GraphQL resolvers, the REST routes) call: the domains' services. Not the database, the pool
  * or the configuration: what an interface needs of those is a service's method.
