@@ -1,4 +1,4 @@
-// The jobgraph server: `bun run start`. Configuration comes from the environment (see README).
+// The jobgraph server: `bun run start`. Configuration comes from the environment (see docs/configuration.md).
 import { ConfigError, loadConfig } from './config';
 import { DatabaseInUseError, EXIT_DATABASE_IN_USE } from './db/lock';
 import { DomainError } from './errors';
@@ -13,7 +13,7 @@ The jobgraph server: GraphQL at /graphql (HTTP, SSE, WebSocket), /health, /ready
 Settings come from the environment, each checked at start (a bad one stops it with exit code 2), e.g.
   PORT (4000)  HOST (0.0.0.0)  DATABASE_PATH (./data/jobgraph.db)  WORKERS (CPU count)
   LOG_LEVEL (info)  LOG_FILE  ADMIN_USERNAME (admin)  ADMIN_PASSWORD  METRICS_TOKEN
-See README.md, "Configuration", for every variable and its default.
+See docs/configuration.md for every variable and its default.
 Exit codes: 0 stopped on request, 2 bad configuration or arguments, 3 the database is in use by another jobgraph.`;
 
 /** An expected failure: one line, no stack trace. */

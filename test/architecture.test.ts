@@ -1,4 +1,4 @@
-// The allowed import directions (README, "Architecture"), checked over every import of src/**/*.ts: static ones,
+// The allowed import directions (README.md, "Architecture"), checked over every import of src/**/*.ts: static ones,
 // `import type`, `export … from`, side-effect imports and `import('…')` alike. A type-only import counts: it ties
 // the modules together as surely as a value does.
 import { describe, expect, test } from 'bun:test';
