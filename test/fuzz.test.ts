@@ -284,7 +284,7 @@ function checkGraphQLPayload(payload: unknown, problems: string[]) {
   }
 }
 
-/** The codes ../shared/specs/api.md promises, and GraphQL's own two for documents that do not parse or validate. */
+/** The codes docs/api.md promises, and GraphQL's own two for documents that do not parse or validate. */
 const CONTRACT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'UNAVAILABLE',
   'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
