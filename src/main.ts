@@ -37,6 +37,16 @@ try {
   throw error;
 }
 
+/**
+ * Tests only (test/helpers/process.ts sets it for the servers it spawns): argon2id at its cheapest, so each start and
+ * login of a throwaway server does not cost 64 MiB and 2 passes. Never in production: every password hashed while it
+ * is set stays weak, so the start says so in the log.
+ */
+const CHEAP_HASH_VARIABLE = 'JOBGRAPH_TEST_CHEAP_PASSWORD_HASH';
+const cheapHash = process.env[CHEAP_HASH_VARIABLE] ?? '';
+if (cheapHash !== '' && cheapHash !== '1') exit(`${CHEAP_HASH_VARIABLE} must be 1 or unset (tests only), got "${cheapHash}"`);
+const passwordHashCost = cheapHash === '1' ? { memoryCost: 8, timeCost: 1 } : undefined;
+
 let log: Logger;
 try {
   log = createLogger({ level: config.logLevel, file: config.logFile });
@@ -55,7 +65,8 @@ const listenProblems: Record<string, (host: string, port: number) => string> = {
 let running: RunningServer;
 try {
   // SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
-  running = await startServer(config, { log, onShutdownComplete: () => process.exit(0) });
+  if (passwordHashCost) log.warn({ variable: CHEAP_HASH_VARIABLE, ...passwordHashCost }, 'passwords are hashed at a test cost: never set this in production');
+  running = await startServer(config, { log, passwordHashCost, onShutdownComplete: () => process.exit(0) });
 } catch (error) {
   // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
   if (error instanceof DomainError || error instanceof ConfigError) exit(error.message);

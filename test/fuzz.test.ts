@@ -641,7 +641,7 @@ beforeAll(async () => {
   target = new Target(quoteServer);
   await target.start();
   probe = new LatencyProbe(target);
-  // A real process at production argon2 cost, on a busy machine: its start and three logins may take seconds.
+  // A real process on a busy machine: its start and three logins may take seconds.
 }, 60_000);
 
 afterAll(async () => {
