@@ -21,8 +21,8 @@ function counting() {
   return { compress, calls: () => calls };
 }
 
-const page = () => new TextEncoder().encode(`<html>${crypto.randomUUID().repeat(200)}</html>`);
-const decompressesTo = ({ gzip, br }: Compressed, bytes: Uint8Array) => {
+const page = (): Uint8Array<ArrayBuffer> => new TextEncoder().encode(`<html>${crypto.randomUUID().repeat(200)}</html>`);
+const decompressesTo = ({ gzip, br }: Compressed, bytes: Uint8Array<ArrayBuffer>) => {
   expect(new Uint8Array(gunzipSync(gzip))).toEqual(bytes);
   expect(new Uint8Array(brotliDecompressSync(br))).toEqual(bytes);
 };
