@@ -4,7 +4,7 @@ import { DatabaseInUseError, EXIT_DATABASE_IN_USE } from './db/lock';
 import { DomainError } from './errors';
 import { RedisUnreachableError } from './redis';
 import { createLogger, type Logger } from './logger';
-import { type RunningServer, startServer } from './server';
+import type { RunningServer } from './server';
 
 const USAGE = 'usage: bun run start [--help]  (no arguments: jobgraph is configured by environment variables)';
 const HELP = `${USAGE}
@@ -66,6 +66,8 @@ let running: RunningServer;
 try {
   // SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
   if (passwordHashCost) log.warn({ variable: CHEAP_HASH_VARIABLE, ...passwordHashCost }, 'passwords are hashed at a test cost: never set this in production');
+  // Loaded only now: a refused setting or --help exits without loading the whole server first.
+  const { startServer } = await import('./server');
   running = await startServer(config, { log, passwordHashCost, onShutdownComplete: () => process.exit(0) });
 } catch (error) {
   // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
