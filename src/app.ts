@@ -20,6 +20,7 @@ import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
 import { RelayService } from './relay/service';
+import type { Services } from './services';
 import { forecastJob } from './simulations/forecast';
 import { piJob } from './simulations/pi';
 import { type PasswordHashCost, SESSIONS_CHANNEL, UsersService } from './users/service';
@@ -27,22 +28,6 @@ import { SharedLoginThrottle } from './users/throttle';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
 const PIPELINE_DEPTH = 8;
-
-/**
- * What the interfaces (GraphQL resolvers, the REST routes) call: the domains' services. Not the database, the pool
- * or the configuration: what an interface needs of those is a service's method.
- */
-export interface Services {
-  users: UsersService;
-  queues: QueuesService;
-  jobs: JobsService;
-  analytics: AnalyticsService;
-  calculator: CalculatorService;
-  quotes: QuotesService;
-  relay: RelayService;
-  /** Asks whoever runs this app (the server) to drain and stop: the admin `shutdown` mutation, the REST route, signals. */
-  readonly requestShutdown: () => void;
-}
 
 /** One running jobgraph: its services, wired once and shared by every interface, and what the server runs them on. */
 export interface App extends Services {

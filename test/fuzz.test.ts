@@ -284,7 +284,7 @@ function checkGraphQLPayload(payload: unknown, problems: string[]) {
   }
 }
 
-/** The codes ../shared/specs/api.md promises, and GraphQL's own two for documents that do not parse or validate. */
+/** The codes docs/api.md promises, and GraphQL's own two for documents that do not parse or validate. */
 const CONTRACT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'UNAVAILABLE',
   'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
@@ -641,7 +641,7 @@ beforeAll(async () => {
   target = new Target(quoteServer);
   await target.start();
   probe = new LatencyProbe(target);
-  // A real process at production argon2 cost, on a busy machine: its start and three logins may take seconds.
+  // A real process on a busy machine: its start and three logins may take seconds.
 }, 60_000);
 
 afterAll(async () => {
