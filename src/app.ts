@@ -92,7 +92,10 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   const clock = options.clock ?? systemClock;
   const database = await openDatabaseOf(config);
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
-  const events = createEventBus(redis ?? undefined);
+  if (redis && !config.redisEventsSecret) {
+    log.warn('REDIS_EVENTS_SECRET is unset: any client of the Redis server can publish events to this deployment (they are still checked against their schemas); set it to the same secret on every instance');
+  }
+  const events = createEventBus(redis ?? undefined, { secret: config.redisEventsSecret, log });
   const users = new UsersService({
     database,
     log,
