@@ -104,6 +104,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     loginMaxFailures: config.loginMaxFailures,
     loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     loginFailureWindowMs: config.loginFailureWindowMs,
+    loginEventsRetentionDays: config.loginEventsRetentionDays,
     sharedLoginThrottle: redis
       ? new SharedLoginThrottle(
           redis,
@@ -114,6 +115,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     passwordHashCost: options.passwordHashCost,
     clock,
   });
+  users.start();
   // A session changed on another instance (PostgreSQL): this one forgets what it remembered of them too.
   const unlistenSessions = await database.listen(SESSIONS_CHANNEL, (change) => users.sessionsChangedElsewhere(change || undefined));
   const pool = new WorkerPool({
@@ -203,6 +205,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
       jobs.stop();
       quotes.stop();
       await relay.close();
+      await users.stop();
       await unlistenSessions();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
       redis?.close();
