@@ -163,6 +163,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     pullLeaseMs: config.pullLeaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
     clock,
+    maxUnfinishedJobsPerUser: config.maxQueuedJobsPerUser,
   });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
