@@ -77,7 +77,10 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   const clock = options.clock ?? systemClock;
   const database = await openDatabaseOf(config);
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
-  const events = createEventBus(redis ?? undefined);
+  if (redis && !config.redisEventsSecret) {
+    log.warn('REDIS_EVENTS_SECRET is unset: any client of the Redis server can publish events to this deployment (they are still checked against their schemas); set it to the same secret on every instance');
+  }
+  const events = createEventBus(redis ?? undefined, { secret: config.redisEventsSecret, log });
   const users = new UsersService({
     database,
     log,
@@ -86,6 +89,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     loginMaxFailures: config.loginMaxFailures,
     loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     loginFailureWindowMs: config.loginFailureWindowMs,
+    loginEventsRetentionDays: config.loginEventsRetentionDays,
     sharedLoginThrottle: redis
       ? new SharedLoginThrottle(
           redis,
@@ -96,6 +100,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     passwordHashCost: options.passwordHashCost,
     clock,
   });
+  users.start();
   // A session changed on another instance (PostgreSQL): this one forgets what it remembered of them too.
   const unlistenSessions = await database.listen(SESSIONS_CHANNEL, (change) => users.sessionsChangedElsewhere(change || undefined));
   const pool = new WorkerPool({
@@ -143,6 +148,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     pullLeaseMs: config.pullLeaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
     clock,
+    maxUnfinishedJobsPerUser: config.maxQueuedJobsPerUser,
   });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
@@ -185,6 +191,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
       jobs.stop();
       quotes.stop();
       await relay.close();
+      await users.stop();
       await unlistenSessions();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
       redis?.close();

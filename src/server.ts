@@ -49,7 +49,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   const transport = createHttpTransport(app, { clock, probes: options.probes });
   // A busy port throws here.
-  const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({ port: config.port, hostname: config.host, ...transport.serveOptions }));
+  const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({
+      port: config.port,
+      hostname: config.host,
+      // Bun may set SO_REUSEPORT, which lets a second jobgraph listen on a port this one holds: requests would then
+      // alternate between two databases. A busy port must be the second start's EADDRINUSE (exit 2, see main.ts).
+      reusePort: false,
+      ...transport.serveOptions,
+    }));
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;
   log.info({ port: server.port, url, database: config.databaseUrl ? redactedUrl(config.databaseUrl) : config.databasePath }, 'jobgraph listening');
   if (config.anonymousAccess.size) log.warn({ domains: [...config.anonymousAccess] }, 'ANONYMOUS_ACCESS: callers without a token may read these domains');

@@ -60,6 +60,8 @@ export const loginEvents = pgTable(
     reason: text('reason'),
     clientAddress: text('client_address'),
     at: timestampMs('at').notNull(),
+    /** Attempts this row stands for: refusals while throttled are counted into one row per window, not stored each. */
+    attempts: integer('attempts').notNull().default(1),
   },
   (table) => [index('login_events_at_idx').on(table.at)],
 );
