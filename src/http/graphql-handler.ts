@@ -2,6 +2,7 @@
 // resolver sees. HTTP requests and WebSocket operations both come through here (see routes.ts and websocket.ts).
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
+import { clientProtocolPlugins, MAX_BATCHED_OPERATIONS } from '../graphql/client-protocols';
 import { useCompiledAnalytics } from '../graphql/compiled';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
@@ -45,7 +46,10 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       // Yoga reports every execution error here, expected ones too; the error masker logs the unexpected ones.
       error: (...args) => app.log.debug({ yoga: args }, 'yoga error'),
     },
+    // A JSON array of operations, each checked and run as if sent alone.
+    batching: { limit: MAX_BATCHED_OPERATIONS },
     plugins: [
+      ...clientProtocolPlugins(GRAPHQL_PATH, async (request) => (await authenticateRequest(app.users, request)).user !== null),
       useCsrfPrevention(CSRF_HEADERS),
       useQueryLimits(app.config),
       useSubscriptionErrorStatus(),

@@ -7,7 +7,7 @@ import type { Server } from 'bun';
 import { createAnalyticsCompat } from '../analytics/compat';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
-import { operationParamsProblem } from '../graphql/limits';
+import { clientParamsProblem, needsYoga } from '../graphql/client-protocols';
 import { isRefusalLogged } from '../graphql/logging';
 import type { createResponseCache } from '../graphql/response-cache';
 import { handleQuoteRequest } from '../quotes/compat';
@@ -170,12 +170,14 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         // Not JSON: Yoga reads the body again and answers the error in its own words.
       }
       if (preParsedParams !== undefined) {
-        const problem = operationParamsProblem(preParsedParams);
+        const problem = clientParamsProblem(preParsedParams);
         if (problem) {
           const limit = problem.extensions.limit ? { limit: problem.extensions.limit } : {};
           return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, limit), request, origin);
         }
-        // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+      }
+      // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+      if (preParsedParams !== undefined && !needsYoga(request, preParsedParams)) {
         const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
         if (cached) {
           metrics.cachedAnswer();
