@@ -11,7 +11,7 @@ import { clientParamsProblem, needsYoga } from '../graphql/client-protocols';
 import { isRefusalLogged } from '../graphql/logging';
 import type { createResponseCache } from '../graphql/response-cache';
 import { handleQuoteRequest } from '../quotes/compat';
-import { handleRelayRequest, RELAY_PREFIX } from '../relay/compat';
+import { handleRelayRequest, RELAY_PREFIX, RELAY_ROOT } from '../relay/compat';
 import type { RestRequest } from '../rest';
 import { handlePiRequest } from '../simulations/compat';
 import { requestScope } from '../request-context';
@@ -62,7 +62,7 @@ function restRouteOf(pathname: string): RestRoute | null {
   if (pathname.startsWith(COMPAT_PREFIX)) return 'analytics';
   if (pathname === '/pi') return 'pi';
   if (pathname === '/quote') return 'quote';
-  if (pathname.startsWith(RELAY_PREFIX)) return 'relay';
+  if (pathname.startsWith(RELAY_PREFIX) || pathname === RELAY_ROOT) return 'relay';
   return null;
 }
 
