@@ -19,6 +19,12 @@ export interface Config {
   workers: number;
   logLevel: string;
   logFile: string | undefined;
+  /** LOG_FORMAT: `json` (one object a line, the default) or `pretty` (pino-pretty, for a terminal). */
+  logFormat: 'json' | 'pretty';
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: where traces go (OTLP over HTTP, `<endpoint>/v1/traces`); unset, no tracing is loaded. */
+  otelEndpoint: string | undefined;
+  /** OTEL_SERVICE_NAME: the traces' `service.name`; default `jobgraph`. */
+  otelServiceName: string;
   quoteServer: string | undefined;
   quoteTimeoutMs: number;
   quoteUdpRetries: number;
@@ -178,6 +184,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+    otelEndpoint: text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    otelServiceName: text(env, 'OTEL_SERVICE_NAME') ?? 'jobgraph',
     quoteServer: hostAndPort(env, 'QUOTE_SERVER'),
     quoteTimeoutMs: integer(env, 'QUOTE_TIMEOUT_MS', 2000, 10, 60_000),
     quoteUdpRetries: integer(env, 'QUOTE_UDP_RETRIES', 2, 0, 10),

@@ -49,6 +49,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
     // A JSON array of operations, each checked and run as if sent alone.
     batching: { limit: MAX_BATCHED_OPERATIONS },
     plugins: [
+      ...(app.tracing?.graphqlPlugins ?? []),
       ...clientProtocolPlugins(GRAPHQL_PATH, async (request) => (await authenticateRequest(app.users, request)).user !== null),
       useCsrfPrevention(CSRF_HEADERS),
       useQueryLimits(app.config),

@@ -262,7 +262,8 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID();
       const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
       const url = new URL(request.url);
-      return requestScope.run({ requestId }, async () => {
+      const traced = (handle: () => Promise<Response | undefined>) => (app.tracing ? app.tracing.inRequestSpan(request, url.pathname, handle) : handle());
+      return requestScope.run({ requestId }, () => traced(async () => {
         let response: Response | undefined;
         try {
           response = await route(request, origin, url, server);
@@ -273,7 +274,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         // No response: the WebSocket upgrade went through.
         if (!response || !operationAnswers.has(response)) logAccess(log, request, url.pathname, origin, response?.status ?? 101, started);
         return response;
-      });
+      }));
     },
     error: (error: Error) => unexpected(error, crypto.randomUUID()),
   };
