@@ -39,7 +39,7 @@ try {
 
 let log: Logger;
 try {
-  log = createLogger({ level: config.logLevel, file: config.logFile });
+  log = createLogger({ level: config.logLevel, file: config.logFile, format: config.logFormat });
 } catch (error) {
   exit(`LOG_FILE ${config.logFile} cannot be written: ${(error as Error).message}`);
 }

@@ -8,6 +8,7 @@ import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
 import { type OperationMetrics, useOperationLog } from '../graphql/logging';
+import { type PhaseMetrics, usePhaseMetrics } from '../graphql/phase-metrics';
 import { type createResponseCache, ResponseFreshness, usePreParsedBody } from '../graphql/response-cache';
 import { buildSchema } from '../graphql/schema';
 import { type Authentication, authenticateRequest } from '../users/auth';
@@ -28,7 +29,7 @@ export interface TransportContext {
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
-export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics) {
+export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics & PhaseMetrics) {
   return createYoga<TransportContext, GraphQLContext>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -55,6 +56,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       useQueryLimits(app.config),
       useSubscriptionErrorStatus(),
       useOperationLog(app.log, app.users, metrics),
+      ...(metrics ? [usePhaseMetrics(metrics)] : []),
       responseCache.plugin,
       useCompiledAnalytics(app.log),
       usePreParsedBody(),

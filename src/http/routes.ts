@@ -273,6 +273,7 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         }
         // No response: the WebSocket upgrade went through.
         if (!response || !operationAnswers.has(response)) logAccess(log, request, url.pathname, origin, response?.status ?? 101, started);
+        metrics.observeHttp(url.pathname, request.method, response?.status ?? 101, (performance.now() - started) / 1000);
         return response;
       }));
     },
