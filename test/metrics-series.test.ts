@@ -3,17 +3,8 @@
 // accepted by `promtool check metrics` (Debian's prometheus package; required under JOBGRAPH_REQUIRE_ALL).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { optionalTool } from './helpers/required';
+import { parseExposition } from './helpers/metrics';
 import { startTestServer, type TestServer, until } from './helpers/server';
-
-function parseExposition(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
-}
 
 const promtool = optionalTool(Bun.which('promtool'), 'promtool (apt-get install prometheus)');
 

@@ -1,18 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ConfigError, loadConfig } from '../src/config';
 import { isLoopback, metricsAllowed } from '../src/http/metrics';
+import { parseExposition } from './helpers/metrics';
 import { ADMIN_PASSWORD, startTestServer, subscribe, type TestServer, until } from './helpers/server';
-
-/** The exposition text as `name{labels}` → value (labels as written, in prom-client's order). */
-function parseExposition(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
-}
 
 describe('/metrics', () => {
   const upstream = Bun.serve({
