@@ -122,6 +122,13 @@ function httpUrl(env: Record<string, string | undefined>, name: string): string 
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
 }
 
+/** A name for traces: 1 to 100 letters, digits and `_ . - / : @` (no spaces: it ends up in label values and queries). */
+function serviceName(env: Record<string, string | undefined>, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^[\w.\-/:@]{1,100}$/.test(raw)) throw new ConfigError(`${name} must be 1 to 100 letters, digits or _ . - / : @, got "${raw}"`);
+  return raw;
+}
+
 function redisUrl(env: Record<string, string | undefined>): string | undefined {
   const raw = text(env, 'REDIS_URL');
   if (raw === undefined) return undefined;
@@ -185,8 +192,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
-    otelEndpoint: text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
-    otelServiceName: text(env, 'OTEL_SERVICE_NAME') ?? 'jobgraph',
+    otelEndpoint: httpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    otelServiceName: serviceName(env, 'OTEL_SERVICE_NAME') ?? 'jobgraph',
     quoteServer: hostAndPort(env, 'QUOTE_SERVER'),
     quoteTimeoutMs: integer(env, 'QUOTE_TIMEOUT_MS', 2000, 10, 60_000),
     quoteUdpRetries: integer(env, 'QUOTE_UDP_RETRIES', 2, 0, 10),

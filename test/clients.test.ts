@@ -104,8 +104,11 @@ describe('Apollo Client with PersistedQueryLink and GraphQLWsLink', () => {
       expect(bodies[1].query).toContain('query Me');
       const again = await client.query({ query: gql(QUERY), fetchPolicy: 'network-only' });
       expect(again.data).toMatchObject({ me: { username: 'admin' } });
-      // Now the hash alone is enough.
+      // Now the hash alone is enough, over GET too (PersistedQueryLink's useGETForHashedQueries).
       expect(bodies.at(-1).query).toBeUndefined();
+      const extensions = encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: sha256(bodies[1].query) } }));
+      const byGet = await fetch(`${server.url}?operationName=Me&extensions=${extensions}`, { headers: auth });
+      expect(((await byGet.json()) as any).data.me.username).toBe('admin');
 
       const submitted = await client.mutate({ mutation: gql(SUBMIT), variables: { input: PI_INPUT } });
       const { id } = (submitted.data as any).submitPiJob;

@@ -70,7 +70,7 @@ describe('tracing to OTLP', () => {
     // Stopping flushes what is buffered to the receiver.
     await server.stop();
     spans = receiver.spans;
-  });
+  }, 60_000);
   afterAll(() => receiver.server.stop(true));
 
   const named = (name: string, traceId: string) => spans.filter((span) => span.name === name && span.traceId === traceId);
@@ -137,4 +137,4 @@ test('without OTEL_EXPORTER_OTLP_ENDPOINT no OpenTelemetry module is loaded', as
   expect(await loaded()).toBe(0);
   // The same count sees them when tracing is on (so the zero above is not a blind check).
   expect(await loaded('http://127.0.0.1:9')).toBeGreaterThan(0);
-});
+}, 60_000);
