@@ -294,3 +294,33 @@ describe('@defer and @stream', () => {
     ]);
   });
 });
+
+describe('graphql-sse single-connection stream limits', () => {
+  test('the reserved stream counts as a live operation of its user, and ends when its session does', async () => {
+    const capped = await startTestServer({ MAX_SUBSCRIPTIONS_PER_USER: '1' });
+    try {
+      const { token: userToken } = await capped.userWithRole('USER');
+      const headers = { authorization: `Bearer ${userToken}` };
+      const reservation = await (await fetch(capped.url, { method: 'PUT', headers })).text();
+      const stream = await fetch(capped.url, { headers: { ...headers, accept: 'text/event-stream', 'x-graphql-event-stream-token': reservation } });
+      expect(stream.status).toBe(200);
+      // Its one allowed live operation is the stream: another SSE subscription is over the cap.
+      const other = await fetch(capped.url, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query: 'subscription { jobCompleted { id } }' }),
+      });
+      expect(other.status).toBe(429);
+      await other.body?.cancel();
+      // Logging out ends the stream.
+      await capped.gql('mutation { logout }', {}, userToken);
+      const reader = stream.body!.getReader();
+      const deadline = Date.now() + 5000;
+      let ended = false;
+      while (!ended && Date.now() < deadline) ended = (await Promise.race([reader.read(), Bun.sleep(5000).then(() => ({ done: false }))])).done === true;
+      expect(ended).toBe(true);
+    } finally {
+      await capped.stop();
+    }
+  }, 30_000);
+});
