@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config';
-import { findRedisServer, freePort, type LocalServer, startPostgres, startRedis } from '../scripts/lib/local-servers';
+import { findPostgresBin, findRedisServer, freePort, type LocalServer, startPostgres, startRedis } from '../scripts/lib/local-servers';
 import { ANALYTICS_FIXTURE as ANALYTICS_CSV, TEST_DATABASE_URL } from './helpers/server';
 import { optionalTool } from './helpers/required';
 
@@ -109,15 +109,16 @@ describe('compose.yaml', () => {
     expect(compose.services.redis.healthcheck.test).toBeDefined();
   });
 
-  const postgresBin = optionalTool(TEST_DATABASE_URL || existsSync('/usr/lib/postgresql') ? 'postgres' : null, 'PostgreSQL');
-  const redisBin = optionalTool(findRedisServer(), 'redis-server');
+  // It starts its own PostgreSQL and Redis, whichever backend this pass of the suite runs on: once is enough (SQLite's).
+  const postgresBin = TEST_DATABASE_URL ? undefined : optionalTool(findPostgresBin(), 'PostgreSQL');
+  const redisBin = TEST_DATABASE_URL ? undefined : optionalTool(findRedisServer(), 'redis-server');
   const started: LocalServer[] = [];
   afterAll(async () => {
     for (const server of started.reverse()) await server.stop();
   });
 
   test.skipIf(!postgresBin || !redisBin)('its three instances, on a local PostgreSQL and Redis, each pass the Dockerfile’s healthcheck', async () => {
-    const postgres = await startPostgres();
+    const postgres = await startPostgres(postgresBin);
     started.push(postgres);
     const redis = await startRedis();
     started.push(redis);
