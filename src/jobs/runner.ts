@@ -111,8 +111,19 @@ export class JobRunner {
   /** Jobs just stored: their inputs are kept for the claim (no read back), and a claim pass is asked for. */
   submitted(jobs: { id: number; input: unknown; chars: number }[]): void {
     for (const { id, input, chars } of jobs) this.freshInputs.remember(id, input, chars);
-    for (const observer of this.options.observers ?? []) observer.submitted?.(jobs.map((job) => job.id));
+    this.tellObservers((observer) => observer.submitted?.(jobs.map((job) => job.id)));
     this.wake();
+  }
+
+  /** An observer that fails is logged: it never changes what happens to a job. */
+  private tellObservers(tell: (observer: JobRunObserver) => void): void {
+    for (const observer of this.options.observers ?? []) {
+      try {
+        tell(observer);
+      } catch (error) {
+        this.options.log.warn({ err: error }, 'a job observer failed');
+      }
+    }
   }
 
   /** Stops a job's tasks here (it was cancelled); its late failure is ignored. */
@@ -325,7 +336,7 @@ export class JobRunner {
           this.options.log.warn({ jobId: job.id, attempt: job.attempts, error: job.error }, 'job failed');
         }
         announce(this.options.events, job);
-        for (const observer of this.options.observers ?? []) observer.settled?.(job);
+        this.tellObservers((observer) => observer.settled?.(job));
       }
     } finally {
       this.wake();
