@@ -137,10 +137,11 @@ describe('Apollo Client with PersistedQueryLink and GraphQLWsLink', () => {
   test('a hash that does not match its document is refused; an unknown hash asks for the document', async () => {
     const post = (body: unknown) => fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(body) });
     const unknown = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ never { sent } }') } } });
-    expect(((await unknown.json()) as any).errors[0].message).toBe('PersistedQueryNotFound');
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as any).errors[0]).toEqual({ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
     const mismatch = await post({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ me { id } }') } } });
     expect(mismatch.status).toBe(400);
-    expect(((await mismatch.json()) as any).errors[0].message).toBe('PersistedQueryMismatch');
+    expect(((await mismatch.json()) as any).errors[0]).toEqual({ message: 'PersistedQueryMismatch', extensions: { code: 'PERSISTED_QUERY_MISMATCH' } });
   });
 });
 
