@@ -25,7 +25,8 @@ const STREAM_TOKEN_HEADER = 'x-graphql-event-stream-token';
 export function isSseSingleConnectionRequest(request: Request): boolean {
   // The reservation is a PUT without a body; any other PUT stays Yoga's 405.
   if (request.method === 'PUT') return !request.headers.has('content-type');
-  return request.headers.has(STREAM_TOKEN_HEADER) || new URL(request.url).searchParams.has('token');
+  // Every GraphQL request asks: the URL is parsed only when it could hold the parameter.
+  return request.headers.has(STREAM_TOKEN_HEADER) || (request.url.includes('token=') && new URL(request.url).searchParams.has('token'));
 }
 
 /**
