@@ -9,7 +9,7 @@ import { type Database, type Db, openDatabase } from './db/client';
 import { diagnosticJob } from './diagnostics/job';
 import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
-import { JobRunner } from './jobs/runner';
+import { type JobRunObserver, JobRunner } from './jobs/runner';
 import { JobsService } from './jobs/service';
 import { PgJobStore } from './jobs/pg-store';
 import { SqliteJobStore } from './jobs/sqlite-store';
@@ -19,6 +19,7 @@ import { parseAddress } from './quotes/client';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
+import type { Tracing } from './observability/tracing';
 import { RelayService } from './relay/service';
 import type { Services } from './services';
 import { forecastJob } from './simulations/forecast';
@@ -42,6 +43,10 @@ export interface App extends Services {
   pool: WorkerPool;
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
+  /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; null otherwise (nothing of it loaded). */
+  tracing: Tracing | null;
+  /** What watches the jobs submitted and run here (tracing, metrics): add to it before jobs run. */
+  jobRunObservers: JobRunObserver[];
   /** True while the database answers and the worker pool is up. */
   isReady(): Promise<boolean>;
   close(): Promise<void>;
@@ -76,6 +81,11 @@ async function openDatabaseOf(config: Config): Promise<Database> {
 export async function createApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const database = await openDatabaseOf(config);
+  // Imported only when asked for: OpenTelemetry's modules are not loaded at all otherwise.
+  const tracing = config.otelEndpoint
+    ? await (await import('./observability/tracing')).startTracing({ endpoint: config.otelEndpoint, serviceName: config.otelServiceName }, database, log)
+    : null;
+  const jobRunObservers: JobRunObserver[] = tracing ? [tracing.jobObserver] : [];
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
   if (redis && !config.redisEventsSecret) {
     log.warn('REDIS_EVENTS_SECRET is unset: any client of the Redis server can publish events to this deployment (they are still checked against their schemas); set it to the same secret on every instance');
@@ -135,6 +145,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     retryBaseMs: config.jobRetryBaseMs,
     maxInFlight: config.workers * PIPELINE_DEPTH * 4,
     progressIntervalMs: config.jobProgressIntervalMs,
+    observers: jobRunObservers,
   });
   const jobs = new JobsService({
     store,
@@ -183,6 +194,8 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     quotes,
     relay,
     embeddedQuoteServer,
+    tracing,
+    jobRunObservers,
     requestShutdown: options.requestShutdown ?? (() => {}),
     isReady: async () => open && pool.size > 0 && (await database.ping()),
     async close() {
@@ -195,6 +208,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
       await unlistenSessions();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
       redis?.close();
+      await tracing?.shutdown();
       await database.close();
     },
   };
