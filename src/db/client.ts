@@ -27,6 +27,13 @@ export function createDb(sqlite: SqliteConnection) {
  */
 export type Db = ReturnType<typeof createDb>;
 export type Tables = typeof schema;
+export type SqliteDb = ReturnType<typeof createDb>;
+export type PgDb = ReturnType<typeof createPgDb>;
+export type PgTables = typeof pgSchema;
+
+export function createPgDb(sql: SQL) {
+  return drizzlePg({ client: sql, relations: pgRelations });
+}
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -70,7 +77,14 @@ export type Database =
        */
       idle(): Promise<void>;
     })
-  | (DatabaseCommon & { dialect: 'postgres'; sql: SQL; url: string });
+  | (DatabaseCommon & {
+      dialect: 'postgres';
+      sql: SQL;
+      url: string;
+      /** Drizzle on PostgreSQL, typed as itself (the job store's selected reads). */
+      pg: PgDb;
+      pgTables: PgTables;
+    });
 
 /** DATABASE_URL (postgres://…) when set, else the SQLite file at DATABASE_PATH. */
 export function openDatabase(target: { databaseUrl?: string | null; databasePath: string }): Promise<Database> {
@@ -153,7 +167,7 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
 export async function openPostgres(url: string): Promise<Database & { dialect: 'postgres' }> {
   const sql = new SQL({ url, max: 10, idleTimeout: 30 });
   try {
-    const pg = drizzlePg({ client: sql, relations: pgRelations });
+    const pg = createPgDb(sql);
     // Instances starting together: the first migrates, the others wait on the lock, then find nothing to do.
     await withAdvisoryLock(sql, 'migrations', () => migratePg(pg, { migrationsFolder: PG_MIGRATIONS_FOLDER }));
     const db = pg as unknown as Db;
@@ -161,6 +175,8 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
       dialect: 'postgres',
       url,
       sql,
+      pg,
+      pgTables: pgSchema,
       db,
       tables: pgSchema as unknown as Tables,
       transaction: (work, options) =>
