@@ -25,7 +25,7 @@ import { fail, requeue, succeedMany } from './sql/settle';
  * The job store on SQLite (bun:sqlite, WAL): this process is the only writer, and every transition is an
  * IMMEDIATE transaction around its statements (./sql/*.ts) and its event rows. The interface is asynchronous (for
  * PostgreSQL); here each method does its work synchronously, when called, and answers with a promise already
- * settled (unless another service's async transaction is open: see {@link SqliteJobStore.transition}).
+ * settled (unless another service's async transaction is open: see {@link SqliteJobStore.othersDone}).
  */
 export class SqliteJobStore implements JobStore {
   private readonly sqlite: Database;
@@ -41,7 +41,7 @@ export class SqliteJobStore implements JobStore {
   private readonly waitingByQueue = new Map<string, number>();
   /** The changes to those counts made by the open transaction: applied when it commits, dropped if it rolls back. */
   private pendingWaiting: Map<string, number> | null = null;
-  /** Waits out another service's async transaction (see {@link SqliteJobStore.transition}). */
+  /** Waits out another service's async transaction (see {@link SqliteJobStore.othersDone}). */
   private readonly idle: () => Promise<void>;
 
   constructor(
@@ -349,15 +349,9 @@ export class SqliteJobStore implements JobStore {
     pending.set(queue, (pending.get(queue) ?? 0) + delta);
   }
 
-  /**
-   * Runs `work` as one IMMEDIATE transaction; the waiting counts follow its fate. The guard every transition passes,
-   * written once: another service's async transaction may have the connection open (it awaits between its
-   * statements: see Database.transaction). A transition made then would be a savepoint inside it, undone if it
-   * rolled back after the job was announced, with the waiting counts left wrong, so it waits for it to end. Not so
-   * in the common case (no transaction open), where a transition still runs at once, when called.
-   */
+  /** Runs `work` as one IMMEDIATE transaction, after {@link SqliteJobStore.othersDone}; the waiting counts follow its fate. */
   private async transition<T>(work: () => T): Promise<T> {
-    while (this.sqlite.inTransaction) await this.idle();
+    if (this.sqlite.inTransaction) await this.othersDone();
     this.pendingWaiting = new Map();
     try {
       const result = this.sqlite.transaction(work).immediate();
@@ -368,9 +362,19 @@ export class SqliteJobStore implements JobStore {
     }
   }
 
-  /** One statement that keeps no counts, after the same guard as {@link SqliteJobStore.transition}. */
+  /** One statement that keeps no counts (a transaction of its own), after {@link SqliteJobStore.othersDone}. */
   private async alone<T>(work: () => T): Promise<T> {
-    while (this.sqlite.inTransaction) await this.idle();
+    if (this.sqlite.inTransaction) await this.othersDone();
     return work();
+  }
+
+  /**
+   * The guard every transition passes, written once: another service's async transaction may have the connection
+   * open (it awaits between its statements: see Database.transaction). A transition made then would be a savepoint
+   * inside it, undone if it rolled back after the job was announced, with the waiting counts left wrong, so it waits
+   * for it to end. Not so in the common case (no transaction open): a transition then runs at once, when called.
+   */
+  private async othersDone(): Promise<void> {
+    while (this.sqlite.inTransaction) await this.idle();
   }
 }
