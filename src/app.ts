@@ -11,8 +11,8 @@ import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
 import { type JobRunObserver, JobRunner } from './jobs/runner';
 import { JobsService } from './jobs/service';
-import { PgJobStore } from './jobs/pg-store';
-import { SqliteJobStore } from './jobs/sqlite-store';
+import { PgJobStore } from './jobs/store/postgres';
+import { SqliteJobStore } from './jobs/store/sqlite';
 import { WorkerPool } from './pool/pool';
 import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
@@ -126,7 +126,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
 
   // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
   const kinds = jobKindRegistry([piJob, forecastJob, calcJobKind(config.calcChunkChars), analyticsJob(analytics), diagnosticJob]);
-  const store = database.dialect === 'postgres' ? await PgJobStore.open(database, clock, log) : new SqliteJobStore(database, clock);
+  const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle }, clock);
   // A queue changed on another instance: read the list again.
   queues.announce = () => store.announceQueues();
   store.onWork((what) => {
