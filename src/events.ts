@@ -24,6 +24,8 @@ export type Topics = {
    * `change` names the change, so an instance that hears it twice (Redis and PostgreSQL's NOTIFY) acts once.
    */
   sessionsChanged: [{ reason: string; change?: string }];
+  /** An admin ended a username's login lockout: every instance forgets its failures. */
+  loginUnlocked: [{ username: string }];
 };
 
 /**

@@ -1,7 +1,8 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tables } from '../db/client';
 import { type Selection, withSelection } from '../db/selection';
 import type { Job } from './model';
+import { searchCondition } from './search';
 import type { JobFilter } from './store';
 
 // The reads a caller selects (GraphQL's planner): Drizzle's relational queries, the same on either dialect.
@@ -10,23 +11,25 @@ export function selectJob(db: Db, id: number, ownerId: number | null, select?: S
   return db.query.jobs.findFirst(withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select));
 }
 
-export function selectJobs(db: Db, { status, kind, queue, ownerId }: JobFilter, select?: Selection): Promise<Job[]> {
+export function selectJobs(db: Db, { status, kind, queue, ownerId, search }: JobFilter, select?: Selection): Promise<Job[]> {
   const where = {
     ...(status ? { status } : {}),
     ...(kind ? { kind } : {}),
     ...(queue ? { queue } : {}),
     ...(ownerId ? { ownerId } : {}),
+    ...(search ? { RAW: (table: Tables['jobs']) => searchCondition(table, search) ?? sql`TRUE` } : {}),
   };
   return db.query.jobs.findMany(withSelection({ where, orderBy: { id: 'desc' as const } }, select));
 }
 
 /** How many jobs match every filter given (what selectJobs pages through). */
-export function countJobs(db: Db, jobs: Tables['jobs'], { status, kind, queue, ownerId }: JobFilter): Promise<number> {
+export function countJobs(db: Db, jobs: Tables['jobs'], { status, kind, queue, ownerId, search }: JobFilter): Promise<number> {
   const conditions = [
     status ? eq(jobs.status, status) : undefined,
     kind ? eq(jobs.kind, kind) : undefined,
     queue ? eq(jobs.queue, queue) : undefined,
     ownerId ? eq(jobs.ownerId, ownerId) : undefined,
+    search ? searchCondition(jobs, search) : undefined,
   ];
   return db.$count(jobs, and(...conditions));
 }
