@@ -132,7 +132,11 @@ export class UsersService {
   }
 
   private async bootstrapAdminNow(username: string, configuredPassword: string | undefined) {
-    if ((await q.countActiveAdmins(this.db)) > 0) return { created: false as const };
+    if ((await q.countActiveAdmins(this.db)) > 0) {
+      // Said once per start: otherwise an operator who set it to recover a lost password wonders why it did nothing.
+      if (configuredPassword) this.options.log.warn('ADMIN_PASSWORD is set but ignored: an active admin exists (to reset a password: bun run jg admin reset-password <username>)');
+      return { created: false as const };
+    }
     const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
     const passwordHash = await this.hashPassword(password);
     const existing = await q.findUserByUsername(this.db, name);
