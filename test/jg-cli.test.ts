@@ -13,7 +13,7 @@ describe('jg, the command-line client', () => {
   let home: string;
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'jg-home-'));
-    server = await startTestServer({ DATABASE_PATH: join(home, 'jobgraph.db') });
+    server = await startTestServer(onSqlite ? { DATABASE_PATH: join(home, 'jobgraph.db') } : {});
   });
   afterAll(() => server?.stop());
 
@@ -82,7 +82,7 @@ describe('jg, the command-line client', () => {
   }, 60_000);
 
   test('admin reset-password works on the database when nobody can log in', async () => {
-    const env = onSqlite ? { DATABASE_PATH: server.databasePath } : { DATABASE_URL: server.databaseUrl! };
+    const env: Record<string, string> = onSqlite ? { DATABASE_PATH: server.databasePath } : { DATABASE_URL: server.databaseUrl! };
     // SQLite: the file belongs to one process, so the server stops first (as the docs say).
     if (onSqlite) await server.stop();
     const reset = await jg(['admin', 'reset-password', 'admin', '--password-stdin'], { env, stdin: 'a-brand-new-password\n' });
