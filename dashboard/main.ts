@@ -37,6 +37,13 @@ applyTheme(localStorage.getItem(THEME_KEY) as Theme | null);
 
 function ThemeToggle() {
   const [theme, setTheme] = useState<Theme>((localStorage.getItem(THEME_KEY) as Theme | null) ?? systemTheme());
+  useEffect(() => {
+    // Without a choice of its own the page follows the system, and so does the button's label.
+    const media = matchMedia('(prefers-color-scheme: dark)');
+    const follow = () => localStorage.getItem(THEME_KEY) || setTheme(systemTheme());
+    media.addEventListener('change', follow);
+    return () => media.removeEventListener('change', follow);
+  }, []);
   const next: Theme = theme === 'dark' ? 'light' : 'dark';
   const flip = () => {
     localStorage.setItem(THEME_KEY, next);
