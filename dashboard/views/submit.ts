@@ -126,7 +126,7 @@ export function SubmitView({ me }: { me: Me }) {
   return html`<section class="submit">
     <h2>Submit jobs</h2>
     <div class="tabs" role="tablist">
-      ${kinds.map((k) => html`<button role="tab" class=${k === kind ? 'active' : ''} data-kind=${k} onClick=${() => setKind(k)}>${KINDS[k].label}</button>`)}
+      ${kinds.map((k) => html`<button role="tab" aria-selected=${k === kind} class=${k === kind ? 'active' : ''} data-kind=${k} onClick=${() => setKind(k)}>${KINDS[k].label}</button>`)}
     </div>
     <form class="card grid" onSubmit=${submit} key=${kind}>
       ${kind === 'PI'

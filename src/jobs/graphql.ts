@@ -8,6 +8,7 @@ import { checkPaging, parseId } from '../graphql/ids';
 import { canSeeJob, type Job, type JobCounts, type JobKindName, type JobStatus, jobVisibility } from './model';
 import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type PoolStats, type SubmitOptions } from './service';
 import type { LatencyPercentiles, ThroughputSample } from './statistics';
+import { SEARCH_MAX } from './search';
 import type { JobFilter } from './store';
 
 export const JobKindEnum = builder.enumType('JobKind', {
@@ -190,7 +191,8 @@ const submissionComplexity = (args: { jobs: readonly unknown[] }) => ({
 });
 
 /** The `jobs` arguments as the service's filter (the same for the page and its totalCount). */
-const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null }): JobFilter => ({
+const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null; search?: string | null }): JobFilter => ({
+  search: args.search ?? undefined,
   status: args.status ?? undefined,
   kind: args.kind ?? undefined,
   queue: args.queue ?? undefined,
@@ -215,6 +217,9 @@ builder.queryFields((t) => ({
         kind: t.arg({ type: JobKindEnum, description: 'Only jobs of this kind.' }),
         queue: t.arg.string({ description: 'Only jobs of the queue with this name.' }),
         owner: t.arg.id({ description: 'A user id (managers and admins).' }),
+        search: t.arg.string({
+          description: `Text to look for (at most ${SEARCH_MAX} characters): a job id (\`42\` or \`#42\`), a kind or status by name, or part of the queue, the owner’s username or the input JSON (case-insensitive). Combines with the other filters.`,
+        }),
       },
       // Asked alone, the count skips `resolve`: the page arguments are still checked, as with the page.
       totalCount: (_root, args, ctx) => {

@@ -135,6 +135,8 @@ export interface JobFilter {
   kind?: JobKindName;
   queue?: string;
   ownerId?: number;
+  /** Console search text: id, kind, status, or part of queue, owner or input (see search.ts). */
+  search?: string;
 }
 
 export interface NewJob {
