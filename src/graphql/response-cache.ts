@@ -193,10 +193,15 @@ export function createResponseCache(app: App, clock?: Clock) {
 
   /**
    * A cached answer for this JSON POST, if there is one (same session, document, variables and operation name).
-   * `params` is the body the server parsed and checked (operationParamsProblem); on a miss Yoga takes it as it is
+   * `params` is the body the server parsed and checked (operationParamsProblem), and the request passed the gates of
+   * an answer without Yoga (src/http/direct-answers.ts, which give `answerType`); on a miss Yoga takes it as it is
    * (`usePreParsedBody`).
    */
-  async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
+  async function serveFromCache(
+    request: Request,
+    params: { query: string; variables?: unknown; operationName?: unknown },
+    answerType: 'application/json' | 'application/graphql-response+json',
+  ): Promise<Response | undefined> {
     const operationName = typeof params.operationName === 'string' ? params.operationName : null;
     if (neverCached.get(params.query)?.has(operationName)) return undefined;
     const { user } = await authenticateRequest(app.users, request);
@@ -215,9 +220,7 @@ export function createResponseCache(app: App, clock?: Clock) {
       const { extensions: _extensions, ...result } = cached as { extensions?: unknown };
       serialized.set(cached, (json = JSON.stringify(result)));
     }
-    const accept = request.headers.get('accept') ?? '';
-    const type = accept.includes('application/graphql-response+json') && !accept.includes('application/json') ? 'application/graphql-response+json' : 'application/json';
-    return new Response(json, { headers: { 'content-type': `${type}; charset=utf-8` } });
+    return new Response(json, { headers: { 'content-type': `${answerType}; charset=utf-8` } });
   }
 
   return { plugin, serveFromCache };

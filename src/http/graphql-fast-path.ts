@@ -12,6 +12,7 @@ import { costReadsVariables } from '../graphql/limits';
 import { VALIDATION_PROBE } from '../graphql/logging';
 import type { UsersService } from '../users/service';
 import { authenticateRequest } from '../users/auth';
+import type { DirectAnswerType } from './direct-answers';
 import type { GraphQLHandler, TransportContext } from './graphql-handler';
 
 /** Documents remembered per schema (bounded, least recently used dropped first). */
@@ -44,21 +45,7 @@ class BoundedLru<K, V> {
   }
 }
 
-const PARAM_KEYS = new Set(['query', 'variables', 'operationName', 'extensions']);
 const fetchApi = { Response } as unknown as Parameters<typeof processRegularResult>[1];
-
-/** The media type Yoga would answer this Accept with, when it is one of the plain ones; otherwise Yoga decides. */
-function plainAnswerType(accept: string | null): 'application/json' | 'application/graphql-response+json' | null {
-  if (accept === null || accept === '*/*' || accept === 'application/json') return 'application/json';
-  if (accept === 'application/graphql-response+json') return 'application/graphql-response+json';
-  return null;
-}
-
-/** Whether a Content-Type's media type (before any parameter) is application/json. */
-function isJsonContentType(contentType: string | null): boolean {
-  const semicolon = contentType?.indexOf(';') ?? -1;
-  return (semicolon === -1 ? contentType : contentType!.slice(0, semicolon))?.trim().toLowerCase() === 'application/json';
-}
 
 export interface OperationParams {
   query: string;
@@ -70,16 +57,11 @@ export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersSer
   const knownBySchema = new WeakMap<GraphQLSchema, BoundedLru<string, KnownDocument>>();
 
   /**
-   * The answer to a JSON POST whose parameters passed operationParamsProblem, or undefined when Yoga must answer it.
-   * `serverContext` is what yoga.fetch would have been given.
+   * The answer to a JSON POST whose parameters passed operationParamsProblem and whose headers passed the direct
+   * answer's gates (direct-answers.ts), or undefined when Yoga must answer it. `serverContext` is what yoga.fetch
+   * would have been given.
    */
-  async function execute(request: Request, params: OperationParams, serverContext: TransportContext): Promise<Response | undefined> {
-    if (request.headers.has('origin')) return undefined;
-    // Exactly JSON: a "simple" type that merely mentions it (`text/plain;application/json`) is CSRF prevention's.
-    if (!isJsonContentType(request.headers.get('content-type'))) return undefined;
-    const answerType = plainAnswerType(request.headers.get('accept'));
-    if (!answerType) return undefined;
-    for (const key in params) if (!PARAM_KEYS.has(key)) return undefined;
+  async function execute(request: Request, params: OperationParams, serverContext: TransportContext, answerType: DirectAnswerType): Promise<Response | undefined> {
     // A refused token is Yoga's to answer (a 401 from the context factory).
     if ((await authenticateRequest(users, request)).failure) return undefined;
 

@@ -18,6 +18,7 @@ import { requestScope } from '../request-context';
 import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
 import { DASHBOARD_PATH, dashboardAssets } from './dashboard';
+import { directAnswerType } from './direct-answers';
 import { graphiqlAsset } from './graphiql';
 import { createGraphQLFastPath, type OperationParams } from './graphql-fast-path';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
@@ -175,17 +176,21 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
           const limit = problem.extensions.limit ? { limit: problem.extensions.limit } : {};
           return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, limit), request, origin);
         }
-        // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
-        const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
-        if (cached) {
-          metrics.cachedAnswer();
-          operationAnswers.add(cached);
-          return cached;
-        }
-        const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams });
-        if (answered) {
-          operationAnswers.add(answered);
-          return answered;
+        // The gates come first: a cached answer or the fast path only for a request Yoga would answer the same way.
+        const answerType = directAnswerType(request, preParsedParams as object);
+        if (answerType) {
+          // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+          const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string }, answerType);
+          if (cached) {
+            metrics.cachedAnswer();
+            operationAnswers.add(cached);
+            return cached;
+          }
+          const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams }, answerType);
+          if (answered) {
+            operationAnswers.add(answered);
+            return answered;
+          }
         }
       }
     }
