@@ -13,6 +13,7 @@ import type { Clock } from '../clock';
 import type { RedisLink } from '../redis';
 import { authenticateRequest } from '../users/auth';
 import type { GraphQLContext } from './context';
+import { DocumentCaches } from './document-caches';
 
 /** How long a response may be reused, tightened by resolvers whose data has its own freshness (the relay's). */
 export class ResponseFreshness {
@@ -126,7 +127,7 @@ function sharedThrough(link: RedisLink, local: Cache, now: () => number): Cache 
 }
 
 /** `clock`: only tests pass one; without it the in-memory cache's own TTLs are the only ones. */
-export function createResponseCache(app: App, clock?: Clock) {
+export function createResponseCache(app: App, clock?: Clock, documentCaches = new DocumentCaches(app.config)) {
   const local = clock ? expiringOn(clock, createInMemoryCache()) : createInMemoryCache();
   const cache = app.redis ? sharedThrough(app.redis, local, () => (clock ?? Date).now()) : local;
   const serialized = new WeakMap<object, string>();
@@ -145,16 +146,12 @@ export function createResponseCache(app: App, clock?: Clock) {
 
   /**
    * Documents (by their text, and operation name) whose answers are never kept (`me`, a mutation…), so a request
-   * for one skips the key and the lookup before Yoga. Bounded: cleared when full, which only costs lookups again.
+   * for one skips the key and the lookup before Yoga. Bounded by bytes: forgetting one only costs lookups again.
    */
-  const neverCached = new Map<string, Set<string | null>>();
-  const NEVER_CACHED_DOCUMENTS = 1000;
+  const neverCached = documentCaches.create<Set<string | null>>('never cached');
   const rememberNeverCached = (query: string, operationName: string | null) => {
     let operations = neverCached.get(query);
-    if (!operations) {
-      if (neverCached.size >= NEVER_CACHED_DOCUMENTS) neverCached.clear();
-      neverCached.set(query, (operations = new Set()));
-    }
+    if (!operations) neverCached.set(query, (operations = new Set()));
     operations.add(operationName);
   };
 

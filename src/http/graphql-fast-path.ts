@@ -12,37 +12,17 @@ import { costReadsVariables } from '../graphql/limits';
 import { VALIDATION_PROBE } from '../graphql/logging';
 import type { UsersService } from '../users/service';
 import { authenticateRequest } from '../users/auth';
+import type { DocumentCaches } from '../graphql/document-caches';
 import type { DirectAnswerType } from './direct-answers';
 import type { GraphQLHandler, TransportContext } from './graphql-handler';
 
-/** Documents remembered per schema (bounded, least recently used dropped first). */
-const KNOWN_DOCUMENTS = 1000;
-
 /** A document seen before: its parse, and which of its operations passed validation whatever the variables. */
 interface KnownDocument {
+  schema: GraphQLSchema;
   document: DocumentNode;
   operations: Map<string | null, OperationDefinitionNode>;
   /** Operation names whose validation (limits included) passed and does not depend on the variables. */
   validForAnyVariables: Set<string | null>;
-}
-
-/** A Map kept in recency order: a hit moves to the end, the oldest entry leaves when full. */
-class BoundedLru<K, V> {
-  private readonly entries = new Map<K, V>();
-  constructor(private readonly max: number) {}
-  get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
-  }
-  set(key: K, value: V): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as K);
-    this.entries.set(key, value);
-  }
 }
 
 const fetchApi = { Response } as unknown as Parameters<typeof processRegularResult>[1];
@@ -53,8 +33,9 @@ export interface OperationParams {
   operationName?: string | null;
 }
 
-export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersService, 'authenticate'>) {
-  const knownBySchema = new WeakMap<GraphQLSchema, BoundedLru<string, KnownDocument>>();
+export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersService, 'authenticate'>, documentCaches: DocumentCaches) {
+  // By text, bounded by bytes (DOCUMENT_CACHE_BYTES); an entry names its schema, so a new schema starts afresh.
+  const known = documentCaches.create<KnownDocument>('fast path');
 
   /**
    * The answer to a JSON POST whose parameters passed operationParamsProblem and whose headers passed the direct
@@ -67,17 +48,15 @@ export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersSer
 
     const enveloped = yoga.getEnveloped({ ...serverContext, request, params, [VALIDATION_PROBE]: true } as never);
     const { schema } = enveloped;
-    let known = knownBySchema.get(schema);
-    if (!known) knownBySchema.set(schema, (known = new BoundedLru(KNOWN_DOCUMENTS)));
     let entry = known.get(params.query);
-    if (!entry) {
+    if (!entry || entry.schema !== schema) {
       let document: DocumentNode;
       try {
         document = enveloped.parse(params.query);
       } catch {
         return undefined;
       }
-      entry = { document, operations: new Map(), validForAnyVariables: new Set() };
+      entry = { schema, document, operations: new Map(), validForAnyVariables: new Set() };
       known.set(params.query, entry);
     }
     const operationName = params.operationName ?? null;

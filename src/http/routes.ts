@@ -9,6 +9,7 @@ import type { App } from '../app';
 import { ErrorCode } from '../errors';
 import { operationParamsProblem } from '../graphql/limits';
 import { isRefusalLogged } from '../graphql/logging';
+import type { DocumentCaches } from '../graphql/document-caches';
 import type { createResponseCache } from '../graphql/response-cache';
 import { handleQuoteRequest } from '../quotes/compat';
 import { handleRelayRequest, RELAY_PREFIX } from '../relay/compat';
@@ -71,6 +72,7 @@ export interface RequestPipelineParts {
   app: App;
   yoga: GraphQLHandler;
   responseCache: ReturnType<typeof createResponseCache>;
+  documentCaches: DocumentCaches;
   rateLimiter: AddressRateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
@@ -78,10 +80,10 @@ export interface RequestPipelineParts {
 }
 
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
-export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
+export function createRequestHandler({ app, yoga, responseCache, documentCaches, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
   const { config, log } = app;
   const handleAnalyticsCompat = createAnalyticsCompat(app);
-  const fastPath = createGraphQLFastPath(yoga, app.users);
+  const fastPath = createGraphQLFastPath(yoga, app.users, documentCaches);
 
   function routeRest(route: RestRoute, rest: RestRequest): Promise<Response> {
     if (route === 'analytics') return handleAnalyticsCompat(rest);
