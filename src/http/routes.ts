@@ -20,7 +20,7 @@ import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
 import { DASHBOARD_PATH, dashboardAssets } from './dashboard';
 import { directAnswerType } from './direct-answers';
-import { graphiqlAsset } from './graphiql';
+import { GRAPHIQL_ASSET_PREFIX, graphiqlAsset, graphiqlScript } from './graphiql';
 import { createGraphQLFastPath, type OperationParams } from './graphql-fast-path';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
@@ -106,11 +106,13 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
     const restRoute = restRouteOf(restPath);
     const isCompat = restRoute !== null;
     const isDashboard = pathname === '/' || pathname === DASHBOARD_PATH || pathname.startsWith(`${DASHBOARD_PATH}/`);
-    if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
+    const isGraphiQLScript = pathname.startsWith(GRAPHIQL_ASSET_PREFIX);
+    if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard && !isGraphiQLScript) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
     const overRate = await refuseOverRate(rateLimiter, log, origin);
     if (overRate) return restRoute ? inSourceShape(restRoute, overRate) : overRate;
     if (isDashboard) return dashboard(request, pathname);
+    if (isGraphiQLScript) return graphiqlScriptFile(request, pathname);
     // GraphiQL, as Yoga would decide to render it (a GET that accepts HTML), but precompressed and cached.
     if (pathname === GRAPHQL_PATH && shouldRenderGraphiQL(request)) return serveAsset(await graphiqlAsset(), request);
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) return upgrade(request, server, origin);
@@ -143,6 +145,13 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
     if ('failure' in built) return errorResponse(503, ErrorCode.UNAVAILABLE, 'the dashboard could not be built; see the server log');
     const asset = built.assets.get(pathname.slice(DASHBOARD_PATH.length) || '/');
     return asset ? serveAsset(asset, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no dashboard file ${pathname}`);
+  }
+
+  /** `/graphiql/<hash>.js`: a script of GraphiQL's page (the page itself is GET /graphql asking for HTML). */
+  async function graphiqlScriptFile(request: Request, pathname: string): Promise<Response> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return errorResponse(405, ErrorCode.BAD_USER_INPUT, `${pathname} answers GET only`, { allow: 'GET, HEAD' });
+    const script = graphiqlScript(pathname.slice(GRAPHIQL_ASSET_PREFIX.length));
+    return script ? serveAsset(await script, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no GraphiQL file ${pathname}`);
   }
 
   function upgrade(request: Request, server: Server<SocketData>, { clientAddress }: RequestOrigin): Response | undefined {

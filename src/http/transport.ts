@@ -5,7 +5,7 @@ import type { Clock } from '../clock';
 import { DocumentCaches } from '../graphql/document-caches';
 import { createResponseCache } from '../graphql/response-cache';
 import { dashboardAssets } from './dashboard';
-import { graphiqlAsset } from './graphiql';
+import { graphiqlAssets } from './graphiql';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
 import { createMetrics } from './metrics';
@@ -22,7 +22,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
   const documentCaches = new DocumentCaches(config);
   const responseCache = createResponseCache(app, options.clock, documentCaches);
   // Built and compressed now, in the background (once per process), rather than on the first visitor's request.
-  void graphiqlAsset();
+  void graphiqlAssets();
   void dashboardAssets().then((built) => {
     if ('failure' in built) app.log.error({ failure: built.failure }, 'the dashboard could not be built');
   });
