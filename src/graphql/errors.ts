@@ -65,7 +65,13 @@ export function useRequestParseErrors(): Plugin {
         try {
           return await requestParser(request);
         } catch (error) {
-          const message = error instanceof GraphQLError ? error.message : 'the request body could not be read as a GraphQL request';
+          // A value that is not JSON (a form's `variables`, a multipart `map`) says so; anything else is the body's shape.
+          const message =
+            error instanceof GraphQLError
+              ? error.message
+              : error instanceof SyntaxError
+                ? `a value of the request is not valid JSON (${error.message.slice(0, 200)})`
+                : 'the request body could not be read as a GraphQL request';
           const code = (error instanceof GraphQLError && (error.extensions.code as ErrorCode | undefined)) || ErrorCode.BAD_USER_INPUT;
           const status = (error instanceof GraphQLError && (error.extensions.http as { status?: number } | undefined)?.status) || 400;
           throw requestError(code, message, status);

@@ -207,8 +207,12 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
     }
     request = withBufferedBody(request, bytes);
     let response = await yoga.fetch(request, { ...origin, preParsedParams });
+    // Yoga answers these two with an empty body; ours say what to send instead.
     if (response.status === 406) {
       response = errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
+    } else if (response.status === 415) {
+      const sent = request.headers.get('content-type')?.slice(0, 100) || 'none';
+      response = errorResponse(415, ErrorCode.BAD_USER_INPUT, `unsupported media type (Content-Type: ${sent}): POST a GraphQL request as application/json, or multipart/form-data for an upload`);
     }
     if (isStreamingResponse(response)) return countedStream(response, request, origin, operationNameOf(url, preParsedParams));
     // GraphiQL's page is a route like any other; everything else Yoga answers went through the operation log.
@@ -281,6 +285,8 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
         try {
           response = await route(request, origin, url, server);
           response?.headers.set('x-request-id', requestId);
+          // Every answer says what it is and means it: no browser reads a relayed upstream's JSON as a page.
+          response?.headers.set('x-content-type-options', 'nosniff');
         } catch (error) {
           response = unexpected(error, requestId);
         }
