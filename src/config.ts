@@ -45,6 +45,9 @@ export interface Config {
   maxSubscriptionsPerAddress: number;
   maxBodyBytes: number;
   maxUploadBytes: number;
+  /** DOCUMENT_CACHE_BYTES and MAX_CACHED_DOCUMENT_BYTES: see src/graphql/document-caches.ts. */
+  documentCacheBytes: number;
+  maxCachedDocumentBytes: number;
   maxDepth: number;
   maxComplexity: number;
   maxAliases: number;
@@ -224,6 +227,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSubscriptionsPerUser: integer(env, 'MAX_SUBSCRIPTIONS_PER_USER', 200, 0, 1_000_000),
     maxSubscriptionsPerAddress: integer(env, 'MAX_SUBSCRIPTIONS_PER_ADDRESS', 500, 0, 1_000_000),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    documentCacheBytes: integer(env, 'DOCUMENT_CACHE_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxCachedDocumentBytes: integer(env, 'MAX_CACHED_DOCUMENT_BYTES', 64 * 1024, 0, 1024 * 1024 * 1024),
     // Multipart uploads (a calc job's file) may be larger than a JSON body.
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     // GraphiQL's own introspection query is 15 levels deep.
