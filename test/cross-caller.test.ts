@@ -95,8 +95,9 @@ describe('cached answers pass the same gates as the first ask', () => {
   const ask = (headers: Record<string, string>) =>
     fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(admin), ...headers }, body: JSON.stringify({ query, variables: { q: OBESITY } }) });
 
-  test('a "simple" content type that mentions JSON is CSRF prevention’s 403, hit or miss', async () => {
-    const refused = await ask({ 'content-type': 'text/plain;application/json' });
+  // CSRF prevention applies where a browser could send ambient credentials, a cookie (docs/clients.md).
+  test('a "simple" content type that mentions JSON, with a cookie, is CSRF prevention’s 403, hit or miss', async () => {
+    const refused = await ask({ 'content-type': 'text/plain;application/json', cookie: 'theme=dark' });
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('FORBIDDEN');
   });
