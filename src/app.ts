@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { analyticsJob } from './analytics/job';
+import { analyticsKindFor } from './analytics/analytics';
 import { AnalyticsService } from './analytics/service';
-import { calcJobKind } from './calculator/job';
+import { calcKindFor } from './calculator/calc';
 import { CalculatorService } from './calculator/service';
 import { type Clock, systemClock } from './clock';
 import { type Config, ConfigError } from './config';
 import { type Database, type Db, openDatabase } from './db/client';
-import { diagnosticJob } from './diagnostics/job';
+import { diagnosticKind } from './diagnostics/diagnostic';
 import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
 import { JobRunner } from './jobs/runner';
@@ -20,8 +20,8 @@ import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
 import { RelayService } from './relay/service';
-import { forecastJob } from './simulations/forecast';
-import { piJob } from './simulations/pi';
+import { forecastKind } from './simulations/forecast';
+import { piKind } from './simulations/pi';
 import { type PasswordHashCost, SESSIONS_CHANNEL, UsersService } from './users/service';
 import { SharedLoginThrottle } from './users/throttle';
 
@@ -125,7 +125,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   );
 
   // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
-  const kinds = jobKindRegistry([piJob, forecastJob, calcJobKind(config.calcChunkChars), analyticsJob(analytics), diagnosticJob]);
+  const kinds = jobKindRegistry([piKind, forecastKind, calcKindFor(config.calcChunkChars), analyticsKindFor(analytics), diagnosticKind]);
   const store = database.dialect === 'postgres' ? await PgJobStore.open(database, clock, log) : new SqliteJobStore(database, clock);
   // A queue changed on another instance: read the list again.
   queues.announce = () => store.announceQueues();
