@@ -44,7 +44,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   await closingAppOnFailure(app, () => app.jobs.start());
 
-  const transport = createHttpTransport(app, { clock });
+  // Builds the schema: a kind file's type GraphQL cannot express stops the start here.
+  const transport = await closingAppOnFailure(app, async () => createHttpTransport(app, { clock }));
   // A busy port throws here.
   const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({ port: config.port, hostname: config.host, ...transport.serveOptions }));
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;

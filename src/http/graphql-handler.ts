@@ -29,7 +29,7 @@ export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
 export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics) {
   return createYoga<TransportContext, GraphQLContext>({
-    schema: buildSchema(),
+    schema: buildSchema(app.kindFiles),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     // The server measures bodies itself (413 with a code, before Yoga) and may hand Yoga a body it already read.
