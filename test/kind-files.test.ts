@@ -1,7 +1,7 @@
 // Kind files (JOB_KINDS_DIR, docs/kinds.md): a directory outside the project, its kinds loaded by real server
 // processes (one process serves one set of kind files), used over HTTP, WebSocket and SSE, on the test database.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -10,7 +10,11 @@ import { createTestDatabase, readSseEvents, subscribe, TEST_DATABASE_URL } from 
 
 const PASSWORD = 'kind-files-admin-password';
 
+const EXAMPLES = join(import.meta.dir, '..', 'examples', 'kinds');
+
 const KINDS: Record<string, string> = {
+  // The example CPU kind, from a directory outside the project.
+  'countPrimes.ts': readFileSync(join(EXAMPLES, 'countPrimes.ts'), 'utf8'),
   'wordCount.ts': `import { defineJobKind } from "jobgraph";
 import { z } from "zod";
 export default defineJobKind({
@@ -128,7 +132,7 @@ describe('a kind file in JOB_KINDS_DIR', () => {
 
     const kinds = await gql(server.url, '{ jobKinds { kind name description inputSchema } }', {}, token);
     const wordCount = kinds.data.jobKinds.find((kind: any) => kind.name === 'wordCount');
-    expect(kinds.data.jobKinds.map((kind: any) => kind.kind)).toEqual(['PROBE', 'WORD_COUNT']);
+    expect(kinds.data.jobKinds.map((kind: any) => kind.kind)).toEqual(['COUNT_PRIMES', 'PROBE', 'WORD_COUNT']);
     expect(wordCount).toMatchObject({ kind: 'WORD_COUNT', description: 'Counts the words of a text.' });
     expect(wordCount.inputSchema.properties.text).toEqual({ type: 'string', maxLength: 1_000_000, description: 'The text.' });
   });
@@ -186,6 +190,24 @@ describe('a kind file in JOB_KINDS_DIR', () => {
     expect(cancelled.data.cancelJob.status).toBe('CANCELLED');
     const after = await submit(server.url, token, [{ wordCount: { text: 'x' } }]);
     expect((await finished(server.url, token, after.data.submitJobs[0].id)).status).toBe('SUCCEEDED');
+  }, 30_000);
+
+  test('the example CPU kind: its answer, its progress, and a cancel that its signal check honours', async () => {
+    const small = await submit(server.url, token, [{ countPrimes: { n: 100_000 } }]);
+    const counted = await gql(server.url, 'query($id: ID!) { job(id: $id) { status } }', { id: (await finished(server.url, token, small.data.submitJobs[0].id)).id }, token);
+    expect(counted.data.job.status).toBe('SUCCEEDED');
+    const answer = await gql(server.url, 'query($id: ID!) { job(id: $id) { result { ... on CountPrimesResult { n primes } } } }', { id: small.data.submitJobs[0].id }, token);
+    expect(answer.data.job.result).toEqual({ n: 100_000, primes: 9592 });
+
+    const big = await submit(server.url, token, [{ countPrimes: { n: 1_000_000_000 } }]);
+    const id = big.data.submitJobs[0].id;
+    for (;;) {
+      const { data: now } = await gql(server.url, 'query($id: ID!) { job(id: $id) { progress } }', { id }, token);
+      if (now.job.progress > 0) break;
+      await Bun.sleep(20);
+    }
+    const cancelled = await gql(server.url, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id }, token);
+    expect(cancelled.data.cancelJob.status).toBe('CANCELLED');
   }, 30_000);
 
   test('jobCompleted(kind:) over WebSocket and SSE delivers its jobs, typed, and only its kind', async () => {
@@ -276,4 +298,29 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL database lo
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('the built-in kinds and the examples', () => {
+  test('every built-in kind is declared with defineJobKind, its name giving its JobKind value', async () => {
+    const { isDefinedJobKind, kindConstantOf } = await import('../src/kinds/define');
+    const { JOB_KINDS } = await import('../src/db/schema');
+    const { piKind } = await import('../src/simulations/pi');
+    const { forecastKind } = await import('../src/simulations/forecast');
+    const { calcKind } = await import('../src/calculator/calc');
+    const { diagnosticKind } = await import('../src/diagnostics/diagnostic');
+    const { analyticsKindFor } = await import('../src/analytics/analytics');
+    const kinds = [piKind, forecastKind, calcKind, analyticsKindFor({} as never), diagnosticKind];
+    expect(kinds.every(isDefinedJobKind)).toBe(true);
+    expect(kinds.map((kind) => kindConstantOf(kind.name))).toEqual([...JOB_KINDS]);
+    expect(kinds.every((kind) => kind.description.length > 10)).toBe(true);
+  });
+
+  test('`print-schema --kinds examples/kinds` prints the schema with the examples; the checked-in file has none', async () => {
+    const proc = Bun.spawn(['bun', 'scripts/print-schema.ts', '--kinds', 'examples/kinds'], { cwd: join(import.meta.dir, '..'), stdout: 'pipe', stderr: 'pipe' });
+    const printed = await new Response(proc.stdout).text();
+    expect(await proc.exited).toBe(0);
+    for (const name of ['WordCountJobInput', 'WordCountResult', 'CountPrimesJobInput', 'SumParentsResult', 'COUNT_PRIMES', 'sumParents: SumParentsJobInput']) expect(printed).toContain(name);
+    const file = await Bun.file(join(import.meta.dir, '..', 'schema', 'schema.graphql')).text();
+    expect(file).not.toContain('WordCount');
+  }, 20_000);
 });
