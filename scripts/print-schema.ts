@@ -3,7 +3,7 @@
 // kind files of dir (default JOB_KINDS_DIR, else ./kinds) to stdout instead (docs/kinds.md).
 import { printSchema } from 'graphql';
 import { JOB_KINDS } from '../src/db/schema';
-import { buildSchema } from '../src/graphql/schema';
+import { buildSchema } from '../src/schema';
 import { loadKindFiles } from '../src/kinds/load';
 
 const path = new URL('../schema/schema.graphql', import.meta.url).pathname;

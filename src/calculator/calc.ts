@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BatchOutput } from '../compute/calculator';
 import { defineJobKind } from '../kinds/define';
-import { fanOut, type RunContext } from '../jobs/kind';
+import { runTasks, type RunContext } from '../jobs/kind';
 
 export const MAX_CALC_EXPRESSIONS = 2_000_000;
 /** A chunk of this many characters (whole lines) is one pool task: ~20 ms of work, fine-grained progress. */
@@ -86,7 +86,7 @@ export function calcKindFor(chunkChars: number) {
     result: calcResult,
     async run(input, context: RunContext): Promise<CalcResult> {
       const parts = Math.max(context.pool.size, Math.ceil(input.text.length / chunkChars));
-      const chunks = await fanOut<BatchOutput>(context, 'calc.evaluate', chunkLines(input.text, parts).map((text) => ({ text })));
+      const chunks = await runTasks<BatchOutput>(context, 'calc.evaluate', chunkLines(input.text, parts).map((text) => ({ text })));
       return mergeOutputs(chunks, input.count);
     },
   });

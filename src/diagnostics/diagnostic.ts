@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { integerIn, parseInput } from '../input';
 import { defineJobKind } from '../kinds/define';
-import { fanOut, type RunContext } from '../jobs/kind';
+import { runTasks, type RunContext } from '../jobs/kind';
 
 export const diagnosticInput = z.object({
   behavior: z.enum(DIAGNOSTIC_BEHAVIORS, { error: `invalid field behavior: one of ${DIAGNOSTIC_BEHAVIORS.join(', ')}` }),
@@ -34,5 +34,5 @@ export const diagnosticKind = defineJobKind({
   description: 'An admin’s test of the worker pool: succeed, sleep, throw, exit or hang (submitDiagnosticJobs → DiagnosticResult).',
   input: diagnosticInput,
   result: diagnosticResult,
-  run: async (input, context: RunContext): Promise<DiagnosticResult> => (await fanOut<DiagnosticResult>(context, 'diagnostic', [input]))[0]!,
+  run: async (input, context: RunContext): Promise<DiagnosticResult> => (await runTasks<DiagnosticResult>(context, 'diagnostic', [input]))[0]!,
 });

@@ -7,7 +7,7 @@ import type { JobKindName } from './model';
 
 /**
  * What a kind's run gets in the server: the public context (progress, signal, parents, jobId, attempt) and, for the
- * built-in kinds that split their work over the pool themselves (fanOut), the pool and the per-task timeout.
+ * built-in kinds that split their work over the pool themselves (runTasks), the pool and the per-task timeout.
  */
 export interface RunContext extends JobKindContext {
   pool: Pick<WorkerPool, 'size' | 'run'>;
@@ -15,7 +15,7 @@ export interface RunContext extends JobKindContext {
 }
 
 /**
- * A job kind as the engine runs it: declared with defineJobKind (src/<domain>/kind.ts for the built-ins, a file of
+ * A job kind as the engine runs it: declared with defineJobKind (src/<domain>/<kind>.ts for the built-ins, a file of
  * kinds/ for the others, see src/kinds/) and registered by the composition root (src/app.ts). Its input schema checks
  * a submitted input once, at submission, and gives the form that is stored and run (defaults filled in); `run` gets
  * that stored form (never parsed again); its result schema is what a result must be.
@@ -25,6 +25,7 @@ export interface JobKind<Input = unknown, Result = unknown> {
   readonly description: string;
   readonly input: z.ZodType<Input>;
   readonly result: z.ZodType<Result>;
+  /** Computes the result from a stored input (already checked: never parsed again); built-ins usually with runTasks. */
   run(input: Input, context: RunContext): Result | Promise<Result>;
 }
 
@@ -45,7 +46,7 @@ export function jobKindRegistry(kinds: JobKind<any, any>[]): JobKinds {
  * Runs tasks in parallel on the pool; the job's progress is the mean of its tasks'. A finished task counts as
  * done at once: short tasks (a calc chunk) finish before their worker's throttled progress says anything.
  */
-export function fanOut<T>(context: RunContext, task: string, inputs: unknown[]): Promise<T[]> {
+export function runTasks<T>(context: RunContext, task: string, inputs: unknown[]): Promise<T[]> {
   const progress = new Array<number>(inputs.length).fill(0);
   let total = 0;
   const advance = (index: number, fraction: number) => {

@@ -3,7 +3,7 @@ import { ASSET_COUNT, type AssetForecast } from '../compute/forecast';
 import { splitSimulations } from '../compute/pi';
 import { integerIn, parseInput } from '../input';
 import { defineJobKind } from '../kinds/define';
-import { fanOut, type RunContext } from '../jobs/kind';
+import { runTasks, type RunContext } from '../jobs/kind';
 
 export const MAX_SEED = 2_147_483_647;
 const DAY_MS = 86_400_000;
@@ -94,7 +94,7 @@ export const forecastKind = defineJobKind({
     const slices = splitSimulations(input.assets.length, Math.min(context.pool.size, input.assets.length));
     let offset = 0;
     const tasks = slices.map((length) => ({ seed: input.seed, assets: input.assets.slice(offset, (offset += length)) }));
-    const results = await fanOut<AssetForecast[]>(context, 'forecast.assets', tasks);
+    const results = await runTasks<AssetForecast[]>(context, 'forecast.assets', tasks);
     return { seed: input.seed, dateRange: input.dateRange, forecasts: results.flat() };
   },
 });

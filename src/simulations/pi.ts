@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { piFromCounts, splitSimulations, taskSeed } from '../compute/pi';
 import { integerIn } from '../input';
 import { defineJobKind } from '../kinds/define';
-import { fanOut, type RunContext } from '../jobs/kind';
+import { runTasks, type RunContext } from '../jobs/kind';
 
 export const MIN_SIMULATIONS = 100;
 export const MAX_SIMULATIONS = 100_000_000;
@@ -40,7 +40,7 @@ export const piKind = defineJobKind({
   async run(input, context: RunContext): Promise<PiEstimate> {
     const started = performance.now();
     const distribution = splitSimulations(input.simulations, input.concurrency);
-    const counts = await fanOut<number>(
+    const counts = await runTasks<number>(
       context,
       'pi.count',
       distribution.map((samples, index) => ({ samples, seed: taskSeed(input.seed, index) })),
