@@ -1,7 +1,7 @@
 // Kind files (JOB_KINDS_DIR, docs/kinds.md): a directory outside the project, its kinds loaded by real server
 // processes (one process serves one set of kind files), used over HTTP, WebSocket and SSE, on the test database.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -26,7 +26,7 @@ export default defineJobKind({
 });`,
   // Every way a run can go wrong, and what its context holds.
   'probe.ts': `import { defineJobKind } from "jobgraph";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 export default defineJobKind({
   name: "probe",
@@ -47,6 +47,8 @@ export default defineJobKind({
       case "BAD_RESULT": return { ...facts, attempt: "first" } as never;
       case "WAIT_FOR_ABORT":
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+        // Proof, for the test, that the signal fired in the worker.
+        if (file) writeFileSync(file, String(ctx.signal.reason?.message ?? "aborted"));
         return { ...facts, aborted: true };
       case "WAIT_FOR_FILE":
         while (!existsSync(file!)) await Bun.sleep(10);
@@ -172,6 +174,15 @@ describe('a kind file in JOB_KINDS_DIR', () => {
     expect((await finished(server.url, token, again.data.submitJobs[0].id)).result).toEqual({ __typename: 'WordCountResult', words: 3 });
   }, 30_000);
 
+  test('an attempt that times out aborts ctx.signal too', async () => {
+    const proof = join(dir, `timed-out-${crypto.randomUUID()}`);
+    const { data } = await submit(server.url, token, [{ probe: { mode: 'WAIT_FOR_ABORT', file: proof, timeoutSeconds: 1, maxAttempts: 1 } }]);
+    const job = await finished(server.url, token, data.submitJobs[0].id);
+    expect(job.status).toBe('FAILED');
+    expect(job.error).toContain('timed out');
+    while (!existsSync(proof)) await Bun.sleep(10);
+  }, 30_000);
+
   test('a throw is retried as usual', async () => {
     const { data } = await submit(server.url, token, [{ probe: { mode: 'THROW', maxAttempts: 2 } }]);
     const job = await finished(server.url, token, data.submitJobs[0].id);
@@ -179,7 +190,8 @@ describe('a kind file in JOB_KINDS_DIR', () => {
   }, 30_000);
 
   test('cancelJob aborts ctx.signal: the run stops and the job is CANCELLED', async () => {
-    const { data } = await submit(server.url, token, [{ probe: { mode: 'WAIT_FOR_ABORT' } }]);
+    const proof = join(dir, `aborted-${crypto.randomUUID()}`);
+    const { data } = await submit(server.url, token, [{ probe: { mode: 'WAIT_FOR_ABORT', file: proof } }]);
     const id = data.submitJobs[0].id;
     for (;;) {
       const { data: now } = await gql(server.url, 'query($id: ID!) { job(id: $id) { status } }', { id }, token);
@@ -188,6 +200,7 @@ describe('a kind file in JOB_KINDS_DIR', () => {
     }
     const cancelled = await gql(server.url, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id }, token);
     expect(cancelled.data.cancelJob.status).toBe('CANCELLED');
+    while (!existsSync(proof)) await Bun.sleep(10);
     const after = await submit(server.url, token, [{ wordCount: { text: 'x' } }]);
     expect((await finished(server.url, token, after.data.submitJobs[0].id)).status).toBe('SUCCEEDED');
   }, 30_000);
