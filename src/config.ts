@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { resolve } from 'node:path';
 
 /** The CDC dataset shipped with jobgraph (public domain), found from this file, not the working directory. */
 export const BUNDLED_ANALYTICS_CSV = new URL('../data/brfss-nutrition-activity-obesity-2011-2021.csv.gz', import.meta.url).pathname;
@@ -17,6 +18,8 @@ export interface Config {
   adminUsername: string;
   adminPassword: string | undefined;
   workers: number;
+  /** Where the kind files are (JOB_KINDS_DIR, default ./kinds); `explicit`: set, so it must exist. See docs/kinds.md. */
+  jobKindsDir: { path: string; explicit: boolean };
   logLevel: string;
   logFile: string | undefined;
   /** LOG_FORMAT: `json` (one object a line, the default) or `pretty` (pino-pretty, for a terminal). */
@@ -201,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
+    jobKindsDir: { path: resolve(text(env, 'JOB_KINDS_DIR') ?? 'kinds'), explicit: text(env, 'JOB_KINDS_DIR') !== undefined },
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),

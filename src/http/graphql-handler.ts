@@ -62,7 +62,7 @@ export function createGraphQLHandler(
   probes: Plugin[] = [],
 ) {
   return createYoga<TransportContext, GraphQLContext>({
-    schema: buildSchema(),
+    schema: buildSchema(app.kindFiles),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     // Parsed documents (and parse errors) by text, bounded by bytes; validation results live as long as their document.
