@@ -158,6 +158,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     pullLeaseMs: config.pullLeaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
     clock,
+    idempotencyTtlMs: config.idempotencyTtlMs,
   });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);

@@ -6,7 +6,12 @@ import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { type JobSqlRow, toJob } from './queries';
 import { countJobs, selectJob, selectJobs } from './selects';
-import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from './store';
+import { type InsertedJobs, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from './store';
+import { claimKey, freeStaleKey } from './store/sql/claimIdempotencyKeys';
+import { cancelMatching } from './store/sql/cancelMatching';
+import { deleteMatching } from './store/sql/deleteMatching';
+import { filterParams, type MatchingJobs, positional } from './store/sql/jobFilter';
+import { retryMatching } from './store/sql/retryMatching';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -14,6 +19,8 @@ const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts
 /** Instances tell each other, through LISTEN/NOTIFY, that jobs may be claimable or that queues changed. */
 const JOBS_CHANNEL = 'jobgraph_jobs';
 const QUEUES_CHANNEL = 'jobgraph_queues';
+/** Ids (comma-separated) of running jobs just cancelled: whichever instance runs one stops it. */
+const CANCEL_CHANNEL = 'jobgraph_cancel';
 
 /** A `jobs` row as Bun's PostgreSQL client gives it: bigint times come as strings. */
 type PgJobRow = Omit<JobSqlRow, 'run_at' | 'lease_expires_at' | 'created_at' | 'started_at' | 'finished_at'> &
@@ -156,6 +163,7 @@ export class PgJobStore implements JobStore {
    */
   readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
+  private readonly cancelListeners = new Set<(ids: number[]) => void>();
   private unlisten: (() => Promise<void>)[] = [];
 
   private constructor(
@@ -183,6 +191,17 @@ export class PgJobStore implements JobStore {
       });
       store.unlisten.push(() => subscription.unlisten());
     }
+    const cancels = await database.sql.listen(CANCEL_CHANNEL, (payload: string) => {
+      const ids = payload.split(',').map(Number).filter(Number.isInteger);
+      for (const listener of store.cancelListeners) {
+        try {
+          listener(ids);
+        } catch (error) {
+          log.error({ err: error, channel: CANCEL_CHANNEL }, 'a NOTIFY listener failed');
+        }
+      }
+    });
+    store.unlisten.push(() => cancels.unlisten());
     return store;
   }
 
@@ -196,59 +215,98 @@ export class PgJobStore implements JobStore {
 
   // ---- transitions -------------------------------------------------------------------------------------
 
-  async insertJobs(jobs: NewQueuedJob[]): Promise<Job[]> {
-    if (!jobs.length) return [];
+  async insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs> {
+    if (!jobs.length) return { jobs: [], reused: new Set() };
     const now = this.clock.now();
-    const adding = new Map<string, { maxLength: number; n: number }>();
-    for (const { queue } of jobs) {
-      const entry = adding.get(queue.name);
-      if (entry) entry.n++;
-      else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
-    }
-    const inserted = await this.sql.begin(async (tx) => {
+    const { ids, reusedIds, reusedRows } = await this.sql.begin(async (tx) => {
       const run = <T>(text: string, params: unknown[]) => tx.unsafe(text, params as never[]) as unknown as Promise<T[]>;
       // The queue rows are locked so that concurrent submissions to one queue count its waiting jobs in turn; their
       // maxLength is read there too, since this instance's list may predate another instance's change of it.
-      const names = JSON.stringify([...adding.keys()].sort());
+      const names = JSON.stringify([...new Set(jobs.map(({ queue }) => queue.name))].sort());
       const limits = await run<{ name: string; max_length: number }>(
         `SELECT name, max_length FROM queues WHERE name IN (SELECT jsonb_array_elements_text($1::text::jsonb)) ORDER BY name FOR UPDATE`,
         [names],
       );
-      for (const { name, max_length } of limits) adding.get(name)!.maxLength = max_length;
+      const maxLengths = new Map(limits.map(({ name, max_length }) => [name, max_length]));
+      const ids = (await run<{ id: number }>(`SELECT nextval('jobs_id_seq')::int AS id FROM generate_series(1, $1::int)`, [jobs.length])).map((row) => row.id);
+      // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
+      const reusedIds = new Map<number, number>();
+      const keyed = jobs.flatMap(({ job, keyExpiresAt }, i) =>
+        job.idempotencyKey == null ? [] : [{ owner_id: job.ownerId, key: job.idempotencyKey, job_id: ids[i]!, expires_at: keyExpiresAt ?? now, i }],
+      );
+      if (keyed.length) {
+        const batch = JSON.stringify(keyed);
+        await run(freeStaleKey.postgres, [batch, now]);
+        const claimed = new Set((await run<{ job_id: number }>(claimKey.postgres.claim, [batch])).map((row) => row.job_id));
+        const held = new Map((await run<{ owner_id: number; key: string; job_id: number }>(claimKey.postgres.find, [batch])).map((row) => [`${row.owner_id}\0${row.key}`, row.job_id]));
+        for (const { owner_id, key, job_id, i } of keyed) if (!claimed.has(job_id)) reusedIds.set(i, held.get(`${owner_id}\0${key}`)!);
+      }
+      const adding = new Map<string, number>();
+      jobs.forEach(({ queue }, i) => reusedIds.has(i) || adding.set(queue.name, (adding.get(queue.name) ?? 0) + 1));
       const waiting = await run<{ queue: string; n: number }>(
         `SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'QUEUED' AND queue IN (SELECT jsonb_array_elements_text($1::text::jsonb)) GROUP BY queue`,
         [names],
       );
       const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
-      for (const [name, { maxLength, n }] of adding) {
+      for (const [name, n] of adding) {
         const count = waitingByQueue.get(name) ?? 0;
+        const maxLength = maxLengths.get(name) ?? jobs.find(({ queue }) => queue.name === name)!.queue.maxLength;
         if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
       }
-      const ids = (await run<{ id: number }>(`SELECT nextval('jobs_id_seq')::int AS id FROM generate_series(1, $1::int)`, [jobs.length])).map((row) => row.id);
-      const rows = jobs.map(({ queue, job, inputJson }, i) => ({
-        id: ids[i],
-        kind: job.kind,
-        queue: queue.name,
-        owner_id: job.ownerId,
-        max_attempts: job.maxAttempts,
-        priority: job.priority,
-        timeout_ms: job.timeoutMs,
-        input: inputJson,
-      }));
-      const batch = JSON.stringify(rows);
-      const recordset = `jsonb_to_recordset($1::text::jsonb) AS b(id int, kind text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int, input text)`;
-      await run(
-        `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
-         SELECT id, kind, 'QUEUED', queue, owner_id, max_attempts, priority, timeout_ms, $2, $2 FROM ${recordset}`,
-        [batch, now],
+      const rows = jobs.flatMap(({ queue, job, inputJson }, i) =>
+        reusedIds.has(i)
+          ? []
+          : [
+              {
+                id: ids[i],
+                kind: job.kind,
+                queue: queue.name,
+                owner_id: job.ownerId,
+                max_attempts: job.maxAttempts,
+                priority: job.priority,
+                timeout_ms: job.timeoutMs,
+                run_at: job.runAt ?? now,
+                idempotency_key: job.idempotencyKey ?? null,
+                schedule: job.schedule ?? null,
+                input: inputJson,
+              },
+            ],
       );
-      await run(`INSERT INTO job_inputs (job_id, input) SELECT id, input FROM ${recordset}`, [batch]);
-      await run(`INSERT INTO job_events (job_id, type, payload, at) SELECT id, 'queued', NULL, $2 FROM ${recordset}`, [batch, now]);
-      // Delivered at commit: idle instances wake and claim.
-      await run(`SELECT pg_notify('${JOBS_CHANNEL}', '')`, []);
-      return ids;
+      if (rows.length) {
+        const batch = JSON.stringify(rows);
+        const recordset = `jsonb_to_recordset($1::text::jsonb) AS b(id int, kind text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int,
+          run_at bigint, idempotency_key text, schedule text, input text)`;
+        await run(
+          `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
+           SELECT id, kind, 'QUEUED', queue, owner_id, max_attempts, priority, timeout_ms, run_at, $2, idempotency_key, schedule FROM ${recordset}`,
+          [batch, now],
+        );
+        await run(`INSERT INTO job_inputs (job_id, input) SELECT id, input FROM ${recordset}`, [batch]);
+        await run(
+          `INSERT INTO job_events (job_id, type, payload, at)
+           SELECT id, 'queued', CASE WHEN run_at > $2 THEN json_build_object('runAt', run_at)::text END, $2 FROM ${recordset}`,
+          [batch, now],
+        );
+        // Delivered at commit: idle instances wake and claim.
+        await run(`SELECT pg_notify('${JOBS_CHANNEL}', '')`, []);
+      }
+      const reusedRows = reusedIds.size
+        ? await run<PgJobRow>(`SELECT * FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::text::jsonb)::int)`, [JSON.stringify([...new Set(reusedIds.values())])])
+        : [];
+      return { ids, reusedIds, reusedRows };
     });
-    return jobs.map(({ queue, job }, i) => newJob(inserted[i]!, { ...job, queue: queue.name }, now));
+    const reused = new Map(reusedRows.map((row) => [row.id, fromPg(row)]));
+    const fresh = new Map<number, Job>();
+    const result = jobs.map(({ queue, job }, i) => {
+      const heldBy = reusedIds.get(i);
+      if (heldBy === undefined) {
+        const made = newJob(ids[i]!, { ...job, queue: queue.name }, now);
+        fresh.set(made.id, made);
+        return made;
+      }
+      return reused.get(heldBy) ?? fresh.get(heldBy)!;
+    });
+    return { jobs: result, reused: new Set(reusedIds.keys()) };
   }
 
   async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
@@ -313,7 +371,10 @@ export class PgJobStore implements JobStore {
 
   async cancelJob(id: number, by: number): Promise<Job | undefined> {
     const [row] = await this.query<PgJobRow>(CANCEL, [id, this.clock.now(), by]);
-    return row ? fromPg(row) : undefined;
+    if (!row) return undefined;
+    // A pool job (its claimant is kept) may run on another instance.
+    if (row.claimed_by === 'pool' && row.started_at !== null) await this.notifyCancelled([row.id]);
+    return fromPg(row);
   }
 
   async retryJob(id: number, by: number): Promise<Job | undefined> {
@@ -325,6 +386,31 @@ export class PgJobStore implements JobStore {
 
   async deleteJob(id: number): Promise<void> {
     await this.query(`DELETE FROM jobs WHERE id = $1`, [id]);
+  }
+
+  async cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    const rows = await this.query<PgJobRow & { was: JobStatus }>(cancelMatching.postgres, [...positional(filterParams(filter)), this.clock.now(), by, limit]);
+    await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING').map((row) => row.id));
+    return rows.map(({ was: _was, ...row }) => fromPg(row));
+  }
+
+  async retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    const rows = await this.query<PgJobRow>(retryMatching.postgres, [...positional(filterParams(filter)), this.clock.now(), by, limit]);
+    if (rows.length) await this.notifyJobs();
+    return rows.map(fromPg);
+  }
+
+  async deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]> {
+    const rows = await this.query<{ id: number }>(deleteMatching.postgres, [...positional(filterParams(filter)), limit]);
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Tells every instance which running jobs were cancelled: the one running each stops its attempt at once (its
+   * lease, cleared by the cancel, would otherwise only fail at its next renewal). NOTIFY payloads are small: in chunks.
+   */
+  private async notifyCancelled(ids: number[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 500) await this.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [ids.slice(i, i + 500).join(',')]);
   }
 
   forgetQueue(): void {
@@ -438,6 +524,10 @@ export class PgJobStore implements JobStore {
 
   // ---- instances ---------------------------------------------------------------------------------------
 
+  onCancelled(listener: (ids: number[]) => void): void {
+    this.cancelListeners.add(listener);
+  }
+
   onWork(listener: (what: 'jobs' | 'queues') => void): void {
     this.listeners.add(listener);
   }
@@ -453,6 +543,7 @@ export class PgJobStore implements JobStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.cancelListeners.clear();
     await Promise.all(this.unlisten.splice(0).map((unlisten) => unlisten().catch(() => {})));
   }
 }

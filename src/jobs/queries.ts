@@ -22,6 +22,8 @@ export interface JobSqlRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  idempotency_key: string | null;
+  schedule: string | null;
 }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -47,6 +49,8 @@ export function toJob(row: JobSqlRow): Job {
     createdAt: new Date(row.created_at),
     startedAt: date(row.started_at),
     finishedAt: date(row.finished_at),
+    idempotencyKey: row.idempotency_key,
+    schedule: row.schedule,
   };
 }
 
@@ -60,8 +64,10 @@ export function prepareJobStatements(sqlite: Database) {
   const expired = `status = 'RUNNING' AND (lease_expires_at < $now OR ($everyPoolJob AND claimed_by = 'pool'))`;
   return {
     // Returns only the id: the caller has every other value, and reading a large input back would double its cost.
-    insert: sqlite.prepare<{ id: number }, any>(`INSERT INTO jobs (kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
-               VALUES ($kind, 'QUEUED', $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, $now, $now) RETURNING id`),
+    insert: sqlite.prepare<{ id: number }, any>(`INSERT INTO jobs (kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at,
+                 idempotency_key, schedule)
+               VALUES ($kind, 'QUEUED', $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, coalesce($runAt, $now), $now, $idempotencyKey, $schedule)
+               RETURNING id`),
     insertInput: sqlite.prepare(`INSERT INTO job_inputs (job_id, input) VALUES ($id, $input)`),
     inputOf: sqlite.prepare<{ input: string }, any>(`SELECT input FROM job_inputs WHERE job_id = $id`),
     /** Inputs of many jobs: `$ids` is a JSON array. */

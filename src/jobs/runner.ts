@@ -66,6 +66,8 @@ export class JobRunner {
   private beating = false;
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
+  /** After the next claim pass, ask the store when the next delayed job is due and set the timer for it. */
+  private rearm = false;
   private beatTimer: ReturnType<typeof setInterval> | undefined;
   private draining = false;
   private stopped = false;
@@ -91,16 +93,31 @@ export class JobRunner {
     if (recovered) this.options.log.warn({ recovered }, 'recovered jobs left running by a previous process');
     const delayed = await this.store.nextRunAt();
     if (delayed !== null) this.wakeAtTime(delayed);
-    // Another instance added jobs (or changed a queue): claim them here too.
-    this.store.onWork((what) => (what === 'jobs' ? this.wake() : undefined));
+    // Another instance added jobs (or changed a queue): claim them here too, and look for its delayed ones' time.
+    this.store.onWork((what) => {
+      if (what !== 'jobs') return;
+      this.rearm = true;
+      this.wake();
+    });
+    // A running job cancelled through another instance: its attempt here stops now, its slot is freed.
+    this.store.onCancelled((ids) => {
+      for (const id of ids) this.abort(id);
+    });
     this.beatTimer = setInterval(() => this.beat(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     this.wake();
   }
 
   /** Jobs just stored: their inputs are kept for the claim (no read back), and a claim pass is asked for. */
-  submitted(jobs: { id: number; input: unknown; chars: number }[]): void {
-    for (const { id, input, chars } of jobs) this.freshInputs.remember(id, input, chars);
-    this.wake();
+  submitted(jobs: { id: number; input: unknown; chars: number; runAt?: number }[]): void {
+    const now = this.options.clock.now();
+    let due = false;
+    for (const { id, input, chars, runAt } of jobs) {
+      this.freshInputs.remember(id, input, chars);
+      // A delayed job: a timer to its time (the earliest one set), no claim pass before.
+      if (runAt !== undefined && runAt > now) this.wakeAtTime(runAt);
+      else due = true;
+    }
+    if (due) this.wake();
   }
 
   /** Stops a job's tasks here (it was cancelled); its late failure is ignored. */
@@ -129,6 +146,13 @@ export class JobRunner {
         .catch((error) => this.stopped || this.options.log.error({ err: error }, 'claim pass failed'))
         .finally(() => {
           this.claiming = false;
+          if (this.rearm) {
+            this.rearm = false;
+            this.store
+              .nextRunAt()
+              .then((at) => at !== null && this.wakeAtTime(at))
+              .catch((error) => this.stopped || this.options.log.error({ err: error }, 'reading the next due job failed'));
+          }
           if (this.claimAgain) {
             this.claimAgain = false;
             this.wake();
@@ -200,7 +224,10 @@ export class JobRunner {
     return now.filter((job) => job !== undefined);
   }
 
-  /** A job waits for a retry delay until `runAt`: make sure a claim pass happens then. */
+  /**
+   * A job waits (a delay, a retry backoff) until `runAt`: a claim pass happens then, and after it the timer is set
+   * again for the next due job (the store says which): no polling interval bounds how late a job starts.
+   */
   private wakeAtTime(runAt: number): void {
     if (runAt >= this.wakeAt || this.stopped) return;
     clearTimeout(this.wakeTimer);
@@ -208,9 +235,10 @@ export class JobRunner {
     this.wakeTimer = setTimeout(
       () => {
         this.wakeAt = Number.POSITIVE_INFINITY;
+        this.rearm = true;
         this.wake();
       },
-      Math.max(0, runAt - this.options.clock.now()) + 1,
+      Math.max(0, runAt - this.options.clock.now()),
     );
   }
 

@@ -1,4 +1,4 @@
-import type { Database } from 'bun:sqlite';
+import type { Database, Statement } from 'bun:sqlite';
 import type { Db } from '../db/client';
 import { jobs as jobsTable } from '../db/schema';
 import type { Selection } from '../db/selection';
@@ -6,7 +6,12 @@ import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { countJobs, selectJob, selectJobs } from './selects';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewJob, type NewQueuedJob, type Outcome } from './store';
+import { idempotencyKeyOf, type InsertedJobs, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewJob, type NewQueuedJob, type Outcome } from './store';
+import { claimKey, freeStaleKey } from './store/sql/claimIdempotencyKeys';
+import { cancelMatching } from './store/sql/cancelMatching';
+import { deleteMatching } from './store/sql/deleteMatching';
+import { filterParams, type MatchingJobs } from './store/sql/jobFilter';
+import { retryMatching } from './store/sql/retryMatching';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -19,6 +24,15 @@ const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts
  */
 export class SqliteJobStore implements JobStore {
   private readonly sql: JobStatements;
+  private readonly bulk: {
+    cancelPick: Statement<{ id: number; status: JobStatus; queue: string }>;
+    cancelUpdate: Statement<JobSqlRow>;
+    cancelEvents: Statement;
+    retry: Statement<JobSqlRow>;
+    retryEvents: Statement;
+    delete: Statement<{ id: number }>;
+  };
+  private readonly keys: { freeStale: Statement; find: Statement<{ jobId: number }>; claim: Statement };
   private readonly sqlite: Database;
   /** Drizzle over the same connection, for the reads a caller selects (selectJob, selectJobs). */
   private readonly db: Db;
@@ -42,34 +56,72 @@ export class SqliteJobStore implements JobStore {
     this.db = database.db;
     this.idle = database.idle;
     this.sql = prepareJobStatements(database.sqlite);
+    const prepare = <Row = JobSqlRow>(text: string) => database.sqlite.prepare<Row, any>(text);
+    this.bulk = {
+      cancelPick: prepare<{ id: number; status: JobStatus; queue: string }>(cancelMatching.sqlite.pick),
+      cancelUpdate: prepare(cancelMatching.sqlite.update),
+      cancelEvents: prepare(cancelMatching.sqlite.events),
+      retry: prepare(retryMatching.sqlite.update),
+      retryEvents: prepare(retryMatching.sqlite.events),
+      delete: prepare<{ id: number }>(deleteMatching.sqlite),
+    };
+    this.keys = {
+      freeStale: database.sqlite.prepare(freeStaleKey.sqlite),
+      find: database.sqlite.prepare<{ jobId: number }, any>(claimKey.sqlite.find),
+      claim: database.sqlite.prepare(claimKey.sqlite.claim),
+    };
     for (const { queue, n } of this.sql.queuedByQueue.all({})) this.waitingByQueue.set(queue, n);
   }
 
   // ---- transitions -------------------------------------------------------------------------------------
 
-  async insertJobs(jobs: NewQueuedJob[]): Promise<Job[]> {
+  async insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs> {
     while (this.othersTransactionOpen()) await this.idle();
     return this.write(() => {
+      const now = this.clock.now();
+      // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
+      const reusedIds = new Map<number, number>();
+      const keyedInBatch = new Map<string, number>();
+      jobs.forEach(({ job }, i) => {
+        const key = idempotencyKeyOf(job);
+        if (key === null) return;
+        const first = keyedInBatch.get(key);
+        if (first !== undefined) return reusedIds.set(i, -1 - first);
+        const params = { ownerId: job.ownerId, key: job.idempotencyKey };
+        this.keys.freeStale.run({ ...params, now });
+        const held = this.keys.find.get(params);
+        if (held) reusedIds.set(i, held.jobId);
+        else keyedInBatch.set(key, i);
+      });
       const adding = new Map<string, { maxLength: number; n: number }>();
-      for (const { queue } of jobs) {
+      jobs.forEach(({ queue }, i) => {
+        if (reusedIds.has(i)) return;
         const entry = adding.get(queue.name);
         if (entry) entry.n++;
         else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
-      }
+      });
       for (const [name, { maxLength, n }] of adding) {
         const waiting = this.waiting(name);
         if (waiting + n > maxLength) throw conflict(`queue "${name}" is full: ${waiting} jobs waiting, at most ${maxLength}`);
       }
-      const now = this.clock.now();
-      const inserted = jobs.map(({ queue, job, inputJson }) => {
+      const inserted: (Job | undefined)[] = jobs.map(({ queue, job, inputJson, keyExpiresAt }, i) => {
+        if (reusedIds.has(i)) return undefined;
         const row = { ...job, queue: queue.name };
-        const { id } = this.sql.insert.get({ ...row, now })!;
+        const { id } = this.sql.insert.get({ ...row, runAt: job.runAt ?? null, idempotencyKey: job.idempotencyKey ?? null, schedule: job.schedule ?? null, now })!;
         this.sql.insertInput.run({ id, input: inputJson });
-        this.event(id, 'queued', null, now);
+        this.event(id, 'queued', job.runAt != null && job.runAt > now ? { runAt: job.runAt } : null, now);
+        if (job.idempotencyKey != null) this.keys.claim.run({ ownerId: job.ownerId, key: job.idempotencyKey, jobId: id, expiresAt: keyExpiresAt ?? now });
         return newJob(id, row, now);
       });
       for (const [name, { n }] of adding) this.addWaiting(name, n);
-      return inserted;
+      // A key already held names a stored job; one repeated within this batch names the job its first use made.
+      const result = inserted.map((job, i) => {
+        if (job) return job;
+        const id = reusedIds.get(i)!;
+        if (id < 0) return inserted[-1 - id]!;
+        return toJob(this.sql.byId.get({ id })!);
+      });
+      return { jobs: result, reused: new Set(reusedIds.keys()) };
     });
   }
 
@@ -198,6 +250,36 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
+  async cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    while (this.othersTransactionOpen()) await this.idle();
+    return this.write(() => {
+      const now = this.clock.now();
+      const picked = this.bulk.cancelPick.all({ ...filterParams(filter), limit });
+      if (!picked.length) return [];
+      const rows = this.bulk.cancelUpdate.all({ now, picked: JSON.stringify(picked.map((row) => row.id)) });
+      for (const row of picked) if (row.status === 'QUEUED') this.addWaiting(row.queue, -1);
+      this.bulk.cancelEvents.run({ now, by, changed: JSON.stringify(rows.map((row) => row.id)) });
+      return rows.map(toJob).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  async retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    while (this.othersTransactionOpen()) await this.idle();
+    return this.write(() => {
+      const now = this.clock.now();
+      const rows = this.bulk.retry.all({ ...filterParams(filter), limit, now });
+      for (const row of rows) this.addWaiting(row.queue, 1);
+      if (rows.length) this.bulk.retryEvents.run({ now, by, changed: JSON.stringify(rows.map((row) => row.id)) });
+      return rows.map(toJob).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  async deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]> {
+    while (this.othersTransactionOpen()) await this.idle();
+    // Finished jobs only: no waiting count moves.
+    return this.write(() => this.bulk.delete.all({ ...filterParams(filter), limit }).map((row) => row.id));
+  }
+
   forgetQueue(name: string): void {
     this.waitingByQueue.delete(name);
   }
@@ -253,6 +335,10 @@ export class SqliteJobStore implements JobStore {
 
   onWork(): void {
     // The only process on this file: nothing happens elsewhere.
+  }
+
+  onCancelled(): void {
+    // The only process on this file: the service stops a cancelled job's run itself.
   }
 
   async announceQueues(): Promise<void> {}

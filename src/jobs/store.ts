@@ -1,5 +1,8 @@
 import type { Selection } from '../db/selection';
 import type { Job, JobKindName, JobStatus } from './model';
+import type { MatchingJobs } from './store/sql/jobFilter';
+
+export type { MatchingJobs };
 
 /**
  * Where jobs are kept: one named transition per change of a job's state (graphile-worker's src/sql/*.ts is the
@@ -17,7 +20,7 @@ export interface JobStore {
    * New QUEUED jobs (`queued`), of any kinds and queues, all or none; CONFLICT when a queue would then hold more
    * than its `maxLength` waiting. Inputs come as JSON (serialized once, by the caller, who keeps their length).
    */
-  insertJobs(jobs: NewQueuedJob[]): Promise<Job[]>;
+  insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs>;
   /**
    * Leases runnable jobs to the pool (`started`), queue by queue in the order given, up to each claim's `limit` of its
    * queue and `budget` in all, lowest priority number then oldest first.
@@ -43,6 +46,15 @@ export interface JobStore {
   /** Queues a failed or cancelled job again with fresh attempts (`retried`, by whom). */
   retryJob(id: number, by: number): Promise<Job | undefined>;
   deleteJob(id: number): Promise<void>;
+  /**
+   * One batch of cancelJobs: up to `limit` QUEUED or RUNNING jobs matching, oldest first (`cancelled`, by whom). A
+   * running one's attempt is stopped wherever it runs (PostgreSQL: the instance holding it hears a NOTIFY).
+   */
+  cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]>;
+  /** One batch of retryJobs: up to `limit` FAILED or CANCELLED jobs matching, oldest first, QUEUED again (`retried`). */
+  retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]>;
+  /** One batch of deleteJobs or of the retention sweep: up to `limit` finished jobs matching; their ids. */
+  deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]>;
   /** A queue was deleted with its jobs (by cascade): none of them wait any more. */
   forgetQueue(name: string): void;
   /**
@@ -108,6 +120,11 @@ export interface JobStore {
    * resumed or changed). SQLite: never (this process is the only one).
    */
   onWork(listener: (what: 'jobs' | 'queues') => void): void;
+  /**
+   * Calls `listener` with the ids of running jobs cancelled through any instance (PostgreSQL), so that the one
+   * running them stops their attempts. SQLite: never (the service stops them itself).
+   */
+  onCancelled(listener: (ids: number[]) => void): void;
   /** Tells the other instances that queues changed (QueuesService reloads its list on `onWork('queues')`). */
   announceQueues(): Promise<void>;
   close(): Promise<void>;
@@ -134,6 +151,13 @@ export interface JobFilter {
   kind?: JobKindName;
   queue?: string;
   ownerId?: number;
+  /** Only these jobs (bulk actions). */
+  ids?: number[];
+  /** Created strictly before / at or after these times (ms since the epoch; bulk actions). */
+  createdBefore?: number;
+  createdAfter?: number;
+  /** The runs of one schedule. */
+  schedule?: string;
 }
 
 export interface NewJob {
@@ -142,6 +166,12 @@ export interface NewJob {
   priority: number;
   maxAttempts: number;
   timeoutMs: number;
+  /** Not claimed before this time (ms since the epoch); null or left out: now. */
+  runAt?: number | null;
+  /** The owner's idempotency key: while remembered, a job with the same key is returned instead of a new one. */
+  idempotencyKey?: string | null;
+  /** The schedule whose tick made it. */
+  schedule?: string | null;
 }
 
 /** One job to insert: its queue (with the limit it is checked against), its settings and its input as JSON. */
@@ -149,7 +179,21 @@ export interface NewQueuedJob {
   queue: { name: string; maxLength: number };
   job: NewJob;
   inputJson: string;
+  /** Until when the job's idempotency key is remembered (ms since the epoch); needed with one. */
+  keyExpiresAt?: number;
 }
+
+/**
+ * What insertJobs did: a job for each one asked, in order; `reused` holds the positions whose idempotency key was
+ * already remembered (their job is the one it first made, as it is now: nothing was inserted for them).
+ */
+export interface InsertedJobs {
+  jobs: Job[];
+  reused: ReadonlySet<number>;
+}
+
+/** The owner and key of a keyed job, as one string (a Map key). */
+export const idempotencyKeyOf = (job: NewJob) => (job.idempotencyKey == null ? null : `${job.ownerId}\0${job.idempotencyKey}`);
 
 /** The row a fresh INSERT makes (the table's defaults included), without reading it back. */
 export function newJob(id: number, job: NewJob & { queue: string }, now: number): Job {
@@ -161,7 +205,9 @@ export function newJob(id: number, job: NewJob & { queue: string }, now: number)
     error: null,
     progress: 0,
     attempts: 0,
-    runAt: new Date(now),
+    runAt: new Date(job.runAt ?? now),
+    idempotencyKey: job.idempotencyKey ?? null,
+    schedule: job.schedule ?? null,
     leaseToken: null,
     leaseExpiresAt: null,
     claimedBy: null,
