@@ -16,6 +16,7 @@ import { SqliteJobStore } from './jobs/sqlite-store';
 import { WorkerPool } from './pool/pool';
 import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
+import { SchedulesService } from './schedules/service';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
@@ -36,6 +37,7 @@ export interface Services {
   users: UsersService;
   queues: QueuesService;
   jobs: JobsService;
+  schedules: SchedulesService;
   analytics: AnalyticsService;
   calculator: CalculatorService;
   quotes: QuotesService;
@@ -160,6 +162,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     clock,
     idempotencyTtlMs: config.idempotencyTtlMs,
   });
+  const schedules = new SchedulesService({ database, jobs, log, clock });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
   const externalQuoteServer = config.quoteServer ? parseAddress(config.quoteServer) : null;
@@ -187,6 +190,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     users,
     queues,
     jobs,
+    schedules,
     pool,
     analytics,
     calculator,
@@ -198,6 +202,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     async close() {
       if (!open) return;
       open = false;
+      schedules.stop();
       jobs.stop();
       quotes.stop();
       await relay.close();

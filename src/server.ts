@@ -42,7 +42,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
     await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
   });
-  await closingAppOnFailure(app, () => app.jobs.start());
+  await closingAppOnFailure(app, async () => {
+    await app.jobs.start();
+    app.schedules.start();
+  });
 
   const transport = createHttpTransport(app, { clock });
   // A busy port throws here.
@@ -54,7 +57,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      // Reads keep working while the jobs drain; new submissions get UNAVAILABLE.
+      // Reads keep working while the jobs drain; new submissions get UNAVAILABLE (and no schedule ticks here).
+      app.schedules.stop();
       await app.jobs.drain(config.shutdownTimeoutMs);
       app.jobs.stop();
       transport.endAll('server shutting down');

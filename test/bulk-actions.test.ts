@@ -78,15 +78,15 @@ describe('bulk actions', () => {
     expect((await data(RETRY, { filter: { queue: 'bulk-many' } })).retryJobs).toBe(12_000);
     expect((await data('{ queue(name: "bulk-many") { waiting } }')).queue.waiting).toBe(12_000);
     // Every job's history says what happened to it.
-    const [{ n }] = await server.sql<{ n: number }>(
+    const [{ n }] = (await server.sql<{ n: number }>(
       `SELECT CAST(count(*) AS INTEGER) AS n FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE j.queue = 'bulk-many' AND e.type IN ('cancelled', 'retried')`,
-    );
+    )) as [{ n: number }];
     expect(Number(n)).toBe(24_000);
     expect((await data(DELETE, { filter: { queue: 'bulk-many' } })).deleteJobs).toBe(0);
     await data(CANCEL, { filter: { queue: 'bulk-many' } });
     expect((await data(DELETE, { filter: { queue: 'bulk-many' } })).deleteJobs).toBe(12_000);
     expect(await counts('bulk-many')).toMatchObject({ total: 0 });
-    const [{ left }] = await server.sql<{ left: number }>(`SELECT CAST(count(*) AS INTEGER) AS left FROM job_inputs WHERE job_id NOT IN (SELECT id FROM jobs)`);
+    const [{ left }] = (await server.sql<{ left: number }>(`SELECT CAST(count(*) AS INTEGER) AS left FROM job_inputs WHERE job_id NOT IN (SELECT id FROM jobs)`)) as [{ left: number }];
     expect(Number(left)).toBe(0);
   }, 120_000);
 });

@@ -3,6 +3,7 @@ import { builder } from './builder';
 import '../users/graphql';
 import '../queues/graphql';
 import '../jobs/graphql';
+import '../schedules/graphql';
 import '../diagnostics/graphql';
 import '../simulations/graphql';
 import '../calculator/graphql';

@@ -186,12 +186,22 @@ export function registerJobSubmission(variant: SubmissionVariant): void {
   submissionVariants.push(variant);
 }
 
-const JobSubmission = builder.inputType('JobSubmission', {
+export const JobSubmission = builder.inputType('JobSubmission', {
   description: 'One job of a bulk submission: exactly one of its fields, the input its kind’s single submit takes.',
   isOneOf: true,
   fields: (t) =>
     Object.fromEntries(submissionVariants.map(({ field, type }) => [field, t.field({ type, description: `A ${field} job: the ${type.name} its single submit takes.` })])),
 });
+
+/** One JobSubmission as the request its kind's single submit would make (a calc file read, an analytics question checked). */
+export function jobRequestOf(item: object, ctx: SignedInContext): JobRequest | Promise<JobRequest> {
+  // @oneOf: GraphQL has already checked that exactly one field is set.
+  const variant = submissionVariants.find(({ field }) => (item as Record<string, unknown>)[field] != null)!;
+  const input = (item as Record<string, Record<string, unknown>>)[variant.field]!;
+  const withOptions = (request: Omit<JobRequest, 'options'>): JobRequest => ({ ...request, options: optionsOf(input) });
+  const request = variant.toRequest(input, ctx);
+  return request instanceof Promise ? request.then(withOptions) : withOptions(request);
+}
 
 const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {
   description: 'Options for every job of a bulk submission; an item’s own options win (its runAt or delayMs over both of these).',
@@ -214,6 +224,27 @@ const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | nul
   queue: args.queue ?? undefined,
   ownerId: args.owner ? parseId(args.owner, 'user') : undefined,
 });
+
+/**
+ * A page of jobs: `jobs` and `Schedule.runs` answer with it. Declared once, apart from its fields, so both share the
+ * one type; its totalCount is the Drizzle plugin's own (the extension lets a totalCount-only query skip reading rows).
+ */
+export const JobEdge = builder.edgeObject({ type: JobType, name: 'JobEdge', description: 'One job of a page, with its cursor.' });
+export const JobConnection = builder.connectionObject(
+  {
+    type: JobType,
+    name: 'JobConnection',
+    description: 'A page of jobs (see `first`, `after`, `last`, `before`).',
+    fields: (t) => ({
+      totalCount: t.int({
+        description: 'Every job the filter matches, over all pages (a USER’s own).',
+        extensions: { pothosDrizzleTotalCount: true },
+        resolve: (connection) => (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
+      }),
+    }),
+  },
+  JobEdge,
+);
 
 builder.queryFields((t) => ({
   job: t.withAuth({ loggedIn: true }).drizzleField({
@@ -244,20 +275,9 @@ builder.queryFields((t) => ({
         return ctx.jobs.list(ctx.user, jobFilterOf(args), query);
       },
     },
-    {
-      name: 'JobConnection',
-      // The Drizzle plugin's own totalCount field, as it declares it (the extension lets a totalCount-only query skip
-      // reading rows), given a description.
-      description: 'A page of jobs (see `first`, `after`, `last`, `before`).',
-      fields: (t) => ({
-        totalCount: t.int({
-          description: 'Every job the filter matches, over all pages (a USER’s own).',
-          extensions: { pothosDrizzleTotalCount: true },
-          resolve: (connection) => (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
-        }),
-      }),
-    },
-    { name: 'JobEdge', description: 'One job of a page, with its cursor.' },
+    // The shared refs, typed for the builder's context (withAuth narrows this field's): the same types at run time.
+    JobConnection as never,
+    JobEdge as never,
   ),
   jobCounts: t.withAuth({ loggedIn: true }).field({
     type: JobCountsType,
@@ -284,15 +304,11 @@ builder.mutationFields((t) => {
         checkSubmissionSize(jobs.length);
         let pending = false;
         const requests = jobs.map((item, index) => {
-          // @oneOf: GraphQL has already checked that exactly one field is set.
-          const variant = submissionVariants.find(({ field }) => (item as Record<string, unknown>)[field] != null)!;
-          const input = (item as Record<string, Record<string, unknown>>)[variant.field]!;
-          const withOptions = (request: Omit<JobRequest, 'options'>): JobRequest => ({ ...request, options: optionsOf(input) });
           try {
-            const request = variant.toRequest(input, ctx);
-            if (!(request instanceof Promise)) return withOptions(request);
+            const request = jobRequestOf(item, ctx);
+            if (!(request instanceof Promise)) return request;
             pending = true;
-            return request.then(withOptions, (error) => Promise.reject(atIndex(index, error)));
+            return request.catch((error) => Promise.reject(atIndex(index, error)));
           } catch (error) {
             throw atIndex(index, error);
           }

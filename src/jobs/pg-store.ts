@@ -1,4 +1,4 @@
-import type { SQL } from 'bun';
+import type { SQL, TransactionSQL } from 'bun';
 import type { Logger } from 'pino';
 import type { Database, Db, Tables } from '../db/client';
 import type { Selection } from '../db/selection';
@@ -6,12 +6,13 @@ import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { type JobSqlRow, toJob } from './queries';
 import { countJobs, selectJob, selectJobs } from './selects';
-import { type InsertedJobs, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from './store';
+import { type FiredTick, type InsertedJobs, type ScheduleTick, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from './store';
 import { claimKey, freeStaleKey } from './store/sql/claimIdempotencyKeys';
 import { cancelMatching } from './store/sql/cancelMatching';
 import { deleteMatching } from './store/sql/deleteMatching';
 import { filterParams, type MatchingJobs, positional } from './store/sql/jobFilter';
 import { retryMatching } from './store/sql/retryMatching';
+import { fireSchedule } from './store/sql/fireSchedule';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -218,7 +219,23 @@ export class PgJobStore implements JobStore {
   async insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs> {
     if (!jobs.length) return { jobs: [], reused: new Set() };
     const now = this.clock.now();
-    const { ids, reusedIds, reusedRows } = await this.sql.begin(async (tx) => {
+    return this.sql.begin((tx) => this.insertIn(tx, jobs, now));
+  }
+
+  async fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick> {
+    return this.sql.begin(async (tx) => {
+      const params = [tick.name, tick.due, tick.next];
+      if (!(await tx.unsafe(fireSchedule.postgres.advance, params)).length) return { advanced: false, job: null };
+      if (!job || (tick.skipIfUnfinished && (await tx.unsafe(fireSchedule.postgres.unfinishedRun, [tick.name])).length)) return { advanced: true, job: null };
+      await tx.unsafe(fireSchedule.postgres.ran, params);
+      const inserted = await this.insertIn(tx, [{ ...job, job: { ...job.job, schedule: tick.name } }], this.clock.now());
+      return { advanced: true, job: inserted.jobs[0]! };
+    });
+  }
+
+  /** insertJobs' work, in transaction `tx`. */
+  private async insertIn(tx: TransactionSQL, jobs: NewQueuedJob[], now: number): Promise<InsertedJobs> {
+    const { ids, reusedIds, reusedRows } = await (async () => {
       const run = <T>(text: string, params: unknown[]) => tx.unsafe(text, params as never[]) as unknown as Promise<T[]>;
       // The queue rows are locked so that concurrent submissions to one queue count its waiting jobs in turn; their
       // maxLength is read there too, since this instance's list may predate another instance's change of it.
@@ -294,7 +311,7 @@ export class PgJobStore implements JobStore {
         ? await run<PgJobRow>(`SELECT * FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::text::jsonb)::int)`, [JSON.stringify([...new Set(reusedIds.values())])])
         : [];
       return { ids, reusedIds, reusedRows };
-    });
+    })();
     const reused = new Map(reusedRows.map((row) => [row.id, fromPg(row)]));
     const fresh = new Map<number, Job>();
     const result = jobs.map(({ queue, job }, i) => {

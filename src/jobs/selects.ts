@@ -10,8 +10,9 @@ export function selectJob(db: Db, id: number, ownerId: number | null, select?: S
   return db.query.jobs.findFirst(withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select));
 }
 
-export function selectJobs(db: Db, { status, kind, queue, ownerId }: JobFilter, select?: Selection): Promise<Job[]> {
+export function selectJobs(db: Db, { status, kind, queue, ownerId, schedule }: JobFilter, select?: Selection): Promise<Job[]> {
   const where = {
+    ...(schedule ? { schedule } : {}),
     ...(status ? { status } : {}),
     ...(kind ? { kind } : {}),
     ...(queue ? { queue } : {}),
@@ -21,8 +22,9 @@ export function selectJobs(db: Db, { status, kind, queue, ownerId }: JobFilter, 
 }
 
 /** How many jobs match every filter given (what selectJobs pages through). */
-export function countJobs(db: Db, jobs: Tables['jobs'], { status, kind, queue, ownerId }: JobFilter): Promise<number> {
+export function countJobs(db: Db, jobs: Tables['jobs'], { status, kind, queue, ownerId, schedule }: JobFilter): Promise<number> {
   const conditions = [
+    schedule ? eq(jobs.schedule, schedule) : undefined,
     status ? eq(jobs.status, status) : undefined,
     kind ? eq(jobs.kind, kind) : undefined,
     queue ? eq(jobs.queue, queue) : undefined,

@@ -12,7 +12,7 @@ import { type JobKind, type JobKinds, parseResult } from './kind';
 import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, requireWriter, userClaimant } from './model';
 import type { JobRunner } from './runner';
 import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
-import type { InsertedJobs, JobFilter, JobStore, MatchingJobs, NewQueuedJob } from './store';
+import type { FiredTick, InsertedJobs, JobFilter, JobStore, MatchingJobs, NewQueuedJob, ScheduleTick } from './store';
 
 export interface SubmitOptions {
   queue?: string | null;
@@ -246,6 +246,30 @@ export class JobsService {
     }
     this.announce(group.map(({ job }) => job), inserted);
     group.forEach(({ resolve }, i) => resolve(inserted.jobs[i]!));
+  }
+
+  /** Checks a request as a submission would (kind, queue, options, input) without storing it; its queue's name. */
+  checkRequest(actor: Actor, request: JobRequest): string {
+    return this.prepare(actor, [request], {}, false)[0]!.queue.name;
+  }
+
+  /**
+   * Takes a schedule's due tick (see JobStore.fireSchedule) with its job, submitted as `owner`; `request` null (a
+   * missed tick, an owner gone) only moves the schedule on. A job that can no longer be submitted (its queue
+   * deleted, the server draining) is logged and its tick passed over.
+   */
+  async fireSchedule(owner: Actor | null, request: JobRequest | null, tick: ScheduleTick): Promise<FiredTick> {
+    let job: PreparedJob | null = null;
+    if (owner && request) {
+      try {
+        job = this.prepare(owner, [request], {}, false)[0]!;
+      } catch (error) {
+        this.options.log.warn({ err: error, schedule: tick.name }, 'a scheduled job could not be submitted; its tick is passed over');
+      }
+    }
+    const fired = await this.store.fireSchedule(tick, job);
+    if (fired.job && job) this.announce([job], { jobs: [fired.job], reused: new Set() });
+    return fired;
   }
 
   /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */

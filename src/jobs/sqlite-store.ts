@@ -6,12 +6,13 @@ import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { countJobs, selectJob, selectJobs } from './selects';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import { idempotencyKeyOf, type InsertedJobs, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewJob, type NewQueuedJob, type Outcome } from './store';
+import { type FiredTick, idempotencyKeyOf, type InsertedJobs, type ScheduleTick, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewJob, type NewQueuedJob, type Outcome } from './store';
 import { claimKey, freeStaleKey } from './store/sql/claimIdempotencyKeys';
 import { cancelMatching } from './store/sql/cancelMatching';
 import { deleteMatching } from './store/sql/deleteMatching';
 import { filterParams, type MatchingJobs } from './store/sql/jobFilter';
 import { retryMatching } from './store/sql/retryMatching';
+import { fireSchedule } from './store/sql/fireSchedule';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -32,6 +33,7 @@ export class SqliteJobStore implements JobStore {
     retryEvents: Statement;
     delete: Statement<{ id: number }>;
   };
+  private readonly ticks: { advance: Statement<{ name: string }>; unfinishedRun: Statement<{ one: number }>; ran: Statement };
   private readonly keys: { freeStale: Statement; find: Statement<{ jobId: number }>; claim: Statement };
   private readonly sqlite: Database;
   /** Drizzle over the same connection, for the reads a caller selects (selectJob, selectJobs). */
@@ -65,6 +67,11 @@ export class SqliteJobStore implements JobStore {
       retryEvents: prepare(retryMatching.sqlite.events),
       delete: prepare<{ id: number }>(deleteMatching.sqlite),
     };
+    this.ticks = {
+      advance: prepare<{ name: string }>(fireSchedule.sqlite.advance),
+      unfinishedRun: prepare<{ one: number }>(fireSchedule.sqlite.unfinishedRun),
+      ran: prepare(fireSchedule.sqlite.ran),
+    };
     this.keys = {
       freeStale: database.sqlite.prepare(freeStaleKey.sqlite),
       find: database.sqlite.prepare<{ jobId: number }, any>(claimKey.sqlite.find),
@@ -77,8 +84,24 @@ export class SqliteJobStore implements JobStore {
 
   async insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs> {
     while (this.othersTransactionOpen()) await this.idle();
+    return this.write(() => this.insertNow(jobs, this.clock.now()));
+  }
+
+  async fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick> {
+    while (this.othersTransactionOpen()) await this.idle();
     return this.write(() => {
       const now = this.clock.now();
+      const params = { name: tick.name, due: tick.due, next: tick.next };
+      if (!this.ticks.advance.get(params)) return { advanced: false, job: null };
+      if (!job || (tick.skipIfUnfinished && this.ticks.unfinishedRun.get({ name: tick.name }))) return { advanced: true, job: null };
+      this.ticks.ran.run(params);
+      return { advanced: true, job: this.insertNow([{ ...job, job: { ...job.job, schedule: tick.name } }], now).jobs[0]! };
+    });
+  }
+
+  /** insertJobs' work, in the open transaction. */
+  private insertNow(jobs: NewQueuedJob[], now: number): InsertedJobs {
+    {
       // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
       const reusedIds = new Map<number, number>();
       const keyedInBatch = new Map<string, number>();
@@ -122,7 +145,7 @@ export class SqliteJobStore implements JobStore {
         return toJob(this.sql.byId.get({ id })!);
       });
       return { jobs: result, reused: new Set(reusedIds.keys()) };
-    });
+    }
   }
 
   async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {

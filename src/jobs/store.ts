@@ -39,6 +39,13 @@ export interface JobStore {
    * no longer theirs are left out of the answer.
    */
   settleJobs(outcomes: Outcome[]): Promise<Job[]>;
+  /**
+   * Takes a schedule's due tick (`due`, its next_run_at as read) for this instance, moving next_run_at to `next`,
+   * and inserts its job (`queued`, with `schedule` set) in the same transaction: exactly one instance takes each
+   * tick. `advanced` false: another instance took it (or the schedule was paused, changed or deleted). `job` null:
+   * no job was asked for (a missed tick) or, with `skipIfUnfinished`, the previous run is still unfinished.
+   */
+  fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick>;
   /** Completes a pulled job with a person's result (`succeeded`, by them). */
   completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined>;
   /** Stops a queued or running job (`cancelled`, by whom). */
@@ -190,6 +197,19 @@ export interface NewQueuedJob {
 export interface InsertedJobs {
   jobs: Job[];
   reused: ReadonlySet<number>;
+}
+
+/** A schedule's tick as an instance read it: see JobStore.fireSchedule. */
+export interface ScheduleTick {
+  name: string;
+  due: number;
+  next: number | null;
+  skipIfUnfinished: boolean;
+}
+
+export interface FiredTick {
+  advanced: boolean;
+  job: Job | null;
 }
 
 /** The owner and key of a keyed job, as one string (a Map key). */
