@@ -161,6 +161,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     defaultTimeoutMs: config.jobTimeoutMs,
     clock,
     idempotencyTtlMs: config.idempotencyTtlMs,
+    retention: { defaultMs: config.jobRetentionMs, sweepMs: config.retentionSweepMs },
   });
   const schedules = new SchedulesService({ database, jobs, log, clock });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);

@@ -6,13 +6,14 @@ import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { type JobSqlRow, toJob } from './queries';
 import { countJobs, selectJob, selectJobs } from './selects';
-import { type FiredTick, type InsertedJobs, type ScheduleTick, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from './store';
-import { claimKey, freeStaleKey } from './store/sql/claimIdempotencyKeys';
+import { type Claim, type FiredTick, type InsertedJobs, type ScheduleTick, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from './store';
+import { claimKey, freeStaleKey, purgeExpiredKeys } from './store/sql/claimIdempotencyKeys';
 import { cancelMatching } from './store/sql/cancelMatching';
 import { deleteMatching } from './store/sql/deleteMatching';
 import { filterParams, type MatchingJobs, positional } from './store/sql/jobFilter';
 import { retryMatching } from './store/sql/retryMatching';
 import { fireSchedule } from './store/sql/fireSchedule';
+import { rateLimit } from './store/sql/rateLimit';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -165,6 +166,8 @@ export class PgJobStore implements JobStore {
   readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
   private readonly cancelListeners = new Set<(ids: number[]) => void>();
+  /** See throttledUntil. */
+  private throttled: number | null = null;
   private unlisten: (() => Promise<void>)[] = [];
 
   private constructor(
@@ -326,21 +329,48 @@ export class PgJobStore implements JobStore {
     return { jobs: result, reused: new Set(reusedIds.keys()) };
   }
 
-  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
+  async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
+    this.throttled = null;
     const claimed: Job[] = [];
-    for (const { queue, limit: wanted } of claims) {
-      const limit = Math.min(wanted, budget - claimed.length);
+    for (const { queue, limit: wanted, rateLimit: rate } of claims) {
+      let limit = Math.min(wanted, budget - claimed.length);
       if (limit <= 0) break;
       const rows = await this.sql.begin(async (tx) => {
-        // The queue's row, locked: its pause and its concurrency hold over every instance (whose lists may lag),
-        // and the claim (a statement after the lock, so it sees every claim committed before) counts what runs.
-        await tx.unsafe(`SELECT 1 FROM queues WHERE name = $1 FOR UPDATE`, [queue]);
+        // The queue's row, locked: its pause, concurrency and rate limit hold over every instance (whose lists may
+        // lag), and the claim (a statement after the lock, so it sees every claim committed before) counts what runs.
+        const [settings] = (await tx.unsafe(rateLimit.postgres.settings, [queue])) as { jobs: number | null; per_seconds: number | null }[];
         const now = this.clock.now();
-        return (await tx.unsafe(CLAIM_FOR_POOL, [queue, now, limit, this.leasePrefix(), now + leaseMs, 'pool'])) as PgJobRow[];
+        // The limit as stored (another instance may have changed it); this instance's list only says to look.
+        const perMs = rate && settings?.jobs != null && settings.per_seconds != null ? settings.per_seconds * 1000 : null;
+        let window: { n: number; oldest: number | null } | null = null;
+        if (perMs !== null) {
+          const [row] = (await tx.unsafe(rateLimit.postgres.window, [queue, now - perMs])) as { n: number; oldest: string | null }[];
+          window = { n: row!.n, oldest: row!.oldest === null ? null : Number(row!.oldest) };
+          if (window.n + limit > settings!.jobs!) {
+            limit = Math.max(0, settings!.jobs! - window.n);
+            if (window.oldest !== null) this.throttledAt(window.oldest + perMs);
+          }
+          if (limit === 0) return [];
+        }
+        const taken = (await tx.unsafe(CLAIM_FOR_POOL, [queue, now, limit, this.leasePrefix(), now + leaseMs, 'pool'])) as PgJobRow[];
+        if (perMs !== null && window && taken.length) {
+          await tx.unsafe(rateLimit.postgres.prune, [queue, now - perMs]);
+          await tx.unsafe(rateLimit.postgres.record, [queue, now, taken.length]);
+          if (window.n + taken.length >= settings!.jobs!) this.throttledAt((window.oldest ?? now) + perMs);
+        }
+        return taken;
       });
       for (const row of rows) claimed.push(fromPg(row));
     }
     return claimed;
+  }
+
+  throttledUntil(): number | null {
+    return this.throttled;
+  }
+
+  private throttledAt(at: number): void {
+    if (this.throttled === null || at < this.throttled) this.throttled = at;
   }
 
   async claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
@@ -428,6 +458,11 @@ export class PgJobStore implements JobStore {
    */
   private async notifyCancelled(ids: number[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) await this.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [ids.slice(i, i + 500).join(',')]);
+  }
+
+  async purgeExpiredKeys(limit: number): Promise<number> {
+    const rows = await this.query(`${purgeExpiredKeys.postgres} RETURNING 1`, [this.clock.now(), limit]);
+    return rows.length;
   }
 
   forgetQueue(): void {

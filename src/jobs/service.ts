@@ -10,6 +10,7 @@ import type { Clock } from '../clock';
 import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
 import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, requireWriter, userClaimant } from './model';
+import { RetentionSweeper } from './retention';
 import type { JobRunner } from './runner';
 import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
 import type { FiredTick, InsertedJobs, JobFilter, JobStore, MatchingJobs, NewQueuedJob, ScheduleTick } from './store';
@@ -70,6 +71,8 @@ export interface JobsServiceOptions {
   clock: Clock;
   /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_SECONDS). */
   idempotencyTtlMs: number;
+  /** The default retention of finished jobs (JOB_RETENTION_SECONDS; null keeps them) and how often it is applied. */
+  retention: { defaultMs: number | null; sweepMs: number };
 }
 
 /** The worker pool now, and the jobs it finished over the last minutes (the dashboard's workers view). */
@@ -140,7 +143,10 @@ export class JobsService {
   /** Single submissions waiting for the next group commit (see submitGrouped). */
   private grouped: { job: PreparedJob; resolve: (job: Job) => void; reject: (error: unknown) => void }[] = [];
 
+  private readonly retention: RetentionSweeper;
+
   constructor(private readonly options: JobsServiceOptions) {
+    this.retention = new RetentionSweeper({ ...options.retention, store: options.store, queues: options.queues, log: options.log, clock: options.clock });
     this.statistics = new JobStatistics(options.clock);
     this.stopStatistics = options.events.on('jobCompleted', (job) => this.statistics.record(job));
   }
@@ -159,8 +165,9 @@ export class JobsService {
     return this.runner.isDraining;
   }
 
-  start(): Promise<void> {
-    return this.runner.start();
+  async start(): Promise<void> {
+    await this.runner.start();
+    this.retention.start();
   }
 
   /** Stops accepting jobs and waits (up to `timeoutMs`) for the queued and running ones to finish. */
@@ -174,6 +181,7 @@ export class JobsService {
   }
 
   stop(): void {
+    this.retention.stop();
     this.runner.stop();
     this.stopStatistics();
   }

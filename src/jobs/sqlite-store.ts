@@ -6,13 +6,14 @@ import { conflict } from '../errors';
 import type { Clock, Job, JobKindName, JobStatus } from './model';
 import { countJobs, selectJob, selectJobs } from './selects';
 import { type JobSqlRow, type JobStatements, prepareJobStatements, toJob } from './queries';
-import { type FiredTick, idempotencyKeyOf, type InsertedJobs, type ScheduleTick, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewJob, type NewQueuedJob, type Outcome } from './store';
-import { claimKey, freeStaleKey } from './store/sql/claimIdempotencyKeys';
+import { type Claim, type FiredTick, idempotencyKeyOf, type InsertedJobs, type ScheduleTick, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewJob, type NewQueuedJob, type Outcome } from './store';
+import { claimKey, freeStaleKey, purgeExpiredKeys } from './store/sql/claimIdempotencyKeys';
 import { cancelMatching } from './store/sql/cancelMatching';
 import { deleteMatching } from './store/sql/deleteMatching';
 import { filterParams, type MatchingJobs } from './store/sql/jobFilter';
 import { retryMatching } from './store/sql/retryMatching';
 import { fireSchedule } from './store/sql/fireSchedule';
+import { rateLimit } from './store/sql/rateLimit';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
@@ -33,8 +34,11 @@ export class SqliteJobStore implements JobStore {
     retryEvents: Statement;
     delete: Statement<{ id: number }>;
   };
+  private readonly rates: { window: Statement<{ n: number; oldest: number | null }>; record: Statement; prune: Statement };
+  /** See throttledUntil. */
+  private throttled: number | null = null;
   private readonly ticks: { advance: Statement<{ name: string }>; unfinishedRun: Statement<{ one: number }>; ran: Statement };
-  private readonly keys: { freeStale: Statement; find: Statement<{ jobId: number }>; claim: Statement };
+  private readonly keys: { freeStale: Statement; find: Statement<{ jobId: number }>; claim: Statement; purge: Statement };
   private readonly sqlite: Database;
   /** Drizzle over the same connection, for the reads a caller selects (selectJob, selectJobs). */
   private readonly db: Db;
@@ -67,6 +71,11 @@ export class SqliteJobStore implements JobStore {
       retryEvents: prepare(retryMatching.sqlite.events),
       delete: prepare<{ id: number }>(deleteMatching.sqlite),
     };
+    this.rates = {
+      window: prepare<{ n: number; oldest: number | null }>(rateLimit.sqlite.window),
+      record: prepare(rateLimit.sqlite.record),
+      prune: prepare(rateLimit.sqlite.prune),
+    };
     this.ticks = {
       advance: prepare<{ name: string }>(fireSchedule.sqlite.advance),
       unfinishedRun: prepare<{ one: number }>(fireSchedule.sqlite.unfinishedRun),
@@ -76,6 +85,7 @@ export class SqliteJobStore implements JobStore {
       freeStale: database.sqlite.prepare(freeStaleKey.sqlite),
       find: database.sqlite.prepare<{ jobId: number }, any>(claimKey.sqlite.find),
       claim: database.sqlite.prepare(claimKey.sqlite.claim),
+      purge: database.sqlite.prepare(purgeExpiredKeys.sqlite),
     };
     for (const { queue, n } of this.sql.queuedByQueue.all({})) this.waitingByQueue.set(queue, n);
   }
@@ -148,19 +158,47 @@ export class SqliteJobStore implements JobStore {
     }
   }
 
-  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
+  async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
     while (this.othersTransactionOpen()) await this.idle();
+    this.throttled = null;
     if (!claims.length) return [];
     return this.write(() => {
       const now = this.clock.now();
       const claimed: Job[] = [];
-      for (const { queue, limit } of claims) {
+      for (const { queue, limit: wanted, rateLimit: rate } of claims) {
         if (claimed.length >= budget) break;
-        const rows = this.claimed(queue, now, this.sql.claim.all(this.claimParams(queue, Math.min(limit, budget - claimed.length), 'pool', now, leaseMs)));
+        let limit = Math.min(wanted, budget - claimed.length);
+        if (rate) {
+          const since = now - rate.perMs;
+          const window = this.rates.window.get({ queue, since })!;
+          if (window.n + limit > rate.jobs) {
+            limit = Math.max(0, rate.jobs - window.n);
+            if (window.oldest !== null) this.throttledAt(window.oldest + rate.perMs);
+          }
+          if (limit === 0) continue;
+          const rows = this.claimed(queue, now, this.sql.claim.all(this.claimParams(queue, limit, 'pool', now, leaseMs)));
+          if (rows.length) {
+            this.rates.prune.run({ queue, since });
+            this.rates.record.run({ queue, now, ids: JSON.stringify(rows.map((job) => job.id)) });
+            // Full now: room again when this claim's starts leave the window (the oldest, if others were there).
+            if (window.n + rows.length >= rate.jobs) this.throttledAt((window.oldest ?? now) + rate.perMs);
+          }
+          for (const job of rows) claimed.push(job);
+          continue;
+        }
+        const rows = this.claimed(queue, now, this.sql.claim.all(this.claimParams(queue, limit, 'pool', now, leaseMs)));
         for (const job of rows) claimed.push(job);
       }
       return claimed;
     });
+  }
+
+  throttledUntil(): number | null {
+    return this.throttled;
+  }
+
+  private throttledAt(at: number): void {
+    if (this.throttled === null || at < this.throttled) this.throttled = at;
   }
 
   async claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
@@ -301,6 +339,11 @@ export class SqliteJobStore implements JobStore {
     while (this.othersTransactionOpen()) await this.idle();
     // Finished jobs only: no waiting count moves.
     return this.write(() => this.bulk.delete.all({ ...filterParams(filter), limit }).map((row) => row.id));
+  }
+
+  async purgeExpiredKeys(limit: number): Promise<number> {
+    while (this.othersTransactionOpen()) await this.idle();
+    return this.write(() => this.keys.purge.run({ now: this.clock.now(), limit }).changes);
   }
 
   forgetQueue(name: string): void {

@@ -25,7 +25,12 @@ export interface JobStore {
    * Leases runnable jobs to the pool (`started`), queue by queue in the order given, up to each claim's `limit` of its
    * queue and `budget` in all, lowest priority number then oldest first.
    */
-  claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]>;
+  claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]>;
+  /**
+   * After claimJobs: the earliest time a rate-limited queue it held back has room again (its oldest start in the
+   * window leaves it), or null when it held none back. The runner sets its timer for it.
+   */
+  throttledUntil(): number | null;
   /**
    * Leases to the pool every QUEUED job of one kind in a queue (up to `limit`, oldest first, whatever their retry
    * time: a person asked for them now) (`started`).
@@ -62,6 +67,8 @@ export interface JobStore {
   retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]>;
   /** One batch of deleteJobs or of the retention sweep: up to `limit` finished jobs matching; their ids. */
   deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]>;
+  /** Forgets up to `limit` idempotency keys expired by now (the retention sweep); how many. */
+  purgeExpiredKeys(limit: number): Promise<number>;
   /** A queue was deleted with its jobs (by cascade): none of them wait any more. */
   forgetQueue(name: string): void;
   /**
@@ -135,6 +142,13 @@ export interface JobStore {
   /** Tells the other instances that queues changed (QueuesService reloads its list on `onWork('queues')`). */
   announceQueues(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A claim of one queue's jobs: at most `limit`, and within its rate limit when it has one. */
+export interface Claim {
+  queue: string;
+  limit: number;
+  rateLimit?: { jobs: number; perMs: number } | null;
 }
 
 /** What a pool run came to, for settleJobs: a result, or an error that fails the job or retries it later. */
