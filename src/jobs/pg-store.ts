@@ -546,6 +546,10 @@ export class PgJobStore implements JobStore {
     return countJobs(this.db, this.tables.jobs, filter);
   }
 
+  countDelayedByQueue(): Promise<{ queue: string; n: number }[]> {
+    return this.query(`SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'QUEUED' AND run_at > $1 GROUP BY queue`, [this.clock.now()]);
+  }
+
   async nextRunAt(): Promise<number | null> {
     const [row] = await this.query<{ at: string | null }>(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $1`, [this.clock.now()]);
     return row?.at == null ? null : Number(row.at);

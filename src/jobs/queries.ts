@@ -144,6 +144,8 @@ export function prepareJobStatements(sqlite: Database) {
                        WHERE ${expired} AND attempts < max_attempts RETURNING *`),
     /** Waiting jobs per queue: read once at start (the store keeps the counts from then on). */
     queuedByQueue: sqlite.prepare<{ queue: string; n: number }, any>(`SELECT queue, count(*) AS n FROM jobs WHERE status = 'QUEUED' GROUP BY queue`),
+    /** Through jobs_status_idx (status, run_at): only the delayed rows are read. */
+    delayedByQueue: sqlite.prepare<{ queue: string; n: number }, any>(`SELECT queue, count(*) AS n FROM jobs WHERE status = 'QUEUED' AND run_at > $now GROUP BY queue`),
     nextRunAt: sqlite.prepare<{ at: number | null }, any>(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $now`),
     counts: sqlite.prepare<{ status: JobStatus; n: number }, any>(
       `SELECT status, count(*) AS n FROM jobs WHERE ($ownerId IS NULL OR owner_id = $ownerId) AND ($queue IS NULL OR queue = $queue) GROUP BY status`,

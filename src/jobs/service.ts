@@ -462,6 +462,11 @@ export class JobsService {
     return this.store.countActiveByQueueKind();
   }
 
+  /** QUEUED jobs not yet due (runAt, delayMs, retry backoff), by queue: the operator's metrics. */
+  countDelayedByQueue() {
+    return this.store.countDelayedByQueue();
+  }
+
   /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */
   waitingCount(queue: string): Promise<number> {
     return this.store.waitingCount(queue);

@@ -450,6 +450,10 @@ export class SqliteJobStore implements JobStore {
     return countJobs(this.db, jobsTable, filter);
   }
 
+  async countDelayedByQueue(): Promise<{ queue: string; n: number }[]> {
+    return this.sql.delayedByQueue.all({ now: this.clock.now() });
+  }
+
   async nextRunAt(): Promise<number | null> {
     return this.sql.nextRunAt.get({ now: this.clock.now() })?.at ?? null;
   }

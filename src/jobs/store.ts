@@ -107,6 +107,8 @@ export interface JobStore {
   selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]>;
   /** How many jobs match every filter given (what selectJobs pages through). */
   countJobs(filter: JobFilter): Promise<number>;
+  /** QUEUED jobs not yet due (a runAt, delayMs or retry backoff ahead), by queue (the metrics' gauge). */
+  countDelayedByQueue(): Promise<{ queue: string; n: number }[]>;
   /** The earliest time a queued job waits for (retry backoff), if any. */
   nextRunAt(): Promise<number | null>;
   /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
