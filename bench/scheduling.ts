@@ -4,12 +4,15 @@
 //     process (what a timer alone costs, with no database, claim or worker).
 //  2. what a rate limit costs the other queues: an unlimited queue's throughput (M trivial jobs) alone, then again
 //     while another queue's jobs wait behind a rate limit (River's users lost half theirs: riverqueue/river#1145).
-//   bun bench/scheduling.ts [N=1000] [M=5000]
+//  3. many jobs at once: cancelJobs, retryJobs, then (cancelled again) deleteJobs over K jobs (default 100,000) of a
+//     paused queue, each one call; beside it, the time the same K jobs took to submit (10,000 per submitJobs call).
+//   bun bench/scheduling.ts [N=1000] [M=5000] [K=100000]
 import { startBenchServer } from './server';
 import { amount, reportRow } from './report';
 
 const N = Number(process.argv[2] ?? 1000);
 const M = Number(process.argv[3] ?? 5000);
+const K = Number(process.argv[4] ?? 100_000);
 const SPREAD_MS = 2000;
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
@@ -97,6 +100,28 @@ try {
     target: 'no loss (×1)',
     met: beside / alone >= 0.9,
   });
+
+  // ---- 3. many jobs at once ---------------------------------------------------------------------------
+  await gql('mutation { createQueue(input: { name: "many", maxLength: 10000000 }) { name } pauseQueue(name: "many") { paused } }');
+  const submitStart = performance.now();
+  for (let left = K; left > 0; left -= 10_000) {
+    await gql(`mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "many" }, count: ${Math.min(10_000, left)}) { id } }`);
+  }
+  const submitMs = performance.now() - submitStart;
+  const timed = async (mutation: string) => {
+    const start = performance.now();
+    const count = Object.values(await gql(mutation))[0] as number;
+    if (count !== K) throw new Error(`${mutation}: ${count} of ${K}`);
+    return performance.now() - start;
+  };
+  const cancelMs = await timed('mutation { cancelJobs(filter: { queue: "many" }) }');
+  const retryMs = await timed('mutation { retryJobs(filter: { queue: "many" }) }');
+  await timed('mutation { cancelJobs(filter: { queue: "many" }) }');
+  const deleteMs = await timed('mutation { deleteJobs(filter: { queue: "many" }) }');
+  console.log(`many jobs (${K.toLocaleString('en')}): cancelJobs ${cancelMs.toFixed(0)} ms, retryJobs ${retryMs.toFixed(0)} ms, deleteJobs ${deleteMs.toFixed(0)} ms; submitting them took ${submitMs.toFixed(0)} ms`);
+  for (const [name, ms] of [['cancelJobs', cancelMs], ['retryJobs', retryMs], ['deleteJobs', deleteMs]] as const) {
+    reportRow({ measure: `scheduling: ${name} over ${K.toLocaleString('en')} jobs (one call)`, jobgraph: amount(ms, 'ms'), baseline: `${amount(submitMs, 'ms')} (submit)`, ratio: ms / submitMs, target: 'a few seconds', met: ms <= 5000 });
+  }
 } finally {
   await bench.stop();
 }

@@ -13,7 +13,7 @@ import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, typ
 import { RetentionSweeper } from './retention';
 import type { JobRunner } from './runner';
 import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
-import type { FiredTick, InsertedJobs, JobFilter, JobStore, MatchingJobs, NewQueuedJob, ScheduleTick } from './store';
+import type { FiredTick, InsertedJobs, JobFilter, JobStore, NewQueuedJob, ScheduleTick } from './store';
 
 export interface SubmitOptions {
   queue?: string | null;
@@ -585,7 +585,9 @@ export class JobsService {
   /** Cancels every QUEUED or RUNNING job matching (a USER's filter matches only their own), batch by batch; how many. */
   async cancelMatching(actor: Actor, filter: JobFilter): Promise<number> {
     requireWriter(actor);
-    return this.inBatches(this.ownFilter(actor, filter), (batch) => this.store.cancelMatching(batch, actor.id, BULK_BATCH), (jobs) => {
+    // Jobs submitted while it runs are not its own: the filter ends where the call began.
+    const own = { ...this.ownFilter(actor, filter), createdBefore: Math.min(filter.createdBefore ?? Infinity, this.options.clock.now() + 1) };
+    return this.inBatches((batch) => this.store.cancelMatching(own, actor.id, batch), (jobs) => {
       for (const job of jobs) {
         this.runner.abort(job.id);
         announce(this.options.events, job);
@@ -598,7 +600,9 @@ export class JobsService {
   async retryMatching(actor: Actor, filter: JobFilter): Promise<number> {
     requireWriter(actor);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
-    return this.inBatches(this.ownFilter(actor, filter), (batch) => this.store.retryMatching(batch, actor.id, BULK_BATCH), (jobs) => {
+    // A job that fails again during the call (its finished_at is new) is not retried twice.
+    const own = { ...this.ownFilter(actor, filter), finishedBefore: this.options.clock.now() + 1 };
+    return this.inBatches((batch) => this.store.retryMatching(own, actor.id, batch), (jobs) => {
       for (const job of jobs) announce(this.options.events, job);
       this.runner.wake();
     });
@@ -624,16 +628,14 @@ export class JobsService {
     return { ...filter, ownerId: actor.role === 'USER' ? actor.id : filter.ownerId };
   }
 
-  /** Runs a bulk transition batch after batch (each its own transaction, oldest jobs first) until one comes back short. */
-  private async inBatches(filter: JobFilter, batch: (filter: MatchingJobs) => Promise<Job[]>, changed: (jobs: Job[]) => void): Promise<number> {
+  /** Runs a bulk transition batch after batch (each its own transaction) until one comes back short. */
+  private async inBatches(batch: (limit: number) => Promise<Job[]>, changed: (jobs: Job[]) => void): Promise<number> {
     let total = 0;
-    let after = 0;
     for (;;) {
-      const jobs = await batch({ ...filter, after });
+      const jobs = await batch(BULK_BATCH);
       total += jobs.length;
       if (jobs.length) changed(jobs);
       if (jobs.length < BULK_BATCH) return total;
-      after = jobs[jobs.length - 1]!.id;
       // Between batches the claim loop, and every other request, get their turn.
       await yieldToOthers();
     }

@@ -1,15 +1,12 @@
 import type { JobFilter } from '../../store';
 
 /**
- * The rows a bulk action (cancelJobs, retryJobs, deleteJobs) or the retention sweep may take: every filter given,
- * plus a cursor (`id > after`) so that a batch never takes a job an earlier batch of the same call changed (a job
- * retried, failed again and retried again would otherwise loop). A shared piece of the transitions below.
+ * The rows a bulk action (cancelJobs, retryJobs, deleteJobs) or the retention sweep may take: every filter given.
+ * A shared piece of the transitions beside it.
  */
 export interface MatchingJobs extends JobFilter {
   /** Finished strictly before this time (ms): the retention sweep. */
   finishedBefore?: number;
-  /** Only ids above this one: where the previous batch ended. */
-  after?: number;
 }
 
 /** The filter's values, by name (SQLite's `$name`), in the order of PostgreSQL's positional parameters. */
@@ -23,11 +20,10 @@ export function filterParams(filter: MatchingJobs) {
     createdAfter: filter.createdAfter ?? null,
     status: filter.status ?? null,
     finishedBefore: filter.finishedBefore ?? null,
-    after: filter.after ?? 0,
   };
 }
 export type FilterParams = ReturnType<typeof filterParams>;
-/** PostgreSQL's parameters $1..$9, in this order; a transition's own parameters start at $10. */
+/** PostgreSQL's parameters $1..$8, in this order; a transition's own parameters start at $9. */
 export const positional = (params: FilterParams) => [
   params.ids,
   params.queue,
@@ -37,16 +33,15 @@ export const positional = (params: FilterParams) => [
   params.createdAfter,
   params.status,
   params.finishedBefore,
-  params.after,
 ];
 
 export const matching = {
   sqlite: `($ids IS NULL OR id IN (SELECT value FROM json_each($ids))) AND ($queue IS NULL OR queue = $queue)
     AND ($kind IS NULL OR kind = $kind) AND ($ownerId IS NULL OR owner_id = $ownerId)
     AND ($createdBefore IS NULL OR created_at < $createdBefore) AND ($createdAfter IS NULL OR created_at >= $createdAfter)
-    AND ($status IS NULL OR status = $status) AND ($finishedBefore IS NULL OR finished_at < $finishedBefore) AND id > $after`,
+    AND ($status IS NULL OR status = $status) AND ($finishedBefore IS NULL OR finished_at < $finishedBefore)`,
   postgres: `($1::text IS NULL OR id IN (SELECT jsonb_array_elements_text($1::text::jsonb)::int)) AND ($2::text IS NULL OR queue = $2::text)
     AND ($3::text IS NULL OR kind = $3::text) AND ($4::int IS NULL OR owner_id = $4::int)
     AND ($5::bigint IS NULL OR created_at < $5::bigint) AND ($6::bigint IS NULL OR created_at >= $6::bigint)
-    AND ($7::text IS NULL OR status = $7::text) AND ($8::bigint IS NULL OR finished_at < $8::bigint) AND id > $9::int`,
+    AND ($7::text IS NULL OR status = $7::text) AND ($8::bigint IS NULL OR finished_at < $8::bigint)`,
 } as const;
