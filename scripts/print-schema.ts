@@ -1,6 +1,6 @@
 // Writes schema/schema.graphql from the code (`bun run schema:print`), or with --check fails when it differs.
 import { printSchema } from 'graphql';
-import { buildSchema } from '../src/graphql/schema';
+import { buildSchema } from '../src/schema';
 
 const path = new URL('../schema/schema.graphql', import.meta.url).pathname;
 const printed = `${printSchema(buildSchema())}\n`;

@@ -3,7 +3,10 @@
 // each went; exits non-zero if any failed. Arguments go to `bun test` (a file, `-t name`).
 import { findPostgresBin, findRedisServer, type LocalServer, startPostgres, startRedis } from './lib/local-servers';
 
-const args = process.argv.slice(2);
+// bunfig.toml's [test] timeout is not read by Bun 1.4.5 (every test got 5 s): the default is passed here, where a
+// test that starts real processes on a busy 2-core machine needs the room.
+const given = process.argv.slice(2);
+const args = given.some((arg) => arg.startsWith('--timeout')) ? given : ['--timeout', '20000', ...given];
 
 async function bunTest(label: string, env: Record<string, string>): Promise<{ label: string; ok: boolean; seconds: number }> {
   console.log(`\n=== bun test on ${label} ===`);

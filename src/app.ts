@@ -21,6 +21,7 @@ import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
 import { RelayService } from './relay/service';
+import type { Services } from './services';
 import { forecastJob } from './simulations/forecast';
 import { piJob } from './simulations/pi';
 import { type PasswordHashCost, SESSIONS_CHANNEL, UsersService } from './users/service';
@@ -28,23 +29,6 @@ import { SharedLoginThrottle } from './users/throttle';
 
 /** Tasks each worker holds at once: enough to hide the message round trip of tiny tasks. */
 const PIPELINE_DEPTH = 8;
-
-/**
- * What the interfaces (GraphQL resolvers, the REST routes) call: the domains' services. Not the database, the pool
- * or the configuration: what an interface needs of those is a service's method.
- */
-export interface Services {
-  users: UsersService;
-  queues: QueuesService;
-  jobs: JobsService;
-  schedules: SchedulesService;
-  analytics: AnalyticsService;
-  calculator: CalculatorService;
-  quotes: QuotesService;
-  relay: RelayService;
-  /** Asks whoever runs this app (the server) to drain and stop: the admin `shutdown` mutation, the REST route, signals. */
-  readonly requestShutdown: () => void;
-}
 
 /** One running jobgraph: its services, wired once and shared by every interface, and what the server runs them on. */
 export interface App extends Services {
@@ -94,7 +78,10 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   const clock = options.clock ?? systemClock;
   const database = await openDatabaseOf(config);
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
-  const events = createEventBus(redis ?? undefined);
+  if (redis && !config.redisEventsSecret) {
+    log.warn('REDIS_EVENTS_SECRET is unset: any client of the Redis server can publish events to this deployment (they are still checked against their schemas); set it to the same secret on every instance');
+  }
+  const events = createEventBus(redis ?? undefined, { secret: config.redisEventsSecret, log });
   const users = new UsersService({
     database,
     log,
@@ -103,6 +90,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     loginMaxFailures: config.loginMaxFailures,
     loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     loginFailureWindowMs: config.loginFailureWindowMs,
+    loginEventsRetentionDays: config.loginEventsRetentionDays,
     sharedLoginThrottle: redis
       ? new SharedLoginThrottle(
           redis,
@@ -113,6 +101,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     passwordHashCost: options.passwordHashCost,
     clock,
   });
+  users.start();
   // A session changed on another instance (PostgreSQL): this one forgets what it remembered of them too.
   const unlistenSessions = await database.listen(SESSIONS_CHANNEL, (change) => users.sessionsChangedElsewhere(change || undefined));
   const pool = new WorkerPool({
@@ -162,6 +151,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     clock,
     idempotencyTtlMs: config.idempotencyTtlMs,
     retention: { defaultMs: config.jobRetentionMs, sweepMs: config.retentionSweepMs },
+    maxUnfinishedJobsPerUser: config.maxQueuedJobsPerUser,
   });
   const schedules = new SchedulesService({ database, jobs, log, clock });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
@@ -207,6 +197,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
       jobs.stop();
       quotes.stop();
       await relay.close();
+      await users.stop();
       await unlistenSessions();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
       redis?.close();

@@ -58,6 +58,15 @@ export interface Config {
   /** Unset: one instance, everything in process. Set: events, invalidations, counters and cached answers shared. */
   redisUrl: string | undefined;
   redisPrefix: string;
+  /**
+   * REDIS_EVENTS_SECRET: signs every event message between instances (HMAC-SHA256); a message without a valid
+   * signature is dropped, so a client of the Redis server without it cannot inject events. Unset: unsigned (a warning).
+   */
+  redisEventsSecret: string | undefined;
+  /** Login events older than this are deleted in the background (LOGIN_EVENTS_RETENTION_DAYS; 0 keeps them). */
+  loginEventsRetentionDays: number;
+  /** Most unfinished (QUEUED or RUNNING) jobs one USER may hold (MAX_QUEUED_JOBS_PER_USER); 0: no bound. */
+  maxQueuedJobsPerUser: number;
   /** What callers without a token may read (ANONYMOUS_ACCESS); empty by default. */
   anonymousAccess: ReadonlySet<AnonymousDomain>;
   /** Lets a scraper that is not on loopback read /metrics (as a Bearer token); unset, only loopback may. */
@@ -226,6 +235,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: redisUrl(env),
     // The instances of one deployment share it; two deployments on one Redis each take their own.
     redisPrefix: redisPrefix(env),
+    redisEventsSecret: secret(env, 'REDIS_EVENTS_SECRET', 32),
+    loginEventsRetentionDays: integer(env, 'LOGIN_EVENTS_RETENTION_DAYS', 30, 0, 36_500),
+    maxQueuedJobsPerUser: integer(env, 'MAX_QUEUED_JOBS_PER_USER', 100_000, 0, 1_000_000_000),
     anonymousAccess: anonymousAccess(env),
     metricsToken: secret(env, 'METRICS_TOKEN', 16),
   };

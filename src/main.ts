@@ -1,10 +1,10 @@
-// The jobgraph server: `bun run start`. Configuration comes from the environment (see README).
+// The jobgraph server: `bun run start`. Configuration comes from the environment (see docs/configuration.md).
 import { ConfigError, loadConfig } from './config';
 import { DatabaseInUseError, EXIT_DATABASE_IN_USE } from './db/lock';
 import { DomainError } from './errors';
 import { RedisUnreachableError } from './redis';
 import { createLogger, type Logger } from './logger';
-import { type RunningServer, startServer } from './server';
+import type { RunningServer } from './server';
 
 const USAGE = 'usage: bun run start [--help]  (no arguments: jobgraph is configured by environment variables)';
 const HELP = `${USAGE}
@@ -13,7 +13,7 @@ The jobgraph server: GraphQL at /graphql (HTTP, SSE, WebSocket), /health, /ready
 Settings come from the environment, each checked at start (a bad one stops it with exit code 2), e.g.
   PORT (4000)  HOST (0.0.0.0)  DATABASE_PATH (./data/jobgraph.db)  WORKERS (CPU count)
   LOG_LEVEL (info)  LOG_FILE  ADMIN_USERNAME (admin)  ADMIN_PASSWORD  METRICS_TOKEN
-See README.md, "Configuration", for every variable and its default.
+See docs/configuration.md for every variable and its default.
 Exit codes: 0 stopped on request, 2 bad configuration or arguments, 3 the database is in use by another jobgraph.`;
 
 /** An expected failure: one line, no stack trace. */
@@ -37,6 +37,16 @@ try {
   throw error;
 }
 
+/**
+ * Tests only (test/helpers/process.ts sets it for the servers it spawns): argon2id at its cheapest, so each start and
+ * login of a throwaway server does not cost 64 MiB and 2 passes. Never in production: every password hashed while it
+ * is set stays weak, so the start says so in the log.
+ */
+const CHEAP_HASH_VARIABLE = 'JOBGRAPH_TEST_CHEAP_PASSWORD_HASH';
+const cheapHash = process.env[CHEAP_HASH_VARIABLE] ?? '';
+if (cheapHash !== '' && cheapHash !== '1') exit(`${CHEAP_HASH_VARIABLE} must be 1 or unset (tests only), got "${cheapHash}"`);
+const passwordHashCost = cheapHash === '1' ? { memoryCost: 8, timeCost: 1 } : undefined;
+
 let log: Logger;
 try {
   log = createLogger({ level: config.logLevel, file: config.logFile });
@@ -55,7 +65,10 @@ const listenProblems: Record<string, (host: string, port: number) => string> = {
 let running: RunningServer;
 try {
   // SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
-  running = await startServer(config, { log, onShutdownComplete: () => process.exit(0) });
+  if (passwordHashCost) log.warn({ variable: CHEAP_HASH_VARIABLE, ...passwordHashCost }, 'passwords are hashed at a test cost: never set this in production');
+  // Loaded only now: a refused setting or --help exits without loading the whole server first.
+  const { startServer } = await import('./server');
+  running = await startServer(config, { log, passwordHashCost, onShutdownComplete: () => process.exit(0) });
 } catch (error) {
   // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
   if (error instanceof DomainError || error instanceof ConfigError) exit(error.message);

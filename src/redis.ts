@@ -1,7 +1,7 @@
 // The one connection to Redis (REDIS_URL) that instances share events, session invalidations, rate and login
 // counters and cached answers through. Two clients: a subscriber (a subscribed Redis connection can do nothing
 // else) and one for commands. Commands never wait for a lost connection (no offline queue): each caller decides
-// what an outage means for it (see README, "Scaling out").
+// what an outage means for it (see docs/scaling.md).
 import { RedisClient } from 'bun';
 import type { Logger } from 'pino';
 

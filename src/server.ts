@@ -1,4 +1,5 @@
 // Wiring only: the app's services, the HTTP transport (src/http/) and Bun.serve; then how it all stops.
+import type { Plugin } from 'graphql-yoga';
 import type { Server } from 'bun';
 import { type App, type AppOptions, createApp } from './app';
 import type { Config } from './config';
@@ -30,6 +31,8 @@ export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashC
   log?: Logger;
   /** Runs once a requested shutdown (a signal, the `shutdown` mutation, REST graceful_shutdown) has stopped everything. */
   onShutdownComplete?: () => void;
+  /** Tests only: Yoga plugins that watch which hooks each execution path runs (test/execution-paths.test.ts). */
+  probes?: Plugin[];
 }
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
@@ -47,9 +50,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     app.schedules.start();
   });
 
-  const transport = createHttpTransport(app, { clock });
+  const transport = createHttpTransport(app, { clock, probes: options.probes });
   // A busy port throws here.
-  const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({ port: config.port, hostname: config.host, ...transport.serveOptions }));
+  const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({
+      port: config.port,
+      hostname: config.host,
+      // Bun may set SO_REUSEPORT, which lets a second jobgraph listen on a port this one holds: requests would then
+      // alternate between two databases. A busy port must be the second start's EADDRINUSE (exit 2, see main.ts).
+      reusePort: false,
+      ...transport.serveOptions,
+    }));
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;
   log.info({ port: server.port, url, database: config.databaseUrl ? redactedUrl(config.databaseUrl) : config.databasePath }, 'jobgraph listening');
   if (config.anonymousAccess.size) log.warn({ domains: [...config.anonymousAccess] }, 'ANONYMOUS_ACCESS: callers without a token may read these domains');

@@ -1,4 +1,4 @@
-// The allowed import directions (README, "Architecture"), checked over every import of src/**/*.ts: static ones,
+// The allowed import directions (README.md, "Architecture"), checked over every import of src/**/*.ts: static ones,
 // `import type`, `export … from`, side-effect imports and `import('…')` alike. A type-only import counts: it ties
 // the modules together as surely as a value does.
 import { describe, expect, test } from 'bun:test';
@@ -49,7 +49,8 @@ function importsOf(file: string, text: string): Import[] {
 
 const folderOf = (path: string) => path.split('/')[0]!;
 const inFolder = (path: string | null, ...folders: string[]) => path !== null && folders.includes(folderOf(path)) && path.includes('/');
-const isGraphQLModule = (path: string) => folderOf(path) === 'graphql' || path.endsWith('/graphql.ts');
+/** src/graphql/ (the core), src/<domain>/graphql.ts (a domain's types) and src/schema.ts (the assembler). */
+const isGraphQLModule = (path: string) => folderOf(path) === 'graphql' || path.endsWith('/graphql.ts') || path === 'schema.ts';
 
 interface Rule {
   /** The rule, as a failure prints it. */
@@ -57,6 +58,9 @@ interface Rule {
   appliesTo(file: string): boolean;
   refuses(entry: Import): boolean;
 }
+
+/** What wires the app and serves it; it may import anything. */
+const COMPOSITION_ROOT = ['app.ts', 'server.ts', 'main.ts'];
 
 const RULES: Rule[] = [
   {
@@ -70,7 +74,7 @@ const RULES: Rule[] = [
     refuses: ({ target }) => target === null || !inFolder(target, 'compute'),
   },
   {
-    name: 'only GraphQL modules (src/graphql/, src/<domain>/graphql.ts) and the HTTP transport (src/http/) import src/graphql/',
+    name: 'only GraphQL modules (src/graphql/, src/<domain>/graphql.ts, src/schema.ts) and the HTTP transport (src/http/) import src/graphql/',
     appliesTo: (file) => !isGraphQLModule(file) && folderOf(file) !== 'http',
     refuses: ({ target }) => inFolder(target, 'graphql'),
   },
@@ -89,6 +93,21 @@ const RULES: Rule[] = [
     appliesTo: (file) => file.endsWith('/graphql.ts') && folderOf(file) !== 'graphql',
     refuses: ({ target }) => target === 'db/client.ts' || target === 'config.ts' || target === 'app.ts' || inFolder(target, 'pool'),
   },
+  {
+    name: 'the GraphQL core (src/graphql/) imports neither src/app.ts, a domain nor the job engine: it sees them through src/services.ts',
+    appliesTo: (file) => folderOf(file) === 'graphql' && file.includes('/'),
+    refuses: ({ target }) => target === 'app.ts' || inFolder(target, ...DOMAINS, 'jobs'),
+  },
+  {
+    name: 'interfaces receive Services from src/services.ts: only the composition root (src/server.ts, src/main.ts) and the HTTP transport import src/app.ts',
+    appliesTo: (file) => !COMPOSITION_ROOT.includes(file) && folderOf(file) !== 'http' && !(folderOf(file) === 'graphql' && file.includes('/')),
+    refuses: ({ target }) => target === 'app.ts',
+  },
+  {
+    name: 'the schema assembler (src/schema.ts) sits on top: only the composition root and the HTTP transport import it',
+    appliesTo: (file) => !COMPOSITION_ROOT.includes(file) && folderOf(file) !== 'http',
+    refuses: ({ target }) => target === 'schema.ts',
+  },
 ];
 
 /** Deliberate exceptions, each with its reason (none today: add one here, with why, rather than loosen a rule). */
@@ -103,6 +122,34 @@ function violationsOf(imports: Import[]): string[] {
     }
   }
   return problems;
+}
+
+/** Every import circle (a strongly connected group of files, type-only imports included), each as its sorted files. */
+function circlesOf(imports: Import[]): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const { file, target } of imports) {
+    edges.set(file, [...(edges.get(file) ?? []), ...(target ? [target] : [])]);
+    if (target && !edges.has(target)) edges.set(target, []);
+  }
+  // Tarjan's algorithm: each file gets an index in visiting order and the lowest index it reaches back to.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const circles: string[][] = [];
+  const visit = (file: string) => {
+    index.set(file, index.size);
+    low.set(file, index.get(file)!);
+    stack.push(file);
+    for (const next of edges.get(file)!) {
+      if (!index.has(next)) visit(next);
+      if (stack.includes(next)) low.set(file, Math.min(low.get(file)!, low.get(next)!));
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const group = stack.splice(stack.indexOf(file));
+    if (group.length > 1 || edges.get(file)!.includes(file)) circles.push(group.sort());
+  };
+  for (const file of edges.keys()) if (!index.has(file)) visit(file);
+  return circles;
 }
 
 const sourceFiles = () => [...new Glob('**/*.ts').scanSync(SRC)].map((path) => path.split('\\').join('/')).sort();
@@ -138,8 +185,33 @@ describe('import directions', () => {
     expect(violationsOf(imports)).toHaveLength(5);
   });
 
+  test('no import circle in src/ (a type-only import closes one too)', () => {
+    expect(circlesOf(allImports())).toEqual([]);
+  });
+
+  test('a circle is found, however long', () => {
+    const imports = [
+      ...importsOf('graphql/context.ts', "import type { ResponseFreshness } from './response-cache';"),
+      ...importsOf('graphql/response-cache.ts', "import type { GraphQLContext } from './context';\nimport { Glob } from 'bun';"),
+      ...importsOf('jobs/a.ts', "import { b } from './b';"),
+      ...importsOf('jobs/b.ts', "import { c } from './c';"),
+      ...importsOf('jobs/c.ts', "import type { A } from './a';"),
+      ...importsOf('jobs/d.ts', "import { a } from './a';"),
+    ];
+    expect(circlesOf(imports).sort()).toEqual([
+      ['graphql/context.ts', 'graphql/response-cache.ts'],
+      ['jobs/a.ts', 'jobs/b.ts', 'jobs/c.ts'],
+    ]);
+  });
+
   test('each rule catches what it is there for', () => {
     const offenders: [file: string, text: string][] = [
+      ['graphql/response-cache.ts', "import type { App } from '../app';"],
+      ['graphql/context.ts', "import type { AuthUser } from '../users/service';"],
+      ['graphql/loader.ts', "import type { JobsService } from '../jobs/service';"],
+      ['analytics/compat.ts', "import type { Services } from '../app';"],
+      ['rest.ts', "import type { App } from './app';"],
+      ['users/service.ts', "import { buildSchema } from '../schema';"],
       ['jobs/runner.ts', "import type { AnalyticsService } from '../analytics/service';"],
       ['compute/pi.ts', "import { readFileSync } from 'node:fs';"],
       ['compute/forecast.ts', "import { badInput } from '../errors';"],
@@ -154,6 +226,9 @@ describe('import directions', () => {
     // And what is allowed stays allowed.
     expect(violationsOf(importsOf('jobs/graphql.ts', "import { builder } from '../graphql/builder';"))).toEqual([]);
     expect(violationsOf(importsOf('app.ts', "import { analyticsJob } from './analytics/job';"))).toEqual([]);
+    expect(violationsOf(importsOf('schema.ts', "import { builder } from './graphql/builder';\nimport './jobs/graphql';"))).toEqual([]);
+    expect(violationsOf(importsOf('http/routes.ts', "import type { App } from '../app';\nimport { buildSchema } from '../schema';"))).toEqual([]);
+    expect(violationsOf(importsOf('quotes/compat.ts', "import type { Services } from '../services';"))).toEqual([]);
   });
 
   test('the scan reads the real tree: the composition root imports every domain and the job engine', () => {

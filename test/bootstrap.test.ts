@@ -1,8 +1,10 @@
+import { Database } from 'bun:sqlite';
 import { describe, expect, test } from 'bun:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnServer } from './helpers/process';
+import { exitCodeWithin, spawnProcess, spawnServer } from './helpers/process';
+import { until } from './helpers/server';
 
 const login = async (url: string, username: string, password: string) => {
   const response = await fetch(url, {
@@ -37,14 +39,33 @@ describe.concurrent('the first admin', () => {
 
   test('with ADMIN_USERNAME and ADMIN_PASSWORD: that account is created, nothing is printed', async () => {
     const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
-    const server = await spawnServer({ DATABASE_PATH: databasePath, ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'a-configured-secret' });
+    // At production cost: the test-only JOBGRAPH_TEST_CHEAP_PASSWORD_HASH unset, as an operator runs it.
+    const server = await spawnServer({ DATABASE_PATH: databasePath, ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'a-configured-secret', JOBGRAPH_TEST_CHEAP_PASSWORD_HASH: '' });
     try {
       expect(server.stderr()).not.toContain('generated password');
       expect((await login(server.url, 'root', 'a-configured-secret')).data.login.user.role).toBe('ADMIN');
       expect(server.stdout()).not.toContain('a-configured-secret');
+      expect(server.stdout()).not.toContain('test cost');
     } finally {
       expect(await server.stop()).toBe(0);
     }
+    expect(storedHashCost(databasePath, 'root')).toBe('m=65536,t=2,p=1');
+  }, 30_000);
+
+  test('JOBGRAPH_TEST_CHEAP_PASSWORD_HASH=1 (tests only) hashes at the cheapest cost and warns; any other value stops the start', async () => {
+    const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
+    const server = await spawnServer({ DATABASE_PATH: databasePath, ADMIN_PASSWORD: 'a-configured-secret', JOBGRAPH_TEST_CHEAP_PASSWORD_HASH: '1' });
+    try {
+      expect((await login(server.url, 'admin', 'a-configured-secret')).data.login.user.role).toBe('ADMIN');
+      expect(server.stdout()).toContain('passwords are hashed at a test cost: never set this in production');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+    expect(storedHashCost(databasePath, 'admin')).toBe('m=8,t=1,p=1');
+    const refused = spawnProcess({ DATABASE_PATH: databasePath, JOBGRAPH_TEST_CHEAP_PASSWORD_HASH: 'yes' });
+    expect(await exitCodeWithin(refused.proc, 15_000)).toBe(2);
+    await until(() => refused.stderr().includes('\n'), 'the refusal to be read');
+    expect(refused.stderr().trim()).toBe('jobgraph: JOBGRAPH_TEST_CHEAP_PASSWORD_HASH must be 1 or unset (tests only), got "yes"');
   }, 30_000);
 
   test('a weak ADMIN_PASSWORD stops the start with a clear message', async () => {
@@ -58,3 +79,11 @@ describe.concurrent('the first admin', () => {
     await expect(spawnServer({ PORT: 'eighty' })).rejects.toThrow('PORT must be an integer from 0 to 65535, got "eighty"');
   }, 30_000);
 });
+
+/** The argon2id parameters (`m=…,t=…,p=…`) of a user's stored hash. */
+function storedHashCost(databasePath: string, username: string): string | undefined {
+  const db = new Database(databasePath, { readonly: true });
+  const row = db.query('SELECT password_hash AS hash FROM users WHERE username = ?').get(username) as { hash: string } | null;
+  db.close();
+  return row?.hash.split('$')[3];
+}

@@ -329,7 +329,7 @@ describe('the calculator through the API', () => {
 
     await expect(runCalcCli({ file: join(dir, 'missing.txt'), url: server.url, token })).rejects.toThrow('no such file');
     await expect(runCalcCli({ file: join(dir, 'one.txt'), url: server.url, token: 'not-a-token' })).rejects.toThrow('user info error');
-  });
+  }, 60_000);
 });
 
 describe('`bun run calc` on a server with small chunks', () => {

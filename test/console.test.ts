@@ -114,7 +114,7 @@ describe('the dashboard and GraphiQL pages', () => {
   test('every example operation in GraphiQL is valid against the schema', async () => {
     const page = await (await fetch(`${origin}/graphql`, { headers: { accept: 'text/html' } })).text();
     const document = JSON.parse(page.match(/renderYogaGraphiQL\(\s*window\.document\.querySelector\('#root'\),\s*(\{.*\}),\s*\);/s)![1]!).defaultQuery as string;
-    const { buildSchema } = await import('../src/graphql/schema');
+    const { buildSchema } = await import('../src/schema');
     const { parse, validate } = await import('graphql');
     expect(validate(buildSchema(), parse(document)).map((e) => e.message)).toEqual([]);
   });

@@ -2,7 +2,7 @@
 // argument and enum value. A new one without a description fails here, named.
 import { expect, test } from 'bun:test';
 import { isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType, isSpecifiedScalarType, isUnionType } from 'graphql';
-import { buildSchema } from '../src/graphql/schema';
+import { buildSchema } from '../src/schema';
 
 const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
 

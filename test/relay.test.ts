@@ -321,5 +321,5 @@ describe('`bun run dishes`', () => {
       await server.stop();
       upstream.server.stop(true);
     }
-  });
+  }, 60_000);
 });

@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { getIntrospectionQuery, printSchema } from 'graphql';
-import { assertEveryFieldHasAuthRule, buildSchema } from '../src/graphql/schema';
+import { assertEveryFieldHasAuthRule, buildSchema } from '../src/schema';
 import { startTestServer, type TestServer } from './helpers/server';
 
 describe('the printed schema', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { buildSchema } from '../src/graphql/schema';
+import { buildSchema } from '../src/schema';
 import { startTestServer, subscribe, type TestServer } from './helpers/server';
 
 // SECRETARY, the source's third role: reads every job, queue and result; changes nothing but its own session.

@@ -125,7 +125,7 @@ describe('seed 002: the relay over plain HTTP, anonymous (ANONYMOUS_ACCESS=relay
     expect(out).toContain('Chez Bun (r1)');
     expect(out).toContain('Soupe à l’oignon  7.50   gratinée');
     expect(out).toEndWith('\n1 dish\n');
-  });
+  }, 60_000);
 });
 
 describe('seed 002 without ANONYMOUS_ACCESS: the relay needs a token', () => {

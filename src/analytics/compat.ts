@@ -4,7 +4,7 @@
 // durable ANALYTICS job (a user sees their own, managers and admins all). Without one — only when ANONYMOUS_ACCESS
 // lists analytics — it is a read: the statistic answered from the same service, kept in memory under its own ids
 // (no job is stored, and no job is ever shown to an anonymous caller). Every request is logged, as the source's was.
-import type { Services } from '../app';
+import type { Services } from '../services';
 import { FINAL_STATUSES } from '../db/schema';
 import { DomainError, HTTP_STATUS_OF } from '../errors';
 import { refuse, type RestRequest, reply } from '../rest';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BatchOutput } from '../compute/calculator';
-import { fanOut, type JobKind } from '../jobs/kind';
+import { type JobKind, runTasks } from '../jobs/kind';
 
 export const MAX_CALC_EXPRESSIONS = 2_000_000;
 /** A chunk of this many characters (whole lines) is one pool task: ~20 ms of work, fine-grained progress. */
@@ -84,7 +84,7 @@ export function calcJobKind(chunkChars = CALC_CHUNK_CHARS): JobKind<CalcInput, C
     result: calcResult,
     async run(input, context) {
       const parts = Math.max(context.pool.size, Math.ceil(input.text.length / chunkChars));
-      const chunks = await fanOut<BatchOutput>(context, 'calc.evaluate', chunkLines(input.text, parts).map((text) => ({ text })));
+      const chunks = await runTasks<BatchOutput>(context, 'calc.evaluate', chunkLines(input.text, parts).map((text) => ({ text })));
       return mergeOutputs(chunks, input.count);
     },
   };

@@ -37,7 +37,7 @@ export function laneSeeds(seed: number): Uint32Array {
 // The sample: 15-bit coordinates x = s & 0x7fff, y = s >>> 17 of one xorshift32 output, taken at cell centres
 // ((2x+1)/2¹⁶). The point is inside the quarter circle when (2x+1)² + (2y+1)² < 2³², i.e. x(x+1) + y(y+1) < 2³⁰ —
 // an exact integer test that fits in 31 bits, so SIMD i32 lanes and JavaScript int arithmetic agree bit for bit.
-// The 2³⁰-cell grid biases π̂ by −1.7·10⁻⁷ (counted exactly; see README), far below the sampling error of the
+// The 2³⁰-cell grid biases π̂ by −1.7·10⁻⁷ (counted exactly; see docs/api.md, "Simulations and the calculator"), far below the sampling error of the
 // largest run (1.6·10⁻⁴ at 10⁸ samples).
 const INSIDE_LIMIT = 0x40000000;
 

@@ -149,6 +149,9 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
   }
 }
 
+/** How long /ready waits for PostgreSQL's answer before calling it down. */
+const PING_TIMEOUT_MS = 2000;
+
 /** Connects to PostgreSQL (Bun's SQL client, pooled) and applies pending migrations; any number of jobgraphs may share it. */
 export async function openPostgres(url: string): Promise<Database & { dialect: 'postgres' }> {
   const sql = new SQL({ url, max: 10, idleTimeout: 30 });
@@ -177,11 +180,15 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
         return () => subscription.unlisten();
       },
       ping: async () => {
+        // A server that does not answer (a network partition) must not hold /ready past a load balancer's timeout.
+        let timer: ReturnType<typeof setTimeout> | undefined;
         try {
-          await sql`SELECT 1`;
-          return true;
+          const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)));
+          return await Promise.race([sql`SELECT 1`.then(() => true), timeout]);
         } catch {
           return false;
+        } finally {
+          clearTimeout(timer);
         }
       },
       close: () => sql.close(),

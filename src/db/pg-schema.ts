@@ -1,5 +1,5 @@
 // The same tables as ./schema.ts, for PostgreSQL: same table and column names, same TypeScript names and row
-// shapes, so services, relations and the GraphQL planner read either alike (see ./database.ts).
+// shapes, so services, relations and the GraphQL planner read either alike (see `Database` in ./client.ts).
 // Two choices keep the rows identical to SQLite's and avoid driver quirks (drizzle-orm issues #5062, #5287):
 // times are bigint milliseconds (as SQLite's integers), read back as Date; JSON is kept as text and parsed here.
 import { sql } from 'drizzle-orm';
@@ -60,6 +60,8 @@ export const loginEvents = pgTable(
     reason: text('reason'),
     clientAddress: text('client_address'),
     at: timestampMs('at').notNull(),
+    /** Attempts this row stands for: refusals while throttled are counted into one row per window, not stored each. */
+    attempts: integer('attempts').notNull().default(1),
   },
   (table) => [index('login_events_at_idx').on(table.at)],
 );

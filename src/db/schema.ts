@@ -47,6 +47,8 @@ export const loginEvents = sqliteTable(
     reason: text('reason'),
     clientAddress: text('client_address'),
     at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    /** Attempts this row stands for: refusals while throttled are counted into one row per window, not stored each. */
+    attempts: integer('attempts').notNull().default(1),
   },
   (table) => [index('login_events_at_idx').on(table.at)],
 );

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { integerIn, parseInput } from '../input';
-import { fanOut, type JobKind } from '../jobs/kind';
+import { type JobKind, runTasks } from '../jobs/kind';
 
 export const diagnosticInput = z.object({
   behavior: z.enum(DIAGNOSTIC_BEHAVIORS, { error: `invalid field behavior: one of ${DIAGNOSTIC_BEHAVIORS.join(', ')}` }),
@@ -32,5 +32,5 @@ export const diagnosticJob: JobKind<DiagnosticInput, DiagnosticResult> = {
   name: 'DIAGNOSTIC',
   input: diagnosticInput,
   result: diagnosticResult,
-  run: async (input, context) => (await fanOut<DiagnosticResult>(context, 'diagnostic', [input]))[0]!,
+  run: async (input, context) => (await runTasks<DiagnosticResult>(context, 'diagnostic', [input]))[0]!,
 };

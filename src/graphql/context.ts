@@ -1,8 +1,7 @@
-import type { Services } from '../app';
 import type { AnonymousDomain } from '../config';
 import type { Db } from '../db/client';
-import type { AuthUser } from '../users/service';
-import type { ResponseFreshness } from './response-cache';
+import type { AuthUser, Services } from '../services';
+import type { ResponseFreshness } from './freshness';
 
 /**
  * What every resolver sees: the services (never the database, the pool or the configuration: what a resolver

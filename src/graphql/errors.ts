@@ -1,6 +1,7 @@
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { databaseOutage } from '../db/outage';
 import { DomainError, ErrorCode, HTTP_STATUS_OF } from '../errors';
 import { currentRequestId } from '../request-context';
 
@@ -123,6 +124,11 @@ export function createErrorMasker(log: Logger) {
       return withCode(own, ErrorCode.BAD_USER_INPUT, graphQLError);
     }
     const requestId = currentRequestId();
+    const outage = databaseOutage(original);
+    if (outage) {
+      log.warn({ err: (original as Error)?.message, requestId, path: graphQLError?.path }, 'database unavailable');
+      return graphQLErrorFor(outage, graphQLError);
+    }
     log.error({ err: original, requestId, path: graphQLError?.path }, 'unexpected error');
     return new GraphQLError('Unexpected error.', {
       nodes: graphQLError?.nodes,

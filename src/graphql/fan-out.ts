@@ -2,7 +2,7 @@
 // group of subscribers instead of once per subscriber (src/http/fan-out.ts). A field without a hint is executed per
 // subscriber, as graphql-ws does.
 import type { GraphQLSchema } from 'graphql';
-import type { AuthUser } from '../users/service';
+import type { AuthUser } from '../services';
 
 export interface FanOutHint {
   /**

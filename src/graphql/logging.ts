@@ -1,8 +1,7 @@
 import { type DocumentNode, getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { type Authentication, authenticateRequest, settledAuthentication } from '../users/auth';
-import type { AuthUser, UsersService } from '../users/service';
+import { type Authentication, type AuthUser, authenticateRequest, settledAuthentication, type UsersService } from '../services';
 import type { GraphQLContext } from './context';
 
 /** Where each finished operation's measure goes too (src/http/metrics.ts), so one hook serves the log and metrics. */

@@ -8,19 +8,10 @@
 import { type Cache, createInMemoryCache } from '@graphql-yoga/plugin-response-cache';
 import { type GraphQLParams, isAsyncIterable, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { type DocumentNode, getOperationAST, Kind, type SelectionSetNode } from 'graphql';
-import type { App } from '../app';
 import type { Clock } from '../clock';
 import type { RedisLink } from '../redis';
-import { authenticateRequest } from '../users/auth';
+import { authenticateRequest, type Services } from '../services';
 import type { GraphQLContext } from './context';
-
-/** How long a response may be reused, tightened by resolvers whose data has its own freshness (the relay's). */
-export class ResponseFreshness {
-  maxMs = Number.POSITIVE_INFINITY;
-  limit(ms: number): void {
-    this.maxMs = Math.min(this.maxMs, Math.max(0, ms));
-  }
-}
 
 /**
  * The root fields whose answers may be reused, and for how long at most. Any other root field (`me`, `jobs`, the
@@ -126,7 +117,7 @@ function sharedThrough(link: RedisLink, local: Cache, now: () => number): Cache 
 }
 
 /** `clock`: only tests pass one; without it the in-memory cache's own TTLs are the only ones. */
-export function createResponseCache(app: App, clock?: Clock) {
+export function createResponseCache(app: Pick<Services, 'users'> & { redis: RedisLink | null }, clock?: Clock) {
   const local = clock ? expiringOn(clock, createInMemoryCache()) : createInMemoryCache();
   const cache = app.redis ? sharedThrough(app.redis, local, () => (clock ?? Date).now()) : local;
   const serialized = new WeakMap<object, string>();

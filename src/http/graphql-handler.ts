@@ -1,14 +1,15 @@
 // Yoga over our schema: its plugins (CSRF, query limits, logging, the response cache) and the context every
 // resolver sees. HTTP requests and WebSocket operations both come through here (see routes.ts and websocket.ts).
-import { createYoga, type YogaInitialContext } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
 import { useCompiledAnalytics } from '../graphql/compiled';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
 import { type OperationMetrics, useOperationLog } from '../graphql/logging';
-import { type createResponseCache, ResponseFreshness, usePreParsedBody } from '../graphql/response-cache';
-import { buildSchema } from '../graphql/schema';
+import { ResponseFreshness } from '../graphql/freshness';
+import { type createResponseCache, usePreParsedBody } from '../graphql/response-cache';
+import { buildSchema } from '../schema';
 import { type Authentication, authenticateRequest } from '../users/auth';
 import { GRAPHIQL_OPTIONS, graphiqlHtml } from './graphiql';
 
@@ -27,7 +28,26 @@ export interface TransportContext {
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
-export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics) {
+/**
+ * Our plugins by name, in the order Yoga runs them. Not every execution path runs every hook (the fast path, a cache
+ * hit, graphql-ws, a fan-out group): test/execution-paths.test.ts pins which, and refuses a hook a path would skip
+ * unless it says why that is safe.
+ */
+export function graphqlPlugins(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics) {
+  return {
+    csrfPrevention: useCsrfPrevention(CSRF_HEADERS),
+    queryLimits: useQueryLimits(app.config),
+    subscriptionErrorStatus: useSubscriptionErrorStatus(),
+    operationLog: useOperationLog(app.log, app.users, metrics),
+    responseCache: responseCache.plugin,
+    compiledAnalytics: useCompiledAnalytics(app.log),
+    preParsedBody: usePreParsedBody(),
+    requestParseErrors: useRequestParseErrors(),
+  };
+}
+
+/** `probes`: tests only, plugins after ours that watch which hooks run. */
+export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics, probes: Plugin[] = []) {
   return createYoga<TransportContext, GraphQLContext>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -45,16 +65,7 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       // Yoga reports every execution error here, expected ones too; the error masker logs the unexpected ones.
       error: (...args) => app.log.debug({ yoga: args }, 'yoga error'),
     },
-    plugins: [
-      useCsrfPrevention(CSRF_HEADERS),
-      useQueryLimits(app.config),
-      useSubscriptionErrorStatus(),
-      useOperationLog(app.log, app.users, metrics),
-      responseCache.plugin,
-      useCompiledAnalytics(app.log),
-      usePreParsedBody(),
-      useRequestParseErrors(),
-    ],
+    plugins: [...Object.values(graphqlPlugins(app, responseCache, metrics)), ...probes],
     context: async (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? (await authenticateRequest(app.users, initial.request));
       if (failure) throw requestErrorFor(failure);

@@ -154,6 +154,17 @@ export function createMetrics(app: App) {
   relayCounter('jobgraph_relay_cache_revalidations_total', 'Upstream requests answered 304: the stale entry was fresh again.', (s) => s.revalidations);
   relayCounter('jobgraph_relay_cache_stale_total', 'Stale entries served because the upstream failed.', (s) => s.stale);
 
+  new Counter({
+    name: 'jobgraph_redis_events_dropped_total',
+    help: 'Messages (or events in them) from the Redis events channel dropped: unsigned, malformed, stale (a replay) or invalid_event (a payload its topic refuses).',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, count] of Object.entries(app.events.droppedRemote)) this.inc({ reason }, count);
+    },
+  });
+
   const loginFailures = new Counter({
     name: 'jobgraph_login_failures_total',
     help: 'Failed logins by reason (unknown user, wrong password, account disabled, throttled).',

@@ -6,6 +6,7 @@ import { shouldRenderGraphiQL } from 'graphql-yoga';
 import type { Server } from 'bun';
 import { createAnalyticsCompat } from '../analytics/compat';
 import type { App } from '../app';
+import { databaseOutage } from '../db/outage';
 import { ErrorCode } from '../errors';
 import { operationParamsProblem } from '../graphql/limits';
 import { isRefusalLogged } from '../graphql/logging';
@@ -250,6 +251,12 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
 
   /** The last line of defence: logged with the request id, masked for the client (who can quote the id). */
   function unexpected(error: unknown, requestId: string): Response {
+    const outage = databaseOutage(error);
+    if (outage) {
+      log.warn({ err: (error as Error)?.message, requestId }, 'database unavailable');
+      const retryAfterSeconds = outage.details.retryAfterSeconds as number;
+      return errorResponse(503, ErrorCode.UNAVAILABLE, outage.message, { 'retry-after': String(retryAfterSeconds), 'x-request-id': requestId }, { retryAfterSeconds });
+    }
     log.error({ err: error, requestId }, 'unexpected error');
     return errorResponse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.', { 'x-request-id': requestId }, { requestId });
   }

@@ -1,6 +1,7 @@
 // The pages jobgraph serves itself (GraphiQL, the dashboard): compressed once, at start, with gzip and brotli, and
 // answered with an ETag, so a browser revalidates a page with a 304 and never fetches a hashed bundle twice.
 import type { CompressionAnswer, CompressionRequest } from './compression-worker';
+import { cachedCompression } from './compressed-cache';
 
 /** Brotli's best quality takes 12 s over GraphiQL's 9 MB; quality 5 takes 0.2 s and loses 13% to it. */
 const BROTLI_QUALITY_LARGE = 5;
@@ -25,7 +26,8 @@ export interface StaticAsset {
 
 export async function compressAsset(bytes: Uint8Array<ArrayBuffer>, contentType: string, cacheControl: string): Promise<StaticAsset> {
   const large = bytes.length > LARGE_BYTES;
-  const { gzip, br } = await compressor.compress(bytes, large ? BROTLI_QUALITY_LARGE : 11, large ? GZIP_LEVEL_LARGE : 9);
+  const [brotliQuality, gzipLevel] = large ? [BROTLI_QUALITY_LARGE, GZIP_LEVEL_LARGE] : [11, 9];
+  const { gzip, br } = await cachedCompression(bytes, `br${brotliQuality}-gz${gzipLevel}`, () => compressor.compress(bytes, brotliQuality, gzipLevel));
   // An ETag needs no cryptographic hash: Bun's fast one, over the bytes as they are.
   const hash = Bun.hash(bytes).toString(36);
   return { contentType, cacheControl, identity: bytes, gzip, br, hash };

@@ -1,5 +1,6 @@
 // Everything Bun.serve needs from us, built over one app: Yoga and its response cache, the request pipeline, the
 // WebSocket handler, and the rate rules and session tracking both transports share.
+import type { Plugin } from 'graphql-yoga';
 import type { App } from '../app';
 import type { Clock } from '../clock';
 import { createResponseCache } from '../graphql/response-cache';
@@ -13,7 +14,8 @@ import { createRequestHandler } from './routes';
 import { SessionStreams } from './session-streams';
 import { createWebSocketHandler } from './websocket';
 
-export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
+/** `probes`: tests only, Yoga plugins that watch which hooks each execution path runs. */
+export function createHttpTransport(app: App, options: { clock?: Clock; probes?: Plugin[] } = {}) {
   const { config } = app;
   // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
@@ -24,7 +26,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock } = {}) {
     if ('failure' in built) app.log.error({ failure: built.failure }, 'the dashboard could not be built');
   });
   const metrics = createMetrics(app);
-  const yoga = createGraphQLHandler(app, responseCache, metrics);
+  const yoga = createGraphQLHandler(app, responseCache, metrics, options.probes);
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
   const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;

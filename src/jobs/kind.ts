@@ -22,7 +22,7 @@ export interface JobKind<Input = unknown, Result = unknown> {
   readonly input: z.ZodType<Input>;
   /** The result's shape: what completeJob accepts for a pulled job, and what the kind's GraphQL type shows. */
   readonly result: z.ZodType<Result>;
-  /** Computes the result from a stored input (already checked: never parsed again), usually with fanOut. */
+  /** Computes the result from a stored input (already checked: never parsed again), usually with runTasks. */
   run(input: Input, context: RunContext): Promise<Result>;
 }
 
@@ -42,7 +42,7 @@ export function jobKindRegistry(kinds: JobKind<any, any>[]): JobKinds {
  * Runs tasks in parallel on the pool; the job's progress is the mean of its tasks'. A finished task counts as
  * done at once: short tasks (a calc chunk) finish before their worker's throttled progress says anything.
  */
-export function fanOut<T>(context: RunContext, task: string, inputs: unknown[]): Promise<T[]> {
+export function runTasks<T>(context: RunContext, task: string, inputs: unknown[]): Promise<T[]> {
   const progress = new Array<number>(inputs.length).fill(0);
   let total = 0;
   const advance = (index: number, fraction: number) => {

@@ -14,6 +14,7 @@ import { RetentionSweeper } from './retention';
 import type { JobRunner } from './runner';
 import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
 import type { FiredTick, InsertedJobs, JobFilter, JobStore, NewQueuedJob, ScheduleTick } from './store';
+import { UnfinishedJobsBound } from './unfinished-bound';
 
 export interface SubmitOptions {
   queue?: string | null;
@@ -73,6 +74,8 @@ export interface JobsServiceOptions {
   idempotencyTtlMs: number;
   /** The default retention of finished jobs (JOB_RETENTION_SECONDS; null keeps them) and how often it is applied. */
   retention: { defaultMs: number | null; sweepMs: number };
+  /** MAX_QUEUED_JOBS_PER_USER: most unfinished jobs a USER may hold; 0 or unset: no bound. */
+  maxUnfinishedJobsPerUser?: number;
 }
 
 /** The worker pool now, and the jobs it finished over the last minutes (the dashboard's workers view). */
@@ -139,6 +142,7 @@ const poolStatsStreamInput = z.object({ intervalMs: integerIn(250, 60_000, 'inva
 export class JobsService {
   private readonly statistics: JobStatistics;
   private readonly stopStatistics: () => void;
+  private readonly unfinishedBound: UnfinishedJobsBound;
 
   /** Single submissions waiting for the next group commit (see submitGrouped). */
   private grouped: { job: PreparedJob; resolve: (job: Job) => void; reject: (error: unknown) => void }[] = [];
@@ -149,6 +153,12 @@ export class JobsService {
     this.retention = new RetentionSweeper({ ...options.retention, store: options.store, queues: options.queues, log: options.log, clock: options.clock });
     this.statistics = new JobStatistics(options.clock);
     this.stopStatistics = options.events.on('jobCompleted', (job) => this.statistics.record(job));
+    this.unfinishedBound = new UnfinishedJobsBound(options.maxUnfinishedJobsPerUser ?? 0, (ownerId) => this.unfinishedOf(ownerId), () => options.clock.now());
+  }
+
+  private async unfinishedOf(ownerId: number): Promise<number> {
+    const counts = await this.store.countByStatus(ownerId, null);
+    return counts.reduce((sum, { status, n }) => (status === 'QUEUED' || status === 'RUNNING' ? sum + n : sum), 0);
   }
 
   private get store() {
@@ -222,12 +232,13 @@ export class JobsService {
    * lone insert costs. Resolves once its job is committed. If the group fails (a queue filled up within it), each of
    * its jobs is inserted alone, so one job's refusal is never another's.
    */
-  submitGrouped(actor: Actor, kind: JobKindName, input: unknown, options: SubmitOptions = {}): Promise<Job> {
+  async submitGrouped(actor: Actor, kind: JobKindName, input: unknown, options: SubmitOptions = {}): Promise<Job> {
     const [job] = this.prepare(actor, [{ kind, input }], options, false);
-    return new Promise((resolve, reject) => {
+    const settled = await this.unfinishedBound.admit(actor, 1);
+    return new Promise<Job>((resolve, reject) => {
       this.grouped.push({ job: job!, resolve, reject });
       if (this.grouped.length === 1) setImmediate(() => void this.commitGrouped());
-    });
+    }).finally(settled);
   }
 
   private async commitGrouped(): Promise<void> {
@@ -282,7 +293,13 @@ export class JobsService {
 
   /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */
   private async insert(actor: Actor, requests: JobRequest[], options: SubmitOptions, indexed: boolean): Promise<Job[]> {
-    return this.commit(this.prepare(actor, requests, options, indexed));
+    const prepared = this.prepare(actor, requests, options, indexed);
+    const settled = await this.unfinishedBound.admit(actor, prepared.length);
+    try {
+      return await this.commit(prepared);
+    } finally {
+      settled();
+    }
   }
 
   /** Each request checked (kind, queue, options, input: in that order) and its input serialised, ready to insert. */

@@ -1,8 +1,6 @@
 import type { Selection } from '../db/selection';
 import type { Job, JobKindName, JobStatus } from './model';
-import type { MatchingJobs } from './store/sql/jobFilter';
 
-export type { MatchingJobs };
 
 /**
  * Where jobs are kept: one named transition per change of a job's state (graphile-worker's src/sql/*.ts is the
@@ -226,6 +224,12 @@ export interface ScheduleTick {
 export interface FiredTick {
   advanced: boolean;
   job: Job | null;
+}
+
+/** The rows a bulk action (cancelJobs, retryJobs, deleteJobs) or the retention sweep takes: every filter given. */
+export interface MatchingJobs extends JobFilter {
+  /** Finished strictly before this time (ms): the retention sweep, and retryJobs' bound. */
+  finishedBefore?: number;
 }
 
 /** The owner and key of a keyed job, as one string (a Map key). */

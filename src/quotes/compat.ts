@@ -2,7 +2,7 @@
 // with {"username", "password", "protocol": "tcp" | "udp", "concurrency"} answers as the source did. The same
 // service as the `quotes` query; credentials and errors as every source JSON service (src/rest.ts).
 import { z } from 'zod';
-import type { Services } from '../app';
+import type { Services } from '../services';
 import { parseInput } from '../input';
 import { fieldOf, type RestRequest, sourceJsonService } from '../rest';
 

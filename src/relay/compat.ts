@@ -1,7 +1,7 @@
 // The relay over plain HTTP, as the source relayed: `GET /relay/<path>` answers the upstream's status, JSON body and
 // caching headers through the same cache as the GraphQL fields, with `X-Cache` saying where the answer came from.
 // A token is needed unless ANONYMOUS_ACCESS lists relay.
-import type { Services } from '../app';
+import type { Services } from '../services';
 import { badInput, DomainError, HTTP_STATUS_OF, unauthenticated } from '../errors';
 import { refuse, type RestRequest } from '../rest';
 import { authenticateRequest } from '../users/auth';

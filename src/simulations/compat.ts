@@ -1,7 +1,7 @@
 // The source π service's REST interface, for its existing clients (shared/specs/pi-and-quotes.md): `POST /pi` with
 // {"username", "password", "simulations", "concurrency"} answers as the source did. The same job kind as
 // `estimatePi`, run now; credentials and errors as every source JSON service (src/rest.ts).
-import type { Services } from '../app';
+import type { Services } from '../services';
 import { fieldOf, type RestRequest, sourceJsonService } from '../rest';
 import { piJob } from './pi';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ASSET_COUNT, type AssetForecast } from '../compute/forecast';
 import { splitSimulations } from '../compute/pi';
 import { integerIn, parseInput } from '../input';
-import { fanOut, type JobKind } from '../jobs/kind';
+import { type JobKind, runTasks } from '../jobs/kind';
 
 export const MAX_SEED = 2_147_483_647;
 const DAY_MS = 86_400_000;
@@ -92,7 +92,7 @@ export const forecastJob: JobKind<ForecastInput, ForecastResult> = {
     const slices = splitSimulations(input.assets.length, Math.min(context.pool.size, input.assets.length));
     let offset = 0;
     const tasks = slices.map((length) => ({ seed: input.seed, assets: input.assets.slice(offset, (offset += length)) }));
-    const results = await fanOut<AssetForecast[]>(context, 'forecast.assets', tasks);
+    const results = await runTasks<AssetForecast[]>(context, 'forecast.assets', tasks);
     return { seed: input.seed, dateRange: input.dateRange, forecasts: results.flat() };
   },
 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { piFromCounts, splitSimulations, taskSeed } from '../compute/pi';
 import { integerIn } from '../input';
-import { fanOut, type JobKind } from '../jobs/kind';
+import { type JobKind, runTasks } from '../jobs/kind';
 
 export const MIN_SIMULATIONS = 100;
 export const MAX_SIMULATIONS = 100_000_000;
@@ -38,7 +38,7 @@ export const piJob: JobKind<PiInput, PiEstimate> = {
   async run(input, context) {
     const started = performance.now();
     const distribution = splitSimulations(input.simulations, input.concurrency);
-    const counts = await fanOut<number>(
+    const counts = await runTasks<number>(
       context,
       'pi.count',
       distribution.map((samples, index) => ({ samples, seed: taskSeed(input.seed, index) })),

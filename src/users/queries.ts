@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Database, Db, Tables } from '../db/client';
 import type { loginEvents, Role, users } from '../db/schema';
 
@@ -86,8 +86,18 @@ export const revokeUserSessions = async ({ db, tables: { sessions } }: Access, u
     );
 };
 
-export const insertLoginEvent = async ({ db, tables: { loginEvents } }: Access, values: typeof loginEvents.$inferInsert) => {
-  await db.insert(loginEvents).values(values);
+export const insertLoginEvent = async ({ db, tables: { loginEvents } }: Access, values: typeof loginEvents.$inferInsert): Promise<number> =>
+  (await db.insert(loginEvents).values(values).returning({ id: loginEvents.id }))[0]!.id;
+
+/** Refusals counted into an existing row (see LoginLog). */
+export const addLoginEventAttempts = async ({ db, tables: { loginEvents } }: Access, id: number, attempts: number) => {
+  await db.update(loginEvents).set({ attempts: sql`${loginEvents.attempts} + ${attempts}` }).where(eq(loginEvents.id, id));
+};
+
+/** Deletes at most `limit` rows older than `before`, the oldest first; returns how many. */
+export const deleteLoginEventsBefore = async ({ db, tables: { loginEvents } }: Access, before: Date, limit: number): Promise<number> => {
+  const oldest = db.select({ id: loginEvents.id }).from(loginEvents).where(lt(loginEvents.at, before)).orderBy(loginEvents.at).limit(limit);
+  return (await db.delete(loginEvents).where(inArray(loginEvents.id, oldest)).returning({ id: loginEvents.id })).length;
 };
 
 export const listLoginStats = ({ db, tables: { users } }: Access) =>

@@ -23,7 +23,17 @@ export function spawnProcess(env: Record<string, string>): ServerProcess {
   for (const name of ['ADMIN_PASSWORD', 'ADMIN_USERNAME', 'PORT', 'DATABASE_PATH', 'LOG_FILE', 'WORKERS']) delete baseEnv[name];
   const proc = Bun.spawn(['bun', 'src/main.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
-    env: { ...baseEnv, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '0', ANALYTICS_CSV: ANALYTICS_FIXTURE, ...env },
+    // Argon2id at its cheapest (src/main.ts); a test that checks the production cost passes JOBGRAPH_TEST_CHEAP_PASSWORD_HASH: ''.
+    env: {
+      ...baseEnv,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_PER_SECOND: '0',
+      ANALYTICS_CSV: ANALYTICS_FIXTURE,
+      JOBGRAPH_TEST_CHEAP_PASSWORD_HASH: '1',
+      ...env,
+    },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

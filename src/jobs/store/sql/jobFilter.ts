@@ -1,13 +1,7 @@
-import type { JobFilter } from '../../store';
+import type { MatchingJobs } from '../../store';
 
-/**
- * The rows a bulk action (cancelJobs, retryJobs, deleteJobs) or the retention sweep may take: every filter given.
- * A shared piece of the transitions beside it.
- */
-export interface MatchingJobs extends JobFilter {
-  /** Finished strictly before this time (ms): the retention sweep. */
-  finishedBefore?: number;
-}
+// The rows a bulk action (cancelJobs, retryJobs, deleteJobs) or the retention sweep may take (MatchingJobs): a
+// shared piece of the transitions beside it.
 
 /** The filter's values, by name (SQLite's `$name`), in the order of PostgreSQL's positional parameters. */
 export function filterParams(filter: MatchingJobs) {

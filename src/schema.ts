@@ -1,15 +1,17 @@
+// The schema assembler, above the core: it imports each domain's GraphQL types (src/<domain>/graphql.ts) onto the
+// one builder (src/graphql/builder.ts) and builds the schema. The core (src/graphql/) never imports a domain.
 import { type GraphQLSchema, isObjectType } from 'graphql';
-import { builder } from './builder';
-import '../users/graphql';
-import '../queues/graphql';
-import '../jobs/graphql';
-import '../schedules/graphql';
-import '../diagnostics/graphql';
-import '../simulations/graphql';
-import '../calculator/graphql';
-import '../analytics/graphql';
-import '../quotes/graphql';
-import '../relay/graphql';
+import { builder } from './graphql/builder';
+import './users/graphql';
+import './queues/graphql';
+import './jobs/graphql';
+import './schedules/graphql';
+import './diagnostics/graphql';
+import './simulations/graphql';
+import './calculator/graphql';
+import './analytics/graphql';
+import './quotes/graphql';
+import './relay/graphql';
 
 builder.queryType({});
 // Every mutation is for roles that may change things (not the read-only SECRETARY), unless it says otherwise
