@@ -64,6 +64,8 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database:
 
   test('cancelJobs through one instance stops the attempts running on all three; their workers free up', async () => {
     await gql(urls[0]!, 'mutation { createQueue(input: { name: "sleepers", concurrency: 24 }) { name } }');
+    // Every instance has heard of the queue (its list is reloaded on NOTIFY) before jobs are submitted to it.
+    for (const url of urls) await until(async () => (await gql(url, '{ queue(name: "sleepers") { name } }')).queue !== null, 'the queue everywhere', 10_000);
     // Submitted through each instance, so each holds some.
     for (const url of urls) await gql(url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 120000, queue: "sleepers" }, count: 6) { id } }');
     await until(async () => (await gql(urls[0]!, '{ jobCounts(queue: "sleepers") { running } }')).jobCounts.running === 18, '18 running', 30_000);
@@ -85,6 +87,14 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database:
     // The freed slots take the next jobs on every instance.
     for (const url of urls) await gql(url, 'mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "sleepers" }, count: 8) { id } }');
     await until(async () => (await gql(urls[1]!, '{ jobCounts(queue: "sleepers") { succeeded } }')).jobCounts.succeeded === 24, 'the next jobs to run', 30_000);
+
+    // Again with cancelJob, one job at a time, each sent to an instance round-robin (mostly not the one running it).
+    const ids: string[] = [];
+    for (const url of urls) ids.push(...(await gql(url, 'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 120000, queue: "sleepers" }, count: 8) { id } }')).submitDiagnosticJobs.map((job: { id: string }) => job.id));
+    await until(async () => (await gql(urls[0]!, '{ jobCounts(queue: "sleepers") { running } }')).jobCounts.running === 24, '24 running', 30_000);
+    await Promise.all(ids.map((id, i) => gql(urls[i % 3]!, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id })));
+    try { await until(async () => (await busy()).every((n) => n === 0), 'every instance to stop its sleeping tasks', 20_000); } catch (e) { console.log('busy', await busy(), JSON.stringify(await sql(`SELECT status, count(*) FROM jobs WHERE queue='sleepers' GROUP BY 1`))); for (const s of servers) console.log(s.stdout().split('\n').filter((l) => /cancel|warn|error/i.test(l)).slice(-8).join('\n')); throw e; }
+    expect((await gql(urls[2]!, '{ jobCounts(queue: "sleepers") { running cancelled } }')).jobCounts).toEqual({ running: 0, cancelled: 42 });
   }, 90_000);
 
   test('a rate limit holds over the three instances together', async () => {

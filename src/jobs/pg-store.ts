@@ -165,7 +165,7 @@ export class PgJobStore implements JobStore {
    */
   readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
-  private readonly cancelListeners = new Set<(ids: number[]) => void>();
+  private readonly cancelListeners = new Set<(cancelled: { id: number; attempt: number }[]) => void>();
   /** See throttledUntil. */
   private throttled: number | null = null;
   private unlisten: (() => Promise<void>)[] = [];
@@ -196,10 +196,13 @@ export class PgJobStore implements JobStore {
       store.unlisten.push(() => subscription.unlisten());
     }
     const cancels = await database.sql.listen(CANCEL_CHANNEL, (payload: string) => {
-      const ids = payload.split(',').map(Number).filter(Number.isInteger);
+      const cancelled = payload.split(',').flatMap((entry) => {
+        const [id, attempt] = entry.split(':').map(Number);
+        return Number.isInteger(id) && Number.isInteger(attempt) ? [{ id: id!, attempt: attempt! }] : [];
+      });
       for (const listener of store.cancelListeners) {
         try {
-          listener(ids);
+          listener(cancelled);
         } catch (error) {
           log.error({ err: error, channel: CANCEL_CHANNEL }, 'a NOTIFY listener failed');
         }
@@ -420,7 +423,7 @@ export class PgJobStore implements JobStore {
     const [row] = await this.query<PgJobRow>(CANCEL, [id, this.clock.now(), by]);
     if (!row) return undefined;
     // A pool job (its claimant is kept) may run on another instance.
-    if (row.claimed_by === 'pool' && row.started_at !== null) await this.notifyCancelled([row.id]);
+    if (row.claimed_by === 'pool') await this.notifyCancelled([row]);
     return fromPg(row);
   }
 
@@ -437,7 +440,7 @@ export class PgJobStore implements JobStore {
 
   async cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
     const rows = await this.query<PgJobRow & { was: JobStatus }>(cancelMatching.postgres, [...positional(filterParams(filter)), this.clock.now(), by, limit]);
-    await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING').map((row) => row.id));
+    await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING'));
     return rows.map(({ was: _was, ...row }) => fromPg(row));
   }
 
@@ -453,11 +456,13 @@ export class PgJobStore implements JobStore {
   }
 
   /**
-   * Tells every instance which running jobs were cancelled: the one running each stops its attempt at once (its
-   * lease, cleared by the cancel, would otherwise only fail at its next renewal). NOTIFY payloads are small: in chunks.
+   * Tells every instance which running jobs were cancelled (`<id>:<attempt>`): the one running each stops that attempt
+   * at once (its lease, cleared by the cancel, would otherwise only fail at its next renewal). NOTIFY payloads are
+   * small (8,000 bytes): in chunks.
    */
-  private async notifyCancelled(ids: number[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += 500) await this.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [ids.slice(i, i + 500).join(',')]);
+  private async notifyCancelled(jobs: { id: number; attempts: number }[]): Promise<void> {
+    const entries = jobs.map(({ id, attempts }) => `${id}:${attempts}`);
+    for (let i = 0; i < entries.length; i += 400) await this.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [entries.slice(i, i + 400).join(',')]);
   }
 
   async purgeExpiredKeys(limit: number): Promise<number> {
@@ -580,7 +585,7 @@ export class PgJobStore implements JobStore {
 
   // ---- instances ---------------------------------------------------------------------------------------
 
-  onCancelled(listener: (ids: number[]) => void): void {
+  onCancelled(listener: (cancelled: { id: number; attempt: number }[]) => void): void {
     this.cancelListeners.add(listener);
   }
 

@@ -39,6 +39,9 @@ interface ActiveJob {
   onFlushed?: () => void;
 }
 
+/** How long a cancel of a job not (yet) running here is remembered: longer than a claim takes to start its jobs. */
+const ABORTED_EARLY_MS = 10_000;
+
 type Finished = { active: ActiveJob; ok: true; result: unknown } | { active: ActiveJob; ok: false; error: unknown };
 
 /** Exponential backoff with jitter: base·2^(attempt−1), scaled by a random factor in [0.5, 1), capped at 5 min. */
@@ -54,6 +57,8 @@ export function retryDelayMs(attempt: number, baseMs: number, random: () => numb
  */
 export class JobRunner {
   private readonly active = new Map<number, ActiveJob>();
+  /** Attempts (`<job>:<attempt>`) cancelled while not running here (see abort), by when: oldest first. */
+  private readonly abortedEarly = new Map<string, number>();
   private readonly runningPerQueue = new Map<string, number>();
   private readonly freshInputs = new FreshInputs();
   private finished: Finished[] = [];
@@ -100,8 +105,8 @@ export class JobRunner {
       this.wake();
     });
     // A running job cancelled through another instance: its attempt here stops now, its slot is freed.
-    this.store.onCancelled((ids) => {
-      for (const id of ids) this.abort(id);
+    this.store.onCancelled((attempts) => {
+      for (const { id, attempt } of attempts) this.abort(id, attempt);
     });
     this.beatTimer = setInterval(() => this.beat(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     this.wake();
@@ -120,10 +125,22 @@ export class JobRunner {
     if (due) this.wake();
   }
 
-  /** Stops a job's tasks here (it was cancelled); its late failure is ignored. */
-  abort(jobId: number): void {
+  /**
+   * Stops a job's tasks here (it was cancelled); its late failure is ignored. `attempt`: the attempt that was
+   * running when it was cancelled, if one was.
+   */
+  abort(jobId: number, attempt?: number): void {
     const active = this.active.get(jobId);
-    if (active) this.stopRun(active);
+    if (active) return this.stopRun(active);
+    if (attempt === undefined) return;
+    // Not running here, or not yet: a claim may have taken it and still be reading its input. That attempt is
+    // remembered a while, so that its run stops as it starts (the cancel is written: its lease is gone already).
+    const now = performance.now();
+    for (const [key, at] of this.abortedEarly) {
+      if (now - at < ABORTED_EARLY_MS) break;
+      this.abortedEarly.delete(key);
+    }
+    this.abortedEarly.set(`${jobId}:${attempt}`, now);
   }
 
   /** Stops the tasks of every job of a queue (it was deleted, with its jobs). */
@@ -249,6 +266,8 @@ export class JobRunner {
   private execute(job: Job, input: unknown, onFlushed?: () => void): void {
     const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0, onFlushed };
     this.active.set(job.id, active);
+    // Cancelled between its claim and now: it stops at once, through the same path as a run stopped later.
+    if (this.abortedEarly.delete(`${job.id}:${job.attempts}`)) this.stopRun(active);
     let run: Promise<unknown>;
     try {
       const kind = this.options.kinds.get(job.kind);

@@ -535,7 +535,7 @@ export class JobsService {
     if (isFinal(job.status)) throw conflict(`job ${id} is already ${job.status}`);
     const cancelled = await this.store.cancelJob(id, actor.id);
     if (!cancelled) throw conflict(`job ${id} finished before it could be cancelled`);
-    this.runner.abort(id);
+    this.runner.abort(id, cancelled.claimedBy === 'pool' ? cancelled.attempts : undefined);
     announce(this.options.events, cancelled);
     this.options.log.info({ jobId: id, by: actor.id }, 'job cancelled');
     return cancelled;
@@ -606,7 +606,8 @@ export class JobsService {
     const own = { ...this.ownFilter(actor, filter), createdBefore: Math.min(filter.createdBefore ?? Infinity, this.options.clock.now() + 1) };
     return this.inBatches((batch) => this.store.cancelMatching(own, actor.id, batch), (jobs) => {
       for (const job of jobs) {
-        this.runner.abort(job.id);
+        // A pool job keeps its claimant when cancelled: it was running (a requeued one has none).
+        this.runner.abort(job.id, job.claimedBy === 'pool' ? job.attempts : undefined);
         announce(this.options.events, job);
       }
       this.options.log.info({ jobs: jobs.length, by: actor.id }, 'jobs cancelled');

@@ -135,10 +135,10 @@ export interface JobStore {
    */
   onWork(listener: (what: 'jobs' | 'queues') => void): void;
   /**
-   * Calls `listener` with the ids of running jobs cancelled through any instance (PostgreSQL), so that the one
-   * running them stops their attempts. SQLite: never (the service stops them itself).
+   * Calls `listener` with the running jobs cancelled through any instance (PostgreSQL), each with the attempt that
+   * was running, so that the instance running it stops it. SQLite: never (the service stops them itself).
    */
-  onCancelled(listener: (ids: number[]) => void): void;
+  onCancelled(listener: (cancelled: { id: number; attempt: number }[]) => void): void;
   /** Tells the other instances that queues changed (QueuesService reloads its list on `onWork('queues')`). */
   announceQueues(): Promise<void>;
   close(): Promise<void>;
