@@ -10,13 +10,28 @@ import { type Claim, type FiredTick, type InsertedJobs, type MatchingJobs, type 
 import { claimKey, freeStaleKey, purgeExpiredKeys } from './store/sql/claimIdempotencyKeys';
 import { cancelMatching } from './store/sql/cancelMatching';
 import { deleteMatching } from './store/sql/deleteMatching';
-import { filterParams, positional } from './store/sql/jobFilter';
+import { filterParams } from './store/sql/jobFilter';
 import { retryMatching } from './store/sql/retryMatching';
 import { fireSchedule } from './store/sql/fireSchedule';
 import { rateLimit } from './store/sql/rateLimit';
 
 const RECOVERED = 'its worker or claimant went away; re-queued';
 const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no attempts left';
+
+/**
+ * Runs a statement of ./store/sql/*.ts, whose parameters are named (`$now`) on both databases, as PostgreSQL's `$1…`.
+ * (The store's own runner replaces this when the job store's per-transition layout lands.)
+ */
+function named<T = Record<string, unknown>>(sql: Pick<SQL, 'unsafe'>, text: string, params: Record<string, unknown>): Promise<T[]> {
+  const names: string[] = [];
+  const converted = text.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_match, name: string) => {
+    const at = names.indexOf(name);
+    if (at >= 0) return `$${at + 1}`;
+    names.push(name);
+    return `$${names.length}`;
+  });
+  return sql.unsafe(converted, names.map((name) => params[name]) as never[]) as unknown as Promise<T[]>;
+}
 
 /** Instances tell each other, through LISTEN/NOTIFY, that jobs may be claimable or that queues changed. */
 const JOBS_CHANNEL = 'jobgraph_jobs';
@@ -230,10 +245,10 @@ export class PgJobStore implements JobStore {
 
   async fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick> {
     return this.sql.begin(async (tx) => {
-      const params = [tick.name, tick.due, tick.next];
-      if (!(await tx.unsafe(fireSchedule.postgres.advance, params)).length) return { advanced: false, job: null };
-      if (!job || (tick.skipIfUnfinished && (await tx.unsafe(fireSchedule.postgres.unfinishedRun, [tick.name])).length)) return { advanced: true, job: null };
-      await tx.unsafe(fireSchedule.postgres.ran, params);
+      const params = { name: tick.name, due: tick.due, next: tick.next };
+      if (!(await named(tx, fireSchedule.postgres.advance, params)).length) return { advanced: false, job: null };
+      if (!job || (tick.skipIfUnfinished && (await named(tx, fireSchedule.postgres.unfinishedRun, params)).length)) return { advanced: true, job: null };
+      await named(tx, fireSchedule.postgres.ran, params);
       const inserted = await this.insertIn(tx, [{ ...job, job: { ...job.job, schedule: tick.name } }], this.clock.now());
       return { advanced: true, job: inserted.jobs[0]! };
     });
@@ -259,9 +274,9 @@ export class PgJobStore implements JobStore {
       );
       if (keyed.length) {
         const batch = JSON.stringify(keyed);
-        await run(freeStaleKey.postgres, [batch, now]);
-        const claimed = new Set((await run<{ job_id: number }>(claimKey.postgres.claim, [batch])).map((row) => row.job_id));
-        const held = new Map((await run<{ owner_id: number; key: string; job_id: number }>(claimKey.postgres.find, [batch])).map((row) => [`${row.owner_id}\0${row.key}`, row.job_id]));
+        await named(tx, freeStaleKey.postgres, { keys: batch, now });
+        const claimed = new Set((await named<{ job_id: number }>(tx, claimKey.postgres.claim, { keys: batch })).map((row) => row.job_id));
+        const held = new Map((await named<{ owner_id: number; key: string; job_id: number }>(tx, claimKey.postgres.find, { keys: batch })).map((row) => [`${row.owner_id}\0${row.key}`, row.job_id]));
         for (const { owner_id, key, job_id, i } of keyed) if (!claimed.has(job_id)) reusedIds.set(i, held.get(`${owner_id}\0${key}`)!);
       }
       const adding = new Map<string, number>();
@@ -341,13 +356,13 @@ export class PgJobStore implements JobStore {
       const rows = await this.sql.begin(async (tx) => {
         // The queue's row, locked: its pause, concurrency and rate limit hold over every instance (whose lists may
         // lag), and the claim (a statement after the lock, so it sees every claim committed before) counts what runs.
-        const [settings] = (await tx.unsafe(rateLimit.postgres.settings, [queue])) as { jobs: number | null; per_seconds: number | null }[];
+        const [settings] = await named<{ jobs: number | null; per_seconds: number | null }>(tx, rateLimit.postgres.settings, { queue });
         const now = this.clock.now();
         // The limit as stored (another instance may have changed it); this instance's list only says to look.
         const perMs = rate && settings?.jobs != null && settings.per_seconds != null ? settings.per_seconds * 1000 : null;
         let window: { n: number; oldest: number | null } | null = null;
         if (perMs !== null) {
-          const [row] = (await tx.unsafe(rateLimit.postgres.window, [queue, now - perMs])) as { n: number; oldest: string | null }[];
+          const [row] = await named<{ n: number; oldest: string | null }>(tx, rateLimit.postgres.window, { queue, since: now - perMs });
           window = { n: row!.n, oldest: row!.oldest === null ? null : Number(row!.oldest) };
           if (window.n + limit > settings!.jobs!) {
             limit = Math.max(0, settings!.jobs! - window.n);
@@ -357,8 +372,8 @@ export class PgJobStore implements JobStore {
         }
         const taken = (await tx.unsafe(CLAIM_FOR_POOL, [queue, now, limit, this.leasePrefix(), now + leaseMs, 'pool'])) as PgJobRow[];
         if (perMs !== null && window && taken.length) {
-          await tx.unsafe(rateLimit.postgres.prune, [queue, now - perMs]);
-          await tx.unsafe(rateLimit.postgres.record, [queue, now, taken.length]);
+          await named(tx, rateLimit.postgres.prune, { queue, since: now - perMs });
+          await named(tx, rateLimit.postgres.record, { queue, now, count: taken.length });
           if (window.n + taken.length >= settings!.jobs!) this.throttledAt((window.oldest ?? now) + perMs);
         }
         return taken;
@@ -439,19 +454,19 @@ export class PgJobStore implements JobStore {
   }
 
   async cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
-    const rows = await this.query<PgJobRow & { was: JobStatus }>(cancelMatching.postgres, [...positional(filterParams(filter)), this.clock.now(), by, limit]);
+    const rows = await named<PgJobRow & { was: JobStatus }>(this.sql, cancelMatching.postgres, { ...filterParams(filter), now: this.clock.now(), by, limit });
     await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING'));
     return rows.map(({ was: _was, ...row }) => fromPg(row));
   }
 
   async retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
-    const rows = await this.query<PgJobRow>(retryMatching.postgres, [...positional(filterParams(filter)), this.clock.now(), by, limit]);
+    const rows = await named<PgJobRow>(this.sql, retryMatching.postgres, { ...filterParams(filter), now: this.clock.now(), by, limit });
     if (rows.length) await this.notifyJobs();
     return rows.map(fromPg);
   }
 
   async deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]> {
-    const rows = await this.query<{ id: number }>(deleteMatching.postgres, [...positional(filterParams(filter)), limit]);
+    const rows = await named<{ id: number }>(this.sql, deleteMatching.postgres, { ...filterParams(filter), limit });
     return rows.map((row) => row.id);
   }
 
@@ -466,7 +481,7 @@ export class PgJobStore implements JobStore {
   }
 
   async purgeExpiredKeys(limit: number): Promise<number> {
-    const rows = await this.query(`${purgeExpiredKeys.postgres} RETURNING 1`, [this.clock.now(), limit]);
+    const rows = await named(this.sql, `${purgeExpiredKeys.postgres} RETURNING 1`, { now: this.clock.now(), limit });
     return rows.length;
   }
 

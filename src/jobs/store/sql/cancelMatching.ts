@@ -16,13 +16,13 @@ export const cancelMatching = {
     events: `INSERT INTO job_events (job_id, type, payload, at)
              SELECT value, 'cancelled', json_object('by', $by), $now FROM json_each($changed)`,
   },
-  /** $1..$8: the filter; $9: now, $10: by, $11: limit. Answers the changed rows and each one's status before. */
+  /** Answers the changed rows and each one's status before (`was`). */
   postgres: `
     WITH picked AS (SELECT id, status AS was FROM jobs WHERE status IN ('QUEUED', 'RUNNING') AND ${matching.postgres}
-                    ORDER BY id LIMIT $11 FOR UPDATE),
-    changed AS (UPDATE jobs SET status = 'CANCELLED', finished_at = $9, lease_token = NULL, lease_expires_at = NULL
+                    ORDER BY id LIMIT $limit FOR UPDATE),
+    changed AS (UPDATE jobs SET status = 'CANCELLED', finished_at = $now, lease_token = NULL, lease_expires_at = NULL
                 FROM picked WHERE jobs.id = picked.id RETURNING jobs.*, picked.was),
     logged AS (INSERT INTO job_events (job_id, type, payload, at)
-               SELECT id, 'cancelled', json_build_object('by', $10::int)::text, $9 FROM changed)
+               SELECT id, 'cancelled', json_build_object('by', $by::int)::text, $now FROM changed)
     SELECT * FROM changed ORDER BY id`,
 } as const;

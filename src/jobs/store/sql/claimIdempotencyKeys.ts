@@ -9,10 +9,10 @@
 export const freeStaleKey = {
   sqlite: `DELETE FROM idempotency_keys WHERE owner_id = $ownerId AND key = $key
              AND (expires_at <= $now OR NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = idempotency_keys.job_id))`,
-  /** $1: JSON [{owner_id, key}], $2: now. */
-  postgres: `DELETE FROM idempotency_keys k USING jsonb_to_recordset($1::text::jsonb) AS b(owner_id int, key text)
+  /** $keys: JSON [{owner_id, key}]. */
+  postgres: `DELETE FROM idempotency_keys k USING jsonb_to_recordset($keys::text::jsonb) AS b(owner_id int, key text)
              WHERE k.owner_id = b.owner_id AND k.key = b.key
-               AND (k.expires_at <= $2 OR NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = k.job_id))`,
+               AND (k.expires_at <= $now OR NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = k.job_id))`,
 } as const;
 
 export const claimKey = {
@@ -22,18 +22,18 @@ export const claimKey = {
     claim: `INSERT INTO idempotency_keys (owner_id, key, job_id, expires_at) VALUES ($ownerId, $key, $jobId, $expiresAt)`,
   },
   /**
-   * `claim`: $1 JSON [{owner_id, key, job_id, expires_at}] with ids in submission order (the first of a key within it wins);
-   * answers the keys it claimed. `find` ($1 JSON [{owner_id, key}]), a statement of its own so that its snapshot
+   * `claim`: $keys, JSON [{owner_id, key, job_id, expires_at}] with ids in submission order (the first of a key within it wins);
+   * answers the keys it claimed. `find` ($keys too), a statement of its own so that its snapshot
    * sees a concurrent claim it waited for: the job each key names.
    */
   postgres: {
     claim: `INSERT INTO idempotency_keys (owner_id, key, job_id, expires_at)
             SELECT owner_id, key, job_id, expires_at
-            FROM jsonb_to_recordset($1::text::jsonb) AS b(owner_id int, key text, job_id int, expires_at bigint)
+            FROM jsonb_to_recordset($keys::text::jsonb) AS b(owner_id int, key text, job_id int, expires_at bigint)
             ORDER BY job_id
             ON CONFLICT DO NOTHING RETURNING job_id`,
     find: `SELECT k.owner_id, k.key, k.job_id FROM idempotency_keys k
-           JOIN (SELECT DISTINCT owner_id, key FROM jsonb_to_recordset($1::text::jsonb) AS b(owner_id int, key text)) AS b
+           JOIN (SELECT DISTINCT owner_id, key FROM jsonb_to_recordset($keys::text::jsonb) AS b(owner_id int, key text)) AS b
              ON k.owner_id = b.owner_id AND k.key = b.key`,
   },
 } as const;
@@ -42,5 +42,5 @@ export const claimKey = {
 export const purgeExpiredKeys = {
   sqlite: `DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= $now LIMIT $limit)`,
   postgres: `DELETE FROM idempotency_keys WHERE (owner_id, key) IN
-               (SELECT owner_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+               (SELECT owner_id, key FROM idempotency_keys WHERE expires_at <= $now LIMIT $limit FOR UPDATE SKIP LOCKED)`,
 } as const;

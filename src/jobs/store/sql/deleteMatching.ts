@@ -8,8 +8,8 @@ export const deleteMatching = {
   sqlite: `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND ${matching.sqlite}
                                          LIMIT $limit)
            RETURNING id`,
-  /** $1..$8: the filter; $9: limit. Rows another transaction holds are left for a later batch. */
+  /** Rows another transaction holds are left for a later batch. */
   postgres: `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND ${matching.postgres}
-                                           LIMIT $9 FOR UPDATE SKIP LOCKED)
+                                           LIMIT $limit FOR UPDATE SKIP LOCKED)
              RETURNING id`,
 } as const;

@@ -10,10 +10,9 @@ export const fireSchedule = {
     unfinishedRun: `SELECT 1 AS one FROM jobs WHERE schedule = $name AND status IN ('QUEUED', 'RUNNING') LIMIT 1`,
     ran: `UPDATE schedules SET last_run_at = $due WHERE name = $name`,
   },
-  /** $1: name, $2: due, $3: next. */
   postgres: {
-    advance: `UPDATE schedules SET next_run_at = $3 WHERE name = $1 AND next_run_at = $2 AND NOT paused RETURNING name`,
-    unfinishedRun: `SELECT 1 AS one FROM jobs WHERE schedule = $1 AND status IN ('QUEUED', 'RUNNING') LIMIT 1`,
-    ran: `UPDATE schedules SET last_run_at = $2 WHERE name = $1`,
+    advance: `UPDATE schedules SET next_run_at = $next WHERE name = $name AND next_run_at = $due AND NOT paused RETURNING name`,
+    unfinishedRun: `SELECT 1 AS one FROM jobs WHERE schedule = $name AND status IN ('QUEUED', 'RUNNING') LIMIT 1`,
+    ran: `UPDATE schedules SET last_run_at = $due WHERE name = $name`,
   },
 } as const;

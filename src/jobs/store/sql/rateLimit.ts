@@ -11,11 +11,10 @@ export const rateLimit = {
     record: `INSERT INTO queue_starts (queue, at) SELECT $queue, $now FROM json_each($ids)`,
     prune: `DELETE FROM queue_starts WHERE queue = $queue AND at <= $since`,
   },
-  /** $1: queue; window: $2 since; record: $2 now, $3 count; prune: $2 since. */
   postgres: {
-    settings: `SELECT rate_limit_jobs AS jobs, rate_limit_per_seconds AS per_seconds FROM queues WHERE name = $1 FOR UPDATE`,
-    window: `SELECT count(*)::int AS n, min(at) AS oldest FROM queue_starts WHERE queue = $1 AND at > $2`,
-    record: `INSERT INTO queue_starts (queue, at) SELECT $1, $2 FROM generate_series(1, $3::int)`,
-    prune: `DELETE FROM queue_starts WHERE queue = $1 AND at <= $2`,
+    settings: `SELECT rate_limit_jobs AS jobs, rate_limit_per_seconds AS per_seconds FROM queues WHERE name = $queue FOR UPDATE`,
+    window: `SELECT count(*)::int AS n, min(at) AS oldest FROM queue_starts WHERE queue = $queue AND at > $since`,
+    record: `INSERT INTO queue_starts (queue, at) SELECT $queue::text, $now::bigint FROM generate_series(1, $count::int)`,
+    prune: `DELETE FROM queue_starts WHERE queue = $queue AND at <= $since`,
   },
 } as const;

@@ -15,14 +15,13 @@ export const retryMatching = {
     events: `INSERT INTO job_events (job_id, type, payload, at)
              SELECT value, 'retried', json_object('by', $by), $now FROM json_each($changed)`,
   },
-  /** $1..$8: the filter; $9: now, $10: by, $11: limit. */
   postgres: `
     WITH picked AS (SELECT id FROM jobs WHERE status IN ('FAILED', 'CANCELLED') AND ${matching.postgres}
-                    ORDER BY id LIMIT $11 FOR UPDATE),
-    changed AS (UPDATE jobs SET status = 'QUEUED', attempts = 0, error = NULL, result = NULL, progress = 0, run_at = $9,
+                    ORDER BY id LIMIT $limit FOR UPDATE),
+    changed AS (UPDATE jobs SET status = 'QUEUED', attempts = 0, error = NULL, result = NULL, progress = 0, run_at = $now,
                   started_at = NULL, finished_at = NULL, claimed_by = NULL
                 FROM picked WHERE jobs.id = picked.id RETURNING jobs.*),
     logged AS (INSERT INTO job_events (job_id, type, payload, at)
-               SELECT id, 'retried', json_build_object('by', $10::int)::text, $9 FROM changed)
+               SELECT id, 'retried', json_build_object('by', $by::int)::text, $now FROM changed)
     SELECT * FROM changed ORDER BY id`,
 } as const;
