@@ -31,6 +31,13 @@ const BENCHES: Bench[] = [
   { name: 'cluster-fanout', args: [], quick: { args: ['150', '100', '5'] } },
 ];
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`usage: bun run bench [--quick] [name…]
+Runs every benchmark in turn (or only those named), each printing its tables, then one summary table.
+  --quick   smaller sizes: the whole set in minutes, with noisier figures
+  name      one of: ${BENCHES.map((bench) => bench.name).join(', ')}`);
+  process.exit(0);
+}
 const quick = process.argv.includes('--quick');
 const named = process.argv.slice(2).filter((arg) => !arg.startsWith('--')).map((arg) => arg.replace(/\.ts$/, ''));
 const unknown = named.filter((name) => !BENCHES.some((bench) => bench.name === name));

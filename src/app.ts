@@ -9,10 +9,10 @@ import { type Database, type Db, openDatabase } from './db/client';
 import { diagnosticJob } from './diagnostics/job';
 import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
-import { JobRunner } from './jobs/runner';
+import { type JobRunObserver, JobRunner } from './jobs/runner';
 import { JobsService } from './jobs/service';
-import { PgJobStore } from './jobs/pg-store';
-import { SqliteJobStore } from './jobs/sqlite-store';
+import { PgJobStore } from './jobs/store/postgres';
+import { SqliteJobStore } from './jobs/store/sqlite';
 import { WorkerPool } from './pool/pool';
 import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
@@ -20,6 +20,7 @@ import { SchedulesService } from './schedules/service';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
+import type { Tracing } from './observability/tracing';
 import { RelayService } from './relay/service';
 import type { Services } from './services';
 import { forecastJob } from './simulations/forecast';
@@ -43,6 +44,10 @@ export interface App extends Services {
   pool: WorkerPool;
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
+  /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; null otherwise (nothing of it loaded). */
+  tracing: Tracing | null;
+  /** What watches the jobs submitted and run here (tracing, metrics): add to it before jobs run. */
+  jobRunObservers: JobRunObserver[];
   /** True while the database answers and the worker pool is up. */
   isReady(): Promise<boolean>;
   close(): Promise<void>;
@@ -77,6 +82,11 @@ async function openDatabaseOf(config: Config): Promise<Database> {
 export async function createApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const database = await openDatabaseOf(config);
+  // Imported only when asked for: OpenTelemetry's modules are not loaded at all otherwise.
+  const tracing = config.otelEndpoint
+    ? await (await import('./observability/tracing')).startTracing({ endpoint: config.otelEndpoint, serviceName: config.otelServiceName }, database, log)
+    : null;
+  const jobRunObservers: JobRunObserver[] = tracing ? [tracing.jobObserver] : [];
   const redis = config.redisUrl ? new RedisLink(config.redisUrl, config.redisPrefix, log) : null;
   if (redis && !config.redisEventsSecret) {
     log.warn('REDIS_EVENTS_SECRET is unset: any client of the Redis server can publish events to this deployment (they are still checked against their schemas); set it to the same secret on every instance');
@@ -117,7 +127,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
 
   // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
   const kinds = jobKindRegistry([piJob, forecastJob, calcJobKind(config.calcChunkChars), analyticsJob(analytics), diagnosticJob]);
-  const store = database.dialect === 'postgres' ? await PgJobStore.open(database, clock, log) : new SqliteJobStore(database, clock);
+  const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle }, clock);
   // A queue changed on another instance: read the list again.
   queues.announce = () => store.announceQueues();
   store.onWork((what) => {
@@ -136,6 +146,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     retryBaseMs: config.jobRetryBaseMs,
     maxInFlight: config.workers * PIPELINE_DEPTH * 4,
     progressIntervalMs: config.jobProgressIntervalMs,
+    observers: jobRunObservers,
   });
   const jobs = new JobsService({
     store,
@@ -188,6 +199,8 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     quotes,
     relay,
     embeddedQuoteServer,
+    tracing,
+    jobRunObservers,
     requestShutdown: options.requestShutdown ?? (() => {}),
     isReady: async () => open && pool.size > 0 && (await database.ping()),
     async close() {
@@ -201,6 +214,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
       await unlistenSessions();
       await Promise.all([pool.close(), embeddedQuoteServer?.stop(), store.close()]);
       redis?.close();
+      await tracing?.shutdown();
       await database.close();
     },
   };

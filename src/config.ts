@@ -19,6 +19,12 @@ export interface Config {
   workers: number;
   logLevel: string;
   logFile: string | undefined;
+  /** LOG_FORMAT: `json` (one object a line, the default) or `pretty` (pino-pretty, for a terminal). */
+  logFormat: 'json' | 'pretty';
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: where traces go (OTLP over HTTP, `<endpoint>/v1/traces`); unset, no tracing is loaded. */
+  otelEndpoint: string | undefined;
+  /** OTEL_SERVICE_NAME: the traces' `service.name`; default `jobgraph`. */
+  otelServiceName: string;
   quoteServer: string | undefined;
   quoteTimeoutMs: number;
   quoteUdpRetries: number;
@@ -131,6 +137,13 @@ function httpUrl(env: Record<string, string | undefined>, name: string): string 
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
 }
 
+/** A name for traces: 1 to 100 letters, digits and `_ . - / : @` (no spaces: it ends up in label values and queries). */
+function serviceName(env: Record<string, string | undefined>, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^[\w.\-/:@]{1,100}$/.test(raw)) throw new ConfigError(`${name} must be 1 to 100 letters, digits or _ . - / : @, got "${raw}"`);
+  return raw;
+}
+
 function redisUrl(env: Record<string, string | undefined>): string | undefined {
   const raw = text(env, 'REDIS_URL');
   if (raw === undefined) return undefined;
@@ -193,6 +206,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+    otelEndpoint: httpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    otelServiceName: serviceName(env, 'OTEL_SERVICE_NAME') ?? 'jobgraph',
     quoteServer: hostAndPort(env, 'QUOTE_SERVER'),
     quoteTimeoutMs: integer(env, 'QUOTE_TIMEOUT_MS', 2000, 10, 60_000),
     quoteUdpRetries: integer(env, 'QUOTE_UDP_RETRIES', 2, 0, 10),

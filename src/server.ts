@@ -36,7 +36,7 @@ export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashC
 }
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
-  const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile });
+  const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile, format: config.logFormat });
   const shutdownRequested = Promise.withResolvers<void>();
   const { clock, passwordHashCost } = options;
   const app = await createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });

@@ -113,6 +113,9 @@ const REFUSED_BY_LOAD_CONFIG: Record<string, [value: string, message: string]> =
   REDIS_URL: ['http://127.0.0.1:6379', 'REDIS_URL must be a redis:// or rediss:// URL'],
   REDIS_PREFIX: ['has space', 'REDIS_PREFIX must be 1 to 64 printable characters without spaces'],
   ANONYMOUS_ACCESS: ['analytics,jobs', 'ANONYMOUS_ACCESS must list some of analytics, relay, simulations, quotes'],
+  LOG_FORMAT: ['xml', 'LOG_FORMAT must be one of json, pretty, got "xml"'],
+  OTEL_EXPORTER_OTLP_ENDPOINT: ['localhost:4318', 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL'],
+  OTEL_SERVICE_NAME: ['job graph', 'OTEL_SERVICE_NAME must be 1 to 100 letters, digits or _ . - / : @, got "job graph"'],
 };
 const isIntegerVariable = (name: string) => CONFIG_SOURCE.includes(`integer(env, '${name}'`);
 

@@ -121,7 +121,8 @@ describe('the relay', () => {
     upstream.routes.set('flaky', async (request) => {
       if (mode === '500') return new Response('boom', { status: 500 });
       if (mode === 'slow') await tooSlow(request);
-      if (mode === 'garbage') return new Response('<html>', { headers: { 'cache-control': 'max-age=60' } });
+      // Says JSON, is not: a broken answer (a body of another type is an answer, passed through by GET /relay/…).
+      if (mode === 'garbage') return new Response('<html>', { headers: { 'content-type': 'application/json', 'cache-control': 'max-age=60' } });
       return upstream.json({ ok: true }, { 'cache-control': 'max-age=1' });
     });
     await relay('flaky');
@@ -133,7 +134,7 @@ describe('the relay', () => {
   });
 
   test('a bad upstream with nothing cached is a clear UNAVAILABLE, and nothing is cached', async () => {
-    upstream.routes.set('html', () => new Response('<html>not json</html>', { headers: { 'cache-control': 'max-age=60' } }));
+    upstream.routes.set('html', () => new Response('<html>not json</html>', { headers: { 'content-type': 'application/json', 'cache-control': 'max-age=60' } }));
     upstream.routes.set('down', () => new Response('boom', { status: 503 }));
     upstream.routes.set('slow', async (request) => {
       await tooSlow(request);

@@ -163,6 +163,17 @@ export const jobInputs = pgTable('job_inputs', {
   input: jsonText('input').notNull(),
 });
 
+/**
+ * The W3C trace context (`traceparent`) a job was submitted in, when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT):
+ * whichever instance runs the job continues the submitter's trace. Apart from `jobs`, written only when tracing.
+ */
+export const jobTraceContexts = pgTable('job_trace_contexts', {
+  jobId: integer('job_id')
+    .primaryKey()
+    .references(() => jobs.id, { onDelete: 'cascade' }),
+  traceparent: text('traceparent').notNull(),
+});
+
 export const jobEvents = pgTable(
   'job_events',
   {

@@ -183,6 +183,17 @@ export const jobInputs = sqliteTable('job_inputs', {
   input: text('input', { mode: 'json' }).notNull(),
 });
 
+/**
+ * The W3C trace context (`traceparent`) a job was submitted in, when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT):
+ * whichever instance runs the job continues the submitter's trace. Apart from `jobs`, written only when tracing.
+ */
+export const jobTraceContexts = sqliteTable('job_trace_contexts', {
+  jobId: integer('job_id')
+    .primaryKey()
+    .references(() => jobs.id, { onDelete: 'cascade' }),
+  traceparent: text('traceparent').notNull(),
+});
+
 /** Append-only history of every job: written in the same transaction as the change it records. */
 export const jobEvents = sqliteTable(
   'job_events',

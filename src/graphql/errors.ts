@@ -78,13 +78,16 @@ export function useRequestParseErrors(): Plugin {
 
 /**
  * Cross-site request forgery: a browser sends a GET, or a form/text POST, to another site without asking first;
- * requiring one of our headers on those makes the browser ask (CORS preflight). Yoga's plugin does the same check
- * but answers without a code or the header's name.
+ * requiring one of our headers on those makes the browser ask (CORS preflight). Forgery needs credentials the
+ * browser adds by itself: jobgraph takes only a bearer header, which no other site can make a browser send, so the
+ * rule applies only to requests that carry a cookie (a proxy's or another app's on the same host), and urql's
+ * default GET works. Yoga's plugin does the same check but answers without a code or the header's name.
  */
 export function useCsrfPrevention(headers: readonly string[]): Plugin {
   const simpleContentTypes = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
   return {
     onRequestParse({ request }) {
+      if (!request.headers.has('cookie')) return;
       const contentType = request.headers.get('content-type')?.toLowerCase();
       const preflighted = contentType && !simpleContentTypes.some((type) => contentType.startsWith(type));
       if (preflighted || headers.some((name) => request.headers.has(name))) return;

@@ -8,11 +8,11 @@ import { createAnalyticsCompat } from '../analytics/compat';
 import type { App } from '../app';
 import { databaseOutage } from '../db/outage';
 import { ErrorCode } from '../errors';
-import { operationParamsProblem } from '../graphql/limits';
+import { clientParamsProblem, needsYoga } from '../graphql/client-protocols';
 import { isRefusalLogged } from '../graphql/logging';
 import type { createResponseCache } from '../graphql/response-cache';
 import { handleQuoteRequest } from '../quotes/compat';
-import { handleRelayRequest, RELAY_PREFIX } from '../relay/compat';
+import { handleRelayRequest, RELAY_PREFIX, RELAY_ROOT } from '../relay/compat';
 import type { RestRequest } from '../rest';
 import { handlePiRequest } from '../simulations/compat';
 import { requestScope } from '../request-context';
@@ -63,7 +63,7 @@ function restRouteOf(pathname: string): RestRoute | null {
   if (pathname.startsWith(COMPAT_PREFIX)) return 'analytics';
   if (pathname === '/pi') return 'pi';
   if (pathname === '/quote') return 'quote';
-  if (pathname.startsWith(RELAY_PREFIX)) return 'relay';
+  if (pathname.startsWith(RELAY_PREFIX) || pathname === RELAY_ROOT) return 'relay';
   return null;
 }
 
@@ -171,12 +171,14 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         // Not JSON: Yoga reads the body again and answers the error in its own words.
       }
       if (preParsedParams !== undefined) {
-        const problem = operationParamsProblem(preParsedParams);
+        const problem = clientParamsProblem(preParsedParams);
         if (problem) {
           const limit = problem.extensions.limit ? { limit: problem.extensions.limit } : {};
           return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, limit), request, origin);
         }
-        // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+      }
+      // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+      if (preParsedParams !== undefined && !needsYoga(request, preParsedParams)) {
         const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
         if (cached) {
           metrics.cachedAnswer();
@@ -267,7 +269,8 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID();
       const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
       const url = new URL(request.url);
-      return requestScope.run({ requestId }, async () => {
+      const traced = (handle: () => Promise<Response | undefined>) => (app.tracing ? app.tracing.inRequestSpan(request, url.pathname, handle) : handle());
+      return requestScope.run({ requestId }, () => traced(async () => {
         let response: Response | undefined;
         try {
           response = await route(request, origin, url, server);
@@ -277,8 +280,9 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         }
         // No response: the WebSocket upgrade went through.
         if (!response || !operationAnswers.has(response)) logAccess(log, request, url.pathname, origin, response?.status ?? 101, started);
+        metrics.observeHttp(url.pathname, request.method, response?.status ?? 101, (performance.now() - started) / 1000);
         return response;
-      });
+      }));
     },
     error: (error: Error) => unexpected(error, crypto.randomUUID()),
   };

@@ -21,6 +21,17 @@ export interface JobRunnerOptions {
   maxInFlight: number;
   /** Least time between two progress updates of one job (the latest value is published when it has passed); default 100. */
   progressIntervalMs?: number;
+  /** Who watches jobs submitted here and the attempts run here (tracing, metrics); they never change the outcome. */
+  observers?: readonly JobRunObserver[];
+}
+
+/** Sees a job's life on this instance; called in the submitter's async context, and around the attempt it runs. */
+export interface JobRunObserver {
+  submitted?(jobIds: number[]): void;
+  /** Runs `attempt` (the kind's run) in whatever context the observer gives it (a trace span's). */
+  attempt?<T>(job: Job, attempt: () => Promise<T>): Promise<T>;
+  /** An attempt's outcome was written: the job now (QUEUED again for a retry, or in its final state). */
+  settled?(job: Job): void;
 }
 
 /** A job this process runs: its claim as the store gave it, and how to stop its tasks. */
@@ -122,7 +133,19 @@ export class JobRunner {
       if (runAt !== undefined && runAt > now) this.wakeAtTime(runAt);
       else due = true;
     }
+    this.tellObservers((observer) => observer.submitted?.(jobs.map((job) => job.id)));
     if (due) this.wake();
+  }
+
+  /** An observer that fails is logged: it never changes what happens to a job. */
+  private tellObservers(tell: (observer: JobRunObserver) => void): void {
+    for (const observer of this.options.observers ?? []) {
+      try {
+        tell(observer);
+      } catch (error) {
+        this.options.log.warn({ err: error }, 'a job observer failed');
+      }
+    }
   }
 
   /**
@@ -273,12 +296,14 @@ export class JobRunner {
       const kind = this.options.kinds.get(job.kind);
       if (!kind) throw new Error(`jobs of kind ${job.kind} are not available in this version`);
       // The stored input is the checked form its kind's schema gave at submission: it runs as it is.
-      run = kind.run(input, {
-        pool: this.options.pool,
-        signal: active.controller.signal,
-        timeoutMs: job.timeoutMs,
-        progress: (fraction) => this.reportProgress(active, fraction),
-      });
+      const attempt = () =>
+        kind.run(input, {
+          pool: this.options.pool,
+          signal: active.controller.signal,
+          timeoutMs: job.timeoutMs,
+          progress: (fraction) => this.reportProgress(active, fraction),
+        });
+      run = (this.options.observers ?? []).reduce<() => Promise<unknown>>((inner, observer) => (observer.attempt ? () => observer.attempt!(job, inner) : inner), attempt)();
     } catch (error) {
       run = Promise.reject(error);
     }
@@ -362,6 +387,7 @@ export class JobRunner {
           this.options.log.warn({ jobId: job.id, attempt: job.attempts, error: job.error }, 'job failed');
         }
         announce(this.options.events, job);
+        this.tellObservers((observer) => observer.settled?.(job));
       }
     } finally {
       this.wake();

@@ -1,15 +1,16 @@
-import type { Selection } from '../db/selection';
-import type { Job, JobKindName, JobStatus } from './model';
+import type { Selection } from '../../db/selection';
+import type { Job, JobKindName, JobStatus } from '../model';
 
 
 /**
  * Where jobs are kept: one named transition per change of a job's state (graphile-worker's src/sql/*.ts is the
  * model). Each transition is one guarded statement on `jobs` plus the job_events row(s) recording it, written in
  * one transaction and stamped with the store's clock; it returns the jobs it changed, as they now are, and
- * changes nothing when its guard (status, lease token) no longer holds. Nothing here names the database: the
- * SQLite store (sqlite-store.ts: one process, synchronous inside, answers already resolved) and the PostgreSQL
- * store (pg-store.ts: any number of instances, claiming with `FOR UPDATE SKIP LOCKED`, waking idle instances with
- * LISTEN/NOTIFY) implement it.
+ * changes nothing when its guard (status, lease token) no longer holds. Each transition's SQL lives in one file,
+ * ./sql/<transition>.ts, both databases side by side; ./sqlite.ts (one process, synchronous inside, answers already
+ * resolved) and ./postgres.ts (any number of instances, claiming with `FOR UPDATE SKIP LOCKED`, waking idle
+ * instances with LISTEN/NOTIFY) only run them. How to add one: ./README.md. Every member is checked on both by
+ * test/store-conformance.test.ts (see JOB_STORE_MEMBERS).
  */
 export interface JobStore {
   // ---- transitions -------------------------------------------------------------------------------------
@@ -256,3 +257,55 @@ export function newJob(id: number, job: NewJob & { queue: string }, now: number)
     finishedAt: null,
   };
 }
+
+/**
+ * Every member of JobStore, by name: the conformance suite (test/store-conformance.test.ts) runs each one's cases on
+ * both stores and fails for a member without one. Kept equal to `keyof JobStore` by the check below (tsc).
+ */
+export const JOB_STORE_MEMBERS = [
+  'insertJobs',
+  'claimJobs',
+  'claimJobsOfKind',
+  'pullJob',
+  'settleJobs',
+  'completeJob',
+  'cancelJob',
+  'retryJob',
+  'deleteJob',
+  'fireSchedule',
+  'cancelMatching',
+  'retryMatching',
+  'deleteMatching',
+  'purgeExpiredKeys',
+  'forgetQueue',
+  'recoverExpired',
+  'heartbeat',
+  'progress',
+  'addNote',
+  'jobById',
+  'inputsOf',
+  'statusesOfKind',
+  'countByStatus',
+  'countActiveByQueueKind',
+  'selectJob',
+  'selectJobs',
+  'countJobs',
+  'countDelayedByQueue',
+  'nextRunAt',
+  'pendingCount',
+  'queuedOfKind',
+  'waitingCount',
+  'mayHaveWaiting',
+  'shared',
+  'onWork',
+  'onCancelled',
+  'throttledUntil',
+  'announceQueues',
+  'close',
+] as const;
+export type JobStoreMember = (typeof JOB_STORE_MEMBERS)[number];
+
+// A member added to JobStore but not to the list (or listed but gone) fails to compile here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const membersListed: Same<JobStoreMember, keyof JobStore> = true;
+void membersListed;
