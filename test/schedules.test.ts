@@ -1,12 +1,14 @@
 // Cron schedules through the real endpoint (on PostgreSQL too with TEST_DATABASE_URL): create, runs, overlap SKIP,
 // pause, resume, delete, bad input, and who may. Three instances on one database: test/schedules-cluster.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { FakeClock } from './helpers/clock';
 import { startTestServer, type TestServer, until, gqlData } from './helpers/server';
 
+const clock = new FakeClock();
 let server: TestServer;
 let admin: string;
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({}, { clock });
   admin = await server.adminToken();
 });
 afterAll(() => server.stop());
@@ -100,4 +102,21 @@ describe('schedules', () => {
     const names = (await data('{ schedules { name } }')).schedules.map((s: any) => s.name);
     expect(names).toEqual(expect.arrayContaining(['by-manager', 'diag', 'paris-nine']));
   });
+
+  test('ticks that passed while nothing ran are not run later: the schedule moves on to its next tick', async () => {
+    await data(CREATE, { input: { name: 'missed', cron: '* * * * * *', job: { pi: { simulations: 1000 } } } });
+    await until(async () => (await schedule('missed')).runs.totalCount >= 1, 'a first run', 10_000);
+    await data('mutation { pauseSchedule(name: "missed") { paused } }');
+    const before = (await schedule('missed')).runs.totalCount;
+    // An hour passes (as for an instance that was down), then it runs again: not 3,600 jobs.
+    await data('mutation { resumeSchedule(name: "missed") { paused } }');
+    clock.advance(3_600_000);
+    const advancedAt = clock.now();
+    await until(async () => (await schedule('missed')).runs.totalCount > before, 'a run after the gap', 10_000);
+    const after = await schedule('missed');
+    // The tick due before the gap made no job: the first run after it is a tick after the gap.
+    expect(Date.parse(after.lastRunAt)).toBeGreaterThan(advancedAt);
+    expect(after.runs.totalCount - before).toBeLessThanOrEqual(3);
+    await data('mutation { deleteSchedule(name: "missed") }');
+  }, 30_000);
 });
