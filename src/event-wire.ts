@@ -55,6 +55,7 @@ export const topicArgs = {
   jobUpdated: z.tuple([z.number().int().positive(), wireJob]).refine(([id, job]) => id === job.id, 'the id and the job disagree'),
   jobCompleted: z.tuple([wireJob]).refine(([job]) => FINAL_STATUSES.includes(job.status), 'a completed job must be in a final state'),
   sessionsChanged: z.tuple([z.object({ reason: z.string().max(200), change: z.string().max(200).optional() })]),
+  loginUnlocked: z.tuple([z.object({ username: z.string().min(1).max(1000) })]),
 } as const;
 export type WireTopic = keyof typeof topicArgs;
 

@@ -2,7 +2,7 @@ import { createPubSub, Repeater } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { unavailable } from './errors';
 import type { Job } from './db/schema';
-import { type DropReason, encodeBatch, readMessage, sign, SIGNATURE_LINE_LENGTH, type WireBatch } from './event-wire';
+import { type DropReason, encodeBatch, readMessage, sign, SIGNATURE_LINE_LENGTH, type WireBatch, type WireTopic } from './event-wire';
 import type { RedisLink } from './redis';
 
 /** A login attempt as it is streamed to admins and written to the login log. */
@@ -26,7 +26,14 @@ export type Topics = {
    * `change` names the change, so an instance that hears it twice (Redis and PostgreSQL's NOTIFY) acts once.
    */
   sessionsChanged: [{ reason: string; change?: string }];
+  /** An admin ended a username's login lockout: every instance forgets its failures. */
+  loginUnlocked: [{ username: string }];
 };
+
+/** Every topic has a wire schema (a topic without one would never reach another instance), and nothing more. */
+export type TopicsOnTheWire = [keyof Topics] extends [WireTopic] ? ([WireTopic] extends [keyof Topics] ? true : never) : never;
+const everyTopicOnTheWire: TopicsOnTheWire = true;
+void everyTopicOnTheWire;
 
 /**
  * Events a subscriber may leave unread before its stream is ended. A stream is pull-based (an SSE client that stops

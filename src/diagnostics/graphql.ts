@@ -2,7 +2,7 @@ import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { builder, describedValues } from '../graphql/builder';
 import { forbiddenFor } from '../errors';
 import { jobOptions, JobType, optionsOf, registerJobResult, registerJobSubmission } from '../jobs/graphql';
-import { diagnosticBatch } from './job';
+import { diagnosticBatch } from './diagnostic';
 
 const DiagnosticBehaviorEnum = builder.enumType('DiagnosticBehavior', {
   description: 'What a diagnostic job’s task does on its worker.',

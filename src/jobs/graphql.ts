@@ -9,6 +9,7 @@ import { checkPaging, parseId } from '../graphql/ids';
 import { canSeeJob, type Job, type JobCounts, type JobKindName, type JobStatus, jobVisibility } from './model';
 import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type PoolStats, type SubmitOptions } from './service';
 import type { LatencyPercentiles, ThroughputSample } from './statistics';
+import { SEARCH_MAX } from './search';
 import type { JobFilter } from './store';
 
 export const JobKindEnum = builder.enumType('JobKind', {
@@ -21,6 +22,11 @@ export const JobKindEnum = builder.enumType('JobKind', {
     DIAGNOSTIC: 'An admin’s test of the worker pool: succeed, sleep, throw, exit or hang (submitDiagnosticJobs → DiagnosticResult).',
   }),
 });
+/** Adds a kind from a kind file to JobKind (src/kinds/graphql.ts), before the schema is built. */
+export function registerJobKindValue(value: JobKindName, description: string): void {
+  JobKindEnum.updateConfig((config) => ({ ...config, values: { ...config.values, [value]: { value, description, pothosOptions: {} } } }));
+}
+
 export const JobStatusEnum = builder.enumType('JobStatus', {
   description: 'Where a job is in its life: QUEUED → RUNNING → SUCCEEDED, FAILED or CANCELLED (the last three are final).',
   values: describedValues(JOB_STATUSES, {
@@ -176,6 +182,8 @@ export const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
 interface SubmissionVariant {
   field: string;
   type: InputObjectRef<any, any>;
+  /** Default: the single submit's input. */
+  description?: string;
   toRequest: (input: any, ctx: SignedInContext) => Omit<JobRequest, 'options'> | Promise<Omit<JobRequest, 'options'>>;
 }
 
@@ -190,7 +198,9 @@ export const JobSubmission = builder.inputType('JobSubmission', {
   description: 'One job of a bulk submission: exactly one of its fields, the input its kind’s single submit takes.',
   isOneOf: true,
   fields: (t) =>
-    Object.fromEntries(submissionVariants.map(({ field, type }) => [field, t.field({ type, description: `A ${field} job: the ${type.name} its single submit takes.` })])),
+    Object.fromEntries(
+        submissionVariants.map(({ field, type, description }) => [field, t.field({ type, description: description ?? `A ${field} job: the ${type.name} its single submit takes.` })]),
+      ),
 });
 
 /** One JobSubmission as the request its kind's single submit would make (a calc file read, an analytics question checked). */
@@ -218,7 +228,8 @@ const submissionComplexity = (args: { jobs: readonly unknown[] }) => ({
 });
 
 /** The `jobs` arguments as the service's filter (the same for the page and its totalCount). */
-const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null }): JobFilter => ({
+const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null; search?: string | null }): JobFilter => ({
+  search: args.search ?? undefined,
   status: args.status ?? undefined,
   kind: args.kind ?? undefined,
   queue: args.queue ?? undefined,
@@ -264,6 +275,9 @@ builder.queryFields((t) => ({
         kind: t.arg({ type: JobKindEnum, description: 'Only jobs of this kind.' }),
         queue: t.arg.string({ description: 'Only jobs of the queue with this name.' }),
         owner: t.arg.id({ description: 'A user id (managers and admins).' }),
+        search: t.arg.string({
+          description: `Text to look for (at most ${SEARCH_MAX} characters): a job id (\`42\` or \`#42\`), a kind or status by name, or part of the queue, the owner’s username or the input JSON (case-insensitive). Combines with the other filters.`,
+        }),
       },
       // Asked alone, the count skips `resolve`: the page arguments are still checked, as with the page.
       totalCount: (_root, args, ctx) => {

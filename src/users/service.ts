@@ -117,6 +117,7 @@ export class UsersService {
     // Another instance changed users or sessions, or its messages may have been missed: drop what is cached here.
     options.events.onRemote('sessionsChanged', ({ change }) => this.sessionsChangedElsewhere(change));
     options.events.onRemoteGap(() => this.dropCachedSessions());
+    options.events.onRemote('loginUnlocked', ({ username }) => this.usernameThrottle.forget(username));
   }
 
   private get clock(): Clock {
@@ -141,7 +142,11 @@ export class UsersService {
   }
 
   private async bootstrapAdminNow(username: string, configuredPassword: string | undefined) {
-    if ((await q.countActiveAdmins(this.db)) > 0) return { created: false as const };
+    if ((await q.countActiveAdmins(this.db)) > 0) {
+      // Said once per start: otherwise an operator who set it to recover a lost password wonders why it did nothing.
+      if (configuredPassword) this.options.log.warn('ADMIN_PASSWORD is set but ignored: an active admin exists (to reset a password: bun run jg admin reset-password <username>)');
+      return { created: false as const };
+    }
     const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
     const passwordHash = await this.hashPassword(password);
     const existing = await q.findUserByUsername(this.db, name);
@@ -452,6 +457,24 @@ export class UsersService {
 
   loginStats() {
     return q.listLoginStats(this.db);
+  }
+
+  /** A page of the recorded login attempts (successes, failures, throttled refusals), newest first. */
+  async loginHistory(filter: q.LoginHistoryFilter, page: Parameters<typeof q.listLoginEvents>[2]) {
+    return await q.listLoginEvents(this.db, filter, page);
+  }
+
+  /**
+   * Ends a username's lockout now (an admin vouched for the person): its failures are forgotten here, in the
+   * shared throttle (REDIS_URL) and, through the event bus, on every other instance. The address budgets stay.
+   */
+  async unlockUsername(usernameInput: string): Promise<boolean> {
+    const { username } = parseInput(loginInput.pick({ username: true }), { username: usernameInput });
+    this.usernameThrottle.forget(username);
+    await this.options.sharedLoginThrottle?.forget(username);
+    this.options.events.publish('loginUnlocked', { username });
+    this.options.log.info({ username }, 'login unlocked for this username');
+    return true;
   }
 
   private async recordLogin(event: LoginEvent, userId?: number): Promise<void> {

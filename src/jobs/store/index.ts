@@ -180,6 +180,8 @@ export interface JobFilter {
   createdAfter?: number;
   /** The runs of one schedule. */
   schedule?: string;
+  /** Console search text: id, kind, status, or part of queue, owner or input (see search.ts). */
+  search?: string;
 }
 
 export interface NewJob {
