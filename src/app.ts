@@ -18,6 +18,7 @@ import { SqliteJobStore } from './jobs/store/sqlite';
 import { WorkerPool } from './pool/pool';
 import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
+import { SchedulesService } from './schedules/service';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
@@ -173,8 +174,11 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     pullLeaseMs: config.pullLeaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
     clock,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    retention: { defaultMs: config.jobRetentionMs, sweepMs: config.retentionSweepMs },
     maxUnfinishedJobsPerUser: config.maxQueuedJobsPerUser,
   });
+  const schedules = new SchedulesService({ database, jobs, log, clock });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
   const externalQuoteServer = config.quoteServer ? parseAddress(config.quoteServer) : null;
@@ -202,6 +206,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     users,
     queues,
     jobs,
+    schedules,
     pool,
     kindFiles,
     analytics,
@@ -216,6 +221,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     async close() {
       if (!open) return;
       open = false;
+      schedules.stop();
       jobs.stop();
       quotes.stop();
       await relay.close();

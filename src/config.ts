@@ -59,6 +59,12 @@ export interface Config {
   pullLeaseMs: number;
   jobRetryBaseMs: number;
   jobTimeoutMs: number;
+  /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_SECONDS, default a day). */
+  idempotencyTtlMs: number;
+  /** Finished jobs older than this are deleted (JOB_RETENTION_SECONDS); null keeps them. A queue's retention wins. */
+  jobRetentionMs: number | null;
+  /** How often the retention sweep runs (JOB_RETENTION_SWEEP_SECONDS, default 60). */
+  retentionSweepMs: number;
   jobProgressIntervalMs: number;
   calcChunkChars: number;
   /** Unset: one instance, everything in process. Set: events, invalidations, counters and cached answers shared. */
@@ -244,6 +250,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pullLeaseMs: integer(env, 'PULL_LEASE_SECONDS', 3600, 1, 7 * 24 * 3600) * 1000,
     jobRetryBaseMs: integer(env, 'JOB_RETRY_BASE_MS', 1000, 1, 600_000),
     jobTimeoutMs: integer(env, 'JOB_TIMEOUT_SECONDS', 300, 1, 3600) * 1000,
+    idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 31_536_000) * 1000,
+    jobRetentionMs: env.JOB_RETENTION_SECONDS?.trim() ? integer(env, 'JOB_RETENTION_SECONDS', 0, 1, 315_360_000) * 1000 : null,
+    retentionSweepMs: integer(env, 'JOB_RETENTION_SWEEP_SECONDS', 60, 1, 86_400) * 1000,
     // At most this often a running job's progress is written and published (10 a second).
     jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
     // A calc job's chunk (one pool task): ~20 ms of work at 512 KB, so its progress moves as chunks finish.

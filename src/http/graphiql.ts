@@ -25,6 +25,15 @@ query RecentJobs {
 query Queues { queues { name concurrency maxLength paused counts { queued running succeeded failed } } }
 query WorkerPool { workerPool { size busy tasksQueued jobsPerSecond runMs { p50 p90 p99 } } }   # managers and admins
 
+# ---- scheduling (docs/scheduling.md)
+mutation SubmitLater { submitPiJob(input: { simulations: 1000000, delayMs: 60000, idempotencyKey: "pi-later-1" }) { id status runAt idempotencyKey } }
+mutation CreateSchedule {   # managers and admins
+  createSchedule(input: { name: "pi-every-minute", cron: "0 * * * * *", timezone: "UTC", job: { pi: { simulations: 1000000 } }, overlap: SKIP }) { name nextRunAt }
+}
+query Schedules { schedules { name cron timezone paused nextRunAt lastRunAt runs(first: 5) { totalCount edges { node { id status } } } } }
+mutation RetryDeadLetters { retryJobs(filter: { status: FAILED }) }
+mutation CancelQueued { cancelJobs(filter: { status: QUEUED, queue: "default" }) }
+
 # ---- simulations and the calculator
 query EstimatePi { estimatePi(simulations: 1000000, concurrency: 2) { pi seconds } }
 query Forecast { forecast(assets: [3, 14, 15], seed: 92) { forecasts { asset value weight } } }
