@@ -1,6 +1,6 @@
 // The dashboard (dashboard/ at the top of the repository: browser code that talks to the public GraphQL API only),
-// bundled by Bun's bundler when the server starts — no build step to forget, no CDN — and served compressed.
-import { compressAsset, IMMUTABLE, REVALIDATE, type StaticAsset } from './static-assets';
+// bundled by Bun's bundler (in the asset worker) when the server starts — no build step to forget, no CDN — and served compressed.
+import { buildAssets, IMMUTABLE, REVALIDATE, type StaticAsset } from './static-assets';
 
 export const DASHBOARD_PATH = '/dashboard';
 const ENTRY = new URL('../../dashboard/index.html', import.meta.url).pathname;
@@ -16,17 +16,10 @@ export function dashboardAssets(): Promise<DashboardAssets> {
 }
 
 async function build(): Promise<DashboardAssets> {
-  const result = await Bun.build({ entrypoints: [ENTRY], target: 'browser', minify: true, publicPath: `${DASHBOARD_PATH}/` }).catch(
-    (error: unknown) => ({ success: false as const, logs: [error], outputs: [] }),
-  );
-  if (!result.success) return { failure: result.logs.map(String).join('\n') };
-  const assets = new Map<string, StaticAsset>();
-  await Promise.all(
-    result.outputs.map(async (output) => {
-      const isPage = output.path.endsWith('.html');
-      const asset = await compressAsset(new Uint8Array(await output.arrayBuffer()), output.type, isPage ? REVALIDATE : IMMUTABLE);
-      assets.set(isPage ? '/' : output.path.replace(/^\.\//, '/'), asset);
-    }),
-  );
-  return { assets };
+  try {
+    const built = await buildAssets({ kind: 'dashboard', entry: ENTRY, publicPath: `${DASHBOARD_PATH}/`, pageCacheControl: REVALIDATE, bundleCacheControl: IMMUTABLE });
+    return { assets: new Map(built.map(({ path, ...asset }) => [path, asset])) };
+  } catch (error) {
+    return { failure: error instanceof Error ? error.message : String(error) };
+  }
 }

@@ -1,6 +1,5 @@
 // GraphiQL as jobgraph serves it: bundled (no CDN), opening on example operations of every domain, login first.
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { compressAsset, REVALIDATE, type StaticAsset } from './static-assets';
+import { buildAssets, REVALIDATE, type StaticAsset } from './static-assets';
 
 /**
  * What a new visitor sees in the editor (a `?query=` in the URL, or a document GraphiQL kept, wins). One document of
@@ -45,10 +44,13 @@ subscription Logins { loginEvents { username success reason address at } }
 
 export const GRAPHIQL_OPTIONS = { title: 'jobgraph', subscriptionsProtocol: 'WS' as const, defaultQuery: GRAPHIQL_EXAMPLES };
 
-let page: string | undefined;
-/** Rendered once per process: it is 9 MB of HTML with GraphiQL and its editor inlined. */
-export const graphiqlHtml = () => (page ??= renderGraphiQL(GRAPHIQL_OPTIONS));
-
 let asset: Promise<StaticAsset> | undefined;
-/** The page compressed; started by the first server of the process and shared by every later one. */
-export const graphiqlAsset = () => (asset ??= compressAsset(new TextEncoder().encode(graphiqlHtml()), 'text/html; charset=utf-8', REVALIDATE));
+/**
+ * The page (9 MB of HTML with GraphiQL and its editor inlined) rendered and compressed in the asset worker, once per
+ * process: started by the first server of the process and shared by every later one. Neither the renderer's module
+ * nor an uncompressed copy stays in this thread (about 70 MB at idle).
+ */
+export const graphiqlAsset = () => (asset ??= buildAssets({ kind: 'graphiql', options: GRAPHIQL_OPTIONS, cacheControl: REVALIDATE }).then(([page]) => page!));
+
+/** The page uncompressed, for Yoga should it be asked to render GraphiQL itself (routes.ts answers it first). */
+export const graphiqlHtml = async () => Bun.gunzipSync((await graphiqlAsset()).gzip);
