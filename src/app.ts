@@ -40,7 +40,7 @@ export interface App extends Services {
   /** The link to the other instances (REDIS_URL); null for a single instance. Connected by the server at start. */
   redis: RedisLink | null;
   pool: WorkerPool;
-  /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
+  /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the first quote asked for. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** True while the database answers and the worker pool is up. */
   isReady(): Promise<boolean>;
@@ -151,6 +151,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     () => externalQuoteServer ?? (embeddedQuoteServer?.status === 'up' ? embeddedQuoteServer.address : null),
     { timeoutMs: config.quoteTimeoutMs, udpRetries: config.quoteUdpRetries },
     log,
+    embeddedQuoteServer ? () => embeddedQuoteServer.ensureStarted() : undefined,
   );
   const relay = await RelayService.open(database, log, {
     upstream: config.relayUpstream,

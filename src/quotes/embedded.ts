@@ -6,23 +6,43 @@ const ENTRY = new URL('../../quote-server/index.ts', import.meta.url).pathname;
 const START_TIMEOUT_MS = 10_000;
 const RESTART_DELAY_MS = 1000;
 
-export type EmbeddedStatus = 'starting' | 'up' | 'down' | 'stopped';
+/** `idle`: not started yet — nobody has asked for a quote since jobgraph started. */
+export type EmbeddedStatus = 'idle' | 'starting' | 'up' | 'down' | 'stopped';
 
 /**
  * The quote server jobgraph runs itself when QUOTE_SERVER is unset: a child process on a free port of 127.0.0.1,
- * restarted (on the same port) if it dies, stopped with jobgraph. It also exits by itself when jobgraph goes without
+ * started by the first quote asked for (a Bun process holds ~35 MB, idle until then), restarted (on the same port) if
+ * it dies, stopped with jobgraph. It also exits by itself when jobgraph goes without
  * stopping it (kill -9, a crash): it watches the stdin pipe it gets from us (see quote-server/index.ts).
  */
 export class EmbeddedQuoteServer {
-  status: EmbeddedStatus = 'starting';
+  status: EmbeddedStatus = 'idle';
   address: QuoteAddress | null = null;
   private child: Subprocess<'pipe', 'pipe', 'inherit'> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  private firstStart: Promise<void> | undefined;
 
   constructor(
     private readonly log: Logger,
     private readonly delayMs: number,
   ) {}
+
+  /** Starts the child on the first call; later calls wait for that start. A failed first start is tried again by the next call. */
+  ensureStarted(): Promise<void> {
+    if (this.status !== 'idle') return this.firstStart ?? Promise.resolve();
+    return (this.firstStart = this.start().then(
+      () => {},
+      (error) => {
+        this.log.error({ err: error }, 'the quote server did not start');
+        if (this.status !== 'stopped') this.status = 'idle';
+      },
+    ));
+  }
+
+  /** Whether it serves, or will when first asked: a restart under way (after a crash) or a dead child is not healthy. */
+  get healthy(): boolean {
+    return this.status === 'up' || this.status === 'idle' || (this.status === 'starting' && this.address === null);
+  }
 
   async start(port = 0): Promise<QuoteAddress> {
     this.status = 'starting';
