@@ -12,6 +12,7 @@ import { createMetrics } from './metrics';
 import { type AddressRateLimiter, RateLimiter, SharedRateLimiter } from './rate-limit';
 import { createRequestHandler } from './routes';
 import { SessionStreams } from './session-streams';
+import { warmUpKnownOperations } from './warm-up';
 import { createWebSocketHandler } from './websocket';
 
 /** `probes`: tests only, Yoga plugins that watch which hooks each execution path runs. */
@@ -27,6 +28,8 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   });
   const metrics = createMetrics(app);
   const yoga = createGraphQLHandler(app, responseCache, metrics, options.probes);
+  // In the background: listening does not wait for it.
+  void warmUpKnownOperations(app, yoga).catch((error) => app.log.warn({ err: error }, 'warming up the known operations failed'));
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
   const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;
