@@ -101,6 +101,8 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   const pool = new WorkerPool({
     size: config.workers,
     pipelineDepth: PIPELINE_DEPTH,
+    // One warm worker at idle; the rest start with the first work that finds it busy.
+    startWith: 1,
     onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
   });
   const analytics = new AnalyticsService(database, log, config.analyticsCsv);
