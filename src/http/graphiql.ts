@@ -50,7 +50,15 @@ let asset: Promise<StaticAsset> | undefined;
  * process: started by the first server of the process and shared by every later one. Neither the renderer's module
  * nor an uncompressed copy stays in this thread (about 70 MB at idle).
  */
-export const graphiqlAsset = () => (asset ??= buildAssets({ kind: 'graphiql', options: GRAPHIQL_OPTIONS, cacheControl: REVALIDATE }).then(([page]) => page!));
+export const graphiqlAsset = () =>
+  (asset ??= buildAssets({ kind: 'graphiql', options: GRAPHIQL_OPTIONS, cacheControl: REVALIDATE }).then(
+    ([page]) => page!,
+    (error: unknown) => {
+      // Tried again by the next visitor.
+      asset = undefined;
+      throw error;
+    },
+  ));
 
 /** The page uncompressed, for Yoga should it be asked to render GraphiQL itself (routes.ts answers it first). */
 export const graphiqlHtml = async () => Bun.gunzipSync((await graphiqlAsset()).gzip);

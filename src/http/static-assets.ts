@@ -28,6 +28,14 @@ export const buildAssets = (() => {
           worker = null;
         }
       };
+      // A worker that dies (its module failed to load, say) answers every build it held with why, not silence.
+      worker.onerror = (event) => {
+        event.preventDefault?.();
+        for (const [id, answer] of pending) answer({ id, failure: `the asset worker failed: ${event.message ?? 'unknown error'}` });
+        pending.clear();
+        worker?.terminate();
+        worker = null;
+      };
     }
     const id = nextId++;
     worker.postMessage({ id, build } satisfies AssetRequest);

@@ -22,7 +22,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   const now = options.clock ? () => options.clock!.now() : undefined;
   const responseCache = createResponseCache(app, options.clock);
   // Built and compressed now, in the background (once per process), rather than on the first visitor's request.
-  void graphiqlAsset();
+  graphiqlAsset().catch((error) => app.log.error({ err: error }, 'GraphiQL could not be built'));
   void dashboardAssets().then((built) => {
     if ('failure' in built) app.log.error({ failure: built.failure }, 'the dashboard could not be built');
   });

@@ -21,6 +21,8 @@ export class EmbeddedQuoteServer {
   private child: Subprocess<'pipe', 'pipe', 'inherit'> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private firstStart: Promise<void> | undefined;
+  /** Set by stop(): a quote asked for during a shutdown starts nothing. */
+  private stopRequested = false;
 
   constructor(
     private readonly log: Logger,
@@ -29,12 +31,12 @@ export class EmbeddedQuoteServer {
 
   /** Starts the child on the first call; later calls wait for that start. A failed first start is tried again by the next call. */
   ensureStarted(): Promise<void> {
-    if (this.status !== 'idle') return this.firstStart ?? Promise.resolve();
+    if (this.status !== 'idle' || this.stopRequested) return this.firstStart ?? Promise.resolve();
     return (this.firstStart = this.start().then(
       () => {},
       (error) => {
         this.log.error({ err: error }, 'the quote server did not start');
-        if (this.status !== 'stopped') this.status = 'idle';
+        this.status = this.stopRequested ? 'stopped' : 'idle';
       },
     ));
   }
@@ -45,6 +47,7 @@ export class EmbeddedQuoteServer {
   }
 
   async start(port = 0): Promise<QuoteAddress> {
+    if (this.stopRequested) throw new Error('the quote server was stopped');
     this.status = 'starting';
     const child = Bun.spawn(['bun', ENTRY, '127.0.0.1', String(port)], {
       env: { ...process.env, QUOTE_DELAY_MS: String(this.delayMs), QUOTE_SERVER_PARENT_PID: String(process.pid) },
@@ -55,6 +58,8 @@ export class EmbeddedQuoteServer {
     });
     this.child = child;
     const address = await this.waitForListening(child);
+    // Stopped while it started: stop() has killed it.
+    if (this.stopRequested) throw new Error('the quote server was stopped');
     this.address = address;
     this.status = 'up';
     this.log.info({ address: `${address.host}:${address.port}`, pid: child.pid }, 'quote server started');
@@ -116,6 +121,7 @@ export class EmbeddedQuoteServer {
   }
 
   async stop(): Promise<void> {
+    this.stopRequested = true;
     this.status = 'stopped';
     clearTimeout(this.restartTimer);
     const child = this.child;
