@@ -23,13 +23,23 @@ const BENCHES: Bench[] = [
   { name: 'quotes', args: [], quick: { args: ['200'] } },
   { name: 'relay', args: [], quick: { args: ['2'] } },
   { name: 'jobs', args: [], quick: { args: ['2000'] } },
+  { name: 'kinds', args: [], quick: { args: ['1000', '2'] } },
   { name: 'submit', args: [], quick: { env: { BULK_REQUESTS: '16', SINGLE_REQUESTS: '2000' } } },
+  // Delayed-job lateness (1,000 due over 2 s), what a rate limit on one queue costs the others, bulk actions.
+  { name: 'scheduling', args: [], quick: { args: ['1000', '2000', '20000'] } },
   // The fan-out target is stated at 4,000 subscribers.
   { name: 'public', args: ['4000'], quick: { args: ['500', '2'] } },
   // Needs PostgreSQL and redis-server; skips (no rows) without them.
   { name: 'cluster-fanout', args: [], quick: { args: ['150', '100', '5'] } },
 ];
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`usage: bun run bench [--quick] [name…]
+Runs every benchmark in turn (or only those named), each printing its tables, then one summary table.
+  --quick   smaller sizes: the whole set in minutes, with noisier figures
+  name      one of: ${BENCHES.map((bench) => bench.name).join(', ')}`);
+  process.exit(0);
+}
 const quick = process.argv.includes('--quick');
 const named = process.argv.slice(2).filter((arg) => !arg.startsWith('--')).map((arg) => arg.replace(/\.ts$/, ''));
 const unknown = named.filter((name) => !BENCHES.some((bench) => bench.name === name));

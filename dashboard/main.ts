@@ -10,6 +10,7 @@ import { LoginsView } from './views/logins';
 import { QueuesView } from './views/queues';
 import { QuotesView } from './views/quotes';
 import { SubmitView } from './views/submit';
+import { UsersView } from './views/users';
 import { WorkersView } from './views/workers';
 
 /** Each view, who sees it in the navigation (the API decides what they may do in it). */
@@ -20,8 +21,37 @@ const VIEWS = [
   { route: 'submit', title: 'Submit', view: SubmitView, roles: ['ADMIN', 'MANAGER', 'USER'] },
   { route: 'analytics', title: 'Analytics', view: AnalyticsView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
   { route: 'quotes', title: 'Quotes', view: QuotesView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
+  { route: 'users', title: 'Users', view: UsersView, roles: ['ADMIN'] },
   { route: 'logins', title: 'Logins', view: LoginsView, roles: ['ADMIN'] },
 ] as const;
+
+type Theme = 'light' | 'dark';
+const THEME_KEY = 'jobgraph:theme';
+const systemTheme = (): Theme => (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+/** The theme chosen with the toggle (remembered in localStorage), else the system's. */
+function applyTheme(theme: Theme | null): void {
+  if (theme) document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+}
+applyTheme(localStorage.getItem(THEME_KEY) as Theme | null);
+
+function ThemeToggle() {
+  const [theme, setTheme] = useState<Theme>((localStorage.getItem(THEME_KEY) as Theme | null) ?? systemTheme());
+  useEffect(() => {
+    // Without a choice of its own the page follows the system, and so does the button's label.
+    const media = matchMedia('(prefers-color-scheme: dark)');
+    const follow = () => localStorage.getItem(THEME_KEY) || setTheme(systemTheme());
+    media.addEventListener('change', follow);
+    return () => media.removeEventListener('change', follow);
+  }, []);
+  const next: Theme = theme === 'dark' ? 'light' : 'dark';
+  const flip = () => {
+    localStorage.setItem(THEME_KEY, next);
+    applyTheme(next);
+    setTheme(next);
+  };
+  return html`<button type="button" class="theme" onClick=${flip} aria-pressed=${theme === 'dark'} data-theme-toggle=${theme}>${theme === 'dark' ? '☀ Light' : '☾ Dark'}<span class="visually-hidden"> theme</span></button>`;
+}
 
 const routeOf = () => location.hash.replace(/^#\/?/, '').split('/')[0] || 'jobs';
 
@@ -46,7 +76,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     }
   };
   return html`<main class="signin">
-    <form onSubmit=${submit} class="card">
+    <form onSubmit=${submit} class="card" aria-label="Sign in">
       <h1>jobgraph</h1>
       <label>Username <input name="username" autocomplete="username" required autofocus /></label>
       <label>Password <input name="password" type="password" autocomplete="current-password" required /></label>
@@ -87,8 +117,9 @@ function App() {
   return html`<div class="shell">
     <header>
       <strong class="brand">jobgraph</strong>
-      <nav>${visible.map((view) => html`<a href=${`#/${view.route}`} class=${view === current ? 'active' : ''} data-view=${view.route}>${view.title}</a>`)}</nav>
+      <nav aria-label="Views">${visible.map((view) => html`<a href=${`#/${view.route}`} class=${view === current ? 'active' : ''} aria-current=${view === current ? 'page' : undefined} data-view=${view.route}>${view.title}</a>`)}</nav>
       <span class="who" data-role=${me.role}>${me.username} · ${me.role.toLowerCase()}</span>
+      <${ThemeToggle} />
       <button class="link" onClick=${signOut}>Sign out</button>
     </header>
     <main key=${current.route} data-current-view=${current.route}><${View} me=${me} /></main>

@@ -1,6 +1,6 @@
 // What the views share: htm over Preact, the job row's fields and its live updates, and small widgets.
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiError, subscribe } from './api';
 
 export { html };
@@ -69,7 +69,36 @@ export function formatMs(ms: number | null | undefined): string {
 
 export const formatTime = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : '—');
 
-export const StatusBadge = ({ status }: { status: JobStatus }) => html`<span class=${`badge status-${status.toLowerCase()}`} data-status=${status}>${status}</span>`;
+/** A date and time in the viewer's locale and time zone (the full instant in the tooltip). */
+export const DateTime = ({ iso }: { iso: string | null }) =>
+  iso ? html`<time datetime=${iso} title=${iso}>${new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' })}</time>` : '—';
+
+/** A table that scrolls sideways inside its own box on a narrow screen; `label` names it for screen readers. */
+export const TableBox = ({ label, children }: { label: string; children: unknown }) =>
+  html`<div class="table-box" role="region" aria-label=${label} tabindex="0">${children}</div>`;
+
+/** What an empty list says: why it is empty and what to do. */
+export const Empty = ({ children }: { children: unknown }) => html`<p class="empty" data-empty>${children}</p>`;
+
+/**
+ * A modal confirmation (the native <dialog>: focus is trapped, Escape cancels). `onConfirm` runs on the
+ * primary button; both buttons close it.
+ */
+export function Confirm({ message, action, danger, onConfirm, onClose }: { message: string; action: string; danger?: boolean; onConfirm: () => void; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  return html`<dialog ref=${ref} onClose=${onClose} aria-labelledby="confirm-message" data-confirm>
+    <p id="confirm-message">${message}</p>
+    <menu>
+      <button type="button" onClick=${() => ref.current?.close()}>Keep them</button>
+      <button type="button" class=${danger ? 'primary danger-primary' : 'primary'} data-confirm-action onClick=${() => (onConfirm(), ref.current?.close())}>${action}</button>
+    </menu>
+  </dialog>`;
+}
+
+export const StatusBadge = ({ status }: { status: JobStatus }) => html`<span role="status" aria-live="polite" class=${`badge status-${status.toLowerCase()}`} data-status=${status}>${status}</span>`;
 
 /** A finished job's bar is full whatever its last progress report said (a calc job reports per chunk). */
 export const progressOf = (job: JobRow) => (job.status === 'SUCCEEDED' ? 1 : job.progress);

@@ -11,6 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findRedisServer, gql, type LocalServer, startInstance, startPostgres, startRedis } from './lib/local-servers';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`usage: bun scripts/cluster.ts
+Starts PostgreSQL (and Redis, when redis-server is installed) in a temporary directory on 127.0.0.1, then INSTANCES
+jobgraphs sharing them on free loopback ports; prints their URLs and the admin password; Ctrl-C stops everything.
+Settings (environment):
+  INSTANCES=3        how many jobgraphs
+  WORKERS=1          each one's worker pool size
+  ADMIN_PASSWORD     the admin's password (default: generated and printed)
+  BENCH_JOBS=N       submit N diagnostic jobs round-robin, report jobs/s, and stop
+  CONCURRENCY=8      the bench queue's concurrency per worker per instance
+  SQLITE=1           one instance over a SQLite file instead (to compare)
+  LOG_LEVEL=warn     the instances' log level`);
+  process.exit(0);
+}
 const SQLITE = Boolean(process.env.SQLITE);
 const INSTANCES = SQLITE ? 1 : Number(process.env.INSTANCES ?? 3);
 const WORKERS = process.env.WORKERS ?? '1';

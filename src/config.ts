@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { resolve } from 'node:path';
 
 /** The CDC dataset shipped with jobgraph (public domain), found from this file, not the working directory. */
 export const BUNDLED_ANALYTICS_CSV = new URL('../data/brfss-nutrition-activity-obesity-2011-2021.csv.gz', import.meta.url).pathname;
@@ -17,8 +18,16 @@ export interface Config {
   adminUsername: string;
   adminPassword: string | undefined;
   workers: number;
+  /** Where the kind files are (JOB_KINDS_DIR, default ./kinds); `explicit`: set, so it must exist. See docs/kinds.md. */
+  jobKindsDir: { path: string; explicit: boolean };
   logLevel: string;
   logFile: string | undefined;
+  /** LOG_FORMAT: `json` (one object a line, the default) or `pretty` (pino-pretty, for a terminal). */
+  logFormat: 'json' | 'pretty';
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: where traces go (OTLP over HTTP, `<endpoint>/v1/traces`); unset, no tracing is loaded. */
+  otelEndpoint: string | undefined;
+  /** OTEL_SERVICE_NAME: the traces' `service.name`; default `jobgraph`. */
+  otelServiceName: string;
   quoteServer: string | undefined;
   quoteTimeoutMs: number;
   quoteUdpRetries: number;
@@ -39,6 +48,9 @@ export interface Config {
   maxSubscriptionsPerAddress: number;
   maxBodyBytes: number;
   maxUploadBytes: number;
+  /** DOCUMENT_CACHE_BYTES and MAX_CACHED_DOCUMENT_BYTES: see src/graphql/document-caches.ts. */
+  documentCacheBytes: number;
+  maxCachedDocumentBytes: number;
   maxDepth: number;
   maxComplexity: number;
   maxAliases: number;
@@ -47,11 +59,26 @@ export interface Config {
   pullLeaseMs: number;
   jobRetryBaseMs: number;
   jobTimeoutMs: number;
+  /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_SECONDS, default a day). */
+  idempotencyTtlMs: number;
+  /** Finished jobs older than this are deleted (JOB_RETENTION_SECONDS); null keeps them. A queue's retention wins. */
+  jobRetentionMs: number | null;
+  /** How often the retention sweep runs (JOB_RETENTION_SWEEP_SECONDS, default 60). */
+  retentionSweepMs: number;
   jobProgressIntervalMs: number;
   calcChunkChars: number;
   /** Unset: one instance, everything in process. Set: events, invalidations, counters and cached answers shared. */
   redisUrl: string | undefined;
   redisPrefix: string;
+  /**
+   * REDIS_EVENTS_SECRET: signs every event message between instances (HMAC-SHA256); a message without a valid
+   * signature is dropped, so a client of the Redis server without it cannot inject events. Unset: unsigned (a warning).
+   */
+  redisEventsSecret: string | undefined;
+  /** Login events older than this are deleted in the background (LOGIN_EVENTS_RETENTION_DAYS; 0 keeps them). */
+  loginEventsRetentionDays: number;
+  /** Most unfinished (QUEUED or RUNNING) jobs one USER may hold (MAX_QUEUED_JOBS_PER_USER); 0: no bound. */
+  maxQueuedJobsPerUser: number;
   /** What callers without a token may read (ANONYMOUS_ACCESS); empty by default. */
   anonymousAccess: ReadonlySet<AnonymousDomain>;
   /** Lets a scraper that is not on loopback read /metrics (as a Bearer token); unset, only loopback may. */
@@ -116,6 +143,13 @@ function httpUrl(env: Record<string, string | undefined>, name: string): string 
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
 }
 
+/** A name for traces: 1 to 100 letters, digits and `_ . - / : @` (no spaces: it ends up in label values and queries). */
+function serviceName(env: Record<string, string | undefined>, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^[\w.\-/:@]{1,100}$/.test(raw)) throw new ConfigError(`${name} must be 1 to 100 letters, digits or _ . - / : @, got "${raw}"`);
+  return raw;
+}
+
 function redisUrl(env: Record<string, string | undefined>): string | undefined {
   const raw = text(env, 'REDIS_URL');
   if (raw === undefined) return undefined;
@@ -176,8 +210,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
+    jobKindsDir: { path: resolve(text(env, 'JOB_KINDS_DIR') ?? 'kinds'), explicit: text(env, 'JOB_KINDS_DIR') !== undefined },
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+    otelEndpoint: httpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    otelServiceName: serviceName(env, 'OTEL_SERVICE_NAME') ?? 'jobgraph',
     quoteServer: hostAndPort(env, 'QUOTE_SERVER'),
     quoteTimeoutMs: integer(env, 'QUOTE_TIMEOUT_MS', 2000, 10, 60_000),
     quoteUdpRetries: integer(env, 'QUOTE_UDP_RETRIES', 2, 0, 10),
@@ -199,6 +237,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSubscriptionsPerUser: integer(env, 'MAX_SUBSCRIPTIONS_PER_USER', 200, 0, 1_000_000),
     maxSubscriptionsPerAddress: integer(env, 'MAX_SUBSCRIPTIONS_PER_ADDRESS', 500, 0, 1_000_000),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    documentCacheBytes: integer(env, 'DOCUMENT_CACHE_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxCachedDocumentBytes: integer(env, 'MAX_CACHED_DOCUMENT_BYTES', 64 * 1024, 0, 1024 * 1024 * 1024),
     // Multipart uploads (a calc job's file) may be larger than a JSON body.
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     // GraphiQL's own introspection query is 15 levels deep.
@@ -210,6 +250,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pullLeaseMs: integer(env, 'PULL_LEASE_SECONDS', 3600, 1, 7 * 24 * 3600) * 1000,
     jobRetryBaseMs: integer(env, 'JOB_RETRY_BASE_MS', 1000, 1, 600_000),
     jobTimeoutMs: integer(env, 'JOB_TIMEOUT_SECONDS', 300, 1, 3600) * 1000,
+    idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 31_536_000) * 1000,
+    jobRetentionMs: env.JOB_RETENTION_SECONDS?.trim() ? integer(env, 'JOB_RETENTION_SECONDS', 0, 1, 315_360_000) * 1000 : null,
+    retentionSweepMs: integer(env, 'JOB_RETENTION_SWEEP_SECONDS', 60, 1, 86_400) * 1000,
     // At most this often a running job's progress is written and published (10 a second).
     jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
     // A calc job's chunk (one pool task): ~20 ms of work at 512 KB, so its progress moves as chunks finish.
@@ -217,6 +260,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: redisUrl(env),
     // The instances of one deployment share it; two deployments on one Redis each take their own.
     redisPrefix: redisPrefix(env),
+    redisEventsSecret: secret(env, 'REDIS_EVENTS_SECRET', 32),
+    loginEventsRetentionDays: integer(env, 'LOGIN_EVENTS_RETENTION_DAYS', 30, 0, 36_500),
+    maxQueuedJobsPerUser: integer(env, 'MAX_QUEUED_JOBS_PER_USER', 100_000, 0, 1_000_000_000),
     anonymousAccess: anonymousAccess(env),
     metricsToken: secret(env, 'METRICS_TOKEN', 16),
   };

@@ -1,6 +1,8 @@
 import { createPubSub, Repeater } from 'graphql-yoga';
+import type { Logger } from 'pino';
 import { unavailable } from './errors';
 import type { Job } from './db/schema';
+import { type DropReason, encodeBatch, readMessage, sign, SIGNATURE_LINE_LENGTH, type WireBatch, type WireTopic } from './event-wire';
 import type { RedisLink } from './redis';
 
 /** A login attempt as it is streamed to admins and written to the login log. */
@@ -24,7 +26,14 @@ export type Topics = {
    * `change` names the change, so an instance that hears it twice (Redis and PostgreSQL's NOTIFY) acts once.
    */
   sessionsChanged: [{ reason: string; change?: string }];
+  /** An admin ended a username's login lockout: every instance forgets its failures. */
+  loginUnlocked: [{ username: string }];
 };
+
+/** Every topic has a wire schema (a topic without one would never reach another instance), and nothing more. */
+export type TopicsOnTheWire = [keyof Topics] extends [WireTopic] ? ([WireTopic] extends [keyof Topics] ? true : never) : never;
+const everyTopicOnTheWire: TopicsOnTheWire = true;
+void everyTopicOnTheWire;
 
 /**
  * Events a subscriber may leave unread before its stream is ended. A stream is pull-based (an SSE client that stops
@@ -40,62 +49,53 @@ type Payload<T extends keyof Topics> = Topics[T] extends [infer P] ? P : Topics[
 /** The Redis channel every instance publishes its events on (under REDIS_PREFIX). */
 const EVENTS_CHANNEL = 'events';
 
-/** One message on the channel: what one instance published in one tick. */
-interface RemoteBatch {
-  from: string;
-  events: { topic: keyof Topics; args: unknown[] }[];
-}
-
-// Dates survive the trip as tagged numbers (jobs and login events carry several).
-const DATE_TAG = '$jobgraph.date';
-function encodeBatch(batch: RemoteBatch): string {
-  return JSON.stringify(batch, function (key, value) {
-    const raw = (this as Record<string, unknown>)[key];
-    return raw instanceof Date ? { [DATE_TAG]: raw.getTime() } : value;
-  });
-}
-function isEncodable(from: string, event: RemoteBatch['events'][number]): boolean {
-  try {
-    encodeBatch({ from, events: [event] });
-    return true;
-  } catch {
-    return false;
-  }
-}
-function decodeBatch(message: string): RemoteBatch {
-  return JSON.parse(message, (_key, value) => (value !== null && typeof value === 'object' && typeof value[DATE_TAG] === 'number' ? new Date(value[DATE_TAG]) : value));
-}
-
 /**
  * The pub/sub (Yoga's, on an EventTarget), with subscriptions that a slow reader cannot overflow. With a Redis link
  * (REDIS_URL) every event also goes to the other instances, and theirs arrive here: an event is delivered locally
  * at once, and its Redis echo, tagged with this instance's id, is dropped, so each subscriber gets it once.
  * Events of one tick travel as one message, in order.
  */
-export function createEventBus(link?: RedisLink) {
+export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
   const target = new EventTarget();
   const pubsub = createPubSub<Topics>({ eventTarget: target });
   const remoteListeners = new Map<keyof Topics, Set<(...args: unknown[]) => void>>();
-  let outgoing: RemoteBatch['events'] = [];
+  let outgoing: WireBatch['events'] = [];
   let deliveringRemote = false;
+  let seq = 0;
   const flush = () => {
     const events = outgoing;
     outgoing = [];
-    const from = link!.instanceId;
-    let message: string;
+    const header = { from: link!.instanceId, sentAt: Date.now(), seq: seq++ };
+    let body: string;
     try {
-      message = encodeBatch({ from, events });
+      body = encodeBatch({ ...header, events });
     } catch {
       // An event that cannot be serialised (its subscribers here got it, and masked what broke) stays here; the
       // rest of its tick still crosses.
-      message = encodeBatch({ from, events: events.filter((event) => isEncodable(from, event)) });
+      body = encodeBatch({ ...header, events: events.filter((event) => isEncodable(event)) });
     }
-    link!.publish(EVENTS_CHANNEL, message);
+    link!.publish(EVENTS_CHANNEL, sign(body, remote.secret));
   };
+  const dropped: Record<DropReason, number> = { unsigned: 0, malformed: 0, stale: 0, invalid_event: 0 };
+  let lastDropLogAt = 0;
+  const drop = (reason: DropReason, detail: string, topic?: string) => {
+    dropped[reason] += 1;
+    // At most one line every 10 s: whoever floods the channel must not flood the log too.
+    const now = Date.now();
+    if (now - lastDropLogAt < 10_000) return;
+    lastDropLogAt = now;
+    remote.log?.warn({ reason, topic, detail, droppedSoFar: { ...dropped } }, 'a Redis event message was dropped (see jobgraph_redis_events_dropped_total)');
+  };
+  const ownEcho = `{"from":${JSON.stringify(link?.instanceId ?? '')},`;
+  const lastSeq = new Map<string, { seq: number; at: number }>();
   void link?.subscribe(EVENTS_CHANNEL, (message) => {
-    const batch = decodeBatch(message);
-    if (batch.from === link.instanceId) return;
-    for (const { topic, args } of batch.events) {
+    // Our own echo (its body starts with our id, after a signature line when signed): skipped before any parsing.
+    if (message.startsWith(ownEcho) || message.startsWith(ownEcho, SIGNATURE_LINE_LENGTH)) return;
+    const read = readMessage(message, { secret: remote.secret, now: Date.now(), lastSeq });
+    if ('dropped' in read) return drop(read.dropped, read.detail);
+    if (read.batch.from === link.instanceId) return;
+    for (const invalid of read.invalid) drop('invalid_event', invalid.detail, invalid.topic);
+    for (const { topic, args } of read.events) {
       // Subscribers hear it; `on` listeners (this instance's own counts, e.g. metrics) do not.
       deliveringRemote = true;
       try {
@@ -114,6 +114,8 @@ export function createEventBus(link?: RedisLink) {
   };
   return {
     publish,
+    /** Messages (or events) from the Redis channel dropped since start, by reason; /metrics reads it. */
+    droppedRemote: dropped as Readonly<Record<DropReason, number>>,
     /** Whether events from other instances can be missed right now (Redis unreachable): caches built on them can't be trusted. */
     get missingRemoteEvents(): boolean {
       return link !== undefined && !link.up;
@@ -160,3 +162,19 @@ export function createEventBus(link?: RedisLink) {
   };
 }
 export type EventBus = ReturnType<typeof createEventBus>;
+
+export interface RemoteOptions {
+  /** REDIS_EVENTS_SECRET: messages are signed with it, and any without a valid signature is dropped. */
+  secret?: string;
+  /** Where dropped messages are reported (at most one line every 10 s). */
+  log?: Logger;
+}
+
+function isEncodable(event: WireBatch['events'][number]): boolean {
+  try {
+    encodeBatch({ from: '', events: [event] });
+    return true;
+  } catch {
+    return false;
+  }
+}

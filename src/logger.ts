@@ -11,10 +11,19 @@ const REDACTED_PATHS = [
   'variables.input.password', 'variables.newPassword', 'variables.currentPassword',
 ];
 
-/** JSON lines with UTC ISO timestamps, to stdout and optionally to LOG_FILE as well. */
-export function createLogger(options: { level: string; file?: string; stdout?: boolean }): Logger {
+/**
+ * LOG_FORMAT=pretty: stdout for a person at a terminal (pino-pretty: coloured levels, the time, the message, the
+ * fields indented below), loaded only then. LOG_FILE stays JSON, for machines.
+ */
+function prettyStdout(): pino.DestinationStream {
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
+  return pretty({ destination: 1, sync: false, colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
+}
+
+/** JSON lines with UTC ISO timestamps (or, LOG_FORMAT=pretty, readable lines), to stdout and optionally to LOG_FILE as well. */
+export function createLogger(options: { level: string; file?: string; stdout?: boolean; format?: 'json' | 'pretty' }): Logger {
   const streams: pino.StreamEntry[] = [];
-  if (options.stdout !== false) streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
+  if (options.stdout !== false) streams.push({ level: options.level as pino.Level, stream: options.format === 'pretty' ? prettyStdout() : pino.destination({ dest: 1, sync: false }) });
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
     // pino opens the file asynchronously and would report a directory or a read-only file as a crash later.

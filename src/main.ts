@@ -49,7 +49,7 @@ const passwordHashCost = cheapHash === '1' ? { memoryCost: 8, timeCost: 1 } : un
 
 let log: Logger;
 try {
-  log = createLogger({ level: config.logLevel, file: config.logFile });
+  log = createLogger({ level: config.logLevel, file: config.logFile, format: config.logFormat });
 } catch (error) {
   exit(`LOG_FILE ${config.logFile} cannot be written: ${(error as Error).message}`);
 }

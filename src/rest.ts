@@ -2,6 +2,7 @@
 // the sources read them, and one log line for every input they refuse.
 import type { Logger } from 'pino';
 import type { AnonymousDomain } from './config';
+import { databaseOutage } from './db/outage';
 import { DomainError, ErrorCode, HTTP_STATUS_OF, unauthenticated } from './errors';
 import { authenticateRequest } from './users/auth';
 import type { UsersService } from './users/service';
@@ -102,8 +103,9 @@ export async function sourceJsonService(
   try {
     caller = await callerOf(users, rest, body, domain);
     return reply(200, await answer(body));
-  } catch (error) {
-    if (!(error instanceof DomainError)) throw error;
+  } catch (thrown) {
+    const error = thrown instanceof DomainError ? thrown : databaseOutage(thrown);
+    if (!error) throw thrown;
     const retryAfter = error.details.retryAfterSeconds;
     const sent = fieldOf(body, 'username');
     const username = caller?.username ?? (typeof sent === 'string' ? sent : null);

@@ -36,7 +36,7 @@ export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashC
 }
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
-  const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile });
+  const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile, format: config.logFormat });
   const shutdownRequested = Promise.withResolvers<void>();
   const { clock, passwordHashCost } = options;
   const app = await createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });
@@ -45,11 +45,22 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
     await app.analytics.load();
   });
-  await closingAppOnFailure(app, () => app.jobs.start());
+  await closingAppOnFailure(app, async () => {
+    await app.jobs.start();
+    app.schedules.start();
+  });
 
-  const transport = createHttpTransport(app, { clock, probes: options.probes });
+  // Builds the schema: a kind file's type GraphQL cannot express stops the start here.
+  const transport = await closingAppOnFailure(app, async () => createHttpTransport(app, { clock, probes: options.probes }));
   // A busy port throws here.
-  const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({ port: config.port, hostname: config.host, ...transport.serveOptions }));
+  const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({
+      port: config.port,
+      hostname: config.host,
+      // Bun may set SO_REUSEPORT, which lets a second jobgraph listen on a port this one holds: requests would then
+      // alternate between two databases. A busy port must be the second start's EADDRINUSE (exit 2, see main.ts).
+      reusePort: false,
+      ...transport.serveOptions,
+    }));
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}${GRAPHQL_PATH}`;
   log.info({ port: server.port, url, database: config.databaseUrl ? redactedUrl(config.databaseUrl) : config.databasePath }, 'jobgraph listening');
   if (config.anonymousAccess.size) log.warn({ domains: [...config.anonymousAccess] }, 'ANONYMOUS_ACCESS: callers without a token may read these domains');
@@ -57,7 +68,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      // Reads keep working while the jobs drain; new submissions get UNAVAILABLE.
+      // Reads keep working while the jobs drain; new submissions get UNAVAILABLE (and no schedule ticks here).
+      app.schedules.stop();
       await app.jobs.drain(config.shutdownTimeoutMs);
       app.jobs.stop();
       transport.endAll('server shutting down');

@@ -339,7 +339,7 @@ describe('a bad ANALYTICS_CSV', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });
 
 describe('analytics on the real CDC file', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCalcCli } from '../src/calculator/cli';
-import { chunkLines, mergeOutputs } from '../src/calculator/job';
+import { chunkLines, mergeOutputs } from '../src/calculator/calc';
 import { evaluateExpression, evaluateToText, parse, splitLines, tokenize } from '../src/compute/calculator';
 import { startTestServer, subscribe, type TestServer } from './helpers/server';
 
@@ -329,7 +329,7 @@ describe('the calculator through the API', () => {
 
     await expect(runCalcCli({ file: join(dir, 'missing.txt'), url: server.url, token })).rejects.toThrow('no such file');
     await expect(runCalcCli({ file: join(dir, 'one.txt'), url: server.url, token: 'not-a-token' })).rejects.toThrow('user info error');
-  });
+  }, 60_000);
 });
 
 describe('`bun run calc` on a server with small chunks', () => {

@@ -2,7 +2,7 @@
 // GraphiQL). Skipped, saying so, only where no Chromium is installed; CI installs it before `bun test`.
 // Screenshots go to test-output/dashboard/ (git-ignored).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { BUNDLED_ANALYTICS_CSV } from '../src/config';
@@ -14,6 +14,11 @@ const CHROMIUM = optionalTool(
   'Chromium',
 );
 const SCREENSHOTS = join(import.meta.dir, '..', 'test-output', 'dashboard');
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const VIEWPORTS = [
+  { name: 'wide', width: 1366, height: 900 },
+  { name: 'phone', width: 390, height: 844 },
+] as const;
 if (!CHROMIUM) console.warn('dashboard browser test skipped: no Chromium (install Debian\'s `chromium`, or set CHROMIUM_PATH)');
 
 describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
@@ -39,13 +44,17 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await server?.stop();
   });
 
-  async function openPage(): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  async function openPage(viewport: { width: number; height: number } = { width: 1360, height: 900 }): Promise<Page> {
+    const page = await browser.newPage({ viewport });
     page.on('request', (request) => {
       const url = new URL(request.url());
       if (url.origin !== origin && !['data:', 'blob:'].includes(url.protocol)) offsite.push(request.url());
     });
     page.on('pageerror', (error) => offsite.push(`page error: ${error.message}`));
+    // The page's Content-Security-Policy (script-src 'self') must refuse nothing the dashboard does.
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) offsite.push(`refused by the page's policy: ${message.text()}`);
+    });
     return page;
   }
 
@@ -84,7 +93,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await server.gql('mutation { createQueue(input: { name: "batch" }) { name } }', {}, admin);
     const page = await openPage();
     await signIn(page, 'admin', ADMIN_PASSWORD);
-    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Workers', 'Submit', 'Analytics', 'Quotes', 'Logins']);
+    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Workers', 'Submit', 'Analytics', 'Quotes', 'Users', 'Logins']);
 
     // QUEUED → RUNNING → SUCCEEDED, seen by the page without a reload.
     await server.gql('mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 800, queue: "lifecycle" }, count: 1) { id } }', {}, admin);
@@ -148,8 +157,11 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.waitForFunction((n) => document.querySelectorAll('[data-submitted-job]').length === n + 3, listed);
     await page.click('[data-kind=CALC]');
     await page.setInputFiles('input[name=file]', { name: 'operations.txt', mimeType: 'text/plain', buffer: Buffer.from('1 + 2\n2 ^ 10\nimport sys\n') });
+    const beforeCalc = await page.locator('[data-submitted-job]').count();
     await page.click('form button[type=submit]');
     await page.locator('[data-upload="100"]').waitFor();
+    // The upload's 100 % comes before its answer: the calc job is listed (first) once the answer is in.
+    await page.waitForFunction((n) => document.querySelectorAll('[data-submitted-job]').length === n + 1, beforeCalc);
     const calcId = (await page.locator('[data-submitted-job]').first().getAttribute('data-submitted-job'))!;
     await page.waitForSelector(`[data-submitted-job="${calcId}"] [data-status=SUCCEEDED]`);
     const calc = await server.gql<any>('query($id: ID!) { job(id: $id) { kind result { ... on CalcBatchResult { count errors } } } }', { id: calcId }, admin);
@@ -197,11 +209,11 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     const alice = await server.userWithRole('USER', 'dash-alice');
     const bob = await server.userWithRole('USER', 'dash-bob');
     for (const { token } of [alice, bob, alice]) await server.gql('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', {}, token);
-    const page = await openPage();
+    const page = await openPage({ width: 390, height: 844 });
     await signIn(page, 'dash-alice', 'dash-alice-password');
     expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Submit', 'Analytics', 'Quotes']);
     await page.waitForSelector('tr[data-job]');
-    const owners = await page.locator('tr[data-job] td:nth-child(4)').allInnerTexts();
+    const owners = await page.locator('tr[data-job] td[data-owner]').allInnerTexts();
     expect(owners).toEqual(['dash-alice', 'dash-alice']);
     expect(await page.locator('[data-total]').getAttribute('data-total')).toBe('2');
     expect(await page.locator('select[name=owner], input[name=owner]').count()).toBe(0);
@@ -225,7 +237,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await signIn(page, 'dash-sec', 'dash-sec-password');
     expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Analytics', 'Quotes']);
     await page.waitForSelector('tr[data-job]');
-    const owners = new Set(await page.locator('tr[data-job] td:nth-child(4)').allInnerTexts());
+    const owners = new Set(await page.locator('tr[data-job] td[data-owner]').allInnerTexts());
     expect(owners.has('dash-carol') && owners.has('dash-dave')).toBe(true);
     expect(await page.locator('td.actions button').count()).toBe(0);
     expect(await page.locator('input[name=owner]').count()).toBe(1);
@@ -236,4 +248,145 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.close();
     expect(offsite).toEqual([]);
   }, 20_000);
+
+  /** Serious and critical axe-core violations on the page as it is now (axe's source evaluated in the page). */
+  async function axeViolations(page: Page): Promise<string[]> {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
+    return page.evaluate(async () => {
+      const { violations } = await (window as any).axe.run(document, { resultTypes: ['violations'] });
+      return violations
+        .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v: any) => `${v.id}: ${v.nodes.slice(0, 3).map((n: any) => n.target.join(' ')).join(', ')}`);
+    });
+  }
+
+  test('every view at 1366 and 390 px, light and dark: no sideways page scroll, 0 serious or critical axe violations', async () => {
+    const page = await openPage();
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    const routes = await page.locator('nav a').evaluateAll((links) => links.map((a) => a.getAttribute('data-view')!));
+    const problems: string[] = [];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const viewport of VIEWPORTS) {
+        await page.setViewportSize(viewport);
+        for (const route of routes) {
+          await view(page, route);
+          await page.waitForLoadState('networkidle').catch(() => {});
+          const [scrollWidth, innerWidth] = await page.evaluate((): number[] => [document.documentElement.scrollWidth, window.innerWidth]);
+          if (scrollWidth! > innerWidth!) {
+            const wide = await page.evaluate((width) => [...document.querySelectorAll("main *")].filter((e) => e.getBoundingClientRect().right > width + 1).slice(0, 4).map((e) => `${e.tagName}.${e.className}`), innerWidth!);
+            problems.push(`${route} ${viewport.name} ${scheme}: the page is ${scrollWidth} px wide in a ${innerWidth} px window (${wide.join(" ")})`);
+          }
+          for (const violation of await axeViolations(page)) problems.push(`${route} ${viewport.name} ${scheme}: ${violation}`);
+          await shot(page, `${route}-${viewport.name}-${scheme}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+
+    // The toggle overrides the system's choice, and the choice is remembered.
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.click('[data-theme-toggle]');
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await page.reload();
+    await page.waitForSelector('[data-current-view]');
+    expect(await page.evaluate(() => [document.documentElement.dataset.theme, getComputedStyle(document.documentElement).backgroundColor])).toEqual(['dark', 'rgb(11, 17, 32)']);
+    await page.click('[data-theme-toggle]');
+    await page.close();
+    expect(offsite).toEqual([]);
+  }, 120_000);
+
+  test('search, then Cancel, Retry and Delete on 100 selected jobs, each confirmed with how many', async () => {
+    const admin = await server.adminToken();
+    await server.gql('mutation { createQueue(input: { name: "bulk100" }) { name } }', {}, admin);
+    await server.gql('mutation { pauseQueue(name: "bulk100") { name } }', {}, admin);
+    const jobs = Array.from({ length: 100 }, () => ({ pi: { simulations: 1000 } }));
+    const submitted = await server.gql<any>('mutation($jobs: [JobSubmission!]!) { submitJobs(jobs: $jobs, options: { queue: "bulk100" }) { id } }', { jobs }, admin);
+    const ids: string[] = submitted.data.submitJobs.map((job: any) => job.id);
+    const counts = async () => (await server.gql<any>('{ jobCounts(queue: "bulk100") { queued cancelled } }', {}, admin)).data.jobCounts;
+
+    const page = await openPage({ width: 390, height: 844 });
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    // Search by id: one row.
+    await page.fill('input[name=search]', `#${ids[7]}`);
+    await page.press('input[name=search]', 'Enter');
+    await page.waitForFunction((id) => document.querySelectorAll('tr[data-job]').length === 1 && document.querySelector(`tr[data-job="${id}"]`), ids[7]);
+    // By queue name, 100 to a page.
+    await page.fill('input[name=search]', 'bulk100');
+    await page.press('input[name=search]', 'Enter');
+    await page.selectOption('select[name=pageSize]', '100');
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-job]').length === 100);
+    expect(await page.locator('[data-total]').getAttribute('data-total')).toBe('100');
+
+    const bulk = async (action: string, expected: string) => {
+      await page.locator('[data-select-all]').check();
+      await page.locator('[data-selected="100"]').waitFor();
+      await page.click(`[data-bulk=${action}]`);
+      const dialog = page.locator('dialog[data-confirm]');
+      expect(await dialog.innerText()).toContain(expected);
+      await dialog.locator('[data-confirm-action]').click();
+      await page.locator('[data-bulk-outcome="100/100"]').waitFor({ timeout: 20_000 });
+    };
+    await bulk('cancel', 'Cancel 100 jobs?');
+    expect(await counts()).toEqual({ queued: 0, cancelled: 100 });
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-job] [data-status=CANCELLED]').length === 100);
+    await shot(page, 'bulk-cancelled-phone');
+    await bulk('retry', 'Retry 100 jobs?');
+    expect(await counts()).toEqual({ queued: 100, cancelled: 0 });
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-job] [data-status=QUEUED]').length === 100);
+    await bulk('delete', 'Delete 100 jobs?');
+    expect(await counts()).toEqual({ queued: 0, cancelled: 0 });
+    // The empty list says what to do.
+    expect(await page.locator('[data-empty]').innerText()).toContain('No job matches');
+    await page.close();
+    expect(offsite).toEqual([]);
+  }, 60_000);
+
+  test('an admin creates a user, changes their role, disables them, unlocks a username and reads the login history', async () => {
+    const admin = await server.adminToken();
+    const page = await openPage();
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    await view(page, 'users');
+    const form = page.locator('form[aria-label="Create a user"]');
+    await form.locator('input[name=username]').fill('console-erin');
+    await form.locator('input[name=password]').fill('console-erin-password');
+    await form.locator('select[name=role]').selectOption('MANAGER');
+    await form.locator('button[type=submit]').click();
+    const row = page.locator('tr[data-user=console-erin]');
+    await row.waitFor();
+    expect(await row.locator('select[name=role]').inputValue()).toBe('MANAGER');
+    await server.login('console-erin', 'console-erin-password');
+    await row.locator('select[name=role]').selectOption('USER');
+    await page.locator('[data-notice]', { hasText: 'console-erin is now USER' }).waitFor();
+    await row.locator('[data-toggle-disabled]').click();
+    await row.locator('[data-disabled=true]').waitFor();
+    const refused = await server.gql<any>('mutation { login(username: "console-erin", password: "console-erin-password") { token } }');
+    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await server.gql<any>('{ users(first: 100) { edges { node { username role disabled } } } }', {}, admin)).data.users.edges.map((e: any) => e.node).find((u: any) => u.username === 'console-erin')).toEqual({ username: 'console-erin', role: 'USER', disabled: true });
+    await shot(page, 'users-wide');
+
+    // Five wrong passwords lock a username; the admin ends that from the Users view.
+    for (let i = 0; i < 6; i++) await server.gql('mutation { login(username: "admin", password: "wrong-password!") { token } }');
+    expect((await server.gql<any>(`mutation { login(username: "admin", password: "${ADMIN_PASSWORD}") { token } }`)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    await page.fill('form[aria-label="Unlock a username"] input[name=username]', 'admin');
+    await page.click('[data-unlock]');
+    await page.locator('[data-notice]', { hasText: 'admin may try' }).waitFor();
+    expect(await server.login('admin', ADMIN_PASSWORD)).toBeString();
+
+    // The history shows the refusals, filtered.
+    await view(page, 'logins');
+    const filters = page.locator('form[aria-label="Filter the login history"]');
+    await filters.locator('input[name=username]').fill('admin');
+    await filters.locator('select[name=success]').selectOption('false');
+    await filters.locator('button[type=submit]').click();
+    // The filtered answer replaces the unfiltered rows: wait for it (only admin's rows, a throttled one among them).
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('tr[data-history]')];
+      return rows.some((tr) => tr.textContent!.includes('throttled')) && rows.every((tr) => tr.querySelector('td:nth-child(2)')?.textContent === 'admin');
+    });
+    expect(new Set(await page.locator('tr[data-history] td:nth-child(2)').allInnerTexts())).toEqual(new Set(['admin']));
+    await shot(page, 'logins-history');
+    await page.close();
+    expect(offsite).toEqual([]);
+  }, 30_000);
 });

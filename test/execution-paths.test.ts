@@ -60,6 +60,34 @@ const GROUP_EVENT = 'a group executes an event once for all its members, from th
 
 /** Each hook of ours that some way skips, the ways, and why that is safe there. */
 const SKIPS: Record<PluginName, Partial<Record<Family, { paths: Path[]; why: string }>>> = {
+  tracedPhases: {},
+  tracedExecution: {},
+  persistedQueries: {
+    onParams: {
+      paths: ['fastPath', 'cacheHit', 'graphqlWs', 'fanOutJoin', 'fanOutEvent'],
+      why: 'APQ is an HTTP protocol: routes.ts sends every request naming extensions.persistedQuery to Yoga, before the cache and the fast path; graphql-ws clients send whole documents',
+    },
+  },
+  sseSingleConnection: {
+    onRequest: {
+      paths: ['fastPath', 'cacheHit', 'graphqlWs', 'fanOutJoin', 'fanOutEvent'],
+      why: 'only graphql-sse’s single-connection requests (a reservation PUT, a stream token) are for it, and routes.ts sends those to Yoga; no other way carries one',
+    },
+  },
+  nonEmptyBatches: {
+    onRequestParse: { paths: ['fastPath', 'cacheHit', 'graphqlWs', 'fanOutJoin', 'fanOutEvent'], why: `a batch is a JSON array, which routes.ts sends to Yoga; ${HTTP_LAYER}` },
+  },
+  deferStream: {
+    onValidate: {
+      paths: ['fastPath', 'cacheHit', 'fanOutEvent'],
+      why: `routes.ts sends documents naming @defer or @stream to Yoga, never to the fast path or the cache; ${GROUP_EVENT}`,
+    },
+  },
+  phaseMetrics: {
+    onParse: { paths: ['fastPath', 'cacheHit', 'fanOutEvent'], why: `parse and validate are timed at a document's first sight: ${FIRST_SIGHT}; ${GROUP_EVENT}` },
+    onValidate: { paths: ['fastPath', 'cacheHit', 'fanOutEvent'], why: `parse and validate are timed at a document's first sight: ${FIRST_SIGHT}; ${GROUP_EVENT}` },
+    onExecute: { paths: ['cacheHit'], why: 'a hit executes nothing (metrics.cachedAnswer counts it)' },
+  },
   csrfPrevention: {
     onRequestParse: {
       paths: ['fastPath', 'cacheHit', 'graphqlWs', 'fanOutJoin', 'fanOutEvent'],
@@ -270,4 +298,5 @@ describe('the execution paths', () => {
 });
 
 /** Our plugins as the server builds them (fresh instances: only their hooks are read). */
-const plugins = () => graphqlPlugins(server.running.app, createResponseCache(server.running.app)) as unknown as Record<PluginName, object>;
+// Metrics given (never called here), as the server has them: the phase-metrics plugin is then in the list.
+const plugins = () => graphqlPlugins(server.running.app, createResponseCache(server.running.app), {} as never) as unknown as Record<PluginName, object>;

@@ -53,9 +53,9 @@ describe('the fast path', () => {
     const cors = await post('{ __typename }', { origin: 'http://example.test' });
     expect(cors.status).toBe(200);
     expect(cors.headers.get('access-control-allow-origin')).toBe('http://example.test');
-    // A "simple" content type that only mentions JSON needs the CSRF header, as it does through Yoga.
+    // A "simple" content type that only mentions JSON needs the CSRF header (with a cookie), as it does through Yoga.
     for (const contentType of ['text/plain;application/json', 'text/plain; charset=application/json']) {
-      const simple = await fetch(server.url, { method: 'POST', headers: { 'content-type': contentType }, body: JSON.stringify({ query: '{ __typename }' }) });
+      const simple = await fetch(server.url, { method: 'POST', headers: { 'content-type': contentType, cookie: 'a=b' }, body: JSON.stringify({ query: '{ __typename }' }) });
       expect(simple.status).toBe(403);
       expect(((await simple.json()) as any).errors[0].extensions.code).toBe('FORBIDDEN');
     }

@@ -31,7 +31,14 @@ const MIN_OPERATIONS = Math.min(2_000, RUNS * SLOTS * 0.75);
 const COLLECT = process.env.FUZZ_COLLECT === '1';
 /** FUZZ_FAMILIES=websocket,compat: only these kinds of operation (to check one fix quickly). */
 const FAMILIES = process.env.FUZZ_FAMILIES?.split(',').filter(Boolean);
+/** A probe slower than this during a batch is looked into (each operation replayed alone); it fails nothing by itself. */
 const PROBE_LIMIT_MS = 100;
+/**
+ * A stall is confirmed when, with one operation running alone, `{ __typename }` takes this many times as long as the
+ * same server's idle probes measured just before (and more than PROBE_LIMIT_MS): a busy machine slows both alike,
+ * so the verdict never rests on a fixed number of milliseconds.
+ */
+const STALL_FACTOR = 10;
 const PROBE_INTERVAL_MS = 50;
 /** Much longer than anything legitimate takes here: an answer later than this is a stall. */
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -249,6 +256,13 @@ class LatencyProbe {
     return { result, worst: Math.max(worst, last), last };
   }
 
+  /** The median of a few unrecorded probes on a settled server: what "prompt" means on this machine right now. */
+  async idleMs(): Promise<number> {
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) samples.push(await this.once(false));
+    return samples.sort((a, b) => a - b)[2]!;
+  }
+
   /** Waits until the server answers promptly again (after a stall a shrinking step caused); restarts a dead one. */
   async settle() {
     const deadline = now() + 60_000;
@@ -288,6 +302,8 @@ function checkGraphQLPayload(payload: unknown, problems: string[]) {
 const CONTRACT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'UNAVAILABLE',
   'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
+  // Apollo's automatic persisted queries answer in Apollo's own codes, which its clients act on (docs/clients.md).
+  'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_MISMATCH',
 ]);
 
 /** Reads a streaming answer for a short while, then lets it go. */
@@ -507,10 +523,10 @@ const isStall = (problem: Problem) => problem.operation === null && problem.prob
 /**
  * Sends the operations concurrently, then checks the server is alive and was responsive throughout. A slow probe
  * counts when one operation reproduces it alone, twice (the issue's rule: while any single bad request runs,
- * `{ __typename }` answers within 100 ms); several expensive requests at once on two cores, or a hiccup of the
- * machine, don't.
+ * `{ __typename }` stays prompt, judged against idle probes of the same run: see STALL_FACTOR); several expensive
+ * requests at once on two cores, or a hiccup of the machine, don't.
  */
-async function runBatch(operations: FuzzOperation[], confirmStalls = true): Promise<Problem[]> {
+async function runBatch(operations: FuzzOperation[], confirmStalls = true, stallLimitMs = PROBE_LIMIT_MS): Promise<Problem[]> {
   // An uncaught error a previous batch caused may surface only now (Bun prints it, then exits, tens of ms later).
   const between = target.newStderr();
   if (between || !target.alive) {
@@ -541,8 +557,8 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true): Prom
     const state = target.alive ? (Number.isFinite(last) ? 'printed an uncaught error and is still running' : 'is still running but not answering') : target.describeState();
     const stderr = printed + target.newStderr();
     problems.push({ operation: null, problem: `server ${state}: ${Target.uncaught(stderr)}; stderr: ${snippet(stderr, 1500)}\nlast log lines:\n  ${target.lastLog()}` });
-  } else if (worst > PROBE_LIMIT_MS) {
-    const stall = { operation: null, problem: `{ __typename } took ${Math.round(worst)} ms (limit ${PROBE_LIMIT_MS})` };
+  } else if (worst > stallLimitMs) {
+    const stall = { operation: null, problem: `{ __typename } took ${Math.round(worst)} ms (limit ${Math.round(stallLimitMs)})` };
     if (!confirmStalls) problems.push(stall);
     else {
       const alone = await replayAlone(operations, isStall, 2);
@@ -566,7 +582,8 @@ async function replayAlone(operations: FuzzOperation[], matches: (problem: Probl
     let reproduced: Problem | undefined;
     for (let attempt = 0; attempt < times; attempt++) {
       await probe.settle();
-      reproduced = (await runBatch([operation], false)).find(matches);
+      const stallLimitMs = Math.max(PROBE_LIMIT_MS, STALL_FACTOR * (await probe.idleMs()));
+      reproduced = (await runBatch([operation], false, stallLimitMs)).find(matches);
       if (!reproduced) break;
     }
     if (reproduced) return { operation, problem: reproduced };

@@ -61,10 +61,10 @@ describe('query limits', () => {
     expect(body.errors[0].message).toContain('exceeds the limit of 4096 bytes');
   });
 
-  test('GET queries need a CSRF header; mutations are not allowed over GET', async () => {
+  test('GET queries carrying a cookie need a CSRF header; mutations are not allowed over GET', async () => {
     const query = encodeURIComponent('{ me { id } }');
-    expect((await fetch(`${server.url}?query=${query}`)).status).toBe(403);
-    const ok = await fetch(`${server.url}?query=${query}`, { headers: { 'graphql-preflight': '1' } });
+    expect((await fetch(`${server.url}?query=${query}`, { headers: { cookie: 'a=b' } })).status).toBe(403);
+    const ok = await fetch(`${server.url}?query=${query}`, { headers: { 'graphql-preflight': '1', cookie: 'a=b' } });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ data: { me: null } });
     const mutation = encodeURIComponent('mutation { logout }');

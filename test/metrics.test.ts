@@ -1,18 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ConfigError, loadConfig } from '../src/config';
 import { isLoopback, metricsAllowed } from '../src/http/metrics';
+import { parseExposition } from './helpers/metrics';
 import { ADMIN_PASSWORD, startTestServer, subscribe, type TestServer, until } from './helpers/server';
-
-/** The exposition text as `name{labels}` → value (labels as written, in prom-client's order). */
-function parseExposition(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
-}
 
 describe('/metrics', () => {
   const upstream = Bun.serve({
@@ -48,8 +38,19 @@ describe('/metrics', () => {
     await server.gql('mutation { resumeQueue(name: "held") { paused } }', {}, admin);
     await until(async () => (await scrape()).get('jobgraph_jobs_finished_total{state="SUCCEEDED",queue="held",kind="PI"}') === 3, 'the held jobs to finish');
     const done = await scrape();
-    expect(done.has('jobgraph_jobs{state="QUEUED",queue="held",kind="PI"}')).toBe(false);
+    // Known labels stay, at 0: a dashboard shows 0 rather than "no data".
+    expect(done.get('jobgraph_jobs{state="QUEUED",queue="held",kind="PI"}')).toBe(0);
     expect(done.get('jobgraph_queue_depth{queue="held"}')).toBe(0);
+  });
+
+  test('delayed jobs are counted apart: QUEUED, not yet due', async () => {
+    await server.gql('mutation { createQueue(input: { name: "later" }) { name } }', {}, admin);
+    for (let i = 0; i < 2; i++) await server.gql('mutation { submitPiJob(input: { simulations: 1000, queue: "later", delayMs: 3600000 }) { id } }', {}, admin);
+    const samples = await scrape();
+    expect(samples.get('jobgraph_jobs_delayed{queue="later"}')).toBe(2);
+    expect(samples.get('jobgraph_jobs{state="QUEUED",queue="later",kind="PI"}')).toBe(2);
+    await server.gql('mutation { cancelJobs(filter: { queue: "later" }) }', {}, admin);
+    expect((await scrape()).has('jobgraph_jobs_delayed{queue="later"}')).toBe(false);
   });
 
   test('process metrics and the pool are there from the start', async () => {

@@ -18,9 +18,8 @@ describe('the quote server', () => {
       const options = { timeoutMs: 1000, udpRetries: 0 };
       const started = performance.now();
       const [tcp, udp] = await Promise.all([fetchTcpQuote(server, options), fetchUdpQuote(server, options)]);
-      const elapsed = performance.now() - started;
-      expect(elapsed).toBeGreaterThanOrEqual(95);
-      expect(elapsed).toBeLessThan(400);
+      // Never sooner than the latency (an upper bound would be about this machine's load, not the server).
+      expect(performance.now() - started).toBeGreaterThanOrEqual(95);
       for (const [quote, transport] of [[tcp, 'T'], [udp, 'U']] as const) {
         const match = MESSAGE.exec(quote.raw)!;
         expect(match[1]).toBe(transport);
@@ -73,6 +72,8 @@ describe('quotes through the API', () => {
 
   test('1..8 quotes on TCP and UDP, fetched in parallel (8 take one latency, not eight)', async () => {
     for (const protocol of ['TCP', 'UDP']) {
+      // One quote's time in this run: n fetched one after another would take n times it; in parallel, about it.
+      let single = DELAY_S;
       for (const concurrency of [1, 3, 8]) {
         const result = await quotes(protocol, concurrency);
         expect(result.errors).toBeUndefined();
@@ -82,7 +83,9 @@ describe('quotes through the API', () => {
         for (const raw of batch.quotes) expect(raw).toMatch(new RegExp(`^${protocol[0]}\\d{3}: `));
         expect(batch.items.map((item: { raw: string }) => item.raw)).toEqual(batch.quotes);
         expect(batch.seconds).toBeGreaterThanOrEqual(DELAY_S * 0.95);
-        expect(batch.seconds).toBeLessThan(DELAY_S * 1.1 + 0.1);
+        if (concurrency === 1) single = Math.max(single, batch.seconds);
+        // Half of what one after another would take, at most.
+        else expect(batch.seconds).toBeLessThan((single * (concurrency + 1)) / 2);
       }
     }
   });

@@ -62,6 +62,18 @@ describe('seed calculator: `bun run calc` as its client', () => {
     expect(lines).toHaveLength(9);
   });
 
+  test('--format python writes numbers as the source did (3819.0, 1e+16, 1.5e-05); errors as they are', async () => {
+    const user = await server.userWithRole('USER');
+    const file = join(dir, 'python.txt');
+    await Bun.write(file, '3819\n38 - 83 - 52 + 30 - 24 - 89 / 66 + 18 / 7 * 77\n10 ^ 16\n3 / 200000\n-2 * 3\n1 / 0\n');
+    const { code, stdout } = await calc(file, '--format', 'python', '--url', server.url, '--token', user.token);
+    expect(code).toBe(0);
+    expect(stdout).toBe('3819.0\n105.65151515151518\n1e+16\n1.5e-05\n-6.0\nerror: division by zero at column 3\n');
+    const refused = await calc(file, '--format', 'perl', '--url', server.url, '--token', user.token);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--format is js or python');
+  });
+
   test('a read-only SECRETARY may not submit: the client exits 1 naming the roles that may', async () => {
     const secretary = await server.userWithRole('SECRETARY');
     const file = join(dir, 'one.txt');

@@ -108,11 +108,68 @@ describe('seed 002: the relay over plain HTTP, anonymous (ANONYMOUS_ACCESS=relay
     const typed = await server.gql('{ html: restaurant(id: "html") { name } empty: restaurant(id: "empty") { name } json: restaurant(id: "nope") { name } }');
     expect(typed).toMatchObject({ data: { html: null, empty: null, json: null } });
     expect(typed.errors).toBeUndefined();
-    expect(await relayGet('restaurant/html')).toMatchObject({ status: 404, body: null });
+    // GET /relay/… passes the upstream's page through as it came.
+    const html = await fetch(server.url.replace('/graphql', '/relay/restaurant/html'));
+    expect(html.status).toBe(404);
+    expect(html.headers.get('content-type')).toBe('text/html');
+    expect(await html.text()).toBe('<html>Not Found</html>');
     const escape = await relayGet('..%2f..%2fetc');
     expect(escape.status).toBe(400);
     expect(escape.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect((await fetch(server.url.replace('/graphql', '/relay/restaurant'), { method: 'POST' })).status).toBe(405);
+  });
+
+  test('any content type passes through GET /relay/<path> as sent (nosniff), and is cached; GraphQL says it is not JSON', async () => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x00, 0x80]);
+    upstream.routes.set('menu.html', () => new Response('<h1>Menu</h1>', { headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'max-age=60' } }));
+    upstream.routes.set('menu.txt', () => new Response('soupe, 7.5\n', { headers: { 'content-type': 'text/plain', 'cache-control': 'max-age=60' } }));
+    upstream.routes.set('logo.png', () => new Response(png, { headers: { 'content-type': 'image/png', 'cache-control': 'max-age=60' } }));
+    for (const [path, type, body] of [
+      ['menu.html', 'text/html; charset=utf-8', '<h1>Menu</h1>'],
+      ['menu.txt', 'text/plain', 'soupe, 7.5\n'],
+      ['logo.png', 'image/png', png],
+    ] as const) {
+      for (const xCache of ['MISS', 'HIT']) {
+        const response = await fetch(server.url.replace('/graphql', `/relay/${path}`));
+        expect(response.status).toBe(200);
+        expect(response.headers.get('content-type')).toBe(type);
+        expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(response.headers.get('x-cache')).toBe(xCache);
+        const got = new Uint8Array(await response.arrayBuffer());
+        expect(got).toEqual(typeof body === 'string' ? new TextEncoder().encode(body) : body);
+      }
+      expect(upstream.count(path)).toBe(1);
+    }
+    // The stored bytes survive a restart: read back from the database as they were.
+    expect((await cachedStatuses()).map((row) => row.url).filter((url) => url.endsWith('logo.png'))).toHaveLength(1);
+    const typed = await server.gql('{ relay(path: "menu.html") { status } }');
+    expect(typed.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
+    expect(typed.errors?.[0]?.message).toContain('not JSON (text/html; charset=utf-8)');
+  });
+
+  test('GET /relay is the upstream’s root', async () => {
+    upstream.routes.set('', () => upstream.json({ service: 'restaurants' }, { 'cache-control': 'max-age=60' }));
+    const root = await relayGet('');
+    expect(root).toMatchObject({ status: 200, body: { service: 'restaurants' } });
+    const bare = await fetch(server.url.replace('/graphql', '/relay'));
+    expect(bare.status).toBe(200);
+    expect(await bare.json()).toEqual({ service: 'restaurants' });
+  });
+
+  test('an admin clears the relay cache: the next GET asks the upstream again; others may not', async () => {
+    await relayGet('restaurant');
+    const asked = upstream.count('restaurant');
+    expect((await relayGet('restaurant')).headers.get('x-cache')).toBe('HIT');
+    const admin = await server.adminToken();
+    const user = await server.userWithRole('USER');
+    const refused = await server.gql('mutation { clearRelayCache }', {}, user.token);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const cleared = await server.gql('mutation { clearRelayCache }', {}, admin);
+    expect(cleared.data!.clearRelayCache).toBeGreaterThanOrEqual(1);
+    expect(await cachedStatuses()).toEqual([]);
+    const again = await relayGet('restaurant');
+    expect(again.headers.get('x-cache')).toBe('MISS');
+    expect(upstream.count('restaurant')).toBe(asked + 1);
   });
 
   test('`bun run dishes` with no credentials: the restaurants, and one restaurant’s dishes, “1 dish”', async () => {
@@ -125,7 +182,7 @@ describe('seed 002: the relay over plain HTTP, anonymous (ANONYMOUS_ACCESS=relay
     expect(out).toContain('Chez Bun (r1)');
     expect(out).toContain('Soupe à l’oignon  7.50   gratinée');
     expect(out).toEndWith('\n1 dish\n');
-  });
+  }, 60_000);
 });
 
 describe('seed 002 without ANONYMOUS_ACCESS: the relay needs a token', () => {
@@ -151,5 +208,28 @@ describe('seed 002 without ANONYMOUS_ACCESS: the relay needs a token', () => {
     expect(await allowed.json()).toEqual(RESTAURANTS);
     await expect(runDishesCli({ url: server.url })).rejects.toThrow('the server does not open its relay to everyone');
     expect(await runDishesCli({ url: server.url, token })).toEndWith('2 restaurants\n');
+  });
+});
+
+describe('seed 002: an upstream that cannot be reached', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // A port that was free a moment ago: nothing answers there.
+    const closed = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() });
+    const base = `http://127.0.0.1:${closed.port}/api/`;
+    closed.stop(true);
+    server = await startTestServer({ RELAY_UPSTREAM: base, ANONYMOUS_ACCESS: 'relay' });
+  });
+  afterAll(() => server.stop());
+
+  test('GET /relay/… is 502 with the source relay’s words; GraphQL says UNAVAILABLE', async () => {
+    const response = await fetch(server.url.replace('/graphql', '/relay/restaurant'));
+    expect(response.status).toBe(502);
+    const error = ((await response.json()) as any).errors[0];
+    expect(error.message).toBe("Remote server didn't provide a proper response.");
+    expect(error.extensions).toMatchObject({ code: 'UNAVAILABLE', reason: 'UPSTREAM_UNREACHABLE' });
+    expect(error.extensions.detail).toContain('RELAY_UPSTREAM/restaurant could not be reached');
+    const typed = await server.gql('{ relay(path: "restaurant") { status } }');
+    expect(typed.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
   });
 });

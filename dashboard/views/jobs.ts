@@ -1,10 +1,11 @@
-// Jobs: filters, pages with totals, each row live (status, progress, duration), the actions the role allows, and
-// one job's input, result and history.
+// Jobs: search and filters, pages with totals, each row live (status, progress, duration), the actions the role
+// allows on one row or on the rows selected, and one job's input, result and history.
 import { useMemo, useState } from 'preact/hooks';
 import { type ApiError, gql, type Me } from '../api';
-import { ErrorLine, formatTime, html, isFinal, JOB_FIELDS, JOB_KINDS, JOB_STATUSES, type JobRow, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useLiveJob, useTicker } from '../ui';
+import { BULK_ACTIONS, type BulkAction, type BulkOutcome, runBulk } from '../bulk';
+import { Confirm, DateTime, Empty, ErrorLine, html, isFinal, type JobStatus, TableBox, JOB_FIELDS, JOB_KINDS, JOB_STATUSES, type JobRow, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useLiveJob, useTicker } from '../ui';
 
-const PAGE_SIZE = 20;
+const PAGE_SIZES = [20, 50, 100];
 /** Counts the list's reads (see the rows' keys). */
 let reads = 0;
 
@@ -12,8 +13,8 @@ interface Page {
   jobs: { totalCount: number; edges: { node: JobRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
 }
 
-const JOBS_QUERY = `query Jobs($first: Int, $after: String, $status: JobStatus, $kind: JobKind, $queue: String, $owner: ID) {
-  jobs(first: $first, after: $after, status: $status, kind: $kind, queue: $queue, owner: $owner) {
+const JOBS_QUERY = `query Jobs($first: Int, $after: String, $status: JobStatus, $kind: JobKind, $queue: String, $owner: ID, $search: String) {
+  jobs(first: $first, after: $after, status: $status, kind: $kind, queue: $queue, owner: $owner, search: $search) {
     totalCount edges { node { ${JOB_FIELDS} } } pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -28,6 +29,7 @@ const RESULT_FIELDS = `result {
 }`;
 
 interface Filters {
+  search: string;
   queue: string;
   status: string;
   kind: string;
@@ -35,19 +37,26 @@ interface Filters {
 }
 
 export function JobsView({ me }: { me: Me }) {
-  const [filters, setFilters] = useState<Filters>({ queue: '', status: '', kind: '', owner: '' });
+  const [filters, setFilters] = useState<Filters>({ search: '', queue: '', status: '', kind: '', owner: '' });
+  // Rows ticked for a bulk action, with the status each had when read (which actions apply).
+  const [checked, setChecked] = useState<Map<string, JobStatus>>(new Map());
+  const [pending, setPending] = useState<BulkAction | null>(null);
+  const [outcome, setOutcome] = useState<BulkOutcome | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [pageSize, setPageSize] = useState(PAGE_SIZES[0]!);
   // The cursors of the pages before this one: Previous pops one.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [selected, setSelected] = useState<string | null>(null);
   const [actionError, setActionError] = useState<ApiError | null>(null);
   const after = cursors.at(-1) ?? null;
   const variables = {
-    first: PAGE_SIZE,
+    first: pageSize,
     after,
     status: filters.status || null,
     kind: filters.kind || null,
     queue: filters.queue || null,
     owner: filters.owner || null,
+    search: filters.search.trim() || null,
   };
   const page = usePolled(() => gql<Page>(JOBS_QUERY, variables), 0, [JSON.stringify(variables)]);
   const queues = usePolled(() => gql<{ queues: { name: string }[] }>('{ queues { name } }'), 0);
@@ -58,6 +67,25 @@ export function JobsView({ me }: { me: Me }) {
   const setFilter = (name: keyof Filters) => (event: Event) => {
     setFilters({ ...filters, [name]: (event.target as HTMLSelectElement).value });
     setCursors([null]);
+    setChecked(new Map());
+  };
+  const rows = page.data?.jobs.edges.map(({ node }) => node) ?? [];
+  const toggle = (job: JobRow) => {
+    const next = new Map(checked);
+    if (next.has(job.id)) next.delete(job.id);
+    else next.set(job.id, job.status);
+    setChecked(next);
+  };
+  const allOnPage = rows.length > 0 && rows.every((job) => checked.has(job.id));
+  const toggleAll = () => setChecked(allOnPage ? new Map() : new Map(rows.map((job) => [job.id, job.status])));
+  const targets = (action: BulkAction) => [...checked].filter(([, status]) => action.applies(status)).map(([id]) => id);
+  const runPending = async () => {
+    const action = pending!;
+    setBusy(true);
+    setOutcome(await runBulk(action, { ids: targets(action) }));
+    setBusy(false);
+    setChecked(new Map());
+    page.reload();
   };
   const act = async (query: string, id: string, reload: boolean) => {
     setActionError(null);
@@ -70,13 +98,24 @@ export function JobsView({ me }: { me: Me }) {
   };
 
   const readNumber = useMemo(() => ++reads, [page.data]);
+  const canAct = me.role !== 'SECRETARY';
   const total = page.data?.jobs.totalCount ?? 0;
   const pageNumber = cursors.length;
   const select = (name: keyof Filters, label: string, options: string[]) =>
     html`<label>${label} <select name=${name} value=${filters[name]} onChange=${setFilter(name)}><option value="">all</option>${options.map((o) => html`<option value=${o}>${o}</option>`)}</select></label>`;
+  const searchForm = (event: Event) => {
+    event.preventDefault();
+    const text = new FormData(event.target as HTMLFormElement).get('search');
+    setFilters({ ...filters, search: String(text ?? '') });
+    setCursors([null]);
+    setChecked(new Map());
+  };
+  const filtered = Object.values(filters).some(Boolean);
   return html`<section>
     <h2>Jobs</h2>
-    <form class="filters" onSubmit=${(e: Event) => e.preventDefault()}>
+    <form class="filters" role="search" onSubmit=${searchForm}>
+      <label class="wide">Search <input type="search" name="search" value=${filters.search} placeholder="id, owner, queue, kind, status or text in the input" /></label>
+      <button type="submit">Search</button>
       ${select('queue', 'Queue', queues.data?.queues.map((q) => q.name) ?? [])}
       ${select('status', 'Status', JOB_STATUSES)}
       ${select('kind', 'Kind', JOB_KINDS)}
@@ -87,21 +126,47 @@ export function JobsView({ me }: { me: Me }) {
         : me.role === 'MANAGER' || me.role === 'SECRETARY'
           ? html`<label>Owner id <input name="owner" size="4" value=${filters.owner} onChange=${setFilter('owner')} /></label>`
           : null}
+      <label>Per page <select name="pageSize" value=${pageSize} onChange=${(e: Event) => (setPageSize(Number((e.target as HTMLSelectElement).value)), setCursors([null]))}>${PAGE_SIZES.map((n) => html`<option value=${n}>${n}</option>`)}</select></label>
       <button type="button" onClick=${page.reload}>Refresh</button>
     </form>
     <${ErrorLine} error=${page.error ?? actionError} />
-    <table class="jobs">
-      <thead><tr><th>#</th><th>Kind</th><th>Queue</th><th>Owner</th><th>Status</th><th>Progress</th><th>Duration</th><th>Created</th><th></th></tr></thead>
+    ${canAct
+      ? html`<div class="bulk" role="toolbar" aria-label="Actions on the selected jobs">
+          <strong data-selected=${checked.size}>${checked.size} selected</strong>
+          ${BULK_ACTIONS.map((action) => {
+            const count = targets(action).length;
+            return html`<button type="button" class=${action.danger ? 'danger' : ''} data-bulk=${action.name} disabled=${busy || count === 0} onClick=${() => (setOutcome(null), setPending(action))}>${action.label} ${count || ''}</button>`;
+          })}
+          ${checked.size ? html`<button type="button" class="link" onClick=${() => setChecked(new Map())}>Clear selection</button>` : null}
+          <span role="status" aria-live="polite" data-bulk-outcome=${outcome ? `${outcome.done}/${outcome.asked}` : ''}>${outcome ? describeOutcome(outcome) : busy ? 'Working…' : ''}</span>
+        </div>`
+      : null}
+    ${pending
+      ? html`<${Confirm}
+          message=${`${pending.label} ${targets(pending).length} job${targets(pending).length === 1 ? '' : 's'}? ${pending.explain}`}
+          action=${`${pending.label} ${targets(pending).length}`}
+          danger=${pending.danger}
+          onConfirm=${runPending}
+          onClose=${() => setPending(null)}
+        />`
+      : null}
+    ${page.data && rows.length === 0
+      ? html`<${Empty}>${filtered ? 'No job matches this search or these filters. Clear them (choose "all") or search for something else.' : 'No jobs yet. Submit one from the Submit view, with submitJobs over the API, or `bun run jg submit` from a terminal.'}</${Empty}>`
+      : html`<${TableBox} label="Jobs"><table class="jobs">
+      <thead><tr>
+        ${canAct ? html`<th><input type="checkbox" aria-label="Select every job on this page" checked=${allOnPage} onChange=${toggleAll} data-select-all /></th>` : null}
+        <th>#</th><th>Kind</th><th>Queue</th><th>Owner</th><th>Status</th><th>Progress</th><th>Duration</th><th>Created</th><th><span class="visually-hidden">Actions</span></th>
+      </tr></thead>
       <tbody>
-        ${(page.data?.jobs.edges ?? []).map(
+        ${rows.map(
           // Keyed by the read too: a row read again (after a retry, say) starts following its job afresh.
-          ({ node }) => html`<${JobLine} key=${`${node.id}:${readNumber}`} initial=${node} open=${selected === node.id} onToggle=${() => setSelected(selected === node.id ? null : node.id)} act=${me.role === 'SECRETARY' ? null : act} />`,
+          (node) => html`<${JobLine} key=${`${node.id}:${readNumber}`} initial=${node} open=${selected === node.id} onToggle=${() => setSelected(selected === node.id ? null : node.id)} act=${canAct ? act : null} checked=${canAct ? checked.has(node.id) : null} onCheck=${() => toggle(node)} />`,
         )}
       </tbody>
-    </table>
+    </table></${TableBox}>`}
     <p class="pager">
       <button disabled=${pageNumber === 1} onClick=${() => setCursors(cursors.slice(0, -1))}>‹ Previous</button>
-      <span data-total=${total}>Page ${pageNumber} of ${Math.max(1, Math.ceil(total / PAGE_SIZE))} · ${total} job${total === 1 ? '' : 's'}</span>
+      <span data-total=${total}>Page ${pageNumber} of ${Math.max(1, Math.ceil(total / pageSize))} · ${total} job${total === 1 ? '' : 's'}</span>
       <button disabled=${!page.data?.jobs.pageInfo.hasNextPage} onClick=${() => setCursors([...cursors, page.data!.jobs.pageInfo.endCursor])}>Next ›</button>
     </p>
   </section>`;
@@ -109,26 +174,31 @@ export function JobsView({ me }: { me: Me }) {
 
 type Act = (query: string, id: string, reload: boolean) => Promise<void>;
 
-/** `act` is null for the read-only SECRETARY: no action buttons. */
-function JobLine({ initial, open, onToggle, act }: { initial: JobRow; open: boolean; onToggle: () => void; act: Act | null }) {
+const describeOutcome = ({ action, asked, done, failures }: BulkOutcome) =>
+  `${action.past} ${done} of ${asked} job${asked === 1 ? '' : 's'}${failures.length ? ` · ${failures.length} refused (${failures[0]})` : ''}`;
+
+/** `act` and `checked` are null for the read-only SECRETARY: no action buttons, no selection. */
+function JobLine({ initial, open, onToggle, act, checked, onCheck }: { initial: JobRow; open: boolean; onToggle: () => void; act: Act | null; checked: boolean | null; onCheck: () => void }) {
   const { job } = useLiveJob(initial);
   const now = useTicker(500, job.status === 'RUNNING');
+  const columns = checked === null ? 10 : 11;
   return html`<tr data-job=${job.id} class=${open ? 'open' : ''}>
-      <td><button class="link" onClick=${onToggle} title="Details">${job.id}</button></td>
+      ${checked === null ? null : html`<td><input type="checkbox" aria-label=${`Select job ${job.id}`} checked=${checked} onChange=${onCheck} data-select=${job.id} /></td>`}
+      <td><button class="link" onClick=${onToggle} aria-expanded=${open} aria-label=${`Job ${job.id}: details`}>${job.id}</button></td>
       <td>${job.kind}</td>
       <td>${job.queue}</td>
-      <td>${job.owner?.username ?? '—'}</td>
+      <td data-owner>${job.owner?.username ?? '—'}</td>
       <td><${StatusBadge} status=${job.status} /></td>
       <td><${ProgressBar} value=${progressOf(job)} /></td>
       <td class="num">${jobDuration(job, now)}</td>
-      <td>${formatTime(job.createdAt)}</td>
+      <td><${DateTime} iso=${job.createdAt} /></td>
       <td class="actions">
         ${act && !isFinal(job.status) ? html`<button onClick=${() => act('mutation($id: ID!) { cancelJob(id: $id) { id status } }', job.id, false)}>Cancel</button>` : null}
         ${act && (job.status === 'FAILED' || job.status === 'CANCELLED') ? html`<button onClick=${() => act('mutation($id: ID!) { retryJob(id: $id) { id status } }', job.id, true)}>Retry</button>` : null}
         ${act && job.status !== 'RUNNING' ? html`<button class="danger" onClick=${() => confirm(`Delete job ${job.id}?`) && act('mutation($id: ID!) { deleteJob(id: $id) }', job.id, true)}>Delete</button>` : null}
       </td>
     </tr>
-    ${open ? html`<tr class="detail"><td colspan="9"><${JobDetail} id=${job.id} status=${job.status} /></td></tr>` : null}`;
+    ${open ? html`<tr class="detail"><td colspan=${columns}><${JobDetail} id=${job.id} status=${job.status} /></td></tr>` : null}`;
 }
 
 interface Detail {
@@ -146,7 +216,7 @@ function JobDetail({ id, status }: { id: string; status: string }) {
     <div><h4>Result</h4>${job.error ? html`<p class="error">${job.error}</p>` : null}<pre>${job.result ? JSON.stringify(job.result, null, 2) : '—'}</pre></div>
     <div>
       <h4>Events (attempt ${job.attempts} of ${job.maxAttempts})</h4>
-      <ol class="events">${job.events.map((e) => html`<li><time>${formatTime(e.at)}</time> ${e.type}${e.payload ? html` <code>${JSON.stringify(e.payload)}</code>` : null}</li>`)}</ol>
+      <ol class="events">${job.events.map((e) => html`<li><${DateTime} iso=${e.at} /> ${e.type}${e.payload ? html` <code>${JSON.stringify(e.payload)}</code>` : null}</li>`)}</ol>
     </div>
   </div>`;
 }

@@ -2,7 +2,7 @@
 // edit, create and delete for admins.
 import { useState } from 'preact/hooks';
 import { type ApiError, gql, type Me } from '../api';
-import { ErrorLine, html, usePolled } from '../ui';
+import { ErrorLine, html, usePolled, TableBox } from '../ui';
 
 interface Queue {
   name: string;
@@ -51,7 +51,7 @@ export function QueuesView({ me }: { me: Me }) {
   return html`<section>
     <h2>Queues</h2>
     <${ErrorLine} error=${queues.error ?? error} />
-    <table class="queues">
+    <${TableBox} label="Queues"><table class="queues">
       <thead><tr><th>Queue</th><th>State</th><th>Concurrency</th><th>Max length</th><th>Queued</th><th>Running</th><th>Succeeded</th><th>Failed</th><th>Cancelled</th><th></th></tr></thead>
       <tbody>
         ${(queues.data?.queues ?? []).map((queue) =>
@@ -88,7 +88,7 @@ export function QueuesView({ me }: { me: Me }) {
               </tr>`,
         )}
       </tbody>
-    </table>
+    </table></${TableBox}>
     ${me.role === 'USER' ? html`<p class="hint">Counts are of your own jobs; "Queued" counts every owner's waiting jobs.</p>` : null}
     ${isAdmin
       ? html`<form class="inline card" onSubmit=${create}>

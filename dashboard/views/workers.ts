@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { type ApiError, subscribe } from '../api';
-import { ErrorLine, formatMs, html } from '../ui';
+import { ErrorLine, formatMs, html, TableBox } from '../ui';
 
 interface Percentiles {
   count: number;
@@ -72,9 +72,9 @@ export function WorkersView() {
     <h3>Throughput, last 5 minutes</h3>
     <div class="chart" ref=${chartBox} data-samples=${samples}></div>
     <h3>Latency of jobs finished in the last 5 minutes</h3>
-    <table class="percentiles">
+    <${TableBox} label="Duration percentiles"><table class="percentiles">
       <thead><tr><th></th><th>Jobs</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr></thead>
       <tbody>${percentileRow('Run time', stats?.runMs)} ${percentileRow('Wait (queued → started)', stats?.waitMs)}</tbody>
-    </table>
+    </table></${TableBox}>
   </section>`;
 }

@@ -44,8 +44,14 @@ function run(command: string[], user: string | null): void {
   if (result.exitCode !== 0) throw new Error(`${command.join(' ')} failed (${result.exitCode}): ${result.stderr.toString()}${result.stdout.toString()}`);
 }
 
+/** A PostgreSQL cluster of our own: `halt` stops the server (fast shutdown: sessions are cut), `resume` starts it again on the same port and data. */
+export interface LocalPostgres extends LocalServer {
+  halt(): Promise<void>;
+  resume(): Promise<void>;
+}
+
 /** Starts a fresh PostgreSQL cluster; `url` connects as the superuser `jobgraph` (trust auth, loopback only). */
-export async function startPostgres(bin = findPostgresBin()): Promise<LocalServer> {
+export async function startPostgres(bin = findPostgresBin()): Promise<LocalPostgres> {
   if (!bin) throw new Error('PostgreSQL is not installed (apt-get install postgresql), or set PG_BIN');
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-pg-'));
   const user = userInfo().uid === 0 ? 'postgres' : null;
@@ -57,9 +63,16 @@ export async function startPostgres(bin = findPostgresBin()): Promise<LocalServe
   run([join(bin, 'initdb'), '-D', data, '-U', 'jobgraph', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], user);
   const port = await freePort();
   const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-  run([join(bin, 'pg_ctl'), '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start'], user);
+  const start = () => run([join(bin, 'pg_ctl'), '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start'], user);
+  start();
   return {
     url: `postgres://jobgraph@127.0.0.1:${port}/postgres`,
+    async halt() {
+      run([join(bin, 'pg_ctl'), '-D', data, '-m', 'fast', '-w', 'stop'], user);
+    },
+    async resume() {
+      start();
+    },
     async stop() {
       try {
         run([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'], user);

@@ -18,8 +18,9 @@ import {
   tokenFor,
   UsageError,
 } from '../cli/graphql-client';
+import { toPythonOutput } from './python-format';
 
-const USAGE = 'usage: bun run calc <operations-file> [--out results.txt] [--url URL] [--token TOKEN | --username NAME --password PW] [--queue NAME]';
+const USAGE = 'usage: bun run calc <operations-file> [--out results.txt] [--format js|python] [--url URL] [--token TOKEN | --username NAME --password PW] [--queue NAME]';
 
 export interface CalcCliOptions {
   file: string;
@@ -30,6 +31,8 @@ export interface CalcCliOptions {
   username?: string;
   password?: string;
   queue?: string;
+  /** How numbers are written: `js` (shortest round-trip, `3819`) or `python` (as the source wrote them, `3819.0`). */
+  format?: OutputFormat;
   /** Where the progress bar goes (stderr by default): the bar's line, whether it is the last, and the fraction done. */
   progress?: (line: string, final: boolean, fraction: number) => void;
 }
@@ -40,6 +43,9 @@ interface JobUpdate {
   error: string | null;
   result: { count: number; errors: number; output: string } | null;
 }
+
+export type OutputFormat = 'js' | 'python';
+const FORMATS: readonly OutputFormat[] = ['js', 'python'];
 
 const SUBMIT = 'mutation($file: File!, $queue: String) { submitCalcJob(input: { file: $file, queue: $queue }) { id } }';
 // The result (megabytes) is selected too: only the final event of a succeeded job has one.
@@ -91,14 +97,14 @@ export async function runCalcCli(options: CalcCliOptions): Promise<{ jobId: stri
     if (!last.result) throw new CliError(`job ${jobId} succeeded without a result`);
 
     const { count, errors, output } = last.result;
-    await Bun.write(options.out ?? Bun.stdout, output);
+    await Bun.write(options.out ?? Bun.stdout, options.format === 'python' ? toPythonOutput(output) : output);
     return { jobId, count, errors };
   } finally {
     socket.close();
   }
 }
 
-const CALC_OPTIONS = { ...CONNECTION_OPTIONS, out: { type: 'string', short: 'o' }, queue: { type: 'string' } } as const;
+const CALC_OPTIONS = { ...CONNECTION_OPTIONS, out: { type: 'string', short: 'o' }, queue: { type: 'string' }, format: { type: 'string' } } as const;
 
 function calcCommandLine(args: string[]) {
   const { values, positionals } = parseCommandLine(args, CALC_OPTIONS, true);
@@ -108,6 +114,8 @@ function calcCommandLine(args: string[]) {
   if (!token && !values.username) throw new UsageError('no token: pass --token, set JOBGRAPH_TOKEN, or give --username and --password');
   const url = values.url ?? defaultUrl();
   graphqlEndpoint(url);
+  const format = (values.format ?? 'js') as OutputFormat;
+  if (!FORMATS.includes(format)) throw new UsageError(`--format is js or python, not ${values.format}`);
   return {
     file: positionals[0]!,
     out: values.out,
@@ -116,6 +124,7 @@ function calcCommandLine(args: string[]) {
     username: values.username,
     password: values.password ?? process.env.JOBGRAPH_PASSWORD,
     queue: values.queue,
+    format,
   };
 }
 
@@ -127,7 +136,8 @@ if (import.meta.main) {
 Submits the file (one arithmetic expression per line) as a calc job, shows its progress, and writes one result
 line per input line: the value, or "error: …".
   --out FILE           write the results there (default: stdout)
-  --queue NAME         the queue to submit to (default: default)${CONNECTION_HELP}`);
+  --queue NAME         the queue to submit to (default: default)
+  --format js|python   numbers as JavaScript writes them (3819, the default) or as the source's Python did (3819.0)${CONNECTION_HELP}`);
     }
     const summary = await runCalcCli(options);
     console.error(

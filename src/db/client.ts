@@ -19,18 +19,33 @@ export const PG_MIGRATIONS_FOLDER = join(import.meta.dir, '..', '..', 'drizzle',
 export function createDb(sqlite: SqliteConnection) {
   return drizzle({ client: sqlite, relations });
 }
+/** Drizzle on SQLite, typed as itself: the SQLite job store, and SQLite-only statements (a prepared `.get()`). */
+export type SqliteDb = ReturnType<typeof createDb>;
+/** Drizzle on PostgreSQL, typed as itself: the PostgreSQL job store. */
+export type PgDb = ReturnType<typeof createPgDb>;
+export type PgTables = typeof pgSchema;
+
+export function createPgDb(sql: SQL) {
+  return drizzlePg({ client: sql, relations: pgRelations });
+}
+
 /**
- * Drizzle over the database, typed as SQLite's. On PostgreSQL it is Drizzle's PostgreSQL instance under this type:
- * code that must run on both uses only what both share — awaited builders (never `.get()`, `.all()`, `.run()`),
- * relational queries (`db.query.…`), `$count`, and the tables of {@link Database.tables} — and no SQL text of one
- * dialect. What differs (the job store, a transaction) goes through {@link Database}.
+ * What code that runs on both databases is handed ({@link Database.db}): SQLite's Drizzle less what only SQLite's
+ * has at the top (raw SQL through `db.run`, `db.all`, `db.get`, `db.values`, and the connection), so those no longer
+ * type-check there. It uses awaited builders, relational queries (`db.query.…`), `$count` and the tables of
+ * {@link Database.tables}, and no SQL text of one dialect; what differs (the job store, a transaction) goes through
+ * {@link Database}. Not yet honest below the top: on PostgreSQL this is PostgreSQL's Drizzle under this type (one
+ * cast, in openPostgres), so a builder's `.get()`, `.all()`, `.run()` still type-check there and fail at run time
+ * (Drizzle's builders are classes of one dialect each: no common type both instances meet without a cast).
+ * The job store does not use it: each store runs on its own dialect's type (src/jobs/store/).
  */
-export type Db = ReturnType<typeof createDb>;
+export type Db = Omit<SqliteDb, 'run' | 'all' | 'get' | 'values' | '$client'>;
 export type Tables = typeof schema;
 
 export type Dialect = 'sqlite' | 'postgres';
 
 interface DatabaseCommon {
+  /** Drizzle for code that runs on both databases (see Db). */
   db: Db;
   /** This dialect's tables, typed as SQLite's (see Db): build queries for `db` from these, not from ./schema. */
   tables: Tables;
@@ -62,6 +77,8 @@ interface DatabaseCommon {
 export type Database =
   | (DatabaseCommon & {
       dialect: 'sqlite';
+      /** Drizzle on SQLite, typed as itself (the same instance as `db`). */
+      sqliteDb: SqliteDb;
       sqlite: SqliteConnection;
       path: string;
       /**
@@ -70,7 +87,14 @@ export type Database =
        */
       idle(): Promise<void>;
     })
-  | (DatabaseCommon & { dialect: 'postgres'; sql: SQL; url: string });
+  | (DatabaseCommon & {
+      dialect: 'postgres';
+      sql: SQL;
+      url: string;
+      /** Drizzle on PostgreSQL, typed as itself (the job store's selected reads). */
+      pg: PgDb;
+      pgTables: PgTables;
+    });
 
 /** DATABASE_URL (postgres://…) when set, else the SQLite file at DATABASE_PATH. */
 export function openDatabase(target: { databaseUrl?: string | null; databasePath: string }): Promise<Database> {
@@ -102,6 +126,7 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
       dialect: 'sqlite',
       path,
       sqlite: opened,
+      sqliteDb: db,
       db,
       tables: schema,
       transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
@@ -149,11 +174,14 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
   }
 }
 
+/** How long /ready waits for PostgreSQL's answer before calling it down. */
+const PING_TIMEOUT_MS = 2000;
+
 /** Connects to PostgreSQL (Bun's SQL client, pooled) and applies pending migrations; any number of jobgraphs may share it. */
 export async function openPostgres(url: string): Promise<Database & { dialect: 'postgres' }> {
   const sql = new SQL({ url, max: 10, idleTimeout: 30 });
   try {
-    const pg = drizzlePg({ client: sql, relations: pgRelations });
+    const pg = createPgDb(sql);
     // Instances starting together: the first migrates, the others wait on the lock, then find nothing to do.
     await withAdvisoryLock(sql, 'migrations', () => migratePg(pg, { migrationsFolder: PG_MIGRATIONS_FOLDER }));
     const db = pg as unknown as Db;
@@ -161,6 +189,8 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
       dialect: 'postgres',
       url,
       sql,
+      pg,
+      pgTables: pgSchema,
       db,
       tables: pgSchema as unknown as Tables,
       transaction: (work, options) =>
@@ -177,11 +207,15 @@ export async function openPostgres(url: string): Promise<Database & { dialect: '
         return () => subscription.unlisten();
       },
       ping: async () => {
+        // A server that does not answer (a network partition) must not hold /ready past a load balancer's timeout.
+        let timer: ReturnType<typeof setTimeout> | undefined;
         try {
-          await sql`SELECT 1`;
-          return true;
+          const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)));
+          return await Promise.race([sql`SELECT 1`.then(() => true), timeout]);
         } catch {
           return false;
+        } finally {
+          clearTimeout(timer);
         }
       },
       close: () => sql.close(),

@@ -2,12 +2,15 @@
 // resolver sees. HTTP requests and WebSocket operations both come through here (see routes.ts and websocket.ts).
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
+import { clientProtocolPlugins, MAX_BATCHED_OPERATIONS } from '../graphql/client-protocols';
 import { useCompiledAnalytics } from '../graphql/compiled';
+import type { DocumentCaches } from '../graphql/document-caches';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
 import { type OperationMetrics, useOperationLog } from '../graphql/logging';
 import { ResponseFreshness } from '../graphql/freshness';
+import { type PhaseMetrics, usePhaseMetrics } from '../graphql/phase-metrics';
 import { type createResponseCache, usePreParsedBody } from '../graphql/response-cache';
 import { buildSchema } from '../schema';
 import { type Authentication, authenticateRequest } from '../users/auth';
@@ -29,16 +32,20 @@ export interface TransportContext {
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
 /**
- * Our plugins by name, in the order Yoga runs them. Not every execution path runs every hook (the fast path, a cache
- * hit, graphql-ws, a fan-out group): test/execution-paths.test.ts pins which, and refuses a hook a path would skip
- * unless it says why that is safe.
+ * Our plugins by name, in the order Yoga runs them (tracing's only when OTEL_EXPORTER_OTLP_ENDPOINT is set, phase
+ * metrics only with metrics). Not every execution path runs every hook (the fast path, a cache hit, graphql-ws, a
+ * fan-out group): test/execution-paths.test.ts pins which, and refuses a hook a path would skip unless it says why
+ * that is safe.
  */
-export function graphqlPlugins(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics) {
+export function graphqlPlugins(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics & PhaseMetrics) {
   return {
+    ...app.tracing?.graphqlPlugins,
+    ...clientProtocolPlugins(GRAPHQL_PATH, async (request) => (await authenticateRequest(app.users, request)).user !== null),
     csrfPrevention: useCsrfPrevention(CSRF_HEADERS),
     queryLimits: useQueryLimits(app.config),
     subscriptionErrorStatus: useSubscriptionErrorStatus(),
     operationLog: useOperationLog(app.log, app.users, metrics),
+    ...(metrics ? { phaseMetrics: usePhaseMetrics(metrics) } : {}),
     responseCache: responseCache.plugin,
     compiledAnalytics: useCompiledAnalytics(app.log),
     preParsedBody: usePreParsedBody(),
@@ -47,11 +54,19 @@ export function graphqlPlugins(app: App, responseCache: ReturnType<typeof create
 }
 
 /** `probes`: tests only, plugins after ours that watch which hooks run. */
-export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics, probes: Plugin[] = []) {
+export function createGraphQLHandler(
+  app: App,
+  responseCache: ReturnType<typeof createResponseCache>,
+  documentCaches: DocumentCaches,
+  metrics?: OperationMetrics & PhaseMetrics,
+  probes: Plugin[] = [],
+) {
   return createYoga<TransportContext, GraphQLContext>({
-    schema: buildSchema(),
+    schema: buildSchema(app.kindFiles),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // Parsed documents (and parse errors) by text, bounded by bytes; validation results live as long as their document.
+    parserAndValidationCache: { documentCache: documentCaches.create('parse'), errorCache: documentCaches.create('parse errors') },
     // The server measures bodies itself (413 with a code, before Yoga) and may hand Yoga a body it already read.
     maxRequestBodySize: false,
     // routes.ts answers GraphiQL's page itself (compressed, cached); this is the same page, should Yoga be asked.
@@ -65,6 +80,8 @@ export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof 
       // Yoga reports every execution error here, expected ones too; the error masker logs the unexpected ones.
       error: (...args) => app.log.debug({ yoga: args }, 'yoga error'),
     },
+    // A JSON array of operations, each checked and run as if sent alone.
+    batching: { limit: MAX_BATCHED_OPERATIONS },
     plugins: [...Object.values(graphqlPlugins(app, responseCache, metrics)), ...probes],
     context: async (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? (await authenticateRequest(app.users, initial.request));

@@ -5,7 +5,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { App } from '../app';
+import { JOB_KINDS } from '../db/schema';
+import type { DocumentCaches } from '../graphql/document-caches';
 import { ErrorCode } from '../errors';
+import type { GraphQLPhase } from '../graphql/phase-metrics';
+import { oldestWaitingByQueue } from '../observability/job-ages';
 import { errorResponse } from './responses';
 
 /** Distinct operation names kept as labels per operation type; past this, names count as `other` (clients choose them). */
@@ -15,6 +19,23 @@ const MAX_OPERATION_NAME_LENGTH = 100;
 
 const SECONDS_BUCKETS_FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const SECONDS_BUCKETS_JOBS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+/** Job states a gauge of active jobs reports, each at 0 when none: a dashboard shows 0, not "no data". */
+const ACTIVE_STATES = ['QUEUED', 'RUNNING'] as const;
+const FINAL_STATES = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+/** Codes an answer's errors may carry: ours, and GraphQL's for documents that do not parse or validate. */
+const ERROR_CODES = [...Object.values(ErrorCode), 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED'];
+const PHASES: readonly GraphQLPhase[] = ['parse', 'validate', 'execute'];
+/** The routes HTTP durations are labelled by (anything else is `other`): the label set stays bounded. */
+const HTTP_ROUTES = ['/graphql', '/relay', '/api', '/pi', '/quote', '/dashboard', '/health', '/ready', '/metrics'];
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
+
+/** The route label of a path: the first segment when it is one of HTTP_ROUTES (`/` is the dashboard's). */
+export function httpRouteLabel(pathname: string): string {
+  if (pathname === '/') return '/dashboard';
+  const first = `/${pathname.replace(/^\/+/, '').split('/')[0]}`;
+  return HTTP_ROUTES.includes(first) ? first : 'other';
+}
 
 /** What the transport reports at scrape time: open sockets, live operations (WebSocket and SSE). */
 export interface TransportGauges {
@@ -36,6 +57,8 @@ function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
+    // Gauges named like counters (`_total`), which promtool refuses; each is the sum of its by-type family beside it.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) processRegistry.removeSingleMetric(name);
   }
   return processRegistry;
 }
@@ -53,7 +76,19 @@ export function createMetrics(app: App) {
     async collect() {
       const counts = await app.jobs.countActiveByQueueKind();
       this.reset();
+      for (const queue of app.queues.list()) for (const kind of JOB_KINDS) for (const state of ACTIVE_STATES) this.set({ state, queue: queue.name, kind }, 0);
       for (const { status, queue, kind, n } of counts) this.set({ state: status, queue, kind }, n);
+    },
+  });
+  new Gauge({
+    name: 'jobgraph_jobs_delayed',
+    help: 'QUEUED jobs not yet due (a runAt or delayMs ahead, or a retry backoff), by queue: part of jobgraph_jobs{state="QUEUED"}.',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const counts = await app.jobs.countDelayedByQueue();
+      this.reset();
+      for (const { queue, n } of counts) this.set({ queue }, n);
     },
   });
   const jobsFinished = new Counter({
@@ -61,6 +96,38 @@ export function createMetrics(app: App) {
     help: 'Jobs that reached a final state (SUCCEEDED, FAILED, CANCELLED) since the process started, by state, queue and kind.',
     labelNames: ['state', 'queue', 'kind'],
     registers,
+    collect() {
+      for (const queue of app.queues.list()) for (const kind of JOB_KINDS) for (const state of FINAL_STATES) this.inc({ state, queue: queue.name, kind }, 0);
+    },
+  });
+  const jobRetries = new Counter({
+    name: 'jobgraph_job_retries_total',
+    help: 'Job attempts run here that failed and were queued again for a retry, by queue and kind.',
+    labelNames: ['queue', 'kind'],
+    registers,
+    collect() {
+      for (const queue of app.queues.list()) for (const kind of JOB_KINDS) this.inc({ queue: queue.name, kind }, 0);
+    },
+  });
+  app.jobRunObservers.push({
+    settled(job) {
+      if (job.status === 'QUEUED') jobRetries.inc({ queue: job.queue, kind: job.kind });
+    },
+  });
+  new Gauge({
+    name: 'jobgraph_queue_oldest_waiting_seconds',
+    help: 'How long the oldest runnable QUEUED job of each queue has waited (0 when none waits).',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const now = Date.now();
+      const oldest = await oldestWaitingByQueue(app.database, now);
+      this.reset();
+      for (const queue of app.queues.list()) {
+        const since = oldest.get(queue.name);
+        this.set({ queue: queue.name }, since === undefined ? 0 : Math.max(0, now - since) / 1000);
+      }
+    },
   });
   new Gauge({
     name: 'jobgraph_queue_depth',
@@ -143,6 +210,17 @@ export function createMetrics(app: App) {
   relayCounter('jobgraph_relay_cache_revalidations_total', 'Upstream requests answered 304: the stale entry was fresh again.', (s) => s.revalidations);
   relayCounter('jobgraph_relay_cache_stale_total', 'Stale entries served because the upstream failed.', (s) => s.stale);
 
+  new Counter({
+    name: 'jobgraph_redis_events_dropped_total',
+    help: 'Messages (or events in them) from the Redis events channel dropped: unsigned, malformed, stale (a replay) or invalid_event (a payload its topic refuses).',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, count] of Object.entries(app.events.droppedRemote)) this.inc({ reason }, count);
+    },
+  });
+
   const loginFailures = new Counter({
     name: 'jobgraph_login_failures_total',
     help: 'Failed logins by reason (unknown user, wrong password, account disabled, throttled).',
@@ -176,6 +254,28 @@ export function createMetrics(app: App) {
   const rejectedDocuments = new Counter({
     name: 'jobgraph_graphql_rejected_documents_total',
     help: 'GraphQL documents refused by validation (unknown fields, depth, cost, aliases), never executed.',
+    registers,
+  });
+  const phaseSeconds = new Histogram({
+    name: 'jobgraph_graphql_phase_duration_seconds',
+    help: 'Time GraphQL spends in each phase: parse and validate (a document not seen before), execute.',
+    labelNames: ['phase'],
+    buckets: SECONDS_BUCKETS_FAST,
+    registers,
+  });
+  for (const phase of PHASES) phaseSeconds.zero({ phase });
+  const errorsByCode = new Counter({
+    name: 'jobgraph_graphql_errors_total',
+    help: 'Errors in GraphQL answers (HTTP and WebSocket), by extensions.code.',
+    labelNames: ['code'],
+    registers,
+  });
+  for (const code of ERROR_CODES) errorsByCode.inc({ code }, 0);
+  const httpSeconds = new Histogram({
+    name: 'jobgraph_http_request_duration_seconds',
+    help: 'HTTP requests from arrival to the answer’s headers (a stream’s length not included), by route, method and status.',
+    labelNames: ['route', 'method', 'status'],
+    buckets: SECONDS_BUCKETS_FAST,
     registers,
   });
   const cachedAnswers = new Counter({
@@ -224,15 +324,45 @@ export function createMetrics(app: App) {
       this.set(transport?.liveOperations() ?? 0);
     },
   });
+  let documentCaches: DocumentCaches | undefined;
+  new Gauge({
+    name: 'jobgraph_document_cache_bytes',
+    help: 'Document text held by each cache keyed by it (parse, parse errors, fast path, never cached); each at most DOCUMENT_CACHE_BYTES.',
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { name, bytes } of documentCaches?.sizes() ?? []) this.set({ cache: name }, bytes);
+    },
+  });
+  new Gauge({
+    name: 'jobgraph_document_cache_entries',
+    help: 'Documents held by each cache keyed by their text.',
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { name, entries } of documentCaches?.sizes() ?? []) this.set({ cache: name }, entries);
+    },
+  });
 
   return {
     observeOperation,
+    observePhase: (phase: GraphQLPhase, seconds: number) => phaseSeconds.observe({ phase }, seconds),
+    countError: (code: string) => errorsByCode.inc({ code: ERROR_CODES.includes(code) ? code : 'OTHER' }),
+    observeHttp(pathname: string, method: string, status: number, seconds: number) {
+      httpSeconds.observe({ route: httpRouteLabel(pathname), method: HTTP_METHODS.has(method) ? method : 'OTHER', status: String(status) }, seconds);
+    },
     subscriptionStarted: (name: string | null) => subscriptionsStarted.inc({ operation: operationLabel('subscription', name) }),
     cachedAnswer: () => cachedAnswers.inc(),
     rejected: () => rejectedDocuments.inc(),
     /** The transport's gauges, once it is built (it is built after Yoga, which needs the observer above). */
     watchTransport(gauges: TransportGauges) {
       transport = gauges;
+    },
+    /** The caches keyed by document text: their bytes (within DOCUMENT_CACHE_BYTES each) and entries. */
+    watchDocumentCaches(caches: DocumentCaches) {
+      documentCaches = caches;
     },
     /** GET /metrics: loopback clients, or anyone with `Authorization: Bearer <METRICS_TOKEN>`. */
     async respond(request: Request, clientAddress: string | null): Promise<Response> {

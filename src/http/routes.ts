@@ -6,19 +6,22 @@ import { shouldRenderGraphiQL } from 'graphql-yoga';
 import type { Server } from 'bun';
 import { createAnalyticsCompat } from '../analytics/compat';
 import type { App } from '../app';
+import { databaseOutage } from '../db/outage';
 import { ErrorCode } from '../errors';
-import { operationParamsProblem } from '../graphql/limits';
+import { clientParamsProblem, needsYoga } from '../graphql/client-protocols';
 import { isRefusalLogged } from '../graphql/logging';
+import type { DocumentCaches } from '../graphql/document-caches';
 import type { createResponseCache } from '../graphql/response-cache';
 import { handleQuoteRequest } from '../quotes/compat';
-import { handleRelayRequest, RELAY_PREFIX } from '../relay/compat';
+import { handleRelayRequest, RELAY_PREFIX, RELAY_ROOT } from '../relay/compat';
 import type { RestRequest } from '../rest';
 import { handlePiRequest } from '../simulations/compat';
 import { requestScope } from '../request-context';
 import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
 import { DASHBOARD_PATH, dashboardAssets } from './dashboard';
-import { graphiqlAsset } from './graphiql';
+import { directAnswerType } from './direct-answers';
+import { GRAPHIQL_ASSET_PREFIX, graphiqlAsset, graphiqlScript } from './graphiql';
 import { createGraphQLFastPath, type OperationParams } from './graphql-fast-path';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
@@ -62,7 +65,7 @@ function restRouteOf(pathname: string): RestRoute | null {
   if (pathname.startsWith(COMPAT_PREFIX)) return 'analytics';
   if (pathname === '/pi') return 'pi';
   if (pathname === '/quote') return 'quote';
-  if (pathname.startsWith(RELAY_PREFIX)) return 'relay';
+  if (pathname.startsWith(RELAY_PREFIX) || pathname === RELAY_ROOT) return 'relay';
   return null;
 }
 
@@ -70,6 +73,7 @@ export interface RequestPipelineParts {
   app: App;
   yoga: GraphQLHandler;
   responseCache: ReturnType<typeof createResponseCache>;
+  documentCaches: DocumentCaches;
   rateLimiter: AddressRateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
@@ -77,10 +81,10 @@ export interface RequestPipelineParts {
 }
 
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
-export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
+export function createRequestHandler({ app, yoga, responseCache, documentCaches, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
   const { config, log } = app;
   const handleAnalyticsCompat = createAnalyticsCompat(app);
-  const fastPath = createGraphQLFastPath(yoga, app.users);
+  const fastPath = createGraphQLFastPath(yoga, app.users, documentCaches);
 
   function routeRest(route: RestRoute, rest: RestRequest): Promise<Response> {
     if (route === 'analytics') return handleAnalyticsCompat(rest);
@@ -103,11 +107,13 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     const restRoute = restRouteOf(restPath);
     const isCompat = restRoute !== null;
     const isDashboard = pathname === '/' || pathname === DASHBOARD_PATH || pathname.startsWith(`${DASHBOARD_PATH}/`);
-    if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
+    const isGraphiQLScript = pathname.startsWith(GRAPHIQL_ASSET_PREFIX);
+    if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard && !isGraphiQLScript) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
     const overRate = await refuseOverRate(rateLimiter, log, origin);
     if (overRate) return restRoute ? inSourceShape(restRoute, overRate) : overRate;
     if (isDashboard) return dashboard(request, pathname);
+    if (isGraphiQLScript) return graphiqlScriptFile(request, pathname);
     // GraphiQL, as Yoga would decide to render it (a GET that accepts HTML), but precompressed and cached.
     if (pathname === GRAPHQL_PATH && shouldRenderGraphiQL(request)) return serveAsset(await graphiqlAsset(), request);
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) return upgrade(request, server, origin);
@@ -142,6 +148,13 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     return asset ? serveAsset(asset, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no dashboard file ${pathname}`);
   }
 
+  /** `/graphiql/<hash>.js`: a script of GraphiQL's page (the page itself is GET /graphql asking for HTML). */
+  async function graphiqlScriptFile(request: Request, pathname: string): Promise<Response> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return errorResponse(405, ErrorCode.BAD_USER_INPUT, `${pathname} answers GET only`, { allow: 'GET, HEAD' });
+    const script = await graphiqlScript(pathname.slice(GRAPHIQL_ASSET_PREFIX.length));
+    return script ? serveAsset(script, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no GraphiQL file ${pathname}`);
+  }
+
   function upgrade(request: Request, server: Server<SocketData>, { clientAddress }: RequestOrigin): Response | undefined {
     // graphql-ws can't see the subprotocol after the upgrade, so check it here.
     if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
@@ -170,29 +183,38 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         // Not JSON: Yoga reads the body again and answers the error in its own words.
       }
       if (preParsedParams !== undefined) {
-        const problem = operationParamsProblem(preParsedParams);
+        const problem = clientParamsProblem(preParsedParams);
         if (problem) {
           const limit = problem.extensions.limit ? { limit: problem.extensions.limit } : {};
           return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, limit), request, origin);
         }
-        // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
-        const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
-        if (cached) {
-          metrics.cachedAnswer();
-          operationAnswers.add(cached);
-          return cached;
-        }
-        const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams });
-        if (answered) {
-          operationAnswers.add(answered);
-          return answered;
+        // The gates come first: a cached answer or the fast path only for a request Yoga would answer the same way.
+        // APQ, batches, @defer/@stream and graphql-sse's own requests are Yoga's alone.
+        const answerType = needsYoga(request, preParsedParams) ? undefined : directAnswerType(request, preParsedParams as object);
+        if (answerType) {
+          // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+          const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string }, answerType);
+          if (cached) {
+            metrics.cachedAnswer();
+            operationAnswers.add(cached);
+            return cached;
+          }
+          const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams }, answerType);
+          if (answered) {
+            operationAnswers.add(answered);
+            return answered;
+          }
         }
       }
     }
     request = withBufferedBody(request, bytes);
     let response = await yoga.fetch(request, { ...origin, preParsedParams });
+    // Yoga answers these two with an empty body; ours say what to send instead.
     if (response.status === 406) {
       response = errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
+    } else if (response.status === 415) {
+      const sent = request.headers.get('content-type')?.slice(0, 100) || 'none';
+      response = errorResponse(415, ErrorCode.BAD_USER_INPUT, `unsupported media type (Content-Type: ${sent}): POST a GraphQL request as application/json, or multipart/form-data for an upload`);
     }
     if (isStreamingResponse(response)) return countedStream(response, request, origin, operationNameOf(url, preParsedParams));
     // GraphiQL's page is a route like any other; everything else Yoga answers went through the operation log.
@@ -250,6 +272,12 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
 
   /** The last line of defence: logged with the request id, masked for the client (who can quote the id). */
   function unexpected(error: unknown, requestId: string): Response {
+    const outage = databaseOutage(error);
+    if (outage) {
+      log.warn({ err: (error as Error)?.message, requestId }, 'database unavailable');
+      const retryAfterSeconds = outage.details.retryAfterSeconds as number;
+      return errorResponse(503, ErrorCode.UNAVAILABLE, outage.message, { 'retry-after': String(retryAfterSeconds), 'x-request-id': requestId }, { retryAfterSeconds });
+    }
     log.error({ err: error, requestId }, 'unexpected error');
     return errorResponse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.', { 'x-request-id': requestId }, { requestId });
   }
@@ -260,18 +288,22 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
       const requestId = request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID();
       const origin: RequestOrigin = { requestId, clientAddress: server.requestIP(request)?.address ?? null };
       const url = new URL(request.url);
-      return requestScope.run({ requestId }, async () => {
+      const traced = (handle: () => Promise<Response | undefined>) => (app.tracing ? app.tracing.inRequestSpan(request, url.pathname, handle) : handle());
+      return requestScope.run({ requestId }, () => traced(async () => {
         let response: Response | undefined;
         try {
           response = await route(request, origin, url, server);
           response?.headers.set('x-request-id', requestId);
+          // Every answer says what it is and means it: no browser reads a relayed upstream's JSON as a page.
+          response?.headers.set('x-content-type-options', 'nosniff');
         } catch (error) {
           response = unexpected(error, requestId);
         }
         // No response: the WebSocket upgrade went through.
         if (!response || !operationAnswers.has(response)) logAccess(log, request, url.pathname, origin, response?.status ?? 101, started);
+        metrics.observeHttp(url.pathname, request.method, response?.status ?? 101, (performance.now() - started) / 1000);
         return response;
-      });
+      }));
     },
     error: (error: Error) => unexpected(error, crypto.randomUUID()),
   };

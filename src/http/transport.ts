@@ -3,8 +3,9 @@
 import type { Plugin } from 'graphql-yoga';
 import type { App } from '../app';
 import type { Clock } from '../clock';
+import { DocumentCaches } from '../graphql/document-caches';
 import { createResponseCache } from '../graphql/response-cache';
-import { graphiqlAsset } from './graphiql';
+import { graphiqlAssets } from './graphiql';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
 import { createMetrics } from './metrics';
@@ -19,12 +20,15 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   const { config } = app;
   // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
-  const responseCache = createResponseCache(app, options.clock);
+  // Every cache keyed by a document's text, each within the same byte budget (DOCUMENT_CACHE_BYTES).
+  const documentCaches = new DocumentCaches(config);
+  const responseCache = createResponseCache(app, options.clock, documentCaches);
   // Built and compressed now, in the background (once per process), rather than on the first visitor's request. (The
   // dashboard is bundled by its first visit instead: Bun's bundler keeps ~13 MB that an idle server need not hold.)
-  graphiqlAsset().catch((error) => app.log.error({ err: error }, 'GraphiQL could not be built'));
+  graphiqlAssets().catch((error) => app.log.error({ err: error }, 'GraphiQL could not be built'));
   const metrics = createMetrics(app);
-  const yoga = createGraphQLHandler(app, responseCache, metrics, options.probes);
+  const yoga = createGraphQLHandler(app, responseCache, documentCaches, metrics, options.probes);
+  metrics.watchDocumentCaches(documentCaches);
   // In the background: listening does not wait for it.
   void warmUpKnownOperations(app, yoga).catch((error) => app.log.warn({ err: error }, 'warming up the known operations failed'));
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
@@ -46,7 +50,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
     operationMetrics: metrics,
   });
   metrics.watchTransport({ websocketConnections: () => websocket.connections(), liveOperations: () => liveOperationCaps.stats().operations });
-  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics });
+  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, documentCaches, rateLimiter, sessionStreams, liveOperationCaps, metrics });
   return {
     /** For Bun.serve, beside the port and host. */
     serveOptions: {

@@ -82,3 +82,12 @@ builder.queryFields((t) => ({
     resolve: (_root, { path }, ctx) => ctx.relay.get(path),
   }),
 }));
+
+builder.mutationField('clearRelayCache', (t) =>
+  t.int({
+    authScopes: { admin: true },
+    description:
+      'Admin: forgets every cached upstream answer (this instance’s memory and the database); returns how many this instance held. Other instances keep their memory of the entries until they restart.',
+    resolve: (_root, _args, ctx) => ctx.relay.clear(),
+  }),
+);

@@ -27,6 +27,10 @@ export interface RelayResponse {
   /** The headers of interest (content-type, cache-control, etag, last-modified, expires, age, date). */
   headers: Record<string, string>;
   body: unknown;
+  /** The body as the upstream sent it (text, or bytes when it is not UTF-8), whatever its content type. */
+  content: string | Uint8Array<ArrayBuffer>;
+  /** The upstream sent a non-empty body of another type than JSON: `body` is null, `content` has it. */
+  notJson: boolean;
   /** Answered from the cache (fresh, revalidated, or stale). */
   cached: boolean;
   /** Served past its freshness because the upstream failed. */
@@ -46,9 +50,13 @@ export interface FreshnessListener {
 interface Entry {
   url: string;
   status: number;
+  /** The kept headers; BODY_ENCODING too when `body` holds base64. */
   headers: Record<string, string>;
+  /** The body's text, or its bytes in base64 when they are not UTF-8 (see BODY_ENCODING). */
   body: string;
+  /** The parsed body; null when empty or not JSON. */
   json: unknown;
+  notJson: boolean;
   policy: CachePolicy;
   fetchedAt: Date;
   lastUsedAt: Date;
@@ -57,6 +65,11 @@ interface Entry {
 }
 
 const KEPT_HEADERS = ['content-type', 'cache-control', 'etag', 'last-modified', 'expires', 'age', 'date', 'vary'];
+/**
+ * Stored beside the kept headers (no migration): `base64` when the body is bytes that are not UTF-8 text. A
+ * pseudo-header's name, which no upstream header can have; never forwarded or shown.
+ */
+export const BODY_ENCODING = ':body-encoding';
 /** Statuses whose answers are worth caching (when their headers allow it); a redirect never is, it is followed. */
 const CACHEABLE_STATUSES = new Set([200, 203, 204, 404, 410]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -142,7 +155,7 @@ export class RelayService {
     // Least recently used first, as the Map's order.
     for (const row of rows) {
       const policy = this.Policy.fromObject(row.policy as CachePolicy.CachePolicyObject);
-      const entry: Entry = { ...row, json: JSON.parse(row.body || 'null'), policy, size: entrySize(row) };
+      const entry: Entry = { ...row, ...parsedBody(row.headers, row.body), policy, size: entrySize(row) };
       this.entries.set(row.url, entry);
       this.bytes += entry.size;
     }
@@ -165,7 +178,19 @@ export class RelayService {
     return { upstream: this.options.upstream ?? null, entries: this.entries.size, bytes: this.bytes, ...this.stats };
   }
 
+  /** The answer at `path` as JSON, for the GraphQL fields: an answer of another type (below 400) is UNAVAILABLE. */
   async get(path: string): Promise<RelayResponse> {
+    const response = await this.getAny(path);
+    if (response.notJson && response.status < 400) {
+      throw unavailable(
+        `the upstream ${this.named(response.url)} answered ${response.status} with a body that is not JSON (${response.headers['content-type'] ?? 'no content type'}); GET /relay/${response.path.replace(/^\/+/, '')} passes it through`,
+      );
+    }
+    return response;
+  }
+
+  /** The answer at `path`, whatever its content type (the plain-HTTP relay passes it through). */
+  async getAny(path: string): Promise<RelayResponse> {
     if (!this.options.upstream) throw unavailable('the relay is not configured: set RELAY_UPSTREAM to the upstream API’s base URL');
     const { path: url } = parseInput((this.pathInput ??= relayPathInput(this.options.upstream)), { path });
     const request: PolicyRequest = { url, method: 'GET', headers: { accept: 'application/json' } };
@@ -212,10 +237,10 @@ export class RelayService {
     const headers = entry ? (entry.policy.revalidationHeaders(request) as Record<string, string>) : { accept: 'application/json' };
     this.stats.requests++;
     let response: Response;
-    let text: string;
+    let bytes: Uint8Array;
     try {
       response = await this.fetchFollowingRedirects(url, headers, AbortSignal.timeout(this.options.timeoutMs));
-      text = response.status === 304 ? '' : await readLimited(response, this.options.maxResponseBytes);
+      bytes = response.status === 304 ? new Uint8Array() : await readLimited(response, this.options.maxResponseBytes);
     } catch (error) {
       // A redirect out of the upstream (or too many) is the upstream's answer, not an outage: no stale copy hides it.
       if (error instanceof DomainError) throw error;
@@ -225,7 +250,7 @@ export class RelayService {
           : error instanceof Error && error.name === 'TimeoutError'
             ? `did not answer within ${this.options.timeoutMs} ms`
             : `could not be reached (${(error as Error).message})`;
-      return this.staleOr(path, entry, `the upstream ${this.named(url)} ${why}`);
+      return this.staleOr(path, entry, `the upstream ${this.named(url)} ${why}`, 'UPSTREAM_UNREACHABLE');
     }
     const kept = keptHeaders(response.headers);
 
@@ -241,19 +266,16 @@ export class RelayService {
     }
     if (response.status >= 500) return this.staleOr(path, entry, `the upstream ${this.named(url)} answered ${response.status}`);
 
-    let json: unknown;
-    try {
-      json = text === '' ? null : JSON.parse(text);
-    } catch {
-      if (response.status < 400 || response.status >= 500) {
-        return this.staleOr(path, entry, `the upstream ${this.named(url)} answered ${response.status} with a body that is not JSON`);
-      }
-      // A refusal (a 404's HTML page, say) is still the upstream's answer: its status counts, its body is null.
-      text = '';
-      json = null;
+    const text = utf8(bytes);
+    const body = text ?? Buffer.from(bytes).toString('base64');
+    const stored = text === null ? { ...kept, [BODY_ENCODING]: 'base64' } : kept;
+    const parsed = parsedBody(stored, body);
+    // A body that says it is JSON (or says nothing) but is not, is a broken answer; a refusal's (4xx) is still its answer.
+    if (parsed.brokenJson && response.status < 400) {
+      return this.staleOr(path, entry, `the upstream ${this.named(url)} answered ${response.status} with a body that is not JSON`);
     }
     const policy = new this.Policy(request, { status: response.status, headers: withDefaultTtl(kept, this.options.defaultTtlSeconds) }, { shared: true });
-    const fetched = { url, status: response.status, headers: kept, body: text, json, policy, fetchedAt: this.nowAsDate(), lastUsedAt: this.nowAsDate() };
+    const fetched = { url, status: response.status, headers: stored, body, json: parsed.json, notJson: parsed.notJson, policy, fetchedAt: this.nowAsDate(), lastUsedAt: this.nowAsDate() };
     const fresh: Entry = { ...fetched, size: entrySize(fetched) };
     const storable = CACHEABLE_STATUSES.has(response.status) && policy.storable() && fresh.size <= this.options.cacheMaxBytes;
     if (storable) await this.store(fresh);
@@ -284,11 +306,11 @@ export class RelayService {
     }
   }
 
-  /** The upstream failed: serve what we have, flagged stale, or say what went wrong. */
-  private staleOr(path: string, entry: Entry | undefined, problem: string): RelayResponse {
+  /** The upstream failed: serve what we have, flagged stale, or say what went wrong (and, when known, why). */
+  private staleOr(path: string, entry: Entry | undefined, problem: string, reason?: 'UPSTREAM_UNREACHABLE'): RelayResponse {
     if (!entry) {
       this.log.warn({ path, problem }, 'relay upstream failed, nothing cached');
-      throw unavailable(problem);
+      throw unavailable(problem, reason ? { reason } : undefined);
     }
     this.stats.stale++;
     this.log.warn({ url: entry.url, problem }, 'relay served a stale entry');
@@ -298,7 +320,22 @@ export class RelayService {
 
   private answer(path: string, entry: Entry, flags: Pick<RelayResponse, 'cached' | 'stale' | 'revalidated'>, stored = true): RelayResponse {
     const freshForMs = flags.stale || !stored ? 0 : entry.policy.timeToLive();
-    return { path, url: entry.url, status: entry.status, headers: entry.headers, body: entry.json, fetchedAt: entry.fetchedAt, freshForMs, ...flags };
+    const { [BODY_ENCODING]: encoding, ...headers } = entry.headers;
+    const content = encoding === 'base64' ? new Uint8Array(Buffer.from(entry.body, 'base64')) : entry.body;
+    return { path, url: entry.url, status: entry.status, headers, body: entry.json, content, notJson: entry.notJson, fetchedAt: entry.fetchedAt, freshForMs, ...flags };
+  }
+
+  /** Admin: forgets every cached answer (this instance's memory and the shared table); returns how many it held. */
+  async clear(): Promise<number> {
+    const count = this.entries.size;
+    this.entries.clear();
+    this.touched.clear();
+    this.bytes = 0;
+    await this.write(async (db, { relayCache }) => {
+      await db.delete(relayCache);
+    });
+    this.log.info({ entries: count }, 'relay cache cleared');
+    return count;
   }
 
   private nowAsDate(): Date {
@@ -401,11 +438,37 @@ function withDefaultTtl(headers: Record<string, string>, ttlSeconds: number): Re
 
 class TooLargeError extends Error {}
 
-async function readLimited(response: Response, limit: number): Promise<string> {
+async function readLimited(response: Response, limit: number): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length') ?? 0);
   const tooLarge = (bytes: number) => new TooLargeError(`answered ${bytes} bytes, over RELAY_MAX_RESPONSE_BYTES (${limit})`);
   if (declared > limit) throw tooLarge(declared);
   const body = await response.arrayBuffer();
   if (body.byteLength > limit) throw tooLarge(body.byteLength);
-  return new TextDecoder().decode(body);
+  return new Uint8Array(body);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The bytes as text, or null when they are not UTF-8 (an image, say). */
+function utf8(bytes: Uint8Array): string | null {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** JSON's media types: application/json and any `+json`; an answer without a content type is tried as JSON too. */
+const isJsonType = (contentType: string | undefined) => !contentType || /^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(contentType);
+
+/** A stored body read back: its JSON when it is JSON; whether it is of another type; whether it claims JSON but is not. */
+function parsedBody(headers: Record<string, string>, body: string): { json: unknown; notJson: boolean; brokenJson: boolean } {
+  if (body === '') return { json: null, notJson: false, brokenJson: false };
+  const claimsJson = headers[BODY_ENCODING] === undefined && isJsonType(headers['content-type']);
+  if (!claimsJson) return { json: null, notJson: true, brokenJson: false };
+  try {
+    return { json: JSON.parse(body), notJson: false, brokenJson: false };
+  } catch {
+    return { json: null, notJson: true, brokenJson: true };
+  }
 }

@@ -1,10 +1,13 @@
+import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { type FieldNode, Kind } from 'graphql';
 import { ROLES, type users } from '../db/schema';
 import { builder, describedValues } from '../graphql/builder';
 import { fanOutExtension, sameForTheRole } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
 import { checkPaging, parseId } from '../graphql/ids';
-import type { AuthUser } from './service';
+import { badInput } from '../errors';
+import { checkLength } from '../input';
+import type { AuthUser, UsersService } from './service';
 
 export const RoleEnum = builder.enumType('Role', {
   description: 'What an account may do; ADMIN ⊃ MANAGER ⊃ USER each may do what the one below may; SECRETARY only reads.',
@@ -94,6 +97,15 @@ function selectsOnly(fieldNodes: readonly FieldNode[], fields: ReadonlySet<strin
 /** A User row with what the session knows; the other columns are never read (selectsOnly). */
 const sessionUser = (user: AuthUser) => ({ id: user.id, username: user.username, role: user.role }) as typeof users.$inferSelect;
 
+type LoginHistoryRow = Awaited<ReturnType<UsersService['loginHistory']>>[number];
+
+/** A loginHistory cursor (the helper has already decoded it to the row id it was made from). */
+function loginCursor(cursor: string | undefined, field: string): number | undefined {
+  if (cursor === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(cursor)) throw badInput(`${field}: not a cursor of this list`, { field });
+  return Number(cursor);
+}
+
 builder.queryFields((t) => ({
   me: t.drizzleField({
     type: 'users',
@@ -129,6 +141,37 @@ builder.queryFields((t) => ({
     },
     { name: 'UserConnection', description: 'A page of accounts (see `first`, `after`, `last`, `before`).' },
     { name: 'UserEdge', description: 'One account of a page, with its cursor.' },
+  ),
+  loginHistory: t.connection(
+    {
+      type: LoginEventType,
+      authScopes: { admin: true },
+      description: 'Recorded login attempts (successes, failures, throttled refusals), newest first; every filter given must match.',
+      complexity: connectionComplexity,
+      args: {
+        username: t.arg.string({ description: 'Only attempts at this username (exactly as tried).' }),
+        success: t.arg.boolean({ description: 'Only successes (true) or only failures (false).' }),
+        address: t.arg.string({ description: 'Only attempts from this client address.' }),
+        since: t.arg({ type: 'DateTime', description: 'Only attempts at or after this instant.' }),
+        until: t.arg({ type: 'DateTime', description: 'Only attempts at or before this instant.' }),
+      },
+      resolve: (_root, args, ctx) => {
+        checkPaging(args);
+        for (const field of ['username', 'address'] as const) if (args[field] != null) checkLength(args[field], 256, field);
+        const filter = {
+          username: args.username ?? undefined,
+          success: args.success ?? undefined,
+          address: args.address ?? undefined,
+          since: args.since ?? undefined,
+          until: args.until ?? undefined,
+        };
+        return resolveCursorConnection<Promise<LoginHistoryRow[]>>({ args, toCursor: (event) => String(event.id) }, ({ after, before, limit, inverted }) =>
+          ctx.users.loginHistory(filter, { after: loginCursor(after, 'after'), before: loginCursor(before, 'before'), limit, inverted }),
+        );
+      },
+    },
+    { name: 'LoginEventConnection', description: 'A page of recorded login attempts (see `first`, `after`, `last`, `before`).' },
+    { name: 'LoginEventEdge', description: 'One login attempt of a page, with its cursor.' },
   ),
   loginStats: t.field({
     type: [LoginStat],
@@ -187,6 +230,12 @@ builder.mutationFields((t) => ({
     description: "Deletes the account and revokes all of its tokens. The last active admin can't be deleted.",
     args: { id: t.arg.id({ required: true, description: 'The account to delete (`User.id`); its jobs stay, without an owner.' }) },
     resolve: (_root, { id }, ctx) => ctx.users.deleteUser(parseId(id, 'user')),
+  }),
+  unlockUsername: t.boolean({
+    authScopes: { admin: true },
+    description: 'Admin: ends a username’s login lockout now (its recorded failures are forgotten on every instance); the address limits stay. True when done.',
+    args: { username: t.arg.string({ required: true, description: 'The username that failed too often (it need not exist).' }) },
+    resolve: (_root, { username }, ctx) => ctx.users.unlockUsername(username),
   }),
   changePassword: t.withAuth({ loggedIn: true }).boolean({
     skipTypeScopes: true,

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { Database, Db, Tables } from '../db/client';
 import type { loginEvents, Role, users } from '../db/schema';
 
@@ -86,8 +86,18 @@ export const revokeUserSessions = async ({ db, tables: { sessions } }: Access, u
     );
 };
 
-export const insertLoginEvent = async ({ db, tables: { loginEvents } }: Access, values: typeof loginEvents.$inferInsert) => {
-  await db.insert(loginEvents).values(values);
+export const insertLoginEvent = async ({ db, tables: { loginEvents } }: Access, values: typeof loginEvents.$inferInsert): Promise<number> =>
+  (await db.insert(loginEvents).values(values).returning({ id: loginEvents.id }))[0]!.id;
+
+/** Refusals counted into an existing row (see LoginLog). */
+export const addLoginEventAttempts = async ({ db, tables: { loginEvents } }: Access, id: number, attempts: number) => {
+  await db.update(loginEvents).set({ attempts: sql`${loginEvents.attempts} + ${attempts}` }).where(eq(loginEvents.id, id));
+};
+
+/** Deletes at most `limit` rows older than `before`, the oldest first; returns how many. */
+export const deleteLoginEventsBefore = async ({ db, tables: { loginEvents } }: Access, before: Date, limit: number): Promise<number> => {
+  const oldest = db.select({ id: loginEvents.id }).from(loginEvents).where(lt(loginEvents.at, before)).orderBy(loginEvents.at).limit(limit);
+  return (await db.delete(loginEvents).where(inArray(loginEvents.id, oldest)).returning({ id: loginEvents.id })).length;
 };
 
 export const listLoginStats = ({ db, tables: { users } }: Access) =>
@@ -95,3 +105,38 @@ export const listLoginStats = ({ db, tables: { users } }: Access) =>
     .select({ username: users.username, loginCount: users.loginCount, lastLoginAt: users.lastLoginAt })
     .from(users)
     .orderBy(desc(users.loginCount), users.username);
+
+/** Which recorded login attempts a history shows; a filter left out matches every attempt. */
+export interface LoginHistoryFilter {
+  username?: string;
+  success?: boolean;
+  address?: string;
+  since?: Date;
+  until?: Date;
+}
+
+/**
+ * One page of the login log, newest first (`inverted`: oldest first, for `last`/`before`), by id: `after` and
+ * `before` are ids. One indexed range read over login_events, whatever the throttle recorded in it.
+ */
+export const listLoginEvents = (
+  { db, tables: { loginEvents } }: Access,
+  filter: LoginHistoryFilter,
+  page: { after?: number; before?: number; limit: number; inverted: boolean },
+) =>
+  db
+    .select({ id: loginEvents.id, username: loginEvents.username, success: loginEvents.success, reason: loginEvents.reason, address: loginEvents.clientAddress, at: loginEvents.at })
+    .from(loginEvents)
+    .where(
+      and(
+        filter.username !== undefined ? eq(loginEvents.username, filter.username) : undefined,
+        filter.success !== undefined ? eq(loginEvents.success, filter.success) : undefined,
+        filter.address !== undefined ? eq(loginEvents.clientAddress, filter.address) : undefined,
+        filter.since ? gte(loginEvents.at, filter.since) : undefined,
+        filter.until ? lte(loginEvents.at, filter.until) : undefined,
+        page.after !== undefined ? lt(loginEvents.id, page.after) : undefined,
+        page.before !== undefined ? gt(loginEvents.id, page.before) : undefined,
+      ),
+    )
+    .orderBy(page.inverted ? asc(loginEvents.id) : desc(loginEvents.id))
+    .limit(page.limit);

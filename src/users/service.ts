@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated, unavailable } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
 import { parseInput, stringAtMost } from '../input';
+import { LoginLog } from './login-log';
 import * as q from './queries';
 import { LoginThrottle, type ReservedAttempt, type SharedLoginThrottle, type SharedReservedAttempt } from './throttle';
 import { generatePassword, generateToken, hashToken } from './tokens';
@@ -30,6 +31,8 @@ export interface UsersServiceOptions {
   /** Failed logins per client address (over all usernames) before it is throttled; 0: no per-address rule. */
   loginMaxFailuresPerAddress: number;
   loginFailureWindowMs: number;
+  /** Login events older than this many days are deleted in the background; 0 keeps them. */
+  loginEventsRetentionDays?: number;
   /** With REDIS_URL: the same budgets counted over every instance, behind this instance's own. */
   sharedLoginThrottle?: SharedLoginThrottle;
   /** argon2id's cost; only tests lower it (see PasswordHashCost). Bun's defaults otherwise. */
@@ -97,9 +100,16 @@ export class UsersService {
   /** Session changes made here or heard of lately, by id (see forgetSessions). */
   private readonly recentChanges = new Set<string>();
   private readonly sessionChangeListeners = new Set<() => void>();
+  private readonly loginLog: LoginLog;
 
   constructor(private readonly options: UsersServiceOptions) {
     const now = () => this.clock.now();
+    this.loginLog = new LoginLog(options.database, {
+      windowMs: options.loginFailureWindowMs,
+      retentionDays: options.loginEventsRetentionDays ?? 30,
+      log: options.log,
+      clock: { now },
+    });
     this.usernameThrottle = new LoginThrottle(options.loginMaxFailures, options.loginFailureWindowMs, now);
     this.addressThrottle = options.loginMaxFailuresPerAddress
       ? new LoginThrottle(options.loginMaxFailuresPerAddress, options.loginFailureWindowMs, now)
@@ -107,6 +117,7 @@ export class UsersService {
     // Another instance changed users or sessions, or its messages may have been missed: drop what is cached here.
     options.events.onRemote('sessionsChanged', ({ change }) => this.sessionsChangedElsewhere(change));
     options.events.onRemoteGap(() => this.dropCachedSessions());
+    options.events.onRemote('loginUnlocked', ({ username }) => this.usernameThrottle.forget(username));
   }
 
   private get clock(): Clock {
@@ -131,7 +142,11 @@ export class UsersService {
   }
 
   private async bootstrapAdminNow(username: string, configuredPassword: string | undefined) {
-    if ((await q.countActiveAdmins(this.db)) > 0) return { created: false as const };
+    if ((await q.countActiveAdmins(this.db)) > 0) {
+      // Said once per start: otherwise an operator who set it to recover a lost password wonders why it did nothing.
+      if (configuredPassword) this.options.log.warn('ADMIN_PASSWORD is set but ignored: an active admin exists (to reset a password: bun run jg admin reset-password <username>)');
+      return { created: false as const };
+    }
     const { username: name, password } = parseInput(firstAdminInput, { username, password: configuredPassword ?? generatePassword() });
     const passwordHash = await this.hashPassword(password);
     const existing = await q.findUserByUsername(this.db, name);
@@ -170,7 +185,9 @@ export class UsersService {
     const address = clientAddress ?? 'unknown';
     const wait = Math.max(this.usernameThrottle.retryAfterSeconds(username), this.addressThrottle?.retryAfterSeconds(address) ?? 0);
     if (wait > 0) {
-      await this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
+      // Counted under the budget that refused: an address trying other usernames still adds to one row.
+      const addressRefused = (this.addressThrottle?.retryAfterSeconds(address) ?? 0) > 0;
+      await this.recordRefusal({ username, success: false, reason: 'throttled', clientAddress, at: new Date() }, addressRefused ? `address:${address}` : `username:${username}`);
       throw rateLimited(`too many failed logins; try again in ${wait} s`, wait);
     }
     // No await between the check above and these reservations: that is what makes the budget hold.
@@ -213,7 +230,7 @@ export class UsersService {
       throw unavailable('logins are unavailable for a moment (the shared login throttle cannot be reached); try again shortly');
     }
     if ('attempt' in reserved) return reserved.attempt;
-    await this.recordLogin({ username, success: false, reason: 'throttled', clientAddress, at: new Date() });
+    await this.recordRefusal({ username, success: false, reason: 'throttled', clientAddress, at: new Date() }, `username:${username}`);
     throw rateLimited(`too many failed logins; try again in ${reserved.wait} s`, reserved.wait);
   }
 
@@ -442,11 +459,55 @@ export class UsersService {
     return q.listLoginStats(this.db);
   }
 
+  /** A page of the recorded login attempts (successes, failures, throttled refusals), newest first. */
+  async loginHistory(filter: q.LoginHistoryFilter, page: Parameters<typeof q.listLoginEvents>[2]) {
+    return await q.listLoginEvents(this.db, filter, page);
+  }
+
+  /**
+   * Ends a username's lockout now (an admin vouched for the person): its failures are forgotten here, in the
+   * shared throttle (REDIS_URL) and, through the event bus, on every other instance. The address budgets stay.
+   */
+  async unlockUsername(usernameInput: string): Promise<boolean> {
+    const { username } = parseInput(loginInput.pick({ username: true }), { username: usernameInput });
+    this.usernameThrottle.forget(username);
+    await this.options.sharedLoginThrottle?.forget(username);
+    this.options.events.publish('loginUnlocked', { username });
+    this.options.log.info({ username }, 'login unlocked for this username');
+    return true;
+  }
+
   private async recordLogin(event: LoginEvent, userId?: number): Promise<void> {
-    await q.insertLoginEvent(this.db, { ...event, userId: userId ?? null });
+    await this.loginLog.record(event, userId);
     const entry = { username: event.username, address: event.clientAddress, reason: event.reason ?? undefined };
     if (event.success) this.options.log.info(entry, 'login succeeded');
     else this.options.log.warn(entry, 'login failed');
     this.options.events.publish('loginEvents', event);
+  }
+
+  /**
+   * An attempt refused while throttled: the first of its window is a row and a log line; the next ones are counted
+   * into that row (see LoginLog). Every one still reaches the live stream and the metrics.
+   */
+  private async recordRefusal(event: LoginEvent, key: string): Promise<void> {
+    const refusal = this.loginLog.recordRefusal(event, key);
+    await refusal.done;
+    if (refusal.stored) this.options.log.warn({ username: event.username, address: event.clientAddress, reason: event.reason }, 'login failed');
+    this.options.events.publish('loginEvents', event);
+  }
+
+  /** Starts the login log's background pruning (LOGIN_EVENTS_RETENTION_DAYS). */
+  start(): void {
+    this.loginLog.start();
+  }
+
+  /** Stops the background work and writes the refusals counted so far. */
+  stop(): Promise<void> {
+    return this.loginLog.stop();
+  }
+
+  /** Deletes login events past the retention now (the background pruning's step); returns how many. */
+  pruneLoginEvents(): Promise<number> {
+    return this.loginLog.prune();
   }
 }

@@ -68,6 +68,13 @@ export class LoginThrottle {
     return { failed: () => settle(true), release: () => void settle(false) };
   }
 
+  /** Forgets `key`'s failures (an admin unlocked it); attempts in flight still settle. */
+  forget(key: string): void {
+    const state = this.keys.get(key);
+    if (state) state.failures = [];
+    this.current(key);
+  }
+
   private current(key: string): KeyState | undefined {
     const state = this.keys.get(key);
     if (!state) return undefined;
@@ -159,6 +166,11 @@ export class SharedLoginThrottle {
     /** Milliseconds since the epoch, the same on every instance (tests pass their clock). */
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Forgets `username`'s failures on every instance (an admin unlocked it). */
+  async forget(username: string): Promise<void> {
+    await this.link.send('DEL', [this.link.key(`login:user:${username}:failures`)]);
+  }
 
   /** Reserves an attempt for `username` (and `address`, unless that rule is off), or says how many seconds to wait. */
   async reserve(username: string, address: string): Promise<{ wait: number } | { attempt: SharedReservedAttempt }> {

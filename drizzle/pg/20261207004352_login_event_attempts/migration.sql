@@ -1,0 +1,1 @@
+ALTER TABLE "login_events" ADD COLUMN "attempts" integer DEFAULT 1 NOT NULL;

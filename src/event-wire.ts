@@ -1,0 +1,148 @@
+// How events cross instances (REDIS_URL): each message is read as untrusted input. Its signature is checked when the
+// deployment has a secret (REDIS_EVENTS_SECRET), then each event's payload is parsed with its topic's schema, so a
+// message no jobgraph of this deployment wrote can neither end a subscriber's stream nor hand anyone a forged job.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { FINAL_STATUSES, JOB_STATUSES } from './db/schema';
+
+/** Dates survive the trip as tagged numbers (jobs and login events carry several). */
+const DATE_TAG = '$jobgraph.date';
+
+/** A signed message is refused once it is older than this (a replayed capture); covers clock skew between hosts. */
+export const MAX_MESSAGE_AGE_MS = 60_000;
+
+const date = z.date();
+const nullableDate = date.nullable();
+
+/**
+ * A job as the store reads it (src/db/schema.ts `jobs`), field by field: unknown keys are stripped, so a field no
+ * schema here names never reaches a resolver (test/event-wire.test.ts fails when a column is added without it).
+ */
+export const wireJob = z.object({
+  id: z.number().int().positive(),
+  // Kinds are registered at start (src/jobs/kind.ts); a kind this instance does not know is still a name.
+  kind: z.string().min(1).max(100),
+  status: z.enum(JOB_STATUSES),
+  queue: z.string().min(1).max(200),
+  ownerId: z.number().int().nullable(),
+  result: z.unknown(),
+  error: z.string().nullable(),
+  progress: z.number().min(0).max(1),
+  attempts: z.number().int().nonnegative(),
+  maxAttempts: z.number().int().nonnegative(),
+  priority: z.number().int(),
+  timeoutMs: z.number().int().nonnegative(),
+  runAt: date,
+  leaseToken: z.string().nullable(),
+  leaseExpiresAt: nullableDate,
+  claimedBy: z.string().nullable(),
+  createdAt: date,
+  startedAt: nullableDate,
+  finishedAt: nullableDate,
+});
+
+const loginEvent = z.object({
+  username: z.string().max(1000),
+  success: z.boolean(),
+  reason: z.string().max(200).nullable(),
+  clientAddress: z.string().max(200).nullable(),
+  at: date,
+});
+
+/** Each topic's arguments, as `publish(topic, ...args)` takes them (see Topics in src/events.ts). */
+export const topicArgs = {
+  loginEvents: z.tuple([loginEvent]),
+  jobUpdated: z.tuple([z.number().int().positive(), wireJob]).refine(([id, job]) => id === job.id, 'the id and the job disagree'),
+  jobCompleted: z.tuple([wireJob]).refine(([job]) => FINAL_STATUSES.includes(job.status), 'a completed job must be in a final state'),
+  sessionsChanged: z.tuple([z.object({ reason: z.string().max(200), change: z.string().max(200).optional() })]),
+  loginUnlocked: z.tuple([z.object({ username: z.string().min(1).max(1000) })]),
+} as const;
+export type WireTopic = keyof typeof topicArgs;
+
+const batch = z.object({
+  from: z.string().min(1).max(100),
+  /** Milliseconds since the epoch at the sender; with a secret, stale messages are refused. */
+  sentAt: z.number().int().optional(),
+  /** Counts up per sender: with a secret, a number at or below the last one seen from that sender is a replay. */
+  seq: z.number().int().nonnegative().optional(),
+  events: z.array(z.object({ topic: z.string(), args: z.array(z.unknown()) })).max(10_000),
+});
+export type WireBatch = z.infer<typeof batch>;
+
+/** Why a message, or one event of it, was dropped (the `reason` label of jobgraph_redis_events_dropped_total). */
+export type DropReason = 'unsigned' | 'malformed' | 'stale' | 'invalid_event';
+
+export function encodeBatch(message: WireBatch): string {
+  return JSON.stringify(message, function (key, value) {
+    const raw = (this as Record<string, unknown>)[key];
+    return raw instanceof Date ? { [DATE_TAG]: raw.getTime() } : value;
+  });
+}
+
+function decodeJson(text: string): unknown {
+  return JSON.parse(text, (_key, value) => (value !== null && typeof value === 'object' && typeof value[DATE_TAG] === 'number' ? new Date(value[DATE_TAG]) : value));
+}
+
+// The wire form: `<hex HMAC-SHA256 of body>\n<body>` when signed, the body alone when not. JSON.stringify never writes
+// a raw newline, so the two cannot be confused.
+export const SIGNATURE_LINE_LENGTH = 65;
+const signatureOf = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest();
+
+export function sign(body: string, secret: string | undefined): string {
+  return secret ? `${signatureOf(secret, body).toString('hex')}\n${body}` : body;
+}
+
+/** The message's body when its signature holds (or no secret is set); `unsigned` otherwise. */
+function verified(message: string, secret: string | undefined): string | 'unsigned' {
+  const newline = message.indexOf('\n');
+  if (!secret) return newline === -1 ? message : message.slice(newline + 1);
+  if (newline !== SIGNATURE_LINE_LENGTH - 1) return 'unsigned';
+  const body = message.slice(newline + 1);
+  const given = Buffer.from(message.slice(0, 64), 'hex');
+  return given.length === 32 && timingSafeEqual(given, signatureOf(secret, body)) ? body : 'unsigned';
+}
+
+export type ReadResult =
+  | { dropped: DropReason; detail: string }
+  | { batch: WireBatch; events: { topic: WireTopic; args: unknown[] }[]; invalid: { topic: string; detail: string }[] };
+
+/**
+ * Reads one message as a receiver: every check that can fail, in order; events whose payload fails their topic's
+ * schema are listed apart (the rest of the batch is still delivered). `lastSeq` is the receiver's memory of senders.
+ */
+export function readMessage(message: string, options: { secret: string | undefined; now: number; lastSeq: Map<string, { seq: number; at: number }> }): ReadResult {
+  const body = verified(message, options.secret);
+  if (body === 'unsigned') return { dropped: 'unsigned', detail: 'no valid signature (REDIS_EVENTS_SECRET)' };
+  let parsed: WireBatch;
+  try {
+    const result = batch.safeParse(decodeJson(body));
+    if (!result.success) return { dropped: 'malformed', detail: z.prettifyError(result.error).slice(0, 300) };
+    parsed = result.data;
+  } catch (error) {
+    return { dropped: 'malformed', detail: (error as Error).message.slice(0, 300) };
+  }
+  if (options.secret) {
+    // Signed, so from this deployment; a captured message sent again must not replay its events.
+    const { sentAt, seq } = parsed;
+    if (sentAt === undefined || seq === undefined || Math.abs(options.now - sentAt) > MAX_MESSAGE_AGE_MS) return { dropped: 'stale', detail: 'too old, or without sentAt/seq' };
+    const last = options.lastSeq.get(parsed.from);
+    if (last && seq <= last.seq) return { dropped: 'stale', detail: `seq ${seq} already seen from ${parsed.from}` };
+    options.lastSeq.set(parsed.from, { seq, at: options.now });
+    if (options.lastSeq.size > 1000) {
+      for (const [from, seen] of options.lastSeq) if (options.now - seen.at > MAX_MESSAGE_AGE_MS) options.lastSeq.delete(from);
+    }
+  }
+  const events: { topic: WireTopic; args: unknown[] }[] = [];
+  const invalid: { topic: string; detail: string }[] = [];
+  for (const { topic, args } of parsed.events) {
+    const schema = Object.hasOwn(topicArgs, topic) ? topicArgs[topic as WireTopic] : undefined;
+    if (!schema) {
+      invalid.push({ topic: topic.slice(0, 100), detail: 'unknown topic' });
+      continue;
+    }
+    const result = schema.safeParse(args);
+    if (result.success) events.push({ topic: topic as WireTopic, args: result.data as unknown[] });
+    else invalid.push({ topic, detail: z.prettifyError(result.error).slice(0, 300) });
+  }
+  return { batch: parsed, events, invalid };
+}

@@ -1,0 +1,493 @@
+import type { SQL } from 'bun';
+import type { Logger } from 'pino';
+import type { PgDb, PgTables } from '../../db/client';
+import type { Selection } from '../../db/selection';
+import { conflict } from '../../errors';
+import type { Clock, Job, JobKindName, JobStatus } from '../model';
+import {
+  type Claim,
+  type FiredTick,
+  type InsertedJobs,
+  type JobFilter,
+  type JobNote,
+  type JobStore,
+  type Lease,
+  type MatchingJobs,
+  newJob,
+  type NewQueuedJob,
+  type Outcome,
+  type ScheduleTick,
+} from '.';
+import { fromPg, type PgJobRow } from './rows';
+import { jobQuery, jobsQuery, jobsWhere } from './selects';
+import { cancel } from './sql/cancel';
+import { cancelMatching } from './sql/cancelMatching';
+import { claimKey, freeStaleKey, purgeExpiredKeys } from './sql/claimIdempotencyKeys';
+import { deleteMatching } from './sql/deleteMatching';
+import { fireSchedule } from './sql/fireSchedule';
+import { filterParams } from './sql/jobFilter';
+import { rateLimit } from './sql/rateLimit';
+import { retryMatching } from './sql/retryMatching';
+import { claim, claimKind } from './sql/claim';
+import { complete } from './sql/complete';
+import { deleteJob } from './sql/delete';
+import { heartbeat } from './sql/heartbeat';
+import { insert } from './sql/insert';
+import { note } from './sql/note';
+import { progress } from './sql/progress';
+import * as reads from './sql/reads';
+import { OUT_OF_ATTEMPTS, RECOVERED, recover } from './sql/recover';
+import { retry } from './sql/retry';
+import { fail, requeue, succeedMany } from './sql/settle';
+
+/** Instances tell each other, through LISTEN/NOTIFY, that jobs may be claimable or that queues changed. */
+const JOBS_CHANNEL = 'jobgraph_jobs';
+const QUEUES_CHANNEL = 'jobgraph_queues';
+const NOTIFY_JOBS = `SELECT pg_notify('${JOBS_CHANNEL}', '')`;
+/** `<id>:<attempt>` of running jobs just cancelled, comma-separated: whichever instance runs one stops it. */
+const CANCEL_CHANNEL = 'jobgraph_cancel';
+
+type Params = Record<string, unknown>;
+/** Runs one statement of ./sql/*.ts: on the pool, or inside a transaction. */
+type Run = <T>(text: string, params?: Params) => Promise<T[]>;
+
+/**
+ * A statement with named parameters (`$name`, as ./sql/*.ts writes them for both databases) in PostgreSQL's form
+ * (`$1`…), with the names in order. A name used twice is one parameter.
+ */
+export function positional(text: string): { text: string; names: string[] } {
+  const names: string[] = [];
+  const converted = text.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_match, name: string) => {
+    const at = names.indexOf(name);
+    if (at >= 0) return `$${at + 1}`;
+    names.push(name);
+    return `$${names.length}`;
+  });
+  return { text: converted, names };
+}
+
+/**
+ * The job store on PostgreSQL, shared by any number of jobgraph instances: claims lock the rows they take with
+ * `FOR UPDATE SKIP LOCKED` (so instances never wait on each other's claims, nor take the same job), every running
+ * job carries a lease token that only its holder may complete, fail or renew, and any instance recovers leases that
+ * ran out (a kill -9). New jobs and changed queues are announced with NOTIFY; idle instances LISTEN and wake.
+ * Each transition is one statement of ./sql/*.ts (a CTE that changes `jobs` and writes its job_events rows), so it
+ * is atomic alone; those that take several (insertJobs, claimJobs, settleJobs) run them in one transaction here.
+ */
+export class PgJobStore implements JobStore {
+  readonly shared = true;
+  /**
+   * Names this instance in the lease tokens it takes (`<instance>.<claim>:<job>`): an operator (or a test) can tell
+   * whose leases are running or expired. Logged at start.
+   */
+  readonly instance = crypto.randomUUID().slice(0, 8);
+  private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
+  private readonly cancelListeners = new Set<(cancelled: { id: number; attempt: number }[]) => void>();
+  /** See throttledUntil: set by each claimJobs. */
+  private throttled: number | null = null;
+  private unlisten: (() => Promise<void>)[] = [];
+  /** Each statement's PostgreSQL form, made once (keyed by its text). */
+  private static readonly compiled = new Map<string, { text: string; names: string[] }>();
+
+  private constructor(
+    private readonly sql: SQL,
+    private readonly db: PgDb,
+    private readonly tables: PgTables,
+    private readonly clock: Clock,
+  ) {}
+
+  static async open(database: { sql: SQL; db: PgDb; tables: PgTables }, clock: Clock, log: Logger): Promise<PgJobStore> {
+    const store = new PgJobStore(database.sql, database.db, database.tables, clock);
+    log.info({ instance: store.instance }, 'job store on PostgreSQL');
+    for (const [channel, what] of [
+      [JOBS_CHANNEL, 'jobs'],
+      [QUEUES_CHANNEL, 'queues'],
+    ] as const) {
+      const subscription = await database.sql.listen(channel, () => {
+        for (const listener of store.listeners) {
+          try {
+            listener(what);
+          } catch (error) {
+            log.error({ err: error, channel }, 'a NOTIFY listener failed');
+          }
+        }
+      });
+      store.unlisten.push(() => subscription.unlisten());
+    }
+    const cancels = await database.sql.listen(CANCEL_CHANNEL, (payload: string) => {
+      const cancelled = payload.split(',').flatMap((entry) => {
+        const [id, attempt] = entry.split(':').map(Number);
+        return Number.isInteger(id) && Number.isInteger(attempt) ? [{ id: id!, attempt: attempt! }] : [];
+      });
+      for (const listener of store.cancelListeners) {
+        try {
+          listener(cancelled);
+        } catch (error) {
+          log.error({ err: error, channel: CANCEL_CHANNEL }, 'a NOTIFY listener failed');
+        }
+      }
+    });
+    store.unlisten.push(() => cancels.unlisten());
+    return store;
+  }
+
+  // ---- transitions -------------------------------------------------------------------------------------
+
+  async insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs> {
+    if (!jobs.length) return { jobs: [], reused: new Set() };
+    return this.transaction((run) => this.insertIn(run, jobs, this.clock.now()));
+  }
+
+  /** insertJobs' work, in a transaction (fireSchedule's too). */
+  private async insertIn(run: Run, jobs: NewQueuedJob[], now: number): Promise<InsertedJobs> {
+    // The queues' rows first (see insert.postgres.lockQueues): submissions to one queue, and their keys, take turns.
+    const names = JSON.stringify([...new Set(jobs.map(({ queue }) => queue.name))].sort());
+    const limits = await run<{ name: string; max_length: number }>(insert.postgres.lockQueues, { names });
+    const maxLengths = new Map(limits.map(({ name, max_length }) => [name, max_length]));
+    const ids = (await run<{ id: number }>(insert.postgres.ids, { n: jobs.length })).map((row) => row.id);
+    // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
+    const reusedIds = new Map<number, number>();
+    const keyed = jobs.flatMap(({ job, keyExpiresAt }, i) =>
+      job.idempotencyKey == null ? [] : [{ owner_id: job.ownerId, key: job.idempotencyKey, job_id: ids[i]!, expires_at: keyExpiresAt ?? now, i }],
+    );
+    if (keyed.length) {
+      const keys = JSON.stringify(keyed);
+      await run(freeStaleKey.postgres, { keys, now });
+      const claimed = new Set((await run<{ job_id: number }>(claimKey.postgres.claim, { keys })).map((row) => row.job_id));
+      const held = new Map((await run<{ owner_id: number; key: string; job_id: number }>(claimKey.postgres.find, { keys })).map((row) => [`${row.owner_id}\0${row.key}`, row.job_id]));
+      for (const { owner_id, key, job_id, i } of keyed) if (!claimed.has(job_id)) reusedIds.set(i, held.get(`${owner_id}\0${key}`)!);
+    }
+    const adding = new Map<string, number>();
+    jobs.forEach(({ queue }, i) => reusedIds.has(i) || adding.set(queue.name, (adding.get(queue.name) ?? 0) + 1));
+    const waiting = await run<{ queue: string; n: number }>(insert.postgres.waiting, { names });
+    const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
+    for (const [name, n] of adding) {
+      const count = waitingByQueue.get(name) ?? 0;
+      const maxLength = maxLengths.get(name) ?? jobs.find(({ queue }) => queue.name === name)!.queue.maxLength;
+      if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
+    }
+    const rows = jobs.flatMap(({ queue, job, inputJson }, i) =>
+      reusedIds.has(i)
+        ? []
+        : [
+            {
+              id: ids[i],
+              kind: job.kind,
+              queue: queue.name,
+              owner_id: job.ownerId,
+              max_attempts: job.maxAttempts,
+              priority: job.priority,
+              timeout_ms: job.timeoutMs,
+              run_at: job.runAt ?? null,
+              idempotency_key: job.idempotencyKey ?? null,
+              schedule: job.schedule ?? null,
+              input: inputJson,
+            },
+          ],
+    );
+    if (rows.length) {
+      const batch = JSON.stringify(rows);
+      await run(insert.postgres.jobs, { batch, now });
+      await run(insert.postgres.inputs, { batch });
+      await run(insert.postgres.events, { batch, now });
+      // Delivered at commit: idle instances wake and claim.
+      await run(NOTIFY_JOBS);
+    }
+    const reused = reusedIds.size
+      ? new Map((await run<PgJobRow>(insert.postgres.reused, { ids: JSON.stringify([...new Set(reusedIds.values())]) })).map((row) => [row.id, fromPg(row)]))
+      : new Map<number, Job>();
+    const result = jobs.map(({ queue, job }, i) => {
+      const heldBy = reusedIds.get(i);
+      return heldBy === undefined ? newJob(ids[i]!, { ...job, queue: queue.name }, now) : reused.get(heldBy)!;
+    });
+    return { jobs: result, reused: new Set(reusedIds.keys()) };
+  }
+
+  async fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick> {
+    return this.transaction(async (run) => {
+      const params = { name: tick.name, due: tick.due, next: tick.next };
+      if (!(await run(fireSchedule.postgres.advance, params)).length) return { advanced: false, job: null };
+      if (!job || (tick.skipIfUnfinished && (await run(fireSchedule.postgres.unfinishedRun, { name: tick.name })).length)) return { advanced: true, job: null };
+      await run(fireSchedule.postgres.ran, { name: tick.name, due: tick.due });
+      const inserted = await this.insertIn(run, [{ ...job, job: { ...job.job, schedule: tick.name } }], this.clock.now());
+      return { advanced: true, job: inserted.jobs[0]! };
+    });
+  }
+
+  async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
+    this.throttled = null;
+    const claimed: Job[] = [];
+    for (const { queue, limit: wanted, rateLimit: rate } of claims) {
+      let limit = Math.min(wanted, budget - claimed.length);
+      if (limit <= 0) break;
+      const rows = await this.transaction(async (run) => {
+        // The queue's row, locked: its pause, concurrency and rate limit hold over every instance (whose lists may lag).
+        const [settings] = await run<{ jobs: number | null; per_seconds: number | null }>(rateLimit.postgres.settings, { queue });
+        const now = this.clock.now();
+        // The limit as stored (another instance may have changed it); this instance's list only says to look.
+        const jobsPerWindow = rate ? (settings?.jobs ?? null) : null;
+        const perMs = jobsPerWindow !== null && settings?.per_seconds != null ? settings.per_seconds * 1000 : null;
+        let window: { n: number; oldest: number | null } | null = null;
+        if (perMs !== null) {
+          const [row] = await run<{ n: number; oldest: string | null }>(rateLimit.postgres.window, { queue, since: now - perMs });
+          window = { n: row!.n, oldest: row!.oldest === null ? null : Number(row!.oldest) };
+          if (window.n + limit > jobsPerWindow!) {
+            limit = Math.max(0, jobsPerWindow! - window.n);
+            if (window.oldest !== null) this.throttledAt(window.oldest + perMs);
+          }
+          if (limit === 0) return [];
+        }
+        const taken = await run<PgJobRow>(claim.postgres.pool, this.claimParams(queue, limit, 'pool', now, leaseMs));
+        if (perMs !== null && window && taken.length) {
+          await run(rateLimit.postgres.prune, { queue, since: now - perMs });
+          await run(rateLimit.postgres.record, { queue, now, count: taken.length });
+          if (window.n + taken.length >= jobsPerWindow!) this.throttledAt((window.oldest ?? now) + perMs);
+        }
+        return taken;
+      });
+      for (const row of rows) claimed.push(fromPg(row));
+    }
+    return claimed;
+  }
+
+  throttledUntil(): number | null {
+    return this.throttled;
+  }
+
+  private throttledAt(at: number): void {
+    if (this.throttled === null || at < this.throttled) this.throttled = at;
+  }
+
+  async claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
+    const rows = await this.run<PgJobRow>(claimKind.postgres, { ...this.claimParams(queue, limit, 'pool', this.clock.now(), leaseMs), kind });
+    return rows.map(fromPg);
+  }
+
+  async pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null> {
+    const [row] = await this.run<PgJobRow>(claim.postgres.pull, { ...this.claimParams(queue, 1, claimant, this.clock.now(), leaseMs), by });
+    return row ? fromPg(row) : null;
+  }
+
+  async settleJobs(outcomes: Outcome[]): Promise<Job[]> {
+    if (!outcomes.length) return [];
+    const now = this.clock.now();
+    const successes = outcomes.flatMap((outcome) =>
+      'result' in outcome ? [{ id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) }] : [],
+    );
+    const rows = await this.transaction(async (run) => {
+      const changed = successes.length ? await run<PgJobRow>(succeedMany.postgres, { batch: JSON.stringify(successes), now }) : [];
+      let requeued = false;
+      for (const outcome of outcomes) {
+        if (!('error' in outcome)) continue;
+        const { id, leaseToken } = outcome.lease;
+        const { error, retryInMs } = outcome;
+        const [row] =
+          retryInMs === undefined
+            ? await run<PgJobRow>(fail.postgres, { id, leaseToken, error, now })
+            : await run<PgJobRow>(requeue.postgres, { id, leaseToken, error, now, runAt: now + retryInMs });
+        if (row) changed.push(row);
+        if (row && retryInMs !== undefined) requeued = true;
+      }
+      if (requeued) await run(NOTIFY_JOBS);
+      return changed;
+    });
+    return rows.map(fromPg);
+  }
+
+  async completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
+    const params = { id: lease.id, leaseToken: lease.leaseToken, result: JSON.stringify(result), now: this.clock.now(), by };
+    const [row] = await this.run<PgJobRow>(complete.postgres, params);
+    return row ? fromPg(row) : undefined;
+  }
+
+  async cancelJob(id: number, by: number): Promise<Job | undefined> {
+    const [row] = await this.run<PgJobRow>(cancel.postgres, { id, now: this.clock.now(), by });
+    if (!row) return undefined;
+    // A pool job keeps its claimant when cancelled: it was running, maybe on another instance.
+    if (row.claimed_by === 'pool') await this.notifyCancelled([row]);
+    return fromPg(row);
+  }
+
+  async retryJob(id: number, by: number): Promise<Job | undefined> {
+    const [row] = await this.run<PgJobRow>(retry.postgres, { id, now: this.clock.now(), by });
+    if (!row) return undefined;
+    await this.run(NOTIFY_JOBS);
+    return fromPg(row);
+  }
+
+  async deleteJob(id: number): Promise<void> {
+    await this.run(deleteJob.postgres, { id });
+  }
+
+  async cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    const rows = await this.run<PgJobRow & { was: JobStatus }>(cancelMatching.postgres, { ...filterParams(filter), now: this.clock.now(), by, limit });
+    await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING'));
+    return rows.map(({ was: _was, ...row }) => fromPg(row));
+  }
+
+  async retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    const rows = await this.run<PgJobRow>(retryMatching.postgres, { ...filterParams(filter), now: this.clock.now(), by, limit });
+    if (rows.length) await this.run(NOTIFY_JOBS);
+    return rows.map(fromPg);
+  }
+
+  async deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]> {
+    const rows = await this.run<{ id: number }>(deleteMatching.postgres, { ...filterParams(filter), limit });
+    return rows.map((row) => row.id);
+  }
+
+  async purgeExpiredKeys(limit: number): Promise<number> {
+    return (await this.run(`${purgeExpiredKeys.postgres} RETURNING 1`, { now: this.clock.now(), limit })).length;
+  }
+
+  /**
+   * Tells every instance which running jobs were cancelled (`<id>:<attempt>`): the one running each stops that attempt
+   * at once (its lease, cleared by the cancel, would otherwise only fail at its next renewal). NOTIFY payloads are
+   * small (8,000 bytes): in chunks.
+   */
+  private async notifyCancelled(jobs: { id: number; attempts: number }[]): Promise<void> {
+    const entries = jobs.map(({ id, attempts }) => `${id}:${attempts}`);
+    for (let i = 0; i < entries.length; i += 400) await this.run(`SELECT pg_notify('${CANCEL_CHANNEL}', $payload)`, { payload: entries.slice(i, i + 400).join(',') });
+  }
+
+  forgetQueue(): void {
+    // Nothing kept here: counts are read from the table.
+  }
+
+  async recoverExpired(): Promise<Job[]> {
+    // Beside other instances a running pool job without an expired lease may be theirs: only leases that ran out count.
+    const rows = await this.run<PgJobRow>(recover.postgres, { now: this.clock.now(), outOfAttempts: OUT_OF_ATTEMPTS, recovered: RECOVERED });
+    const jobs = rows.map(fromPg);
+    if (jobs.some((job) => job.status === 'QUEUED')) await this.run(NOTIFY_JOBS);
+    return jobs;
+  }
+
+  async heartbeat(leases: Lease[], leaseMs: number): Promise<Set<number>> {
+    if (!leases.length) return new Set();
+    const now = this.clock.now();
+    const batch = JSON.stringify(leases.map(({ id, leaseToken }) => ({ id, leaseToken })));
+    const rows = await this.run<{ id: number }>(heartbeat.postgres, { batch, leaseExpiresAt: now + leaseMs, now });
+    return new Set(rows.map((row) => row.id));
+  }
+
+  async progress(lease: Lease, fraction: number): Promise<void> {
+    await this.run(progress.postgres, { id: lease.id, leaseToken: lease.leaseToken, progress: fraction });
+  }
+
+  async addNote(id: number, jobNote: JobNote): Promise<boolean> {
+    const rows = await this.run(note.postgres, { id, payload: JSON.stringify(jobNote), now: this.clock.now() });
+    return rows.length > 0;
+  }
+
+  // ---- reads -------------------------------------------------------------------------------------------
+
+  async jobById(id: number): Promise<Job | undefined> {
+    const [row] = await this.run<PgJobRow>(reads.byId.postgres, { id });
+    return row ? fromPg(row) : undefined;
+  }
+
+  async inputsOf(ids: number[]): Promise<Map<number, unknown>> {
+    if (!ids.length) return new Map();
+    const rows = await this.run<{ id: number; input: string }>(reads.inputsOf.postgres, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [row.id, JSON.parse(row.input)]));
+  }
+
+  statusesOfKind(kind: JobKindName, ownerId: number | null): Promise<{ id: number; status: JobStatus }[]> {
+    return this.run(reads.statusesOfKind.postgres, { kind, ownerId });
+  }
+
+  countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]> {
+    return this.run(reads.countByStatus.postgres, { ownerId, queue });
+  }
+
+  countActiveByQueueKind(): Promise<{ status: JobStatus; queue: string; kind: JobKindName; n: number }[]> {
+    return this.run(reads.countActiveByQueueKind.postgres);
+  }
+
+  selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
+    return this.db.query.jobs.findFirst(jobQuery(id, ownerId, select));
+  }
+
+  selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]> {
+    return this.db.query.jobs.findMany(jobsQuery(filter, select));
+  }
+
+  countJobs(filter: JobFilter): Promise<number> {
+    return this.db.$count(this.tables.jobs, jobsWhere(this.tables.jobs, filter));
+  }
+
+  countDelayedByQueue(): Promise<{ queue: string; n: number }[]> {
+    return this.run(reads.delayedByQueue.postgres, { now: this.clock.now() });
+  }
+
+  async nextRunAt(): Promise<number | null> {
+    const [row] = await this.run<{ at: string | null }>(reads.nextRunAt.postgres, { now: this.clock.now() });
+    return row?.at == null ? null : Number(row.at);
+  }
+
+  async pendingCount(): Promise<number> {
+    const [row] = await this.run<{ n: number }>(reads.pendingCount.postgres);
+    return row!.n;
+  }
+
+  async queuedOfKind(queue: string, kind: JobKindName): Promise<number> {
+    const [row] = await this.run<{ n: number }>(reads.queuedOfKind.postgres, { queue, kind });
+    return row!.n;
+  }
+
+  async waitingCount(queue: string): Promise<number> {
+    const [row] = await this.run<{ n: number }>(reads.waiting.postgres, { queue });
+    return row!.n;
+  }
+
+  mayHaveWaiting(): boolean {
+    // Other instances add jobs this one does not see: only a claim finds out.
+    return true;
+  }
+
+  // ---- instances ---------------------------------------------------------------------------------------
+
+  onCancelled(listener: (cancelled: { id: number; attempt: number }[]) => void): void {
+    this.cancelListeners.add(listener);
+  }
+
+  onWork(listener: (what: 'jobs' | 'queues') => void): void {
+    this.listeners.add(listener);
+  }
+
+  async announceQueues(): Promise<void> {
+    await this.run(`SELECT pg_notify('${QUEUES_CHANNEL}', '')`);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    this.cancelListeners.clear();
+    await Promise.all(this.unlisten.splice(0).map((unlisten) => unlisten().catch(() => {})));
+  }
+
+  // ---- running the statements --------------------------------------------------------------------------
+
+  /** One statement of ./sql/*.ts on the pool (atomic alone). */
+  private run: Run = (text, params) => PgJobStore.execute(this.sql, text, params);
+
+  /** Several statements in one transaction: `work` runs them with the `run` it is given. */
+  private transaction<T>(work: (run: Run) => Promise<T>): Promise<T> {
+    return this.sql.begin((tx) => work((text, params) => PgJobStore.execute(tx, text, params))) as Promise<T>;
+  }
+
+  private static execute<T>(client: Pick<SQL, 'unsafe'>, text: string, params: Params = {}): Promise<T[]> {
+    let compiled = PgJobStore.compiled.get(text);
+    if (!compiled) PgJobStore.compiled.set(text, (compiled = positional(text)));
+    const values = compiled.names.map((name) => {
+      // As bun:sqlite does: a parameter left out is a mistake, not a NULL.
+      if (!(name in params)) throw new Error(`missing parameter $${name}`);
+      return params[name];
+    });
+    return client.unsafe(compiled.text, values as never[]) as unknown as Promise<T[]>;
+  }
+
+  private claimParams(queue: string, limit: number, claimedBy: string, now: number, leaseMs: number) {
+    // Each claim gets its own token prefix: a late answer from an earlier lease of the same job never matches.
+    return { queue, limit, claimedBy, now, leasePrefix: `${this.instance}.${crypto.randomUUID()}:`, leaseExpiresAt: now + leaseMs };
+  }
+}

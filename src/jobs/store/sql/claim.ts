@@ -1,0 +1,65 @@
+import { withEvents } from './events';
+import type { JobSqlRow } from '../rows';
+
+// claimJobs and pullJob: lease the runnable jobs of a queue (QUEUED and due), lowest priority number then oldest
+// first, in one statement. Guard: QUEUED, run_at <= $now. Fence: a fresh lease token per claim ($leasePrefix || id),
+// which every later change of the job must show. Events: `started` {attempt} for the pool's claims, `pulled`
+// {by, attempt} for a person's. Parameters: queue, now, limit, leasePrefix, leaseExpiresAt, claimedBy (and by).
+
+const SET_LEASE = `status = 'RUNNING', attempts = jobs.attempts + 1, lease_token = $leasePrefix || jobs.id,
+  lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0`;
+
+/** PostgreSQL: rows another instance is claiming right now are skipped (SKIP LOCKED), not waited for. */
+const pgClaim = (limit: string) => `
+  UPDATE jobs SET ${SET_LEASE}
+  FROM (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
+        ORDER BY priority, id LIMIT ${limit} FOR UPDATE SKIP LOCKED) AS picked
+  WHERE jobs.id = picked.id RETURNING jobs.*`;
+
+export const claim = {
+  sqlite: {
+    /** The only writer: the queue's concurrency and pause are the runner's to apply (it asks for `$limit`). */
+    change: `UPDATE jobs SET ${SET_LEASE}
+             WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
+                          ORDER BY priority, id LIMIT $limit)
+             RETURNING *`,
+    started: (row: JobSqlRow) => ({ attempt: row.attempts }),
+    pulled: (row: JobSqlRow, by: number) => ({ by, attempt: row.attempts }),
+  },
+  postgres: {
+    /** Taken first, in the claim's transaction: claims of one queue, over every instance, run in turn. */
+    lockQueue: `SELECT 1 FROM queues WHERE name = $queue FOR UPDATE`,
+    /**
+     * The pool takes at most the room its queue has over every instance: its concurrency less the pool jobs running
+     * (none when paused). Run after lockQueue, so the count sees every claim committed before.
+     */
+    pool: withEvents(
+      pgClaim(`greatest(0, least($limit::int, coalesce((
+         SELECT q.concurrency - (SELECT count(*) FROM jobs r WHERE r.queue = $queue AND r.status = 'RUNNING' AND r.claimed_by = 'pool')
+         FROM queues q WHERE q.name = $queue AND NOT q.paused), 0)))`),
+      'started',
+      `json_build_object('attempt', attempts)::text`,
+    ),
+    pull: withEvents(pgClaim('$limit'), 'pulled', `json_build_object('by', $by::int, 'attempt', attempts)::text`),
+  },
+};
+
+/**
+ * claimJobsOfKind: a person's "run these now": every QUEUED job of one kind in a queue, oldest first, retry times
+ * notwithstanding. Guard: QUEUED (due or not). Fence: a fresh lease token. Event: `started` {attempt}.
+ */
+export const claimKind = {
+  sqlite: {
+    change: `UPDATE jobs SET ${SET_LEASE}
+             WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND kind = $kind ORDER BY id LIMIT $limit)
+             RETURNING *`,
+  },
+  postgres: withEvents(
+    `UPDATE jobs SET ${SET_LEASE}
+     FROM (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND kind = $kind
+           ORDER BY id LIMIT $limit FOR UPDATE SKIP LOCKED) AS picked
+     WHERE jobs.id = picked.id RETURNING jobs.*`,
+    'started',
+    `json_build_object('attempt', attempts)::text`,
+  ),
+};

@@ -1,0 +1,33 @@
+// Pieces every transition shares (BullMQ's commands/includes): how each database writes the job_events rows that
+// record a change. SQLite writes them from the rows the change RETURNING gave (payloads made by the transition's
+// `event`); PostgreSQL writes them in the change's own statement (a CTE), so a transition is one atomic statement.
+import type { JobSqlRow } from '../rows';
+
+/** SQLite: one event for each of many jobs; `$batch` is a JSON array of {jobId, payload}. */
+export const insertEvents = `
+  INSERT INTO job_events (job_id, type, payload, at)
+  SELECT value ->> 'jobId', $type, value -> 'payload', $at FROM json_each($batch)`;
+
+/** SQLite: the event a single-row transition writes, its payload made from the changed row and the call's parameters. */
+export interface SqliteEvent<Params> {
+  type: string;
+  payload(row: JobSqlRow, params: Params): unknown;
+}
+
+/**
+ * PostgreSQL: `change` (a statement on jobs RETURNING its rows, named `changed`) and the job_events row of each row
+ * it changed, in one statement; `payload` is SQL over the changed row, `at` the time parameter.
+ */
+export const withEvents = (change: string, type: string, payload: string, at = '$now') => `
+  WITH changed AS (${change}),
+  logged AS (INSERT INTO job_events (job_id, type, payload, at) SELECT id, '${type}', ${payload}, ${at} FROM changed)
+  SELECT * FROM changed ORDER BY id`;
+
+/**
+ * One transition on both databases, side by side (see ../README.md). Statements use named parameters (`$id`) on both:
+ * bun:sqlite binds them by name, the PostgreSQL store turns them into `$1…` (postgres.ts, `positional`).
+ */
+export interface Transition<Params = Record<string, unknown>> {
+  sqlite: { change: string; event: SqliteEvent<Params> };
+  postgres: string;
+}

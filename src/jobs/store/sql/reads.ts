@@ -1,0 +1,70 @@
+// The store's reads, on both databases side by side (the reads a caller selects are Drizzle's: ../selects.ts).
+// PostgreSQL counts are cast to int (count(*) is a bigint, which its client gives as a string).
+
+const both = (text: string) => ({ sqlite: text, postgres: text });
+
+export const byId = both(`SELECT * FROM jobs WHERE id = $id`);
+
+export const inputsOf = {
+  sqlite: {
+    one: `SELECT input FROM job_inputs WHERE job_id = $id`,
+    /** `$ids` is a JSON array. */
+    many: `SELECT job_id AS id, input FROM job_inputs WHERE job_id IN (SELECT value FROM json_each($ids))`,
+  },
+  postgres: `SELECT job_id AS id, input FROM job_inputs WHERE job_id IN (SELECT jsonb_array_elements_text($ids::text::jsonb)::int)`,
+};
+
+/** Ids and statuses of one kind's jobs, oldest first; `$ownerId` null for all owners. */
+export const statusesOfKind = {
+  sqlite: `SELECT id, status FROM jobs WHERE kind = $kind AND ($ownerId IS NULL OR owner_id = $ownerId) ORDER BY id`,
+  postgres: `SELECT id, status FROM jobs WHERE kind = $kind AND ($ownerId::int IS NULL OR owner_id = $ownerId::int) ORDER BY id`,
+};
+
+/** Jobs by status; `$ownerId` and `$queue` null for all. */
+export const countByStatus = {
+  sqlite: `SELECT status, count(*) AS n FROM jobs WHERE ($ownerId IS NULL OR owner_id = $ownerId) AND ($queue IS NULL OR queue = $queue) GROUP BY status`,
+  postgres: `SELECT status, count(*)::int AS n FROM jobs WHERE ($ownerId::int IS NULL OR owner_id = $ownerId::int) AND ($queue::text IS NULL OR queue = $queue::text) GROUP BY status`,
+};
+
+export const countActiveByQueueKind = {
+  /**
+   * Through jobs_status_idx, named (statistics from ANALYZE can make the planner scan the claim index instead): the
+   * cost follows the jobs waiting or running — 4 ms for 2,000 of 1,000,000 rows — not the history kept (1.5 s).
+   */
+  sqlite: `SELECT status, queue, kind, count(*) AS n FROM jobs INDEXED BY jobs_status_idx WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status, queue, kind`,
+  postgres: `SELECT status, queue, kind, count(*)::int AS n FROM jobs WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status, queue, kind`,
+};
+
+/** The earliest time a queued job waits for (retry backoff). */
+export const nextRunAt = both(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $now`);
+
+/** QUEUED jobs not yet due, by queue (the metrics' gauge): through jobs_status_idx (status, run_at), only those rows. */
+export const delayedByQueue = {
+  sqlite: `SELECT queue, count(*) AS n FROM jobs WHERE status = 'QUEUED' AND run_at > $now GROUP BY queue`,
+  postgres: `SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'QUEUED' AND run_at > $now GROUP BY queue`,
+};
+
+/** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
+export const pendingCount = {
+  sqlite: `SELECT count(*) AS n FROM jobs j JOIN queues q ON q.name = j.queue
+           WHERE (j.status = 'QUEUED' AND q.paused = 0) OR (j.status = 'RUNNING' AND j.claimed_by = 'pool')`,
+  postgres: `SELECT count(*)::int AS n FROM jobs j JOIN queues q ON q.name = j.queue
+             WHERE (j.status = 'QUEUED' AND NOT q.paused) OR (j.status = 'RUNNING' AND j.claimed_by = 'pool')`,
+};
+
+export const queuedOfKind = {
+  sqlite: `SELECT count(*) AS n FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND kind = $kind`,
+  postgres: `SELECT count(*)::int AS n FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND kind = $kind`,
+};
+
+/**
+ * QUEUED jobs per queue: SQLite reads them once at start and keeps the counts from then on (it is the only writer);
+ * PostgreSQL counts one queue when asked (other instances change it unseen).
+ */
+export const waiting = {
+  sqlite: `SELECT queue, count(*) AS n FROM jobs WHERE status = 'QUEUED' GROUP BY queue`,
+  postgres: `SELECT count(*)::int AS n FROM jobs WHERE queue = $queue AND status = 'QUEUED'`,
+};
+
+/** Whether a job exists, and its status (SQLite's cancel reads it first: RETURNING gives the row after the update). */
+export const statusOf = both(`SELECT status FROM jobs WHERE id = $id`);

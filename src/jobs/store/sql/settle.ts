@@ -1,0 +1,63 @@
+import { type Transition, withEvents } from './events';
+
+// settleJobs: the outcomes of pool runs, written in one transaction: the successes in one statement, then each
+// failure, for good (`fail`) or to run again later (`requeue`). Every one is fenced by its lease token: an outcome
+// whose lease is no longer its own (recovered, cancelled, claimed again) changes nothing and is left out.
+
+/**
+ * Many pool successes in one statement; `$batch` is a JSON array of {id, leaseToken, result}.
+ * Guard: RUNNING. Fence: the lease token. Event: `succeeded` {attempt, durationMs}.
+ * SQLite returns only the ids that took (the store has every other value, and reading results back would double
+ * their cost) and writes the events from the leases; PostgreSQL writes them in the statement.
+ */
+export const succeedMany = {
+  sqlite: `
+    UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
+      lease_token = NULL, lease_expires_at = NULL
+    FROM (SELECT value ->> 'id' AS id, value ->> 'leaseToken' AS lease_token, value -> 'result' AS result FROM json_each($batch)) AS b
+    WHERE jobs.id = b.id AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.lease_token -- '+': look up by id, not scan by status
+    RETURNING jobs.id AS id`,
+  postgres: withEvents(
+    `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
+       lease_token = NULL, lease_expires_at = NULL
+     FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text)
+     WHERE jobs.id = b.id AND jobs.status = 'RUNNING' AND jobs.lease_token = b."leaseToken" RETURNING jobs.*`,
+    'succeeded',
+    `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
+  ),
+};
+
+/** A failure for good. Guard: RUNNING. Fence: the lease token. Event: `failed` {attempt, error}. */
+export const fail = {
+  sqlite: {
+    change: `UPDATE jobs SET status = 'FAILED', error = $error, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
+             WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`,
+    event: { type: 'failed', payload: (row, { error }) => ({ attempt: row.attempts, error }) },
+  },
+  postgres: withEvents(
+    `UPDATE jobs SET status = 'FAILED', error = $error, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
+     WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`,
+    'failed',
+    `json_build_object('attempt', attempts, 'error', $error::text)::text`,
+  ),
+} satisfies Transition<{ id: number; leaseToken: string | null; error: string; now: number }>;
+
+/**
+ * A failure with attempts left: back to its queue, due at `$runAt` (the backoff). Guard: RUNNING. Fence: the lease
+ * token. Event: `retry_scheduled` {attempt, error, runAt}.
+ */
+export const requeue = {
+  sqlite: {
+    change: `UPDATE jobs SET status = 'QUEUED', error = $error, run_at = $runAt, lease_token = NULL, lease_expires_at = NULL,
+               claimed_by = NULL, progress = 0
+             WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`,
+    event: { type: 'retry_scheduled', payload: (row, { error }) => ({ attempt: row.attempts, error, runAt: row.run_at }) },
+  },
+  postgres: withEvents(
+    `UPDATE jobs SET status = 'QUEUED', error = $error, run_at = $runAt, lease_token = NULL, lease_expires_at = NULL,
+       claimed_by = NULL, progress = 0
+     WHERE id = $id AND status = 'RUNNING' AND lease_token = $leaseToken RETURNING *`,
+    'retry_scheduled',
+    `json_build_object('attempt', attempts, 'error', $error::text, 'runAt', run_at)::text`,
+  ),
+} satisfies Transition<{ id: number; leaseToken: string | null; error: string; now: number; runAt: number }>;

@@ -1,0 +1,503 @@
+import type { Database, Statement } from 'bun:sqlite';
+import type { SqliteDb } from '../../db/client';
+import { jobs as jobsTable } from '../../db/schema';
+import type { Selection } from '../../db/selection';
+import { conflict } from '../../errors';
+import type { Clock, Job, JobKindName, JobStatus } from '../model';
+import {
+  type Claim,
+  type FiredTick,
+  idempotencyKeyOf,
+  type InsertedJobs,
+  type JobFilter,
+  type JobNote,
+  type JobStore,
+  type Lease,
+  type MatchingJobs,
+  newJob,
+  type NewQueuedJob,
+  type Outcome,
+  type ScheduleTick,
+} from '.';
+import { type JobSqlRow, toJob } from './rows';
+import { jobQuery, jobsQuery, jobsWhere } from './selects';
+import { cancel } from './sql/cancel';
+import { cancelMatching } from './sql/cancelMatching';
+import { claimKey, freeStaleKey, purgeExpiredKeys } from './sql/claimIdempotencyKeys';
+import { deleteMatching } from './sql/deleteMatching';
+import { fireSchedule } from './sql/fireSchedule';
+import { filterParams } from './sql/jobFilter';
+import { rateLimit } from './sql/rateLimit';
+import { retryMatching } from './sql/retryMatching';
+import { claim, claimKind } from './sql/claim';
+import { complete } from './sql/complete';
+import { deleteJob } from './sql/delete';
+import { insertEvents, type Transition } from './sql/events';
+import { heartbeat } from './sql/heartbeat';
+import { insert } from './sql/insert';
+import { note } from './sql/note';
+import { progress } from './sql/progress';
+import * as reads from './sql/reads';
+import { OUT_OF_ATTEMPTS, RECOVERED, recover } from './sql/recover';
+import { retry } from './sql/retry';
+import { fail, requeue, succeedMany } from './sql/settle';
+
+/**
+ * The job store on SQLite (bun:sqlite, WAL): this process is the only writer, and every transition is an
+ * IMMEDIATE transaction around its statements (./sql/*.ts) and its event rows. The interface is asynchronous (for
+ * PostgreSQL); here each method does its work synchronously, when called, and answers with a promise already
+ * settled (unless another service's async transaction is open: see {@link SqliteJobStore.othersDone}).
+ */
+export class SqliteJobStore implements JobStore {
+  private readonly sqlite: Database;
+  /** Drizzle over the same connection, for the reads a caller selects (selectJob, selectJobs). */
+  private readonly db: SqliteDb;
+  /** Each statement prepared once, on first use (keyed by its text). */
+  private readonly prepared = new Map<string, Statement<any, any>>();
+  /**
+   * QUEUED jobs per queue, kept with every transition so a submission checks maxLength without counting the queue
+   * (a COUNT per submission made submitting slower as the queue grew). Exact because this process is the only
+   * writer (the file lock): counted once at start, then moved only by the transitions here. A queue missing holds none.
+   */
+  private readonly waitingByQueue = new Map<string, number>();
+  /** The changes to those counts made by the open transaction: applied when it commits, dropped if it rolls back. */
+  private pendingWaiting: Map<string, number> | null = null;
+  /** See throttledUntil: set by each claimJobs. */
+  private throttled: number | null = null;
+  /** Waits out another service's async transaction (see {@link SqliteJobStore.othersDone}). */
+  private readonly idle: () => Promise<void>;
+
+  constructor(
+    database: { sqlite: Database; db: SqliteDb; idle(): Promise<void> },
+    private readonly clock: Clock,
+  ) {
+    this.sqlite = database.sqlite;
+    this.db = database.db;
+    this.idle = database.idle;
+    for (const { queue, n } of this.all<{ queue: string; n: number }>(reads.waiting.sqlite, {})) this.waitingByQueue.set(queue, n);
+  }
+
+  // ---- transitions -------------------------------------------------------------------------------------
+
+  insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs> {
+    return this.transition(() => this.insertNow(jobs, this.clock.now()));
+  }
+
+  /** insertJobs' work, in the open transaction (fireSchedule's too). */
+  private insertNow(jobs: NewQueuedJob[], now: number): InsertedJobs {
+    // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
+    const reusedIds = new Map<number, number>();
+    const keyedInBatch = new Map<string, number>();
+    jobs.forEach(({ job }, i) => {
+      const key = idempotencyKeyOf(job);
+      if (key === null) return;
+      const first = keyedInBatch.get(key);
+      if (first !== undefined) return reusedIds.set(i, -1 - first);
+      const params = { ownerId: job.ownerId, key: job.idempotencyKey };
+      this.run(freeStaleKey.sqlite, { ...params, now });
+      const held = this.get<{ jobId: number }>(claimKey.sqlite.find, params);
+      if (held) reusedIds.set(i, held.jobId);
+      else keyedInBatch.set(key, i);
+    });
+    const adding = new Map<string, { maxLength: number; n: number }>();
+    jobs.forEach(({ queue }, i) => {
+      if (reusedIds.has(i)) return;
+      const entry = adding.get(queue.name);
+      if (entry) entry.n++;
+      else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
+    });
+    for (const [name, { maxLength, n }] of adding) {
+      const waiting = this.waiting(name);
+      if (waiting + n > maxLength) throw conflict(`queue "${name}" is full: ${waiting} jobs waiting, at most ${maxLength}`);
+    }
+    const inserted = jobs.map(({ queue, job, inputJson, keyExpiresAt }, i): Job | undefined => {
+      if (reusedIds.has(i)) return undefined;
+      const row = { ...job, queue: queue.name };
+      const columns = { runAt: job.runAt ?? null, idempotencyKey: job.idempotencyKey ?? null, schedule: job.schedule ?? null };
+      const { id } = this.get<{ id: number }>(insert.sqlite.job, { ...row, ...columns, now })!;
+      this.run(insert.sqlite.input, { id, input: inputJson });
+      this.run(insert.sqlite.event, { id, runAt: columns.runAt, now });
+      if (job.idempotencyKey != null) this.run(claimKey.sqlite.claim, { ownerId: job.ownerId, key: job.idempotencyKey, jobId: id, expiresAt: keyExpiresAt ?? now });
+      return newJob(id, row, now);
+    });
+    for (const [name, { n }] of adding) this.addWaiting(name, n);
+    // A key already held names a stored job; one repeated within this batch names the job its first use made.
+    const result = inserted.map((job, i) => {
+      if (job) return job;
+      const id = reusedIds.get(i)!;
+      return id < 0 ? inserted[-1 - id]! : toJob(this.get<JobSqlRow>(reads.byId.sqlite, { id })!);
+    });
+    return { jobs: result, reused: new Set(reusedIds.keys()) };
+  }
+
+  fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick> {
+    return this.transition(() => {
+      const params = { name: tick.name, due: tick.due, next: tick.next };
+      if (!this.get(fireSchedule.sqlite.advance, params)) return { advanced: false, job: null };
+      if (!job || (tick.skipIfUnfinished && this.get(fireSchedule.sqlite.unfinishedRun, { name: tick.name }))) return { advanced: true, job: null };
+      this.run(fireSchedule.sqlite.ran, { name: tick.name, due: tick.due });
+      return { advanced: true, job: this.insertNow([{ ...job, job: { ...job.job, schedule: tick.name } }], this.clock.now()).jobs[0]! };
+    });
+  }
+
+  claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
+    this.throttled = null;
+    if (!claims.length) return Promise.resolve([]);
+    return this.transition(() => {
+      const now = this.clock.now();
+      const claimed: Job[] = [];
+      for (const { queue, limit: wanted, rateLimit: rate } of claims) {
+        if (claimed.length >= budget) break;
+        let limit = Math.min(wanted, budget - claimed.length);
+        // A rate-limited queue: what its window has left (only such queues read or write queue_starts).
+        const window = rate ? this.get<{ n: number; oldest: number | null }>(rateLimit.sqlite.window, { queue, since: now - rate.perMs })! : null;
+        if (rate && window) {
+          if (window.n + limit > rate.jobs) {
+            limit = Math.max(0, rate.jobs - window.n);
+            if (window.oldest !== null) this.throttledAt(window.oldest + rate.perMs);
+          }
+          if (limit === 0) continue;
+        }
+        const rows = this.all<JobSqlRow>(claim.sqlite.change, this.claimParams(queue, limit, 'pool', now, leaseMs));
+        if (rate && window && rows.length) {
+          this.run(rateLimit.sqlite.prune, { queue, since: now - rate.perMs });
+          this.run(rateLimit.sqlite.record, { queue, now, ids: JSON.stringify(rows.map((row) => row.id)) });
+          // Full now: room again when the oldest start in the window (this claim's, if none was there) leaves it.
+          if (window.n + rows.length >= rate.jobs) this.throttledAt((window.oldest ?? now) + rate.perMs);
+        }
+        for (const job of this.claimed(queue, now, rows)) claimed.push(job);
+      }
+      return claimed;
+    });
+  }
+
+  throttledUntil(): number | null {
+    return this.throttled;
+  }
+
+  private throttledAt(at: number): void {
+    if (this.throttled === null || at < this.throttled) this.throttled = at;
+  }
+
+  claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
+    return this.transition(() => {
+      const now = this.clock.now();
+      return this.claimed(queue, now, this.all<JobSqlRow>(claimKind.sqlite.change, { ...this.claimParams(queue, limit, 'pool', now, leaseMs), kind }));
+    });
+  }
+
+  /** Rows a pool claim took from a queue: they stop counting as waiting, and each gets its `started` event. */
+  private claimed(queue: string, now: number, rows: JobSqlRow[]): Job[] {
+    if (!rows.length) return [];
+    this.addWaiting(queue, -rows.length);
+    this.events('started', now, rows.map((row) => ({ jobId: row.id, payload: claim.sqlite.started(row) })));
+    return rows.map(toJob);
+  }
+
+  pullJob(queue: string, claimant: string, by: number, leaseMs: number): Promise<Job | null> {
+    return this.transition(() => {
+      const now = this.clock.now();
+      const row = this.get<JobSqlRow>(claim.sqlite.change, this.claimParams(queue, 1, claimant, now, leaseMs));
+      if (!row) return null;
+      this.addWaiting(queue, -1);
+      this.events('pulled', now, [{ jobId: row.id, payload: claim.sqlite.pulled(row, by) }]);
+      return toJob(row);
+    });
+  }
+
+  settleJobs(outcomes: Outcome[]): Promise<Job[]> {
+    if (!outcomes.length) return Promise.resolve([]);
+    return this.transition(() => {
+      const now = this.clock.now();
+      const changed = this.succeedMany(now, outcomes.flatMap((outcome) => ('result' in outcome ? [{ job: outcome.lease, result: outcome.result }] : [])));
+      for (const outcome of outcomes) {
+        if (!('error' in outcome)) continue;
+        const { id, leaseToken } = outcome.lease;
+        const { error, retryInMs } = outcome;
+        const job =
+          retryInMs === undefined
+            ? this.change(fail, { id, leaseToken, error, now })
+            : this.change(requeue, { id, leaseToken, error, now, runAt: now + retryInMs });
+        if (job) changed.push(job);
+        if (job && retryInMs !== undefined) this.addWaiting(job.queue, 1);
+      }
+      return changed;
+    });
+  }
+
+  /** The successes of settleJobs, in one statement; the jobs are built from their leases (see sql/settle.ts). */
+  private succeedMany(now: number, completions: { job: Job; result: unknown }[]): Job[] {
+    if (!completions.length) return [];
+    const batch = completions.map(({ job, result }) => ({ id: job.id, leaseToken: job.leaseToken, result: result ?? null }));
+    const counted = new Set(this.all<{ id: number }>(succeedMany.sqlite, { now, batch: JSON.stringify(batch) }).map((row) => row.id));
+    const succeeded = completions
+      .filter(({ job }) => counted.has(job.id))
+      .map(({ job, result }): Job => ({
+        ...job,
+        status: 'SUCCEEDED',
+        result: result ?? null,
+        error: null,
+        progress: 1,
+        finishedAt: new Date(now),
+        leaseToken: null,
+        leaseExpiresAt: null,
+      }));
+    const durationMs = (job: Job) => now - (job.startedAt?.getTime() ?? now);
+    this.events('succeeded', now, succeeded.map((job) => ({ jobId: job.id, payload: { attempt: job.attempts, durationMs: durationMs(job) } })));
+    return succeeded;
+  }
+
+  completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
+    return this.transition(() =>
+      this.change(complete, { id: lease.id, leaseToken: lease.leaseToken, result: JSON.stringify(result), now: this.clock.now(), by }),
+    );
+  }
+
+  cancelJob(id: number, by: number): Promise<Job | undefined> {
+    return this.transition(() => {
+      // RETURNING gives the row after the update: whether it was waiting is read first.
+      const before = this.get<{ status: JobStatus }>(reads.statusOf.sqlite, { id });
+      const job = this.change(cancel, { id, now: this.clock.now(), by });
+      if (job && before?.status === 'QUEUED') this.addWaiting(job.queue, -1);
+      return job;
+    });
+  }
+
+  retryJob(id: number, by: number): Promise<Job | undefined> {
+    return this.transition(() => {
+      const job = this.change(retry, { id, now: this.clock.now(), by });
+      if (job) this.addWaiting(job.queue, 1);
+      return job;
+    });
+  }
+
+  deleteJob(id: number): Promise<void> {
+    return this.transition(() => {
+      const deleted = this.get<{ queue: string; status: JobStatus }>(deleteJob.sqlite, { id });
+      if (deleted?.status === 'QUEUED') this.addWaiting(deleted.queue, -1);
+    });
+  }
+
+  cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    return this.transition(() => {
+      const now = this.clock.now();
+      const picked = this.all<{ id: number; status: JobStatus; queue: string }>(cancelMatching.sqlite.pick, { ...filterParams(filter), limit });
+      if (!picked.length) return [];
+      const rows = this.all<JobSqlRow>(cancelMatching.sqlite.update, { now, picked: JSON.stringify(picked.map((row) => row.id)) });
+      for (const row of picked) if (row.status === 'QUEUED') this.addWaiting(row.queue, -1);
+      this.run(cancelMatching.sqlite.events, { now, by, changed: JSON.stringify(rows.map((row) => row.id)) });
+      return rows.map(toJob).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    return this.transition(() => {
+      const now = this.clock.now();
+      const rows = this.all<JobSqlRow>(retryMatching.sqlite.update, { ...filterParams(filter), limit, now });
+      for (const row of rows) this.addWaiting(row.queue, 1);
+      if (rows.length) this.run(retryMatching.sqlite.events, { now, by, changed: JSON.stringify(rows.map((row) => row.id)) });
+      return rows.map(toJob).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]> {
+    // Finished jobs only: no waiting count moves.
+    return this.transition(() => this.all<{ id: number }>(deleteMatching.sqlite, { ...filterParams(filter), limit }).map((row) => row.id));
+  }
+
+  purgeExpiredKeys(limit: number): Promise<number> {
+    return this.alone(() => this.run(purgeExpiredKeys.sqlite, { now: this.clock.now(), limit }).changes);
+  }
+
+  forgetQueue(name: string): void {
+    this.waitingByQueue.delete(name);
+  }
+
+  recoverExpired(everyPoolJob: boolean): Promise<Job[]> {
+    return this.transition(() => {
+      const params = { now: this.clock.now(), everyPoolJob: everyPoolJob ? 1 : 0, outOfAttempts: OUT_OF_ATTEMPTS, recovered: RECOVERED };
+      // The events first: they name the claimant, which the updates forget.
+      if (this.run(recover.sqlite.events, params).changes === 0) return [];
+      const failed = this.all<JobSqlRow>(recover.sqlite.fail, params);
+      const requeued = this.all<JobSqlRow>(recover.sqlite.requeue, params);
+      for (const row of requeued) this.addWaiting(row.queue, 1);
+      return [...failed, ...requeued].map(toJob);
+    });
+  }
+
+  heartbeat(leases: Lease[], leaseMs: number): Promise<Set<number>> {
+    if (!leases.length) return Promise.resolve(new Set());
+    // One statement: a transaction of its own, no waiting counts to keep.
+    return this.alone(() => {
+      const now = this.clock.now();
+      const batch = JSON.stringify(leases.map(({ id, leaseToken }) => ({ id, leaseToken })));
+      return new Set(this.all<{ id: number }>(heartbeat.sqlite, { now, leaseExpiresAt: now + leaseMs, batch }).map((row) => row.id));
+    });
+  }
+
+  progress(lease: Lease, fraction: number): Promise<void> {
+    return this.alone(() => {
+      this.run(progress.sqlite, { id: lease.id, leaseToken: lease.leaseToken, progress: fraction });
+    });
+  }
+
+  addNote(id: number, jobNote: JobNote): Promise<boolean> {
+    return this.transition(() => this.get(note.sqlite, { id, payload: JSON.stringify(jobNote), now: this.clock.now() }) != null);
+  }
+
+  readonly shared = false;
+
+  onWork(): void {
+    // The only process on this file: nothing happens elsewhere.
+  }
+
+  onCancelled(): void {
+    // The only process on this file: the service stops a cancelled job's run itself.
+  }
+
+  async announceQueues(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  // ---- reads -------------------------------------------------------------------------------------------
+
+  async jobById(id: number): Promise<Job | undefined> {
+    const row = this.get<JobSqlRow>(reads.byId.sqlite, { id });
+    return row ? toJob(row) : undefined;
+  }
+
+  async inputsOf(ids: number[]): Promise<Map<number, unknown>> {
+    if (ids.length === 1) {
+      const row = this.get<{ input: string }>(reads.inputsOf.sqlite.one, { id: ids[0] });
+      return new Map(row ? [[ids[0]!, JSON.parse(row.input)]] : []);
+    }
+    const rows = this.all<{ id: number; input: string }>(reads.inputsOf.sqlite.many, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [row.id, JSON.parse(row.input)]));
+  }
+
+  async statusesOfKind(kind: JobKindName, ownerId: number | null): Promise<{ id: number; status: JobStatus }[]> {
+    return this.all(reads.statusesOfKind.sqlite, { kind, ownerId });
+  }
+
+  async countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]> {
+    return this.all(reads.countByStatus.sqlite, { ownerId, queue });
+  }
+
+  async countActiveByQueueKind(): Promise<{ status: JobStatus; queue: string; kind: JobKindName; n: number }[]> {
+    return this.all(reads.countActiveByQueueKind.sqlite, {});
+  }
+
+  selectJob(id: number, ownerId: number | null, select?: Selection): Promise<Job | undefined> {
+    return this.db.query.jobs.findFirst(jobQuery(id, ownerId, select));
+  }
+
+  selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]> {
+    return this.db.query.jobs.findMany(jobsQuery(filter, select));
+  }
+
+  countJobs(filter: JobFilter): Promise<number> {
+    return this.db.$count(jobsTable, jobsWhere(jobsTable, filter));
+  }
+
+  async countDelayedByQueue(): Promise<{ queue: string; n: number }[]> {
+    return this.all(reads.delayedByQueue.sqlite, { now: this.clock.now() });
+  }
+
+  async nextRunAt(): Promise<number | null> {
+    return this.get<{ at: number | null }>(reads.nextRunAt.sqlite, { now: this.clock.now() })?.at ?? null;
+  }
+
+  async pendingCount(): Promise<number> {
+    return this.get<{ n: number }>(reads.pendingCount.sqlite, {})!.n;
+  }
+
+  async queuedOfKind(queue: string, kind: JobKindName): Promise<number> {
+    return this.get<{ n: number }>(reads.queuedOfKind.sqlite, { queue, kind })!.n;
+  }
+
+  async waitingCount(queue: string): Promise<number> {
+    return this.waiting(queue);
+  }
+
+  mayHaveWaiting(queue: string): boolean {
+    return this.waiting(queue) > 0;
+  }
+
+  // ---- running the statements --------------------------------------------------------------------------
+
+  private statement(text: string): Statement<any, any> {
+    let statement = this.prepared.get(text);
+    if (!statement) this.prepared.set(text, (statement = this.sqlite.prepare(text)));
+    return statement;
+  }
+
+  private get<Row>(text: string, params: Record<string, unknown>): Row | null {
+    return this.statement(text).get(params) as Row | null;
+  }
+
+  private all<Row>(text: string, params: Record<string, unknown>): Row[] {
+    return this.statement(text).all(params) as Row[];
+  }
+
+  private run(text: string, params: Record<string, unknown>) {
+    return this.statement(text).run(params);
+  }
+
+  /** A single-row transition (./sql/events.ts `Transition`): its guarded change and, when it took, its event. */
+  private change<Params extends Record<string, unknown> & { now: number }>(transition: Transition<Params>, params: Params): Job | undefined {
+    const row = this.get<JobSqlRow>(transition.sqlite.change, params);
+    if (!row) return undefined;
+    const { type, payload } = transition.sqlite.event;
+    this.events(type, params.now, [{ jobId: row.id, payload: payload(row, params) }]);
+    return toJob(row);
+  }
+
+  private claimParams(queue: string, limit: number, claimedBy: string, now: number, leaseMs: number) {
+    // Each claim gets its own token prefix: a late answer from an earlier lease of the same job never matches.
+    return { queue, limit, claimedBy, now, leasePrefix: `${crypto.randomUUID()}:`, leaseExpiresAt: now + leaseMs };
+  }
+
+  private events(type: string, at: number, batch: { jobId: number; payload: unknown }[]): void {
+    if (batch.length) this.run(insertEvents, { type, at, batch: JSON.stringify(batch) });
+  }
+
+  /** QUEUED jobs of a queue now, this transaction's changes included. */
+  private waiting(queue: string): number {
+    return (this.waitingByQueue.get(queue) ?? 0) + (this.pendingWaiting?.get(queue) ?? 0);
+  }
+
+  /** Counts `delta` more (or fewer) jobs waiting in `queue` once the open transaction commits. */
+  private addWaiting(queue: string, delta: number): void {
+    const pending = this.pendingWaiting!;
+    pending.set(queue, (pending.get(queue) ?? 0) + delta);
+  }
+
+  /** Runs `work` as one IMMEDIATE transaction, after {@link SqliteJobStore.othersDone}; the waiting counts follow its fate. */
+  private async transition<T>(work: () => T): Promise<T> {
+    if (this.sqlite.inTransaction) await this.othersDone();
+    this.pendingWaiting = new Map();
+    try {
+      const result = this.sqlite.transaction(work).immediate();
+      for (const [queue, delta] of this.pendingWaiting) this.waitingByQueue.set(queue, (this.waitingByQueue.get(queue) ?? 0) + delta);
+      return result;
+    } finally {
+      this.pendingWaiting = null;
+    }
+  }
+
+  /** One statement that keeps no counts (a transaction of its own), after {@link SqliteJobStore.othersDone}. */
+  private async alone<T>(work: () => T): Promise<T> {
+    if (this.sqlite.inTransaction) await this.othersDone();
+    return work();
+  }
+
+  /**
+   * The guard every transition passes, written once: another service's async transaction may have the connection
+   * open (it awaits between its statements: see Database.transaction). A transition made then would be a savepoint
+   * inside it, undone if it rolled back after the job was announced, with the waiting counts left wrong, so it waits
+   * for it to end. Not so in the common case (no transaction open): a transition then runs at once, when called.
+   */
+  private async othersDone(): Promise<void> {
+    while (this.sqlite.inTransaction) await this.idle();
+  }
+}
