@@ -22,7 +22,12 @@ export interface QueueSettings {
   concurrency: number;
   maxLength: number;
   paused: boolean;
+  /** FIFO: priority, then age. FAIR: owners with waiting jobs take turns (src/jobs/store/sql/claim-fair.ts). */
+  order: QueueOrder;
 }
+
+export const QUEUE_ORDERS = ['FIFO', 'FAIR'] as const;
+export type QueueOrder = (typeof QUEUE_ORDERS)[number];
 
 /** The queues as the engine sees them: src/queues' QueuesService is one. */
 export interface QueueCatalog {

@@ -3,7 +3,7 @@ import type { EventBus } from '../events';
 import { TaskError, type WorkerPool } from '../pool/pool';
 import type { JobKinds } from './kind';
 import { announce, type Clock, type Job, type JobKindName, type QueueCatalog } from './model';
-import type { JobStore, Outcome } from './store';
+import type { Claim, JobStore, Outcome } from './store';
 
 export interface JobRunnerOptions {
   store: JobStore;
@@ -166,14 +166,14 @@ export class JobRunner {
     const budget = this.options.maxInFlight - this.active.size;
     if (budget <= 0) return;
     // The store's hint says which queues may have anything to claim: a pass with none opens no transaction.
-    const claims: { queue: string; limit: number }[] = [];
+    const claims: Claim[] = [];
     const queues = this.options.queues.list();
     // Each pass starts one queue further, so a full budget never starves the last queues.
     const first = this.passes++ % Math.max(1, queues.length);
     for (const queue of [...queues.slice(first), ...queues.slice(0, first)]) {
       if (queue.paused || !this.store.mayHaveWaiting(queue.name)) continue;
       const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
-      if (free > 0) claims.push({ queue: queue.name, limit: free });
+      if (free > 0) claims.push({ queue: queue.name, limit: free, order: queue.order });
     }
     const claimed = await this.store.claimJobs(claims, this.options.leaseMs, budget);
     if (!claimed.length) return;

@@ -1,5 +1,12 @@
 import type { Selection } from '../../db/selection';
-import type { Job, JobKindName, JobStatus } from '../model';
+import type { Job, JobKindName, JobStatus, QueueOrder } from '../model';
+
+/** One queue's part of a claim pass: how many jobs it may take, and in which order (FIFO when left out). */
+export interface Claim {
+  queue: string;
+  limit: number;
+  order?: QueueOrder;
+}
 
 /**
  * Where jobs are kept: one named transition per change of a job's state (graphile-worker's src/sql/*.ts is the
@@ -21,9 +28,10 @@ export interface JobStore {
   insertJobs(jobs: NewQueuedJob[]): Promise<Job[]>;
   /**
    * Leases runnable jobs to the pool (`started`), queue by queue in the order given, up to each claim's `limit` of its
-   * queue and `budget` in all, lowest priority number then oldest first.
+   * queue and `budget` in all, lowest priority number then oldest first — or, for a claim of `order` FAIR, owners in
+   * turn (each owner's jobs by priority then age), within the queue's ownerConcurrency (./sql/claim-fair.ts).
    */
-  claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]>;
+  claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]>;
   /**
    * Leases to the pool every QUEUED job of one kind in a queue (up to `limit`, oldest first, whatever their retry
    * time: a person asked for them now) (`started`).

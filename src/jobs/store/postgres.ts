@@ -4,11 +4,12 @@ import type { PgDb, PgTables } from '../../db/client';
 import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
-import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from '.';
+import { type Claim, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from '.';
 import { fromPg, type PgJobRow } from './rows';
 import { jobQuery, jobsQuery, jobsWhere } from './selects';
 import { cancel } from './sql/cancel';
 import { claim, claimKind } from './sql/claim';
+import { claimFair, lastTurn } from './sql/claim-fair';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
 import { heartbeat } from './sql/heartbeat';
@@ -136,16 +137,24 @@ export class PgJobStore implements JobStore {
     return jobs.map(({ queue, job }, i) => newJob(inserted[i]!, { ...job, queue: queue.name }, now));
   }
 
-  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
+  async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
     const claimed: Job[] = [];
-    for (const { queue, limit: wanted } of claims) {
+    for (const { queue, limit: wanted, order } of claims) {
       const limit = Math.min(wanted, budget - claimed.length);
       if (limit <= 0) break;
       const rows = await this.transaction(async (run) => {
         // The queue's row, locked: its pause and its concurrency hold over every instance (whose lists may lag).
         await run(claim.postgres.lockQueue, { queue });
         const now = this.clock.now();
-        return run<PgJobRow>(claim.postgres.pool, this.claimParams(queue, limit, 'pool', now, leaseMs));
+        const params = this.claimParams(queue, limit, 'pool', now, leaseMs);
+        if (order !== 'FAIR') return run<PgJobRow>(claim.postgres.pool, params);
+        // FAIR (./sql/claim-fair.ts): owners in turn from the queue's cursor, which then moves on; the queue's lock
+        // makes the running counts behind ownerConcurrency exact over every instance.
+        const [{ cursor } = { cursor: 0 }] = await run<{ cursor: number }>(claimFair.postgres.cursor, { queue });
+        const taken = await run<PgJobRow>(claimFair.postgres.pool, { ...params, cursor });
+        const owner = lastTurn(cursor, taken.map((row) => row.owner_id));
+        if (owner !== null) await run(claimFair.postgres.moveCursor, { queue, owner });
+        return taken;
       });
       for (const row of rows) claimed.push(fromPg(row));
     }

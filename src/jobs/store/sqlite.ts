@@ -4,11 +4,12 @@ import { jobs as jobsTable } from '../../db/schema';
 import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
-import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from '.';
+import { type Claim, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from '.';
 import { type JobSqlRow, toJob } from './rows';
 import { jobQuery, jobsQuery, jobsWhere } from './selects';
 import { cancel } from './sql/cancel';
 import { claim, claimKind } from './sql/claim';
+import { claimFair, lastTurn } from './sql/claim-fair';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
 import { insertEvents, type Transition } from './sql/events';
@@ -81,18 +82,28 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
+  claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
     if (!claims.length) return Promise.resolve([]);
     return this.transition(() => {
       const now = this.clock.now();
       const claimed: Job[] = [];
-      for (const { queue, limit } of claims) {
+      for (const { queue, limit, order } of claims) {
         if (claimed.length >= budget) break;
-        const rows = this.all<JobSqlRow>(claim.sqlite.change, this.claimParams(queue, Math.min(limit, budget - claimed.length), 'pool', now, leaseMs));
+        const params = this.claimParams(queue, Math.min(limit, budget - claimed.length), 'pool', now, leaseMs);
+        const rows = order === 'FAIR' ? this.claimFair(params) : this.all<JobSqlRow>(claim.sqlite.change, params);
         for (const job of this.claimed(queue, now, rows)) claimed.push(job);
       }
       return claimed;
     });
+  }
+
+  /** A FAIR queue's claim (./sql/claim-fair.ts): owners in turn from the queue's cursor, which then moves on. */
+  private claimFair(params: ReturnType<SqliteJobStore['claimParams']>): JobSqlRow[] {
+    const cursor = this.get<{ cursor: number }>(claimFair.sqlite.cursor, { queue: params.queue })?.cursor ?? 0;
+    const rows = this.all<JobSqlRow>(claimFair.sqlite.change, { ...params, cursor });
+    const owner = lastTurn(cursor, rows.map((row) => row.owner_id));
+    if (owner !== null) this.run(claimFair.sqlite.moveCursor, { queue: params.queue, owner });
+    return rows;
   }
 
   claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
