@@ -413,6 +413,24 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(await ctx.store.statusesOfKind('CALC', ctx.owner + 1)).toEqual([]);
     },
   },
+  countByOwner: {
+    "one queue's waiting and running jobs by owner, the most waiting first; one owner's alone": async (ctx) => {
+      const [queue, other] = [await ctx.queue({ order: 'FAIR' }), await ctx.queue()];
+      const b = await ctx.user('fair-b');
+      await ctx.submit(queue, 2);
+      await ctx.submit(queue, 3, { owner: b });
+      await ctx.submit(other, 4);
+      await claimFair(ctx, queue, 2);
+      const [done] = await ctx.submit(queue, 1);
+      await ctx.store.cancelJob(done!.id, ctx.owner);
+      expect(await ctx.store.countByOwner(queue, null, 10)).toEqual([
+        { ownerId: b, waiting: 2, running: 1 },
+        { ownerId: ctx.owner, waiting: 1, running: 1 },
+      ]);
+      expect(await ctx.store.countByOwner(queue, null, 1)).toEqual([{ ownerId: b, waiting: 2, running: 1 }]);
+      expect(await ctx.store.countByOwner(queue, ctx.owner, 10)).toEqual([{ ownerId: ctx.owner, waiting: 1, running: 1 }]);
+    },
+  },
   countByStatus: {
     'jobs by status, for an owner and a queue or all': async (ctx) => {
       const [a, b] = [await ctx.queue(), await ctx.queue()];

@@ -5,6 +5,7 @@ import type { Database } from '../db/client';
 import type { queues } from '../db/schema';
 import { conflict, notFound } from '../errors';
 import { checkLength, integerIn, parseInput } from '../input';
+import { QUEUE_ORDERS } from '../jobs/model';
 
 export type Queue = typeof queues.$inferSelect;
 export const DEFAULT_QUEUE = 'default';
@@ -16,6 +17,9 @@ const NAME_RULE = "queue name must be 1 to 64 characters: lowercase letters, dig
 const limits = {
   concurrency: integerIn(1, 1024, 'concurrency must be an integer from 1 to 1024').nullish(),
   maxLength: integerIn(1, 10_000_000, 'maxLength must be an integer from 1 to 10,000,000').nullish(),
+  order: z.enum(QUEUE_ORDERS, { error: 'order must be FIFO or FAIR' }).nullish(),
+  /** null given: no limit (so an update can lift it); left out: as it was. */
+  ownerConcurrency: integerIn(1, 1024, 'ownerConcurrency must be an integer from 1 to 1024, or null for no limit').nullish(),
 };
 export const createQueueInput = z.object({
   name: z.string({ error: NAME_RULE }).trim().regex(NAME_PATTERN, { error: NAME_RULE }),
@@ -23,7 +27,7 @@ export const createQueueInput = z.object({
 });
 export const updateQueueInput = z.object({ ...limits, paused: z.boolean({ error: 'invalid field paused: true or false' }).nullish() });
 
-/** Named FIFO queues: their settings live here; their jobs in the jobs module. */
+/** Named queues (FIFO or FAIR): their settings live here; their jobs in the jobs module. */
 export class QueuesService {
   private cache: Queue[] = [];
 
@@ -74,9 +78,15 @@ export class QueuesService {
   }
 
   async create(input: z.input<typeof createQueueInput>): Promise<Queue> {
-    const { name, concurrency, maxLength } = parseInput(createQueueInput, input);
+    const { name, concurrency, maxLength, order, ownerConcurrency } = parseInput(createQueueInput, input);
     if (this.find(name)) throw conflict(`queue "${name}" already exists`);
-    const values = { name, concurrency: concurrency ?? this.defaults.concurrency, maxLength: maxLength ?? this.defaults.maxLength };
+    const values = {
+      name,
+      concurrency: concurrency ?? this.defaults.concurrency,
+      maxLength: maxLength ?? this.defaults.maxLength,
+      order: order ?? 'FIFO',
+      ownerConcurrency: ownerConcurrency ?? null,
+    };
     const { db, tables } = this.database;
     const [queue] = await db.insert(tables.queues).values(values).onConflictDoNothing().returning();
     // Another instance may have made it since this one last read the list.
@@ -91,7 +101,9 @@ export class QueuesService {
     const changes = parseInput(updateQueueInput, input);
     // Only what was given is written: the list here may be stale (an update in flight, another instance's change not
     // yet heard), and writing its other values back would undo those changes.
-    const values = Object.fromEntries(Object.entries(changes).filter(([, value]) => value != null)) as Partial<Pick<Queue, 'concurrency' | 'maxLength' | 'paused'>>;
+    const values = Object.fromEntries(Object.entries(changes).filter(([, value]) => value != null)) as Partial<Pick<Queue, 'concurrency' | 'maxLength' | 'paused' | 'order' | 'ownerConcurrency'>>;
+    // ownerConcurrency given as null lifts the limit.
+    if (changes.ownerConcurrency === null) values.ownerConcurrency = null;
     const { db, tables } = this.database;
     const where = eq(tables.queues.name, name);
     const [queue] = Object.keys(values).length
@@ -99,7 +111,8 @@ export class QueuesService {
       : await db.select().from(tables.queues).where(where);
     await this.changed();
     if (!queue) throw notFound(`no queue named "${name}"`);
-    this.log.info({ name, concurrency: queue.concurrency, maxLength: queue.maxLength, paused: queue.paused }, 'queue updated');
+    const { concurrency, maxLength, paused, order, ownerConcurrency } = queue;
+    this.log.info({ name, concurrency, maxLength, paused, order, ownerConcurrency }, 'queue updated');
     return queue;
   }
 

@@ -79,6 +79,11 @@ export interface JobStore {
   statusesOfKind(kind: JobKindName, ownerId: number | null): Promise<{ id: number; status: JobStatus }[]>;
   /** Jobs by status; `ownerId` and `queue` null for all. */
   countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]>;
+  /**
+   * One queue's QUEUED and RUNNING jobs counted by owner (null: a deleted account's), the owners with the most
+   * waiting first, at most `limit` of them; `ownerId` for one owner's only (what a FAIR queue shares out).
+   */
+  countByOwner(queue: string, ownerId: number | null, limit: number): Promise<{ ownerId: number | null; waiting: number; running: number }[]>;
   /** QUEUED and RUNNING jobs counted by status, queue and kind (the metrics' gauge; reads only those rows). */
   countActiveByQueueKind(): Promise<{ status: JobStatus; queue: string; kind: JobKindName; n: number }[]>;
   /**
@@ -205,6 +210,7 @@ export const JOB_STORE_MEMBERS = [
   'inputsOf',
   'statusesOfKind',
   'countByStatus',
+  'countByOwner',
   'countActiveByQueueKind',
   'selectJob',
   'selectJobs',

@@ -265,6 +265,10 @@ export class PgJobStore implements JobStore {
     return this.run(reads.statusesOfKind.postgres, { kind, ownerId });
   }
 
+  countByOwner(queue: string, ownerId: number | null, limit: number): Promise<{ ownerId: number | null; waiting: number; running: number }[]> {
+    return this.run(reads.countByOwner.postgres, { queue, ownerId, limit });
+  }
+
   countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]> {
     return this.run(reads.countByStatus.postgres, { ownerId, queue });
   }

@@ -271,6 +271,10 @@ export class SqliteJobStore implements JobStore {
     return this.all(reads.statusesOfKind.sqlite, { kind, ownerId });
   }
 
+  async countByOwner(queue: string, ownerId: number | null, limit: number) {
+    return this.all<{ ownerId: number | null; waiting: number; running: number }>(reads.countByOwner.sqlite, { queue, ownerId, limit });
+  }
+
   async countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]> {
     return this.all(reads.countByStatus.sqlite, { ownerId, queue });
   }

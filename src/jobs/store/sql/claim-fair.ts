@@ -1,3 +1,5 @@
+import { SET_LEASE } from './claim';
+
 // claimJobs on a FAIR queue (queues.order = 'FAIR'): owners with runnable jobs take turns. One statement walks the
 // owners that have QUEUED jobs in owner-id order, starting after the queue's cursor (the owner whose turn came last)
 // and wrapping around, until it has found `limit` owners with room under the queue's ownerConcurrency; it then takes
@@ -7,9 +9,6 @@
 // come after every owner's turn. Guard, fence and events: as the FIFO claim (./claim.ts): QUEUED and due, a fresh
 // lease token, `started` {attempt}. The caller then moves the cursor (`moveCursor`, with `lastTurn`).
 // Parameters: queue, now, limit, cursor, leasePrefix, leaseExpiresAt, claimedBy.
-
-const SET_LEASE = `status = 'RUNNING', attempts = jobs.attempts + 1, lease_token = $leasePrefix || jobs.id,
-  lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0`;
 
 /** The first owner after `after` with a QUEUED job in the queue (null: none). */
 const next = (after: string) => `(SELECT min(owner_id) FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND owner_id > ${after})`;
