@@ -62,11 +62,18 @@ const pgLimit = `lim AS (SELECT greatest(0, least($limit::int, coalesce((
     SELECT q.concurrency - (SELECT count(*) FROM jobs r WHERE r.queue = $queue AND r.status = 'RUNNING' AND r.claimed_by = 'pool')
     FROM queues q WHERE q.name = $queue AND NOT q.paused), 0)))::int AS n)`;
 
+/**
+ * SQLite: each `$queue`, `$cursor`, `$now`, `$limit` read through `(SELECT $x)`. A bare parameter the planner can
+ * estimate with (an indexed column's `= $queue`, a range, a LIMIT) makes SQLite (STAT4) prepare the statement again
+ * each time it is bound: 2 to 3 ms a claim for this one, against 0.02 ms with them opaque. The index is used all the same.
+ */
+const opaqueParameters = (text: string) => text.replace(/\$(queue|cursor|now|limit)\b/g, '(SELECT $$$1)');
+
 export const claimFair = {
   sqlite: {
     /** The only writer: the queue's concurrency and pause are the runner's to apply (it asks for `$limit`). */
-    change: `WITH RECURSIVE ${picked('$limit', `JOIN jobs c ON c.id IN (${ownersJobs('o.owner_id', '$limit', 'id')})`)}
-             UPDATE jobs SET ${SET_LEASE} WHERE id IN (SELECT id FROM picked) RETURNING *`,
+    change: opaqueParameters(`WITH RECURSIVE ${picked('$limit', `JOIN jobs c ON c.id IN (${ownersJobs('o.owner_id', '$limit', 'id')})`)}
+             UPDATE jobs SET ${SET_LEASE} WHERE id IN (SELECT id FROM picked) RETURNING *`),
     cursor: `SELECT fair_cursor AS cursor FROM queues WHERE name = $queue`,
     moveCursor: `UPDATE queues SET fair_cursor = $owner WHERE name = $queue`,
   },
