@@ -4,15 +4,18 @@
 //       the server's clock), read back through GraphQL.
 //   (b) throughput of THROUGHPUT π jobs of two owners in a FAIR queue vs a FIFO queue (submitted paused, then
 //       resumed, timed until all succeeded), through the public API.
-//   (c) the cost of one claim of 8 (the store's claimJobs, in process, SQLite) with 0, 1,000, 10,000 and 100,000
+//   (c) the cost of one claim of 8 (the store's claimJobs, in process; on PostgreSQL with DATABASE_URL) with 0, 1,000, 10,000 and 100,000
 //       jobs waiting over up to 1,000 owners (one per 100 jobs): FAIR beside FIFO. Should stay flat (a claim with
 //       0 waiting takes nothing: the floor, not the baseline; the row compares 100,000 with 1,000).
 //   bun bench/fair.ts [BACKLOG=10000] [REPS=20] [THROUGHPUT=4000]      (DATABASE_URL: (a) and (b) on PostgreSQL)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqlite } from '../src/db/client';
+import { openPostgres, openSqlite } from '../src/db/client';
+import { createLogger } from '../src/logger';
 import type { QueueOrder } from '../src/jobs/model';
+import type { JobStore } from '../src/jobs/store';
+import { PgJobStore } from '../src/jobs/store/postgres';
 import { SqliteJobStore } from '../src/jobs/store/sqlite';
 import { amount, reportRow } from './report';
 import { startBenchServer } from './server';
@@ -117,17 +120,23 @@ try {
 // 1,000 logins; what is measured here is the claim statement the runner runs).
 const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-fair-'));
 try {
-  const database = openSqlite(join(dir, 'claims.db'));
-  const store = new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle }, { now: () => Date.now() });
-  database.sqlite.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
-                       INSERT INTO users (username, password_hash, role) SELECT 'owner' || i, 'x', 'USER' FROM n`);
-  const owners = (database.sqlite.prepare(`SELECT id FROM users ORDER BY id`).all() as { id: number }[]).map((row) => row.id);
+  const clock = { now: () => Date.now() };
+  const pgUrl = process.env.DATABASE_URL;
+  const database = pgUrl ? await openPostgres(pgUrl) : openSqlite(join(dir, 'claims.db'));
+  const sql = async <T,>(text: string): Promise<T[]> =>
+    database.dialect === 'postgres' ? ((await database.sql.unsafe(text)) as unknown as T[]) : (database.sqlite.prepare(text).all() as T[]);
+  const store: JobStore = database.dialect === 'postgres'
+    ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, createLogger({ level: 'warn' }))
+    : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle }, clock);
+  await sql(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+             INSERT INTO users (username, password_hash, role) SELECT 'owner' || i, 'x', 'USER' FROM n`);
+  const owners = (await sql<{ id: number }>(`SELECT id FROM users WHERE username LIKE 'owner%' ORDER BY id`)).map((row) => Number(row.id));
   const rows: string[] = [];
   const costs: Record<string, number> = {};
   for (const waiting of [0, 1_000, 10_000, 100_000]) {
     for (const order of ['FIFO', 'FAIR'] as const) {
       const name = `c-${order}-${waiting}`;
-      database.sqlite.run(`INSERT INTO queues (name, concurrency, max_length, claim_order) VALUES ('${name}', 1000, 1000000, '${order}')`);
+      await sql(`INSERT INTO queues (name, concurrency, max_length, claim_order) VALUES ('${name}', 1000, 1000000, '${order}')`);
       const spread = Math.min(owners.length, Math.max(1, waiting / 100));
       for (let i = 0; i < waiting; i += 10_000) {
         await store.insertJobs(
@@ -148,9 +157,10 @@ try {
       rows.push(`${order} ${waiting.toLocaleString('en')} waiting over ${waiting ? spread : 0} owners: p50 ${percentile(times, 50).toFixed(3)} ms, p99 ${percentile(times, 99).toFixed(3)} ms`);
     }
   }
-  console.log(`(c) one claim of 8 (200 claims each):\n  ${rows.join('\n  ')}`);
+  const where = database.dialect === 'postgres' ? 'PostgreSQL' : 'SQLite';
+  console.log(`(c) one claim of 8 on ${where} (200 claims each):\n  ${rows.join('\n  ')}`);
   reportRow({
-    measure: 'fair: one FAIR claim of 8, p50, 100,000 waiting over 1,000 owners (SQLite store)',
+    measure: `fair: one FAIR claim of 8, p50, 100,000 waiting over 1,000 owners (${where} store)`,
     jobgraph: amount(costs['FAIR-100000']!, 'ms', 3),
     baseline: `${amount(costs['FAIR-1000']!, 'ms', 3)} (1,000 waiting over 10 owners); FIFO at 100,000: ${amount(costs['FIFO-100000']!, 'ms', 3)}`,
     ratio: costs['FAIR-100000']! / costs['FAIR-1000']!,
