@@ -24,6 +24,13 @@ export interface QueueSettings {
   paused: boolean;
   /** FIFO: priority, then age. FAIR: owners with waiting jobs take turns (src/jobs/store/sql/claim-fair.ts). */
   order: QueueOrder;
+  /** At most rateLimitJobs starts per sliding rateLimitPerSeconds, over every instance; null: no limit. */
+  rateLimitJobs?: number | null;
+  rateLimitPerSeconds?: number | null;
+  /** Finished jobs older than these (seconds) are deleted; null: the default (JOB_RETENTION_SECONDS), or kept. */
+  retentionSucceededSeconds?: number | null;
+  retentionFailedSeconds?: number | null;
+  retentionCancelledSeconds?: number | null;
 }
 
 export const QUEUE_ORDERS = ['FIFO', 'FAIR'] as const;

@@ -78,7 +78,7 @@ export const claimFair = {
     moveCursor: `UPDATE queues SET fair_cursor = $owner WHERE name = $queue`,
   },
   postgres: {
-    /** Run after claim.postgres.lockQueue, in its transaction: the count of running jobs sees every claim before. */
+    /** Run after the queue row's lock (rateLimit.postgres.settings), in its transaction: the running counts see every claim before. */
     cursor: `SELECT fair_cursor AS cursor FROM queues WHERE name = $queue`,
     pool: `WITH RECURSIVE ${pgLimit}, ${picked(PG_LIMIT, `CROSS JOIN LATERAL (${ownersJobs('o.owner_id', PG_LIMIT)}) c`)},
       claimed AS (
