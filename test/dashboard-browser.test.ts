@@ -139,9 +139,19 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await view(page, 'queues');
     await page.locator('tr[data-queue=batch] button', { hasText: 'Edit' }).click();
     await page.fill('tr[data-queue=batch] input[name=concurrency]', '3');
+    await page.selectOption('tr[data-queue=batch] select[name=order]', 'FAIR');
+    await page.fill('tr[data-queue=batch] input[name=ownerConcurrency]', '2');
     await page.locator('tr[data-queue=batch] button[type=submit]').click();
     await page.locator('tr[data-queue=batch] td:nth-child(3)', { hasText: '3' }).waitFor();
-    expect((await server.gql<any>('{ queue(name: "batch") { concurrency paused } }', {}, admin)).data.queue).toEqual({ concurrency: 3, paused: true });
+    await page.locator('tr[data-queue=batch] td[data-order=FAIR]', { hasText: '2 per owner' }).waitFor();
+    // The held job's owner shows in the row's per-owner counts (1 waiting, 0 running).
+    await page.locator('tr[data-queue=batch] td.owners', { hasText: '1 / 0' }).waitFor();
+    expect((await server.gql<any>('{ queue(name: "batch") { concurrency paused order ownerConcurrency } }', {}, admin)).data.queue).toEqual({
+      concurrency: 3,
+      paused: true,
+      order: 'FAIR',
+      ownerConcurrency: 2,
+    });
     await shot(page, 'queues-paused');
     await page.locator('tr[data-queue=batch] button', { hasText: 'Resume' }).click();
     await page.locator('tr[data-queue=batch] [data-paused=false]').waitFor();
