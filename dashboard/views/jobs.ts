@@ -211,7 +211,7 @@ export function JobsView({ me }: { me: Me }) {
       : null}
     ${pendingFilter
       ? html`<${Confirm}
-          message=${`${pendingFilter.action.label} all ${pendingFilter.count} job${pendingFilter.count === 1 ? '' : 's'} ${filtered ? 'matching this filter' : 'you may act on'} (${total} listed)? ${pendingFilter.action.explain}`}
+          message=${`${pendingFilter.action.label} all ${pendingFilter.count} job${pendingFilter.count === 1 ? '' : 's'} ${filtered ? 'matching this filter' : 'you may act on'}${pendingFilter.count === total ? '' : ` (of the ${total} listed, those it applies to)`}? ${pendingFilter.action.explain}`}
           action=${`${pendingFilter.action.label} ${pendingFilter.count}`}
           danger=${pendingFilter.action.danger}
           onConfirm=${runPendingFilter}
