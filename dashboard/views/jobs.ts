@@ -108,21 +108,19 @@ export function JobsView({ me }: { me: Me }) {
     ...(variables.owner ? { ownerId: variables.owner } : {}),
   };
   const statuses = variables.statuses ?? undefined;
-  /** Counts what `action` would take (one totalCount per state it takes, in one request), then asks to confirm. */
+  /** Counts what `action` would take, then asks to confirm. */
   const chooseFilterAction = async (action: BulkAction) => {
     setOutcome(null);
     setActionError(null);
-    // A null state stands for every state the action takes (within the dead letters, when listed).
-    const wanted = statesTaken(action, jobFilter, statuses).flatMap((state) => (state ? [state] : action.takes.filter((s) => !statuses || statuses.includes(s))));
+    // The states it takes among those listed: one totalCount over them (what runBulk's request will change now).
+    const listed = jobFilter.status ? [jobFilter.status] : (statuses ?? action.takes);
+    const wanted = action.takes.filter((state) => listed.includes(state));
     try {
-      const counts = wanted.length
-        ? await gql<Record<string, { totalCount: number }>>(
-            `query(${wanted.map((_, i) => `$s${i}: JobStatus`).join(', ')}, $kind: JobKind, $queue: String, $owner: ID) { ${wanted.map((_, i) => `n${i}: jobs(first: 0, status: $s${i}, kind: $kind, queue: $queue, owner: $owner) { totalCount }`).join(' ')} }`,
-            { ...Object.fromEntries(wanted.map((state, i) => [`s${i}`, state])), kind: variables.kind, queue: variables.queue, owner: variables.owner },
-          )
-        : {};
-      const count = Object.values(counts).reduce((sum, { totalCount }) => sum + totalCount, 0);
-      setPendingFilter({ action, count, target: { filter: jobFilter, statuses } });
+      const { jobs } = await gql<{ jobs: { totalCount: number } }>(
+        'query($statuses: [JobStatus!], $kind: JobKind, $queue: String, $owner: ID) { jobs(first: 0, statuses: $statuses, kind: $kind, queue: $queue, owner: $owner) { totalCount } }',
+        { statuses: wanted, kind: variables.kind, queue: variables.queue, owner: variables.owner },
+      );
+      setPendingFilter({ action, count: jobs.totalCount, target: { filter: jobFilter, statuses } });
     } catch (error) {
       setActionError(error as ApiError);
     }
