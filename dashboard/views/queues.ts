@@ -3,8 +3,9 @@
 import { useState } from 'preact/hooks';
 import { type ApiError, gql, type Me } from '../api';
 import { ErrorLine, html, usePolled, TableBox } from '../ui';
+import { limitsInput, QUEUE_LIMIT_FIELDS, type QueueLimits, QueueLimitsCell, QueueLimitsFields } from './queue-limits';
 
-interface Queue {
+interface Queue extends QueueLimits {
   name: string;
   concurrency: number;
   maxLength: number;
@@ -16,7 +17,7 @@ interface Queue {
   counts: { queued: number; running: number; succeeded: number; failed: number; cancelled: number; total: number };
 }
 
-const QUEUE_FIELDS = 'name concurrency maxLength paused order ownerConcurrency owners(first: 5) { ownerId username waiting running } waiting counts { queued running succeeded failed cancelled total }';
+const QUEUE_FIELDS = `name concurrency maxLength paused order ownerConcurrency owners(first: 5) { ownerId username waiting running } waiting counts { queued running succeeded failed cancelled total } ${QUEUE_LIMIT_FIELDS}`;
 
 export function QueuesView({ me }: { me: Me }) {
   const queues = usePolled(() => gql<{ queues: Queue[] }>(`{ queues { ${QUEUE_FIELDS} } }`), 2000);
@@ -44,8 +45,9 @@ export function QueuesView({ me }: { me: Me }) {
   };
   const save = async (event: Event, name: string) => {
     event.preventDefault();
-    const { concurrency, maxLength, order, ownerConcurrency } = numbers(event.target as HTMLFormElement);
-    const input = { concurrency, maxLength, order, ownerConcurrency };
+    const form = event.target as HTMLFormElement;
+    const { concurrency, maxLength, order, ownerConcurrency } = numbers(form);
+    const input = { concurrency, maxLength, order, ownerConcurrency, ...limitsInput(new FormData(form)) };
     if (await run('mutation($name: String!, $input: UpdateQueueInput!) { updateQueue(name: $name, input: $input) { name } }', { name, input })) setEditing(null);
   };
   const create = async (event: Event) => {
@@ -58,17 +60,18 @@ export function QueuesView({ me }: { me: Me }) {
     <h2>Queues</h2>
     <${ErrorLine} error=${queues.error ?? error} />
     <${TableBox} label="Queues"><table class="queues">
-      <thead><tr><th>Queue</th><th>State</th><th>Concurrency</th><th>Max length</th><th>Queued</th><th>Running</th><th>Succeeded</th><th>Failed</th><th>Cancelled</th><th>Order</th><th>By owner (waiting / running)</th><th></th></tr></thead>
+      <thead><tr><th>Queue</th><th>State</th><th>Concurrency</th><th>Max length</th><th>Rate limit, retention</th><th>Queued</th><th>Running</th><th>Succeeded</th><th>Failed</th><th>Cancelled</th><th>Order</th><th>By owner (waiting / running)</th><th></th></tr></thead>
       <tbody>
         ${(queues.data?.queues ?? []).map((queue) =>
           editing === queue.name
-            ? html`<tr data-queue=${queue.name}><td colspan="12">
+            ? html`<tr data-queue=${queue.name}><td colspan="13">
                 <form class="inline" onSubmit=${(e: Event) => save(e, queue.name)}>
                   <strong>${queue.name}</strong>
                   <label>Concurrency <input name="concurrency" type="number" min="1" defaultValue=${queue.concurrency} /></label>
                   <label>Max length <input name="maxLength" type="number" min="1" defaultValue=${queue.maxLength} /></label>
                   ${orderSelect(queue.order)}
                   <label>Per owner <input name="ownerConcurrency" type="number" min="1" placeholder="no limit" defaultValue=${queue.ownerConcurrency ?? ''} /></label>
+                  <${QueueLimitsFields} queue=${queue} />
                   <button type="submit">Save</button> <button type="button" onClick=${() => setEditing(null)}>Cancel</button>
                 </form>
               </td></tr>`
@@ -77,6 +80,7 @@ export function QueuesView({ me }: { me: Me }) {
                 <td><span class=${`badge ${queue.paused ? 'status-paused' : 'status-active'}`} data-paused=${String(queue.paused)}>${queue.paused ? 'paused' : 'active'}</span></td>
                 <td class="num">${queue.concurrency}</td>
                 <td class="num">${queue.maxLength.toLocaleString()}</td>
+                <td><${QueueLimitsCell} queue=${queue} /></td>
                 <td class="num">${queue.waiting}</td>
                 <td class="num">${queue.counts.running}</td>
                 <td class="num">${queue.counts.succeeded}</td>

@@ -176,6 +176,8 @@ export type Lease = Pick<Job, 'id' | 'leaseToken'>;
 /** Which jobs a list shows; a filter left out matches every job. */
 export interface JobFilter {
   status?: JobStatus;
+  /** In any of these states (the console's dead letters: FAILED and CANCELLED); with `status`, both hold. */
+  statuses?: JobStatus[];
   kind?: JobKindName;
   queue?: string;
   ownerId?: number;
