@@ -54,7 +54,7 @@ export const loginEvents = sqliteTable(
 );
 
 export const JOB_KINDS = ['PI', 'FORECAST', 'CALC', 'ANALYTICS', 'DIAGNOSTIC'] as const;
-export type JobKind = (typeof JOB_KINDS)[number];
+export type JobKindName = (typeof JOB_KINDS)[number];
 export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const FINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];

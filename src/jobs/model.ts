@@ -1,6 +1,6 @@
 // The job engine's vocabulary, shared by its three rooms (store, service, runner) and by the domains that
 // define job kinds. The engine imports no domain: what it needs of users and queues is said here as types.
-import type { Job, JobKind as JobKindName, JobStatus, Role } from '../db/schema';
+import type { Job, JobKindName, JobStatus, Role } from '../db/schema';
 import { FINAL_STATUSES, WRITER_ROLES } from '../db/schema';
 import { forbiddenFor } from '../errors';
 import type { EventBus } from '../events';
