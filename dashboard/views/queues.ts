@@ -13,6 +13,9 @@ interface Queue {
   counts: { queued: number; running: number; succeeded: number; failed: number; cancelled: number; total: number };
 }
 
+// Whole documents, never assembled at run time: persisted-operations.json lists each (PERSISTED_ONLY).
+const PAUSE_QUEUE = 'mutation($name: String!) { pauseQueue(name: $name) { paused } }';
+const RESUME_QUEUE = 'mutation($name: String!) { resumeQueue(name: $name) { paused } }';
 const QUEUE_FIELDS = 'name concurrency maxLength paused waiting counts { queued running succeeded failed cancelled total }';
 
 export function QueuesView({ me }: { me: Me }) {
@@ -76,7 +79,7 @@ export function QueuesView({ me }: { me: Me }) {
                 <td class="num">${queue.counts.cancelled}</td>
                 <td class="actions">
                   ${isManager
-                    ? html`<button onClick=${() => run(`mutation($name: String!) { ${queue.paused ? 'resumeQueue' : 'pauseQueue'}(name: $name) { paused } }`, { name: queue.name })}>
+                    ? html`<button onClick=${() => run(queue.paused ? RESUME_QUEUE : PAUSE_QUEUE, { name: queue.name })}>
                         ${queue.paused ? 'Resume' : 'Pause'}
                       </button>`
                     : null}

@@ -228,10 +228,11 @@ program
     console.log(`${data.completeJob.id} ${data.completeJob.status}`);
   });
 
-for (const [name, field, description] of [
-  ['cancel', 'cancelJob(id: $id) { id status }', 'Cancel queued or running jobs'],
-  ['retry', 'retryJob(id: $id) { id status }', 'Queue failed or cancelled jobs again'],
-  ['delete', 'deleteJob(id: $id)', 'Delete finished jobs'],
+// Whole documents, never assembled at run time: persisted-operations.json lists each (PERSISTED_ONLY).
+for (const [name, document, description] of [
+  ['cancel', 'mutation($id: ID!) { cancelJob(id: $id) { id status } }', 'Cancel queued or running jobs'],
+  ['retry', 'mutation($id: ID!) { retryJob(id: $id) { id status } }', 'Queue failed or cancelled jobs again'],
+  ['delete', 'mutation($id: ID!) { deleteJob(id: $id) }', 'Delete finished jobs'],
 ] as const) {
   program
     .command(name)
@@ -241,7 +242,7 @@ for (const [name, field, description] of [
       let failed = 0;
       for (const id of ids) {
         try {
-          await api(`mutation($id: ID!) { ${field} }`, { id });
+          await api(document, { id });
           console.log(`${id} ${name === 'delete' ? 'deleted' : name === 'cancel' ? 'cancelled' : 'queued again'}`);
         } catch (error) {
           failed += 1;

@@ -29,15 +29,15 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
     if ('failure' in built) app.log.error({ failure: built.failure }, 'the dashboard could not be built');
   });
   const metrics = createMetrics(app);
-  const yoga = createGraphQLHandler(app, responseCache, documentCaches, metrics, options.probes);
+  // One count per user and per address over WebSocket operations, SSE streams and single-connection SSE operations.
+  const liveOperationCaps = new LiveOperationCaps({ maxPerUser: config.maxSubscriptionsPerUser, maxPerAddress: config.maxSubscriptionsPerAddress });
+  const yoga = createGraphQLHandler(app, responseCache, documentCaches, metrics, options.probes, liveOperationCaps);
   metrics.watchDocumentCaches(documentCaches);
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
   const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;
   const sessionStreams = new SessionStreams((token) => app.users.authenticate(token), now);
   app.users.onSessionsChanged(() => sessionStreams.scheduleRecheck());
-  // One count per user and per address over WebSocket operations and SSE streams together.
-  const liveOperationCaps = new LiveOperationCaps({ maxPerUser: config.maxSubscriptionsPerUser, maxPerAddress: config.maxSubscriptionsPerAddress });
   const websocket = createWebSocketHandler(app, yoga as never, {
     rateLimiter,
     // The same rule per connection, so one socket cannot use up its whole address's allowance alone.
