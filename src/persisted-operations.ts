@@ -10,6 +10,15 @@ export const PERSISTED_OPERATIONS_FILE = new URL('../persisted-operations.json',
 export type TrustedDocuments = ReadonlyMap<string, string>;
 
 export async function loadTrustedDocuments(path = PERSISTED_OPERATIONS_FILE): Promise<TrustedDocuments> {
-  const listed = (await Bun.file(path).json()) as Record<string, string>;
-  return new Map(Object.entries(listed));
+  let listed: unknown;
+  try {
+    listed = await Bun.file(path).json();
+  } catch (error) {
+    throw new Error(`PERSISTED_ONLY=1 needs the trusted documents at ${path} (bun run persisted:build): ${(error as Error).message}`);
+  }
+  const entries = Object.entries((listed ?? {}) as Record<string, unknown>);
+  if (entries.length === 0 || entries.some(([hash, document]) => typeof document !== 'string' || sha256Hex(document) !== hash)) {
+    throw new Error(`PERSISTED_ONLY=1: ${path} must map the sha256 of each document to its text (bun run persisted:build)`);
+  }
+  return new Map(entries as [string, string][]);
 }
