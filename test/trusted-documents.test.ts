@@ -26,7 +26,7 @@ beforeAll(async () => {
   server = await startTestServer({ PERSISTED_ONLY: '1' });
   admin = await server.adminToken();
   user = (await server.userWithRole('USER')).token;
-});
+}, 20_000);
 afterAll(() => server.stop());
 
 const post = (body: unknown, token?: string, accept = 'application/json') =>
