@@ -47,7 +47,7 @@ export interface App extends Services {
   pool: WorkerPool;
   /** The kind files of JOB_KINDS_DIR (kinds/), checked at start; the schema gains their types (docs/kinds.md). */
   kindFiles: readonly KindFile[];
-  /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
+  /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the first quote asked for. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; null otherwise (nothing of it loaded). */
   tracing: Tracing | null;
@@ -129,6 +129,8 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     // Kind files run in the workers: their entry point can import them (the kernels' own is lighter).
     workerUrl: kindFiles.length ? new URL('./kinds/worker.ts', import.meta.url) : undefined,
     pipelineDepth: PIPELINE_DEPTH,
+    // One warm worker at idle; the rest start with the first work that finds it busy.
+    startWith: 1,
     onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
   });
   const analytics = new AnalyticsService(database, log, config.analyticsCsv);
@@ -189,6 +191,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     () => externalQuoteServer ?? (embeddedQuoteServer?.status === 'up' ? embeddedQuoteServer.address : null),
     { timeoutMs: config.quoteTimeoutMs, udpRetries: config.quoteUdpRetries },
     log,
+    embeddedQuoteServer ? () => embeddedQuoteServer.ensureStarted() : undefined,
   );
   const relay = await RelayService.open(database, log, {
     upstream: config.relayUpstream,

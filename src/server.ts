@@ -43,7 +43,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   await closingAppOnFailure(app, async () => {
     await app.redis?.connect();
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
-    await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
+    await app.analytics.load();
   });
   await closingAppOnFailure(app, async () => {
     await app.jobs.start();

@@ -139,9 +139,19 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await view(page, 'queues');
     await page.locator('tr[data-queue=batch] button', { hasText: 'Edit' }).click();
     await page.fill('tr[data-queue=batch] input[name=concurrency]', '3');
+    await page.selectOption('tr[data-queue=batch] select[name=order]', 'FAIR');
+    await page.fill('tr[data-queue=batch] input[name=ownerConcurrency]', '2');
     await page.locator('tr[data-queue=batch] button[type=submit]').click();
     await page.locator('tr[data-queue=batch] td:nth-child(3)', { hasText: '3' }).waitFor();
-    expect((await server.gql<any>('{ queue(name: "batch") { concurrency paused } }', {}, admin)).data.queue).toEqual({ concurrency: 3, paused: true });
+    await page.locator('tr[data-queue=batch] td[data-order=FAIR]', { hasText: '2 per owner' }).waitFor();
+    // The held job's owner shows in the row's per-owner counts (1 waiting, 0 running).
+    await page.locator('tr[data-queue=batch] td.owners', { hasText: '1 / 0' }).waitFor();
+    expect((await server.gql<any>('{ queue(name: "batch") { concurrency paused order ownerConcurrency } }', {}, admin)).data.queue).toEqual({
+      concurrency: 3,
+      paused: true,
+      order: 'FAIR',
+      ownerConcurrency: 2,
+    });
     await shot(page, 'queues-paused');
     await page.locator('tr[data-queue=batch] button', { hasText: 'Resume' }).click();
     await page.locator('tr[data-queue=batch] [data-paused=false]').waitFor();
@@ -157,8 +167,11 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.waitForFunction((n) => document.querySelectorAll('[data-submitted-job]').length === n + 3, listed);
     await page.click('[data-kind=CALC]');
     await page.setInputFiles('input[name=file]', { name: 'operations.txt', mimeType: 'text/plain', buffer: Buffer.from('1 + 2\n2 ^ 10\nimport sys\n') });
+    const beforeCalc = await page.locator('[data-submitted-job]').count();
     await page.click('form button[type=submit]');
     await page.locator('[data-upload="100"]').waitFor();
+    // The upload's 100 % comes before its answer: the calc job is listed (first) once the answer is in.
+    await page.waitForFunction((n) => document.querySelectorAll('[data-submitted-job]').length === n + 1, beforeCalc);
     const calcId = (await page.locator('[data-submitted-job]').first().getAttribute('data-submitted-job'))!;
     await page.waitForSelector(`[data-submitted-job="${calcId}"] [data-status=SUCCEEDED]`);
     const calc = await server.gql<any>('query($id: ID!) { job(id: $id) { kind result { ... on CalcBatchResult { count errors } } } }', { id: calcId }, admin);

@@ -22,6 +22,8 @@ export interface QueueSettings {
   concurrency: number;
   maxLength: number;
   paused: boolean;
+  /** FIFO: priority, then age. FAIR: owners with waiting jobs take turns (src/jobs/store/sql/claim-fair.ts). */
+  order: QueueOrder;
   /** At most rateLimitJobs starts per sliding rateLimitPerSeconds, over every instance; null: no limit. */
   rateLimitJobs?: number | null;
   rateLimitPerSeconds?: number | null;
@@ -30,6 +32,9 @@ export interface QueueSettings {
   retentionFailedSeconds?: number | null;
   retentionCancelledSeconds?: number | null;
 }
+
+export const QUEUE_ORDERS = ['FIFO', 'FAIR'] as const;
+export type QueueOrder = (typeof QUEUE_ORDERS)[number];
 
 /** The queues as the engine sees them: src/queues' QueuesService is one. */
 export interface QueueCatalog {
