@@ -12,6 +12,8 @@ COPY dashboard ./dashboard
 COPY quote-server ./quote-server
 COPY drizzle ./drizzle
 COPY data ./data
+# PERSISTED_ONLY=1 reads the trusted documents from here.
+COPY persisted-operations.json ./
 COPY tsconfig.json ./
 
 # The image's unprivileged user (uid 1000) owns only the database directory.

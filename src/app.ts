@@ -23,6 +23,7 @@ import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
 import type { Tracing } from './observability/tracing';
+import { loadTrustedDocuments, type TrustedDocuments } from './persisted-operations';
 import { RelayService } from './relay/service';
 import type { Services } from './services';
 import { forecastKind } from './simulations/forecast';
@@ -50,6 +51,8 @@ export interface App extends Services {
   embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; null otherwise (nothing of it loaded). */
   tracing: Tracing | null;
+  /** PERSISTED_ONLY's manifest (persisted-operations.json); null: any document runs (src/graphql/trusted-documents.ts). */
+  trustedDocuments: TrustedDocuments | null;
   /** What watches the jobs submitted and run here (tracing, metrics): add to it before jobs run. */
   jobRunObservers: JobRunObserver[];
   /** True while the database answers and the worker pool is up. */
@@ -218,6 +221,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     relay,
     embeddedQuoteServer,
     tracing,
+    trustedDocuments: config.persistedOnly ? await loadTrustedDocuments() : null,
     jobRunObservers,
     requestShutdown: options.requestShutdown ?? (() => {}),
     isReady: async () => open && pool.size > 0 && (await database.ping()),

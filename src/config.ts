@@ -81,6 +81,8 @@ export interface Config {
   maxQueuedJobsPerUser: number;
   /** What callers without a token may read (ANONYMOUS_ACCESS); empty by default. */
   anonymousAccess: ReadonlySet<AnonymousDomain>;
+  /** PERSISTED_ONLY=1: callers other than admins may run only the trusted documents (persisted-operations.json). */
+  persistedOnly: boolean;
   /** Lets a scraper that is not on loopback read /metrics (as a Bearer token); unset, only loopback may. */
   metricsToken: string | undefined;
 }
@@ -265,5 +267,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxQueuedJobsPerUser: integer(env, 'MAX_QUEUED_JOBS_PER_USER', 100_000, 0, 1_000_000_000),
     anonymousAccess: anonymousAccess(env),
     metricsToken: secret(env, 'METRICS_TOKEN', 16),
+    persistedOnly: oneOf(env, 'PERSISTED_ONLY', ['0', '1'], '0') === '1',
   };
 }

@@ -12,6 +12,8 @@ export const ErrorCode = {
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   /** The document sent is not the one its hash names. */
   PERSISTED_QUERY_MISMATCH: 'PERSISTED_QUERY_MISMATCH',
+  /** PERSISTED_ONLY=1: the document is not one of the server's trusted documents (Apollo's name for it). */
+  PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -27,6 +29,7 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
   PERSISTED_QUERY_NOT_FOUND: 404,
   PERSISTED_QUERY_MISMATCH: 400,
+  PERSISTED_QUERY_NOT_IN_LIST: 403,
 };
 
 /**

@@ -11,7 +11,7 @@ import { cacheExchange, Client as UrqlClient, fetchExchange } from '@urql/core';
 import { GraphQLClient } from 'graphql-request';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
-import { startTestServer, type TestServer } from './helpers/server';
+import { startTestServer, type TestServer, until } from './helpers/server';
 
 const QUERY = 'query Me { me { username role } }';
 const SUBMIT = 'mutation Submit($input: PiJobInput!) { submitPiJob(input: $input) { id status } }';
@@ -297,29 +297,48 @@ describe('@defer and @stream', () => {
 });
 
 describe('graphql-sse single-connection stream limits', () => {
-  test('the reserved stream counts as a live operation of its user, and ends when its session does', async () => {
-    const capped = await startTestServer({ MAX_SUBSCRIPTIONS_PER_USER: '1' });
+  test('each operation on a stream counts as a live operation of its user, like a graphql-ws one, until it ends', async () => {
+    const capped = await startTestServer({ MAX_SUBSCRIPTIONS_PER_USER: '2' });
     try {
       const { token: userToken } = await capped.userWithRole('USER');
       const headers = { authorization: `Bearer ${userToken}` };
       const reservation = await (await fetch(capped.url, { method: 'PUT', headers })).text();
-      const stream = await fetch(capped.url, { headers: { ...headers, accept: 'text/event-stream', 'x-graphql-event-stream-token': reservation } });
+      const streamHeaders = { ...headers, 'x-graphql-event-stream-token': reservation };
+      const stream = await fetch(capped.url, { headers: { ...streamHeaders, accept: 'text/event-stream' } });
       expect(stream.status).toBe(200);
-      // Its one allowed live operation is the stream: another SSE subscription is over the cap.
-      const other = await fetch(capped.url, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ query: 'subscription { jobCompleted { id } }' }),
-      });
+      // The stream alone holds none of the user's two.
+      expect(capped.running.liveOperations().operations).toBe(0);
+      const operation = (operationId: string) =>
+        fetch(capped.url, {
+          method: 'POST',
+          headers: { ...streamHeaders, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: 'subscription { jobCompleted { id } }', extensions: { operationId } }),
+        });
+      expect((await operation('a')).status).toBe(202);
+      expect((await operation('b')).status).toBe(202);
+      expect(capped.running.liveOperations().operations).toBe(2);
+      // A third, on this stream or over plain SSE, is over the cap.
+      const third = await operation('c');
+      expect(third.status).toBe(429);
+      expect(((await third.json()) as any).errors[0].extensions).toEqual({ code: 'RATE_LIMITED', limit: 'subscriptionsPerUser', max: 2 });
+      const other = await fetch(capped.url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query: 'subscription { jobCompleted { id } }' }) });
       expect(other.status).toBe(429);
       await other.body?.cancel();
-      // Logging out ends the stream.
+      // Cancelling one (graphql-sse's DELETE) makes room.
+      expect((await fetch(`${capped.url}?operationId=a`, { method: 'DELETE', headers: streamHeaders })).status).toBe(200);
+      await until(() => capped.running.liveOperations().operations === 1, 'the cancelled operation uncounted');
+      expect((await operation('c')).status).toBe(202);
+      // Every operation counts while it runs, as over graphql-ws: at the cap a query is refused too.
+      const query = await fetch(capped.url, { method: 'POST', headers: { ...streamHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ me { id } }', extensions: { operationId: 'q' } }) });
+      expect(query.status).toBe(429);
+      // Logging out ends the stream, and its operations with it.
       await capped.gql('mutation { logout }', {}, userToken);
       const reader = stream.body!.getReader();
       const deadline = Date.now() + 5000;
       let ended = false;
       while (!ended && Date.now() < deadline) ended = (await Promise.race([reader.read(), Bun.sleep(5000).then(() => ({ done: false }))])).done === true;
       expect(ended).toBe(true);
+      await until(() => capped.running.liveOperations().operations === 0, 'the stream’s operations uncounted');
     } finally {
       await capped.stop();
     }

@@ -74,6 +74,12 @@ const SKIPS: Record<PluginName, Partial<Record<Family, { paths: Path[]; why: str
       why: 'only graphql-sse’s single-connection requests (a reservation PUT, a stream token) are for it, and routes.ts sends those to Yoga; no other way carries one',
     },
   },
+  trustedDocuments: {
+    onParams: {
+      paths: ['fastPath', 'cacheHit', 'graphqlWs', 'fanOutJoin', 'fanOutEvent'],
+      why: 'PERSISTED_ONLY: routes.ts lets only a trusted document (or an admin’s) take the cache or the fast path, and websocket.ts asks the same gate (trustedDocumentRefusal) before it parses an operation; a fan-out member joined through that check',
+    },
+  },
   nonEmptyBatches: {
     onRequestParse: { paths: ['fastPath', 'cacheHit', 'graphqlWs', 'fanOutJoin', 'fanOutEvent'], why: `a batch is a JSON array, which routes.ts sends to Yoga; ${HTTP_LAYER}` },
   },

@@ -322,6 +322,8 @@ const CONTRACT_CODES = new Set([
   'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
   // Apollo's automatic persisted queries answer in Apollo's own codes, which its clients act on (docs/clients.md).
   'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_MISMATCH',
+  // PERSISTED_ONLY=1 refuses a document outside the manifest (Apollo's code for it; docs/clients.md).
+  'PERSISTED_QUERY_NOT_IN_LIST',
 ]);
 
 /** Reads a streaming answer for a short while, then lets it go. */

@@ -17,6 +17,9 @@ interface Queue extends QueueLimits {
   counts: { queued: number; running: number; succeeded: number; failed: number; cancelled: number; total: number };
 }
 
+// Whole documents, never assembled at run time: persisted-operations.json lists each (PERSISTED_ONLY).
+const PAUSE_QUEUE = 'mutation($name: String!) { pauseQueue(name: $name) { paused } }';
+const RESUME_QUEUE = 'mutation($name: String!) { resumeQueue(name: $name) { paused } }';
 const QUEUE_FIELDS = `name concurrency maxLength paused order ownerConcurrency owners(first: 5) { ownerId username waiting running } waiting counts { queued running succeeded failed cancelled total } ${QUEUE_LIMIT_FIELDS}`;
 
 export function QueuesView({ me }: { me: Me }) {
@@ -90,7 +93,7 @@ export function QueuesView({ me }: { me: Me }) {
                 <td class="owners">${queue.owners.map((owner) => html`<span class="owner">${owner.username ?? 'deleted account'} ${owner.waiting} / ${owner.running}</span> `)}</td>
                 <td class="actions">
                   ${isManager
-                    ? html`<button onClick=${() => run(`mutation($name: String!) { ${queue.paused ? 'resumeQueue' : 'pauseQueue'}(name: $name) { paused } }`, { name: queue.name })}>
+                    ? html`<button onClick=${() => run(queue.paused ? RESUME_QUEUE : PAUSE_QUEUE, { name: queue.name })}>
                         ${queue.paused ? 'Resume' : 'Pause'}
                       </button>`
                     : null}

@@ -18,6 +18,9 @@ interface Schedule {
   runs: { totalCount: number; edges: { node: { id: string; status: JobStatus } }[] };
 }
 
+// Whole documents, never assembled at run time: persisted-operations.json lists each (PERSISTED_ONLY).
+const PAUSE_SCHEDULE = 'mutation($name: String!) { pauseSchedule(name: $name) { paused } }';
+const RESUME_SCHEDULE = 'mutation($name: String!) { resumeSchedule(name: $name) { paused } }';
 const SCHEDULES_QUERY = '{ schedules { name cron timezone queue paused overlap nextRunAt lastRunAt owner { username } runs(first: 5) { totalCount edges { node { id status } } } } }';
 /** The kinds a schedule's job may be, as JobSubmission names them (a kind file's name joins them). */
 const BUILTIN_FIELDS = ['pi', 'forecast', 'calc', 'analytics'];
@@ -96,7 +99,7 @@ export function SchedulesView({ me }: { me: Me }) {
                 <td class="actions">
                   ${canManage
                     ? html`<button type="button" data-schedule-toggle=${schedule.name} onClick=${() =>
-                          run(`mutation($name: String!) { ${schedule.paused ? 'resumeSchedule' : 'pauseSchedule'}(name: $name) { paused } }`, { name: schedule.name }, `Schedule ${schedule.name} ${schedule.paused ? 'resumed' : 'paused'}.`)}>
+                          run(schedule.paused ? RESUME_SCHEDULE : PAUSE_SCHEDULE, { name: schedule.name }, `Schedule ${schedule.name} ${schedule.paused ? 'resumed' : 'paused'}.`)}>
                           ${schedule.paused ? 'Resume' : 'Pause'}
                         </button>
                         <button type="button" class="danger" data-schedule-delete=${schedule.name} onClick=${() => setDeleting(schedule.name)}>Delete</button>`

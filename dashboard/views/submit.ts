@@ -15,12 +15,18 @@ interface KindFileInfo {
   inputSchema: JsonSchema;
 }
 /** The field of JobSubmission (bulk) and the single-submit mutation of each kind. */
-const KINDS: Record<BuiltinKind, { field: string | null; mutation: string; inputType: string; label: string }> = {
-  PI: { field: 'pi', mutation: 'submitPiJob', inputType: 'PiJobInput', label: 'π (Monte Carlo)' },
-  FORECAST: { field: 'forecast', mutation: 'submitForecastJob', inputType: 'ForecastJobInput', label: 'Forecast' },
-  CALC: { field: 'calc', mutation: 'submitCalcJob', inputType: 'CalcJobInput', label: 'Calculator' },
-  ANALYTICS: { field: 'analytics', mutation: 'submitAnalyticsJob', inputType: 'AnalyticsJobInput', label: 'Analytics' },
-  DIAGNOSTIC: { field: null, mutation: 'submitDiagnosticJobs', inputType: 'DiagnosticJobInput', label: 'Diagnostic (admins)' },
+// Each kind's submission is a whole document (persisted-operations.json lists it for PERSISTED_ONLY).
+const KINDS: Record<BuiltinKind, { field: string | null; mutation: string; document: string; label: string }> = {
+  PI: { field: 'pi', mutation: 'submitPiJob', document: `mutation($input: PiJobInput!) { submitPiJob(input: $input) { ${JOB_FIELDS} } }`, label: 'π (Monte Carlo)' },
+  FORECAST: { field: 'forecast', mutation: 'submitForecastJob', document: `mutation($input: ForecastJobInput!) { submitForecastJob(input: $input) { ${JOB_FIELDS} } }`, label: 'Forecast' },
+  CALC: { field: 'calc', mutation: 'submitCalcJob', document: `mutation($input: CalcJobInput!) { submitCalcJob(input: $input) { ${JOB_FIELDS} } }`, label: 'Calculator' },
+  ANALYTICS: { field: 'analytics', mutation: 'submitAnalyticsJob', document: `mutation($input: AnalyticsJobInput!) { submitAnalyticsJob(input: $input) { ${JOB_FIELDS} } }`, label: 'Analytics' },
+  DIAGNOSTIC: {
+    field: null,
+    mutation: 'submitDiagnosticJobs',
+    document: `mutation($input: DiagnosticJobInput!, $count: Int) { submitDiagnosticJobs(input: $input, count: $count) { ${JOB_FIELDS} } }`,
+    label: 'Diagnostic (admins)',
+  },
 };
 const ANALYTICS_QUERIES = ['STATES_MEAN', 'BEST5', 'WORST5', 'GLOBAL_MEAN', 'DIFF_FROM_MEAN', 'MEAN_BY_CATEGORY', 'STATE_MEAN', 'STATE_DIFF_FROM_MEAN', 'STATE_MEAN_BY_CATEGORY'];
 const DIAGNOSTIC_BEHAVIORS = ['SUCCEED', 'SLEEP', 'THROW', 'EXIT', 'HANG'];
@@ -121,18 +127,17 @@ export function SubmitView({ me }: { me: Me }) {
     const data = new FormData(event.target as HTMLFormElement);
     const input = inputOf(kind, data, kindFile);
     const count = Math.max(1, numberOf(data, 'count') ?? 1);
-    const { field, mutation, inputType } = kindFile ? { field: kindFile.name, mutation: '', inputType: '' } : KINDS[kind as BuiltinKind];
+    const { field, mutation, document } = kindFile ? { field: kindFile.name, mutation: '', document: '' } : KINDS[kind as BuiltinKind];
     const file = kind === 'CALC' ? (data.get('file') as File | null) : null;
     setBusy(true);
     setError(null);
     try {
       let created: JobRow[];
       if (kind === 'DIAGNOSTIC') {
-        created = (await gql<{ submitDiagnosticJobs: JobRow[] }>(`mutation($input: DiagnosticJobInput!, $count: Int) { submitDiagnosticJobs(input: $input, count: $count) { ${JOB_FIELDS} } }`, { input, count })).submitDiagnosticJobs;
+        created = (await gql<{ submitDiagnosticJobs: JobRow[] }>(document, { input, count })).submitDiagnosticJobs;
       } else if (file && file.size > 0) {
         setUpload(0);
-        const query = `mutation($input: CalcJobInput!) { submitCalcJob(input: $input) { ${JOB_FIELDS} } }`;
-        created = [(await gqlUpload<{ submitCalcJob: JobRow }>(query, { input: { ...input, expressions: undefined, file: null } }, 'variables.input.file', file, setUpload)).submitCalcJob];
+        created = [(await gqlUpload<{ submitCalcJob: JobRow }>(document, { input: { ...input, expressions: undefined, file: null } }, 'variables.input.file', file, setUpload)).submitCalcJob];
       } else if (count > 1 || kindFile) {
         const query = `mutation($jobs: [JobSubmission!]!) { submitJobs(jobs: $jobs) { ${JOB_FIELDS} } }`;
         // One key names one job: each of the N gets its own, `<key>-1` … `<key>-N`.
@@ -140,7 +145,7 @@ export function SubmitView({ me }: { me: Me }) {
         const jobs = Array.from({ length: count }, (_, i) => ({ [field!]: key && count > 1 ? { ...input, idempotencyKey: `${key}-${i + 1}` } : input }));
         created = (await gql<{ submitJobs: JobRow[] }>(query, { jobs })).submitJobs;
       } else {
-        created = [(await gql<Record<string, JobRow>>(`mutation($input: ${inputType}!) { ${mutation}(input: $input) { ${JOB_FIELDS} } }`, { input }))[mutation]!];
+        created = [(await gql<Record<string, JobRow>>(document, { input }))[mutation]!];
       }
       follow(created);
     } catch (failure) {

@@ -251,10 +251,32 @@ program
     console.log(`${data.completeJob.id} ${data.completeJob.status}`);
   });
 
+// Whole documents, never assembled at run time: persisted-operations.json lists each (PERSISTED_ONLY).
 const BULK_COMMANDS = [
-  { name: 'cancel', perJob: 'cancelJob(id: $id) { id status }', byFilter: 'cancelJobs', done: 'cancelled', description: 'Cancel queued or running jobs' },
-  { name: 'retry', perJob: 'retryJob(id: $id) { id status }', byFilter: 'retryJobs', done: 'queued again', description: 'Queue failed or cancelled jobs (the dead letters) again' },
-  { name: 'delete', perJob: 'deleteJob(id: $id)', byFilter: 'deleteJobs', done: 'deleted', description: 'Delete finished jobs' },
+  {
+    name: 'cancel',
+    perJob: 'mutation($id: ID!) { cancelJob(id: $id) { id status } }',
+    byFilter: 'mutation($filter: JobFilter!) { count: cancelJobs(filter: $filter) }',
+    mutation: 'cancelJobs',
+    done: 'cancelled',
+    description: 'Cancel queued or running jobs',
+  },
+  {
+    name: 'retry',
+    perJob: 'mutation($id: ID!) { retryJob(id: $id) { id status } }',
+    byFilter: 'mutation($filter: JobFilter!) { count: retryJobs(filter: $filter) }',
+    mutation: 'retryJobs',
+    done: 'queued again',
+    description: 'Queue failed or cancelled jobs (the dead letters) again',
+  },
+  {
+    name: 'delete',
+    perJob: 'mutation($id: ID!) { deleteJob(id: $id) }',
+    byFilter: 'mutation($filter: JobFilter!) { count: deleteJobs(filter: $filter) }',
+    mutation: 'deleteJobs',
+    done: 'deleted',
+    description: 'Delete finished jobs',
+  },
 ] as const;
 
 interface FilterOptions {
@@ -268,7 +290,7 @@ interface FilterOptions {
 for (const command of BULK_COMMANDS) {
   program
     .command(command.name)
-    .description(`${command.description}: by id (one request each), or every job a filter matches (${command.byFilter}: one request)`)
+    .description(`${command.description}: by id (one request each), or every job a filter matches (${command.mutation}: one request)`)
     .argument('[ids...]', 'job ids (with a filter flag: only these, if they match)')
     .option('-q, --queue <name>', 'every matching job of this queue')
     .option('-s, --status <status>', 'only jobs in this state (among those the action takes)')
@@ -288,14 +310,14 @@ for (const command of BULK_COMMANDS) {
           kind: options.kind?.toUpperCase(),
           ownerId: options.owner,
         };
-        const data = await api(`mutation($filter: JobFilter!) { count: ${command.byFilter}(filter: $filter) }`, { filter });
+        const data = await api(command.byFilter, { filter });
         return output(!!options.json, { count: data.count }, () => console.log(`${data.count} job${data.count === 1 ? '' : 's'} ${command.done}`));
       }
       let failed = 0;
       const done: string[] = [];
       for (const id of ids) {
         try {
-          await api(`mutation($id: ID!) { ${command.perJob} }`, { id });
+          await api(command.perJob, { id });
           done.push(id);
           if (!options.json) console.log(`${id} ${command.done}`);
         } catch (error) {
@@ -350,17 +372,18 @@ schedules
     });
     output(!!options.json, data.createSchedule, () => console.log(`Schedule ${name} created; next run ${when(data.createSchedule.nextRunAt)}`));
   });
-for (const [verb, field, done] of [
-  ['pause', 'pauseSchedule(name: $name) { name }', 'paused'],
-  ['resume', 'resumeSchedule(name: $name) { name nextRunAt }', 'resumed'],
-  ['delete', 'deleteSchedule(name: $name)', 'deleted (its jobs stay)'],
+// Whole documents, never assembled at run time: persisted-operations.json lists each (PERSISTED_ONLY).
+for (const [verb, document, done] of [
+  ['pause', 'mutation($name: String!) { pauseSchedule(name: $name) { name } }', 'paused'],
+  ['resume', 'mutation($name: String!) { resumeSchedule(name: $name) { name nextRunAt } }', 'resumed'],
+  ['delete', 'mutation($name: String!) { deleteSchedule(name: $name) }', 'deleted (its jobs stay)'],
 ] as const) {
   schedules
     .command(verb)
     .description(`${verb[0]!.toUpperCase()}${verb.slice(1)} a schedule`)
     .argument('<name>', 'the schedule')
     .action(async (name: string) => {
-      await api(`mutation($name: String!) { ${field} }`, { name });
+      await api(document, { name });
       console.log(`Schedule ${name} ${done}`);
     });
 }

@@ -8,8 +8,10 @@ import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ErrorCode } from '../errors';
+import { ErrorCode, HTTP_STATUS_OF } from '../errors';
 import { operationParamsProblem } from './limits';
+import type { TrustedDocuments } from '../persisted-operations';
+import { trustedDocumentRefusal } from './trusted-documents';
 
 /** Operations one HTTP request may batch (a JSON array); a longer array is refused before any runs. */
 export const MAX_BATCHED_OPERATIONS = 10;
@@ -77,9 +79,14 @@ function useNonEmptyBatches(): Plugin {
   };
 }
 
-/** Yoga's APQ plugin, for params that are an object: anything else is left to the limits' refusal (a 400). */
-function usePersistedQueries(): Plugin {
-  const apq = useAPQ({ store: createInMemoryAPQStore({ max: PERSISTED_QUERIES, ttl: PERSISTED_QUERY_TTL_MS }) }) as Plugin;
+/**
+ * Yoga's APQ plugin, for params that are an object: anything else is left to the limits' refusal (a 400). The trusted
+ * documents (PERSISTED_ONLY) are always known by their hash, so their clients may send the hash alone.
+ */
+function usePersistedQueries(trustedDocuments: TrustedDocuments | null): Plugin {
+  const remembered = createInMemoryAPQStore({ max: PERSISTED_QUERIES, ttl: PERSISTED_QUERY_TTL_MS });
+  const store = { get: (hash: string) => trustedDocuments?.get(hash) ?? remembered.get(hash), set: (hash: string, document: string) => remembered.set(hash, document) };
+  const apq = useAPQ({ store }) as Plugin;
   return {
     onParams(payload) {
       if (payload.params !== null && typeof payload.params === 'object') return apq.onParams!(payload);
@@ -87,36 +94,80 @@ function usePersistedQueries(): Plugin {
   };
 }
 
+/** What the single-connection mode needs of the server: who may open a stream, and the checks per operation. */
+export interface ClientProtocolGates {
+  signedIn: (request: Request) => Promise<boolean>;
+  isAdmin: (request: Request) => Promise<boolean>;
+  /** PERSISTED_ONLY's manifest, or null. */
+  trustedDocuments: TrustedDocuments | null;
+  /** Counts one live operation of the request's user and address (LiveOperationCaps), or says which cap refused. */
+  countOperation: (request: Request, clientAddress: string | null) => Promise<{ release: () => void } | { refusal: { message: string; limit: string; max: number } }>;
+}
+
+const jsonRefusal = (status: number, message: string, extensions: Record<string, unknown>) =>
+  new Response(JSON.stringify({ errors: [{ message, extensions }] }), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+
 /**
  * graphql-sse at the GraphQL endpoint, for the requests only its single-connection mode sends; the rest stay Yoga's.
- * A reservation is kept in memory until its stream connects, so only a signed-in caller may make one.
+ * A reservation is kept in memory until its stream connects, so only a signed-in caller may make one. Each operation
+ * POSTed onto a stream is checked like a graphql-ws one (trusted documents, then the live-operation caps) and counted
+ * until graphql-sse completes it (its end, a DELETE, or the stream closing).
  */
-function useSseSingleConnection(endpoint: string, signedIn: (request: Request) => Promise<boolean>): Plugin {
+function useSseSingleConnection(endpoint: string, gates: ClientProtocolGates): Plugin {
+  const releases = new WeakMap<Request, () => void>();
   const sse = useGraphQLSSE({
     endpoint,
     async authenticate(request) {
       const token = request.headers.get(STREAM_TOKEN_HEADER) ?? new URL(request.raw.url).searchParams.get('token');
       if (token) return token;
-      if (!(await signedIn(request.raw))) {
+      if (!(await gates.signedIn(request.raw))) {
         const refusal = { errors: [{ message: 'sign in to open a single-connection stream', extensions: { code: ErrorCode.UNAUTHENTICATED } }] };
         return [JSON.stringify(refusal), { status: 401, statusText: 'Unauthorized', headers: { 'content-type': 'application/json; charset=utf-8' } }];
       }
       return crypto.randomUUID();
     },
+    onComplete(_context, request) {
+      releases.get(request.raw)?.();
+    },
   }) as Plugin;
   return {
     onYogaInit: sse.onYogaInit,
-    onRequest(payload) {
-      if (isSseSingleConnectionRequest(payload.request)) return sse.onRequest!(payload);
+    async onRequest(payload) {
+      const { request, endResponse } = payload;
+      if (!isSseSingleConnectionRequest(request)) return;
+      // An operation: a POST onto a stream (the reservation is a PUT, the stream a GET, a cancel a DELETE).
+      if (request.method !== 'POST') return sse.onRequest!(payload);
+      const { query } = ((await request.clone().json().catch(() => null)) ?? {}) as { query?: unknown };
+      const untrusted = await trustedDocumentRefusal(gates.trustedDocuments, query, () => gates.isAdmin(request));
+      if (untrusted) return endResponse(jsonRefusal(HTTP_STATUS_OF.PERSISTED_QUERY_NOT_IN_LIST, untrusted.message, { code: ErrorCode.PERSISTED_QUERY_NOT_IN_LIST }));
+      const counted = await gates.countOperation(request, (payload.serverContext as { clientAddress?: string | null } | undefined)?.clientAddress ?? null);
+      if ('refusal' in counted) {
+        const { message, limit, max } = counted.refusal;
+        return endResponse(jsonRefusal(429, message, { code: ErrorCode.RATE_LIMITED, limit, max }));
+      }
+      releases.set(request, counted.release);
+      // Accepted (202) means graphql-sse runs it and will complete it; any other answer ran nothing.
+      try {
+        return await sse.onRequest!({
+          ...payload,
+          endResponse(response) {
+            if (response.status !== 202) counted.release();
+            endResponse(response);
+          },
+        });
+      } catch (error) {
+        counted.release();
+        throw error;
+      }
     },
   };
 }
 
 /** The plugins, in order: APQ first, so every later onParams hook (the limits) sees the document it named. */
-export function clientProtocolPlugins(endpoint: string, signedIn: (request: Request) => Promise<boolean>) {
+export function clientProtocolPlugins(endpoint: string, gates: ClientProtocolGates) {
   return {
-    persistedQueries: usePersistedQueries(),
-    sseSingleConnection: useSseSingleConnection(endpoint, signedIn),
+    persistedQueries: usePersistedQueries(gates.trustedDocuments),
+    sseSingleConnection: useSseSingleConnection(endpoint, gates),
     nonEmptyBatches: useNonEmptyBatches(),
     deferStream: useDeferStream() as Plugin,
   };

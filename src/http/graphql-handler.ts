@@ -8,6 +8,7 @@ import type { DocumentCaches } from '../graphql/document-caches';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
+import { useTrustedDocuments } from '../graphql/trusted-documents';
 import { type OperationMetrics, useOperationLog } from '../graphql/logging';
 import { ResponseFreshness } from '../graphql/freshness';
 import { type PhaseMetrics, usePhaseMetrics } from '../graphql/phase-metrics';
@@ -15,6 +16,7 @@ import { type createResponseCache, usePreParsedBody } from '../graphql/response-
 import { buildSchema } from '../schema';
 import { type Authentication, authenticateRequest } from '../users/auth';
 import { GRAPHIQL_OPTIONS, graphiqlHtml } from './graphiql';
+import { LiveOperationCaps } from './live-operations';
 
 export const GRAPHQL_PATH = '/graphql';
 const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'graphql-preflight'];
@@ -37,10 +39,23 @@ export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
  * fan-out group): test/execution-paths.test.ts pins which, and refuses a hook a path would skip unless it says why
  * that is safe.
  */
-export function graphqlPlugins(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics & PhaseMetrics) {
+export function graphqlPlugins(
+  app: App,
+  responseCache: ReturnType<typeof createResponseCache>,
+  metrics?: OperationMetrics & PhaseMetrics,
+  liveOperationCaps = new LiveOperationCaps({ maxPerUser: app.config.maxSubscriptionsPerUser, maxPerAddress: app.config.maxSubscriptionsPerAddress }),
+) {
+  const userOf = async (request: Request) => (await authenticateRequest(app.users, request)).user;
+  const isAdmin = async (request: Request) => (await userOf(request))?.role === 'ADMIN';
   return {
     ...app.tracing?.graphqlPlugins,
-    ...clientProtocolPlugins(GRAPHQL_PATH, async (request) => (await authenticateRequest(app.users, request)).user !== null),
+    ...clientProtocolPlugins(GRAPHQL_PATH, {
+      signedIn: async (request) => (await userOf(request)) !== null,
+      isAdmin,
+      trustedDocuments: app.trustedDocuments,
+      countOperation: async (request, clientAddress) => liveOperationCaps.acquire({ userId: (await userOf(request))?.id ?? null, clientAddress }),
+    }),
+    trustedDocuments: useTrustedDocuments(app.trustedDocuments, isAdmin),
     csrfPrevention: useCsrfPrevention(CSRF_HEADERS),
     queryLimits: useQueryLimits(app.config),
     subscriptionErrorStatus: useSubscriptionErrorStatus(),
@@ -60,6 +75,7 @@ export function createGraphQLHandler(
   documentCaches: DocumentCaches,
   metrics?: OperationMetrics & PhaseMetrics,
   probes: Plugin[] = [],
+  liveOperationCaps?: LiveOperationCaps,
 ) {
   return createYoga<TransportContext, GraphQLContext>({
     schema: buildSchema(app.kindFiles),
@@ -82,7 +98,7 @@ export function createGraphQLHandler(
     },
     // A JSON array of operations, each checked and run as if sent alone.
     batching: { limit: MAX_BATCHED_OPERATIONS },
-    plugins: [...Object.values(graphqlPlugins(app, responseCache, metrics)), ...probes],
+    plugins: [...Object.values(graphqlPlugins(app, responseCache, metrics, liveOperationCaps)), ...probes],
     context: async (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? (await authenticateRequest(app.users, initial.request));
       if (failure) throw requestErrorFor(failure);

@@ -8,8 +8,9 @@ import { createAnalyticsCompat } from '../analytics/compat';
 import type { App } from '../app';
 import { databaseOutage } from '../db/outage';
 import { ErrorCode } from '../errors';
-import { clientParamsProblem, needsYoga } from '../graphql/client-protocols';
+import { clientParamsProblem, isSseSingleConnectionRequest, needsYoga } from '../graphql/client-protocols';
 import { isRefusalLogged } from '../graphql/logging';
+import { trustedDocumentRefusal } from '../graphql/trusted-documents';
 import type { DocumentCaches } from '../graphql/document-caches';
 import type { createResponseCache } from '../graphql/response-cache';
 import { handleQuoteRequest } from '../quotes/compat';
@@ -190,7 +191,9 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
         }
         // The gates come first: a cached answer or the fast path only for a request Yoga would answer the same way.
         // APQ, batches, @defer/@stream and graphql-sse's own requests are Yoga's alone.
-        const answerType = needsYoga(request, preParsedParams) ? undefined : directAnswerType(request, preParsedParams as object);
+        // PERSISTED_ONLY: only a trusted document (or an admin's) takes a shortcut; Yoga refuses the rest (useTrustedDocuments).
+        const shortcut = !needsYoga(request, preParsedParams) && (await mayTakeShortcut(request, preParsedParams as { query?: unknown }));
+        const answerType = shortcut ? directAnswerType(request, preParsedParams as object) : undefined;
         if (answerType) {
           // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
           const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string }, answerType);
@@ -220,6 +223,11 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
     // GraphiQL's page is a route like any other; everything else Yoga answers went through the operation log.
     if (!response.headers.get('content-type')?.startsWith('text/html')) operationAnswers.add(response);
     return response.status >= 400 && !isRefusalLogged(request) ? logRefusal(response, request, origin) : response;
+  }
+
+  async function mayTakeShortcut(request: Request, { query }: { query?: unknown }): Promise<boolean> {
+    const refusal = await trustedDocumentRefusal(app.trustedDocuments, query, async () => (await authenticateRequest(app.users, request)).user?.role === 'ADMIN');
+    return refusal === null;
   }
 
   /**
@@ -253,7 +261,8 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
    */
   async function countedStream(response: Response, request: Request, origin: RequestOrigin, operation: string | null): Promise<Response> {
     const authentication = await authenticateRequest(app.users, request);
-    const counted = liveOperationCaps.acquire({ userId: authentication.user?.id ?? null, clientAddress: origin.clientAddress });
+    // A graphql-sse single-connection stream is not counted itself: each operation on it is (client-protocols.ts).
+    const counted = isSseSingleConnectionRequest(request) ? { release: () => {} } : liveOperationCaps.acquire({ userId: authentication.user?.id ?? null, clientAddress: origin.clientAddress });
     if ('release' in counted) {
       const started = performance.now();
       const transport = response.headers.get('content-type')?.startsWith('text/event-stream') ? 'sse' : 'multipart';

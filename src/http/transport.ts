@@ -27,7 +27,9 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   // dashboard is bundled by its first visit instead: Bun's bundler keeps ~13 MB that an idle server need not hold.)
   graphiqlAssets().catch((error) => app.log.error({ err: error }, 'GraphiQL could not be built'));
   const metrics = createMetrics(app);
-  const yoga = createGraphQLHandler(app, responseCache, documentCaches, metrics, options.probes);
+  // One count per user and per address over WebSocket operations, SSE streams and single-connection SSE operations.
+  const liveOperationCaps = new LiveOperationCaps({ maxPerUser: config.maxSubscriptionsPerUser, maxPerAddress: config.maxSubscriptionsPerAddress });
+  const yoga = createGraphQLHandler(app, responseCache, documentCaches, metrics, options.probes, liveOperationCaps);
   metrics.watchDocumentCaches(documentCaches);
   // In the background: listening does not wait for it.
   void warmUpKnownOperations(app, yoga).catch((error) => app.log.warn({ err: error }, 'warming up the known operations failed'));
@@ -36,8 +38,6 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;
   const sessionStreams = new SessionStreams((token) => app.users.authenticate(token), now);
   app.users.onSessionsChanged(() => sessionStreams.scheduleRecheck());
-  // One count per user and per address over WebSocket operations and SSE streams together.
-  const liveOperationCaps = new LiveOperationCaps({ maxPerUser: config.maxSubscriptionsPerUser, maxPerAddress: config.maxSubscriptionsPerAddress });
   const websocket = createWebSocketHandler(app, yoga as never, {
     rateLimiter,
     // The same rule per connection, so one socket cannot use up its whole address's allowance alone.

@@ -9,6 +9,7 @@ import type { ServerWebSocket } from 'bun';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app';
 import { ErrorCode } from '../errors';
+import { trustedDocumentRefusal } from '../graphql/trusted-documents';
 import { createErrorMasker } from '../graphql/errors';
 import { jsonTextNestingExceeds, MAX_VALUE_NESTING, operationParamsProblem } from '../graphql/limits';
 import { logSubscriptionStarted, type OperationMetrics } from '../graphql/logging';
@@ -129,6 +130,8 @@ export function createWebSocketHandler(
         socket.data.authorization;
       // The token is checked again on every subscribe: a logout since the connection opened takes effect.
       const authentication = await authenticate(app.users, authorization);
+      const untrusted = await trustedDocumentRefusal(app.trustedDocuments, payload.query, async () => authentication.user?.role === 'ADMIN');
+      if (untrusted) return forSocket([untrusted], ErrorCode.PERSISTED_QUERY_NOT_IN_LIST);
       // Counted before any parsing, so a client at its cap costs no more than this refusal.
       const refusal = countOperation(socket, id, authentication);
       if (refusal) return [new GraphQLError(refusal.message, { extensions: { code: ErrorCode.RATE_LIMITED, limit: refusal.limit, max: refusal.max } })];
