@@ -11,6 +11,7 @@ import './calculator/graphql';
 import './analytics/graphql';
 import './quotes/graphql';
 import './relay/graphql';
+import './flows/graphql';
 
 builder.queryType({});
 // Every mutation is for roles that may change things (not the read-only SECRETARY), unless it says otherwise

@@ -29,6 +29,7 @@ export const JobStatusEnum = builder.enumType('JobStatus', {
     SUCCEEDED: 'Finished with a result (final).',
     FAILED: 'Out of attempts, or failed with an error no retry can fix; `error` says why (final; retryJob queues it again).',
     CANCELLED: 'Stopped by cancelJob before it finished (final; retryJob queues it again).',
+    WAITING: 'A flow node waiting for its parents to finish; it becomes QUEUED when the last one does (see submitFlow).',
   }),
 });
 
@@ -169,14 +170,14 @@ export function registerJobSubmission(variant: SubmissionVariant): void {
   submissionVariants.push(variant);
 }
 
-const JobSubmission = builder.inputType('JobSubmission', {
+export const JobSubmission = builder.inputType('JobSubmission', {
   description: 'One job of a bulk submission: exactly one of its fields, the input its kind’s single submit takes.',
   isOneOf: true,
   fields: (t) =>
     Object.fromEntries(submissionVariants.map(({ field, type }) => [field, t.field({ type, description: `A ${field} job: the ${type.name} its single submit takes.` })])),
 });
 
-const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {
+export const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {
   description: 'Options for every job of a bulk submission; an item’s own options win.',
   fields: (t) => jobOptions(t),
 });
@@ -198,6 +199,28 @@ const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | nul
   queue: args.queue ?? undefined,
   ownerId: args.owner ? parseId(args.owner, 'user') : undefined,
 });
+
+/** `JobSubmission` items as job requests (each converted as its single submit does); an error names the item's index. */
+export async function jobRequestsOf(jobs: readonly unknown[], ctx: SignedInContext): Promise<JobRequest[]> {
+  let pending = false;
+  const requests = jobs.map((item, index) => {
+    // @oneOf: GraphQL has already checked that exactly one field is set.
+    const variant = submissionVariants.find(({ field }) => (item as Record<string, unknown>)[field] != null)!;
+    const input = (item as Record<string, Record<string, unknown>>)[variant.field]!;
+    const withOptions = (request: Omit<JobRequest, 'options'>): JobRequest => ({ ...request, options: optionsOf(input) });
+    try {
+      const request = variant.toRequest(input, ctx);
+      if (!(request instanceof Promise)) return withOptions(request);
+      pending = true;
+      return request.then(withOptions, (error) => Promise.reject(atIndex(index, error)));
+    } catch (error) {
+      throw atIndex(index, error);
+    }
+  });
+  // Only a calc file makes a conversion asynchronous; most calls need no await per item.
+  const ready = pending ? await Promise.all(requests) : (requests as JobRequest[]);
+  return ready;
+}
 
 builder.queryFields((t) => ({
   job: t.withAuth({ loggedIn: true }).drizzleField({
@@ -269,23 +292,7 @@ builder.mutationFields((t) => {
       resolve: async (_root, { jobs, options }, ctx) => {
         // Refused before any item is converted, so an oversized call costs nothing.
         checkSubmissionSize(jobs.length);
-        let pending = false;
-        const requests = jobs.map((item, index) => {
-          // @oneOf: GraphQL has already checked that exactly one field is set.
-          const variant = submissionVariants.find(({ field }) => (item as Record<string, unknown>)[field] != null)!;
-          const input = (item as Record<string, Record<string, unknown>>)[variant.field]!;
-          const withOptions = (request: Omit<JobRequest, 'options'>): JobRequest => ({ ...request, options: optionsOf(input) });
-          try {
-            const request = variant.toRequest(input, ctx);
-            if (!(request instanceof Promise)) return withOptions(request);
-            pending = true;
-            return request.then(withOptions, (error) => Promise.reject(atIndex(index, error)));
-          } catch (error) {
-            throw atIndex(index, error);
-          }
-        });
-        // Only a calc file makes a conversion asynchronous; most calls need no await per item.
-        const ready = pending ? await Promise.all(requests) : (requests as JobRequest[]);
+        const ready = await jobRequestsOf(jobs, ctx);
         return ctx.jobs.submitJobs(ctx.user, ready, options ? optionsOf(options) : {});
       },
     }),

@@ -10,6 +10,8 @@ export interface RunContext {
   signal: AbortSignal;
   timeoutMs: number;
   progress(fraction: number): void;
+  /** A flow node's parents' results by their keys (null for one that did not succeed); empty outside flows. */
+  parents?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -4,9 +4,11 @@ import type { PgDb, PgTables } from '../../db/client';
 import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
-import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from '.';
-import { fromPg, type PgJobRow } from './rows';
-import { jobQuery, jobsQuery, jobsWhere } from './selects';
+import type { Flow } from '../../db/schema';
+import { type FlowChange, type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewFlow, type NewQueuedJob, type Outcome, type ParentNode } from '.';
+import { type FlowSqlRow, fromPg, type PgJobRow, toFlow } from './rows';
+import { jobQuery, jobsQuery, jobsWhere, nodesOf, parentsByChild } from './selects';
+import { cancelFlow, flowReads, insertFlow, release } from './sql/flow';
 import { cancel } from './sql/cancel';
 import { claim, claimKind } from './sql/claim';
 import { complete } from './sql/complete';
@@ -60,6 +62,7 @@ export class PgJobStore implements JobStore {
    */
   readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
+  private readonly flowListeners = new Set<(change: FlowChange) => void>();
   private unlisten: (() => Promise<void>)[] = [];
   /** Each statement's PostgreSQL form, made once (keyed by its text). */
   private static readonly compiled = new Map<string, { text: string; names: string[] }>();
@@ -104,15 +107,7 @@ export class PgJobStore implements JobStore {
       else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
     }
     const inserted = await this.transaction(async (run) => {
-      const names = JSON.stringify([...adding.keys()].sort());
-      const limits = await run<{ name: string; max_length: number }>(insert.postgres.lockQueues, { names });
-      for (const { name, max_length } of limits) adding.get(name)!.maxLength = max_length;
-      const waiting = await run<{ queue: string; n: number }>(insert.postgres.waiting, { names });
-      const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
-      for (const [name, { maxLength, n }] of adding) {
-        const count = waitingByQueue.get(name) ?? 0;
-        if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
-      }
+      await this.checkRoom(run, adding);
       const ids = (await run<{ id: number }>(insert.postgres.ids, { n: jobs.length })).map((row) => row.id);
       const batch = JSON.stringify(
         jobs.map(({ queue, job, inputJson }, i) => ({
@@ -134,6 +129,113 @@ export class PgJobStore implements JobStore {
       return ids;
     });
     return jobs.map(({ queue, job }, i) => newJob(inserted[i]!, { ...job, queue: queue.name }, now));
+  }
+
+  /** Locks the queues' rows and counts their waiting jobs: CONFLICT when `adding` would overfill one. */
+  private async checkRoom(run: Run, adding: Map<string, { maxLength: number; n: number }>): Promise<void> {
+    if (!adding.size) return;
+    const names = JSON.stringify([...adding.keys()].sort());
+    const limits = await run<{ name: string; max_length: number }>(insert.postgres.lockQueues, { names });
+    for (const { name, max_length } of limits) adding.get(name)!.maxLength = max_length;
+    const waiting = await run<{ queue: string; n: number }>(insert.postgres.waiting, { names });
+    const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
+    for (const [name, { maxLength, n }] of adding) {
+      const count = waitingByQueue.get(name) ?? 0;
+      if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
+    }
+  }
+
+  async insertFlow(flow: NewFlow): Promise<{ flow: Flow; jobs: Job[] }> {
+    const now = this.clock.now();
+    const adding = new Map<string, { maxLength: number; n: number }>();
+    // Only the nodes without parents wait in their queue now; the others join it when released.
+    for (const { queue, parents } of flow.nodes) {
+      if (parents.length) continue;
+      const entry = adding.get(queue.name);
+      if (entry) entry.n++;
+      else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
+    }
+    const { flowRow, ids } = await this.transaction(async (run) => {
+      await this.checkRoom(run, adding);
+      const [{ id: flowId }] = (await run<{ id: number }>(insertFlow.postgres.flow, { name: flow.name, ownerId: flow.ownerId, total: flow.nodes.length, now })) as [{ id: number }];
+      const ids = (await run<{ id: number }>(insert.postgres.ids, { n: flow.nodes.length })).map((row) => row.id);
+      const batch = JSON.stringify(
+        flow.nodes.map(({ queue, job, inputJson, parents }, i) => ({
+          id: ids[i],
+          kind: job.kind,
+          status: parents.length ? 'WAITING' : 'QUEUED',
+          queue: queue.name,
+          owner_id: job.ownerId,
+          max_attempts: job.maxAttempts,
+          priority: job.priority,
+          timeout_ms: job.timeoutMs,
+          input: inputJson,
+        })),
+      );
+      await run(insertFlow.postgres.jobs, { batch, now });
+      await run(insertFlow.postgres.inputs, { batch });
+      await run(insertFlow.postgres.events, { batch, now });
+      const nodes = flow.nodes.map((node, i) => ({ jobId: ids[i], key: node.key, onParentFailure: node.onParentFailure, waitingParents: node.parents.length }));
+      await run(insertFlow.postgres.nodes, { flowId, batch: JSON.stringify(nodes) });
+      const edges = flow.nodes.flatMap((node, i) => node.parents.map((parent) => ({ childId: ids[i], parentId: ids[parent] })));
+      if (edges.length) await run(insertFlow.postgres.edges, { batch: JSON.stringify(edges) });
+      const [flowRow] = await run<FlowSqlRow>(flowReads.byId.postgres, { id: flowId, ownerId: null });
+      await run(NOTIFY_JOBS);
+      return { flowRow: flowRow!, ids };
+    });
+    const jobs = flow.nodes.map(({ queue, job, parents }, i): Job => ({ ...newJob(ids[i]!, { ...job, queue: queue.name }, now), status: parents.length ? 'WAITING' : 'QUEUED' }));
+    return { flow: toFlow(flowRow), jobs };
+  }
+
+  async cancelFlow(id: number, by: number): Promise<{ flow: Flow; jobs: Job[] } | undefined> {
+    const now = this.clock.now();
+    const done = await this.transaction(async (run) => {
+      if (!(await run(cancelFlow.postgres.flow, { id })).length) return undefined;
+      await run(cancelFlow.postgres.mark, { id });
+      const rows = await run<PgJobRow>(cancelFlow.postgres.nodes, { id, now, by });
+      const change = await this.releaseAfter(run, rows.map((row) => row.id), now);
+      const [flowRow] = await run<FlowSqlRow>(flowReads.byId.postgres, { id, ownerId: null });
+      return { flow: toFlow(flowRow!), jobs: rows.map(fromPg), change };
+    });
+    if (!done) return undefined;
+    this.tellFlowChange(done.change);
+    return { flow: done.flow, jobs: done.jobs };
+  }
+
+  onFlowChange(listener: (change: FlowChange) => void): void {
+    this.flowListeners.add(listener);
+  }
+
+  private tellFlowChange(change: FlowChange | null): void {
+    if (change && (change.jobs.length || change.flows.length)) for (const listener of this.flowListeners) listener(change);
+  }
+
+  /**
+   * ./sql/flow.ts `release` for jobs this transaction made final (see the SQLite store's): after the flows' rows are
+   * locked, children cancelled or released round after round, then the flows' counts. Null when none is a flow node.
+   */
+  private async releaseAfter(run: Run, finished: number[], now: number): Promise<FlowChange | null> {
+    if (!finished.length) return null;
+    if (!(await run(release.postgres.lockFlows, { finished: JSON.stringify(finished) })).length) return null;
+    const change: FlowChange = { jobs: [], flows: [] };
+    const all = [...finished];
+    let released = false;
+    for (let round = finished; round.length; ) {
+      const params = { finished: JSON.stringify(round), now };
+      const cancelled = await run<PgJobRow>(release.postgres.cancelChildren, params);
+      const ready = (await run<{ id: number; waiting: number }>(release.postgres.countDown, params)).filter((row) => row.waiting === 0);
+      if (ready.length) {
+        const rows = await run<PgJobRow>(release.postgres.release, { ids: JSON.stringify(ready.map((row) => row.id)), now });
+        for (const row of rows) change.jobs.push(fromPg(row));
+        released ||= rows.length > 0;
+      }
+      for (const row of cancelled) change.jobs.push(fromPg(row));
+      round = cancelled.map((row) => row.id);
+      all.push(...round);
+    }
+    for (const row of await run<FlowSqlRow>(release.postgres.countFlows, { finished: JSON.stringify(all), now })) change.flows.push(toFlow(row));
+    if (released) await run(NOTIFY_JOBS);
+    return change;
   }
 
   async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
@@ -168,7 +270,7 @@ export class PgJobStore implements JobStore {
     const successes = outcomes.flatMap((outcome) =>
       'result' in outcome ? [{ id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) }] : [],
     );
-    const rows = await this.transaction(async (run) => {
+    const { rows, change } = await this.transaction(async (run) => {
       const changed = successes.length ? await run<PgJobRow>(succeedMany.postgres, { batch: JSON.stringify(successes), now }) : [];
       let requeued = false;
       for (const outcome of outcomes) {
@@ -183,19 +285,29 @@ export class PgJobStore implements JobStore {
         if (row && retryInMs !== undefined) requeued = true;
       }
       if (requeued) await run(NOTIFY_JOBS);
-      return changed;
+      const change = await this.releaseAfter(run, changed.filter((row) => row.status !== 'QUEUED').map((row) => row.id), now);
+      return { rows: changed, change };
     });
+    this.tellFlowChange(change);
     return rows.map(fromPg);
   }
 
   async completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
     const params = { id: lease.id, leaseToken: lease.leaseToken, result: JSON.stringify(result), now: this.clock.now(), by };
-    const [row] = await this.run<PgJobRow>(complete.postgres, params);
-    return row ? fromPg(row) : undefined;
+    return this.finalOne(complete.postgres, params);
   }
 
   async cancelJob(id: number, by: number): Promise<Job | undefined> {
-    const [row] = await this.run<PgJobRow>(cancel.postgres, { id, now: this.clock.now(), by });
+    return this.finalOne(cancel.postgres, { id, now: this.clock.now(), by });
+  }
+
+  /** A single-row transition that makes its job final, with the release of its children in its transaction. */
+  private async finalOne(statement: string, params: Params & { now: number }): Promise<Job | undefined> {
+    const { row, change } = await this.transaction(async (run) => {
+      const [row] = await run<PgJobRow>(statement, params);
+      return { row, change: row ? await this.releaseAfter(run, [row.id], params.now) : null };
+    });
+    this.tellFlowChange(change);
     return row ? fromPg(row) : undefined;
   }
 
@@ -216,7 +328,13 @@ export class PgJobStore implements JobStore {
 
   async recoverExpired(): Promise<Job[]> {
     // Beside other instances a running pool job without an expired lease may be theirs: only leases that ran out count.
-    const rows = await this.run<PgJobRow>(recover.postgres, { now: this.clock.now(), outOfAttempts: OUT_OF_ATTEMPTS, recovered: RECOVERED });
+    const now = this.clock.now();
+    const { rows, change } = await this.transaction(async (run) => {
+      const rows = await run<PgJobRow>(recover.postgres, { now, outOfAttempts: OUT_OF_ATTEMPTS, recovered: RECOVERED });
+      const failed = rows.filter((row) => row.status === 'FAILED').map((row) => row.id);
+      return { rows, change: await this.releaseAfter(run, failed, now) };
+    });
+    this.tellFlowChange(change);
     const jobs = rows.map(fromPg);
     if (jobs.some((job) => job.status === 'QUEUED')) await this.run(NOTIFY_JOBS);
     return jobs;
@@ -240,6 +358,30 @@ export class PgJobStore implements JobStore {
   }
 
   // ---- reads -------------------------------------------------------------------------------------------
+
+  async flowById(id: number, ownerId: number | null): Promise<Flow | undefined> {
+    const [row] = await this.run<FlowSqlRow>(flowReads.byId.postgres, { id, ownerId });
+    return row ? toFlow(row) : undefined;
+  }
+
+  async listFlows(ownerId: number | null, before: number | null, limit: number): Promise<Flow[]> {
+    return (await this.run<FlowSqlRow>(flowReads.page.postgres, { ownerId, before, limit })).map(toFlow);
+  }
+
+  async flowNodes(flowId: number): Promise<{ jobId: number; key: string; dependsOn: string[] }[]> {
+    return nodesOf(await this.run(flowReads.nodes.postgres, { id: flowId }));
+  }
+
+  async flowOfJobs(ids: number[]): Promise<Map<number, number>> {
+    if (!ids.length) return new Map();
+    const rows = await this.run<{ job_id: number; flow_id: number }>(flowReads.flowOf.postgres, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [row.job_id, row.flow_id]));
+  }
+
+  async parentsOf(ids: number[]): Promise<Map<number, ParentNode[]>> {
+    if (!ids.length) return new Map();
+    return parentsByChild(await this.run(flowReads.parents.postgres, { ids: JSON.stringify(ids) }));
+  }
 
   async jobById(id: number): Promise<Job | undefined> {
     const [row] = await this.run<PgJobRow>(reads.byId.postgres, { id });
