@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnServer } from './helpers/process';
-import { onSqlite } from './helpers/server';
+import { createTestDatabase, onSqlite, TEST_DATABASE_URL } from './helpers/server';
 
 const ADMIN_PASSWORD = 'flow-recovery-password';
 
@@ -83,3 +83,51 @@ test.skipIf(!onSqlite)('kill -9 mid-flow, restart: 1,000 nodes succeed once each
     db.close();
   }
 }, 240_000);
+
+test.skipIf(!TEST_DATABASE_URL)('three instances on PostgreSQL, one killed with kill -9 mid-flow: 1,000 nodes succeed once each, in order', async () => {
+  const database = await createTestDatabase();
+  const env = { DATABASE_URL: database.url, ADMIN_PASSWORD, WORKERS: '1', JOB_LEASE_SECONDS: '2', QUOTE_SERVER: '127.0.0.1:9' };
+  const servers = await Promise.all([0, 1, 2].map(() => spawnServer(env, 60_000)));
+  const sql = new Bun.SQL(database.url, { max: 1 });
+  try {
+    const token = await login(servers[0]!.url);
+    const submitted = await gql(servers[0]!.url, 'mutation($input: SubmitFlowInput!) { submitFlow(input: $input) { id } }', token, {
+      input: { nodes: layeredFlow(200_000), options: { maxAttempts: 5 } },
+    });
+    const flowId = Number(submitted.data.submitFlow.id);
+    const victim = servers[1]!;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const [row] = await sql.unsafe(`SELECT count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS done, count(*) FILTER (WHERE status = 'RUNNING')::int AS running FROM jobs`);
+      if (row.done >= 150 && row.running > 0) break;
+      if (Date.now() > deadline) throw new Error(`the flow did not get going: ${JSON.stringify(row)}`);
+      await Bun.sleep(20);
+    }
+    victim.proc.kill('SIGKILL');
+    await victim.proc.exited;
+    const finishBy = Date.now() + 180_000;
+    let status = 'RUNNING';
+    while (status === 'RUNNING') {
+      if (Date.now() > finishBy) throw new Error('the flow did not finish after the kill');
+      await Bun.sleep(200);
+      [{ status }] = await sql.unsafe(`SELECT status FROM flows WHERE id = $1`, [flowId]);
+    }
+    expect(status).toBe('SUCCEEDED');
+    const succeeded = await sql.unsafe(
+      `SELECT e.job_id, count(*)::int AS n FROM job_events e JOIN flow_nodes f ON f.job_id = e.job_id WHERE f.flow_id = $1 AND e.type = 'succeeded' GROUP BY e.job_id`,
+      [flowId],
+    );
+    expect(succeeded).toHaveLength(1000);
+    expect(succeeded.every((row: { n: number }) => row.n === 1)).toBe(true);
+    const [early] = await sql.unsafe(
+      `SELECT count(*)::int AS n FROM job_dependencies d JOIN jobs c ON c.id = d.child_id JOIN jobs p ON p.id = d.parent_id
+       JOIN flow_nodes f ON f.job_id = c.id WHERE f.flow_id = $1 AND c.started_at < p.finished_at`,
+      [flowId],
+    );
+    expect(early.n).toBe(0);
+  } finally {
+    await sql.close();
+    await Promise.all(servers.map((server) => (server.proc.exitCode === null && !server.proc.killed ? server.stop() : Promise.resolve(0))));
+    await database.drop();
+  }
+}, 360_000);
