@@ -23,6 +23,7 @@ const BENCHES: Bench[] = [
   { name: 'relay', args: [], quick: { args: ['2'] } },
   { name: 'jobs', args: [], quick: { args: ['2000'] } },
   { name: 'submit', args: [], quick: { env: { BULK_REQUESTS: '16', SINGLE_REQUESTS: '2000' } } },
+  { name: 'flows', args: [], quick: { args: ['200', '50'] } },
   // The fan-out target is stated at 4,000 subscribers.
   { name: 'public', args: ['4000'], quick: { args: ['500', '2'] } },
   // Needs PostgreSQL and redis-server; skips (no rows) without them.
