@@ -46,6 +46,23 @@ export function positional(text: string): { text: string; names: string[] } {
   return { text: converted, names };
 }
 
+/** New jobs as the `$batch` of ./sql/insert.ts and ./sql/flow.ts: their ids (from jobs_id_seq) and columns, as JSON. */
+function jobRows(jobs: NewQueuedJob[], ids: number[], statusOf: (i: number) => string = () => 'QUEUED'): string {
+  return JSON.stringify(
+    jobs.map(({ queue, job, inputJson }, i) => ({
+      id: ids[i],
+      kind: job.kind,
+      status: statusOf(i),
+      queue: queue.name,
+      owner_id: job.ownerId,
+      max_attempts: job.maxAttempts,
+      priority: job.priority,
+      timeout_ms: job.timeoutMs,
+      input: inputJson,
+    })),
+  );
+}
+
 /**
  * The job store on PostgreSQL, shared by any number of jobgraph instances: claims lock the rows they take with
  * `FOR UPDATE SKIP LOCKED` (so instances never wait on each other's claims, nor take the same job), every running
@@ -109,18 +126,7 @@ export class PgJobStore implements JobStore {
     const inserted = await this.transaction(async (run) => {
       await this.checkRoom(run, adding);
       const ids = (await run<{ id: number }>(insert.postgres.ids, { n: jobs.length })).map((row) => row.id);
-      const batch = JSON.stringify(
-        jobs.map(({ queue, job, inputJson }, i) => ({
-          id: ids[i],
-          kind: job.kind,
-          queue: queue.name,
-          owner_id: job.ownerId,
-          max_attempts: job.maxAttempts,
-          priority: job.priority,
-          timeout_ms: job.timeoutMs,
-          input: inputJson,
-        })),
-      );
+      const batch = jobRows(jobs, ids);
       await run(insert.postgres.jobs, { batch, now });
       await run(insert.postgres.inputs, { batch });
       await run(insert.postgres.events, { batch, now });
@@ -159,19 +165,7 @@ export class PgJobStore implements JobStore {
       await this.checkRoom(run, adding);
       const [{ id: flowId }] = (await run<{ id: number }>(insertFlow.postgres.flow, { name: flow.name, ownerId: flow.ownerId, total: flow.nodes.length, now })) as [{ id: number }];
       const ids = (await run<{ id: number }>(insert.postgres.ids, { n: flow.nodes.length })).map((row) => row.id);
-      const batch = JSON.stringify(
-        flow.nodes.map(({ queue, job, inputJson, parents }, i) => ({
-          id: ids[i],
-          kind: job.kind,
-          status: parents.length ? 'WAITING' : 'QUEUED',
-          queue: queue.name,
-          owner_id: job.ownerId,
-          max_attempts: job.maxAttempts,
-          priority: job.priority,
-          timeout_ms: job.timeoutMs,
-          input: inputJson,
-        })),
-      );
+      const batch = jobRows(flow.nodes, ids, (i) => (flow.nodes[i]!.parents.length ? 'WAITING' : 'QUEUED'));
       await run(insertFlow.postgres.jobs, { batch, now });
       await run(insertFlow.postgres.inputs, { batch });
       await run(insertFlow.postgres.events, { batch, now });
