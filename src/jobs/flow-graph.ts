@@ -2,6 +2,8 @@ import { badInput } from '../errors';
 
 /** The most nodes one submitFlow takes (one transaction, as submitJobs). */
 export const MAX_FLOW_NODES = 10_000;
+/** The most dependsOn entries in one flow, all nodes together (each is a row written and a count moved). */
+export const MAX_FLOW_EDGES = 100_000;
 
 /**
  * A flow's nodes checked as a graph: keys unique, every dependsOn a known key, no cycle (Kahn's algorithm: a node
@@ -11,6 +13,8 @@ export const MAX_FLOW_NODES = 10_000;
 export function parentIndexes(nodes: readonly { key: string; dependsOn?: readonly string[] | null }[]): number[][] {
   if (nodes.length > MAX_FLOW_NODES) throw badInput(`a flow has at most ${MAX_FLOW_NODES.toLocaleString('en-US')} nodes; got ${nodes.length.toLocaleString('en-US')}`, { field: 'nodes' });
   if (!nodes.length) throw badInput('a flow needs at least one node', { field: 'nodes' });
+  const edges = nodes.reduce((sum, node) => sum + (node.dependsOn?.length ?? 0), 0);
+  if (edges > MAX_FLOW_EDGES) throw badInput(`a flow has at most ${MAX_FLOW_EDGES.toLocaleString('en-US')} dependsOn entries in all; got ${edges.toLocaleString('en-US')}`, { field: 'nodes' });
   const indexOf = new Map<string, number>();
   nodes.forEach(({ key }, i) => {
     if (!key.length || key.length > 200) throw badInput(`node key "${key.slice(0, 40)}" must be 1 to 200 characters`, { field: 'nodes', key });

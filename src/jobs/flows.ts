@@ -1,7 +1,7 @@
 import { Repeater } from 'graphql-yoga';
 import type { Flow, ParentFailure } from '../db/schema';
-import { conflict, notFound } from '../errors';
-import type { EventBus } from '../events';
+import { conflict, notFound, unavailable } from '../errors';
+import { type EventBus, MAX_UNREAD_EVENTS } from '../events';
 import { MAX_FLOW_NODES, parentIndexes } from './flow-graph';
 import { type Actor, announce, type Job, requireWriter } from './model';
 import type { JobRunner } from './runner';
@@ -132,6 +132,8 @@ export class FlowsService<JobRequest, SubmitOptions> {
         void (async () => {
           for (let next = await updates.next(); !next.done; next = await updates.next()) {
             queue.push(jobId);
+            // A reader this far behind ends its stream, as the event bus ends any other (see MAX_UNREAD_EVENTS).
+            if (queue.length > MAX_UNREAD_EVENTS) return stop(unavailable(`this stream fell more than ${MAX_UNREAD_EVENTS} changes behind its reader and was ended; subscribe again`));
             wake?.();
           }
         })().catch(() => {});

@@ -42,6 +42,7 @@ export const JobCountsType = builder.objectRef<JobCounts>('JobCounts').implement
     succeeded: t.exposeInt('succeeded', { description: 'Finished with a result (SUCCEEDED).' }),
     failed: t.exposeInt('failed', { description: 'Given up on (FAILED).' }),
     cancelled: t.exposeInt('cancelled', { description: 'Stopped by cancelJob (CANCELLED).' }),
+    waiting: t.exposeInt('waiting', { description: 'Flow nodes waiting for their parents (WAITING).' }),
     total: t.exposeInt('total', { description: 'All of the above.' }),
   }),
 });
