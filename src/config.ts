@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { resolve } from 'node:path';
 
 /** The CDC dataset shipped with jobgraph (public domain), found from this file, not the working directory. */
 export const BUNDLED_ANALYTICS_CSV = new URL('../data/brfss-nutrition-activity-obesity-2011-2021.csv.gz', import.meta.url).pathname;
@@ -17,6 +18,8 @@ export interface Config {
   adminUsername: string;
   adminPassword: string | undefined;
   workers: number;
+  /** Where the kind files are (JOB_KINDS_DIR, default ./kinds); `explicit`: set, so it must exist. See docs/kinds.md. */
+  jobKindsDir: { path: string; explicit: boolean };
   logLevel: string;
   logFile: string | undefined;
   /** LOG_FORMAT: `json` (one object a line, the default) or `pretty` (pino-pretty, for a terminal). */
@@ -45,6 +48,9 @@ export interface Config {
   maxSubscriptionsPerAddress: number;
   maxBodyBytes: number;
   maxUploadBytes: number;
+  /** DOCUMENT_CACHE_BYTES and MAX_CACHED_DOCUMENT_BYTES: see src/graphql/document-caches.ts. */
+  documentCacheBytes: number;
+  maxCachedDocumentBytes: number;
   maxDepth: number;
   maxComplexity: number;
   maxAliases: number;
@@ -53,6 +59,12 @@ export interface Config {
   pullLeaseMs: number;
   jobRetryBaseMs: number;
   jobTimeoutMs: number;
+  /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_SECONDS, default a day). */
+  idempotencyTtlMs: number;
+  /** Finished jobs older than this are deleted (JOB_RETENTION_SECONDS); null keeps them. A queue's retention wins. */
+  jobRetentionMs: number | null;
+  /** How often the retention sweep runs (JOB_RETENTION_SWEEP_SECONDS, default 60). */
+  retentionSweepMs: number;
   jobProgressIntervalMs: number;
   calcChunkChars: number;
   /** Unset: one instance, everything in process. Set: events, invalidations, counters and cached answers shared. */
@@ -198,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
+    jobKindsDir: { path: resolve(text(env, 'JOB_KINDS_DIR') ?? 'kinds'), explicit: text(env, 'JOB_KINDS_DIR') !== undefined },
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
@@ -224,6 +237,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSubscriptionsPerUser: integer(env, 'MAX_SUBSCRIPTIONS_PER_USER', 200, 0, 1_000_000),
     maxSubscriptionsPerAddress: integer(env, 'MAX_SUBSCRIPTIONS_PER_ADDRESS', 500, 0, 1_000_000),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    documentCacheBytes: integer(env, 'DOCUMENT_CACHE_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxCachedDocumentBytes: integer(env, 'MAX_CACHED_DOCUMENT_BYTES', 64 * 1024, 0, 1024 * 1024 * 1024),
     // Multipart uploads (a calc job's file) may be larger than a JSON body.
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     // GraphiQL's own introspection query is 15 levels deep.
@@ -235,6 +250,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pullLeaseMs: integer(env, 'PULL_LEASE_SECONDS', 3600, 1, 7 * 24 * 3600) * 1000,
     jobRetryBaseMs: integer(env, 'JOB_RETRY_BASE_MS', 1000, 1, 600_000),
     jobTimeoutMs: integer(env, 'JOB_TIMEOUT_SECONDS', 300, 1, 3600) * 1000,
+    idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 31_536_000) * 1000,
+    jobRetentionMs: env.JOB_RETENTION_SECONDS?.trim() ? integer(env, 'JOB_RETENTION_SECONDS', 0, 1, 315_360_000) * 1000 : null,
+    retentionSweepMs: integer(env, 'JOB_RETENTION_SWEEP_SECONDS', 60, 1, 86_400) * 1000,
     // At most this often a running job's progress is written and published (10 a second).
     jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
     // A calc job's chunk (one pool task): ~20 ms of work at 512 KB, so its progress moves as chunks finish.

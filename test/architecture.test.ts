@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 const SRC = resolve(import.meta.dir, '..', 'src');
 
 /** The domain folders: each owns its service, its job kinds and its GraphQL types. */
-const DOMAINS = ['analytics', 'calculator', 'diagnostics', 'queues', 'quotes', 'relay', 'simulations', 'users'];
+const DOMAINS = ['analytics', 'calculator', 'diagnostics', 'queues', 'quotes', 'relay', 'schedules', 'simulations', 'users'];
 
 interface Import {
   /** The importing file, relative to src/ (`jobs/service.ts`). */
@@ -63,6 +63,11 @@ interface Rule {
 const COMPOSITION_ROOT = ['app.ts', 'server.ts', 'main.ts'];
 
 const RULES: Rule[] = [
+  {
+    name: 'the package entry ("jobgraph": src/kinds/public.ts, define.ts) imports only itself and zod: a kind file loads it in every worker',
+    appliesTo: (file) => file === 'kinds/public.ts' || file === 'kinds/define.ts',
+    refuses: ({ target, specifier }) => (target === null ? specifier !== 'zod' : target !== 'kinds/define.ts'),
+  },
   {
     name: 'the job engine (src/jobs/) imports no domain: domains register their kinds in src/app.ts',
     appliesTo: (file) => folderOf(file) === 'jobs' && file.includes('/'),
@@ -221,6 +226,7 @@ describe('import directions', () => {
       ['pool/pool.ts', "import { calcJob } from '../calculator/job';"],
       ['relay/graphql.ts', "import type { Db } from '../db/client';"],
       ['queues/graphql.ts', "import type { WorkerPool } from '../pool/pool';"],
+      ['kinds/define.ts', "import type { JobKinds } from '../jobs/kind';"],
     ];
     for (const [file, text] of offenders) expect({ file, problems: violationsOf(importsOf(file, text)).length }).toEqual({ file, problems: 1 });
     // And what is allowed stays allowed.

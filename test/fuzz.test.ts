@@ -302,6 +302,8 @@ function checkGraphQLPayload(payload: unknown, problems: string[]) {
 const CONTRACT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'UNAVAILABLE',
   'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
+  // Apollo's automatic persisted queries answer in Apollo's own codes, which its clients act on (docs/clients.md).
+  'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_MISMATCH',
 ]);
 
 /** Reads a streaming answer for a short while, then lets it go. */

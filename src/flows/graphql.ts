@@ -5,7 +5,9 @@ import { badInput } from '../errors';
 import { builder, describedValues } from '../graphql/builder';
 import { checkPaging, parseId } from '../graphql/ids';
 import { connectionComplexity } from '../graphql/limits';
-import { jobRequestsOf, JobSubmission, JobType, optionsOf, SubmitJobsOptions } from '../jobs/graphql';
+import { jobRequestOf, JobSubmission, JobType, optionsOf, SubmitJobsOptions } from '../jobs/graphql';
+import { atIndex, type JobRequest } from '../jobs/service';
+import type { SignedInContext } from '../graphql/context';
 import { flowProgress, MAX_FLOW_NODES } from '../jobs/flows';
 
 const ParentFailureEnum = builder.enumType('ParentFailure', {
@@ -83,6 +85,19 @@ const SubmitFlowInput = builder.inputType('SubmitFlowInput', {
     options: t.field({ type: SubmitJobsOptions, description: 'Queue, priority, attempts and timeout for every node that does not set its own.' }),
   }),
 });
+
+/** The nodes' jobs as requests, each converted as its single submit does; an error names the node's index. */
+async function jobRequestsOf(items: readonly object[], ctx: SignedInContext): Promise<JobRequest[]> {
+  return Promise.all(
+    items.map(async (item, index) => {
+      try {
+        return await jobRequestOf(item, ctx);
+      } catch (error) {
+        throw atIndex(index, error);
+      }
+    }),
+  );
+}
 
 builder.queryFields((t) => ({
   flow: t.withAuth({ loggedIn: true }).field({

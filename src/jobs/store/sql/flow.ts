@@ -16,7 +16,7 @@ export const insertFlow = {
   sqlite: {
     flow: `INSERT INTO flows (name, owner_id, status, total, remaining, created_at) VALUES ($name, $ownerId, 'RUNNING', $total, $total, $now) RETURNING id`,
     job: `INSERT INTO jobs (kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
-          VALUES ($kind, $status, $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, $now, $now) RETURNING id`,
+          VALUES ($kind, $status, $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, coalesce($runAt, $now), $now) RETURNING id`,
     /** `$batch`: [{jobId, key, onParentFailure, waitingParents}]. */
     nodes: `INSERT INTO flow_nodes (job_id, flow_id, key, on_parent_failure, waiting_parents)
             SELECT value ->> 'jobId', $flowId, value ->> 'key', value ->> 'onParentFailure', value ->> 'waitingParents' FROM json_each($batch)`,
@@ -27,8 +27,8 @@ export const insertFlow = {
     flow: `INSERT INTO flows (name, owner_id, status, total, remaining, created_at) VALUES ($name, $ownerId, 'RUNNING', $total, $total, $now) RETURNING id`,
     /** `$batch`: the jobs (ids from jobs_id_seq, as insertJobs takes them) with their status. */
     jobs: `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
-           SELECT id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, $now, $now
-           FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, kind text, status text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int)`,
+           SELECT id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, coalesce(run_at, $now), $now
+           FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, kind text, status text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int, run_at bigint)`,
     inputs: `INSERT INTO job_inputs (job_id, input) SELECT id, input FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, input text)`,
     events: `INSERT INTO job_events (job_id, type, payload, at) SELECT id, 'queued', NULL, $now FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int)`,
     nodes: `INSERT INTO flow_nodes (job_id, flow_id, key, on_parent_failure, waiting_parents)
@@ -52,7 +52,8 @@ const COUNT_DOWN = (ids: string) => `
   WHERE flow_nodes.job_id = d.child_id AND flow_nodes.waiting_parents > 0
   RETURNING flow_nodes.job_id AS id, flow_nodes.waiting_parents AS waiting`;
 
-const RELEASE = (ids: string) => `UPDATE jobs SET status = 'QUEUED', run_at = $now WHERE status = 'WAITING' AND id IN ${ids} RETURNING *`;
+/** A node submitted with a later runAt keeps it; otherwise it is due now. `latest`: max (SQLite) or greatest (PostgreSQL). */
+const RELEASE = (ids: string, latest: string) => `UPDATE jobs SET status = 'QUEUED', run_at = ${latest}(run_at, $now) WHERE status = 'WAITING' AND id IN ${ids} RETURNING *`;
 
 const COUNT_FLOWS = (ids: string) => `
   UPDATE flows SET remaining = flows.remaining - d.n, not_succeeded = flows.not_succeeded + d.bad,
@@ -76,7 +77,7 @@ export const release = {
     anyNode: `SELECT 1 AS yes FROM flow_nodes WHERE job_id IN ${SQLITE_IDS('$finished')} LIMIT 1`,
     cancelChildren: CANCEL_CHILDREN(SQLITE_IDS('$finished')),
     countDown: COUNT_DOWN(SQLITE_IDS('$finished')),
-    release: RELEASE(SQLITE_IDS('$ids')),
+    release: RELEASE(SQLITE_IDS('$ids'), 'max'),
     countFlows: COUNT_FLOWS(SQLITE_IDS('$finished')),
   },
   postgres: {
@@ -87,7 +88,7 @@ export const release = {
     lockFlows: `SELECT id FROM flows WHERE id IN (SELECT flow_id FROM flow_nodes WHERE job_id IN ${PG_IDS('$finished')}) ORDER BY id FOR UPDATE`,
     cancelChildren: withEvents(CANCEL_CHILDREN(PG_IDS('$finished')), 'cancelled', `json_build_object('by', NULL, 'reason', 'a parent did not succeed')::text`),
     countDown: COUNT_DOWN(PG_IDS('$finished')),
-    release: withEvents(RELEASE(PG_IDS('$ids')), 'released', `NULL`),
+    release: withEvents(RELEASE(PG_IDS('$ids'), 'greatest'), 'released', `NULL`),
     countFlows: COUNT_FLOWS(PG_IDS('$finished')),
   },
 };
