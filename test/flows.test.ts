@@ -8,8 +8,8 @@ let admin: string;
 beforeAll(async () => {
   server = await startTestServer({ JOB_LEASE_SECONDS: '5' });
   admin = await server.adminToken();
-});
-afterAll(() => server.stop());
+}, 60_000);
+afterAll(() => server?.stop());
 
 const data = (query: string, variables: Record<string, unknown> = {}, token = admin) => gqlData(server, query, variables, token);
 
