@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, currentToken, gql, type Me, setToken } from './api';
 import { ErrorLine, html } from './ui';
 import { AnalyticsView } from './views/analytics';
+import { FlowsView } from './views/flows';
 import { JobsView } from './views/jobs';
 import { LoginsView } from './views/logins';
 import { QueuesView } from './views/queues';
@@ -17,6 +18,7 @@ import { WorkersView } from './views/workers';
 /** Each view, who sees it in the navigation (the API decides what they may do in it). */
 const VIEWS = [
   { route: 'jobs', title: 'Jobs', view: JobsView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
+  { route: 'flows', title: 'Flows', view: FlowsView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
   { route: 'queues', title: 'Queues', view: QueuesView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
   { route: 'schedules', title: 'Schedules', view: SchedulesView, roles: ['ADMIN', 'MANAGER', 'SECRETARY'] },
   { route: 'workers', title: 'Workers', view: WorkersView, roles: ['ADMIN', 'MANAGER'] },

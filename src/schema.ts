@@ -12,6 +12,7 @@ import './calculator/graphql';
 import './analytics/graphql';
 import './quotes/graphql';
 import './relay/graphql';
+import './flows/graphql';
 import { registerKindFiles } from './kinds/graphql';
 import type { KindFile } from './kinds/load';
 

@@ -93,7 +93,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await server.gql('mutation { createQueue(input: { name: "batch" }) { name } }', {}, admin);
     const page = await openPage();
     await signIn(page, 'admin', ADMIN_PASSWORD);
-    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Schedules', 'Workers', 'Submit', 'Analytics', 'Quotes', 'Users', 'Logins']);
+    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Flows', 'Queues', 'Schedules', 'Workers', 'Submit', 'Analytics', 'Quotes', 'Users', 'Logins']);
 
     // QUEUED → RUNNING → SUCCEEDED, seen by the page without a reload.
     await server.gql('mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 800, queue: "lifecycle" }, count: 1) { id } }', {}, admin);
@@ -221,7 +221,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     for (const { token } of [alice, bob, alice]) await server.gql('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', {}, token);
     const page = await openPage({ width: 390, height: 844 });
     await signIn(page, 'dash-alice', 'dash-alice-password');
-    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Submit', 'Analytics', 'Quotes']);
+    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Flows', 'Queues', 'Submit', 'Analytics', 'Quotes']);
     await page.waitForSelector('tr[data-job]');
     const owners = await page.locator('tr[data-job] td[data-owner]').allInnerTexts();
     expect(owners).toEqual(['dash-alice', 'dash-alice']);
@@ -245,7 +245,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await server.userWithRole('SECRETARY', 'dash-sec');
     const page = await openPage();
     await signIn(page, 'dash-sec', 'dash-sec-password');
-    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Schedules', 'Analytics', 'Quotes']);
+    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Flows', 'Queues', 'Schedules', 'Analytics', 'Quotes']);
     await page.waitForSelector('tr[data-job]');
     const owners = new Set(await page.locator('tr[data-job] td[data-owner]').allInnerTexts());
     expect(owners.has('dash-carol') && owners.has('dash-dave')).toBe(true);

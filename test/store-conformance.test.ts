@@ -91,6 +91,19 @@ const claimFair = async (ctx: Ctx, queue: string, limit = 1) =>
 const lease = (job: Job): Lease => ({ id: job.id, leaseToken: job.leaseToken });
 const ids = (jobs: { id: number }[]) => jobs.map((job) => job.id);
 
+/** A diamond a → (b CANCEL, c RUN) → d (CANCEL) in `queue`; jobs in node order. */
+async function diamond(ctx: Ctx, queue: string) {
+  const node = (key: string, parents: number[], onParentFailure: 'CANCEL' | 'RUN' = 'CANCEL') => ({
+    queue: { name: queue, maxLength: 1000 },
+    job: { kind: 'PI' as JobKindName, ownerId: ctx.owner, priority: 0, maxAttempts: 1, timeoutMs: 60_000 },
+    inputJson: JSON.stringify({ key }),
+    key,
+    parents,
+    onParentFailure,
+  });
+  return ctx.store.insertFlow({ name: 'diamond', ownerId: ctx.owner, nodes: [node('a', []), node('b', [0]), node('c', [0], 'RUN'), node('d', [1, 2])] });
+}
+
 /** Every member's cases. The type makes a missing member a compile error; the test below makes it a failure. */
 const CASES: Record<JobStoreMember, Record<string, Case>> = {
   insertJobs: {
@@ -780,6 +793,121 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       else expect(heard).toEqual([]);
     },
   },
+  insertFlow: {
+    'nodes with parents are WAITING (never claimed), the others QUEUED; the flow RUNNING with its counts': async (ctx) => {
+      const queue = await ctx.queue();
+      const { flow, jobs } = await diamond(ctx, queue);
+      expect(flow).toMatchObject({ status: 'RUNNING', total: 4, remaining: 4, name: 'diamond', ownerId: ctx.owner });
+      expect(jobs.map((job) => job.status)).toEqual(['QUEUED', 'WAITING', 'WAITING', 'WAITING']);
+      expect(await ctx.store.waitingCount(queue)).toBe(1);
+      expect(ids(await claimOne(ctx, queue, 10))).toEqual([jobs[0]!.id]);
+    },
+    'settling the last parent releases its child in the same transaction; the last node ends the flow': async (ctx) => {
+      const queue = await ctx.queue();
+      const { flow, jobs } = await diamond(ctx, queue);
+      const changes: { jobs: Job[] }[] = [];
+      ctx.store.onFlowChange((change) => changes.push(change));
+      const run = async () => {
+        const claimed = await claimOne(ctx, queue, 10);
+        await ctx.store.settleJobs(claimed.map((job) => ({ lease: job, result: { n: job.id } })));
+        return ids(claimed);
+      };
+      expect(await run()).toEqual([jobs[0]!.id]);
+      expect((await ctx.store.jobById(jobs[1]!.id))!.status).toBe('QUEUED');
+      expect((await ctx.events(jobs[1]!.id)).map((event) => event.type)).toEqual(['queued', 'released']);
+      expect(await run()).toEqual([jobs[1]!.id, jobs[2]!.id]);
+      const parents = (await ctx.store.parentsOf([jobs[3]!.id])).get(jobs[3]!.id)!;
+      expect(parents.map((parent) => [parent.key, parent.result])).toEqual([
+        ['b', { n: jobs[1]!.id }],
+        ['c', { n: jobs[2]!.id }],
+      ]);
+      expect(await run()).toEqual([jobs[3]!.id]);
+      expect(await ctx.store.flowById(flow.id, null)).toMatchObject({ status: 'SUCCEEDED', remaining: 0 });
+      expect(changes.flatMap((change) => change.jobs.map((job) => job.status))).toEqual(['QUEUED', 'QUEUED', 'QUEUED']);
+    },
+  },
+  cancelFlow: {
+    'every unfinished node is cancelled (`cancelled`, by whom) and the flow CANCELLED; a second time nothing': async (ctx) => {
+      const queue = await ctx.queue();
+      const { flow, jobs } = await diamond(ctx, queue);
+      await claimOne(ctx, queue);
+      const cancelled = await ctx.store.cancelFlow(flow.id, ctx.owner);
+      expect(cancelled!.flow).toMatchObject({ status: 'CANCELLED', remaining: 0 });
+      expect(ids(cancelled!.jobs).sort()).toEqual(ids(jobs).sort());
+      expect((await ctx.events(jobs[3]!.id)).at(-1)).toEqual({ type: 'cancelled', payload: { by: ctx.owner } });
+      expect(await ctx.store.waitingCount(queue)).toBe(0);
+      expect(await ctx.store.cancelFlow(flow.id, ctx.owner)).toBeUndefined();
+    },
+  },
+  onFlowChange: {
+    'a parent that did not succeed cancels its CANCEL children and releases its RUN children': async (ctx) => {
+      const queue = await ctx.queue();
+      const { flow, jobs } = await diamond(ctx, queue);
+      const changes: Job[] = [];
+      ctx.store.onFlowChange((change) => changes.push(...change.jobs));
+      await ctx.store.cancelJob(jobs[0]!.id, ctx.owner);
+      // b (CANCEL) cancelled, c (RUN) released; d (CANCEL) cancelled through b.
+      expect(changes.map((job): (number | string)[] => [job.id, job.status]).sort()).toEqual(
+        [
+          [jobs[1]!.id, 'CANCELLED'],
+          [jobs[2]!.id, 'QUEUED'],
+          [jobs[3]!.id, 'CANCELLED'],
+        ].sort(),
+      );
+      expect((await ctx.events(jobs[1]!.id)).at(-1)).toEqual({ type: 'cancelled', payload: { by: null, reason: 'a parent did not succeed' } });
+      const [c] = await claimOne(ctx, queue);
+      expect((await ctx.store.parentsOf([c!.id])).get(c!.id)!.map((parent) => parent.status)).toEqual(['CANCELLED']);
+      await ctx.store.settleJobs([{ lease: c!, result: { ok: true } }]);
+      expect(await ctx.store.flowById(flow.id, null)).toMatchObject({ status: 'FAILED', remaining: 0, notSucceeded: 3 });
+    },
+  },
+  flowById: {
+    'a flow by id; with an owner, only theirs': async (ctx) => {
+      const { flow } = await diamond(ctx, await ctx.queue());
+      expect((await ctx.store.flowById(flow.id, null))!.id).toBe(flow.id);
+      expect(await ctx.store.flowById(flow.id, ctx.owner + 1000)).toBeUndefined();
+    },
+  },
+  listFlows: {
+    'newest first, paged by id, by owner': async (ctx) => {
+      const queue = await ctx.queue();
+      const first = (await diamond(ctx, queue)).flow;
+      const second = (await diamond(ctx, queue)).flow;
+      expect(ids(await ctx.store.listFlows(ctx.owner, null, 2))).toEqual([second.id, first.id]);
+      expect(ids(await ctx.store.listFlows(null, second.id, 1))).toEqual([first.id]);
+      expect(await ctx.store.listFlows(ctx.owner + 1000, null, 10)).toEqual([]);
+    },
+  },
+  flowNodes: {
+    'nodes in submission order with their parents’ keys': async (ctx) => {
+      const { flow, jobs } = await diamond(ctx, await ctx.queue());
+      expect(await ctx.store.flowNodes(flow.id)).toEqual([
+        { jobId: jobs[0]!.id, key: 'a', dependsOn: [] },
+        { jobId: jobs[1]!.id, key: 'b', dependsOn: ['a'] },
+        { jobId: jobs[2]!.id, key: 'c', dependsOn: ['a'] },
+        { jobId: jobs[3]!.id, key: 'd', dependsOn: ['b', 'c'] },
+      ]);
+    },
+  },
+  flowOfJobs: {
+    'the flow of each node; none for a lone job': async (ctx) => {
+      const queue = await ctx.queue();
+      const { flow, jobs } = await diamond(ctx, queue);
+      const [alone] = await ctx.submit(queue);
+      expect([...(await ctx.store.flowOfJobs([jobs[0]!.id, alone!.id]))]).toEqual([[jobs[0]!.id, flow.id]]);
+    },
+  },
+  parentsOf: {
+    'each child’s parents by key; none for a root': async (ctx) => {
+      const { jobs } = await diamond(ctx, await ctx.queue());
+      const parents = await ctx.store.parentsOf([jobs[0]!.id, jobs[3]!.id]);
+      expect(parents.has(jobs[0]!.id)).toBe(false);
+      expect(parents.get(jobs[3]!.id)!.map((parent) => [parent.key, parent.status, parent.result])).toEqual([
+        ['b', 'WAITING', null],
+        ['c', 'WAITING', null],
+      ]);
+    },
+  },
   close: {
     'stops listening; the database stays open for others': async (ctx) => {
       const other = await ctx.another();
@@ -831,7 +959,7 @@ describe('the conformance suite', () => {
   test('every public member of both stores is one of JobStore’s (nothing lands on one store only)', () => {
     // Methods a store has beyond JobStore: its private helpers, named here so a new public one must be listed.
     const own = (prototype: object) => Object.getOwnPropertyNames(prototype).filter((name) => name !== 'constructor');
-    const PRIVATE = new Set(['claimed', 'claimFair', 'succeedMany', 'statement', 'get', 'all', 'run', 'change', 'claimParams', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled']);
+    const PRIVATE = new Set(['claimed', 'claimFair', 'succeedMany', 'statement', 'get', 'all', 'run', 'change', 'claimParams', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled', 'checkRoom', 'releaseAfter', 'finalOne', 'tellFlowChange']);
     for (const prototype of [SqliteJobStore.prototype, PgJobStore.prototype]) {
       const extra = own(prototype).filter((name) => !(JOB_STORE_MEMBERS as readonly string[]).includes(name) && !PRIVATE.has(name));
       expect(extra).toEqual([]);

@@ -47,8 +47,11 @@ interface Filters {
   owner: string;
 }
 
+/** `#/jobs/42` (a flow's node links here): that job, searched and opened. */
+const linkedJob = () => /^#\/jobs\/(\d+)$/.exec(location.hash)?.[1] ?? null;
+
 export function JobsView({ me }: { me: Me }) {
-  const [filters, setFilters] = useState<Filters>({ search: '', queue: '', status: '', kind: '', owner: '' });
+  const [filters, setFilters] = useState<Filters>({ search: linkedJob() ? `#${linkedJob()}` : '', queue: '', status: '', kind: '', owner: '' });
   // Rows ticked for a bulk action, with the status each had when read (which actions apply).
   const [checked, setChecked] = useState<Map<string, JobStatus>>(new Map());
   const [pending, setPending] = useState<BulkAction | null>(null);
@@ -58,7 +61,7 @@ export function JobsView({ me }: { me: Me }) {
   const [pageSize, setPageSize] = useState(PAGE_SIZES[0]!);
   // The cursors of the pages before this one: Previous pops one.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selected, setSelected] = useState<string | null>(linkedJob());
   const [actionError, setActionError] = useState<ApiError | null>(null);
   const after = cursors.at(-1) ?? null;
   const variables = {

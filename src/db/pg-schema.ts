@@ -4,7 +4,7 @@
 // times are bigint milliseconds (as SQLite's integers), read back as Date; JSON is kept as text and parsed here.
 import { sql } from 'drizzle-orm';
 import { boolean, customType, doublePrecision, index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
-import { JOB_KINDS, JOB_STATUSES, ROLES } from './schema';
+import { FLOW_STATUSES, JOB_KINDS, JOB_STATUSES, PARENT_FAILURE_POLICIES, ROLES } from './schema';
 
 /** Milliseconds since the epoch in a bigint, a Date in TypeScript (SQLite's `timestamp_ms`). */
 const timestampMs = customType<{ data: Date; driverData: string | number | bigint }>({
@@ -134,6 +134,51 @@ export const jobs = pgTable(
     index('jobs_finished_idx').on(table.status, table.finishedAt),
     index('jobs_schedule_idx').on(table.schedule, table.id),
   ],
+);
+
+export const flows = pgTable(
+  'flows',
+  {
+    id: id(),
+    name: text('name'),
+    ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    status: text('status', { enum: FLOW_STATUSES }).notNull(),
+    total: integer('total').notNull(),
+    remaining: integer('remaining').notNull(),
+    notSucceeded: integer('not_succeeded').notNull().default(0),
+    createdAt: timestampMs('created_at').notNull(),
+    finishedAt: timestampMs('finished_at'),
+  },
+  (table) => [index('flows_owner_idx').on(table.ownerId, table.id)],
+);
+
+export const flowNodes = pgTable(
+  'flow_nodes',
+  {
+    jobId: integer('job_id')
+      .primaryKey()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    flowId: integer('flow_id')
+      .notNull()
+      .references(() => flows.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    onParentFailure: text('on_parent_failure', { enum: PARENT_FAILURE_POLICIES }).notNull(),
+    waitingParents: integer('waiting_parents').notNull(),
+  },
+  (table) => [index('flow_nodes_flow_idx').on(table.flowId, table.jobId)],
+);
+
+export const jobDependencies = pgTable(
+  'job_dependencies',
+  {
+    childId: integer('child_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    parentId: integer('parent_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+  },
+  (table) => [primaryKey({ columns: [table.childId, table.parentId] }), index('job_dependencies_parent_idx').on(table.parentId, table.childId)],
 );
 
 export const idempotencyKeys = pgTable(

@@ -55,7 +55,8 @@ export const loginEvents = sqliteTable(
 
 export const JOB_KINDS = ['PI', 'FORECAST', 'CALC', 'ANALYTICS', 'DIAGNOSTIC'] as const;
 export type JobKindName = (typeof JOB_KINDS)[number];
-export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+/** WAITING: a flow node whose parents have not all finished (claims never see it; see src/flows). */
+export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'WAITING'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const FINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
@@ -215,6 +216,65 @@ export const jobEvents = sqliteTable(
     at: integer('at', { mode: 'timestamp_ms' }).notNull(),
   },
   (table) => [index('job_events_job_idx').on(table.jobId, table.id)],
+);
+
+export const FLOW_STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type FlowStatus = (typeof FLOW_STATUSES)[number];
+export const PARENT_FAILURE_POLICIES = ['CANCEL', 'RUN'] as const;
+export type ParentFailure = (typeof PARENT_FAILURE_POLICIES)[number];
+
+/**
+ * A graph of jobs submitted together (submitFlow). `remaining` counts its nodes not yet final and `notSucceeded`
+ * those that ended otherwise: both move in the transaction that finishes a node, so the flow's own end is decided
+ * there too, without counting its nodes.
+ */
+export const flows = sqliteTable(
+  'flows',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name'),
+    ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    status: text('status', { enum: FLOW_STATUSES }).notNull(),
+    total: integer('total').notNull(),
+    remaining: integer('remaining').notNull(),
+    notSucceeded: integer('not_succeeded').notNull().default(0),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+  },
+  (table) => [index('flows_owner_idx').on(table.ownerId, table.id)],
+);
+
+export type Flow = typeof flows.$inferSelect;
+
+/** A job's place in its flow: its key, its policy, and how many of its parents have not finished yet. */
+export const flowNodes = sqliteTable(
+  'flow_nodes',
+  {
+    jobId: integer('job_id')
+      .primaryKey()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    flowId: integer('flow_id')
+      .notNull()
+      .references(() => flows.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    onParentFailure: text('on_parent_failure', { enum: PARENT_FAILURE_POLICIES }).notNull(),
+    waitingParents: integer('waiting_parents').notNull(),
+  },
+  (table) => [index('flow_nodes_flow_idx').on(table.flowId, table.jobId)],
+);
+
+/** Edges of a flow: `childId` runs after `parentId` has finished. */
+export const jobDependencies = sqliteTable(
+  'job_dependencies',
+  {
+    childId: integer('child_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    parentId: integer('parent_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+  },
+  (table) => [primaryKey({ columns: [table.childId, table.parentId] }), index('job_dependencies_parent_idx').on(table.parentId, table.childId)],
 );
 
 /** The analytics dataset now loaded: which file (by content hash), and what its ingest counted. */

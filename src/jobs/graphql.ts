@@ -35,6 +35,7 @@ export const JobStatusEnum = builder.enumType('JobStatus', {
     SUCCEEDED: 'Finished with a result (final).',
     FAILED: 'Out of attempts, or failed with an error no retry can fix; `error` says why (final; retryJob queues it again).',
     CANCELLED: 'Stopped by cancelJob before it finished (final; retryJob queues it again).',
+    WAITING: 'A flow node waiting for its parents to finish; it becomes QUEUED when the last one does (see submitFlow).',
   }),
 });
 
@@ -47,6 +48,7 @@ export const JobCountsType = builder.objectRef<JobCounts>('JobCounts').implement
     succeeded: t.exposeInt('succeeded', { description: 'Finished with a result (SUCCEEDED).' }),
     failed: t.exposeInt('failed', { description: 'Given up on (FAILED).' }),
     cancelled: t.exposeInt('cancelled', { description: 'Stopped by cancelJob (CANCELLED).' }),
+    waiting: t.exposeInt('waiting', { description: 'Flow nodes waiting for their parents (WAITING).' }),
     total: t.exposeInt('total', { description: 'All of the above.' }),
   }),
 });
@@ -213,7 +215,7 @@ export function jobRequestOf(item: object, ctx: SignedInContext): JobRequest | P
   return request instanceof Promise ? request.then(withOptions) : withOptions(request);
 }
 
-const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {
+export const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {
   description: 'Options for every job of a bulk submission; an item’s own options win (its runAt or delayMs over both of these).',
   fields: (t) => runOptions(t),
 });

@@ -5,7 +5,7 @@ import type { JobStore } from './store';
 /** Jobs one delete takes at most: a few milliseconds of work, so a claim pass waits for no more than that. */
 export const RETENTION_BATCH = 1000;
 
-const RETENTION_OF: Record<Exclude<JobStatus, 'QUEUED' | 'RUNNING'>, keyof QueueSettings> = {
+const RETENTION_OF: Record<Exclude<JobStatus, 'QUEUED' | 'RUNNING' | 'WAITING'>, keyof QueueSettings> = {
   SUCCEEDED: 'retentionSucceededSeconds',
   FAILED: 'retentionFailedSeconds',
   CANCELLED: 'retentionCancelledSeconds',

@@ -226,10 +226,10 @@ export class JobRunner {
     if (!claimed.length) return;
     // Counted as running at once (before the inputs are read), so the next pass stays within each queue's concurrency.
     for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
-    const inputs = await this.inputsOfClaimed(claimed);
+    const { inputs, parents } = await this.inputsOfClaimed(claimed);
     for (const job of claimed) {
       this.options.events.publish('jobUpdated', job.id, job);
-      this.execute(job, inputs.get(job.id));
+      this.execute(job, inputs.get(job.id), parents.get(job.id));
     }
   }
 
@@ -238,16 +238,24 @@ export class JobRunner {
    * run out and recovery queues them again — but this instance stops counting them as running, or the queue's
    * concurrency here would shrink for good.
    */
-  private async inputsOfClaimed(claimed: Job[]): Promise<Map<number, unknown>> {
+  private async inputsOfClaimed(claimed: Job[]): Promise<{ inputs: Map<number, unknown>; parents: Map<number, Record<string, unknown>> }> {
     try {
-      return await this.freshInputs.take(
-        claimed.map((job) => job.id),
-        (missing) => this.store.inputsOf(missing),
-      );
+      const ids = claimed.map((job) => job.id);
+      const [inputs, parents] = await Promise.all([this.freshInputs.take(ids, (missing) => this.store.inputsOf(missing)), this.parentResults(ids)]);
+      return { inputs, parents };
     } catch (error) {
       for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 1) - 1);
       throw error;
     }
+  }
+
+  /**
+   * The one place a flow node's run learns its parents: their results by key (null for a parent that did not
+   * succeed, under policy RUN). Jobs outside flows have none.
+   */
+  private async parentResults(ids: number[]): Promise<Map<number, Record<string, unknown>>> {
+    const byChild = await this.store.parentsOf(ids);
+    return new Map([...byChild].map(([id, parents]) => [id, Object.fromEntries(parents.map((parent) => [parent.key, parent.status === 'SUCCEEDED' ? parent.result : null]))]));
   }
 
   /**
@@ -260,10 +268,10 @@ export class JobRunner {
     const claimed = await this.store.claimJobsOfKind(queue, kind, limit, this.options.leaseMs);
     if (!claimed.length) return [];
     for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
-    const inputs = await this.inputsOfClaimed(claimed);
+    const { inputs, parents } = await this.inputsOfClaimed(claimed);
     const flushed = claimed.map((job) => {
       this.options.events.publish('jobUpdated', job.id, job);
-      return new Promise<void>((resolve) => this.execute(job, inputs.get(job.id), resolve));
+      return new Promise<void>((resolve) => this.execute(job, inputs.get(job.id), parents.get(job.id), resolve));
     });
     await Promise.all(flushed);
     const now = await Promise.all(claimed.map((job) => this.store.jobById(job.id)));
@@ -288,7 +296,7 @@ export class JobRunner {
     );
   }
 
-  private execute(job: Job, input: unknown, onFlushed?: () => void): void {
+  private execute(job: Job, input: unknown, parents: Record<string, unknown> | undefined, onFlushed?: () => void): void {
     const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0, onFlushed };
     this.active.set(job.id, active);
     // Cancelled between its claim and now: it stops at once, through the same path as a run stopped later.
@@ -307,8 +315,7 @@ export class JobRunner {
             progress: (fraction) => this.reportProgress(active, fraction),
             jobId: String(job.id),
             attempt: job.attempts,
-            // Flows (parents) do not exist yet: every job is on its own.
-            parents: NO_PARENTS,
+            parents: parents ?? NO_PARENTS,
           }),
         );
       run = (this.options.observers ?? []).reduce<() => Promise<unknown>>((inner, observer) => (observer.attempt ? () => observer.attempt!(job, inner) : inner), attempt)();

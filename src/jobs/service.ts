@@ -15,6 +15,7 @@ import type { JobRunner } from './runner';
 import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
 import type { FiredTick, InsertedJobs, JobFilter, JobStore, NewQueuedJob, ScheduleTick } from './store';
 import { UnfinishedJobsBound } from './unfinished-bound';
+import { FlowsService } from './flows';
 
 export interface SubmitOptions {
   queue?: string | null;
@@ -143,6 +144,8 @@ export class JobsService {
   private readonly statistics: JobStatistics;
   private readonly stopStatistics: () => void;
   private readonly unfinishedBound: UnfinishedJobsBound;
+  /** Graphs of jobs (submitFlow): ./flows.ts. */
+  readonly flows: FlowsService<JobRequest, SubmitOptions>;
 
   /** Single submissions waiting for the next group commit (see submitGrouped). */
   private grouped: { job: PreparedJob; resolve: (job: Job) => void; reject: (error: unknown) => void }[] = [];
@@ -154,11 +157,16 @@ export class JobsService {
     this.statistics = new JobStatistics(options.clock);
     this.stopStatistics = options.events.on('jobCompleted', (job) => this.statistics.record(job));
     this.unfinishedBound = new UnfinishedJobsBound(options.maxUnfinishedJobsPerUser ?? 0, (ownerId) => this.unfinishedOf(ownerId), () => options.clock.now());
+    this.flows = new FlowsService(options.store, options.runner, options.events, {
+      prepareJobs: (actor, requests, callOptions) => this.prepare(actor, requests, callOptions, true),
+      announceInserted: (parsed, jobs) => this.announce(parsed, { jobs, reused: new Set() }),
+      admit: (actor, count) => this.unfinishedBound.admit(actor, count),
+    });
   }
 
   private async unfinishedOf(ownerId: number): Promise<number> {
     const counts = await this.store.countByStatus(ownerId, null);
-    return counts.reduce((sum, { status, n }) => (status === 'QUEUED' || status === 'RUNNING' ? sum + n : sum), 0);
+    return counts.reduce((sum, { status, n }) => (status === 'QUEUED' || status === 'RUNNING' || status === 'WAITING' ? sum + n : sum), 0);
   }
 
   private get store() {
@@ -551,6 +559,8 @@ export class JobsService {
     requireWriter(actor);
     const job = await this.get(actor, id);
     if (job.status !== 'FAILED' && job.status !== 'CANCELLED') throw conflict(`job ${id} is ${job.status}; only failed or cancelled jobs can be retried`);
+    // A flow's counts took its end once: a node run again would count twice (submit a new flow instead).
+    if ((await this.store.flowOfJobs([id])).size) throw conflict(`job ${id} is a node of a flow; flow nodes are not retried one by one`);
     if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
     const retried = await this.store.retryJob(id, actor.id);
     if (!retried) throw conflict(`job ${id} changed before it could be retried`);
@@ -563,6 +573,7 @@ export class JobsService {
     requireWriter(actor);
     const job = await this.get(actor, id);
     if (job.status === 'RUNNING') throw conflict(`job ${id} is running; cancel it first`);
+    if (!isFinal(job.status) && (await this.store.flowOfJobs([id])).size) throw conflict(`job ${id} is an unfinished node of a flow; cancel it (or its flow) first`);
     await this.store.deleteJob(id);
     this.options.log.info({ jobId: id, by: actor.id }, 'job deleted');
     return true;

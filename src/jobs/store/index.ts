@@ -1,4 +1,5 @@
 import type { Selection } from '../../db/selection';
+import type { Flow, ParentFailure } from '../../db/schema';
 import type { Job, JobKindName, JobStatus, QueueOrder } from '../model';
 
 /**
@@ -86,7 +87,32 @@ export interface JobStore {
    */
   addNote(id: number, note: JobNote): Promise<boolean>;
 
+  /**
+   * A flow, its jobs (QUEUED, or WAITING for their parents: never claimed until released), nodes and edges, all or
+   * none (`queued` per job). Every transition above that makes jobs final also releases their children in its own
+   * transaction (./sql/flow.ts `release`) and tells {@link JobStore.onFlowChange} after commit.
+   */
+  insertFlow(flow: NewFlow): Promise<{ flow: Flow; jobs: Job[] }>;
+  /** Cancels a RUNNING flow and every node of it not final yet (`cancelled`, by whom); undefined when not RUNNING. */
+  cancelFlow(id: number, by: number): Promise<{ flow: Flow; jobs: Job[] } | undefined>;
+  /**
+   * Calls `listener` after a transaction that changed flow nodes besides the jobs it was asked about (children
+   * released or cancelled) or flows' counts: the jobs and flows as they now are. This instance's changes only.
+   */
+  onFlowChange(listener: (change: FlowChange) => void): void;
+
   // ---- reads -------------------------------------------------------------------------------------------
+
+  /** A flow; `ownerId`, when given, must own it. */
+  flowById(id: number, ownerId: number | null): Promise<Flow | undefined>;
+  /** Flows newest first, with ids below `before` when given; `ownerId` null for every owner's. */
+  listFlows(ownerId: number | null, before: number | null, limit: number): Promise<Flow[]>;
+  /** A flow's nodes in submission order, each with its parents' keys. */
+  flowNodes(flowId: number): Promise<{ jobId: number; key: string; dependsOn: string[] }[]>;
+  /** The flow of each of these jobs that is a node of one. */
+  flowOfJobs(ids: number[]): Promise<Map<number, number>>;
+  /** The parents of each of these jobs (those in a flow): key, status, result. */
+  parentsOf(ids: number[]): Promise<Map<number, ParentNode[]>>;
 
   jobById(id: number): Promise<Job | undefined>;
   /** The stored inputs of these jobs (as their kind's schema gave them), by id. */
@@ -192,6 +218,33 @@ export interface JobFilter {
   search?: string;
 }
 
+/** A parent of a flow node as its child's run sees it. */
+export interface ParentNode {
+  jobId: number;
+  key: string;
+  status: JobStatus;
+  result: unknown;
+}
+
+/** What a transition did to flows beyond the jobs it was asked about. */
+export interface FlowChange {
+  jobs: Job[];
+  flows: Flow[];
+}
+
+/** One node of a flow to insert: a job, its key, its parents (indexes into the flow's nodes) and its policy. */
+export interface NewFlowNode extends NewQueuedJob {
+  key: string;
+  parents: number[];
+  onParentFailure: ParentFailure;
+}
+
+export interface NewFlow {
+  name: string | null;
+  ownerId: number;
+  nodes: NewFlowNode[];
+}
+
 export interface NewJob {
   kind: JobKindName;
   ownerId: number;
@@ -292,6 +345,14 @@ export const JOB_STORE_MEMBERS = [
   'heartbeat',
   'progress',
   'addNote',
+  'insertFlow',
+  'cancelFlow',
+  'onFlowChange',
+  'flowById',
+  'listFlows',
+  'flowNodes',
+  'flowOfJobs',
+  'parentsOf',
   'jobById',
   'inputsOf',
   'statusesOfKind',

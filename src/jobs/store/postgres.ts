@@ -17,9 +17,14 @@ import {
   type NewQueuedJob,
   type Outcome,
   type ScheduleTick,
+  type FlowChange,
+  type NewFlow,
+  type ParentNode,
 } from '.';
-import { fromPg, type PgJobRow } from './rows';
-import { jobQuery, jobsQuery, jobsWhere } from './selects';
+import type { Flow } from '../../db/schema';
+import { type FlowSqlRow, fromPg, type PgJobRow, toFlow } from './rows';
+import { jobQuery, jobsQuery, jobsWhere, nodesOf, parentsByChild } from './selects';
+import { cancelFlow, flowReads, insertFlow, release } from './sql/flow';
 import { cancel } from './sql/cancel';
 import { cancelMatching } from './sql/cancelMatching';
 import { claimKey, freeStaleKey, purgeExpiredKeys } from './sql/claimIdempotencyKeys';
@@ -67,6 +72,24 @@ export function positional(text: string): { text: string; names: string[] } {
   return { text: converted, names };
 }
 
+/** A flow's new jobs as the `$batch` of ./sql/flow.ts: their ids (from jobs_id_seq) and columns, as JSON. */
+function jobRows(jobs: NewQueuedJob[], ids: number[], statusOf: (i: number) => string = () => 'QUEUED'): string {
+  return JSON.stringify(
+    jobs.map(({ queue, job, inputJson }, i) => ({
+      id: ids[i],
+      kind: job.kind,
+      status: statusOf(i),
+      queue: queue.name,
+      owner_id: job.ownerId,
+      max_attempts: job.maxAttempts,
+      priority: job.priority,
+      timeout_ms: job.timeoutMs,
+      run_at: job.runAt ?? null,
+      input: inputJson,
+    })),
+  );
+}
+
 /**
  * The job store on PostgreSQL, shared by any number of jobgraph instances: claims lock the rows they take with
  * `FOR UPDATE SKIP LOCKED` (so instances never wait on each other's claims, nor take the same job), every running
@@ -83,6 +106,7 @@ export class PgJobStore implements JobStore {
    */
   readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
+  private readonly flowListeners = new Set<(change: FlowChange) => void>();
   private readonly cancelListeners = new Set<(cancelled: { id: number; attempt: number }[]) => void>();
   /** See throttledUntil: set by each claimJobs. */
   private throttled: number | null = null;
@@ -215,6 +239,102 @@ export class PgJobStore implements JobStore {
     });
   }
 
+  /** Locks the queues' rows and counts their waiting jobs: CONFLICT when `adding` would overfill one. */
+  private async checkRoom(run: Run, adding: Map<string, { maxLength: number; n: number }>): Promise<void> {
+    if (!adding.size) return;
+    const names = JSON.stringify([...adding.keys()].sort());
+    const limits = await run<{ name: string; max_length: number }>(insert.postgres.lockQueues, { names });
+    for (const { name, max_length } of limits) adding.get(name)!.maxLength = max_length;
+    const waiting = await run<{ queue: string; n: number }>(insert.postgres.waiting, { names });
+    const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
+    for (const [name, { maxLength, n }] of adding) {
+      const count = waitingByQueue.get(name) ?? 0;
+      if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
+    }
+  }
+
+  async insertFlow(flow: NewFlow): Promise<{ flow: Flow; jobs: Job[] }> {
+    const now = this.clock.now();
+    const adding = new Map<string, { maxLength: number; n: number }>();
+    // Only the nodes without parents wait in their queue now; the others join it when released.
+    for (const { queue, parents } of flow.nodes) {
+      if (parents.length) continue;
+      const entry = adding.get(queue.name);
+      if (entry) entry.n++;
+      else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
+    }
+    const { flowRow, ids } = await this.transaction(async (run) => {
+      await this.checkRoom(run, adding);
+      const [{ id: flowId }] = (await run<{ id: number }>(insertFlow.postgres.flow, { name: flow.name, ownerId: flow.ownerId, total: flow.nodes.length, now })) as [{ id: number }];
+      const ids = (await run<{ id: number }>(insert.postgres.ids, { n: flow.nodes.length })).map((row) => row.id);
+      const batch = jobRows(flow.nodes, ids, (i) => (flow.nodes[i]!.parents.length ? 'WAITING' : 'QUEUED'));
+      await run(insertFlow.postgres.jobs, { batch, now });
+      await run(insertFlow.postgres.inputs, { batch });
+      await run(insertFlow.postgres.events, { batch, now });
+      const nodes = flow.nodes.map((node, i) => ({ jobId: ids[i], key: node.key, onParentFailure: node.onParentFailure, waitingParents: node.parents.length }));
+      await run(insertFlow.postgres.nodes, { flowId, batch: JSON.stringify(nodes) });
+      const edges = flow.nodes.flatMap((node, i) => node.parents.map((parent) => ({ childId: ids[i], parentId: ids[parent] })));
+      if (edges.length) await run(insertFlow.postgres.edges, { batch: JSON.stringify(edges) });
+      const [flowRow] = await run<FlowSqlRow>(flowReads.byId.postgres, { id: flowId, ownerId: null });
+      await run(NOTIFY_JOBS);
+      return { flowRow: flowRow!, ids };
+    });
+    const jobs = flow.nodes.map(({ queue, job, parents }, i): Job => ({ ...newJob(ids[i]!, { ...job, queue: queue.name }, now), status: parents.length ? 'WAITING' : 'QUEUED' }));
+    return { flow: toFlow(flowRow), jobs };
+  }
+
+  async cancelFlow(id: number, by: number): Promise<{ flow: Flow; jobs: Job[] } | undefined> {
+    const now = this.clock.now();
+    const done = await this.transaction(async (run) => {
+      if (!(await run(cancelFlow.postgres.flow, { id })).length) return undefined;
+      await run(cancelFlow.postgres.mark, { id });
+      const rows = await run<PgJobRow>(cancelFlow.postgres.nodes, { id, now, by });
+      const change = await this.releaseAfter(run, rows.map((row) => row.id), now);
+      const [flowRow] = await run<FlowSqlRow>(flowReads.byId.postgres, { id, ownerId: null });
+      return { flow: toFlow(flowRow!), jobs: rows.map(fromPg), change };
+    });
+    if (!done) return undefined;
+    this.tellFlowChange(done.change);
+    return { flow: done.flow, jobs: done.jobs };
+  }
+
+  onFlowChange(listener: (change: FlowChange) => void): void {
+    this.flowListeners.add(listener);
+  }
+
+  private tellFlowChange(change: FlowChange | null): void {
+    if (change && (change.jobs.length || change.flows.length)) for (const listener of this.flowListeners) listener(change);
+  }
+
+  /**
+   * ./sql/flow.ts `release` for jobs this transaction made final (see the SQLite store's): after the flows' rows are
+   * locked, children cancelled or released round after round, then the flows' counts. Null when none is a flow node.
+   */
+  private async releaseAfter(run: Run, finished: number[], now: number): Promise<FlowChange | null> {
+    if (!finished.length) return null;
+    if (!(await run(release.postgres.lockFlows, { finished: JSON.stringify(finished) })).length) return null;
+    const change: FlowChange = { jobs: [], flows: [] };
+    const all = [...finished];
+    let released = false;
+    for (let round = finished; round.length; ) {
+      const params = { finished: JSON.stringify(round), now };
+      const cancelled = await run<PgJobRow>(release.postgres.cancelChildren, params);
+      const ready = (await run<{ id: number; waiting: number }>(release.postgres.countDown, params)).filter((row) => row.waiting === 0);
+      if (ready.length) {
+        const rows = await run<PgJobRow>(release.postgres.release, { ids: JSON.stringify(ready.map((row) => row.id)), now });
+        for (const row of rows) change.jobs.push(fromPg(row));
+        released ||= rows.length > 0;
+      }
+      for (const row of cancelled) change.jobs.push(fromPg(row));
+      round = cancelled.map((row) => row.id);
+      all.push(...round);
+    }
+    for (const row of await run<FlowSqlRow>(release.postgres.countFlows, { finished: JSON.stringify(all), now })) change.flows.push(toFlow(row));
+    if (released) await run(NOTIFY_JOBS);
+    return change;
+  }
+
+
   async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
     this.throttled = null;
     const claimed: Job[] = [];
@@ -289,7 +409,7 @@ export class PgJobStore implements JobStore {
     const successes = outcomes.flatMap((outcome) =>
       'result' in outcome ? [{ id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) }] : [],
     );
-    const rows = await this.transaction(async (run) => {
+    const { rows, change } = await this.transaction(async (run) => {
       const changed = successes.length ? await run<PgJobRow>(succeedMany.postgres, { batch: JSON.stringify(successes), now }) : [];
       let requeued = false;
       for (const outcome of outcomes) {
@@ -304,23 +424,35 @@ export class PgJobStore implements JobStore {
         if (row && retryInMs !== undefined) requeued = true;
       }
       if (requeued) await run(NOTIFY_JOBS);
-      return changed;
+      const change = await this.releaseAfter(run, changed.filter((row) => row.status !== 'QUEUED').map((row) => row.id), now);
+      return { rows: changed, change };
     });
+    this.tellFlowChange(change);
     return rows.map(fromPg);
   }
 
   async completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
     const params = { id: lease.id, leaseToken: lease.leaseToken, result: JSON.stringify(result), now: this.clock.now(), by };
-    const [row] = await this.run<PgJobRow>(complete.postgres, params);
+    const row = await this.finalOne(complete.postgres, params);
     return row ? fromPg(row) : undefined;
   }
 
   async cancelJob(id: number, by: number): Promise<Job | undefined> {
-    const [row] = await this.run<PgJobRow>(cancel.postgres, { id, now: this.clock.now(), by });
+    const row = await this.finalOne(cancel.postgres, { id, now: this.clock.now(), by });
     if (!row) return undefined;
     // A pool job keeps its claimant when cancelled: it was running, maybe on another instance.
     if (row.claimed_by === 'pool') await this.notifyCancelled([row]);
     return fromPg(row);
+  }
+
+  /** A single-row transition that makes its job final, with the release of its children in its transaction. */
+  private async finalOne(statement: string, params: Params & { now: number }): Promise<PgJobRow | undefined> {
+    const { row, change } = await this.transaction(async (run) => {
+      const [row] = await run<PgJobRow>(statement, params);
+      return { row, change: row ? await this.releaseAfter(run, [row.id], params.now) : null };
+    });
+    this.tellFlowChange(change);
+    return row;
   }
 
   async retryJob(id: number, by: number): Promise<Job | undefined> {
@@ -335,7 +467,12 @@ export class PgJobStore implements JobStore {
   }
 
   async cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
-    const rows = await this.run<PgJobRow & { was: JobStatus }>(cancelMatching.postgres, { ...filterParams(filter), now: this.clock.now(), by, limit });
+    const now = this.clock.now();
+    const { rows, change } = await this.transaction(async (run) => {
+      const rows = await run<PgJobRow & { was: JobStatus }>(cancelMatching.postgres, { ...filterParams(filter), now, by, limit });
+      return { rows, change: await this.releaseAfter(run, rows.map((row) => row.id), now) };
+    });
+    this.tellFlowChange(change);
     await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING'));
     return rows.map(({ was: _was, ...row }) => fromPg(row));
   }
@@ -371,7 +508,13 @@ export class PgJobStore implements JobStore {
 
   async recoverExpired(): Promise<Job[]> {
     // Beside other instances a running pool job without an expired lease may be theirs: only leases that ran out count.
-    const rows = await this.run<PgJobRow>(recover.postgres, { now: this.clock.now(), outOfAttempts: OUT_OF_ATTEMPTS, recovered: RECOVERED });
+    const now = this.clock.now();
+    const { rows, change } = await this.transaction(async (run) => {
+      const rows = await run<PgJobRow>(recover.postgres, { now, outOfAttempts: OUT_OF_ATTEMPTS, recovered: RECOVERED });
+      const failed = rows.filter((row) => row.status === 'FAILED').map((row) => row.id);
+      return { rows, change: await this.releaseAfter(run, failed, now) };
+    });
+    this.tellFlowChange(change);
     const jobs = rows.map(fromPg);
     if (jobs.some((job) => job.status === 'QUEUED')) await this.run(NOTIFY_JOBS);
     return jobs;
@@ -395,6 +538,31 @@ export class PgJobStore implements JobStore {
   }
 
   // ---- reads -------------------------------------------------------------------------------------------
+
+  async flowById(id: number, ownerId: number | null): Promise<Flow | undefined> {
+    const [row] = await this.run<FlowSqlRow>(flowReads.byId.postgres, { id, ownerId });
+    return row ? toFlow(row) : undefined;
+  }
+
+  async listFlows(ownerId: number | null, before: number | null, limit: number): Promise<Flow[]> {
+    return (await this.run<FlowSqlRow>(flowReads.page.postgres, { ownerId, before, limit })).map(toFlow);
+  }
+
+  async flowNodes(flowId: number): Promise<{ jobId: number; key: string; dependsOn: string[] }[]> {
+    return nodesOf(await this.run(flowReads.nodes.postgres, { id: flowId }));
+  }
+
+  async flowOfJobs(ids: number[]): Promise<Map<number, number>> {
+    if (!ids.length) return new Map();
+    const rows = await this.run<{ job_id: number; flow_id: number }>(flowReads.flowOf.postgres, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [row.job_id, row.flow_id]));
+  }
+
+  async parentsOf(ids: number[]): Promise<Map<number, ParentNode[]>> {
+    if (!ids.length) return new Map();
+    return parentsByChild(await this.run(flowReads.parents.postgres, { ids: JSON.stringify(ids) }));
+  }
+
 
   async jobById(id: number): Promise<Job | undefined> {
     const [row] = await this.run<PgJobRow>(reads.byId.postgres, { id });

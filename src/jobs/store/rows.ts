@@ -1,5 +1,5 @@
 // Row mapping: a `jobs` row as each database's client gives it, turned into the Job that Drizzle's reads give too.
-import type { Job, JobKindName, JobStatus } from '../../db/schema';
+import type { Flow, FlowStatus, Job, JobKindName, JobStatus } from '../../db/schema';
 
 /** A `jobs` row as SQLite gives it (toJob turns it into the shape Drizzle reads). */
 export interface JobSqlRow {
@@ -70,3 +70,28 @@ export const fromPg = (row: PgJobRow): Job =>
     started_at: ms(row.started_at),
     finished_at: ms(row.finished_at),
   });
+
+/** A `flows` row as either client gives it (PostgreSQL's bigint times as strings). */
+export interface FlowSqlRow {
+  id: number;
+  name: string | null;
+  owner_id: number | null;
+  status: FlowStatus;
+  total: number;
+  remaining: number;
+  not_succeeded: number;
+  created_at: string | number;
+  finished_at: string | number | null;
+}
+
+export const toFlow = (row: FlowSqlRow): Flow => ({
+  id: row.id,
+  name: row.name,
+  ownerId: row.owner_id,
+  status: row.status,
+  total: row.total,
+  remaining: row.remaining,
+  notSucceeded: row.not_succeeded,
+  createdAt: new Date(Number(row.created_at)),
+  finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)),
+});

@@ -1,8 +1,8 @@
 import { type Column, and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { type Selection, withSelection } from '../../db/selection';
-import type { Job } from '../model';
+import type { Job, JobStatus } from '../model';
 import { searchCondition } from '../search';
-import type { JobFilter } from '.';
+import type { JobFilter, ParentNode } from '.';
 
 // The reads a caller selects (GraphQL's planner): Drizzle relational queries, built here once as plain
 // configurations; each store runs them on its own Drizzle (`db.query.jobs.findFirst(…)`), typed as that dialect's.
@@ -40,3 +40,25 @@ export function jobsWhere(
   );
 }
 
+
+/** flowReads.nodes' rows (one per edge, a node without parents once) → each node with its parents' keys. */
+export function nodesOf(rows: { job_id: number; key: string; parent_key: string | null }[]): { jobId: number; key: string; dependsOn: string[] }[] {
+  const nodes: { jobId: number; key: string; dependsOn: string[] }[] = [];
+  for (const row of rows) {
+    let node = nodes.at(-1);
+    if (node?.jobId !== row.job_id) nodes.push((node = { jobId: row.job_id, key: row.key, dependsOn: [] }));
+    if (row.parent_key !== null) node.dependsOn.push(row.parent_key);
+  }
+  return nodes;
+}
+
+/** flowReads.parents' rows → each child's parents (their result parsed: JSON text on both databases). */
+export function parentsByChild(rows: { child_id: number; parent_id: number; key: string; status: JobStatus; result: string | null }[]): Map<number, ParentNode[]> {
+  const byChild = new Map<number, ParentNode[]>();
+  for (const row of rows) {
+    let parents = byChild.get(row.child_id);
+    if (!parents) byChild.set(row.child_id, (parents = []));
+    parents.push({ jobId: row.parent_id, key: row.key, status: row.status, result: row.result === null ? null : JSON.parse(row.result) });
+  }
+  return byChild;
+}

@@ -18,9 +18,14 @@ import {
   type NewQueuedJob,
   type Outcome,
   type ScheduleTick,
+  type FlowChange,
+  type NewFlow,
+  type ParentNode,
 } from '.';
-import { type JobSqlRow, toJob } from './rows';
-import { jobQuery, jobsQuery, jobsWhere } from './selects';
+import type { Flow } from '../../db/schema';
+import { type FlowSqlRow, type JobSqlRow, toFlow, toJob } from './rows';
+import { jobQuery, jobsQuery, jobsWhere, nodesOf, parentsByChild } from './selects';
+import { cancelFlow, flowReads, insertFlow, PARENT_FAILED, release } from './sql/flow';
 import { cancel } from './sql/cancel';
 import { cancelMatching } from './sql/cancelMatching';
 import { claimKey, freeStaleKey, purgeExpiredKeys } from './sql/claimIdempotencyKeys';
@@ -63,6 +68,9 @@ export class SqliteJobStore implements JobStore {
   private readonly waitingByQueue = new Map<string, number>();
   /** The changes to those counts made by the open transaction: applied when it commits, dropped if it rolls back. */
   private pendingWaiting: Map<string, number> | null = null;
+  /** What the open transaction did to flows (see releaseAfter), told to the listeners once it commits. */
+  private pendingFlowChange: FlowChange | null = null;
+  private readonly flowListeners = new Set<(change: FlowChange) => void>();
   /** See throttledUntil: set by each claimJobs. */
   private throttled: number | null = null;
   /** Waits out another service's async transaction (see {@link SqliteJobStore.othersDone}). */
@@ -139,6 +147,90 @@ export class SqliteJobStore implements JobStore {
       this.run(fireSchedule.sqlite.ran, { name: tick.name, due: tick.due });
       return { advanced: true, job: this.insertNow([{ ...job, job: { ...job.job, schedule: tick.name } }], this.clock.now()).jobs[0]! };
     });
+  }
+
+  /** CONFLICT when a queue would hold more than its maxLength waiting with `jobs` added; the count added per queue. */
+  private checkRoom(jobs: NewQueuedJob[]): Map<string, { maxLength: number; n: number }> {
+    const adding = new Map<string, { maxLength: number; n: number }>();
+    for (const { queue } of jobs) {
+      const entry = adding.get(queue.name);
+      if (entry) entry.n++;
+      else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
+    }
+    for (const [name, { maxLength, n }] of adding) {
+      const waiting = this.waiting(name);
+      if (waiting + n > maxLength) throw conflict(`queue "${name}" is full: ${waiting} jobs waiting, at most ${maxLength}`);
+    }
+    return adding;
+  }
+
+  insertFlow(flow: NewFlow): Promise<{ flow: Flow; jobs: Job[] }> {
+    return this.transition(() => {
+      // Only the nodes without parents wait in their queue now; the others join it when released.
+      const adding = this.checkRoom(flow.nodes.filter((node) => !node.parents.length));
+      const now = this.clock.now();
+      const { id: flowId } = this.get<{ id: number }>(insertFlow.sqlite.flow, { name: flow.name, ownerId: flow.ownerId, total: flow.nodes.length, now })!;
+      const jobs = flow.nodes.map(({ queue, job, inputJson, parents }) => {
+        const status = parents.length ? 'WAITING' : 'QUEUED';
+        const { kind, ownerId, maxAttempts, priority, timeoutMs } = job;
+        const runAt = job.runAt ?? null;
+        const { id } = this.get<{ id: number }>(insertFlow.sqlite.job, { kind, status, queue: queue.name, ownerId, maxAttempts, priority, timeoutMs, runAt, now })!;
+        this.run(insert.sqlite.input, { id, input: inputJson });
+        this.run(insert.sqlite.event, { id, runAt: runAt ?? now, now });
+        return { ...newJob(id, { ...job, queue: queue.name }, now), status } as Job;
+      });
+      const nodes = flow.nodes.map((node, i) => ({ jobId: jobs[i]!.id, key: node.key, onParentFailure: node.onParentFailure, waitingParents: node.parents.length }));
+      this.run(insertFlow.sqlite.nodes, { flowId, batch: JSON.stringify(nodes) });
+      const edges = flow.nodes.flatMap((node, i) => node.parents.map((parent) => ({ childId: jobs[i]!.id, parentId: jobs[parent]!.id })));
+      if (edges.length) this.run(insertFlow.sqlite.edges, { batch: JSON.stringify(edges) });
+      for (const [name, { n }] of adding) this.addWaiting(name, n);
+      return { flow: toFlow(this.get<FlowSqlRow>(flowReads.byId.sqlite, { id: flowId, ownerId: null })!), jobs };
+    });
+  }
+
+  cancelFlow(id: number, by: number): Promise<{ flow: Flow; jobs: Job[] } | undefined> {
+    return this.transition(() => {
+      if (!this.get(cancelFlow.sqlite.flow, { id })) return undefined;
+      const now = this.clock.now();
+      for (const { queue, n } of this.all<{ queue: string; n: number }>(cancelFlow.sqlite.queued, { id })) this.addWaiting(queue, -n);
+      const rows = this.all<JobSqlRow>(cancelFlow.sqlite.nodes, { id, now });
+      this.events('cancelled', now, rows.map((row) => ({ jobId: row.id, payload: { by } })));
+      this.releaseAfter(rows.map((row) => row.id), now);
+      const flow = toFlow(this.get<FlowSqlRow>(flowReads.byId.sqlite, { id, ownerId: null })!);
+      return { flow, jobs: rows.map(toJob) };
+    });
+  }
+
+  onFlowChange(listener: (change: FlowChange) => void): void {
+    this.flowListeners.add(listener);
+  }
+
+  /**
+   * ./sql/flow.ts `release` for jobs this transaction made final: children cancelled (a parent did not succeed,
+   * policy CANCEL) or released (their last parent finished), round after round, then the flows' counts.
+   */
+  private releaseAfter(finished: number[], now: number): void {
+    if (!finished.length || !this.get(release.sqlite.anyNode, { finished: JSON.stringify(finished) })) return;
+    const change = this.pendingFlowChange!;
+    const all = [...finished];
+    for (let round = finished; round.length; ) {
+      const params = { finished: JSON.stringify(round), now };
+      const cancelled = this.all<JobSqlRow>(release.sqlite.cancelChildren, params);
+      this.events('cancelled', now, cancelled.map((row) => ({ jobId: row.id, payload: PARENT_FAILED })));
+      const ready = this.all<{ id: number; waiting: number }>(release.sqlite.countDown, params).filter((row) => row.waiting === 0);
+      if (ready.length) {
+        const released = this.all<JobSqlRow>(release.sqlite.release, { ids: JSON.stringify(ready.map((row) => row.id)), now });
+        this.events('released', now, released.map((row) => ({ jobId: row.id, payload: null })));
+        for (const row of released) {
+          this.addWaiting(row.queue, 1);
+          change.jobs.push(toJob(row));
+        }
+      }
+      for (const row of cancelled) change.jobs.push(toJob(row));
+      round = cancelled.map((row) => row.id);
+      all.push(...round);
+    }
+    for (const row of this.all<FlowSqlRow>(release.sqlite.countFlows, { finished: JSON.stringify(all), now })) change.flows.push(toFlow(row));
   }
 
   claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
@@ -232,6 +324,7 @@ export class SqliteJobStore implements JobStore {
         if (job) changed.push(job);
         if (job && retryInMs !== undefined) this.addWaiting(job.queue, 1);
       }
+      this.releaseAfter(changed.filter((job) => job.status !== 'QUEUED').map((job) => job.id), now);
       return changed;
     });
   }
@@ -259,17 +352,22 @@ export class SqliteJobStore implements JobStore {
   }
 
   completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
-    return this.transition(() =>
-      this.change(complete, { id: lease.id, leaseToken: lease.leaseToken, result: JSON.stringify(result), now: this.clock.now(), by }),
-    );
+    return this.transition(() => {
+      const now = this.clock.now();
+      const job = this.change(complete, { id: lease.id, leaseToken: lease.leaseToken, result: JSON.stringify(result), now, by });
+      if (job) this.releaseAfter([job.id], now);
+      return job;
+    });
   }
 
   cancelJob(id: number, by: number): Promise<Job | undefined> {
     return this.transition(() => {
       // RETURNING gives the row after the update: whether it was waiting is read first.
       const before = this.get<{ status: JobStatus }>(reads.statusOf.sqlite, { id });
-      const job = this.change(cancel, { id, now: this.clock.now(), by });
+      const now = this.clock.now();
+      const job = this.change(cancel, { id, now, by });
       if (job && before?.status === 'QUEUED') this.addWaiting(job.queue, -1);
+      if (job) this.releaseAfter([job.id], now);
       return job;
     });
   }
@@ -297,6 +395,7 @@ export class SqliteJobStore implements JobStore {
       const rows = this.all<JobSqlRow>(cancelMatching.sqlite.update, { now, picked: JSON.stringify(picked.map((row) => row.id)) });
       for (const row of picked) if (row.status === 'QUEUED') this.addWaiting(row.queue, -1);
       this.run(cancelMatching.sqlite.events, { now, by, changed: JSON.stringify(rows.map((row) => row.id)) });
+      this.releaseAfter(rows.map((row) => row.id), now);
       return rows.map(toJob).sort((a, b) => a.id - b.id);
     });
   }
@@ -332,6 +431,7 @@ export class SqliteJobStore implements JobStore {
       const failed = this.all<JobSqlRow>(recover.sqlite.fail, params);
       const requeued = this.all<JobSqlRow>(recover.sqlite.requeue, params);
       for (const row of requeued) this.addWaiting(row.queue, 1);
+      this.releaseAfter(failed.map((row) => row.id), params.now);
       return [...failed, ...requeued].map(toJob);
     });
   }
@@ -371,6 +471,28 @@ export class SqliteJobStore implements JobStore {
   async close(): Promise<void> {}
 
   // ---- reads -------------------------------------------------------------------------------------------
+
+  async flowById(id: number, ownerId: number | null): Promise<Flow | undefined> {
+    const row = this.get<FlowSqlRow>(flowReads.byId.sqlite, { id, ownerId });
+    return row ? toFlow(row) : undefined;
+  }
+
+  async listFlows(ownerId: number | null, before: number | null, limit: number): Promise<Flow[]> {
+    return this.all<FlowSqlRow>(flowReads.page.sqlite, { ownerId, before, limit }).map(toFlow);
+  }
+
+  async flowNodes(flowId: number): Promise<{ jobId: number; key: string; dependsOn: string[] }[]> {
+    return nodesOf(this.all(flowReads.nodes.sqlite, { id: flowId }));
+  }
+
+  async flowOfJobs(ids: number[]): Promise<Map<number, number>> {
+    const rows = this.all<{ job_id: number; flow_id: number }>(flowReads.flowOf.sqlite, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [row.job_id, row.flow_id]));
+  }
+
+  async parentsOf(ids: number[]): Promise<Map<number, ParentNode[]>> {
+    return parentsByChild(this.all(flowReads.parents.sqlite, { ids: JSON.stringify(ids) }));
+  }
 
   async jobById(id: number): Promise<Job | undefined> {
     const row = this.get<JobSqlRow>(reads.byId.sqlite, { id });
@@ -491,12 +613,15 @@ export class SqliteJobStore implements JobStore {
   private async transition<T>(work: () => T): Promise<T> {
     if (this.sqlite.inTransaction) await this.othersDone();
     this.pendingWaiting = new Map();
+    const flowChange: FlowChange = (this.pendingFlowChange = { jobs: [], flows: [] });
     try {
       const result = this.sqlite.transaction(work).immediate();
       for (const [queue, delta] of this.pendingWaiting) this.waitingByQueue.set(queue, (this.waitingByQueue.get(queue) ?? 0) + delta);
+      if (flowChange.jobs.length || flowChange.flows.length) for (const listener of this.flowListeners) listener(flowChange);
       return result;
     } finally {
       this.pendingWaiting = null;
+      this.pendingFlowChange = null;
     }
   }
 
