@@ -11,6 +11,7 @@ import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
 import { type JobRunObserver, JobRunner } from './jobs/runner';
 import { JobsService } from './jobs/service';
+import { EventLog } from './jobs/events/log';
 import { PgJobStore } from './jobs/store/postgres';
 import { SqliteJobStore } from './jobs/store/sqlite';
 import { WorkerPool } from './pool/pool';
@@ -149,6 +150,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   });
   const jobs = new JobsService({
     store,
+    eventLog: new EventLog(store, { pollMs: config.eventsPollMs, log }),
     runner,
     kinds,
     queues,

@@ -65,7 +65,7 @@ const JobResultUnion = builder.unionType('JobResult', {
   resolveType: (value) => resultTypes.get(jobOfResult(value as object)!.kind)!.name,
 });
 
-const JobEventType = builder.drizzleObject('jobEvents', {
+export const JobEventType = builder.drizzleObject('jobEvents', {
   name: 'JobEvent',
   description:
     "One entry of a job's history: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled, retried, or note (a person's note: payload { note, by, username }).",

@@ -4,13 +4,25 @@ import type { PgDb, PgTables } from '../../db/client';
 import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
-import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from '.';
-import { fromPg, type PgJobRow } from './rows';
+import {
+  type EventFilter,
+  type EventPosition,
+  type JobFilter,
+  type JobNote,
+  type JobStore,
+  type Lease,
+  newJob,
+  type NewQueuedJob,
+  type Outcome,
+  type StoredEvent,
+} from '.';
+import { type EventSqlRow, fromPg, type PgJobRow, toStoredEvent } from './rows';
 import { jobQuery, jobsQuery, jobsWhere } from './selects';
 import { cancel } from './sql/cancel';
 import { claim, claimKind } from './sql/claim';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
+import * as eventLog from './sql/event-log';
 import { heartbeat } from './sql/heartbeat';
 import { insert } from './sql/insert';
 import { note } from './sql/note';
@@ -23,6 +35,8 @@ import { fail, requeue, succeedMany } from './sql/settle';
 /** Instances tell each other, through LISTEN/NOTIFY, that jobs may be claimable or that queues changed. */
 const JOBS_CHANNEL = 'jobgraph_jobs';
 const QUEUES_CHANNEL = 'jobgraph_queues';
+/** Sent by a trigger on job_events in every transaction that writes events (migration `event_cursors`). */
+const EVENTS_CHANNEL = 'jobgraph_events';
 const NOTIFY_JOBS = `SELECT pg_notify('${JOBS_CHANNEL}', '')`;
 
 type Params = Record<string, unknown>;
@@ -60,6 +74,7 @@ export class PgJobStore implements JobStore {
    */
   readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
+  private readonly eventListeners = new Set<() => void>();
   private unlisten: (() => Promise<void>)[] = [];
   /** Each statement's PostgreSQL form, made once (keyed by its text). */
   private static readonly compiled = new Map<string, { text: string; names: string[] }>();
@@ -89,6 +104,10 @@ export class PgJobStore implements JobStore {
       });
       store.unlisten.push(() => subscription.unlisten());
     }
+    const events = await database.sql.listen(EVENTS_CHANNEL, () => {
+      for (const listener of store.eventListeners) listener();
+    });
+    store.unlisten.push(() => events.unlisten());
     return store;
   }
 
@@ -301,6 +320,46 @@ export class PgJobStore implements JobStore {
     return true;
   }
 
+  // ---- the event log -----------------------------------------------------------------------------------
+
+  async eventsAfter(after: EventPosition | null, filter: EventFilter, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.run<EventSqlRow>(eventLog.eventsAfter.postgres, {
+      afterTx: after?.tx ?? '0',
+      afterId: after?.id ?? 0,
+      ownerId: filter.ownerId ?? null,
+      queue: filter.queue ?? null,
+      kind: filter.kind ?? null,
+      jobId: filter.jobId ?? null,
+      limit,
+    });
+    return rows.map(toStoredEvent);
+  }
+
+  async eventBounds(): Promise<{ first: EventPosition; last: EventPosition } | null> {
+    const [[first], [last]] = await Promise.all([
+      this.run<EventPosition>(eventLog.eventBounds.postgres.first),
+      this.run<EventPosition>(eventLog.eventBounds.postgres.last),
+    ]);
+    // Events exist but none is settled yet (its transaction is still older than a running one): start before them all.
+    return first ? { first, last: last ?? { tx: '0', id: 0 } } : null;
+  }
+
+  async eventPositions(ids: number[]): Promise<Map<number, EventPosition>> {
+    if (!ids.length) return new Map();
+    const rows = await this.run<EventPosition>(eventLog.eventPositions.postgres, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [Number(row.id), { tx: row.tx, id: Number(row.id) }]));
+  }
+
+  async databaseId(): Promise<string> {
+    await this.run(eventLog.databaseId.postgres.make, { value: crypto.randomUUID() });
+    const [row] = await this.run<{ value: string }>(eventLog.databaseId.postgres.read);
+    return row!.value;
+  }
+
+  onEvents(listener: () => void): void {
+    this.eventListeners.add(listener);
+  }
+
   // ---- instances ---------------------------------------------------------------------------------------
 
   onWork(listener: (what: 'jobs' | 'queues') => void): void {
@@ -313,6 +372,7 @@ export class PgJobStore implements JobStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.eventListeners.clear();
     await Promise.all(this.unlisten.splice(0).map((unlisten) => unlisten().catch(() => {})));
   }
 

@@ -4,13 +4,25 @@ import { jobs as jobsTable } from '../../db/schema';
 import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
-import { type JobFilter, type JobNote, type JobStore, type Lease, newJob, type NewQueuedJob, type Outcome } from '.';
-import { type JobSqlRow, toJob } from './rows';
+import {
+  type EventFilter,
+  type EventPosition,
+  type JobFilter,
+  type JobNote,
+  type JobStore,
+  type Lease,
+  newJob,
+  type NewQueuedJob,
+  type Outcome,
+  type StoredEvent,
+} from '.';
+import { type EventSqlRow, type JobSqlRow, toJob, toStoredEvent } from './rows';
 import { jobQuery, jobsQuery, jobsWhere } from './selects';
 import { cancel } from './sql/cancel';
 import { claim, claimKind } from './sql/claim';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
+import * as eventLog from './sql/event-log';
 import { insertEvents, type Transition } from './sql/events';
 import { heartbeat } from './sql/heartbeat';
 import { insert } from './sql/insert';
@@ -43,6 +55,8 @@ export class SqliteJobStore implements JobStore {
   private pendingWaiting: Map<string, number> | null = null;
   /** Waits out another service's async transaction (see {@link SqliteJobStore.othersDone}). */
   private readonly idle: () => Promise<void>;
+  /** Told after each transition commits (it may have written events): see onEvents. */
+  private readonly eventListeners = new Set<() => void>();
 
   constructor(
     database: { sqlite: Database; db: SqliteDb; idle(): Promise<void> },
@@ -300,6 +314,42 @@ export class SqliteJobStore implements JobStore {
     return this.waiting(queue) > 0;
   }
 
+  // ---- the event log -----------------------------------------------------------------------------------
+
+  async eventsAfter(after: EventPosition | null, filter: EventFilter, limit: number): Promise<StoredEvent[]> {
+    const rows = this.all<EventSqlRow>(eventLog.eventsAfter.sqlite, {
+      afterId: after?.id ?? 0,
+      ownerId: filter.ownerId ?? null,
+      queue: filter.queue ?? null,
+      kind: filter.kind ?? null,
+      jobId: filter.jobId ?? null,
+      limit,
+    });
+    return rows.map(toStoredEvent);
+  }
+
+  async eventBounds(): Promise<{ first: EventPosition; last: EventPosition } | null> {
+    const first = this.get<EventPosition>(eventLog.eventBounds.sqlite.first, {});
+    const last = this.get<EventPosition>(eventLog.eventBounds.sqlite.last, {});
+    return first && last ? { first, last } : null;
+  }
+
+  async eventPositions(ids: number[]): Promise<Map<number, EventPosition>> {
+    const rows = this.all<EventPosition>(eventLog.eventPositions.sqlite, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [row.id, row]));
+  }
+
+  async databaseId(): Promise<string> {
+    return this.alone(() => {
+      this.run(eventLog.databaseId.sqlite.make, { value: crypto.randomUUID() });
+      return this.get<{ value: string }>(eventLog.databaseId.sqlite.read, {})!.value;
+    });
+  }
+
+  onEvents(listener: () => void): void {
+    this.eventListeners.add(listener);
+  }
+
   // ---- running the statements --------------------------------------------------------------------------
 
   private statement(text: string): Statement<any, any> {
@@ -356,6 +406,8 @@ export class SqliteJobStore implements JobStore {
     try {
       const result = this.sqlite.transaction(work).immediate();
       for (const [queue, delta] of this.pendingWaiting) this.waitingByQueue.set(queue, (this.waitingByQueue.get(queue) ?? 0) + delta);
+      // After the commit, so a reader woken here finds the events.
+      for (const listener of this.eventListeners) queueMicrotask(listener);
       return result;
     } finally {
       this.pendingWaiting = null;
