@@ -1,8 +1,11 @@
 // Event cursors (docs/events.md): the jobEvents query pages the log; the jobEvents subscription replays from a
 // cursor and then follows live, each event once, across a reconnect; bad cursors are clear errors. Through the
 // real endpoint (HTTP, WebSocket), on SQLite and (with TEST_DATABASE_URL) on PostgreSQL.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { startTestServer, subscribe, type TestServer, until, gqlData } from './helpers/server';
+
+// Jobs really run and servers really restart: a limit against a hang only, never a measure.
+setDefaultTimeout(60_000);
 
 let server: TestServer;
 let admin: string;
@@ -166,5 +169,65 @@ describe('bad cursors', () => {
     await stream.waitFor(1, 5_000);
     await client.dispose();
     expect(stream.events[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('on SQLite across a restart', () => {
+  test('cursors survive the restart; a subscriber resumes with its last cursor and gets every event exactly once', async () => {
+    const dir = (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/jobgraph-events-`);
+    const env = { DATABASE_PATH: `${dir}/jobs.db` };
+    let first: TestServer | null = await startTestServer(env);
+    try {
+      const token = await first.adminToken();
+      const run = (server: TestServer, n: number) =>
+        gqlData(server, 'mutation($jobs: [JobSubmission!]!) { submitJobs(jobs: $jobs) { id } }', { jobs: Array.from({ length: n }, () => ({ pi: { simulations: 200_000 } })) }, token);
+      const client = first.wsClient(token);
+      const stream = subscribe(client, FOLLOW, {});
+      await run(first, 20);
+      await stream.waitFor(25, 10_000);
+      // The server stops mid-run (jobs still running are recovered by the next start, with events of their own).
+      await first.stop();
+      first = null;
+      await client.dispose().catch(() => {});
+      const received = stream.events.map((event) => event.data!.jobEvents.cursor as string);
+      expect(received.length).toBeGreaterThanOrEqual(25);
+
+      const second = await startTestServer(env);
+      try {
+        const again = await second.adminToken();
+        const resumed = subscribe(second.wsClient(again), FOLLOW, { after: received.at(-1) });
+        await run(second, 5);
+        const all = await (async () => {
+          let log: [string, string, string][] = [];
+          await until(
+            async () => {
+              const { jobs } = await gqlData(second, '{ jobs(first: 100) { edges { node { status } } } }', {}, again);
+              if (!jobs.edges.every((edge: any) => edge.node.status === 'SUCCEEDED')) return false;
+              log = [];
+              let after: string | null = null;
+              for (;;) {
+                const page: any = (await gqlData(second, PAGE, { after, first: 100 }, again)).jobEvents;
+                for (const { cursor, node } of page.edges) log.push([cursor, node.type, node.job.id]);
+                after = page.pageInfo.endCursor;
+                if (!page.pageInfo.hasNextPage) return true;
+              }
+            },
+            'every job done',
+            30_000,
+          );
+          return log;
+        })();
+        // The cursors given before the restart are the same positions after it.
+        expect(all.slice(0, received.length).map(([cursor]) => cursor)).toEqual(received);
+        await until(() => received.length + resumed.events.length >= all.length, 'the rest of the log', 20_000);
+        await Bun.sleep(300);
+        expect([...received, ...resumed.events.map((event) => event.data!.jobEvents.cursor)]).toEqual(all.map(([cursor]) => cursor));
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first?.stop();
+      (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
