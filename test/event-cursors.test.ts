@@ -188,7 +188,7 @@ describe('on SQLite across a restart', () => {
       // The server stops mid-run (jobs still running are recovered by the next start, with events of their own).
       await first.stop();
       first = null;
-      await client.dispose().catch(() => {});
+      await Promise.resolve(client.dispose()).catch(() => {});
       const received = stream.events.map((event) => event.data!.jobEvents.cursor as string);
       expect(received.length).toBeGreaterThanOrEqual(25);
 
