@@ -29,6 +29,11 @@ try {
     const url = new URL(request.url());
     if (!['127.0.0.1', 'localhost'].includes(url.hostname) && !['data:', 'blob:'].includes(url.protocol)) offsite.push(request.url());
   });
+  // The page's Content-Security-Policy (script-src 'self') must refuse nothing GraphiQL needs.
+  const refusedByPolicy: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) refusedByPolicy.push(message.text());
+  });
   const framesSent: string[] = framesSentForDebug;
   page.on('websocket', (ws) => ws.on('framesent', (frame) => framesSent.push(String(frame.payload))));
   // GraphiQL keeps its header editor in localStorage; preset the admin's token there.
@@ -63,6 +68,8 @@ try {
   step('GraphiQL showed a subscription event that arrived over WebSocket');
   if (offsite.length) throw new Error(`GraphiQL reached off the machine: ${offsite.join(', ')}`);
   step('GraphiQL loaded nothing from off the machine');
+  if (refusedByPolicy.length) throw new Error(`the Content-Security-Policy refused: ${refusedByPolicy.join('; ')}`);
+  step('GraphiQL ran under its Content-Security-Policy without a refusal');
 } catch (error) {
   console.error('browser check failed:', error);
   if (process.env.DEBUG_BROWSER_CHECK) console.error(framesSentForDebug);

@@ -22,6 +22,7 @@ const BENCHES: Bench[] = [
   { name: 'quotes', args: [], quick: { args: ['200'] } },
   { name: 'relay', args: [], quick: { args: ['2'] } },
   { name: 'jobs', args: [], quick: { args: ['2000'] } },
+  { name: 'kinds', args: [], quick: { args: ['1000', '2'] } },
   { name: 'submit', args: [], quick: { env: { BULK_REQUESTS: '16', SINGLE_REQUESTS: '2000' } } },
   // The fan-out target is stated at 4,000 subscribers.
   { name: 'public', args: ['4000'], quick: { args: ['500', '2'] } },

@@ -1,15 +1,17 @@
 import type { Logger } from 'pino';
-import { analyticsJob } from './analytics/job';
+import { analyticsKindFor } from './analytics/analytics';
 import { AnalyticsService } from './analytics/service';
-import { calcJobKind } from './calculator/job';
+import { calcKindFor } from './calculator/calc';
 import { CalculatorService } from './calculator/service';
 import { type Clock, systemClock } from './clock';
 import { type Config, ConfigError } from './config';
 import { type Database, type Db, openDatabase } from './db/client';
-import { diagnosticJob } from './diagnostics/job';
+import { JOB_KINDS as BUILTIN_KINDS } from './db/schema';
+import { diagnosticKind } from './diagnostics/diagnostic';
 import { createEventBus, type EventBus } from './events';
 import { jobKindRegistry } from './jobs/kind';
 import { type JobRunObserver, JobRunner } from './jobs/runner';
+import { engineKindOf, type KindFile, loadKindFiles } from './kinds/load';
 import { JobsService } from './jobs/service';
 import { EventLog } from './jobs/events/log';
 import { PgJobStore } from './jobs/store/postgres';
@@ -23,8 +25,8 @@ import { RedisLink } from './redis';
 import type { Tracing } from './observability/tracing';
 import { RelayService } from './relay/service';
 import type { Services } from './services';
-import { forecastJob } from './simulations/forecast';
-import { piJob } from './simulations/pi';
+import { forecastKind } from './simulations/forecast';
+import { piKind } from './simulations/pi';
 import { type PasswordHashCost, SESSIONS_CHANNEL, UsersService } from './users/service';
 import { SharedLoginThrottle } from './users/throttle';
 
@@ -42,6 +44,8 @@ export interface App extends Services {
   /** The link to the other instances (REDIS_URL); null for a single instance. Connected by the server at start. */
   redis: RedisLink | null;
   pool: WorkerPool;
+  /** The kind files of JOB_KINDS_DIR (kinds/), checked at start; the schema gains their types (docs/kinds.md). */
+  kindFiles: readonly KindFile[];
   /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; null otherwise (nothing of it loaded). */
@@ -81,6 +85,9 @@ async function openDatabaseOf(config: Config): Promise<Database> {
 /** The composition root: every service built once, the job kinds of every domain registered with the engine. */
 export async function createApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
+  const builtinKinds = [piKind, forecastKind, diagnosticKind];
+  // Loaded before anything is opened that a bad file would leave behind; a bad file stops the start (exit 2).
+  const kindFiles = await loadKindFiles(config.jobKindsDir.path, BUILTIN_KINDS, config.jobKindsDir.explicit);
   const database = await openDatabaseOf(config);
   // Imported only when asked for: OpenTelemetry's modules are not loaded at all otherwise.
   const tracing = config.otelEndpoint
@@ -116,6 +123,8 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   const unlistenSessions = await database.listen(SESSIONS_CHANNEL, (change) => users.sessionsChangedElsewhere(change || undefined));
   const pool = new WorkerPool({
     size: config.workers,
+    // Kind files run in the workers: their entry point can import them (the kernels' own is lighter).
+    workerUrl: kindFiles.length ? new URL('./kinds/worker.ts', import.meta.url) : undefined,
     pipelineDepth: PIPELINE_DEPTH,
     onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
   });
@@ -126,7 +135,12 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   );
 
   // The analytics kind answers from the in-memory index: it gets the service here, not through the engine.
-  const kinds = jobKindRegistry([piJob, forecastJob, calcJobKind(config.calcChunkChars), analyticsJob(analytics), diagnosticJob]);
+  const kinds = jobKindRegistry([
+    ...builtinKinds,
+    calcKindFor(config.calcChunkChars),
+    analyticsKindFor(analytics),
+    ...kindFiles.map(engineKindOf),
+  ]);
   const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle }, clock);
   // A queue changed on another instance: read the list again.
   queues.announce = () => store.announceQueues();
@@ -191,6 +205,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     queues,
     jobs,
     pool,
+    kindFiles,
     analytics,
     calculator,
     quotes,

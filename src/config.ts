@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { resolve } from 'node:path';
 
 /** The CDC dataset shipped with jobgraph (public domain), found from this file, not the working directory. */
 export const BUNDLED_ANALYTICS_CSV = new URL('../data/brfss-nutrition-activity-obesity-2011-2021.csv.gz', import.meta.url).pathname;
@@ -17,6 +18,8 @@ export interface Config {
   adminUsername: string;
   adminPassword: string | undefined;
   workers: number;
+  /** Where the kind files are (JOB_KINDS_DIR, default ./kinds); `explicit`: set, so it must exist. See docs/kinds.md. */
+  jobKindsDir: { path: string; explicit: boolean };
   logLevel: string;
   logFile: string | undefined;
   /** LOG_FORMAT: `json` (one object a line, the default) or `pretty` (pino-pretty, for a terminal). */
@@ -45,6 +48,9 @@ export interface Config {
   maxSubscriptionsPerAddress: number;
   maxBodyBytes: number;
   maxUploadBytes: number;
+  /** DOCUMENT_CACHE_BYTES and MAX_CACHED_DOCUMENT_BYTES: see src/graphql/document-caches.ts. */
+  documentCacheBytes: number;
+  maxCachedDocumentBytes: number;
   maxDepth: number;
   maxComplexity: number;
   maxAliases: number;
@@ -200,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
+    jobKindsDir: { path: resolve(text(env, 'JOB_KINDS_DIR') ?? 'kinds'), explicit: text(env, 'JOB_KINDS_DIR') !== undefined },
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
@@ -226,6 +233,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSubscriptionsPerUser: integer(env, 'MAX_SUBSCRIPTIONS_PER_USER', 200, 0, 1_000_000),
     maxSubscriptionsPerAddress: integer(env, 'MAX_SUBSCRIPTIONS_PER_ADDRESS', 500, 0, 1_000_000),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    documentCacheBytes: integer(env, 'DOCUMENT_CACHE_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxCachedDocumentBytes: integer(env, 'MAX_CACHED_DOCUMENT_BYTES', 64 * 1024, 0, 1024 * 1024 * 1024),
     // Multipart uploads (a calc job's file) may be larger than a JSON body.
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     // GraphiQL's own introspection query is 15 levels deep.

@@ -12,6 +12,8 @@ import './calculator/graphql';
 import './analytics/graphql';
 import './quotes/graphql';
 import './relay/graphql';
+import { registerKindFiles } from './kinds/graphql';
+import type { KindFile } from './kinds/load';
 
 builder.queryType({});
 // Every mutation is for roles that may change things (not the read-only SECRETARY), unless it says otherwise
@@ -56,15 +58,21 @@ function describeConnectionCounts(schema: GraphQLSchema): void {
   }
 }
 
-let built: GraphQLSchema | undefined;
+let built: { schema: GraphQLSchema; kindFiles: string } | undefined;
 
-/** The schema, built once per process (the builder is module-global). */
-export function buildSchema(): GraphQLSchema {
+/**
+ * The schema, built once per process (the builder is module-global), with the types of the kind files (JOB_KINDS_DIR):
+ * one process serves one set of kind files.
+ */
+export function buildSchema(kindFiles: readonly KindFile[] = []): GraphQLSchema {
+  const files = kindFiles.map(({ file }) => file).join('\n');
+  if (built && built.kindFiles !== files) throw new Error(`this process built its schema with other kind files (${built.kindFiles || 'none'})`);
   if (!built) {
+    registerKindFiles(kindFiles);
     const schema = builder.toSchema({ sortSchema: true });
     assertEveryFieldHasAuthRule(schema);
     describeConnectionCounts(schema);
-    built = schema;
+    built = { schema, kindFiles: files };
   }
-  return built;
+  return built.schema;
 }

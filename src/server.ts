@@ -47,7 +47,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   await closingAppOnFailure(app, () => app.jobs.start());
 
-  const transport = createHttpTransport(app, { clock, probes: options.probes });
+  // Builds the schema: a kind file's type GraphQL cannot express stops the start here.
+  const transport = await closingAppOnFailure(app, async () => createHttpTransport(app, { clock, probes: options.probes }));
   // A busy port throws here.
   const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({
       port: config.port,

@@ -64,6 +64,11 @@ const COMPOSITION_ROOT = ['app.ts', 'server.ts', 'main.ts'];
 
 const RULES: Rule[] = [
   {
+    name: 'the package entry ("jobgraph": src/kinds/public.ts, define.ts) imports only itself and zod: a kind file loads it in every worker',
+    appliesTo: (file) => file === 'kinds/public.ts' || file === 'kinds/define.ts',
+    refuses: ({ target, specifier }) => (target === null ? specifier !== 'zod' : target !== 'kinds/define.ts'),
+  },
+  {
     name: 'the job engine (src/jobs/) imports no domain: domains register their kinds in src/app.ts',
     appliesTo: (file) => folderOf(file) === 'jobs' && file.includes('/'),
     refuses: ({ target }) => inFolder(target, ...DOMAINS),
@@ -221,6 +226,7 @@ describe('import directions', () => {
       ['pool/pool.ts', "import { calcJob } from '../calculator/job';"],
       ['relay/graphql.ts', "import type { Db } from '../db/client';"],
       ['queues/graphql.ts', "import type { WorkerPool } from '../pool/pool';"],
+      ['kinds/define.ts', "import type { JobKinds } from '../jobs/kind';"],
     ];
     for (const [file, text] of offenders) expect({ file, problems: violationsOf(importsOf(file, text)).length }).toEqual({ file, problems: 1 });
     // And what is allowed stays allowed.

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCalcCli } from '../src/calculator/cli';
-import { chunkLines, mergeOutputs } from '../src/calculator/job';
+import { chunkLines, mergeOutputs } from '../src/calculator/calc';
 import { evaluateExpression, evaluateToText, parse, splitLines, tokenize } from '../src/compute/calculator';
 import { startTestServer, subscribe, type TestServer } from './helpers/server';
 

@@ -51,6 +51,10 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
       if (url.origin !== origin && !['data:', 'blob:'].includes(url.protocol)) offsite.push(request.url());
     });
     page.on('pageerror', (error) => offsite.push(`page error: ${error.message}`));
+    // The page's Content-Security-Policy (script-src 'self') must refuse nothing the dashboard does.
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) offsite.push(`refused by the page's policy: ${message.text()}`);
+    });
     return page;
   }
 

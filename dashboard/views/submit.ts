@@ -2,11 +2,20 @@
 // and the jobs submitted from this tab, each followed live (the statuses it went through, its progress).
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, gql, gqlUpload, type Me, subscribe } from '../api';
+import { type JsonSchema, SchemaFields, schemaValues } from './schema-form';
 import { ErrorLine, html, isFinal, JOB_FIELDS, type JobRow, type JobStatus, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useTicker } from '../ui';
 
-type Kind = 'PI' | 'FORECAST' | 'CALC' | 'ANALYTICS' | 'DIAGNOSTIC';
+type BuiltinKind = 'PI' | 'FORECAST' | 'CALC' | 'ANALYTICS' | 'DIAGNOSTIC';
+/** A built-in kind, or a kind file's (JOB_KINDS_DIR: its JobKind value, its form generated from its input schema). */
+type Kind = string;
+interface KindFileInfo {
+  kind: string;
+  name: string;
+  description: string;
+  inputSchema: JsonSchema;
+}
 /** The field of JobSubmission (bulk) and the single-submit mutation of each kind. */
-const KINDS: Record<Kind, { field: string | null; mutation: string; inputType: string; label: string }> = {
+const KINDS: Record<BuiltinKind, { field: string | null; mutation: string; inputType: string; label: string }> = {
   PI: { field: 'pi', mutation: 'submitPiJob', inputType: 'PiJobInput', label: 'π (Monte Carlo)' },
   FORECAST: { field: 'forecast', mutation: 'submitForecastJob', inputType: 'ForecastJobInput', label: 'Forecast' },
   CALC: { field: 'calc', mutation: 'submitCalcJob', inputType: 'CalcJobInput', label: 'Calculator' },
@@ -57,8 +66,9 @@ function useSubmitted(): Submitted[] {
 const numberOf = (data: FormData, name: string) => (data.get(name) === '' || data.get(name) === null ? undefined : Number(data.get(name)));
 const textOf = (data: FormData, name: string) => (data.get(name) ? String(data.get(name)) : undefined);
 
-function inputOf(kind: Kind, data: FormData): Record<string, unknown> {
+function inputOf(kind: Kind, data: FormData, file?: KindFileInfo): Record<string, unknown> {
   const options = { queue: textOf(data, 'queue'), priority: numberOf(data, 'priority'), maxAttempts: numberOf(data, 'maxAttempts'), timeoutSeconds: numberOf(data, 'timeoutSeconds') };
+  if (file) return { ...options, ...schemaValues(file.inputSchema, data) };
   switch (kind) {
     case 'PI':
       return { ...options, simulations: numberOf(data, 'simulations'), concurrency: numberOf(data, 'concurrency'), seed: numberOf(data, 'seed') };
@@ -74,6 +84,8 @@ function inputOf(kind: Kind, data: FormData): Record<string, unknown> {
       return { ...options, query: data.get('query'), question: data.get('question'), state: textOf(data, 'state'), yearFrom: numberOf(data, 'yearFrom'), yearTo: numberOf(data, 'yearTo') };
     case 'DIAGNOSTIC':
       return { ...options, behavior: data.get('behavior'), durationMs: numberOf(data, 'durationMs') };
+    default:
+      return options;
   }
 }
 
@@ -90,12 +102,15 @@ export function SubmitView({ me }: { me: Me }) {
     [kind],
   );
 
+  const kindFiles = usePolled(() => gql<{ jobKinds: KindFileInfo[] }>('{ jobKinds { kind name description inputSchema } }'), 0);
+  const kindFile = kindFiles.data?.jobKinds.find((info) => info.kind === kind);
+
   const submit = async (event: Event) => {
     event.preventDefault();
     const data = new FormData(event.target as HTMLFormElement);
-    const input = inputOf(kind, data);
+    const input = inputOf(kind, data, kindFile);
     const count = Math.max(1, numberOf(data, 'count') ?? 1);
-    const { field, mutation, inputType } = KINDS[kind];
+    const { field, mutation, inputType } = kindFile ? { field: kindFile.name, mutation: '', inputType: '' } : KINDS[kind as BuiltinKind];
     const file = kind === 'CALC' ? (data.get('file') as File | null) : null;
     setBusy(true);
     setError(null);
@@ -107,7 +122,7 @@ export function SubmitView({ me }: { me: Me }) {
         setUpload(0);
         const query = `mutation($input: CalcJobInput!) { submitCalcJob(input: $input) { ${JOB_FIELDS} } }`;
         created = [(await gqlUpload<{ submitCalcJob: JobRow }>(query, { input: { ...input, expressions: undefined, file: null } }, 'variables.input.file', file, setUpload)).submitCalcJob];
-      } else if (count > 1) {
+      } else if (count > 1 || kindFile) {
         const query = `mutation($jobs: [JobSubmission!]!) { submitJobs(jobs: $jobs) { ${JOB_FIELDS} } }`;
         created = (await gql<{ submitJobs: JobRow[] }>(query, { jobs: Array.from({ length: count }, () => ({ [field!]: input })) })).submitJobs;
       } else {
@@ -121,14 +136,17 @@ export function SubmitView({ me }: { me: Me }) {
     }
   };
 
-  const kinds = (Object.keys(KINDS) as Kind[]).filter((k) => k !== 'DIAGNOSTIC' || me.role === 'ADMIN');
+  const builtins = (Object.keys(KINDS) as BuiltinKind[]).filter((k) => k !== 'DIAGNOSTIC' || me.role === 'ADMIN');
+  const labelOf = (k: Kind) => KINDS[k as BuiltinKind]?.label ?? kindFiles.data?.jobKinds.find((info) => info.kind === k)?.name ?? k;
+  const kinds: Kind[] = [...builtins, ...(kindFiles.data?.jobKinds ?? []).map((info) => info.kind)];
   const questions = analytics.data?.analytics.questions ?? [];
   return html`<section class="submit">
     <h2>Submit jobs</h2>
     <div class="tabs" role="tablist">
-      ${kinds.map((k) => html`<button role="tab" aria-selected=${k === kind} class=${k === kind ? 'active' : ''} data-kind=${k} onClick=${() => setKind(k)}>${KINDS[k].label}</button>`)}
+      ${kinds.map((k) => html`<button role="tab" aria-selected=${k === kind} class=${k === kind ? 'active' : ''} data-kind=${k} onClick=${() => setKind(k)}>${labelOf(k)}</button>`)}
     </div>
     <form class="card grid" onSubmit=${submit} key=${kind}>
+      ${kindFile ? html`<p class="wide">${kindFile.description}</p><${SchemaFields} schema=${kindFile.inputSchema} />` : null}
       ${kind === 'PI'
         ? html`<label>Simulations <input name="simulations" type="number" min="1" defaultValue="100000000" required /></label>
             <label>Concurrency <input name="concurrency" type="number" min="1" max="64" defaultValue="2" /></label>

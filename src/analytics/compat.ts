@@ -10,7 +10,7 @@ import { DomainError, HTTP_STATUS_OF } from '../errors';
 import { refuse, type RestRequest, reply } from '../rest';
 import { authenticateRequest } from '../users/auth';
 import type { AuthUser } from '../users/service';
-import type { AnalyticsResult } from './job';
+import type { AnalyticsResult } from './analytics';
 import type { AnalyticsQuery } from './service';
 
 const ROUTES: Record<string, AnalyticsQuery> = {

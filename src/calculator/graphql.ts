@@ -2,11 +2,11 @@ import { builder } from '../graphql/builder';
 import type { GraphQLContext } from '../graphql/context';
 import { batchLoader } from '../graphql/loader';
 import { jobOfResult, jobOptions, JobType, optionsOf, registerJobResult, registerJobSubmission } from '../jobs/graphql';
-import { calcJob, type CalcResult } from './job';
+import { calcKind, type CalcResult } from './calc';
 import { calcJobSource, MAX_EVALUATE_EXPRESSIONS, resultPage } from './service';
 
 /** The inputs of the calc jobs whose results a request shows, in one read (a list of jobs is not N reads). */
-const calcInputOf = batchLoader((ctx: GraphQLContext, ids: number[]) => ctx.jobs.inputsOf(calcJob, ids));
+const calcInputOf = batchLoader((ctx: GraphQLContext, ids: number[]) => ctx.jobs.inputsOf(calcKind, ids));
 
 const EvaluationType = builder.simpleObject('Evaluation', {
   description: 'One expression and its value, or why it has none.',

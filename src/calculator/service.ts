@@ -3,7 +3,7 @@ import { type BatchResult, evaluateBatch } from '../compute/calculator';
 import { parseInput } from '../input';
 import { badInput } from '../errors';
 import type { WorkerPool } from '../pool/pool';
-import type { CalcInput, CalcResult } from './job';
+import type { CalcInput, CalcResult } from './calc';
 
 /** `evaluate` answers at once, so it takes small batches; bigger ones are jobs. */
 export const MAX_EVALUATE_EXPRESSIONS = 10_000;

@@ -1,7 +1,7 @@
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { builder, describedValues } from '../graphql/builder';
 import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
-import { diagnosticBatch } from './job';
+import { diagnosticBatch } from './diagnostic';
 
 const DiagnosticBehaviorEnum = builder.enumType('DiagnosticBehavior', {
   description: 'What a diagnostic job’s task does on its worker.',

@@ -18,6 +18,8 @@ import {
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { ErrorCode } from '../errors';
+import { isVariableValueError } from './errors';
 
 /** Root fields whose queries compile. */
 const COMPILED_ROOT_FIELDS: ReadonlySet<string> = new Set(['analytics', '__typename']);
@@ -92,6 +94,10 @@ function fieldAt(document: DocumentNode, operation: OperationDefinitionNode, pat
 function withNodes(document: DocumentNode, operationName: string | null | undefined, errors: readonly GraphQLError[]): GraphQLError[] {
   const operation = getOperationAST(document, operationName ?? null);
   return errors.map((error) => {
+    // A variable graphql-jit could not coerce (no path, no code): the client's mistake, as the interpreter says it.
+    if (isVariableValueError(error) && !error.extensions?.code) {
+      return new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } });
+    }
     if (error.nodes?.length || !error.path || !operation) return error;
     const node = fieldAt(document, operation, error.path);
     if (!node) return error;

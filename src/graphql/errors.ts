@@ -66,7 +66,13 @@ export function useRequestParseErrors(): Plugin {
         try {
           return await requestParser(request);
         } catch (error) {
-          const message = error instanceof GraphQLError ? error.message : 'the request body could not be read as a GraphQL request';
+          // A value that is not JSON (a form's `variables`, a multipart `map`) says so; anything else is the body's shape.
+          const message =
+            error instanceof GraphQLError
+              ? error.message
+              : error instanceof SyntaxError
+                ? `a value of the request is not valid JSON (${error.message.slice(0, 200)})`
+                : 'the request body could not be read as a GraphQL request';
           const code = (error instanceof GraphQLError && (error.extensions.code as ErrorCode | undefined)) || ErrorCode.BAD_USER_INPUT;
           const status = (error instanceof GraphQLError && (error.extensions.http as { status?: number } | undefined)?.status) || 400;
           throw requestError(code, message, status);
@@ -109,34 +115,53 @@ export function requestError(code: ErrorCode, message: string, status: number, d
 export const requestErrorFor = (error: DomainError) => requestError(error.code, error.message, HTTP_STATUS_OF[error.code], error.details);
 
 /**
+ * A variable's value that execution could not coerce (`Variable "$id" got invalid value …`): the one request's
+ * mistake, BAD_USER_INPUT, whichever executor (graphql-js, graphql-jit) reported it.
+ */
+export const isVariableValueError = (error: GraphQLError) => !error.path && error.message.startsWith('Variable "$');
+
+/**
  * Yoga's maskError: our DomainErrors keep their message and code; GraphQL's own errors (syntax, validation,
  * coercion) pass through; anything else is logged with the request id and masked for the client.
  */
 export function createErrorMasker(log: Logger) {
-  return (error: unknown): GraphQLError => {
-    const graphQLError = error instanceof GraphQLError ? error : undefined;
-    const original = graphQLError?.originalError ?? (graphQLError ? undefined : error);
-    if (original instanceof DomainError) return graphQLErrorFor(original, graphQLError);
-    if (graphQLError && (!original || original instanceof GraphQLError)) {
-      const own = original instanceof GraphQLError && !graphQLError.extensions.code ? original : graphQLError;
-      // GraphQL's own errors (coercion, relay arguments like a bad cursor) are the client's mistakes: say so.
-      // Yoga's request-level refusals (BAD_REQUEST: a body that is not JSON, an unsupported method, batching;
-      // OPERATION_RESOLUTION_FAILURE: no such operation name) are the client's mistakes; the API promises its own codes.
-      const code = own.extensions.code;
-      if (typeof code === 'string' && (CONTRACT_CODES.has(code) || code.startsWith('GRAPHQL_'))) return own;
-      return withCode(own, ErrorCode.BAD_USER_INPUT, graphQLError);
-    }
+  const masked = (error: unknown, graphQLError: GraphQLError | undefined, original: unknown): GraphQLError => {
     const requestId = currentRequestId();
     const outage = databaseOutage(original);
     if (outage) {
       log.warn({ err: (original as Error)?.message, requestId, path: graphQLError?.path }, 'database unavailable');
       return graphQLErrorFor(outage, graphQLError);
     }
-    log.error({ err: original, requestId, path: graphQLError?.path }, 'unexpected error');
+    log.error({ err: original ?? error, requestId, path: graphQLError?.path }, 'unexpected error');
     return new GraphQLError('Unexpected error.', {
       nodes: graphQLError?.nodes,
       path: graphQLError?.path,
       extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
     });
+  };
+  const mask = (error: unknown): GraphQLError => {
+    const graphQLError = error instanceof GraphQLError ? error : undefined;
+    const original = graphQLError?.originalError ?? (graphQLError ? undefined : error);
+    if (original instanceof DomainError) return graphQLErrorFor(original, graphQLError);
+    if (graphQLError && (!original || original instanceof GraphQLError)) {
+      // A variable that does not coerce keeps graphql-js's outer words, which name the variable.
+      const own = original instanceof GraphQLError && !graphQLError.extensions?.code && !isVariableValueError(graphQLError) ? original : graphQLError;
+      // GraphQL's own errors (coercion, relay arguments like a bad cursor) are the client's mistakes: say so.
+      // Yoga's request-level refusals (BAD_REQUEST: a body that is not JSON, an unsupported method, batching;
+      // OPERATION_RESOLUTION_FAILURE: no such operation name) are the client's mistakes; the API promises its own codes.
+      const code = own.extensions?.code;
+      if (typeof code === 'string' && (CONTRACT_CODES.has(code) || code.startsWith('GRAPHQL_'))) return own;
+      return withCode(own, ErrorCode.BAD_USER_INPUT, graphQLError);
+    }
+    return masked(error, graphQLError, original);
+  };
+  // The masker is the last word on an error: should reading one fail (a library's error of an odd shape), the client
+  // still gets a masked answer, never a 500 from the masker itself.
+  return (error: unknown): GraphQLError => {
+    try {
+      return mask(error);
+    } catch (failure) {
+      return masked(failure, undefined, error);
+    }
   };
 }

@@ -4,7 +4,9 @@ import {
   type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLSchema,
+  getVariableValues,
   Kind,
+  type OperationDefinitionNode,
   type SelectionSetNode,
   TypeInfo,
   type ValidationContext,
@@ -153,6 +155,34 @@ export function costReadsVariables(schema: GraphQLSchema, document: DocumentNode
 }
 
 /**
+ * The cost rule without its verdicts on the variables' values: a value that does not coerce is the one request's
+ * mistake, which execution reports to that request alone (BAD_USER_INPUT), never a validation error that a cache
+ * keeps for the document. `variables` null: the cost does not read them, and the rule sees the operation without
+ * its variable definitions (nothing to coerce). Otherwise an operation whose variables do not coerce is not measured
+ * here — execution refuses those same variables before anything runs.
+ */
+function variableSafeCostRule(rule: ValidationRule, variables: Record<string, unknown> | null): ValidationRule {
+  return (context: ValidationContext) => {
+    const visitor = rule(context) as { OperationDefinition?: { enter?: (node: OperationDefinitionNode) => void; leave?: (node: OperationDefinitionNode) => void } };
+    const inner = visitor.OperationDefinition;
+    if (!inner?.enter) return visitor as ReturnType<ValidationRule>;
+    let skipped = false;
+    return {
+      ...visitor,
+      OperationDefinition: {
+        enter(node: OperationDefinitionNode) {
+          skipped = variables !== null && 'errors' in getVariableValues(context.getSchema(), node.variableDefinitions ?? [], variables);
+          if (!skipped) inner.enter!(variables === null ? { ...node, variableDefinitions: [] } : node);
+        },
+        leave(node: OperationDefinitionNode) {
+          if (!skipped) inner.leave?.(node);
+        },
+      },
+    } as ReturnType<ValidationRule>;
+  };
+}
+
+/**
  * Depth, cost and alias limits checked during validation, so an over-limit query is a 400 with a code
  * before any resolver runs. Cost comes from Pothos' complexity plugin (fields 1, lists ×10 by default).
  */
@@ -187,21 +217,27 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       const params = (context as { params?: { variables?: Record<string, unknown>; operationName?: string } }).params;
       addValidationRule(maxAliasesRule(limits.maxAliases));
       addValidationRule(maxDepthRule(limits.maxDepth));
-      const complexityRule = createComplexityRule({
-        context: context as object,
-        variableValues: params?.variables ?? {},
-        operationName: params?.operationName ?? undefined,
-        validate: (measured, report) => {
-          if (measured.complexity > limits.maxComplexity) {
-            report(limitError(`query cost ${measured.complexity} exceeds the limit of ${limits.maxComplexity}`, 'complexity'));
-          }
-        },
-      });
-      // Yoga caches validation per document and per the rules' names. A query's cost may depend on its variables
-      // (`first:`), so then the cost rule's name carries them: same document and variables → cached result.
-      // Otherwise one name for all, so new variables (a first ask of each analytics year range) skip validation.
-      const variables = costReadsVariables(schema, documentAST) ? (params?.variables ?? null) : 'any';
-      const variablesKey = Bun.hash(JSON.stringify([variables, params?.operationName ?? null])).toString(36);
+      // The cost rule measures with the request's variables only where the cost reads them (a connection's `first:`);
+      // otherwise it sees the operation without its variable definitions, so its verdict holds for any variables.
+      const readsVariables = costReadsVariables(schema, documentAST);
+      const variables = readsVariables ? (params?.variables ?? {}) : {};
+      const complexityRule = variableSafeCostRule(
+        createComplexityRule({
+          context: context as object,
+          variableValues: variables,
+          operationName: params?.operationName ?? undefined,
+          validate: (measured, report) => {
+            if (measured.complexity > limits.maxComplexity) {
+              report(limitError(`query cost ${measured.complexity} exceeds the limit of ${limits.maxComplexity}`, 'complexity'));
+            }
+          },
+        }),
+        readsVariables ? variables : null,
+      );
+      // Yoga caches validation per document and per the rules' names. A cost that reads the variables makes the cost
+      // rule's name carry them: same document and variables → cached result. Otherwise one name for all, so new
+      // variables (a first ask of each analytics year range) skip validation.
+      const variablesKey = Bun.hash(JSON.stringify([readsVariables ? variables : 'any', params?.operationName ?? null])).toString(36);
       Object.defineProperty(complexityRule, 'name', { value: `complexity_${variablesKey}` });
       addValidationRule(complexityRule);
       return ({ result, setResult }) => {

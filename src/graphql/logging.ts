@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { type Authentication, type AuthUser, authenticateRequest, settledAuthentication, type UsersService } from '../services';
 import type { GraphQLContext } from './context';
+import { isVariableValueError } from './errors';
 
 /** Where each finished operation's measure goes too (src/http/metrics.ts), so one hook serves the log and metrics. */
 export interface OperationMetrics {
@@ -15,13 +16,14 @@ export interface OperationMetrics {
 type ExecutionResultLike = { errors?: readonly GraphQLError[] };
 
 /** A code per error; execution results are logged before masking, so a domain error's code sits on its original error. */
-const codeOf = (error: GraphQLError) => String(error.extensions?.code ?? (error.originalError as { code?: string })?.code ?? 'INTERNAL_SERVER_ERROR');
+const codeOf = (error: GraphQLError) =>
+  String(error.extensions?.code ?? (error.originalError as { code?: string })?.code ?? (isVariableValueError(error) ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR'));
 
 function summarize(result: unknown) {
   const errors = (result as ExecutionResultLike | undefined)?.errors ?? [];
   const codes = [...new Set(errors.map(codeOf))];
   // The messages the client was told (an unexpected error's own message stays with its 'unexpected error' line).
-  const messages = errors.filter((error) => codeOf(error) !== 'INTERNAL_SERVER_ERROR').map((error) => error.message);
+  const messages = errors.filter((error) => codeOf(error) !== 'INTERNAL_SERVER_ERROR').map((error) => withoutEchoedValue(error.message));
   return { outcome: errors.length ? ('error' as const) : ('ok' as const), errorCodes: codes.length ? codes : undefined, errors: messages.length ? messages : undefined };
 }
 
@@ -41,7 +43,10 @@ export const isRefusalLogged = (request: Request) => refusalLogged.has(request);
  * non string value: 12345678"): a password sent as a number must not reach the log. The client's answer keeps it.
  */
 export const withoutEchoedValue = (message: string) =>
-  message.replace(/(cannot represent [^:]*value): [\s\S]*$/, '$1: (value not logged)').replace(/(Expected value of type [^,]*), found [\s\S]*$/, '$1, found (value not logged)');
+  message
+    .replace(/^(Variable "\$[^"]*" got invalid value) [\s\S]*$/, '$1 (value not logged)')
+    .replace(/(cannot represent [^:]*value): [\s\S]*$/, '$1: (value not logged)')
+    .replace(/(Expected value of type [^,]*), found [\s\S]*$/, '$1, found (value not logged)');
 
 /**
  * One log line per operation (name, type, duration, user, outcome) and one per rejected document or input, with

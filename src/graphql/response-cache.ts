@@ -12,6 +12,7 @@ import type { Clock } from '../clock';
 import type { RedisLink } from '../redis';
 import { authenticateRequest, type Services } from '../services';
 import type { GraphQLContext } from './context';
+import { DocumentCaches, type DocumentCacheLimits } from './document-caches';
 
 /**
  * The root fields whose answers may be reused, and for how long at most. Any other root field (`me`, `jobs`, the
@@ -117,7 +118,11 @@ function sharedThrough(link: RedisLink, local: Cache, now: () => number): Cache 
 }
 
 /** `clock`: only tests pass one; without it the in-memory cache's own TTLs are the only ones. */
-export function createResponseCache(app: Pick<Services, 'users'> & { redis: RedisLink | null }, clock?: Clock) {
+export function createResponseCache(
+  app: Pick<Services, 'users'> & { redis: RedisLink | null; config: DocumentCacheLimits },
+  clock?: Clock,
+  documentCaches = new DocumentCaches(app.config),
+) {
   const local = clock ? expiringOn(clock, createInMemoryCache()) : createInMemoryCache();
   const cache = app.redis ? sharedThrough(app.redis, local, () => (clock ?? Date).now()) : local;
   const serialized = new WeakMap<object, string>();
@@ -136,16 +141,12 @@ export function createResponseCache(app: Pick<Services, 'users'> & { redis: Redi
 
   /**
    * Documents (by their text, and operation name) whose answers are never kept (`me`, a mutation…), so a request
-   * for one skips the key and the lookup before Yoga. Bounded: cleared when full, which only costs lookups again.
+   * for one skips the key and the lookup before Yoga. Bounded by bytes: forgetting one only costs lookups again.
    */
-  const neverCached = new Map<string, Set<string | null>>();
-  const NEVER_CACHED_DOCUMENTS = 1000;
+  const neverCached = documentCaches.create<Set<string | null>>('never cached');
   const rememberNeverCached = (query: string, operationName: string | null) => {
     let operations = neverCached.get(query);
-    if (!operations) {
-      if (neverCached.size >= NEVER_CACHED_DOCUMENTS) neverCached.clear();
-      neverCached.set(query, (operations = new Set()));
-    }
+    if (!operations) neverCached.set(query, (operations = new Set()));
     operations.add(operationName);
   };
 
@@ -184,10 +185,15 @@ export function createResponseCache(app: Pick<Services, 'users'> & { redis: Redi
 
   /**
    * A cached answer for this JSON POST, if there is one (same session, document, variables and operation name).
-   * `params` is the body the server parsed and checked (operationParamsProblem); on a miss Yoga takes it as it is
+   * `params` is the body the server parsed and checked (operationParamsProblem), and the request passed the gates of
+   * an answer without Yoga (src/http/direct-answers.ts, which give `answerType`); on a miss Yoga takes it as it is
    * (`usePreParsedBody`).
    */
-  async function serveFromCache(request: Request, params: { query: string; variables?: unknown; operationName?: unknown }): Promise<Response | undefined> {
+  async function serveFromCache(
+    request: Request,
+    params: { query: string; variables?: unknown; operationName?: unknown },
+    answerType: 'application/json' | 'application/graphql-response+json',
+  ): Promise<Response | undefined> {
     const operationName = typeof params.operationName === 'string' ? params.operationName : null;
     if (neverCached.get(params.query)?.has(operationName)) return undefined;
     const { user } = await authenticateRequest(app.users, request);
@@ -206,9 +212,7 @@ export function createResponseCache(app: Pick<Services, 'users'> & { redis: Redi
       const { extensions: _extensions, ...result } = cached as { extensions?: unknown };
       serialized.set(cached, (json = JSON.stringify(result)));
     }
-    const accept = request.headers.get('accept') ?? '';
-    const type = accept.includes('application/graphql-response+json') && !accept.includes('application/json') ? 'application/graphql-response+json' : 'application/json';
-    return new Response(json, { headers: { 'content-type': `${type}; charset=utf-8` } });
+    return new Response(json, { headers: { 'content-type': `${answerType}; charset=utf-8` } });
   }
 
   return { plugin, serveFromCache };

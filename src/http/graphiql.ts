@@ -1,6 +1,6 @@
 // GraphiQL as jobgraph serves it: bundled (no CDN), opening on example operations of every domain, login first.
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { compressAsset, REVALIDATE, type StaticAsset } from './static-assets';
+import { compressAsset, IMMUTABLE, REVALIDATE, type StaticAsset } from './static-assets';
 
 /**
  * What a new visitor sees in the editor (a `?query=` in the URL, or a document GraphiQL kept, wins). One document of
@@ -45,10 +45,46 @@ subscription Logins { loginEvents { username success reason address at } }
 
 export const GRAPHIQL_OPTIONS = { title: 'jobgraph', subscriptionsProtocol: 'WS' as const, defaultQuery: GRAPHIQL_EXAMPLES };
 
-let page: string | undefined;
-/** Rendered once per process: it is 9 MB of HTML with GraphiQL and its editor inlined. */
-export const graphiqlHtml = () => (page ??= renderGraphiQL(GRAPHIQL_OPTIONS));
+/** Where GraphiQL's scripts are served: the page loads them as files, so its CSP allows no inline script. */
+export const GRAPHIQL_ASSET_PREFIX = '/graphiql/';
+
+interface RenderedGraphiQL {
+  html: string;
+  /** Each script the renderer inlined, by its file name under GRAPHIQL_ASSET_PREFIX (named by its hash). */
+  scripts: Map<string, string>;
+}
+
+let rendered: RenderedGraphiQL | undefined;
+/**
+ * Rendered once per process: Yoga's renderer inlines GraphiQL (about 8 MB of script) in the page; each inline script
+ * becomes a file the page loads instead, so `script-src 'self'` holds (see PAGE_CSP in static-assets.ts).
+ */
+function render(): RenderedGraphiQL {
+  const scripts = new Map<string, string>();
+  // An HTML parser ends a script at its first `</script>`; the renderer escapes the ones inside strings (`<\/script>`).
+  const html = renderGraphiQL(GRAPHIQL_OPTIONS).replace(/<script>([\s\S]*?)<\/script>/g, (_tag, body: string) => {
+    const name = `${Bun.hash(body).toString(36)}.js`;
+    scripts.set(name, body);
+    return `<script src="${GRAPHIQL_ASSET_PREFIX}${name}"></script>`;
+  });
+  return { html, scripts };
+}
+
+export const graphiqlHtml = () => (rendered ??= render()).html;
 
 let asset: Promise<StaticAsset> | undefined;
 /** The page compressed; started by the first server of the process and shared by every later one. */
 export const graphiqlAsset = () => (asset ??= compressAsset(new TextEncoder().encode(graphiqlHtml()), 'text/html; charset=utf-8', REVALIDATE));
+
+const scriptAssets = new Map<string, Promise<StaticAsset>>();
+/** One of the page's scripts, compressed once (its name is its hash: cached for good); undefined for another name. */
+export function graphiqlScript(name: string): Promise<StaticAsset> | undefined {
+  const body = (rendered ??= render()).scripts.get(name);
+  if (body === undefined) return undefined;
+  let script = scriptAssets.get(name);
+  if (!script) scriptAssets.set(name, (script = compressAsset(new TextEncoder().encode(body), 'text/javascript; charset=utf-8', IMMUTABLE)));
+  return script;
+}
+
+/** Every script of the page compressed, with the page (at start, in the background). */
+export const graphiqlAssets = () => Promise.all([graphiqlAsset(), ...[...(rendered ??= render()).scripts.keys()].map((name) => graphiqlScript(name)!)]);

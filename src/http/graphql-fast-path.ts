@@ -12,53 +12,20 @@ import { costReadsVariables } from '../graphql/limits';
 import { VALIDATION_PROBE } from '../graphql/logging';
 import type { UsersService } from '../users/service';
 import { authenticateRequest } from '../users/auth';
+import type { DocumentCaches } from '../graphql/document-caches';
+import type { DirectAnswerType } from './direct-answers';
 import type { GraphQLHandler, TransportContext } from './graphql-handler';
-
-/** Documents remembered per schema (bounded, least recently used dropped first). */
-const KNOWN_DOCUMENTS = 1000;
 
 /** A document seen before: its parse, and which of its operations passed validation whatever the variables. */
 interface KnownDocument {
+  schema: GraphQLSchema;
   document: DocumentNode;
   operations: Map<string | null, OperationDefinitionNode>;
   /** Operation names whose validation (limits included) passed and does not depend on the variables. */
   validForAnyVariables: Set<string | null>;
 }
 
-/** A Map kept in recency order: a hit moves to the end, the oldest entry leaves when full. */
-class BoundedLru<K, V> {
-  private readonly entries = new Map<K, V>();
-  constructor(private readonly max: number) {}
-  get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
-  }
-  set(key: K, value: V): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as K);
-    this.entries.set(key, value);
-  }
-}
-
-const PARAM_KEYS = new Set(['query', 'variables', 'operationName', 'extensions']);
 const fetchApi = { Response } as unknown as Parameters<typeof processRegularResult>[1];
-
-/** The media type Yoga would answer this Accept with, when it is one of the plain ones; otherwise Yoga decides. */
-function plainAnswerType(accept: string | null): 'application/json' | 'application/graphql-response+json' | null {
-  if (accept === null || accept === '*/*' || accept === 'application/json') return 'application/json';
-  if (accept === 'application/graphql-response+json') return 'application/graphql-response+json';
-  return null;
-}
-
-/** Whether a Content-Type's media type (before any parameter) is application/json. */
-function isJsonContentType(contentType: string | null): boolean {
-  const semicolon = contentType?.indexOf(';') ?? -1;
-  return (semicolon === -1 ? contentType : contentType!.slice(0, semicolon))?.trim().toLowerCase() === 'application/json';
-}
 
 export interface OperationParams {
   query: string;
@@ -66,36 +33,30 @@ export interface OperationParams {
   operationName?: string | null;
 }
 
-export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersService, 'authenticate'>) {
-  const knownBySchema = new WeakMap<GraphQLSchema, BoundedLru<string, KnownDocument>>();
+export function createGraphQLFastPath(yoga: GraphQLHandler, users: Pick<UsersService, 'authenticate'>, documentCaches: DocumentCaches) {
+  // By text, bounded by bytes (DOCUMENT_CACHE_BYTES); an entry names its schema, so a new schema starts afresh.
+  const known = documentCaches.create<KnownDocument>('fast path');
 
   /**
-   * The answer to a JSON POST whose parameters passed operationParamsProblem, or undefined when Yoga must answer it.
-   * `serverContext` is what yoga.fetch would have been given.
+   * The answer to a JSON POST whose parameters passed operationParamsProblem and whose headers passed the direct
+   * answer's gates (direct-answers.ts), or undefined when Yoga must answer it. `serverContext` is what yoga.fetch
+   * would have been given.
    */
-  async function execute(request: Request, params: OperationParams, serverContext: TransportContext): Promise<Response | undefined> {
-    if (request.headers.has('origin')) return undefined;
-    // Exactly JSON: a "simple" type that merely mentions it (`text/plain;application/json`) is CSRF prevention's.
-    if (!isJsonContentType(request.headers.get('content-type'))) return undefined;
-    const answerType = plainAnswerType(request.headers.get('accept'));
-    if (!answerType) return undefined;
-    for (const key in params) if (!PARAM_KEYS.has(key)) return undefined;
+  async function execute(request: Request, params: OperationParams, serverContext: TransportContext, answerType: DirectAnswerType): Promise<Response | undefined> {
     // A refused token is Yoga's to answer (a 401 from the context factory).
     if ((await authenticateRequest(users, request)).failure) return undefined;
 
     const enveloped = yoga.getEnveloped({ ...serverContext, request, params, [VALIDATION_PROBE]: true } as never);
     const { schema } = enveloped;
-    let known = knownBySchema.get(schema);
-    if (!known) knownBySchema.set(schema, (known = new BoundedLru(KNOWN_DOCUMENTS)));
     let entry = known.get(params.query);
-    if (!entry) {
+    if (!entry || entry.schema !== schema) {
       let document: DocumentNode;
       try {
         document = enveloped.parse(params.query);
       } catch {
         return undefined;
       }
-      entry = { document, operations: new Map(), validForAnyVariables: new Set() };
+      entry = { schema, document, operations: new Map(), validForAnyVariables: new Set() };
       known.set(params.query, entry);
     }
     const operationName = params.operationName ?? null;

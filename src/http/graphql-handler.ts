@@ -4,6 +4,7 @@ import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
 import { clientProtocolPlugins, MAX_BATCHED_OPERATIONS } from '../graphql/client-protocols';
 import { useCompiledAnalytics } from '../graphql/compiled';
+import type { DocumentCaches } from '../graphql/document-caches';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
@@ -53,11 +54,19 @@ export function graphqlPlugins(app: App, responseCache: ReturnType<typeof create
 }
 
 /** `probes`: tests only, plugins after ours that watch which hooks run. */
-export function createGraphQLHandler(app: App, responseCache: ReturnType<typeof createResponseCache>, metrics?: OperationMetrics & PhaseMetrics, probes: Plugin[] = []) {
+export function createGraphQLHandler(
+  app: App,
+  responseCache: ReturnType<typeof createResponseCache>,
+  documentCaches: DocumentCaches,
+  metrics?: OperationMetrics & PhaseMetrics,
+  probes: Plugin[] = [],
+) {
   return createYoga<TransportContext, GraphQLContext>({
-    schema: buildSchema(),
+    schema: buildSchema(app.kindFiles),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // Parsed documents (and parse errors) by text, bounded by bytes; validation results live as long as their document.
+    parserAndValidationCache: { documentCache: documentCaches.create('parse'), errorCache: documentCaches.create('parse errors') },
     // The server measures bodies itself (413 with a code, before Yoga) and may hand Yoga a body it already read.
     maxRequestBodySize: false,
     // routes.ts answers GraphiQL's page itself (compressed, cached); this is the same page, should Yoga be asked.

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { App } from '../app';
 import { JOB_KINDS } from '../db/schema';
+import type { DocumentCaches } from '../graphql/document-caches';
 import { ErrorCode } from '../errors';
 import type { GraphQLPhase } from '../graphql/phase-metrics';
 import { oldestWaitingByQueue } from '../observability/job-ages';
@@ -312,6 +313,27 @@ export function createMetrics(app: App) {
       this.set(transport?.liveOperations() ?? 0);
     },
   });
+  let documentCaches: DocumentCaches | undefined;
+  new Gauge({
+    name: 'jobgraph_document_cache_bytes',
+    help: 'Document text held by each cache keyed by it (parse, parse errors, fast path, never cached); each at most DOCUMENT_CACHE_BYTES.',
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { name, bytes } of documentCaches?.sizes() ?? []) this.set({ cache: name }, bytes);
+    },
+  });
+  new Gauge({
+    name: 'jobgraph_document_cache_entries',
+    help: 'Documents held by each cache keyed by their text.',
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { name, entries } of documentCaches?.sizes() ?? []) this.set({ cache: name }, entries);
+    },
+  });
 
   return {
     observeOperation,
@@ -326,6 +348,10 @@ export function createMetrics(app: App) {
     /** The transport's gauges, once it is built (it is built after Yoga, which needs the observer above). */
     watchTransport(gauges: TransportGauges) {
       transport = gauges;
+    },
+    /** The caches keyed by document text: their bytes (within DOCUMENT_CACHE_BYTES each) and entries. */
+    watchDocumentCaches(caches: DocumentCaches) {
+      documentCaches = caches;
     },
     /** GET /metrics: loopback clients, or anyone with `Authorization: Bearer <METRICS_TOKEN>`. */
     async respond(request: Request, clientAddress: string | null): Promise<Response> {

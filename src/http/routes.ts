@@ -10,6 +10,7 @@ import { databaseOutage } from '../db/outage';
 import { ErrorCode } from '../errors';
 import { clientParamsProblem, needsYoga } from '../graphql/client-protocols';
 import { isRefusalLogged } from '../graphql/logging';
+import type { DocumentCaches } from '../graphql/document-caches';
 import type { createResponseCache } from '../graphql/response-cache';
 import { handleQuoteRequest } from '../quotes/compat';
 import { handleRelayRequest, RELAY_PREFIX, RELAY_ROOT } from '../relay/compat';
@@ -19,7 +20,8 @@ import { requestScope } from '../request-context';
 import { authenticateRequest, sameAuthentication } from '../users/auth';
 import { queryStringProblem } from './body';
 import { DASHBOARD_PATH, dashboardAssets } from './dashboard';
-import { graphiqlAsset } from './graphiql';
+import { directAnswerType } from './direct-answers';
+import { GRAPHIQL_ASSET_PREFIX, graphiqlAsset, graphiqlScript } from './graphiql';
 import { createGraphQLFastPath, type OperationParams } from './graphql-fast-path';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 import { multipartProblem, readBodyWithinLimit, refuseOverRate, type RequestOrigin } from './guards';
@@ -71,6 +73,7 @@ export interface RequestPipelineParts {
   app: App;
   yoga: GraphQLHandler;
   responseCache: ReturnType<typeof createResponseCache>;
+  documentCaches: DocumentCaches;
   rateLimiter: AddressRateLimiter;
   sessionStreams: SessionStreams;
   liveOperationCaps: LiveOperationCaps;
@@ -78,10 +81,10 @@ export interface RequestPipelineParts {
 }
 
 /** Bun.serve's `fetch` and `error`: every answer carries its request id; nothing unexpected leaves unmasked. */
-export function createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
+export function createRequestHandler({ app, yoga, responseCache, documentCaches, rateLimiter, sessionStreams, liveOperationCaps, metrics }: RequestPipelineParts) {
   const { config, log } = app;
   const handleAnalyticsCompat = createAnalyticsCompat(app);
-  const fastPath = createGraphQLFastPath(yoga, app.users);
+  const fastPath = createGraphQLFastPath(yoga, app.users, documentCaches);
 
   function routeRest(route: RestRoute, rest: RestRequest): Promise<Response> {
     if (route === 'analytics') return handleAnalyticsCompat(rest);
@@ -104,11 +107,13 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     const restRoute = restRouteOf(restPath);
     const isCompat = restRoute !== null;
     const isDashboard = pathname === '/' || pathname === DASHBOARD_PATH || pathname.startsWith(`${DASHBOARD_PATH}/`);
-    if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
+    const isGraphiQLScript = pathname.startsWith(GRAPHIQL_ASSET_PREFIX);
+    if (pathname !== GRAPHQL_PATH && !isCompat && !isDashboard && !isGraphiQLScript) return errorResponse(404, ErrorCode.NOT_FOUND, `no route ${pathname}; GraphQL is at ${GRAPHQL_PATH}`);
 
     const overRate = await refuseOverRate(rateLimiter, log, origin);
     if (overRate) return restRoute ? inSourceShape(restRoute, overRate) : overRate;
     if (isDashboard) return dashboard(request, pathname);
+    if (isGraphiQLScript) return graphiqlScriptFile(request, pathname);
     // GraphiQL, as Yoga would decide to render it (a GET that accepts HTML), but precompressed and cached.
     if (pathname === GRAPHQL_PATH && shouldRenderGraphiQL(request)) return serveAsset(await graphiqlAsset(), request);
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && !isCompat) return upgrade(request, server, origin);
@@ -141,6 +146,13 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
     if ('failure' in built) return errorResponse(503, ErrorCode.UNAVAILABLE, 'the dashboard could not be built; see the server log');
     const asset = built.assets.get(pathname.slice(DASHBOARD_PATH.length) || '/');
     return asset ? serveAsset(asset, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no dashboard file ${pathname}`);
+  }
+
+  /** `/graphiql/<hash>.js`: a script of GraphiQL's page (the page itself is GET /graphql asking for HTML). */
+  async function graphiqlScriptFile(request: Request, pathname: string): Promise<Response> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return errorResponse(405, ErrorCode.BAD_USER_INPUT, `${pathname} answers GET only`, { allow: 'GET, HEAD' });
+    const script = graphiqlScript(pathname.slice(GRAPHIQL_ASSET_PREFIX.length));
+    return script ? serveAsset(await script, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no GraphiQL file ${pathname}`);
   }
 
   function upgrade(request: Request, server: Server<SocketData>, { clientAddress }: RequestOrigin): Response | undefined {
@@ -176,26 +188,33 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
           const limit = problem.extensions.limit ? { limit: problem.extensions.limit } : {};
           return logRefusal(errorResponse(400, ErrorCode.BAD_USER_INPUT, problem.message, {}, limit), request, origin);
         }
-      }
-      // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
-      if (preParsedParams !== undefined && !needsYoga(request, preParsedParams)) {
-        const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string });
-        if (cached) {
-          metrics.cachedAnswer();
-          operationAnswers.add(cached);
-          return cached;
-        }
-        const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams });
-        if (answered) {
-          operationAnswers.add(answered);
-          return answered;
+        // The gates come first: a cached answer or the fast path only for a request Yoga would answer the same way.
+        // APQ, batches, @defer/@stream and graphql-sse's own requests are Yoga's alone.
+        const answerType = needsYoga(request, preParsedParams) ? undefined : directAnswerType(request, preParsedParams as object);
+        if (answerType) {
+          // A cached answer skips Yoga altogether; otherwise Yoga takes the body as we parsed it.
+          const cached = await responseCache.serveFromCache(request, preParsedParams as { query: string }, answerType);
+          if (cached) {
+            metrics.cachedAnswer();
+            operationAnswers.add(cached);
+            return cached;
+          }
+          const answered = await fastPath.execute(request, preParsedParams as OperationParams, { ...origin, preParsedParams }, answerType);
+          if (answered) {
+            operationAnswers.add(answered);
+            return answered;
+          }
         }
       }
     }
     request = withBufferedBody(request, bytes);
     let response = await yoga.fetch(request, { ...origin, preParsedParams });
+    // Yoga answers these two with an empty body; ours say what to send instead.
     if (response.status === 406) {
       response = errorResponse(406, ErrorCode.BAD_USER_INPUT, 'the Accept header allows none of the answers this endpoint gives: application/json, application/graphql-response+json, text/event-stream, multipart/mixed');
+    } else if (response.status === 415) {
+      const sent = request.headers.get('content-type')?.slice(0, 100) || 'none';
+      response = errorResponse(415, ErrorCode.BAD_USER_INPUT, `unsupported media type (Content-Type: ${sent}): POST a GraphQL request as application/json, or multipart/form-data for an upload`);
     }
     if (isStreamingResponse(response)) return countedStream(response, request, origin, operationNameOf(url, preParsedParams));
     // GraphiQL's page is a route like any other; everything else Yoga answers went through the operation log.
@@ -275,6 +294,8 @@ export function createRequestHandler({ app, yoga, responseCache, rateLimiter, se
         try {
           response = await route(request, origin, url, server);
           response?.headers.set('x-request-id', requestId);
+          // Every answer says what it is and means it: no browser reads a relayed upstream's JSON as a page.
+          response?.headers.set('x-content-type-options', 'nosniff');
         } catch (error) {
           response = unexpected(error, requestId);
         }

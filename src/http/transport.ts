@@ -3,9 +3,10 @@
 import type { Plugin } from 'graphql-yoga';
 import type { App } from '../app';
 import type { Clock } from '../clock';
+import { DocumentCaches } from '../graphql/document-caches';
 import { createResponseCache } from '../graphql/response-cache';
 import { dashboardAssets } from './dashboard';
-import { graphiqlAsset } from './graphiql';
+import { graphiqlAssets } from './graphiql';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
 import { createMetrics } from './metrics';
@@ -19,14 +20,17 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   const { config } = app;
   // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
-  const responseCache = createResponseCache(app, options.clock);
+  // Every cache keyed by a document's text, each within the same byte budget (DOCUMENT_CACHE_BYTES).
+  const documentCaches = new DocumentCaches(config);
+  const responseCache = createResponseCache(app, options.clock, documentCaches);
   // Built and compressed now, in the background (once per process), rather than on the first visitor's request.
-  void graphiqlAsset();
+  void graphiqlAssets();
   void dashboardAssets().then((built) => {
     if ('failure' in built) app.log.error({ failure: built.failure }, 'the dashboard could not be built');
   });
   const metrics = createMetrics(app);
-  const yoga = createGraphQLHandler(app, responseCache, metrics, options.probes);
+  const yoga = createGraphQLHandler(app, responseCache, documentCaches, metrics, options.probes);
+  metrics.watchDocumentCaches(documentCaches);
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
   const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;
@@ -46,7 +50,7 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
     operationMetrics: metrics,
   });
   metrics.watchTransport({ websocketConnections: () => websocket.connections(), liveOperations: () => liveOperationCaps.stats().operations });
-  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, rateLimiter, sessionStreams, liveOperationCaps, metrics });
+  const { fetch, error } = createRequestHandler({ app, yoga, responseCache, documentCaches, rateLimiter, sessionStreams, liveOperationCaps, metrics });
   return {
     /** For Bun.serve, beside the port and host. */
     serveOptions: {

@@ -21,6 +21,11 @@ export const JobKindEnum = builder.enumType('JobKind', {
     DIAGNOSTIC: 'An admin’s test of the worker pool: succeed, sleep, throw, exit or hang (submitDiagnosticJobs → DiagnosticResult).',
   }),
 });
+/** Adds a kind from a kind file to JobKind (src/kinds/graphql.ts), before the schema is built. */
+export function registerJobKindValue(value: JobKindName, description: string): void {
+  JobKindEnum.updateConfig((config) => ({ ...config, values: { ...config.values, [value]: { value, description, pothosOptions: {} } } }));
+}
+
 export const JobStatusEnum = builder.enumType('JobStatus', {
   description: 'Where a job is in its life: QUEUED → RUNNING → SUCCEEDED, FAILED or CANCELLED (the last three are final).',
   values: describedValues(JOB_STATUSES, {
@@ -159,6 +164,8 @@ export const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
 interface SubmissionVariant {
   field: string;
   type: InputObjectRef<any, any>;
+  /** Default: the single submit's input. */
+  description?: string;
   toRequest: (input: any, ctx: SignedInContext) => Omit<JobRequest, 'options'> | Promise<Omit<JobRequest, 'options'>>;
 }
 
@@ -173,7 +180,9 @@ const JobSubmission = builder.inputType('JobSubmission', {
   description: 'One job of a bulk submission: exactly one of its fields, the input its kind’s single submit takes.',
   isOneOf: true,
   fields: (t) =>
-    Object.fromEntries(submissionVariants.map(({ field, type }) => [field, t.field({ type, description: `A ${field} job: the ${type.name} its single submit takes.` })])),
+    Object.fromEntries(
+        submissionVariants.map(({ field, type, description }) => [field, t.field({ type, description: description ?? `A ${field} job: the ${type.name} its single submit takes.` })]),
+      ),
 });
 
 const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {

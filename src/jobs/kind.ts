@@ -2,38 +2,42 @@ import type { z } from 'zod';
 import { badInput } from '../errors';
 import { fieldOf } from '../input';
 import type { WorkerPool } from '../pool/pool';
+import { type JobKindContext, kindConstantOf } from '../kinds/define';
 import type { JobKindName } from './model';
 
-/** What a kind's run gets: the pool, a cancel signal, the per-task timeout and a progress callback. */
-export interface RunContext {
+/**
+ * What a kind's run gets in the server: the public context (progress, signal, parents, jobId, attempt) and, for the
+ * built-in kinds that split their work over the pool themselves (runTasks), the pool and the per-task timeout.
+ */
+export interface RunContext extends JobKindContext {
   pool: Pick<WorkerPool, 'size' | 'run'>;
-  signal: AbortSignal;
   timeoutMs: number;
-  progress(fraction: number): void;
 }
 
 /**
- * A job kind, defined by the domain that owns it (src/<domain>/job.ts) and registered by the composition root
- * (src/app.ts): the engine knows kinds only through this.
+ * A job kind as the engine runs it: declared with defineJobKind (src/<domain>/<kind>.ts for the built-ins, a file of
+ * kinds/ for the others, see src/kinds/) and registered by the composition root (src/app.ts). Its input schema checks
+ * a submitted input once, at submission, and gives the form that is stored and run (defaults filled in); `run` gets
+ * that stored form (never parsed again); its result schema is what a result must be.
  */
 export interface JobKind<Input = unknown, Result = unknown> {
-  readonly name: JobKindName;
-  /** Checks a submitted input once, at submission, and gives the form that is stored and run (defaults filled in). */
+  readonly name: string;
+  readonly description: string;
   readonly input: z.ZodType<Input>;
-  /** The result's shape: what completeJob accepts for a pulled job, and what the kind's GraphQL type shows. */
   readonly result: z.ZodType<Result>;
-  /** Computes the result from a stored input (already checked: never parsed again), usually with runTasks. */
-  run(input: Input, context: RunContext): Promise<Result>;
+  /** Computes the result from a stored input (already checked: never parsed again); built-ins usually with runTasks. */
+  run(input: Input, context: RunContext): Result | Promise<Result>;
 }
 
 export type JobKinds = ReadonlyMap<JobKindName, JobKind<any, any>>;
 
-/** The kinds this process runs, by name. */
+/** The kinds this process runs, by their stored name (`wordCount` → `WORD_COUNT`). */
 export function jobKindRegistry(kinds: JobKind<any, any>[]): JobKinds {
   const registry = new Map<JobKindName, JobKind<any, any>>();
   for (const kind of kinds) {
-    if (registry.has(kind.name)) throw new Error(`job kind ${kind.name} is registered twice`);
-    registry.set(kind.name, kind);
+    const stored = kindConstantOf(kind.name) as JobKindName;
+    if (registry.has(stored)) throw new Error(`job kind ${kind.name} is registered twice`);
+    registry.set(stored, kind);
   }
   return registry;
 }

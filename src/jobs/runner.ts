@@ -52,6 +52,8 @@ interface ActiveJob {
 
 type Finished = { active: ActiveJob; ok: true; result: unknown } | { active: ActiveJob; ok: false; error: unknown };
 
+const NO_PARENTS: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** Exponential backoff with jitter: base·2^(attempt−1), scaled by a random factor in [0.5, 1), capped at 5 min. */
 export function retryDelayMs(attempt: number, baseMs: number, random: () => number = Math.random): number {
   const exponential = Math.min(5 * 60_000, baseMs * 2 ** Math.max(0, attempt - 1));
@@ -246,12 +248,18 @@ export class JobRunner {
       if (!kind) throw new Error(`jobs of kind ${job.kind} are not available in this version`);
       // The stored input is the checked form its kind's schema gave at submission: it runs as it is.
       const attempt = () =>
-        kind.run(input, {
-          pool: this.options.pool,
-          signal: active.controller.signal,
-          timeoutMs: job.timeoutMs,
-          progress: (fraction) => this.reportProgress(active, fraction),
-        });
+        Promise.resolve(
+          kind.run(input, {
+            pool: this.options.pool,
+            signal: active.controller.signal,
+            timeoutMs: job.timeoutMs,
+            progress: (fraction) => this.reportProgress(active, fraction),
+            jobId: String(job.id),
+            attempt: job.attempts,
+            // Flows (parents) do not exist yet: every job is on its own.
+            parents: NO_PARENTS,
+          }),
+        );
       run = (this.options.observers ?? []).reduce<() => Promise<unknown>>((inner, observer) => (observer.attempt ? () => observer.attempt!(job, inner) : inner), attempt)();
     } catch (error) {
       run = Promise.reject(error);

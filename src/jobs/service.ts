@@ -304,7 +304,8 @@ export class JobsService {
   runNow<Input, Result>(kind: JobKind<Input, Result>, raw: unknown): Promise<Result> {
     const input = parseInput(kind.input, raw);
     const timeoutMs = this.options.defaultTimeoutMs;
-    return kind.run(input, { pool: this.options.pool, signal: AbortSignal.timeout(timeoutMs), timeoutMs, progress: () => {} });
+    // Not a job: no id, one attempt, no parents.
+    return Promise.resolve(kind.run(input, { pool: this.options.pool, signal: AbortSignal.timeout(timeoutMs), timeoutMs, progress: () => {}, jobId: '', attempt: 1, parents: {} }));
   }
 
   /**

@@ -17,6 +17,11 @@ export interface TaskOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
+  /**
+   * A cancelled or timed-out task is told to abort (its AbortSignal in the worker) and given this long to stop before
+   * its worker is replaced; without, the worker is replaced at once (a kernel's tight loop never looks).
+   */
+  abortGraceMs?: number;
 }
 
 interface Task {
@@ -29,6 +34,8 @@ interface Task {
   timer?: ReturnType<typeof setTimeout>;
   slot?: Slot;
   onAbort?: () => void;
+  /** Settled already (cancelled, timed out): its worker was asked to abort it and is waited for. */
+  abandoned?: boolean;
 }
 
 interface Slot {
@@ -142,10 +149,16 @@ export class WorkerPool {
     const task = slot.inFlight.find((t) => t.id === message.taskId);
     if (!task) return;
     if (message.type === 'progress') {
-      task.options.onProgress?.(message.value);
+      if (!task.abandoned) task.options.onProgress?.(message.value);
       return;
     }
     slot.inFlight.splice(slot.inFlight.indexOf(task), 1);
+    if (task.abandoned) {
+      // It stopped within its grace: the worker is healthy and keeps its other tasks.
+      clearTimeout(task.timer);
+      this.dispatch();
+      return;
+    }
     if (message.ok) this.settle(task, undefined, message.value);
     else this.settle(task, new TaskError(message.error, !message.permanent, 'kernel'));
     this.dispatch();
@@ -155,7 +168,7 @@ export class WorkerPool {
     const slot = task.slot;
     if (!slot) return;
     this.settle(task, new TaskError(`timed out after ${task.options.timeoutMs} ms`, true, 'timeout'));
-    this.replace(slot, 'a task timed out', 'timeout', task);
+    this.stopRunning(slot, task, 'a task timed out', 'timeout');
   }
 
   private cancel(task: Task): void {
@@ -166,9 +179,18 @@ export class WorkerPool {
     } else if (task.slot && task.slot.inFlight.includes(task)) {
       const slot = task.slot;
       this.settle(task, new TaskError('cancelled', false, 'cancelled'));
-      // The only way to stop a running kernel is to stop its worker.
-      this.replace(slot, 'a running task was cancelled', 'cancelled', task);
+      this.stopRunning(slot, task, 'a running task was cancelled', 'cancelled');
     }
+  }
+
+  /** Stops a settled task its worker still holds: asked to abort within its grace, else (or then) its worker is replaced. */
+  private stopRunning(slot: Slot, task: Task, why: string, reason: TaskError['reason']): void {
+    const grace = task.options.abortGraceMs;
+    if (!grace) return this.replace(slot, why, reason, task);
+    task.abandoned = true;
+    task.slot = slot;
+    slot.worker.postMessage({ type: 'abort', taskId: task.id } satisfies ToWorker);
+    task.timer = setTimeout(() => this.replace(slot, `${why} and did not stop within ${grace} ms`, reason, task), grace);
   }
 
   /**

@@ -1,5 +1,5 @@
 /** Messages between the pool (main thread) and a worker. The pool knows task kinds only as strings. */
-export type ToWorker = { type: 'run'; taskId: number; kind: string; input: unknown };
+export type ToWorker = { type: 'run'; taskId: number; kind: string; input: unknown } | { type: 'abort'; taskId: number };
 
 export type FromWorker =
   | { type: 'progress'; taskId: number; value: number }

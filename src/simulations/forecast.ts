@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { ASSET_COUNT, type AssetForecast } from '../compute/forecast';
 import { splitSimulations } from '../compute/pi';
 import { integerIn, parseInput } from '../input';
-import { type JobKind, runTasks } from '../jobs/kind';
+import { defineJobKind } from '../kinds/define';
+import { runTasks, type RunContext } from '../jobs/kind';
 
 export const MAX_SEED = 2_147_483_647;
 const DAY_MS = 86_400_000;
@@ -83,11 +84,12 @@ export function meanForecast(forecasts: readonly { value: number }[]): number | 
 }
 
 /** Forecasts of some of the 100 synthetic assets: scattered over the workers in slices, gathered in the order asked. */
-export const forecastJob: JobKind<ForecastInput, ForecastResult> = {
-  name: 'FORECAST',
+export const forecastKind = defineJobKind({
+  name: 'forecast',
+  description: 'A seeded portfolio forecast over a date range (submitForecastJob → ForecastResult).',
   input: forecastInput,
   result: forecastResult,
-  async run(input, context) {
+  async run(input, context: RunContext): Promise<ForecastResult> {
     // Contiguous slices, as the source scattered the assets over MPI ranks.
     const slices = splitSimulations(input.assets.length, Math.min(context.pool.size, input.assets.length));
     let offset = 0;
@@ -95,4 +97,4 @@ export const forecastJob: JobKind<ForecastInput, ForecastResult> = {
     const results = await runTasks<AssetForecast[]>(context, 'forecast.assets', tasks);
     return { seed: input.seed, dateRange: input.dateRange, forecasts: results.flat() };
   },
-};
+});

@@ -1,8 +1,8 @@
 import { builder } from '../graphql/builder';
 import { jobOptions, JobType, optionsOf, registerJobResult, registerJobSubmission } from '../jobs/graphql';
 import { MAX_JOBS_PER_RUN } from '../jobs/service';
-import { type ForecastResult, forecastJob, MAX_SEED, meanForecast } from './forecast';
-import { piJob } from './pi';
+import { type ForecastResult, forecastKind, MAX_SEED, meanForecast } from './forecast';
+import { piKind } from './pi';
 
 // ---- π ---------------------------------------------------------------------------------------------------
 
@@ -112,7 +112,7 @@ builder.queryFields((t) => ({
       seed: t.arg.float({ description: 'Default: random. The same seed and concurrency give the same estimate.' }),
     },
     resolve: (_root, args, ctx) =>
-      ctx.jobs.runNow(piJob, { simulations: args.simulations, concurrency: args.concurrency, seed: args.seed ?? undefined }),
+      ctx.jobs.runNow(piKind, { simulations: args.simulations, concurrency: args.concurrency, seed: args.seed ?? undefined }),
   }),
   forecast: t.field({
     type: ForecastType,
@@ -124,7 +124,7 @@ builder.queryFields((t) => ({
       dateRange: t.arg({ type: DateRangeInput, description: 'Default: today → today + 10 days (UTC).' }),
     },
     resolve: (_root, args, ctx) =>
-      ctx.jobs.runNow(forecastJob, { assets: args.assets, seed: args.seed ?? undefined, dateRange: args.dateRange ?? undefined }),
+      ctx.jobs.runNow(forecastKind, { assets: args.assets, seed: args.seed ?? undefined, dateRange: args.dateRange ?? undefined }),
   }),
 }));
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { piFromCounts, splitSimulations, taskSeed } from '../compute/pi';
 import { integerIn } from '../input';
-import { type JobKind, runTasks } from '../jobs/kind';
+import { defineJobKind } from '../kinds/define';
+import { runTasks, type RunContext } from '../jobs/kind';
 
 export const MIN_SIMULATIONS = 100;
 export const MAX_SIMULATIONS = 100_000_000;
@@ -31,11 +32,12 @@ export const piEstimate = z.object({
 export type PiEstimate = z.output<typeof piEstimate>;
 
 /** π by Monte Carlo: the samples split over `concurrency` pool tasks, each with its own seed, then summed. */
-export const piJob: JobKind<PiInput, PiEstimate> = {
-  name: 'PI',
+export const piKind = defineJobKind({
+  name: 'pi',
+  description: 'A Monte Carlo estimate of π (submitPiJob → PiResult).',
   input: piInput,
   result: piEstimate,
-  async run(input, context) {
+  async run(input, context: RunContext): Promise<PiEstimate> {
     const started = performance.now();
     const distribution = splitSimulations(input.simulations, input.concurrency);
     const counts = await runTasks<number>(
@@ -53,4 +55,4 @@ export const piJob: JobKind<PiInput, PiEstimate> = {
       seed: input.seed,
     };
   },
-};
+});

@@ -56,7 +56,7 @@ builder.queryFields((t) => ({
         checkPaging(args);
         if (args.last != null || args.before != null) throw badInput('jobEvents pages forward only: use `first` and `after`', { field: args.last != null ? 'last' : 'before' });
         const only = eventsOf(args);
-        const { events, hasNextPage } = await ctx.jobs.eventsPage(ctx.user, args.after, args.first ?? 100, only);
+        const { events, hasNextPage } = await ctx.jobs.eventsPage(ctx.user, args.after, args.first ?? 20, only);
         return {
           edges: events.map((event) => ({ cursor: event.cursor, node: event })),
           pageInfo: {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { BatchOutput } from '../compute/calculator';
-import { type JobKind, runTasks } from '../jobs/kind';
+import { defineJobKind } from '../kinds/define';
+import { runTasks, type RunContext } from '../jobs/kind';
 
 export const MAX_CALC_EXPRESSIONS = 2_000_000;
 /** A chunk of this many characters (whole lines) is one pool task: ~20 ms of work, fine-grained progress. */
@@ -77,17 +78,18 @@ export function mergeOutputs(chunks: BatchOutput[], count: number): CalcResult {
  * A batch of expressions, cut into chunks of whole lines (about `chunkChars` each, at least one per worker) over
  * the pool, the outputs joined in order; the job's progress moves as chunks finish.
  */
-export function calcJobKind(chunkChars = CALC_CHUNK_CHARS): JobKind<CalcInput, CalcResult> {
-  return {
-    name: 'CALC',
+export function calcKindFor(chunkChars: number) {
+  return defineJobKind({
+    name: 'calc',
+    description: 'A file of calculator expressions, one per line, evaluated in chunks on the pool (submitCalcJob → CalcBatchResult).',
     input: calcInput,
     result: calcResult,
-    async run(input, context) {
+    async run(input, context: RunContext): Promise<CalcResult> {
       const parts = Math.max(context.pool.size, Math.ceil(input.text.length / chunkChars));
       const chunks = await runTasks<BatchOutput>(context, 'calc.evaluate', chunkLines(input.text, parts).map((text) => ({ text })));
       return mergeOutputs(chunks, input.count);
     },
-  };
+  });
 }
 
-export const calcJob = calcJobKind();
+export const calcKind = calcKindFor(CALC_CHUNK_CHARS);

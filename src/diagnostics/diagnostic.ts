@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { integerIn, parseInput } from '../input';
-import { type JobKind, runTasks } from '../jobs/kind';
+import { defineJobKind } from '../kinds/define';
+import { runTasks, type RunContext } from '../jobs/kind';
 
 export const diagnosticInput = z.object({
   behavior: z.enum(DIAGNOSTIC_BEHAVIORS, { error: `invalid field behavior: one of ${DIAGNOSTIC_BEHAVIORS.join(', ')}` }),
@@ -28,9 +29,10 @@ export const diagnosticResult = z.object({ behavior: z.string(), elapsedMs: z.nu
 export type DiagnosticResult = z.output<typeof diagnosticResult>;
 
 /** Jobs that exercise the pool itself (one task of the diagnostic kernel): for operators, the tests and the benchmark. */
-export const diagnosticJob: JobKind<DiagnosticInput, DiagnosticResult> = {
-  name: 'DIAGNOSTIC',
+export const diagnosticKind = defineJobKind({
+  name: 'diagnostic',
+  description: 'An admin’s test of the worker pool: succeed, sleep, throw, exit or hang (submitDiagnosticJobs → DiagnosticResult).',
   input: diagnosticInput,
   result: diagnosticResult,
-  run: async (input, context) => (await runTasks<DiagnosticResult>(context, 'diagnostic', [input]))[0]!,
-};
+  run: async (input, context: RunContext): Promise<DiagnosticResult> => (await runTasks<DiagnosticResult>(context, 'diagnostic', [input]))[0]!,
+});

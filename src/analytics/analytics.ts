@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JobKind } from '../jobs/kind';
+import { defineJobKind } from '../kinds/define';
 import { ANALYTICS_QUERIES, type AnalyticsService, STATE_QUERIES, yearInput } from './service';
 
 /** The input's shape; whether the question and state exist is checked against the dataset (checkJobInput) and when it runs. */
@@ -39,11 +39,13 @@ export const analyticsResult = z.object({
 export type AnalyticsResult = z.output<typeof analyticsResult>;
 
 /** One statistic of the dataset as a job. It reads the in-memory index (microseconds), so it never crosses to a worker. */
-export const analyticsJob = (analytics: AnalyticsService): JobKind<AnalyticsInput, AnalyticsResult> => ({
-  name: 'ANALYTICS',
+export const analyticsKindFor = (analytics: AnalyticsService) =>
+  defineJobKind({
+  name: 'analytics',
+  description: 'One statistic of the CDC dataset, kept as a durable answer (submitAnalyticsJob → AnalyticsResult).',
   input: analyticsInput,
   result: analyticsResult,
-  run: async (input) => ({
+  run: async (input): Promise<AnalyticsResult> => ({
     ...input,
     data: analytics.answer(input.query, input.question, input.state, analytics.checkYears(input.yearFrom, input.yearTo)),
   }),
