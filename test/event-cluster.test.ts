@@ -1,7 +1,8 @@
 // Event cursors across instances (docs/events.md): three jobgraph processes on one PostgreSQL database (and Redis
 // when TEST_REDIS_URL is set), jobs submitted round-robin, one instance killed with kill -9 at a random moment while
 // it holds leases: a jobEvents subscriber on another instance hears every job's `succeeded` event exactly once,
-// including those the killed instance committed just before it died. One round by default: a round took ~50 s on
+// and a jobCompleted subscriber every completion exactly once, including those the killed instance committed just
+// before it died. One round by default: a round took ~50 s on
 // the busy 2-core machine (process starts included); EVENT_CLUSTER_ROUNDS=5 runs the issue's five, each killing a
 // fresh instance at a new random moment.
 import { afterAll, describe, expect, test } from 'bun:test';
@@ -64,6 +65,8 @@ describe.skipIf(!TEST_DATABASE_URL)('jobEvents across three instances on Postgre
         'subscription($queue: String) { jobEvents(queue: $queue) { cursor type job { id } } }',
         { queue },
       );
+      // And jobCompleted, on the same instance: Redis carries it fast, the event log makes it durable (relay.ts).
+      const completions = subscribe<{ jobCompleted: { id: string } }>(listener, 'subscription($queue: String) { jobCompleted(queue: $queue) { id } }', { queue });
       const submitted: string[] = [];
       for (let i = 0; i < JOBS / BATCH; i++) {
         const data = await gql(
@@ -104,8 +107,13 @@ describe.skipIf(!TEST_DATABASE_URL)('jobEvents across three instances on Postgre
         for (const event of stream.events) if (event.data?.jobEvents.type === 'succeeded') times.set(event.data.jobEvents.job.id, (times.get(event.data.jobEvents.job.id) ?? 0) + 1);
         return times;
       };
+      const completed = () => {
+        const times = new Map<string, number>();
+        for (const event of completions.events) if (event.data) times.set(event.data.jobCompleted.id, (times.get(event.data.jobCompleted.id) ?? 0) + 1);
+        return times;
+      };
       const waitUntil = Date.now() + 30_000;
-      while (heard().size < JOBS && Date.now() < waitUntil && stream.error === undefined) await Bun.sleep(50);
+      while ((heard().size < JOBS || completed().size < JOBS) && Date.now() < waitUntil && stream.error === undefined) await Bun.sleep(50);
       // Anything late would be a duplicate: give it a moment to show.
       await Bun.sleep(500);
       await listener.dispose();
@@ -114,6 +122,9 @@ describe.skipIf(!TEST_DATABASE_URL)('jobEvents across three instances on Postgre
       expect(stream.events.filter((event) => event.errors)).toEqual([]);
       expect(submitted.filter((id) => times.get(id) !== 1)).toEqual([]);
       expect(times.size).toBe(JOBS);
+      const completedTimes = completed();
+      expect(completions.error).toBeUndefined();
+      expect(submitted.filter((id) => completedTimes.get(id) !== 1)).toEqual([]);
       // Every event of the queue's log, each once, in one order: the cursors strictly follow the log.
       const cursors = stream.events.map((event) => event.data!.jobEvents.cursor);
       expect(new Set(cursors).size).toBe(cursors.length);

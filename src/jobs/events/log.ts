@@ -143,6 +143,11 @@ export class EventLog {
     this.feed = new LiveFeed(store, options.pollMs ?? 1_000, options.log);
   }
 
+  /** Calls `listener` with each batch of events committed from now on (by any instance), in log order; returns its removal. */
+  listen(listener: (events: StoredEvent[]) => void): Promise<() => void> {
+    return this.feed.attach(listener);
+  }
+
   /** This database's id (read once). */
   databaseId(): Promise<string> {
     this.id ??= this.store.databaseId().catch((error) => {
