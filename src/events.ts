@@ -152,6 +152,10 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     deliverOnce<T extends keyof Topics>(topic: T, key: (...args: Topics[T]) => string | null): void {
       keys.set(topic, key as (...args: any[]) => string | null);
     },
+    /** Whether an event of `topic` with this deliverOnce key was delivered here in the last minute. */
+    delivered(topic: keyof Topics, key: string): boolean {
+      return (recent.get(`${topic}|${key}`) ?? 0) > Date.now();
+    },
     /** Messages (or events) from the Redis channel dropped since start, by reason; /metrics reads it. */
     droppedRemote: dropped as Readonly<Record<DropReason, number>>,
     /** Whether events from other instances can be missed right now (Redis unreachable): caches built on them can't be trusted. */

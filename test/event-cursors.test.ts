@@ -2,7 +2,7 @@
 // cursor and then follows live, each event once, across a reconnect; bad cursors are clear errors. Through the
 // real endpoint (HTTP, WebSocket), on SQLite and (with TEST_DATABASE_URL) on PostgreSQL.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { startTestServer, subscribe, type TestServer, until, gqlData } from './helpers/server';
+import { startTestServer, subscribe, TEST_DATABASE_URL, type TestServer, until, gqlData } from './helpers/server';
 
 // Jobs really run and servers really restart: a limit against a hang only, never a measure.
 setDefaultTimeout(60_000);
@@ -228,6 +228,38 @@ describe('on SQLite across a restart', () => {
     } finally {
       await first?.stop();
       (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL database, no shared Redis', () => {
+  test('jobCompleted and jobUpdated on one instance hear a job finished on the other, once, through the event log', async () => {
+    const a = await startTestServer();
+    // Its own Redis key space (or none): nothing crosses but the database.
+    const b = await startTestServer({ DATABASE_URL: a.databaseUrl! });
+    try {
+      const token = await a.adminToken();
+      await gqlData(a, 'mutation { createQueue(input: { name: "held" }) { name } }', {}, token);
+      await gqlData(a, 'mutation { pauseQueue(name: "held") { paused } }', {}, token);
+      const ids = (await gqlData(a, 'mutation { submitJobs(jobs: [{ pi: { simulations: 1000 } }, { pi: { simulations: 1000 } }], options: { queue: "held" }) { id } }', {}, token)).submitJobs.map(
+        (job: { id: string }) => job.id,
+      ) as string[];
+      const client = b.wsClient(token);
+      const completed = subscribe(client, 'subscription { jobCompleted(queue: "held") { id status } }');
+      const updated = subscribe(client, 'subscription($id: ID!) { jobUpdated(id: $id) { status } }', { id: ids[0] });
+      await updated.waitFor(1, 10_000);
+      await Bun.sleep(200);
+      // Cancelled on a: only a publishes it; b hears it from the log.
+      for (const id of ids) await gqlData(a, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id }, token);
+      await completed.waitFor(2, 15_000);
+      await updated.waitFor(2, 15_000);
+      await Bun.sleep(1_500);
+      await client.dispose();
+      expect(completed.events.map((event) => event.data!.jobCompleted.id).sort()).toEqual([...ids].sort());
+      expect(updated.events.map((event) => event.data!.jobUpdated.status)).toEqual(['QUEUED', 'CANCELLED']);
+    } finally {
+      await b.stop();
+      await a.stop();
     }
   });
 });

@@ -7,7 +7,8 @@ import type { EventLog } from './log';
 /** The job_events types that record a final state. */
 const FINAL_EVENTS = new Set(['succeeded', 'failed', 'cancelled']);
 
-const finalKey = (job: Job) => `${job.id}:${job.status}:${job.finishedAt === null ? '' : new Date(job.finishedAt).getTime()}`;
+/** A final state, once: the job, its status and when it got there (a retried job that finishes again is another). */
+const finalKey = (job: Pick<Job, 'id' | 'status' | 'finishedAt'>) => `${job.id}:${job.status}:${job.finishedAt === null ? '' : new Date(job.finishedAt).getTime()}`;
 
 /**
  * Makes `jobCompleted` (and `jobUpdated`'s final state) as durable as the commit across instances: Redis carries
@@ -20,7 +21,14 @@ export async function relayFinalStates(eventLog: EventLog, store: JobStore, even
   events.deliverOnce('jobCompleted', finalKey);
   events.deliverOnce('jobUpdated', (_id, job) => (isFinal(job.status) ? finalKey(job) : null));
   return eventLog.listen((batch) => {
-    const ids = [...new Set(batch.filter((event) => FINAL_EVENTS.has(event.type)).map((event) => event.jobId))];
+    // A final event is written with the job's finishedAt as its time: one Redis (or this instance) delivered already
+    // costs no read.
+    const unheard = batch.filter(
+      (event) =>
+        FINAL_EVENTS.has(event.type) &&
+        !events.delivered('jobCompleted', finalKey({ id: event.jobId, status: event.type.toUpperCase() as Job['status'], finishedAt: event.at })),
+    );
+    const ids = [...new Set(unheard.map((event) => event.jobId))];
     if (!ids.length) return;
     void Promise.all(ids.map((id) => store.jobById(id))).then(
       (jobs) => {
