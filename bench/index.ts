@@ -19,11 +19,14 @@ const BENCHES: Bench[] = [
   { name: 'calc-client', args: [], quick: { args: ['2'] } },
   { name: 'analytics', args: [], quick: { args: ['50'] } },
   { name: 'analytics-uncached', args: [], quick: { args: ['50'] } },
+  { name: 'idle-memory', args: [], quick: { args: ['1'] } },
   { name: 'quotes', args: [], quick: { args: ['200'] } },
   { name: 'relay', args: [], quick: { args: ['2'] } },
   { name: 'jobs', args: [], quick: { args: ['2000'] } },
   { name: 'kinds', args: [], quick: { args: ['1000', '2'] } },
   { name: 'submit', args: [], quick: { env: { BULK_REQUESTS: '16', SINGLE_REQUESTS: '2000' } } },
+  // Delayed-job lateness (1,000 due over 2 s), what a rate limit on one queue costs the others, bulk actions.
+  { name: 'scheduling', args: [], quick: { args: ['1000', '2000', '20000'] } },
   // The fan-out target is stated at 4,000 subscribers.
   { name: 'public', args: ['4000'], quick: { args: ['500', '2'] } },
   { name: 'events', args: [], quick: { args: ['10000', '200'] } },

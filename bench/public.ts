@@ -8,7 +8,7 @@
 //      in this process, no delay) against stock `tick(intervalMs: 100)`: deliveries/s, lag p50/p99 (receipt − the
 //      payload's receivedAt) and the server's peak RSS.
 // Prints one table: measure | jobgraph | baseline | ratio | target (targets from issue 13).
-//   bun bench/public.ts [subscribers=1000] [seconds=4] [connections=64] [--fan-out-only]
+//   bun bench/public.ts [subscribers=1000] [seconds=4] [connections=64] [--fan-out-only]   (FAN_OUT_INTERVAL_MS=1000: the tick)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,8 @@ const SECONDS = Number(positional[1] ?? 4);
 const CONNECTIONS = Number(positional[2] ?? 64);
 /** Subscribers per client process: one Bun process parses ~10 ticks/s for this many sockets without falling behind. */
 const SUBSCRIBERS_PER_CLIENT = 1000;
-const INTERVAL_MS = 100;
+/** The fan-out's tick (FAN_OUT_INTERVAL_MS; issue 29 measures 15,000 subscribers at one event a second: 1000). */
+const INTERVAL_MS = Number(process.env.FAN_OUT_INTERVAL_MS ?? 100);
 const ADMIN_PASSWORD = 'bench-admin-password';
 const root = new URL('..', import.meta.url).pathname;
 
@@ -77,7 +78,7 @@ function usage(pid: number): { rss: number; cpu: number } {
  * Samples a server while `work` runs: peak RSS, peak CPU (s per s) over any 1 s span, and mean CPU over the last
  * SECONDS (the measured span, set-up excluded).
  */
-async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRss: number; serverCpu: number; serverCpuMeasured: number }> {
+async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRss: number; serverRssAtEnd: number; serverCpu: number; serverCpuMeasured: number }> {
   const samples: { at: number; rss: number; cpu: number }[] = [];
   let running = true;
   const sampler = (async () => {
@@ -93,7 +94,7 @@ async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRs
   const last = samples.at(-1)!;
   const first = samples.find((sample) => sample.at >= last.at - SECONDS * 1000) ?? samples[0]!;
   const serverCpuMeasured = ((last.cpu - first.cpu) * 1000) / (last.at - first.at);
-  return { ...result, serverRss: Math.max(...samples.map((sample) => sample.rss)), serverCpu, serverCpuMeasured };
+  return { ...result, serverRss: Math.max(...samples.map((sample) => sample.rss)), serverRssAtEnd: last.rss, serverCpu, serverCpuMeasured };
 }
 
 async function lastJsonLine(child: Subprocess, limitMs: number): Promise<any> {
@@ -118,7 +119,7 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
     const count = Math.min(left, SUBSCRIBERS_PER_CLIENT);
     clients.push(spawn(['bun', 'bench/public-client.ts', 'ws', url, String(count), String(SECONDS), query, ...(token ? [token] : [])]));
   }
-  const { results, serverRss, serverCpu, serverCpuMeasured } = await watched(
+  const { results, serverRss, serverRssAtEnd, serverCpu, serverCpuMeasured } = await watched(
     serverPid,
     Promise.all(clients.map((client) => lastJsonLine(client, (SECONDS + 60) * 1000))).then((results) => ({ results })),
   );
@@ -134,6 +135,8 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
     serverRss,
     /** What each subscriber added to the server's memory (KiB): peak RSS during fan-out less RSS before. */
     rssPerSubscriber: ((serverRss - rssBefore) * 1024) / SUBSCRIBERS,
+    /** The same with every subscriber open and served for SECONDS: the set-up's garbage is not counted. */
+    rssPerSubscriberAtEnd: ((serverRssAtEnd - rssBefore) * 1024) / SUBSCRIBERS,
     serverCpu,
     clientCpu: results.reduce((sum, result) => sum + result.cpu, 0),
   };
@@ -231,6 +234,15 @@ try {
   row('  server CPU per 1,000 deliveries', ours.cpuPerThousand, theirs.cpuPerThousand, 'ms', '', 1);
   row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '');
   row('  server RSS per subscriber (peak − before)', ours.rssPerSubscriber, theirs.rssPerSubscriber, 'KiB', 'comparable');
+  row('  server RSS per subscriber (at the end − before)', ours.rssPerSubscriberAtEnd, theirs.rssPerSubscriberAtEnd, 'KiB', '≤ 10 KiB', 1);
+  reportRow({
+    measure: `${fanOutMeasure}, server RSS per subscriber at the end`,
+    jobgraph: amount(ours.rssPerSubscriberAtEnd, 'KiB', 1),
+    baseline: `${amount(theirs.rssPerSubscriberAtEnd, 'KiB', 1)} (stock graphql-ws)`,
+    ratio: ours.rssPerSubscriberAtEnd / theirs.rssPerSubscriberAtEnd,
+    target: '≤ 10 KiB',
+    met: ours.rssPerSubscriberAtEnd <= 10,
+  });
   // Where the time went: a server near 1.00 CPU s/s is saturated (its one core); a client near 1.00 was the limit.
   cpus('fan-out', ours, theirs);
 

@@ -20,6 +20,7 @@ import { SqliteJobStore } from './jobs/store/sqlite';
 import { WorkerPool } from './pool/pool';
 import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
+import { SchedulesService } from './schedules/service';
 import { EmbeddedQuoteServer } from './quotes/embedded';
 import { QuotesService } from './quotes/service';
 import { RedisLink } from './redis';
@@ -47,7 +48,7 @@ export interface App extends Services {
   pool: WorkerPool;
   /** The kind files of JOB_KINDS_DIR (kinds/), checked at start; the schema gains their types (docs/kinds.md). */
   kindFiles: readonly KindFile[];
-  /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the server. */
+  /** The quote server jobgraph runs itself (QUOTE_SERVER unset); started by the first quote asked for. */
   embeddedQuoteServer: EmbeddedQuoteServer | null;
   /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; null otherwise (nothing of it loaded). */
   tracing: Tracing | null;
@@ -127,6 +128,8 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     // Kind files run in the workers: their entry point can import them (the kernels' own is lighter).
     workerUrl: kindFiles.length ? new URL('./kinds/worker.ts', import.meta.url) : undefined,
     pipelineDepth: PIPELINE_DEPTH,
+    // One warm worker at idle; the rest start with the first work that finds it busy.
+    startWith: 1,
     onWorkerReplaced: (why) => log.warn({ why }, 'worker replaced'),
   });
   const analytics = new AnalyticsService(database, log, config.analyticsCsv);
@@ -179,8 +182,11 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     pullLeaseMs: config.pullLeaseMs,
     defaultTimeoutMs: config.jobTimeoutMs,
     clock,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    retention: { defaultMs: config.jobRetentionMs, sweepMs: config.retentionSweepMs },
     maxUnfinishedJobsPerUser: config.maxQueuedJobsPerUser,
   });
+  const schedules = new SchedulesService({ database, jobs, log, clock });
   const calculator = new CalculatorService(pool, config.jobTimeoutMs);
   const embeddedQuoteServer = config.quoteServer ? null : new EmbeddedQuoteServer(log, config.quoteDelayMs);
   const externalQuoteServer = config.quoteServer ? parseAddress(config.quoteServer) : null;
@@ -188,6 +194,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     () => externalQuoteServer ?? (embeddedQuoteServer?.status === 'up' ? embeddedQuoteServer.address : null),
     { timeoutMs: config.quoteTimeoutMs, udpRetries: config.quoteUdpRetries },
     log,
+    embeddedQuoteServer ? () => embeddedQuoteServer.ensureStarted() : undefined,
   );
   const relay = await RelayService.open(database, log, {
     upstream: config.relayUpstream,
@@ -208,6 +215,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     users,
     queues,
     jobs,
+    schedules,
     pool,
     kindFiles,
     analytics,
@@ -222,6 +230,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     async close() {
       if (!open) return;
       open = false;
+      schedules.stop();
       jobs.stop();
       stopRelay();
       quotes.stop();

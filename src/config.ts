@@ -59,6 +59,12 @@ export interface Config {
   pullLeaseMs: number;
   jobRetryBaseMs: number;
   jobTimeoutMs: number;
+  /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_SECONDS, default a day). */
+  idempotencyTtlMs: number;
+  /** Finished jobs older than this are deleted (JOB_RETENTION_SECONDS); null keeps them. A queue's retention wins. */
+  jobRetentionMs: number | null;
+  /** How often the retention sweep runs (JOB_RETENTION_SWEEP_SECONDS, default 60). */
+  retentionSweepMs: number;
   jobProgressIntervalMs: number;
   /** EVENTS_POLL_MS: how often each instance reads the job event log unasked (the safety net under NOTIFY). */
   eventsPollMs: number;
@@ -246,6 +252,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pullLeaseMs: integer(env, 'PULL_LEASE_SECONDS', 3600, 1, 7 * 24 * 3600) * 1000,
     jobRetryBaseMs: integer(env, 'JOB_RETRY_BASE_MS', 1000, 1, 600_000),
     jobTimeoutMs: integer(env, 'JOB_TIMEOUT_SECONDS', 300, 1, 3600) * 1000,
+    idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 31_536_000) * 1000,
+    jobRetentionMs: env.JOB_RETENTION_SECONDS?.trim() ? integer(env, 'JOB_RETENTION_SECONDS', 0, 1, 315_360_000) * 1000 : null,
+    retentionSweepMs: integer(env, 'JOB_RETENTION_SWEEP_SECONDS', 60, 1, 86_400) * 1000,
     // At most this often a running job's progress is written and published (10 a second).
     jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
     eventsPollMs: integer(env, 'EVENTS_POLL_MS', 1_000, 50, 60_000),

@@ -33,6 +33,10 @@ export const wireJob = z.object({
   priority: z.number().int(),
   timeoutMs: z.number().int().nonnegative(),
   runAt: date,
+  // Columns added later default when absent: an instance of the version before (a rolling deploy) is still heard.
+  idempotencyKey: z.string().max(200).nullable().default(null),
+  // The schedule that made it (a name), or null.
+  schedule: z.string().max(200).nullable().default(null),
   leaseToken: z.string().nullable(),
   leaseExpiresAt: nullableDate,
   claimedBy: z.string().nullable(),

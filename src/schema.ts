@@ -6,6 +6,7 @@ import './users/graphql';
 import './queues/graphql';
 import './jobs/graphql';
 import './jobs/events/graphql';
+import './schedules/graphql';
 import './diagnostics/graphql';
 import './simulations/graphql';
 import './calculator/graphql';

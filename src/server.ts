@@ -43,9 +43,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   await closingAppOnFailure(app, async () => {
     await app.redis?.connect();
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
-    await Promise.all([app.analytics.load(), app.embeddedQuoteServer?.start()]);
+    await app.analytics.load();
   });
-  await closingAppOnFailure(app, () => app.jobs.start());
+  await closingAppOnFailure(app, async () => {
+    await app.jobs.start();
+    app.schedules.start();
+  });
 
   // Builds the schema: a kind file's type GraphQL cannot express stops the start here.
   const transport = await closingAppOnFailure(app, async () => createHttpTransport(app, { clock, probes: options.probes }));
@@ -65,7 +68,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      // Reads keep working while the jobs drain; new submissions get UNAVAILABLE.
+      // Reads keep working while the jobs drain; new submissions get UNAVAILABLE (and no schedule ticks here).
+      app.schedules.stop();
       await app.jobs.drain(config.shutdownTimeoutMs);
       app.jobs.stop();
       transport.endAll('server shutting down');

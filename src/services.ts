@@ -6,6 +6,7 @@ import type { JobsService } from './jobs/service';
 import type { QueuesService } from './queues/service';
 import type { QuotesService } from './quotes/service';
 import type { RelayService } from './relay/service';
+import type { SchedulesService } from './schedules/service';
 import type { UsersService } from './users/service';
 
 // Who is asking, for the GraphQL core (src/graphql/), which imports no domain: the one door (src/users/auth.ts).
@@ -20,6 +21,7 @@ export interface Services {
   users: UsersService;
   queues: QueuesService;
   jobs: JobsService;
+  schedules: SchedulesService;
   analytics: AnalyticsService;
   calculator: CalculatorService;
   quotes: QuotesService;

@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 const SRC = resolve(import.meta.dir, '..', 'src');
 
 /** The domain folders: each owns its service, its job kinds and its GraphQL types. */
-const DOMAINS = ['analytics', 'calculator', 'diagnostics', 'queues', 'quotes', 'relay', 'simulations', 'users'];
+const DOMAINS = ['analytics', 'calculator', 'diagnostics', 'queues', 'quotes', 'relay', 'schedules', 'simulations', 'users'];
 
 interface Import {
   /** The importing file, relative to src/ (`jobs/service.ts`). */

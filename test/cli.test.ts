@@ -115,6 +115,7 @@ const REFUSED_BY_LOAD_CONFIG: Record<string, [value: string, message: string]> =
   ANONYMOUS_ACCESS: ['analytics,jobs', 'ANONYMOUS_ACCESS must list some of analytics, relay, simulations, quotes'],
   LOG_FORMAT: ['xml', 'LOG_FORMAT must be one of json, pretty, got "xml"'],
   OTEL_EXPORTER_OTLP_ENDPOINT: ['localhost:4318', 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL'],
+  REDIS_EVENTS_SECRET: ['too-short', 'REDIS_EVENTS_SECRET must be at least 32 characters, got 9'],
   OTEL_SERVICE_NAME: ['job graph', 'OTEL_SERVICE_NAME must be 1 to 100 letters, digits or _ . - / : @, got "job graph"'],
 };
 const isIntegerVariable = (name: string) => CONFIG_SOURCE.includes(`integer(env, '${name}'`);
@@ -127,6 +128,7 @@ const REFUSED_AT_START: Record<string, (dir: string) => [value: string, message:
   ANALYTICS_CSV: (dir) => [join(dir, 'missing.csv'), `the analytics CSV ${join(dir, 'missing.csv')} does not exist (ANALYTICS_CSV)`],
   ADMIN_USERNAME: () => ['a b!', 'username must be 3 to 64 characters'],
   ADMIN_PASSWORD: () => ['short', 'ADMIN_PASSWORD must be 8 to 256 characters long'],
+  JOB_KINDS_DIR: (dir) => [join(dir, 'no-such-kinds'), `JOB_KINDS_DIR ${join(dir, 'no-such-kinds')} does not exist`],
 };
 
 describe('invalid configuration', () => {

@@ -157,8 +157,11 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.waitForFunction((n) => document.querySelectorAll('[data-submitted-job]').length === n + 3, listed);
     await page.click('[data-kind=CALC]');
     await page.setInputFiles('input[name=file]', { name: 'operations.txt', mimeType: 'text/plain', buffer: Buffer.from('1 + 2\n2 ^ 10\nimport sys\n') });
+    const beforeCalc = await page.locator('[data-submitted-job]').count();
     await page.click('form button[type=submit]');
     await page.locator('[data-upload="100"]').waitFor();
+    // The upload's 100 % comes before its answer: the calc job is listed (first) once the answer is in.
+    await page.waitForFunction((n) => document.querySelectorAll('[data-submitted-job]').length === n + 1, beforeCalc);
     const calcId = (await page.locator('[data-submitted-job]').first().getAttribute('data-submitted-job'))!;
     await page.waitForSelector(`[data-submitted-job="${calcId}"] [data-status=SUCCEEDED]`);
     const calc = await server.gql<any>('query($id: ID!) { job(id: $id) { kind result { ... on CalcBatchResult { count errors } } } }', { id: calcId }, admin);
@@ -389,7 +392,11 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await filters.locator('input[name=username]').fill('admin');
     await filters.locator('select[name=success]').selectOption('false');
     await filters.locator('button[type=submit]').click();
-    await page.waitForFunction(() => [...document.querySelectorAll('tr[data-history]')].some((tr) => tr.textContent!.includes('throttled')));
+    // The filtered answer replaces the unfiltered rows: wait for it (only admin's rows, a throttled one among them).
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('tr[data-history]')];
+      return rows.some((tr) => tr.textContent!.includes('throttled')) && rows.every((tr) => tr.querySelector('td:nth-child(2)')?.textContent === 'admin');
+    });
     expect(new Set(await page.locator('tr[data-history] td:nth-child(2)').allInnerTexts())).toEqual(new Set(['admin']));
     await shot(page, 'logins-history');
     await page.close();

@@ -43,6 +43,16 @@ describe('/metrics', () => {
     expect(done.get('jobgraph_queue_depth{queue="held"}')).toBe(0);
   });
 
+  test('delayed jobs are counted apart: QUEUED, not yet due', async () => {
+    await server.gql('mutation { createQueue(input: { name: "later" }) { name } }', {}, admin);
+    for (let i = 0; i < 2; i++) await server.gql('mutation { submitPiJob(input: { simulations: 1000, queue: "later", delayMs: 3600000 }) { id } }', {}, admin);
+    const samples = await scrape();
+    expect(samples.get('jobgraph_jobs_delayed{queue="later"}')).toBe(2);
+    expect(samples.get('jobgraph_jobs{state="QUEUED",queue="later",kind="PI"}')).toBe(2);
+    await server.gql('mutation { cancelJobs(filter: { queue: "later" }) }', {}, admin);
+    expect((await scrape()).has('jobgraph_jobs_delayed{queue="later"}')).toBe(false);
+  });
+
   test('process metrics and the pool are there from the start', async () => {
     const samples = await scrape();
     expect(samples.get('process_cpu_seconds_total')).toBeGreaterThan(0);

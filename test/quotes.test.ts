@@ -4,7 +4,7 @@ import { fetchTcpQuote, fetchUdpQuote } from '../src/quotes/client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { embeddedQuoteServerPid, exitCodeWithin, isRunning, spawnProcess, spawnServer, waitForExit } from './helpers/process';
+import { embeddedQuoteServerPid, exitCodeWithin, isRunning, type ServerProcess, spawnProcess, spawnServer, waitForExit } from './helpers/process';
 import { readSseEvents, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 
 const MESSAGE = /^([TU])(\d{3}): (.+)$/s;
@@ -163,26 +163,37 @@ describe.concurrent('the embedded quote server', () => {
   const freshDir = () => mkdtempSync(join(tmpdir(), 'jobgraph-quotes-'));
   const embeddedEnv = (dir: string) => ({ DATABASE_PATH: join(dir, 'db.sqlite'), ADMIN_PASSWORD: 'admin-password-for-tests', QUOTE_DELAY_MS: '30', QUOTE_SERVER: '' });
 
-  test('`bun run start` runs one, reports it on /ready, serves quotes from it, and stops it on exit', async () => {
+  /** Logs in as the admin and asks for two TCP quotes: the first ask starts the child. */
+  async function askQuotes(server: ServerProcess): Promise<{ token: string; quotes: string[] }> {
+    const login = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation { login(username: "admin", password: "admin-password-for-tests") { token } }' }),
+    });
+    const token = ((await login.json()) as any).data.login.token as string;
+    const result = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ quotes(protocol: TCP, concurrency: 2) { quotes } }' }),
+    });
+    return { token, quotes: ((await result.json()) as any).data.quotes.quotes };
+  }
+  const readyChecks = async (server: ServerProcess, token: string) =>
+    (await fetch(server.url.replace('/graphql', '/ready'), { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>;
+
+  test('`bun run start` runs one from the first quote asked for, reports it on /ready, serves quotes from it, and stops it on exit', async () => {
     const dir = freshDir();
     const server = await spawnServer(embeddedEnv(dir));
     try {
-      const login = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: 'mutation { login(username: "admin", password: "admin-password-for-tests") { token } }' }),
-      });
-      const token = ((await login.json()) as any).data.login.token;
-      const ready = await (await fetch(server.url.replace('/graphql', '/ready'), { headers: { authorization: `Bearer ${token}` } })).json();
+      // Nobody asked yet: no child, and the instance is ready all the same.
+      expect(embeddedQuoteServerPid(server)).toBeUndefined();
+      const { token, quotes } = await askQuotes(server);
+      expect(quotes.length).toBe(2);
+      expect(embeddedQuoteServerPid(server)).toBeNumber();
+      const ready = await readyChecks(server, token);
       expect(ready.status).toBe('ready');
       expect(ready.checks.quoteServer).toMatchObject({ embedded: true, status: 'up' });
       const address = ready.checks.quoteServer.address as string;
-      const result = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: '{ quotes(protocol: TCP, concurrency: 2) { quotes } }' }),
-      });
-      expect(((await result.json()) as any).data.quotes.quotes.length).toBe(2);
       expect(await server.stop('SIGTERM')).toBe(0);
       // The child is gone with its parent: its port no longer answers.
       const [host, port] = address.split(':');
@@ -192,9 +203,28 @@ describe.concurrent('the embedded quote server', () => {
     }
   }, 20_000);
 
+  test('before the first quote, /ready says ready and names the quote server idle, with no address', async () => {
+    const dir = freshDir();
+    const server = await spawnServer(embeddedEnv(dir));
+    try {
+      const login = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation { login(username: "admin", password: "admin-password-for-tests") { token } }' }),
+      });
+      const ready = await readyChecks(server, ((await login.json()) as any).data.login.token);
+      expect(ready.status).toBe('ready');
+      expect(ready.checks.quoteServer).toEqual({ embedded: true, status: 'idle', address: null });
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
   test('kill -9 of jobgraph: the child notices (its stdin pipe closes) and exits, not re-parented to PID 1', async () => {
     const dir = freshDir();
     const server = await spawnServer(embeddedEnv(dir));
+    await askQuotes(server);
     const child = embeddedQuoteServerPid(server)!;
     try {
       expect(isRunning(child)).toBe(true);
@@ -207,19 +237,15 @@ describe.concurrent('the embedded quote server', () => {
     }
   }, 20_000);
 
-  test('a start that fails after the child started (the port is busy) stops the child', async () => {
+  test('a start that fails (the port is busy) leaves no quote server behind: none was started', async () => {
     const dir = freshDir();
     const holder = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('taken') });
     const server = spawnProcess({ ...embeddedEnv(dir), PORT: String(holder.port) });
-    let child: number | undefined;
     try {
       expect(await server.proc.exited).toBe(2);
       expect(server.stderr()).toContain(`port ${holder.port} on 127.0.0.1 is already in use`);
-      child = embeddedQuoteServerPid(server);
-      expect(child).toBeNumber();
-      expect(await waitForExit(child!, 2000)).toBe(true);
+      expect(embeddedQuoteServerPid(server)).toBeUndefined();
     } finally {
-      if (child && isRunning(child)) process.kill(child, 'SIGKILL');
       holder.stop(true);
       rmSync(dir, { recursive: true, force: true });
     }

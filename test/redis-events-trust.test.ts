@@ -19,7 +19,7 @@ function forgedJob(id: number, ownerId: number) {
   const at = { '$jobgraph.date': Date.now() };
   return {
     id, kind: 'PI', status: 'SUCCEEDED', queue: 'default', ownerId, result: { estimate: 3 }, error: null, progress: 1, attempts: 1,
-    maxAttempts: 3, priority: 0, timeoutMs: 1000, runAt: at, leaseToken: null, leaseExpiresAt: null, claimedBy: null,
+    maxAttempts: 3, priority: 0, timeoutMs: 1000, runAt: at, idempotencyKey: null, schedule: null, leaseToken: null, leaseExpiresAt: null, claimedBy: null,
     createdAt: at, startedAt: at, finishedAt: at,
   };
 }

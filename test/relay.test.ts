@@ -257,9 +257,9 @@ describe('the relay cache over time', () => {
   test('the size counted for the entries is at least the heap they take (bun:jsc heapStats after a full GC)', async () => {
     const upstream = startUpstream();
     const count = 2000;
-    const paths = Array.from({ length: count }, (_, i) => `h${i}`);
+    const pathsOf = (round: number) => Array.from({ length: count }, (_, i) => `h${i}-${round}`);
     const menu = (i: number) => ({ identifier: `r${i}`, name: 'Chez Bun', dishes: [{ name: 'Soupe à l’oignon', price: 7.5 }] });
-    for (const [i, path] of paths.entries()) upstream.routes.set(path, () => upstream.json(menu(i), { 'cache-control': 'max-age=600', etag: `"v${i}"` }));
+    for (const round of [0, 1, 2]) for (const [i, path] of pathsOf(round).entries()) upstream.routes.set(path, () => upstream.json(menu(i), { 'cache-control': 'max-age=600', etag: `"v${i}"` }));
     const server = await startTestServer({ RELAY_UPSTREAM: upstream.base });
     try {
       const relay = server.running.app.relay;
@@ -268,12 +268,19 @@ describe('the relay cache over time', () => {
         Bun.gc(true);
         return heapStats().heapSize;
       };
-      const before = heapNow();
-      const { bytes: bytesBefore, entries: entriesBefore } = relay.status();
-      for (let i = 0; i < count; i += 50) await Promise.all(paths.slice(i, i + 50).map((path) => relay.get(path)));
-      const heapGrowth = heapNow() - before;
-      const counted = relay.status().bytes - bytesBefore;
-      expect(relay.status().entries).toBe(entriesBefore + count);
+      // Other garbage freed meanwhile (a server of the same process, a busy machine) can hide the growth: measured
+      // again, on a new set of entries, while the heap says it shrank.
+      let heapGrowth = 0;
+      let counted = 0;
+      for (let round = 0; round < 3 && heapGrowth <= 0; round++) {
+        const fresh = pathsOf(round);
+        const before = heapNow();
+        const { bytes: bytesBefore, entries: entriesBefore } = relay.status();
+        for (let i = 0; i < count; i += 50) await Promise.all(fresh.slice(i, i + 50).map((path) => relay.get(path)));
+        heapGrowth = heapNow() - before;
+        counted = relay.status().bytes - bytesBefore;
+        expect(relay.status().entries).toBe(entriesBefore + count);
+      }
       expect(heapGrowth).toBeGreaterThan(0);
       // Counting bodies alone said ~90 bytes an entry here, against ~1 KB of heap each.
       expect(counted).toBeGreaterThanOrEqual(heapGrowth);

@@ -66,8 +66,12 @@ describe('GraphiQL', () => {
     const response = await fetch(server.url, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
     const html = await response.text();
-    expect(html).toContain('YogaGraphiQL.renderYogaGraphiQL');
-    expect(html).toContain('"subscriptionsProtocol":"WS"');
+    // The page's script is a file of ours (CSP script-src 'self'): it renders GraphiQL over WebSocket.
+    const script = /<script src="(\/graphiql\/[^"]+\.js)"><\/script>/.exec(html)?.[1];
+    expect(script).toBeString();
+    const code = await (await fetch(new URL(script!, server.url))).text();
+    expect(code).toContain('YogaGraphiQL.renderYogaGraphiQL');
+    expect(code).toContain('"subscriptionsProtocol":"WS"');
     expect(html).not.toMatch(/<script[^>]+src=["']https?:/);
     expect(html).not.toMatch(/<link[^>]+href=["']https?:/);
     expect(html).not.toContain('unpkg.com');

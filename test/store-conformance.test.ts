@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { type Database, openPostgres, openSqlite } from '../src/db/client';
 import type { Job, JobKindName } from '../src/jobs/model';
-import { JOB_STORE_MEMBERS, type JobStore, type JobStoreMember, type Lease } from '../src/jobs/store';
+import { type InsertedJobs, JOB_STORE_MEMBERS, type JobStore, type JobStoreMember, type Lease, type NewQueuedJob } from '../src/jobs/store';
 import { PgJobStore } from '../src/jobs/store/postgres';
 import { SqliteJobStore } from '../src/jobs/store/sqlite';
 import { OUT_OF_ATTEMPTS, RECOVERED } from '../src/jobs/store/sql/recover';
@@ -65,9 +65,15 @@ interface Ctx {
   clock: FakeClock;
   owner: number;
   /** A new queue with a name of its own. */
-  queue(settings?: { concurrency?: number; maxLength?: number; paused?: boolean }): Promise<string>;
+  queue(settings?: { concurrency?: number; maxLength?: number; paused?: boolean; rateLimit?: { jobs: number; perSeconds: number } }): Promise<string>;
   /** `n` jobs into `queue` (priority 0, three attempts unless given). */
-  submit(queue: string, n?: number, job?: { kind?: JobKindName; priority?: number; maxAttempts?: number; input?: unknown }): Promise<Job[]>;
+  submit(queue: string, n?: number, job?: { kind?: JobKindName; priority?: number; maxAttempts?: number; input?: unknown; runAt?: number }): Promise<Job[]>;
+  /** Jobs with idempotency keys into `queue`, through `store` (this case's unless given): insertJobs' whole answer. */
+  insert(queue: string, jobs: { idempotencyKey?: string; keyExpiresAt?: number }[], store?: JobStore): Promise<InsertedJobs>;
+  /** A schedule row due at `due`, submitting to `queue`. */
+  schedule(name: string, queue: string, due: number): Promise<void>;
+  /** One job to insert into `queue` (what a schedule's tick submits). */
+  newQueued(queue: string): NewQueuedJob;
   /** A job's events, oldest first, payloads parsed. */
   events(id: number): Promise<{ type: string; payload: any }[]>;
   /** Another store on the same database (another instance on PostgreSQL), on the same clock; closed after the case. */
@@ -98,6 +104,39 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(refused.code).toBe('CONFLICT');
       expect(await ctx.store.waitingCount(queue)).toBe(2);
       expect(await ctx.submit(queue, 1)).toHaveLength(1);
+    },
+    'runAt: a job is not claimed before its time; the `queued` event carries it': async (ctx) => {
+      const queue = await ctx.queue();
+      const runAt = ctx.clock.now() + 5_000;
+      const [job] = await ctx.submit(queue, 1, { runAt });
+      expect(job!.runAt.getTime()).toBe(runAt);
+      expect(await ctx.events(job!.id)).toEqual([{ type: 'queued', payload: { runAt } }]);
+      expect(await claimOne(ctx, queue)).toEqual([]);
+      expect(await ctx.store.nextRunAt()).toBe(runAt);
+      ctx.clock.advance(5_000);
+      expect(ids(await claimOne(ctx, queue))).toEqual([job!.id]);
+    },
+    'idempotency keys: a remembered key returns its job and inserts nothing; a repeat within the batch names one job; an expired key is free': async (ctx) => {
+      const queue = await ctx.queue();
+      const first = await ctx.insert(queue, [{ idempotencyKey: 'a', keyExpiresAt: ctx.clock.now() + 1_000 }, { idempotencyKey: 'a' }, {}]);
+      expect(first.jobs[1]!.id).toBe(first.jobs[0]!.id);
+      expect([...first.reused]).toEqual([1]);
+      expect(await ctx.store.waitingCount(queue)).toBe(2);
+      const again = await ctx.insert(queue, [{ idempotencyKey: 'a', keyExpiresAt: ctx.clock.now() + 1_000 }]);
+      expect(again.jobs[0]!.id).toBe(first.jobs[0]!.id);
+      expect([...again.reused]).toEqual([0]);
+      expect(await ctx.store.waitingCount(queue)).toBe(2);
+      ctx.clock.advance(1_000);
+      const expired = await ctx.insert(queue, [{ idempotencyKey: 'a', keyExpiresAt: ctx.clock.now() + 1_000 }]);
+      expect(expired.jobs[0]!.id).not.toBe(first.jobs[0]!.id);
+      expect(expired.reused.size).toBe(0);
+    },
+    'idempotency keys: concurrent batches with one key (two instances on PostgreSQL) make one job': async (ctx) => {
+      const queue = await ctx.queue();
+      const other = await ctx.another();
+      const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => ctx.insert(queue, [{ idempotencyKey: 'race', keyExpiresAt: ctx.clock.now() + 60_000 }], i % 2 ? other : ctx.store)));
+      expect(new Set(answers.map((answer) => answer.jobs[0]!.id)).size).toBe(1);
+      expect(await ctx.store.waitingCount(queue)).toBe(1);
     },
   },
   claimJobs: {
@@ -141,6 +180,22 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       const claimed = rounds.flat().map((job) => job.id);
       expect(new Set(claimed).size).toBe(claimed.length);
       expect(claimed.length).toBe(40);
+    },
+    'a rate-limited queue: at most `jobs` starts per sliding window; throttledUntil says when room comes back': async (ctx) => {
+      // The limit as the queue's row holds it (PostgreSQL reads it there, under the queue's lock) and as the runner passes it.
+      const queue = await ctx.queue({ rateLimit: { jobs: 2, perSeconds: 1 } });
+      await ctx.submit(queue, 5);
+      const rateLimit = { jobs: 2, perMs: 1_000 };
+      expect(await ctx.store.claimJobs([{ queue, limit: 5, rateLimit }], LEASE_MS, 10)).toHaveLength(2);
+      expect(ctx.store.throttledUntil()).toBe(ctx.clock.now() + 1_000);
+      ctx.clock.advance(500);
+      expect(await ctx.store.claimJobs([{ queue, limit: 5, rateLimit }], LEASE_MS, 10)).toEqual([]);
+      expect(ctx.store.throttledUntil()).toBe(ctx.clock.now() + 500);
+      ctx.clock.advance(500);
+      expect(await ctx.store.claimJobs([{ queue, limit: 5, rateLimit }], LEASE_MS, 10)).toHaveLength(2);
+      ctx.clock.advance(1_000);
+      expect(await ctx.store.claimJobs([{ queue, limit: 5, rateLimit }], LEASE_MS, 10)).toHaveLength(1);
+      expect(ctx.store.throttledUntil()).toBeNull();
     },
   },
   claimJobsOfKind: {
@@ -248,6 +303,151 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(await ctx.store.jobById(job!.id)).toBeUndefined();
       expect(await ctx.store.waitingCount(queue)).toBe(0);
       expect(ctx.store.mayHaveWaiting(queue) && !ctx.store.shared).toBe(false);
+    },
+  },
+  throttledUntil: {
+    'null after a claim that held nothing back': async (ctx) => {
+      const queue = await ctx.queue({ rateLimit: { jobs: 10, perSeconds: 1 } });
+      await ctx.submit(queue, 1);
+      await ctx.store.claimJobs([{ queue, limit: 5, rateLimit: { jobs: 10, perMs: 1_000 } }], LEASE_MS, 10);
+      expect(ctx.store.throttledUntil()).toBeNull();
+    },
+  },
+  fireSchedule: {
+    'a due tick is taken once, with its job; a second taker (another instance) gets nothing': async (ctx) => {
+      const queue = await ctx.queue();
+      const due = ctx.clock.now();
+      await ctx.schedule('tick', queue, due);
+      const other = await ctx.another();
+      const tick = { name: 'tick', due, next: due + 1_000, skipIfUnfinished: false };
+      const job = ctx.newQueued(queue);
+      const [a, b] = await Promise.all([ctx.store.fireSchedule(tick, job), other.fireSchedule(tick, job)]);
+      const won = [a, b].filter((fired) => fired.advanced);
+      expect(won).toHaveLength(1);
+      expect(won[0]!.job).toMatchObject({ status: 'QUEUED', schedule: 'tick', queue });
+      expect([a, b].find((fired) => !fired.advanced)!.job).toBeNull();
+      const [row] = await ctx.backend.exec<{ next_run_at: string; last_run_at: string }>(`SELECT next_run_at, last_run_at FROM schedules WHERE name = 'tick'`);
+      expect(Number(row!.next_run_at)).toBe(due + 1_000);
+      expect(Number(row!.last_run_at)).toBe(due);
+      expect(await ctx.store.waitingCount(queue)).toBe(1);
+    },
+    'overlap SKIP: an unfinished run takes the tick without a job; a paused schedule is not taken': async (ctx) => {
+      const queue = await ctx.queue();
+      const due = ctx.clock.now();
+      await ctx.schedule('skip', queue, due);
+      const first = await ctx.store.fireSchedule({ name: 'skip', due, next: due + 1_000, skipIfUnfinished: true }, ctx.newQueued(queue));
+      expect(first.job).not.toBeNull();
+      const second = await ctx.store.fireSchedule({ name: 'skip', due: due + 1_000, next: due + 2_000, skipIfUnfinished: true }, ctx.newQueued(queue));
+      expect(second).toEqual({ advanced: true, job: null });
+      await ctx.backend.exec(`UPDATE schedules SET paused = TRUE WHERE name = 'skip'`);
+      expect(await ctx.store.fireSchedule({ name: 'skip', due: due + 2_000, next: due + 3_000, skipIfUnfinished: false }, ctx.newQueued(queue))).toEqual({ advanced: false, job: null });
+      expect(await ctx.store.waitingCount(queue)).toBe(1);
+    },
+    'a missed tick (no job asked for) only moves the schedule on': async (ctx) => {
+      const queue = await ctx.queue();
+      const due = ctx.clock.now();
+      await ctx.schedule('missed', queue, due);
+      expect(await ctx.store.fireSchedule({ name: 'missed', due, next: due + 1_000, skipIfUnfinished: false }, null)).toEqual({ advanced: true, job: null });
+      expect(await ctx.store.waitingCount(queue)).toBe(0);
+    },
+  },
+  cancelMatching: {
+    'QUEUED and RUNNING jobs matching the filter, up to the limit, each with its `cancelled` event': async (ctx) => {
+      const [queue, other] = [await ctx.queue(), await ctx.queue()];
+      const jobs = await ctx.submit(queue, 4);
+      await ctx.submit(other, 1);
+      const [running] = await claimOne(ctx, queue);
+      const first = await ctx.store.cancelMatching({ queue }, ctx.owner, 3);
+      expect(first).toHaveLength(3);
+      expect(first.every((job) => job.status === 'CANCELLED' && job.leaseToken === null)).toBe(true);
+      const rest = await ctx.store.cancelMatching({ queue }, ctx.owner, 3);
+      expect(ids([...first, ...rest]).sort()).toEqual(ids(jobs).sort());
+      expect(ids([...first, ...rest])).toContain(running!.id);
+      expect((await ctx.events(running!.id)).at(-1)).toEqual({ type: 'cancelled', payload: { by: ctx.owner } });
+      expect(await ctx.store.waitingCount(queue)).toBe(0);
+      expect(await ctx.store.waitingCount(other)).toBe(1);
+      expect(await ctx.store.cancelMatching({ queue }, ctx.owner, 3)).toEqual([]);
+    },
+    'every filter narrows: ids, owner, kind, status, created before and after': async (ctx) => {
+      const queue = await ctx.queue();
+      const [a, b] = await ctx.submit(queue, 2, { kind: 'PI' });
+      ctx.clock.advance(10);
+      const [c] = await ctx.submit(queue, 1, { kind: 'CALC' });
+      expect(await ctx.store.cancelMatching({ ownerId: ctx.owner + 1000 }, ctx.owner, 10)).toEqual([]);
+      expect(ids(await ctx.store.cancelMatching({ ids: [b!.id], queue }, ctx.owner, 10))).toEqual([b!.id]);
+      expect(ids(await ctx.store.cancelMatching({ kind: 'CALC', createdAfter: c!.createdAt.getTime() }, ctx.owner, 10))).toEqual([c!.id]);
+      expect(await ctx.store.cancelMatching({ status: 'RUNNING', queue }, ctx.owner, 10)).toEqual([]);
+      expect(ids(await ctx.store.cancelMatching({ createdBefore: a!.createdAt.getTime() + 1, ownerId: ctx.owner }, ctx.owner, 10))).toEqual([a!.id]);
+    },
+  },
+  retryMatching: {
+    'FAILED and CANCELLED jobs matching queue again (`retried`), not those finished after the bound': async (ctx) => {
+      const queue = await ctx.queue();
+      const jobs = await ctx.submit(queue, 3);
+      await ctx.store.cancelMatching({ queue }, ctx.owner, 10);
+      ctx.clock.advance(10);
+      const retried = await ctx.store.retryMatching({ queue, finishedBefore: ctx.clock.now() }, ctx.owner, 2);
+      expect(retried).toHaveLength(2);
+      expect(retried.every((job) => job.status === 'QUEUED' && job.attempts === 0 && job.finishedAt === null)).toBe(true);
+      expect((await ctx.events(retried[0]!.id)).at(-1)).toEqual({ type: 'retried', payload: { by: ctx.owner } });
+      expect(await ctx.store.waitingCount(queue)).toBe(2);
+      expect(await ctx.store.retryMatching({ queue, finishedBefore: jobs[0]!.createdAt.getTime() }, ctx.owner, 10)).toEqual([]);
+      expect(await ctx.store.retryMatching({ queue }, ctx.owner, 10)).toHaveLength(1);
+    },
+  },
+  deleteMatching: {
+    'finished jobs matching go with their events and inputs; others stay': async (ctx) => {
+      const queue = await ctx.queue();
+      const [done, waiting] = await ctx.submit(queue, 2);
+      await ctx.store.cancelMatching({ ids: [done!.id] }, ctx.owner, 10);
+      ctx.clock.advance(100);
+      expect(await ctx.store.deleteMatching({ queue, finishedBefore: ctx.clock.now() - 200 }, 10)).toEqual([]);
+      expect(await ctx.store.deleteMatching({ queue, status: 'CANCELLED', finishedBefore: ctx.clock.now() }, 10)).toEqual([done!.id]);
+      expect(await ctx.store.jobById(done!.id)).toBeUndefined();
+      expect(await ctx.events(done!.id)).toEqual([]);
+      expect((await ctx.store.inputsOf([done!.id])).size).toBe(0);
+      expect((await ctx.store.jobById(waiting!.id))!.status).toBe('QUEUED');
+    },
+  },
+  purgeExpiredKeys: {
+    'expired idempotency keys go, a batch at a time; live ones stay': async (ctx) => {
+      const queue = await ctx.queue();
+      const now = ctx.clock.now();
+      await ctx.insert(queue, [{ idempotencyKey: 'old1', keyExpiresAt: now + 10 }, { idempotencyKey: 'old2', keyExpiresAt: now + 10 }, { idempotencyKey: 'live', keyExpiresAt: now + 60_000 }]);
+      ctx.clock.advance(10);
+      expect(await ctx.store.purgeExpiredKeys(1)).toBe(1);
+      expect(await ctx.store.purgeExpiredKeys(10)).toBe(1);
+      expect(await ctx.store.purgeExpiredKeys(10)).toBe(0);
+      const [{ n }] = (await ctx.backend.exec<{ n: number }>(`SELECT count(*) AS n FROM idempotency_keys`)) as [{ n: number }];
+      expect(Number(n)).toBe(1);
+    },
+  },
+  countDelayedByQueue: {
+    'QUEUED jobs not yet due, by queue': async (ctx) => {
+      const queue = await ctx.queue();
+      await ctx.submit(queue, 2, { runAt: ctx.clock.now() + 1_000 });
+      await ctx.submit(queue, 1);
+      expect(await ctx.store.countDelayedByQueue()).toEqual([{ queue, n: 2 }]);
+      ctx.clock.advance(1_000);
+      expect(await ctx.store.countDelayedByQueue()).toEqual([]);
+    },
+  },
+  onCancelled: {
+    'PostgreSQL: another instance hears the running jobs cancelled, with their attempt; SQLite never calls': async (ctx) => {
+      const queue = await ctx.queue();
+      await ctx.submit(queue, 2);
+      const [running] = await claimOne(ctx, queue);
+      const other = await ctx.another();
+      const heard: { id: number; attempt: number }[] = [];
+      other.onCancelled((cancelled) => heard.push(...cancelled));
+      await ctx.store.cancelMatching({ queue }, ctx.owner, 10);
+      if (ctx.store.shared) {
+        await until(() => heard.length > 0);
+        expect(heard).toEqual([{ id: running!.id, attempt: 1 }]);
+      } else {
+        await Bun.sleep(20);
+        expect(heard).toEqual([]);
+      }
     },
   },
   forgetQueue: {
@@ -410,6 +610,15 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       await ctx.submit(queue, 1, { kind: 'CALC' });
       expect(ids(await ctx.store.selectJobs({ queue, kind: 'PI' }))).toEqual([b!.id, a!.id]);
       expect(ids(await ctx.store.selectJobs({ queue, status: 'RUNNING' }))).toEqual([]);
+    },
+    "a schedule's runs (its `runs` connection)": async (ctx) => {
+      const queue = await ctx.queue();
+      await ctx.submit(queue, 2);
+      const due = ctx.clock.now();
+      await ctx.schedule('runs', queue, due);
+      const { job } = await ctx.store.fireSchedule({ name: 'runs', due, next: due + 1_000, skipIfUnfinished: false }, ctx.newQueued(queue));
+      expect(ids(await ctx.store.selectJobs({ schedule: 'runs' }))).toEqual([job!.id]);
+      expect(await ctx.store.countJobs({ schedule: 'runs' })).toBe(1);
     },
   },
   countJobs: {
@@ -609,12 +818,14 @@ function hear(store: JobStore): string[] {
   return heard;
 }
 
-const newJobSettings = (ownerId: number, job: { kind?: JobKindName; priority?: number; maxAttempts?: number } = {}) => ({
+const newJobSettings = (ownerId: number, job: { kind?: JobKindName; priority?: number; maxAttempts?: number; runAt?: number; idempotencyKey?: string } = {}) => ({
   kind: job.kind ?? ('PI' as JobKindName),
   ownerId,
   priority: job.priority ?? 0,
   maxAttempts: job.maxAttempts ?? 3,
   timeoutMs: 60_000,
+  runAt: job.runAt ?? null,
+  idempotencyKey: job.idempotencyKey ?? null,
 });
 
 /** Waits for a NOTIFY to arrive (polls; a generous limit only against a hang, never a measure). */
@@ -636,7 +847,7 @@ describe('the conformance suite', () => {
   test('every public member of both stores is one of JobStore’s (nothing lands on one store only)', () => {
     // Methods a store has beyond JobStore: its private helpers, named here so a new public one must be listed.
     const own = (prototype: object) => Object.getOwnPropertyNames(prototype).filter((name) => name !== 'constructor');
-    const PRIVATE = new Set(['claimed', 'succeedMany', 'statement', 'get', 'all', 'run', 'change', 'claimParams', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'eventListeners']);
+    const PRIVATE = new Set(['claimed', 'succeedMany', 'statement', 'get', 'all', 'run', 'change', 'claimParams', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled', 'eventListeners']);
     for (const prototype of [SqliteJobStore.prototype, PgJobStore.prototype]) {
       const extra = own(prototype).filter((name) => !(JOB_STORE_MEMBERS as readonly string[]).includes(name) && !PRIVATE.has(name));
       expect(extra).toEqual([]);
@@ -666,6 +877,9 @@ for (const [name, openBackend] of backends) {
     beforeEach(async () => {
       for (const store of opened.splice(0)) await store.close();
       await backend.exec(`DELETE FROM jobs`);
+      await backend.exec(`DELETE FROM schedules`);
+      await backend.exec(`DELETE FROM idempotency_keys`);
+      await backend.exec(`DELETE FROM queue_starts`);
       const [{ id: owner }] = await backend.exec<{ id: number }>(`SELECT id FROM users WHERE username = 'conformance'`) as [{ id: number }];
       const clock = new FakeClock({ stopped: true });
       const store = await backend.open(clock);
@@ -675,17 +889,31 @@ for (const [name, openBackend] of backends) {
         store,
         clock,
         owner,
-        async queue({ concurrency = 10, maxLength = 1000, paused = false } = {}) {
+        async queue({ concurrency = 10, maxLength = 1000, paused = false, rateLimit } = {}) {
           const queueName = `q${++queues}`;
           await backend.exec(
-            `INSERT INTO queues (name, concurrency, max_length, paused) VALUES ('${queueName}', ${concurrency}, ${maxLength}, ${paused ? 'TRUE' : 'FALSE'})`,
+            `INSERT INTO queues (name, concurrency, max_length, paused, rate_limit_jobs, rate_limit_per_seconds)
+             VALUES ('${queueName}', ${concurrency}, ${maxLength}, ${paused ? 'TRUE' : 'FALSE'}, ${rateLimit?.jobs ?? 'NULL'}, ${rateLimit?.perSeconds ?? 'NULL'})`,
           );
           return queueName;
         },
         async submit(queue, n = 1, job = {}) {
           const [{ max_length }] = (await backend.exec<{ max_length: number }>(`SELECT max_length FROM queues WHERE name = '${queue}'`)) as [{ max_length: number }];
           const inputJson = JSON.stringify(job.input ?? {});
-          return store.insertJobs(Array.from({ length: n }, () => ({ queue: { name: queue, maxLength: max_length }, job: newJobSettings(owner, job), inputJson })));
+          return (await store.insertJobs(Array.from({ length: n }, () => ({ queue: { name: queue, maxLength: max_length }, job: newJobSettings(owner, job), inputJson })))).jobs;
+        },
+        async insert(queue, jobs, into = store) {
+          return into.insertJobs(
+            jobs.map(({ idempotencyKey, keyExpiresAt }) => ({ queue: { name: queue, maxLength: 1000 }, job: newJobSettings(owner, { idempotencyKey }), inputJson: '{}', keyExpiresAt })),
+          );
+        },
+        async schedule(name, queue, due) {
+          await backend.exec(
+            `INSERT INTO schedules (name, cron, timezone, job, request, queue, overlap, next_run_at, owner_id) VALUES ('${name}', '* * * * * *', 'UTC', '{}', '{}', '${queue}', 'ALLOW', ${due}, ${owner})`,
+          );
+        },
+        newQueued(queue) {
+          return { queue: { name: queue, maxLength: 1000 }, job: newJobSettings(owner), inputJson: '{}' };
         },
         async events(id) {
           const rows = await backend.exec<{ type: string; payload: string | null }>(`SELECT type, payload FROM job_events WHERE job_id = ${Number(id)} ORDER BY id`);

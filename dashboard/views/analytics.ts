@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { gql } from '../api';
+import { ANALYTICS_ANSWER_QUERY, ANALYTICS_QUESTIONS_QUERY } from '../operations';
 import { ErrorLine, html, usePolled } from '../ui';
 
 interface StateValue {
@@ -14,20 +15,14 @@ interface Answer {
   analytics: { statesMean: StateValue[]; best5: StateValue[]; worst5: StateValue[]; globalMean: number };
 }
 
-const ANSWER_QUERY = `query($question: String!, $yearFrom: Int, $yearTo: Int) { analytics {
-  statesMean(question: $question, yearFrom: $yearFrom, yearTo: $yearTo) { state value }
-  best5(question: $question, yearFrom: $yearFrom, yearTo: $yearTo) { state value }
-  worst5(question: $question, yearFrom: $yearFrom, yearTo: $yearTo) { state value }
-  globalMean(question: $question, yearFrom: $yearFrom, yearTo: $yearTo)
-} }`;
 const FIRST_YEAR = 2011;
 const LAST_YEAR = 2021;
 const COLORS = { best: '#16a34a', worst: '#dc2626', other: '#94a3b8', mean: '#f59e0b' };
 
 export function AnalyticsView() {
-  const questions = usePolled(() => gql<{ analytics: { questions: { text: string; direction: string | null }[] } }>('{ analytics { questions { text direction } } }'), 0);
+  const questions = usePolled(() => gql<{ analytics: { questions: { text: string; direction: string | null }[] } }>(ANALYTICS_QUESTIONS_QUERY), 0);
   const [ask, setAsk] = useState<{ question: string; yearFrom: number; yearTo: number } | null>(null);
-  const answer = usePolled(() => (ask ? gql<Answer>(ANSWER_QUERY, ask) : Promise.resolve(null)), 0, [JSON.stringify(ask)]);
+  const answer = usePolled(() => (ask ? gql<Answer>(ANALYTICS_ANSWER_QUERY, ask) : Promise.resolve(null)), 0, [JSON.stringify(ask)]);
   const submit = (event: Event) => {
     event.preventDefault();
     const data = new FormData(event.target as HTMLFormElement);

@@ -1,4 +1,4 @@
-import { asc, desc } from 'drizzle-orm';
+import { asc, desc, gt } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { AnalyticsIndex, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction, type StateValue, type YearRange } from '../compute/analytics';
 import type { Database } from '../db/client';
@@ -49,6 +49,9 @@ export const yearRangeInput = z.object({ yearFrom: yearInput('yearFrom'), yearTo
 /** A question or state longer than the longest known one by more than this is refused before it is looked up. */
 const NAME_SLACK = 64;
 
+/** Rows per SELECT when the index is built from the database: the rows never all exist as objects at once. */
+const LOAD_BATCH = 5000;
+
 /** Rows per INSERT: 8 columns each, well under SQLite's 32,766 bound parameters. */
 const INSERT_BATCH = 2000;
 
@@ -82,13 +85,9 @@ export class AnalyticsService {
     const { analyticsDatasets, analyticsRows } = tables;
     const [current] = await db.select().from(analyticsDatasets).orderBy(desc(analyticsDatasets.id)).limit(1);
     if (current?.sha256 === sha256) {
-      const rows = await db
-        .select({ question: analyticsRows.question, state: analyticsRows.state, category: analyticsRows.category, segment: analyticsRows.segment, yearStart: analyticsRows.yearStart, value: analyticsRows.value })
-        .from(analyticsRows)
-        .orderBy(asc(analyticsRows.id));
-      this.index = new AnalyticsIndex(rows);
+      this.index = await AnalyticsIndex.fromBatches(this.storedRows());
       this.info = current;
-      this.log.info({ source: this.csvPath, rows: rows.length, ms: Math.round(performance.now() - started) }, 'analytics dataset loaded from the database');
+      this.log.info({ source: this.csvPath, rows: current.rowsKept, ms: Math.round(performance.now() - started) }, 'analytics dataset loaded from the database');
       return current;
     }
 
@@ -122,6 +121,19 @@ export class AnalyticsService {
   dataset(): DatasetInfo {
     if (!this.info) throw unavailable('the analytics dataset is not loaded yet');
     return this.info;
+  }
+
+  /** The stored rows in dataset order (by id), a batch at a time. */
+  private async *storedRows() {
+    const { db, tables } = this.database;
+    const { analyticsRows } = tables;
+    const columns = { id: analyticsRows.id, question: analyticsRows.question, state: analyticsRows.state, category: analyticsRows.category, segment: analyticsRows.segment, yearStart: analyticsRows.yearStart, value: analyticsRows.value };
+    for (let after = 0; ; ) {
+      const batch = await db.select(columns).from(analyticsRows).where(gt(analyticsRows.id, after)).orderBy(asc(analyticsRows.id)).limit(LOAD_BATCH);
+      if (batch.length === 0) return;
+      yield batch;
+      after = batch.at(-1)!.id;
+    }
   }
 
   private get data(): AnalyticsIndex {

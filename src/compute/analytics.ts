@@ -148,43 +148,64 @@ function compareCodePoints(a: string, b: string): number {
 const byValue = (descending: boolean) => (a: StateValue, b: StateValue) =>
   a.value === b.value ? compareCodePoints(a.state, b.state) : descending ? b.value - a.value : a.value - b.value;
 
+/** The constructor's argument when fromBatches adds the rows itself. */
+const NO_ROWS_YET: AnalyticsRow[] = [];
+
 export class AnalyticsIndex {
   private readonly questions = new Map<string, QuestionIndex>();
-  readonly stateNames: string[];
+  stateNames: string[] = [];
   /** Characters in the longest question and the longest state name. */
-  readonly longestQuestion: number;
-  readonly longestState: number;
+  longestQuestion = 0;
+  longestState = 0;
+  /** While rows are added: every state seen, and each question's category groups by state, category and segment. */
+  private building: { states: Set<string>; groups: Map<string, Map<string, CategoryGroup>> } | null = { states: new Set(), groups: new Map() };
 
-  constructor(rows: readonly AnalyticsRow[]) {
-    const states = new Set<string>();
-    for (const row of rows) {
-      let question = this.questions.get(row.question);
-      if (!question) this.questions.set(row.question, (question = { all: new Tally(), states: new Map(), categories: [] }));
-      question.all.add(row.yearStart, row.value);
-      let state = question.states.get(row.state);
-      if (!state) question.states.set(row.state, (state = new Tally()));
-      state.add(row.yearStart, row.value);
-      states.add(row.state);
+  constructor(rows: Iterable<AnalyticsRow> = []) {
+    for (const row of rows) this.add(row);
+    if (rows !== NO_ROWS_YET) this.finish();
+  }
+
+  /**
+   * Built from batches of rows in dataset order, so that loading a large dataset never holds it all as row objects
+   * at once (their peak stayed in the process's resident memory: ~45 MB at idle for the bundled dataset).
+   */
+  static async fromBatches(batches: AsyncIterable<readonly AnalyticsRow[]>): Promise<AnalyticsIndex> {
+    const index = new AnalyticsIndex(NO_ROWS_YET);
+    for await (const batch of batches) for (const row of batch) index.add(row);
+    index.finish();
+    return index;
+  }
+
+  private add(row: AnalyticsRow): void {
+    const { states, groups } = this.building!;
+    let question = this.questions.get(row.question);
+    if (!question) this.questions.set(row.question, (question = { all: new Tally(), states: new Map(), categories: [] }));
+    question.all.add(row.yearStart, row.value);
+    let state = question.states.get(row.state);
+    if (!state) question.states.set(row.state, (state = new Tally()));
+    state.add(row.yearStart, row.value);
+    states.add(row.state);
+    // Only rows with both a category and a segment form a group (Total/Total included).
+    if (!row.category || !row.segment) return;
+    let byKey = groups.get(row.question);
+    if (!byKey) groups.set(row.question, (byKey = new Map()));
+    const key = `${row.state}\u0000${row.category}\u0000${row.segment}`;
+    let group = byKey.get(key);
+    if (!group) {
+      const stateKey = pythonTuple(row.state, row.category, row.segment);
+      group = { state: row.state, category: row.category, segment: row.segment, tally: new Tally(), stateKey };
+      byKey.set(key, group);
     }
+    group.tally.add(row.yearStart, row.value);
+  }
+
+  private finish(): void {
+    const { states, groups } = this.building!;
+    this.building = null;
     this.stateNames = [...states].sort(compareCodePoints);
     this.longestQuestion = Math.max(0, ...[...this.questions.keys()].map((question) => question.length));
     this.longestState = Math.max(0, ...this.stateNames.map((state) => state.length));
-    // Only rows with both a category and a segment form a group (Total/Total included); sorted once by the
-    // source's tuple-string order.
-    const groups = new Map<string, Map<string, CategoryGroup>>();
-    for (const row of rows) {
-      if (!row.category || !row.segment) continue;
-      let byKey = groups.get(row.question);
-      if (!byKey) groups.set(row.question, (byKey = new Map()));
-      const key = `${row.state}\u0000${row.category}\u0000${row.segment}`;
-      let group = byKey.get(key);
-      if (!group) {
-        const stateKey = pythonTuple(row.state, row.category, row.segment);
-        group = { state: row.state, category: row.category, segment: row.segment, tally: new Tally(), stateKey };
-        byKey.set(key, group);
-      }
-      group.tally.add(row.yearStart, row.value);
-    }
+    // Sorted once by the source's tuple-string order.
     for (const [question, byKey] of groups) {
       this.questions.get(question)!.categories = [...byKey.values()].sort((a, b) => compareCodePoints(a.stateKey, b.stateKey));
     }

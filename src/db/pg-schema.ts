@@ -3,7 +3,7 @@
 // Two choices keep the rows identical to SQLite's and avoid driver quirks (drizzle-orm issues #5062, #5287):
 // times are bigint milliseconds (as SQLite's integers), read back as Date; JSON is kept as text and parsed here.
 import { sql } from 'drizzle-orm';
-import { boolean, customType, doublePrecision, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { boolean, customType, doublePrecision, index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { JOB_KINDS, JOB_STATUSES, ROLES } from './schema';
 
 /** Milliseconds since the epoch in a bigint, a Date in TypeScript (SQLite's `timestamp_ms`). */
@@ -72,8 +72,25 @@ export const queues = pgTable('queues', {
   concurrency: integer('concurrency').notNull(),
   maxLength: integer('max_length').notNull(),
   paused: boolean('paused').notNull().default(false),
+  rateLimitJobs: integer('rate_limit_jobs'),
+  rateLimitPerSeconds: integer('rate_limit_per_seconds'),
+  retentionSucceededSeconds: integer('retention_succeeded_seconds'),
+  retentionFailedSeconds: integer('retention_failed_seconds'),
+  retentionCancelledSeconds: integer('retention_cancelled_seconds'),
   createdAt: createdAt(),
 });
+
+export const queueStarts = pgTable(
+  'queue_starts',
+  {
+    id: id(),
+    queue: text('queue')
+      .notNull()
+      .references(() => queues.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+    at: timestampMs('at').notNull(),
+  },
+  (table) => [index('queue_starts_queue_at_idx').on(table.queue, table.at)],
+);
 
 export const jobs = pgTable(
   'jobs',
@@ -99,13 +116,45 @@ export const jobs = pgTable(
     createdAt: createdAt(),
     startedAt: timestampMs('started_at'),
     finishedAt: timestampMs('finished_at'),
+    idempotencyKey: text('idempotency_key'),
+    schedule: text('schedule'),
   },
   (table) => [
     index('jobs_claim_idx').on(table.queue, table.status, table.priority, table.id),
     index('jobs_owner_idx').on(table.ownerId, table.id),
-    index('jobs_status_idx').on(table.status, table.id),
+    index('jobs_status_idx').on(table.status, table.runAt),
+    index('jobs_finished_idx').on(table.status, table.finishedAt),
+    index('jobs_schedule_idx').on(table.schedule, table.id),
   ],
 );
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    ownerId: integer('owner_id').notNull(),
+    key: text('key').notNull(),
+    jobId: integer('job_id').notNull(),
+    expiresAt: timestampMs('expires_at').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.ownerId, table.key] }), index('idempotency_keys_expires_idx').on(table.expiresAt)],
+);
+
+export const schedules = pgTable('schedules', {
+  name: text('name').primaryKey(),
+  cron: text('cron').notNull(),
+  timezone: text('timezone').notNull(),
+  job: jsonText('job').notNull(),
+  request: jsonText('request').notNull(),
+  queue: text('queue')
+    .notNull()
+    .references(() => queues.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+  paused: boolean('paused').notNull().default(false),
+  overlap: text('overlap', { enum: ['ALLOW', 'SKIP'] }).notNull(),
+  nextRunAt: timestampMs('next_run_at'),
+  lastRunAt: timestampMs('last_run_at'),
+  ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
+  createdAt: createdAt(),
+});
 
 export const jobInputs = pgTable('job_inputs', {
   jobId: integer('job_id')

@@ -22,6 +22,9 @@ const define = (r: Helpers) => ({
     events: r.many.jobEvents(),
     inputRow: r.one.jobInputs({ from: r.jobs.id, to: r.jobInputs.jobId, optional: false }),
   },
+  schedules: {
+    owner: r.one.users({ from: r.schedules.ownerId, to: r.users.id }),
+  },
   jobInputs: {
     job: r.one.jobs({ from: r.jobInputs.jobId, to: r.jobs.id, optional: false }),
   },

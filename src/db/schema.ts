@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** SECRETARY reads everything (jobs, queues, results, accounts) and changes nothing but its own session and password. */
 export const ROLES = ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] as const;
@@ -67,8 +67,28 @@ export const queues = sqliteTable('queues', {
   /** Most jobs waiting (QUEUED) at once; a submission beyond it is a CONFLICT. */
   maxLength: integer('max_length').notNull(),
   paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+  /** At most rateLimitJobs starts per sliding rateLimitPerSeconds, over every instance; both null: no limit. */
+  rateLimitJobs: integer('rate_limit_jobs'),
+  rateLimitPerSeconds: integer('rate_limit_per_seconds'),
+  /** Finished jobs older than this (seconds) are deleted in the background; null keeps them (or JOB_RETENTION_SECONDS). */
+  retentionSucceededSeconds: integer('retention_succeeded_seconds'),
+  retentionFailedSeconds: integer('retention_failed_seconds'),
+  retentionCancelledSeconds: integer('retention_cancelled_seconds'),
   createdAt: createdAt(),
 });
+
+/** The starts of a rate-limited queue's jobs over its window (only those queues write here): the sliding count. */
+export const queueStarts = sqliteTable(
+  'queue_starts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    queue: text('queue')
+      .notNull()
+      .references(() => queues.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [index('queue_starts_queue_at_idx').on(table.queue, table.at)],
+);
 
 export const jobs = sqliteTable(
   'jobs',
@@ -95,15 +115,59 @@ export const jobs = sqliteTable(
     createdAt: createdAt(),
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
     finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    /** The key its owner submitted it with (see idempotency_keys); null when none. */
+    idempotencyKey: text('idempotency_key'),
+    /** The schedule that made it; null for a job submitted by hand. */
+    schedule: text('schedule'),
   },
   (table) => [
     // The claim: the next runnable job of a queue, by priority then age.
     index('jobs_claim_idx').on(table.queue, table.status, table.priority, table.id),
     index('jobs_owner_idx').on(table.ownerId, table.id),
-    // Also serves the lease sweep (status = 'RUNNING'); a separate lease index cost a write per state change.
-    index('jobs_status_idx').on(table.status, table.id),
+    // Also serves the lease sweep (status = 'RUNNING') and the runner's next wake-up (the earliest QUEUED run_at); a
+    // separate lease index cost a write per state change.
+    index('jobs_status_idx').on(table.status, table.runAt),
+    // Retention: the finished jobs older than a cutoff, oldest first, without reading the younger ones.
+    index('jobs_finished_idx').on(table.status, table.finishedAt),
+    // A schedule's runs, newest first, and its overlap check.
+    index('jobs_schedule_idx').on(table.schedule, table.id),
   ],
 );
+
+/**
+ * An owner's idempotency keys while they are remembered: a submission with a live key returns its job and creates
+ * nothing. Apart from `jobs` so that a key outlives neither its TTL nor its job (a key whose job is gone is free).
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    ownerId: integer('owner_id').notNull(),
+    key: text('key').notNull(),
+    jobId: integer('job_id').notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.ownerId, table.key] }), index('idempotency_keys_expires_idx').on(table.expiresAt)],
+);
+
+/** Cron schedules: each due tick makes one job, claimed by advancing next_run_at with a compare-and-set. */
+export const schedules = sqliteTable('schedules', {
+  name: text('name').primaryKey(),
+  cron: text('cron').notNull(),
+  timezone: text('timezone').notNull(),
+  /** The JobSubmission as given (what Schedule.job shows). */
+  job: text('job', { mode: 'json' }).notNull(),
+  /** What each run submits: its kind, checked input and options. */
+  request: text('request', { mode: 'json' }).notNull(),
+  queue: text('queue')
+    .notNull()
+    .references(() => queues.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+  paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+  overlap: text('overlap', { enum: ['ALLOW', 'SKIP'] }).notNull(),
+  nextRunAt: integer('next_run_at', { mode: 'timestamp_ms' }),
+  lastRunAt: integer('last_run_at', { mode: 'timestamp_ms' }),
+  ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
+  createdAt: createdAt(),
+});
 
 /** A job as it is stored and as Drizzle reads it: the one shape services, events and GraphQL share. */
 export type Job = typeof jobs.$inferSelect;

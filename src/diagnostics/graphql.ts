@@ -1,6 +1,7 @@
 import { DIAGNOSTIC_BEHAVIORS } from '../compute/diagnostic';
 import { builder, describedValues } from '../graphql/builder';
-import { jobOptions, JobType, optionsOf, registerJobResult } from '../jobs/graphql';
+import { forbiddenFor } from '../errors';
+import { jobOptions, JobType, optionsOf, registerJobResult, registerJobSubmission } from '../jobs/graphql';
 import { diagnosticBatch } from './diagnostic';
 
 const DiagnosticBehaviorEnum = builder.enumType('DiagnosticBehavior', {
@@ -30,6 +31,16 @@ const DiagnosticJobInput = builder.inputType('DiagnosticJobInput', {
     durationMs: t.int({ defaultValue: 0, description: 'How long SLEEP waits.' }),
     ...jobOptions(t),
   }),
+});
+
+// In bulk, in flows and on schedules too: admins only, as submitDiagnosticJobs.
+registerJobSubmission({
+  field: 'diagnostic',
+  type: DiagnosticJobInput,
+  toRequest: (input, ctx) => {
+    if (ctx.user.role !== 'ADMIN') throw forbiddenFor(['ADMIN']);
+    return { kind: 'DIAGNOSTIC', input: diagnosticBatch(input, 1)[0] };
+  },
 });
 
 builder.mutationFields((t) => ({

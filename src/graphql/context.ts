@@ -27,9 +27,9 @@ export type SignedInContext = GraphQLContext & { user: AuthUser };
 const PLANNER_DATABASE = Symbol('the database, for the Drizzle plugin only');
 
 export function createGraphQLContext(services: Services, db: Db, request: Omit<GraphQLContext, keyof Services>): GraphQLContext {
-  const { users, queues, jobs, analytics, calculator, quotes, relay, requestShutdown } = services;
+  const { users, queues, jobs, schedules, analytics, calculator, quotes, relay, requestShutdown } = services;
   // Enumerable, so Yoga's Object.assign of the context keeps it; a symbol, so no resolver stumbles on it.
-  return { users, queues, jobs, analytics, calculator, quotes, relay, requestShutdown, ...request, [PLANNER_DATABASE]: db } as GraphQLContext;
+  return { users, queues, jobs, schedules, analytics, calculator, quotes, relay, requestShutdown, ...request, [PLANNER_DATABASE]: db } as GraphQLContext;
 }
 
 /** For src/graphql/builder.ts's Drizzle plugin `client` only. */

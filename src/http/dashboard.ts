@@ -1,6 +1,7 @@
 // The dashboard (dashboard/ at the top of the repository: browser code that talks to the public GraphQL API only),
-// bundled by Bun's bundler when the server starts — no build step to forget, no CDN — and served compressed.
-import { compressAsset, IMMUTABLE, REVALIDATE, type StaticAsset } from './static-assets';
+// bundled by Bun's bundler (in the asset worker) when the server starts — no build step to forget, no CDN — and served compressed.
+import type { Logger } from 'pino';
+import { buildAssets, IMMUTABLE, REVALIDATE, type StaticAsset } from './static-assets';
 
 export const DASHBOARD_PATH = '/dashboard';
 const ENTRY = new URL('../../dashboard/index.html', import.meta.url).pathname;
@@ -10,23 +11,22 @@ export type DashboardAssets = { assets: Map<string, StaticAsset> } | { failure: 
 
 let built: Promise<DashboardAssets> | undefined;
 
-/** Built once per process (about 0.1 s), by the first server to start; every later one shares it. */
-export function dashboardAssets(): Promise<DashboardAssets> {
-  return (built ??= build());
+/**
+ * Built once per process (0.1–0.5 s), by the first visit: Bun's bundler keeps ~13 MB that an idle server need not hold.
+ * Every later visit, and every later server of the process, shares it; a failure is logged once, with the first visit's log.
+ */
+export function dashboardAssets(log?: Pick<Logger, 'error'>): Promise<DashboardAssets> {
+  return (built ??= build().then((result) => {
+    if ('failure' in result) log?.error({ failure: result.failure }, 'the dashboard could not be built');
+    return result;
+  }));
 }
 
 async function build(): Promise<DashboardAssets> {
-  const result = await Bun.build({ entrypoints: [ENTRY], target: 'browser', minify: true, publicPath: `${DASHBOARD_PATH}/` }).catch(
-    (error: unknown) => ({ success: false as const, logs: [error], outputs: [] }),
-  );
-  if (!result.success) return { failure: result.logs.map(String).join('\n') };
-  const assets = new Map<string, StaticAsset>();
-  await Promise.all(
-    result.outputs.map(async (output) => {
-      const isPage = output.path.endsWith('.html');
-      const asset = await compressAsset(new Uint8Array(await output.arrayBuffer()), output.type, isPage ? REVALIDATE : IMMUTABLE);
-      assets.set(isPage ? '/' : output.path.replace(/^\.\//, '/'), asset);
-    }),
-  );
-  return { assets };
+  try {
+    const built = await buildAssets({ kind: 'dashboard', entry: ENTRY, publicPath: `${DASHBOARD_PATH}/`, pageCacheControl: REVALIDATE, bundleCacheControl: IMMUTABLE });
+    return { assets: new Map(built.map(({ path, ...asset }) => [path, asset])) };
+  } catch (error) {
+    return { failure: error instanceof Error ? error.message : String(error) };
+  }
 }

@@ -1,6 +1,5 @@
 // GraphiQL as jobgraph serves it: bundled (no CDN), opening on example operations of every domain, login first.
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { compressAsset, IMMUTABLE, REVALIDATE, type StaticAsset } from './static-assets';
+import { buildAssets, IMMUTABLE, REVALIDATE, type StaticAsset } from './static-assets';
 
 /**
  * What a new visitor sees in the editor (a `?query=` in the URL, or a document GraphiQL kept, wins). One document of
@@ -25,6 +24,15 @@ query RecentJobs {
 query Queues { queues { name concurrency maxLength paused counts { queued running succeeded failed } } }
 query WorkerPool { workerPool { size busy tasksQueued jobsPerSecond runMs { p50 p90 p99 } } }   # managers and admins
 
+# ---- scheduling (docs/scheduling.md)
+mutation SubmitLater { submitPiJob(input: { simulations: 1000000, delayMs: 60000, idempotencyKey: "pi-later-1" }) { id status runAt idempotencyKey } }
+mutation CreateSchedule {   # managers and admins
+  createSchedule(input: { name: "pi-every-minute", cron: "0 * * * * *", timezone: "UTC", job: { pi: { simulations: 1000000 } }, overlap: SKIP }) { name nextRunAt }
+}
+query Schedules { schedules { name cron timezone paused nextRunAt lastRunAt runs(first: 5) { totalCount edges { node { id status } } } } }
+mutation RetryDeadLetters { retryJobs(filter: { status: FAILED }) }
+mutation CancelQueued { cancelJobs(filter: { status: QUEUED, queue: "default" }) }
+
 # ---- simulations and the calculator
 query EstimatePi { estimatePi(simulations: 1000000, concurrency: 2) { pi seconds } }
 query Forecast { forecast(assets: [3, 14, 15], seed: 92) { forecasts { asset value weight } } }
@@ -48,43 +56,31 @@ export const GRAPHIQL_OPTIONS = { title: 'jobgraph', subscriptionsProtocol: 'WS'
 /** Where GraphiQL's scripts are served: the page loads them as files, so its CSP allows no inline script. */
 export const GRAPHIQL_ASSET_PREFIX = '/graphiql/';
 
-interface RenderedGraphiQL {
-  html: string;
-  /** Each script the renderer inlined, by its file name under GRAPHIQL_ASSET_PREFIX (named by its hash). */
-  scripts: Map<string, string>;
-}
-
-let rendered: RenderedGraphiQL | undefined;
+let built: Promise<Map<string, StaticAsset>> | undefined;
 /**
- * Rendered once per process: Yoga's renderer inlines GraphiQL (about 8 MB of script) in the page; each inline script
- * becomes a file the page loads instead, so `script-src 'self'` holds (see PAGE_CSP in static-assets.ts).
+ * The page and its scripts, by path (`/` for the page, `<hash>.js` for a script), built in the asset worker once per
+ * process: started by the first server of the process and shared by every later one. Yoga's renderer inlines GraphiQL
+ * (about 8 MB of script); the worker moves each inline script into a file the page loads, so `script-src 'self'`
+ * holds (see PAGE_CSP in static-assets.ts). Neither the renderer's module nor an uncompressed copy of a large file
+ * stays in this thread (about 70 MB at idle).
  */
-function render(): RenderedGraphiQL {
-  const scripts = new Map<string, string>();
-  // An HTML parser ends a script at its first `</script>`; the renderer escapes the ones inside strings (`<\/script>`).
-  const html = renderGraphiQL(GRAPHIQL_OPTIONS).replace(/<script>([\s\S]*?)<\/script>/g, (_tag, body: string) => {
-    const name = `${Bun.hash(body).toString(36)}.js`;
-    scripts.set(name, body);
-    return `<script src="${GRAPHIQL_ASSET_PREFIX}${name}"></script>`;
-  });
-  return { html, scripts };
+export const graphiqlAssets = () =>
+  (built ??= buildAssets({ kind: 'graphiql', options: GRAPHIQL_OPTIONS, cacheControl: REVALIDATE, scriptPrefix: GRAPHIQL_ASSET_PREFIX, scriptCacheControl: IMMUTABLE }).then(
+    (assets) => new Map(assets.map(({ path, ...asset }) => [path, asset])),
+    (error: unknown) => {
+      // Tried again by the next visitor.
+      built = undefined;
+      throw error;
+    },
+  ));
+
+/** The page itself (GET /graphql asking for HTML). */
+export const graphiqlAsset = async () => (await graphiqlAssets()).get('/')!;
+
+/** One of the page's scripts (its name is its hash: cached for good); undefined for another name. */
+export async function graphiqlScript(name: string): Promise<StaticAsset | undefined> {
+  return name === '/' ? undefined : (await graphiqlAssets()).get(name);
 }
 
-export const graphiqlHtml = () => (rendered ??= render()).html;
-
-let asset: Promise<StaticAsset> | undefined;
-/** The page compressed; started by the first server of the process and shared by every later one. */
-export const graphiqlAsset = () => (asset ??= compressAsset(new TextEncoder().encode(graphiqlHtml()), 'text/html; charset=utf-8', REVALIDATE));
-
-const scriptAssets = new Map<string, Promise<StaticAsset>>();
-/** One of the page's scripts, compressed once (its name is its hash: cached for good); undefined for another name. */
-export function graphiqlScript(name: string): Promise<StaticAsset> | undefined {
-  const body = (rendered ??= render()).scripts.get(name);
-  if (body === undefined) return undefined;
-  let script = scriptAssets.get(name);
-  if (!script) scriptAssets.set(name, (script = compressAsset(new TextEncoder().encode(body), 'text/javascript; charset=utf-8', IMMUTABLE)));
-  return script;
-}
-
-/** Every script of the page compressed, with the page (at start, in the background). */
-export const graphiqlAssets = () => Promise.all([graphiqlAsset(), ...[...(rendered ??= render()).scripts.keys()].map((name) => graphiqlScript(name)!)]);
+/** The page uncompressed, for Yoga should it be asked to render GraphiQL itself (routes.ts answers it first). */
+export const graphiqlHtml = async () => Bun.gunzipSync((await graphiqlAsset()).gzip);

@@ -80,6 +80,17 @@ export function createMetrics(app: App) {
       for (const { status, queue, kind, n } of counts) this.set({ state: status, queue, kind }, n);
     },
   });
+  new Gauge({
+    name: 'jobgraph_jobs_delayed',
+    help: 'QUEUED jobs not yet due (a runAt or delayMs ahead, or a retry backoff), by queue: part of jobgraph_jobs{state="QUEUED"}.',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const counts = await app.jobs.countDelayedByQueue();
+      this.reset();
+      for (const { queue, n } of counts) this.set({ queue }, n);
+    },
+  });
   const jobsFinished = new Counter({
     name: 'jobgraph_jobs_finished_total',
     help: 'Jobs that reached a final state (SUCCEEDED, FAILED, CANCELLED) since the process started, by state, queue and kind.',

@@ -10,7 +10,7 @@ export async function readiness(app: App, request: Request): Promise<Response> {
   const embedded = app.embeddedQuoteServer;
   // The quote server jobgraph runs is part of it; an external one is reported, not required.
   // Without Redis an instance would miss other instances' events and refuse logins (see docs/scaling.md).
-  const ok = ready && !app.jobs.isDraining && (!embedded || embedded.status === 'up') && (!app.redis || app.redis.up);
+  const ok = ready && !app.jobs.isDraining && (!embedded || embedded.healthy) && (!app.redis || app.redis.up);
   const status = ok ? 'ready' : 'not ready';
   if ((await authenticateRequest(app.users, request)).user?.role !== 'ADMIN') return Response.json({ status }, { status: ok ? 200 : 503 });
 

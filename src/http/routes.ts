@@ -142,7 +142,7 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
   async function dashboard(request: Request, pathname: string): Promise<Response> {
     if (request.method !== 'GET' && request.method !== 'HEAD') return errorResponse(405, ErrorCode.BAD_USER_INPUT, `${pathname} answers GET only`, { allow: 'GET, HEAD' });
     if (pathname === '/') return new Response(null, { status: 302, headers: { location: DASHBOARD_PATH } });
-    const built = await dashboardAssets();
+    const built = await dashboardAssets(log);
     if ('failure' in built) return errorResponse(503, ErrorCode.UNAVAILABLE, 'the dashboard could not be built; see the server log');
     const asset = built.assets.get(pathname.slice(DASHBOARD_PATH.length) || '/');
     return asset ? serveAsset(asset, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no dashboard file ${pathname}`);
@@ -151,8 +151,8 @@ export function createRequestHandler({ app, yoga, responseCache, documentCaches,
   /** `/graphiql/<hash>.js`: a script of GraphiQL's page (the page itself is GET /graphql asking for HTML). */
   async function graphiqlScriptFile(request: Request, pathname: string): Promise<Response> {
     if (request.method !== 'GET' && request.method !== 'HEAD') return errorResponse(405, ErrorCode.BAD_USER_INPUT, `${pathname} answers GET only`, { allow: 'GET, HEAD' });
-    const script = graphiqlScript(pathname.slice(GRAPHIQL_ASSET_PREFIX.length));
-    return script ? serveAsset(await script, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no GraphiQL file ${pathname}`);
+    const script = await graphiqlScript(pathname.slice(GRAPHIQL_ASSET_PREFIX.length));
+    return script ? serveAsset(script, request) : errorResponse(404, ErrorCode.NOT_FOUND, `no GraphiQL file ${pathname}`);
   }
 
   function upgrade(request: Request, server: Server<SocketData>, { clientAddress }: RequestOrigin): Response | undefined {

@@ -1,64 +1,48 @@
-// The pages jobgraph serves itself (GraphiQL, the dashboard): compressed once, at start, with gzip and brotli, and
-// answered with an ETag, so a browser revalidates a page with a 304 and never fetches a hashed bundle twice.
-import type { CompressionAnswer, CompressionRequest } from './compression-worker';
-import { cachedCompression } from './compressed-cache';
+// The pages jobgraph serves itself (GraphiQL, the dashboard): built and compressed once, at start, with gzip and
+// brotli in a thread of their own (asset-worker.ts), and answered with an ETag, so a browser revalidates a page with a
+// 304 and never fetches a hashed bundle twice.
+import type { AssetAnswer, AssetBuild, AssetRequest, BuiltAsset, StaticAsset } from './asset-worker';
 
-/** Brotli's best quality takes 12 s over GraphiQL's 9 MB; quality 5 takes 0.2 s and loses 13% to it. */
-const BROTLI_QUALITY_LARGE = 5;
-/** gzip -9 over those 9 MB takes 70% longer than -6 for 1% less. */
-const GZIP_LEVEL_LARGE = 6;
-/** GraphiQL's page (about 1 MB of icons once its scripts are files) takes seconds at the best quality too. */
-const LARGE_BYTES = 256 * 1024;
+export type { AssetBuild, BuiltAsset, StaticAsset } from './asset-worker';
 
 /** Hashed bundles never change under their name; pages are revalidated (their ETag) on every load. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export const REVALIDATE = 'no-cache';
 
-export interface StaticAsset {
-  contentType: string;
-  cacheControl: string;
-  /** The same bytes three ways: as they are, gzip and brotli. */
-  identity: Uint8Array<ArrayBuffer>;
-  gzip: Uint8Array<ArrayBuffer>;
-  br: Uint8Array<ArrayBuffer>;
-  /** The identity bytes' hash; each encoding's ETag adds its own suffix (a strong ETag names one representation). */
-  hash: string;
-}
-
-export async function compressAsset(bytes: Uint8Array<ArrayBuffer>, contentType: string, cacheControl: string): Promise<StaticAsset> {
-  const large = bytes.length > LARGE_BYTES;
-  const [brotliQuality, gzipLevel] = large ? [BROTLI_QUALITY_LARGE, GZIP_LEVEL_LARGE] : [11, 9];
-  const { gzip, br } = await cachedCompression(bytes, `br${brotliQuality}-gz${gzipLevel}`, () => compressor.compress(bytes, brotliQuality, gzipLevel));
-  // An ETag needs no cryptographic hash: Bun's fast one, over the bytes as they are.
-  const hash = Bun.hash(bytes).toString(36);
-  return { contentType, cacheControl, identity: bytes, gzip, br, hash };
-}
-
 /** One worker thread for every asset of the process, started on demand and ended once it has nothing to do. */
-const compressor = (() => {
+export const buildAssets = (() => {
   let worker: Worker | null = null;
   let nextId = 1;
-  const pending = new Map<number, (answer: CompressionAnswer) => void>();
-  return {
-    compress(bytes: Uint8Array<ArrayBuffer>, brotliQuality: number, gzipLevel: number): Promise<CompressionAnswer> {
-      if (!worker) {
-        worker = new Worker(new URL('./compression-worker.ts', import.meta.url));
-        // A process may exit with compression under way (a short test, a failed start). (The dashboard's DOM
-        // typings hide Bun's `unref` on Worker.)
-        (worker as unknown as { unref(): void }).unref();
-        worker.onmessage = ({ data }: MessageEvent<CompressionAnswer>) => {
-          pending.get(data.id)?.(data);
-          pending.delete(data.id);
-          if (pending.size === 0) {
-            worker?.terminate();
-            worker = null;
-          }
-        };
-      }
-      const id = nextId++;
-      worker.postMessage({ id, bytes, brotliQuality, gzipLevel } satisfies CompressionRequest);
-      return new Promise((resolve) => pending.set(id, resolve));
-    },
+  const pending = new Map<number, (answer: AssetAnswer) => void>();
+  return (build: AssetBuild): Promise<BuiltAsset[]> => {
+    if (!worker) {
+      worker = new Worker(new URL('./asset-worker.ts', import.meta.url));
+      // A process may exit with a build under way (a short test, a failed start). (The dashboard's DOM typings hide
+      // Bun's `unref` on Worker.)
+      (worker as unknown as { unref(): void }).unref();
+      worker.onmessage = ({ data }: MessageEvent<AssetAnswer>) => {
+        pending.get(data.id)?.(data);
+        pending.delete(data.id);
+        if (pending.size === 0) {
+          worker?.terminate();
+          worker = null;
+        }
+      };
+      // A worker that dies (its module failed to load, say) answers every build it held with why, not silence.
+      worker.onerror = (event) => {
+        event.preventDefault?.();
+        for (const [id, answer] of pending) answer({ id, failure: `the asset worker failed: ${event.message ?? 'unknown error'}` });
+        pending.clear();
+        worker?.terminate();
+        worker = null;
+      };
+    }
+    const id = nextId++;
+    worker.postMessage({ id, build } satisfies AssetRequest);
+    return new Promise<AssetAnswer>((resolve) => pending.set(id, resolve)).then((answer) => {
+      if ('failure' in answer) throw new Error(answer.failure);
+      return answer.assets;
+    });
   };
 })();
 
@@ -110,8 +94,9 @@ export function serveAsset(asset: StaticAsset, request: Request): Response {
   if (ifNoneMatch && matchesAnyRepresentation(ifNoneMatch, asset.hash)) return new Response(null, { status: 304, headers });
   if (encoding !== 'identity') headers['content-encoding'] = encoding;
   headers['content-type'] = asset.contentType;
-  const body = asset[encoding];
-  return new Response(request.method === 'HEAD' ? null : body, { headers: { ...headers, 'content-length': String(body.length) } });
+  const body = encoding === 'identity' ? (asset.identity ?? gunzipped(asset.gzip)) : asset[encoding];
+  const length = encoding === 'identity' ? asset.size : asset[encoding].length;
+  return new Response(request.method === 'HEAD' ? null : body, { headers: { ...headers, 'content-length': String(length) } });
 }
 
 /** Weak comparison (RFC 9110 §13.1.2): `W/` ignored; a cached gzip copy still matches when brotli is negotiated now. */
@@ -122,3 +107,6 @@ function matchesAnyRepresentation(ifNoneMatch: string, hash: string): boolean {
     return Object.values(ETAG_SUFFIX).some((suffix) => opaque === `${hash}${suffix}`);
   });
 }
+
+/** Decompressed as it is sent, so no uncompressed copy stays in memory. */
+const gunzipped = (gzip: Uint8Array<ArrayBuffer>) => new Blob([gzip]).stream().pipeThrough(new DecompressionStream('gzip'));

@@ -5,7 +5,6 @@ import type { App } from '../app';
 import type { Clock } from '../clock';
 import { DocumentCaches } from '../graphql/document-caches';
 import { createResponseCache } from '../graphql/response-cache';
-import { dashboardAssets } from './dashboard';
 import { graphiqlAssets } from './graphiql';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
@@ -13,6 +12,7 @@ import { createMetrics } from './metrics';
 import { type AddressRateLimiter, RateLimiter, SharedRateLimiter } from './rate-limit';
 import { createRequestHandler } from './routes';
 import { SessionStreams } from './session-streams';
+import { warmUpKnownOperations } from './warm-up';
 import { createWebSocketHandler } from './websocket';
 
 /** `probes`: tests only, Yoga plugins that watch which hooks each execution path runs. */
@@ -23,14 +23,14 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   // Every cache keyed by a document's text, each within the same byte budget (DOCUMENT_CACHE_BYTES).
   const documentCaches = new DocumentCaches(config);
   const responseCache = createResponseCache(app, options.clock, documentCaches);
-  // Built and compressed now, in the background (once per process), rather than on the first visitor's request.
-  void graphiqlAssets();
-  void dashboardAssets().then((built) => {
-    if ('failure' in built) app.log.error({ failure: built.failure }, 'the dashboard could not be built');
-  });
+  // Built and compressed now, in the background (once per process), rather than on the first visitor's request. (The
+  // dashboard is bundled by its first visit instead: Bun's bundler keeps ~13 MB that an idle server need not hold.)
+  graphiqlAssets().catch((error) => app.log.error({ err: error }, 'GraphiQL could not be built'));
   const metrics = createMetrics(app);
   const yoga = createGraphQLHandler(app, responseCache, documentCaches, metrics, options.probes);
   metrics.watchDocumentCaches(documentCaches);
+  // In the background: listening does not wait for it.
+  void warmUpKnownOperations(app, yoga).catch((error) => app.log.warn({ err: error }, 'warming up the known operations failed'));
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
   const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;

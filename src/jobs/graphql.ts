@@ -4,6 +4,7 @@ import { builder, describedValues } from '../graphql/builder';
 import type { SignedInContext } from '../graphql/context';
 import { fanOutExtension } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
+import { badInput } from '../errors';
 import { checkPaging, parseId } from '../graphql/ids';
 import { canSeeJob, type Job, type JobCounts, type JobKindName, type JobStatus, jobVisibility } from './model';
 import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type PoolStats, type SubmitOptions } from './service';
@@ -123,7 +124,9 @@ export const JobType = builder.drizzleObject('jobs', {
     maxAttempts: t.int({ description: 'Attempts allowed before it FAILS for good.', resolve: (job) => job.maxAttempts }),
     priority: t.int({ description: 'Lower runs first.', resolve: (job) => job.priority }),
     claimedBy: t.string({ nullable: true, description: '`pool`, or `user:<id>` for a pulled job.', resolve: (job) => job.claimedBy }),
-    runAt: t.field({ type: 'DateTime', description: 'Not before this time (retry backoff).', resolve: (job) => job.runAt }),
+    runAt: t.field({ type: 'DateTime', description: 'Not started before this time: its `runAt`/`delayMs`, or a retry’s backoff.', resolve: (job) => job.runAt }),
+    idempotencyKey: t.string({ nullable: true, description: 'The idempotency key it was submitted with; null when none.', resolve: (job) => job.idempotencyKey }),
+    schedule: t.string({ nullable: true, description: 'The name of the schedule whose tick made it; null for a job submitted by hand.', resolve: (job) => job.schedule }),
     createdAt: t.field({ type: 'DateTime', description: 'When it was submitted.', resolve: (job) => job.createdAt }),
     startedAt: t.field({ type: 'DateTime', nullable: true, description: 'When its last attempt started; null until one has.', resolve: (job) => job.startedAt }),
     finishedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it reached its final state; null until then.', resolve: (job) => job.finishedAt }),
@@ -144,11 +147,23 @@ const ShutdownStatus = builder.simpleObject('ShutdownStatus', {
   }),
 });
 
-export const jobOptions = (t: any) => ({
+/** Where and how a job runs: every kind's input has these, and so has SubmitJobsOptions (for every item). */
+const runOptions = (t: any) => ({
   queue: t.string({ description: 'Default: `default`.' }),
   priority: t.int({ description: 'Lower runs first; -1000..1000, default 0.' }),
   maxAttempts: t.int({ description: '1..20, default 3.' }),
   timeoutSeconds: t.int({ description: 'Per attempt; 1..3600, default JOB_TIMEOUT_SECONDS.' }),
+  runAt: t.field({ type: 'DateTime', description: 'Do not start before this instant (at most a year ahead; a past instant: now). Not with `delayMs`.' }),
+  delayMs: t.int({ description: 'Do not start before now + delayMs (0 up to a year). Not with `runAt`.' }),
+});
+
+/** The common job options of every kind's input: run options, and the idempotency key (one per job, so not per call). */
+export const jobOptions = (t: any) => ({
+  ...runOptions(t),
+  idempotencyKey: t.string({
+    description:
+      'Per owner, 1..200 characters: while the key is remembered (IDEMPOTENCY_TTL_SECONDS, default a day) a submission with the same key creates nothing and returns the job it first created.',
+  }),
 });
 
 // The shared option fields are typed loosely by the spread above; the jobs service checks every value.
@@ -157,6 +172,9 @@ export const optionsOf = (input: Record<string, unknown>): SubmitOptions => ({
   priority: input.priority as number | null | undefined,
   maxAttempts: input.maxAttempts as number | null | undefined,
   timeoutSeconds: input.timeoutSeconds as number | null | undefined,
+  runAt: input.runAt as Date | null | undefined,
+  delayMs: input.delayMs as number | null | undefined,
+  idempotencyKey: input.idempotencyKey as string | null | undefined,
 });
 
 /**
@@ -178,7 +196,7 @@ export function registerJobSubmission(variant: SubmissionVariant): void {
   submissionVariants.push(variant);
 }
 
-const JobSubmission = builder.inputType('JobSubmission', {
+export const JobSubmission = builder.inputType('JobSubmission', {
   description: 'One job of a bulk submission: exactly one of its fields, the input its kind’s single submit takes.',
   isOneOf: true,
   fields: (t) =>
@@ -187,9 +205,19 @@ const JobSubmission = builder.inputType('JobSubmission', {
       ),
 });
 
+/** One JobSubmission as the request its kind's single submit would make (a calc file read, an analytics question checked). */
+export function jobRequestOf(item: object, ctx: SignedInContext): JobRequest | Promise<JobRequest> {
+  // @oneOf: GraphQL has already checked that exactly one field is set.
+  const variant = submissionVariants.find(({ field }) => (item as Record<string, unknown>)[field] != null)!;
+  const input = (item as Record<string, Record<string, unknown>>)[variant.field]!;
+  const withOptions = (request: Omit<JobRequest, 'options'>): JobRequest => ({ ...request, options: optionsOf(input) });
+  const request = variant.toRequest(input, ctx);
+  return request instanceof Promise ? request.then(withOptions) : withOptions(request);
+}
+
 const SubmitJobsOptions = builder.inputType('SubmitJobsOptions', {
-  description: 'Options for every job of a bulk submission; an item’s own options win.',
-  fields: (t) => jobOptions(t),
+  description: 'Options for every job of a bulk submission; an item’s own options win (its runAt or delayMs over both of these).',
+  fields: (t) => runOptions(t),
 });
 
 /**
@@ -209,6 +237,27 @@ const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | nul
   queue: args.queue ?? undefined,
   ownerId: args.owner ? parseId(args.owner, 'user') : undefined,
 });
+
+/**
+ * A page of jobs: `jobs` and `Schedule.runs` answer with it. Declared once, apart from its fields, so both share the
+ * one type; its totalCount is the Drizzle plugin's own (the extension lets a totalCount-only query skip reading rows).
+ */
+export const JobEdge = builder.edgeObject({ type: JobType, name: 'JobEdge', description: 'One job of a page, with its cursor.' });
+export const JobConnection = builder.connectionObject(
+  {
+    type: JobType,
+    name: 'JobConnection',
+    description: 'A page of jobs (see `first`, `after`, `last`, `before`).',
+    fields: (t) => ({
+      totalCount: t.int({
+        description: 'Every job the filter matches, over all pages (a USER’s own).',
+        extensions: { pothosDrizzleTotalCount: true },
+        resolve: (connection) => (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
+      }),
+    }),
+  },
+  JobEdge,
+);
 
 builder.queryFields((t) => ({
   job: t.withAuth({ loggedIn: true }).drizzleField({
@@ -242,20 +291,9 @@ builder.queryFields((t) => ({
         return ctx.jobs.list(ctx.user, jobFilterOf(args), query);
       },
     },
-    {
-      name: 'JobConnection',
-      // The Drizzle plugin's own totalCount field, as it declares it (the extension lets a totalCount-only query skip
-      // reading rows), given a description.
-      description: 'A page of jobs (see `first`, `after`, `last`, `before`).',
-      fields: (t) => ({
-        totalCount: t.int({
-          description: 'Every job the filter matches, over all pages (a USER’s own).',
-          extensions: { pothosDrizzleTotalCount: true },
-          resolve: (connection) => (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
-        }),
-      }),
-    },
-    { name: 'JobEdge', description: 'One job of a page, with its cursor.' },
+    // The shared refs, typed for the builder's context (withAuth narrows this field's): the same types at run time.
+    JobConnection as never,
+    JobEdge as never,
   ),
   jobCounts: t.withAuth({ loggedIn: true }).field({
     type: JobCountsType,
@@ -282,15 +320,11 @@ builder.mutationFields((t) => {
         checkSubmissionSize(jobs.length);
         let pending = false;
         const requests = jobs.map((item, index) => {
-          // @oneOf: GraphQL has already checked that exactly one field is set.
-          const variant = submissionVariants.find(({ field }) => (item as Record<string, unknown>)[field] != null)!;
-          const input = (item as Record<string, Record<string, unknown>>)[variant.field]!;
-          const withOptions = (request: Omit<JobRequest, 'options'>): JobRequest => ({ ...request, options: optionsOf(input) });
           try {
-            const request = variant.toRequest(input, ctx);
-            if (!(request instanceof Promise)) return withOptions(request);
+            const request = jobRequestOf(item, ctx);
+            if (!(request instanceof Promise)) return request;
             pending = true;
-            return request.then(withOptions, (error) => Promise.reject(atIndex(index, error)));
+            return request.catch((error) => Promise.reject(atIndex(index, error)));
           } catch (error) {
             throw atIndex(index, error);
           }
@@ -356,6 +390,66 @@ builder.mutationFields((t) => {
         ctx.requestShutdown();
         return { draining: true, pendingJobs };
       },
+    }),
+  };
+});
+
+const JobFilterInput = builder.inputType('JobFilter', {
+  description: 'Which jobs a bulk action takes: those matching every field given (none given: every job the caller may act on). A USER’s filter only ever matches the USER’s own jobs.',
+  fields: (t) => ({
+    ids: t.idList({ description: 'Only these jobs (at most 10,000 ids).' }),
+    queue: t.string({ description: 'Only jobs of the queue with this name.' }),
+    status: t.field({ type: JobStatusEnum, description: 'Only jobs in this state (among those the action takes).' }),
+    kind: t.field({ type: JobKindEnum, description: 'Only jobs of this kind.' }),
+    ownerId: t.id({ description: 'Only this user’s jobs (managers and admins; a USER’s filter is always their own).' }),
+    createdBefore: t.field({ type: 'DateTime', description: 'Only jobs submitted before this instant.' }),
+    createdAfter: t.field({ type: 'DateTime', description: 'Only jobs submitted at or after this instant.' }),
+  }),
+});
+
+/** The most ids a JobFilter names. */
+const MAX_FILTER_IDS = 10_000;
+
+/** A JobFilter as the jobs service takes it, its ids and owner checked. */
+function bulkFilterOf(filter: {
+  ids?: readonly (string | number)[] | null;
+  queue?: string | null;
+  status?: JobStatus | null;
+  kind?: JobKindName | null;
+  ownerId?: string | number | null;
+  createdBefore?: Date | null;
+  createdAfter?: Date | null;
+}): JobFilter {
+  if (filter.ids && filter.ids.length > MAX_FILTER_IDS) throw badInput(`filter.ids takes at most ${MAX_FILTER_IDS.toLocaleString('en-US')} ids`, { field: 'ids' });
+  return {
+    ids: filter.ids ? filter.ids.map((id) => parseId(String(id), 'job')) : undefined,
+    queue: filter.queue ?? undefined,
+    status: filter.status ?? undefined,
+    kind: filter.kind ?? undefined,
+    ownerId: filter.ownerId != null ? parseId(String(filter.ownerId), 'user') : undefined,
+    createdBefore: filter.createdBefore?.getTime(),
+    createdAfter: filter.createdAfter?.getTime(),
+  };
+}
+
+builder.mutationFields((t) => {
+  const signedIn = t.withAuth({ loggedIn: true });
+  const filterArg = { filter: t.arg({ type: JobFilterInput, required: true, description: 'Which jobs; a USER’s filter matches only their own.' }) };
+  return {
+    cancelJobs: signedIn.int({
+      description: 'Cancels every QUEUED or RUNNING job matching the filter (running ones are stopped on whichever instance runs them); how many were cancelled. In batches of 5,000, oldest first.',
+      args: filterArg,
+      resolve: (_root, { filter }, ctx) => ctx.jobs.cancelMatching(ctx.user, bulkFilterOf(filter)),
+    }),
+    retryJobs: signedIn.int({
+      description: 'Queues again, with fresh attempts, every FAILED or CANCELLED job matching the filter (the dead letters); how many.',
+      args: filterArg,
+      resolve: (_root, { filter }, ctx) => ctx.jobs.retryMatching(ctx.user, bulkFilterOf(filter)),
+    }),
+    deleteJobs: signedIn.int({
+      description: 'Deletes every finished (SUCCEEDED, FAILED or CANCELLED) job matching the filter, with its input, result and events; how many.',
+      args: filterArg,
+      resolve: (_root, { filter }, ctx) => ctx.jobs.deleteMatching(ctx.user, bulkFilterOf(filter)),
     }),
   };
 });

@@ -22,6 +22,13 @@ export interface QueueSettings {
   concurrency: number;
   maxLength: number;
   paused: boolean;
+  /** At most rateLimitJobs starts per sliding rateLimitPerSeconds, over every instance; null: no limit. */
+  rateLimitJobs?: number | null;
+  rateLimitPerSeconds?: number | null;
+  /** Finished jobs older than these (seconds) are deleted; null: the default (JOB_RETENTION_SECONDS), or kept. */
+  retentionSucceededSeconds?: number | null;
+  retentionFailedSeconds?: number | null;
+  retentionCancelledSeconds?: number | null;
 }
 
 /** The queues as the engine sees them: src/queues' QueuesService is one. */

@@ -3,7 +3,7 @@ import type { EventBus } from '../events';
 import { TaskError, type WorkerPool } from '../pool/pool';
 import type { JobKinds } from './kind';
 import { announce, type Clock, type Job, type JobKindName, type QueueCatalog } from './model';
-import type { JobStore, Outcome } from './store';
+import type { Claim, JobStore, Outcome } from './store';
 
 export interface JobRunnerOptions {
   store: JobStore;
@@ -50,6 +50,9 @@ interface ActiveJob {
   onFlushed?: () => void;
 }
 
+/** How long a cancel of a job not (yet) running here is remembered: longer than a claim takes to start its jobs. */
+const ABORTED_EARLY_MS = 10_000;
+
 type Finished = { active: ActiveJob; ok: true; result: unknown } | { active: ActiveJob; ok: false; error: unknown };
 
 const NO_PARENTS: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -67,6 +70,8 @@ export function retryDelayMs(attempt: number, baseMs: number, random: () => numb
  */
 export class JobRunner {
   private readonly active = new Map<number, ActiveJob>();
+  /** Attempts (`<job>:<attempt>`) cancelled while not running here (see abort), by when: oldest first. */
+  private readonly abortedEarly = new Map<string, number>();
   private readonly runningPerQueue = new Map<string, number>();
   private readonly freshInputs = new FreshInputs();
   private finished: Finished[] = [];
@@ -79,6 +84,8 @@ export class JobRunner {
   private beating = false;
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
+  /** After the next claim pass, ask the store when the next delayed job is due and set the timer for it. */
+  private rearm = false;
   private beatTimer: ReturnType<typeof setInterval> | undefined;
   private draining = false;
   private stopped = false;
@@ -104,17 +111,32 @@ export class JobRunner {
     if (recovered) this.options.log.warn({ recovered }, 'recovered jobs left running by a previous process');
     const delayed = await this.store.nextRunAt();
     if (delayed !== null) this.wakeAtTime(delayed);
-    // Another instance added jobs (or changed a queue): claim them here too.
-    this.store.onWork((what) => (what === 'jobs' ? this.wake() : undefined));
+    // Another instance added jobs (or changed a queue): claim them here too, and look for its delayed ones' time.
+    this.store.onWork((what) => {
+      if (what !== 'jobs') return;
+      this.rearm = true;
+      this.wake();
+    });
+    // A running job cancelled through another instance: its attempt here stops now, its slot is freed.
+    this.store.onCancelled((attempts) => {
+      for (const { id, attempt } of attempts) this.abort(id, attempt);
+    });
     this.beatTimer = setInterval(() => this.beat(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     this.wake();
   }
 
   /** Jobs just stored: their inputs are kept for the claim (no read back), and a claim pass is asked for. */
-  submitted(jobs: { id: number; input: unknown; chars: number }[]): void {
-    for (const { id, input, chars } of jobs) this.freshInputs.remember(id, input, chars);
+  submitted(jobs: { id: number; input: unknown; chars: number; runAt?: number }[]): void {
+    const now = this.options.clock.now();
+    let due = false;
+    for (const { id, input, chars, runAt } of jobs) {
+      this.freshInputs.remember(id, input, chars);
+      // A delayed job: a timer to its time (the earliest one set), no claim pass before.
+      if (runAt !== undefined && runAt > now) this.wakeAtTime(runAt);
+      else due = true;
+    }
     this.tellObservers((observer) => observer.submitted?.(jobs.map((job) => job.id)));
-    this.wake();
+    if (due) this.wake();
   }
 
   /** An observer that fails is logged: it never changes what happens to a job. */
@@ -128,10 +150,22 @@ export class JobRunner {
     }
   }
 
-  /** Stops a job's tasks here (it was cancelled); its late failure is ignored. */
-  abort(jobId: number): void {
+  /**
+   * Stops a job's tasks here (it was cancelled); its late failure is ignored. `attempt`: the attempt that was
+   * running when it was cancelled, if one was.
+   */
+  abort(jobId: number, attempt?: number): void {
     const active = this.active.get(jobId);
-    if (active) this.stopRun(active);
+    if (active) return this.stopRun(active);
+    if (attempt === undefined) return;
+    // Not running here, or not yet: a claim may have taken it and still be reading its input. That attempt is
+    // remembered a while, so that its run stops as it starts (the cancel is written: its lease is gone already).
+    const now = performance.now();
+    for (const [key, at] of this.abortedEarly) {
+      if (now - at < ABORTED_EARLY_MS) break;
+      this.abortedEarly.delete(key);
+    }
+    this.abortedEarly.set(`${jobId}:${attempt}`, now);
   }
 
   /** Stops the tasks of every job of a queue (it was deleted, with its jobs). */
@@ -154,6 +188,13 @@ export class JobRunner {
         .catch((error) => this.stopped || this.options.log.error({ err: error }, 'claim pass failed'))
         .finally(() => {
           this.claiming = false;
+          if (this.rearm) {
+            this.rearm = false;
+            this.store
+              .nextRunAt()
+              .then((at) => at !== null && this.wakeAtTime(at))
+              .catch((error) => this.stopped || this.options.log.error({ err: error }, 'reading the next due job failed'));
+          }
           if (this.claimAgain) {
             this.claimAgain = false;
             this.wake();
@@ -168,16 +209,20 @@ export class JobRunner {
     const budget = this.options.maxInFlight - this.active.size;
     if (budget <= 0) return;
     // The store's hint says which queues may have anything to claim: a pass with none opens no transaction.
-    const claims: { queue: string; limit: number }[] = [];
+    const claims: Claim[] = [];
     const queues = this.options.queues.list();
     // Each pass starts one queue further, so a full budget never starves the last queues.
     const first = this.passes++ % Math.max(1, queues.length);
     for (const queue of [...queues.slice(first), ...queues.slice(0, first)]) {
       if (queue.paused || !this.store.mayHaveWaiting(queue.name)) continue;
       const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
-      if (free > 0) claims.push({ queue: queue.name, limit: free });
+      const rateLimit = queue.rateLimitJobs != null && queue.rateLimitPerSeconds != null ? { jobs: queue.rateLimitJobs, perMs: queue.rateLimitPerSeconds * 1000 } : null;
+      if (free > 0) claims.push({ queue: queue.name, limit: free, rateLimit });
     }
     const claimed = await this.store.claimJobs(claims, this.options.leaseMs, budget);
+    // A rate-limited queue held back: a pass when its window has room again.
+    const throttledUntil = this.store.throttledUntil();
+    if (throttledUntil !== null) this.wakeAtTime(throttledUntil);
     if (!claimed.length) return;
     // Counted as running at once (before the inputs are read), so the next pass stays within each queue's concurrency.
     for (const job of claimed) this.runningPerQueue.set(job.queue, (this.runningPerQueue.get(job.queue) ?? 0) + 1);
@@ -225,7 +270,10 @@ export class JobRunner {
     return now.filter((job) => job !== undefined);
   }
 
-  /** A job waits for a retry delay until `runAt`: make sure a claim pass happens then. */
+  /**
+   * A job waits (a delay, a retry backoff) until `runAt`: a claim pass happens then, and after it the timer is set
+   * again for the next due job (the store says which): no polling interval bounds how late a job starts.
+   */
   private wakeAtTime(runAt: number): void {
     if (runAt >= this.wakeAt || this.stopped) return;
     clearTimeout(this.wakeTimer);
@@ -233,15 +281,18 @@ export class JobRunner {
     this.wakeTimer = setTimeout(
       () => {
         this.wakeAt = Number.POSITIVE_INFINITY;
+        this.rearm = true;
         this.wake();
       },
-      Math.max(0, runAt - this.options.clock.now()) + 1,
+      Math.max(0, runAt - this.options.clock.now()),
     );
   }
 
   private execute(job: Job, input: unknown, onFlushed?: () => void): void {
     const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0, onFlushed };
     this.active.set(job.id, active);
+    // Cancelled between its claim and now: it stops at once, through the same path as a run stopped later.
+    if (this.abortedEarly.delete(`${job.id}:${job.attempts}`)) this.stopRun(active);
     let run: Promise<unknown>;
     try {
       const kind = this.options.kinds.get(job.kind);

@@ -10,9 +10,10 @@ import type { Clock } from '../clock';
 import type { WorkerPool } from '../pool/pool';
 import { type JobKind, type JobKinds, parseResult } from './kind';
 import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, type JobKindName, type JobStatus, type QueueCatalog, requireWriter, userClaimant } from './model';
+import { RetentionSweeper } from './retention';
 import type { JobRunner } from './runner';
 import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
-import type { EventFilter, JobFilter, JobStore, NewQueuedJob } from './store';
+import type { EventFilter, FiredTick, InsertedJobs, JobFilter, JobStore, NewQueuedJob, ScheduleTick } from './store';
 import type { EventLog } from './events/log';
 import { UnfinishedJobsBound } from './unfinished-bound';
 
@@ -21,6 +22,11 @@ export interface SubmitOptions {
   priority?: number | null;
   maxAttempts?: number | null;
   timeoutSeconds?: number | null;
+  /** Not started before this instant; or not before now + delayMs (one of the two). */
+  runAt?: Date | null;
+  delayMs?: number | null;
+  /** Per owner: while remembered, the same key returns the job it first made and creates nothing. */
+  idempotencyKey?: string | null;
 }
 
 /** One job of a bulk submission: its kind, its input and, optionally, options of its own (over the call's). */
@@ -65,6 +71,10 @@ export interface JobsServiceOptions {
   defaultTimeoutMs: number;
   /** Where the throughput statistics read the time (the store stamps finished jobs with the same clock). */
   clock: Clock;
+  /** How long an idempotency key is remembered (IDEMPOTENCY_TTL_SECONDS). */
+  idempotencyTtlMs: number;
+  /** The default retention of finished jobs (JOB_RETENTION_SECONDS; null keeps them) and how often it is applied. */
+  retention: { defaultMs: number | null; sweepMs: number };
   /** MAX_QUEUED_JOBS_PER_USER: most unfinished jobs a USER may hold; 0 or unset: no bound. */
   maxUnfinishedJobsPerUser?: number;
   /** The job event log (event cursors: ./events/log.ts). */
@@ -98,6 +108,26 @@ const submitOptions = z.object({
   timeoutSeconds: integerOption('timeoutSeconds', 1, 3600),
 });
 
+/** The longest delay a job may be given: a year (delayMs, or runAt that far ahead). */
+export const MAX_DELAY_MS = 31_536_000_000;
+
+/** When a job may start, and its key: checked per item (runAt differs between items where settings do not). */
+const timingOptions = z.object({
+  runAt: z.date({ error: 'invalid field runAt: a date and time' }).nullish(),
+  delayMs: integerIn(0, MAX_DELAY_MS, `delayMs must be an integer from 0 to ${MAX_DELAY_MS}`).nullish(),
+  idempotencyKey: z
+    .string({ error: 'invalid field idempotencyKey: a string' })
+    .min(1, { error: 'idempotencyKey must be 1 to 200 characters' })
+    .max(200, { error: 'idempotencyKey must be 1 to 200 characters' })
+    .nullish(),
+});
+
+/** Jobs one transaction of a bulk action (cancelJobs, retryJobs, deleteJobs) changes at most. */
+export const BULK_BATCH = 5000;
+
+/** Lets the event loop run what waits (a claim pass, requests) before the next batch. */
+const yieldToOthers = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** The most jobs one runQueued call takes (the rest stay queued for another call). */
 export const MAX_JOBS_PER_RUN = 1000;
 
@@ -123,7 +153,10 @@ export class JobsService {
   /** Single submissions waiting for the next group commit (see submitGrouped). */
   private grouped: { job: PreparedJob; resolve: (job: Job) => void; reject: (error: unknown) => void }[] = [];
 
+  private readonly retention: RetentionSweeper;
+
   constructor(private readonly options: JobsServiceOptions) {
+    this.retention = new RetentionSweeper({ ...options.retention, store: options.store, queues: options.queues, log: options.log, clock: options.clock });
     this.statistics = new JobStatistics(options.clock);
     this.stopStatistics = options.events.on('jobCompleted', (job) => this.statistics.record(job));
     this.unfinishedBound = new UnfinishedJobsBound(options.maxUnfinishedJobsPerUser ?? 0, (ownerId) => this.unfinishedOf(ownerId), () => options.clock.now());
@@ -148,8 +181,9 @@ export class JobsService {
     return this.runner.isDraining;
   }
 
-  start(): Promise<void> {
-    return this.runner.start();
+  async start(): Promise<void> {
+    await this.runner.start();
+    this.retention.start();
   }
 
   /** Stops accepting jobs and waits (up to `timeoutMs`) for the queued and running ones to finish. */
@@ -163,6 +197,7 @@ export class JobsService {
   }
 
   stop(): void {
+    this.retention.stop();
     this.runner.stop();
     this.stopStatistics();
   }
@@ -219,9 +254,9 @@ export class JobsService {
       for (const { reject } of group) reject(unavailable('shutting down: no new jobs are accepted'));
       return;
     }
-    let jobs: Job[];
+    let inserted: InsertedJobs;
     try {
-      jobs = await this.store.insertJobs(group.map(({ job }) => job));
+      inserted = await this.store.insertJobs(group.map(({ job }) => job));
     } catch (error) {
       // Nothing was inserted (the transaction rolled back): each job alone, in order, so one refusal stays its own.
       if (group.length === 1) return group[0]!.reject(error);
@@ -234,8 +269,32 @@ export class JobsService {
       }
       return;
     }
-    this.announce(group.map(({ job }) => job), jobs);
-    group.forEach(({ resolve }, i) => resolve(jobs[i]!));
+    this.announce(group.map(({ job }) => job), inserted);
+    group.forEach(({ resolve }, i) => resolve(inserted.jobs[i]!));
+  }
+
+  /** Checks a request as a submission would (kind, queue, options, input) without storing it; its queue's name. */
+  checkRequest(actor: Actor, request: JobRequest): string {
+    return this.prepare(actor, [request], {}, false)[0]!.queue.name;
+  }
+
+  /**
+   * Takes a schedule's due tick (see JobStore.fireSchedule) with its job, submitted as `owner`; `request` null (a
+   * missed tick, an owner gone) only moves the schedule on. A job that can no longer be submitted (its queue
+   * deleted, the server draining) is logged and its tick passed over.
+   */
+  async fireSchedule(owner: Actor | null, request: JobRequest | null, tick: ScheduleTick): Promise<FiredTick> {
+    let job: PreparedJob | null = null;
+    if (owner && request) {
+      try {
+        job = this.prepare(owner, [request], {}, false)[0]!;
+      } catch (error) {
+        this.options.log.warn({ err: error, schedule: tick.name }, 'a scheduled job could not be submitted; its tick is passed over');
+      }
+    }
+    const fired = await this.store.fireSchedule(tick, job);
+    if (fired.job && job) this.announce([job], { jobs: [fired.job], reused: new Set() });
+    return fired;
   }
 
   /** Checks every request (kind, queue, options, input: in that order) and inserts them all in one transaction. */
@@ -262,7 +321,10 @@ export class JobsService {
         let setting = settings.get(key);
         if (!setting) settings.set(key, (setting = this.settingsOf(actor, request.kind, merged)));
         const value = parseInput(this.kind(request.kind).input, request.input);
-        return { ...setting, value, inputJson: JSON.stringify(value) };
+        const timing = this.timingOf(merged);
+        const job = timing ? { ...setting.job, ...timing } : setting.job;
+        const keyExpiresAt = timing?.idempotencyKey == null ? undefined : this.options.clock.now() + this.options.idempotencyTtlMs;
+        return { ...setting, job, value, inputJson: JSON.stringify(value), keyExpiresAt };
       } catch (error) {
         throw indexed ? atIndex(index, error) : error;
       }
@@ -272,15 +334,32 @@ export class JobsService {
 
   /** Inserts prepared jobs in one transaction (all or none), then tells subscribers and the runner. */
   private async commit(parsed: PreparedJob[]): Promise<Job[]> {
-    const jobs = await this.store.insertJobs(parsed);
-    this.announce(parsed, jobs);
-    return jobs;
+    const inserted = await this.store.insertJobs(parsed);
+    this.announce(parsed, inserted);
+    return inserted.jobs;
   }
 
-  /** Subscribers and the runner learn of jobs just inserted. */
-  private announce(parsed: PreparedJob[], jobs: Job[]): void {
-    for (const job of jobs) this.options.events.publish('jobUpdated', job.id, job);
-    this.runner.submitted(jobs.map((job, i) => ({ id: job.id, input: parsed[i]!.value, chars: parsed[i]!.inputJson.length })));
+  /** Subscribers and the runner learn of jobs just inserted (not of those an idempotency key returned). */
+  private announce(parsed: PreparedJob[], { jobs, reused }: InsertedJobs): void {
+    const fresh = reused.size ? jobs.filter((_job, i) => !reused.has(i)) : jobs;
+    for (const job of fresh) this.options.events.publish('jobUpdated', job.id, job);
+    const made = reused.size ? jobs.flatMap((job, i) => (reused.has(i) ? [] : [{ job, i }])) : jobs.map((job, i) => ({ job, i }));
+    this.runner.submitted(made.map(({ job, i }) => ({ id: job.id, input: parsed[i]!.value, chars: parsed[i]!.inputJson.length, runAt: job.runAt.getTime() })));
+  }
+
+  /** A job's start time and idempotency key, checked; undefined when neither is asked for (the common case). */
+  private timingOf(options: SubmitOptions): { runAt: number | null; idempotencyKey: string | null } | undefined {
+    if (options.runAt == null && options.delayMs == null && options.idempotencyKey == null) return undefined;
+    const { runAt, delayMs, idempotencyKey } = parseInput(timingOptions, {
+      runAt: options.runAt,
+      delayMs: options.delayMs,
+      idempotencyKey: options.idempotencyKey,
+    });
+    if (runAt != null && delayMs != null) throw badInput('give runAt or delayMs, not both', { field: 'delayMs' });
+    if (runAt != null && Number.isNaN(runAt.getTime())) throw badInput('invalid field runAt: a date and time', { field: 'runAt' });
+    const at = runAt != null ? runAt.getTime() : delayMs != null ? this.options.clock.now() + delayMs : null;
+    if (at !== null && at - this.options.clock.now() > MAX_DELAY_MS) throw badInput('runAt must be at most a year from now', { field: 'runAt' });
+    return { runAt: at, idempotencyKey: idempotencyKey ?? null };
   }
 
   /** The queue and settings of a job of `kindName` submitted with `options`, checked. */
@@ -424,6 +503,11 @@ export class JobsService {
     return this.store.countActiveByQueueKind();
   }
 
+  /** QUEUED jobs not yet due (runAt, delayMs, retry backoff), by queue: the operator's metrics. */
+  countDelayedByQueue() {
+    return this.store.countDelayedByQueue();
+  }
+
   /** QUEUED jobs of a queue, every owner's (what its maxLength limits); kept by the store, not counted. */
   waitingCount(queue: string): Promise<number> {
     return this.store.waitingCount(queue);
@@ -475,7 +559,7 @@ export class JobsService {
     if (isFinal(job.status)) throw conflict(`job ${id} is already ${job.status}`);
     const cancelled = await this.store.cancelJob(id, actor.id);
     if (!cancelled) throw conflict(`job ${id} finished before it could be cancelled`);
-    this.runner.abort(id);
+    this.runner.abort(id, cancelled.claimedBy === 'pool' ? cancelled.attempts : undefined);
     announce(this.options.events, cancelled);
     this.options.log.info({ jobId: id, by: actor.id }, 'job cancelled');
     return cancelled;
@@ -537,6 +621,68 @@ export class JobsService {
     return done;
   }
 
+  // ---- many jobs at once ------------------------------------------------------------------------------
+
+  /** Cancels every QUEUED or RUNNING job matching (a USER's filter matches only their own), batch by batch; how many. */
+  async cancelMatching(actor: Actor, filter: JobFilter): Promise<number> {
+    requireWriter(actor);
+    // Jobs submitted while it runs are not its own: the filter ends where the call began.
+    const own = { ...this.ownFilter(actor, filter), createdBefore: Math.min(filter.createdBefore ?? Infinity, this.options.clock.now() + 1) };
+    return this.inBatches((batch) => this.store.cancelMatching(own, actor.id, batch), (jobs) => {
+      for (const job of jobs) {
+        // A pool job keeps its claimant when cancelled: it was running (a requeued one has none).
+        this.runner.abort(job.id, job.claimedBy === 'pool' ? job.attempts : undefined);
+        announce(this.options.events, job);
+      }
+      this.options.log.info({ jobs: jobs.length, by: actor.id }, 'jobs cancelled');
+    });
+  }
+
+  /** Queues again every FAILED or CANCELLED job matching (the dead letters), with fresh attempts; how many. */
+  async retryMatching(actor: Actor, filter: JobFilter): Promise<number> {
+    requireWriter(actor);
+    if (this.isDraining) throw unavailable('shutting down: no new jobs are accepted');
+    // A job that fails again during the call (its finished_at is new) is not retried twice.
+    const own = { ...this.ownFilter(actor, filter), finishedBefore: this.options.clock.now() + 1 };
+    return this.inBatches((batch) => this.store.retryMatching(own, actor.id, batch), (jobs) => {
+      for (const job of jobs) announce(this.options.events, job);
+      this.runner.wake();
+    });
+  }
+
+  /** Deletes every finished job matching, with its input, result and events; how many. */
+  async deleteMatching(actor: Actor, filter: JobFilter): Promise<number> {
+    requireWriter(actor);
+    let deleted = 0;
+    const own = this.ownFilter(actor, filter);
+    for (;;) {
+      const ids = await this.store.deleteMatching(own, BULK_BATCH);
+      deleted += ids.length;
+      if (ids.length < BULK_BATCH) break;
+      await yieldToOthers();
+    }
+    if (deleted) this.options.log.info({ jobs: deleted, by: actor.id }, 'jobs deleted');
+    return deleted;
+  }
+
+  /** A filter as `actor` may apply it: a USER's matches only their own jobs, whatever owner it names. */
+  private ownFilter(actor: Actor, filter: JobFilter): JobFilter {
+    return { ...filter, ownerId: actor.role === 'USER' ? actor.id : filter.ownerId };
+  }
+
+  /** Runs a bulk transition batch after batch (each its own transaction) until one comes back short. */
+  private async inBatches(batch: (limit: number) => Promise<Job[]>, changed: (jobs: Job[]) => void): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const jobs = await batch(BULK_BATCH);
+      total += jobs.length;
+      if (jobs.length) changed(jobs);
+      if (jobs.length < BULK_BATCH) return total;
+      // Between batches the claim loop, and every other request, get their turn.
+      await yieldToOthers();
+    }
+  }
+
   /** Deletes a queue with its jobs; any of them still running are stopped. */
   async deleteQueue(name: string): Promise<boolean> {
     await this.options.queues.delete(name);
@@ -554,10 +700,15 @@ export class JobsService {
 
 /** An item's options over the call's, option by option. */
 function mergeOptions(own: SubmitOptions, call: SubmitOptions): SubmitOptions {
+  // runAt and delayMs say one thing (when): an item's own, either, wins over the call's as a pair.
+  const when = own.runAt != null || own.delayMs != null ? own : call;
   return {
     queue: own.queue ?? call.queue,
     priority: own.priority ?? call.priority,
     maxAttempts: own.maxAttempts ?? call.maxAttempts,
     timeoutSeconds: own.timeoutSeconds ?? call.timeoutSeconds,
+    runAt: when.runAt,
+    delayMs: when.delayMs,
+    idempotencyKey: own.idempotencyKey,
   };
 }

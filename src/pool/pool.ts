@@ -51,10 +51,15 @@ export interface WorkerPoolOptions {
   pipelineDepth?: number;
   workerUrl?: URL;
   onWorkerReplaced?: (reason: string) => void;
+  /**
+   * Workers started at once (default: all of them); the others start when work finds every started one busy, and
+   * stay. Each Bun Worker holds ~4.5 MB, so a server with many cores and no jobs yet keeps one.
+   */
+  startWith?: number;
 }
 
 /**
- * A fixed set of Bun Workers, created once and kept warm. It runs named tasks and knows nothing of jobs,
+ * A fixed set of Bun Workers, each started once (at once, or when work first needs it) and kept warm. It runs named tasks and knows nothing of jobs,
  * GraphQL or the database. A worker that crashes, or runs a task past its timeout or a cancelled task, is
  * terminated and replaced; the other tasks it held go back to the front of the queue.
  */
@@ -69,21 +74,25 @@ export class WorkerPool {
   constructor(private readonly options: WorkerPoolOptions) {
     this.pipelineDepth = Math.max(1, options.pipelineDepth ?? 1);
     this.workerUrl = options.workerUrl ?? new URL('./worker.ts', import.meta.url);
-    for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
+    const startWith = Math.min(options.size, Math.max(1, options.startWith ?? options.size));
+    for (let i = 0; i < startWith; i++) this.slots.push(this.spawn());
   }
 
+  /** Workers it runs tasks on, started or not yet. */
   get size(): number {
-    return this.slots.length;
+    return this.options.size;
   }
 
   /** What the pool is doing now (the dashboard and the metrics read it): workers holding a task or idle, tasks sent to workers, tasks waiting for one. */
-  stats(): { size: number; busy: number; idle: number; tasksRunning: number; tasksQueued: number } {
+  stats(): { size: number; started: number; busy: number; idle: number; tasksRunning: number; tasksQueued: number } {
     const live = this.slots.filter((slot) => !slot.retired);
     const busy = live.filter((slot) => slot.inFlight.length > 0).length;
     return {
-      size: this.slots.length,
+      size: this.options.size,
+      started: live.length,
       busy,
-      idle: live.length - busy,
+      // Workers not started yet are idle too: a task starts one.
+      idle: this.options.size - busy,
       tasksRunning: live.reduce((sum, slot) => sum + slot.inFlight.length, 0),
       tasksQueued: this.waiting.length,
     };
@@ -129,6 +138,7 @@ export class WorkerPool {
 
   private dispatch(): void {
     while (this.waiting.length) {
+      if (this.slots.length < this.options.size && !this.closed && this.slots.every((slot) => slot.retired || slot.inFlight.length > 0)) this.slots.push(this.spawn());
       let best: Slot | undefined;
       for (const slot of this.slots) {
         if (slot.retired || slot.inFlight.length >= this.pipelineDepth) continue;

@@ -2,6 +2,40 @@ import { builder } from '../graphql/builder';
 import { JobCountsType } from '../jobs/graphql';
 import type { Queue } from './service';
 
+const RateLimitType = builder.objectRef<{ jobs: number; perSeconds: number }>('RateLimit').implement({
+  description: 'At most `jobs` starts per sliding `perSeconds`, all instances together.',
+  fields: (t) => ({
+    jobs: t.exposeInt('jobs', { description: 'Starts allowed in any window of `perSeconds`.' }),
+    perSeconds: t.exposeInt('perSeconds', { description: 'The length of the sliding window, in seconds.' }),
+  }),
+});
+
+const RetentionType = builder.objectRef<{ succeededSeconds: number | null; failedSeconds: number | null; cancelledSeconds: number | null }>('Retention').implement({
+  description: 'How long finished jobs are kept, by final state; null keeps them (or JOB_RETENTION_SECONDS applies).',
+  fields: (t) => ({
+    succeededSeconds: t.exposeInt('succeededSeconds', { nullable: true, description: 'SUCCEEDED jobs older than this are deleted.' }),
+    failedSeconds: t.exposeInt('failedSeconds', { nullable: true, description: 'FAILED jobs older than this are deleted.' }),
+    cancelledSeconds: t.exposeInt('cancelledSeconds', { nullable: true, description: 'CANCELLED jobs older than this are deleted.' }),
+  }),
+});
+
+const RateLimitInput = builder.inputType('RateLimitInput', {
+  description: 'At most `jobs` starts per sliding `perSeconds`, all instances together.',
+  fields: (t) => ({
+    jobs: t.int({ required: true, description: '1..1,000,000.' }),
+    perSeconds: t.int({ required: true, description: '1..86,400.' }),
+  }),
+});
+
+const RetentionInput = builder.inputType('RetentionInput', {
+  description: 'Finished jobs older than this (seconds, 1..315,360,000) are deleted with their events, inputs and results, in the background; null keeps them.',
+  fields: (t) => ({
+    succeededSeconds: t.int({ description: 'For SUCCEEDED jobs.' }),
+    failedSeconds: t.int({ description: 'For FAILED jobs.' }),
+    cancelledSeconds: t.int({ description: 'For CANCELLED jobs.' }),
+  }),
+});
+
 export const QueueType = builder.objectRef<Queue>('Queue').implement({
   description: 'A named FIFO queue. Jobs run in submission order (lowest priority number first).',
   authScopes: { loggedIn: true },
@@ -11,6 +45,21 @@ export const QueueType = builder.objectRef<Queue>('Queue').implement({
     maxLength: t.exposeInt('maxLength', { description: 'Most jobs waiting at once; more is a CONFLICT.' }),
     paused: t.exposeBoolean('paused', { description: 'While true no new job of this queue starts (pauseQueue, resumeQueue).' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the queue was created.' }),
+    rateLimit: t.field({
+      type: RateLimitType,
+      nullable: true,
+      description: 'Its rate limit; null when it has none.',
+      resolve: (queue) => (queue.rateLimitJobs != null && queue.rateLimitPerSeconds != null ? { jobs: queue.rateLimitJobs, perSeconds: queue.rateLimitPerSeconds } : null),
+    }),
+    retention: t.field({
+      type: RetentionType,
+      nullable: true,
+      description: 'How long its finished jobs are kept; null when it sets none (JOB_RETENTION_SECONDS, if set, applies).',
+      resolve: (queue) =>
+        queue.retentionSucceededSeconds == null && queue.retentionFailedSeconds == null && queue.retentionCancelledSeconds == null
+          ? null
+          : { succeededSeconds: queue.retentionSucceededSeconds, failedSeconds: queue.retentionFailedSeconds, cancelledSeconds: queue.retentionCancelledSeconds },
+    }),
     waiting: t.int({
       description: 'Jobs waiting (QUEUED) now, of every owner: what maxLength limits. Kept with each change, not counted.',
       resolve: (queue, _args, ctx) => ctx.jobs.waitingCount(queue.name),
@@ -25,6 +74,8 @@ const CreateQueueInput = builder.inputType('CreateQueueInput', {
     name: t.string({ required: true, description: 'Unique; jobs name it in their `queue` option.' }),
     concurrency: t.int({ description: 'Default: 8 per worker.' }),
     maxLength: t.int({ description: 'Default: 1,000,000.' }),
+    rateLimit: t.field({ type: RateLimitInput, description: 'At most this many starts per sliding window; default: none.' }),
+    retention: t.field({ type: RetentionInput, description: 'How long its finished jobs are kept; default: JOB_RETENTION_SECONDS, or forever.' }),
   }),
 });
 
@@ -33,6 +84,8 @@ const UpdateQueueInput = builder.inputType('UpdateQueueInput', {
   fields: (t) => ({
     concurrency: t.int({ description: 'Most jobs of this queue running at once: 1 to 1,024.' }),
     maxLength: t.int({ description: 'Most jobs waiting at once (1 to 10,000,000); submissions past it are a CONFLICT.' }),
+    rateLimit: t.field({ type: RateLimitInput, description: 'A new rate limit; null removes it.' }),
+    retention: t.field({ type: RetentionInput, description: 'A new retention (the three fields together; those left out keep their jobs); null removes it.' }),
   }),
 });
 
@@ -64,7 +117,7 @@ builder.mutationFields((t) => ({
   updateQueue: t.field({
     type: QueueType,
     authScopes: { admin: true },
-    description: 'Admin: changes a queue’s concurrency or maximum length; jobs already running or waiting are not touched.',
+    description: 'Admin: changes a queue’s concurrency, maximum length, rate limit or retention; jobs already running or waiting are not touched.',
     args: {
       name: t.arg.string({ required: true, description: 'The queue to change.' }),
       input: t.arg({ type: UpdateQueueInput, required: true, description: 'The limits to change; those left out stay.' }),

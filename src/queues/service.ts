@@ -17,11 +17,43 @@ const limits = {
   concurrency: integerIn(1, 1024, 'concurrency must be an integer from 1 to 1024').nullish(),
   maxLength: integerIn(1, 10_000_000, 'maxLength must be an integer from 1 to 10,000,000').nullish(),
 };
+const retentionSeconds = (field: string) => integerIn(1, 315_360_000, `${field} must be an integer from 1 to 315,360,000 (ten years), or null to keep them`).nullish();
+/** Null (given as null): no limit, keep the jobs; left out: unchanged on an update. */
+const lifecycle = {
+  rateLimit: z
+    .object({
+      jobs: integerIn(1, 1_000_000, 'rateLimit.jobs must be an integer from 1 to 1,000,000'),
+      perSeconds: integerIn(1, 86_400, 'rateLimit.perSeconds must be an integer from 1 to 86,400'),
+    })
+    .nullish(),
+  retention: z
+    .object({
+      succeededSeconds: retentionSeconds('retention.succeededSeconds'),
+      failedSeconds: retentionSeconds('retention.failedSeconds'),
+      cancelledSeconds: retentionSeconds('retention.cancelledSeconds'),
+    })
+    .nullish(),
+};
 export const createQueueInput = z.object({
   name: z.string({ error: NAME_RULE }).trim().regex(NAME_PATTERN, { error: NAME_RULE }),
   ...limits,
+  ...lifecycle,
 });
-export const updateQueueInput = z.object({ ...limits, paused: z.boolean({ error: 'invalid field paused: true or false' }).nullish() });
+export const updateQueueInput = z.object({ ...limits, ...lifecycle, paused: z.boolean({ error: 'invalid field paused: true or false' }).nullish() });
+
+/** The columns a rateLimit and a retention given (null: cleared; undefined: left out) are written to. */
+function lifecycleColumns(input: { rateLimit?: { jobs: number; perSeconds: number } | null; retention?: { succeededSeconds?: number | null; failedSeconds?: number | null; cancelledSeconds?: number | null } | null }) {
+  return {
+    ...(input.rateLimit !== undefined ? { rateLimitJobs: input.rateLimit?.jobs ?? null, rateLimitPerSeconds: input.rateLimit?.perSeconds ?? null } : {}),
+    ...(input.retention !== undefined
+      ? {
+          retentionSucceededSeconds: input.retention?.succeededSeconds ?? null,
+          retentionFailedSeconds: input.retention?.failedSeconds ?? null,
+          retentionCancelledSeconds: input.retention?.cancelledSeconds ?? null,
+        }
+      : {}),
+  };
+}
 
 /** Named FIFO queues: their settings live here; their jobs in the jobs module. */
 export class QueuesService {
@@ -74,9 +106,9 @@ export class QueuesService {
   }
 
   async create(input: z.input<typeof createQueueInput>): Promise<Queue> {
-    const { name, concurrency, maxLength } = parseInput(createQueueInput, input);
+    const { name, concurrency, maxLength, ...lifecycle } = parseInput(createQueueInput, input);
     if (this.find(name)) throw conflict(`queue "${name}" already exists`);
-    const values = { name, concurrency: concurrency ?? this.defaults.concurrency, maxLength: maxLength ?? this.defaults.maxLength };
+    const values = { name, concurrency: concurrency ?? this.defaults.concurrency, maxLength: maxLength ?? this.defaults.maxLength, ...lifecycleColumns(lifecycle) };
     const { db, tables } = this.database;
     const [queue] = await db.insert(tables.queues).values(values).onConflictDoNothing().returning();
     // Another instance may have made it since this one last read the list.
@@ -88,10 +120,14 @@ export class QueuesService {
 
   async update(name: string, input: z.input<typeof updateQueueInput>): Promise<Queue> {
     this.get(name);
-    const changes = parseInput(updateQueueInput, input);
+    const { rateLimit, retention, ...changes } = parseInput(updateQueueInput, input);
     // Only what was given is written: the list here may be stale (an update in flight, another instance's change not
     // yet heard), and writing its other values back would undo those changes.
-    const values = Object.fromEntries(Object.entries(changes).filter(([, value]) => value != null)) as Partial<Pick<Queue, 'concurrency' | 'maxLength' | 'paused'>>;
+    const values = {
+      ...(Object.fromEntries(Object.entries(changes).filter(([, value]) => value != null)) as Partial<Pick<Queue, 'concurrency' | 'maxLength' | 'paused'>>),
+      // A rate limit or retention given as null is cleared; left out, kept.
+      ...lifecycleColumns({ rateLimit: (input as { rateLimit?: unknown }).rateLimit === undefined ? undefined : rateLimit, retention: (input as { retention?: unknown }).retention === undefined ? undefined : retention }),
+    };
     const { db, tables } = this.database;
     const where = eq(tables.queues.name, name);
     const [queue] = Object.keys(values).length

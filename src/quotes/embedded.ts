@@ -6,25 +6,48 @@ const ENTRY = new URL('../../quote-server/index.ts', import.meta.url).pathname;
 const START_TIMEOUT_MS = 10_000;
 const RESTART_DELAY_MS = 1000;
 
-export type EmbeddedStatus = 'starting' | 'up' | 'down' | 'stopped';
+/** `idle`: not started yet — nobody has asked for a quote since jobgraph started. */
+export type EmbeddedStatus = 'idle' | 'starting' | 'up' | 'down' | 'stopped';
 
 /**
  * The quote server jobgraph runs itself when QUOTE_SERVER is unset: a child process on a free port of 127.0.0.1,
- * restarted (on the same port) if it dies, stopped with jobgraph. It also exits by itself when jobgraph goes without
+ * started by the first quote asked for (a Bun process holds ~35 MB, idle until then), restarted (on the same port) if
+ * it dies, stopped with jobgraph. It also exits by itself when jobgraph goes without
  * stopping it (kill -9, a crash): it watches the stdin pipe it gets from us (see quote-server/index.ts).
  */
 export class EmbeddedQuoteServer {
-  status: EmbeddedStatus = 'starting';
+  status: EmbeddedStatus = 'idle';
   address: QuoteAddress | null = null;
   private child: Subprocess<'pipe', 'pipe', 'inherit'> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  private firstStart: Promise<void> | undefined;
+  /** Set by stop(): a quote asked for during a shutdown starts nothing. */
+  private stopRequested = false;
 
   constructor(
     private readonly log: Logger,
     private readonly delayMs: number,
   ) {}
 
+  /** Starts the child on the first call; later calls wait for that start. A failed first start is tried again by the next call. */
+  ensureStarted(): Promise<void> {
+    if (this.status !== 'idle' || this.stopRequested) return this.firstStart ?? Promise.resolve();
+    return (this.firstStart = this.start().then(
+      () => {},
+      (error) => {
+        this.log.error({ err: error }, 'the quote server did not start');
+        this.status = this.stopRequested ? 'stopped' : 'idle';
+      },
+    ));
+  }
+
+  /** Whether it serves, or will when first asked: a restart under way (after a crash) or a dead child is not healthy. */
+  get healthy(): boolean {
+    return this.status === 'up' || this.status === 'idle' || (this.status === 'starting' && this.address === null);
+  }
+
   async start(port = 0): Promise<QuoteAddress> {
+    if (this.stopRequested) throw new Error('the quote server was stopped');
     this.status = 'starting';
     const child = Bun.spawn(['bun', ENTRY, '127.0.0.1', String(port)], {
       env: { ...process.env, QUOTE_DELAY_MS: String(this.delayMs), QUOTE_SERVER_PARENT_PID: String(process.pid) },
@@ -35,6 +58,8 @@ export class EmbeddedQuoteServer {
     });
     this.child = child;
     const address = await this.waitForListening(child);
+    // Stopped while it started: stop() has killed it.
+    if (this.stopRequested) throw new Error('the quote server was stopped');
     this.address = address;
     this.status = 'up';
     this.log.info({ address: `${address.host}:${address.port}`, pid: child.pid }, 'quote server started');
@@ -96,6 +121,7 @@ export class EmbeddedQuoteServer {
   }
 
   async stop(): Promise<void> {
+    this.stopRequested = true;
     this.status = 'stopped';
     clearTimeout(this.restartTimer);
     const child = this.child;

@@ -62,9 +62,12 @@ export class QuotesService {
     private readonly address: () => QuoteAddress | null,
     private readonly options: QuoteClientOptions,
     private readonly log: Logger,
+    /** Starts the quote server jobgraph runs itself, when nothing has asked for a quote yet. */
+    private readonly startServer?: () => Promise<void>,
   ) {}
 
-  private requireAddress(): QuoteAddress {
+  private async requireAddress(): Promise<QuoteAddress> {
+    if (!this.address()) await this.startServer?.();
     const address = this.address();
     if (!address) throw unavailable('the quote server is not running');
     return address;
@@ -74,7 +77,7 @@ export class QuotesService {
   async fetch(protocolInput: QuoteProtocol, concurrencyInput: unknown): Promise<QuoteBatch> {
     const { protocol, concurrency } = parseInput(fetchQuotesInput, { protocol: protocolInput, concurrency: concurrencyInput });
     const started = performance.now();
-    const items = await fetchQuotes(this.requireAddress(), protocol, concurrency, this.options);
+    const items = await fetchQuotes(await this.requireAddress(), protocol, concurrency, this.options);
     return { protocol, concurrency, quotes: items.map((item) => item.raw), items, seconds: (performance.now() - started) / 1000 };
   }
 
@@ -82,9 +85,9 @@ export class QuotesService {
    * A quote every `intervalMs` (rounded up to INTERVAL_STEP_MS; the nearest open interval once the protocol has
    * MAX_STREAMS_PER_PROTOCOL pollers), until the consumer stops listening.
    */
-  stream(protocolInput: QuoteProtocol | null | undefined, intervalMsInput: number | null | undefined): AsyncIterable<Quote> {
+  async stream(protocolInput: QuoteProtocol | null | undefined, intervalMsInput: number | null | undefined): Promise<AsyncIterable<Quote>> {
     const { protocol, intervalMs } = parseInput(quoteStreamInput, { protocol: protocolInput, intervalMs: intervalMsInput });
-    this.requireAddress();
+    await this.requireAddress();
     const interval = Math.ceil(intervalMs / INTERVAL_STEP_MS) * INTERVAL_STEP_MS;
     return new Repeater<Quote>(async (push, stop) => {
       // A reader that stops pulling (a paused SSE client) is ended, not buffered without bound (see events.ts).

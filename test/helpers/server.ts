@@ -372,7 +372,8 @@ export async function logWhen(file: string, ready: (lines: any[]) => boolean, ti
 }
 
 /** Polls `condition` every 10 ms until it holds: a wait on what a test needs, never on a guessed time. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+// 15 s: a wait for something that must happen; the bound only shows on a failure (a busy 2-core machine is slow).
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -1,6 +1,7 @@
 import type { Selection } from '../../db/selection';
 import type { Job, JobKindName, JobStatus } from '../model';
 
+
 /**
  * Where jobs are kept: one named transition per change of a job's state (graphile-worker's src/sql/*.ts is the
  * model). Each transition is one guarded statement on `jobs` plus the job_events row(s) recording it, written in
@@ -18,12 +19,17 @@ export interface JobStore {
    * New QUEUED jobs (`queued`), of any kinds and queues, all or none; CONFLICT when a queue would then hold more
    * than its `maxLength` waiting. Inputs come as JSON (serialized once, by the caller, who keeps their length).
    */
-  insertJobs(jobs: NewQueuedJob[]): Promise<Job[]>;
+  insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs>;
   /**
    * Leases runnable jobs to the pool (`started`), queue by queue in the order given, up to each claim's `limit` of its
    * queue and `budget` in all, lowest priority number then oldest first.
    */
-  claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]>;
+  claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]>;
+  /**
+   * After claimJobs: the earliest time a rate-limited queue it held back has room again (its oldest start in the
+   * window leaves it), or null when it held none back. The runner sets its timer for it.
+   */
+  throttledUntil(): number | null;
   /**
    * Leases to the pool every QUEUED job of one kind in a queue (up to `limit`, oldest first, whatever their retry
    * time: a person asked for them now) (`started`).
@@ -37,6 +43,13 @@ export interface JobStore {
    * no longer theirs are left out of the answer.
    */
   settleJobs(outcomes: Outcome[]): Promise<Job[]>;
+  /**
+   * Takes a schedule's due tick (`due`, its next_run_at as read) for this instance, moving next_run_at to `next`,
+   * and inserts its job (`queued`, with `schedule` set) in the same transaction: exactly one instance takes each
+   * tick. `advanced` false: another instance took it (or the schedule was paused, changed or deleted). `job` null:
+   * no job was asked for (a missed tick) or, with `skipIfUnfinished`, the previous run is still unfinished.
+   */
+  fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick>;
   /** Completes a pulled job with a person's result (`succeeded`, by them). */
   completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined>;
   /** Stops a queued or running job (`cancelled`, by whom). */
@@ -44,6 +57,17 @@ export interface JobStore {
   /** Queues a failed or cancelled job again with fresh attempts (`retried`, by whom). */
   retryJob(id: number, by: number): Promise<Job | undefined>;
   deleteJob(id: number): Promise<void>;
+  /**
+   * One batch of cancelJobs: up to `limit` QUEUED or RUNNING jobs matching, oldest first (`cancelled`, by whom). A
+   * running one's attempt is stopped wherever it runs (PostgreSQL: the instance holding it hears a NOTIFY).
+   */
+  cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]>;
+  /** One batch of retryJobs: up to `limit` FAILED or CANCELLED jobs matching, oldest first, QUEUED again (`retried`). */
+  retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]>;
+  /** One batch of deleteJobs or of the retention sweep: up to `limit` finished jobs matching; their ids. */
+  deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]>;
+  /** Forgets up to `limit` idempotency keys expired by now (the retention sweep); how many. */
+  purgeExpiredKeys(limit: number): Promise<number>;
   /** A queue was deleted with its jobs (by cascade): none of them wait any more. */
   forgetQueue(name: string): void;
   /**
@@ -82,6 +106,8 @@ export interface JobStore {
   selectJobs(filter: JobFilter, select?: Selection): Promise<Job[]>;
   /** How many jobs match every filter given (what selectJobs pages through). */
   countJobs(filter: JobFilter): Promise<number>;
+  /** QUEUED jobs not yet due (a runAt, delayMs or retry backoff ahead), by queue (the metrics' gauge). */
+  countDelayedByQueue(): Promise<{ queue: string; n: number }[]>;
   /** The earliest time a queued job waits for (retry backoff), if any. */
   nextRunAt(): Promise<number | null>;
   /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
@@ -129,6 +155,11 @@ export interface JobStore {
    * resumed or changed). SQLite: never (this process is the only one).
    */
   onWork(listener: (what: 'jobs' | 'queues') => void): void;
+  /**
+   * Calls `listener` with the running jobs cancelled through any instance (PostgreSQL), each with the attempt that
+   * was running, so that the instance running it stops it. SQLite: never (the service stops them itself).
+   */
+  onCancelled(listener: (cancelled: { id: number; attempt: number }[]) => void): void;
   /** Tells the other instances that queues changed (QueuesService reloads its list on `onWork('queues')`). */
   announceQueues(): Promise<void>;
   close(): Promise<void>;
@@ -170,6 +201,13 @@ export function isAfter(a: EventPosition, b: EventPosition | null): boolean {
   return ta === tb ? a.id > b.id : ta > tb;
 }
 
+/** A claim of one queue's jobs: at most `limit`, and within its rate limit when it has one. */
+export interface Claim {
+  queue: string;
+  limit: number;
+  rateLimit?: { jobs: number; perMs: number } | null;
+}
+
 /** What a pool run came to, for settleJobs: a result, or an error that fails the job or retries it later. */
 export type Outcome =
   | { lease: Job; result: unknown }
@@ -191,6 +229,13 @@ export interface JobFilter {
   kind?: JobKindName;
   queue?: string;
   ownerId?: number;
+  /** Only these jobs (bulk actions). */
+  ids?: number[];
+  /** Created strictly before / at or after these times (ms since the epoch; bulk actions). */
+  createdBefore?: number;
+  createdAfter?: number;
+  /** The runs of one schedule. */
+  schedule?: string;
   /** Console search text: id, kind, status, or part of queue, owner or input (see search.ts). */
   search?: string;
 }
@@ -201,6 +246,12 @@ export interface NewJob {
   priority: number;
   maxAttempts: number;
   timeoutMs: number;
+  /** Not claimed before this time (ms since the epoch); null or left out: now. */
+  runAt?: number | null;
+  /** The owner's idempotency key: while remembered, a job with the same key is returned instead of a new one. */
+  idempotencyKey?: string | null;
+  /** The schedule whose tick made it. */
+  schedule?: string | null;
 }
 
 /** One job to insert: its queue (with the limit it is checked against), its settings and its input as JSON. */
@@ -208,7 +259,40 @@ export interface NewQueuedJob {
   queue: { name: string; maxLength: number };
   job: NewJob;
   inputJson: string;
+  /** Until when the job's idempotency key is remembered (ms since the epoch); needed with one. */
+  keyExpiresAt?: number;
 }
+
+/**
+ * What insertJobs did: a job for each one asked, in order; `reused` holds the positions whose idempotency key was
+ * already remembered (their job is the one it first made, as it is now: nothing was inserted for them).
+ */
+export interface InsertedJobs {
+  jobs: Job[];
+  reused: ReadonlySet<number>;
+}
+
+/** A schedule's tick as an instance read it: see JobStore.fireSchedule. */
+export interface ScheduleTick {
+  name: string;
+  due: number;
+  next: number | null;
+  skipIfUnfinished: boolean;
+}
+
+export interface FiredTick {
+  advanced: boolean;
+  job: Job | null;
+}
+
+/** The rows a bulk action (cancelJobs, retryJobs, deleteJobs) or the retention sweep takes: every filter given. */
+export interface MatchingJobs extends JobFilter {
+  /** Finished strictly before this time (ms): the retention sweep, and retryJobs' bound. */
+  finishedBefore?: number;
+}
+
+/** The owner and key of a keyed job, as one string (a Map key). */
+export const idempotencyKeyOf = (job: NewJob) => (job.idempotencyKey == null ? null : `${job.ownerId}\0${job.idempotencyKey}`);
 
 /** The row a fresh INSERT makes (the table's defaults included), without reading it back. */
 export function newJob(id: number, job: NewJob & { queue: string }, now: number): Job {
@@ -220,7 +304,9 @@ export function newJob(id: number, job: NewJob & { queue: string }, now: number)
     error: null,
     progress: 0,
     attempts: 0,
-    runAt: new Date(now),
+    runAt: new Date(job.runAt ?? now),
+    idempotencyKey: job.idempotencyKey ?? null,
+    schedule: job.schedule ?? null,
     leaseToken: null,
     leaseExpiresAt: null,
     claimedBy: null,
@@ -244,6 +330,11 @@ export const JOB_STORE_MEMBERS = [
   'cancelJob',
   'retryJob',
   'deleteJob',
+  'fireSchedule',
+  'cancelMatching',
+  'retryMatching',
+  'deleteMatching',
+  'purgeExpiredKeys',
   'forgetQueue',
   'recoverExpired',
   'heartbeat',
@@ -257,6 +348,7 @@ export const JOB_STORE_MEMBERS = [
   'selectJob',
   'selectJobs',
   'countJobs',
+  'countDelayedByQueue',
   'nextRunAt',
   'pendingCount',
   'queuedOfKind',
@@ -269,6 +361,8 @@ export const JOB_STORE_MEMBERS = [
   'onEvents',
   'shared',
   'onWork',
+  'onCancelled',
+  'throttledUntil',
   'announceQueues',
   'close',
 ] as const;

@@ -5,20 +5,32 @@ import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
 import {
+  type Claim,
   type EventFilter,
   type EventPosition,
+  type FiredTick,
+  type InsertedJobs,
   type JobFilter,
   type JobNote,
   type JobStore,
   type Lease,
+  type MatchingJobs,
   newJob,
   type NewQueuedJob,
   type Outcome,
+  type ScheduleTick,
   type StoredEvent,
 } from '.';
 import { type EventSqlRow, fromPg, type PgJobRow, toStoredEvent } from './rows';
 import { jobQuery, jobsQuery, jobsWhere } from './selects';
 import { cancel } from './sql/cancel';
+import { cancelMatching } from './sql/cancelMatching';
+import { claimKey, freeStaleKey, purgeExpiredKeys } from './sql/claimIdempotencyKeys';
+import { deleteMatching } from './sql/deleteMatching';
+import { fireSchedule } from './sql/fireSchedule';
+import { filterParams } from './sql/jobFilter';
+import { rateLimit } from './sql/rateLimit';
+import { retryMatching } from './sql/retryMatching';
 import { claim, claimKind } from './sql/claim';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
@@ -38,6 +50,8 @@ const QUEUES_CHANNEL = 'jobgraph_queues';
 /** Sent by a trigger on job_events in every transaction that writes events (migration `event_cursors`). */
 const EVENTS_CHANNEL = 'jobgraph_events';
 const NOTIFY_JOBS = `SELECT pg_notify('${JOBS_CHANNEL}', '')`;
+/** `<id>:<attempt>` of running jobs just cancelled, comma-separated: whichever instance runs one stops it. */
+const CANCEL_CHANNEL = 'jobgraph_cancel';
 
 type Params = Record<string, unknown>;
 /** Runs one statement of ./sql/*.ts: on the pool, or inside a transaction. */
@@ -75,6 +89,9 @@ export class PgJobStore implements JobStore {
   readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
   private readonly eventListeners = new Set<() => void>();
+  private readonly cancelListeners = new Set<(cancelled: { id: number; attempt: number }[]) => void>();
+  /** See throttledUntil: set by each claimJobs. */
+  private throttled: number | null = null;
   private unlisten: (() => Promise<void>)[] = [];
   /** Each statement's PostgreSQL form, made once (keyed by its text). */
   private static readonly compiled = new Map<string, { text: string; names: string[] }>();
@@ -108,67 +125,148 @@ export class PgJobStore implements JobStore {
       for (const listener of store.eventListeners) listener();
     });
     store.unlisten.push(() => events.unlisten());
+    const cancels = await database.sql.listen(CANCEL_CHANNEL, (payload: string) => {
+      const cancelled = payload.split(',').flatMap((entry) => {
+        const [id, attempt] = entry.split(':').map(Number);
+        return Number.isInteger(id) && Number.isInteger(attempt) ? [{ id: id!, attempt: attempt! }] : [];
+      });
+      for (const listener of store.cancelListeners) {
+        try {
+          listener(cancelled);
+        } catch (error) {
+          log.error({ err: error, channel: CANCEL_CHANNEL }, 'a NOTIFY listener failed');
+        }
+      }
+    });
+    store.unlisten.push(() => cancels.unlisten());
     return store;
   }
 
   // ---- transitions -------------------------------------------------------------------------------------
 
-  async insertJobs(jobs: NewQueuedJob[]): Promise<Job[]> {
-    if (!jobs.length) return [];
-    const now = this.clock.now();
-    const adding = new Map<string, { maxLength: number; n: number }>();
-    for (const { queue } of jobs) {
-      const entry = adding.get(queue.name);
-      if (entry) entry.n++;
-      else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
+  async insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs> {
+    if (!jobs.length) return { jobs: [], reused: new Set() };
+    return this.transaction((run) => this.insertIn(run, jobs, this.clock.now()));
+  }
+
+  /** insertJobs' work, in a transaction (fireSchedule's too). */
+  private async insertIn(run: Run, jobs: NewQueuedJob[], now: number): Promise<InsertedJobs> {
+    // The queues' rows first (see insert.postgres.lockQueues): submissions to one queue, and their keys, take turns.
+    const names = JSON.stringify([...new Set(jobs.map(({ queue }) => queue.name))].sort());
+    const limits = await run<{ name: string; max_length: number }>(insert.postgres.lockQueues, { names });
+    const maxLengths = new Map(limits.map(({ name, max_length }) => [name, max_length]));
+    const ids = (await run<{ id: number }>(insert.postgres.ids, { n: jobs.length })).map((row) => row.id);
+    // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
+    const reusedIds = new Map<number, number>();
+    const keyed = jobs.flatMap(({ job, keyExpiresAt }, i) =>
+      job.idempotencyKey == null ? [] : [{ owner_id: job.ownerId, key: job.idempotencyKey, job_id: ids[i]!, expires_at: keyExpiresAt ?? now, i }],
+    );
+    if (keyed.length) {
+      const keys = JSON.stringify(keyed);
+      await run(freeStaleKey.postgres, { keys, now });
+      const claimed = new Set((await run<{ job_id: number }>(claimKey.postgres.claim, { keys })).map((row) => row.job_id));
+      const held = new Map((await run<{ owner_id: number; key: string; job_id: number }>(claimKey.postgres.find, { keys })).map((row) => [`${row.owner_id}\0${row.key}`, row.job_id]));
+      for (const { owner_id, key, job_id, i } of keyed) if (!claimed.has(job_id)) reusedIds.set(i, held.get(`${owner_id}\0${key}`)!);
     }
-    const inserted = await this.transaction(async (run) => {
-      const names = JSON.stringify([...adding.keys()].sort());
-      const limits = await run<{ name: string; max_length: number }>(insert.postgres.lockQueues, { names });
-      for (const { name, max_length } of limits) adding.get(name)!.maxLength = max_length;
-      const waiting = await run<{ queue: string; n: number }>(insert.postgres.waiting, { names });
-      const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
-      for (const [name, { maxLength, n }] of adding) {
-        const count = waitingByQueue.get(name) ?? 0;
-        if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
-      }
-      const ids = (await run<{ id: number }>(insert.postgres.ids, { n: jobs.length })).map((row) => row.id);
-      const batch = JSON.stringify(
-        jobs.map(({ queue, job, inputJson }, i) => ({
-          id: ids[i],
-          kind: job.kind,
-          queue: queue.name,
-          owner_id: job.ownerId,
-          max_attempts: job.maxAttempts,
-          priority: job.priority,
-          timeout_ms: job.timeoutMs,
-          input: inputJson,
-        })),
-      );
+    const adding = new Map<string, number>();
+    jobs.forEach(({ queue }, i) => reusedIds.has(i) || adding.set(queue.name, (adding.get(queue.name) ?? 0) + 1));
+    const waiting = await run<{ queue: string; n: number }>(insert.postgres.waiting, { names });
+    const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
+    for (const [name, n] of adding) {
+      const count = waitingByQueue.get(name) ?? 0;
+      const maxLength = maxLengths.get(name) ?? jobs.find(({ queue }) => queue.name === name)!.queue.maxLength;
+      if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
+    }
+    const rows = jobs.flatMap(({ queue, job, inputJson }, i) =>
+      reusedIds.has(i)
+        ? []
+        : [
+            {
+              id: ids[i],
+              kind: job.kind,
+              queue: queue.name,
+              owner_id: job.ownerId,
+              max_attempts: job.maxAttempts,
+              priority: job.priority,
+              timeout_ms: job.timeoutMs,
+              run_at: job.runAt ?? null,
+              idempotency_key: job.idempotencyKey ?? null,
+              schedule: job.schedule ?? null,
+              input: inputJson,
+            },
+          ],
+    );
+    if (rows.length) {
+      const batch = JSON.stringify(rows);
       await run(insert.postgres.jobs, { batch, now });
       await run(insert.postgres.inputs, { batch });
       await run(insert.postgres.events, { batch, now });
       // Delivered at commit: idle instances wake and claim.
       await run(NOTIFY_JOBS);
-      return ids;
+    }
+    const reused = reusedIds.size
+      ? new Map((await run<PgJobRow>(insert.postgres.reused, { ids: JSON.stringify([...new Set(reusedIds.values())]) })).map((row) => [row.id, fromPg(row)]))
+      : new Map<number, Job>();
+    const result = jobs.map(({ queue, job }, i) => {
+      const heldBy = reusedIds.get(i);
+      return heldBy === undefined ? newJob(ids[i]!, { ...job, queue: queue.name }, now) : reused.get(heldBy)!;
     });
-    return jobs.map(({ queue, job }, i) => newJob(inserted[i]!, { ...job, queue: queue.name }, now));
+    return { jobs: result, reused: new Set(reusedIds.keys()) };
   }
 
-  async claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
+  async fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick> {
+    return this.transaction(async (run) => {
+      const params = { name: tick.name, due: tick.due, next: tick.next };
+      if (!(await run(fireSchedule.postgres.advance, params)).length) return { advanced: false, job: null };
+      if (!job || (tick.skipIfUnfinished && (await run(fireSchedule.postgres.unfinishedRun, { name: tick.name })).length)) return { advanced: true, job: null };
+      await run(fireSchedule.postgres.ran, { name: tick.name, due: tick.due });
+      const inserted = await this.insertIn(run, [{ ...job, job: { ...job.job, schedule: tick.name } }], this.clock.now());
+      return { advanced: true, job: inserted.jobs[0]! };
+    });
+  }
+
+  async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
+    this.throttled = null;
     const claimed: Job[] = [];
-    for (const { queue, limit: wanted } of claims) {
-      const limit = Math.min(wanted, budget - claimed.length);
+    for (const { queue, limit: wanted, rateLimit: rate } of claims) {
+      let limit = Math.min(wanted, budget - claimed.length);
       if (limit <= 0) break;
       const rows = await this.transaction(async (run) => {
-        // The queue's row, locked: its pause and its concurrency hold over every instance (whose lists may lag).
-        await run(claim.postgres.lockQueue, { queue });
+        // The queue's row, locked: its pause, concurrency and rate limit hold over every instance (whose lists may lag).
+        const [settings] = await run<{ jobs: number | null; per_seconds: number | null }>(rateLimit.postgres.settings, { queue });
         const now = this.clock.now();
-        return run<PgJobRow>(claim.postgres.pool, this.claimParams(queue, limit, 'pool', now, leaseMs));
+        // The limit as stored (another instance may have changed it); this instance's list only says to look.
+        const jobsPerWindow = rate ? (settings?.jobs ?? null) : null;
+        const perMs = jobsPerWindow !== null && settings?.per_seconds != null ? settings.per_seconds * 1000 : null;
+        let window: { n: number; oldest: number | null } | null = null;
+        if (perMs !== null) {
+          const [row] = await run<{ n: number; oldest: string | null }>(rateLimit.postgres.window, { queue, since: now - perMs });
+          window = { n: row!.n, oldest: row!.oldest === null ? null : Number(row!.oldest) };
+          if (window.n + limit > jobsPerWindow!) {
+            limit = Math.max(0, jobsPerWindow! - window.n);
+            if (window.oldest !== null) this.throttledAt(window.oldest + perMs);
+          }
+          if (limit === 0) return [];
+        }
+        const taken = await run<PgJobRow>(claim.postgres.pool, this.claimParams(queue, limit, 'pool', now, leaseMs));
+        if (perMs !== null && window && taken.length) {
+          await run(rateLimit.postgres.prune, { queue, since: now - perMs });
+          await run(rateLimit.postgres.record, { queue, now, count: taken.length });
+          if (window.n + taken.length >= jobsPerWindow!) this.throttledAt((window.oldest ?? now) + perMs);
+        }
+        return taken;
       });
       for (const row of rows) claimed.push(fromPg(row));
     }
     return claimed;
+  }
+
+  throttledUntil(): number | null {
+    return this.throttled;
+  }
+
+  private throttledAt(at: number): void {
+    if (this.throttled === null || at < this.throttled) this.throttled = at;
   }
 
   async claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
@@ -215,7 +313,10 @@ export class PgJobStore implements JobStore {
 
   async cancelJob(id: number, by: number): Promise<Job | undefined> {
     const [row] = await this.run<PgJobRow>(cancel.postgres, { id, now: this.clock.now(), by });
-    return row ? fromPg(row) : undefined;
+    if (!row) return undefined;
+    // A pool job keeps its claimant when cancelled: it was running, maybe on another instance.
+    if (row.claimed_by === 'pool') await this.notifyCancelled([row]);
+    return fromPg(row);
   }
 
   async retryJob(id: number, by: number): Promise<Job | undefined> {
@@ -227,6 +328,37 @@ export class PgJobStore implements JobStore {
 
   async deleteJob(id: number): Promise<void> {
     await this.run(deleteJob.postgres, { id });
+  }
+
+  async cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    const rows = await this.run<PgJobRow & { was: JobStatus }>(cancelMatching.postgres, { ...filterParams(filter), now: this.clock.now(), by, limit });
+    await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING'));
+    return rows.map(({ was: _was, ...row }) => fromPg(row));
+  }
+
+  async retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    const rows = await this.run<PgJobRow>(retryMatching.postgres, { ...filterParams(filter), now: this.clock.now(), by, limit });
+    if (rows.length) await this.run(NOTIFY_JOBS);
+    return rows.map(fromPg);
+  }
+
+  async deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]> {
+    const rows = await this.run<{ id: number }>(deleteMatching.postgres, { ...filterParams(filter), limit });
+    return rows.map((row) => row.id);
+  }
+
+  async purgeExpiredKeys(limit: number): Promise<number> {
+    return (await this.run(`${purgeExpiredKeys.postgres} RETURNING 1`, { now: this.clock.now(), limit })).length;
+  }
+
+  /**
+   * Tells every instance which running jobs were cancelled (`<id>:<attempt>`): the one running each stops that attempt
+   * at once (its lease, cleared by the cancel, would otherwise only fail at its next renewal). NOTIFY payloads are
+   * small (8,000 bytes): in chunks.
+   */
+  private async notifyCancelled(jobs: { id: number; attempts: number }[]): Promise<void> {
+    const entries = jobs.map(({ id, attempts }) => `${id}:${attempts}`);
+    for (let i = 0; i < entries.length; i += 400) await this.run(`SELECT pg_notify('${CANCEL_CHANNEL}', $payload)`, { payload: entries.slice(i, i + 400).join(',') });
   }
 
   forgetQueue(): void {
@@ -293,6 +425,10 @@ export class PgJobStore implements JobStore {
 
   countJobs(filter: JobFilter): Promise<number> {
     return this.db.$count(this.tables.jobs, jobsWhere(this.tables.jobs, filter));
+  }
+
+  countDelayedByQueue(): Promise<{ queue: string; n: number }[]> {
+    return this.run(reads.delayedByQueue.postgres, { now: this.clock.now() });
   }
 
   async nextRunAt(): Promise<number | null> {
@@ -362,6 +498,10 @@ export class PgJobStore implements JobStore {
 
   // ---- instances ---------------------------------------------------------------------------------------
 
+  onCancelled(listener: (cancelled: { id: number; attempt: number }[]) => void): void {
+    this.cancelListeners.add(listener);
+  }
+
   onWork(listener: (what: 'jobs' | 'queues') => void): void {
     this.listeners.add(listener);
   }
@@ -373,6 +513,7 @@ export class PgJobStore implements JobStore {
   async close(): Promise<void> {
     this.listeners.clear();
     this.eventListeners.clear();
+    this.cancelListeners.clear();
     await Promise.all(this.unlisten.splice(0).map((unlisten) => unlisten().catch(() => {})));
   }
 

@@ -23,6 +23,8 @@ export interface JobSqlRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  idempotency_key: string | null;
+  schedule: string | null;
 }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -48,6 +50,8 @@ export function toJob(row: JobSqlRow): Job {
     createdAt: new Date(row.created_at),
     startedAt: date(row.started_at),
     finishedAt: date(row.finished_at),
+    idempotencyKey: row.idempotency_key,
+    schedule: row.schedule,
   };
 }
 

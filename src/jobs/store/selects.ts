@@ -12,8 +12,9 @@ export const jobQuery = (id: number, ownerId: number | null, select?: Selection)
   withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select);
 
 /** The jobs matching every filter given, newest first, as the reader selects and pages them. */
-export function jobsQuery({ status, kind, queue, ownerId, search }: JobFilter, select?: Selection) {
+export function jobsQuery({ status, kind, queue, ownerId, search, schedule }: JobFilter, select?: Selection) {
   const where = {
+    ...(schedule ? { schedule } : {}),
     ...(status ? { status } : {}),
     ...(kind ? { kind } : {}),
     ...(queue ? { queue } : {}),
@@ -24,8 +25,12 @@ export function jobsQuery({ status, kind, queue, ownerId, search }: JobFilter, s
 }
 
 /** The condition countJobs counts under (what jobsQuery pages through), over either dialect's `jobs` columns. */
-export function jobsWhere(jobs: Record<'id' | 'status' | 'kind' | 'queue' | 'ownerId', Column>, { status, kind, queue, ownerId, search }: JobFilter): SQL | undefined {
+export function jobsWhere(
+  jobs: Record<'id' | 'status' | 'kind' | 'queue' | 'ownerId' | 'schedule', Column>,
+  { status, kind, queue, ownerId, search, schedule }: JobFilter,
+): SQL | undefined {
   return and(
+    schedule ? eq(jobs.schedule, schedule) : undefined,
     status ? eq(jobs.status, status) : undefined,
     kind ? eq(jobs.kind, kind) : undefined,
     queue ? eq(jobs.queue, queue) : undefined,

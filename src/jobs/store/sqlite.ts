@@ -5,20 +5,33 @@ import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
 import {
+  type Claim,
   type EventFilter,
   type EventPosition,
+  type FiredTick,
+  idempotencyKeyOf,
+  type InsertedJobs,
   type JobFilter,
   type JobNote,
   type JobStore,
   type Lease,
+  type MatchingJobs,
   newJob,
   type NewQueuedJob,
   type Outcome,
+  type ScheduleTick,
   type StoredEvent,
 } from '.';
 import { type EventSqlRow, type JobSqlRow, toJob, toStoredEvent } from './rows';
 import { jobQuery, jobsQuery, jobsWhere } from './selects';
 import { cancel } from './sql/cancel';
+import { cancelMatching } from './sql/cancelMatching';
+import { claimKey, freeStaleKey, purgeExpiredKeys } from './sql/claimIdempotencyKeys';
+import { deleteMatching } from './sql/deleteMatching';
+import { fireSchedule } from './sql/fireSchedule';
+import { filterParams } from './sql/jobFilter';
+import { rateLimit } from './sql/rateLimit';
+import { retryMatching } from './sql/retryMatching';
 import { claim, claimKind } from './sql/claim';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
@@ -53,6 +66,8 @@ export class SqliteJobStore implements JobStore {
   private readonly waitingByQueue = new Map<string, number>();
   /** The changes to those counts made by the open transaction: applied when it commits, dropped if it rolls back. */
   private pendingWaiting: Map<string, number> | null = null;
+  /** See throttledUntil: set by each claimJobs. */
+  private throttled: number | null = null;
   /** Waits out another service's async transaction (see {@link SqliteJobStore.othersDone}). */
   private readonly idle: () => Promise<void>;
   /** Told after each transition commits (it may have written events): see onEvents. */
@@ -70,43 +85,104 @@ export class SqliteJobStore implements JobStore {
 
   // ---- transitions -------------------------------------------------------------------------------------
 
-  insertJobs(jobs: NewQueuedJob[]): Promise<Job[]> {
+  insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs> {
+    return this.transition(() => this.insertNow(jobs, this.clock.now()));
+  }
+
+  /** insertJobs' work, in the open transaction (fireSchedule's too). */
+  private insertNow(jobs: NewQueuedJob[], now: number): InsertedJobs {
+    // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
+    const reusedIds = new Map<number, number>();
+    const keyedInBatch = new Map<string, number>();
+    jobs.forEach(({ job }, i) => {
+      const key = idempotencyKeyOf(job);
+      if (key === null) return;
+      const first = keyedInBatch.get(key);
+      if (first !== undefined) return reusedIds.set(i, -1 - first);
+      const params = { ownerId: job.ownerId, key: job.idempotencyKey };
+      this.run(freeStaleKey.sqlite, { ...params, now });
+      const held = this.get<{ jobId: number }>(claimKey.sqlite.find, params);
+      if (held) reusedIds.set(i, held.jobId);
+      else keyedInBatch.set(key, i);
+    });
+    const adding = new Map<string, { maxLength: number; n: number }>();
+    jobs.forEach(({ queue }, i) => {
+      if (reusedIds.has(i)) return;
+      const entry = adding.get(queue.name);
+      if (entry) entry.n++;
+      else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
+    });
+    for (const [name, { maxLength, n }] of adding) {
+      const waiting = this.waiting(name);
+      if (waiting + n > maxLength) throw conflict(`queue "${name}" is full: ${waiting} jobs waiting, at most ${maxLength}`);
+    }
+    const inserted = jobs.map(({ queue, job, inputJson, keyExpiresAt }, i): Job | undefined => {
+      if (reusedIds.has(i)) return undefined;
+      const row = { ...job, queue: queue.name };
+      const columns = { runAt: job.runAt ?? null, idempotencyKey: job.idempotencyKey ?? null, schedule: job.schedule ?? null };
+      const { id } = this.get<{ id: number }>(insert.sqlite.job, { ...row, ...columns, now })!;
+      this.run(insert.sqlite.input, { id, input: inputJson });
+      this.run(insert.sqlite.event, { id, runAt: columns.runAt, now });
+      if (job.idempotencyKey != null) this.run(claimKey.sqlite.claim, { ownerId: job.ownerId, key: job.idempotencyKey, jobId: id, expiresAt: keyExpiresAt ?? now });
+      return newJob(id, row, now);
+    });
+    for (const [name, { n }] of adding) this.addWaiting(name, n);
+    // A key already held names a stored job; one repeated within this batch names the job its first use made.
+    const result = inserted.map((job, i) => {
+      if (job) return job;
+      const id = reusedIds.get(i)!;
+      return id < 0 ? inserted[-1 - id]! : toJob(this.get<JobSqlRow>(reads.byId.sqlite, { id })!);
+    });
+    return { jobs: result, reused: new Set(reusedIds.keys()) };
+  }
+
+  fireSchedule(tick: ScheduleTick, job: NewQueuedJob | null): Promise<FiredTick> {
     return this.transition(() => {
-      const adding = new Map<string, { maxLength: number; n: number }>();
-      for (const { queue } of jobs) {
-        const entry = adding.get(queue.name);
-        if (entry) entry.n++;
-        else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
-      }
-      for (const [name, { maxLength, n }] of adding) {
-        const waiting = this.waiting(name);
-        if (waiting + n > maxLength) throw conflict(`queue "${name}" is full: ${waiting} jobs waiting, at most ${maxLength}`);
-      }
-      const now = this.clock.now();
-      const inserted = jobs.map(({ queue, job, inputJson }) => {
-        const row = { ...job, queue: queue.name };
-        const { id } = this.get<{ id: number }>(insert.sqlite.job, { ...row, now })!;
-        this.run(insert.sqlite.input, { id, input: inputJson });
-        this.run(insert.sqlite.event, { id, now });
-        return newJob(id, row, now);
-      });
-      for (const [name, { n }] of adding) this.addWaiting(name, n);
-      return inserted;
+      const params = { name: tick.name, due: tick.due, next: tick.next };
+      if (!this.get(fireSchedule.sqlite.advance, params)) return { advanced: false, job: null };
+      if (!job || (tick.skipIfUnfinished && this.get(fireSchedule.sqlite.unfinishedRun, { name: tick.name }))) return { advanced: true, job: null };
+      this.run(fireSchedule.sqlite.ran, { name: tick.name, due: tick.due });
+      return { advanced: true, job: this.insertNow([{ ...job, job: { ...job.job, schedule: tick.name } }], this.clock.now()).jobs[0]! };
     });
   }
 
-  claimJobs(claims: { queue: string; limit: number }[], leaseMs: number, budget: number): Promise<Job[]> {
+  claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
+    this.throttled = null;
     if (!claims.length) return Promise.resolve([]);
     return this.transition(() => {
       const now = this.clock.now();
       const claimed: Job[] = [];
-      for (const { queue, limit } of claims) {
+      for (const { queue, limit: wanted, rateLimit: rate } of claims) {
         if (claimed.length >= budget) break;
-        const rows = this.all<JobSqlRow>(claim.sqlite.change, this.claimParams(queue, Math.min(limit, budget - claimed.length), 'pool', now, leaseMs));
+        let limit = Math.min(wanted, budget - claimed.length);
+        // A rate-limited queue: what its window has left (only such queues read or write queue_starts).
+        const window = rate ? this.get<{ n: number; oldest: number | null }>(rateLimit.sqlite.window, { queue, since: now - rate.perMs })! : null;
+        if (rate && window) {
+          if (window.n + limit > rate.jobs) {
+            limit = Math.max(0, rate.jobs - window.n);
+            if (window.oldest !== null) this.throttledAt(window.oldest + rate.perMs);
+          }
+          if (limit === 0) continue;
+        }
+        const rows = this.all<JobSqlRow>(claim.sqlite.change, this.claimParams(queue, limit, 'pool', now, leaseMs));
+        if (rate && window && rows.length) {
+          this.run(rateLimit.sqlite.prune, { queue, since: now - rate.perMs });
+          this.run(rateLimit.sqlite.record, { queue, now, ids: JSON.stringify(rows.map((row) => row.id)) });
+          // Full now: room again when the oldest start in the window (this claim's, if none was there) leaves it.
+          if (window.n + rows.length >= rate.jobs) this.throttledAt((window.oldest ?? now) + rate.perMs);
+        }
         for (const job of this.claimed(queue, now, rows)) claimed.push(job);
       }
       return claimed;
     });
+  }
+
+  throttledUntil(): number | null {
+    return this.throttled;
+  }
+
+  private throttledAt(at: number): void {
+    if (this.throttled === null || at < this.throttled) this.throttled = at;
   }
 
   claimJobsOfKind(queue: string, kind: JobKindName, limit: number, leaseMs: number): Promise<Job[]> {
@@ -208,6 +284,37 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
+  cancelMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    return this.transition(() => {
+      const now = this.clock.now();
+      const picked = this.all<{ id: number; status: JobStatus; queue: string }>(cancelMatching.sqlite.pick, { ...filterParams(filter), limit });
+      if (!picked.length) return [];
+      const rows = this.all<JobSqlRow>(cancelMatching.sqlite.update, { now, picked: JSON.stringify(picked.map((row) => row.id)) });
+      for (const row of picked) if (row.status === 'QUEUED') this.addWaiting(row.queue, -1);
+      this.run(cancelMatching.sqlite.events, { now, by, changed: JSON.stringify(rows.map((row) => row.id)) });
+      return rows.map(toJob).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
+    return this.transition(() => {
+      const now = this.clock.now();
+      const rows = this.all<JobSqlRow>(retryMatching.sqlite.update, { ...filterParams(filter), limit, now });
+      for (const row of rows) this.addWaiting(row.queue, 1);
+      if (rows.length) this.run(retryMatching.sqlite.events, { now, by, changed: JSON.stringify(rows.map((row) => row.id)) });
+      return rows.map(toJob).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  deleteMatching(filter: MatchingJobs, limit: number): Promise<number[]> {
+    // Finished jobs only: no waiting count moves.
+    return this.transition(() => this.all<{ id: number }>(deleteMatching.sqlite, { ...filterParams(filter), limit }).map((row) => row.id));
+  }
+
+  purgeExpiredKeys(limit: number): Promise<number> {
+    return this.alone(() => this.run(purgeExpiredKeys.sqlite, { now: this.clock.now(), limit }).changes);
+  }
+
   forgetQueue(name: string): void {
     this.waitingByQueue.delete(name);
   }
@@ -248,6 +355,10 @@ export class SqliteJobStore implements JobStore {
 
   onWork(): void {
     // The only process on this file: nothing happens elsewhere.
+  }
+
+  onCancelled(): void {
+    // The only process on this file: the service stops a cancelled job's run itself.
   }
 
   async announceQueues(): Promise<void> {}
@@ -292,6 +403,10 @@ export class SqliteJobStore implements JobStore {
 
   countJobs(filter: JobFilter): Promise<number> {
     return this.db.$count(jobsTable, jobsWhere(jobsTable, filter));
+  }
+
+  async countDelayedByQueue(): Promise<{ queue: string; n: number }[]> {
+    return this.all(reads.delayedByQueue.sqlite, { now: this.clock.now() });
   }
 
   async nextRunAt(): Promise<number | null> {

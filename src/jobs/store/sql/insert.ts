@@ -1,14 +1,17 @@
 // insertJobs: new QUEUED jobs, all or none. Guard: no queue would hold more than its maxLength waiting (CONFLICT,
-// checked by the store: SQLite from the counts it keeps, PostgreSQL counting under the queue rows' lock). Fence:
-// none. Event: `queued` (no payload). PostgreSQL then NOTIFYs, so idle instances wake and claim.
+// checked by the store: SQLite from the counts it keeps, PostgreSQL counting under the queue rows' lock); a job
+// whose idempotency key is remembered is not inserted (./claimIdempotencyKeys.ts). Fence: none. Event: `queued`
+// ({runAt} when it starts later, else no payload). PostgreSQL then NOTIFYs, so idle instances wake and claim.
 
 export const insert = {
   sqlite: {
     /** Returns only the id: the store has every other value, and reading a large input back would double its cost. */
-    job: `INSERT INTO jobs (kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
-          VALUES ($kind, 'QUEUED', $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, $now, $now) RETURNING id`,
+    job: `INSERT INTO jobs (kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
+          VALUES ($kind, 'QUEUED', $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, coalesce($runAt, $now), $now, $idempotencyKey, $schedule)
+          RETURNING id`,
     input: `INSERT INTO job_inputs (job_id, input) VALUES ($id, $input)`,
-    event: `INSERT INTO job_events (job_id, type, payload, at) VALUES ($id, 'queued', NULL, $now)`,
+    event: `INSERT INTO job_events (job_id, type, payload, at)
+            VALUES ($id, 'queued', CASE WHEN $runAt > $now THEN json_object('runAt', $runAt) END, $now)`,
   },
   postgres: {
     /**
@@ -19,13 +22,18 @@ export const insert = {
     waiting: `SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'QUEUED' AND queue IN (SELECT jsonb_array_elements_text($names::text::jsonb)) GROUP BY queue`,
     ids: `SELECT nextval('jobs_id_seq')::int AS id FROM generate_series(1, $n::int)`,
     /** `$batch`: a JSON array of the new rows (with their ids), written in three statements. */
-    jobs: `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
-           SELECT id, kind, 'QUEUED', queue, owner_id, max_attempts, priority, timeout_ms, $now, $now FROM ${recordset('$batch')}`,
+    jobs: `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
+           SELECT id, kind, 'QUEUED', queue, owner_id, max_attempts, priority, timeout_ms, coalesce(run_at, $now), $now, idempotency_key, schedule
+           FROM ${recordset('$batch')}`,
     inputs: `INSERT INTO job_inputs (job_id, input) SELECT id, input FROM ${recordset('$batch')}`,
-    events: `INSERT INTO job_events (job_id, type, payload, at) SELECT id, 'queued', NULL, $now FROM ${recordset('$batch')}`,
+    events: `INSERT INTO job_events (job_id, type, payload, at)
+             SELECT id, 'queued', CASE WHEN run_at > $now THEN json_build_object('runAt', run_at)::text END, $now FROM ${recordset('$batch')}`,
+    /** The jobs an idempotency key named instead (those of this batch included: read after its inserts). */
+    reused: `SELECT * FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($ids::text::jsonb)::int)`,
   },
 };
 
 function recordset(param: string): string {
-  return `jsonb_to_recordset(${param}::text::jsonb) AS b(id int, kind text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int, input text)`;
+  return `jsonb_to_recordset(${param}::text::jsonb) AS b(id int, kind text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int,
+    run_at bigint, idempotency_key text, schedule text, input text)`;
 }

@@ -38,6 +38,12 @@ export const countActiveByQueueKind = {
 /** The earliest time a queued job waits for (retry backoff). */
 export const nextRunAt = both(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $now`);
 
+/** QUEUED jobs not yet due, by queue (the metrics' gauge): through jobs_status_idx (status, run_at), only those rows. */
+export const delayedByQueue = {
+  sqlite: `SELECT queue, count(*) AS n FROM jobs WHERE status = 'QUEUED' AND run_at > $now GROUP BY queue`,
+  postgres: `SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'QUEUED' AND run_at > $now GROUP BY queue`,
+};
+
 /** Jobs queued in unpaused queues or running on the pool: what a drain waits for. */
 export const pendingCount = {
   sqlite: `SELECT count(*) AS n FROM jobs j JOIN queues q ON q.name = j.queue
