@@ -118,6 +118,9 @@ describe.skipIf(!TEST_DATABASE_URL)('jobEvents across three instances on Postgre
       await Bun.sleep(500);
       await listener.dispose();
       const times = heard();
+      const unheard = submitted.filter((id) => !times.has(id)).length;
+      const twice = submitted.filter((id) => (times.get(id) ?? 0) > 1).length;
+      if (unheard || twice) console.log(`event-cluster round ${round}: ${unheard} unheard, ${twice} heard twice, ${stream.events.length} events received`);
       expect(stream.error).toBeUndefined();
       expect(stream.events.filter((event) => event.errors)).toEqual([]);
       expect(submitted.filter((id) => times.get(id) !== 1)).toEqual([]);
