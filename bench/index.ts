@@ -25,6 +25,7 @@ const BENCHES: Bench[] = [
   { name: 'jobs', args: [], quick: { args: ['2000'] } },
   { name: 'kinds', args: [], quick: { args: ['1000', '2'] } },
   { name: 'submit', args: [], quick: { env: { BULK_REQUESTS: '16', SINGLE_REQUESTS: '2000' } } },
+  { name: 'fair', args: [], quick: { args: ['2000', '10', '1000'] } },
   // Delayed-job lateness (1,000 due over 2 s), what a rate limit on one queue costs the others, bulk actions.
   { name: 'scheduling', args: [], quick: { args: ['1000', '2000', '20000'] } },
   // The fan-out target is stated at 4,000 subscribers.

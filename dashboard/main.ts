@@ -9,6 +9,7 @@ import { JobsView } from './views/jobs';
 import { LoginsView } from './views/logins';
 import { QueuesView } from './views/queues';
 import { QuotesView } from './views/quotes';
+import { SchedulesView } from './views/schedules';
 import { SubmitView } from './views/submit';
 import { UsersView } from './views/users';
 import { WorkersView } from './views/workers';
@@ -17,6 +18,7 @@ import { WorkersView } from './views/workers';
 const VIEWS = [
   { route: 'jobs', title: 'Jobs', view: JobsView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
   { route: 'queues', title: 'Queues', view: QueuesView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },
+  { route: 'schedules', title: 'Schedules', view: SchedulesView, roles: ['ADMIN', 'MANAGER', 'SECRETARY'] },
   { route: 'workers', title: 'Workers', view: WorkersView, roles: ['ADMIN', 'MANAGER'] },
   { route: 'submit', title: 'Submit', view: SubmitView, roles: ['ADMIN', 'MANAGER', 'USER'] },
   { route: 'analytics', title: 'Analytics', view: AnalyticsView, roles: ['ADMIN', 'MANAGER', 'USER', 'SECRETARY'] },

@@ -22,11 +22,16 @@ export interface JobRow {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Not started before this instant (a delayed job's runAt/delayMs, or a retry's backoff). */
+  runAt: string;
   durationMs: number | null;
   owner: { id: string; username: string } | null;
 }
 
-export const JOB_FIELDS = 'id kind status queue progress attempts maxAttempts error createdAt startedAt finishedAt durationMs owner { id username }';
+export const JOB_FIELDS = 'id kind status queue progress attempts maxAttempts error createdAt startedAt finishedAt runAt durationMs owner { id username }';
+
+/** A QUEUED job whose runAt is still ahead waits for it (delayed, or backing off before a retry). */
+export const isDelayed = (job: JobRow, now = Date.now()) => job.status === 'QUEUED' && Date.parse(job.runAt) > now;
 
 /**
  * The job as it is now: `initial`, then every jobUpdated event until its final state. `trail` lists the statuses

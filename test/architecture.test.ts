@@ -247,3 +247,48 @@ describe('import directions', () => {
     expect(readers).toEqual(['graphql/builder.ts', 'graphql/context.ts']);
   });
 });
+
+// Issue 21 item 3: code shared by both databases must not be handed one dialect's Drizzle typed as the other's. The
+// job store is honest (src/jobs/store/: each dialect on its own type); what remains is openPostgres, which gives the
+// other domains PostgreSQL's Drizzle as SQLite's `Db`. These rules keep that from spreading while it is paid off.
+// A database type by name, or an object type built from a schema module's tables (`{ t: typeof import('…/schema').t }`).
+const DIALECT_TYPE = /\bas\s+(?:unknown\s+as\s+)?(?:(?:Db|Tables|SqliteDb|PgDb|PgTables|typeof\s+(?:pgSchema|schema))\b|\{[^}]*\bimport\(\s*['"][^'"]*schema['"]\s*\))/g;
+/** Each cast to a database type (`as unknown as Db`, `as PgTables`, …) in a file: `line: cast`. */
+const dialectCastsOf = (text: string) =>
+  withoutComments(text)
+    .split('\n')
+    .flatMap((line, index) => [...line.matchAll(DIALECT_TYPE)].map((match) => `${index + 1}: ${match[0].replace(/\s+/g, ' ')}`));
+/** Zero-argument `.get()`, `.all()`, `.run()`, `.values()` on a Drizzle builder: SQLite's alone, they fail on PostgreSQL. */
+const SQLITE_ONLY_RUN = /\.\s*(?:get|all|run)\(\s*\)/;
+
+describe('database types', () => {
+  test('the only casts between the dialects are the three left in openPostgres (the Drizzle, its transaction, its tables)', () => {
+    const casts = sourceFiles().flatMap((file) => dialectCastsOf(readFileSync(join(SRC, file), 'utf8')).map((cast) => `${file}:${cast.replace(/^\d+: /, '')}`));
+    expect(casts.sort()).toEqual(['db/client.ts:as unknown as Db', 'db/client.ts:as unknown as Db', 'db/client.ts:as unknown as Tables']);
+  });
+
+  test('no code runs a builder the SQLite-only way (.get(), .all(), .run()) but the SQLite connection itself', () => {
+    const uses = sourceFiles().flatMap((file) =>
+      withoutComments(readFileSync(join(SRC, file), 'utf8'))
+        .split('\n')
+        .flatMap((line, index) => (SQLITE_ONLY_RUN.test(line) ? [`${file}:${index + 1}: ${line.trim()}`] : [])),
+    );
+    // The one: SQLite's ping, on bun:sqlite's own connection (not a Drizzle builder).
+    expect(uses).toEqual([expect.stringMatching(/^db\/client\.ts:\d+: opened\.query\('SELECT 1'\)\.get\(\);$/)]);
+  });
+
+  test('each rule catches what it is there for', () => {
+    expect(dialectCastsOf('const db = pg as unknown as Db;\nconst t = pgSchema as unknown as Tables;\nconst s = x as SqliteDb;')).toEqual([
+      '1: as unknown as Db',
+      '2: as unknown as Tables',
+      '3: as SqliteDb',
+    ]);
+    expect(dialectCastsOf("const { a } = database.tables as unknown as { a: typeof import('../db/schema').a };")).toEqual([
+      "1: as unknown as { a: typeof import('../db/schema')",
+    ]);
+    expect(dialectCastsOf("const t = database.tables as typeof pgSchema;\nconst u = v as unknown as typeof schema;")).toEqual(['1: as typeof pgSchema', '2: as unknown as typeof schema']);
+    expect(dialectCastsOf('// pg as unknown as Db\nconst n = x as unknown as Dbx;')).toEqual([]);
+    for (const line of ['await db.select().from(t).get();', 'db.insert(t).values(v).run()', 'db.select().from(t).all( )']) expect(line).toMatch(SQLITE_ONLY_RUN);
+    for (const line of ['map.get(key)', 'statement.get({ id })', 'await db.select().from(t)']) expect(line).not.toMatch(SQLITE_ONLY_RUN);
+  });
+});

@@ -1,4 +1,4 @@
-// The API the console (and the CLI) drive: jobs(search:), loginHistory, unlockUsername — through the real endpoint,
+// The API the console (and the CLI) drive: jobs(search:), jobs(statuses:) (dead letters), loginHistory, unlockUsername — through the real endpoint,
 // on either database (TEST_DATABASE_URL).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { startTestServer, type TestServer } from './helpers/server';
@@ -39,6 +39,29 @@ describe('console API', () => {
     expect(ids(await search('needle', admin, ', queue: "default"'))).toEqual([a1, b1].sort());
     const tooLong = await search('x'.repeat(201));
     expect(tooLong.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  test('jobs(statuses:) lists the dead letters (FAILED and CANCELLED), with search and status, counted alike; a USER only their own', async () => {
+    await server.gql('mutation { createQueue(input: { name: "dead-letters" }) { name } pauseQueue(name: "dead-letters") { name } }', {}, admin);
+    const carol = await server.userWithRole('USER', 'dead-carol');
+    const submit = async (token: string) => (await server.gql<any>('mutation { submitPiJob(input: { simulations: 1000, queue: "dead-letters" }) { id } }', {}, token)).data.submitPiJob.id as string;
+    const [queued, cancelled, carolsCancelled] = [await submit(admin), await submit(admin), await submit(carol.token)];
+    await server.gql('mutation($ids: [ID!]) { cancelJobs(filter: { ids: $ids }) }', { ids: [cancelled, carolsCancelled] }, admin);
+    // A FAILED job: a throwing diagnostic with one attempt, on an unpaused queue.
+    const failed = (await server.gql<any>('mutation { submitDiagnosticJobs(input: { behavior: THROW, maxAttempts: 1, queue: "default" }, count: 1) { id } }', {}, admin)).data.submitDiagnosticJobs[0].id as string;
+    for (let status = ''; status !== 'FAILED'; await Bun.sleep(20)) status = (await server.gql<any>('query($id: ID!) { job(id: $id) { status } }', { id: failed }, admin)).data.job.status;
+
+    const list = (args: string, token = admin) => server.gql<any>(`{ jobs(first: 100, ${args}) { totalCount edges { node { id } } } }`, {}, token);
+    const dead = await list('statuses: [FAILED, CANCELLED]');
+    expect(ids(dead)).toEqual(expect.arrayContaining([cancelled, carolsCancelled, failed].sort()));
+    expect(ids(dead)).not.toContain(queued);
+    expect(dead.data.jobs.totalCount).toBe(dead.data.jobs.edges.length);
+    expect(ids(await list('statuses: [FAILED, CANCELLED], queue: "dead-letters"'))).toEqual([cancelled, carolsCancelled].sort());
+    expect(ids(await list('statuses: [FAILED, CANCELLED], status: FAILED, queue: "dead-letters"'))).toEqual([]);
+    expect(ids(await list('statuses: [CANCELLED, QUEUED], search: "dead-carol"'))).toEqual([carolsCancelled]);
+    expect((await list('statuses: []')).data.jobs.totalCount).toBe(0);
+    const carols = await list('statuses: [FAILED, CANCELLED]', carol.token);
+    expect([ids(carols), carols.data.jobs.totalCount]).toEqual([[carolsCancelled], 1]);
   });
 
   test('loginHistory pages through attempts with filters; unlockUsername ends a lockout', async () => {

@@ -93,7 +93,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await server.gql('mutation { createQueue(input: { name: "batch" }) { name } }', {}, admin);
     const page = await openPage();
     await signIn(page, 'admin', ADMIN_PASSWORD);
-    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Workers', 'Submit', 'Analytics', 'Quotes', 'Users', 'Logins']);
+    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Schedules', 'Workers', 'Submit', 'Analytics', 'Quotes', 'Users', 'Logins']);
 
     // QUEUED → RUNNING → SUCCEEDED, seen by the page without a reload.
     await server.gql('mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 800, queue: "lifecycle" }, count: 1) { id } }', {}, admin);
@@ -139,9 +139,19 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await view(page, 'queues');
     await page.locator('tr[data-queue=batch] button', { hasText: 'Edit' }).click();
     await page.fill('tr[data-queue=batch] input[name=concurrency]', '3');
+    await page.selectOption('tr[data-queue=batch] select[name=order]', 'FAIR');
+    await page.fill('tr[data-queue=batch] input[name=ownerConcurrency]', '2');
     await page.locator('tr[data-queue=batch] button[type=submit]').click();
     await page.locator('tr[data-queue=batch] td:nth-child(3)', { hasText: '3' }).waitFor();
-    expect((await server.gql<any>('{ queue(name: "batch") { concurrency paused } }', {}, admin)).data.queue).toEqual({ concurrency: 3, paused: true });
+    await page.locator('tr[data-queue=batch] td[data-order=FAIR]', { hasText: '2 per owner' }).waitFor();
+    // The held job's owner shows in the row's per-owner counts (1 waiting, 0 running).
+    await page.locator('tr[data-queue=batch] td.owners', { hasText: '1 / 0' }).waitFor();
+    expect((await server.gql<any>('{ queue(name: "batch") { concurrency paused order ownerConcurrency } }', {}, admin)).data.queue).toEqual({
+      concurrency: 3,
+      paused: true,
+      order: 'FAIR',
+      ownerConcurrency: 2,
+    });
     await shot(page, 'queues-paused');
     await page.locator('tr[data-queue=batch] button', { hasText: 'Resume' }).click();
     await page.locator('tr[data-queue=batch] [data-paused=false]').waitFor();
@@ -248,7 +258,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await server.userWithRole('SECRETARY', 'dash-sec');
     const page = await openPage();
     await signIn(page, 'dash-sec', 'dash-sec-password');
-    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Analytics', 'Quotes']);
+    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Queues', 'Schedules', 'Analytics', 'Quotes']);
     await page.waitForSelector('tr[data-job]');
     const owners = new Set(await page.locator('tr[data-job] td[data-owner]').allInnerTexts());
     expect(owners.has('dash-carol') && owners.has('dash-dave')).toBe(true);
@@ -354,6 +364,95 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.close();
     expect(offsite).toEqual([]);
   }, 60_000);
+
+  test('a delayed job shows its runAt, dead letters are retried filter-wide, a schedule is created and paused', async () => {
+    const admin = await server.adminToken();
+    await server.gql('mutation { createQueue(input: { name: "dead" }) { name } }', {}, admin);
+    // Dead letters in "dead": 3 FAILED (a throwing job, one attempt) and 2 CANCELLED (delayed jobs cancelled).
+    await server.gql('mutation { submitDiagnosticJobs(input: { behavior: THROW, queue: "dead", maxAttempts: 1 }, count: 3) { id } }', {}, admin);
+    const delayed = await server.gql<any>('mutation($jobs: [JobSubmission!]!) { submitJobs(jobs: $jobs, options: { queue: "dead", delayMs: 3600000 }) { id } }', { jobs: Array.from({ length: 2 }, () => ({ pi: { simulations: 1000 } })) }, admin);
+    await server.gql('mutation($ids: [ID!]) { cancelJobs(filter: { ids: $ids }) }', { ids: delayed.data.submitJobs.map((job: any) => job.id) }, admin);
+    for (let failed = 0; failed < 3; await Bun.sleep(50)) failed = (await server.gql<any>('{ jobCounts(queue: "dead") { failed } }', {}, admin)).data.jobCounts.failed;
+
+    const page = await openPage();
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    // Submitted from the form an hour ahead, with an idempotency key: its row says until when, its detail shows both.
+    await view(page, 'submit');
+    await page.fill('input[name=simulations]', '1000');
+    await page.selectOption('select[name=queue]', 'dead');
+    await page.fill('input[name=delaySeconds]', '3600');
+    await page.fill('input[name=idempotencyKey]', 'console-once');
+    await page.click('form button[type=submit]');
+    await page.locator('[data-submitted-job]').first().waitFor();
+    const laterId = (await page.locator('[data-submitted-job]').first().getAttribute('data-submitted-job'))!;
+    const later = (await server.gql<any>('query($id: ID!) { job(id: $id) { status runAt idempotencyKey } }', { id: laterId }, admin)).data.job;
+    expect(later.idempotencyKey).toBe('console-once');
+    expect(Date.parse(later.runAt) - Date.now()).toBeGreaterThan(50 * 60_000);
+    await view(page, 'jobs');
+    const row = page.locator(`tr[data-job="${laterId}"]`);
+    expect(await row.locator('[data-delayed]').getAttribute('data-delayed')).toBe(later.runAt);
+    await row.locator('button.link').click();
+    expect(await page.locator('.job-detail [data-run-at]').getAttribute('data-run-at')).toBe(later.runAt);
+    expect(await page.locator('.job-detail [data-idempotency-key]').innerText()).toBe('console-once');
+    await shot(page, 'jobs-delayed');
+
+    // The dead letters of "dead": all 5 retried in one request, the confirmation saying how many.
+    await page.selectOption('select[name=queue]', 'dead');
+    await page.selectOption('select[name=status]', 'DEAD_LETTERS');
+    await page.waitForFunction(() => document.querySelector('[data-total]')?.getAttribute('data-total') === '5' && document.querySelectorAll('tr[data-job]').length === 5);
+    expect(new Set(await page.locator('tr[data-job] [data-status]').evaluateAll((badges) => badges.map((b) => b.getAttribute('data-status'))))).toEqual(new Set(['FAILED', 'CANCELLED']));
+    await page.click('[data-bulk-filter=retry]');
+    const dialog = page.locator('dialog[data-confirm]');
+    expect(await dialog.innerText()).toContain('Retry all 5 jobs matching this filter');
+    await shot(page, 'dead-letters-confirm');
+    await dialog.locator('[data-confirm-action]').click();
+    await page.locator('[data-bulk-outcome="5/5"]').waitFor();
+    const retried = await server.gql<any>('{ jobs(queue: "dead", first: 100) { edges { node { id events { type } } } } }', {}, admin);
+    const withRetry = retried.data.jobs.edges.filter(({ node }: any) => node.events.some((e: any) => e.type === 'retried'));
+    expect(withRetry).toHaveLength(5);
+    // The delayed job was neither cancelled nor retried.
+    expect((await server.gql<any>('query($id: ID!) { job(id: $id) { status } }', { id: laterId }, admin)).data.job.status).toBe('QUEUED');
+
+    // A schedule created, then paused, from the Schedules view.
+    await view(page, 'schedules');
+    const form = page.locator('form[data-schedule-form]');
+    await form.locator('input[name=name]').fill('console-nightly');
+    await form.locator('input[name=cron]').fill('0 3 * * *');
+    await form.locator('input[name=timezone]').fill('Europe/Paris');
+    await form.locator('select[name=overlap]').selectOption('SKIP');
+    await form.locator('select[name=queue]').selectOption('dead');
+    await form.locator('textarea[name=input]').fill('{ "simulations": 5000 }');
+    await form.locator('button[type=submit]').click();
+    const scheduleRow = page.locator('tr[data-schedule=console-nightly]');
+    await scheduleRow.locator('[data-paused=false]').waitFor();
+    expect(await scheduleRow.locator('[data-next-run]').getAttribute('data-next-run')).not.toBe('');
+    expect(await axeViolations(page)).toEqual([]);
+    await shot(page, 'schedules');
+    await scheduleRow.locator('[data-schedule-toggle]').click();
+    await scheduleRow.locator('[data-paused=true]').waitFor();
+    const schedule = (await server.gql<any>('{ schedule(name: "console-nightly") { paused overlap timezone queue cron nextRunAt } }', {}, admin)).data.schedule;
+    expect(schedule).toEqual({ paused: true, overlap: 'SKIP', timezone: 'Europe/Paris', queue: 'dead', cron: '0 3 * * *', nextRunAt: null });
+    await shot(page, 'schedules-paused');
+
+    // An admin sets the queue's rate limit and retention in its Edit form, then removes the limit.
+    await view(page, 'queues');
+    const edit = async (fields: Record<string, string>) => {
+      await page.locator('tr[data-queue=dead] button', { hasText: 'Edit' }).click();
+      for (const [name, value] of Object.entries(fields)) await page.fill(`tr[data-queue=dead] input[name=${name}]`, value);
+      await page.locator('tr[data-queue=dead] button[type=submit]').click();
+    };
+    await edit({ rateJobs: '10', ratePerSeconds: '60', failedSeconds: '604800' });
+    await page.locator('tr[data-queue=dead] [data-rate-limit="10/60"]').waitFor();
+    expect(await page.locator('tr[data-queue=dead] [data-retention]').innerText()).toBe('keeps failed 7 d');
+    const limits = '{ queue(name: "dead") { rateLimit { jobs perSeconds } retention { succeededSeconds failedSeconds cancelledSeconds } } }';
+    expect((await server.gql<any>(limits, {}, admin)).data.queue).toEqual({ rateLimit: { jobs: 10, perSeconds: 60 }, retention: { succeededSeconds: null, failedSeconds: 604800, cancelledSeconds: null } });
+    await shot(page, 'queues-limits');
+    await edit({ rateJobs: '', ratePerSeconds: '' });
+    await page.locator('tr[data-queue=dead] [data-rate-limit=""]').waitFor();
+    expect((await server.gql<any>(limits, {}, admin)).data.queue.rateLimit).toBeNull();
+    await page.close();
+    expect(offsite).toEqual([]);
+  }, 45_000);
 
   test('an admin creates a user, changes their role, disables them, unlocks a username and reads the login history', async () => {
     const admin = await server.adminToken();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { type Database, openPostgres, openSqlite } from '../src/db/client';
-import type { Job, JobKindName } from '../src/jobs/model';
+import type { Job, JobKindName, QueueOrder } from '../src/jobs/model';
 import { type InsertedJobs, JOB_STORE_MEMBERS, type JobStore, type JobStoreMember, type Lease, type NewQueuedJob } from '../src/jobs/store';
 import { PgJobStore } from '../src/jobs/store/postgres';
 import { SqliteJobStore } from '../src/jobs/store/sqlite';
@@ -65,9 +65,11 @@ interface Ctx {
   clock: FakeClock;
   owner: number;
   /** A new queue with a name of its own. */
-  queue(settings?: { concurrency?: number; maxLength?: number; paused?: boolean; rateLimit?: { jobs: number; perSeconds: number } }): Promise<string>;
-  /** `n` jobs into `queue` (priority 0, three attempts unless given). */
-  submit(queue: string, n?: number, job?: { kind?: JobKindName; priority?: number; maxAttempts?: number; input?: unknown; runAt?: number }): Promise<Job[]>;
+  queue(settings?: { concurrency?: number; maxLength?: number; paused?: boolean; rateLimit?: { jobs: number; perSeconds: number }; order?: QueueOrder; ownerConcurrency?: number }): Promise<string>;
+  /** `n` jobs into `queue` (priority 0, three attempts, ctx.owner's unless given). */
+  submit(queue: string, n?: number, job?: { kind?: JobKindName; priority?: number; maxAttempts?: number; input?: unknown; runAt?: number; owner?: number }): Promise<Job[]>;
+  /** Another user (another owner of jobs), made once per name. */
+  user(name: string): Promise<number>;
   /** Jobs with idempotency keys into `queue`, through `store` (this case's unless given): insertJobs' whole answer. */
   insert(queue: string, jobs: { idempotencyKey?: string; keyExpiresAt?: number }[], store?: JobStore): Promise<InsertedJobs>;
   /** A schedule row due at `due`, submitting to `queue`. */
@@ -83,6 +85,9 @@ interface Ctx {
 type Case = (ctx: Ctx) => Promise<void>;
 
 const claimOne = async (ctx: Ctx, queue: string, limit = 1) => ctx.store.claimJobs([{ queue, limit }], LEASE_MS, 100);
+/** A claim of a FAIR queue's, its jobs in id order. */
+const claimFair = async (ctx: Ctx, queue: string, limit = 1) =>
+  (await ctx.store.claimJobs([{ queue, limit, order: 'FAIR' }], LEASE_MS, 100)).sort((x, y) => x.id - y.id);
 const lease = (job: Job): Lease => ({ id: job.id, leaseToken: job.leaseToken });
 const ids = (jobs: { id: number }[]) => jobs.map((job) => job.id);
 
@@ -169,6 +174,50 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(await claimOne(ctx, queue)).toEqual([]);
       ctx.clock.advance(60_000);
       expect(ids(await claimOne(ctx, queue))).toEqual([job!.id]);
+    },
+    'FAIR: owners with waiting jobs take turns; each owner\'s jobs by priority, then age': async (ctx) => {
+      const queue = await ctx.queue({ order: 'FAIR' });
+      const [a, b, c] = [ctx.owner, await ctx.user('fair-b'), await ctx.user('fair-c')].sort((x, y) => x - y) as [number, number, number];
+      const [aLate] = await ctx.submit(queue, 1, { owner: a, priority: 5 });
+      const aFirst = await ctx.submit(queue, 3, { owner: a, priority: 1 });
+      const bJobs = await ctx.submit(queue, 2, { owner: b });
+      const [cJob] = await ctx.submit(queue, 1, { owner: c });
+      const order: number[] = [];
+      for (let i = 0; i < 8; i++) order.push(...ids(await claimFair(ctx, queue)));
+      expect(order).toEqual([aFirst[0]!.id, bJobs[0]!.id, cJob!.id, aFirst[1]!.id, bJobs[1]!.id, aFirst[2]!.id, aLate!.id]);
+      // An owner arriving later takes the next turn after the one who had the last.
+      const [d] = await ctx.submit(queue, 1, { owner: c });
+      const [e] = await ctx.submit(queue, 1, { owner: a });
+      expect(ids(await claimFair(ctx, queue, 2))).toEqual([d!.id, e!.id]);
+    },
+    'FAIR: a claim of several takes every owner\'s first job, then every owner\'s second': async (ctx) => {
+      const queue = await ctx.queue({ order: 'FAIR' });
+      const b = await ctx.user('fair-b');
+      const aJobs = await ctx.submit(queue, 3);
+      const bJobs = await ctx.submit(queue, 3, { owner: b });
+      const claimed = await claimFair(ctx, queue, 4);
+      expect(ids(claimed).sort((x, y) => x - y)).toEqual(ids([...aJobs.slice(0, 2), ...bJobs.slice(0, 2)]).sort((x, y) => x - y));
+      for (const job of claimed) expect(await ctx.events(job.id)).toEqual([{ type: 'queued', payload: null }, { type: 'started', payload: { attempt: 1 } }]);
+    },
+    'FAIR ownerConcurrency: three concurrent claimers (three instances on PostgreSQL) never run more of one owner': async (ctx) => {
+      const queue = await ctx.queue({ order: 'FAIR', ownerConcurrency: 2, concurrency: 100 });
+      const b = await ctx.user('fair-b');
+      await ctx.submit(queue, 10);
+      await ctx.submit(queue, 10, { owner: b });
+      const stores = [ctx.store, await ctx.another(), await ctx.another()];
+      const rounds = await Promise.all(stores.flatMap((store) => [store, store].map((s) => s.claimJobs([{ queue, limit: 10, order: 'FAIR' }], LEASE_MS, 10))));
+      const claimed = rounds.flat();
+      expect(claimed.filter((job) => job.ownerId === ctx.owner)).toHaveLength(2);
+      expect(claimed.filter((job) => job.ownerId === b)).toHaveLength(2);
+      // A finished job makes room for one more of its owner only.
+      await ctx.store.settleJobs([{ lease: claimed.find((job) => job.ownerId === b)!, result: 1 }]);
+      const more = await ctx.store.claimJobs([{ queue, limit: 10, order: 'FAIR' }], LEASE_MS, 10);
+      expect(more.map((job) => job.ownerId)).toEqual([b]);
+    },
+    'FAIR and pause: a shared store holds a paused FAIR queue over every instance; an unshared one claims what its runner asks': async (ctx) => {
+      const queue = await ctx.queue({ order: 'FAIR', paused: true });
+      await ctx.submit(queue, 2);
+      expect(await ctx.store.claimJobs([{ queue, limit: 2, order: 'FAIR' }], LEASE_MS, 2)).toHaveLength(ctx.store.shared ? 0 : 2);
     },
     'concurrent claims (two instances on PostgreSQL) never take the same job': async (ctx) => {
       const queue = await ctx.queue({ concurrency: 100 });
@@ -564,6 +613,24 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(await ctx.store.statusesOfKind('CALC', ctx.owner + 1)).toEqual([]);
     },
   },
+  countByOwner: {
+    "one queue's waiting and running jobs by owner, the most waiting first; one owner's alone": async (ctx) => {
+      const [queue, other] = [await ctx.queue({ order: 'FAIR' }), await ctx.queue()];
+      const b = await ctx.user('fair-b');
+      await ctx.submit(queue, 2);
+      await ctx.submit(queue, 3, { owner: b });
+      await ctx.submit(other, 4);
+      await claimFair(ctx, queue, 2);
+      const [done] = await ctx.submit(queue, 1);
+      await ctx.store.cancelJob(done!.id, ctx.owner);
+      expect(await ctx.store.countByOwner(queue, null, 10)).toEqual([
+        { ownerId: b, waiting: 2, running: 1 },
+        { ownerId: ctx.owner, waiting: 1, running: 1 },
+      ]);
+      expect(await ctx.store.countByOwner(queue, null, 1)).toEqual([{ ownerId: b, waiting: 2, running: 1 }]);
+      expect(await ctx.store.countByOwner(queue, ctx.owner, 10)).toEqual([{ ownerId: ctx.owner, waiting: 1, running: 1 }]);
+    },
+  },
   countByStatus: {
     'jobs by status, for an owner and a queue or all': async (ctx) => {
       const [a, b] = [await ctx.queue(), await ctx.queue()];
@@ -847,7 +914,7 @@ describe('the conformance suite', () => {
   test('every public member of both stores is one of JobStore’s (nothing lands on one store only)', () => {
     // Methods a store has beyond JobStore: its private helpers, named here so a new public one must be listed.
     const own = (prototype: object) => Object.getOwnPropertyNames(prototype).filter((name) => name !== 'constructor');
-    const PRIVATE = new Set(['claimed', 'succeedMany', 'statement', 'get', 'all', 'run', 'change', 'claimParams', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled', 'eventListeners']);
+    const PRIVATE = new Set(['claimed', 'claimFair', 'succeedMany', 'statement', 'get', 'all', 'run', 'change', 'claimParams', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled', 'eventListeners']);
     for (const prototype of [SqliteJobStore.prototype, PgJobStore.prototype]) {
       const extra = own(prototype).filter((name) => !(JOB_STORE_MEMBERS as readonly string[]).includes(name) && !PRIVATE.has(name));
       expect(extra).toEqual([]);
@@ -889,18 +956,23 @@ for (const [name, openBackend] of backends) {
         store,
         clock,
         owner,
-        async queue({ concurrency = 10, maxLength = 1000, paused = false, rateLimit } = {}) {
+        async queue({ concurrency = 10, maxLength = 1000, paused = false, rateLimit, order = 'FIFO', ownerConcurrency } = {}) {
           const queueName = `q${++queues}`;
           await backend.exec(
-            `INSERT INTO queues (name, concurrency, max_length, paused, rate_limit_jobs, rate_limit_per_seconds)
-             VALUES ('${queueName}', ${concurrency}, ${maxLength}, ${paused ? 'TRUE' : 'FALSE'}, ${rateLimit?.jobs ?? 'NULL'}, ${rateLimit?.perSeconds ?? 'NULL'})`,
+            `INSERT INTO queues (name, concurrency, max_length, paused, rate_limit_jobs, rate_limit_per_seconds, claim_order, owner_concurrency)
+             VALUES ('${queueName}', ${concurrency}, ${maxLength}, ${paused ? 'TRUE' : 'FALSE'}, ${rateLimit?.jobs ?? 'NULL'}, ${rateLimit?.perSeconds ?? 'NULL'}, '${order}', ${ownerConcurrency ?? 'NULL'})`,
           );
           return queueName;
         },
         async submit(queue, n = 1, job = {}) {
           const [{ max_length }] = (await backend.exec<{ max_length: number }>(`SELECT max_length FROM queues WHERE name = '${queue}'`)) as [{ max_length: number }];
           const inputJson = JSON.stringify(job.input ?? {});
-          return (await store.insertJobs(Array.from({ length: n }, () => ({ queue: { name: queue, maxLength: max_length }, job: newJobSettings(owner, job), inputJson })))).jobs;
+          return (await store.insertJobs(Array.from({ length: n }, () => ({ queue: { name: queue, maxLength: max_length }, job: newJobSettings(job.owner ?? owner, job), inputJson })))).jobs;
+        },
+        async user(name) {
+          await backend.exec(`INSERT INTO users (username, password_hash, role) SELECT '${name}', 'x', 'USER' WHERE NOT EXISTS (SELECT 1 FROM users WHERE username = '${name}')`);
+          const [{ id }] = (await backend.exec<{ id: number }>(`SELECT id FROM users WHERE username = '${name}'`)) as [{ id: number }];
+          return id;
         },
         async insert(queue, jobs, into = store) {
           return into.insertJobs(

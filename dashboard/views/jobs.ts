@@ -3,8 +3,8 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { type ApiError, gql, type Me } from '../api';
 import { followJobEvents } from '../job-events';
-import { BULK_ACTIONS, type BulkAction, type BulkOutcome, runBulk } from '../bulk';
-import { Confirm, DateTime, Empty, ErrorLine, html, isFinal, type JobStatus, TableBox, JOB_FIELDS, JOB_KINDS, JOB_STATUSES, type JobRow, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useLiveJob, useTicker } from '../ui';
+import { BULK_ACTIONS, type BulkAction, type BulkOutcome, type BulkTarget, type JobFilter, runBulk, statesTaken } from '../bulk';
+import { Confirm, DateTime, Empty, ErrorLine, html, isDelayed, isFinal, type JobStatus, TableBox, JOB_FIELDS, JOB_KINDS, JOB_STATUSES, type JobRow, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useLiveJob, useTicker } from '../ui';
 
 const PAGE_SIZES = [20, 50, 100];
 /** Counts the list's reads (see the rows' keys). */
@@ -14,8 +14,8 @@ interface Page {
   jobs: { totalCount: number; edges: { node: JobRow }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
 }
 
-const JOBS_QUERY = `query Jobs($first: Int, $after: String, $status: JobStatus, $kind: JobKind, $queue: String, $owner: ID, $search: String) {
-  jobs(first: $first, after: $after, status: $status, kind: $kind, queue: $queue, owner: $owner, search: $search) {
+const JOBS_QUERY = `query Jobs($first: Int, $after: String, $status: JobStatus, $statuses: [JobStatus!], $kind: JobKind, $queue: String, $owner: ID, $search: String) {
+  jobs(first: $first, after: $after, status: $status, statuses: $statuses, kind: $kind, queue: $queue, owner: $owner, search: $search) {
     totalCount edges { node { ${JOB_FIELDS} } } pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -28,6 +28,17 @@ const RESULT_FIELDS = `result {
   ... on AnalyticsResult { query question state data }
   ... on DiagnosticResult { behavior elapsedMs }
 }`;
+
+/** The Status filter's "Dead letters" choice: the jobs that ended without succeeding, which Retry redrives. */
+const DEAD_LETTERS = 'DEAD_LETTERS';
+const DEAD_LETTER_STATUSES: JobStatus[] = ['FAILED', 'CANCELLED'];
+
+/** An action on every job the filter matches, with how many of them it takes (counted when it was chosen). */
+interface FilterAction {
+  action: BulkAction;
+  count: number;
+  target: BulkTarget;
+}
 
 interface Filters {
   search: string;
@@ -42,6 +53,7 @@ export function JobsView({ me }: { me: Me }) {
   // Rows ticked for a bulk action, with the status each had when read (which actions apply).
   const [checked, setChecked] = useState<Map<string, JobStatus>>(new Map());
   const [pending, setPending] = useState<BulkAction | null>(null);
+  const [pendingFilter, setPendingFilter] = useState<FilterAction | null>(null);
   const [outcome, setOutcome] = useState<BulkOutcome | null>(null);
   const [busy, setBusy] = useState(false);
   const [pageSize, setPageSize] = useState(PAGE_SIZES[0]!);
@@ -53,7 +65,8 @@ export function JobsView({ me }: { me: Me }) {
   const variables = {
     first: pageSize,
     after,
-    status: filters.status || null,
+    status: filters.status && filters.status !== DEAD_LETTERS ? filters.status : null,
+    statuses: filters.status === DEAD_LETTERS ? DEAD_LETTER_STATUSES : null,
     kind: filters.kind || null,
     queue: filters.queue || null,
     owner: filters.owner || null,
@@ -101,6 +114,39 @@ export function JobsView({ me }: { me: Me }) {
     setChecked(new Map());
     page.reload();
   };
+  // The list's filters as a JobFilter (search text has none: the filter-wide actions wait for it to be cleared).
+  const jobFilter: JobFilter = {
+    ...(variables.queue ? { queue: variables.queue } : {}),
+    ...(variables.status ? { status: variables.status as JobStatus } : {}),
+    ...(variables.kind ? { kind: variables.kind } : {}),
+    ...(variables.owner ? { ownerId: variables.owner } : {}),
+  };
+  const statuses = variables.statuses ?? undefined;
+  /** Counts what `action` would take, then asks to confirm. */
+  const chooseFilterAction = async (action: BulkAction) => {
+    setOutcome(null);
+    setActionError(null);
+    // The states it takes among those listed: one totalCount over them (what runBulk's request will change now).
+    const listed = jobFilter.status ? [jobFilter.status] : (statuses ?? action.takes);
+    const wanted = action.takes.filter((state) => listed.includes(state));
+    try {
+      const { jobs } = await gql<{ jobs: { totalCount: number } }>(
+        'query($statuses: [JobStatus!], $kind: JobKind, $queue: String, $owner: ID) { jobs(first: 0, statuses: $statuses, kind: $kind, queue: $queue, owner: $owner) { totalCount } }',
+        { statuses: wanted, kind: variables.kind, queue: variables.queue, owner: variables.owner },
+      );
+      setPendingFilter({ action, count: jobs.totalCount, target: { filter: jobFilter, statuses } });
+    } catch (error) {
+      setActionError(error as ApiError);
+    }
+  };
+  const runPendingFilter = async () => {
+    const { action, target } = pendingFilter!;
+    setBusy(true);
+    setOutcome(await runBulk(action, target));
+    setBusy(false);
+    setChecked(new Map());
+    page.reload();
+  };
   const act = async (query: string, id: string, reload: boolean) => {
     setActionError(null);
     try {
@@ -131,7 +177,7 @@ export function JobsView({ me }: { me: Me }) {
       <label class="wide">Search <input type="search" name="search" value=${filters.search} placeholder="id, owner, queue, kind, status or text in the input" /></label>
       <button type="submit">Search</button>
       ${select('queue', 'Queue', queues.data?.queues.map((q) => q.name) ?? [])}
-      ${select('status', 'Status', JOB_STATUSES)}
+      <label>Status <select name="status" value=${filters.status} onChange=${setFilter('status')}><option value="">all</option>${JOB_STATUSES.map((o) => html`<option value=${o}>${o}</option>`)}<option value=${DEAD_LETTERS}>dead letters (failed + cancelled)</option></select></label>
       ${select('kind', 'Kind', JOB_KINDS)}
       ${me.role === 'ADMIN'
         ? html`<label>Owner <select name="owner" value=${filters.owner} onChange=${setFilter('owner')}><option value="">all</option>${(users.data?.users.edges ?? []).map(
@@ -152,6 +198,17 @@ export function JobsView({ me }: { me: Me }) {
             return html`<button type="button" class=${action.danger ? 'danger' : ''} data-bulk=${action.name} disabled=${busy || count === 0} onClick=${() => (setOutcome(null), setPending(action))}>${action.label} ${count || ''}</button>`;
           })}
           ${checked.size ? html`<button type="button" class="link" onClick=${() => setChecked(new Map())}>Clear selection</button>` : null}
+          ${total > 0 && checked.size === 0
+            ? html`<span class="filter-wide" data-filter-wide>
+                <span>All ${total} matching${filtered ? ' this filter' : ''}:</span>
+                ${filters.search.trim()
+                  ? html`<span class="hint">clear the search to act on every match (filters only)</span>`
+                  : BULK_ACTIONS.map(
+                      (action) =>
+                        html`<button type="button" class=${action.danger ? 'danger' : ''} data-bulk-filter=${action.name} disabled=${busy || statesTaken(action, jobFilter, statuses).length === 0} onClick=${() => chooseFilterAction(action)}>${action.label} all</button>`,
+                    )}
+              </span>`
+            : null}
           <span role="status" aria-live="polite" data-bulk-outcome=${outcome ? `${outcome.done}/${outcome.asked}` : ''}>${outcome ? describeOutcome(outcome) : busy ? 'Working…' : ''}</span>
         </div>`
       : null}
@@ -162,6 +219,15 @@ export function JobsView({ me }: { me: Me }) {
           danger=${pending.danger}
           onConfirm=${runPending}
           onClose=${() => setPending(null)}
+        />`
+      : null}
+    ${pendingFilter
+      ? html`<${Confirm}
+          message=${`${pendingFilter.action.label} all ${pendingFilter.count} job${pendingFilter.count === 1 ? '' : 's'} ${filtered ? 'matching this filter' : 'you may act on'}${pendingFilter.count === total ? '' : ` (of the ${total} listed, those it applies to)`}? ${pendingFilter.action.explain}`}
+          action=${`${pendingFilter.action.label} ${pendingFilter.count}`}
+          danger=${pendingFilter.action.danger}
+          onConfirm=${runPendingFilter}
+          onClose=${() => setPendingFilter(null)}
         />`
       : null}
     ${page.data && rows.length === 0
@@ -202,7 +268,7 @@ function JobLine({ initial, open, onToggle, act, checked, onCheck }: { initial: 
       <td>${job.kind}</td>
       <td>${job.queue}</td>
       <td data-owner>${job.owner?.username ?? '—'}</td>
-      <td><${StatusBadge} status=${job.status} /></td>
+      <td><${StatusBadge} status=${job.status} />${isDelayed(job) ? html` <span class="hint" data-delayed=${job.runAt}>until <${DateTime} iso=${job.runAt} /></span>` : null}</td>
       <td><${ProgressBar} value=${progressOf(job)} /></td>
       <td class="num">${jobDuration(job, now)}</td>
       <td><${DateTime} iso=${job.createdAt} /></td>
@@ -216,16 +282,22 @@ function JobLine({ initial, open, onToggle, act, checked, onCheck }: { initial: 
 }
 
 interface Detail {
-  job: { input: unknown; error: string | null; attempts: number; maxAttempts: number; events: { type: string; at: string; payload: unknown }[]; result: unknown } | null;
+  job: { input: unknown; error: string | null; attempts: number; maxAttempts: number; runAt: string; idempotencyKey: string | null; schedule: string | null; priority: number; events: { type: string; at: string; payload: unknown }[]; result: unknown } | null;
 }
 
 function JobDetail({ id, status }: { id: string; status: string }) {
   // Read again when the status changes: a finished job has its result and its last events.
-  const detail = usePolled(() => gql<Detail>(`query($id: ID!) { job(id: $id) { input error attempts maxAttempts events { type at payload } ${RESULT_FIELDS} } }`, { id }), 0, [id, status]);
+  const detail = usePolled(() => gql<Detail>(`query($id: ID!) { job(id: $id) { input error attempts maxAttempts runAt idempotencyKey schedule priority events { type at payload } ${RESULT_FIELDS} } }`, { id }), 0, [id, status]);
   const job = detail.data?.job;
   if (detail.error) return html`<${ErrorLine} error=${detail.error} />`;
   if (!job) return html`<p>Loading…</p>`;
   return html`<div class="job-detail">
+    <dl class="job-facts wide">
+      <dt>Run at</dt><dd data-run-at=${job.runAt}><${DateTime} iso=${job.runAt} /></dd>
+      <dt>Priority</dt><dd>${job.priority}</dd>
+      <dt>Idempotency key</dt><dd data-idempotency-key=${job.idempotencyKey ?? ''}>${job.idempotencyKey ? html`<code>${job.idempotencyKey}</code>` : '—'}</dd>
+      <dt>Schedule</dt><dd>${job.schedule ? html`<a href="#/schedules">${job.schedule}</a>` : '—'}</dd>
+    </dl>
     <div><h4>Input</h4><pre>${JSON.stringify(job.input, null, 2)}</pre></div>
     <div><h4>Result</h4>${job.error ? html`<p class="error">${job.error}</p>` : null}<pre>${job.result ? JSON.stringify(job.result, null, 2) : '—'}</pre></div>
     <div>

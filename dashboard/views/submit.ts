@@ -67,7 +67,18 @@ const numberOf = (data: FormData, name: string) => (data.get(name) === '' || dat
 const textOf = (data: FormData, name: string) => (data.get(name) ? String(data.get(name)) : undefined);
 
 function inputOf(kind: Kind, data: FormData, file?: KindFileInfo): Record<string, unknown> {
-  const options = { queue: textOf(data, 'queue'), priority: numberOf(data, 'priority'), maxAttempts: numberOf(data, 'maxAttempts'), timeoutSeconds: numberOf(data, 'timeoutSeconds') };
+  const runAt = textOf(data, 'runAt');
+  const delaySeconds = numberOf(data, 'delaySeconds');
+  const options = {
+    queue: textOf(data, 'queue'),
+    priority: numberOf(data, 'priority'),
+    maxAttempts: numberOf(data, 'maxAttempts'),
+    timeoutSeconds: numberOf(data, 'timeoutSeconds'),
+    // <input type="datetime-local"> is the viewer's local time, without a zone: Date reads it as such.
+    runAt: runAt ? new Date(runAt).toISOString() : undefined,
+    delayMs: delaySeconds === undefined ? undefined : Math.round(delaySeconds * 1000),
+    idempotencyKey: textOf(data, 'idempotencyKey'),
+  };
   if (file) return { ...options, ...schemaValues(file.inputSchema, data) };
   switch (kind) {
     case 'PI':
@@ -124,7 +135,10 @@ export function SubmitView({ me }: { me: Me }) {
         created = [(await gqlUpload<{ submitCalcJob: JobRow }>(query, { input: { ...input, expressions: undefined, file: null } }, 'variables.input.file', file, setUpload)).submitCalcJob];
       } else if (count > 1 || kindFile) {
         const query = `mutation($jobs: [JobSubmission!]!) { submitJobs(jobs: $jobs) { ${JOB_FIELDS} } }`;
-        created = (await gql<{ submitJobs: JobRow[] }>(query, { jobs: Array.from({ length: count }, () => ({ [field!]: input })) })).submitJobs;
+        // One key names one job: each of the N gets its own, `<key>-1` … `<key>-N`.
+        const key = input.idempotencyKey as string | undefined;
+        const jobs = Array.from({ length: count }, (_, i) => ({ [field!]: key && count > 1 ? { ...input, idempotencyKey: `${key}-${i + 1}` } : input }));
+        created = (await gql<{ submitJobs: JobRow[] }>(query, { jobs })).submitJobs;
       } else {
         created = [(await gql<Record<string, JobRow>>(`mutation($input: ${inputType}!) { ${mutation}(input: $input) { ${JOB_FIELDS} } }`, { input }))[mutation]!];
       }
@@ -179,6 +193,13 @@ export function SubmitView({ me }: { me: Me }) {
         <label>Max attempts <input name="maxAttempts" type="number" min="1" max="20" placeholder="3" /></label>
         <label>Timeout (s) <input name="timeoutSeconds" type="number" min="1" max="3600" placeholder="300" /></label>
         <label>How many <input name="count" type="number" min="1" max="10000" defaultValue="1" /></label>
+      </fieldset>
+      <fieldset class="wide options">
+        <legend>When, and only once</legend>
+        <label>Run at <input name="runAt" type="datetime-local" step="1" /></label>
+        <label>or after (s) <input name="delaySeconds" type="number" min="0" step="any" placeholder="now" /></label>
+        <label>Idempotency key <input name="idempotencyKey" maxlength="200" placeholder="none" /></label>
+        <p class="hint wide">Give Run at or a delay, not both. The same idempotency key returns the job it first made (several jobs: key-1 … key-N).</p>
       </fieldset>
       <div class="wide"><button type="submit" disabled=${busy}>${busy ? 'Submitting…' : 'Submit'}</button></div>
       <div class="wide"><${ErrorLine} error=${error} /></div>

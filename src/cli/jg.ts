@@ -18,7 +18,7 @@ interface Connection {
 }
 
 const program = new Command('jg')
-  .description('jobgraph from a terminal: submit and follow jobs, list jobs, queues and users, act on jobs.')
+  .description('jobgraph from a terminal: submit and follow jobs, list jobs, queues, users and schedules, act on jobs one by one or by filter.')
   .addOption(new Option('--url <url>', "the server's base or /graphql URL").env('JOBGRAPH_URL'))
   .addOption(new Option('--token <token>', 'a login token (overrides the saved login; never printed)').env('JOBGRAPH_TOKEN'))
   .addHelpText('after', `\nThe saved login lives in ${configPath()} (mode 0600).\nExit codes: 0 done, 1 refused or failed (a job that failed, with --wait), 2 a usage error.`)
@@ -56,6 +56,21 @@ function parseJson(text: string, what: string): unknown {
   } catch (error) {
     throw new UsageError(`${what} is not JSON: ${(error as Error).message}`);
   }
+}
+
+/** An ISO 8601 instant as the API takes it; anything Date cannot read is a usage error. */
+function instantOf(text: string, flag: string): string {
+  const at = new Date(text);
+  if (Number.isNaN(at.getTime())) throw new UsageError(`${flag} is not a date and time: ${text} (try 2026-12-24T18:00:00Z)`);
+  return at.toISOString();
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** "500ms", "30s", "5m", "2h", "1d" or a bare number of milliseconds. */
+function durationMs(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new UsageError(`--delay is not a duration: ${text} (try 500ms, 30s, 5m, 2h or 1d)`);
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!);
 }
 
 async function readStdin(): Promise<string> {
@@ -96,15 +111,23 @@ program
   .option('-f, --file <path>', "a JSON file with the kind's input")
   .option('-q, --queue <name>', 'the queue (else the input’s, else default)')
   .option('-n, --count <n>', 'how many such jobs', '1')
+  .option('--run-at <instant>', 'not started before this ISO 8601 instant (2026-12-24T18:00:00Z)')
+  .option('--delay <duration>', 'not started before now + this: 500ms, 30s, 5m, 2h, 1d (a bare number: ms)')
+  .option('--idempotency-key <key>', 'the same key returns the job it first made (with --count N: <key>-1 … <key>-N)')
   .option('-w, --wait', 'follow the job(s) to the end with a progress bar; exit 1 unless every one succeeded')
   .option('--json', 'print the jobs as JSON')
-  .action(async (kind: string, options: { input?: string; file?: string; queue?: string; count: string; wait?: boolean; json?: boolean }) => {
+  .action(async (kind: string, options: { input?: string; file?: string; queue?: string; count: string; runAt?: string; delay?: string; idempotencyKey?: string; wait?: boolean; json?: boolean }) => {
     if (options.input && options.file) throw new UsageError('give --input or --file, not both');
     const input = (options.file ? parseJson(await Bun.file(options.file).text().catch(() => { throw new UsageError(`cannot read ${options.file}`); }), options.file) : parseJson(options.input ?? '{}', '--input')) as Record<string, unknown>;
     if (options.queue) input.queue = options.queue;
+    if (options.runAt && options.delay) throw new UsageError('give --run-at or --delay, not both');
+    if (options.runAt) input.runAt = instantOf(options.runAt, '--run-at');
+    if (options.delay) input.delayMs = durationMs(options.delay);
     const count = Number(options.count);
     if (!Number.isInteger(count) || count < 1) throw new UsageError('--count must be a whole number from 1');
-    const jobs = Array.from({ length: count }, () => ({ [kind]: input }));
+    const key = options.idempotencyKey;
+    // One key names one job: each of the N gets its own.
+    const jobs = Array.from({ length: count }, (_, i) => ({ [kind]: key ? { ...input, idempotencyKey: count > 1 ? `${key}-${i + 1}` : key } : input }));
     const data = await api('mutation($jobs: [JobSubmission!]!) { submitJobs(jobs: $jobs) { ' + JOB_FIELDS + ' } }', { jobs });
     const submitted: any[] = data.submitJobs;
     if (!options.wait) return output(!!options.json, submitted, () => printTable(jobRows(submitted)));
@@ -228,27 +251,117 @@ program
     console.log(`${data.completeJob.id} ${data.completeJob.status}`);
   });
 
-for (const [name, field, description] of [
-  ['cancel', 'cancelJob(id: $id) { id status }', 'Cancel queued or running jobs'],
-  ['retry', 'retryJob(id: $id) { id status }', 'Queue failed or cancelled jobs again'],
-  ['delete', 'deleteJob(id: $id)', 'Delete finished jobs'],
-] as const) {
+const BULK_COMMANDS = [
+  { name: 'cancel', perJob: 'cancelJob(id: $id) { id status }', byFilter: 'cancelJobs', done: 'cancelled', description: 'Cancel queued or running jobs' },
+  { name: 'retry', perJob: 'retryJob(id: $id) { id status }', byFilter: 'retryJobs', done: 'queued again', description: 'Queue failed or cancelled jobs (the dead letters) again' },
+  { name: 'delete', perJob: 'deleteJob(id: $id)', byFilter: 'deleteJobs', done: 'deleted', description: 'Delete finished jobs' },
+] as const;
+
+interface FilterOptions {
+  queue?: string;
+  status?: string;
+  kind?: string;
+  owner?: string;
+  all?: boolean;
+}
+
+for (const command of BULK_COMMANDS) {
   program
-    .command(name)
-    .description(`${description} (by id)`)
-    .argument('<ids...>', 'job ids')
-    .action(async (ids: string[]) => {
+    .command(command.name)
+    .description(`${command.description}: by id (one request each), or every job a filter matches (${command.byFilter}: one request)`)
+    .argument('[ids...]', 'job ids (with a filter flag: only these, if they match)')
+    .option('-q, --queue <name>', 'every matching job of this queue')
+    .option('-s, --status <status>', 'only jobs in this state (among those the action takes)')
+    .option('-k, --kind <kind>', 'only jobs of this kind (PI, CALC, …)')
+    .option('--owner <id>', "only this user's jobs (a user id; managers and admins)")
+    .option('--all', 'every job you may act on (no other filter)')
+    .option('--json', 'print {"count": N} (filter) or the ids done (by id) as JSON')
+    .addHelpText('after', `\nExamples:\n  jg ${command.name} 12 13\n  jg ${command.name} --queue emails${command.name === 'retry' ? ' --status failed' : ''}\n  jg ${command.name} --all`)
+    .action(async (ids: string[], options: FilterOptions & { json?: boolean }) => {
+      const filtered = Boolean(options.queue || options.status || options.kind || options.owner || options.all);
+      if (!filtered && ids.length === 0) throw new UsageError(`give job ids, a filter (--queue, --status, --kind, --owner) or --all`);
+      if (filtered) {
+        const filter = {
+          ...(ids.length ? { ids } : {}),
+          queue: options.queue,
+          status: options.status?.toUpperCase(),
+          kind: options.kind?.toUpperCase(),
+          ownerId: options.owner,
+        };
+        const data = await api(`mutation($filter: JobFilter!) { count: ${command.byFilter}(filter: $filter) }`, { filter });
+        return output(!!options.json, { count: data.count }, () => console.log(`${data.count} job${data.count === 1 ? '' : 's'} ${command.done}`));
+      }
       let failed = 0;
+      const done: string[] = [];
       for (const id of ids) {
         try {
-          await api(`mutation($id: ID!) { ${field} }`, { id });
-          console.log(`${id} ${name === 'delete' ? 'deleted' : name === 'cancel' ? 'cancelled' : 'queued again'}`);
+          await api(`mutation($id: ID!) { ${command.perJob} }`, { id });
+          done.push(id);
+          if (!options.json) console.log(`${id} ${command.done}`);
         } catch (error) {
           failed += 1;
           console.error(`${id}: ${(error as Error).message}`);
         }
       }
+      if (options.json) console.log(JSON.stringify(done));
       if (failed) process.exitCode = 1;
+    });
+}
+
+const SCHEDULE_FIELDS = 'name cron timezone queue paused overlap nextRunAt lastRunAt owner { username } runs(first: 5) { totalCount edges { node { id status } } }';
+const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
+const scheduleRow = (schedule: any) => ({
+  name: schedule.name,
+  cron: schedule.cron,
+  timezone: schedule.timezone,
+  queue: schedule.queue,
+  state: schedule.paused ? 'paused' : 'active',
+  overlap: schedule.overlap.toLowerCase(),
+  next: when(schedule.nextRunAt),
+  last: when(schedule.lastRunAt),
+  runs: schedule.runs.totalCount,
+});
+
+const schedules = program.command('schedules').description('Cron schedules: list them (managers, admins, secretaries), create, pause, resume or delete one (managers, admins)');
+schedules
+  .command('list', { isDefault: true })
+  .description('List schedules with their next and last run')
+  .option('--json', 'print JSON (with the five latest runs of each)')
+  .action(async (options: { json?: boolean }) => {
+    const data = await api(`{ schedules { ${SCHEDULE_FIELDS} } }`);
+    output(!!options.json, data.schedules, () => printTable(data.schedules.map(scheduleRow)));
+  });
+schedules
+  .command('create')
+  .description('Create a schedule: jg schedules create nightly --cron "0 2 * * *" --tz Europe/Paris pi --input \'{"simulations":1000000}\'')
+  .argument('<name>', '1 to 64 letters, digits, ".", "_", ":" or "-"')
+  .argument('<kind>', 'the kind of job each tick submits, as JobSubmission names it: pi, forecast, calc, analytics, or your own')
+  .requiredOption('-c, --cron <expression>', '5 fields, or 6 with seconds first')
+  .option('--tz <zone>', 'an IANA time zone', 'UTC')
+  .option('-i, --input <json>', "the kind's input as JSON", '{}')
+  .option('-q, --queue <name>', 'the queue its jobs go to')
+  .option('--skip-overlap', 'no new run while the previous one is unfinished (overlap: SKIP)')
+  .option('--json', 'print the schedule as JSON')
+  .action(async (name: string, kind: string, options: { cron: string; tz: string; input: string; queue?: string; skipOverlap?: boolean; json?: boolean }) => {
+    const input = parseJson(options.input, '--input') as Record<string, unknown>;
+    if (options.queue) input.queue = options.queue;
+    const data = await api(`mutation($input: CreateScheduleInput!) { createSchedule(input: $input) { ${SCHEDULE_FIELDS} } }`, {
+      input: { name, cron: options.cron, timezone: options.tz, overlap: options.skipOverlap ? 'SKIP' : 'ALLOW', job: { [kind]: input } },
+    });
+    output(!!options.json, data.createSchedule, () => console.log(`Schedule ${name} created; next run ${when(data.createSchedule.nextRunAt)}`));
+  });
+for (const [verb, field, done] of [
+  ['pause', 'pauseSchedule(name: $name) { name }', 'paused'],
+  ['resume', 'resumeSchedule(name: $name) { name nextRunAt }', 'resumed'],
+  ['delete', 'deleteSchedule(name: $name)', 'deleted (its jobs stay)'],
+] as const) {
+  schedules
+    .command(verb)
+    .description(`${verb[0]!.toUpperCase()}${verb.slice(1)} a schedule`)
+    .argument('<name>', 'the schedule')
+    .action(async (name: string) => {
+      await api(`mutation($name: String!) { ${field} }`, { name });
+      console.log(`Schedule ${name} ${done}`);
     });
 }
 

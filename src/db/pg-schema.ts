@@ -72,6 +72,12 @@ export const queues = pgTable('queues', {
   concurrency: integer('concurrency').notNull(),
   maxLength: integer('max_length').notNull(),
   paused: boolean('paused').notNull().default(false),
+  /** How its waiting jobs take turns: FIFO (priority, then age) or FAIR (owners in turn; see docs/queues.md). */
+  order: text('claim_order', { enum: ['FIFO', 'FAIR'] }).notNull().default('FIFO'),
+  /** Most jobs of one owner running at once in this queue, over every instance; null: no limit. */
+  ownerConcurrency: integer('owner_concurrency'),
+  /** FAIR: the owner whose turn came last; the next claim starts with the owner after it. */
+  fairCursor: integer('fair_cursor').notNull().default(0),
   rateLimitJobs: integer('rate_limit_jobs'),
   rateLimitPerSeconds: integer('rate_limit_per_seconds'),
   retentionSucceededSeconds: integer('retention_succeeded_seconds'),
@@ -121,6 +127,8 @@ export const jobs = pgTable(
   },
   (table) => [
     index('jobs_claim_idx').on(table.queue, table.status, table.priority, table.id),
+    // The FAIR claim: each owner's waiting jobs in turn order, and the owners with any (queues.md).
+    index('jobs_fair_idx').on(table.queue, table.status, table.ownerId, table.priority, table.id),
     index('jobs_owner_idx').on(table.ownerId, table.id),
     index('jobs_status_idx').on(table.status, table.runAt),
     index('jobs_finished_idx').on(table.status, table.finishedAt),

@@ -54,7 +54,7 @@ export const loginEvents = sqliteTable(
 );
 
 export const JOB_KINDS = ['PI', 'FORECAST', 'CALC', 'ANALYTICS', 'DIAGNOSTIC'] as const;
-export type JobKind = (typeof JOB_KINDS)[number];
+export type JobKindName = (typeof JOB_KINDS)[number];
 export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const FINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
@@ -67,6 +67,12 @@ export const queues = sqliteTable('queues', {
   /** Most jobs waiting (QUEUED) at once; a submission beyond it is a CONFLICT. */
   maxLength: integer('max_length').notNull(),
   paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+  /** How its waiting jobs take turns: FIFO (priority, then age) or FAIR (owners in turn; see docs/queues.md). */
+  order: text('claim_order', { enum: ['FIFO', 'FAIR'] }).notNull().default('FIFO'),
+  /** Most jobs of one owner running at once in this queue, over every instance; null: no limit. */
+  ownerConcurrency: integer('owner_concurrency'),
+  /** FAIR: the owner whose turn came last; the next claim starts with the owner after it. */
+  fairCursor: integer('fair_cursor').notNull().default(0),
   /** At most rateLimitJobs starts per sliding rateLimitPerSeconds, over every instance; both null: no limit. */
   rateLimitJobs: integer('rate_limit_jobs'),
   rateLimitPerSeconds: integer('rate_limit_per_seconds'),
@@ -123,6 +129,8 @@ export const jobs = sqliteTable(
   (table) => [
     // The claim: the next runnable job of a queue, by priority then age.
     index('jobs_claim_idx').on(table.queue, table.status, table.priority, table.id),
+    // The FAIR claim: each owner's waiting jobs in turn order, and the owners with any (queues.md).
+    index('jobs_fair_idx').on(table.queue, table.status, table.ownerId, table.priority, table.id),
     index('jobs_owner_idx').on(table.ownerId, table.id),
     // Also serves the lease sweep (status = 'RUNNING') and the runner's next wake-up (the earliest QUEUED run_at); a
     // separate lease index cost a write per state change.

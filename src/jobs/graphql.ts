@@ -230,9 +230,10 @@ const submissionComplexity = (args: { jobs: readonly unknown[] }) => ({
 });
 
 /** The `jobs` arguments as the service's filter (the same for the page and its totalCount). */
-const jobFilterOf = (args: { status?: JobStatus | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null; search?: string | null }): JobFilter => ({
+const jobFilterOf = (args: { status?: JobStatus | null; statuses?: readonly JobStatus[] | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null; search?: string | null }): JobFilter => ({
   search: args.search ?? undefined,
   status: args.status ?? undefined,
+  statuses: args.statuses ? [...new Set(args.statuses)] : undefined,
   kind: args.kind ?? undefined,
   queue: args.queue ?? undefined,
   ownerId: args.owner ? parseId(args.owner, 'user') : undefined,
@@ -274,6 +275,7 @@ builder.queryFields((t) => ({
       complexity: connectionComplexity,
       args: {
         status: t.arg({ type: JobStatusEnum, description: 'Only jobs in this state.' }),
+        statuses: t.arg({ type: [JobStatusEnum], description: 'Only jobs in one of these states (`[FAILED, CANCELLED]`: the dead letters); with `status`, both must match.' }),
         kind: t.arg({ type: JobKindEnum, description: 'Only jobs of this kind.' }),
         queue: t.arg.string({ description: 'Only jobs of the queue with this name.' }),
         owner: t.arg.id({ description: 'A user id (managers and admins).' }),

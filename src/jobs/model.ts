@@ -1,6 +1,6 @@
 // The job engine's vocabulary, shared by its three rooms (store, service, runner) and by the domains that
 // define job kinds. The engine imports no domain: what it needs of users and queues is said here as types.
-import type { Job, JobKind as JobKindName, JobStatus, Role } from '../db/schema';
+import type { Job, JobKindName, JobStatus, Role } from '../db/schema';
 import { FINAL_STATUSES, WRITER_ROLES } from '../db/schema';
 import { forbiddenFor } from '../errors';
 import type { EventBus } from '../events';
@@ -22,6 +22,8 @@ export interface QueueSettings {
   concurrency: number;
   maxLength: number;
   paused: boolean;
+  /** FIFO: priority, then age. FAIR: owners with waiting jobs take turns (src/jobs/store/sql/claim-fair.ts). */
+  order: QueueOrder;
   /** At most rateLimitJobs starts per sliding rateLimitPerSeconds, over every instance; null: no limit. */
   rateLimitJobs?: number | null;
   rateLimitPerSeconds?: number | null;
@@ -30,6 +32,9 @@ export interface QueueSettings {
   retentionFailedSeconds?: number | null;
   retentionCancelledSeconds?: number | null;
 }
+
+export const QUEUE_ORDERS = ['FIFO', 'FAIR'] as const;
+export type QueueOrder = (typeof QUEUE_ORDERS)[number];
 
 /** The queues as the engine sees them: src/queues' QueuesService is one. */
 export interface QueueCatalog {

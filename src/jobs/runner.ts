@@ -217,7 +217,7 @@ export class JobRunner {
       if (queue.paused || !this.store.mayHaveWaiting(queue.name)) continue;
       const free = Math.min(budget, queue.concurrency - (this.runningPerQueue.get(queue.name) ?? 0));
       const rateLimit = queue.rateLimitJobs != null && queue.rateLimitPerSeconds != null ? { jobs: queue.rateLimitJobs, perMs: queue.rateLimitPerSeconds * 1000 } : null;
-      if (free > 0) claims.push({ queue: queue.name, limit: free, rateLimit });
+      if (free > 0) claims.push({ queue: queue.name, limit: free, rateLimit, order: queue.order });
     }
     const claimed = await this.store.claimJobs(claims, this.options.leaseMs, budget);
     // A rate-limited queue held back: a pass when its window has room again.

@@ -498,6 +498,11 @@ export class JobsService {
     return counts;
   }
 
+  /** A queue's waiting and running jobs by owner, the most waiting first: a user sees only their own. */
+  ownerCounts(actor: Actor, queue: string, limit: number) {
+    return this.store.countByOwner(queue, actor.role === 'USER' ? actor.id : null, limit);
+  }
+
   /** Jobs waiting or running, by status, queue and kind, for the operator's metrics (not a user's view: no owner filter). */
   countActiveByQueueKind() {
     return this.store.countActiveByQueueKind();

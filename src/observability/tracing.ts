@@ -62,7 +62,7 @@ export async function startTracing(options: TracingOptions, database: Database, 
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const propagator = new W3CTraceContextPropagator() as unknown as Propagator;
   const tracer = provider.getTracer('jobgraph');
-  const { jobTraceContexts } = database.tables as unknown as { jobTraceContexts: typeof import('../db/schema').jobTraceContexts };
+  const { jobTraceContexts } = database.tables;
   const remembered = new Map<number, string>();
 
   const traceparentOf = (ctx: Context): string | undefined => {

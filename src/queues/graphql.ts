@@ -1,5 +1,7 @@
-import { builder } from '../graphql/builder';
+import { badInput } from '../errors';
+import { builder, describedValues } from '../graphql/builder';
 import { JobCountsType } from '../jobs/graphql';
+import { QUEUE_ORDERS } from '../jobs/model';
 import type { Queue } from './service';
 
 const RateLimitType = builder.objectRef<{ jobs: number; perSeconds: number }>('RateLimit').implement({
@@ -36,13 +38,49 @@ const RetentionInput = builder.inputType('RetentionInput', {
   }),
 });
 
+export const QueueOrderEnum = builder.enumType('QueueOrder', {
+  description: 'How a queue’s waiting jobs take turns.',
+  values: describedValues(QUEUE_ORDERS, {
+    FIFO: 'Lowest priority number first, then oldest: one owner’s backlog runs before a later owner’s job.',
+    FAIR: 'Owners with waiting jobs take turns (round robin over owners); each owner’s jobs by priority, then age.',
+  }),
+});
+
+const MAX_OWNERS = 100;
+
+interface OwnerCount {
+  ownerId: number | null;
+  waiting: number;
+  running: number;
+}
+
+const QueueOwnerType = builder.objectRef<OwnerCount>('QueueOwner').implement({
+  description: 'One owner’s jobs in a queue: what a FAIR queue shares out between owners.',
+  authScopes: { loggedIn: true },
+  fields: (t) => ({
+    ownerId: t.id({ nullable: true, description: 'The owner’s user id; null for jobs of a deleted account.', resolve: (row) => row.ownerId }),
+    username: t.string({
+      nullable: true,
+      description: 'The owner’s username; null for a deleted account.',
+      resolve: async (row, _args, ctx) => (row.ownerId === null ? null : ((await ctx.users.findUser(row.ownerId))?.username ?? null)),
+    }),
+    waiting: t.exposeInt('waiting', { description: 'Its jobs waiting (QUEUED) in the queue.' }),
+    running: t.exposeInt('running', { description: 'Its jobs running in the queue (what ownerConcurrency limits).' }),
+  }),
+});
+
 export const QueueType = builder.objectRef<Queue>('Queue').implement({
-  description: 'A named FIFO queue. Jobs run in submission order (lowest priority number first).',
+  description: 'A named queue. FIFO (the default): jobs run by priority, then age; FAIR: owners take turns.',
   authScopes: { loggedIn: true },
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Unique; what jobs name in their `queue` option.' }),
     concurrency: t.exposeInt('concurrency', { description: 'Most jobs of this queue running at once.' }),
     maxLength: t.exposeInt('maxLength', { description: 'Most jobs waiting at once; more is a CONFLICT.' }),
+    order: t.field({ type: QueueOrderEnum, description: 'FIFO (priority, then age) or FAIR (owners take turns).', resolve: (queue) => queue.order }),
+    ownerConcurrency: t.exposeInt('ownerConcurrency', {
+      nullable: true,
+      description: 'Most jobs of one owner running at once in this queue, over every instance; null: no limit.',
+    }),
     paused: t.exposeBoolean('paused', { description: 'While true no new job of this queue starts (pauseQueue, resumeQueue).' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the queue was created.' }),
     rateLimit: t.field({
@@ -64,6 +102,12 @@ export const QueueType = builder.objectRef<Queue>('Queue').implement({
       description: 'Jobs waiting (QUEUED) now, of every owner: what maxLength limits. Kept with each change, not counted.',
       resolve: (queue, _args, ctx) => ctx.jobs.waitingCount(queue.name),
     }),
+    owners: t.field({
+      type: [QueueOwnerType],
+      description: `Waiting and running jobs by owner, the most waiting first (at most ${MAX_OWNERS}): a user’s own only; every owner’s for managers, admins and secretaries.`,
+      args: { first: t.arg.int({ description: `How many owners (1 to ${MAX_OWNERS}); default 20.` }) },
+      resolve: (queue, { first }, ctx) => ctx.jobs.ownerCounts(ctx.user!, queue.name, ownersLimit(first)),
+    }),
     counts: t.field({ type: JobCountsType, description: 'Its jobs by state: the caller’s own for users, everyone’s for managers and admins.', resolve: (queue, _args, ctx) => ctx.jobs.counts(ctx.user, queue.name) }),
   }),
 });
@@ -74,6 +118,8 @@ const CreateQueueInput = builder.inputType('CreateQueueInput', {
     name: t.string({ required: true, description: 'Unique; jobs name it in their `queue` option.' }),
     concurrency: t.int({ description: 'Default: 8 per worker.' }),
     maxLength: t.int({ description: 'Default: 1,000,000.' }),
+    order: t.field({ type: QueueOrderEnum, description: 'Default: FIFO.' }),
+    ownerConcurrency: t.int({ description: 'Most jobs of one owner running at once (1 to 1,024); default: no limit.' }),
     rateLimit: t.field({ type: RateLimitInput, description: 'At most this many starts per sliding window; default: none.' }),
     retention: t.field({ type: RetentionInput, description: 'How long its finished jobs are kept; default: JOB_RETENTION_SECONDS, or forever.' }),
   }),
@@ -84,6 +130,8 @@ const UpdateQueueInput = builder.inputType('UpdateQueueInput', {
   fields: (t) => ({
     concurrency: t.int({ description: 'Most jobs of this queue running at once: 1 to 1,024.' }),
     maxLength: t.int({ description: 'Most jobs waiting at once (1 to 10,000,000); submissions past it are a CONFLICT.' }),
+    order: t.field({ type: QueueOrderEnum, description: 'FIFO or FAIR; jobs already waiting take the new order at the next claim.' }),
+    ownerConcurrency: t.int({ description: 'Most jobs of one owner running at once (1 to 1,024); null lifts the limit.' }),
     rateLimit: t.field({ type: RateLimitInput, description: 'A new rate limit; null removes it.' }),
     retention: t.field({ type: RetentionInput, description: 'A new retention (the three fields together; those left out keep their jobs); null removes it.' }),
   }),
@@ -145,3 +193,9 @@ builder.mutationFields((t) => ({
     resolve: (_root, { name }, ctx) => ctx.queues.update(name, { paused: false }),
   }),
 }));
+
+function ownersLimit(first: number | null | undefined): number {
+  if (first == null) return 20;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_OWNERS) throw badInput(`first must be an integer from 1 to ${MAX_OWNERS}`);
+  return first;
+}

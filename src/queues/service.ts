@@ -5,6 +5,7 @@ import type { Database } from '../db/client';
 import type { queues } from '../db/schema';
 import { conflict, notFound } from '../errors';
 import { checkLength, integerIn, parseInput } from '../input';
+import { QUEUE_ORDERS } from '../jobs/model';
 
 export type Queue = typeof queues.$inferSelect;
 export const DEFAULT_QUEUE = 'default';
@@ -16,6 +17,9 @@ const NAME_RULE = "queue name must be 1 to 64 characters: lowercase letters, dig
 const limits = {
   concurrency: integerIn(1, 1024, 'concurrency must be an integer from 1 to 1024').nullish(),
   maxLength: integerIn(1, 10_000_000, 'maxLength must be an integer from 1 to 10,000,000').nullish(),
+  order: z.enum(QUEUE_ORDERS, { error: 'order must be FIFO or FAIR' }).nullish(),
+  /** null given: no limit (so an update can lift it); left out: as it was. */
+  ownerConcurrency: integerIn(1, 1024, 'ownerConcurrency must be an integer from 1 to 1024, or null for no limit').nullish(),
 };
 const retentionSeconds = (field: string) => integerIn(1, 315_360_000, `${field} must be an integer from 1 to 315,360,000 (ten years), or null to keep them`).nullish();
 /** Null (given as null): no limit, keep the jobs; left out: unchanged on an update. */
@@ -55,7 +59,7 @@ function lifecycleColumns(input: { rateLimit?: { jobs: number; perSeconds: numbe
   };
 }
 
-/** Named FIFO queues: their settings live here; their jobs in the jobs module. */
+/** Named queues (FIFO or FAIR): their settings live here; their jobs in the jobs module. */
 export class QueuesService {
   private cache: Queue[] = [];
 
@@ -106,9 +110,16 @@ export class QueuesService {
   }
 
   async create(input: z.input<typeof createQueueInput>): Promise<Queue> {
-    const { name, concurrency, maxLength, ...lifecycle } = parseInput(createQueueInput, input);
+    const { name, concurrency, maxLength, order, ownerConcurrency, ...lifecycle } = parseInput(createQueueInput, input);
     if (this.find(name)) throw conflict(`queue "${name}" already exists`);
-    const values = { name, concurrency: concurrency ?? this.defaults.concurrency, maxLength: maxLength ?? this.defaults.maxLength, ...lifecycleColumns(lifecycle) };
+    const values = {
+      name,
+      concurrency: concurrency ?? this.defaults.concurrency,
+      maxLength: maxLength ?? this.defaults.maxLength,
+      order: order ?? 'FIFO',
+      ownerConcurrency: ownerConcurrency ?? null,
+      ...lifecycleColumns(lifecycle),
+    };
     const { db, tables } = this.database;
     const [queue] = await db.insert(tables.queues).values(values).onConflictDoNothing().returning();
     // Another instance may have made it since this one last read the list.
@@ -124,7 +135,9 @@ export class QueuesService {
     // Only what was given is written: the list here may be stale (an update in flight, another instance's change not
     // yet heard), and writing its other values back would undo those changes.
     const values = {
-      ...(Object.fromEntries(Object.entries(changes).filter(([, value]) => value != null)) as Partial<Pick<Queue, 'concurrency' | 'maxLength' | 'paused'>>),
+      ...(Object.fromEntries(Object.entries(changes).filter(([, value]) => value != null)) as Partial<Pick<Queue, 'concurrency' | 'maxLength' | 'paused' | 'order' | 'ownerConcurrency'>>),
+      // ownerConcurrency given as null lifts the limit.
+      ...(changes.ownerConcurrency === null ? { ownerConcurrency: null } : {}),
       // A rate limit or retention given as null is cleared; left out, kept.
       ...lifecycleColumns({ rateLimit: (input as { rateLimit?: unknown }).rateLimit === undefined ? undefined : rateLimit, retention: (input as { retention?: unknown }).retention === undefined ? undefined : retention }),
     };
@@ -135,7 +148,8 @@ export class QueuesService {
       : await db.select().from(tables.queues).where(where);
     await this.changed();
     if (!queue) throw notFound(`no queue named "${name}"`);
-    this.log.info({ name, concurrency: queue.concurrency, maxLength: queue.maxLength, paused: queue.paused }, 'queue updated');
+    const { concurrency, maxLength, paused, order, ownerConcurrency } = queue;
+    this.log.info({ name, concurrency, maxLength, paused, order, ownerConcurrency }, 'queue updated');
     return queue;
   }
 

@@ -1,6 +1,5 @@
 import type { Selection } from '../../db/selection';
-import type { Job, JobKindName, JobStatus } from '../model';
-
+import type { Job, JobKindName, JobStatus, QueueOrder } from '../model';
 
 /**
  * Where jobs are kept: one named transition per change of a job's state (graphile-worker's src/sql/*.ts is the
@@ -22,7 +21,8 @@ export interface JobStore {
   insertJobs(jobs: NewQueuedJob[]): Promise<InsertedJobs>;
   /**
    * Leases runnable jobs to the pool (`started`), queue by queue in the order given, up to each claim's `limit` of its
-   * queue and `budget` in all, lowest priority number then oldest first.
+   * queue and `budget` in all, lowest priority number then oldest first — or, for a claim of `order` FAIR, owners in
+   * turn (each owner's jobs by priority then age), within the queue's ownerConcurrency (./sql/claim-fair.ts).
    */
   claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]>;
   /**
@@ -95,6 +95,11 @@ export interface JobStore {
   statusesOfKind(kind: JobKindName, ownerId: number | null): Promise<{ id: number; status: JobStatus }[]>;
   /** Jobs by status; `ownerId` and `queue` null for all. */
   countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]>;
+  /**
+   * One queue's QUEUED and RUNNING jobs counted by owner (null: a deleted account's), the owners with the most
+   * waiting first, at most `limit` of them; `ownerId` for one owner's only (what a FAIR queue shares out).
+   */
+  countByOwner(queue: string, ownerId: number | null, limit: number): Promise<{ ownerId: number | null; waiting: number; running: number }[]>;
   /** QUEUED and RUNNING jobs counted by status, queue and kind (the metrics' gauge; reads only those rows). */
   countActiveByQueueKind(): Promise<{ status: JobStatus; queue: string; kind: JobKindName; n: number }[]>;
   /**
@@ -201,11 +206,12 @@ export function isAfter(a: EventPosition, b: EventPosition | null): boolean {
   return ta === tb ? a.id > b.id : ta > tb;
 }
 
-/** A claim of one queue's jobs: at most `limit`, and within its rate limit when it has one. */
+/** A claim of one queue's jobs: at most `limit`, within its rate limit when it has one, in its order (FIFO when left out). */
 export interface Claim {
   queue: string;
   limit: number;
   rateLimit?: { jobs: number; perMs: number } | null;
+  order?: QueueOrder;
 }
 
 /** What a pool run came to, for settleJobs: a result, or an error that fails the job or retries it later. */
@@ -226,6 +232,8 @@ export type Lease = Pick<Job, 'id' | 'leaseToken'>;
 /** Which jobs a list shows; a filter left out matches every job. */
 export interface JobFilter {
   status?: JobStatus;
+  /** In any of these states (the console's dead letters: FAILED and CANCELLED); with `status`, both hold. */
+  statuses?: JobStatus[];
   kind?: JobKindName;
   queue?: string;
   ownerId?: number;
@@ -344,6 +352,7 @@ export const JOB_STORE_MEMBERS = [
   'inputsOf',
   'statusesOfKind',
   'countByStatus',
+  'countByOwner',
   'countActiveByQueueKind',
   'selectJob',
   'selectJobs',

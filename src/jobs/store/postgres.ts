@@ -32,6 +32,7 @@ import { filterParams } from './sql/jobFilter';
 import { rateLimit } from './sql/rateLimit';
 import { retryMatching } from './sql/retryMatching';
 import { claim, claimKind } from './sql/claim';
+import { claimFair, lastTurn } from './sql/claim-fair';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
 import * as eventLog from './sql/event-log';
@@ -228,7 +229,7 @@ export class PgJobStore implements JobStore {
   async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
     this.throttled = null;
     const claimed: Job[] = [];
-    for (const { queue, limit: wanted, rateLimit: rate } of claims) {
+    for (const { queue, limit: wanted, rateLimit: rate, order } of claims) {
       let limit = Math.min(wanted, budget - claimed.length);
       if (limit <= 0) break;
       const rows = await this.transaction(async (run) => {
@@ -248,7 +249,8 @@ export class PgJobStore implements JobStore {
           }
           if (limit === 0) return [];
         }
-        const taken = await run<PgJobRow>(claim.postgres.pool, this.claimParams(queue, limit, 'pool', now, leaseMs));
+        const params = this.claimParams(queue, limit, 'pool', now, leaseMs);
+        const taken = order === 'FAIR' ? await this.claimFair(run, params) : await run<PgJobRow>(claim.postgres.pool, params);
         if (perMs !== null && window && taken.length) {
           await run(rateLimit.postgres.prune, { queue, since: now - perMs });
           await run(rateLimit.postgres.record, { queue, now, count: taken.length });
@@ -259,6 +261,19 @@ export class PgJobStore implements JobStore {
       for (const row of rows) claimed.push(fromPg(row));
     }
     return claimed;
+  }
+
+  /**
+   * A FAIR queue's claim (./sql/claim-fair.ts), inside claimJobs' transaction after the queue row's lock: owners in
+   * turn from the queue's cursor, which then moves on; the lock makes the running counts behind ownerConcurrency exact
+   * over every instance.
+   */
+  private async claimFair(run: Run, params: ReturnType<PgJobStore['claimParams']>): Promise<PgJobRow[]> {
+    const [{ cursor } = { cursor: 0 }] = await run<{ cursor: number }>(claimFair.postgres.cursor, { queue: params.queue });
+    const taken = await run<PgJobRow>(claimFair.postgres.pool, { ...params, cursor });
+    const owner = lastTurn(cursor, taken.map((row) => row.owner_id));
+    if (owner !== null) await run(claimFair.postgres.moveCursor, { queue: params.queue, owner });
+    return taken;
   }
 
   throttledUntil(): number | null {
@@ -405,6 +420,10 @@ export class PgJobStore implements JobStore {
 
   statusesOfKind(kind: JobKindName, ownerId: number | null): Promise<{ id: number; status: JobStatus }[]> {
     return this.run(reads.statusesOfKind.postgres, { kind, ownerId });
+  }
+
+  countByOwner(queue: string, ownerId: number | null, limit: number): Promise<{ ownerId: number | null; waiting: number; running: number }[]> {
+    return this.run(reads.countByOwner.postgres, { queue, ownerId, limit });
   }
 
   countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]> {

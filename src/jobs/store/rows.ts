@@ -1,11 +1,11 @@
 // Row mapping: a `jobs` row as each database's client gives it, turned into the Job that Drizzle's reads give too.
-import type { Job, JobKind, JobStatus } from '../../db/schema';
+import type { Job, JobKindName, JobStatus } from '../../db/schema';
 import type { StoredEvent } from '.';
 
 /** A `jobs` row as SQLite gives it (toJob turns it into the shape Drizzle reads). */
 export interface JobSqlRow {
   id: number;
-  kind: JobKind;
+  kind: JobKindName;
   status: JobStatus;
   queue: string;
   owner_id: number | null;
@@ -82,7 +82,7 @@ export interface EventSqlRow {
   at: number | string;
   owner_id: number | null;
   queue: string;
-  kind: JobKind;
+  kind: JobKindName;
 }
 
 export function toStoredEvent(row: EventSqlRow): StoredEvent {

@@ -1,4 +1,4 @@
-import { type Column, and, eq, type SQL, sql } from 'drizzle-orm';
+import { type Column, and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { type Selection, withSelection } from '../../db/selection';
 import type { Job } from '../model';
 import { searchCondition } from '../search';
@@ -12,10 +12,10 @@ export const jobQuery = (id: number, ownerId: number | null, select?: Selection)
   withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select);
 
 /** The jobs matching every filter given, newest first, as the reader selects and pages them. */
-export function jobsQuery({ status, kind, queue, ownerId, search, schedule }: JobFilter, select?: Selection) {
+export function jobsQuery({ status, statuses, kind, queue, ownerId, search, schedule }: JobFilter, select?: Selection) {
   const where = {
     ...(schedule ? { schedule } : {}),
-    ...(status ? { status } : {}),
+    ...(status || statuses ? { status: { ...(status ? { eq: status } : {}), ...(statuses ? { in: statuses } : {}) } } : {}),
     ...(kind ? { kind } : {}),
     ...(queue ? { queue } : {}),
     ...(ownerId ? { ownerId } : {}),
@@ -27,11 +27,12 @@ export function jobsQuery({ status, kind, queue, ownerId, search, schedule }: Jo
 /** The condition countJobs counts under (what jobsQuery pages through), over either dialect's `jobs` columns. */
 export function jobsWhere(
   jobs: Record<'id' | 'status' | 'kind' | 'queue' | 'ownerId' | 'schedule', Column>,
-  { status, kind, queue, ownerId, search, schedule }: JobFilter,
+  { status, statuses, kind, queue, ownerId, search, schedule }: JobFilter,
 ): SQL | undefined {
   return and(
     schedule ? eq(jobs.schedule, schedule) : undefined,
     status ? eq(jobs.status, status) : undefined,
+    statuses ? inArray(jobs.status, statuses) : undefined,
     kind ? eq(jobs.kind, kind) : undefined,
     queue ? eq(jobs.queue, queue) : undefined,
     ownerId ? eq(jobs.ownerId, ownerId) : undefined,

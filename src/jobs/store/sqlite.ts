@@ -33,6 +33,7 @@ import { filterParams } from './sql/jobFilter';
 import { rateLimit } from './sql/rateLimit';
 import { retryMatching } from './sql/retryMatching';
 import { claim, claimKind } from './sql/claim';
+import { claimFair, lastTurn } from './sql/claim-fair';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
 import * as eventLog from './sql/event-log';
@@ -152,7 +153,7 @@ export class SqliteJobStore implements JobStore {
     return this.transition(() => {
       const now = this.clock.now();
       const claimed: Job[] = [];
-      for (const { queue, limit: wanted, rateLimit: rate } of claims) {
+      for (const { queue, limit: wanted, rateLimit: rate, order } of claims) {
         if (claimed.length >= budget) break;
         let limit = Math.min(wanted, budget - claimed.length);
         // A rate-limited queue: what its window has left (only such queues read or write queue_starts).
@@ -164,7 +165,8 @@ export class SqliteJobStore implements JobStore {
           }
           if (limit === 0) continue;
         }
-        const rows = this.all<JobSqlRow>(claim.sqlite.change, this.claimParams(queue, limit, 'pool', now, leaseMs));
+        const params = this.claimParams(queue, limit, 'pool', now, leaseMs);
+        const rows = order === 'FAIR' ? this.claimFair(params) : this.all<JobSqlRow>(claim.sqlite.change, params);
         if (rate && window && rows.length) {
           this.run(rateLimit.sqlite.prune, { queue, since: now - rate.perMs });
           this.run(rateLimit.sqlite.record, { queue, now, ids: JSON.stringify(rows.map((row) => row.id)) });
@@ -175,6 +177,15 @@ export class SqliteJobStore implements JobStore {
       }
       return claimed;
     });
+  }
+
+  /** A FAIR queue's claim (./sql/claim-fair.ts): owners in turn from the queue's cursor, which then moves on. */
+  private claimFair(params: ReturnType<SqliteJobStore['claimParams']>): JobSqlRow[] {
+    const cursor = this.get<{ cursor: number }>(claimFair.sqlite.cursor, { queue: params.queue })?.cursor ?? 0;
+    const rows = this.all<JobSqlRow>(claimFair.sqlite.change, { ...params, cursor });
+    const owner = lastTurn(cursor, rows.map((row) => row.owner_id));
+    if (owner !== null) this.run(claimFair.sqlite.moveCursor, { queue: params.queue, owner });
+    return rows;
   }
 
   throttledUntil(): number | null {
@@ -383,6 +394,10 @@ export class SqliteJobStore implements JobStore {
 
   async statusesOfKind(kind: JobKindName, ownerId: number | null): Promise<{ id: number; status: JobStatus }[]> {
     return this.all(reads.statusesOfKind.sqlite, { kind, ownerId });
+  }
+
+  async countByOwner(queue: string, ownerId: number | null, limit: number) {
+    return this.all<{ ownerId: number | null; waiting: number; running: number }>(reads.countByOwner.sqlite, { queue, ownerId, limit });
   }
 
   async countByStatus(ownerId: number | null, queue: string | null): Promise<{ status: JobStatus; n: number }[]> {

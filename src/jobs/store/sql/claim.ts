@@ -6,7 +6,7 @@ import type { JobSqlRow } from '../rows';
 // which every later change of the job must show. Events: `started` {attempt} for the pool's claims, `pulled`
 // {by, attempt} for a person's. Parameters: queue, now, limit, leasePrefix, leaseExpiresAt, claimedBy (and by).
 
-const SET_LEASE = `status = 'RUNNING', attempts = jobs.attempts + 1, lease_token = $leasePrefix || jobs.id,
+export const SET_LEASE = `status = 'RUNNING', attempts = jobs.attempts + 1, lease_token = $leasePrefix || jobs.id,
   lease_expires_at = $leaseExpiresAt, claimed_by = $claimedBy, started_at = $now, progress = 0`;
 
 /** PostgreSQL: rows another instance is claiming right now are skipped (SKIP LOCKED), not waited for. */

@@ -26,6 +26,17 @@ export const countByStatus = {
   postgres: `SELECT status, count(*)::int AS n FROM jobs WHERE ($ownerId::int IS NULL OR owner_id = $ownerId::int) AND ($queue::text IS NULL OR queue = $queue::text) GROUP BY status`,
 };
 
+/** One queue's waiting and running jobs by owner (jobs_fair_idx), the most waiting first. */
+export const countByOwner = {
+  sqlite: `SELECT owner_id AS ownerId, sum(status = 'QUEUED') AS waiting, sum(status = 'RUNNING') AS running FROM jobs
+           WHERE queue = $queue AND status IN ('QUEUED', 'RUNNING') AND ($ownerId IS NULL OR owner_id = $ownerId)
+           GROUP BY owner_id ORDER BY waiting DESC, running DESC, owner_id LIMIT $limit`,
+  postgres: `SELECT owner_id AS "ownerId", count(*) FILTER (WHERE status = 'QUEUED')::int AS waiting,
+               count(*) FILTER (WHERE status = 'RUNNING')::int AS running FROM jobs
+             WHERE queue = $queue AND status IN ('QUEUED', 'RUNNING') AND ($ownerId::int IS NULL OR owner_id = $ownerId::int)
+             GROUP BY owner_id ORDER BY waiting DESC, running DESC, owner_id LIMIT $limit`,
+};
+
 export const countActiveByQueueKind = {
   /**
    * Through jobs_status_idx, named (statistics from ANALYZE can make the planner scan the claim index instead): the

@@ -1,0 +1,4 @@
+ALTER TABLE `queues` ADD `claim_order` text DEFAULT 'FIFO' NOT NULL;--> statement-breakpoint
+ALTER TABLE `queues` ADD `owner_concurrency` integer;--> statement-breakpoint
+ALTER TABLE `queues` ADD `fair_cursor` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+CREATE INDEX `jobs_fair_idx` ON `jobs` (`queue`,`status`,`owner_id`,`priority`,`id`);
