@@ -31,6 +31,7 @@ const BENCHES: Bench[] = [
   { name: 'scheduling', args: [], quick: { args: ['1000', '2000', '20000'] } },
   // The fan-out target is stated at 4,000 subscribers.
   { name: 'public', args: ['4000'], quick: { args: ['500', '2'] } },
+  { name: 'events', args: [], quick: { args: ['10000', '200'] } },
   // Needs PostgreSQL and redis-server; skips (no rows) without them.
   { name: 'cluster-fanout', args: [], quick: { args: ['150', '100', '5'] } },
 ];

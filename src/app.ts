@@ -13,6 +13,8 @@ import { jobKindRegistry } from './jobs/kind';
 import { type JobRunObserver, JobRunner } from './jobs/runner';
 import { engineKindOf, type KindFile, loadKindFiles } from './kinds/load';
 import { JobsService } from './jobs/service';
+import { EventLog } from './jobs/events/log';
+import { relayFinalStates } from './jobs/events/relay';
 import { PgJobStore } from './jobs/store/postgres';
 import { SqliteJobStore } from './jobs/store/sqlite';
 import { WorkerPool } from './pool/pool';
@@ -167,8 +169,12 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     progressIntervalMs: config.jobProgressIntervalMs,
     observers: jobRunObservers,
   });
+  const eventLog = new EventLog(store, { pollMs: config.eventsPollMs, log });
+  // Completions committed by an instance that died before publishing them still reach this one's subscribers.
+  const stopRelay = store.shared ? await relayFinalStates(eventLog, store, events, log) : () => {};
   const jobs = new JobsService({
     store,
+    eventLog,
     runner,
     kinds,
     queues,
@@ -230,6 +236,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
       open = false;
       schedules.stop();
       jobs.stop();
+      stopRelay();
       quotes.stop();
       await relay.close();
       await users.stop();

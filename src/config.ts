@@ -66,6 +66,8 @@ export interface Config {
   /** How often the retention sweep runs (JOB_RETENTION_SWEEP_SECONDS, default 60). */
   retentionSweepMs: number;
   jobProgressIntervalMs: number;
+  /** EVENTS_POLL_MS: how often each instance reads the job event log unasked (the safety net under NOTIFY). */
+  eventsPollMs: number;
   calcChunkChars: number;
   /** Unset: one instance, everything in process. Set: events, invalidations, counters and cached answers shared. */
   redisUrl: string | undefined;
@@ -257,6 +259,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionSweepMs: integer(env, 'JOB_RETENTION_SWEEP_SECONDS', 60, 1, 86_400) * 1000,
     // At most this often a running job's progress is written and published (10 a second).
     jobProgressIntervalMs: integer(env, 'JOB_PROGRESS_INTERVAL_MS', 100, 0, 60_000),
+    eventsPollMs: integer(env, 'EVENTS_POLL_MS', 1_000, 50, 60_000),
     // A calc job's chunk (one pool task): ~20 ms of work at 512 KB, so its progress moves as chunks finish.
     calcChunkChars: integer(env, 'CALC_CHUNK_CHARS', 512 * 1024, 16, 64 * 1024 * 1024),
     redisUrl: redisUrl(env),

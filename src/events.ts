@@ -46,6 +46,9 @@ type Args<T extends keyof Topics> = Topics[T] extends [infer P] ? [] : Topics[T]
 type UnkeyedTopic = { [T in keyof Topics]: Topics[T] extends [unknown] ? T : never }[keyof Topics];
 type Payload<T extends keyof Topics> = Topics[T] extends [infer P] ? P : Topics[T] extends [infer _Id, infer P] ? P : never;
 
+/** How long a delivered event's key is remembered (deliverOnce): far longer than Redis or the event log lag. */
+const DELIVERED_ONCE_MS = 60_000;
+
 /** The Redis channel every instance publishes its events on (under REDIS_PREFIX). */
 const EVENTS_CHANNEL = 'events';
 
@@ -96,6 +99,7 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     if (read.batch.from === link.instanceId) return;
     for (const invalid of read.invalid) drop('invalid_event', invalid.detail, invalid.topic);
     for (const { topic, args } of read.events) {
+      if (!firstTime(topic, args)) continue;
       // Subscribers hear it; `on` listeners (this instance's own counts, e.g. metrics) do not.
       deliveringRemote = true;
       try {
@@ -106,14 +110,52 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
       for (const listener of remoteListeners.get(topic) ?? []) listener(...args);
     }
   });
+  // Events that may reach this instance twice (from Redis and from the job event log): delivered here once per key.
+  const keys = new Map<keyof Topics, (...args: any[]) => string | null>();
+  const recent = new Map<string, number>();
+  const firstTime = (topic: keyof Topics, args: unknown[]): boolean => {
+    const keyOf = keys.get(topic);
+    const key = keyOf?.(...args);
+    if (!key) return true;
+    const now = Date.now();
+    if (recent.size >= 100_000) for (const [seen, until] of recent) if (until <= now || recent.size >= 100_000) recent.delete(seen);
+    const name = `${topic}|${key}`;
+    if ((recent.get(name) ?? 0) > now) return false;
+    recent.set(name, now + DELIVERED_ONCE_MS);
+    return true;
+  };
   const publish: typeof pubsub.publish = (topic, ...args) => {
-    pubsub.publish(topic, ...args);
+    if (firstTime(topic, args)) pubsub.publish(topic, ...args);
     if (!link) return;
     if (outgoing.length === 0) queueMicrotask(flush);
     outgoing.push({ topic, args });
   };
   return {
     publish,
+    /**
+     * Delivers an event another instance committed, read from the database (the job event log), to this instance's
+     * subscribers only, unless it was delivered here already (see deliverOnce); `on` listeners do not hear it.
+     */
+    publishRemote<T extends keyof Topics>(topic: T, ...args: Topics[T]): void {
+      if (!firstTime(topic, args)) return;
+      deliveringRemote = true;
+      try {
+        (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
+      } finally {
+        deliveringRemote = false;
+      }
+    },
+    /**
+     * From now on an event of `topic` whose key (non-null) was delivered here in the last minute is not delivered
+     * again, whichever way it came (this instance, Redis, publishRemote).
+     */
+    deliverOnce<T extends keyof Topics>(topic: T, key: (...args: Topics[T]) => string | null): void {
+      keys.set(topic, key as (...args: any[]) => string | null);
+    },
+    /** Whether an event of `topic` with this deliverOnce key was delivered here in the last minute. */
+    delivered(topic: keyof Topics, key: string): boolean {
+      return (recent.get(`${topic}|${key}`) ?? 0) > Date.now();
+    },
     /** Messages (or events) from the Redis channel dropped since start, by reason; /metrics reads it. */
     droppedRemote: dropped as Readonly<Record<DropReason, number>>,
     /** Whether events from other instances can be missed right now (Redis unreachable): caches built on them can't be trusted. */

@@ -5,6 +5,7 @@ import { builder } from './graphql/builder';
 import './users/graphql';
 import './queues/graphql';
 import './jobs/graphql';
+import './jobs/events/graphql';
 import './schedules/graphql';
 import './diagnostics/graphql';
 import './simulations/graphql';

@@ -215,6 +215,19 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     expect(offsite).toEqual([]);
   }, 30_000);
 
+  test('the job list shows a job submitted elsewhere as it is queued, without a Refresh (jobEvents)', async () => {
+    const admin = await server.adminToken();
+    const page = await openPage();
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    await view(page, 'jobs');
+    await page.waitForSelector('[data-total]');
+    // Submitted through the API, not this page: only the page's jobEvents subscription can bring it (it starts from
+    // the newest job's last event, so a submission before it listens is replayed, not lost).
+    const elsewhere = (await server.gql<any>('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', {}, admin)).data.submitPiJob.id;
+    await page.locator(`tr[data-job="${elsewhere}"]`).waitFor({ timeout: 15_000 });
+    await page.close();
+  }, 30_000);
+
   test('a USER sees only their own jobs and only the views the API lets them use', async () => {
     const alice = await server.userWithRole('USER', 'dash-alice');
     const bob = await server.userWithRole('USER', 'dash-bob');

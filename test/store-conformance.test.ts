@@ -763,6 +763,89 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(ctx.store.mayHaveWaiting(queue)).toBe(ctx.store.shared);
     },
   },
+  eventsAfter: {
+    'the events after a position, in log order, filtered by owner, queue, kind and job; paged with limit': async (ctx) => {
+      const queue = await ctx.queue();
+      const jobs = await ctx.submit(queue, 3);
+      const other = await ctx.queue();
+      await ctx.submit(other, 2, { kind: 'CALC' });
+      const all = await ctx.store.eventsAfter(null, { queue }, 100);
+      expect(all.map((event) => [event.jobId, event.type])).toEqual(jobs.map((job) => [job.id, 'queued']));
+      expect(all[0]).toMatchObject({ queue, kind: 'PI', ownerId: ctx.owner, payload: null });
+      expect(all[0]!.at).toBeInstanceOf(Date);
+      // After a position: what follows it, in order; a limit pages.
+      expect(await ctx.store.eventsAfter(all[0]!, { queue }, 100)).toEqual(all.slice(1));
+      expect(await ctx.store.eventsAfter(all[0]!, { queue }, 1)).toEqual(all.slice(1, 2));
+      expect(await ctx.store.eventsAfter(null, { jobId: jobs[1]!.id }, 100)).toEqual([all[1]!]);
+      expect(await ctx.store.eventsAfter(null, { kind: 'CALC' }, 100)).toHaveLength(2);
+      expect(await ctx.store.eventsAfter(null, { queue, ownerId: ctx.owner + 1 }, 100)).toEqual([]);
+      // A later transition's event comes after every earlier one.
+      await claimOne(ctx, queue);
+      const next = await ctx.store.eventsAfter(all[2]!, { queue }, 100);
+      expect(next.map((event) => event.type)).toEqual(['started']);
+    },
+    'PostgreSQL: an event of a transaction still open is not read, nor any after it, until it commits': async (ctx) => {
+      const queue = await ctx.queue();
+      const [job] = await ctx.submit(queue);
+      if (ctx.backend.name !== 'PostgreSQL') return;
+      const [before] = await ctx.store.eventsAfter(null, { queue }, 100);
+      const { sql } = ctx.backend.database as { sql: import('bun').SQL };
+      let commit!: () => void;
+      const open = sql.begin(async (tx) => {
+        await tx.unsafe(`INSERT INTO job_events (job_id, type, at) VALUES (${job!.id}, 'note', 1)`);
+        await new Promise<void>((resolve) => (commit = resolve));
+      });
+      await until(() => commit !== undefined);
+      await Bun.sleep(50);
+      // A later transaction commits first: its event waits behind the open one.
+      await ctx.store.addNote(job!.id, { note: 'later', by: ctx.owner, username: 'conformance' });
+      expect(await ctx.store.eventsAfter(before!, { queue }, 100)).toEqual([]);
+      commit();
+      await open;
+      expect((await ctx.store.eventsAfter(before!, { queue }, 100)).map((event) => event.payload)).toEqual([null, expect.objectContaining({ note: 'later' })]);
+    },
+  },
+  eventBounds: {
+    'the oldest event kept and the newest; null when none': async (ctx) => {
+      expect(await ctx.store.eventBounds()).toBeNull();
+      const queue = await ctx.queue();
+      await ctx.submit(queue, 2);
+      const events = await ctx.store.eventsAfter(null, {}, 100);
+      const bounds = await ctx.store.eventBounds();
+      expect(bounds).toEqual({ first: { tx: events[0]!.tx, id: events[0]!.id }, last: { tx: events[1]!.tx, id: events[1]!.id } });
+    },
+  },
+  eventPositions: {
+    'positions by id, for those that exist': async (ctx) => {
+      const queue = await ctx.queue();
+      await ctx.submit(queue, 2);
+      const events = await ctx.store.eventsAfter(null, { queue }, 100);
+      const positions = await ctx.store.eventPositions([events[1]!.id, 999_999_999]);
+      expect([...positions]).toEqual([[events[1]!.id, { tx: events[1]!.tx, id: events[1]!.id }]]);
+    },
+  },
+  databaseId: {
+    'made once, the same for every store on the database': async (ctx) => {
+      const id = await ctx.store.databaseId();
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(await (await ctx.another()).databaseId()).toBe(id);
+      expect(await ctx.store.databaseId()).toBe(id);
+    },
+  },
+  onEvents: {
+    "hears events committed by this store, and (PostgreSQL) by another instance": async (ctx) => {
+      let heard = 0;
+      ctx.store.onEvents(() => heard++);
+      const queue = await ctx.queue();
+      await ctx.submit(queue);
+      await until(() => heard > 0);
+      if (!ctx.store.shared) return;
+      heard = 0;
+      const other = await ctx.another();
+      await other.insertJobs([{ queue: { name: queue, maxLength: 100 }, job: newJobSettings(ctx.owner), inputJson: '{}' }]);
+      await until(() => heard > 0);
+    },
+  },
   shared: {
     "concurrency and pause: a shared store holds them over every instance; an unshared one claims what its runner asks": async (ctx) => {
       const queue = await ctx.queue({ concurrency: 2 });
@@ -959,7 +1042,7 @@ describe('the conformance suite', () => {
   test('every public member of both stores is one of JobStore’s (nothing lands on one store only)', () => {
     // Methods a store has beyond JobStore: its private helpers, named here so a new public one must be listed.
     const own = (prototype: object) => Object.getOwnPropertyNames(prototype).filter((name) => name !== 'constructor');
-    const PRIVATE = new Set(['claimed', 'claimFair', 'succeedMany', 'statement', 'get', 'all', 'run', 'change', 'claimParams', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled', 'checkRoom', 'releaseAfter', 'finalOne', 'tellFlowChange']);
+    const PRIVATE = new Set(['claimed', 'claimFair', 'succeedMany', 'statement', 'get', 'all', 'run', 'change', 'claimParams', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled', 'checkRoom', 'releaseAfter', 'finalOne', 'tellFlowChange', 'eventListeners']);
     for (const prototype of [SqliteJobStore.prototype, PgJobStore.prototype]) {
       const extra = own(prototype).filter((name) => !(JOB_STORE_MEMBERS as readonly string[]).includes(name) && !PRIVATE.has(name));
       expect(extra).toEqual([]);

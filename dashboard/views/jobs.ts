@@ -1,7 +1,8 @@
 // Jobs: search and filters, pages with totals, each row live (status, progress, duration), the actions the role
 // allows on one row or on the rows selected, and one job's input, result and history.
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { type ApiError, gql, type Me } from '../api';
+import { followJobEvents } from '../job-events';
 import { BULK_ACTIONS, type BulkAction, type BulkOutcome, type BulkTarget, type JobFilter, runBulk, statesTaken } from '../bulk';
 import { Confirm, DateTime, Empty, ErrorLine, html, isDelayed, isFinal, type JobStatus, TableBox, JOB_FIELDS, JOB_KINDS, JOB_STATUSES, type JobRow, jobDuration, ProgressBar, progressOf, StatusBadge, usePolled, useLiveJob, useTicker } from '../ui';
 
@@ -75,6 +76,19 @@ export function JobsView({ me }: { me: Me }) {
     search: filters.search.trim() || null,
   };
   const page = usePolled(() => gql<Page>(JOBS_QUERY, variables), 0, [JSON.stringify(variables)]);
+  // On the first page, jobs submitted anywhere (another tab, the CLI, another instance) appear as they are queued.
+  const firstPage = after === null;
+  useEffect(() => {
+    if (!firstPage) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = followJobEvents((event) => {
+      if (event.type !== 'queued') return;
+      // A burst of submissions is one read of the page.
+      clearTimeout(timer);
+      timer = setTimeout(page.reload, 300);
+    });
+    return () => (clearTimeout(timer), stop());
+  }, [firstPage]);
   const queues = usePolled(() => gql<{ queues: { name: string }[] }>('{ queues { name } }'), 0);
   const users = usePolled(
     () => (me.role === 'ADMIN' ? gql<{ users: { edges: { node: { id: string; username: string } }[] } }>('{ users(first: 100) { edges { node { id username } } } }') : Promise.resolve(null)),

@@ -241,6 +241,17 @@ export const jobEvents = pgTable(
   (table) => [index('job_events_job_idx').on(table.jobId, table.id)],
 );
 
+/**
+ * Facts about this database itself, by key (see ./schema.ts). job_events also has a column and a trigger that
+ * Drizzle does not model, made by the custom migration `event_cursors` (read only by src/jobs/store/sql/event-log.ts):
+ * `tx xid8`, the writing transaction (what orders events in commit order across instances), and a statement trigger
+ * that NOTIFYs `jobgraph_events` in the committing transaction.
+ */
+export const meta = pgTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
+
 export const analyticsDatasets = pgTable('analytics_datasets', {
   id: id(),
   source: text('source').notNull(),

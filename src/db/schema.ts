@@ -277,6 +277,15 @@ export const jobDependencies = sqliteTable(
   (table) => [primaryKey({ columns: [table.childId, table.parentId] }), index('job_dependencies_parent_idx').on(table.parentId, table.childId)],
 );
 
+/**
+ * Facts about this database itself, by key. `database_id`: a random id made once (see src/jobs/store/sql/event-log.ts),
+ * which every event cursor carries, so a cursor of another database is refused rather than misread.
+ */
+export const meta = sqliteTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
+
 /** The analytics dataset now loaded: which file (by content hash), and what its ingest counted. */
 export const analyticsDatasets = sqliteTable('analytics_datasets', {
   id: integer('id').primaryKey({ autoIncrement: true }),

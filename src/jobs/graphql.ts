@@ -73,15 +73,17 @@ const JobResultUnion = builder.unionType('JobResult', {
   resolveType: (value) => resultTypes.get(jobOfResult(value as object)!.kind)!.name,
 });
 
-const JobEventType = builder.drizzleObject('jobEvents', {
+export const JobEventType = builder.drizzleObject('jobEvents', {
   name: 'JobEvent',
   description:
     "One entry of a job's history: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled, retried, or note (a person's note: payload { note, by, username }).",
   authScopes: { loggedIn: true },
   fields: (t) => ({
-    type: t.exposeString('type', { description: 'What happened: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled or retried.' }),
-    payload: t.expose('payload', { type: 'JSON', nullable: true, description: 'Its details, e.g. the attempt and error of a failure, or who cancelled.' }),
-    at: t.expose('at', { type: 'DateTime', description: 'When it happened.' }),
+    // Read from the row given, like Job's columns (see JobType): an exposed column carries a select, and an event a
+    // jobEvents stream gives (not read by the planner) would be read again from the database, one query per event.
+    type: t.string({ description: 'What happened: queued, started, pulled, retry_scheduled, recovered, succeeded, failed, cancelled or retried.', resolve: (event) => event.type }),
+    payload: t.field({ type: 'JSON', nullable: true, description: 'Its details, e.g. the attempt and error of a failure, or who cancelled.', resolve: (event) => event.payload }),
+    at: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (event) => event.at }),
   }),
 });
 

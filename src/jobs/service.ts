@@ -13,7 +13,8 @@ import { type Actor, announce, canSeeJob, isFinal, type Job, type JobCounts, typ
 import { RetentionSweeper } from './retention';
 import type { JobRunner } from './runner';
 import { JobStatistics, type LatencyPercentiles, type ThroughputSample } from './statistics';
-import type { FiredTick, InsertedJobs, JobFilter, JobStore, NewQueuedJob, ScheduleTick } from './store';
+import type { EventFilter, FiredTick, InsertedJobs, JobFilter, JobStore, NewQueuedJob, ScheduleTick } from './store';
+import type { EventLog } from './events/log';
 import { UnfinishedJobsBound } from './unfinished-bound';
 import { FlowsService } from './flows';
 
@@ -77,7 +78,12 @@ export interface JobsServiceOptions {
   retention: { defaultMs: number | null; sweepMs: number };
   /** MAX_QUEUED_JOBS_PER_USER: most unfinished jobs a USER may hold; 0 or unset: no bound. */
   maxUnfinishedJobsPerUser?: number;
+  /** The job event log (event cursors: ./events/log.ts). */
+  eventLog: EventLog;
 }
+
+/** Which jobs' events a caller asks for (every one given must match). */
+export type EventsOf = Pick<EventFilter, 'queue' | 'kind' | 'jobId'>;
 
 /** The worker pool now, and the jobs it finished over the last minutes (the dashboard's workers view). */
 export interface PoolStats {
@@ -459,6 +465,23 @@ export class JobsService {
       this.options.events.subscribe('jobCompleted'),
       filter((job: Job) => canSeeJob(actor, job) && (!only.queue || job.queue === only.queue) && (!only.kind || job.kind === only.kind)),
     );
+  }
+
+  /** Up to `first` events after the cursor `after` of the jobs `actor` may see (a USER: their own), and whether more follow. */
+  async eventsPage(actor: Actor, after: string | null | undefined, first: number, only: EventsOf) {
+    const position = await this.options.eventLog.positionOf(after);
+    return this.options.eventLog.page(position, { ...only, ownerId: actor.role === 'USER' ? actor.id : null }, first);
+  }
+
+  /** The events after the cursor `after` (all kept, when null) of the jobs `actor` may see, then every new one, each once. */
+  async followEvents(actor: Actor, after: string | null | undefined, only: EventsOf) {
+    const position = await this.options.eventLog.positionOf(after);
+    return this.options.eventLog.follow(position, { ...only, ownerId: actor.role === 'USER' ? actor.id : null });
+  }
+
+  /** The cursors of events read by id (a job's history). */
+  eventCursors(ids: number[]): Promise<Map<number, string>> {
+    return this.options.eventLog.cursorsOf(ids);
   }
 
   /** The stored inputs of jobs of one kind, by id, in one read (for result fields that show them, e.g. a calc job's expressions). */

@@ -153,6 +153,26 @@ export interface JobStore {
    */
   mayHaveWaiting(queue: string): boolean;
 
+  // ---- the event log (event cursors: docs/events.md) -------------------------------------------------
+
+  /**
+   * Up to `limit` events after `after` (null: from the first), in log order, of the jobs matching every filter
+   * given. On PostgreSQL only events whose transaction is older than every running one: no later read finds a new
+   * event before the last one returned.
+   */
+  eventsAfter(after: EventPosition | null, filter: EventFilter, limit: number): Promise<StoredEvent[]>;
+  /** The oldest event kept and the newest readable one; null when there are none. */
+  eventBounds(): Promise<{ first: EventPosition; last: EventPosition } | null>;
+  /** The positions of these events, by id (those that still exist). */
+  eventPositions(ids: number[]): Promise<Map<number, EventPosition>>;
+  /** This database's random id, made once and kept (cursors carry it: a cursor of another database is refused). */
+  databaseId(): Promise<string>;
+  /**
+   * Calls `listener` when events may have been written: SQLite after each transition of this process; PostgreSQL
+   * on the NOTIFY that every commit writing job_events sends (any instance's).
+   */
+  onEvents(listener: () => void): void;
+
   // ---- instances ---------------------------------------------------------------------------------------
 
   /**
@@ -174,6 +194,42 @@ export interface JobStore {
   /** Tells the other instances that queues changed (QueuesService reloads its list on `onWork('queues')`). */
   announceQueues(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Where an event is in the log: ordered by tx, then id. `tx` is the writing transaction on PostgreSQL (decimal
+ * xid8), always '0' on SQLite.
+ */
+export interface EventPosition {
+  tx: string;
+  id: number;
+}
+
+/** Which jobs' events a read returns; a filter left out (or null) matches every job. */
+export interface EventFilter {
+  ownerId?: number | null;
+  queue?: string | null;
+  kind?: JobKindName | null;
+  jobId?: number | null;
+}
+
+/** One job_events row, with its position and the job fields an event subscription filters by. */
+export interface StoredEvent extends EventPosition {
+  jobId: number;
+  type: string;
+  payload: unknown;
+  at: Date;
+  ownerId: number | null;
+  queue: string;
+  kind: JobKindName;
+}
+
+/** Whether position `a` comes after `b` in the log. */
+export function isAfter(a: EventPosition, b: EventPosition | null): boolean {
+  if (b === null) return true;
+  const ta = BigInt(a.tx);
+  const tb = BigInt(b.tx);
+  return ta === tb ? a.id > b.id : ta > tb;
 }
 
 /** A claim of one queue's jobs: at most `limit`, within its rate limit when it has one, in its order (FIFO when left out). */
@@ -368,6 +424,11 @@ export const JOB_STORE_MEMBERS = [
   'queuedOfKind',
   'waitingCount',
   'mayHaveWaiting',
+  'eventsAfter',
+  'eventBounds',
+  'eventPositions',
+  'databaseId',
+  'onEvents',
   'shared',
   'onWork',
   'onCancelled',

@@ -6,6 +6,8 @@ import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
 import {
   type Claim,
+  type EventFilter,
+  type EventPosition,
   type FiredTick,
   type InsertedJobs,
   type JobFilter,
@@ -20,9 +22,10 @@ import {
   type FlowChange,
   type NewFlow,
   type ParentNode,
+  type StoredEvent,
 } from '.';
 import type { Flow } from '../../db/schema';
-import { type FlowSqlRow, fromPg, type PgJobRow, toFlow } from './rows';
+import { type EventSqlRow, type FlowSqlRow, fromPg, type PgJobRow, toFlow, toStoredEvent } from './rows';
 import { jobQuery, jobsQuery, jobsWhere, nodesOf, parentsByChild } from './selects';
 import { cancelFlow, flowReads, insertFlow, release } from './sql/flow';
 import { cancel } from './sql/cancel';
@@ -37,6 +40,7 @@ import { claim, claimKind } from './sql/claim';
 import { claimFair, lastTurn } from './sql/claim-fair';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
+import * as eventLog from './sql/event-log';
 import { heartbeat } from './sql/heartbeat';
 import { insert } from './sql/insert';
 import { note } from './sql/note';
@@ -49,6 +53,8 @@ import { fail, requeue, succeedMany } from './sql/settle';
 /** Instances tell each other, through LISTEN/NOTIFY, that jobs may be claimable or that queues changed. */
 const JOBS_CHANNEL = 'jobgraph_jobs';
 const QUEUES_CHANNEL = 'jobgraph_queues';
+/** Sent by a trigger on job_events in every transaction that writes events (migration `event_cursors`). */
+const EVENTS_CHANNEL = 'jobgraph_events';
 const NOTIFY_JOBS = `SELECT pg_notify('${JOBS_CHANNEL}', '')`;
 /** `<id>:<attempt>` of running jobs just cancelled, comma-separated: whichever instance runs one stops it. */
 const CANCEL_CHANNEL = 'jobgraph_cancel';
@@ -107,6 +113,7 @@ export class PgJobStore implements JobStore {
   readonly instance = crypto.randomUUID().slice(0, 8);
   private readonly listeners = new Set<(what: 'jobs' | 'queues') => void>();
   private readonly flowListeners = new Set<(change: FlowChange) => void>();
+  private readonly eventListeners = new Set<() => void>();
   private readonly cancelListeners = new Set<(cancelled: { id: number; attempt: number }[]) => void>();
   /** See throttledUntil: set by each claimJobs. */
   private throttled: number | null = null;
@@ -139,6 +146,10 @@ export class PgJobStore implements JobStore {
       });
       store.unlisten.push(() => subscription.unlisten());
     }
+    const events = await database.sql.listen(EVENTS_CHANNEL, () => {
+      for (const listener of store.eventListeners) listener();
+    });
+    store.unlisten.push(() => events.unlisten());
     const cancels = await database.sql.listen(CANCEL_CHANNEL, (payload: string) => {
       const cancelled = payload.split(',').flatMap((entry) => {
         const [id, attempt] = entry.split(':').map(Number);
@@ -632,6 +643,46 @@ export class PgJobStore implements JobStore {
     return true;
   }
 
+  // ---- the event log -----------------------------------------------------------------------------------
+
+  async eventsAfter(after: EventPosition | null, filter: EventFilter, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.run<EventSqlRow>(eventLog.eventsAfter.postgres, {
+      afterTx: after?.tx ?? '0',
+      afterId: after?.id ?? 0,
+      ownerId: filter.ownerId ?? null,
+      queue: filter.queue ?? null,
+      kind: filter.kind ?? null,
+      jobId: filter.jobId ?? null,
+      limit,
+    });
+    return rows.map(toStoredEvent);
+  }
+
+  async eventBounds(): Promise<{ first: EventPosition; last: EventPosition } | null> {
+    const [[first], [last]] = await Promise.all([
+      this.run<EventPosition>(eventLog.eventBounds.postgres.first),
+      this.run<EventPosition>(eventLog.eventBounds.postgres.last),
+    ]);
+    // Events exist but none is settled yet (its transaction is still older than a running one): start before them all.
+    return first ? { first, last: last ?? { tx: '0', id: 0 } } : null;
+  }
+
+  async eventPositions(ids: number[]): Promise<Map<number, EventPosition>> {
+    if (!ids.length) return new Map();
+    const rows = await this.run<EventPosition>(eventLog.eventPositions.postgres, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [Number(row.id), { tx: row.tx, id: Number(row.id) }]));
+  }
+
+  async databaseId(): Promise<string> {
+    await this.run(eventLog.databaseId.postgres.make, { value: crypto.randomUUID() });
+    const [row] = await this.run<{ value: string }>(eventLog.databaseId.postgres.read);
+    return row!.value;
+  }
+
+  onEvents(listener: () => void): void {
+    this.eventListeners.add(listener);
+  }
+
   // ---- instances ---------------------------------------------------------------------------------------
 
   onCancelled(listener: (cancelled: { id: number; attempt: number }[]) => void): void {
@@ -648,6 +699,7 @@ export class PgJobStore implements JobStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.eventListeners.clear();
     this.cancelListeners.clear();
     await Promise.all(this.unlisten.splice(0).map((unlisten) => unlisten().catch(() => {})));
   }

@@ -1,5 +1,6 @@
 // Row mapping: a `jobs` row as each database's client gives it, turned into the Job that Drizzle's reads give too.
 import type { Flow, FlowStatus, Job, JobKindName, JobStatus } from '../../db/schema';
+import type { StoredEvent } from '.';
 
 /** A `jobs` row as SQLite gives it (toJob turns it into the shape Drizzle reads). */
 export interface JobSqlRow {
@@ -95,3 +96,30 @@ export const toFlow = (row: FlowSqlRow): Flow => ({
   createdAt: new Date(Number(row.created_at)),
   finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)),
 });
+
+/** A job_events row as an event-log read gives it (./sql/event-log.ts), on either database. */
+export interface EventSqlRow {
+  id: number;
+  tx: string;
+  job_id: number;
+  type: string;
+  payload: string | null;
+  at: number | string;
+  owner_id: number | null;
+  queue: string;
+  kind: JobKindName;
+}
+
+export function toStoredEvent(row: EventSqlRow): StoredEvent {
+  return {
+    id: Number(row.id),
+    tx: row.tx,
+    jobId: Number(row.job_id),
+    type: row.type,
+    payload: row.payload === null ? null : JSON.parse(row.payload),
+    at: new Date(Number(row.at)),
+    ownerId: row.owner_id === null ? null : Number(row.owner_id),
+    queue: row.queue,
+    kind: row.kind,
+  };
+}

@@ -6,6 +6,8 @@ import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
 import {
   type Claim,
+  type EventFilter,
+  type EventPosition,
   type FiredTick,
   idempotencyKeyOf,
   type InsertedJobs,
@@ -21,9 +23,10 @@ import {
   type FlowChange,
   type NewFlow,
   type ParentNode,
+  type StoredEvent,
 } from '.';
 import type { Flow } from '../../db/schema';
-import { type FlowSqlRow, type JobSqlRow, toFlow, toJob } from './rows';
+import { type EventSqlRow, type FlowSqlRow, type JobSqlRow, toFlow, toJob, toStoredEvent } from './rows';
 import { jobQuery, jobsQuery, jobsWhere, nodesOf, parentsByChild } from './selects';
 import { cancelFlow, flowReads, insertFlow, PARENT_FAILED, release } from './sql/flow';
 import { cancel } from './sql/cancel';
@@ -38,6 +41,7 @@ import { claim, claimKind } from './sql/claim';
 import { claimFair, lastTurn } from './sql/claim-fair';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
+import * as eventLog from './sql/event-log';
 import { insertEvents, type Transition } from './sql/events';
 import { heartbeat } from './sql/heartbeat';
 import { insert } from './sql/insert';
@@ -75,6 +79,8 @@ export class SqliteJobStore implements JobStore {
   private throttled: number | null = null;
   /** Waits out another service's async transaction (see {@link SqliteJobStore.othersDone}). */
   private readonly idle: () => Promise<void>;
+  /** Told after each transition commits (it may have written events): see onEvents. */
+  private readonly eventListeners = new Set<() => void>();
 
   constructor(
     database: { sqlite: Database; db: SqliteDb; idle(): Promise<void> },
@@ -560,6 +566,42 @@ export class SqliteJobStore implements JobStore {
     return this.waiting(queue) > 0;
   }
 
+  // ---- the event log -----------------------------------------------------------------------------------
+
+  async eventsAfter(after: EventPosition | null, filter: EventFilter, limit: number): Promise<StoredEvent[]> {
+    const rows = this.all<EventSqlRow>(eventLog.eventsAfter.sqlite, {
+      afterId: after?.id ?? 0,
+      ownerId: filter.ownerId ?? null,
+      queue: filter.queue ?? null,
+      kind: filter.kind ?? null,
+      jobId: filter.jobId ?? null,
+      limit,
+    });
+    return rows.map(toStoredEvent);
+  }
+
+  async eventBounds(): Promise<{ first: EventPosition; last: EventPosition } | null> {
+    const first = this.get<EventPosition>(eventLog.eventBounds.sqlite.first, {});
+    const last = this.get<EventPosition>(eventLog.eventBounds.sqlite.last, {});
+    return first && last ? { first, last } : null;
+  }
+
+  async eventPositions(ids: number[]): Promise<Map<number, EventPosition>> {
+    const rows = this.all<EventPosition>(eventLog.eventPositions.sqlite, { ids: JSON.stringify(ids) });
+    return new Map(rows.map((row) => [row.id, row]));
+  }
+
+  async databaseId(): Promise<string> {
+    return this.alone(() => {
+      this.run(eventLog.databaseId.sqlite.make, { value: crypto.randomUUID() });
+      return this.get<{ value: string }>(eventLog.databaseId.sqlite.read, {})!.value;
+    });
+  }
+
+  onEvents(listener: () => void): void {
+    this.eventListeners.add(listener);
+  }
+
   // ---- running the statements --------------------------------------------------------------------------
 
   private statement(text: string): Statement<any, any> {
@@ -618,6 +660,8 @@ export class SqliteJobStore implements JobStore {
       const result = this.sqlite.transaction(work).immediate();
       for (const [queue, delta] of this.pendingWaiting) this.waitingByQueue.set(queue, (this.waitingByQueue.get(queue) ?? 0) + delta);
       if (flowChange.jobs.length || flowChange.flows.length) for (const listener of this.flowListeners) listener(flowChange);
+      // After the commit, so a reader woken here finds the events.
+      for (const listener of this.eventListeners) queueMicrotask(listener);
       return result;
     } finally {
       this.pendingWaiting = null;
