@@ -35,7 +35,7 @@ describe.concurrent('the first admin', () => {
     expect(second.stderr()).not.toContain('generated password');
     expect((await login(second.url, 'admin', password)).data.login.token).toBeString();
     expect(await second.stop('SIGINT')).toBe(0);
-  }, 30_000);
+  }, 90_000);
 
   test('with ADMIN_USERNAME and ADMIN_PASSWORD: that account is created, nothing is printed', async () => {
     const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
@@ -50,7 +50,7 @@ describe.concurrent('the first admin', () => {
       expect(await server.stop()).toBe(0);
     }
     expect(storedHashCost(databasePath, 'root')).toBe('m=65536,t=2,p=1');
-  }, 30_000);
+  }, 90_000);
 
   test('JOBGRAPH_TEST_CHEAP_PASSWORD_HASH=1 (tests only) hashes at the cheapest cost and warns; any other value stops the start', async () => {
     const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
@@ -66,18 +66,18 @@ describe.concurrent('the first admin', () => {
     expect(await exitCodeWithin(refused.proc, 15_000)).toBe(2);
     await until(() => refused.stderr().includes('\n'), 'the refusal to be read');
     expect(refused.stderr().trim()).toBe('jobgraph: JOBGRAPH_TEST_CHEAP_PASSWORD_HASH must be 1 or unset (tests only), got "yes"');
-  }, 30_000);
+  }, 90_000);
 
   test('a weak ADMIN_PASSWORD stops the start with a clear message', async () => {
     const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
     await expect(spawnServer({ DATABASE_PATH: databasePath, ADMIN_PASSWORD: 'short' })).rejects.toThrow(
       'ADMIN_PASSWORD must be 8 to 256 characters long',
     );
-  }, 30_000);
+  }, 90_000);
 
   test('a malformed setting stops the start with a clear message', async () => {
     await expect(spawnServer({ PORT: 'eighty' })).rejects.toThrow('PORT must be an integer from 0 to 65535, got "eighty"');
-  }, 30_000);
+  }, 90_000);
 });
 
 /** The argon2id parameters (`m=…,t=…,p=…`) of a user's stored hash. */

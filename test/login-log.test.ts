@@ -72,6 +72,8 @@ describe('LOGIN_EVENTS_RETENTION_DAYS', () => {
   test('rows older than the retention are deleted in batches; newer rows stay', async () => {
     const server = await startTestServer({ LOGIN_EVENTS_RETENTION_DAYS: '7' });
     try {
+      // The background pruning stopped: this test calls it itself, and must be the only one deleting.
+      await server.running.app.users.stop();
       const now = Date.now();
       const old = PRUNE_BATCH * 2 + 500;
       const insert = (count: number, at: number) =>

@@ -49,10 +49,13 @@ function rootFieldsTtl(document: DocumentNode, operationName: string | null | un
   return Number.isFinite(ttl) ? ttl : 0;
 }
 
-/** `session:<id>` for an HTTP request carrying a live token (its context's user); null otherwise (WebSocket operations have no request). */
+/**
+ * `session:<id>` for an HTTP request carrying a live token (its context's user); null otherwise (WebSocket operations
+ * have no request, and session 0 is no token's: the start-up warm-up's, whose answers nobody could read).
+ */
 function liveSessionKey(context: GraphQLContext & YogaInitialContext): string | null {
   const user = context.request?.headers ? context.user : null;
-  return user ? `session:${user.sessionId}` : null;
+  return user && user.sessionId > 0 ? `session:${user.sessionId}` : null;
 }
 
 interface KeyParts {

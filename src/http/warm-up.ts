@@ -8,8 +8,8 @@ import type { AuthUser } from '../users/service';
 import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
 
 /**
- * Who the warm-up asks as: an ordinary user that no token names. Session ids start at 1, so the response cache entry
- * it may leave under session 0 is never read by anyone.
+ * Who the warm-up asks as: an ordinary user that no token names. Session ids start at 1; the response cache keeps
+ * nothing for session 0 (so nothing reaches a shared Redis either).
  */
 const WARM_UP_USER: AuthUser = { id: 0, username: '(warm-up)', role: 'USER', sessionId: 0, expiresAt: Number.MAX_SAFE_INTEGER };
 
