@@ -115,6 +115,7 @@ const REFUSED_BY_LOAD_CONFIG: Record<string, [value: string, message: string]> =
   ANONYMOUS_ACCESS: ['analytics,jobs', 'ANONYMOUS_ACCESS must list some of analytics, relay, simulations, quotes'],
   LOG_FORMAT: ['xml', 'LOG_FORMAT must be one of json, pretty, got "xml"'],
   OTEL_EXPORTER_OTLP_ENDPOINT: ['localhost:4318', 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL'],
+  PERSISTED_ONLY: ['yes', 'PERSISTED_ONLY must be one of 0, 1, got "yes"'],
   REDIS_EVENTS_SECRET: ['too-short', 'REDIS_EVENTS_SECRET must be at least 32 characters, got 9'],
   OTEL_SERVICE_NAME: ['job graph', 'OTEL_SERVICE_NAME must be 1 to 100 letters, digits or _ . - / : @, got "job graph"'],
 };

@@ -33,6 +33,8 @@ export async function trustedDocumentRefusal(documents: TrustedDocuments | null,
 export function useTrustedDocuments(documents: TrustedDocuments | null, isAdmin: (request: Request) => Promise<boolean>): Plugin {
   return {
     async onParams({ params, request }) {
+      // Not a request object at all (multipart `operations: null`): the shape check (limits.ts) answers that.
+      if (params === null || typeof params !== 'object') return;
       const refusal = await trustedDocumentRefusal(documents, params.query, () => isAdmin(request));
       if (refusal) throw refusal;
     },
