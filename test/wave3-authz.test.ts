@@ -208,3 +208,21 @@ describe('bulk retry keeps to what the single retry allows', () => {
     expect(await statusOf(nodeJob)).toBe('CANCELLED');
   });
 });
+
+describe('a schedule runs with its owner’s current rights', () => {
+  test('once its manager is made SECRETARY, its ticks pass over and make no job in their name', async () => {
+    const owner = await server.userWithRole('MANAGER');
+    const RUNS = '{ schedule(name: "authz-demoted") { nextRunAt runs(first: 1) { totalCount } } }';
+    await gqlData(server, 'mutation { createSchedule(input: { name: "authz-demoted", cron: "* * * * * *", job: { pi: { simulations: 100 } } }) { name } }', {}, owner.token);
+    await until(async () => (await gqlData(server, RUNS, {}, admin)).schedule.runs.totalCount >= 1, 'a first run');
+    await gqlData(server, 'mutation($id: ID!) { updateUser(id: $id, input: { role: SECRETARY }) { role } }', { id: owner.id }, admin);
+    const demotedAt = Date.now();
+    // A tick under way as the role changed may still make its job.
+    const before = (await gqlData(server, RUNS, {}, admin)).schedule.runs.totalCount as number;
+    // Ticks go on being taken (the schedule moves on) ...
+    await until(async () => Date.parse((await gqlData(server, RUNS, {}, admin)).schedule.nextRunAt) > demotedAt + 3000, 'three more ticks taken');
+    // ... but none made a job.
+    expect((await gqlData(server, RUNS, {}, admin)).schedule.runs.totalCount).toBeLessThanOrEqual(before + 1);
+    await gqlData(server, 'mutation { deleteSchedule(name: "authz-demoted") }', {}, admin);
+  });
+});
