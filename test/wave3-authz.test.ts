@@ -186,6 +186,13 @@ describe('bounds: a clear BAD_USER_INPUT naming the field', () => {
     expect(result.errors![0]!.message).toContain('depends on unknown key');
   });
 
+  test('Schedule.runs pages as every other list: first above the page size is refused, not cut short', async () => {
+    await gqlData(server, 'mutation { createSchedule(input: { name: "authz-pages", cron: "0 0 1 1 *", job: { pi: { simulations: 100 } } }) { name } }', {}, manager.token);
+    const result = await server.gql('{ schedule(name: "authz-pages") { runs(first: 100000) { totalCount } } }', {}, manager.token);
+    expect(codeOf(result)).toBe('BAD_USER_INPUT');
+    expect(fieldOf(result)).toBe('first');
+  });
+
   test('cron and timezone too long; idempotencyKey too long', async () => {
     const cron = await server.gql('mutation($c: String!) { createSchedule(input: { name: "b1", cron: $c, job: { pi: { simulations: 100 } } }) { name } }', { c: '*'.repeat(201) }, manager.token);
     expect(codeOf(cron)).toBe('BAD_USER_INPUT');
