@@ -456,6 +456,14 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(await ctx.store.retryMatching({ queue, finishedBefore: jobs[0]!.createdAt.getTime() }, ctx.owner, 10)).toEqual([]);
       expect(await ctx.store.retryMatching({ queue }, ctx.owner, 10)).toHaveLength(1);
     },
+    'flow nodes are left out (retryJob refuses them: their flow counted their end once)': async (ctx) => {
+      const queue = await ctx.queue();
+      const { flow } = await diamond(ctx, queue);
+      await ctx.store.cancelFlow(flow.id, ctx.owner);
+      const [loose] = await ctx.submit(queue, 1);
+      await ctx.store.cancelMatching({ ids: [loose!.id] }, ctx.owner, 10);
+      expect((await ctx.store.retryMatching({ queue }, ctx.owner, 10)).map((job) => job.id)).toEqual([loose!.id]);
+    },
   },
   deleteMatching: {
     'finished jobs matching go with their events and inputs; others stay': async (ctx) => {

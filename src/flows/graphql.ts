@@ -7,8 +7,18 @@ import { checkPaging, parseId } from '../graphql/ids';
 import { connectionComplexity } from '../graphql/limits';
 import { jobRequestOf, JobSubmission, JobType, optionsOf, SubmitJobsOptions } from '../jobs/graphql';
 import { atIndex, type JobRequest } from '../jobs/service';
-import type { SignedInContext } from '../graphql/context';
+import type { GraphQLContext, SignedInContext } from '../graphql/context';
 import { flowProgress, MAX_FLOW_NODES } from '../jobs/flows';
+import { batchLoader } from '../graphql/loader';
+
+// A flow names up to 10,000 jobs: its nodes' jobs, their parents and flows are read a level at a time, in one
+// read each, not one per node.
+const visibleJob = batchLoader((ctx: GraphQLContext, ids: number[]) => ctx.jobs.visibleByIds(ctx.user!, ids));
+const flowOfJob = batchLoader((ctx: GraphQLContext, ids: number[]) => ctx.jobs.flows.flowsOfJobs(ids));
+const parentIdsOf = batchLoader((ctx: GraphQLContext, ids: number[]) => ctx.jobs.flows.parentIdsOf(ids));
+
+/** A job the caller may see; NOT_FOUND (as `ctx.jobs.get` says it) otherwise. */
+const jobFor = async (ctx: GraphQLContext, id: number) => (await visibleJob(ctx, id)) ?? ctx.jobs.get(ctx.user!, id);
 
 const ParentFailureEnum = builder.enumType('ParentFailure', {
   description: 'What a flow node does when one of its parents fails or is cancelled.',
@@ -44,7 +54,7 @@ const FlowNodeType = builder.objectRef<FlowNodeView>('FlowNode').implement({
       type: JobType,
       description: 'The job that runs this node.',
       // The flow was already checked as the caller's: its nodes' jobs are theirs too.
-      resolve: (node, _args, ctx) => ctx.jobs.get(ctx.user!, node.jobId),
+      resolve: (node, _args, ctx) => jobFor(ctx, node.jobId),
     }),
   }),
 });
@@ -165,14 +175,14 @@ builder.objectFields(JobType, (t) => ({
     type: FlowType,
     nullable: true,
     description: 'The flow this job is a node of; null for a job submitted alone.',
-    resolve: (job, _args, ctx) => ctx.jobs.flows.flowOfJob(job.id),
+    resolve: async (job, _args, ctx) => (await flowOfJob(ctx, job.id)) ?? null,
   }),
   parents: t.field({
     type: [JobType],
     description: 'The jobs this one waited for (a flow node’s parents); empty for a job submitted alone.',
     resolve: async (job, _args, ctx) => {
-      const ids = await ctx.jobs.flows.parentIds(job.id);
-      return Promise.all(ids.map((id) => ctx.jobs.get(ctx.user!, id)));
+      const ids = (await parentIdsOf(ctx, job.id)) ?? [];
+      return Promise.all(ids.map((id) => jobFor(ctx, id)));
     },
   }),
 }));

@@ -25,7 +25,8 @@ export function parentIndexes(nodes: readonly { key: string; dependsOn?: readonl
     const seen = new Set<number>();
     for (const parentKey of dependsOn ?? []) {
       const parent = indexOf.get(parentKey);
-      if (parent === undefined) throw badInput(`node "${key}" depends on unknown key "${parentKey}"`, { field: 'nodes', key, dependsOn: parentKey });
+      // The unknown key is the caller's text, of any length: it is named by its start only.
+      if (parent === undefined) throw badInput(`node "${key}" depends on unknown key "${parentKey.slice(0, 200)}"`, { field: 'nodes', key, dependsOn: parentKey.slice(0, 200) });
       if (parent === indexOf.get(key)) throw badInput(`node "${key}" depends on itself (a cycle)`, { field: 'nodes', key });
       seen.add(parent);
     }

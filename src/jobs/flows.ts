@@ -91,15 +91,23 @@ export class FlowsService<JobRequest, SubmitOptions> {
     return this.store.flowNodes(flow.id);
   }
 
-  /** The flow of a job the caller already sees (the job's own rule decided), or null. */
-  async flowOfJob(jobId: number): Promise<Flow | null> {
-    const flowId = (await this.store.flowOfJobs([jobId])).get(jobId);
-    return flowId === undefined ? null : ((await this.store.flowById(flowId, null)) ?? null);
+  /** The flows of jobs the caller already sees (the jobs' own rule decided), by job id; a job alone has none. */
+  async flowsOfJobs(jobIds: number[]): Promise<Map<number, Flow>> {
+    const flowIds = await this.store.flowOfJobs(jobIds);
+    const flows = new Map<number, Flow>();
+    await Promise.all(
+      [...new Set(flowIds.values())].map(async (flowId) => {
+        const flow = await this.store.flowById(flowId, null);
+        if (flow) flows.set(flowId, flow);
+      }),
+    );
+    return new Map([...flowIds].flatMap(([jobId, flowId]) => (flows.has(flowId) ? [[jobId, flows.get(flowId)!]] : [])));
   }
 
-  /** The parents of a job: their ids (the caller reads them as jobs). */
-  async parentIds(jobId: number): Promise<number[]> {
-    return ((await this.store.parentsOf([jobId])).get(jobId) ?? []).map((parent) => parent.jobId);
+  /** The parents of jobs, by job id: their ids (the caller reads them as jobs). */
+  async parentIdsOf(jobIds: number[]): Promise<Map<number, number[]>> {
+    const parents = await this.store.parentsOf(jobIds);
+    return new Map([...parents].map(([jobId, list]) => [jobId, list.map((parent) => parent.jobId)]));
   }
 
   /** Cancels every node not yet final (running ones stopped: their late answers are fenced out); CONFLICT once finished. */

@@ -5,6 +5,7 @@ import type { SignedInContext } from '../graphql/context';
 import { fanOutExtension } from '../graphql/fan-out';
 import { connectionComplexity } from '../graphql/limits';
 import { badInput } from '../errors';
+import { checkLength } from '../input';
 import { checkPaging, parseId } from '../graphql/ids';
 import { canSeeJob, type Job, type JobCounts, type JobKindName, type JobStatus, jobVisibility } from './model';
 import { atIndex, checkSubmissionSize, type JobRequest, MAX_JOBS_PER_SUBMISSION, MAX_NOTE_LENGTH, type PoolStats, type SubmitOptions } from './service';
@@ -231,13 +232,17 @@ const submissionComplexity = (args: { jobs: readonly unknown[] }) => ({
   multiplier: Math.max(args.jobs.length, 1) / 100,
 });
 
+/** The longest queue name a filter takes (as jobEvents' `queue`). */
+const MAX_FILTER_QUEUE_LENGTH = 256;
+
 /** The `jobs` arguments as the service's filter (the same for the page and its totalCount). */
 const jobFilterOf = (args: { status?: JobStatus | null; statuses?: readonly JobStatus[] | null; kind?: JobKindName | null; queue?: string | null; owner?: string | null; search?: string | null }): JobFilter => ({
   search: args.search ?? undefined,
   status: args.status ?? undefined,
   statuses: args.statuses ? [...new Set(args.statuses)] : undefined,
   kind: args.kind ?? undefined,
-  queue: args.queue ?? undefined,
+  // Longer than any queue name matches nothing: refused rather than carried into every query.
+  queue: args.queue != null ? checkLength(args.queue, MAX_FILTER_QUEUE_LENGTH, 'queue') : undefined,
   ownerId: args.owner ? parseId(args.owner, 'user') : undefined,
 });
 
@@ -427,7 +432,7 @@ function bulkFilterOf(filter: {
   if (filter.ids && filter.ids.length > MAX_FILTER_IDS) throw badInput(`filter.ids takes at most ${MAX_FILTER_IDS.toLocaleString('en-US')} ids`, { field: 'ids' });
   return {
     ids: filter.ids ? filter.ids.map((id) => parseId(String(id), 'job')) : undefined,
-    queue: filter.queue ?? undefined,
+    queue: filter.queue != null ? checkLength(filter.queue, MAX_FILTER_QUEUE_LENGTH, 'queue') : undefined,
     status: filter.status ?? undefined,
     kind: filter.kind ?? undefined,
     ownerId: filter.ownerId != null ? parseId(String(filter.ownerId), 'user') : undefined,
@@ -446,7 +451,7 @@ builder.mutationFields((t) => {
       resolve: (_root, { filter }, ctx) => ctx.jobs.cancelMatching(ctx.user, bulkFilterOf(filter)),
     }),
     retryJobs: signedIn.int({
-      description: 'Queues again, with fresh attempts, every FAILED or CANCELLED job matching the filter (the dead letters); how many.',
+      description: 'Queues again, with fresh attempts, every FAILED or CANCELLED job matching the filter (the dead letters) that is not a flow node (as retryJob); how many.',
       args: filterArg,
       resolve: (_root, { filter }, ctx) => ctx.jobs.retryMatching(ctx.user, bulkFilterOf(filter)),
     }),

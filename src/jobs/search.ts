@@ -22,7 +22,7 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
  */
 export function searchCondition(jobs: SearchedColumns, textInput: string): SQL | undefined {
   const text = textInput.trim();
-  if (text.length > SEARCH_MAX) throw badInput(`search: at most ${SEARCH_MAX} characters`);
+  if (text.length > SEARCH_MAX) throw badInput(`search: at most ${SEARCH_MAX} characters`, { field: 'search', maxLength: SEARCH_MAX });
   if (!text) return undefined;
   const pattern = `%${escapeLike(text.toLowerCase())}%`;
   const id = /^#?\d{1,15}$/.test(text) ? Number(text.replace('#', '')) : null;

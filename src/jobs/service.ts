@@ -431,6 +431,12 @@ export class JobsService {
     return (await this.store.selectJob(id, actor.role === 'USER' ? actor.id : null, select)) ?? null;
   }
 
+  /** Of these jobs, those `actor` may see, by id, in one read (nested fields that name many jobs: a flow's nodes, parents). */
+  async visibleByIds(actor: Actor, ids: number[]): Promise<Map<number, Job>> {
+    const jobs = await this.store.selectJobs({ ids, ownerId: actor.role === 'USER' ? actor.id : undefined });
+    return new Map(jobs.map((job) => [job.id, job]));
+  }
+
   /** The jobs matching `filter` that `actor` may see, newest first: a user's list holds only their own, whatever owner is asked. */
   list(actor: Actor, filter: JobFilter, select?: Selection): Promise<Job[]> {
     return this.store.selectJobs({ ...filter, ownerId: actor.role === 'USER' ? actor.id : filter.ownerId }, select);

@@ -1,5 +1,6 @@
 import { builder, describedValues } from '../graphql/builder';
 import { connectionComplexity } from '../graphql/limits';
+import { checkPaging } from '../graphql/ids';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { Selection } from '../db/selection';
 import { JobConnection, JobEdge, jobRequestOf, JobSubmission, JobType } from '../jobs/graphql';
@@ -35,6 +36,7 @@ export const ScheduleType = builder.drizzleObject('schedules', {
         description: 'The jobs its ticks made, newest first.',
         complexity: connectionComplexity,
         resolve: async (schedule, args, ctx) => {
+          checkPaging(args);
           const filter = { schedule: schedule.name };
           const page = await resolveOffsetConnection({ args }, ({ limit, offset }) =>
             ctx.jobs.list(ctx.user!, filter, ((query: object) => ({ ...query, limit, offset })) as Selection),

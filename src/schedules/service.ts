@@ -4,12 +4,15 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { Database } from '../db/client';
-import type { schedules } from '../db/schema';
+import type { Role, schedules } from '../db/schema';
 import { type Selection, withSelection } from '../db/selection';
 import { badInput, conflict, notFound } from '../errors';
 import { checkLength, parseInput } from '../input';
 import { type Actor, requireWriter } from '../jobs/model';
 import type { JobRequest, JobsService } from '../jobs/service';
+
+/** Who may create a schedule, and whose schedules still run (createSchedule's rule). */
+const SCHEDULER_ROLES: readonly Role[] = ['MANAGER', 'ADMIN'];
 
 export type Schedule = typeof schedules.$inferSelect;
 export const SCHEDULE_OVERLAPS = ['ALLOW', 'SKIP'] as const;
@@ -233,6 +236,16 @@ export class SchedulesService {
     return earliest;
   }
 
+  /**
+   * The schedule's owner as they are now: a tick submits with their current rights, so an account deleted, or made
+   * USER or the read-only SECRETARY since (who may not create schedules), makes no more jobs; null then.
+   */
+  private async ownerNow(ownerId: number | null): Promise<Actor | null> {
+    if (ownerId === null) return null;
+    const owner = await this.db.query.users.findFirst({ where: { id: ownerId }, columns: { id: true, role: true } });
+    return owner && SCHEDULER_ROLES.includes(owner.role) ? owner : null;
+  }
+
   /** Takes one due tick (if no other instance has): its job, unless the tick was missed; the next tick. */
   private async fire(schedule: Schedule, due: number, now: number): Promise<number | null> {
     let next: number | null;
@@ -243,13 +256,13 @@ export class SchedulesService {
       return null;
     }
     const missed = now - due > MISSED_TICK_GRACE_MS;
-    const owner = schedule.ownerId === null ? null : ({ id: schedule.ownerId, role: 'MANAGER' } as const);
+    const owner = await this.ownerNow(schedule.ownerId);
     const request = missed || !owner ? null : (schedule.request as JobRequest);
     const tick = { name: schedule.name, due, next, skipIfUnfinished: schedule.overlap === 'SKIP' };
     const fired = await this.options.jobs.fireSchedule(owner, request, tick);
     if (fired.advanced) {
       if (fired.job) this.options.log.info({ schedule: schedule.name, jobId: fired.job.id, tick: new Date(due).toISOString() }, 'schedule ran');
-      else this.options.log.info({ schedule: schedule.name, tick: new Date(due).toISOString(), why: missed ? 'missed' : owner ? 'previous run unfinished' : 'owner deleted' }, 'schedule tick skipped');
+      else this.options.log.info({ schedule: schedule.name, tick: new Date(due).toISOString(), why: missed ? 'missed' : owner ? 'previous run unfinished' : 'owner deleted, or no longer a manager or admin' }, 'schedule tick skipped');
     }
     return next;
   }

@@ -12,8 +12,9 @@ export const jobQuery = (id: number, ownerId: number | null, select?: Selection)
   withSelection({ where: { id, ...(ownerId === null ? {} : { ownerId }) } }, select);
 
 /** The jobs matching every filter given, newest first, as the reader selects and pages them. */
-export function jobsQuery({ status, statuses, kind, queue, ownerId, search, schedule }: JobFilter, select?: Selection) {
+export function jobsQuery({ status, statuses, kind, queue, ownerId, search, schedule, ids }: JobFilter, select?: Selection) {
   const where = {
+    ...(ids ? { id: { in: ids } } : {}),
     ...(schedule ? { schedule } : {}),
     ...(status || statuses ? { status: { ...(status ? { eq: status } : {}), ...(statuses ? { in: statuses } : {}) } } : {}),
     ...(kind ? { kind } : {}),
