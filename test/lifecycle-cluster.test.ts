@@ -79,7 +79,8 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database:
     const canceller = heldBy.indexOf(Math.min(...heldBy));
     expect(heldBy[canceller]!).toBeLessThan(18);
     const busy = async () => (await Promise.all(urls.map((url) => gql(url, '{ workerPool { tasksRunning tasksQueued } }')))).map((answer) => (answer.workerPool.tasksRunning + answer.workerPool.tasksQueued) as number);
-    expect((await busy()).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(18);
+    // RUNNING in the database comes a moment before the pool has the task (a worker may still be starting).
+    await until(async () => (await busy()).reduce((a, b) => a + b, 0) >= 18, 'the 18 attempts in the pools', 30_000);
     const sent = performance.now();
     expect((await gql(urls[canceller]!, 'mutation { cancelJobs(filter: { queue: "sleepers" }) }')).cancelJobs).toBe(18);
     await until(async () => (await busy()).every((n) => n === 0), 'every instance to stop its sleeping tasks', 20_000);
