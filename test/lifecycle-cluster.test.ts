@@ -103,8 +103,8 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database:
     // Every instance has heard of the queue (its list is reloaded on NOTIFY) before jobs are submitted to it.
     for (const url of urls) await until(async () => (await gql(url, '{ queue(name: "limited") { name } }')).queue !== null, 'the queue everywhere', 10_000);
     for (const url of urls) await gql(url, 'mutation { submitDiagnosticJobs(input: { behavior: SUCCEED, queue: "limited" }, count: 4) { id } }');
-    await until(async () => (await gql(urls[0]!, '{ jobCounts(queue: "limited") { succeeded } }')).jobCounts.succeeded === 12, 'all twelve', 30_000);
+    await until(async () => (await gql(urls[0]!, '{ jobCounts(queue: "limited") { succeeded } }')).jobCounts.succeeded === 12, 'all twelve', 90_000);
     const starts = (await sql<{ at: string }>(`SELECT started_at::text AS at FROM jobs WHERE queue = 'limited' ORDER BY started_at`)).map((row) => Number(row.at));
     for (let i = 4; i < starts.length; i++) expect(starts[i]! - starts[i - 4]!).toBeGreaterThanOrEqual(1000);
-  }, 60_000);
+  }, 120_000);
 });

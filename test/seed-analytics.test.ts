@@ -127,7 +127,7 @@ describe('seed 001: the statistics server’s REST client, anonymous', () => {
     expect(await api('best5', { question: LOW })).toEqual({ status: 200, body: { status: 'error', reason: 'shutting down' } });
     expect(await api('best5', { question: LOW }, user.token)).toEqual({ status: 200, body: { status: 'error', reason: 'shutting down' } });
     let last: any;
-    await until(async () => (last = (await api('graceful_shutdown', undefined, admin)).body).status === 'done', 'the drain');
+    await until(async () => (last = (await api('graceful_shutdown', undefined, admin)).body).status === 'done', 'the drain', 60_000);
     expect(last).toEqual({ status: 'done' });
     // The process keeps serving the reads.
     expect((await settled(durable, user.token)).status).toBe('done');
@@ -135,5 +135,5 @@ describe('seed 001: the statistics server’s REST client, anonymous', () => {
     expect((await api('jobs', undefined, user.token)).body.data).toContainEqual({ [durable]: 'done' });
     expect(await api('num_jobs', undefined, user.token)).toEqual({ status: 200, body: 0 });
     expect((await fetch(server.url.replace('/graphql', '/health'))).status).toBe(200);
-  });
+  }, 90_000);
 });
