@@ -6,6 +6,7 @@ import { createClient } from 'graphql-ws';
 import { FakeClock } from './helpers/clock';
 import { type ServerProcess, spawnServer } from './helpers/process';
 import { ADMIN_PASSWORD, createTestDatabase, startTestServer, subscribe, TEST_DATABASE_URL, until } from './helpers/server';
+import { gqlData, sqlOnce } from './helpers/cluster';
 
 const JOBS = 10_000;
 const BATCH = 500;
@@ -24,25 +25,9 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database'
     await database?.drop();
   });
 
-  async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: any; errors?: any[] };
-    if (!body.data || body.errors) throw new Error(`${url}: ${JSON.stringify(body.errors)}`);
-    return body.data;
-  }
+  const gql = gqlData;
 
-  const sql = async <T>(text: string): Promise<T[]> => {
-    const client = new Bun.SQL(database!.url, { max: 1 });
-    try {
-      return [...((await client.unsafe(text)) as T[])];
-    } finally {
-      await client.close();
-    }
-  };
+  const sql = <T>(text: string): Promise<T[]> => sqlOnce<T>(database!.url, text);
 
   test(`${JOBS.toLocaleString('en')} jobs round-robin, one instance killed with kill -9 mid-run: every job SUCCEEDED exactly once`, async () => {
     database = await createTestDatabase();

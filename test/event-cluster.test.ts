@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { createClient } from 'graphql-ws';
 import { type ServerProcess, spawnServer } from './helpers/process';
 import { ADMIN_PASSWORD, createTestDatabase, subscribe, TEST_DATABASE_URL } from './helpers/server';
+import { gqlData, sqlOnce } from './helpers/cluster';
 
 const JOBS = 3_000;
 const BATCH = 500;
@@ -26,25 +27,9 @@ describe.skipIf(!TEST_DATABASE_URL)('jobEvents across three instances on Postgre
     await database?.drop();
   });
 
-  async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: any; errors?: any[] };
-    if (!body.data || body.errors) throw new Error(`${url}: ${JSON.stringify(body.errors)}`);
-    return body.data;
-  }
+  const gql = gqlData;
 
-  const sql = async <T>(text: string): Promise<T[]> => {
-    const client = new Bun.SQL(database!.url, { max: 1 });
-    try {
-      return [...((await client.unsafe(text)) as T[])];
-    } finally {
-      await client.close();
-    }
-  };
+  const sql = <T>(text: string): Promise<T[]> => sqlOnce<T>(database!.url, text);
 
   test(`${ROUNDS} rounds of ${JOBS.toLocaleString('en')} jobs: every completion heard exactly once on another instance`, async () => {
     database = await createTestDatabase();

@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { type ServerProcess, spawnServer } from './helpers/process';
 import { ADMIN_PASSWORD, createTestDatabase, TEST_DATABASE_URL, until } from './helpers/server';
+import { gqlData, sqlOnce } from './helpers/cluster';
 
 if (!TEST_DATABASE_URL) console.log('test/lifecycle-cluster.test.ts: skipped (no TEST_DATABASE_URL)');
 
@@ -18,25 +19,9 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database:
     await database?.drop();
   });
 
-  async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: any; errors?: any[] };
-    if (!body.data || body.errors) throw new Error(`${url}: ${JSON.stringify(body.errors)}`);
-    return body.data;
-  }
+  const gql = (url: string, query: string, variables: Record<string, unknown> = {}) => gqlData(url, query, variables, token);
 
-  const sql = async <T>(text: string): Promise<T[]> => {
-    const client = new Bun.SQL(database!.url, { max: 1 });
-    try {
-      return [...((await client.unsafe(text)) as T[])];
-    } finally {
-      await client.close();
-    }
-  };
+  const sql = <T>(text: string): Promise<T[]> => sqlOnce<T>(database!.url, text);
 
   test('start three instances', async () => {
     database = await createTestDatabase();
