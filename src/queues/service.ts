@@ -81,16 +81,33 @@ export class QueuesService {
    * Reads the queues again: after a change here, or (PostgreSQL) one another instance announced. The list is kept
    * in memory since the job runner reads it on every claim pass.
    */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
     const { db, tables } = this.database;
     // Reads may finish out of order (a NOTIFY's and a change's): only the one started last is kept.
     const reading = ++this.reads;
-    const rows = await db.select().from(tables.queues).orderBy(tables.queues.id);
-    if (reading !== this.reads) return;
-    this.cache = rows;
-    this.onChange();
+    const read = (async () => {
+      const rows = await db.select().from(tables.queues).orderBy(tables.queues.id);
+      if (reading !== this.reads) return;
+      this.cache = rows;
+      this.onChange();
+    })();
+    this.newest = read;
+    return read.then(() => this.newestSettled());
   }
   private reads = 0;
+  private newest: Promise<void> = Promise.resolve();
+
+  /**
+   * A read started after the caller's may still be under way, and only it will set the list: wait for it, so that
+   * what the caller sees next is at least as new as its own read (else an update could be followed by a stale list).
+   */
+  private async newestSettled(): Promise<void> {
+    for (;;) {
+      const newest = this.newest;
+      await newest.catch(() => undefined);
+      if (newest === this.newest) return;
+    }
+  }
 
   /** All queues, oldest first (as last read). */
   list(): Queue[] {
