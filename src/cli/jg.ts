@@ -3,8 +3,6 @@
 // plus `admin reset-password` on the database itself. Exit codes: 0 done, 1 refused or failed, 2 a usage error.
 // A token is never printed: `login` stores it (config-file.ts), --token/JOBGRAPH_TOKEN override it.
 import { Command, CommanderError, Option } from 'commander';
-import { createClient } from 'graphql-ws';
-import { resetPassword } from './admin';
 import { configPath, forgetLogin, readSavedLogin, saveLogin } from './config-file';
 import { CliError, defaultUrl, graphqlEndpoint, graphqlRequest, UsageError } from './graphql-client';
 import { printTable } from './table';
@@ -150,6 +148,8 @@ program
 /** Follows each job to its final state over one graphql-ws connection; with `bar`, a progress bar on stderr (redrawn in place on a terminal, a line per change otherwise). */
 async function follow(ids: string[], bar: boolean): Promise<any[]> {
   const { url, token } = connection();
+  // Loaded where used: most commands are one HTTP request, and a start is paid at every run of a script.
+  const { createClient } = await import('graphql-ws');
   const client = createClient({ url: url.replace(/^http/, 'ws'), connectionParams: token ? { authorization: `Bearer ${token}` } : {}, webSocketImpl: WebSocket, retryAttempts: 0 });
   const latest = new Map<string, any>();
   const draw = () => {
@@ -395,6 +395,8 @@ admin
   .argument('<username>', 'the account')
   .option('--password-stdin', 'read the new password from standard input (else one is generated and printed once)')
   .action(async (username: string, options: { passwordStdin?: boolean }) => {
+    // The database layer is loaded only here: every other command speaks HTTP.
+    const { resetPassword } = await import('./admin');
     const { generated } = await resetPassword(username, options.passwordStdin ? await readStdin() : undefined);
     console.log(generated ? `New password for ${username} (shown once): ${generated}` : `Password of ${username} reset.`);
   });
