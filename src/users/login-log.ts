@@ -28,6 +28,9 @@ export class LoginLog {
   private readonly counting = new Map<string, CountingRow>();
   private flushTimer: ReturnType<typeof setInterval> | undefined;
   private pruneTimer: ReturnType<typeof setInterval> | undefined;
+  private firstPrune: ReturnType<typeof setTimeout> | undefined;
+  /** The background prune under way, if any: `stop` waits for it. */
+  private pruning: Promise<unknown> | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -104,15 +107,19 @@ export class LoginLog {
   /** Prunes just after start, then every hour; timers never keep the process alive. */
   start(): void {
     if (this.options.retentionDays === 0 || this.pruneTimer) return;
-    const prune = () => void this.prune().catch((error) => this.options.log.warn({ err: (error as Error).message }, 'login events could not be pruned; retrying later'));
-    setTimeout(prune, 0).unref();
+    const prune = () => {
+      this.pruning = this.prune().catch((error) => this.options.log.warn({ err: (error as Error).message }, 'login events could not be pruned; retrying later'));
+    };
+    this.firstPrune = setTimeout(prune, 0).unref();
     this.pruneTimer = setInterval(prune, PRUNE_EVERY_MS).unref();
   }
 
-  /** Stops the timers and writes what was counted. */
+  /** Stops the timers (a prune under way ends first: none deletes after this) and writes what was counted. */
   async stop(): Promise<void> {
+    clearTimeout(this.firstPrune);
     clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
+    await this.pruning;
     await this.flush().catch(() => {});
     clearInterval(this.flushTimer);
     this.flushTimer = undefined;
