@@ -34,8 +34,8 @@ async function run(argv: string[], cwd: string, env: Record<string, string>): Pr
   return Bun.spawn(argv, { cwd, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env }, stdout: 'ignore', stderr: 'ignore' }).exited;
 }
 
-/** Runs the healthcheck until it passes (or the deadline): whether it did. */
-async function becomesHealthy(cwd: string, env: Record<string, string>, deadlineMs = 20_000): Promise<boolean> {
+/** Runs the healthcheck until it passes (or the deadline: a liveness bound, generous for a machine running two suites): whether it did. */
+async function becomesHealthy(cwd: string, env: Record<string, string>, deadlineMs = 60_000): Promise<boolean> {
   const deadline = Date.now() + deadlineMs;
   while (Date.now() < deadline) {
     if ((await run(HEALTHCHECK, cwd, env)) === 0) return true;
@@ -78,7 +78,7 @@ describe('Dockerfile', () => {
     }
     expect(await run(HEALTHCHECK, app, env)).toBe(1);
     rmSync(app, { recursive: true, force: true });
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('compose.yaml', () => {

@@ -542,7 +542,7 @@ const isStall = (problem: Problem) => problem.operation === null && problem.prob
 
 /**
  * Sends the operations concurrently, then checks the server is alive and was responsive throughout. A slow probe
- * counts when one operation reproduces it alone, twice (the issue's rule: while any single bad request runs,
+ * counts when one operation reproduces it alone, three times in a row (the issue's rule: while any single bad request runs,
  * `{ __typename }` stays prompt, judged against idle probes of the same run: see STALL_FACTOR); several expensive
  * requests at once on two cores, or a hiccup of the machine, don't.
  */
@@ -581,7 +581,7 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true, stall
     const stall = { operation: null, problem: `{ __typename } took ${Math.round(worst)} ms (limit ${Math.round(stallLimitMs)})` };
     if (!confirmStalls) problems.push(stall);
     else {
-      const alone = await replayAlone(operations, isStall, 2);
+      const alone = await replayAlone(operations, isStall, 3);
       if (alone) problems.push({ operation: alone.operation, problem: `${alone.problem.problem} while this operation ran alone` });
       else stats.unconfirmedStalls.push({ ms: Math.round(worst), operations });
     }
@@ -595,7 +595,7 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true, stall
 
 /**
  * Replays each operation on its own (on a settled server) until one reproduces a server-wide problem `times` times in
- * a row (a stall twice: once could be the machine, busy with other work).
+ * a row (a stall three times: once or twice could be the machine, busy with another suite beside this one).
  */
 async function replayAlone(operations: FuzzOperation[], matches: (problem: Problem) => boolean, times = 1) {
   for (const operation of operations) {

@@ -29,7 +29,7 @@ describe('one jobgraph per database file', () => {
       expect(await first.stop()).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 30_000);
+  }, 90_000);
 
   test.concurrent('the lock dies with its process: after kill -9 the next start takes the file over', async () => {
     const dir = freshDir();
@@ -49,7 +49,7 @@ describe('one jobgraph per database file', () => {
       expect(await second.stop()).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 30_000);
+  }, 90_000);
 
   test('in one process too: a second server on an open file fails, and one stopped cleanly frees it', async () => {
     // A SQLite file on either test run: the lock is SQLite's.

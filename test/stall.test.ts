@@ -9,6 +9,8 @@ const LOW = 'Percent of adults aged 18 years and older who have obesity';
 const PROBE_BOUND_MS = 100;
 /** A stall is a probe this many times slower than the idle probes of the same moment: a busy machine slows both. */
 const STALL_FACTOR = 10;
+/** Tries of a bad request before a slow probe counts as its stall. */
+const TRIES = 4;
 
 let server: TestServer;
 let token: string;
@@ -29,12 +31,13 @@ const typename = async () => {
 /**
  * Sends the bad request, then five `{ __typename }` probes one after another while it is in flight (the server
  * runs in this process, so a stalled event loop delays the probes' answers too). Answers the bad request's
- * response and the slowest probe. A stall happens every time and a scheduling hiccup of this busy machine rarely
- * twice, so a slow first try is tried once more and the better try counts.
+ * response and the slowest probe. A stall happens every time and a scheduling hiccup rarely several times in a row
+ * (a second suite beside this one makes hiccups of 100 ms common), so a slow try is tried again, up to TRIES times,
+ * and the best try counts.
  */
 async function whileRunning(bad: () => Promise<Response>): Promise<{ response: Response; body: any; slowestProbeMs: number; boundMs: number }> {
   let best: { response: Response; body: any; slowestProbeMs: number; boundMs: number } | undefined;
-  for (let attempt = 0; attempt < 2 && !(best && best.slowestProbeMs < best.boundMs); attempt++) {
+  for (let attempt = 0; attempt < TRIES && !(best && best.slowestProbeMs < best.boundMs); attempt++) {
     await typename(); // warm: the first request of a connection costs more than the rule is about
     const idle: number[] = [];
     for (let i = 0; i < 5; i++) idle.push(await typename());
