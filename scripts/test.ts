@@ -7,14 +7,19 @@ import { findPostgresBin, findRedisServer, type LocalServer, startPostgres, star
 // test that starts real processes on a busy 2-core machine needs the room.
 const given = process.argv.slice(2);
 const args = given.some((arg) => arg.startsWith('--timeout')) ? given : ['--timeout', '20000', ...given];
-// The files run in TEST_WORKERS `bun test` processes at once (default 2: most tests wait on processes, sockets and
+
+// Each pass runs its files in TEST_WORKERS processes at once (default 2: most tests wait on processes, sockets and
 // timers, so two keep two cores busy without starving the tests that watch their own latency), the slowest first
-// (test/timings.json: per-file milliseconds; `bun run test:timings` refreshes it). Each worker runs its files one
-// after another in one global, as a plain `bun test` does (--no-isolate: Bun 1.4.5's isolated workers cannot load
-// graphql-jit). TEST_WORKERS=1: one process, as before.
+// (test/timings.json: per-file milliseconds; `bun run test:timings` refreshes it). TEST_WORKERS=1: one process.
+// - SQLite: `bun test --parallel`, each worker running its files one after another in one global as a plain
+//   `bun test` does (--no-isolate: Bun 1.4.5's isolated workers cannot load graphql-jit).
+// - PostgreSQL: one `bun test --shard` per worker, each with a PostgreSQL and a Redis of its own: a transaction
+//   open in one database holds back what the event log calls settled in every database of its server
+//   (pg_snapshot_xmin is server-wide), so two files at once on one server would see each other's transactions.
 const workers = Number(process.env.TEST_WORKERS || 2);
 if (!Number.isInteger(workers) || workers < 1) throw new Error(`TEST_WORKERS must be a positive integer, got "${process.env.TEST_WORKERS}"`);
-if (workers > 1 && !given.some((arg) => arg.startsWith('--parallel'))) args.unshift(`--parallel=${workers}`, '--no-isolate', '--timings=test/timings.json');
+const ownScheduling = given.some((arg) => arg.startsWith('--parallel') || arg.startsWith('--shard'));
+const TIMINGS = '--timings=test/timings.json';
 
 interface Result {
   label: string;
@@ -24,42 +29,66 @@ interface Result {
   cpuSeconds?: number;
 }
 
-async function bunTest(label: string, env: Record<string, string>): Promise<Result> {
-  console.log(`\n=== bun test on ${label} ===`);
-  const started = performance.now();
-  const child = Bun.spawn(['bun', 'test', ...args], { env: { ...process.env, ...env }, stdio: ['inherit', 'inherit', 'inherit'] });
-  const code = await child.exited;
+const cpuOf = (child: Bun.Subprocess) => {
   const usage = child.resourceUsage();
-  const cpuSeconds = usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1e6 : undefined;
-  return { label, ok: code === 0, seconds: (performance.now() - started) / 1000, cpuSeconds };
+  return usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1e6 : 0;
+};
+
+async function sqlitePass(): Promise<Result> {
+  console.log('\n=== bun test on SQLite ===');
+  const started = performance.now();
+  const parallel = workers > 1 && !ownScheduling ? [`--parallel=${workers}`, '--no-isolate', TIMINGS] : [];
+  const env = { ...process.env, TEST_DATABASE_URL: '', TEST_REDIS_URL: '' };
+  const child = Bun.spawn(['bun', 'test', ...parallel, ...args], { env, stdio: ['inherit', 'inherit', 'inherit'] });
+  const code = await child.exited;
+  return { label: 'SQLite', ok: code === 0, seconds: (performance.now() - started) / 1000, cpuSeconds: cpuOf(child) };
+}
+
+/** One shard of the PostgreSQL pass on servers of its own; its output, printed whole once it ends (shards run at once). */
+async function postgresShard(pgBin: string, shard: string | null, withRedis: boolean): Promise<{ ok: boolean; cpuSeconds: number }> {
+  const servers: LocalServer[] = [];
+  let output = '';
+  try {
+    const pg = await startPostgres(pgBin);
+    servers.push(pg);
+    const redis = withRedis ? await startRedis() : null;
+    if (redis) servers.push(redis);
+    const env = { ...process.env, TEST_DATABASE_URL: pg.url, TEST_REDIS_URL: redis?.url ?? '' };
+    const sharding = shard ? [`--shard=${shard}`, TIMINGS] : [];
+    const child = Bun.spawn(['bun', 'test', ...sharding, ...args], { env, stdin: 'inherit', stdout: 'pipe', stderr: 'pipe' });
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    output = out + err;
+    return { ok: code === 0, cpuSeconds: cpuOf(child) };
+  } catch (error) {
+    output += `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`;
+    return { ok: false, cpuSeconds: 0 };
+  } finally {
+    for (const server of servers.reverse()) await server.stop().catch((error) => (output += `${String(error)}\n`));
+    if (shard) console.log(`\n--- shard ${shard} ---`);
+    process.stdout.write(output);
+  }
+}
+
+async function postgresPass(pgBin: string, withRedis: boolean): Promise<Result> {
+  const label = withRedis ? 'PostgreSQL + Redis' : 'PostgreSQL';
+  console.log(`\n=== bun test on ${label}${workers > 1 && !ownScheduling ? ` (${workers} shards at once, each printed as it ends)` : ''} ===`);
+  const started = performance.now();
+  const shards = workers > 1 && !ownScheduling ? Array.from({ length: workers }, (_, i) => `${i + 1}/${workers}`) : [null];
+  const done = await Promise.all(shards.map((shard) => postgresShard(pgBin, shard, withRedis)));
+  const cpuSeconds = done.reduce((sum, shard) => sum + shard.cpuSeconds, 0);
+  return { label, ok: done.every((shard) => shard.ok), seconds: (performance.now() - started) / 1000, cpuSeconds };
 }
 
 const results: Result[] = [];
 const skipped: string[] = [];
-results.push(await bunTest('SQLite', { TEST_DATABASE_URL: '', TEST_REDIS_URL: '' }));
+results.push(await sqlitePass());
 
 const pgBin = findPostgresBin();
 if (!pgBin) skipped.push('PostgreSQL (no initdb found: apt-get install postgresql, or set PG_BIN)');
 else {
-  const servers: LocalServer[] = [];
-  try {
-    const pg = await startPostgres(pgBin);
-    servers.push(pg);
-    const env: Record<string, string> = { TEST_DATABASE_URL: pg.url, TEST_REDIS_URL: '' };
-    let label = 'PostgreSQL';
-    if (findRedisServer()) {
-      const redis = await startRedis();
-      servers.push(redis);
-      env.TEST_REDIS_URL = redis.url;
-      label = 'PostgreSQL + Redis';
-    } else skipped.push('Redis (no redis-server found: apt-get install redis-server)');
-    results.push(await bunTest(label, env));
-  } catch (error) {
-    console.error(error);
-    results.push({ label: 'PostgreSQL (could not start)', ok: false, seconds: 0 });
-  } finally {
-    for (const server of servers.reverse()) await server.stop().catch((error) => console.error(error));
-  }
+  const withRedis = findRedisServer() !== null;
+  if (!withRedis) skipped.push('Redis (no redis-server found: apt-get install redis-server)');
+  results.push(await postgresPass(pgBin, withRedis));
 }
 
 console.log('\n=== backends ===');

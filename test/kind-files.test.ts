@@ -111,7 +111,7 @@ describe('a kind file in JOB_KINDS_DIR', () => {
       ...(database ? { DATABASE_URL: database.url } : { DATABASE_PATH: join(dir, 'jobgraph.db') }),
     });
     token = await login(server.url);
-  }, 30_000);
+  }, 60_000);
 
   afterAll(async () => {
     await server?.stop();
@@ -172,7 +172,7 @@ describe('a kind file in JOB_KINDS_DIR', () => {
     // The process went on, and its pool still runs work.
     const again = await submit(server.url, token, [{ wordCount: { text: 'after all that' } }]);
     expect((await finished(server.url, token, again.data.submitJobs[0].id)).result).toEqual({ __typename: 'WordCountResult', words: 3 });
-  }, 30_000);
+  }, 60_000);
 
   test('an attempt that times out aborts ctx.signal too', async () => {
     const proof = join(dir, `timed-out-${crypto.randomUUID()}`);
@@ -181,13 +181,13 @@ describe('a kind file in JOB_KINDS_DIR', () => {
     expect(job.status).toBe('FAILED');
     expect(job.error).toContain('timed out');
     while (!existsSync(proof)) await Bun.sleep(10);
-  }, 30_000);
+  }, 60_000);
 
   test('a throw is retried as usual', async () => {
     const { data } = await submit(server.url, token, [{ probe: { mode: 'THROW', maxAttempts: 2 } }]);
     const job = await finished(server.url, token, data.submitJobs[0].id);
     expect(job).toMatchObject({ status: 'FAILED', attempts: 2 });
-  }, 30_000);
+  }, 60_000);
 
   test('cancelJob aborts ctx.signal: the run stops and the job is CANCELLED', async () => {
     const proof = join(dir, `aborted-${crypto.randomUUID()}`);
@@ -203,7 +203,7 @@ describe('a kind file in JOB_KINDS_DIR', () => {
     while (!existsSync(proof)) await Bun.sleep(10);
     const after = await submit(server.url, token, [{ wordCount: { text: 'x' } }]);
     expect((await finished(server.url, token, after.data.submitJobs[0].id)).status).toBe('SUCCEEDED');
-  }, 30_000);
+  }, 60_000);
 
   test('the example CPU kind: its answer, its progress, and a cancel that its signal check honours', async () => {
     const small = await submit(server.url, token, [{ countPrimes: { n: 100_000 } }]);
@@ -221,7 +221,7 @@ describe('a kind file in JOB_KINDS_DIR', () => {
     }
     const cancelled = await gql(server.url, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id }, token);
     expect(cancelled.data.cancelJob.status).toBe('CANCELLED');
-  }, 30_000);
+  }, 60_000);
 
   test('jobCompleted(kind:) over WebSocket and SSE delivers its jobs, typed, and only its kind', async () => {
     const gate = join(dir, `gate-${crypto.randomUUID()}`);
@@ -251,7 +251,7 @@ describe('a kind file in JOB_KINDS_DIR', () => {
       controller.abort();
       await client.dispose();
     }
-  }, 30_000);
+  }, 60_000);
 
   test('metrics label its jobs by kind', async () => {
     const text = await (await fetch(new URL('/metrics', server.url))).text();
