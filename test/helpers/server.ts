@@ -10,6 +10,12 @@ import { createLogger } from '../../src/logger';
 import { type RunningServer, type ServerOptions, startServer } from '../../src/server';
 
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
+/**
+ * The default bound of the waits below (subscriptions listening, events, SSE, log lines, `until`): a wait for
+ * something that must happen, so the bound only shows on a failure. 15 s: on a 2-core machine running two suites,
+ * a 5 s bound failed (a CLI uploading 300,003 lines subscribed after 6 s).
+ */
+export const LIVENESS_MS = 15_000;
 export const ANALYTICS_FIXTURE = new URL('../fixtures/analytics.csv', import.meta.url).pathname;
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -73,7 +79,8 @@ export interface TestServer {
   wsClient(token?: string, extra?: Partial<Parameters<typeof createClient>[0]>): Client;
   /**
    * Call before subscribing: resolves once the next `count` subscriptions to an event bus topic (`loginEvents`,
-   * `jobCompleted`, `jobUpdated`) listen, so what is published after that reaches them. Rejects after `timeoutMs`.
+   * `jobCompleted`, `jobUpdated`) listen, so what is published after that reaches them. Rejects after `timeoutMs`
+   * (default LIVENESS_MS).
    */
   nextSubscriptions(topic: keyof Topics, count?: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -190,7 +197,7 @@ export async function startTestServer(
     userWithRole,
     adminToken,
     wsClient,
-    nextSubscriptions: (topic, count = 1, timeoutMs = 5000) => nextSubscriptions(topic, count, timeoutMs),
+    nextSubscriptions: (topic, count = 1, timeoutMs = LIVENESS_MS) => nextSubscriptions(topic, count, timeoutMs),
     async stop() {
       await Promise.all(clients.map((client) => client.dispose()));
       await running.stop();
@@ -303,7 +310,7 @@ export function subscribe<T = any>(client: Client, query: string, variables?: Re
       return completed;
     },
     /** Resolves once `count` events have arrived, or the subscription ended; rejects after `timeoutMs`. */
-    async waitFor(count: number, timeoutMs = 5000) {
+    async waitFor(count: number, timeoutMs = LIVENESS_MS) {
       const deadline = Date.now() + timeoutMs;
       while (events.length < count && error === undefined && !completed) {
         const left = deadline - Date.now();
@@ -322,7 +329,7 @@ export function subscribe<T = any>(client: Client, query: string, variables?: Re
 }
 
 /** Reads Server-Sent Events from a fetch Response until `count` data events arrived. */
-export async function readSseEvents(response: Response, count: number, timeoutMs = 5000): Promise<any[]> {
+export async function readSseEvents(response: Response, count: number, timeoutMs = LIVENESS_MS): Promise<any[]> {
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   const events: any[] = [];
@@ -360,7 +367,7 @@ export async function readSseEvents(response: Response, count: number, timeoutMs
  * A JSON-lines log file once `ready` holds for its complete lines (the logger writes asynchronously): the lines
  * and the whole text. Rejects after `timeoutMs`.
  */
-export async function logWhen(file: string, ready: (lines: any[]) => boolean, timeoutMs = 5000): Promise<{ lines: any[]; text: string }> {
+export async function logWhen(file: string, ready: (lines: any[]) => boolean, timeoutMs = LIVENESS_MS): Promise<{ lines: any[]; text: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -372,8 +379,7 @@ export async function logWhen(file: string, ready: (lines: any[]) => boolean, ti
 }
 
 /** Polls `condition` every 10 ms until it holds: a wait on what a test needs, never on a guessed time. */
-// 15 s: a wait for something that must happen; the bound only shows on a failure (a busy 2-core machine is slow).
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = LIVENESS_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
