@@ -181,6 +181,8 @@ describe.concurrent('the embedded quote server', () => {
   const readyChecks = async (server: ServerProcess, token: string) =>
     (await fetch(server.url.replace('/graphql', '/ready'), { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>;
 
+  // These start real jobgraph processes: 90 s is a bound against a hang only (a start has taken over 20 s on a
+  // 2-core machine running two suites).
   test('`bun run start` runs one from the first quote asked for, reports it on /ready, serves quotes from it, and stops it on exit', async () => {
     const dir = freshDir();
     const server = await spawnServer(embeddedEnv(dir));
@@ -201,7 +203,7 @@ describe.concurrent('the embedded quote server', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 20_000);
+  }, 90_000);
 
   test('before the first quote, /ready says ready and names the quote server idle, with no address', async () => {
     const dir = freshDir();
@@ -219,7 +221,7 @@ describe.concurrent('the embedded quote server', () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 20_000);
+  }, 90_000);
 
   test('kill -9 of jobgraph: the child notices (its stdin pipe closes) and exits, not re-parented to PID 1', async () => {
     const dir = freshDir();
@@ -235,7 +237,7 @@ describe.concurrent('the embedded quote server', () => {
       if (isRunning(child)) process.kill(child, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 20_000);
+  }, 90_000);
 
   test('a start that fails (the port is busy) leaves no quote server behind: none was started', async () => {
     const dir = freshDir();
@@ -249,7 +251,7 @@ describe.concurrent('the embedded quote server', () => {
       holder.stop(true);
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 20_000);
+  }, 90_000);
 
   test('should its stdin stay open, the child still exits once it is no longer the child of QUOTE_SERVER_PARENT_PID', async () => {
     // As if re-parented: the pid it was told is not its parent's. It looks every 20 ms here (every second by default).
