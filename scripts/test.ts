@@ -10,7 +10,8 @@ const args = given.some((arg) => arg.startsWith('--timeout')) ? given : ['--time
 
 // Each pass runs its files in TEST_WORKERS processes at once (default 2: most tests wait on processes, sockets and
 // timers, so two keep two cores busy without starving the tests that watch their own latency), the slowest first
-// (test/timings.json: per-file milliseconds; `bun run test:timings` refreshes it). TEST_WORKERS=1: one process.
+// (test/timings.json and test/timings-postgres.json: per-file milliseconds; `bun run test:timings` refreshes the
+// first, docs/development.md says how to refresh the second). TEST_WORKERS=1: one process.
 // - SQLite: `bun test --parallel`, each worker running its files one after another in one global as a plain
 //   `bun test` does (--no-isolate: Bun 1.4.5's isolated workers cannot load graphql-jit).
 // - PostgreSQL: one `bun test --shard` per worker, each with a PostgreSQL and a Redis of its own: a transaction
@@ -20,6 +21,8 @@ const workers = Number(process.env.TEST_WORKERS || 2);
 if (!Number.isInteger(workers) || workers < 1) throw new Error(`TEST_WORKERS must be a positive integer, got "${process.env.TEST_WORKERS}"`);
 const ownScheduling = given.some((arg) => arg.startsWith('--parallel') || arg.startsWith('--shard'));
 const TIMINGS = '--timings=test/timings.json';
+// The PostgreSQL pass's own: files that skip on SQLite (three instances on one database) are among its slowest.
+const PG_TIMINGS = '--timings=test/timings-postgres.json';
 
 interface Result {
   label: string;
@@ -54,7 +57,7 @@ async function postgresShard(pgBin: string, shard: string | null, withRedis: boo
     const redis = withRedis ? await startRedis() : null;
     if (redis) servers.push(redis);
     const env = { ...process.env, TEST_DATABASE_URL: pg.url, TEST_REDIS_URL: redis?.url ?? '' };
-    const sharding = shard ? [`--shard=${shard}`, TIMINGS] : [];
+    const sharding = shard ? [`--shard=${shard}`, PG_TIMINGS] : [];
     const child = Bun.spawn(['bun', 'test', ...sharding, ...args], { env, stdin: 'inherit', stdout: 'pipe', stderr: 'pipe' });
     const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     output = out + err;
