@@ -4,6 +4,8 @@
 // Measures, one after another, each for SECONDS:
 //   1. `{ __typename }` on both, HTTP, CONNECTIONS keep-alive fetch connections;
 //   2. authenticated `{ me { id username } }` on jobgraph (Bearer token) against stock `{ hello }`;
+//      each HTTP pair runs A B A B (best of each), and also as requests per second of the server's own CPU, which a
+//      shared machine disturbs less than the rate;
 //   3. fan-out: SUBSCRIBERS raw graphql-transport-ws sockets on jobgraph `quoteStream(intervalMs: 100)` (quote server
 //      in this process, no delay) against stock `tick(intervalMs: 100)`: deliveries/s, lag p50/p99 (receipt − the
 //      payload's receivedAt) and the server's peak RSS; beside them, the floor: the same frames written by a bare
@@ -123,7 +125,25 @@ async function lastJsonLine(child: Subprocess, limitMs: number, next = lines(chi
 async function httpRate(url: string, pid: number, query: string, token?: string) {
   const client = spawn(['bun', 'bench/public-client.ts', 'http', url, String(SECONDS), String(CONNECTIONS), query, ...(token ? [token] : [])]);
   const result = await watched(pid, lastJsonLine(client, (SECONDS + 20) * 1000));
-  return { perSecond: result.requests / result.seconds, clientCpu: result.cpu as number, serverCpu: result.serverCpu };
+  const perSecond = result.requests / result.seconds;
+  /** Requests per second of the server's own CPU: its rate on a whole core, whatever share of it the machine left. */
+  return { perSecond, perCpuSecond: perSecond / result.serverCpuMeasured, clientCpu: result.cpu as number, serverCpu: result.serverCpu };
+}
+
+/** `ours` and `theirs` measured in turn, twice each (A B A B), so a change in the machine's load hits both: the best of each. */
+async function httpPair(ours: () => ReturnType<typeof httpRate>, theirs: () => ReturnType<typeof httpRate>) {
+  const runs = { ours: [] as Awaited<ReturnType<typeof httpRate>>[], theirs: [] as Awaited<ReturnType<typeof httpRate>>[] };
+  for (let round = 0; round < 2; round++) {
+    runs.ours.push(await ours());
+    runs.theirs.push(await theirs());
+  }
+  const best = (list: Awaited<ReturnType<typeof httpRate>>[]) => ({
+    perSecond: Math.max(...list.map((run) => run.perSecond)),
+    perCpuSecond: Math.max(...list.map((run) => run.perCpuSecond)),
+    serverCpu: Math.max(...list.map((run) => run.serverCpu)),
+    clientCpu: Math.max(...list.map((run) => run.clientCpu)),
+  });
+  return { ours: best(runs.ours), theirs: best(runs.theirs) };
 }
 
 async function fanOut(url: string, serverPid: number, query: string, token?: string) {
@@ -233,14 +253,22 @@ try {
   const cpus = (label: string, a: Cpu, b: Cpu, floor?: Cpu) =>
     rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '', floor ? `${cpu(floor.serverCpu)} / ${cpu(floor.clientCpu)}` : '']);
   if (!FAN_OUT_ONLY) {
-    const typenameOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }');
-    const typenameStock = await httpRate(stockUrl, stock.pid, '{ __typename }');
+    const typename = await httpPair(
+      () => httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }'),
+      () => httpRate(stockUrl, stock.pid, '{ __typename }'),
+    );
+    const [typenameOurs, typenameStock] = [typename.ours, typename.theirs];
     row('{ __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', '≥ ×1.5');
+    row('  per second of server CPU', typenameOurs.perCpuSecond, typenameStock.perCpuSecond, 'req', '');
     headline('public: { __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', 'stock Yoga', 1.5);
-    const meOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token);
-    const helloStock = await httpRate(stockUrl, stock.pid, '{ hello }');
-    row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.0');
-    headline('public: authenticated { me { id username } }', meOurs.perSecond, helloStock.perSecond, 'req/s', 'stock { hello }', 1.0);
+    const me = await httpPair(
+      () => httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token),
+      () => httpRate(stockUrl, stock.pid, '{ hello }'),
+    );
+    const [meOurs, helloStock] = [me.ours, me.theirs];
+    row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.2');
+    row('  per second of server CPU', meOurs.perCpuSecond, helloStock.perCpuSecond, 'req', '≥ ×1.2');
+    headline('public: authenticated { me { id username } }', meOurs.perSecond, helloStock.perSecond, 'req/s', 'stock { hello }', 1.2);
     cpus('__typename', typenameOurs, typenameStock);
     cpus('me / hello', meOurs, helloStock);
   }
