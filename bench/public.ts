@@ -244,7 +244,7 @@ try {
       jobgraph: amount(ours, unit),
       baseline: `${amount(theirs, unit)} (${baseline})`,
       ratio: ours / theirs,
-      target: `≥ ×${atLeast.toFixed(1)}${judged ? '' : ' at 4,000 (not judged here)'}`,
+      target: `≥ ×${atLeast.toFixed(1)}${judged ? '' : ' at 4,000 @ 100 ms (not judged here)'}`,
       met: judged ? ours / theirs >= atLeast : null,
     });
 
@@ -279,7 +279,9 @@ try {
   const ours = await fanOut(jobgraphUrl, jobgraph.pid, `subscription { quoteStream(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`, token);
   const theirs = await fanOut(stockUrl, stock.pid, `subscription { tick(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`);
   const floor = await fanOut(floorUrl, floorServer.pid, 'subscription { tick }');
-  const fanOutTarget = SUBSCRIBERS >= 4000 ? '≥ ×3 at 4,000' : '≥ ×3 at 4,000 (run with 4000)';
+  // The deliveries target is stated at 4,000 subscribers and 10 ticks a second (issue 13).
+  const deliveriesJudged = SUBSCRIBERS >= 4000 && INTERVAL_MS <= 100;
+  const fanOutTarget = deliveriesJudged ? '≥ ×3 at 4,000' : '≥ ×3 at 4,000 @ 100 ms (not judged here)';
   row(`fan-out deliveries/s, ${SUBSCRIBERS.toLocaleString('en')} subscribers @ ${INTERVAL_MS} ms`, ours.perSecond, theirs.perSecond, '/s', fanOutTarget, 0, floor.perSecond);
   rows.push([`  subscribers receiving`, `${ours.subscribed}`, `${theirs.subscribed}`, '', `${SUBSCRIBERS}`, `${floor.subscribed}`]);
   row('  set-up: all subscribed, each had an event', ours.setupSeconds, theirs.setupSeconds, 's', '', 1, floor.setupSeconds);
@@ -289,11 +291,11 @@ try {
   row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '', 0, floor.p50);
   row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms', 0, floor.p99);
   const fanOutMeasure = `public: fan-out, ${SUBSCRIBERS.toLocaleString('en')} WebSocket subscribers @ ${INTERVAL_MS} ms`;
-  headline(`${fanOutMeasure}, deliveries/s`, ours.perSecond, theirs.perSecond, '/s', 'stock graphql-ws', 3, SUBSCRIBERS >= 4000);
+  headline(`${fanOutMeasure}, deliveries/s`, ours.perSecond, theirs.perSecond, '/s', 'stock graphql-ws', 3, deliveriesJudged);
   reportRow({
     measure: `${fanOutMeasure}, lag p99`,
     jobgraph: `${ours.p99} ms`,
-    baseline: `${theirs.p99} ms (stock graphql-ws)`,
+    baseline: `${theirs.p99} ms (stock graphql-ws; bare Bun floor ${floor.p99} ms)`,
     ratio: ours.p99 / theirs.p99,
     target: '≤ 150 ms',
     met: ours.p99 <= 150,
