@@ -52,7 +52,7 @@ if (mode === 'http') {
     lags.set(lag, (lags.get(lag) ?? 0) + 1);
   });
   await subscribed.flowing();
-  // Every client process waits for the driver's line, so the measured span starts once all 15,000 are subscribed
+  // Every client process waits for the driver's line, so the measured span starts once every process has all its sockets subscribed
   // (a set-up still running in another process would otherwise be measured as lag).
   console.log(JSON.stringify({ ready: subscribed.count() }));
   for await (const _line of console) break;
