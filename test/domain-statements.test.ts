@@ -8,8 +8,12 @@ import { Glob } from 'bun';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eq, sql } from 'drizzle-orm';
 import { type Database, openPostgres, openSqlite } from '../src/db/client';
+import { sessions, users } from '../src/db/schema';
 import { positional, type Statement } from '../src/db/statements';
+import { plannerClient } from '../src/graphql/planner';
+import { insertUser } from '../src/users/queries';
 import { createTestDatabase, TEST_DATABASE_URL } from './helpers/server';
 
 const SRC = join(import.meta.dir, '..', 'src');
@@ -99,8 +103,31 @@ describe('the domains’ statements', () => {
         expect({ name, problem }).toEqual({ name, problem: null });
       }
     });
+
+    test('the GraphQL planner’s client takes the planner’s (SQLite’s) tables here too: relation counts run', async () => {
+      await countsWithPlannerTables(database);
+    });
+  });
+
+  test('on SQLite, the planner’s client is SQLite’s Drizzle: relation counts run', async () => {
+    const database = openSqlite(':memory:');
+    try {
+      await countsWithPlannerTables(database);
+    } finally {
+      await database.close();
+    }
   });
 });
+
+/** What the Drizzle plugin builds for a relation count (`$count`, `select…from…innerJoin…where`), on `database`. */
+async function countsWithPlannerTables(database: Database) {
+  const admin = { username: `planner-${crypto.randomUUID()}`, passwordHash: 'x', role: 'ADMIN' as const };
+  const user = await insertUser(database, admin);
+  const client = plannerClient(database);
+  expect(await client.$count(users, eq(users.id, user.id))).toBe(1);
+  const joined = await (client.select({ n: sql`count(*)` }).from(users).innerJoin(sessions, eq(sessions.userId, users.id)).where(eq(users.id, user.id)) as unknown as Promise<{ n: number | string }[]>);
+  expect(joined.map(({ n }) => Number(n))).toEqual([0]);
+}
 
 // What exists on one dialect only does not type-check where code runs on both (`bunx tsc --noEmit` checks these
 // lines: each must stay an error). Never called: the types are the test.
