@@ -28,7 +28,7 @@ const BUILDERS: Record<string, unknown[][]> = {
   'queues/sql.ts:updateQueue': [[['paused']], [queueColumns]],
 };
 /** Exported functions that make no statement (row mappers). */
-const NOT_BUILDERS = new Set(['queues/sql.ts:toQueue', 'relay/sql.ts:toRelayRow']);
+const NOT_BUILDERS = new Set(['queues/sql.ts:toQueue', 'relay/sql.ts:toRelayRow', 'schedules/sql.ts:toSchedule']);
 
 const isStatement = (value: unknown): value is Statement =>
   typeof value === 'object' && value !== null && typeof (value as Statement).sqlite === 'string' && typeof (value as Statement).postgres === 'string';

@@ -4,12 +4,12 @@
 // its completion. The submitter's `traceparent` is stored with the job (job_trace_contexts), so whichever instance
 // runs the job continues the same trace, and the attempt runs inside its span.
 import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
-import * as sql from './sql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client';
 import type { Job } from '../db/schema';
 import type { JobRunObserver } from '../jobs/runner';
+import * as sql from './sql';
 
 export interface TracingOptions {
   endpoint: string | undefined;

@@ -5,7 +5,6 @@ import type { Clock } from '../clock';
 import type { Database } from '../db/client';
 import type { Role, schedules } from '../db/schema';
 import { type Selection, withSelection } from '../db/selection';
-import { booleanOf, dateOrNull, dateOf } from '../db/statements';
 import { badInput, conflict, notFound } from '../errors';
 import { checkLength, parseInput } from '../input';
 import { type Actor, requireWriter } from '../jobs/model';
@@ -18,37 +17,6 @@ const SCHEDULER_ROLES: readonly Role[] = ['MANAGER', 'ADMIN'];
 export type Schedule = typeof schedules.$inferSelect;
 export const SCHEDULE_OVERLAPS = ['ALLOW', 'SKIP'] as const;
 export type ScheduleOverlap = (typeof SCHEDULE_OVERLAPS)[number];
-
-/** A `schedules` row as either driver gives it (times in milliseconds, JSON as text). */
-interface ScheduleSqlRow {
-  name: string;
-  cron: string;
-  timezone: string;
-  job: string;
-  request: string;
-  queue: string;
-  paused: number | boolean;
-  overlap: ScheduleOverlap;
-  next_run_at: number | string | null;
-  last_run_at: number | string | null;
-  owner_id: number | null;
-  created_at: number | string;
-}
-
-const toSchedule = (row: ScheduleSqlRow): Schedule => ({
-  name: row.name,
-  cron: row.cron,
-  timezone: row.timezone,
-  job: JSON.parse(row.job),
-  request: JSON.parse(row.request),
-  queue: row.queue,
-  paused: booleanOf(row.paused),
-  overlap: row.overlap,
-  nextRunAt: dateOrNull(row.next_run_at),
-  lastRunAt: dateOrNull(row.last_run_at),
-  ownerId: row.owner_id,
-  createdAt: dateOf(row.created_at),
-});
 
 /**
  * A tick found more than this late was missed (no instance ran at its time): it is not run, only passed over.
@@ -152,7 +120,7 @@ export class SchedulesService {
     const queue = this.options.jobs.checkRequest(actor, request);
     const now = this.options.clock.now();
     const nextRunAt = nextTick(cron, now);
-    const row = await this.db.first<ScheduleSqlRow>(sql.insertSchedule, {
+    const row = await this.db.first<sql.ScheduleSqlRow>(sql.insertSchedule, {
       name,
       cron: expression,
       timezone,
@@ -166,16 +134,16 @@ export class SchedulesService {
     if (!row) throw conflict(`schedule "${name}" already exists`);
     this.options.log.info({ name, cron: expression, timezone, queue, by: actor.id }, 'schedule created');
     this.wake();
-    return toSchedule(row);
+    return sql.toSchedule(row);
   }
 
   async pause(actor: Actor, name: string): Promise<Schedule> {
     requireWriter(actor);
     await this.get(name);
-    const row = await this.db.first<ScheduleSqlRow>(sql.pauseSchedule, { name });
+    const row = await this.db.first<sql.ScheduleSqlRow>(sql.pauseSchedule, { name });
     if (!row) throw notFound(`no schedule named "${name}"`);
     this.options.log.info({ name, by: actor.id }, 'schedule paused');
-    return toSchedule(row);
+    return sql.toSchedule(row);
   }
 
   /** Runs again from the next tick after now: the ticks passed while it was paused are not made up. */
@@ -183,10 +151,10 @@ export class SchedulesService {
     requireWriter(actor);
     const schedule = await this.get(name);
     const next = nextTick(parseCron(schedule.cron, schedule.timezone), this.options.clock.now());
-    const row = await this.db.first<ScheduleSqlRow>(sql.resumeSchedule, { name, nextRunAt: next });
+    const row = await this.db.first<sql.ScheduleSqlRow>(sql.resumeSchedule, { name, nextRunAt: next });
     this.options.log.info({ name, by: actor.id }, 'schedule resumed');
     this.wake();
-    return row ? toSchedule(row) : await this.get(name);
+    return row ? sql.toSchedule(row) : await this.get(name);
   }
 
   /** Deletes a schedule; the jobs it made stay (their `schedule` still names it). */
@@ -237,7 +205,7 @@ export class SchedulesService {
 
   /** Fires every schedule due now; the earliest next tick among them all. */
   private async fireDue(): Promise<number | null> {
-    const rows = (await this.db.all<ScheduleSqlRow>(sql.runningSchedules)).map(toSchedule);
+    const rows = (await this.db.all<sql.ScheduleSqlRow>(sql.runningSchedules)).map(sql.toSchedule);
     let earliest: number | null = null;
     const sooner = (at: number | null) => {
       if (at !== null && (earliest === null || at < earliest)) earliest = at;

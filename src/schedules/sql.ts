@@ -1,6 +1,7 @@
 // The schedules domain's statements, both databases side by side (see src/db/statements.ts). Firing a tick is a job
 // store transition (src/jobs/store/sql/fireSchedule.ts); these keep the schedules themselves.
-import type { Statement } from '../db/statements';
+import type { schedules } from '../db/schema';
+import { booleanOf, dateOf, dateOrNull, type Statement } from '../db/statements';
 
 /** The same text on both databases (SQLite knows TRUE/FALSE; times are millisecond parameters). */
 const both = (text: string): Statement => ({ sqlite: text, postgres: text });
@@ -23,3 +24,34 @@ export const runningSchedules = both(`SELECT * FROM schedules WHERE paused = FAL
 
 /** A schedule owner's rights as they are now. */
 export const ownerRole = both(`SELECT id, role FROM users WHERE id = $id`);
+
+/** A `schedules` row as either driver gives it (times in milliseconds, JSON as text). */
+export interface ScheduleSqlRow {
+  name: string;
+  cron: string;
+  timezone: string;
+  job: string;
+  request: string;
+  queue: string;
+  paused: number | boolean;
+  overlap: (typeof schedules.$inferSelect)['overlap'];
+  next_run_at: number | string | null;
+  last_run_at: number | string | null;
+  owner_id: number | null;
+  created_at: number | string;
+}
+
+export const toSchedule = (row: ScheduleSqlRow): typeof schedules.$inferSelect => ({
+  name: row.name,
+  cron: row.cron,
+  timezone: row.timezone,
+  job: JSON.parse(row.job),
+  request: JSON.parse(row.request),
+  queue: row.queue,
+  paused: booleanOf(row.paused),
+  overlap: row.overlap,
+  nextRunAt: dateOrNull(row.next_run_at),
+  lastRunAt: dateOrNull(row.last_run_at),
+  ownerId: row.owner_id,
+  createdAt: dateOf(row.created_at),
+});
