@@ -112,7 +112,8 @@ export class AnalyticsService {
       await tx.exec(sql.deleteRows);
       await tx.exec(sql.deleteDatasets);
       for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
-        await tx.exec(sql.insertRows, { batch: JSON.stringify(parsed.rows.slice(i, i + INSERT_BATCH).map((row, j) => ({ id: i + j + 1, ...row }))) });
+        const batch = parsed.rows.slice(i, i + INSERT_BATCH).map((row, j) => [i + j + 1, row.question, row.state, row.category, row.segment, row.yearStart, row.yearEnd, row.value]);
+        await tx.exec(sql.insertRows, { batch: JSON.stringify(batch) });
       }
     });
     this.index = new AnalyticsIndex(parsed.rows);

@@ -16,17 +16,19 @@ export const insertDataset = {
 export const deleteRows = { sqlite: `DELETE FROM analytics_rows`, postgres: `DELETE FROM analytics_rows` } satisfies Statement;
 export const deleteDatasets = { sqlite: `DELETE FROM analytics_datasets`, postgres: `DELETE FROM analytics_datasets` } satisfies Statement;
 
-/** A batch of rows, `$batch` a JSON array of {id, question, state, category, segment, yearStart, yearEnd, value}. */
+/**
+ * A batch of rows, `$batch` a JSON array of [id, question, state, category, segment, yearStart, yearEnd, value]
+ * arrays (not objects: SQLite reads them by index, ~1.5x faster than by key; PostgreSQL as jsonb, parsed once).
+ */
 export const insertRows = {
   sqlite: `
     INSERT INTO analytics_rows (id, question, state, category, segment, year_start, year_end, value)
-    SELECT r.value ->> 'id', r.value ->> 'question', r.value ->> 'state', r.value ->> 'category', r.value ->> 'segment',
-      r.value ->> 'yearStart', r.value ->> 'yearEnd', r.value ->> 'value'
+    SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, r.value ->> 6, r.value ->> 7
     FROM json_each($batch) AS r`,
   postgres: `
     INSERT INTO analytics_rows (id, question, state, category, segment, year_start, year_end, value)
-    SELECT id, question, state, category, segment, "yearStart", "yearEnd", value
-    FROM json_to_recordset($batch::text::json) AS r(id int, question text, state text, category text, segment text, "yearStart" int, "yearEnd" int, value double precision)`,
+    SELECT (r ->> 0)::int, r ->> 1, r ->> 2, r ->> 3, r ->> 4, (r ->> 5)::int, (r ->> 6)::int, (r ->> 7)::double precision
+    FROM jsonb_array_elements($batch::text::jsonb) AS r`,
 } satisfies Statement;
 
 /** The stored rows after id `$after`, in dataset order, `$limit` at a time. */
