@@ -5,7 +5,7 @@ import { calcKindFor } from './calculator/calc';
 import { CalculatorService } from './calculator/service';
 import { type Clock, systemClock } from './clock';
 import { type Config, ConfigError } from './config';
-import { type Database, type Db, openDatabase } from './db/client';
+import { type Database, openDatabase } from './db/client';
 import { JOB_KINDS as BUILTIN_KINDS } from './db/schema';
 import { diagnosticKind } from './diagnostics/diagnostic';
 import { createEventBus, type EventBus } from './events';
@@ -40,7 +40,6 @@ const PIPELINE_DEPTH = 8;
 export interface App extends Services {
   config: Config;
   log: Logger;
-  db: Db;
   /** SQLite or PostgreSQL (DATABASE_URL), with what differs between them. */
   database: Database;
   events: EventBus;
@@ -211,7 +210,6 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
   return {
     config,
     log,
-    db: database.db,
     database,
     events,
     redis,

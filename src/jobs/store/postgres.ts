@@ -1,6 +1,7 @@
 import type { SQL } from 'bun';
 import type { Logger } from 'pino';
 import type { PgDb, PgTables } from '../../db/client';
+import { executePg } from '../../db/statements';
 import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
@@ -63,21 +64,6 @@ type Params = Record<string, unknown>;
 /** Runs one statement of ./sql/*.ts: on the pool, or inside a transaction. */
 type Run = <T>(text: string, params?: Params) => Promise<T[]>;
 
-/**
- * A statement with named parameters (`$name`, as ./sql/*.ts writes them for both databases) in PostgreSQL's form
- * (`$1`…), with the names in order. A name used twice is one parameter.
- */
-export function positional(text: string): { text: string; names: string[] } {
-  const names: string[] = [];
-  const converted = text.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_match, name: string) => {
-    const at = names.indexOf(name);
-    if (at >= 0) return `$${at + 1}`;
-    names.push(name);
-    return `$${names.length}`;
-  });
-  return { text: converted, names };
-}
-
 /** A flow's new jobs as the `$batch` of ./sql/flow.ts: their ids (from jobs_id_seq) and columns, as JSON. */
 function jobRows(jobs: NewQueuedJob[], ids: number[], statusOf: (i: number) => string = () => 'QUEUED'): string {
   return JSON.stringify(
@@ -118,8 +104,6 @@ export class PgJobStore implements JobStore {
   /** See throttledUntil: set by each claimJobs. */
   private throttled: number | null = null;
   private unlisten: (() => Promise<void>)[] = [];
-  /** Each statement's PostgreSQL form, made once (keyed by its text). */
-  private static readonly compiled = new Map<string, { text: string; names: string[] }>();
 
   private constructor(
     private readonly sql: SQL,
@@ -714,15 +698,9 @@ export class PgJobStore implements JobStore {
     return this.sql.begin((tx) => work((text, params) => PgJobStore.execute(tx, text, params))) as Promise<T>;
   }
 
+  /** Named parameters to PostgreSQL's `$1…`, as the other domains' statements run (src/db/statements.ts). */
   private static execute<T>(client: Pick<SQL, 'unsafe'>, text: string, params: Params = {}): Promise<T[]> {
-    let compiled = PgJobStore.compiled.get(text);
-    if (!compiled) PgJobStore.compiled.set(text, (compiled = positional(text)));
-    const values = compiled.names.map((name) => {
-      // As bun:sqlite does: a parameter left out is a mistake, not a NULL.
-      if (!(name in params)) throw new Error(`missing parameter $${name}`);
-      return params[name];
-    });
-    return client.unsafe(compiled.text, values as never[]) as unknown as Promise<T[]>;
+    return executePg<T>(client, text, params);
   }
 
   private claimParams(queue: string, limit: number, claimedBy: string, now: number, leaseMs: number) {
