@@ -44,24 +44,24 @@ export function jobKindRegistry(kinds: JobKind<any, any>[]): JobKinds {
 
 /**
  * Runs tasks in parallel on the pool; the job's progress is the mean of its tasks'. A finished task counts as
- * done at once: short tasks (a calc chunk) finish before their worker's throttled progress says anything. The last
- * one says nothing: the job's outcome, written next, sets its progress to 1 (a write and an update per job less).
+ * done at once: short tasks (a calc chunk) finish before their worker's throttled progress says anything. Nothing
+ * says 100%: the job's outcome, written next, sets its progress to 1 (a write and an update per job less).
  */
 export function runTasks<T>(context: RunContext, task: string, inputs: unknown[]): Promise<T[]> {
   const progress = new Array<number>(inputs.length).fill(0);
   let total = 0;
-  let finished = 0;
   const advance = (index: number, fraction: number) => {
     total += fraction - progress[index]!;
     progress[index] = fraction;
-    context.progress(total / inputs.length);
+    // 100% (the last task's kernel said 1): the outcome says it.
+    if (total < inputs.length) context.progress(total / inputs.length);
   };
   return Promise.all(
     inputs.map((input, index) =>
       context.pool
         .run<T>(task, input, { signal: context.signal, timeoutMs: context.timeoutMs, onProgress: (fraction) => advance(index, fraction) })
         .then((value) => {
-          if (++finished < inputs.length) advance(index, 1);
+          advance(index, 1);
           return value;
         }),
     ),
