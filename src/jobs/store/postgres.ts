@@ -48,7 +48,7 @@ import { progress } from './sql/progress';
 import * as reads from './sql/reads';
 import { OUT_OF_ATTEMPTS, RECOVERED, recover } from './sql/recover';
 import { retry } from './sql/retry';
-import { fail, requeue, succeedMany } from './sql/settle';
+import { fail, lockOutcomes, requeue, succeedMany } from './sql/settle';
 
 /** Instances tell each other, through LISTEN/NOTIFY, that jobs may be claimable or that queues changed. */
 const JOBS_CHANNEL = 'jobgraph_jobs';
@@ -421,6 +421,7 @@ export class PgJobStore implements JobStore {
       'result' in outcome ? [{ id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) }] : [],
     );
     const { rows, change } = await this.transaction(async (run) => {
+      if (successes.length < outcomes.length) await run(lockOutcomes.postgres, { ids: JSON.stringify(outcomes.map((outcome) => outcome.lease.id)) });
       const changed = successes.length ? await run<PgJobRow>(succeedMany.postgres, { batch: JSON.stringify(successes), now }) : [];
       let requeued = false;
       for (const outcome of outcomes) {

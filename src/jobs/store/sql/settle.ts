@@ -18,13 +18,23 @@ export const succeedMany = {
     WHERE jobs.id = b.id AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.lease_token -- '+': look up by id, not scan by status
     RETURNING jobs.id AS id`,
   postgres: withEvents(
+    // Rows locked in id order (as heartbeat and lockOutcomes lock them): two batches over the same jobs never deadlock.
     `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
        lease_token = NULL, lease_expires_at = NULL
-     FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text)
-     WHERE jobs.id = b.id AND jobs.status = 'RUNNING' AND jobs.lease_token = b."leaseToken" RETURNING jobs.*`,
+     FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
+           WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" ORDER BY j.id FOR UPDATE OF j) AS b
+     WHERE jobs.id = b.id RETURNING jobs.*`,
     'succeeded',
     `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
   ),
+};
+
+/**
+ * PostgreSQL, before a batch's failures are written one by one: every job of the batch locked in id order, so the
+ * batch takes its locks in the order heartbeat takes them. `$ids`: a JSON array of job ids.
+ */
+export const lockOutcomes = {
+  postgres: `SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($ids::text::jsonb)::int) ORDER BY id FOR UPDATE`,
 };
 
 /** A failure for good. Guard: RUNNING. Fence: the lease token. Event: `failed` {attempt, error}. */
