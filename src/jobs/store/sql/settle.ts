@@ -37,6 +37,24 @@ export const lockOutcomes = {
   postgres: `SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($ids::text::jsonb)::int) ORDER BY id FOR UPDATE`,
 };
 
+/**
+ * PostgreSQL: succeedMany for the jobs of the batch that are no flow's nodes, as one statement on its own (no
+ * transaction: nothing else changes with them). A job's flow_nodes row is written with it, so one without is none.
+ * The others (a flow's nodes, whose end releases their children, and leases no longer held) take the transaction.
+ */
+export const succeedOutsideFlows = {
+  postgres: withEvents(
+    `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
+       lease_token = NULL, lease_expires_at = NULL
+     FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
+           WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" AND NOT EXISTS (SELECT 1 FROM flow_nodes n WHERE n.job_id = j.id)
+           ORDER BY j.id FOR UPDATE OF j) AS b
+     WHERE jobs.id = b.id RETURNING jobs.*`,
+    'succeeded',
+    `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
+  ),
+};
+
 /** A failure for good. Guard: RUNNING. Fence: the lease token. Event: `failed` {attempt, error}. */
 export const fail = {
   sqlite: {
