@@ -1,8 +1,24 @@
 import { type Transition, withEvents } from './events';
 
 // settleJobs: the outcomes of pool runs, written in one transaction: the successes in one statement, then each
-// failure, for good (`fail`) or to run again later (`requeue`). Every one is fenced by its lease token: an outcome
-// whose lease is no longer its own (recovered, cancelled, claimed again) changes nothing and is left out.
+// failure, for good (`fail`) or to run again later (`requeue`) (on PostgreSQL the successes of jobs outside flows go
+// first, in one statement alone). Every one is fenced by its lease token: an outcome whose lease is no longer its own
+// (recovered, cancelled, claimed again) changes nothing and is left out.
+
+/**
+ * PostgreSQL's succeedMany, `guard` narrowing which jobs it takes. Rows are locked in id order (as heartbeat and
+ * lockOutcomes lock them): two batches over the same jobs never wait on each other in a cycle.
+ */
+const pgSucceed = (guard: string) =>
+  withEvents(
+    `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
+       lease_token = NULL, lease_expires_at = NULL
+     FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
+           WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" ${guard} ORDER BY j.id FOR UPDATE OF j) AS b
+     WHERE jobs.id = b.id RETURNING jobs.*`,
+    'succeeded',
+    `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
+  );
 
 /**
  * Many pool successes in one statement; `$batch` is a JSON array of {id, leaseToken, result}.
@@ -17,16 +33,7 @@ export const succeedMany = {
     FROM (SELECT value ->> 'id' AS id, value ->> 'leaseToken' AS lease_token, value -> 'result' AS result FROM json_each($batch)) AS b
     WHERE jobs.id = b.id AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.lease_token -- '+': look up by id, not scan by status
     RETURNING jobs.id AS id`,
-  postgres: withEvents(
-    // Rows locked in id order (as heartbeat and lockOutcomes lock them): two batches over the same jobs never deadlock.
-    `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
-       lease_token = NULL, lease_expires_at = NULL
-     FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
-           WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" ORDER BY j.id FOR UPDATE OF j) AS b
-     WHERE jobs.id = b.id RETURNING jobs.*`,
-    'succeeded',
-    `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
-  ),
+  postgres: pgSucceed(''),
 };
 
 /**
@@ -43,16 +50,7 @@ export const lockOutcomes = {
  * The others (a flow's nodes, whose end releases their children, and leases no longer held) take the transaction.
  */
 export const succeedOutsideFlows = {
-  postgres: withEvents(
-    `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
-       lease_token = NULL, lease_expires_at = NULL
-     FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
-           WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" AND NOT EXISTS (SELECT 1 FROM flow_nodes n WHERE n.job_id = j.id)
-           ORDER BY j.id FOR UPDATE OF j) AS b
-     WHERE jobs.id = b.id RETURNING jobs.*`,
-    'succeeded',
-    `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
-  ),
+  postgres: pgSucceed('AND NOT EXISTS (SELECT 1 FROM flow_nodes n WHERE n.job_id = j.id)'),
 };
 
 /** A failure for good. Guard: RUNNING. Fence: the lease token. Event: `failed` {attempt, error}. */
