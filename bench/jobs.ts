@@ -14,6 +14,7 @@ const N = Number(process.argv[2] ?? 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-'));
 const config = loadConfig({ ...process.env, DATABASE_PATH: join(dir, 'bench.db'), LOG_LEVEL: 'warn' });
 const app = await createApp(config, createLogger({ level: 'warn' }));
+const cpuMicros = (usage: NodeJS.CpuUsage) => usage.user + usage.system;
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 try {
@@ -22,8 +23,10 @@ try {
   await Promise.all(Array.from({ length: 1000 }, () => app.pool.run('diagnostic', task)));
 
   const poolStart = performance.now();
+  const poolCpu = process.cpuUsage();
   await Promise.all(Array.from({ length: N }, () => app.pool.run('diagnostic', task)));
   const poolSeconds = (performance.now() - poolStart) / 1000;
+  const poolCpuPerTask = cpuMicros(process.cpuUsage(poolCpu)) / N;
 
   await app.users.bootstrapAdmin('admin', 'bench-admin-password');
   const admin = { id: 1, username: 'admin', role: 'ADMIN' as const, sessionId: 0, expiresAt: Number.POSITIVE_INFINITY };
@@ -43,11 +46,13 @@ try {
   })();
 
   const start = performance.now();
+  const cpu = process.cpuUsage();
   const jobs = await app.jobs.submitMany(admin, 'DIAGNOSTIC', Array.from({ length: N }, () => task), { queue: 'bench' });
   const submitSeconds = (performance.now() - start) / 1000;
   for (const job of jobs) submittedAt.set(job.id, start);
   await done;
   const seconds = (performance.now() - start) / 1000;
+  const cpuPerJob = cpuMicros(process.cpuUsage(cpu)) / N;
   latencies.sort((a, b) => a - b);
   const succeeded = (await app.jobs.counts(null, 'bench')).succeeded;
 
@@ -58,6 +63,9 @@ try {
   console.log(`durable   submit (bulk, one transaction): ${(submitSeconds * 1000).toFixed(0)} ms (${Math.round(N / submitSeconds).toLocaleString('en')} jobs/s)`);
   console.log(`durable   end to end: ${Math.round(jobsPerSecond).toLocaleString('en')} jobs/s in ${seconds.toFixed(2)} s`);
   console.log(`durable   submit-to-complete latency: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`);
+  // CPU time (every thread of this process) per job: steadier than wall time on a shared machine; on one core,
+  // 1,000,000 / µs is the rate it allows.
+  console.log(`cpu       pool only ${poolCpuPerTask.toFixed(1)} µs per task, durable ${cpuPerJob.toFixed(1)} µs per job (all threads: ${Math.round(1e6 / cpuPerJob).toLocaleString('en')} jobs per CPU-second)`);
   console.log(`ratio     durable / pool only: ${(jobsPerSecond / tasksPerSecond).toFixed(2)}`);
   reportRow({
     measure: `jobs: ${N.toLocaleString('en')} durable jobs, bulk submit → SUCCEEDED`,

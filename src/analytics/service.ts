@@ -1,11 +1,12 @@
-import { asc, desc, gt } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { AnalyticsIndex, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction, type StateValue, type YearRange } from '../compute/analytics';
+import { type AnalyticsRow, AnalyticsIndex, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction, type StateValue, type YearRange } from '../compute/analytics';
 import type { Database } from '../db/client';
+import { dateOf } from '../db/statements';
 import { z } from 'zod';
 import { badInput, unavailable } from '../errors';
 import { checkLength, integerIn, parseInput } from '../input';
 import { decodeDataset, parseDataset } from './ingest';
+import * as sql from './sql';
 
 export const ANALYTICS_QUERIES = [
   'STATES_MEAN',
@@ -32,6 +33,16 @@ export interface DatasetInfo {
   loadedAt: Date;
 }
 
+const toDatasetInfo = (row: sql.DatasetSqlRow): DatasetInfo => ({
+  source: row.source,
+  sha256: row.sha256,
+  rowsRead: row.rows_read,
+  rowsKept: row.rows_kept,
+  rowsSkipped: row.rows_skipped,
+  ingestMs: row.ingest_ms,
+  loadedAt: dateOf(row.created_at),
+});
+
 /** A YearStart bound: rows from (or to) that year count. */
 export const yearInput = (field: 'yearFrom' | 'yearTo') => integerIn(1900, 2100, `invalid field ${field}: a year from 1900 to 2100`).nullish();
 
@@ -52,7 +63,7 @@ const NAME_SLACK = 64;
 /** Rows per SELECT when the index is built from the database: the rows never all exist as objects at once. */
 const LOAD_BATCH = 5000;
 
-/** Rows per INSERT: 8 columns each, well under SQLite's 32,766 bound parameters. */
+/** Rows per INSERT (one JSON parameter: a few hundred kB of text at most). */
 const INSERT_BATCH = 2000;
 
 /**
@@ -81,9 +92,8 @@ export class AnalyticsService {
     if (!(await file.exists())) throw unavailable(`the analytics CSV ${this.csvPath} does not exist (ANALYTICS_CSV)`);
     const bytes = new Uint8Array(await file.arrayBuffer());
     const sha256 = new Bun.CryptoHasher('sha256').update(bytes).digest('hex');
-    const { db, tables } = this.database;
-    const { analyticsDatasets, analyticsRows } = tables;
-    const [current] = await db.select().from(analyticsDatasets).orderBy(desc(analyticsDatasets.id)).limit(1);
+    const stored = await this.database.first<sql.DatasetSqlRow>(sql.latestDataset);
+    const current = stored && toDatasetInfo(stored);
     if (current?.sha256 === sha256) {
       this.index = await AnalyticsIndex.fromBatches(this.storedRows());
       this.info = current;
@@ -99,18 +109,17 @@ export class AnalyticsService {
     }
     // Instances starting together on one PostgreSQL database may both ingest: each replaces the rows whole.
     await this.database.transaction(async (tx) => {
-      await tx.delete(analyticsRows);
-      await tx.delete(analyticsDatasets);
+      await tx.exec(sql.deleteRows);
+      await tx.exec(sql.deleteDatasets);
       for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
-        await tx.insert(analyticsRows).values(parsed.rows.slice(i, i + INSERT_BATCH).map((row, j) => ({ id: i + j + 1, ...row })));
+        const batch = parsed.rows.slice(i, i + INSERT_BATCH).map((row, j) => [i + j + 1, row.question, row.state, row.category, row.segment, row.yearStart, row.yearEnd, row.value]);
+        await tx.exec(sql.insertRows, { batch: JSON.stringify(batch) });
       }
     });
     this.index = new AnalyticsIndex(parsed.rows);
     const ingestMs = performance.now() - started;
-    this.info = (await db
-      .insert(analyticsDatasets)
-      .values({ source: this.csvPath, sha256, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ingestMs })
-      .returning())[0]!;
+    const values = { source: this.csvPath, sha256, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ingestMs };
+    this.info = toDatasetInfo((await this.database.first<sql.DatasetSqlRow>(sql.insertDataset, values))!);
     this.log.info(
       { source: this.csvPath, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ms: Math.round(ingestMs) },
       'analytics dataset ingested',
@@ -125,11 +134,8 @@ export class AnalyticsService {
 
   /** The stored rows in dataset order (by id), a batch at a time. */
   private async *storedRows() {
-    const { db, tables } = this.database;
-    const { analyticsRows } = tables;
-    const columns = { id: analyticsRows.id, question: analyticsRows.question, state: analyticsRows.state, category: analyticsRows.category, segment: analyticsRows.segment, yearStart: analyticsRows.yearStart, value: analyticsRows.value };
     for (let after = 0; ; ) {
-      const batch = await db.select(columns).from(analyticsRows).where(gt(analyticsRows.id, after)).orderBy(asc(analyticsRows.id)).limit(LOAD_BATCH);
+      const batch = await this.database.all<AnalyticsRow & { id: number }>(sql.rowsAfter, { after, limit: LOAD_BATCH });
       if (batch.length === 0) return;
       yield batch;
       after = batch.at(-1)!.id;

@@ -17,10 +17,9 @@ export async function resetPassword(username: string, givenPassword: string | un
     const password = givenPassword ?? generatePassword();
     const passwordHash = await Bun.password.hash(password, { algorithm: 'argon2id' });
     await database.transaction(async (tx) => {
-      const access = { db: tx, tables: database.tables };
       // Enabled again too: a reset is how a disabled last admin gets back in.
-      await updateUserRow(access, user.id, { passwordHash, disabled: false });
-      await revokeUserSessions(access, user.id, new Date());
+      await updateUserRow(tx, user.id, { passwordHash, disabled: false });
+      await revokeUserSessions(tx, user.id, new Date());
     });
     // Running instances on PostgreSQL drop their remembered sessions at once (SQLite: see docs/cli.md).
     if (database.dialect === 'postgres') await database.broadcast(SESSIONS_CHANNEL, crypto.randomUUID());

@@ -1,7 +1,7 @@
 import type { AnonymousDomain } from '../config';
-import type { Db } from '../db/client';
 import type { AuthUser, Services } from '../services';
 import type { ResponseFreshness } from './freshness';
+import type { PlannerDb } from './planner';
 
 /**
  * What every resolver sees: the services (never the database, the pool or the configuration: what a resolver
@@ -26,11 +26,11 @@ export type SignedInContext = GraphQLContext & { user: AuthUser };
  */
 const PLANNER_DATABASE = Symbol('the database, for the Drizzle plugin only');
 
-export function createGraphQLContext(services: Services, db: Db, request: Omit<GraphQLContext, keyof Services>): GraphQLContext {
+export function createGraphQLContext(services: Services, db: PlannerDb, request: Omit<GraphQLContext, keyof Services>): GraphQLContext {
   const { users, queues, jobs, schedules, analytics, calculator, quotes, relay, requestShutdown } = services;
   // Enumerable, so Yoga's Object.assign of the context keeps it; a symbol, so no resolver stumbles on it.
   return { users, queues, jobs, schedules, analytics, calculator, quotes, relay, requestShutdown, ...request, [PLANNER_DATABASE]: db } as GraphQLContext;
 }
 
 /** For src/graphql/builder.ts's Drizzle plugin `client` only. */
-export const plannerDatabase = (context: GraphQLContext): Db => (context as GraphQLContext & { [PLANNER_DATABASE]: Db })[PLANNER_DATABASE];
+export const plannerDatabase = (context: GraphQLContext): PlannerDb => (context as GraphQLContext & { [PLANNER_DATABASE]: PlannerDb })[PLANNER_DATABASE];

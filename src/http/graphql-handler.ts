@@ -6,6 +6,7 @@ import { clientProtocolPlugins, MAX_BATCHED_OPERATIONS } from '../graphql/client
 import { useCompiledAnalytics } from '../graphql/compiled';
 import type { DocumentCaches } from '../graphql/document-caches';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
+import { plannerClient } from '../graphql/planner';
 import { createErrorMasker, requestErrorFor, useCsrfPrevention, useRequestParseErrors, useSubscriptionErrorStatus } from '../graphql/errors';
 import { useQueryLimits } from '../graphql/limits';
 import { useTrustedDocuments } from '../graphql/trusted-documents';
@@ -77,6 +78,7 @@ export function createGraphQLHandler(
   probes: Plugin[] = [],
   liveOperationCaps?: LiveOperationCaps,
 ) {
+  const planner = plannerClient(app.database);
   return createYoga<TransportContext, GraphQLContext>({
     schema: buildSchema(app.kindFiles),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -102,7 +104,7 @@ export function createGraphQLHandler(
     context: async (initial: YogaInitialContext & TransportContext) => {
       const { user, failure } = initial.authentication ?? (await authenticateRequest(app.users, initial.request));
       if (failure) throw requestErrorFor(failure);
-      return createGraphQLContext(app, app.db, {
+      return createGraphQLContext(app, planner, {
         user,
         clientAddress: initial.clientAddress,
         requestId: initial.requestId,

@@ -44,7 +44,8 @@ export function jobKindRegistry(kinds: JobKind<any, any>[]): JobKinds {
 
 /**
  * Runs tasks in parallel on the pool; the job's progress is the mean of its tasks'. A finished task counts as
- * done at once: short tasks (a calc chunk) finish before their worker's throttled progress says anything.
+ * done at once: short tasks (a calc chunk) finish before their worker's throttled progress says anything. Nothing
+ * says 100%: the job's outcome, written next, sets its progress to 1 (a write and an update per job less).
  */
 export function runTasks<T>(context: RunContext, task: string, inputs: unknown[]): Promise<T[]> {
   const progress = new Array<number>(inputs.length).fill(0);
@@ -52,7 +53,8 @@ export function runTasks<T>(context: RunContext, task: string, inputs: unknown[]
   const advance = (index: number, fraction: number) => {
     total += fraction - progress[index]!;
     progress[index] = fraction;
-    context.progress(total / inputs.length);
+    // 100% (the last task's kernel said 1): the outcome says it.
+    if (total < inputs.length) context.progress(total / inputs.length);
   };
   return Promise.all(
     inputs.map((input, index) =>

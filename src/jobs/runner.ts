@@ -207,7 +207,9 @@ export class JobRunner {
     // Instances sharing a database drain only their own work: a draining one leaves the queue to the others.
     if (this.stopped || (this.draining && this.store.shared)) return;
     const budget = this.options.maxInFlight - this.active.size;
-    if (budget <= 0) return;
+    // While more than three quarters of the budget is held there is plenty to run: the pass waits until a quarter is
+    // free, so claims (and their settles) come in batches rather than one per finished handful.
+    if (budget <= 0 || budget < this.options.maxInFlight / 4) return;
     // The store's hint says which queues may have anything to claim: a pass with none opens no transaction.
     const claims: Claim[] = [];
     const queues = this.options.queues.list();

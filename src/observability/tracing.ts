@@ -4,12 +4,12 @@
 // its completion. The submitter's `traceparent` is stored with the job (job_trace_contexts), so whichever instance
 // runs the job continues the same trace, and the attempt runs inside its span.
 import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
-import { eq } from 'drizzle-orm';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client';
 import type { Job } from '../db/schema';
 import type { JobRunObserver } from '../jobs/runner';
+import * as sql from './sql';
 
 export interface TracingOptions {
   endpoint: string | undefined;
@@ -62,7 +62,6 @@ export async function startTracing(options: TracingOptions, database: Database, 
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const propagator = new W3CTraceContextPropagator() as unknown as Propagator;
   const tracer = provider.getTracer('jobgraph');
-  const { jobTraceContexts } = database.tables;
   const remembered = new Map<number, string>();
 
   const traceparentOf = (ctx: Context): string | undefined => {
@@ -75,8 +74,7 @@ export async function startTracing(options: TracingOptions, database: Database, 
   async function storedContext(jobId: number): Promise<Context | undefined> {
     let traceparent = remembered.get(jobId);
     if (traceparent === undefined) {
-      const [row] = await database.db.select().from(jobTraceContexts).where(eq(jobTraceContexts.jobId, jobId));
-      traceparent = row?.traceparent;
+      traceparent = (await database.first<{ traceparent: string }>(sql.traceContextOf, { jobId }))?.traceparent;
     }
     return traceparent ? contextOf(traceparent) : undefined;
   }
@@ -101,10 +99,8 @@ export async function startTracing(options: TracingOptions, database: Database, 
       if (!traceparent) return;
       for (const jobId of jobIds) remember(jobId, traceparent);
       // Behind the answer: a lost row costs the job its link to this trace, never the job.
-      database.db
-        .insert(jobTraceContexts)
-        .values(jobIds.map((jobId) => ({ jobId, traceparent })))
-        .onConflictDoNothing()
+      database
+        .exec(sql.storeTraceContexts, { jobIds: JSON.stringify(jobIds), traceparent })
         .catch((error: unknown) => log.warn({ err: error }, 'storing the jobs’ trace context failed'));
     },
     async attempt(job, run) {

@@ -1,4 +1,3 @@
-import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Database } from '../db/client';
@@ -6,6 +5,7 @@ import type { queues } from '../db/schema';
 import { conflict, notFound } from '../errors';
 import { checkLength, integerIn, parseInput } from '../input';
 import { QUEUE_ORDERS } from '../jobs/model';
+import * as sql from './sql';
 
 export type Queue = typeof queues.$inferSelect;
 export const DEFAULT_QUEUE = 'default';
@@ -72,8 +72,7 @@ export class QueuesService {
 
   /** Reads the queues, making sure there is a default one; called at start. */
   async load(): Promise<void> {
-    const { db, tables } = this.database;
-    await db.insert(tables.queues).values({ name: DEFAULT_QUEUE, ...this.defaults }).onConflictDoNothing();
+    await this.insert({ name: DEFAULT_QUEUE, ...this.defaults });
     await this.reload();
   }
 
@@ -82,11 +81,10 @@ export class QueuesService {
    * in memory since the job runner reads it on every claim pass.
    */
   reload(): Promise<void> {
-    const { db, tables } = this.database;
     // Reads may finish out of order (a NOTIFY's and a change's): only the one started last is kept.
     const reading = ++this.reads;
     const read = (async () => {
-      const rows = await db.select().from(tables.queues).orderBy(tables.queues.id);
+      const rows = (await this.database.all<sql.QueueSqlRow>(sql.allQueues)).map(sql.toQueue);
       if (reading !== this.reads) return;
       this.cache = rows;
       this.onChange();
@@ -137,8 +135,7 @@ export class QueuesService {
       ownerConcurrency: ownerConcurrency ?? null,
       ...lifecycleColumns(lifecycle),
     };
-    const { db, tables } = this.database;
-    const [queue] = await db.insert(tables.queues).values(values).onConflictDoNothing().returning();
+    const queue = await this.insert(values);
     // Another instance may have made it since this one last read the list.
     if (!queue) throw conflict(`queue "${name}" already exists`);
     await this.changed();
@@ -158,11 +155,9 @@ export class QueuesService {
       // A rate limit or retention given as null is cleared; left out, kept.
       ...lifecycleColumns({ rateLimit: (input as { rateLimit?: unknown }).rateLimit === undefined ? undefined : rateLimit, retention: (input as { retention?: unknown }).retention === undefined ? undefined : retention }),
     };
-    const { db, tables } = this.database;
-    const where = eq(tables.queues.name, name);
-    const [queue] = Object.keys(values).length
-      ? await db.update(tables.queues).set(values).where(where).returning()
-      : await db.select().from(tables.queues).where(where);
+    const given = Object.keys(values) as sql.QueueColumn[];
+    const row = await this.database.first<sql.QueueSqlRow>(given.length ? sql.updateQueue(given) : sql.queueByName, { ...values, name });
+    const queue = row && sql.toQueue(row);
     await this.changed();
     if (!queue) throw notFound(`no queue named "${name}"`);
     const { concurrency, maxLength, paused, order, ownerConcurrency } = queue;
@@ -174,11 +169,16 @@ export class QueuesService {
   async delete(name: string): Promise<boolean> {
     this.get(name);
     if (name === DEFAULT_QUEUE) throw conflict('the default queue cannot be deleted');
-    const { db, tables } = this.database;
-    await db.delete(tables.queues).where(eq(tables.queues.name, name));
+    await this.database.exec(sql.deleteQueue, { name });
     await this.changed();
     this.log.info({ name }, 'queue deleted with its jobs');
     return true;
+  }
+
+  /** Inserts a queue with the columns given; undefined when one of that name exists. */
+  private async insert(values: Partial<Record<sql.QueueColumn, unknown>>): Promise<Queue | undefined> {
+    const row = await this.database.first<sql.QueueSqlRow>(sql.insertQueue(Object.keys(values) as sql.QueueColumn[]), values);
+    return row && sql.toQueue(row);
   }
 
   /** Re-reads the list, and tells the other instances sharing a PostgreSQL database to (see JobStore.announceQueues). */

@@ -1,12 +1,13 @@
-import { asc, eq } from 'drizzle-orm';
 import CachePolicy from 'http-cache-semantics';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock';
 import type { Database } from '../db/client';
+import type { Statements } from '../db/statements';
 import type { relayCache } from '../db/schema';
 import { DomainError, unavailable } from '../errors';
 import { parseInput } from '../input';
 import { isUnderBase, relayPathInput, restaurantIdInput } from './path';
+import * as sql from './sql';
 
 export interface RelayOptions {
   upstream: string | undefined;
@@ -135,8 +136,7 @@ export class RelayService {
 
   /** Reads the stored entries (least recently used first) and starts the service. */
   static async open(database: Database, log: Logger, options: RelayOptions): Promise<RelayService> {
-    const { db, tables } = database;
-    const rows = await db.select().from(tables.relayCache).orderBy(asc(tables.relayCache.lastUsedAt));
+    const rows = (await database.all<sql.RelaySqlRow>(sql.allEntries)).map(sql.toRelayRow);
     return new RelayService(database, log, options, rows);
   }
 
@@ -331,9 +331,7 @@ export class RelayService {
     this.entries.clear();
     this.touched.clear();
     this.bytes = 0;
-    await this.write(async (db, { relayCache }) => {
-      await db.delete(relayCache);
-    });
+    await this.write((tx) => tx.exec(sql.deleteAll));
     this.log.info({ entries: count }, 'relay cache cleared');
     return count;
   }
@@ -361,9 +359,16 @@ export class RelayService {
     this.bytes += entry.size;
     const row = { status: entry.status, headers: entry.headers, body: entry.body, policy: entry.policy.toObject(), fetchedAt: entry.fetchedAt, lastUsedAt: entry.lastUsedAt };
     const evicted = this.evictBeyondBound(entry.url);
-    return this.write(async (db, { relayCache }) => {
-      await db.insert(relayCache).values({ url: entry.url, ...row }).onConflictDoUpdate({ target: relayCache.url, set: row });
-      for (const url of evicted) await db.delete(relayCache).where(eq(relayCache.url, url));
+    return this.write(async (tx) => {
+      await tx.exec(sql.storeEntry, {
+        url: entry.url,
+        ...row,
+        headers: JSON.stringify(row.headers),
+        policy: JSON.stringify(row.policy),
+        fetchedAt: row.fetchedAt.getTime(),
+        lastUsedAt: row.lastUsedAt.getTime(),
+      });
+      for (const url of evicted) await tx.exec(sql.deleteEntry, { url });
     });
   }
 
@@ -390,8 +395,8 @@ export class RelayService {
 
   private removeRows(urls: string[]): Promise<void> {
     if (!urls.length) return this.writes;
-    return this.write(async (db, { relayCache }) => {
-      for (const url of urls) await db.delete(relayCache).where(eq(relayCache.url, url));
+    return this.write(async (tx) => {
+      for (const url of urls) await tx.exec(sql.deleteEntry, { url });
     });
   }
 
@@ -404,15 +409,15 @@ export class RelayService {
       const entry = this.entries.get(url);
       return entry ? [{ url, lastUsedAt: entry.lastUsedAt }] : [];
     });
-    return this.write(async (db, { relayCache }) => {
-      for (const { url, lastUsedAt } of uses) await db.update(relayCache).set({ lastUsedAt }).where(eq(relayCache.url, url));
+    return this.write(async (tx) => {
+      for (const { url, lastUsedAt } of uses) await tx.exec(sql.touchEntry, { url, lastUsedAt: lastUsedAt.getTime() });
     });
   }
 
   /** Queues a write in one transaction after the ones before it; a failure is logged (memory stays the truth). */
-  private write(work: (db: Database['db'], tables: Database['tables']) => Promise<void>): Promise<void> {
+  private write(work: (tx: Statements) => Promise<void>): Promise<void> {
     return (this.writes = this.writes
-      .then(() => this.database.transaction((tx) => work(tx, this.database.tables)))
+      .then(() => this.database.transaction(work))
       .catch((error) => this.log.error({ err: error }, 'relay cache write failed')));
   }
 

@@ -1,5 +1,4 @@
 import { Cron } from 'croner';
-import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../clock';
@@ -10,6 +9,7 @@ import { badInput, conflict, notFound } from '../errors';
 import { checkLength, parseInput } from '../input';
 import { type Actor, requireWriter } from '../jobs/model';
 import type { JobRequest, JobsService } from '../jobs/service';
+import * as sql from './sql';
 
 /** Who may create a schedule, and whose schedules still run (createSchedule's rule). */
 const SCHEDULER_ROLES: readonly Role[] = ['MANAGER', 'ADMIN'];
@@ -77,23 +77,21 @@ export class SchedulesService {
   constructor(private readonly options: SchedulesServiceOptions) {}
 
   private get db() {
-    return this.options.database.db;
-  }
-
-  private get table() {
-    return this.options.database.tables.schedules;
+    return this.options.database;
   }
 
   // ---- reads -------------------------------------------------------------------------------------------
 
   /** Every schedule by name, as the reader selects it (its runs with it: one statement). */
   list(select?: Selection): Promise<Schedule[]> {
-    return this.db.query.schedules.findMany(withSelection({ orderBy: { name: 'asc' as const } }, select));
+    const query = withSelection({ orderBy: { name: 'asc' as const } }, select);
+    return this.db.dialect === 'sqlite' ? this.db.sqliteDb.query.schedules.findMany(query) : this.db.pg.query.schedules.findMany(query);
   }
 
   async find(name: string, select?: Selection): Promise<Schedule | null> {
     checkLength(name, 64, 'name');
-    return (await this.db.query.schedules.findFirst(withSelection({ where: { name } }, select))) ?? null;
+    const query = withSelection({ where: { name } }, select);
+    return (await (this.db.dialect === 'sqlite' ? this.db.sqliteDb.query.schedules.findFirst(query) : this.db.pg.query.schedules.findFirst(query))) ?? null;
   }
 
   async get(name: string): Promise<Schedule> {
@@ -122,34 +120,30 @@ export class SchedulesService {
     const queue = this.options.jobs.checkRequest(actor, request);
     const now = this.options.clock.now();
     const nextRunAt = nextTick(cron, now);
-    const [row] = await this.db
-      .insert(this.table)
-      .values({
-        name,
-        cron: expression,
-        timezone,
-        job: submission,
-        request: { kind: request.kind, input: request.input, options: options },
-        queue,
-        overlap: overlap ?? 'ALLOW',
-        nextRunAt: nextRunAt === null ? null : new Date(nextRunAt),
-        ownerId: actor.id,
-      })
-      .onConflictDoNothing()
-      .returning();
+    const row = await this.db.first<sql.ScheduleSqlRow>(sql.insertSchedule, {
+      name,
+      cron: expression,
+      timezone,
+      job: JSON.stringify(submission),
+      request: JSON.stringify({ kind: request.kind, input: request.input, options: options }),
+      queue,
+      overlap: overlap ?? 'ALLOW',
+      nextRunAt,
+      ownerId: actor.id,
+    });
     if (!row) throw conflict(`schedule "${name}" already exists`);
     this.options.log.info({ name, cron: expression, timezone, queue, by: actor.id }, 'schedule created');
     this.wake();
-    return row;
+    return sql.toSchedule(row);
   }
 
   async pause(actor: Actor, name: string): Promise<Schedule> {
     requireWriter(actor);
     await this.get(name);
-    const [row] = await this.db.update(this.table).set({ paused: true, nextRunAt: null }).where(eq(this.table.name, name)).returning();
+    const row = await this.db.first<sql.ScheduleSqlRow>(sql.pauseSchedule, { name });
     if (!row) throw notFound(`no schedule named "${name}"`);
     this.options.log.info({ name, by: actor.id }, 'schedule paused');
-    return row;
+    return sql.toSchedule(row);
   }
 
   /** Runs again from the next tick after now: the ticks passed while it was paused are not made up. */
@@ -157,21 +151,17 @@ export class SchedulesService {
     requireWriter(actor);
     const schedule = await this.get(name);
     const next = nextTick(parseCron(schedule.cron, schedule.timezone), this.options.clock.now());
-    const [row] = await this.db
-      .update(this.table)
-      .set({ paused: false, nextRunAt: next === null ? null : new Date(next) })
-      .where(and(eq(this.table.name, name), eq(this.table.paused, true)))
-      .returning();
+    const row = await this.db.first<sql.ScheduleSqlRow>(sql.resumeSchedule, { name, nextRunAt: next });
     this.options.log.info({ name, by: actor.id }, 'schedule resumed');
     this.wake();
-    return row ?? (await this.get(name));
+    return row ? sql.toSchedule(row) : await this.get(name);
   }
 
   /** Deletes a schedule; the jobs it made stay (their `schedule` still names it). */
   async delete(actor: Actor, name: string): Promise<boolean> {
     requireWriter(actor);
     await this.get(name);
-    await this.db.delete(this.table).where(eq(this.table.name, name));
+    await this.db.exec(sql.deleteSchedule, { name });
     this.options.log.info({ name, by: actor.id }, 'schedule deleted');
     return true;
   }
@@ -215,11 +205,7 @@ export class SchedulesService {
 
   /** Fires every schedule due now; the earliest next tick among them all. */
   private async fireDue(): Promise<number | null> {
-    const { table } = this;
-    const rows = await this.db
-      .select()
-      .from(table)
-      .where(and(eq(table.paused, false), isNotNull(table.nextRunAt)));
+    const rows = (await this.db.all<sql.ScheduleSqlRow>(sql.runningSchedules)).map(sql.toSchedule);
     let earliest: number | null = null;
     const sooner = (at: number | null) => {
       if (at !== null && (earliest === null || at < earliest)) earliest = at;
@@ -242,7 +228,7 @@ export class SchedulesService {
    */
   private async ownerNow(ownerId: number | null): Promise<Actor | null> {
     if (ownerId === null) return null;
-    const owner = await this.db.query.users.findFirst({ where: { id: ownerId }, columns: { id: true, role: true } });
+    const owner = await this.db.first<{ id: number; role: Role }>(sql.ownerRole, { id: ownerId });
     return owner && SCHEDULER_ROLES.includes(owner.role) ? owner : null;
   }
 

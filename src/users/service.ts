@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock';
 import type { Database } from '../db/client';
 import { ROLES, type Role } from '../db/schema';
-import { type Selection, withSelection } from '../db/selection';
+import type { Selection } from '../db/selection';
 import { z } from 'zod';
 import { conflict, DomainError, ErrorCode, notFound, rateLimited, unauthenticated, unavailable } from '../errors';
 import type { EventBus, LoginEvent } from '../events';
@@ -253,9 +253,8 @@ export class UsersService {
     const token = generateToken();
     const at = new Date(this.clock.now());
     const session = await this.db.transaction(async (tx) => {
-      const access = { db: tx, tables: this.db.tables };
-      await q.recordSuccessfulLogin(access, user.id, at);
-      return q.insertSession(access, {
+      await q.recordSuccessfulLogin(tx, user.id, at);
+      return q.insertSession(tx, {
         userId: user.id,
         tokenHash: hashToken(token),
         expiresAt: new Date(at.getTime() + this.options.tokenTtlMs),
@@ -358,16 +357,16 @@ export class UsersService {
 
   /** The account as the reader selects it (see Selection); null when there is none. */
   async findUser(id: number, select?: Selection) {
-    return (await this.db.db.query.users.findFirst(withSelection({ where: { id } }, select))) ?? null;
+    return (await q.selectUser(this.db, id, select)) ?? null;
   }
 
   /** Every account, oldest first, as the reader selects and pages them. */
   listUsers(select?: Selection) {
-    return this.db.db.query.users.findMany(withSelection({ orderBy: { id: 'asc' as const } }, select));
+    return q.selectUsers(this.db, select);
   }
 
   countUsers(): Promise<number> {
-    return this.db.db.$count(this.db.tables.users);
+    return q.countUsers(this.db);
   }
 
   /** Every login attempt from now on, as it is logged (for admins watching live). */
@@ -425,11 +424,10 @@ export class UsersService {
   private async unlessLastAdmin<T>(id: number, losesAdmin: (user: q.UserRow) => boolean, refusal: string, change: (access: q.Access, user: q.UserRow) => Promise<T>): Promise<T> {
     const outcome = await this.db.transaction(
       async (tx): Promise<{ refused: DomainError } | { value: T }> => {
-        const access = { db: tx, tables: this.db.tables };
-        const user = await q.findUserById(access, id);
+          const user = await q.findUserById(tx, id);
         if (!user) return { refused: notFound(`no user with id ${id}`) };
-        if (losesAdmin(user) && (await q.countActiveAdmins(access)) <= 1) return { refused: conflict(refusal) };
-        return { value: await change(access, user) };
+        if (losesAdmin(user) && (await q.countActiveAdmins(tx)) <= 1) return { refused: conflict(refusal) };
+        return { value: await change(tx, user) };
       },
       { lock: 'admins' },
     );
@@ -445,10 +443,9 @@ export class UsersService {
     }
     const passwordHash = await this.hashPassword(newPassword);
     await this.db.transaction(async (tx) => {
-      const access = { db: tx, tables: this.db.tables };
-      await q.updateUserRow(access, actor.id, { passwordHash });
+      await q.updateUserRow(tx, actor.id, { passwordHash });
       // Other devices must log in again; the session that changed the password stays.
-      await q.revokeUserSessions(access, actor.id, new Date(), actor.sessionId);
+      await q.revokeUserSessions(tx, actor.id, new Date(), actor.sessionId);
     });
     this.forgetSessions();
     this.options.log.info({ userId: actor.id }, 'password changed');

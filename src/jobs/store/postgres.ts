@@ -1,6 +1,7 @@
 import type { SQL } from 'bun';
 import type { Logger } from 'pino';
 import type { PgDb, PgTables } from '../../db/client';
+import { executePg } from '../../db/statements';
 import type { Selection } from '../../db/selection';
 import { conflict } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
@@ -48,7 +49,7 @@ import { progress } from './sql/progress';
 import * as reads from './sql/reads';
 import { OUT_OF_ATTEMPTS, RECOVERED, recover } from './sql/recover';
 import { retry } from './sql/retry';
-import { fail, requeue, succeedMany } from './sql/settle';
+import { fail, lockOutcomes, requeue, succeedMany, succeedOutsideFlows } from './sql/settle';
 
 /** Instances tell each other, through LISTEN/NOTIFY, that jobs may be claimable or that queues changed. */
 const JOBS_CHANNEL = 'jobgraph_jobs';
@@ -62,21 +63,6 @@ const CANCEL_CHANNEL = 'jobgraph_cancel';
 type Params = Record<string, unknown>;
 /** Runs one statement of ./sql/*.ts: on the pool, or inside a transaction. */
 type Run = <T>(text: string, params?: Params) => Promise<T[]>;
-
-/**
- * A statement with named parameters (`$name`, as ./sql/*.ts writes them for both databases) in PostgreSQL's form
- * (`$1`…), with the names in order. A name used twice is one parameter.
- */
-export function positional(text: string): { text: string; names: string[] } {
-  const names: string[] = [];
-  const converted = text.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_match, name: string) => {
-    const at = names.indexOf(name);
-    if (at >= 0) return `$${at + 1}`;
-    names.push(name);
-    return `$${names.length}`;
-  });
-  return { text: converted, names };
-}
 
 /** A flow's new jobs as the `$batch` of ./sql/flow.ts: their ids (from jobs_id_seq) and columns, as JSON. */
 function jobRows(jobs: NewQueuedJob[], ids: number[], statusOf: (i: number) => string = () => 'QUEUED'): string {
@@ -118,8 +104,6 @@ export class PgJobStore implements JobStore {
   /** See throttledUntil: set by each claimJobs. */
   private throttled: number | null = null;
   private unlisten: (() => Promise<void>)[] = [];
-  /** Each statement's PostgreSQL form, made once (keyed by its text). */
-  private static readonly compiled = new Map<string, { text: string; names: string[] }>();
 
   private constructor(
     private readonly sql: SQL,
@@ -348,17 +332,21 @@ export class PgJobStore implements JobStore {
 
   async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
     this.throttled = null;
-    const claimed: Job[] = [];
-    for (const { queue, limit: wanted, rateLimit: rate, order } of claims) {
-      let limit = Math.min(wanted, budget - claimed.length);
-      if (limit <= 0) break;
-      const rows = await this.transaction(async (run) => {
-        // The queue's row, locked: its pause, concurrency and rate limit hold over every instance (whose lists may lag).
-        const [settings] = await run<{ jobs: number | null; per_seconds: number | null }>(rateLimit.postgres.settings, { queue });
+    if (!claims.length) return [];
+    // One transaction for the pass (a queue with nothing to claim costs one statement, not a transaction of its own).
+    const rows = await this.transaction(async (run) => {
+      // The queues' rows, locked: their pause, concurrency and rate limit hold over every instance (whose lists may lag).
+      const names = JSON.stringify(claims.map((claim) => claim.queue));
+      const settings = new Map((await run<{ name: string; jobs: number | null; per_seconds: number | null }>(rateLimit.postgres.settings, { names })).map((row) => [row.name, row]));
+      const taken: PgJobRow[] = [];
+      for (const { queue, limit: wanted, rateLimit: rate, order } of claims) {
+        let limit = Math.min(wanted, budget - taken.length);
+        if (limit <= 0) break;
         const now = this.clock.now();
+        const stored = settings.get(queue);
         // The limit as stored (another instance may have changed it); this instance's list only says to look.
-        const jobsPerWindow = rate ? (settings?.jobs ?? null) : null;
-        const perMs = jobsPerWindow !== null && settings?.per_seconds != null ? settings.per_seconds * 1000 : null;
+        const jobsPerWindow = rate ? (stored?.jobs ?? null) : null;
+        const perMs = jobsPerWindow !== null && stored?.per_seconds != null ? stored.per_seconds * 1000 : null;
         let window: { n: number; oldest: number | null } | null = null;
         if (perMs !== null) {
           const [row] = await run<{ n: number; oldest: string | null }>(rateLimit.postgres.window, { queue, since: now - perMs });
@@ -367,20 +355,20 @@ export class PgJobStore implements JobStore {
             limit = Math.max(0, jobsPerWindow! - window.n);
             if (window.oldest !== null) this.throttledAt(window.oldest + perMs);
           }
-          if (limit === 0) return [];
+          if (limit === 0) continue;
         }
         const params = this.claimParams(queue, limit, 'pool', now, leaseMs);
-        const taken = order === 'FAIR' ? await this.claimFair(run, params) : await run<PgJobRow>(claim.postgres.pool, params);
-        if (perMs !== null && window && taken.length) {
+        const fromQueue = order === 'FAIR' ? await this.claimFair(run, params) : await run<PgJobRow>(claim.postgres.pool, params);
+        if (perMs !== null && window && fromQueue.length) {
           await run(rateLimit.postgres.prune, { queue, since: now - perMs });
-          await run(rateLimit.postgres.record, { queue, now, count: taken.length });
-          if (window.n + taken.length >= jobsPerWindow!) this.throttledAt((window.oldest ?? now) + perMs);
+          await run(rateLimit.postgres.record, { queue, now, count: fromQueue.length });
+          if (window.n + fromQueue.length >= jobsPerWindow!) this.throttledAt((window.oldest ?? now) + perMs);
         }
-        return taken;
-      });
-      for (const row of rows) claimed.push(fromPg(row));
-    }
-    return claimed;
+        taken.push(...fromQueue);
+      }
+      return taken;
+    });
+    return rows.map(fromPg);
   }
 
   /**
@@ -417,13 +405,19 @@ export class PgJobStore implements JobStore {
   async settleJobs(outcomes: Outcome[]): Promise<Job[]> {
     if (!outcomes.length) return [];
     const now = this.clock.now();
-    const successes = outcomes.flatMap((outcome) =>
-      'result' in outcome ? [{ id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) }] : [],
-    );
+    const success = (outcome: Outcome) => ('result' in outcome ? { id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) } : null);
+    // Successes outside flows first: one statement, one round trip (a transaction costs four).
+    const alone = outcomes.flatMap((outcome) => success(outcome) ?? []);
+    const done = alone.length ? await this.run<PgJobRow>(succeedOutsideFlows.postgres, { batch: JSON.stringify(alone), now }) : [];
+    if (done.length === outcomes.length) return done.map(fromPg);
+    const doneIds = new Set(done.map((row) => row.id));
+    const rest = outcomes.filter((outcome) => !doneIds.has(outcome.lease.id));
+    const successes = rest.flatMap((outcome) => success(outcome) ?? []);
     const { rows, change } = await this.transaction(async (run) => {
+      if (successes.length < rest.length) await run(lockOutcomes.postgres, { ids: JSON.stringify(rest.map((outcome) => outcome.lease.id)) });
       const changed = successes.length ? await run<PgJobRow>(succeedMany.postgres, { batch: JSON.stringify(successes), now }) : [];
       let requeued = false;
-      for (const outcome of outcomes) {
+      for (const outcome of rest) {
         if (!('error' in outcome)) continue;
         const { id, leaseToken } = outcome.lease;
         const { error, retryInMs } = outcome;
@@ -439,7 +433,7 @@ export class PgJobStore implements JobStore {
       return { rows: changed, change };
     });
     this.tellFlowChange(change);
-    return rows.map(fromPg);
+    return [...done, ...rows].map(fromPg);
   }
 
   async completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
@@ -714,15 +708,9 @@ export class PgJobStore implements JobStore {
     return this.sql.begin((tx) => work((text, params) => PgJobStore.execute(tx, text, params))) as Promise<T>;
   }
 
+  /** Named parameters to PostgreSQL's `$1…`, as the other domains' statements run (src/db/statements.ts). */
   private static execute<T>(client: Pick<SQL, 'unsafe'>, text: string, params: Params = {}): Promise<T[]> {
-    let compiled = PgJobStore.compiled.get(text);
-    if (!compiled) PgJobStore.compiled.set(text, (compiled = positional(text)));
-    const values = compiled.names.map((name) => {
-      // As bun:sqlite does: a parameter left out is a mistake, not a NULL.
-      if (!(name in params)) throw new Error(`missing parameter $${name}`);
-      return params[name];
-    });
-    return client.unsafe(compiled.text, values as never[]) as unknown as Promise<T[]>;
+    return executePg<T>(client, text, params);
   }
 
   private claimParams(queue: string, limit: number, claimedBy: string, now: number, leaseMs: number) {

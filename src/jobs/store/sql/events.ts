@@ -25,7 +25,7 @@ export const withEvents = (change: string, type: string, payload: string, at = '
 
 /**
  * One transition on both databases, side by side (see ../README.md). Statements use named parameters (`$id`) on both:
- * bun:sqlite binds them by name, the PostgreSQL store turns them into `$1…` (postgres.ts, `positional`).
+ * bun:sqlite binds them by name, the PostgreSQL store turns them into `$1…` (src/db/statements.ts, `positional`).
  */
 export interface Transition<Params = Record<string, unknown>> {
   sqlite: { change: string; event: SqliteEvent<Params> };

@@ -9,9 +9,12 @@ export const heartbeat = {
     FROM (SELECT value ->> 'id' AS id, value ->> 'leaseToken' AS lease_token FROM json_each($batch)) AS b
     WHERE jobs.id = b.id AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.lease_token AND +jobs.lease_expires_at >= $now
     RETURNING jobs.id AS id`,
+  /** The rows are locked in id order first, as settleJobs locks them: the two never wait on each other in a cycle. */
   postgres: `
     UPDATE jobs SET lease_expires_at = $leaseExpiresAt
-    FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text)
-    WHERE jobs.id = b.id AND jobs.status = 'RUNNING' AND jobs.lease_token = b."leaseToken" AND jobs.lease_expires_at >= $now
+    FROM (SELECT j.id FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text) ON j.id = b.id
+          WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" AND j.lease_expires_at >= $now
+          ORDER BY j.id FOR UPDATE OF j) AS held
+    WHERE jobs.id = held.id
     RETURNING jobs.id`,
 };

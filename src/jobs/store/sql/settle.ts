@@ -1,8 +1,24 @@
 import { type Transition, withEvents } from './events';
 
 // settleJobs: the outcomes of pool runs, written in one transaction: the successes in one statement, then each
-// failure, for good (`fail`) or to run again later (`requeue`). Every one is fenced by its lease token: an outcome
-// whose lease is no longer its own (recovered, cancelled, claimed again) changes nothing and is left out.
+// failure, for good (`fail`) or to run again later (`requeue`) (on PostgreSQL the successes of jobs outside flows go
+// first, in one statement alone). Every one is fenced by its lease token: an outcome whose lease is no longer its own
+// (recovered, cancelled, claimed again) changes nothing and is left out.
+
+/**
+ * PostgreSQL's succeedMany, `guard` narrowing which jobs it takes. Rows are locked in id order (as heartbeat and
+ * lockOutcomes lock them): two batches over the same jobs never wait on each other in a cycle.
+ */
+const pgSucceed = (guard: string) =>
+  withEvents(
+    `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
+       lease_token = NULL, lease_expires_at = NULL
+     FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
+           WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" ${guard} ORDER BY j.id FOR UPDATE OF j) AS b
+     WHERE jobs.id = b.id RETURNING jobs.*`,
+    'succeeded',
+    `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
+  );
 
 /**
  * Many pool successes in one statement; `$batch` is a JSON array of {id, leaseToken, result}.
@@ -17,14 +33,24 @@ export const succeedMany = {
     FROM (SELECT value ->> 'id' AS id, value ->> 'leaseToken' AS lease_token, value -> 'result' AS result FROM json_each($batch)) AS b
     WHERE jobs.id = b.id AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.lease_token -- '+': look up by id, not scan by status
     RETURNING jobs.id AS id`,
-  postgres: withEvents(
-    `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
-       lease_token = NULL, lease_expires_at = NULL
-     FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text)
-     WHERE jobs.id = b.id AND jobs.status = 'RUNNING' AND jobs.lease_token = b."leaseToken" RETURNING jobs.*`,
-    'succeeded',
-    `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
-  ),
+  postgres: pgSucceed(''),
+};
+
+/**
+ * PostgreSQL, before a batch's failures are written one by one: every job of the batch locked in id order, so the
+ * batch takes its locks in the order heartbeat takes them. `$ids`: a JSON array of job ids.
+ */
+export const lockOutcomes = {
+  postgres: `SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($ids::text::jsonb)::int) ORDER BY id FOR UPDATE`,
+};
+
+/**
+ * PostgreSQL: succeedMany for the jobs of the batch that are no flow's nodes, as one statement on its own (no
+ * transaction: nothing else changes with them). A job's flow_nodes row is written with it, so one without is none.
+ * The others (a flow's nodes, whose end releases their children, and leases no longer held) take the transaction.
+ */
+export const succeedOutsideFlows = {
+  postgres: pgSucceed('AND NOT EXISTS (SELECT 1 FROM flow_nodes n WHERE n.job_id = j.id)'),
 };
 
 /** A failure for good. Guard: RUNNING. Fence: the lease token. Event: `failed` {attempt, error}. */
