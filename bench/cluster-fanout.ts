@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { findPostgresBin, findRedisServer, gql, type LocalServer, startInstance, startPostgres, startRedis } from '../scripts/lib/local-servers';
-import { amount, lagPercentiles, markdownTable, reportRow } from './report';
+import { amount, lagPercentiles, lines, markdownTable, reportRow } from './report';
 
 const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const [SUBSCRIBERS, RATE, SECONDS] = [Number(positional[0] ?? 300), Number(positional[1] ?? 200), Number(positional[2] ?? 10)];
@@ -79,26 +79,6 @@ const ownCpu = () => {
   return (user + system) / 1e6;
 };
 
-/** Reads a child's stdout line by line. */
-function lines(child: Subprocess<'pipe', 'pipe', 'inherit'>) {
-  const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffered = '';
-  return async (): Promise<string> => {
-    for (;;) {
-      const newline = buffered.indexOf('\n');
-      if (newline >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        return line;
-      }
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`subscriber process ended (${await child.exited})`);
-      buffered += decoder.decode(value, { stream: true });
-    }
-  };
-}
-
 interface Outcome {
   jobs: number;
   completedPerSecond: number;
@@ -135,7 +115,7 @@ async function measure(urls: string[], instancePids: number[]): Promise<Outcome>
       stderr: 'inherit',
     });
     children.add(child);
-    return { child, next: lines(child as Subprocess<'pipe', 'pipe', 'inherit'>) };
+    return { child, next: lines(child) };
   });
   // A trickle of warm-up jobs until every socket has had its first event: then every subscription is live.
   let warming = true;

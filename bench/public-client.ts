@@ -3,9 +3,10 @@
 //   bun bench/public-client.ts http <url> <seconds> <connections> <query> [token]
 //     → { requests, seconds, cpu }   (keep-alive fetch, `connections` requests in flight; cpu: CPU s per s, this process)
 //   bun bench/public-client.ts ws <url> <subscribers> <seconds> <query> [token]
-//     → { subscribed, failures, deliveries, seconds, cpu, lags: [[ms, count], …] }
+//     → { ready } once every socket has had its first `next`; then, after a line on stdin,
+//       { subscribed, failures, deliveries, seconds, cpu, lags: [[ms, count], …] }
 //   Raw graphql-transport-ws on Bun's WebSocket: connection_init → subscribe; after every socket has its first
-//   `next`, counts deliveries for `seconds` and the lag of each (receipt − the payload's receivedAt).
+//   `next` and a line came on stdin, counts deliveries for `seconds` and the lag of each (receipt − receivedAt).
 //   bun bench/public-client.ts completions <url> <subscribers> <queue> <query> [token]   (bench/cluster-fanout.ts)
 const [mode, url, ...rest] = process.argv.slice(2);
 /** CPU seconds this process used since `before`: near 1 per second means the client itself was the limit. */
@@ -51,6 +52,10 @@ if (mode === 'http') {
     lags.set(lag, (lags.get(lag) ?? 0) + 1);
   });
   await subscribed.flowing();
+  // Every client process waits for the driver's line, so the measured span starts once every process has all its sockets subscribed
+  // (a set-up still running in another process would otherwise be measured as lag).
+  console.log(JSON.stringify({ ready: subscribed.count() }));
+  for await (const _line of console) break;
   measuring = true;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();

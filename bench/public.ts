@@ -4,9 +4,13 @@
 // Measures, one after another, each for SECONDS:
 //   1. `{ __typename }` on both, HTTP, CONNECTIONS keep-alive fetch connections;
 //   2. authenticated `{ me { id username } }` on jobgraph (Bearer token) against stock `{ hello }`;
+//      each HTTP pair runs A B A B (best of each), and also as requests per second of the server's own CPU, which a
+//      shared machine disturbs less than the rate;
 //   3. fan-out: SUBSCRIBERS raw graphql-transport-ws sockets on jobgraph `quoteStream(intervalMs: 100)` (quote server
 //      in this process, no delay) against stock `tick(intervalMs: 100)`: deliveries/s, lag p50/p99 (receipt − the
-//      payload's receivedAt) and the server's peak RSS.
+//      payload's receivedAt) and the server's peak RSS; beside them, the floor: the same frames written by a bare
+//      Bun.serve (bench/floor-server.ts), what the machine's loopback writes allow. Every client process opens its
+//      sockets, says when each has had an event, and all start measuring together (set-up is reported apart).
 // Prints one table: measure | jobgraph | baseline | ratio | target (targets from issue 13).
 //   bun bench/public.ts [subscribers=1000] [seconds=4] [connections=64] [--fan-out-only]   (FAN_OUT_INTERVAL_MS=1000: the tick)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { startQuoteServer } from '../quote-server/server';
-import { amount, lagPercentiles, markdownTable, reportRow } from './report';
+import { amount, lagPercentiles, lines, markdownTable, reportRow } from './report';
 
 const FAN_OUT_ONLY = process.argv.includes('--fan-out-only');
 const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
@@ -26,6 +30,9 @@ const SUBSCRIBERS_PER_CLIENT = 1000;
 /** The fan-out's tick (FAN_OUT_INTERVAL_MS; issue 29 measures 15,000 subscribers at one event a second: 1000). */
 const INTERVAL_MS = Number(process.env.FAN_OUT_INTERVAL_MS ?? 100);
 const ADMIN_PASSWORD = 'bench-admin-password';
+/** Bun flags for jobgraph's process, e.g. JOBGRAPH_BUN_FLAGS='--cpu-prof-md --cpu-prof-dir=/tmp/prof': it is then
+ *  stopped with SIGTERM (and given 20 s) so the profile is written. */
+const SERVER_FLAGS = (process.env.JOBGRAPH_BUN_FLAGS ?? '').split(' ').filter(Boolean);
 const root = new URL('..', import.meta.url).pathname;
 
 const canPin = Bun.which('taskset') !== null;
@@ -35,7 +42,13 @@ const pinned = (command: string[]) => (canPin ? ['taskset', '-c', '0', ...comman
 const children = new Set<Subprocess>();
 /** A server (`asServer`: pinned to core 0, its stdout unread) or a load generator (its stdout read for the result). */
 function spawn(command: string[], env: Record<string, string | undefined> = {}, asServer = false) {
-  const child = Bun.spawn(asServer ? pinned(command) : command, { cwd: root, env: { ...process.env, ...env }, stdout: asServer ? 'ignore' : 'pipe', stderr: 'inherit' });
+  const child = Bun.spawn(asServer ? pinned(command) : command, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdin: asServer ? 'ignore' : 'pipe',
+    stdout: asServer ? 'ignore' : 'pipe',
+    stderr: 'inherit',
+  });
   children.add(child);
   child.exited.then(() => children.delete(child));
   return child;
@@ -97,35 +110,69 @@ async function watched<T>(pid: number, work: Promise<T>): Promise<T & { serverRs
   return { ...result, serverRss: Math.max(...samples.map((sample) => sample.rss)), serverRssAtEnd: last.rss, serverCpu, serverCpuMeasured };
 }
 
-async function lastJsonLine(child: Subprocess, limitMs: number): Promise<any> {
+async function lastJsonLine(child: Subprocess, limitMs: number, next = lines(child)): Promise<any> {
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
-  const text = await new Response(child.stdout as ReadableStream).text();
-  const code = await child.exited;
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`load generator exited with ${code}`);
-  return JSON.parse(text.trim().split('\n').at(-1)!);
+  try {
+    const line = await next();
+    const code = await child.exited;
+    if (code !== 0) throw new Error(`load generator exited with ${code}`);
+    return JSON.parse(line);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function httpRate(url: string, pid: number, query: string, token?: string) {
   const client = spawn(['bun', 'bench/public-client.ts', 'http', url, String(SECONDS), String(CONNECTIONS), query, ...(token ? [token] : [])]);
   const result = await watched(pid, lastJsonLine(client, (SECONDS + 20) * 1000));
-  return { perSecond: result.requests / result.seconds, clientCpu: result.cpu as number, serverCpu: result.serverCpu };
+  const perSecond = result.requests / result.seconds;
+  /** Requests per second of the server's own CPU: its rate on a whole core, whatever share of it the machine left. */
+  return { perSecond, perCpuSecond: perSecond / result.serverCpuMeasured, clientCpu: result.cpu as number, serverCpu: result.serverCpu };
+}
+
+/** `ours` and `theirs` measured in turn, twice each (A B A B), so a change in the machine's load hits both: the best of each. */
+async function httpPair(ours: () => ReturnType<typeof httpRate>, theirs: () => ReturnType<typeof httpRate>) {
+  const runs = { ours: [] as Awaited<ReturnType<typeof httpRate>>[], theirs: [] as Awaited<ReturnType<typeof httpRate>>[] };
+  for (let round = 0; round < 2; round++) {
+    runs.ours.push(await ours());
+    runs.theirs.push(await theirs());
+  }
+  const best = (list: Awaited<ReturnType<typeof httpRate>>[]) => ({
+    perSecond: Math.max(...list.map((run) => run.perSecond)),
+    perCpuSecond: Math.max(...list.map((run) => run.perCpuSecond)),
+    serverCpu: Math.max(...list.map((run) => run.serverCpu)),
+    clientCpu: Math.max(...list.map((run) => run.clientCpu)),
+  });
+  return { ours: best(runs.ours), theirs: best(runs.theirs) };
 }
 
 async function fanOut(url: string, serverPid: number, query: string, token?: string) {
   const rssBefore = usage(serverPid).rss;
-  const clients = [];
+  const clients: { child: Subprocess; next: () => Promise<string> }[] = [];
+  const setupStarted = performance.now();
   for (let left = SUBSCRIBERS; left > 0; left -= SUBSCRIBERS_PER_CLIENT) {
     const count = Math.min(left, SUBSCRIBERS_PER_CLIENT);
-    clients.push(spawn(['bun', 'bench/public-client.ts', 'ws', url, String(count), String(SECONDS), query, ...(token ? [token] : [])]));
+    const child = spawn(['bun', 'bench/public-client.ts', 'ws', url, String(count), String(SECONDS), query, ...(token ? [token] : [])]);
+    clients.push({ child, next: lines(child) });
   }
-  const { results, serverRss, serverRssAtEnd, serverCpu, serverCpuMeasured } = await watched(
+  // Set-up first (every client's sockets subscribed and each had an event), then all measure the same SECONDS.
+  const setup = Promise.all(clients.map(({ next }) => next())).then(() => (performance.now() - setupStarted) / 1000);
+  const { results, setupSeconds, serverRss, serverRssAtEnd, serverCpu, serverCpuMeasured } = await watched(
     serverPid,
-    Promise.all(clients.map((client) => lastJsonLine(client, (SECONDS + 60) * 1000))).then((results) => ({ results })),
+    setup.then(async (setupSeconds) => {
+      for (const { child } of clients) {
+        (child.stdin as import('bun').FileSink).write('go\n');
+        (child.stdin as import('bun').FileSink).end();
+      }
+      const results = await Promise.all(clients.map(({ child, next }) => lastJsonLine(child, (SECONDS + 60) * 1000, next)));
+      return { results, setupSeconds };
+    }),
   );
   const percentile = lagPercentiles(results.map((result) => result.lags as [number, number][]));
   const perSecond = results.reduce((sum, result) => sum + result.deliveries / result.seconds, 0);
   return {
+    /** From the first client process's start until every socket had its first event. */
+    setupSeconds,
     subscribed: results.reduce((sum, result) => sum + result.subscribed, 0),
     perSecond,
     /** Server CPU time per 1,000 deliveries (ms): what the fan-out costs, whatever the machine's load let through. */
@@ -144,10 +191,11 @@ async function fanOut(url: string, serverPid: number, query: string, token?: str
 
 const dir = mkdtempSync(join(tmpdir(), 'jobgraph-bench-'));
 const quoteServer = await startQuoteServer({ port: 0, delayMs: 0 });
+let jobgraphProcess: Subprocess | undefined;
 try {
   const jobgraphPort = freePort();
   const jobgraph = spawn(
-    ['bun', 'src/main.ts'],
+    ['bun', ...SERVER_FLAGS, 'src/main.ts'],
     {
       PORT: String(jobgraphPort),
       HOST: '127.0.0.1',
@@ -163,6 +211,7 @@ try {
     },
     true,
   );
+  jobgraphProcess = jobgraph;
   const stockPort = freePort();
   const stock = spawn(['bun', 'bench/stock-server.ts', String(stockPort)], {}, true);
   const jobgraphUrl = `http://127.0.0.1:${jobgraphPort}/graphql`;
@@ -170,6 +219,11 @@ try {
   await waitFor(() => fetch(`http://127.0.0.1:${jobgraphPort}/ready`).then((r) => r.ok), 'jobgraph', jobgraph);
   const ping = JSON.stringify({ query: '{ __typename }' });
   await waitFor(() => fetch(stockUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ping }).then((r) => r.ok), 'the stock server', stock);
+  // The fan-out's floor: the same frames written by a bare Bun.serve (bench/floor-server.ts), what the machine allows.
+  const floorPort = freePort();
+  const floorServer = spawn(['bun', 'bench/floor-server.ts', String(floorPort), String(INTERVAL_MS)], {}, true);
+  const floorUrl = `http://127.0.0.1:${floorPort}/graphql`;
+  await waitFor(() => fetch(floorUrl).then((r) => r.ok), 'the floor server', floorServer);
   const login = await fetch(jobgraphUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -178,8 +232,10 @@ try {
   const token = ((await login.json()) as { data: { login: { token: string } } }).data.login.token;
 
   const rows: string[][] = [];
-  const row = (measure: string, ours: number, theirs: number, unit: string, target: string, digits = 0) =>
-    rows.push([measure, `${ours.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `${theirs.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`, `×${(ours / theirs).toFixed(2)}`, target]);
+  const shown = (value: number, unit: string, digits: number) => `${value.toLocaleString('en', { maximumFractionDigits: digits })} ${unit}`;
+  /** `floor`: the bare Bun server's figure (fan-out rows only). */
+  const row = (measure: string, ours: number, theirs: number, unit: string, target: string, digits = 0, floor?: number) =>
+    rows.push([measure, shown(ours, unit, digits), shown(theirs, unit, digits), `×${(ours / theirs).toFixed(2)}`, target, floor === undefined ? '' : shown(floor, unit, digits)]);
 
   /** A summary row for `bun run bench` (bench/report.ts): jobgraph against stock, target a minimum ratio. */
   const headline = (measure: string, ours: number, theirs: number, unit: string, baseline: string, atLeast: number, judged = true) =>
@@ -188,22 +244,31 @@ try {
       jobgraph: amount(ours, unit),
       baseline: `${amount(theirs, unit)} (${baseline})`,
       ratio: ours / theirs,
-      target: `≥ ×${atLeast.toFixed(1)}${judged ? '' : ' at 4,000 (not judged here)'}`,
+      target: `≥ ×${atLeast.toFixed(1)}${judged ? '' : ' at 4,000 @ 100 ms (not judged here)'}`,
       met: judged ? ours / theirs >= atLeast : null,
     });
 
   const cpu = (value: number) => (Number.isNaN(value) ? '?' : value.toFixed(2));
-  const cpus = (label: string, a: { serverCpu: number; clientCpu: number }, b: { serverCpu: number; clientCpu: number }) =>
-    rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '']);
+  type Cpu = { serverCpu: number; clientCpu: number };
+  const cpus = (label: string, a: Cpu, b: Cpu, floor?: Cpu) =>
+    rows.push([`  CPU s/s ${label}: server peak / client`, `${cpu(a.serverCpu)} / ${cpu(a.clientCpu)}`, `${cpu(b.serverCpu)} / ${cpu(b.clientCpu)}`, '', '', floor ? `${cpu(floor.serverCpu)} / ${cpu(floor.clientCpu)}` : '']);
   if (!FAN_OUT_ONLY) {
-    const typenameOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }');
-    const typenameStock = await httpRate(stockUrl, stock.pid, '{ __typename }');
+    const typename = await httpPair(
+      () => httpRate(jobgraphUrl, jobgraph.pid, '{ __typename }'),
+      () => httpRate(stockUrl, stock.pid, '{ __typename }'),
+    );
+    const [typenameOurs, typenameStock] = [typename.ours, typename.theirs];
     row('{ __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', '≥ ×1.5');
+    row('  per second of server CPU', typenameOurs.perCpuSecond, typenameStock.perCpuSecond, 'req', '');
     headline('public: { __typename } (HTTP)', typenameOurs.perSecond, typenameStock.perSecond, 'req/s', 'stock Yoga', 1.5);
-    const meOurs = await httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token);
-    const helloStock = await httpRate(stockUrl, stock.pid, '{ hello }');
-    row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.0');
-    headline('public: authenticated { me { id username } }', meOurs.perSecond, helloStock.perSecond, 'req/s', 'stock { hello }', 1.0);
+    const me = await httpPair(
+      () => httpRate(jobgraphUrl, jobgraph.pid, '{ me { id username } }', token),
+      () => httpRate(stockUrl, stock.pid, '{ hello }'),
+    );
+    const [meOurs, helloStock] = [me.ours, me.theirs];
+    row('authenticated { me } vs stock { hello }', meOurs.perSecond, helloStock.perSecond, 'req/s', '≥ ×1.2');
+    row('  per second of server CPU', meOurs.perCpuSecond, helloStock.perCpuSecond, 'req', '≥ ×1.2');
+    headline('public: authenticated { me { id username } }', meOurs.perSecond, helloStock.perSecond, 'req/s', 'stock { hello }', 1.2);
     cpus('__typename', typenameOurs, typenameStock);
     cpus('me / hello', meOurs, helloStock);
   }
@@ -213,28 +278,32 @@ try {
   if (FAN_OUT_ONLY) await Bun.sleep(3000);
   const ours = await fanOut(jobgraphUrl, jobgraph.pid, `subscription { quoteStream(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`, token);
   const theirs = await fanOut(stockUrl, stock.pid, `subscription { tick(intervalMs: ${INTERVAL_MS}) { protocol index text raw receivedAt } }`);
-  const fanOutTarget = SUBSCRIBERS >= 4000 ? '≥ ×3 at 4,000' : '≥ ×3 at 4,000 (run with 4000)';
-  row(`fan-out deliveries/s, ${SUBSCRIBERS.toLocaleString('en')} subscribers @ ${INTERVAL_MS} ms`, ours.perSecond, theirs.perSecond, '/s', fanOutTarget);
-  rows.push([`  subscribers receiving`, `${ours.subscribed}`, `${theirs.subscribed}`, '', `${SUBSCRIBERS}`]);
+  const floor = await fanOut(floorUrl, floorServer.pid, 'subscription { tick }');
+  // The deliveries target is stated at 4,000 subscribers and 10 ticks a second (issue 13).
+  const deliveriesJudged = SUBSCRIBERS >= 4000 && INTERVAL_MS <= 100;
+  const fanOutTarget = deliveriesJudged ? '≥ ×3 at 4,000' : '≥ ×3 at 4,000 @ 100 ms (not judged here)';
+  row(`fan-out deliveries/s, ${SUBSCRIBERS.toLocaleString('en')} subscribers @ ${INTERVAL_MS} ms`, ours.perSecond, theirs.perSecond, '/s', fanOutTarget, 0, floor.perSecond);
+  rows.push([`  subscribers receiving`, `${ours.subscribed}`, `${theirs.subscribed}`, '', `${SUBSCRIBERS}`, `${floor.subscribed}`]);
+  row('  set-up: all subscribed, each had an event', ours.setupSeconds, theirs.setupSeconds, 's', '', 1, floor.setupSeconds);
   // Deliveries per subscriber per second, of the 1000 / INTERVAL_MS ticks: jobgraph's ticks each wait on a fetch from
   // the quote server (in this process), and a stream skips a tick while two fetches are still out (quotes/service.ts).
-  row('  ticks/s reaching each subscriber', ours.perSecond / SUBSCRIBERS, theirs.perSecond / SUBSCRIBERS, '', `${1000 / INTERVAL_MS} sent`, 1);
-  row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '');
-  row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms');
+  row('  ticks/s reaching each subscriber', ours.perSecond / SUBSCRIBERS, theirs.perSecond / SUBSCRIBERS, '', `${1000 / INTERVAL_MS} sent`, 1, floor.perSecond / SUBSCRIBERS);
+  row('  fan-out lag p50', ours.p50, theirs.p50, 'ms', '', 0, floor.p50);
+  row('  fan-out lag p99', ours.p99, theirs.p99, 'ms', '≤ 150 ms', 0, floor.p99);
   const fanOutMeasure = `public: fan-out, ${SUBSCRIBERS.toLocaleString('en')} WebSocket subscribers @ ${INTERVAL_MS} ms`;
-  headline(`${fanOutMeasure}, deliveries/s`, ours.perSecond, theirs.perSecond, '/s', 'stock graphql-ws', 3, SUBSCRIBERS >= 4000);
+  headline(`${fanOutMeasure}, deliveries/s`, ours.perSecond, theirs.perSecond, '/s', 'stock graphql-ws', 3, deliveriesJudged);
   reportRow({
     measure: `${fanOutMeasure}, lag p99`,
     jobgraph: `${ours.p99} ms`,
-    baseline: `${theirs.p99} ms (stock graphql-ws)`,
+    baseline: `${theirs.p99} ms (stock graphql-ws; bare Bun floor ${floor.p99} ms)`,
     ratio: ours.p99 / theirs.p99,
     target: '≤ 150 ms',
     met: ours.p99 <= 150,
   });
-  row('  server CPU per 1,000 deliveries', ours.cpuPerThousand, theirs.cpuPerThousand, 'ms', '', 1);
-  row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '');
-  row('  server RSS per subscriber (peak − before)', ours.rssPerSubscriber, theirs.rssPerSubscriber, 'KiB', 'comparable');
-  row('  server RSS per subscriber (at the end − before)', ours.rssPerSubscriberAtEnd, theirs.rssPerSubscriberAtEnd, 'KiB', '≤ 10 KiB', 1);
+  row('  server CPU per 1,000 deliveries', ours.cpuPerThousand, theirs.cpuPerThousand, 'ms', '', 1, floor.cpuPerThousand);
+  row('  server peak RSS during fan-out', ours.serverRss, theirs.serverRss, 'MiB', '', 0, floor.serverRss);
+  row('  server RSS per subscriber (peak − before)', ours.rssPerSubscriber, theirs.rssPerSubscriber, 'KiB', 'comparable', 0, floor.rssPerSubscriber);
+  row('  server RSS per subscriber (at the end − before)', ours.rssPerSubscriberAtEnd, theirs.rssPerSubscriberAtEnd, 'KiB', '≤ 10 KiB', 1, floor.rssPerSubscriberAtEnd);
   reportRow({
     measure: `${fanOutMeasure}, server RSS per subscriber at the end`,
     jobgraph: amount(ours.rssPerSubscriberAtEnd, 'KiB', 1),
@@ -244,13 +313,17 @@ try {
     met: ours.rssPerSubscriberAtEnd <= 10,
   });
   // Where the time went: a server near 1.00 CPU s/s is saturated (its one core); a client near 1.00 was the limit.
-  cpus('fan-out', ours, theirs);
+  cpus('fan-out', ours, theirs, floor);
 
   console.log(
     `jobgraph and stock Yoga each on ${canPin ? 'core 0 (taskset -c 0)' : 'all cores (no taskset)'}, load from separate processes; HTTP: ${CONNECTIONS} keep-alive fetch connections, ${SECONDS} s each; fan-out: ${SECONDS} s\n`,
   );
-  console.log(markdownTable(['measure', 'jobgraph', 'baseline (stock Yoga, same run)', 'ratio', 'target'], rows));
+  console.log(markdownTable(['measure', 'jobgraph', 'baseline (stock Yoga, same run)', 'ratio', 'target', 'floor (bare Bun, same run)'], rows));
 } finally {
+  if (SERVER_FLAGS.length) {
+    jobgraphProcess?.kill('SIGTERM');
+    await Promise.race([jobgraphProcess?.exited, Bun.sleep(20_000)]);
+  }
   killAll();
   await Promise.all([...children].map((child) => child.exited));
   quoteServer.stop();

@@ -2,6 +2,7 @@
 // table. A bench calls reportRow() beside what it prints; the row is appended as a JSON line to the file named by
 // BENCH_REPORT, and nothing happens when it is unset (a bench run on its own).
 import { appendFileSync, readFileSync } from 'node:fs';
+import type { Subprocess } from 'bun';
 
 export interface ReportRow {
   /** What was measured, and by which bench: "submit: 8 clients × submitPiJob". */
@@ -63,5 +64,25 @@ export function lagPercentiles(histograms: [number, number][][]): (p: number) =>
     let seen = 0;
     for (const [lag, count] of sorted) if ((seen += count) >= (p / 100) * total) return lag;
     return NaN;
+  };
+}
+
+/** A load generator's stdout line by line (bench/public-client.ts prints one JSON line per step). */
+export function lines(child: Subprocess) {
+  const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  return async (): Promise<string> => {
+    for (;;) {
+      const newline = buffered.indexOf('\n');
+      if (newline >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        return line;
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`load generator exited (${await child.exited})`);
+      buffered += decoder.decode(value, { stream: true });
+    }
   };
 }
