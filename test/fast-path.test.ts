@@ -1,6 +1,8 @@
 // The fast path for known-valid JSON queries and mutations (src/http/graphql-fast-path.ts) answers exactly as Yoga
 // does, keeps every limit and the revocation of tokens, and `me` answers from the session.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { parse } from 'graphql';
+import { compiles } from '../src/graphql/compiled';
 import { startTestServer, type TestServer } from './helpers/server';
 
 let server: TestServer;
@@ -112,6 +114,23 @@ describe('me', () => {
     expect(result.data?.me?.lastLoginAt).toBeString();
     const fragmentOnly = await server.gql('{ me { ... on User { id username } } }', undefined, token);
     expect(fragmentOnly.data?.me?.username).toBe(username);
+  });
+  test('runs compiled (graphql-jit) and answers as the interpreter does: anonymous, the session, the account, fragments', async () => {
+    const { token } = await server.userWithRole('USER');
+    const selections = ['{ id username }', '{ __typename id username role }', '{ id loginCount createdAt lastLoginAt disabled }', '{ ...F } } fragment F on User { username role', '{ ... on User { id } }'];
+    for (const selection of selections) {
+      const plain = `{ me ${selection} }`;
+      // A directive keeps a document interpreted (compiled.ts).
+      const directed = `query($x: Boolean = true) { me @include(if: $x) ${selection} }`;
+      expect(compiles(parse(plain), null)).toBe(true);
+      expect(compiles(parse(directed), null)).toBe(false);
+      for (const as of [token, undefined]) {
+        const [compiled, interpreted] = [await server.gql(plain, undefined, as), await server.gql(directed, undefined, as)];
+        expect(compiled.errors).toBeUndefined();
+        expect(compiled.data).toEqual(interpreted.data);
+        expect(compiled.data?.me === null).toBe(as === undefined);
+      }
+    }
   });
 });
 

@@ -84,6 +84,26 @@ describe('account administration', () => {
     expect(taken.errors?.[0]).toMatchObject({ message: 'username "dave" is taken', extensions: { code: 'CONFLICT' } });
   });
 
+  test('every way to a User answers the same fields: me, createUser, updateUser, login, users and a job owner', async () => {
+    const admin = await server.adminToken();
+    const FIELDS = 'id username role disabled loginCount lastLoginAt createdAt';
+    const created = (await server.gql(`mutation($input: CreateUserInput!) { createUser(input: $input) { ${FIELDS} } }`, { input: { username: 'hazel', password: 'hazel-password', role: 'USER' } }, admin)).data?.createUser;
+    expect(created).toMatchObject({ username: 'hazel', role: 'USER', disabled: false, loginCount: 0, lastLoginAt: null });
+    expect(created.createdAt).toBeString();
+    const updated = (await server.gql(`mutation($id: ID!) { updateUser(id: $id, input: { role: MANAGER }) { ${FIELDS} } }`, { id: created.id }, admin)).data?.updateUser;
+    expect(updated).toEqual({ ...created, role: 'MANAGER' });
+    const login = (await server.gql(`mutation { login(username: "hazel", password: "hazel-password") { token user { ${FIELDS} } } }`)).data?.login;
+    expect(login.user).toMatchObject({ ...updated, loginCount: 1, lastLoginAt: expect.any(String) });
+    // The session's fields alone, and with the rest (read from the account), agree with the account.
+    expect((await server.gql('{ me { id username role } }', {}, login.token)).data?.me).toEqual({ id: created.id, username: 'hazel', role: 'MANAGER' });
+    expect((await server.gql(`{ me { ${FIELDS} } }`, {}, login.token)).data?.me).toEqual(login.user);
+    const listed = (await server.gql(`{ users(first: 100) { edges { node { ${FIELDS} } } } }`, {}, admin)).data?.users.edges;
+    expect(listed.find((edge: { node: { id: string } }) => edge.node.id === created.id).node).toEqual(login.user);
+    const job = await server.gql(`mutation { submitPiJob(input: { simulations: 1000 }) { owner { ${FIELDS} } } }`, {}, login.token);
+    expect(job.errors).toBeUndefined();
+    expect(job.data?.submitPiJob.owner).toEqual(login.user);
+  });
+
   test('no response ever contains a password hash', async () => {
     const introspection = await server.gql('{ __type(name: "User") { fields { name } } }');
     const fields = introspection.data?.__type.fields.map((f: { name: string }) => f.name);

@@ -1,9 +1,11 @@
 // Compiled execution (graphql-jit) for the queries where the interpreter's per-field cost is the answer's whole cost:
 // `analytics` answers up to ~1,700 objects (meanByCategory), each field of each one resolved, checked and wrapped by
 // graphql's executor — ~3 ms of a first ask's ~4, against 0.5 ms to compute it. Compiled once per document, the same
-// answer is built and serialised several times faster. Only queries that select nothing but `analytics` compile:
-// their types are plain data (no Drizzle planner, no per-object rules), so every other query keeps the interpreter
-// untouched. Execution errors, masking, the operation log and the response cache are the same plugins' either way.
+// answer is built and serialised several times faster. Only queries that select nothing but `analytics` or `me`
+// compile: their types need no Drizzle planner (a User's fields read the row as it is), and their rules run inside
+// the resolvers, which compiled code calls as the interpreter does; every other query keeps the interpreter. For
+// `me`, the executor's per-field machinery was ~10% of an authenticated request. Execution errors, masking, the
+// operation log and the response cache are the same plugins' either way.
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import {
   type DocumentNode,
@@ -21,13 +23,13 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../errors';
 import { isVariableValueError } from './errors';
 
-/** Root fields whose queries compile. */
-const COMPILED_ROOT_FIELDS: ReadonlySet<string> = new Set(['analytics', '__typename']);
+/** Root fields whose queries compile (docs/benchmarks.md: `me` ~10% less server CPU per request compiled). */
+const COMPILED_ROOT_FIELDS: ReadonlySet<string> = new Set(['analytics', '__typename', 'me']);
 
 const compiledByDocument = new WeakMap<DocumentNode, Map<string | null, boolean>>();
 
 /**
- * Whether the operation is a query that selects only `analytics` (fields directly under the root), every argument
+ * Whether the operation is a query that selects only `analytics` or `me` (fields directly under the root), every argument
  * a variable and no directive: graphql-jit reads literal scalars with a warning on stderr for each, and those
  * documents stay interpreted.
  */
@@ -105,7 +107,7 @@ function withNodes(document: DocumentNode, operationName: string | null | undefi
   });
 }
 
-/** Yoga's plugin: `analytics` queries run compiled (a document that fails to compile answers why, and is logged). */
+/** Yoga's plugin: `analytics` and `me` queries run compiled (a document that fails to compile answers why, and is logged). */
 export function useCompiledAnalytics(log: Logger): Plugin {
   const jit = useGraphQlJit(
     {},
