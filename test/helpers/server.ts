@@ -358,9 +358,10 @@ export async function readSseEvents(response: Response, count: number, timeoutMs
 
 /**
  * A JSON-lines log file once `ready` holds for its complete lines (the logger writes asynchronously): the lines
- * and the whole text. Rejects after `timeoutMs`.
+ * and the whole text. Rejects after `timeoutMs` (15 s, as `until`: a wait for lines that must come, whose bound
+ * only shows on a failure).
  */
-export async function logWhen(file: string, ready: (lines: any[]) => boolean, timeoutMs = 5000): Promise<{ lines: any[]; text: string }> {
+export async function logWhen(file: string, ready: (lines: any[]) => boolean, timeoutMs = 15_000): Promise<{ lines: any[]; text: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
