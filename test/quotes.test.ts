@@ -232,7 +232,7 @@ describe.concurrent('the embedded quote server', () => {
       expect(isRunning(child)).toBe(true);
       server.proc.kill('SIGKILL');
       await server.proc.exited;
-      expect(await waitForExit(child, 2000)).toBe(true);
+      expect(await waitForExit(child, 10_000)).toBe(true);
     } finally {
       if (isRunning(child)) process.kill(child, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
