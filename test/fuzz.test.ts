@@ -459,7 +459,7 @@ async function runWebSocket(target: Target, operation: WsOperation): Promise<str
   for (const frame of operation.frames) {
     if (closed) break;
     if ('awaitAck' in frame) {
-      await waitFor(() => closed !== null || messages.some((message) => typeof message === 'string' && message.includes('"connection_ack"')), 2_000);
+      await waitFor(() => closed !== null || messages.some((message) => typeof message === 'string' && message.includes('"connection_ack"')), 10_000);
       continue;
     }
     if ('binary' in frame) socket.send(new Uint8Array(frame.binary));

@@ -176,7 +176,14 @@ describe('the per-address limit', () => {
       server.running.app.log.flush();
       // Refusals while throttled are a line (and a login_events row) once per refusing budget and window, then
       // counted into that row: eve's username, then the address (58 sprayed and dora's).
-      const { lines } = await logWhen(logFile, (lines) => lines.filter((l) => l.msg === 'login failed' && l.reason === 'throttled').length >= 2);
+      // The log is written asynchronously, in the order of the calls: the sprayed refusal comes before the address's
+      // lockout (logged once the 2 admitted guesses' hashes were checked), so the wait is for every line checked.
+      const { lines } = await logWhen(
+        logFile,
+        (lines) =>
+          lines.filter((l) => l.msg === 'login failed' && l.reason === 'throttled').length >= 2 &&
+          ['login locked for this username', 'login locked for this address'].every((msg) => lines.some((l) => l.msg === msg)),
+      );
       expect(lines.filter((l) => l.msg === 'login locked for this username')).toEqual([expect.objectContaining({ username: 'eve', level: 'warn' })]);
       expect(lines.filter((l) => l.msg === 'login locked for this address')).toEqual([expect.objectContaining({ address: '127.0.0.1', level: 'warn' })]);
       expect(lines.filter((l) => l.msg === 'login failed' && l.reason === 'throttled').map((l) => l.username)).toEqual(['eve', expect.stringMatching(/^sprayed/)]);

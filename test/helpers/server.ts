@@ -365,7 +365,8 @@ export async function readSseEvents(response: Response, count: number, timeoutMs
 
 /**
  * A JSON-lines log file once `ready` holds for its complete lines (the logger writes asynchronously): the lines
- * and the whole text. Rejects after `timeoutMs`.
+ * and the whole text. Rejects after `timeoutMs` (15 s, as `until`: a wait for lines that must come, whose bound
+ * only shows on a failure).
  */
 export async function logWhen(file: string, ready: (lines: any[]) => boolean, timeoutMs = LIVENESS_MS): Promise<{ lines: any[]; text: string }> {
   const deadline = Date.now() + timeoutMs;
