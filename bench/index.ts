@@ -23,6 +23,7 @@ const BENCHES: Bench[] = [
   { name: 'analytics', args: [], quick: { args: ['50'] } },
   { name: 'analytics-uncached', args: [], quick: { args: ['50'] } },
   { name: 'idle-memory', args: [], quick: { args: ['1'] } },
+  { name: 'startup', args: [], quick: { args: ['3'] } },
   { name: 'quotes', args: [], quick: { args: ['200'] } },
   { name: 'relay', args: [], quick: { args: ['2'] } },
   { name: 'jobs', args: [], quick: { args: ['2000'] } },

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnalyticsService } from '../src/analytics/service';
-import { pythonRepr, pythonTuple, type YearRange } from '../src/compute/analytics';
+import { compareCodePoints, pythonRepr, pythonTuple, type YearRange } from '../src/compute/analytics';
 import { BUNDLED_ANALYTICS_CSV } from '../src/config';
 import { openSqlite } from '../src/db/client';
 import { createLogger } from '../src/logger';
@@ -99,6 +99,15 @@ describe('analytics on a hand-made fixture (values computed by hand)', () => {
     expect(pythonTuple('Alabama', 'Age (years)', '18 - 24')).toBe("('Alabama', 'Age (years)', '18 - 24')");
     expect(pythonRepr("Bachelor's")).toBe(`"Bachelor's"`);
     expect(pythonRepr(`it's "x"`)).toBe(`'it\\'s "x"'`);
+  });
+
+  test("names sort by code point, as Python's sorted() does, and repr() escapes what Python's does", () => {
+    const names = ['b', 'a\u{1F600}', 'a\uFFFD', 'a', 'ab', 'A', 'a\uE000', '\u00e9'];
+    // Python: sorted(['b', 'a😀', 'a\ufffd', 'a', 'ab', 'A', 'a\ue000', 'é'])
+    expect(names.toSorted(compareCodePoints)).toEqual(['A', 'a', 'ab', 'a\uE000', 'a\uFFFD', 'a\u{1F600}', 'b', '\u00e9']);
+    expect(pythonRepr('plain')).toBe("'plain'");
+    expect(pythonRepr('tab\there\\')).toBe("'tab\\there\\\\'");
+    expect(pythonRepr('\x01\x7f')).toBe("'\\x01\\x7f'");
   });
 
   test('year filters keep rows whose YearStart is in range', async () => {

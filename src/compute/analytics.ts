@@ -116,9 +116,13 @@ export interface CategoryMean {
   value: number;
 }
 
+const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
+
 /** Python's repr() of a str: single quotes unless the text has one and no double quote (CPython's rule). */
 export function pythonRepr(text: string): string {
   const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  // Nearly every dataset name has nothing to escape: no per-character copy then.
+  if (!NEEDS_ESCAPE.test(text) && !text.includes(quote)) return quote + text + quote;
   let out = quote;
   for (const char of text) {
     if (char === quote || char === '\\') out += `\\${char}`;
@@ -133,16 +137,25 @@ export function pythonRepr(text: string): string {
 
 export const pythonTuple = (...items: string[]) => `(${items.map(pythonRepr).join(', ')})`;
 
-/** Python compares str by code point; JavaScript's < by UTF-16 unit. They differ only past U+FFFF, so compare code points. */
-function compareCodePoints(a: string, b: string): number {
+/**
+ * Python compares str by code point; JavaScript's < by UTF-16 unit. They differ only where one string has a surrogate
+ * (U+D800–DFFF, half of a character past U+FFFF) and the other a unit of U+E000–FFFF at the first difference, so
+ * compare units and shift those two ranges into code point order there (no copy of either string: the index sorts
+ * tens of thousands of keys at each start).
+ */
+export function compareCodePoints(a: string, b: string): number {
   if (a === b) return 0;
-  const left = [...a];
-  const right = [...b];
-  for (let i = 0; i < Math.min(left.length, right.length); i++) {
-    if (left[i] !== right[i]) return left[i]!.codePointAt(0)! - right[i]!.codePointAt(0)!;
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const left = a.charCodeAt(i);
+    const right = b.charCodeAt(i);
+    if (left !== right) return codePointOrder(left) - codePointOrder(right);
   }
-  return left.length - right.length;
+  return a.length - b.length;
 }
+
+/** A UTF-16 unit moved so that surrogates (characters past U+FFFF) sort after U+E000–FFFF, as their code points do. */
+const codePointOrder = (unit: number) => (unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit);
 
 /** Ascending by value, ties by state name — or descending by value, ties still by name. */
 const byValue = (descending: boolean) => (a: StateValue, b: StateValue) =>

@@ -59,7 +59,7 @@ export const GRAPHIQL_ASSET_PREFIX = '/graphiql/';
 let built: Promise<Map<string, StaticAsset>> | undefined;
 /**
  * The page and its scripts, by path (`/` for the page, `<hash>.js` for a script), built in the asset worker once per
- * process: started by the first server of the process and shared by every later one. Yoga's renderer inlines GraphiQL
+ * process: started by the first visit of any server of the process and shared by every later one. Yoga's renderer inlines GraphiQL
  * (about 8 MB of script); the worker moves each inline script into a file the page loads, so `script-src 'self'`
  * holds (see PAGE_CSP in static-assets.ts). Neither the renderer's module nor an uncompressed copy of a large file
  * stays in this thread (about 70 MB at idle).

@@ -5,7 +5,6 @@ import type { App } from '../app';
 import type { Clock } from '../clock';
 import { DocumentCaches } from '../graphql/document-caches';
 import { createResponseCache } from '../graphql/response-cache';
-import { graphiqlAssets } from './graphiql';
 import { createGraphQLHandler } from './graphql-handler';
 import { LiveOperationCaps } from './live-operations';
 import { createMetrics } from './metrics';
@@ -23,9 +22,9 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   // Every cache keyed by a document's text, each within the same byte budget (DOCUMENT_CACHE_BYTES).
   const documentCaches = new DocumentCaches(config);
   const responseCache = createResponseCache(app, options.clock, documentCaches);
-  // Built and compressed now, in the background (once per process), rather than on the first visitor's request. (The
-  // dashboard is bundled by its first visit instead: Bun's bundler keeps ~13 MB that an idle server need not hold.)
-  graphiqlAssets().catch((error) => app.log.error({ err: error }, 'GraphiQL could not be built'));
+  // GraphiQL's page and the dashboard are built by their first visit (src/http/graphiql.ts, dashboard.ts), not here:
+  // rendering GraphiQL parses ~8 MB of script in a worker, CPU that every start (each test's server, each CLI-started
+  // instance) would pay for a page most of them never serve.
   const metrics = createMetrics(app);
   // One count per user and per address over WebSocket operations, SSE streams and single-connection SSE operations.
   const liveOperationCaps = new LiveOperationCaps({ maxPerUser: config.maxSubscriptionsPerUser, maxPerAddress: config.maxSubscriptionsPerAddress });
