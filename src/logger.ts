@@ -20,6 +20,30 @@ function prettyStdout(): pino.DestinationStream {
   return pretty({ destination: 1, sync: false, colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
 
+/** Each logger's destinations, for {@link closeLogger}. */
+const destinations = new WeakMap<Logger, pino.DestinationStream[]>();
+
+/**
+ * Resolves once every line logged so far is written, at most `timeoutMs` later (a stdout nobody reads must not keep
+ * the process): call it before process.exit. Without it, lines queued behind a full pipe were lost or reordered —
+ * pino's exit hook writes its queue at once but skips the chunk the pipe made it retry, so `jobgraph stopped` came
+ * out and the `shutdown timeout` warning before it never did.
+ */
+export async function closeLogger(log: Logger, timeoutMs = 5000): Promise<void> {
+  const written = (destinations.get(log) ?? []).map(
+    (stream) =>
+      new Promise<void>((resolve) => {
+        const emitter = stream as unknown as NodeJS.EventEmitter & { end(): void };
+        emitter.once('close', () => resolve());
+        emitter.once('error', () => resolve());
+        emitter.end();
+      }),
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.all(written), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+}
+
 /** JSON lines with UTC ISO timestamps (or, LOG_FORMAT=pretty, readable lines), to stdout and optionally to LOG_FILE as well. */
 export function createLogger(options: { level: string; file?: string; stdout?: boolean; format?: 'json' | 'pretty' }): Logger {
   const streams: pino.StreamEntry[] = [];
@@ -30,7 +54,7 @@ export function createLogger(options: { level: string; file?: string; stdout?: b
     closeSync(openSync(options.file, 'a'));
     streams.push({ level: options.level as pino.Level, stream: pino.destination({ dest: options.file, sync: false, mkdir: true }) });
   }
-  return pino(
+  const log = pino(
     {
       level: options.level,
       base: { service: 'jobgraph' },
@@ -40,4 +64,6 @@ export function createLogger(options: { level: string; file?: string; stdout?: b
     },
     pino.multistream(streams),
   );
+  destinations.set(log, streams.map((entry) => entry.stream));
+  return log;
 }

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './config';
 import { DatabaseInUseError, EXIT_DATABASE_IN_USE } from './db/lock';
 import { DomainError } from './errors';
 import { RedisUnreachableError } from './redis';
-import { createLogger, type Logger } from './logger';
+import { closeLogger, createLogger, type Logger } from './logger';
 import type { RunningServer } from './server';
 
 const USAGE = 'usage: bun run start [--help]  (no arguments: jobgraph is configured by environment variables)';
@@ -68,7 +68,7 @@ try {
   if (passwordHashCost) log.warn({ variable: CHEAP_HASH_VARIABLE, ...passwordHashCost }, 'passwords are hashed at a test cost: never set this in production');
   // Loaded only now: a refused setting or --help exits without loading the whole server first.
   const { startServer } = await import('./server');
-  running = await startServer(config, { log, passwordHashCost, onShutdownComplete: () => process.exit(0) });
+  running = await startServer(config, { log, passwordHashCost, onShutdownComplete: () => void closeLogger(log).then(() => process.exit(0)) });
 } catch (error) {
   // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
   if (error instanceof DomainError || error instanceof ConfigError) exit(error.message);
