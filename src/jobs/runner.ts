@@ -188,6 +188,7 @@ export class JobRunner {
         .catch((error) => this.stopped || this.options.log.error({ err: error }, 'claim pass failed'))
         .finally(() => {
           this.claiming = false;
+          if (this.draining) void this.checkDrained();
           if (this.rearm) {
             this.rearm = false;
             this.store
@@ -513,7 +514,9 @@ export class JobRunner {
 
   private async checkDrained(): Promise<void> {
     clearTimeout(this.drainCheckTimer);
-    if (this.stopped || !this.draining || !this.drainWaiters.length || this.active.size > 0) return;
+    // A claim pass in flight may have jobs committed RUNNING whose inputs it still reads (PostgreSQL awaits them):
+    // they are not in `active` yet, so the drain looks again once the pass ends.
+    if (this.stopped || !this.draining || !this.drainWaiters.length || this.active.size > 0 || this.claiming) return;
     if (this.store.shared) {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
       return;
@@ -525,7 +528,7 @@ export class JobRunner {
       this.options.log.warn({ err: error }, 'drain check failed');
       pending = -1;
     }
-    if (this.stopped || this.active.size > 0) return;
+    if (this.stopped || this.active.size > 0 || this.claiming) return;
     if (pending === 0) {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     } else {
