@@ -454,10 +454,14 @@ export class JobsService {
       const stopped = stop.then(() => ({ done: true as const, value: undefined }));
       await push(current);
       if (isFinal(current.status)) return stop();
+      let last = current;
       for (;;) {
         const next = await Promise.race([nextUpdate, stopped]);
         if (next.done) break;
-        await push(next.value);
+        // Updates published between the first pull and the read above are queued, and the read may already show a
+        // later one: a progress the stream has passed (same attempt, same status, lower) would move the bar back.
+        const stale = next.value.status === last.status && next.value.attempts === last.attempts && next.value.progress < last.progress;
+        if (!stale) await push((last = next.value));
         if (isFinal(next.value.status)) break;
         nextUpdate = updates.next();
       }
