@@ -317,6 +317,18 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect((await ctx.store.jobById(first!.id))!.status).toBe('CANCELLED');
       expect((await ctx.store.jobById(second!.id))!.status).toBe('RUNNING');
     },
+    // PostgreSQL settles successes outside flows in a statement of their own and a flow's nodes in the transaction.
+    "a flow's node and a plain job succeeding in one call: both settle, and the node releases its children": async (ctx) => {
+      const queue = await ctx.queue();
+      const { jobs } = await diamond(ctx, queue);
+      await ctx.submit(queue, 1);
+      const claimed = await claimOne(ctx, queue, 2);
+      expect(claimed.map((job) => job.id)).toContain(jobs[0]!.id);
+      const settled = await ctx.store.settleJobs(claimed.map((job) => ({ lease: job, result: { n: job.id } })));
+      expect(settled.map((job) => job.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+      const released = await claimOne(ctx, queue, 3);
+      expect(released.map((job) => job.id).sort()).toEqual([jobs[1]!.id, jobs[2]!.id].sort());
+    },
   },
   completeJob: {
     "completes a pulled job with the person's result, under its lease only": async (ctx) => {
