@@ -124,8 +124,22 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     recent.set(name, now + DELIVERED_ONCE_MS);
     return true;
   };
+  // Listeners by event name (`topic` or `topic:id`, as Yoga's pubsub names them): an event nobody here listens to is
+  // not dispatched (a CustomEvent and a dispatch per job change, ~4% of a bulk run's CPU, mostly for no one).
+  const listening = new Map<string, number>();
+  const listen = (name: string, listener: (event: Event) => void): (() => void) => {
+    target.addEventListener(name, listener);
+    listening.set(name, (listening.get(name) ?? 0) + 1);
+    return () => {
+      target.removeEventListener(name, listener);
+      const left = listening.get(name)! - 1;
+      if (left) listening.set(name, left);
+      else listening.delete(name);
+    };
+  };
+  const heard = (topic: string, args: unknown[]) => listening.has(args[1] === undefined ? topic : `${topic}:${args[0]}`);
   const publish: typeof pubsub.publish = (topic, ...args) => {
-    if (firstTime(topic, args)) pubsub.publish(topic, ...args);
+    if (firstTime(topic, args) && heard(topic, args)) pubsub.publish(topic, ...args);
     if (!link) return;
     if (outgoing.length === 0) queueMicrotask(flush);
     outgoing.push({ topic, args });
@@ -177,8 +191,7 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
       const handler = (event: Event) => {
         if (!deliveringRemote) listener((event as CustomEvent<Payload<T>>).detail);
       };
-      target.addEventListener(topic, handler);
-      return () => target.removeEventListener(topic, handler);
+      return listen(topic, handler);
     },
     subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
       const name = id === undefined ? topic : `${topic}:${id}`;
@@ -196,9 +209,9 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
             () => {},
           );
         };
-        target.addEventListener(name, listener);
+        const unlisten = listen(name, listener);
         await stop;
-        target.removeEventListener(name, listener);
+        unlisten();
       });
     },
   };
