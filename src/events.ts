@@ -130,7 +130,11 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
   const listen = (name: string, listener: (event: Event) => void): (() => void) => {
     target.addEventListener(name, listener);
     listening.set(name, (listening.get(name) ?? 0) + 1);
+    let removed = false;
     return () => {
+      // Once: a second call must not take another listener's count away.
+      if (removed) return;
+      removed = true;
       target.removeEventListener(name, listener);
       const left = listening.get(name)! - 1;
       if (left) listening.set(name, left);
