@@ -131,6 +131,7 @@ export const jobs = pgTable(
     // The FAIR claim: each owner's waiting jobs in turn order, and the owners with any (queues.md).
     index('jobs_fair_idx').on(table.queue, table.status, table.ownerId, table.priority, table.id).where(sql`status = 'QUEUED'`),
     index('jobs_running_idx').on(table.queue, table.status, table.ownerId, table.claimedBy).where(sql`status = 'RUNNING'`),
+    index('jobs_queue_idx').on(table.queue, table.id),
     index('jobs_owner_idx').on(table.ownerId, table.id),
     index('jobs_status_idx').on(table.status, table.runAt),
     index('jobs_finished_idx').on(table.status, table.finishedAt).where(sql`finished_at IS NOT NULL`),

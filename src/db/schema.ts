@@ -136,6 +136,9 @@ export const jobs = sqliteTable(
     index('jobs_fair_idx').on(table.queue, table.status, table.ownerId, table.priority, table.id).where(sql`status = 'QUEUED'`),
     // A queue's running jobs: the room under its concurrency (over the pool's) and each owner's under ownerConcurrency.
     index('jobs_running_idx').on(table.queue, table.status, table.ownerId, table.claimedBy).where(sql`status = 'RUNNING'`),
+    // A queue's jobs newest first, and their count (the claim and FAIR indexes, partial now, no longer serve them), and
+    // the queues foreign key's lookups (a partial index cannot).
+    index('jobs_queue_idx').on(table.queue, table.id),
     index('jobs_owner_idx').on(table.ownerId, table.id),
     // Also serves the lease sweep (status = 'RUNNING') and the runner's next wake-up (the earliest QUEUED run_at); a
     // separate lease index cost a write per state change.
