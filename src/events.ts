@@ -120,9 +120,27 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     recent.set(name, now + DELIVERED_ONCE_MS);
     return true;
   };
+  // Listeners by event name (`topic` or `topic:id`, as Yoga's pubsub names them): an event nobody here listens to is
+  // not dispatched (a CustomEvent and a dispatch per job change, ~4% of a bulk run's CPU, mostly for no one).
+  const listening = new Map<string, number>();
+  const listen = (name: string, listener: (event: Event) => void): (() => void) => {
+    target.addEventListener(name, listener);
+    listening.set(name, (listening.get(name) ?? 0) + 1);
+    let removed = false;
+    return () => {
+      // Once: a second call must not take another listener's count away.
+      if (removed) return;
+      removed = true;
+      target.removeEventListener(name, listener);
+      const left = listening.get(name)! - 1;
+      if (left) listening.set(name, left);
+      else listening.delete(name);
+    };
+  };
+  const heard = (topic: string, args: unknown[]) => listening.has(args[1] === undefined ? topic : `${topic}:${args[0]}`);
   const ownListeners = new Map<string, Set<(payload: unknown) => void>>();
   const publish: typeof pubsub.publish = (topic, ...args) => {
-    if (firstTime(topic, args)) pubsub.publish(topic, ...args);
+    if (firstTime(topic, args) && heard(topic, args)) pubsub.publish(topic, ...args);
     // Apart from the subscribers: the job event log may have brought them this very event first (PostgreSQL, a
     // loaded machine), and this instance's counts must still hear its own outcome once.
     const own = ownListeners.get(topic);
@@ -202,9 +220,9 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
             () => {},
           );
         };
-        target.addEventListener(name, listener);
+        const unlisten = listen(name, listener);
         await stop;
-        target.removeEventListener(name, listener);
+        unlisten();
       });
     },
   };

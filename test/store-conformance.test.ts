@@ -115,6 +115,22 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect((await ctx.store.inputsOf([job!.id])).get(job!.id)).toEqual({ digits: 5 });
       expect(await ctx.events(job!.id)).toEqual([{ type: 'queued', payload: null }]);
     },
+    'a batch: ids new and rising (never a deleted job’s), each job with its own input and `queued` event': async (ctx) => {
+      const queue = await ctx.queue();
+      const first = await ctx.submit(queue, 3);
+      // The newest job deleted: its id is not handed out again (SQLite numbers a batch itself).
+      await ctx.store.deleteJob(first[2]!.id);
+      const batch = (await ctx.store.insertJobs([0, 1, 2].map((n) => ({ queue: { name: queue, maxLength: 100 }, job: newJobSettings(ctx.owner), inputJson: JSON.stringify({ n }) })))).jobs;
+      expect(batch[0]!.id).toBeGreaterThan(first[2]!.id);
+      expect(ids(batch)).toEqual([...ids(batch)].sort((x, y) => x - y));
+      const inputs = await ctx.store.inputsOf(ids(batch));
+      for (const [n, job] of batch.entries()) {
+        expect(await ctx.store.jobById(job.id)).toEqual(job);
+        expect(inputs.get(job.id)).toEqual({ n });
+        expect(await ctx.events(job.id)).toEqual([{ type: 'queued', payload: null }]);
+      }
+      expect(await ctx.store.waitingCount(queue)).toBe(5);
+    },
     'maxLength: a batch that would overfill its queue is refused whole (CONFLICT)': async (ctx) => {
       const queue = await ctx.queue({ maxLength: 3 });
       await ctx.submit(queue, 2);

@@ -563,6 +563,8 @@ class FreshInputs {
     if (chars > FRESH_INPUT_CHARS) return;
     this.inputs.set(id, { input, chars });
     this.chars += chars;
+    // Checked first: an iterator per job (20,000 in a bulk submit) for nothing cost ~3% of a bulk run.
+    if (this.chars <= FRESH_INPUT_CHARS) return;
     for (const [oldId, entry] of this.inputs) {
       if (this.chars <= FRESH_INPUT_CHARS) break;
       this.inputs.delete(oldId);

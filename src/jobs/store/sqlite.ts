@@ -125,16 +125,25 @@ export class SqliteJobStore implements JobStore {
       const waiting = this.waiting(name);
       if (waiting + n > maxLength) throw conflict(`queue "${name}" is full: ${waiting} jobs waiting, at most ${maxLength}`);
     }
+    // Numbered here, written in three statements (a statement per job and table cost more than the rows' own work).
+    const keyed: { ownerId: number; key: string; jobId: number; expiresAt: number }[] = [];
+    let nextId = this.get<{ id: number }>(insert.sqlite.lastId, {})!.id + 1;
+    const batch: Record<string, unknown>[] = [];
     const inserted = jobs.map(({ queue, job, inputJson, keyExpiresAt }, i): Job | undefined => {
       if (reusedIds.has(i)) return undefined;
+      const id = nextId++;
       const row = { ...job, queue: queue.name };
-      const columns = { runAt: job.runAt ?? null, idempotencyKey: job.idempotencyKey ?? null, schedule: job.schedule ?? null };
-      const { id } = this.get<{ id: number }>(insert.sqlite.job, { ...row, ...columns, now })!;
-      this.run(insert.sqlite.input, { id, input: inputJson });
-      this.run(insert.sqlite.event, { id, runAt: columns.runAt, now });
-      if (job.idempotencyKey != null) this.run(claimKey.sqlite.claim, { ownerId: job.ownerId, key: job.idempotencyKey, jobId: id, expiresAt: keyExpiresAt ?? now });
+      batch.push({ ...row, id, runAt: job.runAt ?? null, input: inputJson });
+      if (job.idempotencyKey != null) keyed.push({ ownerId: job.ownerId, key: job.idempotencyKey, jobId: id, expiresAt: keyExpiresAt ?? now });
       return newJob(id, row, now);
     });
+    if (batch.length) {
+      const params = { batch: JSON.stringify(batch), now };
+      this.run(insert.sqlite.jobs, params);
+      this.run(insert.sqlite.inputs, { batch: params.batch });
+      this.run(insert.sqlite.events, params);
+    }
+    for (const key of keyed) this.run(claimKey.sqlite.claim, key);
     for (const [name, { n }] of adding) this.addWaiting(name, n);
     // A key already held names a stored job; one repeated within this batch names the job its first use made.
     const result = inserted.map((job, i) => {

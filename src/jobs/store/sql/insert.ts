@@ -5,10 +5,21 @@
 
 export const insert = {
   sqlite: {
-    /** Returns only the id: the store has every other value, and reading a large input back would double its cost. */
-    job: `INSERT INTO jobs (kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
-          VALUES ($kind, 'QUEUED', $queue, $ownerId, $maxAttempts, $priority, $timeoutMs, coalesce($runAt, $now), $now, $idempotencyKey, $schedule)
-          RETURNING id`,
+    /**
+     * The last id used: the single writer numbers a batch itself, in its transaction (AUTOINCREMENT never reuses an
+     * id, and sqlite_sequence has no row before the first insert), then writes it in three statements.
+     */
+    lastId: `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), coalesce((SELECT max(id) FROM jobs), 0)) AS id`,
+    /** `$batch`: a JSON array of the new rows, with their ids (as PostgreSQL's below). */
+    jobs: `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
+           SELECT value ->> 'id', value ->> 'kind', 'QUEUED', value ->> 'queue', value ->> 'ownerId', value ->> 'maxAttempts', value ->> 'priority',
+                  value ->> 'timeoutMs', coalesce(value ->> 'runAt', $now), $now, value ->> 'idempotencyKey', value ->> 'schedule'
+           FROM json_each($batch)`,
+    inputs: `INSERT INTO job_inputs (job_id, input) SELECT value ->> 'id', value ->> 'input' FROM json_each($batch)`,
+    events: `INSERT INTO job_events (job_id, type, payload, at)
+             SELECT value ->> 'id', 'queued', CASE WHEN value ->> 'runAt' > $now THEN json_object('runAt', value ->> 'runAt') END, $now
+             FROM json_each($batch)`,
+    /** One job's input and `queued` event (a flow's nodes, inserted one by one). */
     input: `INSERT INTO job_inputs (job_id, input) VALUES ($id, $input)`,
     event: `INSERT INTO job_events (job_id, type, payload, at)
             VALUES ($id, 'queued', CASE WHEN $runAt > $now THEN json_object('runAt', $runAt) END, $now)`,

@@ -26,14 +26,20 @@ export const countByStatus = {
   postgres: `SELECT status, count(*)::int AS n FROM jobs WHERE ($ownerId::int IS NULL OR owner_id = $ownerId::int) AND ($queue::text IS NULL OR queue = $queue::text) GROUP BY status`,
 };
 
-/** One queue's waiting and running jobs by owner (jobs_fair_idx), the most waiting first. */
+/**
+ * One queue's waiting and running jobs by owner, the most waiting first: the QUEUED ones through jobs_fair_idx, the
+ * RUNNING ones through jobs_running_idx (each partial, so each status is read apart).
+ */
+const ownerRows = (ownerFilter: string) => `
+  SELECT owner_id, 1 AS waiting, 0 AS running FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND ${ownerFilter}
+  UNION ALL
+  SELECT owner_id, 0, 1 FROM jobs WHERE queue = $queue AND status = 'RUNNING' AND ${ownerFilter}`;
 export const countByOwner = {
-  sqlite: `SELECT owner_id AS ownerId, sum(status = 'QUEUED') AS waiting, sum(status = 'RUNNING') AS running FROM jobs
-           WHERE queue = $queue AND status IN ('QUEUED', 'RUNNING') AND ($ownerId IS NULL OR owner_id = $ownerId)
+  sqlite: `SELECT owner_id AS ownerId, sum(waiting) AS waiting, sum(running) AS running
+           FROM (${ownerRows('($ownerId IS NULL OR owner_id = $ownerId)')})
            GROUP BY owner_id ORDER BY waiting DESC, running DESC, owner_id LIMIT $limit`,
-  postgres: `SELECT owner_id AS "ownerId", count(*) FILTER (WHERE status = 'QUEUED')::int AS waiting,
-               count(*) FILTER (WHERE status = 'RUNNING')::int AS running FROM jobs
-             WHERE queue = $queue AND status IN ('QUEUED', 'RUNNING') AND ($ownerId::int IS NULL OR owner_id = $ownerId::int)
+  postgres: `SELECT owner_id AS "ownerId", sum(waiting)::int AS waiting, sum(running)::int AS running
+             FROM (${ownerRows('($ownerId::int IS NULL OR owner_id = $ownerId::int)')}) AS o
              GROUP BY owner_id ORDER BY waiting DESC, running DESC, owner_id LIMIT $limit`,
 };
 

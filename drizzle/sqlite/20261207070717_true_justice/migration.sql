@@ -1,0 +1,1 @@
+CREATE INDEX `jobs_queue_idx` ON `jobs` (`queue`,`id`);
