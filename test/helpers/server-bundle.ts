@@ -4,26 +4,15 @@
 // `import.meta.url` / `.dir` are pinned to each source file's own path, so the bundle finds the migrations, the
 // dashboard, the quote server and its worker entries (which run from source) wherever it lies.
 // JOBGRAPH_TEST_FROM_SOURCE=1 spawns `bun src/main.ts` everywhere; test/processes.test.ts always starts one from source.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { hashFiles } from './file-hash';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 /** What the bundle is built from: a change to any of these builds a new one. */
 const INPUTS = ['src', 'quote-server', 'package.json', 'bun.lock', 'tsconfig.json'];
-
-function hashInputs(): string {
-  const hash = createHash('sha256').update(Bun.version);
-  for (const input of INPUTS) {
-    const path = join(ROOT, input);
-    if (!existsSync(path)) continue;
-    const files = statSync(path).isDirectory() ? readdirSync(path, { recursive: true, encoding: 'utf8' }).sort().map((file) => join(path, file)) : [path];
-    for (const file of files) if (statSync(file).isFile()) hash.update(file.slice(ROOT.length)).update(readFileSync(file));
-  }
-  return hash.digest('hex').slice(0, 16);
-}
 
 /** Replaces `import.meta.url`, `.dir` and `.main` in the repository's sources with what they are unbundled. */
 const pinImportMeta: Bun.BunPlugin = {
@@ -40,7 +29,7 @@ const pinImportMeta: Bun.BunPlugin = {
 };
 
 async function buildBundle(): Promise<string> {
-  const folder = join(tmpdir(), `jobgraph-test-server-${hashInputs()}`);
+  const folder = join(tmpdir(), `jobgraph-test-server-${hashFiles(ROOT, INPUTS, Bun.version)}`);
   const entry = join(folder, 'main.js');
   if (existsSync(entry)) return entry;
   // Built beside, then renamed into place: the test workers of a run may build at the same time.
