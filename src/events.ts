@@ -63,7 +63,6 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
   const pubsub = createPubSub<Topics>({ eventTarget: target });
   const remoteListeners = new Map<keyof Topics, Set<(...args: unknown[]) => void>>();
   let outgoing: WireBatch['events'] = [];
-  let deliveringRemote = false;
   let seq = 0;
   const flush = () => {
     const events = outgoing;
@@ -101,19 +100,16 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     for (const { topic, args } of read.events) {
       if (!firstTime(topic, args)) continue;
       // Subscribers hear it; `on` listeners (this instance's own counts, e.g. metrics) do not.
-      deliveringRemote = true;
-      try {
-        (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
-      } finally {
-        deliveringRemote = false;
-      }
+      (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
       for (const listener of remoteListeners.get(topic) ?? []) listener(...args);
     }
   });
   // Events that may reach this instance twice (from Redis and from the job event log): delivered here once per key.
   const keys = new Map<keyof Topics, (...args: any[]) => string | null>();
-  const recent = new Map<string, number>();
-  const firstTime = (topic: keyof Topics, args: unknown[]): boolean => {
+  const delivered = new Map<string, number>();
+  /** The same, for `on` listeners: they count this instance's own events, whichever copy its subscribers got first. */
+  const recentOwn = new Map<string, number>();
+  const firstTime = (topic: keyof Topics, args: unknown[], recent = delivered): boolean => {
     const keyOf = keys.get(topic);
     const key = keyOf?.(...args);
     if (!key) return true;
@@ -124,8 +120,22 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     recent.set(name, now + DELIVERED_ONCE_MS);
     return true;
   };
+  const ownListeners = new Map<string, Set<(payload: unknown) => void>>();
   const publish: typeof pubsub.publish = (topic, ...args) => {
     if (firstTime(topic, args)) pubsub.publish(topic, ...args);
+    // Apart from the subscribers: the job event log may have brought them this very event first (PostgreSQL, a
+    // loaded machine), and this instance's counts must still hear its own outcome once.
+    const own = ownListeners.get(topic);
+    if (own && firstTime(topic, args, recentOwn)) {
+      for (const listener of own) {
+        // As an EventTarget would: a listener's error is reported, never thrown at the publisher.
+        try {
+          listener(args[0]);
+        } catch (error) {
+          reportError(error);
+        }
+      }
+    }
     if (!link) return;
     if (outgoing.length === 0) queueMicrotask(flush);
     outgoing.push({ topic, args });
@@ -138,12 +148,7 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
      */
     publishRemote<T extends keyof Topics>(topic: T, ...args: Topics[T]): void {
       if (!firstTime(topic, args)) return;
-      deliveringRemote = true;
-      try {
-        (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
-      } finally {
-        deliveringRemote = false;
-      }
+      (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
     },
     /**
      * From now on an event of `topic` whose key (non-null) was delivered here in the last minute is not delivered
@@ -154,7 +159,7 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     },
     /** Whether an event of `topic` with this deliverOnce key was delivered here in the last minute. */
     delivered(topic: keyof Topics, key: string): boolean {
-      return (recent.get(`${topic}|${key}`) ?? 0) > Date.now();
+      return (delivered.get(`${topic}|${key}`) ?? 0) > Date.now();
     },
     /** Messages (or events) from the Redis channel dropped since start, by reason; /metrics reads it. */
     droppedRemote: dropped as Readonly<Record<DropReason, number>>,
@@ -174,11 +179,12 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     },
     /** A synchronous listener on a topic without ids (counting, never blocking the publisher), for this instance's own events only; returns its removal. */
     on<T extends UnkeyedTopic>(topic: T, listener: (payload: Payload<T>) => void): () => void {
-      const handler = (event: Event) => {
-        if (!deliveringRemote) listener((event as CustomEvent<Payload<T>>).detail);
-      };
-      target.addEventListener(topic, handler);
-      return () => target.removeEventListener(topic, handler);
+      let listeners = ownListeners.get(topic);
+      if (!listeners) ownListeners.set(topic, (listeners = new Set()));
+      const own = listeners;
+      const handler = (payload: unknown) => listener(payload as Payload<T>);
+      own.add(handler);
+      return () => own.delete(handler);
     },
     subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
       const name = id === undefined ? topic : `${topic}:${id}`;

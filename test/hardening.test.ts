@@ -160,6 +160,20 @@ describe('crash: nothing nested can end the process', () => {
     const chain = `{ ...F0 } ${Array.from({ length: 1001 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} }`).join(' ')} fragment F1001 on Query { __typename }`;
     const tooMany = await post(server.url, { query: chain });
     expect(((await tooMany.json()) as any).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'fragments' });
+    // Thousands of variable definitions: each rule walks them, each unused one an error — refused before any rule.
+    const declaring = (n: number) => `query(${Array.from({ length: n }, (_, i) => `$a${i}: Int`).join(' ')}) { __typename }`;
+    const tooManyVariables = await post(server.url, { query: declaring(6_329) }, { accept: 'application/graphql-response+json' });
+    expect(tooManyVariables.status).toBe(400);
+    expect(((await tooManyVariables.json()) as any).errors[0]).toMatchObject({
+      message: 'the document defines more than 500 variables',
+      extensions: { code: 'BAD_USER_INPUT', limit: 'variables' },
+    });
+    const ws = await rawSocket(server.wsUrl);
+    expect((await ws.operation('vars', { query: declaring(501) })).payload[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'variables' });
+    ws.socket.close();
+    // 500 pass the limit: graphql-js' own rule reports them unused.
+    const atLimit = (await post(server.url, { query: declaring(500) }).then((r) => r.json())) as any;
+    expect(atLimit.errors[0]).toMatchObject({ message: 'Variable "$a0" is never used.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
     // Within the limits the same shapes still work.
     expect((await post(server.url, { query: doubling(8) }).then((r) => r.json()) as any).data).toEqual({ __typename: 'Query' });
     await probe(server);

@@ -36,20 +36,26 @@ describe('durability', () => {
       token,
     );
     expect(submitted.data.submitDiagnosticJobs).toHaveLength(1000);
-    // Let some finish and some be running, then kill the process without warning.
-    const deadline = Date.now() + 10_000;
+    // Let some finish and some be running, then kill the process without warning. Between an answer saying jobs
+    // run and the kill, a loaded machine can let the runner settle them all before its next claim: the process is
+    // frozen (SIGSTOP) while the database is read, and killed only once the file itself shows jobs RUNNING.
+    const deadline = Date.now() + 60_000;
+    let midway: { status: string; n: number }[] = [];
     for (;;) {
       const counts = (await gql(first.url, '{ jobCounts { succeeded running } }', token)).data.jobCounts;
-      if (counts.succeeded >= 100 && counts.running > 0) break;
+      if (counts.succeeded >= 100 && counts.running > 0) {
+        first.proc.kill('SIGSTOP');
+        const frozen = new Database(databasePath, { readonly: true });
+        midway = frozen.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all() as { status: string; n: number }[];
+        frozen.close();
+        if (midway.some((row) => row.status === 'RUNNING' && row.n > 0)) break;
+        first.proc.kill('SIGCONT');
+      }
       if (Date.now() > deadline) throw new Error(`jobs did not start: ${JSON.stringify(counts)}`);
       await Bun.sleep(20);
     }
     first.proc.kill('SIGKILL');
     await first.proc.exited;
-
-    const before = new Database(databasePath, { readonly: true });
-    const midway = before.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all() as { status: string; n: number }[];
-    before.close();
     expect(midway.find((row) => row.status === 'RUNNING')?.n ?? 0).toBeGreaterThan(0);
     expect(midway.find((row) => row.status === 'SUCCEEDED')?.n ?? 0).toBeLessThan(1000);
 
