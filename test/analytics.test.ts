@@ -8,6 +8,7 @@ import { BUNDLED_ANALYTICS_CSV } from '../src/config';
 import { openSqlite } from '../src/db/client';
 import { createLogger } from '../src/logger';
 import { ANALYTICS_FIXTURE, startTestServer, subscribe, type TestServer } from './helpers/server';
+import { SERVER_COMMAND } from './helpers/server-bundle';
 
 const FIXTURE = ANALYTICS_FIXTURE;
 const LOW = 'Percent of adults aged 18 years and older who have obesity';
@@ -334,7 +335,7 @@ describe('a bad ANALYTICS_CSV', () => {
       ] as const;
       // Both at once, each on its own database.
       const runs = cases.map(([path], i) =>
-        Bun.spawn(['bun', 'src/main.ts'], {
+        Bun.spawn(SERVER_COMMAND, {
           cwd: new URL('..', import.meta.url).pathname,
           env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, `db${i}.sqlite`), ADMIN_PASSWORD: 'admin-password-for-tests', ANALYTICS_CSV: path, LOG_LEVEL: 'silent' },
           stdout: 'ignore',

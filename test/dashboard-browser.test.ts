@@ -38,7 +38,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
       }),
     ]);
     origin = new URL(server.url).origin;
-  }, 20_000);
+    // A liveness bound: Chromium's start took over 20 s with two suites beside this one (load ~28).
+  }, 60_000);
   afterAll(async () => {
     await browser?.close();
     await server?.stop();

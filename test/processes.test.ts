@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_DATABASE_IN_USE } from '../src/db/lock';
 import { exitCodeWithin, spawnProcess, spawnServer } from './helpers/process';
+import { SOURCE_SERVER_COMMAND } from './helpers/server-bundle';
 import { ADMIN_PASSWORD, startTestServer } from './helpers/server';
 
 const freshDir = () => mkdtempSync(join(tmpdir(), 'jobgraph-processes-'));
@@ -14,7 +15,8 @@ describe('one jobgraph per database file', () => {
     const dir = freshDir();
     const databasePath = join(dir, 'jobgraph.db');
     const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '1' };
-    const first = await spawnServer(env);
+    // The first as a person starts it (`bun src/main.ts`); every other spawned server runs the bundle of the same source.
+    const first = await spawnServer(env, undefined, SOURCE_SERVER_COMMAND);
     const second = spawnProcess(env);
     try {
       expect(await exitCodeWithin(second.proc, 15_000)).toBe(EXIT_DATABASE_IN_USE);

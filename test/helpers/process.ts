@@ -1,4 +1,5 @@
 import { ANALYTICS_FIXTURE } from './server';
+import { SERVER_COMMAND } from './server-bundle';
 import type { Subprocess } from 'bun';
 import { readFileSync } from 'node:fs';
 
@@ -17,11 +18,14 @@ async function collect(stream: ReadableStream<Uint8Array>, sink: { text: string 
   for await (const chunk of stream) sink.text += decoder.decode(chunk, { stream: true });
 }
 
-/** Starts `bun src/main.ts` as a real process, without waiting for anything. */
-export function spawnProcess(env: Record<string, string>): ServerProcess {
+/**
+ * Starts jobgraph as a real process, without waiting for anything: src/main.ts bundled (test/helpers/server-bundle.ts),
+ * or `command` (SOURCE_SERVER_COMMAND: `bun src/main.ts` as a person starts it).
+ */
+export function spawnProcess(env: Record<string, string>, command = SERVER_COMMAND): ServerProcess {
   const baseEnv = { ...process.env };
   for (const name of ['ADMIN_PASSWORD', 'ADMIN_USERNAME', 'PORT', 'DATABASE_PATH', 'LOG_FILE', 'WORKERS']) delete baseEnv[name];
-  const proc = Bun.spawn(['bun', 'src/main.ts'], {
+  const proc = Bun.spawn(command, {
     cwd: new URL('../..', import.meta.url).pathname,
     // Argon2id at its cheapest (src/main.ts); a test that checks the production cost passes JOBGRAPH_TEST_CHEAP_PASSWORD_HASH: ''.
     env: {
@@ -54,10 +58,10 @@ export function spawnProcess(env: Record<string, string>): ServerProcess {
   };
 }
 
-/** Starts `bun src/main.ts` as a real process and waits for its "listening" log line. */
+/** Starts jobgraph as a real process (see spawnProcess) and waits for its "listening" log line. */
 // 60 s: a start on a busy 2-core machine (another suite beside this one) has taken over 15 s; the bound only shows on a failure.
-export async function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const server = spawnProcess(env);
+export async function spawnServer(env: Record<string, string>, timeoutMs = 60_000, command = SERVER_COMMAND): Promise<ServerProcess> {
+  const server = spawnProcess(env, command);
   const deadline = Date.now() + timeoutMs;
   while (!server.url) {
     const line = server.stdout().split('\n').find((l) => l.includes('"jobgraph listening"'));
