@@ -286,6 +286,35 @@ export class AnalyticsIndex {
     // One state's groups were keyed by (category, segment) in the source: the same order within a state.
     return result;
   }
+
+  /**
+   * meanByCategory written as JSON text: the bytes JSON.stringify gives for its objects with `fields` under their
+   * keys, in that order, without the objects. A mean that is not finite throws (a GraphQL Float cannot be one).
+   */
+  meanByCategoryJson(question: string, fields: readonly CategoryMeanKey[], years?: YearRange, state?: string): string {
+    // `{"key":` before each field's value, `,"key":` after the first: written once per ask, not per group.
+    const prefixes = fields.map(({ key }, i) => `${i === 0 ? '{' : ','}${JSON.stringify(key)}:`);
+    let text = '';
+    for (const group of this.require(question).categories) {
+      if (state !== undefined && group.state !== state) continue;
+      const value = group.tally.mean(years);
+      if (value === null) continue;
+      if (!Number.isFinite(value)) throw new RangeError(`a mean of ${question} is not finite`);
+      text += text === '' ? '[' : ',';
+      for (let i = 0; i < fields.length; i++) {
+        const { field } = fields[i]!;
+        text += prefixes[i]! + (field === 'value' ? String(value) : JSON.stringify(group[field]));
+      }
+      text += '}';
+    }
+    return text === '' ? '[]' : `${text}]`;
+  }
+}
+
+/** A field of a CategoryMean, and the key an answer writes it under (its alias, or its name). */
+export interface CategoryMeanKey {
+  key: string;
+  field: keyof CategoryMean;
 }
 
 /**
