@@ -164,23 +164,16 @@ export function useCompiledAnalytics(log: Logger, schedule: (compile: () => void
 
       function scheduleCompile(pending: Compilation) {
         pending.state = 'compiling';
-        schedule(() => {
+        const compile = () => {
           const compiled = compileOperation(schema, document, name);
-          if (Array.isArray(compiled)) {
-            pending.state = 'failed';
-            log.warn({ errors: compiled.map((error) => error.message) }, 'query did not compile');
-            return;
-          }
-          // Run once here, on this use's context and variables, its answer dropped: a compiled query's first run is
-          // JavaScriptCore's first sight of its code (~3–25 ms here), which the next ask would pay. These are
-          // read-only queries (`analytics`, `me`); an error is the next ask's to meet.
-          void Promise.resolve()
-            .then(() => (compiled as CompiledQuery).query(args.rootValue, args.contextValue, args.variableValues))
-            .catch(() => undefined)
-            .finally(() => {
-              pending.state = compiled as CompiledQuery;
-            });
-        });
+          pending.state = Array.isArray(compiled) ? 'failed' : (compiled as CompiledQuery);
+          if (Array.isArray(compiled)) log.warn({ errors: compiled.map((error) => error.message) }, 'query did not compile');
+        };
+        // The start-up warm-up (src/http/warm-up.ts; session 0, which no token has) compiles at once: nobody waits on
+        // it, and its next ask runs the compiled code once (a compiled query's first run is JavaScriptCore's first
+        // sight of its code: 3–25 ms here, which the next ask would pay).
+        if ((args.contextValue as { user?: { sessionId?: number } | null } | undefined)?.user?.sessionId === 0) compile();
+        else schedule(compile);
       }
     },
   };
