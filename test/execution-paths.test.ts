@@ -131,8 +131,14 @@ const SKIPS: Record<PluginName, Partial<Record<Family, { paths: Path[]; why: str
       why: 'it fills the cache from executions; a hit is the cache answering (subscriptions and WebSocket operations are never cached)',
     },
   },
+  categoryMeans: {
+    onExecute: { paths: ['cacheHit'], why: 'a hit serves an answer an earlier execution (or this plugin) wrote' },
+  },
   compiledAnalytics: {
-    onExecute: { paths: ['cacheHit'], why: 'a hit serves an answer an earlier execution computed' },
+    onExecute: {
+      paths: ['cacheHit'],
+      why: 'a hit serves an answer an earlier execution computed (and a query categoryMeans answers stops before it: it needs no compile)',
+    },
   },
   preParsedBody: {
     onRequestParse: { paths: ['fastPath', 'cacheHit', 'graphqlWs', 'fanOutJoin', 'fanOutEvent'], why: HTTP_LAYER },

@@ -2,7 +2,7 @@
 // does, keeps every limit and the revocation of tokens, and `me` answers from the session.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { parse } from 'graphql';
-import { compiles } from '../src/graphql/compiled';
+import { COMPILE_AT_USE, compiles } from '../src/graphql/compiled';
 import { startTestServer, type TestServer } from './helpers/server';
 
 let server: TestServer;
@@ -124,11 +124,14 @@ describe('me', () => {
       const directed = `query($x: Boolean = true) { me @include(if: $x) ${selection} }`;
       expect(compiles(parse(plain), null)).toBe(true);
       expect(compiles(parse(directed), null)).toBe(false);
-      for (const as of [token, undefined]) {
-        const [compiled, interpreted] = [await server.gql(plain, undefined, as), await server.gql(directed, undefined, as)];
-        expect(compiled.errors).toBeUndefined();
-        expect(compiled.data).toEqual(interpreted.data);
-        expect(compiled.data?.me === null).toBe(as === undefined);
+      // A document runs interpreted until its second use compiles it (COMPILE_AT_USE): the later asks run compiled.
+      for (let use = 0; use <= COMPILE_AT_USE; use++) {
+        for (const as of [token, undefined]) {
+          const [compiled, interpreted] = [await server.gql(plain, undefined, as), await server.gql(directed, undefined, as)];
+          expect(compiled.errors).toBeUndefined();
+          expect(compiled.data).toEqual(interpreted.data);
+          expect(compiled.data?.me === null).toBe(as === undefined);
+        }
       }
     }
   });
@@ -158,13 +161,34 @@ describe('compiled analytics queries', () => {
       ['globalMean', { question: 'no such question' }, ''],
     ];
     for (const [field, args, selection] of asks) {
-      for (const as of [token, undefined]) {
+      // Each document past its compile (COMPILE_AT_USE uses, as two callers), and its first uses, interpreted, too.
+      for (const as of [token, undefined, token, undefined]) {
         const { compiled, interpreted } = await both(field, args, selection, as);
         expect(compiled.status).toBe(interpreted.status);
         expect(compiled.data).toEqual(interpreted.data);
         const shape = (errors: any[] | undefined) => errors?.map(({ locations, ...rest }: any) => ({ ...rest, located: locations?.length === 1 }));
         expect(shape(compiled.errors)).toEqual(shape(interpreted.errors));
       }
+    }
+  });
+
+  test('each operation of a document runs itself: one compiled never answers for another of the same text', async () => {
+    const token = await server.adminToken();
+    const question = (await server.gql('{ analytics { questions { text } } }', undefined, token)).data?.analytics.questions[0].text;
+    const document = 'query Mean($q: String!) { analytics { globalMean(question: $q) } } query Who { me { username } }';
+    const ask = async (operationName: string, variables: Record<string, unknown>) => {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: document, variables, operationName }),
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    const mean = (await server.gql('query($q: String!) { analytics { globalMean(question: $q) } }', { q: question }, token)).data?.analytics.globalMean;
+    // Past both operations' compiles, in turns: each answer is its own operation's.
+    for (let use = 0; use <= COMPILE_AT_USE + 1; use++) {
+      expect(await ask('Mean', { q: question })).toEqual({ status: 200, body: { data: { analytics: { globalMean: mean } } } });
+      expect(await ask('Who', {})).toEqual({ status: 200, body: { data: { me: { username: 'admin' } } } });
     }
   });
 });

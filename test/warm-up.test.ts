@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ANALYTICS_ANSWER_QUERY, ANALYTICS_QUESTIONS_QUERY } from '../dashboard/operations';
+import { GRAPHIQL_EXAMPLES } from '../src/http/graphiql';
 import { startTestServer, type TestServer } from './helpers/server';
 
 /** Every execution's document and request id, in order. */
@@ -22,7 +23,7 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 
 async function warmedUp(): Promise<void> {
-  for (let waited = 0; executions.filter((execution) => execution.requestId === 'warm-up').length < 2; waited += 10) {
+  for (let waited = 0; executions.filter((execution) => execution.requestId === 'warm-up').length < 8; waited += 10) {
     if (waited > 10_000) throw new Error('the warm-up did not run');
     await Bun.sleep(10);
   }
@@ -61,5 +62,23 @@ describe("the dashboard's documents, prepared at start", () => {
     const answer = await server.gql(ANALYTICS_ANSWER_QUERY, { question, yearFrom: 2011, yearTo: 2021 }, token);
     expect(answer.errors).toBeUndefined();
     expect(executions.length).toBe(before + 1);
+  });
+
+  test("GraphiQL's analytics examples: the first run reuses the warm-up's document", async () => {
+    await warmedUp();
+    const warmUpDocuments = executions.filter((execution) => execution.requestId === 'warm-up').map((execution) => execution.document);
+    const token = await server.adminToken();
+    for (const operationName of ['Questions', 'Best5']) {
+      const before = executions.length;
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: GRAPHIQL_EXAMPLES, operationName }),
+      });
+      const body = (await response.json()) as { data?: { analytics: object }; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      expect(Object.keys(body.data!.analytics)).toEqual(operationName === 'Questions' ? ['questions', 'states'] : ['best5']);
+      expect(warmUpDocuments).toContain(executions[before]!.document);
+    }
   });
 });

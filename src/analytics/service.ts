@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type AnalyticsRow, AnalyticsIndex, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction, type StateValue, type YearRange } from '../compute/analytics';
+import { type AnalyticsRow, AnalyticsIndex, type CategoryMeanKey, closest, KNOWN_DIRECTIONS, pythonTuple, type Direction, type StateValue, type YearRange } from '../compute/analytics';
 import type { Database } from '../db/client';
 import { dateOf } from '../db/statements';
 import { z } from 'zod';
@@ -214,6 +214,9 @@ export class AnalyticsService {
   meanByCategory = (question: string, years?: YearRange) => this.data.meanByCategory(this.checkQuestion(question), years);
   stateMeanByCategory = (question: string, state: string, years?: YearRange) =>
     this.data.meanByCategory(this.checkQuestion(question), years, this.checkState(state));
+  /** meanByCategory (with a state: stateMeanByCategory) as JSON text, checked alike (AnalyticsIndex.meanByCategoryJson). */
+  meanByCategoryJson = (question: string, fields: readonly CategoryMeanKey[], years?: YearRange, state?: string) =>
+    this.data.meanByCategoryJson(this.checkQuestion(question), fields, years, state === undefined ? undefined : this.checkState(state));
 
   /** Any of the nine, answered in the source's JSON shape (what an analytics job stores as `data`). */
   answer(query: AnalyticsQuery, question: string, state: string | undefined, years?: YearRange): Record<string, unknown> {

@@ -95,6 +95,8 @@ interface CategoryGroup {
   tally: Tally;
   /** Python's repr of the (state, category, segment) key, which the source sorted as a string. */
   stateKey: string;
+  /** The names as JSON text, once an answer was written as JSON (meanByCategoryJson). */
+  quoted?: Record<'state' | 'category' | 'segment', string>;
 }
 
 interface QuestionIndex {
@@ -286,6 +288,51 @@ export class AnalyticsIndex {
     // One state's groups were keyed by (category, segment) in the source: the same order within a state.
     return result;
   }
+
+  /**
+   * meanByCategory written as JSON text: the bytes JSON.stringify gives for its objects with `fields` under their
+   * keys, in that order, without the objects. A mean that is not finite throws (a GraphQL Float cannot be one).
+   */
+  meanByCategoryJson(question: string, fields: readonly CategoryMeanKey[], years?: YearRange, state?: string): string {
+    // `{"key":` before each field's value, `,"key":` after the first: written once per ask, not per group.
+    const prefixes = fields.map(({ key }, i) => `${i === 0 ? '{' : ','}${JSON.stringify(key)}:`);
+    const names = fields.map(({ field }) => field);
+    let text = '';
+    for (const group of this.quotedCategories(question)) {
+      if (state !== undefined && group.state !== state) continue;
+      const value = group.tally.mean(years);
+      if (value === null) continue;
+      if (!Number.isFinite(value)) throw new RangeError(`a mean of ${question} is not finite`);
+      let object = '';
+      for (let i = 0; i < names.length; i++) {
+        const field = names[i]!;
+        object += prefixes[i]! + (field === 'value' ? String(value) : group.quoted[field]);
+      }
+      text += text === '' ? `[${object}}` : `,${object}}`;
+    }
+    return text === '' ? '[]' : `${text}]`;
+  }
+
+  /** The question's groups, each with its names as JSON text: made by its first answer written as JSON, names shared. */
+  private quotedCategories(question: string): (CategoryGroup & { quoted: Record<'state' | 'category' | 'segment', string> })[] {
+    const { categories } = this.require(question);
+    if (categories.length > 0 && categories[0]!.quoted === undefined) {
+      const quotedNames = new Map<string, string>();
+      const quote = (name: string) => {
+        let text = quotedNames.get(name);
+        if (text === undefined) quotedNames.set(name, (text = JSON.stringify(name)));
+        return text;
+      };
+      for (const group of categories) group.quoted = { state: quote(group.state), category: quote(group.category), segment: quote(group.segment) };
+    }
+    return categories as (CategoryGroup & { quoted: Record<'state' | 'category' | 'segment', string> })[];
+  }
+}
+
+/** A field of a CategoryMean, and the key an answer writes it under (its alias, or its name). */
+export interface CategoryMeanKey {
+  key: string;
+  field: keyof CategoryMean;
 }
 
 /**

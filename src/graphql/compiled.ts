@@ -6,18 +6,25 @@
 // the resolvers, which compiled code calls as the interpreter does; every other query keeps the interpreter. For
 // `me`, the executor's per-field machinery was ~10% of an authenticated request. Execution errors, masking, the
 // operation log and the response cache are the same plugins' either way.
-import { useGraphQlJit } from '@envelop/graphql-jit';
+//
+// A document's first use runs interpreted and its compile waits for its second, outside any request: compiling is
+// 1–7 ms here, the whole of an unannounced document's first ask beyond parse and validation (docs/benchmarks.md).
+// The compiled query is kept per document AND operation name (envelop's graphql-jit plugin kept one per document, so
+// a second operation of the same text ran the first one's compiled query).
 import {
   type DocumentNode,
+  type ExecutionArgs,
   type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
+  type GraphQLSchema,
   getOperationAST,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
   visit,
 } from 'graphql';
+import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../errors';
@@ -107,25 +114,67 @@ function withNodes(document: DocumentNode, operationName: string | null | undefi
   });
 }
 
-/** Yoga's plugin: `analytics` and `me` queries run compiled (a document that fails to compile answers why, and is logged). */
-export function useCompiledAnalytics(log: Logger): Plugin {
-  const jit = useGraphQlJit(
-    {},
-    {
-      onError: (result) => log.warn({ errors: result.errors?.map((error) => error.message) }, 'query did not compile'),
-    },
-  ) as Plugin;
+/** graphql-jit's compile of one operation, or why it failed (what it throws included). */
+function compileOperation(schema: GraphQLSchema, document: DocumentNode, name: string | null): CompiledQuery | readonly GraphQLError[] {
+  try {
+    const compiled = compileQuery(schema, document, name ?? undefined);
+    return isCompiledQuery(compiled) ? compiled : (compiled.errors ?? []);
+  } catch (error) {
+    return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+  }
+}
+
+/** How a document's operation runs: interpreted until compiled; a compile that failed leaves it interpreted. */
+interface Compilation {
+  uses: number;
+  state: 'interpreted' | 'compiling' | 'failed' | CompiledQuery;
+}
+
+/** The use of a document's operation that schedules its compile (after that use's answer, not in its way). */
+export const COMPILE_AT_USE = 2;
+
+/**
+ * Yoga's plugin: `analytics` and `me` queries run compiled from their document's second use (a document that fails
+ * to compile runs interpreted, and is logged). `schedule` runs a compile later: tests pass their own.
+ */
+export function useCompiledAnalytics(log: Logger, schedule: (compile: () => void) => void = (compile) => setTimeout(compile, 0)): Plugin {
+  const byDocument = new WeakMap<DocumentNode, Map<string | null, Compilation>>();
   return {
-    onExecute(payload) {
-      const { document, operationName } = payload.args;
+    onExecute({ args, setExecuteFn }) {
+      const { schema, document, operationName } = args;
       if (!compiles(document, operationName)) return;
-      jit.onExecute!(payload);
+      let byOperation = byDocument.get(document);
+      if (!byOperation) byDocument.set(document, (byOperation = new Map()));
+      // `compiles` said the operation exists: the map holds only the document's own operation names.
+      const name = operationName ?? null;
+      let compilation = byOperation.get(name);
+      if (!compilation) byOperation.set(name, (compilation = { uses: 0, state: 'interpreted' }));
+      const { state } = compilation;
+      if (typeof state !== 'object') {
+        if (state === 'interpreted' && ++compilation.uses >= COMPILE_AT_USE) scheduleCompile(compilation);
+        return;
+      }
+      setExecuteFn(((execution: ExecutionArgs) => state.query(execution.rootValue, execution.contextValue, execution.variableValues)) as never);
       return {
         onExecuteDone({ result, setResult }) {
           if (isAsyncIterable(result) || !result.errors?.length) return;
           setResult({ ...result, errors: withNodes(document, operationName, result.errors) });
         },
       };
+
+      function scheduleCompile(pending: Compilation) {
+        pending.state = 'compiling';
+        const compile = () => {
+          const compiled = compileOperation(schema, document, name);
+          pending.state = Array.isArray(compiled) ? 'failed' : (compiled as CompiledQuery);
+          if (Array.isArray(compiled)) log.warn({ errors: compiled.map((error) => error.message) }, 'query did not compile');
+        };
+        // The start-up warm-up (src/http/warm-up.ts; session 0, which no token has) compiles at once: nobody waits on
+        // it, and its next ask runs the compiled code once (a compiled query's first run is JavaScriptCore's first
+        // sight of its code: 3–25 ms here, which the next ask would pay).
+        if ((args.contextValue as { user?: { sessionId?: number } | null } | undefined)?.user?.sessionId === 0) compile();
+        else schedule(compile);
+      }
     },
   };
 }

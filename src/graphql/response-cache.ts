@@ -209,11 +209,12 @@ export function createResponseCache(
     });
     const cached = await cache.get(key);
     if (!cached) return undefined;
-    // What Yoga would send: the result without the extensions it turns into headers; serialised once per entry.
+    // What Yoga would send: the result without the extensions it turns into headers, written as Yoga writes it (its
+    // own `stringify` first: category-means.ts); serialised once per entry.
     let json = serialized.get(cached);
     if (json === undefined) {
-      const { extensions: _extensions, ...result } = cached as { extensions?: unknown };
-      serialized.set(cached, (json = JSON.stringify(result)));
+      const { extensions: _extensions, ...result } = cached as { extensions?: unknown; stringify?: (result: object) => string };
+      serialized.set(cached, (json = (result.stringify ?? JSON.stringify)(result)));
     }
     return new Response(json, { headers: { 'content-type': `${answerType}; charset=utf-8` } });
   }

@@ -3,6 +3,7 @@
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app';
 import { clientProtocolPlugins, MAX_BATCHED_OPERATIONS } from '../graphql/client-protocols';
+import { useCategoryMeansAsJson } from '../graphql/category-means';
 import { useCompiledAnalytics } from '../graphql/compiled';
 import type { DocumentCaches } from '../graphql/document-caches';
 import { createGraphQLContext, type GraphQLContext } from '../graphql/context';
@@ -63,6 +64,7 @@ export function graphqlPlugins(
     operationLog: useOperationLog(app.log, app.users, metrics),
     ...(metrics ? { phaseMetrics: usePhaseMetrics(metrics) } : {}),
     responseCache: responseCache.plugin,
+    categoryMeans: useCategoryMeansAsJson(),
     compiledAnalytics: useCompiledAnalytics(app.log),
     preParsedBody: usePreParsedBody(),
     requestParseErrors: useRequestParseErrors(),
