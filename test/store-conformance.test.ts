@@ -957,6 +957,18 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(await ctx.store.waitingCount(queue)).toBe(0);
       expect(await ctx.store.cancelFlow(flow.id, ctx.owner)).toBeUndefined();
     },
+    'racing a node that finishes at the same moment: one of the two wins, neither fails (no deadlock)': async (ctx) => {
+      const queue = await ctx.queue({ concurrency: 100 });
+      for (let round = 0; round < 15; round++) {
+        const { flow, jobs } = await diamond(ctx, queue);
+        const [running] = await claimOne(ctx, queue);
+        expect(running!.id).toBe(jobs[0]!.id);
+        const [settled, cancelled] = await Promise.all([ctx.store.settleJobs([{ lease: running!, result: 1 }]), ctx.store.cancelFlow(flow.id, ctx.owner)]);
+        // Whichever came second saw the other's outcome: the node SUCCEEDED then the rest cancelled, or all cancelled.
+        expect(settled.length + (cancelled?.jobs.some((job) => job.id === running!.id) ? 1 : 0)).toBe(1);
+        expect(await ctx.store.flowById(flow.id, null)).toMatchObject({ status: 'CANCELLED', remaining: 0 });
+      }
+    },
   },
   onFlowChange: {
     'a parent that did not succeed cancels its CANCEL children and releases its RUN children': async (ctx) => {

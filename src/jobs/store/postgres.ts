@@ -281,6 +281,7 @@ export class PgJobStore implements JobStore {
   async cancelFlow(id: number, by: number): Promise<{ flow: Flow; jobs: Job[] } | undefined> {
     const now = this.clock.now();
     const done = await this.transaction(async (run) => {
+      await run(cancelFlow.postgres.lockNodes, { id });
       if (!(await run(cancelFlow.postgres.flow, { id })).length) return undefined;
       await run(cancelFlow.postgres.mark, { id });
       const rows = await run<PgJobRow>(cancelFlow.postgres.nodes, { id, now, by });

@@ -18,7 +18,7 @@ export const cancelMatching = {
   },
   /** Answers the changed rows and each one's status before (`was`). */
   postgres: `
-    WITH picked AS (SELECT id, status AS was FROM jobs WHERE status IN ('QUEUED', 'RUNNING') AND ${matching.postgres}
+    WITH picked AS MATERIALIZED (SELECT id, status AS was FROM jobs WHERE status IN ('QUEUED', 'RUNNING') AND ${matching.postgres}
                     ORDER BY id LIMIT $limit FOR UPDATE),
     changed AS (UPDATE jobs SET status = 'CANCELLED', finished_at = $now, lease_token = NULL, lease_expires_at = NULL
                 FROM picked WHERE jobs.id = picked.id RETURNING jobs.*, picked.was),

@@ -81,10 +81,8 @@ export const claimFair = {
     /** Run after the queue row's lock (rateLimit.postgres.settings), in its transaction: the running counts see every claim before. */
     cursor: `SELECT fair_cursor AS cursor FROM queues WHERE name = $queue`,
     pool: `WITH RECURSIVE ${pgLimit}, ${picked(PG_LIMIT, `CROSS JOIN LATERAL (${ownersJobs('o.owner_id', PG_LIMIT)}) c`)},
-      claimed AS (
-        UPDATE jobs SET ${SET_LEASE}
-        FROM (SELECT id FROM jobs WHERE id IN (SELECT id FROM picked) FOR UPDATE SKIP LOCKED) AS p
-        WHERE jobs.id = p.id RETURNING jobs.*),
+      locked AS MATERIALIZED (SELECT id FROM jobs WHERE id IN (SELECT id FROM picked) FOR UPDATE SKIP LOCKED),
+      claimed AS (UPDATE jobs SET ${SET_LEASE} FROM locked WHERE jobs.id = locked.id RETURNING jobs.*),
       logged AS (INSERT INTO job_events (job_id, type, payload, at)
                  SELECT id, 'started', json_build_object('attempt', attempts)::text, $now FROM claimed)
       SELECT * FROM claimed ORDER BY id`,

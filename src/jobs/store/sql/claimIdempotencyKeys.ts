@@ -41,6 +41,6 @@ export const claimKey = {
 /** Forgets expired keys, a batch at a time (the retention sweep). */
 export const purgeExpiredKeys = {
   sqlite: `DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= $now LIMIT $limit)`,
-  postgres: `DELETE FROM idempotency_keys WHERE (owner_id, key) IN
-               (SELECT owner_id, key FROM idempotency_keys WHERE expires_at <= $now LIMIT $limit FOR UPDATE SKIP LOCKED)`,
+  postgres: `WITH picked AS MATERIALIZED (SELECT owner_id, key FROM idempotency_keys WHERE expires_at <= $now LIMIT $limit FOR UPDATE SKIP LOCKED)
+             DELETE FROM idempotency_keys WHERE (owner_id, key) IN (SELECT owner_id, key FROM picked)`,
 } as const;

@@ -9,7 +9,7 @@ export const deleteMatching = {
                                          LIMIT $limit)
            RETURNING id`,
   /** Rows another transaction holds are left for a later batch. */
-  postgres: `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND ${matching.postgres}
-                                           LIMIT $limit FOR UPDATE SKIP LOCKED)
-             RETURNING id`,
+  postgres: `WITH picked AS MATERIALIZED (SELECT id FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND ${matching.postgres}
+                                         LIMIT $limit FOR UPDATE SKIP LOCKED)
+             DELETE FROM jobs WHERE id IN (SELECT id FROM picked) RETURNING id`,
 } as const;

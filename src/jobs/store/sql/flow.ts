@@ -110,6 +110,12 @@ export const cancelFlow = {
             WHERE id IN (SELECT job_id FROM flow_nodes WHERE flow_id = $id) AND status IN ('QUEUED', 'RUNNING', 'WAITING') RETURNING *`,
   },
   postgres: {
+    /**
+     * First, the unfinished nodes' rows in id order, as every other transition locks jobs before their flows (a
+     * settle locks its jobs, then lockFlows): taking the flow first deadlocked with a node finishing meanwhile.
+     */
+    lockNodes: `SELECT id FROM jobs WHERE id IN (SELECT job_id FROM flow_nodes WHERE flow_id = $id)
+                AND status IN ('QUEUED', 'RUNNING', 'WAITING') ORDER BY id FOR UPDATE`,
     flow: `SELECT id FROM flows WHERE id = $id AND status = 'RUNNING' FOR UPDATE`,
     mark: `UPDATE flows SET status = 'CANCELLED' WHERE id = $id`,
     nodes: withEvents(

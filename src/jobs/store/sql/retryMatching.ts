@@ -18,7 +18,7 @@ export const retryMatching = {
              SELECT value, 'retried', json_object('by', $by), $now FROM json_each($changed)`,
   },
   postgres: `
-    WITH picked AS (SELECT id FROM jobs WHERE status IN ('FAILED', 'CANCELLED') AND ${matching.postgres}
+    WITH picked AS MATERIALIZED (SELECT id FROM jobs WHERE status IN ('FAILED', 'CANCELLED') AND ${matching.postgres}
                       AND NOT EXISTS (SELECT 1 FROM flow_nodes WHERE flow_nodes.job_id = jobs.id)
                     ORDER BY id LIMIT $limit FOR UPDATE),
     changed AS (UPDATE jobs SET status = 'QUEUED', attempts = 0, error = NULL, result = NULL, progress = 0, run_at = $now,
