@@ -137,3 +137,37 @@ describe('seed 001: the statistics server’s REST client, anonymous', () => {
     expect((await fetch(server.url.replace('/graphql', '/health'))).status).toBe(200);
   }, 90_000);
 });
+
+describe('graceful_shutdown on a shared store', () => {
+  // The process stays up and keeps running what is queued, on PostgreSQL too, where a draining instance used to
+  // claim nothing more: jobs not yet claimed when graceful_shutdown came (on a loaded machine, any) waited forever
+  // and the drain answered `running` for good. A queue of concurrency 1 keeps all but one job unclaimed here.
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  test('jobs still queued when the intake stops run one after another; then `done`', async () => {
+    const admin = await server.adminToken();
+    const gql = async (query: string) => {
+      const result = await server.gql(query, {}, admin);
+      expect(result.errors).toBeUndefined();
+      return result.data as any;
+    };
+    await gql('mutation { createQueue(input: { name: "one-at-a-time", concurrency: 1 }) { name } }');
+    const { submitDiagnosticJobs: jobs } = await gql(
+      'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 300, queue: "one-at-a-time" }, count: 3) { id status } }',
+    );
+    const status = async (id: string) => (await gql(`{ job(id: "${id}") { status } }`)).job.status as string;
+    await until(async () => (await status(jobs[0].id)) === 'RUNNING', 'the first job to start');
+    expect(await status(jobs[2].id)).toBe('QUEUED');
+    const shutdown = async () =>
+      (await fetch(server.url.replace('/graphql', '/api/graceful_shutdown'), { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.json())) as { status: string };
+    expect(await shutdown()).toEqual({ status: 'running' });
+    await until(async () => (await shutdown()).status === 'done', 'the queued jobs to run');
+    for (const { id } of jobs) expect(await status(id)).toBe('SUCCEEDED');
+  });
+});

@@ -88,6 +88,8 @@ export class JobRunner {
   private rearm = false;
   private beatTimer: ReturnType<typeof setInterval> | undefined;
   private draining = false;
+  /** Draining to exit (drain), not only refusing new jobs (stopAccepting): beside other instances, claim nothing more. */
+  private leaving = false;
   private stopped = false;
   private drainWaiters: (() => void)[] = [];
   private drainCheckTimer: ReturnType<typeof setTimeout> | undefined;
@@ -205,8 +207,10 @@ export class JobRunner {
   }
 
   private async claimPass(): Promise<void> {
-    // Instances sharing a database drain only their own work: a draining one leaves the queue to the others.
-    if (this.stopped || (this.draining && this.store.shared)) return;
+    // Instances sharing a database drain only their own work: one leaving leaves the queue to the others. One that
+    // only stopped accepting (REST graceful_shutdown) stays up and runs what is queued: on PostgreSQL it claimed
+    // nothing more, and jobs submitted just before waited forever while the drain said `running`.
+    if (this.stopped || (this.leaving && this.store.shared)) return;
     const budget = this.options.maxInFlight - this.active.size;
     // While more than three quarters of the budget is held there is plenty to run: the pass waits until a quarter is
     // free, so claims (and their settles) come in batches rather than one per finished handful.
@@ -482,6 +486,7 @@ export class JobRunner {
    * finished, or when `timeoutMs` passes; whatever still runs then is left to recovery.
    */
   async drain(timeoutMs: number): Promise<{ drained: boolean; left: number }> {
+    this.leaving = true;
     this.stopAccepting();
     this.options.log.info({ timeoutMs }, 'draining jobs');
     let timer: ReturnType<typeof setTimeout> | undefined;
