@@ -92,9 +92,13 @@ describe('concurrent logins for one username', () => {
     // The server's own record agrees, and the right password never got through after the budget was spent.
     const events = await eventsOf(username, passwords.length);
     expect(events.filter((e) => e.reason === 'wrong password').length, context).toBe(wrongVerified);
+    // A success is published once its session is written, a failure as soon as it is verified: on PostgreSQL beside a
+    // second suite a wrong password verified after the right one came out before it (3 failures then the success,
+    // both sides of a pair). So the stream's order bounds the failures before a success by the budget itself; that
+    // the right password is refused once the budget is spent is checked next, by asking.
     const successAt = events.findIndex((e) => e.success);
     const failuresBeforeSuccess = events.slice(0, successAt).filter((e) => e.reason === 'wrong password').length;
-    if (successAt >= 0) expect(failuresBeforeSuccess, context).toBeLessThan(MAX_FAILURES);
+    if (successAt >= 0) expect(failuresBeforeSuccess, context).toBeLessThanOrEqual(MAX_FAILURES);
 
     // With the budget spent, the right password is refused too until the window moves.
     const after = outcome(await send(`${username}-password`));
