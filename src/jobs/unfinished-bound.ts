@@ -56,8 +56,11 @@ export class UnfinishedJobsBound {
       known.unfinished += count;
       return;
     }
-    // A job committed after the read and still in flight counts twice: the safe side.
-    const unfinished = (await this.readUnfinished(actor.id)) + (this.inFlight.get(actor.id) ?? 0);
+    // In flight is taken before the read: a job that commits (and leaves inFlight) while the read runs may be missing
+    // from the read's snapshot, so it must still be counted here. One committed before the read counts twice: the
+    // safe side. No admission of this owner can start meanwhile (turns), so nothing is missed the other way.
+    const inFlight = this.inFlight.get(actor.id) ?? 0;
+    const unfinished = (await this.readUnfinished(actor.id)) + inFlight;
     if (unfinished + count > this.limit) {
       this.known.delete(actor.id);
       throw new DomainError(
