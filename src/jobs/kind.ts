@@ -48,6 +48,11 @@ export function jobKindRegistry(kinds: JobKind<any, any>[]): JobKinds {
  * says 100%: the job's outcome, written next, sets its progress to 1 (a write and an update per job less).
  */
 export function runTasks<T>(context: RunContext, task: string, inputs: unknown[]): Promise<T[]> {
+  // One task (a diagnostic job, a small π): its own progress is the job's, without the bookkeeping below.
+  if (inputs.length === 1) {
+    const onProgress = (fraction: number) => fraction < 1 && context.progress(fraction);
+    return context.pool.run<T>(task, inputs[0], { signal: context.signal, timeoutMs: context.timeoutMs, onProgress }).then((value) => [value]);
+  }
   const progress = new Array<number>(inputs.length).fill(0);
   let total = 0;
   const advance = (index: number, fraction: number) => {

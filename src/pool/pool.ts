@@ -1,4 +1,4 @@
-import type { FromWorker, ToWorker } from './protocol';
+import { type FromWorker, type TaskMessage, type TaskResult, type ToWorker, WorkerLedger } from './protocol';
 
 /** Why a task did not produce a result. `retryable` tells the job layer whether another attempt may help. */
 export class TaskError extends Error {
@@ -31,6 +31,9 @@ interface Task {
   options: TaskOptions;
   resolve(value: unknown): void;
   reject(error: TaskError): void;
+  /** When it times out (performance.now()), from when it was handed to a worker; see sweepDeadlines. */
+  deadline?: number;
+  /** Its abort grace, once it was cancelled or timed out (see stopRunning). */
   timer?: ReturnType<typeof setTimeout>;
   slot?: Slot;
   onAbort?: () => void;
@@ -43,6 +46,8 @@ interface Slot {
   /** Tasks sent to this worker, oldest first: the first is the one it is running. */
   inFlight: Task[];
   retired: boolean;
+  /** What it runs and finished last (shared memory): after a crash, who to blame. */
+  ledger: WorkerLedger;
 }
 
 export interface WorkerPoolOptions {
@@ -69,6 +74,9 @@ export class WorkerPool {
   private readonly pipelineDepth: number;
   private readonly workerUrl: URL;
   private nextTaskId = 1;
+  /** One timer for the earliest deadline of the tasks on workers, not one per task (a timer costs ~0.7 µs a task). */
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  private deadlineAt = Number.POSITIVE_INFINITY;
   private closed = false;
 
   constructor(private readonly options: WorkerPoolOptions) {
@@ -108,7 +116,8 @@ export class WorkerPool {
         options.signal.addEventListener('abort', task.onAbort, { once: true });
       }
       this.waiting.push(task);
-      this.dispatch();
+      // Tasks asked for in one turn (a claim pass starts hundreds) leave together, after it.
+      if (this.waiting.length === 1) queueMicrotask(() => this.dispatch());
     });
   }
 
@@ -116,6 +125,7 @@ export class WorkerPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.deadlineTimer);
     for (const task of this.waiting.splice(0)) this.settle(task, new TaskError('the worker pool closed', true, 'closed'));
     for (const slot of this.slots) {
       slot.retired = true;
@@ -126,7 +136,9 @@ export class WorkerPool {
 
   private spawn(): Slot {
     const worker = new Worker(this.workerUrl);
-    const slot: Slot = { worker, inFlight: [], retired: false };
+    // Room for every task a worker may hold (abandoned ones included) and as many again.
+    const slot: Slot = { worker, inFlight: [], retired: false, ledger: WorkerLedger.create(2 * this.pipelineDepth) };
+    worker.postMessage({ type: 'init', ledger: slot.ledger.buffer } satisfies ToWorker);
     worker.onmessage = (event: MessageEvent<FromWorker>) => this.onMessage(slot, event.data);
     worker.onerror = (event) => {
       event.preventDefault?.();
@@ -137,6 +149,8 @@ export class WorkerPool {
   }
 
   private dispatch(): void {
+    // The tasks handed to each worker in this call go in one message: one wake-up of the worker, not one per task.
+    let batches: Map<Slot, TaskMessage[]> | undefined;
     while (this.waiting.length) {
       if (this.slots.length < this.options.size && !this.closed && this.slots.every((slot) => slot.retired || slot.inFlight.length > 0)) this.slots.push(this.spawn());
       let best: Slot | undefined;
@@ -144,34 +158,71 @@ export class WorkerPool {
         if (slot.retired || slot.inFlight.length >= this.pipelineDepth) continue;
         if (!best || slot.inFlight.length < best.inFlight.length) best = slot;
       }
-      if (!best) return;
+      if (!best) break;
       const task = this.waiting.shift()!;
       task.slot = best;
       best.inFlight.push(task);
       if (task.options.timeoutMs) {
-        task.timer = setTimeout(() => this.timeOut(task), task.options.timeoutMs);
+        task.deadline = performance.now() + task.options.timeoutMs;
+        if (task.deadline < this.deadlineAt) this.armDeadline(task.deadline);
       }
-      best.worker.postMessage({ type: 'run', taskId: task.id, kind: task.kind, input: task.input } satisfies ToWorker);
+      batches ??= new Map();
+      let batch = batches.get(best);
+      if (!batch) batches.set(best, (batch = []));
+      batch.push({ taskId: task.id, kind: task.kind, input: task.input });
     }
+    if (batches) for (const [slot, tasks] of batches) slot.worker.postMessage({ type: 'run', tasks } satisfies ToWorker);
   }
 
   private onMessage(slot: Slot, message: FromWorker): void {
-    const task = slot.inFlight.find((t) => t.id === message.taskId);
-    if (!task) return;
     if (message.type === 'progress') {
-      if (!task.abandoned) task.options.onProgress?.(message.value);
+      const task = slot.inFlight.find((t) => t.id === message.taskId);
+      if (task && !task.abandoned) task.options.onProgress?.(message.value);
       return;
     }
-    slot.inFlight.splice(slot.inFlight.indexOf(task), 1);
+    for (const result of message.results) this.onResult(slot, result);
+    this.dispatch();
+  }
+
+  private onResult(slot: Slot, result: TaskResult): void {
+    const index = slot.inFlight.findIndex((t) => t.id === result.taskId);
+    if (index < 0) return;
+    const task = slot.inFlight[index]!;
+    slot.inFlight.splice(index, 1);
     if (task.abandoned) {
       // It stopped within its grace: the worker is healthy and keeps its other tasks.
       clearTimeout(task.timer);
-      this.dispatch();
       return;
     }
-    if (message.ok) this.settle(task, undefined, message.value);
-    else this.settle(task, new TaskError(message.error, !message.permanent, 'kernel'));
-    this.dispatch();
+    if (result.ok) this.settle(task, undefined, result.value);
+    else this.settle(task, new TaskError(result.error, !result.permanent, 'kernel'));
+  }
+
+  private armDeadline(at: number): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(() => this.sweepDeadlines(), Math.max(0, at - performance.now()));
+    // It may outlive the tasks it was set for: it never keeps the process up on its own (a busy worker does).
+    this.deadlineTimer.unref?.();
+  }
+
+  /** Times out the tasks on workers whose deadline has passed, then waits for the next deadline. */
+  private sweepDeadlines(): void {
+    this.deadlineAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    const expired: Task[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const slot of this.slots) {
+      if (slot.retired) continue;
+      for (const task of slot.inFlight) {
+        if (task.abandoned || task.deadline === undefined) continue;
+        if (task.deadline <= now) expired.push(task);
+        else if (task.deadline < next) next = task.deadline;
+      }
+    }
+    // Each timed out task's worker is replaced and its other tasks queued again (they get a new deadline when sent).
+    for (const task of expired) if (task.slot && !task.abandoned && task.slot.inFlight.includes(task)) this.timeOut(task);
+    if (next < this.deadlineAt) this.armDeadline(next);
   }
 
   private timeOut(task: Task): void {
@@ -211,14 +262,23 @@ export class WorkerPool {
     if (slot.retired) return;
     slot.retired = true;
     slot.worker.terminate();
-    const tasks = slot.inFlight.splice(0).filter((t) => t !== culprit);
-    if (!culprit && tasks.length) {
-      const running = tasks.shift()!;
-      this.settle(running, new TaskError(`the worker running it crashed (${why})`, true, reason));
+    const held = slot.inFlight.splice(0);
+    // Settled already (abandoned after a cancel or timeout): nothing more to tell anyone.
+    for (const task of held) if (task.abandoned && task !== culprit) clearTimeout(task.timer);
+    const tasks = held.filter((t) => t !== culprit && !t.abandoned);
+    if (!culprit) {
+      // The worker died on its own: the task it was running fails (see WorkerLedger). Those it finished but whose
+      // results had not left it yet are run again with the others.
+      const running = slot.ledger.culprit(tasks);
+      if (running) {
+        tasks.splice(tasks.indexOf(running), 1);
+        this.settle(running, new TaskError(`the worker running it crashed (${why})`, true, reason));
+      }
     }
     for (const task of tasks) {
       clearTimeout(task.timer);
       task.slot = undefined;
+      task.deadline = undefined;
     }
     this.waiting.unshift(...tasks);
     const index = this.slots.indexOf(slot);

@@ -2,25 +2,66 @@
 // (pool/worker.ts: the kernels; kinds/worker.ts: those and kind files) serves its kernels through this.
 /// <reference lib="webworker" />
 import { type Kernel, KernelInputError } from '../compute/kernel';
-import type { FromWorker, ToWorker } from './protocol';
+import { type FromWorker, type TaskMessage, type TaskResult, type ToWorker, WorkerLedger } from './protocol';
 
 declare const self: Worker;
 
 export function serveKernels(kernels: Record<string, Kernel>): void {
   const post = (message: FromWorker) => self.postMessage(message);
-  const running = new Map<number, AbortController>();
+  // Tasks started and not finished; a task's AbortController is made only if its kernel looks at its signal (most
+  // never do), and an abort that comes before that is kept until it looks.
+  const running = new Set<number>();
+  const controllers = new Map<number, AbortController>();
+  const abortedUnseen = new Set<number>();
+  const ABORTED = 'cancelled or timed out';
+  const signalOf = (taskId: number): AbortSignal => {
+    let controller = controllers.get(taskId);
+    if (!controller) {
+      controllers.set(taskId, (controller = new AbortController()));
+      if (abortedUnseen.delete(taskId)) controller.abort(new Error(ABORTED));
+    }
+    return controller.signal;
+  };
+  let ledger: WorkerLedger | null = null;
+  // Results leave together: one message (one wake-up of the main thread) for the tasks of a batch, and one for those
+  // that finish later on their own. Each is noted in the ledger first: a crash before it leaves is not blamed on it.
+  let outbox: TaskResult[] = [];
+  const flush = () => {
+    flushScheduled = false;
+    if (!outbox.length) return;
+    const results = outbox;
+    outbox = [];
+    post({ type: 'results', results });
+  };
+  let flushScheduled = false;
+  const done = (result: TaskResult) => {
+    ledger?.finished(result.taskId);
+    outbox.push(result);
+    // A batch being started sends its results when it ends (see pump).
+    if (!pumping && !flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  };
+  // The tasks of a batch start one per turn of the event loop, as separate messages did: what a task does without
+  // waiting on anything (its promise chain included) ends before the next starts, so a worker that dies is blamed
+  // on the task it was running, never on an earlier one that had finished.
+  const queue: TaskMessage[] = [];
+  let pumping = false;
+  const pump = () => {
+    const task = queue.shift();
+    if (task) {
+      void start(task);
+      setImmediate(pump);
+      return;
+    }
+    pumping = false;
+    flush();
+  };
 
-  self.onmessage = async (event: MessageEvent<ToWorker>) => {
-    if (event.data.type === 'abort') {
-      running.get(event.data.taskId)?.abort(new Error('cancelled or timed out'));
-      return;
-    }
-    const { taskId, kind, input } = event.data;
+  const start = async ({ taskId, kind, input }: TaskMessage) => {
     const kernel = kernels[kind];
-    if (!kernel) {
-      post({ type: 'result', taskId, ok: false, error: `no kernel named "${kind}"`, permanent: true });
-      return;
-    }
+    if (!kernel) return done({ taskId, ok: false, error: `no kernel named "${kind}"`, permanent: true });
     // Progress is throttled here (about 10 a second) so a tight loop cannot flood the main thread.
     let lastProgressAt = 0;
     const progress = (fraction: number) => {
@@ -29,16 +70,47 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
       lastProgressAt = now;
       post({ type: 'progress', taskId, value: Math.max(0, Math.min(1, fraction)) });
     };
-    const controller = new AbortController();
-    running.set(taskId, controller);
+    running.add(taskId);
     try {
-      const value = await kernel(input, { progress, signal: controller.signal });
-      post({ type: 'result', taskId, ok: true, value });
+      // Its synchronous part is marked: a worker that dies in it (process.exit, a tight loop terminated) blames this task.
+      ledger?.running(taskId);
+      let pending: unknown;
+      try {
+        pending = kernel(input, {
+          progress,
+          get signal() {
+            return signalOf(taskId);
+          },
+        });
+      } finally {
+        ledger?.running(0);
+      }
+      const value = await pending;
+      done({ taskId, ok: true, value });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      post({ type: 'result', taskId, ok: false, error: message, permanent: error instanceof KernelInputError });
+      done({ taskId, ok: false, error: message, permanent: error instanceof KernelInputError });
     } finally {
       running.delete(taskId);
+      controllers.delete(taskId);
+      abortedUnseen.delete(taskId);
+    }
+  };
+
+  self.onmessage = (event: MessageEvent<ToWorker>) => {
+    const message = event.data;
+    if (message.type === 'run') {
+      for (const task of message.tasks) queue.push(task);
+      if (!pumping) {
+        pumping = true;
+        pump();
+      }
+    } else if (message.type === 'abort') {
+      const controller = controllers.get(message.taskId);
+      if (controller) controller.abort(new Error(ABORTED));
+      else if (running.has(message.taskId)) abortedUnseen.add(message.taskId);
+    } else {
+      ledger = new WorkerLedger(message.ledger);
     }
   };
 }
