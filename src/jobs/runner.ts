@@ -55,7 +55,7 @@ interface ActiveJob {
  * (none waits when nothing else runs here). Measured on one core: a settle of 8 jobs per transaction costs ~NN µs
  * a job more than one of 64.
  */
-const SETTLE_BATCH = 256;
+const SETTLE_BATCH = 128;
 const SETTLE_WAIT_MS = 4;
 
 /** How long a cancel of a job not (yet) running here is remembered: longer than a claim takes to start its jobs. */

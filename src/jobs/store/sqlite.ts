@@ -1,4 +1,4 @@
-import type { Database, Statement } from 'bun:sqlite';
+import type { Database, SQLQueryBindings, Statement } from 'bun:sqlite';
 import type { SqliteDb } from '../../db/client';
 import { jobs as jobsTable } from '../../db/schema';
 import type { Selection } from '../../db/selection';
@@ -42,7 +42,7 @@ import { claimFair, lastTurn } from './sql/claim-fair';
 import { complete } from './sql/complete';
 import { deleteJob } from './sql/delete';
 import * as eventLog from './sql/event-log';
-import { insertEvents, type Transition } from './sql/events';
+import { insertEventRows, type Transition, VALUES_CHUNK } from './sql/events';
 import { heartbeat } from './sql/heartbeat';
 import { insert } from './sql/insert';
 import { note } from './sql/note';
@@ -125,24 +125,26 @@ export class SqliteJobStore implements JobStore {
       const waiting = this.waiting(name);
       if (waiting + n > maxLength) throw conflict(`queue "${name}" is full: ${waiting} jobs waiting, at most ${maxLength}`);
     }
-    // Numbered here, written in three statements (a statement per job and table cost more than the rows' own work).
+    // Numbered here, written in three statements per chunk of rows (a statement per job and table cost more than the rows' own work).
     const keyed: { ownerId: number; key: string; jobId: number; expiresAt: number }[] = [];
     let nextId = this.get<{ id: number }>(insert.sqlite.lastId, {})!.id + 1;
-    const batch: Record<string, unknown>[] = [];
+    const jobValues: unknown[] = [];
+    const inputValues: unknown[] = [];
+    const eventValues: unknown[] = [];
     const inserted = jobs.map(({ queue, job, inputJson, keyExpiresAt }, i): Job | undefined => {
       if (reusedIds.has(i)) return undefined;
       const id = nextId++;
-      const row = { ...job, queue: queue.name };
-      batch.push({ ...row, id, runAt: job.runAt ?? null, input: inputJson });
-      if (job.idempotencyKey != null) keyed.push({ ownerId: job.ownerId, key: job.idempotencyKey, jobId: id, expiresAt: keyExpiresAt ?? now });
-      return newJob(id, row, now);
+      const runAt = job.runAt ?? now;
+      const idempotencyKey = job.idempotencyKey ?? null;
+      jobValues.push(id, job.kind, queue.name, job.ownerId, job.maxAttempts, job.priority, job.timeoutMs, runAt, now, idempotencyKey, job.schedule ?? null);
+      inputValues.push(id, inputJson);
+      eventValues.push(id, runAt > now ? JSON.stringify({ runAt }) : null, now);
+      if (idempotencyKey !== null) keyed.push({ ownerId: job.ownerId, key: idempotencyKey, jobId: id, expiresAt: keyExpiresAt ?? now });
+      return newJob(id, { ...job, queue: queue.name }, now);
     });
-    if (batch.length) {
-      const params = { batch: JSON.stringify(batch), now };
-      this.run(insert.sqlite.jobs, params);
-      this.run(insert.sqlite.inputs, { batch: params.batch });
-      this.run(insert.sqlite.events, params);
-    }
+    this.runRows(insert.sqlite.jobs, jobValues, 11);
+    this.runRows(insert.sqlite.inputs, inputValues, 2);
+    this.runRows(insert.sqlite.events, eventValues, 3);
     for (const key of keyed) this.run(claimKey.sqlite.claim, key);
     for (const [name, { n }] of adding) this.addWaiting(name, n);
     // A key already held names a stored job; one repeated within this batch names the job its first use made.
@@ -646,7 +648,22 @@ export class SqliteJobStore implements JobStore {
   }
 
   private events(type: string, at: number, batch: { jobId: number; payload: unknown }[]): void {
-    if (batch.length) this.run(insertEvents, { type, at, batch: JSON.stringify(batch) });
+    const values: unknown[] = [];
+    for (const { jobId, payload } of batch) values.push(jobId, type, payload === undefined ? null : JSON.stringify(payload), at);
+    this.runRows(insertEventRows, values, 4);
+  }
+
+  /**
+   * A multi-row INSERT (`statementOf(rows)`, `width` values a row) over `values`, in statements of up to VALUES_CHUNK
+   * rows: the full chunk's statement is prepared once, the last chunk's by its size.
+   */
+  private runRows(statementOf: (rows: number) => string, values: unknown[], width: number): void {
+    const rows = values.length / width;
+    for (let first = 0; first < rows; first += VALUES_CHUNK) {
+      const count = Math.min(VALUES_CHUNK, rows - first);
+      const chunk = first === 0 && count === rows ? values : values.slice(first * width, (first + count) * width);
+      this.statement(statementOf(count)).run(...(chunk as SQLQueryBindings[]));
+    }
   }
 
   /** QUEUED jobs of a queue now, this transaction's changes included. */

@@ -3,10 +3,17 @@
 // `event`); PostgreSQL writes them in the change's own statement (a CTE), so a transition is one atomic statement.
 import type { JobSqlRow } from '../rows';
 
-/** SQLite: one event for each of many jobs; `$batch` is a JSON array of {jobId, payload}. */
-export const insertEvents = `
-  INSERT INTO job_events (job_id, type, payload, at)
-  SELECT value ->> 'jobId', $type, value -> 'payload', $at FROM json_each($batch)`;
+/**
+ * SQLite: `rows` events in one statement, each bound as (job_id, type, payload, at). Values bound in place cost about
+ * half what one JSON array read back with json_each did (1.3–1.5 against 2.6 µs a row, docs/benchmarks.md).
+ */
+export const insertEventRows = (rows: number) => `INSERT INTO job_events (job_id, type, payload, at) VALUES ${tuples(rows, '(?, ?, ?, ?)')}`;
+
+/** `rows` copies of a VALUES tuple, comma-separated. */
+export const tuples = (rows: number, tuple: string) => Array.from({ length: rows }, () => tuple).join(', ');
+
+/** Rows a multi-row VALUES statement of the SQLite store binds at most (well under SQLite's 32,766 variables). */
+export const VALUES_CHUNK = 100;
 
 /** SQLite: the event a single-row transition writes, its payload made from the changed row and the call's parameters. */
 export interface SqliteEvent<Params> {

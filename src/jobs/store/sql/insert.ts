@@ -2,6 +2,7 @@
 // checked by the store: SQLite from the counts it keeps, PostgreSQL counting under the queue rows' lock); a job
 // whose idempotency key is remembered is not inserted (./claimIdempotencyKeys.ts). Fence: none. Event: `queued`
 // ({runAt} when it starts later, else no payload). PostgreSQL then NOTIFYs, so idle instances wake and claim.
+import { tuples } from './events';
 
 export const insert = {
   sqlite: {
@@ -10,15 +11,16 @@ export const insert = {
      * id, and sqlite_sequence has no row before the first insert), then writes it in three statements.
      */
     lastId: `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), coalesce((SELECT max(id) FROM jobs), 0)) AS id`,
-    /** `$batch`: a JSON array of the new rows, with their ids (as PostgreSQL's below). */
-    jobs: `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
-           SELECT value ->> 'id', value ->> 'kind', 'QUEUED', value ->> 'queue', value ->> 'ownerId', value ->> 'maxAttempts', value ->> 'priority',
-                  value ->> 'timeoutMs', coalesce(value ->> 'runAt', $now), $now, value ->> 'idempotencyKey', value ->> 'schedule'
-           FROM json_each($batch)`,
-    inputs: `INSERT INTO job_inputs (job_id, input) SELECT value ->> 'id', value ->> 'input' FROM json_each($batch)`,
-    events: `INSERT INTO job_events (job_id, type, payload, at)
-             SELECT value ->> 'id', 'queued', CASE WHEN value ->> 'runAt' > $now THEN json_object('runAt', value ->> 'runAt') END, $now
-             FROM json_each($batch)`,
+    /**
+     * `rows` new jobs with their ids, each bound as (id, kind, queue, owner_id, max_attempts, priority, timeout_ms,
+     * run_at, created_at, idempotency_key, schedule); then their inputs (id, input) and `queued` events (id, payload, at). Bound in place, in statements of up to VALUES_CHUNK rows: a JSON array read back with
+     * json_each cost 14 µs a job for the three, these 8 (docs/benchmarks.md).
+     */
+    jobs: (rows: number) =>
+      `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
+       VALUES ${tuples(rows, "(?, ?, 'QUEUED', ?, ?, ?, ?, ?, ?, ?, ?, ?)")}`,
+    inputs: (rows: number) => `INSERT INTO job_inputs (job_id, input) VALUES ${tuples(rows, '(?, ?)')}`,
+    events: (rows: number) => `INSERT INTO job_events (job_id, type, payload, at) VALUES ${tuples(rows, "(?, 'queued', ?, ?)")}`,
     /** One job's input and `queued` event (a flow's nodes, inserted one by one). */
     input: `INSERT INTO job_inputs (job_id, input) VALUES ($id, $input)`,
     event: `INSERT INTO job_events (job_id, type, payload, at)
