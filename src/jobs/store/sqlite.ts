@@ -227,7 +227,7 @@ export class SqliteJobStore implements JobStore {
    * policy CANCEL) or released (their last parent finished), round after round, then the flows' counts.
    */
   private releaseAfter(finished: number[], now: number): void {
-    if (!finished.length || !this.get(release.sqlite.anyNode, { finished: JSON.stringify(finished) })) return;
+    if (!finished.length || !this.get(release.sqlite.anyFlow, {}) || !this.get(release.sqlite.anyNode, { finished: JSON.stringify(finished) })) return;
     const change = this.pendingFlowChange!;
     const all = [...finished];
     for (let round = finished; round.length; ) {
@@ -349,8 +349,9 @@ export class SqliteJobStore implements JobStore {
   /** The successes of settleJobs, in one statement; the jobs are built from their leases (see sql/settle.ts). */
   private succeedMany(now: number, completions: { job: Job; result: unknown }[]): Job[] {
     if (!completions.length) return [];
-    const batch = completions.map(({ job, result }) => ({ id: job.id, leaseToken: job.leaseToken, result: result ?? null }));
-    const counted = new Set(this.all<{ id: number }>(succeedMany.sqlite, { now, batch: JSON.stringify(batch) }).map((row) => row.id));
+    const values: unknown[] = [];
+    for (const { job, result } of completions) values.push(job.id, job.leaseToken, JSON.stringify(result ?? null));
+    const counted = new Set(this.allRows<{ id: number }>(succeedMany.sqlite, values, 3, [now]).map((row) => row.id));
     const succeeded = completions
       .filter(({ job }) => counted.has(job.id))
       .map(({ job, result }): Job => ({
@@ -654,15 +655,28 @@ export class SqliteJobStore implements JobStore {
   }
 
   /**
-   * A multi-row INSERT (`statementOf(rows)`, `width` values a row) over `values`, in statements of up to VALUES_CHUNK
-   * rows: the full chunk's statement is prepared once, the last chunk's by its size.
+   * A multi-row statement (`statementOf(rows)`, `width` values a row, after the values `before`) over `values`, in
+   * statements of up to VALUES_CHUNK rows: the full chunk's statement is prepared once, the last chunk's by its size.
    */
   private runRows(statementOf: (rows: number) => string, values: unknown[], width: number): void {
+    this.eachChunk(statementOf, values, width, [], (statement, chunk) => statement.run(...chunk));
+  }
+
+  /** runRows for a statement RETURNING rows: those of every chunk. */
+  private allRows<Row>(statementOf: (rows: number) => string, values: unknown[], width: number, before: unknown[]): Row[] {
+    const rows: Row[] = [];
+    this.eachChunk(statementOf, values, width, before, (statement, chunk) => {
+      for (const row of statement.all(...chunk) as Row[]) rows.push(row);
+    });
+    return rows;
+  }
+
+  private eachChunk(statementOf: (rows: number) => string, values: unknown[], width: number, before: unknown[], run: (statement: Statement<any, any>, chunk: SQLQueryBindings[]) => void): void {
     const rows = values.length / width;
     for (let first = 0; first < rows; first += VALUES_CHUNK) {
       const count = Math.min(VALUES_CHUNK, rows - first);
-      const chunk = first === 0 && count === rows ? values : values.slice(first * width, (first + count) * width);
-      this.statement(statementOf(count)).run(...(chunk as SQLQueryBindings[]));
+      const chunk = first === 0 && count === rows && !before.length ? values : [...before, ...values.slice(first * width, (first + count) * width)];
+      run(this.statement(statementOf(count)), chunk as SQLQueryBindings[]);
     }
   }
 

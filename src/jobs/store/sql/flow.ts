@@ -75,6 +75,8 @@ export const release = {
   sqlite: {
     /** Whether any of these jobs belongs to a flow: a job that does not (most) costs this one lookup. */
     anyNode: `SELECT 1 AS yes FROM flow_nodes WHERE job_id IN ${SQLITE_IDS('$finished')} LIMIT 1`,
+    /** Whether there is any flow node at all: with none (no flow submitted, or all deleted) a batch skips anyNode. */
+    anyFlow: `SELECT 1 AS yes FROM flow_nodes LIMIT 1`,
     cancelChildren: CANCEL_CHILDREN(SQLITE_IDS('$finished')),
     countDown: COUNT_DOWN(SQLITE_IDS('$finished')),
     release: RELEASE(SQLITE_IDS('$ids'), 'max'),
