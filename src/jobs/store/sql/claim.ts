@@ -22,10 +22,14 @@ const pgClaim = (limit: string) => `
 
 export const claim = {
   sqlite: {
-    /** The only writer: the queue's concurrency and pause are the runner's to apply (it asks for `$limit`). */
+    /**
+     * The only writer: the queue's concurrency and pause are the runner's to apply (it asks for `$limit`). Parameters
+     * go through `(SELECT $x)`: bare, SQLite's STAT4 planner prepared the statement again at every new `$now` (a claim
+     * of 64 cost 7.3–8.3 µs a job, 6.6–6.9 so; same plan, jobs_claim_idx), as with the FAIR claim.
+     */
     change: `UPDATE jobs SET ${SET_LEASE}
-             WHERE id IN (SELECT id FROM jobs WHERE queue = $queue AND status = 'QUEUED' AND run_at <= $now
-                          ORDER BY priority, id LIMIT $limit)
+             WHERE id IN (SELECT id FROM jobs WHERE queue = (SELECT $queue) AND status = 'QUEUED' AND run_at <= (SELECT $now)
+                          ORDER BY priority, id LIMIT (SELECT $limit))
              RETURNING *`,
     started: (row: JobSqlRow) => ({ attempt: row.attempts }),
     pulled: (row: JobSqlRow, by: number) => ({ by, attempt: row.attempts }),
