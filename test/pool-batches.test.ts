@@ -77,6 +77,22 @@ describe('a task’s abort signal', () => {
     expect(replaced).toEqual([]);
     expect(pool.stats().started).toBe(1);
   });
+
+  test('a task aborted while its batch is still being started never starts', async () => {
+    const replaced: string[] = [];
+    const pool = new WorkerPool({ size: 1, pipelineDepth: 8, workerUrl: new URL('./fixtures/late-signal-worker.ts', import.meta.url), onWorkerReplaced: (why) => replaced.push(why) });
+    pools.push(pool);
+    const controller = new AbortController();
+    // One batch: the first keeps the worker busy, so the second waits in it when the abort comes.
+    const busy = pool.run('busy', { ms: 300 });
+    const waiting = outcome(pool.run('lateLook', { afterMs: 0 }, { signal: controller.signal, abortGraceMs: 10_000 }));
+    await Bun.sleep(50);
+    controller.abort();
+    expect(await waiting).toMatchObject({ ok: false, reason: 'cancelled' });
+    expect(await busy).toBe('done');
+    while (pool.stats().tasksRunning > 0) await Bun.sleep(10);
+    expect(replaced).toEqual([]);
+  });
 });
 
 describe('task timeouts (one timer for the earliest deadline)', () => {

@@ -107,8 +107,14 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
       }
     } else if (message.type === 'abort') {
       const controller = controllers.get(message.taskId);
+      const waiting = queue.findIndex((task) => task.taskId === message.taskId);
       if (controller) controller.abort(new Error(ABORTED));
       else if (running.has(message.taskId)) abortedUnseen.add(message.taskId);
+      // Not started yet (its batch is still being started): it never starts.
+      else if (waiting >= 0) {
+        queue.splice(waiting, 1);
+        done({ taskId: message.taskId, ok: false, error: ABORTED, permanent: false });
+      }
     } else {
       ledger = new WorkerLedger(message.ledger);
     }
