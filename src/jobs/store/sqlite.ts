@@ -64,6 +64,8 @@ export class SqliteJobStore implements JobStore {
   private readonly db: SqliteDb;
   /** Each statement prepared once, on first use (keyed by its text). */
   private readonly prepared = new Map<string, Statement<any, any>>();
+  /** The multi-row statements (see runRows), by their text's maker, then by their number of rows. */
+  private readonly bySize = new Map<(rows: number) => string, Statement<any, any>[]>();
   /**
    * QUEUED jobs per queue, kept with every transition so a submission checks maxLength without counting the queue
    * (a COUNT per submission made submitting slower as the queue grew). Exact because this process is the only
@@ -658,7 +660,8 @@ export class SqliteJobStore implements JobStore {
 
   /**
    * A multi-row statement (`statementOf(rows)`, `width` values a row, after the values `before`) over `values`, in
-   * statements of up to VALUES_CHUNK rows: the full chunk's statement is prepared once, the last chunk's by its size.
+   * statements of VALUES_CHUNK rows and the rest in powers of two: at most eight sizes of each statement are ever
+   * prepared (each kept, by size, without building its text again).
    */
   private runRows(statementOf: (rows: number) => string, values: unknown[], width: number): void {
     this.eachChunk(statementOf, values, width, [], (statement, chunk) => statement.run(...chunk));
@@ -675,10 +678,14 @@ export class SqliteJobStore implements JobStore {
 
   private eachChunk(statementOf: (rows: number) => string, values: unknown[], width: number, before: unknown[], run: (statement: Statement<any, any>, chunk: SQLQueryBindings[]) => void): void {
     const rows = values.length / width;
-    for (let first = 0; first < rows; first += VALUES_CHUNK) {
-      const count = Math.min(VALUES_CHUNK, rows - first);
-      const chunk = first === 0 && count === rows && !before.length ? values : [...before, ...values.slice(first * width, (first + count) * width)];
-      run(this.statement(statementOf(count)), chunk as SQLQueryBindings[]);
+    let sizes = this.bySize.get(statementOf);
+    if (!sizes) this.bySize.set(statementOf, (sizes = []));
+    for (let first = 0; first < rows; ) {
+      const left = rows - first;
+      const count = left >= VALUES_CHUNK ? VALUES_CHUNK : 2 ** Math.floor(Math.log2(left));
+      const chunk = count === rows && !before.length ? values : [...before, ...values.slice(first * width, (first + count) * width)];
+      run((sizes[count] ??= this.sqlite.prepare(statementOf(count))), chunk as SQLQueryBindings[]);
+      first += count;
     }
   }
 

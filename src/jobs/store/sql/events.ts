@@ -12,8 +12,8 @@ export const insertEventRows = (rows: number) => `INSERT INTO job_events (job_id
 /** `rows` copies of a VALUES tuple, comma-separated. */
 export const tuples = (rows: number, tuple: string) => Array.from({ length: rows }, () => tuple).join(', ');
 
-/** Rows a multi-row VALUES statement of the SQLite store binds at most (well under SQLite's 32,766 variables). */
-export const VALUES_CHUNK = 100;
+/** Rows a multi-row VALUES statement of the SQLite store binds at most (a power of two: the rest go in smaller powers). */
+export const VALUES_CHUNK = 128;
 
 /** SQLite: the event a single-row transition writes, its payload made from the changed row and the call's parameters. */
 export interface SqliteEvent<Params> {

@@ -13,8 +13,9 @@ export const insert = {
     lastId: `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), coalesce((SELECT max(id) FROM jobs), 0)) AS id`,
     /**
      * `rows` new jobs with their ids, each bound as (id, kind, queue, owner_id, max_attempts, priority, timeout_ms,
-     * run_at, created_at, idempotency_key, schedule); then their inputs (id, input) and `queued` events (id, payload, at). Bound in place, in statements of up to VALUES_CHUNK rows: a JSON array read back with
-     * json_each cost 14 µs a job for the three, these 8 (docs/benchmarks.md).
+     * run_at, created_at, idempotency_key, schedule); then their inputs (id, input) and `queued` events (id, payload,
+     * at). Bound in place, in statements of up to VALUES_CHUNK rows: a JSON array read back with json_each cost 14 µs
+     * a job for the three, these 8 (docs/benchmarks.md).
      */
     jobs: (rows: number) =>
       `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
