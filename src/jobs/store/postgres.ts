@@ -63,6 +63,8 @@ const CANCEL_CHANNEL = 'jobgraph_cancel';
 type Params = Record<string, unknown>;
 /** Runs one statement of ./sql/*.ts: on the pool, or inside a transaction. */
 type Run = <T>(text: string, params?: Params) => Promise<T[]>;
+/** A pool run's success as succeedMany's `$batch` holds it. */
+type Success = { id: number; leaseToken: string | null; result: string };
 /** A statement of ./sql/*.ts with its parameters. */
 type Statement = [text: string, params?: Params];
 
@@ -111,6 +113,9 @@ export class PgJobStore implements JobStore {
   private readonly cancelListeners = new Set<(cancelled: { id: number; attempt: number }[]) => void>();
   /** The parents of the jobs the last claimJobs took (read with them): parentsOf answers from here once per job. */
   private readonly claimedParents = new Map<number, ParentNode[]>();
+  /** Successes waiting for the succeedMany in flight to end (see succeed); `succeeding` while one is. */
+  private successesWaiting: { successes: Success[]; done: (rows: PgJobRow[]) => void; failed: (error: unknown) => void }[] = [];
+  private succeeding = false;
   /** See throttledUntil: set by each claimJobs. */
   private throttled: number | null = null;
   private unlisten: (() => Promise<void>)[] = [];
@@ -173,7 +178,7 @@ export class PgJobStore implements JobStore {
    * sent together (`all`): the queues' lock, the ids and the waiting counts, then the rows.
    */
   private async insertIn(run: Run, jobs: NewQueuedJob[], now: number): Promise<InsertedJobs> {
-    // The queues' rows first (see insert.postgres.lockQueues): submissions to one queue, and their keys, take turns.
+    // The queues' turns first (see insert.postgres.lockQueues): submissions to one queue, and their keys, take turns.
     const names = JSON.stringify([...new Set(jobs.map(({ queue }) => queue.name))].sort());
     const keyless = jobs.every(({ job }) => job.idempotencyKey == null);
     // The waiting counts are read after the lock (a later statement: its snapshot sees every insert committed before).
@@ -455,19 +460,10 @@ export class PgJobStore implements JobStore {
   async settleJobs(outcomes: Outcome[]): Promise<Job[]> {
     if (!outcomes.length) return [];
     const now = this.clock.now();
-    const settled: PgJobRow[] = [];
-    // The successes first, with their children's release: one statement, no transaction (./sql/settle.ts).
+    // The successes first, with their children's release: one statement, no transaction (./sql/settle.ts), shared
+    // with other calls' successes while one is in flight (succeed).
     const successes = outcomes.flatMap((outcome) => ('result' in outcome ? [{ id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) }] : []));
-    if (successes.length) {
-      const rows = await this.run<PgJobRow & { change: 'done' | 'released' | 'flow' | 'notified'; flow: string | null }>(succeedMany.postgres, { batch: JSON.stringify(successes), now, jobsChannel: JOBS_CHANNEL });
-      const change: FlowChange = { jobs: [], flows: [] };
-      for (const { change: what, flow, ...row } of rows) {
-        if (what === 'done') settled.push(row);
-        else if (what === 'released') change.jobs.push(fromPg(row));
-        else if (what === 'flow') change.flows.push(toFlow(JSON.parse(flow!) as FlowSqlRow));
-      }
-      this.tellFlowChange(change);
-    }
+    const settled = successes.length ? await this.succeed(successes) : [];
     const failures = outcomes.filter((outcome) => 'error' in outcome);
     if (!failures.length) return settled.map(fromPg);
     const { rows, change } = await this.transaction(async (run) => {
@@ -491,6 +487,44 @@ export class PgJobStore implements JobStore {
     });
     this.tellFlowChange(change);
     return [...settled, ...rows].map(fromPg);
+  }
+
+  /**
+   * Writes successes (succeedMany), one statement at a time: those that come while one is in flight wait for it and
+   * go together in the next (a group commit: under load one statement, one commit and one NOTIFY serve many batches
+   * of the runner's, which finishes jobs a few at a time). Each caller gets the rows of its own jobs.
+   */
+  private succeed(successes: Success[]): Promise<PgJobRow[]> {
+    return new Promise((done, failed) => {
+      this.successesWaiting.push({ successes, done, failed });
+      if (!this.succeeding) void this.writeSuccesses();
+    });
+  }
+
+  private async writeSuccesses(): Promise<void> {
+    this.succeeding = true;
+    try {
+      while (this.successesWaiting.length) {
+        const group = this.successesWaiting.splice(0);
+        try {
+          const batch = JSON.stringify(group.flatMap(({ successes }) => successes));
+          const rows = await this.run<PgJobRow & { change: 'done' | 'released' | 'flow' | 'notified'; flow: string | null }>(succeedMany.postgres, { batch, now: this.clock.now(), jobsChannel: JOBS_CHANNEL });
+          const done = new Map<number, PgJobRow>();
+          const change: FlowChange = { jobs: [], flows: [] };
+          for (const { change: what, flow, ...row } of rows) {
+            if (what === 'done') done.set(row.id, row);
+            else if (what === 'released') change.jobs.push(fromPg(row));
+            else if (what === 'flow') change.flows.push(toFlow(JSON.parse(flow!) as FlowSqlRow));
+          }
+          this.tellFlowChange(change);
+          for (const { successes, done: answer } of group) answer(successes.flatMap(({ id }) => done.get(id) ?? []));
+        } catch (error) {
+          for (const { failed } of group) failed(error);
+        }
+      }
+    } finally {
+      this.succeeding = false;
+    }
   }
 
   async completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
