@@ -345,6 +345,22 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       const released = await claimOne(ctx, queue, 3);
       expect(released.map((job) => job.id).sort()).toEqual([jobs[1]!.id, jobs[2]!.id].sort());
     },
+    // PostgreSQL: each settle counts the child down on the row as the other left it (one statement each, in turn on
+    // the flow's row): the child is released once, the flow counted twice.
+    'the last two parents of a child succeeding at once (two instances on PostgreSQL): the child is released once': async (ctx) => {
+      const queue = await ctx.queue();
+      const { flow, jobs } = await diamond(ctx, queue);
+      const [a] = await claimOne(ctx, queue);
+      await ctx.store.settleJobs([{ lease: a!, result: 1 }]);
+      const [b, c] = await claimOne(ctx, queue, 2);
+      const other = await ctx.another();
+      await Promise.all([ctx.store.settleJobs([{ lease: b!, result: 2 }]), other.settleJobs([{ lease: c!, result: 3 }])]);
+      const d = jobs[3]!.id;
+      expect((await ctx.store.jobById(d))!.status).toBe('QUEUED');
+      expect((await ctx.events(d)).map((event) => event.type)).toEqual(['queued', 'released']);
+      expect(await ctx.store.flowById(flow.id, null)).toMatchObject({ status: 'RUNNING', remaining: 1, notSucceeded: 0 });
+      expect(ids(await claimOne(ctx, queue, 5))).toEqual([d]);
+    },
   },
   completeJob: {
     "completes a pulled job with the person's result, under its lease only": async (ctx) => {
