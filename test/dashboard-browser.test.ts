@@ -324,6 +324,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     const admin = await server.adminToken();
     await server.gql('mutation { createQueue(input: { name: "bulk100" }) { name } }', {}, admin);
     await server.gql('mutation { pauseQueue(name: "bulk100") { name } }', {}, admin);
+    await server.gql('mutation { createQueue(input: { name: "typed-meanwhile" }) { name } }', {}, admin);
+    await server.gql('mutation { pauseQueue(name: "typed-meanwhile") { name } }', {}, admin);
     const jobs = Array.from({ length: 100 }, () => ({ pi: { simulations: 1000 } }));
     const submitted = await server.gql<any>('mutation($jobs: [JobSubmission!]!) { submitJobs(jobs: $jobs, options: { queue: "bulk100" }) { id } }', { jobs }, admin);
     const ids: string[] = submitted.data.submitJobs.map((job: any) => job.id);
@@ -331,8 +333,13 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
 
     const page = await openPage({ width: 390, height: 844 });
     await signIn(page, 'admin', ADMIN_PASSWORD);
-    // Search by id: one row.
+    // Search by id: one row. What is typed survives the list's live updates until Enter: a job queued meanwhile
+    // redraws the list (on a loaded machine the 100 above arrived after sign-in and wiped the text before).
+    await page.waitForSelector(`tr[data-job="${ids[99]}"]`);
     await page.fill('input[name=search]', `#${ids[7]}`);
+    const late = await server.gql<any>('mutation { submitJobs(jobs: [{ pi: { simulations: 1000 } }], options: { queue: "typed-meanwhile" }) { id } }', {}, admin);
+    await page.waitForSelector(`tr[data-job="${late.data.submitJobs[0].id}"]`);
+    expect(await page.inputValue('input[name=search]')).toBe(`#${ids[7]}`);
     await page.press('input[name=search]', 'Enter');
     await page.waitForFunction((id) => document.querySelectorAll('tr[data-job]').length === 1 && document.querySelector(`tr[data-job="${id}"]`), ids[7]);
     // By queue name, 100 to a page.

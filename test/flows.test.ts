@@ -180,7 +180,11 @@ describe('flowUpdated', () => {
 
   test('over WebSocket: the flow now, a frame per node change, and the end', async () => {
     await pausedQueue('flow-live-ws');
-    const flow = await submit([node('a'), node('b', ['a']), node('c', ['a'])], { options: { queue: 'flow-live-ws' } });
+    // A chain of nodes that take a while: each frame reads the flow as it is then, so a flow that ended before its
+    // reader caught up (tiny nodes on a fast store; or two last nodes settled in one batch) ends the stream early,
+    // with fewer frames. In a chain only the last node's success ends it.
+    const slow = (key: string, dependsOn: string[] = []) => ({ key, job: { diagnostic: { behavior: 'SLEEP', durationMs: 150 } }, dependsOn });
+    const flow = await submit([slow('a'), slow('b', ['a']), slow('c', ['b'])], { options: { queue: 'flow-live-ws' } });
     const listening = server.nextSubscriptions('jobUpdated', 3);
     const live = subscribe(server.wsClient(admin), FOLLOW, { id: flow.id });
     await live.waitFor(1);

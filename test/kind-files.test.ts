@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import { type ServerProcess, spawnProcess, spawnServer } from './helpers/process';
-import { createTestDatabase, readSseEvents, subscribe, TEST_DATABASE_URL } from './helpers/server';
+import { createTestDatabase, readSseEvents, subscribe, TEST_DATABASE_URL, until } from './helpers/server';
 
 const PASSWORD = 'kind-files-admin-password';
 
@@ -193,14 +193,17 @@ describe('a kind file in JOB_KINDS_DIR', () => {
     const proof = join(dir, `aborted-${crypto.randomUUID()}`);
     const { data } = await submit(server.url, token, [{ probe: { mode: 'WAIT_FOR_ABORT', file: proof } }]);
     const id = data.submitJobs[0].id;
+    // Started in its worker (its progress comes from the run), not only claimed: a job cancelled between its claim
+    // and its run never reaches a worker — correctly, but then no signal fires (beside a second suite, that window
+    // was hit while this waited for RUNNING).
     for (;;) {
-      const { data: now } = await gql(server.url, 'query($id: ID!) { job(id: $id) { status } }', { id }, token);
-      if (now.job.status === 'RUNNING') break;
+      const { data: now } = await gql(server.url, 'query($id: ID!) { job(id: $id) { progress } }', { id }, token);
+      if (now.job.progress > 0) break;
       await Bun.sleep(10);
     }
     const cancelled = await gql(server.url, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id }, token);
     expect(cancelled.data.cancelJob.status).toBe('CANCELLED');
-    while (!existsSync(proof)) await Bun.sleep(10);
+    await until(() => existsSync(proof), 'the run never saw ctx.signal abort');
     const after = await submit(server.url, token, [{ wordCount: { text: 'x' } }]);
     expect((await finished(server.url, token, after.data.submitJobs[0].id)).status).toBe('SUCCEEDED');
   }, 60_000);

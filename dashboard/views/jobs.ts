@@ -53,6 +53,10 @@ const linkedJob = () => /^#\/jobs\/(\d+)$/.exec(location.hash)?.[1] ?? null;
 
 export function JobsView({ me }: { me: Me }) {
   const [filters, setFilters] = useState<Filters>({ search: linkedJob() ? `#${linkedJob()}` : '', queue: '', status: '', kind: '', owner: '' });
+  // What is typed in the text fields until it is applied: a live redraw (a job queued anywhere) sets an input back to
+  // its value, so an input bound to the applied filter lost the text being typed.
+  const [drafts, setDrafts] = useState({ search: filters.search, owner: filters.owner });
+  const draft = (name: 'search' | 'owner') => (event: Event) => setDrafts({ ...drafts, [name]: (event.target as HTMLInputElement).value });
   // Rows ticked for a bulk action, with the status each had when read (which actions apply).
   const [checked, setChecked] = useState<Map<string, JobStatus>>(new Map());
   const [pending, setPending] = useState<BulkAction | null>(null);
@@ -177,7 +181,7 @@ export function JobsView({ me }: { me: Me }) {
   return html`<section>
     <h2>Jobs</h2>
     <form class="filters" role="search" onSubmit=${searchForm}>
-      <label class="wide">Search <input type="search" name="search" value=${filters.search} placeholder="id, owner, queue, kind, status or text in the input" /></label>
+      <label class="wide">Search <input type="search" name="search" value=${drafts.search} onInput=${draft('search')} placeholder="id, owner, queue, kind, status or text in the input" /></label>
       <button type="submit">Search</button>
       ${select('queue', 'Queue', queues.data?.queues.map((q) => q.name) ?? [])}
       <label>Status <select name="status" value=${filters.status} onChange=${setFilter('status')}><option value="">all</option>${JOB_STATUSES.map((o) => html`<option value=${o}>${o}</option>`)}<option value=${DEAD_LETTERS}>dead letters (failed + cancelled)</option></select></label>
@@ -187,7 +191,7 @@ export function JobsView({ me }: { me: Me }) {
             ({ node }) => html`<option value=${node.id}>${node.username}</option>`,
           )}</select></label>`
         : me.role === 'MANAGER' || me.role === 'SECRETARY'
-          ? html`<label>Owner id <input name="owner" size="4" value=${filters.owner} onChange=${setFilter('owner')} /></label>`
+          ? html`<label>Owner id <input name="owner" size="4" value=${drafts.owner} onInput=${draft('owner')} onChange=${setFilter('owner')} /></label>`
           : null}
       <label>Per page <select name="pageSize" value=${pageSize} onChange=${(e: Event) => (setPageSize(Number((e.target as HTMLSelectElement).value)), setCursors([null]))}>${PAGE_SIZES.map((n) => html`<option value=${n}>${n}</option>`)}</select></label>
       <button type="button" onClick=${page.reload}>Refresh</button>

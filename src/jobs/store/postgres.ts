@@ -49,7 +49,7 @@ import { progress } from './sql/progress';
 import * as reads from './sql/reads';
 import { OUT_OF_ATTEMPTS, RECOVERED, recover } from './sql/recover';
 import { retry } from './sql/retry';
-import { fail, lockOutcomes, requeue, succeedMany, succeedOutsideFlows } from './sql/settle';
+import { fail, lockOutcomes, requeue, succeedMany } from './sql/settle';
 
 /** Instances tell each other, through LISTEN/NOTIFY, that jobs may be claimable or that queues changed. */
 const JOBS_CHANNEL = 'jobgraph_jobs';
@@ -63,6 +63,16 @@ const CANCEL_CHANNEL = 'jobgraph_cancel';
 type Params = Record<string, unknown>;
 /** Runs one statement of ./sql/*.ts: on the pool, or inside a transaction. */
 type Run = <T>(text: string, params?: Params) => Promise<T[]>;
+/** A pool run's success as succeedMany's `$batch` holds it. */
+type Success = { id: number; leaseToken: string | null; result: string };
+/** A statement of ./sql/*.ts with its parameters. */
+type Statement = [text: string, params?: Params];
+
+/**
+ * Statements that do not wait on each other's answers, sent together (Bun's client pipelines the queries of one
+ * connection: one round trip for all of them); PostgreSQL runs them in order, each with a snapshot of its own.
+ */
+const all = (run: Run, statements: Statement[]): Promise<unknown[][]> => Promise.all(statements.map(([text, params]) => run<unknown>(text, params)));
 
 /** A flow's new jobs as the `$batch` of ./sql/flow.ts: their ids (from jobs_id_seq) and columns, as JSON. */
 function jobRows(jobs: NewQueuedJob[], ids: number[], statusOf: (i: number) => string = () => 'QUEUED'): string {
@@ -101,6 +111,11 @@ export class PgJobStore implements JobStore {
   private readonly flowListeners = new Set<(change: FlowChange) => void>();
   private readonly eventListeners = new Set<() => void>();
   private readonly cancelListeners = new Set<(cancelled: { id: number; attempt: number }[]) => void>();
+  /** The parents of the jobs the last claimJobs took (read with them): parentsOf answers from here once per job. */
+  private readonly claimedParents = new Map<number, ParentNode[]>();
+  /** Successes waiting for the succeedMany in flight to end (see succeed); `succeeding` while one is. */
+  private successesWaiting: { successes: Success[]; done: (rows: PgJobRow[]) => void; failed: (error: unknown) => void }[] = [];
+  private succeeding = false;
   /** See throttledUntil: set by each claimJobs. */
   private throttled: number | null = null;
   private unlisten: (() => Promise<void>)[] = [];
@@ -158,29 +173,44 @@ export class PgJobStore implements JobStore {
     return this.transaction((run) => this.insertIn(run, jobs, this.clock.now()));
   }
 
-  /** insertJobs' work, in a transaction (fireSchedule's too). */
+  /**
+   * insertJobs' work, in a transaction (fireSchedule's too). Statements that do not wait on each other's answers are
+   * sent together (`all`): the queues' lock, the ids and the waiting counts, then the rows.
+   */
   private async insertIn(run: Run, jobs: NewQueuedJob[], now: number): Promise<InsertedJobs> {
-    // The queues' rows first (see insert.postgres.lockQueues): submissions to one queue, and their keys, take turns.
+    // The queues' turns first (see insert.postgres.lockQueues): submissions to one queue, and their keys, take turns.
     const names = JSON.stringify([...new Set(jobs.map(({ queue }) => queue.name))].sort());
-    const limits = await run<{ name: string; max_length: number }>(insert.postgres.lockQueues, { names });
-    const maxLengths = new Map(limits.map(({ name, max_length }) => [name, max_length]));
-    const ids = (await run<{ id: number }>(insert.postgres.ids, { n: jobs.length })).map((row) => row.id);
+    const keyless = jobs.every(({ job }) => job.idempotencyKey == null);
+    // The waiting counts are read after the lock (a later statement: its snapshot sees every insert committed before).
+    const [limits, idRows, counted] = await all(run, [
+      [insert.postgres.lockQueues, { names }],
+      [insert.postgres.ids, { n: jobs.length }],
+      ...(keyless ? [[insert.postgres.waiting, { names }] as Statement] : []),
+    ]);
+    const maxLengths = new Map((limits as { name: string; max_length: number }[]).map(({ name, max_length }) => [name, max_length]));
+    const ids = (idRows as { id: number }[]).map((row) => row.id);
     // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
     const reusedIds = new Map<number, number>();
-    const keyed = jobs.flatMap(({ job, keyExpiresAt }, i) =>
-      job.idempotencyKey == null ? [] : [{ owner_id: job.ownerId, key: job.idempotencyKey, job_id: ids[i]!, expires_at: keyExpiresAt ?? now, i }],
-    );
-    if (keyed.length) {
+    let waiting = counted as { queue: string; n: number }[] | undefined;
+    if (!keyless) {
+      const keyed = jobs.flatMap(({ job, keyExpiresAt }, i) =>
+        job.idempotencyKey == null ? [] : [{ owner_id: job.ownerId, key: job.idempotencyKey, job_id: ids[i]!, expires_at: keyExpiresAt ?? now, i }],
+      );
       const keys = JSON.stringify(keyed);
-      await run(freeStaleKey.postgres, { keys, now });
-      const claimed = new Set((await run<{ job_id: number }>(claimKey.postgres.claim, { keys })).map((row) => row.job_id));
-      const held = new Map((await run<{ owner_id: number; key: string; job_id: number }>(claimKey.postgres.find, { keys })).map((row) => [`${row.owner_id}\0${row.key}`, row.job_id]));
+      const [, claimedRows, heldRows, waitingRows] = await all(run, [
+        [freeStaleKey.postgres, { keys, now }],
+        [claimKey.postgres.claim, { keys }],
+        [claimKey.postgres.find, { keys }],
+        [insert.postgres.waiting, { names }],
+      ]);
+      const claimed = new Set((claimedRows as { job_id: number }[]).map((row) => row.job_id));
+      const held = new Map((heldRows as { owner_id: number; key: string; job_id: number }[]).map((row) => [`${row.owner_id}\0${row.key}`, row.job_id]));
       for (const { owner_id, key, job_id, i } of keyed) if (!claimed.has(job_id)) reusedIds.set(i, held.get(`${owner_id}\0${key}`)!);
+      waiting = waitingRows as { queue: string; n: number }[];
     }
     const adding = new Map<string, number>();
     jobs.forEach(({ queue }, i) => reusedIds.has(i) || adding.set(queue.name, (adding.get(queue.name) ?? 0) + 1));
-    const waiting = await run<{ queue: string; n: number }>(insert.postgres.waiting, { names });
-    const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
+    const waitingByQueue = new Map(waiting!.map((row) => [row.queue, row.n]));
     for (const [name, n] of adding) {
       const count = waitingByQueue.get(name) ?? 0;
       const maxLength = maxLengths.get(name) ?? jobs.find(({ queue }) => queue.name === name)!.queue.maxLength;
@@ -205,17 +235,14 @@ export class PgJobStore implements JobStore {
             },
           ],
     );
-    if (rows.length) {
-      const batch = JSON.stringify(rows);
-      await run(insert.postgres.jobs, { batch, now });
-      await run(insert.postgres.inputs, { batch });
-      await run(insert.postgres.events, { batch, now });
-      // Delivered at commit: idle instances wake and claim.
-      await run(NOTIFY_JOBS);
-    }
-    const reused = reusedIds.size
-      ? new Map((await run<PgJobRow>(insert.postgres.reused, { ids: JSON.stringify([...new Set(reusedIds.values())]) })).map((row) => [row.id, fromPg(row)]))
-      : new Map<number, Job>();
+    const batch = JSON.stringify(rows);
+    const written = await all(run, [
+      // NOTIFY is delivered at commit: idle instances wake and claim.
+      ...(rows.length ? ([[insert.postgres.jobs, { batch, now }], [insert.postgres.inputs, { batch }], [insert.postgres.events, { batch, now }], [NOTIFY_JOBS]] as Statement[]) : []),
+      // The jobs an idempotency key named instead (those of this batch included: read after its inserts).
+      ...(reusedIds.size ? [[insert.postgres.reused, { ids: JSON.stringify([...new Set(reusedIds.values())]) }] as Statement] : []),
+    ]);
+    const reused = reusedIds.size ? new Map((written.at(-1) as PgJobRow[]).map((row) => [row.id, fromPg(row)])) : new Map<number, Job>();
     const result = jobs.map(({ queue, job }, i) => {
       const heldBy = reusedIds.get(i);
       return heldBy === undefined ? newJob(ids[i]!, { ...job, queue: queue.name }, now) : reused.get(heldBy)!;
@@ -234,20 +261,6 @@ export class PgJobStore implements JobStore {
     });
   }
 
-  /** Locks the queues' rows and counts their waiting jobs: CONFLICT when `adding` would overfill one. */
-  private async checkRoom(run: Run, adding: Map<string, { maxLength: number; n: number }>): Promise<void> {
-    if (!adding.size) return;
-    const names = JSON.stringify([...adding.keys()].sort());
-    const limits = await run<{ name: string; max_length: number }>(insert.postgres.lockQueues, { names });
-    for (const { name, max_length } of limits) adding.get(name)!.maxLength = max_length;
-    const waiting = await run<{ queue: string; n: number }>(insert.postgres.waiting, { names });
-    const waitingByQueue = new Map(waiting.map((row) => [row.queue, row.n]));
-    for (const [name, { maxLength, n }] of adding) {
-      const count = waitingByQueue.get(name) ?? 0;
-      if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
-    }
-  }
-
   async insertFlow(flow: NewFlow): Promise<{ flow: Flow; jobs: Job[] }> {
     const now = this.clock.now();
     const adding = new Map<string, { maxLength: number; n: number }>();
@@ -259,19 +272,36 @@ export class PgJobStore implements JobStore {
       else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
     }
     const { flowRow, ids } = await this.transaction(async (run) => {
-      await this.checkRoom(run, adding);
-      const [{ id: flowId }] = (await run<{ id: number }>(insertFlow.postgres.flow, { name: flow.name, ownerId: flow.ownerId, total: flow.nodes.length, now })) as [{ id: number }];
-      const ids = (await run<{ id: number }>(insert.postgres.ids, { n: flow.nodes.length })).map((row) => row.id);
+      // The queues' rows locked and their waiting jobs counted after (as insertJobs does), the flow's row and the ids,
+      // sent together; CONFLICT (and a rollback) when a queue would overfill.
+      const names = JSON.stringify([...adding.keys()].sort());
+      const [limits, waiting, flowIds, idRows] = await all(run, [
+        [insert.postgres.lockQueues, { names }],
+        [insert.postgres.waiting, { names }],
+        [insertFlow.postgres.flow, { name: flow.name, ownerId: flow.ownerId, total: flow.nodes.length, now }],
+        [insert.postgres.ids, { n: flow.nodes.length }],
+      ]);
+      for (const { name, max_length } of limits as { name: string; max_length: number }[]) adding.get(name)!.maxLength = max_length;
+      const waitingByQueue = new Map((waiting as { queue: string; n: number }[]).map((row) => [row.queue, row.n]));
+      for (const [name, { maxLength, n }] of adding) {
+        const count = waitingByQueue.get(name) ?? 0;
+        if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
+      }
+      const [{ id: flowId }] = flowIds as [{ id: number }];
+      const ids = (idRows as { id: number }[]).map((row) => row.id);
       const batch = jobRows(flow.nodes, ids, (i) => (flow.nodes[i]!.parents.length ? 'WAITING' : 'QUEUED'));
-      await run(insertFlow.postgres.jobs, { batch, now });
-      await run(insertFlow.postgres.inputs, { batch });
-      await run(insertFlow.postgres.events, { batch, now });
       const nodes = flow.nodes.map((node, i) => ({ jobId: ids[i], key: node.key, onParentFailure: node.onParentFailure, waitingParents: node.parents.length }));
-      await run(insertFlow.postgres.nodes, { flowId, batch: JSON.stringify(nodes) });
       const edges = flow.nodes.flatMap((node, i) => node.parents.map((parent) => ({ childId: ids[i], parentId: ids[parent] })));
-      if (edges.length) await run(insertFlow.postgres.edges, { batch: JSON.stringify(edges) });
-      const [flowRow] = await run<FlowSqlRow>(flowReads.byId.postgres, { id: flowId, ownerId: null });
-      await run(NOTIFY_JOBS);
+      const written = await all(run, [
+        [insertFlow.postgres.jobs, { batch, now }],
+        [insertFlow.postgres.inputs, { batch }],
+        [insertFlow.postgres.events, { batch, now }],
+        [insertFlow.postgres.nodes, { flowId, batch: JSON.stringify(nodes) }],
+        ...(edges.length ? [[insertFlow.postgres.edges, { batch: JSON.stringify(edges) }] as Statement] : []),
+        [NOTIFY_JOBS],
+        [flowReads.byId.postgres, { id: flowId, ownerId: null }],
+      ]);
+      const [flowRow] = written.at(-1) as FlowSqlRow[];
       return { flowRow: flowRow!, ids };
     });
     const jobs = flow.nodes.map(({ queue, job, parents }, i): Job => ({ ...newJob(ids[i]!, { ...job, queue: queue.name }, now), status: parents.length ? 'WAITING' : 'QUEUED' }));
@@ -333,7 +363,9 @@ export class PgJobStore implements JobStore {
 
   async claimJobs(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
     this.throttled = null;
+    this.claimedParents.clear();
     if (!claims.length) return [];
+    if (claims.every((claim) => !claim.rateLimit && claim.order !== 'FAIR')) return this.claimPlain(claims, leaseMs, budget);
     // One transaction for the pass (a queue with nothing to claim costs one statement, not a transaction of its own).
     const rows = await this.transaction(async (run) => {
       // The queues' rows, locked: their pause, concurrency and rate limit hold over every instance (whose lists may lag).
@@ -373,6 +405,28 @@ export class PgJobStore implements JobStore {
   }
 
   /**
+   * A pass over queues without a rate limit nor FAIR order (most): their rows locked, then one claim over them all
+   * (claim.postgres.poolMany), sent together in one transaction: one round trip. The lock is its own statement, so
+   * the claim's snapshot, taken after it, sees every claim committed before (a statement waiting on a lock keeps the
+   * snapshot it started with). The claimed jobs' parents come with them, for parentsOf.
+   */
+  private async claimPlain(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
+    const now = this.clock.now();
+    const names = JSON.stringify(claims.map((claim) => claim.queue));
+    const params = {
+      ...this.leaseParams('pool', now, leaseMs),
+      claims: JSON.stringify(claims.map(({ queue, limit }, ord) => ({ queue, limit, ord }))),
+      budget,
+    };
+    const [, rows] = (await this.pipelined([
+      [rateLimit.postgres.settings, { names }],
+      [claim.postgres.poolMany, params],
+    ])) as [unknown, (PgJobRow & { parents: string | null })[]];
+    for (const { parents, ...row } of rows) this.claimedParents.set(row.id, parents === null ? [] : (parentsByChild(JSON.parse(parents)).get(row.id) ?? []));
+    return rows.map(({ parents: _parents, ...row }) => fromPg(row));
+  }
+
+  /**
    * A FAIR queue's claim (./sql/claim-fair.ts), inside claimJobs' transaction after the queue row's lock: owners in
    * turn from the queue's cursor, which then moves on; the lock makes the running counts behind ownerConcurrency exact
    * over every instance.
@@ -406,19 +460,17 @@ export class PgJobStore implements JobStore {
   async settleJobs(outcomes: Outcome[]): Promise<Job[]> {
     if (!outcomes.length) return [];
     const now = this.clock.now();
-    const success = (outcome: Outcome) => ('result' in outcome ? { id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) } : null);
-    // Successes outside flows first: one statement, one round trip (a transaction costs four).
-    const alone = outcomes.flatMap((outcome) => success(outcome) ?? []);
-    const done = alone.length ? await this.run<PgJobRow>(succeedOutsideFlows.postgres, { batch: JSON.stringify(alone), now }) : [];
-    if (done.length === outcomes.length) return done.map(fromPg);
-    const doneIds = new Set(done.map((row) => row.id));
-    const rest = outcomes.filter((outcome) => !doneIds.has(outcome.lease.id));
-    const successes = rest.flatMap((outcome) => success(outcome) ?? []);
+    // The successes first, with their children's release: one statement, no transaction (./sql/settle.ts), shared
+    // with other calls' successes while one is in flight (succeed).
+    const successes = outcomes.flatMap((outcome) => ('result' in outcome ? [{ id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) }] : []));
+    const settled = successes.length ? await this.succeed(successes) : [];
+    const failures = outcomes.filter((outcome) => 'error' in outcome);
+    if (!failures.length) return settled.map(fromPg);
     const { rows, change } = await this.transaction(async (run) => {
-      if (successes.length < rest.length) await run(lockOutcomes.postgres, { ids: JSON.stringify(rest.map((outcome) => outcome.lease.id)) });
-      const changed = successes.length ? await run<PgJobRow>(succeedMany.postgres, { batch: JSON.stringify(successes), now }) : [];
+      await run(lockOutcomes.postgres, { ids: JSON.stringify(failures.map((outcome) => outcome.lease.id)) });
+      const changed: PgJobRow[] = [];
       let requeued = false;
-      for (const outcome of rest) {
+      for (const outcome of failures) {
         if (!('error' in outcome)) continue;
         const { id, leaseToken } = outcome.lease;
         const { error, retryInMs } = outcome;
@@ -434,7 +486,45 @@ export class PgJobStore implements JobStore {
       return { rows: changed, change };
     });
     this.tellFlowChange(change);
-    return [...done, ...rows].map(fromPg);
+    return [...settled, ...rows].map(fromPg);
+  }
+
+  /**
+   * Writes successes (succeedMany), one statement at a time: those that come while one is in flight wait for it and
+   * go together in the next (a group commit: under load one statement, one commit and one NOTIFY serve many batches
+   * of the runner's, which finishes jobs a few at a time). Each caller gets the rows of its own jobs.
+   */
+  private succeed(successes: Success[]): Promise<PgJobRow[]> {
+    return new Promise((done, failed) => {
+      this.successesWaiting.push({ successes, done, failed });
+      if (!this.succeeding) void this.writeSuccesses();
+    });
+  }
+
+  private async writeSuccesses(): Promise<void> {
+    this.succeeding = true;
+    try {
+      while (this.successesWaiting.length) {
+        const group = this.successesWaiting.splice(0);
+        try {
+          const batch = JSON.stringify(group.flatMap(({ successes }) => successes));
+          const rows = await this.run<PgJobRow & { change: 'done' | 'released' | 'flow' | 'notified'; flow: string | null }>(succeedMany.postgres, { batch, now: this.clock.now(), jobsChannel: JOBS_CHANNEL });
+          const done = new Map<number, PgJobRow>();
+          const change: FlowChange = { jobs: [], flows: [] };
+          for (const { change: what, flow, ...row } of rows) {
+            if (what === 'done') done.set(row.id, row);
+            else if (what === 'released') change.jobs.push(fromPg(row));
+            else if (what === 'flow') change.flows.push(toFlow(JSON.parse(flow!) as FlowSqlRow));
+          }
+          this.tellFlowChange(change);
+          for (const { successes, done: answer } of group) answer(successes.flatMap(({ id }) => done.get(id) ?? []));
+        } catch (error) {
+          for (const { failed } of group) failed(error);
+        }
+      }
+    } finally {
+      this.succeeding = false;
+    }
   }
 
   async completeJob(lease: Lease, result: unknown, by: number): Promise<Job | undefined> {
@@ -566,6 +656,16 @@ export class PgJobStore implements JobStore {
 
   async parentsOf(ids: number[]): Promise<Map<number, ParentNode[]>> {
     if (!ids.length) return new Map();
+    // Jobs just claimed: their parents came with the claim (the runner asks right after it, before the next pass).
+    if (ids.every((id) => this.claimedParents.has(id))) {
+      const byChild = new Map<number, ParentNode[]>();
+      for (const id of ids) {
+        const parents = this.claimedParents.get(id)!;
+        this.claimedParents.delete(id);
+        if (parents.length) byChild.set(id, parents);
+      }
+      return byChild;
+    }
     return parentsByChild(await this.run(flowReads.parents.postgres, { ids: JSON.stringify(ids) }));
   }
 
@@ -709,13 +809,25 @@ export class PgJobStore implements JobStore {
     return this.sql.begin((tx) => work((text, params) => PgJobStore.execute(tx, text, params))) as Promise<T>;
   }
 
+  /**
+   * Statements in one transaction, sent together (pipelined: one round trip for BEGIN, them and COMMIT, where one
+   * each would cost a round trip); each one's rows. PostgreSQL runs them in order, each with its own snapshot.
+   */
+  private pipelined(statements: [text: string, params?: Params][]): Promise<unknown[][]> {
+    return this.sql.begin((tx) => statements.map(([text, params]) => PgJobStore.execute(tx, text, params))) as Promise<unknown[][]>;
+  }
+
   /** Named parameters to PostgreSQL's `$1…`, as the other domains' statements run (src/db/statements.ts). */
   private static execute<T>(client: Pick<SQL, 'unsafe'>, text: string, params: Params = {}): Promise<T[]> {
     return executePg<T>(client, text, params);
   }
 
   private claimParams(queue: string, limit: number, claimedBy: string, now: number, leaseMs: number) {
+    return { queue, limit, ...this.leaseParams(claimedBy, now, leaseMs) };
+  }
+
+  private leaseParams(claimedBy: string, now: number, leaseMs: number) {
     // Each claim gets its own token prefix: a late answer from an earlier lease of the same job never matches.
-    return { queue, limit, claimedBy, now, leasePrefix: `${this.instance}.${crypto.randomUUID()}:`, leaseExpiresAt: now + leaseMs };
+    return { claimedBy, now, leasePrefix: `${this.instance}.${crypto.randomUUID()}:`, leaseExpiresAt: now + leaseMs };
   }
 }

@@ -1,4 +1,5 @@
 import { withEvents } from './events';
+import { PARENTS } from './flow';
 import type { JobSqlRow } from '../rows';
 
 // claimJobs and pullJob: lease the runnable jobs of a queue (QUEUED and due), lowest priority number then oldest
@@ -49,6 +50,32 @@ export const claim = {
       `json_build_object('attempt', attempts)::text`,
     ),
     pull: withEvents(pgClaim('$limit'), 'pulled', `json_build_object('by', $by::int, 'attempt', attempts)::text`),
+    /**
+     * A pass over several plain queues (no rate limit, not FAIR) in one statement, run after lockQueue's lock of
+     * every one (rateLimit.postgres.settings) in the same transaction: each queue takes at most its room (as `pool`),
+     * the queues in the pass's order share `$budget`. `$claims`: a JSON array of {queue, limit, ord}. The pick is
+     * one MATERIALIZED CTE (a queue's LATERAL pick runs once per queue); rows a later queue locked past the budget
+     * stay QUEUED, unlocked at commit. The update looks its rows up by id (`= ANY (ARRAY(…))`: as a join, a plan
+     * hashed the picks and scanned the whole table). Each row comes with `parents` (./flow.ts `PARENTS`): the claimant's run
+     * needs them, and they are final once the job is QUEUED.
+     */
+    poolMany: withEvents(
+      `WITH wanted AS MATERIALIZED (
+         SELECT c.queue, c.ord, greatest(0, least(c."limit", q.concurrency
+                  - (SELECT count(*) FROM jobs r WHERE r.queue = c.queue AND r.status = 'RUNNING' AND r.claimed_by = 'pool')))::int AS room
+         FROM jsonb_to_recordset($claims::text::jsonb) AS c(queue text, "limit" int, ord int)
+         JOIN queues q ON q.name = c.queue AND NOT q.paused),
+       picked AS MATERIALIZED (
+         SELECT j.id FROM wanted w CROSS JOIN LATERAL (
+           SELECT id, priority FROM jobs WHERE queue = w.queue AND status = 'QUEUED' AND run_at <= $now
+           ORDER BY priority, id LIMIT w.room FOR UPDATE SKIP LOCKED) AS j
+         ORDER BY w.ord, j.priority, j.id LIMIT $budget)
+       UPDATE jobs SET ${SET_LEASE} WHERE jobs.id = ANY (ARRAY(SELECT id FROM picked)) RETURNING jobs.*`,
+      'started',
+      `json_build_object('attempt', attempts)::text`,
+      '$now',
+      PARENTS,
+    ),
   },
 };
 

@@ -95,6 +95,49 @@ export const release = {
   },
 };
 
+/**
+ * PostgreSQL: `release` for the jobs that a CTE named `done` (earlier in the same statement) made SUCCEEDED, as CTEs
+ * of that statement: the settle of a flow node and its children's release are one statement, one round trip (see
+ * settle.ts `succeedMany`). No child is cancelled (every parent here succeeded), so one round. Locks are taken in
+ * the order of the transaction they replace: `done`'s jobs, then (`locked`) the flows, then children. Each later
+ * step starts only once the one before it has run to its end: an uncorrelated `(SELECT count(*) FROM x) >= 0` in a
+ * WHERE is a one-time filter, evaluated before the statement's first row (checked with EXPLAIN). Counts move on
+ * the newest row versions (an UPDATE re-reads a row another transaction changed meanwhile), so two instances
+ * finishing parents of one child in turn release it exactly once. CTEs: `finished` {id, flow_id}, `released`
+ * (rows), `counted_flows` (rows), `notified` (a NOTIFY on `$jobsChannel` when any child was released).
+ */
+export const RELEASE_SUCCEEDED = `
+  finished AS MATERIALIZED (SELECT n.job_id AS id, n.flow_id FROM flow_nodes n
+                            WHERE n.job_id IN (SELECT id FROM done) AND (SELECT count(*) FROM done) >= 0),
+  locked AS MATERIALIZED (SELECT id FROM flows WHERE id IN (SELECT flow_id FROM finished) ORDER BY id FOR UPDATE),
+  counted AS (UPDATE flow_nodes SET waiting_parents = flow_nodes.waiting_parents - d.n
+              FROM (SELECT child_id, count(*) AS n FROM job_dependencies WHERE parent_id IN (SELECT id FROM finished) GROUP BY child_id) AS d
+              WHERE flow_nodes.job_id = d.child_id AND flow_nodes.waiting_parents > 0 AND (SELECT count(*) FROM locked) >= 0
+              RETURNING flow_nodes.job_id AS id, flow_nodes.waiting_parents AS waiting),
+  released AS (${RELEASE('(SELECT id FROM counted WHERE waiting = 0)', 'greatest')}),
+  released_logged AS (INSERT INTO job_events (job_id, type, payload, at) SELECT id, 'released', NULL, $now FROM released),
+  counted_flows AS (
+    UPDATE flows SET remaining = flows.remaining - d.n,
+      status = CASE WHEN flows.status = 'RUNNING' AND flows.remaining - d.n <= 0
+                    THEN CASE WHEN flows.not_succeeded > 0 THEN 'FAILED' ELSE 'SUCCEEDED' END
+                    ELSE flows.status END,
+      finished_at = CASE WHEN flows.remaining - d.n <= 0 THEN $now ELSE flows.finished_at END
+    FROM (SELECT flow_id, count(*) AS n FROM finished GROUP BY flow_id) AS d
+    WHERE flows.id = d.flow_id AND (SELECT count(*) FROM locked) >= 0
+    RETURNING flows.*),
+  notified AS (SELECT pg_notify($jobsChannel, '') FROM (SELECT 1 FROM released LIMIT 1) AS any_released)`;
+
+/**
+ * PostgreSQL: returned with claimed jobs (claim.ts `poolMany`), as a column over `changed`: each job's parents as
+ * flowReads.parents gives them, in one JSON text (null for a job outside flows). Its run needs them, and they are
+ * final (and their results written) before the job left WAITING.
+ */
+export const PARENTS = `,
+  (SELECT json_agg(json_build_object('child_id', d.child_id, 'parent_id', d.parent_id, 'key', n.key, 'status', p.status, 'result', p.result)
+                   ORDER BY d.parent_id)::text
+   FROM job_dependencies d JOIN flow_nodes n ON n.job_id = d.parent_id JOIN jobs p ON p.id = d.parent_id
+   WHERE d.child_id = changed.id) AS parents`;
+
 /** The event payload of a child cancelled because a parent did not succeed (SQLite writes it from here). */
 export const PARENT_FAILED = { by: null, reason: 'a parent did not succeed' };
 

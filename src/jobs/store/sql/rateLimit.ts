@@ -12,9 +12,12 @@ export const rateLimit = {
     prune: `DELETE FROM queue_starts WHERE queue = $queue AND at <= $since`,
   },
   postgres: {
-    /** Every queue of a claim pass, its row locked, in name order (as insertJobs locks them): `$names`, a JSON array. */
+    /**
+     * Every queue of a claim pass, its row locked, in name order: claims of a queue (over every instance) take turns.
+     * `FOR NO KEY UPDATE`: submissions' share locks (insert.postgres.lockQueues) do not wait on it. `$names`: JSON.
+     */
     settings: `SELECT name, rate_limit_jobs AS jobs, rate_limit_per_seconds AS per_seconds FROM queues
-               WHERE name IN (SELECT jsonb_array_elements_text($names::text::jsonb)) ORDER BY name FOR UPDATE`,
+               WHERE name IN (SELECT jsonb_array_elements_text($names::text::jsonb)) ORDER BY name FOR NO KEY UPDATE`,
     window: `SELECT count(*)::int AS n, min(at) AS oldest FROM queue_starts WHERE queue = $queue AND at > $since`,
     record: `INSERT INTO queue_starts (queue, at) SELECT $queue::text, $now::bigint FROM generate_series(1, $count::int)`,
     prune: `DELETE FROM queue_starts WHERE queue = $queue AND at <= $since`,

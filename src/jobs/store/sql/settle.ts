@@ -1,31 +1,22 @@
 import { type Transition, tuples, withEvents } from './events';
+import { RELEASE_SUCCEEDED } from './flow';
 
-// settleJobs: the outcomes of pool runs, written in one transaction: the successes in one statement, then each
-// failure, for good (`fail`) or to run again later (`requeue`) (on PostgreSQL the successes of jobs outside flows go
-// first, in one statement alone). Every one is fenced by its lease token: an outcome whose lease is no longer its own
-// (recovered, cancelled, claimed again) changes nothing and is left out.
-
-/**
- * PostgreSQL's succeedMany, `guard` narrowing which jobs it takes. Rows are locked in id order (as heartbeat and
- * lockOutcomes lock them): two batches over the same jobs never wait on each other in a cycle.
- */
-const pgSucceed = (guard: string) =>
-  withEvents(
-    `UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
-       lease_token = NULL, lease_expires_at = NULL
-     FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
-           WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" ${guard} ORDER BY j.id FOR UPDATE OF j) AS b
-     WHERE jobs.id = b.id RETURNING jobs.*`,
-    'succeeded',
-    `json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text`,
-  );
+// settleJobs: the outcomes of pool runs: the successes in one statement, then each failure, for good (`fail`) or to
+// run again later (`requeue`) (SQLite: all in one transaction; PostgreSQL: the successes, with the release of their
+// children, in one statement alone, then the failures in a transaction). Every one is fenced by its lease token: an
+// outcome whose lease is no longer its own (recovered, cancelled, claimed again) changes nothing and is left out.
 
 /**
  * Many pool successes in one statement. Guard: RUNNING. Fence: the lease token. Event: `succeeded` {attempt, durationMs}.
  * SQLite: `rows` successes bound in place after the time, each as (id, leaseToken, result JSON) — a JSON array read
  * back with json_each cost ~1 µs a job more; it returns only the ids that took (the store has every other value, and
- * reading results back would double their cost) and writes the events from the leases. PostgreSQL: `$batch`, a JSON
- * array of {id, leaseToken, result}; it writes the events in the statement.
+ * reading results back would double their cost) and writes the events from the leases, in the settle's transaction
+ * with `release`. PostgreSQL: `$batch`, a JSON array of {id, leaseToken, result}; it writes the events, and releases
+ * the children of the flow nodes among them (./flow.ts `RELEASE_SUCCEEDED`), in the same statement: no transaction,
+ * one round trip. Its rows are locked in id order (as heartbeat and lockOutcomes lock them): two batches over the
+ * same jobs never wait on each other in a cycle. It returns every row it changed, each with `change`: `done` (the
+ * jobs of the batch that took), `released` (children now QUEUED), `flow` (a flow whose counts moved, as JSON in
+ * `flow`), `notified` (nothing: the NOTIFY sent). `$jobsChannel`: the NOTIFY channel.
  */
 export const succeedMany = {
   sqlite: (rows: number) => `
@@ -33,7 +24,20 @@ export const succeedMany = {
     FROM (VALUES ${tuples(rows, '(?, ?, ?)')}) AS b
     WHERE jobs.id = b.column1 AND +jobs.status = 'RUNNING' AND +jobs.lease_token = b.column2 -- '+': look up by id, not scan by status
     RETURNING jobs.id AS id`,
-  postgres: pgSucceed(''),
+  postgres: `
+    WITH done AS (
+      UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
+        lease_token = NULL, lease_expires_at = NULL
+      FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
+            WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" ORDER BY j.id FOR UPDATE OF j) AS b
+      WHERE jobs.id = b.id RETURNING jobs.*),
+    done_logged AS (INSERT INTO job_events (job_id, type, payload, at)
+                    SELECT id, 'succeeded', json_build_object('attempt', attempts, 'durationMs', $now - coalesce(started_at, $now))::text, $now FROM done),
+    ${RELEASE_SUCCEEDED}
+    SELECT 'done'::text AS change, d.*, NULL::text AS flow FROM done d
+    UNION ALL SELECT 'released', r.*, NULL FROM released r
+    UNION ALL SELECT 'flow', (NULL::jobs).*, row_to_json(f)::text FROM counted_flows f
+    UNION ALL SELECT 'notified', (NULL::jobs).*, NULL FROM notified`,
 };
 
 /**
@@ -42,15 +46,6 @@ export const succeedMany = {
  */
 export const lockOutcomes = {
   postgres: `SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($ids::text::jsonb)::int) ORDER BY id FOR UPDATE`,
-};
-
-/**
- * PostgreSQL: succeedMany for the jobs of the batch that are no flow's nodes, as one statement on its own (no
- * transaction: nothing else changes with them). A job's flow_nodes row is written with it, so one without is none.
- * The others (a flow's nodes, whose end releases their children, and leases no longer held) take the transaction.
- */
-export const succeedOutsideFlows = {
-  postgres: pgSucceed('AND NOT EXISTS (SELECT 1 FROM flow_nodes n WHERE n.job_id = j.id)'),
 };
 
 /** A failure for good. Guard: RUNNING. Fence: the lease token. Event: `failed` {attempt, error}. */
