@@ -26,8 +26,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** `clock` and `passwordHashCost` (tests only) go to the app; the clock to the rate limits and session expiry too. */
-export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashCost'> {
+/** `clock`, `passwordHashCost` and `loginLogFlushMs` (tests only) go to the app; the clock to the rate limits and session expiry too. */
+export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashCost' | 'loginLogFlushMs'> {
   log?: Logger;
   /** Runs once a requested shutdown (a signal, the `shutdown` mutation, REST graceful_shutdown) has stopped everything. */
   onShutdownComplete?: () => void;
@@ -38,8 +38,8 @@ export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashC
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile, format: config.logFormat });
   const shutdownRequested = Promise.withResolvers<void>();
-  const { clock, passwordHashCost } = options;
-  const app = await createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });
+  const { clock, passwordHashCost, loginLogFlushMs } = options;
+  const app = await createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost, loginLogFlushMs });
   await closingAppOnFailure(app, async () => {
     await app.redis?.connect();
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));

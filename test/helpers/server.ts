@@ -125,7 +125,7 @@ export const TEST_PASSWORD_HASH_COST = { memoryCost: 8, timeCost: 1 };
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: Pick<ServerOptions, 'clock' | 'passwordHashCost' | 'probes'> = {},
+  options: Pick<ServerOptions, 'clock' | 'passwordHashCost' | 'probes' | 'loginLogFlushMs'> = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-'));
   const databasePath = join(dir, 'jobgraph.db');
