@@ -2,6 +2,7 @@
 // each started for the run in a temporary directory on loopback and stopped after. Says which backends ran and how
 // each went; exits non-zero if any failed. Arguments go to `bun test` (a file, `-t name`).
 import { findPostgresBin, findRedisServer, type LocalServer, startPostgres, startRedis } from './lib/local-servers';
+import { SQLITE_PASS_ONLY } from './lib/test-passes';
 
 // bunfig.toml's [test] timeout is not read by Bun 1.4.5 (every test got 5 s): the default is passed here, where a
 // test that starts real processes on a busy 2-core machine needs the room.
@@ -23,6 +24,10 @@ const ownScheduling = given.some((arg) => arg.startsWith('--parallel') || arg.st
 const TIMINGS = '--timings=test/timings.json';
 // The PostgreSQL pass's own: files that skip on SQLite (three instances on one database) are among its slowest.
 const PG_TIMINGS = '--timings=test/timings-postgres.json';
+// Files that never reach the suite's backend run in the SQLite pass only (scripts/lib/test-passes.ts); a file named
+// on the command line runs in both.
+const namesFiles = given.some((arg) => arg.endsWith('.ts') || arg.startsWith('test/'));
+const PG_IGNORE = namesFiles ? [] : Object.keys(SQLITE_PASS_ONLY).map((path) => `--path-ignore-patterns=${path}`);
 
 interface Result {
   label: string;
@@ -58,7 +63,7 @@ async function postgresShard(pgBin: string, shard: string | null, withRedis: boo
     if (redis) servers.push(redis);
     const env = { ...process.env, TEST_DATABASE_URL: pg.url, TEST_REDIS_URL: redis?.url ?? '' };
     const sharding = shard ? [`--shard=${shard}`, PG_TIMINGS] : [];
-    const child = Bun.spawn(['bun', 'test', ...sharding, ...args], { env, stdin: 'inherit', stdout: 'pipe', stderr: 'pipe' });
+    const child = Bun.spawn(['bun', 'test', ...sharding, ...PG_IGNORE, ...args], { env, stdin: 'inherit', stdout: 'pipe', stderr: 'pipe' });
     const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     output = out + err;
     return { ok: code === 0, cpuSeconds: cpuOf(child) };
