@@ -26,20 +26,22 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** `clock` and `passwordHashCost` (tests only) go to the app; the clock to the rate limits and session expiry too. */
-export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashCost'> {
+/** `clock`, `passwordHashCost` and `loginLogFlushMs` (tests only) go to the app; the clock to the rate limits and session expiry too. */
+export interface ServerOptions extends Pick<AppOptions, 'clock' | 'passwordHashCost' | 'loginLogFlushMs'> {
   log?: Logger;
   /** Runs once a requested shutdown (a signal, the `shutdown` mutation, REST graceful_shutdown) has stopped everything. */
   onShutdownComplete?: () => void;
   /** Tests only: Yoga plugins that watch which hooks each execution path runs (test/execution-paths.test.ts). */
   probes?: Plugin[];
+  /** Tests only: false skips preparing the known operations at start (src/http/warm-up.ts), ~40 ms of CPU a server. */
+  warmUp?: boolean;
 }
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger({ level: config.logLevel, file: config.logFile, format: config.logFormat });
   const shutdownRequested = Promise.withResolvers<void>();
-  const { clock, passwordHashCost } = options;
-  const app = await createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost });
+  const { clock, passwordHashCost, loginLogFlushMs } = options;
+  const app = await createApp(config, log, { requestShutdown: () => shutdownRequested.resolve(), clock, passwordHashCost, loginLogFlushMs });
   await closingAppOnFailure(app, async () => {
     await app.redis?.connect();
     announceGeneratedPassword(await app.users.bootstrapAdmin(config.adminUsername, config.adminPassword));
@@ -51,7 +53,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
 
   // Builds the schema: a kind file's type GraphQL cannot express stops the start here.
-  const transport = await closingAppOnFailure(app, async () => createHttpTransport(app, { clock, probes: options.probes }));
+  const transport = await closingAppOnFailure(app, async () => createHttpTransport(app, { clock, probes: options.probes, warmUp: options.warmUp }));
   // A busy port throws here.
   const server = await closingAppOnFailure(app, async () => Bun.serve<SocketData>({
       port: config.port,

@@ -33,7 +33,8 @@ const throttledAttempts = async (server: TestServer) =>
 describe('refused logins while throttled', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ LOGIN_MAX_FAILURES: '3', LOGIN_MAX_FAILURES_PER_ADDRESS: '4' });
+    // The counted refusals are written every 200 ms here (every 5 s by default): the waits below are for a flush.
+    server = await startTestServer({ LOGIN_MAX_FAILURES: '3', LOGIN_MAX_FAILURES_PER_ADDRESS: '4' }, { loginLogFlushMs: 200 });
   });
   afterAll(() => server?.stop());
 
@@ -45,7 +46,7 @@ describe('refused logins while throttled', () => {
     console.log(`login_events rows added by 3 failures + ${REFUSED} refusals while throttled: ${added}`);
     expect(added).toBeLessThanOrEqual(100);
     expect(added).toBe(4);
-    // The count reaches the row within a flush (every few seconds), not a row per refusal.
+    // The count reaches the row within a flush (every few seconds; 200 ms here), not a row per refusal.
     await until(async () => (await throttledAttempts(server)) === REFUSED, `${REFUSED} attempts counted into the throttled row`, 30_000);
     const [row] = await server.sql<{ username: string; attempts: number }>("SELECT username, attempts FROM login_events WHERE reason = 'throttled'");
     expect(row).toMatchObject({ username: 'admin' });

@@ -159,7 +159,8 @@ describe('concurrent logins for one username', () => {
 describe('the per-address limit', () => {
   test('failures spread over many usernames throttle the address, even for a right password; lockouts are logged once', async () => {
     const logFile = join(mkdtempSync(join(tmpdir(), 'jobgraph-log-')), 'jobgraph.log');
-    const server = await startTestServer({ LOGIN_MAX_FAILURES: '3', LOGIN_MAX_FAILURES_PER_ADDRESS: '5', LOG_LEVEL: 'info', LOG_FILE: logFile });
+    // The login log writes what it counted every 200 ms here (5 s by default): the last wait is for that flush.
+    const server = await startTestServer({ LOGIN_MAX_FAILURES: '3', LOGIN_MAX_FAILURES_PER_ADDRESS: '5', LOG_LEVEL: 'info', LOG_FILE: logFile }, { loginLogFlushMs: 200 });
     try {
       const adminToken = await server.adminToken();
       await server.userWithRole('USER', 'dora');

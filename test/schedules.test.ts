@@ -4,11 +4,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { FakeClock } from './helpers/clock';
 import { startTestServer, type TestServer, until, gqlData } from './helpers/server';
 
-const clock = new FakeClock();
 let server: TestServer;
 let admin: string;
 beforeAll(async () => {
-  server = await startTestServer({}, { clock });
+  server = await startTestServer();
   admin = await server.adminToken();
 });
 afterAll(() => server.stop());
@@ -19,7 +18,8 @@ const SCHEDULE = 'query($name: String!) { schedule(name: $name) { name paused ne
 const schedule = async (name: string) => (await data(SCHEDULE, { name })).schedule;
 
 describe('schedules', () => {
-  test('a 6-field expression runs one job per tick; the schedule shows its runs, next and last run', async () => {
+  // The three tests that wait for real ticks of a 6-field (per-second) expression run at once, each on schedules of its own.
+  test.concurrent('a 6-field expression runs one job per tick; the schedule shows its runs, next and last run', async () => {
     const created = (await data(CREATE, { input: { name: 'every-second', cron: '* * * * * *', job: { pi: { simulations: 1000 } } } })).createSchedule;
     expect(created).toMatchObject({ name: 'every-second', timezone: 'UTC', queue: 'default', paused: false, overlap: 'ALLOW', lastRunAt: null, job: { pi: { simulations: 1000 } } });
     expect(Date.parse(created.nextRunAt) % 1000).toBe(0);
@@ -46,7 +46,7 @@ describe('schedules', () => {
     expect(Number(n)).toBeGreaterThanOrEqual(4);
   }, 60_000);
 
-  test('overlap SKIP: no new run while the previous one is unfinished', async () => {
+  test.concurrent('overlap SKIP: no new run while the previous one is unfinished', async () => {
     await data('mutation { createQueue(input: { name: "sched-skip" }) { name } }');
     await data('mutation { pauseQueue(name: "sched-skip") { paused } }');
     await data(CREATE, { input: { name: 'skipping', cron: '* * * * * *', overlap: 'SKIP', job: { pi: { simulations: 1000, queue: 'sched-skip' } } } });
@@ -59,6 +59,33 @@ describe('schedules', () => {
     await until(async () => (await schedule('skipping')).runs.totalCount >= 2, 'a run once the first finished', 15_000);
     await data('mutation { deleteSchedule(name: "skipping") }');
   }, 60_000);
+
+  // Its own server and clock: the hour it moves its clock on must not move the two tests that run beside it.
+  test.concurrent('ticks that passed while nothing ran are not run later: the schedule moves on to its next tick', async () => {
+    const ownClock = new FakeClock();
+    const own = await startTestServer({}, { clock: ownClock });
+    try {
+      const token = await own.adminToken();
+      const data = (query: string, variables: Record<string, unknown> = {}) => gqlData(own, query, variables, token);
+      const schedule = async (name: string) => (await data(SCHEDULE, { name })).schedule;
+      await data(CREATE, { input: { name: 'missed', cron: '* * * * * *', job: { pi: { simulations: 1000 } } } });
+      await until(async () => (await schedule('missed')).runs.totalCount >= 1, 'a first run', 10_000);
+      await data('mutation { pauseSchedule(name: "missed") { paused } }');
+      const before = (await schedule('missed')).runs.totalCount;
+      // An hour passes (as for an instance that was down), then it runs again: not 3,600 jobs.
+      await data('mutation { resumeSchedule(name: "missed") { paused } }');
+      ownClock.advance(3_600_000);
+      const advancedAt = ownClock.now();
+      await until(async () => (await schedule('missed')).runs.totalCount > before, 'a run after the gap', 10_000);
+      const after = await schedule('missed');
+      // The tick due before the gap made no job: the first run after it is a tick after the gap.
+      expect(Date.parse(after.lastRunAt)).toBeGreaterThan(advancedAt);
+      expect(after.runs.totalCount - before).toBeLessThanOrEqual(3);
+      await data('mutation { deleteSchedule(name: "missed") }');
+    } finally {
+      await own.stop();
+    }
+  }, 30_000);
 
   test('a 5-field expression in a time zone; bad expressions, zones and names are BAD_USER_INPUT naming them', async () => {
     const created = (await data(CREATE, { input: { name: 'paris-nine', cron: '0 9 * * *', timezone: 'Europe/Paris', job: { pi: { simulations: 1000 } } } })).createSchedule;
@@ -102,21 +129,4 @@ describe('schedules', () => {
     const names = (await data('{ schedules { name } }')).schedules.map((s: any) => s.name);
     expect(names).toEqual(expect.arrayContaining(['by-manager', 'diag', 'paris-nine']));
   });
-
-  test('ticks that passed while nothing ran are not run later: the schedule moves on to its next tick', async () => {
-    await data(CREATE, { input: { name: 'missed', cron: '* * * * * *', job: { pi: { simulations: 1000 } } } });
-    await until(async () => (await schedule('missed')).runs.totalCount >= 1, 'a first run', 10_000);
-    await data('mutation { pauseSchedule(name: "missed") { paused } }');
-    const before = (await schedule('missed')).runs.totalCount;
-    // An hour passes (as for an instance that was down), then it runs again: not 3,600 jobs.
-    await data('mutation { resumeSchedule(name: "missed") { paused } }');
-    clock.advance(3_600_000);
-    const advancedAt = clock.now();
-    await until(async () => (await schedule('missed')).runs.totalCount > before, 'a run after the gap', 10_000);
-    const after = await schedule('missed');
-    // The tick due before the gap made no job: the first run after it is a tick after the gap.
-    expect(Date.parse(after.lastRunAt)).toBeGreaterThan(advancedAt);
-    expect(after.runs.totalCount - before).toBeLessThanOrEqual(3);
-    await data('mutation { deleteSchedule(name: "missed") }');
-  }, 30_000);
 });

@@ -18,7 +18,7 @@ const probe: Plugin = {
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({}, { probes: [probe] });
+  server = await startTestServer({}, { probes: [probe], warmUp: true });
 });
 afterAll(() => server.stop());
 

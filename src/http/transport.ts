@@ -15,7 +15,7 @@ import { warmUpKnownOperations } from './warm-up';
 import { createWebSocketHandler } from './websocket';
 
 /** `probes`: tests only, Yoga plugins that watch which hooks each execution path runs. */
-export function createHttpTransport(app: App, options: { clock?: Clock; probes?: Plugin[] } = {}) {
+export function createHttpTransport(app: App, options: { clock?: Clock; probes?: Plugin[]; warmUp?: boolean } = {}) {
   const { config } = app;
   // Without an injected clock each rule keeps its own time (the rate limits a monotonic one, the cache its LRU's).
   const now = options.clock ? () => options.clock!.now() : undefined;
@@ -30,8 +30,8 @@ export function createHttpTransport(app: App, options: { clock?: Clock; probes?:
   const liveOperationCaps = new LiveOperationCaps({ maxPerUser: config.maxSubscriptionsPerUser, maxPerAddress: config.maxSubscriptionsPerAddress });
   const yoga = createGraphQLHandler(app, responseCache, documentCaches, metrics, options.probes, liveOperationCaps);
   metrics.watchDocumentCaches(documentCaches);
-  // In the background: listening does not wait for it.
-  void warmUpKnownOperations(app, yoga).catch((error) => app.log.warn({ err: error }, 'warming up the known operations failed'));
+  // In the background: listening does not wait for it. Tests turn it off (warmUp: false) but in test/warm-up.test.ts.
+  if (options.warmUp !== false) void warmUpKnownOperations(app, yoga).catch((error) => app.log.warn({ err: error }, 'warming up the known operations failed'));
   const localRateLimiter = new RateLimiter(config.rateLimitPerSecond, now);
   // With REDIS_URL the per-address rule counts every instance's requests (on a clock they share: the epoch's).
   const rateLimiter: AddressRateLimiter = app.redis ? new SharedRateLimiter(localRateLimiter, app.redis, config.rateLimitPerSecond, now) : localRateLimiter;

@@ -121,11 +121,12 @@ export const TEST_PASSWORD_HASH_COST = { memoryCost: 8, timeCost: 1 };
 /**
  * A real jobgraph on a free port of 127.0.0.1 with its own temporary SQLite file (or, with TEST_DATABASE_URL, its
  * own PostgreSQL database); `options` can bring a clock.
- * Passwords are hashed at TEST_PASSWORD_HASH_COST (users.test.ts checks that production keeps the strong default).
+ * Passwords are hashed at TEST_PASSWORD_HASH_COST (users.test.ts checks that production keeps the strong default), and
+ * the known operations are not warmed up unless `options.warmUp` (test/warm-up.test.ts; spawned servers warm up).
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: Pick<ServerOptions, 'clock' | 'passwordHashCost' | 'probes'> = {},
+  options: Pick<ServerOptions, 'clock' | 'passwordHashCost' | 'probes' | 'loginLogFlushMs' | 'warmUp'> = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-'));
   const databasePath = join(dir, 'jobgraph.db');
@@ -156,6 +157,8 @@ export async function startTestServer(
   try {
     running = await startServer(config, {
       passwordHashCost: TEST_PASSWORD_HASH_COST,
+      // The known operations' warm-up (~40 ms of CPU a server, most of its start) runs where a test asks for it.
+      warmUp: false,
       ...options,
       log: createLogger({ level: config.logLevel, file: config.logFile, stdout: !config.logFile }),
     });
