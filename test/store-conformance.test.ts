@@ -139,6 +139,25 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(await ctx.store.waitingCount(queue)).toBe(2);
       expect(await ctx.submit(queue, 1)).toHaveLength(1);
     },
+    // PostgreSQL: submissions to a queue take turns on an advisory lock (not the queue row, which claims lock).
+    'maxLength under concurrent submissions (three instances on PostgreSQL), claims running beside: never overfilled': async (ctx) => {
+      const queue = await ctx.queue({ maxLength: 5, concurrency: 1 });
+      // SQLite: one process per database file (its store keeps the waiting counts), so its submissions race in one store.
+      const stores = ctx.store.shared ? [ctx.store, await ctx.another(), await ctx.another()] : [ctx.store, ctx.store, ctx.store];
+      const one = (store: JobStore) => store.insertJobs([{ queue: { name: queue, maxLength: 5 }, job: newJobSettings(ctx.owner), inputJson: '{}' }]);
+      const outcomes = await Promise.allSettled([
+        ...stores.flatMap((store) => [0, 1, 2, 3].map(() => one(store))),
+        ...stores.map((store) => store.claimJobs([{ queue, limit: 1 }], LEASE_MS, 1)),
+      ]);
+      const inserted = outcomes.slice(0, 12).filter((outcome) => outcome.status === 'fulfilled').length;
+      const claimed = outcomes.slice(12).flatMap((outcome) => (outcome.status === 'fulfilled' ? (outcome.value as Job[]) : []));
+      for (const refused of outcomes.slice(0, 12).filter((outcome) => outcome.status === 'rejected')) expect((refused as PromiseRejectedResult).reason.code).toBe('CONFLICT');
+      // A claim only makes room: at most 5 waiting at any time, so at most 5 plus what was claimed got in.
+      expect(await ctx.store.waitingCount(queue)).toBeLessThanOrEqual(5);
+      expect(inserted).toBeGreaterThanOrEqual(5);
+      expect(inserted).toBeLessThanOrEqual(5 + claimed.length);
+      expect(await ctx.store.waitingCount(queue)).toBe(inserted - claimed.length);
+    },
     'runAt: a job is not claimed before its time; the `queued` event carries it': async (ctx) => {
       const queue = await ctx.queue();
       const runAt = ctx.clock.now() + 5_000;
