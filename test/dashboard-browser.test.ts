@@ -89,18 +89,22 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
 
   test('an admin signs in, follows jobs live, pauses and resumes a queue, and opens every view', async () => {
     const admin = await server.adminToken();
-    // A queue that runs one job at a time, busy for a moment: the π job waits (QUEUED) while the page listens.
+    // A paused queue that runs one job at a time: the π job waits (QUEUED) until the page listens. (A queue kept busy
+    // by an 800 ms job instead let the π job run and finish before the page's subscription began, on a loaded machine.)
     await server.gql('mutation { createQueue(input: { name: "lifecycle", concurrency: 1 }) { name } }', {}, admin);
+    await server.gql('mutation { pauseQueue(name: "lifecycle") { name } }', {}, admin);
     await server.gql('mutation { createQueue(input: { name: "batch" }) { name } }', {}, admin);
     const page = await openPage();
     await signIn(page, 'admin', ADMIN_PASSWORD);
     expect(await page.locator('nav a').allInnerTexts()).toEqual(['Jobs', 'Flows', 'Queues', 'Schedules', 'Workers', 'Submit', 'Analytics', 'Quotes', 'Users', 'Logins']);
 
     // QUEUED → RUNNING → SUCCEEDED, seen by the page without a reload.
-    await server.gql('mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 800, queue: "lifecycle" }, count: 1) { id } }', {}, admin);
+    await server.gql('mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 100, queue: "lifecycle" }, count: 1) { id } }', {}, admin);
     const watched = server.nextSubscriptions('jobUpdated');
     const piId = await submitPi(page, 'lifecycle', 50_000_000);
     await watched;
+    expect(await trailOf(page, piId)).toBe('QUEUED');
+    await server.gql('mutation { resumeQueue(name: "lifecycle") { name } }', {}, admin);
     await page.waitForSelector(`[data-submitted-job="${piId}"] [data-status=SUCCEEDED]`, { timeout: 15_000 });
     expect(await trailOf(page, piId)).toBe('QUEUED RUNNING SUCCEEDED');
     await shot(page, 'submit');
