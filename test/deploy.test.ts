@@ -2,14 +2,15 @@
 // covers): the Dockerfile's own CMD and HEALTHCHECK commands run outside a container, with its ENV, from a copy of
 // what its COPY lines take; compose's three jobgraph services start with their environment (host names pointed at
 // a local PostgreSQL and Redis) and each passes the healthcheck.
-import { afterAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config';
-import { findPostgresBin, findRedisServer, freePort, type LocalServer, startPostgres, startRedis } from '../scripts/lib/local-servers';
-import { ANALYTICS_FIXTURE as ANALYTICS_CSV, TEST_DATABASE_URL } from './helpers/server';
-import { optionalTool } from './helpers/required';
+import { freePort } from '../scripts/lib/local-servers';
+import { ANALYTICS_FIXTURE as ANALYTICS_CSV, createTestDatabase, TEST_DATABASE_URL } from './helpers/server';
+
+const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
 
 const ROOT = join(import.meta.dir, '..');
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -112,19 +113,12 @@ describe('compose.yaml', () => {
     expect(compose.services.redis.healthcheck.test).toBeDefined();
   });
 
-  // It starts its own PostgreSQL and Redis, whichever backend this pass of the suite runs on: once is enough (SQLite's).
-  const postgresBin = TEST_DATABASE_URL ? undefined : optionalTool(findPostgresBin(), 'PostgreSQL');
-  const redisBin = TEST_DATABASE_URL ? undefined : optionalTool(findRedisServer(), 'redis-server');
-  const started: LocalServer[] = [];
-  afterAll(async () => {
-    for (const server of started.reverse()) await server.stop();
-  });
-
-  test.skipIf(!postgresBin || !redisBin)('its three instances, on a local PostgreSQL and Redis, each pass the Dockerfile’s healthcheck', async () => {
-    const postgres = await startPostgres(postgresBin);
-    started.push(postgres);
-    const redis = await startRedis();
-    started.push(redis);
+  // On the PostgreSQL pass's own servers (a database of its own, the pass's Redis): on SQLite it would start a
+  // PostgreSQL and a Redis of its own, the SQLite pass's costliest test for a check this pass makes anyway.
+  test.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('its three instances, on PostgreSQL and Redis, each pass the Dockerfile’s healthcheck', async () => {
+    const database = await createTestDatabase();
+    // One prefix for the three: they are one deployment, and apart from any other test's servers on this Redis.
+    const redisPrefix = `test:${crypto.randomUUID()}:`;
     const procs: ReturnType<typeof Bun.spawn>[] = [];
     try {
       const envs = await Promise.all(
@@ -132,7 +126,7 @@ describe('compose.yaml', () => {
           const composed = environmentOf(name, { ADMIN_PASSWORD: 'a-long-enough-password' });
           // compose's host names (postgres, redis) pointed at the local servers; the small analytics file (the
           // bundled one is the Dockerfile test's).
-          return { ...ENV, ...composed, DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ANALYTICS_CSV };
+          return { ...ENV, ...composed, DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL!, REDIS_PREFIX: redisPrefix, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ANALYTICS_CSV };
         }),
       );
       // Started together, as compose starts them: they take turns at the migrations.
@@ -141,6 +135,7 @@ describe('compose.yaml', () => {
     } finally {
       for (const proc of procs) proc.kill('SIGTERM');
       await Promise.all(procs.map((proc) => proc.exited));
+      await database.drop();
     }
   }, 90_000);
 });
