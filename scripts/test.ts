@@ -1,4 +1,4 @@
-// `bun run test`: the suite on SQLite, then — where the servers are installed — again on PostgreSQL (and Redis),
+// `bun run test`: the suite on SQLite and — where the servers are installed — on PostgreSQL (and Redis), at once,
 // each started for the run in a temporary directory on loopback and stopped after. Says which backends ran and how
 // each went; exits non-zero if any failed. Arguments go to `bun test` (a file, `-t name`).
 import { findPostgresBin, findRedisServer, type LocalServer, startPostgres, startRedis } from './lib/local-servers';
@@ -81,7 +81,7 @@ function mergeShardTimings(shards: string[]): void {
 }
 
 /** One shard of the PostgreSQL pass on servers of its own; its output, printed whole once it ends (shards run at once). */
-async function postgresShard(pgBin: string, shard: string | null, withRedis: boolean): Promise<{ ok: boolean; cpuSeconds: number }> {
+async function postgresShard(pgBin: string, shard: string | null, withRedis: boolean, print: (text: string) => unknown): Promise<{ ok: boolean; cpuSeconds: number }> {
   const servers: LocalServer[] = [];
   let output = '';
   try {
@@ -101,34 +101,39 @@ async function postgresShard(pgBin: string, shard: string | null, withRedis: boo
     return { ok: false, cpuSeconds: 0 };
   } finally {
     for (const server of servers.reverse()) await server.stop().catch((error) => (output += `${String(error)}\n`));
-    if (shard) console.log(`\n--- shard ${shard} ---`);
-    process.stdout.write(output);
+    print(`${shard ? `\n--- shard ${shard} ---\n` : ''}${output}`);
   }
 }
 
-async function postgresPass(pgBin: string, withRedis: boolean): Promise<Result> {
+/** The PostgreSQL pass; its shards print their output once `printAfter` (the SQLite pass running beside it) has ended. */
+async function postgresPass(pgBin: string, withRedis: boolean, printAfter: Promise<unknown>): Promise<Result> {
   const label = withRedis ? 'PostgreSQL + Redis' : 'PostgreSQL';
-  console.log(`\n=== bun test on ${label}${postgresShards > 1 && !ownScheduling ? ` (${postgresShards} shards at once, each printed as it ends)` : ''} ===`);
   const started = performance.now();
   const shards = postgresShards > 1 && !ownScheduling ? Array.from({ length: postgresShards }, (_, i) => `${i + 1}/${postgresShards}`) : [null];
+  // Printed in order after the SQLite pass: the heading, then each shard as it ends.
+  let printing = printAfter.then(() => console.log(`\n=== bun test on ${label}${shards.length > 1 ? ` (${shards.length} shards at once, each printed as it ends)` : ''} ===`));
+  const print = (text: string) => (printing = printing.then(() => void process.stdout.write(text)));
   if (updating) for (const shard of shards) if (shard) copyFileSync(PG_TIMINGS_FILE, timingsOf(shard));
-  const done = await Promise.all(shards.map((shard) => postgresShard(pgBin, shard, withRedis)));
+  const done = await Promise.all(shards.map((shard) => postgresShard(pgBin, shard, withRedis, print)));
+  await printing;
   if (updating) mergeShardTimings(shards.filter((shard) => shard !== null));
   const cpuSeconds = done.reduce((sum, shard) => sum + shard.cpuSeconds, 0);
   return { label, ok: done.every((shard) => shard.ok), seconds: (performance.now() - started) / 1000, cpuSeconds };
 }
 
-const results: Result[] = [];
 const skipped: string[] = [];
-results.push(await sqlitePass());
-
 const pgBin = findPostgresBin();
 if (!pgBin) skipped.push('PostgreSQL (no initdb found: apt-get install postgresql, or set PG_BIN)');
-else {
-  const withRedis = findRedisServer() !== null;
-  if (!withRedis) skipped.push('Redis (no redis-server found: apt-get install redis-server)');
-  results.push(await postgresPass(pgBin, withRedis));
-}
+const withRedis = pgBin !== null && findRedisServer() !== null;
+if (pgBin && !withRedis) skipped.push('Redis (no redis-server found: apt-get install redis-server)');
+// Both passes at once by default: the SQLite pass waits on processes, sockets and timers much of its time, and the
+// PostgreSQL pass on its servers' round trips, so together they fill two cores that either alone leaves half idle.
+// The SQLite pass prints as it goes and the PostgreSQL shards once it has ended (whole, each as it ends).
+// TEST_SEQUENTIAL=1 runs them one after the other, as before.
+const sequential = process.env.TEST_SEQUENTIAL === '1';
+const sqliteRun = sqlitePass();
+if (sequential) await sqliteRun;
+const results: Result[] = await Promise.all([sqliteRun, ...(pgBin ? [postgresPass(pgBin, withRedis, sqliteRun)] : [])]);
 
 console.log('\n=== backends ===');
 for (const { label, ok, seconds, cpuSeconds } of results) {
