@@ -107,4 +107,24 @@ describe('task timeouts (one timer for the earliest deadline)', () => {
     expect(stuck).toMatchObject({ ok: false, reason: 'timeout', message: 'timed out after 100 ms' });
     expect(slow).toMatchObject({ ok: true });
   });
+
+  test('a task queued behind a hung one on its worker is not timed out for waiting: its clock starts when it starts', async () => {
+    const pool = poolOf(1);
+    const run = (behavior: string, timeoutMs: number) => outcome(pool.run('diagnostic', { behavior, durationMs: 0 }, { timeoutMs }));
+    // One message: the second never starts while the first spins. Sent 150 ms before its turn, it still had its 150 ms.
+    const [hang, queued] = await Promise.all([run('HANG', 400), run('SUCCEED', 150)]);
+    expect(hang).toMatchObject({ ok: false, reason: 'timeout', message: 'timed out after 400 ms' });
+    expect(queued).toMatchObject({ ok: true });
+  });
+
+  test('a task that hangs once its turn comes times out from its own start', async () => {
+    const replaced: string[] = [];
+    const pool = poolOf(1, (why) => replaced.push(why));
+    const run = (behavior: string, timeoutMs: number) => outcome(pool.run('diagnostic', { behavior, durationMs: 0 }, { timeoutMs }));
+    // The second waits out the first (not timed out meanwhile), starts on the replacement worker, and hangs in turn.
+    const [first, second] = await Promise.all([run('HANG', 200), run('HANG', 100)]);
+    expect(first).toMatchObject({ ok: false, reason: 'timeout', message: 'timed out after 200 ms' });
+    expect(second).toMatchObject({ ok: false, reason: 'timeout', message: 'timed out after 100 ms' });
+    expect(replaced).toHaveLength(2);
+  });
 });
