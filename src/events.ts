@@ -126,9 +126,13 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
   // place, so a delivery goes to the listeners there when it began, less those removed meanwhile (as a dispatch does).
   type Listening = { listener: (payload: unknown) => void; removed: boolean };
   const listeners = new Map<string, Listening[]>();
-  const listen = (name: string, listener: (payload: unknown) => void): (() => void) => {
+  // Keyed topics with any subscriber here: a job change nobody follows (most) is not even named (`jobUpdated:<id>`).
+  const keyedListeners = new Map<string, number>();
+  const listen = (topic: string, id: unknown, listener: (payload: unknown) => void): (() => void) => {
+    const name = id === undefined ? topic : `${topic}:${id}`;
     const entry: Listening = { listener, removed: false };
     listeners.set(name, [...(listeners.get(name) ?? []), entry]);
+    if (id !== undefined) keyedListeners.set(topic, (keyedListeners.get(topic) ?? 0) + 1);
     return () => {
       // Once: a second call must not take another listener away.
       if (entry.removed) return;
@@ -136,10 +140,15 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
       const left = listeners.get(name)!.filter((other) => other !== entry);
       if (left.length) listeners.set(name, left);
       else listeners.delete(name);
+      if (id === undefined) return;
+      const keyed = keyedListeners.get(topic)! - 1;
+      if (keyed) keyedListeners.set(topic, keyed);
+      else keyedListeners.delete(topic);
     };
   };
   /** To this instance's subscribers (an event nobody here listens to costs one lookup); one that throws is reported, the others still hear it. */
   const deliver = (topic: string, first: unknown, second: unknown): void => {
+    if (second !== undefined && !keyedListeners.has(topic)) return;
     const entries = listeners.get(second === undefined ? topic : `${topic}:${first}`);
     if (!entries) return;
     const payload = second ?? first ?? null;
@@ -221,7 +230,6 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
       return () => own.delete(handler);
     },
     subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
-      const name = id === undefined ? topic : `${topic}:${id}`;
       return new Repeater<Payload<T>>(async (push, stop) => {
         let unread = 0;
         const listener = (payload: unknown) => {
@@ -236,7 +244,7 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
             () => {},
           );
         };
-        const unlisten = listen(name, listener);
+        const unlisten = listen(topic, id, listener);
         await stop;
         unlisten();
       });
