@@ -1,6 +1,6 @@
-import { Repeater } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { unavailable } from './errors';
+import { EventStream } from './event-stream';
 import type { Job } from './db/schema';
 import { type DropReason, encodeBatch, readMessage, sign, SIGNATURE_LINE_LENGTH, type WireBatch, type WireTopic } from './event-wire';
 import type { RedisLink } from './redis';
@@ -37,8 +37,8 @@ void everyTopicOnTheWire;
 
 /**
  * Events a subscriber may leave unread before its stream is ended. A stream is pull-based (an SSE client that stops
- * reading stops pulling); without a bound its pending pushes pile up, and the Repeater underneath throws inside the
- * event listener at 1,024 — which would end the process. Past this bound that one stream ends with an error instead.
+ * reading stops pulling); without a bound its unread events pile up (the Repeater that carried them once threw inside
+ * the event listener at 1,024, which ended the process). Past this bound that one stream ends with an error instead.
  */
 export const MAX_UNREAD_EVENTS = 512;
 
@@ -229,25 +229,13 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
       own.add(handler);
       return () => own.delete(handler);
     },
-    subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
-      return new Repeater<Payload<T>>(async (push, stop) => {
-        let unread = 0;
-        const listener = (payload: unknown) => {
-          if (unread >= MAX_UNREAD_EVENTS) {
-            stop(unavailable(`this stream fell more than ${MAX_UNREAD_EVENTS} events behind its reader and was ended; subscribe again`));
-            return;
-          }
-          unread++;
-          // A push settles once the reader has taken the value (or the stream has ended).
-          push(payload as Payload<T>).then(
-            () => unread--,
-            () => {},
-          );
-        };
-        const unlisten = listen(topic, id, listener);
-        await stop;
-        unlisten();
-      });
+    /** The events of `topic` (of one id, for a keyed topic) from the first pull on; see EventStream. */
+    subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): EventStream<Payload<T>> {
+      return new EventStream<Payload<T>>(
+        (push) => listen(topic, id, push as (payload: unknown) => void),
+        MAX_UNREAD_EVENTS,
+        () => unavailable(`this stream fell more than ${MAX_UNREAD_EVENTS} events behind its reader and was ended; subscribe again`),
+      );
     },
   };
 }
