@@ -117,6 +117,16 @@ describe('task timeouts (one timer for the earliest deadline)', () => {
     expect(queued).toMatchObject({ ok: true });
   });
 
+  test('a running task read from its worker’s ledger keeps its own deadline when another worker’s task times out', async () => {
+    const pool = poolOf(2);
+    const run = (behavior: string, timeoutMs: number, durationMs = 0) => outcome(pool.run('diagnostic', { behavior, durationMs }, { timeoutMs }));
+    // The sweep for the hung task (100 ms) reads when the sleeping one started, on the other worker: its deadline,
+    // 5 s after that start, is not due (a start time read in the wrong clock would put it in the past).
+    const [sleeping, hung] = await Promise.all([run('SLEEP', 5_000, 400), run('HANG', 100)]);
+    expect(hung).toMatchObject({ ok: false, reason: 'timeout' });
+    expect(sleeping).toMatchObject({ ok: true });
+  });
+
   test('a task that hangs once its turn comes times out from its own start', async () => {
     const replaced: string[] = [];
     const pool = poolOf(1, (why) => replaced.push(why));
