@@ -1,6 +1,6 @@
-import { createPubSub, Repeater } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { unavailable } from './errors';
+import { EventStream } from './event-stream';
 import type { Job } from './db/schema';
 import { type DropReason, encodeBatch, readMessage, sign, SIGNATURE_LINE_LENGTH, type WireBatch, type WireTopic } from './event-wire';
 import type { RedisLink } from './redis';
@@ -37,8 +37,8 @@ void everyTopicOnTheWire;
 
 /**
  * Events a subscriber may leave unread before its stream is ended. A stream is pull-based (an SSE client that stops
- * reading stops pulling); without a bound its pending pushes pile up, and the Repeater underneath throws inside the
- * event listener at 1,024 — which would end the process. Past this bound that one stream ends with an error instead.
+ * reading stops pulling); without a bound its unread events pile up (the Repeater that carried them once threw inside
+ * the event listener at 1,024, which ended the process). Past this bound that one stream ends with an error instead.
  */
 export const MAX_UNREAD_EVENTS = 512;
 
@@ -52,15 +52,16 @@ const DELIVERED_ONCE_MS = 60_000;
 /** The Redis channel every instance publishes its events on (under REDIS_PREFIX). */
 const EVENTS_CHANNEL = 'events';
 
+/** `publish`'s signature: a topic and its arguments (an id first for a keyed topic). */
+type Publish = <T extends keyof Topics>(topic: T, ...args: Topics[T]) => void;
+
 /**
- * The pub/sub (Yoga's, on an EventTarget), with subscriptions that a slow reader cannot overflow. With a Redis link
- * (REDIS_URL) every event also goes to the other instances, and theirs arrive here: an event is delivered locally
- * at once, and its Redis echo, tagged with this instance's id, is dropped, so each subscriber gets it once.
- * Events of one tick travel as one message, in order.
+ * The pub/sub (events named as Yoga's: `topic`, or `topic:id` for a keyed topic), with subscriptions that a slow
+ * reader cannot overflow. With a Redis link (REDIS_URL) every event also goes to the other instances, and theirs
+ * arrive here: an event is delivered locally at once, and its Redis echo, tagged with this instance's id, is dropped,
+ * so each subscriber gets it once. Events of one tick travel as one message, in order.
  */
 export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
-  const target = new EventTarget();
-  const pubsub = createPubSub<Topics>({ eventTarget: target });
   const remoteListeners = new Map<keyof Topics, Set<(...args: unknown[]) => void>>();
   let outgoing: WireBatch['events'] = [];
   let seq = 0;
@@ -98,9 +99,9 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     if (read.batch.from === link.instanceId) return;
     for (const invalid of read.invalid) drop('invalid_event', invalid.detail, invalid.topic);
     for (const { topic, args } of read.events) {
-      if (!firstTime(topic, args)) continue;
+      if (!firstTime(topic, args[0], args[1])) continue;
       // Subscribers hear it; `on` listeners (this instance's own counts, e.g. metrics) do not.
-      (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
+      deliver(topic, args[0], args[1]);
       for (const listener of remoteListeners.get(topic) ?? []) listener(...args);
     }
   });
@@ -109,9 +110,9 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
   const delivered = new Map<string, number>();
   /** The same, for `on` listeners: they count this instance's own events, whichever copy its subscribers got first. */
   const recentOwn = new Map<string, number>();
-  const firstTime = (topic: keyof Topics, args: unknown[], recent = delivered): boolean => {
+  const firstTime = (topic: keyof Topics, first: unknown, second: unknown, recent = delivered): boolean => {
     const keyOf = keys.get(topic);
-    const key = keyOf?.(...args);
+    const key = keyOf?.(first, second);
     if (!key) return true;
     const now = Date.now();
     if (recent.size >= 100_000) for (const [seen, until] of recent) if (until <= now || recent.size >= 100_000) recent.delete(seen);
@@ -120,35 +121,59 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     recent.set(name, now + DELIVERED_ONCE_MS);
     return true;
   };
-  // Listeners by event name (`topic` or `topic:id`, as Yoga's pubsub names them): an event nobody here listens to is
-  // not dispatched (a CustomEvent and a dispatch per job change, ~4% of a bulk run's CPU, mostly for no one).
-  const listening = new Map<string, number>();
-  const listen = (name: string, listener: (event: Event) => void): (() => void) => {
-    target.addEventListener(name, listener);
-    listening.set(name, (listening.get(name) ?? 0) + 1);
-    let removed = false;
+  // Subscribers by event name (`topic`, or `topic:id` for a keyed topic), called directly: Yoga's pubsub made a
+  // CustomEvent and dispatched it on an EventTarget for each event. Each name's list is replaced, never changed in
+  // place, so a delivery goes to the listeners there when it began, less those removed meanwhile (as a dispatch does).
+  type Listening = { listener: (payload: unknown) => void; removed: boolean };
+  const listeners = new Map<string, Listening[]>();
+  // Keyed topics with any subscriber here: a job change nobody follows (most) is not even named (`jobUpdated:<id>`).
+  const keyedListeners = new Map<string, number>();
+  const listen = (topic: string, id: unknown, listener: (payload: unknown) => void): (() => void) => {
+    const name = id === undefined ? topic : `${topic}:${id}`;
+    const entry: Listening = { listener, removed: false };
+    listeners.set(name, [...(listeners.get(name) ?? []), entry]);
+    if (id !== undefined) keyedListeners.set(topic, (keyedListeners.get(topic) ?? 0) + 1);
     return () => {
-      // Once: a second call must not take another listener's count away.
-      if (removed) return;
-      removed = true;
-      target.removeEventListener(name, listener);
-      const left = listening.get(name)! - 1;
-      if (left) listening.set(name, left);
-      else listening.delete(name);
+      // Once: a second call must not take another listener away.
+      if (entry.removed) return;
+      entry.removed = true;
+      const left = listeners.get(name)!.filter((other) => other !== entry);
+      if (left.length) listeners.set(name, left);
+      else listeners.delete(name);
+      if (id === undefined) return;
+      const keyed = keyedListeners.get(topic)! - 1;
+      if (keyed) keyedListeners.set(topic, keyed);
+      else keyedListeners.delete(topic);
     };
   };
-  const heard = (topic: string, args: unknown[]) => listening.has(args[1] === undefined ? topic : `${topic}:${args[0]}`);
+  /** To this instance's subscribers (an event nobody here listens to costs one lookup); one that throws is reported, the others still hear it. */
+  const deliver = (topic: string, first: unknown, second: unknown): void => {
+    if (second !== undefined && !keyedListeners.has(topic)) return;
+    const entries = listeners.get(second === undefined ? topic : `${topic}:${first}`);
+    if (!entries) return;
+    const payload = second ?? first ?? null;
+    for (const { listener, removed } of entries) {
+      if (removed) continue;
+      try {
+        listener(payload);
+      } catch (error) {
+        reportError(error);
+      }
+    }
+  };
   const ownListeners = new Map<string, Set<(payload: unknown) => void>>();
-  const publish: typeof pubsub.publish = (topic, ...args) => {
-    if (firstTime(topic, args) && heard(topic, args)) pubsub.publish(topic, ...args);
+  // Fixed arguments, not `...args`: every job change passes here (4 times a job), and a rest array and spread calls
+  // cost at each call and made this one of the JIT's largest compiles.
+  const publish = ((topic: keyof Topics, first: unknown, second?: unknown): void => {
+    if (firstTime(topic, first, second)) deliver(topic, first, second);
     // Apart from the subscribers: the job event log may have brought them this very event first (PostgreSQL, a
     // loaded machine), and this instance's counts must still hear its own outcome once.
     const own = ownListeners.get(topic);
-    if (own && firstTime(topic, args, recentOwn)) {
+    if (own && firstTime(topic, first, second, recentOwn)) {
       for (const listener of own) {
-        // As an EventTarget would: a listener's error is reported, never thrown at the publisher.
+        // As for subscribers: a listener's error is reported, never thrown at the publisher.
         try {
-          listener(args[0]);
+          listener(first);
         } catch (error) {
           reportError(error);
         }
@@ -156,8 +181,8 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
     }
     if (!link) return;
     if (outgoing.length === 0) queueMicrotask(flush);
-    outgoing.push({ topic, args });
-  };
+    outgoing.push({ topic, args: second === undefined ? [first] : [first, second] } as WireBatch['events'][number]);
+  }) as Publish;
   return {
     publish,
     /**
@@ -165,8 +190,8 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
      * subscribers only, unless it was delivered here already (see deliverOnce); `on` listeners do not hear it.
      */
     publishRemote<T extends keyof Topics>(topic: T, ...args: Topics[T]): void {
-      if (!firstTime(topic, args)) return;
-      (pubsub.publish as (topic: string, ...args: unknown[]) => void)(topic, ...args);
+      if (!firstTime(topic, args[0], args[1])) return;
+      deliver(topic, args[0], args[1]);
     },
     /**
      * From now on an event of `topic` whose key (non-null) was delivered here in the last minute is not delivered
@@ -204,26 +229,13 @@ export function createEventBus(link?: RedisLink, remote: RemoteOptions = {}) {
       own.add(handler);
       return () => own.delete(handler);
     },
-    subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): Repeater<Payload<T>> {
-      const name = id === undefined ? topic : `${topic}:${id}`;
-      return new Repeater<Payload<T>>(async (push, stop) => {
-        let unread = 0;
-        const listener = (event: Event) => {
-          if (unread >= MAX_UNREAD_EVENTS) {
-            stop(unavailable(`this stream fell more than ${MAX_UNREAD_EVENTS} events behind its reader and was ended; subscribe again`));
-            return;
-          }
-          unread++;
-          // A push settles once the reader has taken the value (or the stream has ended).
-          push((event as CustomEvent<Payload<T>>).detail).then(
-            () => unread--,
-            () => {},
-          );
-        };
-        const unlisten = listen(name, listener);
-        await stop;
-        unlisten();
-      });
+    /** The events of `topic` (of one id, for a keyed topic) from the first pull on; see EventStream. */
+    subscribe<T extends keyof Topics>(topic: T, ...[id]: Args<T>): EventStream<Payload<T>> {
+      return new EventStream<Payload<T>>(
+        (push) => listen(topic, id, push as (payload: unknown) => void),
+        MAX_UNREAD_EVENTS,
+        () => unavailable(`this stream fell more than ${MAX_UNREAD_EVENTS} events behind its reader and was ended; subscribe again`),
+      );
     },
   };
 }

@@ -120,6 +120,27 @@ describe('the event bus', () => {
     await other.return?.();
   });
 
+  test('keyed events are skipped only while no job at all is followed: a subscriber after others left still hears its job', async () => {
+    const bus = createEventBus();
+    const leaving = bus.subscribe('jobUpdated', 1);
+    const staying = bus.subscribe('jobUpdated', 2);
+    const leavingNext = next(leaving);
+    const stayingNext = next(staying);
+    await leaving.return?.();
+    expect(await leavingNext).toBeUndefined();
+    bus.publish('jobUpdated', 2, job(2));
+    expect(await stayingNext).toEqual(job(2));
+    await staying.return?.();
+    // Nobody follows any job now; the next one to subscribe hears its job's next event.
+    bus.publish('jobUpdated', 3, job(3));
+    const late = bus.subscribe('jobUpdated', 3);
+    const lateNext = next(late);
+    await Bun.sleep(0);
+    bus.publish('jobUpdated', 3, { ...job(3), status: 'FAILED' });
+    expect(await lateNext).toEqual({ ...job(3), status: 'FAILED' });
+    await late.return?.();
+  });
+
   test('an `on` listener hears unkeyed events; removing another twice does not take it away', () => {
     const bus = createEventBus();
     const heard: number[] = [];

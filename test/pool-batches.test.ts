@@ -107,4 +107,34 @@ describe('task timeouts (one timer for the earliest deadline)', () => {
     expect(stuck).toMatchObject({ ok: false, reason: 'timeout', message: 'timed out after 100 ms' });
     expect(slow).toMatchObject({ ok: true });
   });
+
+  test('a task queued behind a hung one on its worker is not timed out for waiting: its clock starts when it starts', async () => {
+    const pool = poolOf(1);
+    const run = (behavior: string, timeoutMs: number) => outcome(pool.run('diagnostic', { behavior, durationMs: 0 }, { timeoutMs }));
+    // One message: the second never starts while the first spins. Sent 150 ms before its turn, it still had its 150 ms.
+    const [hang, queued] = await Promise.all([run('HANG', 400), run('SUCCEED', 150)]);
+    expect(hang).toMatchObject({ ok: false, reason: 'timeout', message: 'timed out after 400 ms' });
+    expect(queued).toMatchObject({ ok: true });
+  });
+
+  test('a running task read from its worker’s ledger keeps its own deadline when another worker’s task times out', async () => {
+    const pool = poolOf(2);
+    const run = (behavior: string, timeoutMs: number, durationMs = 0) => outcome(pool.run('diagnostic', { behavior, durationMs }, { timeoutMs }));
+    // The sweep for the hung task (100 ms) reads when the sleeping one started, on the other worker: its deadline,
+    // 5 s after that start, is not due (a start time read in the wrong clock would put it in the past).
+    const [sleeping, hung] = await Promise.all([run('SLEEP', 5_000, 400), run('HANG', 100)]);
+    expect(hung).toMatchObject({ ok: false, reason: 'timeout' });
+    expect(sleeping).toMatchObject({ ok: true });
+  });
+
+  test('a task that hangs once its turn comes times out from its own start', async () => {
+    const replaced: string[] = [];
+    const pool = poolOf(1, (why) => replaced.push(why));
+    const run = (behavior: string, timeoutMs: number) => outcome(pool.run('diagnostic', { behavior, durationMs: 0 }, { timeoutMs }));
+    // The second waits out the first (not timed out meanwhile), starts on the replacement worker, and hangs in turn.
+    const [first, second] = await Promise.all([run('HANG', 200), run('HANG', 100)]);
+    expect(first).toMatchObject({ ok: false, reason: 'timeout', message: 'timed out after 200 ms' });
+    expect(second).toMatchObject({ ok: false, reason: 'timeout', message: 'timed out after 100 ms' });
+    expect(replaced).toHaveLength(2);
+  });
 });

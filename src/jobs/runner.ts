@@ -317,7 +317,7 @@ export class JobRunner {
     const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0, onFlushed };
     this.active.set(job.id, active);
     // Cancelled between its claim and now: it stops at once, through the same path as a run stopped later.
-    if (this.abortedEarly.delete(`${job.id}:${job.attempts}`)) this.stopRun(active);
+    if (this.abortedEarly.size && this.abortedEarly.delete(`${job.id}:${job.attempts}`)) this.stopRun(active);
     let run: Promise<unknown>;
     try {
       const kind = this.options.kinds.get(job.kind);
@@ -436,7 +436,7 @@ export class JobRunner {
           this.options.log.warn({ jobId: job.id, attempt: job.attempts, error: job.error }, 'job failed');
         }
         announce(this.options.events, job);
-        this.tellObservers((observer) => observer.settled?.(job));
+        if (this.options.observers?.length) this.tellObservers((observer) => observer.settled?.(job));
       }
     } finally {
       this.wake();

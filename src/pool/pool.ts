@@ -31,8 +31,14 @@ interface Task {
   options: TaskOptions;
   resolve(value: unknown): void;
   reject(error: TaskError): void;
-  /** When it times out (performance.now()), from when it was handed to a worker; see sweepDeadlines. */
+  /**
+   * When it times out (performance.now()): `timeoutMs` after it started on its worker. Until the pool has seen it
+   * start (the worker's ledger), the earliest that can be: `timeoutMs` from when it was sent. See sweepDeadlines.
+   */
   deadline?: number;
+  /** Its place in the order its worker received tasks (its entry in the ledger's start ring), and its start once seen. */
+  index?: number;
+  startedAt?: number;
   /** Its abort grace, once it was cancelled or timed out (see stopRunning). */
   timer?: ReturnType<typeof setTimeout>;
   slot?: Slot;
@@ -46,8 +52,10 @@ interface Slot {
   /** Tasks sent to this worker, oldest first: the first is the one it is running. */
   inFlight: Task[];
   retired: boolean;
-  /** What it runs and finished last (shared memory): after a crash, who to blame. */
+  /** What it runs, started and finished last (shared memory): after a crash, who to blame; when a task started. */
   ledger: WorkerLedger;
+  /** Tasks sent to it so far (the next one's index). */
+  sent: number;
 }
 
 export interface WorkerPoolOptions {
@@ -137,7 +145,8 @@ export class WorkerPool {
   private spawn(): Slot {
     const worker = new Worker(this.workerUrl);
     // Room for every task a worker may hold (abandoned ones included) and as many again.
-    const slot: Slot = { worker, inFlight: [], retired: false, ledger: WorkerLedger.create(2 * this.pipelineDepth) };
+    // The start ring is read before each send (noteStarts): between two sends fewer than its length start.
+    const slot: Slot = { worker, inFlight: [], retired: false, ledger: WorkerLedger.create(2 * this.pipelineDepth), sent: 0 };
     worker.postMessage({ type: 'init', ledger: slot.ledger.buffer } satisfies ToWorker);
     worker.onmessage = (event: MessageEvent<FromWorker>) => this.onMessage(slot, event.data);
     worker.onerror = (event) => {
@@ -161,6 +170,7 @@ export class WorkerPool {
       if (!best) break;
       const task = this.waiting.shift()!;
       task.slot = best;
+      task.index = best.sent++;
       best.inFlight.push(task);
       if (task.options.timeoutMs) {
         task.deadline = performance.now() + task.options.timeoutMs;
@@ -171,7 +181,23 @@ export class WorkerPool {
       if (!batch) batches.set(best, (batch = []));
       batch.push({ taskId: task.id, kind: task.kind, input: task.input });
     }
-    if (batches) for (const [slot, tasks] of batches) slot.worker.postMessage({ type: 'run', tasks } satisfies ToWorker);
+    if (!batches) return;
+    for (const [slot, tasks] of batches) {
+      this.noteStarts(slot);
+      slot.worker.postMessage({ type: 'run', tasks } satisfies ToWorker);
+    }
+  }
+
+  /**
+   * Reads from the worker's ledger when its held tasks with a timeout started, before more are sent to it (their
+   * starts would overwrite the ring's older entries); each is read until seen.
+   */
+  private noteStarts(slot: Slot): void {
+    for (const task of slot.inFlight) {
+      if (task.startedAt !== undefined || task.deadline === undefined || task.index === undefined) continue;
+      task.startedAt = slot.ledger.startOf(task.index, task.id);
+      if (task.startedAt !== undefined) task.deadline = task.startedAt + task.options.timeoutMs!;
+    }
   }
 
   private onMessage(slot: Slot, message: FromWorker): void {
@@ -214,8 +240,11 @@ export class WorkerPool {
     let next = Number.POSITIVE_INFINITY;
     for (const slot of this.slots) {
       if (slot.retired) continue;
+      this.noteStarts(slot);
       for (const task of slot.inFlight) {
         if (task.abandoned || task.deadline === undefined) continue;
+        // Not started yet (queued behind others on its worker): it cannot time out before `timeoutMs` from now.
+        if (task.startedAt === undefined && task.deadline <= now) task.deadline = now + task.options.timeoutMs!;
         if (task.deadline <= now) expired.push(task);
         else if (task.deadline < next) next = task.deadline;
       }
@@ -279,6 +308,8 @@ export class WorkerPool {
       clearTimeout(task.timer);
       task.slot = undefined;
       task.deadline = undefined;
+      task.index = undefined;
+      task.startedAt = undefined;
     }
     this.waiting.unshift(...tasks);
     const index = this.slots.indexOf(slot);

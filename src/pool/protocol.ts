@@ -22,18 +22,27 @@ export type FromWorker =
 /**
  * What a worker is doing, in memory the pool can read after the worker is gone (results travel in batches, so a
  * worker that dies may have finished tasks whose results never left it). Cell 0: the task whose synchronous part
- * runs now (0: none); cell 1 counts the tasks finished; the others hold the latest finished ids in a ring. With the
- * ring at least as long as the tasks one worker holds, every finished but unreported task is still in it.
+ * runs now (0: none); cell 1 counts the tasks finished; the next `capacity` cells hold the latest finished ids in a
+ * ring. With the ring at least as long as the tasks one worker holds, every finished but unreported task is still in
+ * it. A second ring, indexed by the order the worker received its tasks, holds when each started (its timeout
+ * counts from then, not from when it was sent: a task queued behind others on its worker is not late for waiting).
  */
 export class WorkerLedger {
   private readonly cells: Int32Array;
+  /** Start ring: the task id at each received index (mod capacity), and its start time (ms since the epoch). */
+  private readonly startedIds: Int32Array;
+  private readonly startedAt: Float64Array;
 
   constructor(readonly buffer: SharedArrayBuffer) {
-    this.cells = new Int32Array(buffer);
+    const capacity = (buffer.byteLength - 8) / 16;
+    this.cells = new Int32Array(buffer, 0, 2 + capacity);
+    this.startedIds = new Int32Array(buffer, 4 * (2 + capacity), capacity);
+    this.startedAt = new Float64Array(buffer, 8 * (1 + capacity), capacity);
   }
 
   static create(capacity: number): WorkerLedger {
-    return new WorkerLedger(new SharedArrayBuffer(4 * (2 + Math.max(1, capacity))));
+    // Two cells, then per entry: a finished id and a started id (4 bytes each) and a start time (8).
+    return new WorkerLedger(new SharedArrayBuffer(8 + 16 * Math.max(1, capacity)));
   }
 
   /** In the worker: `taskId`'s kernel is called now (0: it returned, or its promise did). */
@@ -43,9 +52,28 @@ export class WorkerLedger {
 
   /** In the worker: `taskId` finished (noted before its result is queued to be sent). */
   finished(taskId: number): void {
+    const capacity = this.startedIds.length;
     const count = this.cells[1]!;
-    this.cells[2 + (count % (this.cells.length - 2))] = taskId;
+    this.cells[2 + (count % capacity)] = taskId;
     Atomics.store(this.cells, 1, count + 1);
+  }
+
+  /** In the worker: the task it received `index`-th (from 0) starts now. */
+  started(index: number, taskId: number): void {
+    const at = index % this.startedIds.length;
+    this.startedAt[at] = performance.timeOrigin + performance.now();
+    Atomics.store(this.startedIds, at, taskId);
+  }
+
+  /**
+   * In the pool: when the task sent `index`-th to this worker started, as the pool's performance.now(); undefined
+   * while it has not. Its entry is overwritten once `capacity` later tasks have started: the pool reads it before
+   * sending more (see WorkerPool.noteStarts), with the capacity over twice the tasks a worker holds.
+   */
+  startOf(index: number, taskId: number): number | undefined {
+    const at = index % this.startedIds.length;
+    if (Atomics.load(this.startedIds, at) !== taskId) return undefined;
+    return this.startedAt[at]! - performance.timeOrigin;
   }
 
   /**
@@ -60,7 +88,7 @@ export class WorkerLedger {
       if (task) return task;
     }
     const count = Atomics.load(this.cells, 1);
-    const capacity = this.cells.length - 2;
+    const capacity = this.startedIds.length;
     const finished = new Set<number>();
     for (let i = Math.max(0, count - capacity); i < count; i++) finished.add(this.cells[2 + (i % capacity)]!);
     return held.find((t) => !finished.has(t.id));

@@ -46,12 +46,15 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
   // The tasks of a batch start one per turn of the event loop, as separate messages did: what a task does without
   // waiting on anything (its promise chain included) ends before the next starts, so a worker that dies is blamed
   // on the task it was running, never on an earlier one that had finished.
-  const queue: TaskMessage[] = [];
+  const queue: { task: TaskMessage; index: number }[] = [];
+  /** Tasks received so far: each one's index is its entry in the ledger's start ring (the pool counts the same). */
+  let received = 0;
   let pumping = false;
   const pump = () => {
-    const task = queue.shift();
-    if (task) {
-      void start(task);
+    const next = queue.shift();
+    if (next) {
+      ledger?.started(next.index, next.task.taskId);
+      void start(next.task);
       setImmediate(pump);
       return;
     }
@@ -100,14 +103,14 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
   self.onmessage = (event: MessageEvent<ToWorker>) => {
     const message = event.data;
     if (message.type === 'run') {
-      for (const task of message.tasks) queue.push(task);
+      for (const task of message.tasks) queue.push({ task, index: received++ });
       if (!pumping) {
         pumping = true;
         pump();
       }
     } else if (message.type === 'abort') {
       const controller = controllers.get(message.taskId);
-      const waiting = queue.findIndex((task) => task.taskId === message.taskId);
+      const waiting = queue.findIndex(({ task }) => task.taskId === message.taskId);
       if (controller) controller.abort(new Error(ABORTED));
       else if (running.has(message.taskId)) abortedUnseen.add(message.taskId);
       // Not started yet (its batch is still being started): it never starts.
