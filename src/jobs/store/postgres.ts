@@ -238,7 +238,7 @@ export class PgJobStore implements JobStore {
     const batch = JSON.stringify(rows);
     const written = await all(run, [
       // NOTIFY is delivered at commit: idle instances wake and claim.
-      ...(rows.length ? ([[insert.postgres.jobs, { batch, now }], [insert.postgres.inputs, { batch }], [insert.postgres.events, { batch, now }], [NOTIFY_JOBS]] as Statement[]) : []),
+      ...(rows.length ? ([[insert.postgres.rows, { batch, now }], [NOTIFY_JOBS]] as Statement[]) : []),
       // The jobs an idempotency key named instead (those of this batch included: read after its inserts).
       ...(reusedIds.size ? [[insert.postgres.reused, { ids: JSON.stringify([...new Set(reusedIds.values())]) }] as Statement] : []),
     ]);
