@@ -421,11 +421,17 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
     },
   },
   deleteJob: {
-    'the job is gone, and no longer counts as waiting': async (ctx) => {
+    'the job is gone with its events and input, and no longer counts as waiting': async (ctx) => {
       const queue = await ctx.queue();
       const [job] = await ctx.submit(queue);
+      expect(await ctx.store.addNote(job!.id, { note: 'kept until deleted', by: ctx.owner, username: 'conformance' })).toBe(true);
       await ctx.store.deleteJob(job!.id);
       expect(await ctx.store.jobById(job!.id)).toBeUndefined();
+      // Raw rows: PostgreSQL deletes them by a trigger on jobs (no foreign key there), SQLite by ON DELETE CASCADE.
+      expect(await ctx.events(job!.id)).toEqual([]);
+      expect(await ctx.backend.exec(`SELECT job_id FROM job_inputs WHERE job_id = ${job!.id}`)).toEqual([]);
+      expect(await ctx.store.addNote(job!.id, { note: 'too late', by: ctx.owner, username: 'conformance' })).toBe(false);
+      expect(await ctx.events(job!.id)).toEqual([]);
       expect(await ctx.store.waitingCount(queue)).toBe(0);
       expect(ctx.store.mayHaveWaiting(queue) && !ctx.store.shared).toBe(false);
     },
@@ -584,12 +590,14 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
     },
   },
   forgetQueue: {
-    'after a queue is deleted with its jobs, none of them wait': async (ctx) => {
+    'after a queue is deleted with its jobs (and their events and inputs), none of them wait': async (ctx) => {
       const queue = await ctx.queue();
-      await ctx.submit(queue, 2);
+      const jobs = await ctx.submit(queue, 2);
       await ctx.backend.exec(`DELETE FROM queues WHERE name = '${queue}'`);
       ctx.store.forgetQueue(queue);
       expect(await ctx.store.waitingCount(queue)).toBe(0);
+      const ids = jobs.map((job) => job.id).join(', ');
+      expect(await ctx.backend.exec(`SELECT job_id FROM job_events WHERE job_id IN (${ids}) UNION ALL SELECT job_id FROM job_inputs WHERE job_id IN (${ids})`)).toEqual([]);
     },
   },
   recoverExpired: {

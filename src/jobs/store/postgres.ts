@@ -57,6 +57,13 @@ const QUEUES_CHANNEL = 'jobgraph_queues';
 /** Sent by a trigger on job_events in every transaction that writes events (migration `event_cursors`). */
 const EVENTS_CHANNEL = 'jobgraph_events';
 const NOTIFY_JOBS = `SELECT pg_notify('${JOBS_CHANNEL}', '')`;
+/**
+ * The claim is planned at every pass, for the pass's values. Left to choose, PostgreSQL may keep a connection's
+ * generic plan from its sixth claim on; made while `jobs` was a few pages (a new database), that plan updated the
+ * claimed rows through a sequential scan of the whole table, for the connection's life (auto_explain under the bulk
+ * bench: 3–4 of ~60 slow claims on main, 52 of 62 with generic plans forced; 25–100 ms a pass). For its transaction alone.
+ */
+const CUSTOM_PLANS = `SET LOCAL plan_cache_mode = force_custom_plan`;
 /** `<id>:<attempt>` of running jobs just cancelled, comma-separated: whichever instance runs one stops it. */
 const CANCEL_CHANNEL = 'jobgraph_cancel';
 
@@ -238,7 +245,7 @@ export class PgJobStore implements JobStore {
     const batch = JSON.stringify(rows);
     const written = await all(run, [
       // NOTIFY is delivered at commit: idle instances wake and claim.
-      ...(rows.length ? ([[insert.postgres.jobs, { batch, now }], [insert.postgres.inputs, { batch }], [insert.postgres.events, { batch, now }], [NOTIFY_JOBS]] as Statement[]) : []),
+      ...(rows.length ? ([[insert.postgres.rows, { batch, now }], [NOTIFY_JOBS]] as Statement[]) : []),
       // The jobs an idempotency key named instead (those of this batch included: read after its inserts).
       ...(reusedIds.size ? [[insert.postgres.reused, { ids: JSON.stringify([...new Set(reusedIds.values())]) }] as Statement] : []),
     ]);
@@ -418,10 +425,11 @@ export class PgJobStore implements JobStore {
       claims: JSON.stringify(claims.map(({ queue, limit }, ord) => ({ queue, limit, ord }))),
       budget,
     };
-    const [, rows] = (await this.pipelined([
+    const [, , rows] = (await this.pipelined([
+      [CUSTOM_PLANS],
       [rateLimit.postgres.settings, { names }],
       [claim.postgres.poolMany, params],
-    ])) as [unknown, (PgJobRow & { parents: string | null })[]];
+    ])) as [unknown, unknown, (PgJobRow & { parents: string | null })[]];
     for (const { parents, ...row } of rows) this.claimedParents.set(row.id, parents === null ? [] : (parentsByChild(JSON.parse(parents)).get(row.id) ?? []));
     return rows.map(({ parents: _parents, ...row }) => fromPg(row));
   }

@@ -42,13 +42,19 @@ export const insert = {
       SELECT name, max_length FROM queues WHERE name IN (SELECT name FROM turns) ORDER BY name FOR KEY SHARE`,
     waiting: `SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'QUEUED' AND queue IN (SELECT jsonb_array_elements_text($names::text::jsonb)) GROUP BY queue`,
     ids: `SELECT nextval('jobs_id_seq')::int AS id FROM generate_series(1, $n::int)`,
-    /** `$batch`: a JSON array of the new rows (with their ids), written in three statements. */
-    jobs: `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
-           SELECT id, kind, 'QUEUED', queue, owner_id, max_attempts, priority, timeout_ms, coalesce(run_at, $now), $now, idempotency_key, schedule
-           FROM ${recordset('$batch')}`,
-    inputs: `INSERT INTO job_inputs (job_id, input) SELECT id, input FROM ${recordset('$batch')}`,
-    events: `INSERT INTO job_events (job_id, type, payload, at)
-             SELECT id, 'queued', CASE WHEN run_at > $now THEN json_build_object('runAt', run_at)::text END, $now FROM ${recordset('$batch')}`,
+    /**
+     * `$batch`: a JSON array of the new rows (with their ids): the jobs, their inputs and `queued` events in one
+     * statement. As three, each parsed the whole batch again (PostgreSQL folds `$batch::jsonb` while planning, so
+     * once per statement: ~6 ms of each 500-job submission's ~20 ms went to parsing it) and made its own plan. The
+     * foreign keys of the inputs and events are checked at the statement's end, when its jobs are there.
+     */
+    rows: `
+      WITH b AS MATERIALIZED (SELECT * FROM ${recordset('$batch')}),
+      added AS (INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, schedule)
+                SELECT id, kind, 'QUEUED', queue, owner_id, max_attempts, priority, timeout_ms, coalesce(run_at, $now), $now, idempotency_key, schedule FROM b),
+      inputs AS (INSERT INTO job_inputs (job_id, input) SELECT id, input FROM b)
+      INSERT INTO job_events (job_id, type, payload, at)
+      SELECT id, 'queued', CASE WHEN run_at > $now THEN json_build_object('runAt', run_at)::text END, $now FROM b`,
     /** The jobs an idempotency key named instead (those of this batch included: read after its inserts). */
     reused: `SELECT * FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($ids::text::jsonb)::int)`,
   },
