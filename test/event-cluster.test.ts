@@ -42,7 +42,9 @@ describe.skipIf(!TEST_DATABASE_URL)('jobEvents across three instances on Postgre
     for (let round = 0; round < ROUNDS; round++) {
       const queue = `events-${round}`;
       const urls = servers.map((server) => server.url);
-      await gql(urls[0]!, 'mutation($name: String!) { createQueue(input: { name: $name, concurrency: 24 }) { name } }', { name: queue }, token);
+      // Room for every instance's claims (each holds at most 256 in flight): with 24, the instance whose settle freed
+      // the room claimed it again at once, so one instance ran nearly every job and the one to be killed held none.
+      await gql(urls[0]!, 'mutation($name: String!) { createQueue(input: { name: $name, concurrency: 1024 }) { name } }', { name: queue }, token);
       // The subscriber on the first instance (never killed), from the log's start: replay, then live.
       const listener = createClient({ url: urls[0]!.replace(/^http/, 'ws'), lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
       const stream = subscribe<{ jobEvents: { cursor: string; type: string; job: { id: string } } }>(
@@ -56,7 +58,7 @@ describe.skipIf(!TEST_DATABASE_URL)('jobEvents across three instances on Postgre
       for (let i = 0; i < JOBS / BATCH; i++) {
         const data = await gql(
           urls[i % 3]!,
-          'mutation($n: Int!, $queue: String!) { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 10, queue: $queue }, count: $n) { id } }',
+          'mutation($n: Int!, $queue: String!) { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 50, queue: $queue }, count: $n) { id } }',
           { n: BATCH, queue },
           token,
         );
