@@ -1,4 +1,4 @@
-// `bun run test`: the suite on SQLite and — where the servers are installed — on PostgreSQL (and Redis), at once,
+// `bun run test`: the suite on SQLite, then — where the servers are installed — again on PostgreSQL (and Redis),
 // each started for the run in a temporary directory on loopback and stopped after. Says which backends ran and how
 // each went; exits non-zero if any failed. Arguments go to `bun test` (a file, `-t name`).
 import { findPostgresBin, findRedisServer, type LocalServer, startPostgres, startRedis } from './lib/local-servers';
@@ -105,12 +105,12 @@ async function postgresShard(pgBin: string, shard: string | null, withRedis: boo
   }
 }
 
-/** The PostgreSQL pass; its shards print their output once `printAfter` (the SQLite pass running beside it) has ended. */
+/** The PostgreSQL pass; its shards print their output once `printAfter` (the SQLite pass, which may run beside it) has ended. */
 async function postgresPass(pgBin: string, withRedis: boolean, printAfter: Promise<unknown>): Promise<Result> {
   const label = withRedis ? 'PostgreSQL + Redis' : 'PostgreSQL';
   const started = performance.now();
   const shards = postgresShards > 1 && !ownScheduling ? Array.from({ length: postgresShards }, (_, i) => `${i + 1}/${postgresShards}`) : [null];
-  // Printed in order after the SQLite pass: the heading, then each shard as it ends.
+  // Printed after the SQLite pass: the heading, then each shard as it ends.
   let printing = printAfter.then(() => console.log(`\n=== bun test on ${label}${shards.length > 1 ? ` (${shards.length} shards at once, each printed as it ends)` : ''} ===`));
   const print = (text: string) => (printing = printing.then(() => void process.stdout.write(text)));
   if (updating) for (const shard of shards) if (shard) copyFileSync(PG_TIMINGS_FILE, timingsOf(shard));
@@ -126,13 +126,12 @@ const pgBin = findPostgresBin();
 if (!pgBin) skipped.push('PostgreSQL (no initdb found: apt-get install postgresql, or set PG_BIN)');
 const withRedis = pgBin !== null && findRedisServer() !== null;
 if (pgBin && !withRedis) skipped.push('Redis (no redis-server found: apt-get install redis-server)');
-// Both passes at once by default: the SQLite pass waits on processes, sockets and timers much of its time, and the
-// PostgreSQL pass on its servers' round trips, so together they fill two cores that either alone leaves half idle.
-// The SQLite pass prints as it goes and the PostgreSQL shards once it has ended (whole, each as it ends).
-// TEST_SEQUENTIAL=1 runs them one after the other, as before.
-const sequential = process.env.TEST_SEQUENTIAL === '1';
+// One pass after the other by default. TEST_AT_ONCE=1 runs them side by side (the SQLite pass prints as it goes, the
+// PostgreSQL shards once it has ended, each whole): on two cores that saved only ~5-10 % (both passes are mostly
+// CPU), and two whole suites side by side then ran four passes at once, which starved the fuzz test's time budget.
+const atOnce = process.env.TEST_AT_ONCE === '1';
 const sqliteRun = sqlitePass();
-if (sequential) await sqliteRun;
+if (!atOnce) await sqliteRun;
 const results: Result[] = await Promise.all([sqliteRun, ...(pgBin ? [postgresPass(pgBin, withRedis, sqliteRun)] : [])]);
 
 console.log('\n=== backends ===');
