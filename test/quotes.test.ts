@@ -184,6 +184,11 @@ describe.concurrent('the embedded quote server', () => {
     });
     return { token, quotes: ((await result.json()) as any).data.quotes.quotes };
   }
+  /** The embedded quote server's pid, once jobgraph's "quote server started" line has come through its stdout pipe (it may come after the quotes' answer). */
+  async function startedQuoteServer(server: ServerProcess): Promise<number> {
+    await until(() => embeddedQuoteServerPid(server) !== undefined, 'the "quote server started" log line');
+    return embeddedQuoteServerPid(server)!;
+  }
   const readyChecks = async (server: ServerProcess, token: string) =>
     (await fetch(server.url.replace('/graphql', '/ready'), { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>;
 
@@ -197,7 +202,7 @@ describe.concurrent('the embedded quote server', () => {
       expect(embeddedQuoteServerPid(server)).toBeUndefined();
       const { token, quotes } = await askQuotes(server);
       expect(quotes.length).toBe(2);
-      expect(embeddedQuoteServerPid(server)).toBeNumber();
+      expect(await startedQuoteServer(server)).toBeNumber();
       const ready = await readyChecks(server, token);
       expect(ready.status).toBe('ready');
       expect(ready.checks.quoteServer).toMatchObject({ embedded: true, status: 'up' });
@@ -233,7 +238,7 @@ describe.concurrent('the embedded quote server', () => {
     const dir = freshDir();
     const server = await spawnServer(embeddedEnv(dir));
     await askQuotes(server);
-    const child = embeddedQuoteServerPid(server)!;
+    const child = await startedQuoteServer(server);
     try {
       expect(isRunning(child)).toBe(true);
       server.proc.kill('SIGKILL');
