@@ -61,7 +61,7 @@ export const countActiveByQueueKind = {
 /** The earliest time a queued job waits for (retry backoff). */
 export const nextRunAt = both(`SELECT min(run_at) AS at FROM jobs WHERE status = 'QUEUED' AND run_at > $now`);
 
-/** QUEUED jobs not yet due, by queue (the metrics' gauge): through jobs_status_idx (status, run_at), only those rows. */
+/** QUEUED jobs not yet due, by queue (the metrics' gauge): through jobs_status_idx's QUEUED rows (SQLite: each read for its run_at). */
 export const delayedByQueue = {
   sqlite: `SELECT queue, count(*) AS n FROM jobs WHERE status = 'QUEUED' AND run_at > $now GROUP BY queue`,
   postgres: `SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'QUEUED' AND run_at > $now GROUP BY queue`,
