@@ -7,7 +7,7 @@
 // `import.meta.url` / `.dir` are pinned to each source file's own path, so the bundle finds the migrations, the
 // dashboard, the quote server and its worker entries (which run from source) wherever it lies.
 // JOBGRAPH_TEST_FROM_SOURCE=1 spawns `bun src/main.ts` everywhere; test/processes.test.ts always starts one from
-// source, and test/cli.test.ts runs src/main.ts's refusals from source.
+// source, and test/cli.test.ts checks src/main.ts's arguments from source.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
