@@ -863,6 +863,20 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       const next = await ctx.store.eventsAfter(all[2]!, { queue }, 100);
       expect(next.map((event) => event.type)).toEqual(['started']);
     },
+    'of some types only: the others are skipped, paging counts only those returned': async (ctx) => {
+      const queue = await ctx.queue();
+      const jobs = await ctx.submit(queue, 3);
+      await claimOne(ctx, queue);
+      await ctx.store.cancelJob(jobs[1]!.id, ctx.owner);
+      await ctx.store.cancelJob(jobs[2]!.id, ctx.owner);
+      const all = await ctx.store.eventsAfter(null, { queue }, 100);
+      expect(all.map((event) => event.type)).toEqual(['queued', 'queued', 'queued', 'started', 'cancelled', 'cancelled']);
+      const cancelled = await ctx.store.eventsAfter(null, { queue, types: ['cancelled', 'failed'] }, 1);
+      expect(cancelled).toEqual([all[4]!]);
+      expect(await ctx.store.eventsAfter(cancelled[0]!, { queue, types: ['cancelled'] }, 100)).toEqual([all[5]!]);
+      expect(await ctx.store.eventsAfter(null, { queue, types: ['started', 'queued'] }, 100)).toEqual(all.slice(0, 4));
+      expect(await ctx.store.eventsAfter(null, { queue, types: [] }, 100)).toEqual([]);
+    },
     'PostgreSQL: an event of a transaction still open is not read, nor any after it, until it commits': async (ctx) => {
       const queue = await ctx.queue();
       const [job] = await ctx.submit(queue);
