@@ -53,8 +53,9 @@ export const insert = {
     /**
      * `$batch`: a JSON array of the new rows (with their ids): the jobs, their inputs and `queued` events in one
      * statement. As three, each parsed the whole batch again (PostgreSQL folds `$batch::jsonb` while planning, so
-     * once per statement: ~6 ms of each 500-job submission's ~20 ms went to parsing it) and made its own plan. The
-     * foreign keys of the inputs and events are checked at the statement's end, when its jobs are there.
+     * once per statement: ~6 ms of each 500-job submission's ~20 ms went to parsing it) and made its own plan. Read as
+     * `json`, not `jsonb`: a batch read once, row by row, needs no tree (json_to_recordset 1.5 ms a 500-job batch,
+     * jsonb_to_recordset 4.2 ms; the same for every `$batch` of ./*.ts).
      */
     rows: `
       WITH b AS MATERIALIZED (SELECT * FROM ${recordset('$batch')}),
@@ -69,6 +70,6 @@ export const insert = {
 };
 
 function recordset(param: string): string {
-  return `jsonb_to_recordset(${param}::text::jsonb) AS b(id int, kind text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int,
+  return `json_to_recordset(${param}::text::json) AS b(id int, kind text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int,
     run_at bigint, idempotency_key text, schedule text, input text)`;
 }
