@@ -58,12 +58,15 @@ const QUEUES_CHANNEL = 'jobgraph_queues';
 const EVENTS_CHANNEL = 'jobgraph_events';
 const NOTIFY_JOBS = `SELECT pg_notify('${JOBS_CHANNEL}', '')`;
 /**
- * The claim is planned at every pass, for the pass's values. Left to choose, PostgreSQL may keep a connection's
- * generic plan from its sixth claim on; made while `jobs` was a few pages (a new database), that plan updated the
- * claimed rows through a sequential scan of the whole table, for the connection's life (auto_explain under the bulk
- * bench: 3–4 of ~60 slow claims on main, 52 of 62 with generic plans forced; 25–100 ms a pass). For its transaction alone.
+ * The claim pass's plans: made once per connection (generic), with sequential scans ruled out while they are made.
+ * Left to choose, PostgreSQL may keep a connection's generic plan from its sixth claim on; made while `jobs` was a few
+ * pages (a new database), that plan updated the claimed rows through a sequential scan of the whole table, for the
+ * connection's life (auto_explain under the bulk bench: 52 of 62 slow claims with generic plans forced; 25–100 ms a
+ * pass). Planned at every pass instead, the claim cost ~1 ms of planning a pass. Every table the pass reads has the
+ * index it needs, so with `enable_seqscan` off the generic plan is the index plan whatever the table's size then.
+ * For its transaction alone.
  */
-const CUSTOM_PLANS = `SET LOCAL plan_cache_mode = force_custom_plan`;
+const CLAIM_PLANS = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`;
 /** `<id>:<attempt>` of running jobs just cancelled, comma-separated: whichever instance runs one stops it. */
 const CANCEL_CHANNEL = 'jobgraph_cancel';
 
@@ -447,7 +450,7 @@ export class PgJobStore implements JobStore {
       budget,
     };
     const [, , rows] = (await this.pipelined([
-      [CUSTOM_PLANS],
+      [CLAIM_PLANS],
       [rateLimit.postgres.settings, { names }],
       [claim.postgres.poolMany, params],
     ])) as [unknown, unknown, (PgJobRow & { parents: string | null })[]];
