@@ -6,7 +6,7 @@
 //   SQLITE=1 BENCH_JOBS=10000 bun scripts/cluster.ts   the same on one instance over a SQLite file, to compare
 //   (the bench queue's concurrency: CONCURRENCY, default 8 per worker per instance — it bounds the whole cluster)
 import { type Subprocess } from 'bun';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findRedisServer, gql, type LocalServer, startInstance, startPostgres, startRedis } from './lib/local-servers';
@@ -32,6 +32,7 @@ const BENCH_JOBS = Number(process.env.BENCH_JOBS ?? 0);
 const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD ?? `cluster-${crypto.randomUUID().slice(0, 8)}`;
 
 const servers: LocalServer[] = [];
+let postgresUrl: string | null = null;
 const instances: { proc: Subprocess; url: string }[] = [];
 let stopping = false;
 
@@ -56,6 +57,7 @@ try {
     const pg = await startPostgres();
     servers.push(pg);
     env.DATABASE_URL = pg.url;
+    postgresUrl = pg.url;
     console.log(`PostgreSQL  ${pg.url}`);
   }
   if (!SQLITE && findRedisServer()) {
@@ -91,6 +93,7 @@ async function bench(jobs: number) {
   // A queue's concurrency bounds its running jobs over every instance: room for all of them.
   const concurrency = Number(process.env.CONCURRENCY ?? urls.length * Number(WORKERS) * 8);
   await gql(urls[0]!, 'mutation($c: Int!) { createQueue(input: { name: "bench", concurrency: $c }) { name } }', { c: concurrency }, token);
+  const cpuBefore = cpuNow();
   const started = performance.now();
   for (let i = 0; i * 500 < jobs; i++) {
     const n = Math.min(500, jobs - i * 500);
@@ -103,8 +106,55 @@ async function bench(jobs: number) {
     await Bun.sleep(50);
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = cpuNow();
+  const perJob = (key: keyof typeof cpuAfter) => `${Math.round(((cpuAfter[key] - cpuBefore[key]) * 1e6) / jobs)}`;
   console.log(
     `bench: ${jobs.toLocaleString('en')} jobs on ${urls.length} instance(s) × ${WORKERS} worker(s), queue concurrency ${concurrency}: submitted in ${((submitted - started) / 1000).toFixed(2)} s, ` +
       `all succeeded in ${seconds.toFixed(2)} s: ${Math.round(jobs / seconds).toLocaleString('en')} jobs/s end to end`,
   );
+  // On a shared machine wall time swings with other work; the CPU a job costs is steadier (µs, from /proc).
+  console.log(`bench: CPU per job: jobgraph ${perJob('instances')} µs, PostgreSQL ${perJob('postgres')} µs, this load generator ${perJob('driver')} µs`);
+}
+
+/** /proc's processes: pid → [parent, CPU seconds of itself and its waited-for children]. */
+function processes(): Map<number, [parent: number, cpu: number]> {
+  const all = new Map<number, [number, number]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, cutime, cstime (clock ticks of 1/100 s): a backend that exited is counted in its postmaster's.
+      all.set(Number(name), [Number(fields[1]), (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return all;
+}
+
+/** CPU seconds so far: the instances (and their children), our PostgreSQL (postmaster and backends), this process. */
+function cpuNow(): { instances: number; postgres: number; driver: number } {
+  const all = processes();
+  const tree = (root: number): number => {
+    let total = all.get(root)?.[1] ?? 0;
+    for (const [pid, [parent]] of all) if (parent === root) total += tree(pid);
+    return total;
+  };
+  const port = postgresUrl ? new URL(postgresUrl).port : null;
+  let postmaster = 0;
+  for (const pid of all.keys()) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (port && argv[0]!.endsWith('/postgres') && argv[argv.indexOf('-p') + 1] === port) postmaster = pid;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const { user, system } = process.cpuUsage();
+  return {
+    instances: instances.reduce((sum, { proc }) => sum + tree(proc.pid), 0),
+    postgres: postmaster ? tree(postmaster) : 0,
+    driver: (user + system) / 1e6,
+  };
 }

@@ -29,7 +29,7 @@ if (args.includes('--help') || args.includes('-h')) {
 }
 if (args.length) exit(`unexpected argument "${args[0]}" (${USAGE})`);
 
-let config;
+let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();
 } catch (error) {
@@ -62,27 +62,33 @@ const listenProblems: Record<string, (host: string, port: number) => string> = {
   EACCES: (host, port) => `not allowed to listen on port ${port} on ${host}; pick a port above 1023, or set PORT`,
 };
 
-let running: RunningServer;
-try {
-  // SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
-  if (passwordHashCost) log.warn({ variable: CHEAP_HASH_VARIABLE, ...passwordHashCost }, 'passwords are hashed at a test cost: never set this in production');
-  // Loaded only now: a refused setting or --help exits without loading the whole server first.
-  const { startServer } = await import('./server');
-  running = await startServer(config, { log, passwordHashCost, onShutdownComplete: () => void closeLogger(log).then(() => process.exit(0)) });
-} catch (error) {
-  // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
-  if (error instanceof DomainError || error instanceof ConfigError) exit(error.message);
-  if (error instanceof RedisUnreachableError) exit(error.message, 1);
-  if (error instanceof DatabaseInUseError) exit(error.message, EXIT_DATABASE_IN_USE);
-  const { code, syscall } = (error ?? {}) as { code?: string; syscall?: string };
-  const problem = syscall === 'listen' || syscall === 'getaddrinfo' ? listenProblems[code ?? ''] : undefined;
-  if (problem) exit(problem(config.host, config.port));
-  throw error;
+/** Starts the server; an expected failure exits with one line and its code. */
+async function start(): Promise<RunningServer> {
+  try {
+    // SIGTERM, SIGINT and the admin `shutdown` mutation all drain the jobs, then exit 0.
+    if (passwordHashCost) log.warn({ variable: CHEAP_HASH_VARIABLE, ...passwordHashCost }, 'passwords are hashed at a test cost: never set this in production');
+    // Loaded only now: a refused setting or --help exits without loading the whole server first.
+    const { startServer } = await import('./server');
+    return await startServer(config, { log, passwordHashCost, onShutdownComplete: () => void closeLogger(log).then(() => process.exit(0)) });
+  } catch (error) {
+    // A setting that the services reject (a weak ADMIN_PASSWORD, say) is the operator's to fix, not a crash.
+    if (error instanceof DomainError || error instanceof ConfigError) exit(error.message);
+    if (error instanceof RedisUnreachableError) exit(error.message, 1);
+    if (error instanceof DatabaseInUseError) exit(error.message, EXIT_DATABASE_IN_USE);
+    const { code, syscall } = (error ?? {}) as { code?: string; syscall?: string };
+    const problem = syscall === 'listen' || syscall === 'getaddrinfo' ? listenProblems[code ?? ''] : undefined;
+    if (problem) exit(problem(config.host, config.port));
+    throw error;
+  }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    log.info({ signal }, 'shutting down');
-    running.app.requestShutdown();
-  });
-}
+// No top-level await: the test suite runs this file bundled as CommonJS with its bytecode beside it
+// (test/helpers/server-bundle.ts), which a module awaiting at its top cannot be.
+void start().then((running) => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      log.info({ signal }, 'shutting down');
+      running.app.requestShutdown();
+    });
+  }
+});

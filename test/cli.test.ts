@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
 import { ADMIN_PASSWORD, ANALYTICS_FIXTURE } from './helpers/server';
+import { SERVER_COMMAND } from './helpers/server-bundle';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -179,7 +180,8 @@ describe('invalid configuration', () => {
       cases.map(async ({ name, value, message }) => {
         const dir = mkdtempSync(join(tmpdir(), 'jobgraph-config-'));
         const env = { PORT: '0', HOST: '127.0.0.1', WORKERS: '1', ADMIN_PASSWORD, ANALYTICS_CSV: ANALYTICS_FIXTURE, DATABASE_PATH: join(dir, 'db.sqlite'), LOG_LEVEL: 'warn' };
-        const result = await run(['src/main.ts'], { ...env, [name]: value });
+        // The server as the process tests spawn it (bundled, one start cheaper); its arguments are checked from source above.
+        const result = await run(SERVER_COMMAND.slice(1), { ...env, [name]: value });
         expect({ name, code: result.code }).toEqual({ name, code: 2 });
         expectOneLine(result.stderr, 'jobgraph');
         expect(result.stderr).toContain(message);

@@ -2,17 +2,13 @@
 // GraphiQL). Skipped, saying so, only where no Chromium is installed; CI installs it before `bun test`.
 // Screenshots go to test-output/dashboard/ (git-ignored).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { BUNDLED_ANALYTICS_CSV } from '../src/config';
-import { optionalTool } from './helpers/required';
+import { CHROMIUM, launchChromium } from './helpers/chromium';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from './helpers/server';
 
-const CHROMIUM = optionalTool(
-  [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => path && existsSync(path)),
-  'Chromium',
-);
 const SCREENSHOTS = join(import.meta.dir, '..', 'test-output', 'dashboard');
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const VIEWPORTS = [
@@ -32,10 +28,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     [server, browser] = await Promise.all([
       // The real CDC file: the chart shows every state and territory.
       startTestServer({ ANALYTICS_CSV: BUNDLED_ANALYTICS_CSV }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     origin = new URL(server.url).origin;
     // A liveness bound: Chromium's start took over 20 s with two suites beside this one (load ~28).

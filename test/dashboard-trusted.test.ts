@@ -3,15 +3,10 @@
 // (persisted-operations.json) holds everything the dashboard sends. Skipped, saying so, only where no Chromium is
 // installed (as test/dashboard-browser.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { optionalTool } from './helpers/required';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './helpers/chromium';
 import { startTestServer, type TestServer } from './helpers/server';
 
-const CHROMIUM = optionalTool(
-  [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => path && existsSync(path)),
-  'Chromium',
-);
 if (!CHROMIUM) console.warn('trusted-documents dashboard test skipped: no Chromium (install Debian\'s `chromium`, or set CHROMIUM_PATH)');
 
 describe.skipIf(!CHROMIUM)('the dashboard with PERSISTED_ONLY=1', () => {
@@ -26,7 +21,7 @@ describe.skipIf(!CHROMIUM)('the dashboard with PERSISTED_ONLY=1', () => {
   beforeAll(async () => {
     [server, browser] = await Promise.all([
       startTestServer({ PERSISTED_ONLY: '1' }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] }),
+      launchChromium(),
     ]);
     origin = new URL(server.url).origin;
   }, 20_000);

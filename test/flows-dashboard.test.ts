@@ -1,16 +1,12 @@
 // The dashboard's Flows view in Chromium: a flow drawn as a graph, nodes coloured by status and kept live, each
 // linked to its job. Skipped, saying so, where no Chromium is installed.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
-import { optionalTool } from './helpers/required';
+import type { Browser } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './helpers/chromium';
 import { ADMIN_PASSWORD, gqlData, startTestServer, type TestServer } from './helpers/server';
 
-const CHROMIUM = optionalTool(
-  [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => path && existsSync(path)),
-  'Chromium',
-);
 const SCREENSHOTS = join(import.meta.dir, '..', 'test-output', 'dashboard');
 
 describe.skipIf(!CHROMIUM)('the Flows view', () => {
@@ -18,7 +14,7 @@ describe.skipIf(!CHROMIUM)('the Flows view', () => {
   let browser: Browser;
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    [server, browser] = await Promise.all([startTestServer(), chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] })]);
+    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
   }, 20_000);
   afterAll(async () => {
     await browser?.close();

@@ -131,6 +131,27 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       }
       expect(await ctx.store.waitingCount(queue)).toBe(5);
     },
+    'a queue or an owner gone meanwhile: the batch is refused whole, nothing written (what the foreign keys checked)': async (ctx) => {
+      const queue = await ctx.queue();
+      const gone = await ctx.queue();
+      await ctx.backend.exec(`DELETE FROM queues WHERE name = '${gone}'`);
+      const owner = await ctx.user('conformance-gone');
+      await ctx.backend.exec(`DELETE FROM users WHERE id = ${owner}`);
+      const job = (name: string, ownerId = ctx.owner) => ({ queue: { name, maxLength: 100 }, job: newJobSettings(ownerId), inputJson: '{}' });
+      await expect(ctx.store.insertJobs([job(queue), job(gone)])).rejects.toThrow();
+      await expect(ctx.store.insertJobs([job(queue), job(queue, owner)])).rejects.toThrow();
+      expect(await ctx.backend.exec(`SELECT id FROM jobs UNION ALL SELECT job_id FROM job_events UNION ALL SELECT job_id FROM job_inputs`)).toEqual([]);
+      expect(await ctx.store.waitingCount(queue)).toBe(0);
+    },
+    'a user deleted leaves their jobs without an owner; a queue renamed takes its jobs along': async (ctx) => {
+      const queue = await ctx.queue();
+      const owner = await ctx.user('conformance-leaving');
+      const [job] = await ctx.submit(queue, 1, { owner });
+      await ctx.backend.exec(`DELETE FROM users WHERE id = ${owner}`);
+      expect(await ctx.store.jobById(job!.id)).toMatchObject({ ownerId: null, queue });
+      await ctx.backend.exec(`UPDATE queues SET name = '${queue}-renamed' WHERE name = '${queue}'`);
+      expect(await ctx.store.jobById(job!.id)).toMatchObject({ ownerId: null, queue: `${queue}-renamed` });
+    },
     'maxLength: a batch that would overfill its queue is refused whole (CONFLICT)': async (ctx) => {
       const queue = await ctx.queue({ maxLength: 3 });
       await ctx.submit(queue, 2);
@@ -863,6 +884,20 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       const next = await ctx.store.eventsAfter(all[2]!, { queue }, 100);
       expect(next.map((event) => event.type)).toEqual(['started']);
     },
+    'of some types only: the others are skipped, paging counts only those returned': async (ctx) => {
+      const queue = await ctx.queue();
+      const jobs = await ctx.submit(queue, 3);
+      await claimOne(ctx, queue);
+      await ctx.store.cancelJob(jobs[1]!.id, ctx.owner);
+      await ctx.store.cancelJob(jobs[2]!.id, ctx.owner);
+      const all = await ctx.store.eventsAfter(null, { queue }, 100);
+      expect(all.map((event) => event.type)).toEqual(['queued', 'queued', 'queued', 'started', 'cancelled', 'cancelled']);
+      const cancelled = await ctx.store.eventsAfter(null, { queue, types: ['cancelled', 'failed'] }, 1);
+      expect(cancelled).toEqual([all[4]!]);
+      expect(await ctx.store.eventsAfter(cancelled[0]!, { queue, types: ['cancelled'] }, 100)).toEqual([all[5]!]);
+      expect(await ctx.store.eventsAfter(null, { queue, types: ['started', 'queued'] }, 100)).toEqual(all.slice(0, 4));
+      expect(await ctx.store.eventsAfter(null, { queue, types: [] }, 100)).toEqual([]);
+    },
     'PostgreSQL: an event of a transaction still open is not read, nor any after it, until it commits': async (ctx) => {
       const queue = await ctx.queue();
       const [job] = await ctx.submit(queue);
@@ -956,6 +991,21 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
     },
   },
   insertFlow: {
+    'a node’s queue gone meanwhile (a child’s too): the flow is refused whole, nothing written': async (ctx) => {
+      const queue = await ctx.queue();
+      const gone = await ctx.queue();
+      await ctx.backend.exec(`DELETE FROM queues WHERE name = '${gone}'`);
+      const node = (name: string, parents: number[]) => ({
+        queue: { name, maxLength: 100 },
+        job: { kind: 'PI' as JobKindName, ownerId: ctx.owner, priority: 0, maxAttempts: 1, timeoutMs: 60_000 },
+        inputJson: '{}',
+        key: `${name}-${parents.length}`,
+        parents,
+        onParentFailure: 'CANCEL' as const,
+      });
+      await expect(ctx.store.insertFlow({ name: 'gone', ownerId: ctx.owner, nodes: [node(queue, []), node(gone, [0])] })).rejects.toThrow();
+      expect(await ctx.backend.exec(`SELECT id FROM jobs UNION ALL SELECT id FROM flows WHERE name = 'gone' UNION ALL SELECT job_id FROM job_events`)).toEqual([]);
+    },
     'nodes with parents are WAITING (never claimed), the others QUEUED; the flow RUNNING with its counts': async (ctx) => {
       const queue = await ctx.queue();
       const { flow, jobs } = await diamond(ctx, queue);

@@ -104,10 +104,11 @@ export const jobs = pgTable(
     id: id(),
     kind: text('kind', { enum: JOB_KINDS }).notNull(),
     status: text('status', { enum: JOB_STATUSES }).notNull(),
-    queue: text('queue')
-      .notNull()
-      .references(() => queues.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
-    ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    // Neither its queue nor its owner is a foreign key here (SQLite keeps both): PostgreSQL checked each inserted row
+    // with a query of its own. Inserts key-share-lock the queues and owners they name and refuse a missing one;
+    // triggers (migration `jobs_references_triggers`) do what ON DELETE CASCADE / SET NULL and ON UPDATE CASCADE did.
+    queue: text('queue').notNull(),
+    ownerId: integer('owner_id'),
     result: jsonText('result'),
     error: text('error'),
     progress: doublePrecision('progress').notNull().default(0),

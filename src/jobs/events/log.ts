@@ -39,7 +39,8 @@ export type CursoredEvent = StoredEvent & { cursor: string };
 
 /** The live feed: one reader of the log per instance, shared by every subscriber here; runs while any listens. */
 class LiveFeed {
-  private readonly listeners = new Set<(events: StoredEvent[]) => void>();
+  /** Each listener, with the event types it wants (null: every event). */
+  private readonly listeners = new Map<(events: StoredEvent[]) => void, readonly string[] | null>();
   /** Where the feed has read up to; null while nobody listens. */
   private position: EventPosition | null = null;
   private starting: Promise<void> | null = null;
@@ -57,10 +58,11 @@ class LiveFeed {
 
   /**
    * Adds a listener; resolves once the feed's start is fixed: everything the listener will hear comes after a
-   * position that any read of the log begun from now on already covers.
+   * position that any read of the log begun from now on already covers. With `types`, it may hear only events of
+   * those types (others too, while a listener without types is here).
    */
-  async attach(listener: (events: StoredEvent[]) => void): Promise<() => void> {
-    this.listeners.add(listener);
+  async attach(listener: (events: StoredEvent[]) => void, types: readonly string[] | null = null): Promise<() => void> {
+    this.listeners.set(listener, types);
     if (!this.position) {
       this.starting ??= this.start();
       await this.starting;
@@ -69,6 +71,20 @@ class LiveFeed {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.stop();
     };
+  }
+
+  /**
+   * The types every listener here wants (null: all), decided as each read begins. A read of some types skips the
+   * other events before its last one for good: a listener that wants them and came during that read lost nothing,
+   * since `follow` replays the log from the database, after attaching, to past anything a read begun before covers.
+   */
+  private wantedTypes(): string[] | null {
+    const wanted = new Set<string>();
+    for (const types of this.listeners.values()) {
+      if (!types) return null;
+      for (const type of types) wanted.add(type);
+    }
+    return [...wanted];
   }
 
   private async start(): Promise<void> {
@@ -111,11 +127,11 @@ class LiveFeed {
       for (;;) {
         const from = this.position;
         if (!from) return;
-        const events = await this.store.eventsAfter(from, {}, EVENT_PAGE);
+        const events = await this.store.eventsAfter(from, { types: this.wantedTypes() }, EVENT_PAGE);
         if (this.position !== from) return; // stopped (and maybe restarted) meanwhile
         if (!events.length) return;
         this.position = events[events.length - 1]!;
-        for (const listener of this.listeners) listener(events);
+        for (const listener of this.listeners.keys()) listener(events);
         if (events.length < EVENT_PAGE) return;
       }
     } catch (error) {
@@ -143,9 +159,12 @@ export class EventLog {
     this.feed = new LiveFeed(store, options.pollMs ?? 1_000, options.log);
   }
 
-  /** Calls `listener` with each batch of events committed from now on (by any instance), in log order; returns its removal. */
-  listen(listener: (events: StoredEvent[]) => void): Promise<() => void> {
-    return this.feed.attach(listener);
+  /**
+   * Calls `listener` with each batch of events committed from now on (by any instance), in log order; returns its
+   * removal. With `types`, the batches may hold only events of those types (the log is then read for them alone).
+   */
+  listen(listener: (events: StoredEvent[]) => void, types: readonly string[] | null = null): Promise<() => void> {
+    return this.feed.attach(listener, types);
   }
 
   /** This database's id (read once). */

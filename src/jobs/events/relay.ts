@@ -5,10 +5,12 @@ import type { JobStore } from '../store';
 import type { EventLog } from './log';
 
 /** The job_events types that record a final state. */
-const FINAL_EVENTS = new Set(['succeeded', 'failed', 'cancelled']);
+const FINAL_TYPES = ['succeeded', 'failed', 'cancelled'];
+const FINAL_EVENTS = new Set(FINAL_TYPES);
 
 /** A final state, once: the job, its status and when it got there (a retried job that finishes again is another). */
-const finalKey = (job: Pick<Job, 'id' | 'status' | 'finishedAt'>) => `${job.id}:${job.status}:${job.finishedAt === null ? '' : new Date(job.finishedAt).getTime()}`;
+// `+finishedAt`: its milliseconds without a Date made for them (three keys a job: the runner's two publishes, the log).
+const finalKey = (job: Pick<Job, 'id' | 'status' | 'finishedAt'>) => `${job.id}:${job.status}:${job.finishedAt === null ? '' : +job.finishedAt}`;
 
 /**
  * Makes `jobCompleted` (and `jobUpdated`'s final state) as durable as the commit across instances: Redis carries
@@ -20,6 +22,7 @@ const finalKey = (job: Pick<Job, 'id' | 'status' | 'finishedAt'>) => `${job.id}:
 export async function relayFinalStates(eventLog: EventLog, store: JobStore, events: EventBus, log: Logger): Promise<() => void> {
   events.deliverOnce('jobCompleted', finalKey);
   events.deliverOnce('jobUpdated', (_id, job) => (isFinal(job.status) ? finalKey(job) : null));
+  // Only final events: while no subscriber here follows the log, the others (two of a job's three) are not even read.
   return eventLog.listen((batch) => {
     // A final event is written with the job's finishedAt as its time: one Redis (or this instance) delivered already
     // costs no read.
@@ -41,5 +44,5 @@ export async function relayFinalStates(eventLog: EventLog, store: JobStore, even
       },
       (error) => log.warn({ err: error }, 'reading jobs of the event log failed; Redis delivered what it could'),
     );
-  });
+  }, FINAL_TYPES);
 }

@@ -211,6 +211,8 @@ export interface EventFilter {
   queue?: string | null;
   kind?: JobKindName | null;
   jobId?: number | null;
+  /** Only events of these types (`succeeded`…); null: any. The relay needs only the final ones (a third of the log). */
+  types?: readonly string[] | null;
 }
 
 /** One job_events row, with its position and the job fields an event subscription filters by. */

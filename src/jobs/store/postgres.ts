@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { PgDb, PgTables } from '../../db/client';
 import { executePg } from '../../db/statements';
 import type { Selection } from '../../db/selection';
-import { conflict } from '../../errors';
+import { conflict, notFound } from '../../errors';
 import type { Clock, Job, JobKindName, JobStatus } from '../model';
 import {
   type Claim,
@@ -58,12 +58,15 @@ const QUEUES_CHANNEL = 'jobgraph_queues';
 const EVENTS_CHANNEL = 'jobgraph_events';
 const NOTIFY_JOBS = `SELECT pg_notify('${JOBS_CHANNEL}', '')`;
 /**
- * The claim is planned at every pass, for the pass's values. Left to choose, PostgreSQL may keep a connection's
- * generic plan from its sixth claim on; made while `jobs` was a few pages (a new database), that plan updated the
- * claimed rows through a sequential scan of the whole table, for the connection's life (auto_explain under the bulk
- * bench: 3–4 of ~60 slow claims on main, 52 of 62 with generic plans forced; 25–100 ms a pass). For its transaction alone.
+ * The claim pass's plans: made once per connection (generic), with sequential scans ruled out while they are made.
+ * Left to choose, PostgreSQL may keep a connection's generic plan from its sixth claim on; made while `jobs` was a few
+ * pages (a new database), that plan updated the claimed rows through a sequential scan of the whole table, for the
+ * connection's life (auto_explain under the bulk bench: 52 of 62 slow claims with generic plans forced; 25–100 ms a
+ * pass). Planned at every pass instead, the claim cost ~1 ms of planning a pass. Every table the pass reads has the
+ * index it needs, so with `enable_seqscan` off the generic plan is the index plan whatever the table's size then.
+ * For its transaction alone.
  */
-const CUSTOM_PLANS = `SET LOCAL plan_cache_mode = force_custom_plan`;
+const CLAIM_PLANS = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`;
 /** `<id>:<attempt>` of running jobs just cancelled, comma-separated: whichever instance runs one stops it. */
 const CANCEL_CHANNEL = 'jobgraph_cancel';
 
@@ -80,6 +83,23 @@ type Statement = [text: string, params?: Params];
  * connection: one round trip for all of them); PostgreSQL runs them in order, each with a snapshot of its own.
  */
 const all = (run: Run, statements: Statement[]): Promise<unknown[][]> => Promise.all(statements.map(([text, params]) => run<unknown>(text, params)));
+
+/** The distinct owners of new jobs, as insert.postgres.lockOwners' `$owners`. */
+const ownersOf = (jobs: NewQueuedJob[]): string => JSON.stringify([...new Set(jobs.flatMap(({ job }) => (job.ownerId == null ? [] : [job.ownerId])))].sort((a, b) => a - b));
+
+/**
+ * What the foreign keys of `jobs` checked (none here: migration `jobs_references_triggers`): every queue and owner the
+ * new jobs name was found, under the lock that keeps it until commit; NOT_FOUND otherwise. Each queue's maxLength, as stored.
+ */
+function referenced(jobs: NewQueuedJob[], queues: { name: string; max_length: number }[], owners: { id: number }[]): Map<string, number> {
+  const maxLengths = new Map(queues.map(({ name, max_length }) => [name, max_length]));
+  const found = new Set(owners.map(({ id }) => id));
+  for (const { queue, job } of jobs) {
+    if (!maxLengths.has(queue.name)) throw notFound(`queue "${queue.name}" does not exist (deleted meanwhile?)`);
+    if (job.ownerId != null && !found.has(job.ownerId)) throw notFound(`user ${job.ownerId} does not exist (deleted meanwhile?)`);
+  }
+  return maxLengths;
+}
 
 /** A flow's new jobs as the `$batch` of ./sql/flow.ts: their ids (from jobs_id_seq) and columns, as JSON. */
 function jobRows(jobs: NewQueuedJob[], ids: number[], statusOf: (i: number) => string = () => 'QUEUED'): string {
@@ -189,12 +209,13 @@ export class PgJobStore implements JobStore {
     const names = JSON.stringify([...new Set(jobs.map(({ queue }) => queue.name))].sort());
     const keyless = jobs.every(({ job }) => job.idempotencyKey == null);
     // The waiting counts are read after the lock (a later statement: its snapshot sees every insert committed before).
-    const [limits, idRows, counted] = await all(run, [
+    const [limits, owners, idRows, counted] = await all(run, [
       [insert.postgres.lockQueues, { names }],
+      [insert.postgres.lockOwners, { owners: ownersOf(jobs) }],
       [insert.postgres.ids, { n: jobs.length }],
       ...(keyless ? [[insert.postgres.waiting, { names }] as Statement] : []),
     ]);
-    const maxLengths = new Map((limits as { name: string; max_length: number }[]).map(({ name, max_length }) => [name, max_length]));
+    const maxLengths = referenced(jobs, limits as { name: string; max_length: number }[], owners as { id: number }[]);
     const ids = (idRows as { id: number }[]).map((row) => row.id);
     // Keys first: a job whose key is remembered is not inserted, nor counted against its queue's maxLength.
     const reusedIds = new Map<number, number>();
@@ -220,7 +241,7 @@ export class PgJobStore implements JobStore {
     const waitingByQueue = new Map(waiting!.map((row) => [row.queue, row.n]));
     for (const [name, n] of adding) {
       const count = waitingByQueue.get(name) ?? 0;
-      const maxLength = maxLengths.get(name) ?? jobs.find(({ queue }) => queue.name === name)!.queue.maxLength;
+      const maxLength = maxLengths.get(name)!;
       if (count + n > maxLength) throw conflict(`queue "${name}" is full: ${count} jobs waiting, at most ${maxLength}`);
     }
     const rows = jobs.flatMap(({ queue, job, inputJson }, i) =>
@@ -279,16 +300,19 @@ export class PgJobStore implements JobStore {
       else adding.set(queue.name, { maxLength: queue.maxLength, n: 1 });
     }
     const { flowRow, ids } = await this.transaction(async (run) => {
-      // The queues' rows locked and their waiting jobs counted after (as insertJobs does), the flow's row and the ids,
-      // sent together; CONFLICT (and a rollback) when a queue would overfill.
-      const names = JSON.stringify([...adding.keys()].sort());
-      const [limits, waiting, flowIds, idRows] = await all(run, [
+      // The queues' rows locked (every node's: they are its jobs' references) and their waiting jobs counted after (as
+      // insertJobs does), the owners locked, the flow's row and the ids, sent together; CONFLICT (and a rollback) when
+      // a queue would overfill.
+      const names = JSON.stringify([...new Set(flow.nodes.map(({ queue }) => queue.name))].sort());
+      const [limits, owners, waiting, flowIds, idRows] = await all(run, [
         [insert.postgres.lockQueues, { names }],
+        [insert.postgres.lockOwners, { owners: ownersOf(flow.nodes) }],
         [insert.postgres.waiting, { names }],
         [insertFlow.postgres.flow, { name: flow.name, ownerId: flow.ownerId, total: flow.nodes.length, now }],
         [insert.postgres.ids, { n: flow.nodes.length }],
       ]);
-      for (const { name, max_length } of limits as { name: string; max_length: number }[]) adding.get(name)!.maxLength = max_length;
+      const maxLengths = referenced(flow.nodes, limits as { name: string; max_length: number }[], owners as { id: number }[]);
+      for (const [name, entry] of adding) entry.maxLength = maxLengths.get(name)!;
       const waitingByQueue = new Map((waiting as { queue: string; n: number }[]).map((row) => [row.queue, row.n]));
       for (const [name, { maxLength, n }] of adding) {
         const count = waitingByQueue.get(name) ?? 0;
@@ -426,7 +450,7 @@ export class PgJobStore implements JobStore {
       budget,
     };
     const [, , rows] = (await this.pipelined([
-      [CUSTOM_PLANS],
+      [CLAIM_PLANS],
       [rateLimit.postgres.settings, { names }],
       [claim.postgres.poolMany, params],
     ])) as [unknown, unknown, (PgJobRow & { parents: string | null })[]];
@@ -756,6 +780,7 @@ export class PgJobStore implements JobStore {
       queue: filter.queue ?? null,
       kind: filter.kind ?? null,
       jobId: filter.jobId ?? null,
+      types: filter.types ? JSON.stringify(filter.types) : null,
       limit,
     });
     return rows.map(toStoredEvent);

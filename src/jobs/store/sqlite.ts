@@ -591,6 +591,7 @@ export class SqliteJobStore implements JobStore {
       queue: filter.queue ?? null,
       kind: filter.kind ?? null,
       jobId: filter.jobId ?? null,
+      types: filter.types ? JSON.stringify(filter.types) : null,
       limit,
     });
     return rows.map(toStoredEvent);

@@ -22,18 +22,20 @@ const eventColumns = {
 const PG_JOB_OF_EVENT = `SELECT owner_id, queue, kind FROM jobs WHERE id = e.job_id OFFSET 0`;
 
 /**
- * The events after a position, in log order, of the jobs matching every filter given (null: any). Events of a
- * deleted job are gone with it (the join).
+ * The events after a position, in log order, of the jobs matching every filter given (null: any; `$types`: a JSON
+ * array of event types). Events of a deleted job are gone with it (the join).
  */
 export const eventsAfter = {
   sqlite: `SELECT ${eventColumns.sqlite} FROM job_events e JOIN jobs j ON j.id = e.job_id
            WHERE e.id > $afterId AND ($ownerId IS NULL OR j.owner_id = $ownerId) AND ($queue IS NULL OR j.queue = $queue)
              AND ($kind IS NULL OR j.kind = $kind) AND ($jobId IS NULL OR e.job_id = $jobId)
+             AND ($types IS NULL OR e.type IN (SELECT value FROM json_each($types)))
            ORDER BY e.id LIMIT $limit`,
   postgres: `SELECT ${eventColumns.postgres} FROM job_events e CROSS JOIN LATERAL (${PG_JOB_OF_EVENT}) j
              WHERE (e.tx, e.id) > ($afterTx::text::xid8, $afterId::int) AND ${settled}
                AND ($ownerId::int IS NULL OR j.owner_id = $ownerId::int) AND ($queue::text IS NULL OR j.queue = $queue::text)
                AND ($kind::text IS NULL OR j.kind = $kind::text) AND ($jobId::int IS NULL OR e.job_id = $jobId::int)
+               AND ($types::text IS NULL OR e.type IN (SELECT jsonb_array_elements_text($types::text::jsonb)))
              ORDER BY e.tx, e.id LIMIT $limit`,
 };
 

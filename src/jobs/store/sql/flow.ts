@@ -28,14 +28,14 @@ export const insertFlow = {
     /** `$batch`: the jobs (ids from jobs_id_seq, as insertJobs takes them) with their status. */
     jobs: `INSERT INTO jobs (id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, run_at, created_at)
            SELECT id, kind, status, queue, owner_id, max_attempts, priority, timeout_ms, coalesce(run_at, $now), $now
-           FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, kind text, status text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int, run_at bigint)`,
-    inputs: `INSERT INTO job_inputs (job_id, input) SELECT id, input FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int, input text)`,
-    events: `INSERT INTO job_events (job_id, type, payload, at) SELECT id, 'queued', NULL, $now FROM jsonb_to_recordset($batch::text::jsonb) AS b(id int)`,
+           FROM json_to_recordset($batch::text::json) AS b(id int, kind text, status text, queue text, owner_id int, max_attempts int, priority int, timeout_ms int, run_at bigint)`,
+    inputs: `INSERT INTO job_inputs (job_id, input) SELECT id, input FROM json_to_recordset($batch::text::json) AS b(id int, input text)`,
+    events: `INSERT INTO job_events (job_id, type, payload, at) SELECT id, 'queued', NULL, $now FROM json_to_recordset($batch::text::json) AS b(id int)`,
     nodes: `INSERT INTO flow_nodes (job_id, flow_id, key, on_parent_failure, waiting_parents)
             SELECT "jobId", $flowId, key, "onParentFailure", "waitingParents"
-            FROM jsonb_to_recordset($batch::text::jsonb) AS b("jobId" int, key text, "onParentFailure" text, "waitingParents" int)`,
+            FROM json_to_recordset($batch::text::json) AS b("jobId" int, key text, "onParentFailure" text, "waitingParents" int)`,
     edges: `INSERT INTO job_dependencies (child_id, parent_id)
-            SELECT "childId", "parentId" FROM jsonb_to_recordset($batch::text::jsonb) AS b("childId" int, "parentId" int)`,
+            SELECT "childId", "parentId" FROM json_to_recordset($batch::text::json) AS b("childId" int, "parentId" int)`,
   },
 };
 

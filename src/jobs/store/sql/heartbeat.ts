@@ -12,7 +12,7 @@ export const heartbeat = {
   /** The rows are locked in id order first, as settleJobs locks them: the two never wait on each other in a cycle. */
   postgres: `
     UPDATE jobs SET lease_expires_at = $leaseExpiresAt
-    FROM (SELECT j.id FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text) ON j.id = b.id
+    FROM (SELECT j.id FROM jobs j JOIN json_to_recordset($batch::text::json) AS b(id int, "leaseToken" text) ON j.id = b.id
           WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" AND j.lease_expires_at >= $now
           ORDER BY j.id FOR UPDATE OF j) AS held
     WHERE jobs.id = held.id

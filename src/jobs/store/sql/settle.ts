@@ -28,7 +28,7 @@ export const succeedMany = {
     WITH done AS (
       UPDATE jobs SET status = 'SUCCEEDED', result = b.result, error = NULL, progress = 1, finished_at = $now,
         lease_token = NULL, lease_expires_at = NULL
-      FROM (SELECT j.id, b.result FROM jobs j JOIN jsonb_to_recordset($batch::text::jsonb) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
+      FROM (SELECT j.id, b.result FROM jobs j JOIN json_to_recordset($batch::text::json) AS b(id int, "leaseToken" text, result text) ON j.id = b.id
             WHERE j.status = 'RUNNING' AND j.lease_token = b."leaseToken" ORDER BY j.id FOR UPDATE OF j) AS b
       WHERE jobs.id = b.id RETURNING jobs.*),
     done_logged AS (INSERT INTO job_events (job_id, type, payload, at)
