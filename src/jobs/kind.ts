@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { badInput } from '../errors';
 import { fieldOf } from '../input';
-import type { WorkerPool } from '../pool/pool';
+import type { StopSignal, WorkerPool } from '../pool/pool';
 import { type JobKindContext, kindConstantOf } from '../kinds/define';
 import type { JobKindName } from './model';
 
@@ -12,6 +12,8 @@ import type { JobKindName } from './model';
 export interface RunContext extends JobKindContext {
   pool: Pick<WorkerPool, 'size' | 'run'>;
   timeoutMs: number;
+  /** Stops when `signal` aborts, for the pool's tasks: no AbortSignal is made for a run that never reads `signal`. */
+  stop: StopSignal;
 }
 
 /**
@@ -51,7 +53,7 @@ export function runTasks<T>(context: RunContext, task: string, inputs: unknown[]
   // One task (a diagnostic job, a small π): its own progress is the job's, without the bookkeeping below.
   if (inputs.length === 1) {
     const onProgress = (fraction: number) => fraction < 1 && context.progress(fraction);
-    return context.pool.run<T>(task, inputs[0], { signal: context.signal, timeoutMs: context.timeoutMs, onProgress }).then((value) => [value]);
+    return context.pool.run<T>(task, inputs[0], { signal: context.stop, timeoutMs: context.timeoutMs, onProgress }).then((value) => [value]);
   }
   const progress = new Array<number>(inputs.length).fill(0);
   let total = 0;
@@ -64,7 +66,7 @@ export function runTasks<T>(context: RunContext, task: string, inputs: unknown[]
   return Promise.all(
     inputs.map((input, index) =>
       context.pool
-        .run<T>(task, input, { signal: context.signal, timeoutMs: context.timeoutMs, onProgress: (fraction) => advance(index, fraction) })
+        .run<T>(task, input, { signal: context.stop, timeoutMs: context.timeoutMs, onProgress: (fraction) => advance(index, fraction) })
         .then((value) => {
           advance(index, 1);
           return value;

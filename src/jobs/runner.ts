@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '../events';
-import { TaskError, type WorkerPool } from '../pool/pool';
+import { type StopSignal, TaskError, type WorkerPool } from '../pool/pool';
 import type { JobKinds } from './kind';
 import { announce, type Clock, type Job, type JobKindName, type QueueCatalog } from './model';
 import type { Claim, JobStore, Outcome } from './store';
@@ -37,7 +37,7 @@ export interface JobRunObserver {
 /** A job this process runs: its claim as the store gave it, and how to stop its tasks. */
 interface ActiveJob {
   job: Job;
-  controller: AbortController;
+  stop: RunStop;
   /** Cancelled, or its lease went to someone else: its late outcome is ignored. */
   stopped: boolean;
   lastProgressAt: number;
@@ -314,7 +314,7 @@ export class JobRunner {
   }
 
   private execute(job: Job, input: unknown, parents: Record<string, unknown> | undefined, onFlushed?: () => void): void {
-    const active: ActiveJob = { job, controller: new AbortController(), stopped: false, lastProgressAt: 0, onFlushed };
+    const active: ActiveJob = { job, stop: new RunStop(), stopped: false, lastProgressAt: 0, onFlushed };
     this.active.set(job.id, active);
     // Cancelled between its claim and now: it stops at once, through the same path as a run stopped later.
     if (this.abortedEarly.size && this.abortedEarly.delete(`${job.id}:${job.attempts}`)) this.stopRun(active);
@@ -323,11 +323,15 @@ export class JobRunner {
       const kind = this.options.kinds.get(job.kind);
       if (!kind) throw new Error(`jobs of kind ${job.kind} are not available in this version`);
       // The stored input is the checked form its kind's schema gave at submission: it runs as it is.
+      const { stop } = active;
       const attempt = () =>
         Promise.resolve(
           kind.run(input, {
             pool: this.options.pool,
-            signal: active.controller.signal,
+            get signal() {
+              return stop.signal;
+            },
+            stop,
             timeoutMs: job.timeoutMs,
             progress: (fraction) => this.reportProgress(active, fraction),
             jobId: String(job.id),
@@ -503,7 +507,7 @@ export class JobRunner {
   private stopRun(active: ActiveJob): void {
     // Its tasks are stopped (their workers replaced); the late outcome is then ignored.
     active.stopped = true;
-    active.controller.abort();
+    active.stop.abort();
   }
 
   // ---- shutdown ----------------------------------------------------------------------------------------
@@ -580,6 +584,51 @@ export class JobRunner {
     clearTimeout(this.flushTimer);
     this.flushNow();
     clearTimeout(this.drainCheckTimer);
+  }
+}
+
+/**
+ * A run's stop: the pool's tasks listen to it directly, and a kind that reads `signal` gets an AbortSignal made then
+ * (aborted already if the run was stopped first). An AbortController and an `abort` listener on its signal cost ~2.5
+ * µs a job (docs/benchmarks.md), and most runs (runTasks) never read `signal`. As an AbortSignal does, it aborts
+ * once, calls each listener once in the order they came (then aborts `signal`, if made), never calls one added after
+ * it aborted, and reports a listener that throws without keeping the others from hearing.
+ */
+class RunStop implements StopSignal {
+  aborted = false;
+  private listeners: (() => void)[] | undefined;
+  private controller: AbortController | undefined;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (!this.aborted) (this.listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const index = this.listeners?.indexOf(listener) ?? -1;
+    if (index >= 0) this.listeners!.splice(index, 1);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const listeners = this.listeners ?? [];
+    this.listeners = undefined;
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (error) {
+        reportError(error);
+      }
+    }
+    this.controller?.abort();
   }
 }
 

@@ -392,7 +392,8 @@ export class JobsService {
     const input = parseInput(kind.input, raw);
     const timeoutMs = this.options.defaultTimeoutMs;
     // Not a job: no id, one attempt, no parents.
-    return Promise.resolve(kind.run(input, { pool: this.options.pool, signal: AbortSignal.timeout(timeoutMs), timeoutMs, progress: () => {}, jobId: '', attempt: 1, parents: {} }));
+    const signal = AbortSignal.timeout(timeoutMs);
+    return Promise.resolve(kind.run(input, { pool: this.options.pool, signal, stop: signal, timeoutMs, progress: () => {}, jobId: '', attempt: 1, parents: {} }));
   }
 
   /**

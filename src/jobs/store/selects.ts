@@ -1,4 +1,5 @@
-import { type Column, and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { type Column, and, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
+import { JOB_STATUSES } from '../../db/schema';
 import { type Selection, withSelection } from '../../db/selection';
 import type { Job, JobStatus } from '../model';
 import { searchCondition } from '../search';
@@ -16,11 +17,16 @@ export function jobsQuery({ status, statuses, kind, queue, ownerId, search, sche
   const where = {
     ...(ids ? { id: { in: ids } } : {}),
     ...(schedule ? { schedule } : {}),
-    ...(status || statuses ? { status: { ...(status ? { eq: status } : {}), ...(statuses ? { in: statuses } : {}) } } : {}),
+    ...(status ? { status } : {}),
     ...(kind ? { kind } : {}),
     ...(queue ? { queue } : {}),
     ...(ownerId ? { ownerId } : {}),
-    ...(search ? { RAW: (table: Record<'id' | 'queue' | 'kind' | 'status' | 'ownerId', Column>) => searchCondition(table, search) ?? sql`TRUE` } : {}),
+    ...(search || statuses
+      ? {
+          RAW: (table: Record<'id' | 'queue' | 'kind' | 'status' | 'ownerId', Column>) =>
+            and(statuses ? statusIn(table.status, statuses) : undefined, search ? searchCondition(table, search) : undefined) ?? sql`TRUE`,
+        }
+      : {}),
   };
   return withSelection({ where, orderBy: { id: 'desc' as const } }, select);
 }
@@ -33,7 +39,7 @@ export function jobsWhere(
   return and(
     schedule ? eq(jobs.schedule, schedule) : undefined,
     status ? eq(jobs.status, status) : undefined,
-    statuses ? inArray(jobs.status, statuses) : undefined,
+    statuses ? statusIn(jobs.status, statuses) : undefined,
     kind ? eq(jobs.kind, kind) : undefined,
     queue ? eq(jobs.queue, queue) : undefined,
     ownerId ? eq(jobs.ownerId, ownerId) : undefined,
@@ -41,6 +47,18 @@ export function jobsWhere(
   );
 }
 
+
+/**
+ * A list of statuses, written so that SQLite's partial indexes serve it (jobs_status_idx holds every status but
+ * RUNNING, jobs_running_idx RUNNING: ../../db/schema.ts). Its planner uses a partial index only when a term proves
+ * the index's condition: without RUNNING, the IN list comes with that condition (NOT_RUNNING, true of those rows
+ * anyway) as a term of its own; with RUNNING, equalities joined by OR, each through its own index.
+ */
+function statusIn(status: Column, statuses: JobStatus[]): SQL {
+  if (statuses.includes('RUNNING')) return or(...statuses.map((one) => eq(status, one)))!;
+  const notRunning = JOB_STATUSES.filter((other) => other !== 'RUNNING').map((other) => sql`${status} = ${sql.raw(`'${other}'`)}`);
+  return and(inArray(status, statuses), sql`(${sql.join(notRunning, sql` OR `)})`)!;
+}
 
 /** flowReads.nodes' rows (one per edge, a node without parents once) → each node with its parents' keys. */
 export function nodesOf(rows: { job_id: number; key: string; parent_key: string | null }[]): { jobId: number; key: string; dependsOn: string[] }[] {

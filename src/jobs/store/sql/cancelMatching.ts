@@ -9,8 +9,13 @@ import { matching } from './jobFilter';
  */
 export const cancelMatching = {
   sqlite: {
-    /** In the status index's order, not by id: a sort would read every match for each batch. */
-    pick: `SELECT id, status, queue FROM jobs WHERE status IN ('QUEUED', 'RUNNING') AND ${matching.sqlite} LIMIT $limit`,
+    /**
+     * In index order, not by id: a sort would read every match for each batch. The QUEUED ones through jobs_status_idx,
+     * the RUNNING ones (not in it) through jobs_running_idx.
+     */
+    pick: `SELECT id, status, queue FROM jobs WHERE status = 'QUEUED' AND ${matching.sqlite}
+           UNION ALL SELECT id, status, queue FROM jobs INDEXED BY jobs_running_idx WHERE status = 'RUNNING' AND ${matching.sqlite}
+           LIMIT $limit`,
     update: `UPDATE jobs SET status = 'CANCELLED', finished_at = $now, lease_token = NULL, lease_expires_at = NULL
              WHERE id IN (SELECT value FROM json_each($picked)) AND status IN ('QUEUED', 'RUNNING') RETURNING *`,
     events: `INSERT INTO job_events (job_id, type, payload, at)

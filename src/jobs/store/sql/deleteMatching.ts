@@ -1,3 +1,4 @@
+import { NOT_RUNNING } from '../../../db/schema';
 import { matching } from './jobFilter';
 
 /**
@@ -5,7 +6,8 @@ import { matching } from './jobFilter';
  * inputs and events (by cascade), in no order (what is deleted is gone: the next batch needs no cursor). Answers the ids.
  */
 export const deleteMatching = {
-  sqlite: `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND ${matching.sqlite}
+  /** SQLite: NOT_RUNNING repeated, so that jobs_status_idx (partial: ../../../db/schema.ts) serves the status list. */
+  sqlite: `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND (${NOT_RUNNING}) AND ${matching.sqlite}
                                          LIMIT $limit)
            RETURNING id`,
   /** Rows another transaction holds are left for a later batch. */

@@ -10,6 +10,10 @@ export const OUT_OF_ATTEMPTS = 'its worker or claimant went away and it has no a
 
 const EXPIRED = `status = 'RUNNING' AND (lease_expires_at < $now OR ($everyPoolJob AND claimed_by = 'pool'))`;
 
+/**
+ * SQLite reads the running jobs through jobs_running_idx, named: they are not in jobs_status_idx, and without it the
+ * events' ORDER BY id made the planner scan the whole table in id order (every beat, with the history kept).
+ */
 export const recover = {
   sqlite: {
     /** Run first: the history names the claimant the updates forget. */
@@ -17,10 +21,10 @@ export const recover = {
       INSERT INTO job_events (job_id, type, payload, at)
       SELECT id, CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'recovered' END,
              json_object('attempt', attempts, 'claimedBy', claimed_by), $now
-      FROM jobs WHERE ${EXPIRED} ORDER BY id`,
-    fail: `UPDATE jobs SET status = 'FAILED', error = $outOfAttempts, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
+      FROM jobs INDEXED BY jobs_running_idx WHERE ${EXPIRED} ORDER BY id`,
+    fail: `UPDATE jobs INDEXED BY jobs_running_idx SET status = 'FAILED', error = $outOfAttempts, finished_at = $now, lease_token = NULL, lease_expires_at = NULL
            WHERE ${EXPIRED} AND attempts >= max_attempts RETURNING *`,
-    requeue: `UPDATE jobs SET status = 'QUEUED', error = $recovered, run_at = $now, lease_token = NULL, lease_expires_at = NULL,
+    requeue: `UPDATE jobs INDEXED BY jobs_running_idx SET status = 'QUEUED', error = $recovered, run_at = $now, lease_token = NULL, lease_expires_at = NULL,
                 claimed_by = NULL, progress = 0
               WHERE ${EXPIRED} AND attempts < max_attempts RETURNING *`,
   },
