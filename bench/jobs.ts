@@ -1,5 +1,5 @@
 // bench/jobs.ts — end-to-end throughput of durable jobs: bulk-submit N trivial jobs, run them all on the
-// worker pool, and report jobs/s and submit-to-complete latency. The baseline, in the same run, is the same
+// worker pool, and report jobs/s and submit-to-complete latency; then the same again on the warmed-up server. The baseline, in the same run, is the same
 // N tasks sent straight to the pool with no database at all: the ratio is what durability costs.
 //   bun bench/jobs.ts [N=10000]      (WORKERS sets the pool size; default: CPU count)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,48 +33,63 @@ try {
   await app.queues.create({ name: 'bench', concurrency: 1024 });
   await app.jobs.start();
 
-  const submittedAt = new Map<number, number>();
-  const latencies: number[] = [];
-  let resolveDone!: () => void;
-  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  // Two rounds of N: the first right after the start (what the JIT compiles then is counted: 11-16 µs a job on one
+  // core at N = 20,000), the second on a server that has run N jobs already, as a long-running one has.
   const completions = app.events.subscribe('jobCompleted');
+  let onCompleted = (_id: number) => {};
   void (async () => {
-    for await (const job of completions) {
-      latencies.push(performance.now() - submittedAt.get(job.id)!);
-      if (latencies.length === N) resolveDone();
-    }
+    for await (const job of completions) onCompleted(job.id);
   })();
-
-  const start = performance.now();
-  const cpu = process.cpuUsage();
-  const jobs = await app.jobs.submitMany(admin, 'DIAGNOSTIC', Array.from({ length: N }, () => task), { queue: 'bench' });
-  const submitSeconds = (performance.now() - start) / 1000;
-  for (const job of jobs) submittedAt.set(job.id, start);
-  await done;
-  const seconds = (performance.now() - start) / 1000;
-  const cpuPerJob = cpuMicros(process.cpuUsage(cpu)) / N;
-  latencies.sort((a, b) => a - b);
+  async function round() {
+    const latencies: number[] = [];
+    const submittedAt = new Map<number, number>();
+    const done = new Promise<void>((resolve) => {
+      onCompleted = (id) => {
+        const at = submittedAt.get(id);
+        if (at === undefined) return;
+        latencies.push(performance.now() - at);
+        if (latencies.length === N) resolve();
+      };
+    });
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    const jobs = await app.jobs.submitMany(admin, 'DIAGNOSTIC', Array.from({ length: N }, () => task), { queue: 'bench' });
+    const submitSeconds = (performance.now() - start) / 1000;
+    for (const job of jobs) submittedAt.set(job.id, start);
+    await done;
+    const seconds = (performance.now() - start) / 1000;
+    const cpuPerJob = cpuMicros(process.cpuUsage(cpu)) / N;
+    latencies.sort((a, b) => a - b);
+    return { submitSeconds, seconds, cpuPerJob, latencies, jobsPerSecond: N / seconds };
+  }
+  const cold = await round();
+  const warm = await round();
   const succeeded = (await app.jobs.counts(null, 'bench')).succeeded;
 
-  const jobsPerSecond = N / seconds;
   const tasksPerSecond = N / poolSeconds;
-  console.log(`workers: ${app.pool.size}, jobs: ${N}, succeeded: ${succeeded}`);
+  console.log(`workers: ${app.pool.size}, jobs: ${N} a round, succeeded: ${succeeded} of ${2 * N}`);
   console.log(`baseline  pool only (no database): ${Math.round(tasksPerSecond).toLocaleString('en')} tasks/s`);
-  console.log(`durable   submit (bulk, one transaction): ${(submitSeconds * 1000).toFixed(0)} ms (${Math.round(N / submitSeconds).toLocaleString('en')} jobs/s)`);
-  console.log(`durable   end to end: ${Math.round(jobsPerSecond).toLocaleString('en')} jobs/s in ${seconds.toFixed(2)} s`);
-  console.log(`durable   submit-to-complete latency: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`);
-  // CPU time (every thread of this process) per job: steadier than wall time on a shared machine; on one core,
-  // 1,000,000 / µs is the rate it allows.
-  console.log(`cpu       pool only ${poolCpuPerTask.toFixed(1)} µs per task, durable ${cpuPerJob.toFixed(1)} µs per job (all threads: ${Math.round(1e6 / cpuPerJob).toLocaleString('en')} jobs per CPU-second)`);
-  console.log(`ratio     durable / pool only: ${(jobsPerSecond / tasksPerSecond).toFixed(2)}`);
-  reportRow({
-    measure: `jobs: ${N.toLocaleString('en')} durable jobs, bulk submit → SUCCEEDED`,
-    jobgraph: amount(jobsPerSecond, 'jobs/s'),
-    baseline: `${amount(tasksPerSecond, 'tasks/s')} (pool only, no database)`,
-    ratio: jobsPerSecond / tasksPerSecond,
-    target: '≥ 20,000 jobs/s',
-    met: jobsPerSecond >= 20_000,
-  });
+  for (const [name, r] of [['first', cold], ['second', warm]] as const) {
+    console.log(`${name} round (${name === 'first' ? 'just started' : `after ${N.toLocaleString('en')} jobs`}):`);
+    console.log(`  durable   submit (bulk, one transaction): ${(r.submitSeconds * 1000).toFixed(0)} ms (${Math.round(N / r.submitSeconds).toLocaleString('en')} jobs/s)`);
+    console.log(`  durable   end to end: ${Math.round(r.jobsPerSecond).toLocaleString('en')} jobs/s in ${r.seconds.toFixed(2)} s`);
+    console.log(`  durable   submit-to-complete latency: p50 ${percentile(r.latencies, 50).toFixed(0)} ms, p99 ${percentile(r.latencies, 99).toFixed(0)} ms`);
+    // CPU time (every thread of this process) per job: steadier than wall time on a shared machine; on one core,
+    // 1,000,000 / µs is the rate it allows.
+    console.log(`  cpu       durable ${r.cpuPerJob.toFixed(1)} µs per job (all threads: ${Math.round(1e6 / r.cpuPerJob).toLocaleString('en')} jobs per CPU-second)`);
+    console.log(`  ratio     durable / pool only: ${(r.jobsPerSecond / tasksPerSecond).toFixed(2)}`);
+  }
+  console.log(`cpu       pool only ${poolCpuPerTask.toFixed(1)} µs per task`);
+  for (const [name, r] of [['', cold], [' (second round)', warm]] as const) {
+    reportRow({
+      measure: `jobs: ${N.toLocaleString('en')} durable jobs, bulk submit → SUCCEEDED${name}`,
+      jobgraph: amount(r.jobsPerSecond, 'jobs/s'),
+      baseline: `${amount(tasksPerSecond, 'tasks/s')} (pool only, no database)`,
+      ratio: r.jobsPerSecond / tasksPerSecond,
+      target: '≥ 20,000 jobs/s',
+      met: r.jobsPerSecond >= 20_000,
+    });
+  }
   await completions.return?.();
 } finally {
   app.jobs.stop();
