@@ -33,7 +33,9 @@ const pinImportMeta: Bun.BunPlugin = {
 };
 
 async function buildBundle(): Promise<string> {
-  const folder = join(tmpdir(), `jobgraph-test-server-${hashFiles(ROOT, INPUTS, `${Bun.version} cjs+bytecode`)}`);
+  // The checkout's path is part of the key: the bundle reads the migrations, the dashboard and the worker entries
+  // from the checkout that built it, and two checkouts with the same sources may hold different migrations.
+  const folder = join(tmpdir(), `jobgraph-test-server-${hashFiles(ROOT, INPUTS, `${Bun.version} cjs+bytecode ${ROOT}`)}`);
   const entry = join(folder, 'main.js');
   if (existsSync(entry)) {
     // Marked as in use, so no suite in another checkout counts it stale (removeStaleBuilds).
