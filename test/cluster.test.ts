@@ -11,8 +11,14 @@ import { gqlData, sqlOnce } from './helpers/cluster';
 const JOBS = 10_000;
 const BATCH = 500;
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
-/** Most jobs one instance runs at once (WORKERS 1 × pipeline 8 × 4): a bound on what a kill -9 can leave unannounced. */
-const IN_FLIGHT_PER_INSTANCE = 32;
+/** Most jobs one instance runs at once (WORKERS 1: src/app.ts's MIN_IN_FLIGHT): a bound on what a kill -9 can leave unannounced. */
+const IN_FLIGHT_PER_INSTANCE = 256;
+/**
+ * The queue's concurrency: room for every instance's claims. With 24 the run waited ~10 s on the 25 ms sleeps alone;
+ * with 96 two instances could keep every slot (each claims again as its settle frees one), and once all 10,000 ran
+ * without the one to be killed holding a lease at any check.
+ */
+const CONCURRENCY = 1024;
 
 if (!TEST_DATABASE_URL) console.log('test/cluster.test.ts: skipped (no TEST_DATABASE_URL; `bun run test` starts PostgreSQL when it is installed)');
 
@@ -41,8 +47,8 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database'
     const { login } = await gql(urls[0]!, 'mutation($p: String!) { login(username: "admin", password: $p) { token } }', { p: ADMIN_PASSWORD });
     const token = login.token as string;
 
-    // A queue's concurrency bounds its running jobs over every instance: room for all three (8 each).
-    await gql(urls[0]!, 'mutation { createQueue(input: { name: "cluster", concurrency: 24 }) { name } }', {}, token);
+    // A queue's concurrency bounds its running jobs over every instance.
+    await gql(urls[0]!, 'mutation($n: Int!) { createQueue(input: { name: "cluster", concurrency: $n }) { name } }', { n: CONCURRENCY }, token);
 
     // With Redis: a subscriber on the first instance, counting every completion by job id, whoever ran the job.
     const heard = new Map<string, number>();
@@ -65,48 +71,66 @@ describe.skipIf(!TEST_DATABASE_URL)('three instances on one PostgreSQL database'
         if (job?.queue === 'cluster') heard.set(job.id, (heard.get(job.id) ?? 0) + 1);
       }
     };
-    // Round-robin: batch i goes to instance i mod 3 (a token works on every instance: sessions live in the database).
-    const submitted: string[] = [];
-    for (let i = 0; i < JOBS / BATCH; i++) {
-      const data = await gql(
-        urls[i % 3]!,
-        'mutation($n: Int!) { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 25, queue: "cluster" }, count: $n) { id } }',
-        { n: BATCH },
-        token,
-      );
-      submitted.push(...data.submitDiagnosticJobs.map((job: { id: string }) => job.id));
-    }
+    // Round-robin: batch i goes to instance i mod 3 (a token works on every instance: sessions live in the database),
+    // the three instances' batches at once. The queue is paused meanwhile, so the run cannot end before the victim is
+    // killed (unpaused, it once ran 70 % of the jobs while the batches went in one after another).
+    await gql(urls[0]!, 'mutation { pauseQueue(name: "cluster") { paused } }', {}, token);
+    const batches = await Promise.all(
+      urls.map(async (url, instance) => {
+        const ids: string[] = [];
+        for (let i = instance; i < JOBS / BATCH; i += 3) {
+          const data = await gql(url, 'mutation($n: Int!) { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 25, queue: "cluster" }, count: $n) { id } }', { n: BATCH }, token);
+          ids.push(...data.submitDiagnosticJobs.map((job: { id: string }) => job.id));
+        }
+        return ids;
+      }),
+    );
+    const submitted = batches.flat();
     expect(new Set(submitted).size).toBe(JOBS);
+    await gql(urls[1]!, 'mutation { resumeQueue(name: "cluster") { paused } }', {}, token);
 
     const victim = servers[2]!;
     // Its leases carry its name (see PgJobStore.instance): it is killed while it holds some.
     const victimInstance = JSON.parse(victim.stdout().split('\n').find((line) => line.includes('"job store on PostgreSQL"'))!).instance as string;
-    const victimLeases = async () =>
-      (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE status = 'RUNNING' AND lease_token LIKE '${victimInstance}.%'`))[0]!.n;
     let orphaned = 0;
     // The jobs SUCCEEDED when the victim was killed: only among those can a completion have gone unannounced.
     let succeededAtKill = new Set<string>();
+    let killedAt: number | null = null;
+    // Mid-run (some done, most not), while the victim holds leases (only another instance's recovery can finish
+    // those). Read from the database every 20 ms: the jobs go fast, and a 100 ms poll through the API once first saw
+    // 4,000 done (beside a busy machine, all 10,000: no kill).
+    const watch = new Bun.SQL(database.url, { max: 1 });
+    try {
+      const killBy = Date.now() + 120_000;
+      while (killedAt === null) {
+        const [{ succeeded }] = (await watch.unsafe(`SELECT count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS succeeded FROM jobs`)) as [{ succeeded: number }];
+        if (succeeded >= JOBS) break;
+        if (succeeded >= JOBS / 10) {
+          // Frozen first, so what it holds cannot change while it is counted; killed only while it holds leases, else
+          // thawed to try again.
+          victim.proc.kill('SIGSTOP');
+          const [{ held }] = (await watch.unsafe(`SELECT count(*)::int AS held FROM jobs WHERE status = 'RUNNING' AND lease_token LIKE '${victimInstance}.%'`)) as [{ held: number }];
+          if (held > 0) {
+            if (completions) succeededAtKill = new Set(((await watch.unsafe(`SELECT id FROM jobs WHERE status = 'SUCCEEDED'`)) as { id: number }[]).map((row) => String(row.id)));
+            victim.proc.kill('SIGKILL');
+            await victim.proc.exited;
+            killedAt = succeeded;
+            orphaned = held;
+          } else victim.proc.kill('SIGCONT');
+        }
+        if (Date.now() > killBy) throw new Error(`the victim was not killed in time (${succeeded} succeeded)`);
+        if (killedAt === null) await Bun.sleep(20);
+      }
+    } finally {
+      await watch.close();
+    }
+    // The survivors finish the run (the victim's jobs once their leases run out), ready all along.
     const survivors = urls.slice(0, 2);
     const readyCodes = new Set<number>();
-    let killedAt: number | null = null;
     const deadline = Date.now() + 240_000;
     for (;;) {
       const counts = (await gql(survivors[0]!, '{ jobCounts { succeeded failed total } }', {}, token)).jobCounts;
       for (const url of survivors) readyCodes.add((await fetch(url.replace('/graphql', '/ready'))).status);
-      // Mid-run: some done, most not; the victim is running jobs of its own now.
-      if (killedAt === null && counts.succeeded >= JOBS / 10) {
-        // Frozen first, so what it holds cannot change while it is counted; killed only while it holds leases
-        // (only another instance's recovery can finish those), else thawed to try again.
-        victim.proc.kill('SIGSTOP');
-        const held = await victimLeases();
-        if (held > 0) {
-          if (completions) succeededAtKill = new Set((await sql<{ id: number }>(`SELECT id FROM jobs WHERE status = 'SUCCEEDED'`)).map((row) => String(row.id)));
-          victim.proc.kill('SIGKILL');
-          await victim.proc.exited;
-          killedAt = counts.succeeded;
-          orphaned = held;
-        } else victim.proc.kill('SIGCONT');
-      }
       if (counts.succeeded + counts.failed >= JOBS) break;
       if (Date.now() > deadline) throw new Error(`not done in time: ${JSON.stringify(counts)}`);
       await Bun.sleep(100);

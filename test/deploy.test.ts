@@ -64,7 +64,8 @@ describe('Dockerfile', () => {
     }
   });
 
-  test('its CMD, run with its ENV from the files its COPY lines take, passes its HEALTHCHECK; stopped, fails it', async () => {
+  // At once with compose's three instances below (on PostgreSQL): each waits for processes of its own to start.
+  test.concurrent('its CMD, run with its ENV from the files its COPY lines take, passes its HEALTHCHECK; stopped, fails it', async () => {
     // The image's /app: what COPY takes (node_modules linked: `bun install` made it in the image).
     const app = mkdtempSync(join(tmpdir(), 'jobgraph-image-'));
     for (const copy of all('COPY')) for (const source of copy.split(/\s+/).slice(0, -1)) cpSync(join(ROOT, source), join(app, source), { recursive: true });
@@ -97,7 +98,7 @@ describe('compose.yaml', () => {
       ]),
     );
 
-  test('three jobgraph instances built from the Dockerfile, PostgreSQL and Redis with healthchecks, each instance waiting for both', () => {
+  test.concurrent('three jobgraph instances built from the Dockerfile, PostgreSQL and Redis with healthchecks, each instance waiting for both', () => {
     for (const name of instances) {
       const service = compose.services[name];
       expect(service.build).toBe('.');
@@ -115,7 +116,7 @@ describe('compose.yaml', () => {
 
   // On the PostgreSQL pass's own servers (a database of its own, the pass's Redis): on SQLite it would start a
   // PostgreSQL and a Redis of its own, the SQLite pass's costliest test for a check this pass makes anyway.
-  test.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('its three instances, on PostgreSQL and Redis, each pass the Dockerfile’s healthcheck', async () => {
+  test.concurrent.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('its three instances, on PostgreSQL and Redis, each pass the Dockerfile’s healthcheck', async () => {
     const database = await createTestDatabase();
     // One prefix for the three: they are one deployment, and apart from any other test's servers on this Redis.
     const redisPrefix = `test:${crypto.randomUUID()}:`;

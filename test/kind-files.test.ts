@@ -299,8 +299,8 @@ describe.skipIf(!TEST_DATABASE_URL)('two instances on one PostgreSQL database lo
     const dir = kindsDir(KINDS);
     const database = await createTestDatabase();
     const env = { JOB_KINDS_DIR: dir, ADMIN_PASSWORD: PASSWORD, WORKERS: '1', DATABASE_URL: database.url };
-    const a = await spawnServer(env, 30_000);
-    const b = await spawnServer(env, 30_000);
+    // Started together (migrations and the first admin are taken in turn).
+    const [a, b] = await Promise.all([spawnServer(env, 60_000), spawnServer(env, 60_000)]);
     try {
       const tokenA = await login(a.url);
       const tokenB = await login(b.url);
