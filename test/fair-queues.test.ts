@@ -88,13 +88,18 @@ describe('order: FAIR', () => {
     }, 'capped drained', 30_000);
     expect(Math.max(...seen)).toBeLessThanOrEqual(1);
     expect((await data('{ queue(name: "capped") { counts { succeeded } } }')).queue.counts.succeeded).toBe(6);
-    // And exactly: each of her jobs started only once the one before had finished (the store's clock, both times).
-    const runs = (await data('{ jobs(queue: "capped", first: 10) { edges { node { startedAt finishedAt } } } }')).jobs.edges
-      .map(({ node }: { node: { startedAt: string; finishedAt: string } }) => [Date.parse(node.startedAt), Date.parse(node.finishedAt)])
-      // Two runs can start in the same millisecond (the first began and ended in it): the one that ended first, first.
-      .sort((a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]!);
-    expect(runs).toHaveLength(6);
-    for (let i = 1; i < runs.length; i++) expect(runs[i][0]).toBeGreaterThanOrEqual(runs[i - 1][1]);
+    // And exactly: each of her jobs started only once the one before had finished. By the event log's ids, not the
+    // jobs' times: a settle's `succeeded` row is written before it commits, and the next claim, which could take the
+    // job only after that commit, writes its `started` row later still; the times are each statement's clock read,
+    // taken before it reached the database (on PostgreSQL, one 2 ms before the other's while it ran after it).
+    const events = await server.sql<{ job_id: number; type: string; id: number }>(
+      `SELECT e.job_id, e.type, e.id FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE j.queue = 'capped' AND e.type IN ('started', 'succeeded') ORDER BY e.id`,
+    );
+    const runs = new Map<number, { started: number; succeeded: number }>();
+    for (const { job_id, type, id } of events) runs.set(Number(job_id), { ...runs.get(Number(job_id))!, [type]: Number(id) });
+    const inOrder = [...runs.values()].sort((a, b) => a.started - b.started);
+    expect(inOrder).toHaveLength(6);
+    for (let i = 1; i < inOrder.length; i++) expect(inOrder[i]!.started).toBeGreaterThan(inOrder[i - 1]!.succeeded);
   }, 60_000);
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
+import { readSseEvents, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 
 /** The first retry waits half to all of this, the second twice that (jitter in [0.5, 1)). */
 const RETRY_BASE_MS = 100;
@@ -243,6 +243,10 @@ describe('pulling jobs by hand', () => {
         }
       }),
     );
+    // A manager's pull finds nothing while the queue's 64 places are all taken: the pool may still have jobs to
+    // claim. Every claim is counted once none is waiting (pulled jobs stay RUNNING: no manager completes them).
+    const waiting = async () => (await server.sql<{ n: number }>(`SELECT CAST(count(*) AS INTEGER) AS n FROM jobs WHERE queue = 'contended' AND status = 'QUEUED'`))[0]!.n;
+    await until(async () => (await waiting()) === 0, 'no contended job left waiting');
     const claims = await server.sql<{ job_id: number; n: number }>(
       `SELECT job_id, CAST(count(*) AS INTEGER) AS n FROM job_events WHERE type IN ('started', 'pulled') AND job_id >= $1 AND job_id <= $2 GROUP BY job_id`,
       Number(ids[0]),
