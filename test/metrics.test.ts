@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ConfigError, loadConfig } from '../src/config';
-import { isLoopback, metricsAllowed } from '../src/http/metrics';
+import { HEAP_SPACE_GAUGES, isLoopback, metricsAllowed } from '../src/http/metrics';
 import { parseExposition } from './helpers/metrics';
 import { ADMIN_PASSWORD, startTestServer, subscribe, type TestServer, until } from './helpers/server';
 
@@ -58,6 +58,9 @@ describe('/metrics', () => {
     expect(samples.get('process_cpu_seconds_total')).toBeGreaterThan(0);
     expect(samples.get('process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(samples.has('nodejs_eventloop_lag_seconds')).toBe(true);
+    expect(samples.get('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    // Left out: Bun walks the whole heap to answer them, on every scrape.
+    expect([...samples.keys()].filter((key) => HEAP_SPACE_GAUGES.some((name) => key.startsWith(name)))).toEqual([]);
     expect(samples.get('jobgraph_pool_workers{state="busy"}')! + samples.get('jobgraph_pool_workers{state="idle"}')!).toBe(2);
     expect(samples.get('jobgraph_pool_tasks_queued')).toBe(0);
     expect(samples.get('jobgraph_queue_depth{queue="default"}')).toBe(0);
