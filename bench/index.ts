@@ -38,6 +38,8 @@ const BENCHES: Bench[] = [
   // Issue 29: 15,000 WebSocket subscribers at one event a second (lag p99, RSS per subscriber), beside stock and the floor.
   { name: 'fan-out-15k', file: 'public', args: ['15000', '5', '--fan-out-only'], env: { FAN_OUT_INTERVAL_MS: '1000' }, quick: { args: ['3000', '3', '--fan-out-only'] } },
   { name: 'events', args: [], quick: { args: ['10000', '200'] } },
+  // What a Prometheus scrape costs a server that has run jobs, beside a `{ __typename }`.
+  { name: 'metrics', args: [], quick: { args: ['5000', '5'] } },
   // Needs PostgreSQL and redis-server; skips (no rows) without them.
   { name: 'cluster-fanout', args: [], quick: { args: ['150', '100', '5'] } },
 ];
