@@ -454,8 +454,8 @@ export class PgJobStore implements JobStore {
       [rateLimit.postgres.settings, { names }],
       [claim.postgres.poolMany, params],
     ])) as [unknown, unknown, (PgJobRow & { parents: string | null })[]];
-    for (const { parents, ...row } of rows) this.claimedParents.set(row.id, parents === null ? [] : (parentsByChild(JSON.parse(parents)).get(row.id) ?? []));
-    return rows.map(({ parents: _parents, ...row }) => fromPg(row));
+    for (const { id, parents } of rows) this.claimedParents.set(id, parents === null ? [] : (parentsByChild(JSON.parse(parents)).get(id) ?? []));
+    return rows.map(fromPg);
   }
 
   /**
@@ -543,10 +543,11 @@ export class PgJobStore implements JobStore {
           const rows = await this.run<PgJobRow & { change: 'done' | 'released' | 'flow' | 'notified'; flow: string | null }>(succeedMany.postgres, { batch, now: this.clock.now(), jobsChannel: JOBS_CHANNEL });
           const done = new Map<number, PgJobRow>();
           const change: FlowChange = { jobs: [], flows: [] };
-          for (const { change: what, flow, ...row } of rows) {
-            if (what === 'done') done.set(row.id, row);
-            else if (what === 'released') change.jobs.push(fromPg(row));
-            else if (what === 'flow') change.flows.push(toFlow(JSON.parse(flow!) as FlowSqlRow));
+          // Rows as they came (the extra columns are ignored by fromPg): no copy of each.
+          for (const row of rows) {
+            if (row.change === 'done') done.set(row.id, row);
+            else if (row.change === 'released') change.jobs.push(fromPg(row));
+            else if (row.change === 'flow') change.flows.push(toFlow(JSON.parse(row.flow!) as FlowSqlRow));
           }
           this.tellFlowChange(change);
           for (const { successes, done: answer } of group) answer(successes.flatMap(({ id }) => done.get(id) ?? []));
@@ -602,7 +603,7 @@ export class PgJobStore implements JobStore {
     });
     this.tellFlowChange(change);
     await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING'));
-    return rows.map(({ was: _was, ...row }) => fromPg(row));
+    return rows.map(fromPg);
   }
 
   async retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {
