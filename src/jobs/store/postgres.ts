@@ -140,6 +140,11 @@ export class PgJobStore implements JobStore {
   private readonly cancelListeners = new Set<(cancelled: { id: number; attempt: number }[]) => void>();
   /** The parents of the jobs the last claimJobs took (read with them): parentsOf answers from here once per job. */
   private readonly claimedParents = new Map<number, ParentNode[]>();
+  /**
+   * Jobs this store claimed that are no flow's nodes (claim.postgres.poolMany's `in_flow`), until settled: their
+   * successes go in succeedMany's smaller statement. Jobs claimed another way are not here (the full one, as before).
+   */
+  private readonly outsideFlows = new Set<number>();
   /** Successes waiting for the succeedMany in flight to end (see succeed); `succeeding` while one is. */
   private successesWaiting: { successes: Success[]; done: (rows: PgJobRow[]) => void; failed: (error: unknown) => void }[] = [];
   private succeeding = false;
@@ -453,9 +458,15 @@ export class PgJobStore implements JobStore {
       [CLAIM_PLANS],
       [rateLimit.postgres.settings, { names }],
       [claim.postgres.poolMany, params],
-    ])) as [unknown, unknown, (PgJobRow & { parents: string | null })[]];
-    for (const { parents, ...row } of rows) this.claimedParents.set(row.id, parents === null ? [] : (parentsByChild(JSON.parse(parents)).get(row.id) ?? []));
-    return rows.map(({ parents: _parents, ...row }) => fromPg(row));
+    ])) as [unknown, unknown, (PgJobRow & { parents: string | null; in_flow: boolean })[]];
+    // Jobs claimed but never settled here (their runs lost) would stay: past a bound the set starts again (the full
+    // statement is always right).
+    if (this.outsideFlows.size > 100_000) this.outsideFlows.clear();
+    for (const { id, parents, in_flow } of rows) {
+      this.claimedParents.set(id, parents === null ? [] : (parentsByChild(JSON.parse(parents)).get(id) ?? []));
+      if (!in_flow) this.outsideFlows.add(id);
+    }
+    return rows.map(fromPg);
   }
 
   /**
@@ -497,6 +508,7 @@ export class PgJobStore implements JobStore {
     const successes = outcomes.flatMap((outcome) => ('result' in outcome ? [{ id: outcome.lease.id, leaseToken: outcome.lease.leaseToken, result: JSON.stringify(outcome.result ?? null) }] : []));
     const settled = successes.length ? await this.succeed(successes) : [];
     const failures = outcomes.filter((outcome) => 'error' in outcome);
+    for (const { lease } of failures) this.outsideFlows.delete(lease.id);
     if (!failures.length) return settled.map(fromPg);
     const { rows, change } = await this.transaction(async (run) => {
       await run(lockOutcomes.postgres, { ids: JSON.stringify(failures.map((outcome) => outcome.lease.id)) });
@@ -539,14 +551,20 @@ export class PgJobStore implements JobStore {
       while (this.successesWaiting.length) {
         const group = this.successesWaiting.splice(0);
         try {
-          const batch = JSON.stringify(group.flatMap(({ successes }) => successes));
-          const rows = await this.run<PgJobRow & { change: 'done' | 'released' | 'flow' | 'notified'; flow: string | null }>(succeedMany.postgres, { batch, now: this.clock.now(), jobsChannel: JOBS_CHANNEL });
+          const successes = group.flatMap((waiting) => waiting.successes);
+          const outsideFlows = successes.every(({ id }) => this.outsideFlows.has(id));
+          for (const { id } of successes) this.outsideFlows.delete(id);
+          const rows = await this.run<PgJobRow & { change: 'done' | 'released' | 'flow' | 'notified'; flow: string | null }>(
+            outsideFlows ? succeedMany.postgresOutsideFlows : succeedMany.postgres,
+            { batch: JSON.stringify(successes), now: this.clock.now(), jobsChannel: JOBS_CHANNEL },
+          );
           const done = new Map<number, PgJobRow>();
           const change: FlowChange = { jobs: [], flows: [] };
-          for (const { change: what, flow, ...row } of rows) {
-            if (what === 'done') done.set(row.id, row);
-            else if (what === 'released') change.jobs.push(fromPg(row));
-            else if (what === 'flow') change.flows.push(toFlow(JSON.parse(flow!) as FlowSqlRow));
+          // Rows as they came (the extra columns are ignored by fromPg): no copy of each.
+          for (const row of rows) {
+            if (row.change === 'done') done.set(row.id, row);
+            else if (row.change === 'released') change.jobs.push(fromPg(row));
+            else if (row.change === 'flow') change.flows.push(toFlow(JSON.parse(row.flow!) as FlowSqlRow));
           }
           this.tellFlowChange(change);
           for (const { successes, done: answer } of group) answer(successes.flatMap(({ id }) => done.get(id) ?? []));
@@ -602,7 +620,7 @@ export class PgJobStore implements JobStore {
     });
     this.tellFlowChange(change);
     await this.notifyCancelled(rows.filter((row) => row.was === 'RUNNING'));
-    return rows.map(({ was: _was, ...row }) => fromPg(row));
+    return rows.map(fromPg);
   }
 
   async retryMatching(filter: MatchingJobs, by: number, limit: number): Promise<Job[]> {

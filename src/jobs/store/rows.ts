@@ -29,7 +29,17 @@ export interface JobSqlRow {
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 
-export function toJob(row: JobSqlRow): Job {
+export const toJob = (row: JobSqlRow): Job => rowToJob(row, row.run_at, row.lease_expires_at, row.created_at, row.started_at, row.finished_at);
+
+/** The Job of a row whose times are given apart (PostgreSQL's come as strings): no copy of the row is made for them. */
+function rowToJob(
+  row: Omit<JobSqlRow, 'run_at' | 'lease_expires_at' | 'created_at' | 'started_at' | 'finished_at'>,
+  runAt: number,
+  leaseExpiresAt: number | null,
+  createdAt: number,
+  startedAt: number | null,
+  finishedAt: number | null,
+): Job {
   return {
     id: row.id,
     kind: row.kind,
@@ -43,13 +53,13 @@ export function toJob(row: JobSqlRow): Job {
     maxAttempts: row.max_attempts,
     priority: row.priority,
     timeoutMs: row.timeout_ms,
-    runAt: new Date(row.run_at),
+    runAt: new Date(runAt),
     leaseToken: row.lease_token,
-    leaseExpiresAt: date(row.lease_expires_at),
+    leaseExpiresAt: date(leaseExpiresAt),
     claimedBy: row.claimed_by,
-    createdAt: new Date(row.created_at),
-    startedAt: date(row.started_at),
-    finishedAt: date(row.finished_at),
+    createdAt: new Date(createdAt),
+    startedAt: date(startedAt),
+    finishedAt: date(finishedAt),
     idempotencyKey: row.idempotency_key,
     schedule: row.schedule,
   };
@@ -62,15 +72,13 @@ export type PgJobRow = Omit<JobSqlRow, 'run_at' | 'lease_expires_at' | 'created_
 
 const ms = (value: string | number | null) => (value === null ? null : Number(value));
 
+/**
+ * A Job from a PostgreSQL row; columns besides the job's (a statement's extras, e.g. claim's `parents`) are ignored.
+ * Built straight from the row: spread into a copy first, each claimed and settled row was copied twice more (object
+ * spreads were ~6 % of an instance's main thread in the bulk bench).
+ */
 export const fromPg = (row: PgJobRow): Job =>
-  toJob({
-    ...row,
-    run_at: Number(row.run_at),
-    created_at: Number(row.created_at),
-    lease_expires_at: ms(row.lease_expires_at),
-    started_at: ms(row.started_at),
-    finished_at: ms(row.finished_at),
-  });
+  rowToJob(row, Number(row.run_at), ms(row.lease_expires_at), Number(row.created_at), ms(row.started_at), ms(row.finished_at));
 
 /** A `flows` row as either client gives it (PostgreSQL's bigint times as strings). */
 export interface FlowSqlRow {

@@ -1,5 +1,5 @@
 import { withEvents } from './events';
-import { PARENTS } from './flow';
+import { IN_FLOW, PARENTS } from './flow';
 import type { JobSqlRow } from '../rows';
 
 // claimJobs and pullJob: lease the runnable jobs of a queue (QUEUED and due), lowest priority number then oldest
@@ -57,7 +57,7 @@ export const claim = {
      * one MATERIALIZED CTE (a queue's LATERAL pick runs once per queue); rows a later queue locked past the budget
      * stay QUEUED, unlocked at commit. The update looks its rows up by id (`= ANY (ARRAY(…))`: as a join, a plan
      * hashed the picks and scanned the whole table). Each row comes with `parents` (./flow.ts `PARENTS`): the claimant's run
-     * needs them, and they are final once the job is QUEUED.
+     * needs them, and they are final once the job is QUEUED; and with `in_flow` (./flow.ts `IN_FLOW`), for its settle.
      */
     poolMany: withEvents(
       `WITH wanted AS MATERIALIZED (
@@ -74,7 +74,7 @@ export const claim = {
       'started',
       `json_build_object('attempt', attempts)::text`,
       '$now',
-      PARENTS,
+      PARENTS + IN_FLOW,
     ),
   },
 };

@@ -138,6 +138,14 @@ export const PARENTS = `,
    FROM job_dependencies d JOIN flow_nodes n ON n.job_id = d.parent_id JOIN jobs p ON p.id = d.parent_id
    WHERE d.child_id = changed.id) AS parents`;
 
+/**
+ * PostgreSQL: returned with claimed jobs (claim.ts `poolMany`), as a column over `changed`: whether the job is a flow's
+ * node. A job is one from its insert on (insertFlow) or never, so a success of one that is not can be written without
+ * `RELEASE_SUCCEEDED` (settle.ts `succeedMany.postgresOutsideFlows`).
+ */
+export const IN_FLOW = `,
+  EXISTS (SELECT 1 FROM flow_nodes n WHERE n.job_id = changed.id) AS in_flow`;
+
 /** The event payload of a child cancelled because a parent did not succeed (SQLite writes it from here). */
 export const PARENT_FAILED = { by: null, reason: 'a parent did not succeed' };
 
