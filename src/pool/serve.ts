@@ -6,6 +6,9 @@ import { type FromWorker, type TaskMessage, type TaskResult, type ToWorker, Work
 
 declare const self: Worker;
 
+/** The longest a finished task's result waits in the worker for the rest of its batch (ms). */
+const RESULT_WAIT_MS = 1;
+
 export function serveKernels(kernels: Record<string, Kernel>): void {
   const post = (message: FromWorker) => self.postMessage(message);
   // Tasks started and not finished; a task's AbortController is made only if its kernel looks at its signal (most
@@ -25,7 +28,10 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
   let ledger: WorkerLedger | null = null;
   // Results leave together: one message (one wake-up of the main thread) for the tasks of a batch, and one for those
   // that finish later on their own. Each is noted in the ledger first: a crash before it leaves is not blamed on it.
+  // A batch's results also leave once the oldest has waited RESULT_WAIT_MS (see pump): a deep pipeline of slow tasks
+  // does not hold the first one's result until the last has run.
   let outbox: TaskResult[] = [];
+  let oldestAt = 0;
   const flush = () => {
     flushScheduled = false;
     if (!outbox.length) return;
@@ -36,6 +42,7 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
   let flushScheduled = false;
   const done = (result: TaskResult) => {
     ledger?.finished(result.taskId);
+    if (!outbox.length) oldestAt = performance.now();
     outbox.push(result);
     // A batch being started sends its results when it ends (see pump).
     if (!pumping && !flushScheduled) {
@@ -53,6 +60,7 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
   const pump = () => {
     const next = queue.shift();
     if (next) {
+      if (outbox.length && performance.now() - oldestAt >= RESULT_WAIT_MS) flush();
       ledger?.started(next.index, next.task.taskId);
       void start(next.task);
       setImmediate(pump);
