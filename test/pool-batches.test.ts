@@ -53,10 +53,10 @@ describe('tasks and results in batches', () => {
   test('results already made leave the worker before a later task of their batch that runs long', async () => {
     const pool = poolOf(1);
     // One message: a quick task, one that counts for a while, then one that spins until its timeout. The first two's
-    // results leave before the spinning one starts (the oldest has waited past RESULT_WAIT_MS); held for the whole
-    // batch, they would be lost with the replaced worker and come back only after the timeout, when run again.
+    // results leave before the spinning one starts (the counting one started more than RESULT_WAIT_MS before); held
+    // for the whole batch, they would be lost with the replaced worker and come back only after the timeout, run again.
     let hangSettled = false;
-    const first = [diagnostic(pool, 'SUCCEED'), pool.run<number>('pi.count', { samples: 2_000_000, seed: 1 })] as const;
+    const first = [diagnostic(pool, 'SUCCEED'), pool.run<number>('pi.count', { samples: 20_000_000, seed: 1 })] as const;
     const hang = outcome(pool.run('diagnostic', { behavior: 'HANG', durationMs: 0 }, { timeoutMs: 1_500 })).finally(() => (hangSettled = true));
     const [quick, counted] = await Promise.all(first);
     expect(quick).toMatchObject({ behavior: 'SUCCEED' });
