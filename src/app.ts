@@ -164,7 +164,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     analyticsKindFor(analytics),
     ...kindFiles.map(engineKindOf),
   ]);
-  const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle }, clock);
+  const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle, walWritten: database.walWritten }, clock);
   // A queue changed on another instance: read the list again.
   queues.announce = () => store.announceQueues();
   store.onWork((what) => {
