@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WalCheckpointer } from '../src/db/checkpointer';
 import { openSqlite } from '../src/db/client';
 import type { NewQueuedJob } from '../src/jobs/store';
 import { SqliteJobStore } from '../src/jobs/store/sqlite';
@@ -57,5 +58,16 @@ describe('the WAL checkpointer thread', () => {
     const again = openSqlite(path);
     expect(again.sqlite.prepare('SELECT count(*) AS n FROM jobs').get()).toEqual({ n: 5710 });
     await again.close();
+  });
+
+  test('a thread that cannot open the file leaves the checkpoints to the writer, as before it started', async () => {
+    const { path, database } = open();
+    const checkpointer = new WalCheckpointer(join(path, 'not-a-folder', 'jobs.sqlite'), database.sqlite);
+    for (let i = 0; i < 64; i++) checkpointer.written();
+    expect(autocheckpoint(database)).toBe(8192);
+    for (let waited = 0; autocheckpoint(database) !== 1000 && waited < 10_000; waited += 20) await Bun.sleep(20);
+    expect(autocheckpoint(database)).toBe(1000);
+    await checkpointer.close();
+    await database.close();
   });
 });

@@ -13,6 +13,7 @@ const START_AFTER_COMMITS = 64;
  * WAL the thread has not caught up with (it never waits for the writer; a WAL restarts only once it is all copied).
  */
 const BACKSTOP_PAGES = 8192;
+const SQLITE_DEFAULT_PAGES = 1000;
 /** How long close waits for the thread to close its connection (the writer's close is then the last one). */
 const CLOSE_WAIT_MS = 2000;
 
@@ -29,6 +30,7 @@ export class WalCheckpointer {
   private worker: Worker | undefined;
   private commits = 0;
   private closed = false;
+  private failed = false;
 
   constructor(
     private readonly path: string,
@@ -51,6 +53,11 @@ export class WalCheckpointer {
     this.worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url));
     // It never keeps the process up on its own (Bun's Worker has unref; the DOM types lack it).
     (this.worker as Worker & { unref(): void }).unref();
+    // A thread that fails (it could not open the file) leaves the checkpoints to the writer again, as before it started.
+    this.worker.onerror = () => {
+      this.closed = this.failed = true;
+      this.connection.run(`PRAGMA wal_autocheckpoint = ${SQLITE_DEFAULT_PAGES}`);
+    };
     this.worker.postMessage({ path: this.path, flag: this.flag.buffer as SharedArrayBuffer } satisfies CheckpointerMessage);
     this.connection.run(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   }
@@ -60,6 +67,7 @@ export class WalCheckpointer {
     this.closed = true;
     const worker = this.worker;
     if (!worker) return;
+    if (this.failed) return worker.terminate();
     const closedThere = new Promise<void>((resolve) => {
       worker.onmessage = () => resolve();
       setTimeout(resolve, CLOSE_WAIT_MS).unref();
