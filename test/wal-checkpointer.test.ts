@@ -1,5 +1,5 @@
-// The SQLite WAL is checkpointed by a thread of its own once the job store has committed a while
-// (src/db/checkpointer.ts): the writer's own checkpoint is then only a backstop, at 8,192 pages.
+// The SQLite WAL is checkpointed by a thread of its own once the job store commits often (64 commits within a
+// second: src/db/checkpointer.ts): the writer's own checkpoint is then only a backstop, at 8,192 pages.
 import { afterEach, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,12 +39,13 @@ describe('the WAL checkpointer thread', () => {
     const { path, database, store } = open();
     await store.insertJobs(jobs(10));
     expect(autocheckpoint(database)).toBe(1000);
-    // Enough small commits to start the thread (fewer WAL pages than SQLite's 1,000: none copied yet)...
-    for (let i = 0; i < 70; i++) await store.insertJobs(jobs(10));
+    // Small commits in quick succession until the thread starts (64 within a second; more if the machine is slow)...
+    let inserted = 10;
+    for (let i = 0; i < 2_000 && autocheckpoint(database) === 1000; i++, inserted += 10) await store.insertJobs(jobs(10));
     expect(autocheckpoint(database)).toBe(8192);
     const before = statSync(path).size;
     // ...then more, fewer WAL pages than the writer's backstop: only the thread copies them into the file.
-    for (let i = 0; i < 50; i++) await store.insertJobs(jobs(100));
+    for (let i = 0; i < 50; i++, inserted += 100) await store.insertJobs(jobs(100));
     let grown = statSync(path).size;
     for (let waited = 0; grown <= before && waited < 10_000; waited += 20) {
       await Bun.sleep(20);
@@ -52,11 +53,11 @@ describe('the WAL checkpointer thread', () => {
     }
     expect(grown).toBeGreaterThan(before);
     // What was committed reads back whole.
-    expect(database.sqlite.prepare('SELECT count(*) AS n FROM jobs').get()).toEqual({ n: 5710 });
+    expect(database.sqlite.prepare('SELECT count(*) AS n FROM jobs').get()).toEqual({ n: inserted });
     // Closed (the thread's connection first), then opened again: every job is there.
     await database.close();
     const again = openSqlite(path);
-    expect(again.sqlite.prepare('SELECT count(*) AS n FROM jobs').get()).toEqual({ n: 5710 });
+    expect(again.sqlite.prepare('SELECT count(*) AS n FROM jobs').get()).toEqual({ n: inserted });
     await again.close();
   });
 

@@ -6,8 +6,12 @@ export interface CheckpointerMessage {
   flag: SharedArrayBuffer;
 }
 
-/** Commits told before the thread starts: a server that writes little keeps SQLite's own checkpoints and no thread. */
+/**
+ * Commits told within START_WINDOW_MS before the thread starts: a server that writes little (an idle one's lease
+ * upkeep commits every few seconds) keeps SQLite's own checkpoints and no thread.
+ */
 const START_AFTER_COMMITS = 64;
+const START_WINDOW_MS = 1000;
 /**
  * The writer's own checkpoint once the thread runs, in WAL pages (SQLite's default is 1,000): only a backstop, for a
  * WAL the thread has not caught up with (it never waits for the writer; a WAL restarts only once it is all copied).
@@ -29,6 +33,7 @@ export class WalCheckpointer {
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private worker: Worker | undefined;
   private commits = 0;
+  private windowStart = 0;
   private closed = false;
   private failed = false;
 
@@ -41,6 +46,11 @@ export class WalCheckpointer {
   written(): void {
     if (this.closed) return;
     if (!this.worker) {
+      const now = performance.now();
+      if (now - this.windowStart > START_WINDOW_MS) {
+        this.windowStart = now;
+        this.commits = 0;
+      }
       if (++this.commits < START_AFTER_COMMITS) return;
       this.start();
     }
