@@ -37,15 +37,18 @@ import { SharedLoginThrottle } from './users/throttle';
 const PIPELINE_DEPTH = 8;
 /**
  * A pool of one worker holds more: with no other worker to balance uneven tasks with, a deeper pipeline only means
- * fewer messages (bench/jobs.ts on one core: 8 → 32 cut ~8 µs of CPU a job; 64 no more). A task's timeout counts
- * from its start on the worker, not from when it was sent, so waiting behind others costs it nothing.
+ * fewer messages and, on two cores, a worker that still has tasks while the main thread is in a claim or settle
+ * (at 32 it ran dry there, and the main thread then waited for its next results: bench/jobs.ts on one core, 8 → 32 cut
+ * ~8 µs of CPU a job; on two cores 32 → 256 with MIN_IN_FLIGHT 512, ~3–5 µs of the main thread a job). A task's
+ * timeout counts from its start on the worker, not from when it was sent, so waiting behind others costs it nothing;
+ * its result leaves the worker within a millisecond of its end (src/pool/serve.ts), not after the whole batch.
  */
-const LONE_WORKER_PIPELINE_DEPTH = 32;
+const LONE_WORKER_PIPELINE_DEPTH = 256;
 /**
  * Jobs the runner may hold at once, however few the workers: a claim or a settle costs about as much for 200 jobs as for
  * 20 (one transaction, its pages written once), so small pools of tiny jobs claim in larger passes (bench/jobs.ts).
  */
-const MIN_IN_FLIGHT = 256;
+const MIN_IN_FLIGHT = 512;
 
 /** One running jobgraph: its services, wired once and shared by every interface, and what the server runs them on. */
 export interface App extends Services {
@@ -161,7 +164,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     analyticsKindFor(analytics),
     ...kindFiles.map(engineKindOf),
   ]);
-  const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle }, clock);
+  const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle, walWritten: database.walWritten }, clock);
   // A queue changed on another instance: read the list again.
   queues.announce = () => store.announceQueues();
   store.onWork((what) => {

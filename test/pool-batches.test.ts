@@ -50,6 +50,21 @@ describe('tasks and results in batches', () => {
     expect(await pool.run<number>('pi.count', { samples: 100, seed: 7 })).toBe(results[7]!);
   });
 
+  test('results already made leave the worker before a later task of their batch that runs long', async () => {
+    const pool = poolOf(1);
+    // One message: a quick task, one that counts for a while, then one that spins until its timeout. The first two's
+    // results leave before the spinning one starts (the counting one started more than RESULT_WAIT_MS before); held
+    // for the whole batch, they would be lost with the replaced worker and come back only after the timeout, run again.
+    let hangSettled = false;
+    const first = [diagnostic(pool, 'SUCCEED'), pool.run<number>('pi.count', { samples: 20_000_000, seed: 1 })] as const;
+    const hang = outcome(pool.run('diagnostic', { behavior: 'HANG', durationMs: 0 }, { timeoutMs: 1_500 })).finally(() => (hangSettled = true));
+    const [quick, counted] = await Promise.all(first);
+    expect(quick).toMatchObject({ behavior: 'SUCCEED' });
+    expect(counted).toBeGreaterThan(0);
+    expect(hangSettled).toBe(false);
+    expect(await hang).toMatchObject({ ok: false, reason: 'timeout' });
+  });
+
   test('a task cancelled in a batch stops alone; the others finish', async () => {
     const pool = poolOf(1);
     const controller = new AbortController();

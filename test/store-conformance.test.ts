@@ -34,7 +34,7 @@ async function sqliteBackend(): Promise<Backend> {
   return {
     name: 'SQLite',
     database,
-    open: async (clock) => new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle }, clock),
+    open: async (clock) => new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle, walWritten: database.walWritten }, clock),
     exec: async <T,>(text: string) => database.sqlite.prepare(text).all() as T[],
     close: async () => {
       await database.close();

@@ -6,6 +6,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/bun-sql/postgres';
 import { migrate as migratePg } from 'drizzle-orm/bun-sql/postgres/migrator';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { migrate } from 'drizzle-orm/bun-sqlite/migrator';
+import { WalCheckpointer } from './checkpointer';
 import { lockDatabase } from './lock';
 import * as pgSchema from './pg-schema';
 import { pgRelations, relations } from './relations';
@@ -74,6 +75,8 @@ export type Database =
        * statement made while one is open, between two of its statements, would be part of it, and undone with it.
        */
       idle(): Promise<void>;
+      /** After a commit to the WAL (the job store's transitions): its checkpoints run on a thread of their own (./checkpointer.ts). */
+      walWritten(): void;
     })
   | (DatabaseCommon & {
       dialect: 'postgres';
@@ -109,6 +112,7 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
     migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
     const opened = sqlite;
     const statements = sqliteStatements(opened);
+    const checkpointer = inMemory ? null : new WalCheckpointer(path, opened);
     // One connection: async transactions take turns, so no statement of another lands in one that is open.
     let turn: Promise<unknown> = Promise.resolve();
     return {
@@ -139,6 +143,7 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
           if (waited === turn && opened.inTransaction) return;
         }
       },
+      walWritten: () => checkpointer?.written(),
       exclusively: (_name, work) => work(),
       broadcast: async () => {},
       listen: async () => async () => {},
@@ -151,6 +156,7 @@ export function openSqlite(path: string): Database & { dialect: 'sqlite' } {
         }
       },
       close: async () => {
+        await checkpointer?.close();
         opened.close();
         lock?.release();
       },

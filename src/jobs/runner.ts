@@ -53,9 +53,10 @@ interface ActiveJob {
 /**
  * Outcomes written in one transaction at most, and the longest a finished job waits for others to join its batch
  * (none waits when nothing else runs here). On the SQLite store alone (one core) settling 8 jobs a transaction cost
- * 28 µs a job, 64 cost 15, 256 cost 12; a jobCompleted subscriber holds at most 512 unread (MAX_UNREAD_EVENTS).
+ * 28 µs a job, 64 cost 15, 256 cost 12; a jobCompleted subscriber holds at most 512 unread (MAX_UNREAD_EVENTS), so a
+ * batch is at most half of that.
  */
-const SETTLE_BATCH = 128;
+const SETTLE_BATCH = 256;
 const SETTLE_WAIT_MS = 4;
 
 /** How long a cancel of a job not (yet) running here is remembered: longer than a claim takes to start its jobs. */

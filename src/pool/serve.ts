@@ -6,6 +6,9 @@ import { type FromWorker, type TaskMessage, type TaskResult, type ToWorker, Work
 
 declare const self: Worker;
 
+/** A result whose task started this long ago (ms) leaves the worker before the next task of its batch starts. */
+const RESULT_WAIT_MS = 1;
+
 export function serveKernels(kernels: Record<string, Kernel>): void {
   const post = (message: FromWorker) => self.postMessage(message);
   // Tasks started and not finished; a task's AbortController is made only if its kernel looks at its signal (most
@@ -25,7 +28,11 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
   let ledger: WorkerLedger | null = null;
   // Results leave together: one message (one wake-up of the main thread) for the tasks of a batch, and one for those
   // that finish later on their own. Each is noted in the ledger first: a crash before it leaves is not blamed on it.
+  // A batch's results also leave, before the next task starts, once the oldest of their tasks started RESULT_WAIT_MS
+  // ago (see pump): a deep pipeline of slow tasks does not hold the first one's result until the last has run, and a
+  // result waits at most for the task after it when its own ran longer than that.
   let outbox: TaskResult[] = [];
+  let oldestAt = 0;
   const flush = () => {
     flushScheduled = false;
     if (!outbox.length) return;
@@ -34,8 +41,9 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
     post({ type: 'results', results });
   };
   let flushScheduled = false;
-  const done = (result: TaskResult) => {
+  const done = (result: TaskResult, startedAt = performance.now()) => {
     ledger?.finished(result.taskId);
+    if (!outbox.length) oldestAt = startedAt;
     outbox.push(result);
     // A batch being started sends its results when it ends (see pump).
     if (!pumping && !flushScheduled) {
@@ -53,6 +61,7 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
   const pump = () => {
     const next = queue.shift();
     if (next) {
+      if (outbox.length && performance.now() - oldestAt >= RESULT_WAIT_MS) flush();
       ledger?.started(next.index, next.task.taskId);
       void start(next.task);
       setImmediate(pump);
@@ -74,6 +83,7 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
       post({ type: 'progress', taskId, value: Math.max(0, Math.min(1, fraction)) });
     };
     running.add(taskId);
+    const startedAt = performance.now();
     try {
       // Its synchronous part is marked: a worker that dies in it (process.exit, a tight loop terminated) blames this task.
       ledger?.running(taskId);
@@ -89,10 +99,10 @@ export function serveKernels(kernels: Record<string, Kernel>): void {
         ledger?.running(0);
       }
       const value = await pending;
-      done({ taskId, ok: true, value });
+      done({ taskId, ok: true, value }, startedAt);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      done({ taskId, ok: false, error: message, permanent: error instanceof KernelInputError });
+      done({ taskId, ok: false, error: message, permanent: error instanceof KernelInputError }, startedAt);
     } finally {
       running.delete(taskId);
       controllers.delete(taskId);

@@ -81,16 +81,19 @@ export class SqliteJobStore implements JobStore {
   private throttled: number | null = null;
   /** Waits out another service's async transaction (see {@link SqliteJobStore.othersDone}). */
   private readonly idle: () => Promise<void>;
+  /** Told after each commit here (see src/db/checkpointer.ts). */
+  private readonly walWritten: () => void;
   /** Told after each transition commits (it may have written events): see onEvents. */
   private readonly eventListeners = new Set<() => void>();
 
   constructor(
-    database: { sqlite: Database; db: SqliteDb; idle(): Promise<void> },
+    database: { sqlite: Database; db: SqliteDb; idle(): Promise<void>; walWritten?(): void },
     private readonly clock: Clock,
   ) {
     this.sqlite = database.sqlite;
     this.db = database.db;
     this.idle = database.idle;
+    this.walWritten = database.walWritten ?? (() => {});
     for (const { queue, n } of this.all<{ queue: string; n: number }>(reads.waiting.sqlite, {})) this.waitingByQueue.set(queue, n);
   }
 
@@ -708,6 +711,7 @@ export class SqliteJobStore implements JobStore {
     const flowChange: FlowChange = (this.pendingFlowChange = { jobs: [], flows: [] });
     try {
       const result = this.sqlite.transaction(work).immediate();
+      this.walWritten();
       for (const [queue, delta] of this.pendingWaiting) this.waitingByQueue.set(queue, (this.waitingByQueue.get(queue) ?? 0) + delta);
       if (flowChange.jobs.length || flowChange.flows.length) for (const listener of this.flowListeners) listener(flowChange);
       // After the commit, so a reader woken here finds the events.
