@@ -47,8 +47,10 @@ const LONE_WORKER_PIPELINE_DEPTH = 256;
 /**
  * Jobs the runner may hold at once, however few the workers: a claim or a settle costs about as much for 200 jobs as for
  * 20 (one transaction, its pages written once), so small pools of tiny jobs claim in larger passes (bench/jobs.ts).
+ * On PostgreSQL instances share their queues, and what one holds the others cannot run: there it stays at 256 (at 512
+ * two instances could take a whole queue's room, and event-cluster's third held no job to be killed with).
  */
-const MIN_IN_FLIGHT = 512;
+const MIN_IN_FLIGHT = { sqlite: 512, postgres: 256 } as const;
 
 /** One running jobgraph: its services, wired once and shared by every interface, and what the server runs them on. */
 export interface App extends Services {
@@ -181,7 +183,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     clock,
     leaseMs: config.jobLeaseMs,
     retryBaseMs: config.jobRetryBaseMs,
-    maxInFlight: Math.max(MIN_IN_FLIGHT, config.workers * PIPELINE_DEPTH * 4),
+    maxInFlight: Math.max(MIN_IN_FLIGHT[database.dialect], config.workers * PIPELINE_DEPTH * 4),
     progressIntervalMs: config.jobProgressIntervalMs,
     observers: jobRunObservers,
   });
