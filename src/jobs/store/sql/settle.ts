@@ -50,7 +50,6 @@ export const succeedMany = {
     SELECT 'done'::text AS change, d.*, NULL::text AS flow FROM done d`,
 };
 
-
 /**
  * PostgreSQL, before a batch's failures are written one by one: every job of the batch locked in id order, so the
  * batch takes its locks in the order heartbeat takes them. `$ids`: a JSON array of job ids.
