@@ -59,8 +59,14 @@ function largeParseMs(): number {
   return samples.sort((a, b) => a - b)[1]!;
 }
 const PROBE_INTERVAL_MS = 50;
-/** Much longer than anything legitimate takes here: an answer later than this is a stall. */
+/**
+ * Much longer than anything legitimate takes here: an HTTP answer later than this is replayed alone (three times, like
+ * a stall), and fails the run if it is as late alone. Once in a few gates, beside a second suite and two benchmarks
+ * (load ~10 on 2 cores), one answer took longer while `{ __typename }` stayed under a second, and never alone.
+ */
 const ANSWER_TIMEOUT_MS = 5_000;
+/** No HTTP answer at all by then: the server is not answering that request. */
+const NO_ANSWER_MS = 60_000;
 /** How long a stream (SSE, multipart/mixed) or an idle WebSocket is read before the client moves on. */
 const STREAM_READ_MS = 250;
 const WS_IDLE_MS = 80;
@@ -404,18 +410,22 @@ async function sendHttp(target: Target, operation: HttpOperation): Promise<strin
     });
   }
   let response: Response;
+  const sentAt = now();
   try {
     response = await fetch(`${target.origin}${operation.target}`, {
       method: operation.method,
       headers,
       body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
+      signal: AbortSignal.timeout(NO_ANSWER_MS),
     });
   } catch (error) {
     const name = (error as Error).name;
-    return [name === 'TimeoutError' ? `no answer within ${ANSWER_TIMEOUT_MS} ms` : `no HTTP answer: ${(error as Error).message}`];
+    if (name !== 'TimeoutError') return [`no HTTP answer: ${(error as Error).message}`];
+    return [`no answer within ${NO_ANSWER_MS} ms; the server's last log lines:\n  ${target.lastLog(8)}`];
   }
+  const waited = now() - sentAt;
+  if (waited > ANSWER_TIMEOUT_MS) return [`${SLOW_ANSWER} ${Math.round(waited)} ms (more than ${ANSWER_TIMEOUT_MS}); the server's last log lines:\n  ${target.lastLog(8)}`];
   const type = response.headers.get('content-type') ?? '';
   let text: string;
   try {
@@ -555,9 +565,13 @@ interface Stats {
   cleanMs: number;
   /** Slow probes during a batch that no operation of it reproduced alone (load, GC, other processes). */
   unconfirmedStalls: { ms: number; operations: FuzzOperation[] }[];
+  /** HTTP answers later than ANSWER_TIMEOUT_MS in a batch, none as late alone. */
+  unconfirmedSlowAnswers: number[];
 }
 
-const stats: Stats = { operations: 0, byFamily: {}, batches: 0, cleanBatches: 0, cleanMs: 0, unconfirmedStalls: [] };
+const stats: Stats = { operations: 0, byFamily: {}, batches: 0, cleanBatches: 0, cleanMs: 0, unconfirmedStalls: [], unconfirmedSlowAnswers: [] };
+const SLOW_ANSWER = 'answered after';
+const isSlowAnswer = (problem: Problem) => problem.operation !== null && problem.problem.startsWith(SLOW_ANSWER);
 let previousBatch: FuzzOperation[] = [];
 
 const isStall = (problem: Problem) => problem.operation === null && problem.problem.startsWith('{ __typename }');
@@ -594,6 +608,7 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true, stall
   // The server logs asynchronously: give a masked error's log line a moment to arrive before looking it up.
   if (answers.some((list) => list.some((problem) => problem.includes('[request ')))) await Bun.sleep(50);
   const problems: Problem[] = answers.flatMap((list, i) => list.map((problem) => ({ operation: operations[i]!, problem: target.explain(problem, logOffset) })));
+  await confirmSlowAnswers(problems, confirmStalls);
   const printed = target.newStderr();
   if (printed || !target.alive || !Number.isFinite(last)) {
     await target.waitForExit(1_000);
@@ -619,6 +634,17 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true, stall
     stats.cleanMs += now() - startedAt;
   }
   return problems;
+}
+
+/** A late answer in a batch stays a problem only if its operation is as late alone, three times in a row. */
+async function confirmSlowAnswers(problems: Problem[], confirm: boolean): Promise<void> {
+  if (!confirm) return;
+  for (const slow of problems.filter(isSlowAnswer)) {
+    const alone = await replayAlone([slow.operation!], isSlowAnswer, 3);
+    if (alone) continue;
+    problems.splice(problems.indexOf(slow), 1);
+    stats.unconfirmedSlowAnswers.push(Number(/\d+/.exec(slow.problem.slice(SLOW_ANSWER.length))?.[0]));
+  }
 }
 
 /**
@@ -764,6 +790,7 @@ test(
         `{ __typename } over ${latencies.length} answered probes (${unanswered} unanswered: server dead or > ${ANSWER_TIMEOUT_MS} ms): ` +
         `p50 ${percentile(50)} ms, p90 ${percentile(90)} ms, p99 ${percentile(99)} ms, p99.9 ${percentile(99.9)} ms, max ${percentile(100)} ms; ` +
         `slow batches no operation reproduced alone: ${JSON.stringify(stats.unconfirmedStalls.map((stall) => stall.ms))}; ` +
+        `late answers (ms) none as late alone: ${JSON.stringify(stats.unconfirmedSlowAnswers)}; ` +
         `${stats.cleanBatches} batches without problems took ${(stats.cleanMs / 1000).toFixed(1)} s; by family ${JSON.stringify(stats.byFamily)}`,
     );
     if (COLLECT) {
