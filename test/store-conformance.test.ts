@@ -971,6 +971,16 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(await claimOne(ctx, paused)).toHaveLength(ctx.store.shared ? 0 : 1);
       expect(ctx.store.shared).toBe(ctx.backend.name === 'PostgreSQL');
     },
+    // PostgreSQL: a claim waits on the queue's row lock, then counts the running jobs under a snapshot taken after it.
+    'concurrency under concurrent claims (three instances on PostgreSQL): never more running than the queue allows': async (ctx) => {
+      const queue = await ctx.queue({ concurrency: 3 });
+      await ctx.submit(queue, 30);
+      const stores = ctx.store.shared ? [ctx.store, await ctx.another(), await ctx.another()] : [ctx.store, ctx.store, ctx.store];
+      const rounds = await Promise.all(stores.flatMap((store) => [0, 1, 2, 3].map(() => store.claimJobs([{ queue, limit: 3 }], LEASE_MS, 3))));
+      const claimed = rounds.flat().map((job) => job.id);
+      expect(new Set(claimed).size).toBe(claimed.length);
+      expect(claimed).toHaveLength(ctx.store.shared ? 3 : 30);
+    },
   },
   onWork: {
     "hears another instance's new jobs (PostgreSQL); never called on SQLite": async (ctx) => {
