@@ -235,6 +235,19 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(claimed.map((job) => job.queue)).toEqual([a, a, b, b]);
       expect(await ctx.store.waitingCount(a)).toBe(1);
     },
+    // PostgreSQL: the plain claim pass is a function the store makes at open (claim.postgres.poolManyFunction).
+    'a claim whose function was dropped meanwhile (PostgreSQL: a schema reset) makes it again': async (ctx) => {
+      const queue = await ctx.queue();
+      await ctx.submit(queue, 2);
+      expect(await claimOne(ctx, queue)).toHaveLength(1);
+      if (ctx.backend.name === 'PostgreSQL') {
+        const made = await ctx.backend.exec<{ n: number }>(`SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'jobgraph_claim_%'`);
+        expect(made).toEqual([{ n: 1 }]);
+        await ctx.backend.exec(`DO $$ DECLARE f regprocedure; BEGIN
+          FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname LIKE 'jobgraph_claim_%' LOOP EXECUTE 'DROP FUNCTION ' || f; END LOOP; END $$`);
+      }
+      expect(await claimOne(ctx, queue)).toHaveLength(1);
+    },
     'jobs not yet due (a retry backoff) wait': async (ctx) => {
       const queue = await ctx.queue();
       const [job] = await ctx.submit(queue);
