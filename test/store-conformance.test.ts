@@ -235,6 +235,19 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       expect(claimed.map((job) => job.queue)).toEqual([a, a, b, b]);
       expect(await ctx.store.waitingCount(a)).toBe(1);
     },
+    // PostgreSQL: the plain claim pass is a function the store makes at open (claim.postgres.poolManyFunction).
+    'a claim whose function was dropped meanwhile (PostgreSQL: a schema reset) makes it again': async (ctx) => {
+      const queue = await ctx.queue();
+      await ctx.submit(queue, 2);
+      expect(await claimOne(ctx, queue)).toHaveLength(1);
+      if (ctx.backend.name === 'PostgreSQL') {
+        const made = await ctx.backend.exec<{ n: number }>(`SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'jobgraph_claim_%'`);
+        expect(made).toEqual([{ n: 1 }]);
+        await ctx.backend.exec(`DO $$ DECLARE f regprocedure; BEGIN
+          FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname LIKE 'jobgraph_claim_%' LOOP EXECUTE 'DROP FUNCTION ' || f; END LOOP; END $$`);
+      }
+      expect(await claimOne(ctx, queue)).toHaveLength(1);
+    },
     'jobs not yet due (a retry backoff) wait': async (ctx) => {
       const queue = await ctx.queue();
       const [job] = await ctx.submit(queue);
@@ -970,6 +983,16 @@ const CASES: Record<JobStoreMember, Record<string, Case>> = {
       await ctx.submit(paused, 1);
       expect(await claimOne(ctx, paused)).toHaveLength(ctx.store.shared ? 0 : 1);
       expect(ctx.store.shared).toBe(ctx.backend.name === 'PostgreSQL');
+    },
+    // PostgreSQL: a claim waits on the queue's row lock, then counts the running jobs under a snapshot taken after it.
+    'concurrency under concurrent claims (three instances on PostgreSQL): never more running than the queue allows': async (ctx) => {
+      const queue = await ctx.queue({ concurrency: 3 });
+      await ctx.submit(queue, 30);
+      const stores = ctx.store.shared ? [ctx.store, await ctx.another(), await ctx.another()] : [ctx.store, ctx.store, ctx.store];
+      const rounds = await Promise.all(stores.flatMap((store) => [0, 1, 2, 3].map(() => store.claimJobs([{ queue, limit: 3 }], LEASE_MS, 3))));
+      const claimed = rounds.flat().map((job) => job.id);
+      expect(new Set(claimed).size).toBe(claimed.length);
+      expect(claimed).toHaveLength(ctx.store.shared ? 3 : 30);
     },
   },
   onWork: {

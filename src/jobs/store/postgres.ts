@@ -58,17 +58,20 @@ const QUEUES_CHANNEL = 'jobgraph_queues';
 const EVENTS_CHANNEL = 'jobgraph_events';
 const NOTIFY_JOBS = `SELECT pg_notify('${JOBS_CHANNEL}', '')`;
 /**
- * The claim pass's plans: made once per connection (generic), with sequential scans ruled out while they are made.
- * Left to choose, PostgreSQL may keep a connection's generic plan from its sixth claim on; made while `jobs` was a few
- * pages (a new database), that plan updated the claimed rows through a sequential scan of the whole table, for the
- * connection's life (auto_explain under the bulk bench: 52 of 62 slow claims with generic plans forced; 25–100 ms a
- * pass). Planned at every pass instead, the claim cost ~1 ms of planning a pass. Every table the pass reads has the
- * index it needs, so with `enable_seqscan` off the generic plan is the index plan whatever the table's size then.
- * For its transaction alone.
+ * The claim pass's function (claim.postgres.poolManyFunction), named by a hash of its text: an instance of another
+ * version makes and calls its own. Its plans are generic, made once per connection, with sequential scans ruled out
+ * while they are made (the function's settings). Left to choose, PostgreSQL may keep a connection's generic plan from
+ * its sixth claim on; made while `jobs` was a few pages (a new database), that plan updated the claimed rows through a
+ * sequential scan of the whole table, for the connection's life (auto_explain under the bulk bench: 52 of 62 slow
+ * claims with generic plans forced; 25–100 ms a pass). Planned at every pass instead, the claim cost ~1 ms of planning
+ * a pass. Every table the pass reads has the index it needs, so with `enable_seqscan` off the generic plan is the
+ * index plan whatever the table's size then.
  */
-const CLAIM_PLANS = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`;
+const CLAIM_FUNCTION = `jobgraph_claim_${Bun.hash(claim.postgres.poolManyFunction('')).toString(36)}`;
 /** `<id>:<attempt>` of running jobs just cancelled, comma-separated: whichever instance runs one stops it. */
 const CANCEL_CHANNEL = 'jobgraph_cancel';
+/** PostgreSQL's undefined_function: claimPlain's function was dropped (e.g. a schema reset under a running instance). */
+const UNDEFINED_FUNCTION = '42883';
 
 type Params = Record<string, unknown>;
 /** Runs one statement of ./sql/*.ts: on the pool, or inside a transaction. */
@@ -161,6 +164,7 @@ export class PgJobStore implements JobStore {
 
   static async open(database: { sql: SQL; db: PgDb; tables: PgTables }, clock: Clock, log: Logger): Promise<PgJobStore> {
     const store = new PgJobStore(database.sql, database.db, database.tables, clock);
+    await PgJobStore.makeClaimFunction(database.sql);
     log.info({ instance: store.instance }, 'job store on PostgreSQL');
     for (const [channel, what] of [
       [JOBS_CHANNEL, 'jobs'],
@@ -441,24 +445,25 @@ export class PgJobStore implements JobStore {
   }
 
   /**
-   * A pass over queues without a rate limit nor FAIR order (most): their rows locked, then one claim over them all
-   * (claim.postgres.poolMany), sent together in one transaction: one round trip. The lock is its own statement, so
-   * the claim's snapshot, taken after it, sees every claim committed before (a statement waiting on a lock keeps the
-   * snapshot it started with). The claimed jobs' parents come with them, for parentsOf.
+   * A pass over queues without a rate limit nor FAIR order (most): one call (claim.postgres.poolMany) locks their rows,
+   * then claims over them all, with a snapshot taken after the lock. The claimed jobs' parents come with them, for
+   * parentsOf. Its function is made at open; made again if it was dropped meanwhile.
    */
   private async claimPlain(claims: Claim[], leaseMs: number, budget: number): Promise<Job[]> {
     const now = this.clock.now();
-    const names = JSON.stringify(claims.map((claim) => claim.queue));
     const params = {
       ...this.leaseParams('pool', now, leaseMs),
+      names: JSON.stringify(claims.map((claim) => claim.queue)),
       claims: JSON.stringify(claims.map(({ queue, limit }, ord) => ({ queue, limit, ord }))),
       budget,
     };
-    const [, , rows] = (await this.pipelined([
-      [CLAIM_PLANS],
-      [rateLimit.postgres.settings, { names }],
-      [claim.postgres.poolMany, params],
-    ])) as [unknown, unknown, (PgJobRow & { parents: string | null; in_flow: boolean })[]];
+    type Claimed = PgJobRow & { parents: string | null; in_flow: boolean };
+    const call = () => this.run<{ claimed: Claimed[] }>(claim.postgres.poolMany(CLAIM_FUNCTION), params);
+    const [{ claimed: rows }] = (await call().catch(async (error) => {
+      if ((error as { errno?: string }).errno !== UNDEFINED_FUNCTION) throw error;
+      await PgJobStore.makeClaimFunction(this.sql);
+      return call();
+    })) as [{ claimed: Claimed[] }];
     // Jobs claimed but never settled here (their runs lost) would stay: past a bound the set starts again (the full
     // statement is always right).
     if (this.outsideFlows.size > 100_000) this.outsideFlows.clear();
@@ -467,6 +472,15 @@ export class PgJobStore implements JobStore {
       if (!in_flow) this.outsideFlows.add(id);
     }
     return rows.map(fromPg);
+  }
+
+  /** claimPlain's function, unless this version's is there (instances starting together take turns). */
+  private static async makeClaimFunction(sql: SQL): Promise<void> {
+    await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext('jobgraph:claim-function'))`;
+      const [{ found }] = await tx`SELECT to_regproc(${CLAIM_FUNCTION}) IS NOT NULL AS found`;
+      if (!found) await tx.unsafe(claim.postgres.poolManyFunction(CLAIM_FUNCTION));
+    });
   }
 
   /**
@@ -858,14 +872,6 @@ export class PgJobStore implements JobStore {
   /** Several statements in one transaction: `work` runs them with the `run` it is given. */
   private transaction<T>(work: (run: Run) => Promise<T>): Promise<T> {
     return this.sql.begin((tx) => work((text, params) => PgJobStore.execute(tx, text, params))) as Promise<T>;
-  }
-
-  /**
-   * Statements in one transaction, sent together (pipelined: one round trip for BEGIN, them and COMMIT, where one
-   * each would cost a round trip); each one's rows. PostgreSQL runs them in order, each with its own snapshot.
-   */
-  private pipelined(statements: [text: string, params?: Params][]): Promise<unknown[][]> {
-    return this.sql.begin((tx) => statements.map(([text, params]) => PgJobStore.execute(tx, text, params))) as Promise<unknown[][]>;
   }
 
   /** Named parameters to PostgreSQL's `$1…`, as the other domains' statements run (src/db/statements.ts). */

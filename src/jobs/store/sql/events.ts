@@ -24,12 +24,13 @@ export interface SqliteEvent<Params> {
 /**
  * PostgreSQL: `change` (a statement on jobs RETURNING its rows, named `changed`) and the job_events row of each row
  * it changed, in one statement; `payload` is SQL over the changed row, `at` the time parameter; `columns` what the
- * statement returns besides the rows (SQL over `changed`, e.g. ./flow.ts `PARENTS`).
+ * statement returns besides the rows (SQL over `changed`, e.g. ./flow.ts `PARENTS`). `into`: in a PL/pgSQL function,
+ * the variable that takes the rows instead, as one JSON array in id order.
  */
-export const withEvents = (change: string, type: string, payload: string, at = '$now', columns = '') => `
+export const withEvents = (change: string, type: string, payload: string, at = '$now', columns = '', into?: string) => `
   WITH changed AS (${change}),
   logged AS (INSERT INTO job_events (job_id, type, payload, at) SELECT id, '${type}', ${payload}, ${at} FROM changed)
-  SELECT *${columns} FROM changed ORDER BY id`;
+  ${into ? `SELECT json_agg(c ORDER BY c.id) INTO ${into} FROM (SELECT *${columns} FROM changed) AS c` : `SELECT *${columns} FROM changed ORDER BY id`}`;
 
 /**
  * One transition on both databases, side by side (see ../README.md). Statements use named parameters (`$id`) on both:
