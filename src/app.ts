@@ -17,7 +17,6 @@ import { EventLog } from './jobs/events/log';
 import { relayFinalStates } from './jobs/events/relay';
 import { PgJobStore } from './jobs/store/postgres';
 import { SqliteJobStore } from './jobs/store/sqlite';
-import { ThreadedSqliteJobStore } from './jobs/store/sqlite-writer';
 import { WorkerPool } from './pool/pool';
 import { DEFAULT_QUEUE, QueuesService } from './queues/service';
 import { parseAddress } from './quotes/client';
@@ -54,12 +53,6 @@ const LONE_WORKER_PIPELINE_DEPTH = 256;
 const MIN_IN_FLIGHT = { sqlite: 512, postgres: 256 } as const;
 
 /** One running jobgraph: its services, wired once and shared by every interface, and what the server runs them on. */
-/** The SQLite job store: its transitions on a thread of their own when asked (not for a database in memory: no file to share). */
-function sqliteJobStore(database: Database & { dialect: 'sqlite' }, clock: Clock, writerThread: boolean): SqliteJobStore {
-  const connection = { sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle, walWritten: database.walWritten };
-  return writerThread && database.path !== ':memory:' ? new ThreadedSqliteJobStore({ ...connection, path: database.path }, clock) : new SqliteJobStore(connection, clock);
-}
-
 export interface App extends Services {
   config: Config;
   log: Logger;
@@ -173,7 +166,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     analyticsKindFor(analytics),
     ...kindFiles.map(engineKindOf),
   ]);
-  const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : sqliteJobStore(database, clock, config.sqliteWriterThread);
+  const store = database.dialect === 'postgres' ? await PgJobStore.open({ sql: database.sql, db: database.pg, tables: database.pgTables }, clock, log) : new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle, walWritten: database.walWritten }, clock);
   // A queue changed on another instance: read the list again.
   queues.announce = () => store.announceQueues();
   store.onWork((what) => {

@@ -1,4 +1,4 @@
-import { availableParallelism, cpus } from 'node:os';
+import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 
 /** The CDC dataset shipped with jobgraph (public domain), found from this file, not the working directory. */
@@ -18,11 +18,6 @@ export interface Config {
   adminUsername: string;
   adminPassword: string | undefined;
   workers: number;
-  /**
-   * SQLITE_WRITER_THREAD: `1` runs the SQLite job store's transitions on a thread of their own, `0` on the main
-   * thread; default `1` when this process may use more than one core (src/jobs/store/sqlite-writer.ts).
-   */
-  sqliteWriterThread: boolean;
   /** Where the kind files are (JOB_KINDS_DIR, default ./kinds); `explicit`: set, so it must exist. See docs/kinds.md. */
   jobKindsDir: { path: string; explicit: boolean };
   logLevel: string;
@@ -219,8 +214,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminUsername: text(env, 'ADMIN_USERNAME') ?? 'admin',
     adminPassword: env.ADMIN_PASSWORD || undefined,
     workers: integer(env, 'WORKERS', cpus().length || 1, 1, 256),
-    // availableParallelism: the cores this process may run on (taskset counts), unlike cpus().
-    sqliteWriterThread: oneOf(env, 'SQLITE_WRITER_THREAD', ['0', '1'], availableParallelism() > 1 ? '1' : '0') === '1',
     jobKindsDir: { path: resolve(text(env, 'JOB_KINDS_DIR') ?? 'kinds'), explicit: text(env, 'JOB_KINDS_DIR') !== undefined },
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFile: text(env, 'LOG_FILE'),

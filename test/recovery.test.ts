@@ -24,69 +24,66 @@ const freshDatabase = () => join(mkdtempSync(join(tmpdir(), 'jobgraph-recovery-'
 
 // Each test runs its own processes on its own database: they overlap, waiting on process starts and drains together.
 describe('durability', () => {
-  // With the job store's transitions on the main thread and on a writer thread of their own (src/jobs/store/sqlite-writer.ts).
-  for (const writerThread of ['0', '1']) {
-    test.concurrent(`kill -9 mid-run, restart: all 1,000 jobs end SUCCEEDED exactly once (SQLITE_WRITER_THREAD=${writerThread})`, async () => {
-      const databasePath = freshDatabase();
-      const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', LOG_LEVEL: 'info', SQLITE_WRITER_THREAD: writerThread };
-      const first = await spawnServer(env);
-      const token = await login(first.url);
-      await gql(first.url, 'mutation { createQueue(input: { name: "crash", concurrency: 16 }) { name } }', token);
-      const submitted = await gql(
-        first.url,
-        'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 5, queue: "crash", maxAttempts: 5 }, count: 1000) { id } }',
-        token,
-      );
-      expect(submitted.data.submitDiagnosticJobs).toHaveLength(1000);
-      // Let some finish and some be running, then kill the process without warning. Between an answer saying jobs
-      // run and the kill, a loaded machine can let the runner settle them all before its next claim: the process is
-      // frozen (SIGSTOP) while the database is read, and killed only once the file itself shows jobs RUNNING.
-      const deadline = Date.now() + 60_000;
-      let midway: { status: string; n: number }[] = [];
-      for (;;) {
-        const counts = (await gql(first.url, '{ jobCounts { succeeded running } }', token)).data.jobCounts;
-        if (counts.succeeded >= 100 && counts.running > 0) {
-          first.proc.kill('SIGSTOP');
-          const frozen = new Database(databasePath, { readonly: true });
-          midway = frozen.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all() as { status: string; n: number }[];
-          frozen.close();
-          if (midway.some((row) => row.status === 'RUNNING' && row.n > 0)) break;
-          first.proc.kill('SIGCONT');
-        }
-        if (Date.now() > deadline) throw new Error(`jobs did not start: ${JSON.stringify(counts)}`);
-        await Bun.sleep(20);
+  test.concurrent('kill -9 mid-run, restart: all 1,000 jobs end SUCCEEDED exactly once', async () => {
+    const databasePath = freshDatabase();
+    const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2', LOG_LEVEL: 'info' };
+    const first = await spawnServer(env);
+    const token = await login(first.url);
+    await gql(first.url, 'mutation { createQueue(input: { name: "crash", concurrency: 16 }) { name } }', token);
+    const submitted = await gql(
+      first.url,
+      'mutation { submitDiagnosticJobs(input: { behavior: SLEEP, durationMs: 5, queue: "crash", maxAttempts: 5 }, count: 1000) { id } }',
+      token,
+    );
+    expect(submitted.data.submitDiagnosticJobs).toHaveLength(1000);
+    // Let some finish and some be running, then kill the process without warning. Between an answer saying jobs
+    // run and the kill, a loaded machine can let the runner settle them all before its next claim: the process is
+    // frozen (SIGSTOP) while the database is read, and killed only once the file itself shows jobs RUNNING.
+    const deadline = Date.now() + 60_000;
+    let midway: { status: string; n: number }[] = [];
+    for (;;) {
+      const counts = (await gql(first.url, '{ jobCounts { succeeded running } }', token)).data.jobCounts;
+      if (counts.succeeded >= 100 && counts.running > 0) {
+        first.proc.kill('SIGSTOP');
+        const frozen = new Database(databasePath, { readonly: true });
+        midway = frozen.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all() as { status: string; n: number }[];
+        frozen.close();
+        if (midway.some((row) => row.status === 'RUNNING' && row.n > 0)) break;
+        first.proc.kill('SIGCONT');
       }
-      first.proc.kill('SIGKILL');
-      await first.proc.exited;
-      expect(midway.find((row) => row.status === 'RUNNING')?.n ?? 0).toBeGreaterThan(0);
-      expect(midway.find((row) => row.status === 'SUCCEEDED')?.n ?? 0).toBeLessThan(1000);
+      if (Date.now() > deadline) throw new Error(`jobs did not start: ${JSON.stringify(counts)}`);
+      await Bun.sleep(20);
+    }
+    first.proc.kill('SIGKILL');
+    await first.proc.exited;
+    expect(midway.find((row) => row.status === 'RUNNING')?.n ?? 0).toBeGreaterThan(0);
+    expect(midway.find((row) => row.status === 'SUCCEEDED')?.n ?? 0).toBeLessThan(1000);
 
-      const second = await spawnServer(env);
-      try {
-        const again = await login(second.url);
-        const finishBy = Date.now() + 30_000;
-        for (;;) {
-          const counts = (await gql(second.url, '{ jobCounts { succeeded failed total } }', again)).data.jobCounts;
-          if (counts.succeeded + counts.failed === 1000) break;
-          if (Date.now() > finishBy) throw new Error(`not finished after restart: ${JSON.stringify(counts)}`);
-          await Bun.sleep(25);
-        }
-        expect(second.stdout()).toContain('recovered jobs left running by a previous process');
-      } finally {
-        expect(await second.stop()).toBe(0);
+    const second = await spawnServer(env);
+    try {
+      const again = await login(second.url);
+      const finishBy = Date.now() + 30_000;
+      for (;;) {
+        const counts = (await gql(second.url, '{ jobCounts { succeeded failed total } }', again)).data.jobCounts;
+        if (counts.succeeded + counts.failed === 1000) break;
+        if (Date.now() > finishBy) throw new Error(`not finished after restart: ${JSON.stringify(counts)}`);
+        await Bun.sleep(25);
       }
-      const after = new Database(databasePath, { readonly: true });
-      const statuses = after.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all();
-      const completions = after
-        .query(`SELECT count(*) AS jobs, sum(n) AS total, max(n) AS most FROM (SELECT job_id, count(*) AS n FROM job_events WHERE type = 'succeeded' GROUP BY job_id)`)
-        .get() as { jobs: number; total: number; most: number };
-      const recovered = after.query(`SELECT count(*) AS n FROM job_events WHERE type = 'recovered'`).get() as { n: number };
-      after.close();
-      expect(statuses).toEqual([{ status: 'SUCCEEDED', n: 1000 }]);
-      expect(completions).toEqual({ jobs: 1000, total: 1000, most: 1 });
-      expect(recovered.n).toBeGreaterThan(0);
-    }, 90_000);
-  }
+      expect(second.stdout()).toContain('recovered jobs left running by a previous process');
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+    const after = new Database(databasePath, { readonly: true });
+    const statuses = after.query(`SELECT status, count(*) AS n FROM jobs GROUP BY status`).all();
+    const completions = after
+      .query(`SELECT count(*) AS jobs, sum(n) AS total, max(n) AS most FROM (SELECT job_id, count(*) AS n FROM job_events WHERE type = 'succeeded' GROUP BY job_id)`)
+      .get() as { jobs: number; total: number; most: number };
+    const recovered = after.query(`SELECT count(*) AS n FROM job_events WHERE type = 'recovered'`).get() as { n: number };
+    after.close();
+    expect(statuses).toEqual([{ status: 'SUCCEEDED', n: 1000 }]);
+    expect(completions).toEqual({ jobs: 1000, total: 1000, most: 1 });
+    expect(recovered.n).toBeGreaterThan(0);
+  }, 90_000);
 
   test.concurrent('graceful shutdown drains: queued jobs finish, new submissions get UNAVAILABLE, reads work, exit code 0', async () => {
     const databasePath = freshDatabase();

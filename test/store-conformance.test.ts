@@ -12,7 +12,6 @@ import type { Job, JobKindName, QueueOrder } from '../src/jobs/model';
 import { type InsertedJobs, JOB_STORE_MEMBERS, type JobStore, type JobStoreMember, type Lease, type NewQueuedJob } from '../src/jobs/store';
 import { PgJobStore } from '../src/jobs/store/postgres';
 import { SqliteJobStore } from '../src/jobs/store/sqlite';
-import { ThreadedSqliteJobStore } from '../src/jobs/store/sqlite-writer';
 import { OUT_OF_ATTEMPTS, RECOVERED } from '../src/jobs/store/sql/recover';
 import { FakeClock } from './helpers/clock';
 import { createTestDatabase, TEST_DATABASE_URL } from './helpers/server';
@@ -29,15 +28,13 @@ interface Backend {
   close(): Promise<void>;
 }
 
-/** SQLite; `writerThread`: the store's transitions on a thread of their own (src/jobs/store/sqlite-writer.ts). */
-async function sqliteBackend(writerThread = false): Promise<Backend> {
+async function sqliteBackend(): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'jobgraph-conformance-'));
   const database = openSqlite(join(dir, 'jobs.sqlite'));
-  const connection = { sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle, walWritten: database.walWritten };
   return {
     name: 'SQLite',
     database,
-    open: async (clock) => (writerThread ? new ThreadedSqliteJobStore({ ...connection, path: database.path }, clock) : new SqliteJobStore(connection, clock)),
+    open: async (clock) => new SqliteJobStore({ sqlite: database.sqlite, db: database.sqliteDb, idle: database.idle, walWritten: database.walWritten }, clock),
     exec: async <T,>(text: string) => database.sqlite.prepare(text).all() as T[],
     close: async () => {
       await database.close();
@@ -1186,7 +1183,7 @@ describe('the conformance suite', () => {
   test('every public member of both stores is one of JobStore’s (nothing lands on one store only)', () => {
     // Methods a store has beyond JobStore: its private helpers, named here so a new public one must be listed.
     const own = (prototype: object) => Object.getOwnPropertyNames(prototype).filter((name) => name !== 'constructor');
-    const PRIVATE = new Set(['claimed', 'claimFair', 'succeedMany', 'statement', 'get', 'all', 'run', 'runRows', 'allRows', 'eachChunk', 'change', 'claimParams', 'leaseParams', 'claimPlain', 'pipelined', 'succeed', 'writeSuccesses', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled', 'checkRoom', 'releaseAfter', 'finalOne', 'tellFlowChange', 'eventListeners', 'committed']);
+    const PRIVATE = new Set(['claimed', 'claimFair', 'succeedMany', 'statement', 'get', 'all', 'run', 'runRows', 'allRows', 'eachChunk', 'change', 'claimParams', 'leaseParams', 'claimPlain', 'pipelined', 'succeed', 'writeSuccesses', 'events', 'waiting', 'addWaiting', 'transition', 'alone', 'othersDone', 'transaction', 'insertNow', 'insertIn', 'throttledAt', 'notifyCancelled', 'checkRoom', 'releaseAfter', 'finalOne', 'tellFlowChange', 'eventListeners']);
     for (const prototype of [SqliteJobStore.prototype, PgJobStore.prototype]) {
       const extra = own(prototype).filter((name) => !(JOB_STORE_MEMBERS as readonly string[]).includes(name) && !PRIVATE.has(name));
       expect(extra).toEqual([]);
@@ -1194,10 +1191,7 @@ describe('the conformance suite', () => {
   });
 });
 
-const backends: [name: string, open: () => Promise<Backend>][] = [
-  ['SQLite', () => sqliteBackend()],
-  ['SQLite, writer thread', () => sqliteBackend(true)],
-];
+const backends: [name: string, open: () => Promise<Backend>][] = [['SQLite', sqliteBackend]];
 if (TEST_DATABASE_URL) backends.push(['PostgreSQL', postgresBackend]);
 
 for (const [name, openBackend] of backends) {

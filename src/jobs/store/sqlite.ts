@@ -78,7 +78,7 @@ export class SqliteJobStore implements JobStore {
   private pendingFlowChange: FlowChange | null = null;
   private readonly flowListeners = new Set<(change: FlowChange) => void>();
   /** See throttledUntil: set by each claimJobs. */
-  protected throttled: number | null = null;
+  private throttled: number | null = null;
   /** Waits out another service's async transaction (see {@link SqliteJobStore.othersDone}). */
   private readonly idle: () => Promise<void>;
   /** Told after each commit here (see src/db/checkpointer.ts). */
@@ -357,7 +357,18 @@ export class SqliteJobStore implements JobStore {
     const values: unknown[] = [];
     for (const { job, result } of completions) values.push(job.id, job.leaseToken, JSON.stringify(result ?? null));
     const counted = new Set(this.allRows<{ id: number }>(succeedMany.sqlite, values, 3, [now]).map((row) => row.id));
-    const succeeded = completions.filter(({ job }) => counted.has(job.id)).map(({ job, result }) => succeededJob(job, result, now));
+    const succeeded = completions
+      .filter(({ job }) => counted.has(job.id))
+      .map(({ job, result }): Job => ({
+        ...job,
+        status: 'SUCCEEDED',
+        result: result ?? null,
+        error: null,
+        progress: 1,
+        finishedAt: new Date(now),
+        leaseToken: null,
+        leaseExpiresAt: null,
+      }));
     const durationMs = (job: Job) => now - (job.startedAt?.getTime() ?? now);
     this.events('succeeded', now, succeeded.map((job) => ({ jobId: job.id, payload: { attempt: job.attempts, durationMs: durationMs(job) } })));
     return succeeded;
@@ -700,24 +711,16 @@ export class SqliteJobStore implements JobStore {
     const flowChange: FlowChange = (this.pendingFlowChange = { jobs: [], flows: [] });
     try {
       const result = this.sqlite.transaction(work).immediate();
-      this.committed(this.pendingWaiting, flowChange);
+      this.walWritten();
+      for (const [queue, delta] of this.pendingWaiting) this.waitingByQueue.set(queue, (this.waitingByQueue.get(queue) ?? 0) + delta);
+      if (flowChange.jobs.length || flowChange.flows.length) for (const listener of this.flowListeners) listener(flowChange);
+      // After the commit, so a reader woken here finds the events.
+      for (const listener of this.eventListeners) queueMicrotask(listener);
       return result;
     } finally {
       this.pendingWaiting = null;
       this.pendingFlowChange = null;
     }
-  }
-
-  /**
-   * After a transition commits (here, or on the writer thread: ./sqlite-writer.ts): the waiting counts move by what
-   * it changed, the flow and event listeners are told.
-   */
-  protected committed(waiting: ReadonlyMap<string, number>, flowChange: FlowChange): void {
-    this.walWritten();
-    for (const [queue, delta] of waiting) this.waitingByQueue.set(queue, (this.waitingByQueue.get(queue) ?? 0) + delta);
-    if (flowChange.jobs.length || flowChange.flows.length) for (const listener of this.flowListeners) listener(flowChange);
-    // After the commit, so a reader woken here finds the events.
-    for (const listener of this.eventListeners) queueMicrotask(listener);
   }
 
   /** One statement that keeps no counts (a transaction of its own), after {@link SqliteJobStore.othersDone}. */
@@ -735,9 +738,4 @@ export class SqliteJobStore implements JobStore {
   private async othersDone(): Promise<void> {
     while (this.sqlite.inTransaction) await this.idle();
   }
-}
-
-/** A leased job as a success at `now` made it: built from its lease (succeedMany reads no row back). */
-export function succeededJob(lease: Job, result: unknown, now: number): Job {
-  return { ...lease, status: 'SUCCEEDED', result: result ?? null, error: null, progress: 1, finishedAt: new Date(now), leaseToken: null, leaseExpiresAt: null };
 }
