@@ -48,15 +48,22 @@ const STALL_FACTOR = 10;
  */
 const LARGE_BODY_FACTOR = 3;
 const LARGE_DOCUMENT = `{ ${Array.from({ length: 10_000 }, (_, i) => `f${i}: __typename`).join(' ')} }`;
-/** The median time this process takes to parse LARGE_DOCUMENT now: a probe of the machine's speed in this run. */
-function largeParseMs(): number {
-  const samples: number[] = [];
+/**
+ * The median time and CPU time this process takes to parse LARGE_DOCUMENT now: a probe of the machine's speed in this
+ * run. Both grow with the load: at a load average of ~10 on 2 cores a 490 KB document the server refuses after 50,000
+ * tokens took 150 ms of its event loop's CPU, 10–70 ms on a quiet machine.
+ */
+function largeParse(): { ms: number; cpuMs: number } {
+  const samples: { ms: number; cpuMs: number }[] = [];
   for (let i = 0; i < 3; i++) {
     const started = now();
+    const cpu = process.cpuUsage();
     parse(LARGE_DOCUMENT);
-    samples.push(now() - started);
+    const used = process.cpuUsage(cpu);
+    samples.push({ ms: now() - started, cpuMs: (used.user + used.system) / 1000 });
   }
-  return samples.sort((a, b) => a - b)[1]!;
+  const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
+  return { ms: median(samples.map((sample) => sample.ms)), cpuMs: median(samples.map((sample) => sample.cpuMs)) };
 }
 const PROBE_INTERVAL_MS = 50;
 /**
@@ -79,7 +86,8 @@ const WS_IDLE_MS = 80;
 const WS_CRASH_GRACE_MS = 5;
 /**
  * A slow probe replayed alone is a stall only if the server's own event-loop thread spent at least PROBE_LIMIT_MS of
- * CPU meanwhile (Linux: /proc/<pid>/task/<pid>/stat): beside a second suite on 2 cores, a request costing 30 ms of CPU
+ * CPU meanwhile, or LARGE_BODY_FACTOR times this process's CPU time to parse LARGE_DOCUMENT if more (the machine's
+ * speed now: see largeParse) (Linux: /proc/<pid>/task/<pid>/stat): beside a second suite on 2 cores, a request costing 30 ms of CPU
  * held the probe 122 ms three times in a row, the machine's doing, not the server's. A loop blocked without using
  * CPU (a synchronous wait) is a stall once the probe waits this long.
  */
@@ -582,7 +590,7 @@ const isStall = (problem: Problem) => problem.operation === null && problem.prob
  * `{ __typename }` stays prompt, judged against idle probes of the same run: see STALL_FACTOR); several expensive
  * requests at once on two cores, or a hiccup of the machine, don't.
  */
-async function runBatch(operations: FuzzOperation[], confirmStalls = true, stallLimitMs = PROBE_LIMIT_MS): Promise<Problem[]> {
+async function runBatch(operations: FuzzOperation[], confirmStalls = true, stallLimitMs = PROBE_LIMIT_MS, cpuLimitMs = PROBE_LIMIT_MS): Promise<Problem[]> {
   // An uncaught error a previous batch caused may surface only now (Bun prints it, then exits, tens of ms later).
   const between = target.newStderr();
   if (between || !target.alive) {
@@ -622,7 +630,7 @@ async function runBatch(operations: FuzzOperation[], confirmStalls = true, stall
     const stall = { operation: null, problem: `{ __typename } took ${Math.round(worst)} ms (limit ${Math.round(stallLimitMs)})${spent}` };
     // Alone, the machine's share of the blame is taken out: the loop was busy (or blocked) that long by itself.
     if (!confirmStalls) {
-      if (cpuMs === null || cpuMs >= PROBE_LIMIT_MS || worst >= BLOCKED_MS) problems.push(stall);
+      if (cpuMs === null || cpuMs >= cpuLimitMs || worst >= BLOCKED_MS) problems.push(stall);
     } else {
       const alone = await replayAlone(operations, isStall, 3);
       if (alone) problems.push({ operation: alone.operation, problem: `${alone.problem.problem} while this operation ran alone` });
@@ -656,8 +664,9 @@ async function replayAlone(operations: FuzzOperation[], matches: (problem: Probl
     let reproduced: Problem | undefined;
     for (let attempt = 0; attempt < times; attempt++) {
       await probe.settle();
-      const stallLimitMs = Math.max(PROBE_LIMIT_MS, STALL_FACTOR * (await probe.idleMs()), LARGE_BODY_FACTOR * largeParseMs());
-      reproduced = (await runBatch([operation], false, stallLimitMs)).find(matches);
+      const large = largeParse();
+      const stallLimitMs = Math.max(PROBE_LIMIT_MS, STALL_FACTOR * (await probe.idleMs()), LARGE_BODY_FACTOR * large.ms);
+      reproduced = (await runBatch([operation], false, stallLimitMs, Math.max(PROBE_LIMIT_MS, LARGE_BODY_FACTOR * large.cpuMs))).find(matches);
       if (!reproduced) break;
     }
     if (reproduced) return { operation, problem: reproduced };
