@@ -211,7 +211,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await shot(page, 'logins');
     await page.close();
     expect(offsite).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 
   test('the job list shows a job submitted elsewhere as it is queued, without a Refresh (jobEvents)', async () => {
     const admin = await server.adminToken();
@@ -224,7 +224,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     const elsewhere = (await server.gql<any>('mutation { submitPiJob(input: { simulations: 1000 }) { id } }', {}, admin)).data.submitPiJob.id;
     await page.locator(`tr[data-job="${elsewhere}"]`).waitFor({ timeout: 15_000 });
     await page.close();
-  }, 30_000);
+  }, 60_000);
 
   test('a USER sees only their own jobs and only the views the API lets them use', async () => {
     const alice = await server.userWithRole('USER', 'dash-alice');
@@ -247,7 +247,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.waitForSelector('[data-current-view=jobs]');
     await page.close();
     expect(offsite).toEqual([]);
-  }, 20_000);
+  }, 60_000);
 
   test('a SECRETARY (read-only) sees every job and queue, with no action buttons, and the views the API lets them read', async () => {
     const carol = await server.userWithRole('USER', 'dash-carol');
@@ -268,7 +268,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await shot(page, 'secretary-queues');
     await page.close();
     expect(offsite).toEqual([]);
-  }, 20_000);
+  }, 60_000);
 
   /** Serious and critical axe-core violations on the page as it is now (axe's source evaluated in the page). */
   async function axeViolations(page: Page): Promise<string[]> {
@@ -457,7 +457,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     expect((await server.gql<any>(limits, {}, admin)).data.queue.rateLimit).toBeNull();
     await page.close();
     expect(offsite).toEqual([]);
-  }, 45_000);
+  }, 60_000);
 
   test('an admin creates a user, changes their role, disables them, unlocks a username and reads the login history', async () => {
     const admin = await server.adminToken();
@@ -505,5 +505,5 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await shot(page, 'logins-history');
     await page.close();
     expect(offsite).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 });

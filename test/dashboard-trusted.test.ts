@@ -24,7 +24,7 @@ describe.skipIf(!CHROMIUM)('the dashboard with PERSISTED_ONLY=1', () => {
       launchChromium(),
     ]);
     origin = new URL(server.url).origin;
-  }, 20_000);
+  }, 60_000);
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
@@ -73,7 +73,7 @@ describe.skipIf(!CHROMIUM)('the dashboard with PERSISTED_ONLY=1', () => {
     await page.close();
     expect(refused).toEqual([]);
     expect(graphqlRequests).toBeGreaterThan(4);
-  }, 30_000);
+  }, 60_000);
 
   test('a MANAGER pauses and resumes a queue and watches the workers', async () => {
     await server.userWithRole('MANAGER', 'trusted-manager');
@@ -86,5 +86,5 @@ describe.skipIf(!CHROMIUM)('the dashboard with PERSISTED_ONLY=1', () => {
     await view(page, 'workers');
     await page.close();
     expect(refused).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 });

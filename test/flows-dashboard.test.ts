@@ -15,7 +15,7 @@ describe.skipIf(!CHROMIUM)('the Flows view', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
-  }, 20_000);
+  }, 60_000);
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
