@@ -62,6 +62,7 @@ export const topicArgs = {
   loginUnlocked: z.tuple([z.object({ username: z.string().min(1).max(1000) })]),
 } as const;
 export type WireTopic = keyof typeof topicArgs;
+type WireJob = z.infer<typeof wireJob>;
 
 const batch = z.object({
   from: z.string().min(1).max(100),
@@ -70,6 +71,13 @@ const batch = z.object({
   /** Counts up per sender: with a secret, a number at or below the last one seen from that sender is a replay. */
   seq: z.number().int().nonnegative().optional(),
   events: z.array(z.object({ topic: z.string(), args: z.array(z.unknown()) })).max(10_000),
+  /**
+   * Events of `events` (by index) that also stand for a `jobCompleted` of their job: a final job's jobUpdated and
+   * jobCompleted (announce) carry one job, which then crosses once. A receiver delivers that jobCompleted right after
+   * the jobUpdated. One without this field (the version before) never reads it, and hears final states from the job
+   * event log instead (src/jobs/events/relay.ts).
+   */
+  completes: z.array(z.number().int().nonnegative()).max(10_000).optional(),
 });
 export type WireBatch = z.infer<typeof batch>;
 
@@ -164,15 +172,17 @@ export function readMessage(message: string, options: { secret: string | undefin
   }
   const events: { topic: WireTopic; args: unknown[] }[] = [];
   const invalid: { topic: string; detail: string }[] = [];
-  for (const { topic, args } of parsed.events) {
+  const completes = new Set(parsed.completes);
+  parsed.events.forEach(({ topic, args }, index) => {
     const schema = Object.hasOwn(topicArgs, topic) ? topicArgs[topic as WireTopic] : undefined;
-    if (!schema) {
-      invalid.push({ topic: topic.slice(0, 100), detail: 'unknown topic' });
-      continue;
-    }
-    const result = schema.safeParse(args);
-    if (result.success) events.push({ topic: topic as WireTopic, args: result.data as unknown[] });
+    const result = schema?.safeParse(args);
+    if (!result) invalid.push({ topic: topic.slice(0, 100), detail: 'unknown topic' });
+    else if (result.success) events.push({ topic: topic as WireTopic, args: result.data as unknown[] });
     else invalid.push({ topic, detail: z.prettifyError(result.error).slice(0, 300) });
-  }
+    if (!completes.has(index)) return;
+    const job = topic === 'jobUpdated' && result?.success ? (result.data as [number, WireJob])[1] : undefined;
+    if (job && FINAL_STATUSES.includes(job.status)) events.push({ topic: 'jobCompleted', args: [job] });
+    else invalid.push({ topic: 'jobCompleted', detail: `completes: event ${index} is not a valid jobUpdated of a job in a final state` });
+  });
   return { batch: parsed, events, invalid };
 }

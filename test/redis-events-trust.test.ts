@@ -70,6 +70,9 @@ describeWithRedis('events from other instances are untrusted', () => {
         '{"from":"x","events":[{"topic":"jobCompleted","args":[{"id":999999,"status":"SUCCEEDED","kind":"PI"}]}]}',
         '{"from":"x","events":[{"topic":"jobUpdated","args":[1,{"id":2}]},{"topic":"loginEvents","args":[{"username":5}]}]}',
         '{"from":"x","events":[{"topic":"sessionsChanged","args":["all"]},{"topic":"no such topic","args":[]}]}',
+        // A jobCompleted implied by a jobUpdated (`completes`) whose job is not final, or by another topic.
+        JSON.stringify({ from: 'x', events: [{ topic: 'jobUpdated', args: [999998, { ...forgedJob(999998, 1), status: 'QUEUED' }] }], completes: [0] }),
+        JSON.stringify({ from: 'x', events: [{ topic: 'loginUnlocked', args: [{ username: 'nobody' }] }], completes: [0] }),
       ];
       for (const message of forged) expect(await publisher.publish(`${prefix}events`, message)).toBe(2);
       // Published after the forgeries were delivered to A (Redis keeps the order it received them in).
@@ -82,8 +85,8 @@ describeWithRedis('events from other instances are untrusted', () => {
       expect(managerStream.events).toHaveLength(1);
       expect(userStream.completed || userStream.error !== undefined).toBe(false);
       expect(managerStream.completed || managerStream.error !== undefined).toBe(false);
-      // Two jobCompleted, one jobUpdated, one loginEvents, one sessionsChanged, one unknown topic.
-      expect(await droppedCounts(a)).toMatchObject({ invalid_event: 6, unsigned: 0, malformed: 0 });
+      // Two jobCompleted, one jobUpdated, one loginEvents, one sessionsChanged, one unknown topic, two implied jobCompleted.
+      expect(await droppedCounts(a)).toMatchObject({ invalid_event: 8, unsigned: 0, malformed: 0 });
       // The same streams still carry what comes next.
       const second = await b.gql<{ submitPiJob: { id: string } }>(SUBMIT, {}, userOnB.token);
       await Promise.all([userStream.waitFor(2, 30_000), managerStream.waitFor(2, 30_000)]);
@@ -104,7 +107,7 @@ describeWithRedis('events from other instances are untrusted', () => {
       expect(userStream.events[0]!.data!.jobCompleted.id).toBe(first.data!.submitPiJob.id);
 
       // What B signed so far, to send again below: signed, but already seen.
-      const fromB = captured.filter((message) => message.includes('"jobCompleted"'));
+      const fromB = captured.filter((message) => /"jobCompleted"|"completes"/.test(message));
       expect(fromB.length).toBeGreaterThan(0);
       const body = JSON.stringify({ from: 'intruder', sentAt: Date.now(), seq: 1, events: [{ topic: 'jobCompleted', args: [forgedJob(999_999, Number(userOnB.id))] }] });
       const wrongMac = createHmac('sha256', 'not-the-deployment-secret-but-long-enough').update(body).digest('hex');
@@ -141,7 +144,7 @@ describeWithRedis('events from other instances are untrusted', () => {
       await Promise.all(listening);
       await unsigned.gql(SUBMIT, {}, await unsigned.adminToken());
       await onUnsigned.waitFor(1, 30_000);
-      await until(() => fromUnsigned.some((message) => message.includes('"jobCompleted"')), 'the unsigned jobCompleted on the channel', 30_000);
+      await until(() => fromUnsigned.some((message) => /"jobCompleted"|"completes"/.test(message)), 'the unsigned jobCompleted on the channel', 30_000);
       // A message signed with the deployment's secret, after those: once it is heard, every one before was read.
       const body = JSON.stringify({ from: 'test', sentAt: Date.now(), seq: 1, events: [{ topic: 'jobCompleted', args: [forgedJob(424_242, 1)] }] });
       await publisher.publish(`${prefix}events`, `${createHmac('sha256', SECRET).update(body).digest('hex')}\n${body}`);
@@ -176,4 +179,42 @@ test('the wire schema of a job names every column of the jobs table (a new colum
   const wire = Object.keys(wireJob.shape).sort();
   expect(Object.keys(getColumns(jobs)).sort()).toEqual(wire);
   expect(Object.keys(getColumns(pgJobs)).sort()).toEqual(wire);
+});
+
+test('a final job crosses once: its jobCompleted rides on its jobUpdated (`completes`); the form before reads the same', async () => {
+  const { createEventBus } = await import('../src/events');
+  const { encodeBatch } = await import('../src/event-wire');
+  type Link = import('../src/redis').RedisLink;
+  const sent: string[] = [];
+  const link = (handlers: ((message: string) => void)[]) =>
+    ({ instanceId: crypto.randomUUID(), up: true, publish: (_: string, message: string) => sent.push(message), subscribe: async (_: string, handler: (message: string) => void) => void handlers.push(handler), onReconnect() {} }) as unknown as Link;
+  const job = (id: number, status: 'RUNNING' | 'SUCCEEDED'): import('../src/db/schema').Job => {
+    const at = new Date(1_765_000_000_000 + id);
+    return {
+      id, kind: 'PI' as const, status, queue: 'default', ownerId: 1, result: status === 'SUCCEEDED' ? { estimate: 3 } : null, error: null, progress: status === 'SUCCEEDED' ? 1 : 0,
+      attempts: 1, maxAttempts: 3, priority: 0, timeoutMs: 1000, runAt: at, idempotencyKey: null, schedule: null, leaseToken: null, leaseExpiresAt: null,
+      claimedBy: null, createdAt: at, startedAt: at, finishedAt: status === 'SUCCEEDED' ? at : null,
+    };
+  };
+  const sender = createEventBus(link([]));
+  const [running, done, other] = [job(1, 'RUNNING'), job(2, 'SUCCEEDED'), job(3, 'SUCCEEDED')];
+  sender.publish('jobUpdated', 1, running);
+  sender.publish('jobUpdated', 2, done);
+  sender.publish('jobCompleted', done);
+  sender.publish('jobCompleted', other); // not right after its own jobUpdated: written out
+  await Bun.sleep(0);
+  expect(sent).toHaveLength(1);
+  expect(JSON.parse(sent[0]!)).toMatchObject({ events: [{ topic: 'jobUpdated' }, { topic: 'jobUpdated' }, { topic: 'jobCompleted' }], completes: [1] });
+  const heardFrom = (message: string) => {
+    const handlers: ((message: string) => void)[] = [];
+    const receiver = createEventBus(link(handlers));
+    const heard: unknown[] = [];
+    for (const topic of ['jobUpdated', 'jobCompleted'] as const) receiver.onRemote(topic, (...args: unknown[]) => heard.push([topic, ...args]));
+    handlers[0]!(message);
+    return heard;
+  };
+  const expected = [['jobUpdated', 1, running], ['jobUpdated', 2, done], ['jobCompleted', done], ['jobCompleted', other]];
+  expect(heardFrom(sent[0]!)).toEqual(expected);
+  const before = [{ topic: 'jobUpdated', args: [1, running] }, { topic: 'jobUpdated', args: [2, done] }, { topic: 'jobCompleted', args: [done] }, { topic: 'jobCompleted', args: [other] }];
+  expect(heardFrom(encodeBatch({ from: 'an instance of the version before', events: before as never }))).toEqual(expected);
 });
