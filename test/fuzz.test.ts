@@ -31,6 +31,12 @@ const SLOTS = Number(process.env.FUZZ_SLOTS ?? 4);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 600);
 const MIN_OPERATIONS = Math.min(2_000, RUNS * SLOTS * 0.75);
 const COLLECT = process.env.FUZZ_COLLECT === '1';
+/**
+ * The run stops there, a failure's shrinking included (the best counterexample so far is reported). 600 batches take
+ * ~40 s on a quiet 2-core machine and ~165 s beside a second suite there on a slow day; fewer than MIN_OPERATIONS
+ * fails the run.
+ */
+const INTERRUPT_MS = 210_000;
 /** FUZZ_FAMILIES=websocket,compat: only these kinds of operation (to check one fix quickly). */
 const FAMILIES = process.env.FUZZ_FAMILIES?.split(',').filter(Boolean);
 /** A probe slower than this during a batch is looked into (each operation replayed alone); it fails nothing by itself. */
@@ -48,22 +54,15 @@ const STALL_FACTOR = 10;
  */
 const LARGE_BODY_FACTOR = 3;
 const LARGE_DOCUMENT = `{ ${Array.from({ length: 10_000 }, (_, i) => `f${i}: __typename`).join(' ')} }`;
-/**
- * The median time and CPU time this process takes to parse LARGE_DOCUMENT now: a probe of the machine's speed in this
- * run. Both grow with the load: at a load average of ~10 on 2 cores a 490 KB document the server refuses after 50,000
- * tokens took 150 ms of its event loop's CPU, 10–70 ms on a quiet machine.
- */
-function largeParse(): { ms: number; cpuMs: number } {
-  const samples: { ms: number; cpuMs: number }[] = [];
+/** The median time this process takes to parse LARGE_DOCUMENT now: a probe of the machine's speed in this run. */
+function largeParseMs(): number {
+  const samples: number[] = [];
   for (let i = 0; i < 3; i++) {
     const started = now();
-    const cpu = process.cpuUsage();
     parse(LARGE_DOCUMENT);
-    const used = process.cpuUsage(cpu);
-    samples.push({ ms: now() - started, cpuMs: (used.user + used.system) / 1000 });
+    samples.push(now() - started);
   }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
-  return { ms: median(samples.map((sample) => sample.ms)), cpuMs: median(samples.map((sample) => sample.cpuMs)) };
+  return samples.sort((a, b) => a - b)[1]!;
 }
 const PROBE_INTERVAL_MS = 50;
 /**
@@ -86,8 +85,8 @@ const WS_IDLE_MS = 80;
 const WS_CRASH_GRACE_MS = 5;
 /**
  * A slow probe replayed alone is a stall only if the server's own event-loop thread spent at least PROBE_LIMIT_MS of
- * CPU meanwhile, or LARGE_BODY_FACTOR times this process's CPU time to parse LARGE_DOCUMENT if more (the machine's
- * speed now: see largeParse) (Linux: /proc/<pid>/task/<pid>/stat): beside a second suite on 2 cores, a request costing 30 ms of CPU
+ * CPU meanwhile, or LARGE_BODY_FACTOR times the loop's CPU for LARGE_DOCUMENT just before, if more (the server's speed
+ * now: see Target.referenceCpuMs) (Linux: /proc/<pid>/task/<pid>/stat): beside a second suite on 2 cores, a request costing 30 ms of CPU
  * held the probe 122 ms three times in a row, the machine's doing, not the server's. A loop blocked without using
  * CPU (a synchronous wait) is a stall once the probe waits this long.
  */
@@ -156,6 +155,20 @@ class Target {
   }
 
   /** CPU ms the server's main thread (its event loop) has used so far; null where /proc cannot tell. */
+  /**
+   * The server's event-loop CPU, now, for LARGE_DOCUMENT as a query (parsed, then refused for its 10,000 fields): its
+   * speed under the machine's load at this moment. At a load average of ~13 on 2 cores it took 50–80 ms, and the 490 KB
+   * document refused after 50,000 tokens 70–100 ms (150 ms in a failed run); ~15–25 and 10–70 ms on a quiet machine.
+   */
+  async referenceCpuMs(): Promise<number | null> {
+    const before = this.eventLoopCpuMs();
+    await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: LARGE_DOCUMENT }) })
+      .then((response) => response.text())
+      .catch(() => '');
+    const after = this.eventLoopCpuMs();
+    return before === null || after === null ? null : after - before;
+  }
+
   eventLoopCpuMs(): number | null {
     const pid = this.server.proc.pid;
     try {
@@ -664,9 +677,9 @@ async function replayAlone(operations: FuzzOperation[], matches: (problem: Probl
     let reproduced: Problem | undefined;
     for (let attempt = 0; attempt < times; attempt++) {
       await probe.settle();
-      const large = largeParse();
-      const stallLimitMs = Math.max(PROBE_LIMIT_MS, STALL_FACTOR * (await probe.idleMs()), LARGE_BODY_FACTOR * large.ms);
-      reproduced = (await runBatch([operation], false, stallLimitMs, Math.max(PROBE_LIMIT_MS, LARGE_BODY_FACTOR * large.cpuMs))).find(matches);
+      const stallLimitMs = Math.max(PROBE_LIMIT_MS, STALL_FACTOR * (await probe.idleMs()), LARGE_BODY_FACTOR * largeParseMs());
+      const cpuLimitMs = Math.max(PROBE_LIMIT_MS, LARGE_BODY_FACTOR * ((await target.referenceCpuMs()) ?? 0));
+      reproduced = (await runBatch([operation], false, stallLimitMs, cpuLimitMs)).find(matches);
       if (!reproduced) break;
     }
     if (reproduced) return { operation, problem: reproduced };
@@ -787,8 +800,8 @@ test(
       seed: SEED,
       path: PATH,
       numRuns: RUNS,
-      // Shrinking a slow failure (a stall) takes long; after 2 minutes the best counterexample so far is reported.
-      plugins: [fc.interruptAfterTimeLimit(120_000)],
+      // Shrinking a slow failure (a stall) takes long: at INTERRUPT_MS the best counterexample so far is reported.
+      plugins: [fc.interruptAfterTimeLimit(INTERRUPT_MS)],
     });
     const seconds = ((now() - started) / 1000).toFixed(1);
     const latencies = probe.samples.filter(Number.isFinite).sort((a, b) => a - b);
@@ -820,5 +833,5 @@ test(
     }
     expect(stats.operations).toBeGreaterThanOrEqual(MIN_OPERATIONS);
   },
-  { timeout: 240_000 },
+  { timeout: INTERRUPT_MS + 120_000 },
 );
