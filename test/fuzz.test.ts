@@ -13,7 +13,7 @@
 // code and stderr, instead of failing whichever test happens to run; and so that the latency probe measures the
 // server, not the fuzzer's own work (generating megabytes of input).
 import fc from 'fast-check';
-import { parse } from 'graphql';
+import { LARGE_DOCUMENT, largeParseMs } from './helpers/machine-speed';
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,28 +53,17 @@ const STALL_FACTOR = 10;
  * takes several times longer, however prompt an idle probe is between the machine's bursts.
  */
 const LARGE_BODY_FACTOR = 3;
-const LARGE_DOCUMENT = `{ ${Array.from({ length: 10_000 }, (_, i) => `f${i}: __typename`).join(' ')} }`;
 /**
  * A batch's slow probe is looked into (its operations replayed alone) past PROBE_LIMIT_MS, or past LARGE_BODY_FACTOR
  * times largeParseMs if more, measured every 25 batches: beside a second suite on a slow day most batches' probes
  * passed 100 ms, and replaying them alone took most of the run's time.
  */
-let batchLimit = { ms: PROBE_LIMIT_MS, batches: 0 };
+const batchLimit = { ms: PROBE_LIMIT_MS, batches: 0 };
 function batchStallLimitMs(): number {
   if (batchLimit.batches++ % 25 === 0) batchLimit.ms = Math.max(PROBE_LIMIT_MS, LARGE_BODY_FACTOR * largeParseMs());
   return batchLimit.ms;
 }
 
-/** The median time this process takes to parse LARGE_DOCUMENT now: a probe of the machine's speed in this run. */
-function largeParseMs(): number {
-  const samples: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const started = now();
-    parse(LARGE_DOCUMENT);
-    samples.push(now() - started);
-  }
-  return samples.sort((a, b) => a - b)[1]!;
-}
 const PROBE_INTERVAL_MS = 50;
 /**
  * Much longer than anything legitimate takes here: an HTTP answer later than this is replayed alone (three times, like

@@ -3,7 +3,7 @@
 // or, on a machine too busy for that, within STALL_FACTOR times what the same probe takes idle, measured just before
 // (or LARGE_BODY_FACTOR times a large document's parse, if more).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { parse } from 'graphql';
+import { largeParseMs } from './helpers/machine-speed';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from './helpers/server';
 
 const LOW = 'Percent of adults aged 18 years and older who have obesity';
@@ -22,16 +22,6 @@ const TRIES = 4;
 // Six, where the fuzz test's is three: the 3 MB question is sixteen times the reference's bytes, and its probes took
 // 137–273 ms beside a second suite on a slow day where three times the reference was 100–198 ms.
 const LARGE_BODY_FACTOR = 6;
-const LARGE_DOCUMENT = `{ ${Array.from({ length: 10_000 }, (_, i) => `f${i}: __typename`).join(' ')} }`;
-function largeParseMs(): number {
-  const samples: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const started = performance.now();
-    parse(LARGE_DOCUMENT);
-    samples.push(performance.now() - started);
-  }
-  return samples.sort((a, b) => a - b)[1]!;
-}
 
 let server: TestServer;
 let token: string;
