@@ -2,7 +2,7 @@
 // each started for the run in a temporary directory on loopback and stopped after. Says which backends ran and how
 // each went; exits non-zero if any failed. Arguments go to `bun test` (a file, `-t name`).
 import { findPostgresBin, findRedisServer, type LocalServer, startPostgres, startRedis } from './lib/local-servers';
-import { SQLITE_PASS_ONLY } from './lib/test-passes';
+import { SQLITE_PASS_ONLY, TEST_ALLOCATOR } from './lib/test-passes';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,12 +33,6 @@ const PG_TIMINGS_FILE = 'test/timings-postgres.json';
 // `bun run test --update-timings` refreshes both files. Each shard writes a copy of its own (two writing one file
 // would each put back the other's old times), and the times a shard changed are merged back once all have ended.
 const updating = given.includes('--update-timings');
-// The allocator keeps the memory it freed (mimalloc, which Bun links, reads this at a process's start; its test
-// processes, spawned servers and CLI runs inherit it). By default it hands pages it freed 100 ms ago back to the
-// OS (madvise) and faults them in again when they are reused: in a profile of the SQLite pass 20 % of all CPU went to
-// page faults and madvise. With it the pass took ~25 % less CPU (two alternating pairs: 203 / 209 s against
-// 144 / 160 s, wall 127 / 128 s against 96 / 106 s). Servers people start keep the default (docs/configuration.md).
-const TEST_ALLOCATOR = { MIMALLOC_PURGE_DELAY: '-1' };
 // Files that never reach the suite's backend run in the SQLite pass only (scripts/lib/test-passes.ts); a file named
 // on the command line runs in both.
 const namesFiles = given.some((arg) => arg.endsWith('.ts') || arg.startsWith('test/'));

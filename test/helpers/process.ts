@@ -1,5 +1,6 @@
 import { ANALYTICS_FIXTURE } from './server';
 import { SERVER_COMMAND } from './server-bundle';
+import { TEST_ALLOCATOR } from '../../scripts/lib/test-passes';
 import type { Subprocess } from 'bun';
 import { readFileSync } from 'node:fs';
 
@@ -21,11 +22,10 @@ async function collect(stream: ReadableStream<Uint8Array>, sink: { text: string 
 /**
  * A spawned test server lives seconds: JSC's optimizing (DFG) tier compiles code it never runs long enough to repay.
  * Without it the eight files that spawn the most servers took 29.1 / 32.1 s of CPU against 35.4 / 40.0 s with it,
- * alternating (session 12). And its allocator keeps the pages it freed rather than handing them back and faulting
- * them in again (scripts/test.ts sets the same for the whole suite; this covers a plain `bun test`). Servers started
- * from source (SOURCE_SERVER_COMMAND) run as a person starts them.
+ * alternating (session 12). And its allocator keeps the pages it freed (TEST_ALLOCATOR). Servers started from source
+ * (SOURCE_SERVER_COMMAND) run as a person starts them.
  */
-const SHORT_LIVED = { BUN_JSC_useDFGJIT: '0', MIMALLOC_PURGE_DELAY: '-1' };
+const SHORT_LIVED = { BUN_JSC_useDFGJIT: '0', ...TEST_ALLOCATOR };
 
 /**
  * Starts jobgraph as a real process, without waiting for anything: src/main.ts bundled (test/helpers/server-bundle.ts),
