@@ -7,7 +7,7 @@ import { compareCodePoints, pythonRepr, pythonTuple, type YearRange } from '../s
 import { BUNDLED_ANALYTICS_CSV } from '../src/config';
 import { openSqlite } from '../src/db/client';
 import { createLogger } from '../src/logger';
-import { ANALYTICS_FIXTURE, startTestServer, subscribe, type TestServer } from './helpers/server';
+import { ANALYTICS_FIXTURE, onSqlite, startTestServer, subscribe, type TestServer } from './helpers/server';
 import { SERVER_COMMAND } from './helpers/server-bundle';
 
 const FIXTURE = ANALYTICS_FIXTURE;
@@ -323,6 +323,56 @@ describe('the ingest', () => {
   });
 });
 
+describe('the index snapshot', () => {
+  const GLOBAL_MEAN = `query($q: String!) { analytics { globalMean(question: $q) stateMean(question: $q, state: "Arkansas") { value rows } dataset { rowsKept } } }`;
+  const snapshotOf = async (server: TestServer) => (await server.sql<{ index_snapshot: string | null }>('SELECT index_snapshot FROM analytics_datasets'))[0]!.index_snapshot;
+
+  test('a restart reads the index from the snapshot its ingest stored; one missing or unreadable is built from the rows again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobgraph-snapshot-'));
+    // SQLite: each start on the file the last one left (one server at a time holds it). PostgreSQL: each start on the
+    // first server's database, beside it.
+    const first = await startTestServer({ ANALYTICS_CSV: FIXTURE, ...(onSqlite ? { DATABASE_PATH: join(dir, 'db.sqlite') } : {}) });
+    const servers = [first];
+    const restart = async () => {
+      if (onSqlite) await servers.pop()!.stop();
+      const next = await startTestServer({ ANALYTICS_CSV: FIXTURE, ...(onSqlite ? { DATABASE_PATH: join(dir, 'db.sqlite') } : { DATABASE_URL: first.databaseUrl! }) });
+      servers.push(next);
+      return next;
+    };
+    const answers = async (server: TestServer) => {
+      const result = await server.gql(GLOBAL_MEAN, { q: LOW }, await server.adminToken());
+      if (result.errors) throw new Error(JSON.stringify(result.errors));
+      return result.data!.analytics;
+    };
+    try {
+      const expected = await answers(first);
+      expect(expected).toMatchObject({ stateMean: { value: 45, rows: 3 }, dataset: { rowsKept: 19 } });
+      const stored = JSON.parse((await snapshotOf(first))!);
+      expect(stored.format).toBe(1);
+
+      // Read, not rebuilt: a sum changed in the snapshot is what the next start answers.
+      const low = stored.questions.find(([question]: [string]) => question === LOW);
+      const [, count] = low[1];
+      low[1][0] = 42 * count;
+      await first.sql('UPDATE analytics_datasets SET index_snapshot = $1', JSON.stringify(stored));
+      expect(await answers(await restart())).toEqual({ ...expected, globalMean: 42 });
+
+      // None stored (a database an older version ingested), then one of another format: built from the rows, and
+      // a snapshot of this format stored for the next start.
+      for (const left of [null, JSON.stringify({ format: 0 })]) {
+        await first.sql('UPDATE analytics_datasets SET index_snapshot = $1', left);
+        const next = await restart();
+        expect(await answers(next)).toEqual(expected);
+        expect(JSON.parse((await snapshotOf(next))!).format).toBe(1);
+      }
+      expect(await answers(await restart())).toEqual(expected);
+    } finally {
+      for (const server of servers.reverse()) await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a bad ANALYTICS_CSV', () => {
   test('stops the start-up with a message that names the file (exit 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-analytics-'));
@@ -471,6 +521,10 @@ describe('every answer over the real CDC file, bit for bit', () => {
       const analytics = new AnalyticsService(database, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV);
       await analytics.load();
       expect(digestOfEveryAnswer(analytics)).toEqual(REAL_FILE_ANSWERS);
+      // A later start reads the index from the snapshot the ingest stored: every answer the same, to the bit.
+      const restarted = new AnalyticsService(database, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV);
+      await restarted.load();
+      expect(digestOfEveryAnswer(restarted)).toEqual(REAL_FILE_ANSWERS);
     } finally {
       database.sqlite.close();
       rmSync(dir, { recursive: true, force: true });

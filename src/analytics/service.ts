@@ -94,10 +94,11 @@ export class AnalyticsService {
     const sha256 = new Bun.CryptoHasher('sha256').update(bytes).digest('hex');
     const stored = await this.database.first<sql.DatasetSqlRow>(sql.latestDataset);
     const current = stored && toDatasetInfo(stored);
-    if (current?.sha256 === sha256) {
-      this.index = await AnalyticsIndex.fromBatches(this.storedRows());
+    if (stored && current?.sha256 === sha256) {
+      const { index, from } = await this.storedIndex(stored.id);
+      this.index = index;
       this.info = current;
-      this.log.info({ source: this.csvPath, rows: current.rowsKept, ms: Math.round(performance.now() - started) }, 'analytics dataset loaded from the database');
+      this.log.info({ source: this.csvPath, rows: current.rowsKept, from, ms: Math.round(performance.now() - started) }, 'analytics dataset loaded from the database');
       return current;
     }
 
@@ -118,7 +119,7 @@ export class AnalyticsService {
     });
     this.index = new AnalyticsIndex(parsed.rows);
     const ingestMs = performance.now() - started;
-    const values = { source: this.csvPath, sha256, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ingestMs };
+    const values = { source: this.csvPath, sha256, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ingestMs, indexSnapshot: this.index.toSnapshot() };
     this.info = toDatasetInfo((await this.database.first<sql.DatasetSqlRow>(sql.insertDataset, values))!);
     this.log.info(
       { source: this.csvPath, rowsRead: parsed.rowsRead, rowsKept: parsed.rows.length, rowsSkipped: parsed.rowsSkipped, ms: Math.round(ingestMs) },
@@ -130,6 +131,24 @@ export class AnalyticsService {
   dataset(): DatasetInfo {
     if (!this.info) throw unavailable('the analytics dataset is not loaded yet');
     return this.info;
+  }
+
+  /**
+   * The stored dataset's index: from its snapshot, or, where there is none (an older version ingested it) or it cannot
+   * be read (another format), built from the rows and its snapshot stored for the next start.
+   */
+  private async storedIndex(id: number): Promise<{ index: AnalyticsIndex; from: 'snapshot' | 'rows' }> {
+    const snapshot = (await this.database.first<{ index_snapshot: string | null }>(sql.indexSnapshot, { id }))?.index_snapshot;
+    if (snapshot) {
+      try {
+        return { index: AnalyticsIndex.fromSnapshot(snapshot), from: 'snapshot' };
+      } catch (error) {
+        this.log.warn({ err: error }, 'the analytics index snapshot could not be read; building the index from the rows');
+      }
+    }
+    const index = await AnalyticsIndex.fromBatches(this.storedRows());
+    await this.database.exec(sql.saveIndexSnapshot, { id, indexSnapshot: index.toSnapshot() });
+    return { index, from: 'rows' };
   }
 
   /** The stored rows in dataset order (by id), a batch at a time. */

@@ -1,15 +1,31 @@
 // The analytics dataset's statements, both databases side by side (see src/db/statements.ts).
 import type { Statement } from '../db/statements';
 
-/** The dataset ingested last. */
+/** The dataset ingested last (without its index snapshot, a few MB: indexSnapshot reads it). */
+const DATASET_COLUMNS = 'id, source, sha256, rows_read, rows_kept, rows_skipped, ingest_ms, created_at';
 export const latestDataset = {
-  sqlite: `SELECT * FROM analytics_datasets ORDER BY id DESC LIMIT 1`,
-  postgres: `SELECT * FROM analytics_datasets ORDER BY id DESC LIMIT 1`,
+  sqlite: `SELECT ${DATASET_COLUMNS} FROM analytics_datasets ORDER BY id DESC LIMIT 1`,
+  postgres: `SELECT ${DATASET_COLUMNS} FROM analytics_datasets ORDER BY id DESC LIMIT 1`,
 } satisfies Statement;
 
+/** With the index built from its rows (AnalyticsIndex.toSnapshot). */
 export const insertDataset = {
-  sqlite: `INSERT INTO analytics_datasets (source, sha256, rows_read, rows_kept, rows_skipped, ingest_ms) VALUES ($source, $sha256, $rowsRead, $rowsKept, $rowsSkipped, $ingestMs) RETURNING *`,
-  postgres: `INSERT INTO analytics_datasets (source, sha256, rows_read, rows_kept, rows_skipped, ingest_ms) VALUES ($source, $sha256, $rowsRead, $rowsKept, $rowsSkipped, $ingestMs) RETURNING *`,
+  sqlite: `INSERT INTO analytics_datasets (source, sha256, rows_read, rows_kept, rows_skipped, ingest_ms, index_snapshot)
+           VALUES ($source, $sha256, $rowsRead, $rowsKept, $rowsSkipped, $ingestMs, $indexSnapshot) RETURNING ${DATASET_COLUMNS}`,
+  postgres: `INSERT INTO analytics_datasets (source, sha256, rows_read, rows_kept, rows_skipped, ingest_ms, index_snapshot)
+             VALUES ($source, $sha256, $rowsRead, $rowsKept, $rowsSkipped, $ingestMs, $indexSnapshot) RETURNING ${DATASET_COLUMNS}`,
+} satisfies Statement;
+
+/** A dataset's index snapshot; null where none was stored (an older version ingested it). */
+export const indexSnapshot = {
+  sqlite: `SELECT index_snapshot FROM analytics_datasets WHERE id = $id`,
+  postgres: `SELECT index_snapshot FROM analytics_datasets WHERE id = $id`,
+} satisfies Statement;
+
+/** Stores the index built from a dataset's rows, for the next start. */
+export const saveIndexSnapshot = {
+  sqlite: `UPDATE analytics_datasets SET index_snapshot = $indexSnapshot WHERE id = $id`,
+  postgres: `UPDATE analytics_datasets SET index_snapshot = $indexSnapshot WHERE id = $id`,
 } satisfies Statement;
 
 /** Before an ingest replaces them whole. */
@@ -39,6 +55,7 @@ export const rowsAfter = {
 
 /** An `analytics_datasets` row as either driver gives it. */
 export interface DatasetSqlRow {
+  id: number;
   source: string;
   sha256: string;
   rows_read: number;

@@ -268,6 +268,8 @@ export const analyticsDatasets = pgTable('analytics_datasets', {
   rowsSkipped: integer('rows_skipped').notNull(),
   ingestMs: doublePrecision('ingest_ms').notNull(),
   loadedAt: createdAt(),
+  /** As SQLite's (src/db/schema.ts). */
+  indexSnapshot: text('index_snapshot'),
 });
 
 export const analyticsRows = pgTable('analytics_rows', {

@@ -316,6 +316,11 @@ export const analyticsDatasets = sqliteTable('analytics_datasets', {
   rowsSkipped: integer('rows_skipped').notNull(),
   ingestMs: real('ingest_ms').notNull(),
   loadedAt: createdAt(),
+  /**
+   * The in-memory index built from this dataset's rows, as JSON (src/compute/analytics.ts `AnalyticsIndex.toSnapshot`):
+   * a later start reads it instead of every row. Null until built (a database an older version ingested).
+   */
+  indexSnapshot: text('index_snapshot'),
 });
 
 /** The rows of the CSV that the statistics use (those with a numeric Data_Value), in file order. */

@@ -1,0 +1,1 @@
+ALTER TABLE "analytics_datasets" ADD COLUMN "index_snapshot" text;

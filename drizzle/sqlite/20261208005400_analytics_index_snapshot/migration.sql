@@ -1,0 +1,1 @@
+ALTER TABLE `analytics_datasets` ADD `index_snapshot` text;
