@@ -9,7 +9,9 @@ import { BUNDLED_ANALYTICS_CSV } from '../src/config';
 import { CHROMIUM, launchChromium } from './helpers/chromium';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from './helpers/server';
 
-const SCREENSHOTS = join(import.meta.dir, '..', 'test-output', 'dashboard');
+// Screenshots are for a person to look at (no test compares them), so they are taken on request only,
+// DASHBOARD_SCREENSHOTS=1: the ~60 full-page captures were ~5 s of the file's ~40 s of CPU (Chromium and this process).
+const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS === '1' ? join(import.meta.dir, '..', 'test-output', 'dashboard') : null;
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const VIEWPORTS = [
   { name: 'wide', width: 1366, height: 900 },
@@ -24,7 +26,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
   const offsite: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
+    if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
     [server, browser] = await Promise.all([
       // The real CDC file: the chart shows every state and territory.
       startTestServer({ ANALYTICS_CSV: BUNDLED_ANALYTICS_CSV }),
@@ -62,7 +64,9 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.waitForSelector('[data-current-view]');
   }
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const shot = async (page: Page, name: string) => {
+    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  };
   const view = async (page: Page, name: string) => {
     await page.click(`nav a[data-view=${name}]`);
     await page.waitForSelector(`[data-current-view=${name}]`);
