@@ -20,7 +20,9 @@ COPY tsconfig.json ./
 RUN mkdir -p /app/data && chown -R bun:bun /app/data
 USER bun
 
+# MIMALLOC_PURGE_DELAY=-1: as `bun run start` (scripts/lib/server-runtime.ts says why).
 ENV NODE_ENV=production \
+    MIMALLOC_PURGE_DELAY=-1 \
     PORT=4000 \
     HOST=0.0.0.0 \
     DATABASE_PATH=/app/data/jobgraph.db

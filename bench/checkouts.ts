@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
+import { withServerRuntime } from '../scripts/lib/server-runtime';
 
 const [seconds = '3', rounds = '4', query = '{ me { id username } }', stockQuery = '{ hello }', ...given] = process.argv.slice(2);
 const root = new URL('..', import.meta.url).pathname;
@@ -39,7 +40,7 @@ async function post(url: string, body: object): Promise<any> {
 }
 
 async function start(label: string, cwd: string, command: string[], port: number, query: string, signIn: boolean): Promise<Server> {
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: join(dir, `${port}.db`), ADMIN_PASSWORD, LOG_LEVEL: 'warn', WORKERS: '1', RATE_LIMIT_PER_SECOND: '0' };
+  const env = withServerRuntime({ ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: join(dir, `${port}.db`), ADMIN_PASSWORD, LOG_LEVEL: 'warn', WORKERS: '1', RATE_LIMIT_PER_SECOND: '0' });
   const child = Bun.spawn(on(0, command), { cwd, env, stdout: 'ignore', stderr: 'inherit' });
   const url = `http://127.0.0.1:${port}/graphql`;
   for (let attempt = 0; ; attempt++) {

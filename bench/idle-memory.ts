@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { amount, markdownTable, reportRow } from './report';
+import { withServerRuntime } from '../scripts/lib/server-runtime';
 
 const TARGET_MB = 150;
 const settleMs = Number(process.argv[2] ?? 3) * 1000;
@@ -56,7 +57,8 @@ const baseEnv = { ...process.env };
 for (const name of ['PORT', 'DATABASE_PATH', 'WORKERS', 'QUOTE_SERVER', 'ANALYTICS_CSV', 'LOG_FILE', 'BENCH_REPORT']) delete baseEnv[name];
 try {
   // First start ingests the dataset into the fresh database; the measured start is the second, as in production.
-  const env = { ...baseEnv, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'idle.db'), ADMIN_PASSWORD: 'idle-bench-password', LOG_LEVEL: 'info', ...extraEnv };
+  // As `bun run start` starts it (scripts/lib/server-runtime.ts); the stock server as its own defaults.
+  const env = withServerRuntime({ ...baseEnv, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'idle.db'), ADMIN_PASSWORD: 'idle-bench-password', LOG_LEVEL: 'info', ...extraEnv });
   const first = await spawnUntil(['bun', 'src/main.ts'], env, /"jobgraph listening"/);
   first.kill('SIGTERM');
   await first.exited;

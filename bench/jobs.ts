@@ -2,6 +2,7 @@
 // worker pool, and report jobs/s and submit-to-complete latency; then the same again on the warmed-up server. The baseline, in the same run, is the same
 // N tasks sent straight to the pool with no database at all: the ratio is what durability costs.
 //   bun bench/jobs.ts [N=10000]      (WORKERS sets the pool size; default: CPU count)
+import './server-runtime';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { startQuoteServer } from '../quote-server/server';
 import { amount, lagPercentiles, lines, markdownTable, reportRow } from './report';
+import { withServerRuntime } from '../scripts/lib/server-runtime';
 
 const FAN_OUT_ONLY = process.argv.includes('--fan-out-only');
 const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
@@ -196,7 +197,9 @@ try {
   const jobgraphPort = freePort();
   const jobgraph = spawn(
     ['bun', ...SERVER_FLAGS, 'src/main.ts'],
-    {
+    // As `bun run start` starts it (scripts/lib/server-runtime.ts); stock Yoga as its own defaults.
+    withServerRuntime({
+      ...process.env,
       PORT: String(jobgraphPort),
       HOST: '127.0.0.1',
       DATABASE_PATH: join(dir, 'bench.db'),
@@ -208,7 +211,7 @@ try {
       MAX_SUBSCRIPTIONS_PER_USER: '0',
       MAX_SUBSCRIPTIONS_PER_ADDRESS: '0',
       QUOTE_SERVER: `127.0.0.1:${quoteServer.port}`,
-    },
+    }),
     true,
   );
   jobgraphProcess = jobgraph;

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { amount, reportRow } from './report';
+import { withServerRuntime } from '../scripts/lib/server-runtime';
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const CONNECTIONS = Number(process.argv[3] ?? 64);
@@ -42,7 +43,7 @@ probe.stop(true);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const server = Bun.spawn([...(canPin ? ['taskset', '-c', '0'] : []), 'bun', 'src/main.ts'], {
   cwd: new URL('..', import.meta.url).pathname,
-  env: {
+  env: withServerRuntime({
     ...process.env,
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -53,7 +54,7 @@ const server = Bun.spawn([...(canPin ? ['taskset', '-c', '0'] : []), 'bun', 'src
     WORKERS: '1',
     RELAY_UPSTREAM: `http://127.0.0.1:${upstream.port}/`,
     QUOTE_SERVER: '127.0.0.1:9',
-  },
+  }),
   stdout: 'ignore',
   stderr: 'inherit',
 });

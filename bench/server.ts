@@ -1,5 +1,6 @@
 // A jobgraph for a benchmark: a temporary database, a free port of 127.0.0.1, quiet logs, no rate limit nor caps on
 // live operations (every client is one user on one address), and an admin token. Not a benchmark itself (bench/index.ts lists those).
+import './server-runtime';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

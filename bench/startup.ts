@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { amount, markdownTable, reportRow } from './report';
+import { withServerRuntime } from '../scripts/lib/server-runtime';
 
 const starts = Number(process.argv[2] ?? 5);
 const baselineRoot = process.argv[3];
@@ -59,7 +60,7 @@ const dir = mkdtempSync(join(tmpdir(), 'jobgraph-startup-'));
 try {
   const checkouts = [{ name: 'this checkout', root }, ...(baselineRoot ? [{ name: `baseline (${baselineRoot})`, root: baselineRoot }] : [])];
   const runs = checkouts.map((checkout, index) => {
-    const env = { ...baseEnv, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, `startup-${index}.db`), ADMIN_PASSWORD: 'startup-bench-password', LOG_LEVEL: 'info', ...extraEnv };
+    const env = withServerRuntime({ ...baseEnv, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, `startup-${index}.db`), ADMIN_PASSWORD: 'startup-bench-password', LOG_LEVEL: 'info', ...extraEnv });
     return { ...checkout, env, times: [] as number[], cpus: [] as number[], settled: [] as number[] };
   });
   for (const run of runs) await start(run.root, run.env); // ingests the dataset: not a typical start

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config';
 import { freePort } from '../scripts/lib/local-servers';
+import { SERVER_RUNTIME_ENV, SERVER_RUNTIME_PREFIX } from '../scripts/lib/server-runtime';
 import { ANALYTICS_FIXTURE as ANALYTICS_CSV, createTestDatabase, TEST_DATABASE_URL } from './helpers/server';
 
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
@@ -62,6 +63,17 @@ describe('Dockerfile', () => {
         expect(ignored).not.toContain(source);
       }
     }
+  });
+
+  test("the server's runtime settings (scripts/lib/server-runtime.ts): its ENV and `bun run start` both set them; one already in the environment wins", () => {
+    for (const [name, value] of Object.entries(SERVER_RUNTIME_ENV)) expect({ name, value: ENV[name] }).toEqual({ name, value });
+    const start = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start as string;
+    expect(start).toBe(`${SERVER_RUNTIME_PREFIX} bun src/main.ts`);
+    // The script's prefix as the shell reads it (`bun run` runs scripts with sh): unset, then set by the operator.
+    const printed = (env: Record<string, string>) =>
+      Bun.spawnSync(['sh', '-c', start.replace('bun src/main.ts', `printenv ${Object.keys(SERVER_RUNTIME_ENV).join(' ')}`)], { env: { PATH: process.env.PATH!, ...env } }).stdout.toString().trim().split('\n');
+    expect(printed({})).toEqual(Object.values(SERVER_RUNTIME_ENV));
+    expect(printed({ MIMALLOC_PURGE_DELAY: '10' })).toEqual(['10']);
   });
 
   // At once with compose's three instances below (on PostgreSQL): each waits for processes of its own to start.

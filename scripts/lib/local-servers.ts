@@ -6,6 +6,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { withServerRuntime } from './server-runtime';
 
 export interface LocalServer {
   url: string;
@@ -115,7 +116,7 @@ export async function startInstance(env: Record<string, string>, output: 'inheri
   const port = await freePort();
   const proc = Bun.spawn(['bun', 'src/main.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
-    env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) },
+    env: withServerRuntime({ ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) }),
     stdout: output,
     stderr: 'inherit',
   });

@@ -26,10 +26,10 @@ export const SQLITE_PASS_ONLY: Record<string, string> = {
 /** What a test file may not mention to be in SQLITE_PASS_ONLY: each starts or reaches a server on the suite's backend. */
 export const BACKEND_NAMES = /\b(startTestServer|createTestDatabase|TEST_DATABASE_URL|TEST_REDIS_URL|onSqlite|startServer|createApp|openPostgres|startPostgres|startRedis)\b|helpers\/cluster/;
 
-// Every process of the suite keeps the memory its allocator freed: mimalloc, which Bun links, reads this at a
-// process's start. `bun run test` gives it to both passes (their processes, spawned servers and CLI runs inherit it),
-// test/helpers/process.ts to the servers it spawns (a plain `bun test`). By default mimalloc hands pages freed 100 ms
-// ago back to the OS (madvise) and faults them in again on reuse: 20 % of the SQLite pass's CPU in a profile. With it
-// the pass took ~25 % less CPU (alternating: 203 / 209 s against 144 / 160 s; wall 127 / 128 s against 96 / 106 s).
-// Servers people start keep the default (docs/configuration.md).
+// Every process of the suite keeps the memory its allocator freed, as the server does (./server-runtime.ts): mimalloc,
+// which Bun links, reads this at a process's start. `bun run test` gives it to both passes (their processes, spawned
+// servers and CLI runs inherit it), test/helpers/process.ts to the servers it spawns (a plain `bun test`). By default
+// mimalloc hands pages freed 100 ms ago back to the OS (madvise) and faults them in again on reuse: 20 % of the SQLite
+// pass's CPU in a profile. With it the pass took ~25 % less CPU (alternating: 203 / 209 s against 144 / 160 s; wall
+// 127 / 128 s against 96 / 106 s).
 export const TEST_ALLOCATOR = { MIMALLOC_PURGE_DELAY: '-1' };
