@@ -40,7 +40,9 @@ async function post(url: string, body: object): Promise<any> {
 }
 
 async function start(label: string, cwd: string, command: string[], port: number, query: string, signIn: boolean): Promise<Server> {
-  const env = withServerRuntime({ ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: join(dir, `${port}.db`), ADMIN_PASSWORD, LOG_LEVEL: 'warn', WORKERS: '1', RATE_LIMIT_PER_SECOND: '0' });
+  const given = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: join(dir, `${port}.db`), ADMIN_PASSWORD, LOG_LEVEL: 'warn', WORKERS: '1', RATE_LIMIT_PER_SECOND: '0' };
+  // jobgraph as `bun run start` starts it (scripts/lib/server-runtime.ts); stock Yoga as its own defaults.
+  const env = signIn ? withServerRuntime(given) : given;
   const child = Bun.spawn(on(0, command), { cwd, env, stdout: 'ignore', stderr: 'inherit' });
   const url = `http://127.0.0.1:${port}/graphql`;
   for (let attempt = 0; ; attempt++) {

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnalyticsService } from '../src/analytics/service';
-import { compareCodePoints, pythonRepr, pythonTuple, type YearRange } from '../src/compute/analytics';
+import { AnalyticsIndex, compareCodePoints, pythonRepr, pythonTuple, type YearRange } from '../src/compute/analytics';
 import { BUNDLED_ANALYTICS_CSV } from '../src/config';
 import { openSqlite } from '../src/db/client';
 import { createLogger } from '../src/logger';
@@ -327,6 +327,15 @@ describe('the index snapshot', () => {
   const GLOBAL_MEAN = `query($q: String!) { analytics { globalMean(question: $q) stateMean(question: $q, state: "Arkansas") { value rows } dataset { rowsKept } } }`;
   const snapshotOf = async (server: TestServer) => (await server.sql<{ index_snapshot: string | null }>('SELECT index_snapshot FROM analytics_datasets'))[0]!.index_snapshot;
 
+  test('an index with a sum past the largest double is not stored (JSON has no Infinity); a finite one reads back equal', () => {
+    const row = (value: number) => ({ question: LOW, state: 'Guam', category: 'Total', segment: 'Total', yearStart: 2020, value });
+    expect(new AnalyticsIndex([row(1e308), row(1e308)]).toSnapshot()).toBeNull();
+    const finite = new AnalyticsIndex([row(0.1), row(0.2), { ...row(0.3), yearStart: null }]);
+    const read = AnalyticsIndex.fromSnapshot(finite.toSnapshot()!, 3);
+    expect([read.globalMean(LOW), read.statesMean(LOW, { from: 2020 }), read.stateNames]).toEqual([finite.globalMean(LOW), finite.statesMean(LOW, { from: 2020 }), ['Guam']]);
+    expect(() => AnalyticsIndex.fromSnapshot(finite.toSnapshot()!, 4)).toThrow('counts 3 rows, the dataset 4');
+  });
+
   test('a restart reads the index from the snapshot its ingest stored; one missing or unreadable is built from the rows again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobgraph-snapshot-'));
     // SQLite: each start on the file the last one left (one server at a time holds it). PostgreSQL: each start on the
@@ -357,9 +366,15 @@ describe('the index snapshot', () => {
       await first.sql('UPDATE analytics_datasets SET index_snapshot = $1', JSON.stringify(stored));
       expect(await answers(await restart())).toEqual({ ...expected, globalMean: 42 });
 
-      // None stored (a database an older version ingested), then one of another format: built from the rows, and
-      // a snapshot of this format stored for the next start.
-      for (const left of [null, JSON.stringify({ format: 0 })]) {
+      // None stored (a database an older version ingested), one of another format, one cut short, one with a tally
+      // missing its years, one that does not count the dataset's rows: each built from the rows, and a snapshot of
+      // this format stored for the next start.
+      const whole = JSON.stringify(stored);
+      const fewer = JSON.parse(whole);
+      fewer.questions.pop();
+      const broken = JSON.parse(whole);
+      broken.questions[0][1][2] = null;
+      for (const left of [null, JSON.stringify({ format: 0 }), whole.slice(0, whole.length / 2), JSON.stringify(broken), JSON.stringify(fewer)]) {
         await first.sql('UPDATE analytics_datasets SET index_snapshot = $1', left);
         const next = await restart();
         expect(await answers(next)).toEqual(expected);
@@ -521,10 +536,20 @@ describe('every answer over the real CDC file, bit for bit', () => {
       const analytics = new AnalyticsService(database, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV);
       await analytics.load();
       expect(digestOfEveryAnswer(analytics)).toEqual(REAL_FILE_ANSWERS);
-      // A later start reads the index from the snapshot the ingest stored: every answer the same, to the bit.
-      const restarted = new AnalyticsService(database, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV);
-      await restarted.load();
-      expect(digestOfEveryAnswer(restarted)).toEqual(REAL_FILE_ANSWERS);
+      // A later start reads the index from the snapshot the ingest stored (not from the rows): every answer the same,
+      // to the bit.
+      const fromSnapshot = spyOn(AnalyticsIndex, 'fromSnapshot');
+      const fromBatches = spyOn(AnalyticsIndex, 'fromBatches');
+      try {
+        const restarted = new AnalyticsService(database, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV);
+        await restarted.load();
+        expect(fromSnapshot).toHaveBeenCalledTimes(1);
+        expect(fromBatches).not.toHaveBeenCalled();
+        expect(digestOfEveryAnswer(restarted)).toEqual(REAL_FILE_ANSWERS);
+      } finally {
+        fromSnapshot.mockRestore();
+        fromBatches.mockRestore();
+      }
     } finally {
       database.sqlite.close();
       rmSync(dir, { recursive: true, force: true });

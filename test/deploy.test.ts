@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config';
 import { freePort } from '../scripts/lib/local-servers';
-import { SERVER_RUNTIME_ENV, SERVER_RUNTIME_PREFIX } from '../scripts/lib/server-runtime';
+import { SERVER_RUNTIME_ENV, SERVER_RUNTIME_PREFIX, withServerRuntime } from '../scripts/lib/server-runtime';
 import { ANALYTICS_FIXTURE as ANALYTICS_CSV, createTestDatabase, TEST_DATABASE_URL } from './helpers/server';
 
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
@@ -74,6 +74,10 @@ describe('Dockerfile', () => {
       Bun.spawnSync(['sh', '-c', start.replace('bun src/main.ts', `printenv ${Object.keys(SERVER_RUNTIME_ENV).join(' ')}`)], { env: { PATH: process.env.PATH!, ...env } }).stdout.toString().trim().split('\n');
     expect(printed({})).toEqual(Object.values(SERVER_RUNTIME_ENV));
     expect(printed({ MIMALLOC_PURGE_DELAY: '10' })).toEqual(['10']);
+    // An empty value counts as unset, in the script and where the benchmarks and scripts start a server alike.
+    expect(printed({ MIMALLOC_PURGE_DELAY: '' })).toEqual(Object.values(SERVER_RUNTIME_ENV));
+    expect(withServerRuntime<Record<string, string>>({ MIMALLOC_PURGE_DELAY: '' })).toEqual({ ...SERVER_RUNTIME_ENV });
+    expect(withServerRuntime({ MIMALLOC_PURGE_DELAY: '10' })).toEqual({ MIMALLOC_PURGE_DELAY: '10' });
   });
 
   // At once with compose's three instances below (on PostgreSQL): each waits for processes of its own to start.

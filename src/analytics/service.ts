@@ -95,7 +95,7 @@ export class AnalyticsService {
     const stored = await this.database.first<sql.DatasetSqlRow>(sql.latestDataset);
     const current = stored && toDatasetInfo(stored);
     if (stored && current?.sha256 === sha256) {
-      const { index, from } = await this.storedIndex(stored.id);
+      const { index, from } = await this.storedIndex(stored.id, current.rowsKept);
       this.index = index;
       this.info = current;
       this.log.info({ source: this.csvPath, rows: current.rowsKept, from, ms: Math.round(performance.now() - started) }, 'analytics dataset loaded from the database');
@@ -134,14 +134,15 @@ export class AnalyticsService {
   }
 
   /**
-   * The stored dataset's index: from its snapshot, or, where there is none (an older version ingested it) or it cannot
-   * be read (another format), built from the rows and its snapshot stored for the next start.
+   * The stored dataset's index: from its snapshot, or, where there is none (an older version ingested it, or a sum was
+   * not finite) or it cannot be read (another format, cut short, not counting the dataset's rows), built from the
+   * rows and its snapshot stored for the next start.
    */
-  private async storedIndex(id: number): Promise<{ index: AnalyticsIndex; from: 'snapshot' | 'rows' }> {
+  private async storedIndex(id: number, rows: number): Promise<{ index: AnalyticsIndex; from: 'snapshot' | 'rows' }> {
     const snapshot = (await this.database.first<{ index_snapshot: string | null }>(sql.indexSnapshot, { id }))?.index_snapshot;
     if (snapshot) {
       try {
-        return { index: AnalyticsIndex.fromSnapshot(snapshot), from: 'snapshot' };
+        return { index: AnalyticsIndex.fromSnapshot(snapshot, rows), from: 'snapshot' };
       } catch (error) {
         this.log.warn({ err: error }, 'the analytics index snapshot could not be read; building the index from the rows');
       }

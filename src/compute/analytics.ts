@@ -105,7 +105,21 @@ export interface YearRange {
 
 type TallyParts = [sum: number, count: number, years: (number | null)[], yearSums: number[], yearCounts: number[]];
 
-/** A snapshot's layout; another one is rebuilt from the rows. */
+/** A snapshot's tally, checked for its shape: numbers where numbers go, as many years as sums and counts. */
+function tallyOf(parts: TallyParts): Tally {
+  const [sum, count, years, yearSums, yearCounts] = parts;
+  const numbers = (list: unknown) => Array.isArray(list) && list.every((n) => typeof n === 'number');
+  const whole =
+    typeof sum === 'number' && Number.isInteger(count) && Array.isArray(years) && years.every((year) => year === null || typeof year === 'number') &&
+    numbers(yearSums) && numbers(yearCounts) && yearSums.length === years.length && yearCounts.length === years.length;
+  if (!whole) throw new Error('analytics index snapshot: a tally is not whole');
+  return Tally.from(parts);
+}
+
+/**
+ * A snapshot's format: one of another is built from the rows again. Raise it with any change to what the index holds
+ * or how it is built (add, finish, the groups' order), or starts would go on reading what the old code built.
+ */
 export const SNAPSHOT_FORMAT = 1;
 
 /**
@@ -221,8 +235,11 @@ export class AnalyticsIndex {
     return index;
   }
 
-  /** This index as JSON, which fromSnapshot reads back into an equal one: the same sums, kept in the same orders. */
-  toSnapshot(): string {
+  /**
+   * This index as JSON, which fromSnapshot reads back into an equal one: the same sums, kept in the same orders. Null
+   * when a sum is not finite (values near the largest double): JSON has no Infinity, so such an index is not stored.
+   */
+  toSnapshot(): string | null {
     const names: string[] = [];
     const positions = new Map<string, number>();
     const name = (text: string) => {
@@ -236,29 +253,41 @@ export class AnalyticsIndex {
       [...states].map(([state, tally]) => [name(state), tally.parts()]),
       categories.map((group) => [name(group.state), name(group.category), name(group.segment), group.tally.parts()]),
     ]);
-    return JSON.stringify({ format: SNAPSHOT_FORMAT, names, questions } satisfies Snapshot);
+    const finite = (parts: TallyParts) => Number.isFinite(parts[0]) && parts[3].every(Number.isFinite);
+    const allFinite = questions.every(([, all, states, groups]) => finite(all) && states.every(([, tally]) => finite(tally)) && groups.every(([, , , tally]) => finite(tally)));
+    return allFinite ? JSON.stringify({ format: SNAPSHOT_FORMAT, names, questions } satisfies Snapshot) : null;
   }
 
   /**
    * The index a snapshot holds (toSnapshot): a start reads ~1.4 MB of JSON instead of building from every row (~80,000
-   * row objects and their strings: ~250 ms, and 55–66 MB more resident during the start). Throws on a snapshot of another format.
+   * row objects and their strings: ~250 ms, and 55–66 MB more resident during the start). Throws on a snapshot of another
+   * format, one that is not whole, or one whose tallies do not count `rows` rows (the dataset's): the caller builds
+   * from the rows instead.
    */
-  static fromSnapshot(json: string): AnalyticsIndex {
+  static fromSnapshot(json: string, rows: number): AnalyticsIndex {
     const snapshot = JSON.parse(json) as Snapshot;
     if (snapshot?.format !== SNAPSHOT_FORMAT) throw new Error(`analytics index snapshot of format ${String(snapshot?.format)}, not ${SNAPSHOT_FORMAT}`);
     const index = new AnalyticsIndex(NO_ROWS_YET);
     const { names } = snapshot;
+    const name = (at: number) => {
+      const text = names[at];
+      if (typeof text !== 'string') throw new Error(`analytics index snapshot: no name ${at}`);
+      return text;
+    };
     const states = index.building!.states;
+    let counted = 0;
     for (const [question, all, byState, groups] of snapshot.questions) {
       index.questions.set(question, {
-        all: Tally.from(all),
-        states: new Map(byState.map(([state, tally]) => (states.add(names[state]!), [names[state]!, Tally.from(tally)]))),
+        all: tallyOf(all),
+        states: new Map(byState.map(([state, tally]) => (states.add(name(state)), [name(state), tallyOf(tally)]))),
         categories: groups.map(([state, category, segment, tally]) => {
-          const [s, c, g] = [names[state]!, names[category]!, names[segment]!];
-          return { state: s, category: c, segment: g, tally: Tally.from(tally), stateKey: pythonTuple(s, c, g) };
+          const [s, c, g] = [name(state), name(category), name(segment)];
+          return { state: s, category: c, segment: g, tally: tallyOf(tally), stateKey: pythonTuple(s, c, g) };
         }),
       });
+      counted += all[1];
     }
+    if (counted !== rows) throw new Error(`analytics index snapshot counts ${counted} rows, the dataset ${rows}`);
     // No groups to sort: they come in their order.
     index.finish();
     return index;
