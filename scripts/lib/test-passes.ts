@@ -1,3 +1,5 @@
+import { SERVER_RUNTIME_ENV } from './server-runtime';
+
 // Test files the PostgreSQL pass of `bun run test` leaves out. None of them reads TEST_DATABASE_URL or
 // TEST_REDIS_URL: they start no in-process test server, and every jobgraph they spawn runs on a SQLite file of its
 // own (a spawned server reads DATABASE_URL and REDIS_URL, which the tests do not pass it). On PostgreSQL they would
@@ -26,10 +28,9 @@ export const SQLITE_PASS_ONLY: Record<string, string> = {
 /** What a test file may not mention to be in SQLITE_PASS_ONLY: each starts or reaches a server on the suite's backend. */
 export const BACKEND_NAMES = /\b(startTestServer|createTestDatabase|TEST_DATABASE_URL|TEST_REDIS_URL|onSqlite|startServer|createApp|openPostgres|startPostgres|startRedis)\b|helpers\/cluster/;
 
-// Every process of the suite keeps the memory its allocator freed, as the server does (./server-runtime.ts): mimalloc,
-// which Bun links, reads this at a process's start. `bun run test` gives it to both passes (their processes, spawned
-// servers and CLI runs inherit it), test/helpers/process.ts to the servers it spawns (a plain `bun test`). By default
-// mimalloc hands pages freed 100 ms ago back to the OS (madvise) and faults them in again on reuse: 20 % of the SQLite
-// pass's CPU in a profile. With it the pass took ~25 % less CPU (alternating: 203 / 209 s against 144 / 160 s; wall
-// 127 / 128 s against 96 / 106 s).
-export const TEST_ALLOCATOR = { MIMALLOC_PURGE_DELAY: '-1' };
+// Every process of the suite runs with the server's runtime settings (./server-runtime.ts: its allocator keeps the memory
+// it freed). `bun run test` gives them to both passes (their processes, spawned servers and CLI runs inherit them),
+// test/helpers/process.ts to the servers it spawns (a plain `bun test`). Returning and faulting back pages was 20 % of
+// the SQLite pass's CPU in a profile; with the setting the pass took ~25 % less CPU (alternating: 203 / 209 s against
+// 144 / 160 s; wall 127 / 128 s against 96 / 106 s).
+export const TEST_ALLOCATOR = SERVER_RUNTIME_ENV;
