@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logWhen, readSseEvents, startTestServer, subscribe, type TestServer } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 describe('the access log', () => {
-  const logFile = join(mkdtempSync(join(tmpdir(), 'jobgraph-access-')), 'jobgraph.log');
+  const logFile = join(tempDir('jobgraph-access-'), 'jobgraph.log');
   let server: TestServer;
   let admin: string;
   let base: string;

@@ -1,10 +1,11 @@
 import { Database } from 'bun:sqlite';
 import { describe, expect, test } from 'bun:test';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitCodeWithin, spawnProcess, spawnServer } from './helpers/process';
 import { until } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 const login = async (url: string, username: string, password: string) => {
   const response = await fetch(url, {
@@ -18,7 +19,7 @@ const login = async (url: string, username: string, password: string) => {
 // Each test starts its own processes on its own database: they run at once, waiting on the starts together.
 describe.concurrent('the first admin', () => {
   test('without ADMIN_PASSWORD: a strong password is generated, shown once on the console, never logged', async () => {
-    const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
+    const databasePath = join(tempDir('jobgraph-boot-'), 'jobgraph.db');
     const first = await spawnServer({ DATABASE_PATH: databasePath });
     const match = /generated password:\s+(\S+)/.exec(first.stderr());
     expect(match).not.toBeNull();
@@ -38,7 +39,7 @@ describe.concurrent('the first admin', () => {
   }, 90_000);
 
   test('with ADMIN_USERNAME and ADMIN_PASSWORD: that account is created, nothing is printed', async () => {
-    const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
+    const databasePath = join(tempDir('jobgraph-boot-'), 'jobgraph.db');
     // At production cost: the test-only JOBGRAPH_TEST_CHEAP_PASSWORD_HASH unset, as an operator runs it.
     const server = await spawnServer({ DATABASE_PATH: databasePath, ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'a-configured-secret', JOBGRAPH_TEST_CHEAP_PASSWORD_HASH: '' });
     try {
@@ -53,7 +54,7 @@ describe.concurrent('the first admin', () => {
   }, 90_000);
 
   test('JOBGRAPH_TEST_CHEAP_PASSWORD_HASH=1 (tests only) hashes at the cheapest cost and warns; any other value stops the start', async () => {
-    const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
+    const databasePath = join(tempDir('jobgraph-boot-'), 'jobgraph.db');
     const server = await spawnServer({ DATABASE_PATH: databasePath, ADMIN_PASSWORD: 'a-configured-secret', JOBGRAPH_TEST_CHEAP_PASSWORD_HASH: '1' });
     try {
       expect((await login(server.url, 'admin', 'a-configured-secret')).data.login.user.role).toBe('ADMIN');
@@ -69,7 +70,7 @@ describe.concurrent('the first admin', () => {
   }, 90_000);
 
   test('a weak ADMIN_PASSWORD stops the start with a clear message', async () => {
-    const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-boot-')), 'jobgraph.db');
+    const databasePath = join(tempDir('jobgraph-boot-'), 'jobgraph.db');
     await expect(spawnServer({ DATABASE_PATH: databasePath, ADMIN_PASSWORD: 'short' })).rejects.toThrow(
       'ADMIN_PASSWORD must be 8 to 256 characters long',
     );

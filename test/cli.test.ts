@@ -1,12 +1,14 @@
 // Every command-line entry point — the server (src/main.ts), calc, dishes and the quote server — has --help, exits 2
 // with one line for a usage error or a bad setting, and never shows a stack trace for a failure it expects.
 import { describe, expect, test } from 'bun:test';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
 import { ADMIN_PASSWORD, ANALYTICS_FIXTURE } from './helpers/server';
 import { SERVER_COMMAND } from './helpers/server-bundle';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -70,7 +72,7 @@ describe('every command-line tool', () => {
   }, 30_000);
 
   test.concurrent('an unreachable server is one line and exit 1 (calc, dishes)', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'jobgraph-cli-')), 'ops.txt');
+    const file = join(tempDir('jobgraph-cli-'), 'ops.txt');
     writeFileSync(file, '1 + 1\n');
     for (const [tool, args] of [
       ['calc', ['src/calculator/cli.ts', file, '--token', 't', '--url', 'http://127.0.0.1:1']],
@@ -125,7 +127,12 @@ const isIntegerVariable = (name: string) => CONFIG_SOURCE.includes(`integer(env,
 /** Values only the start can judge (a host, a file): the process exits 2 with this in its one line. */
 const REFUSED_AT_START: Record<string, (dir: string) => [value: string, message: string]> = {
   HOST: () => ['not..a..host', 'HOST not..a..host does not resolve to an address'],
-  DATABASE_PATH: (dir) => [dir, `DATABASE_PATH ${dir} cannot be opened`],
+  // A folder inside the test's own: the lock file a start leaves beside the path (src/db/lock.ts) goes with it.
+  DATABASE_PATH: (dir) => {
+    const folder = join(dir, 'a-folder');
+    mkdirSync(folder);
+    return [folder, `DATABASE_PATH ${folder} cannot be opened`];
+  },
   LOG_FILE: (dir) => [dir, `LOG_FILE ${dir} cannot be written: EISDIR`],
   ANALYTICS_CSV: (dir) => [join(dir, 'missing.csv'), `the analytics CSV ${join(dir, 'missing.csv')} does not exist (ANALYTICS_CSV)`],
   ADMIN_USERNAME: () => ['a b!', 'username must be 3 to 64 characters'],
@@ -172,13 +179,13 @@ describe('invalid configuration', () => {
       { name: 'LOG_LEVEL', value: 'loud', message: REFUSED_BY_LOAD_CONFIG.LOG_LEVEL![1] },
       { name: 'PORT', value: '70000', message: 'PORT must be an integer from 0 to 65535, got "70000"' },
       ...Object.entries(REFUSED_AT_START).map(([name, make]) => {
-        const [value, message] = make(mkdtempSync(join(tmpdir(), 'jobgraph-config-')));
+        const [value, message] = make(tempDir('jobgraph-config-'));
         return { name, value, message };
       }),
     ];
     await Promise.all(
       cases.map(async ({ name, value, message }) => {
-        const dir = mkdtempSync(join(tmpdir(), 'jobgraph-config-'));
+        const dir = tempDir('jobgraph-config-');
         const env = { PORT: '0', HOST: '127.0.0.1', WORKERS: '1', ADMIN_PASSWORD, ANALYTICS_CSV: ANALYTICS_FIXTURE, DATABASE_PATH: join(dir, 'db.sqlite'), LOG_LEVEL: 'warn' };
         // The server as the process tests spawn it (bundled, one start cheaper); its arguments are checked from source above.
         const result = await run(SERVER_COMMAND.slice(1), { ...env, [name]: value });

@@ -2,11 +2,12 @@
 // flow ends SUCCEEDED. SQLite: the process is killed mid-flow and restarted on the same file.
 import { Database } from 'bun:sqlite';
 import { expect, test } from 'bun:test';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnServer } from './helpers/process';
 import { createTestDatabase, onSqlite, TEST_DATABASE_URL } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 const ADMIN_PASSWORD = 'flow-recovery-password';
 
@@ -32,7 +33,7 @@ export function layeredFlow(simulations: number) {
 }
 
 test.skipIf(!onSqlite)('kill -9 mid-flow, restart: 1,000 nodes succeed once each, children after parents, the flow SUCCEEDS', async () => {
-  const databasePath = join(mkdtempSync(join(tmpdir(), 'jobgraph-flow-recovery-')), 'jobgraph.db');
+  const databasePath = join(tempDir('jobgraph-flow-recovery-'), 'jobgraph.db');
   const env = { DATABASE_PATH: databasePath, ADMIN_PASSWORD, WORKERS: '2' };
   const first = await spawnServer(env);
   const token = await login(first.url);

@@ -1,10 +1,12 @@
 // `bun run jg` (src/cli/jg.ts) as a person or script runs it: a real process against a real server, its own config
 // folder (XDG_CONFIG_HOME). On PostgreSQL too (TEST_DATABASE_URL): `admin reset-password` then works beside the server.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD, onSqlite, startTestServer, type TestServer } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -12,7 +14,7 @@ describe('jg, the command-line client', () => {
   let server: TestServer;
   let home: string;
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), 'jg-home-'));
+    home = tempDir('jg-home-');
     server = await startTestServer(onSqlite ? { DATABASE_PATH: join(home, 'jobgraph.db') } : {});
   });
   afterAll(() => server?.stop());

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import { type ServerProcess, spawnProcess, spawnServer } from './helpers/process';
 import { createTestDatabase, readSseEvents, subscribe, TEST_DATABASE_URL, until } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 const PASSWORD = 'kind-files-admin-password';
 
@@ -288,7 +291,7 @@ describe('a kind file that cannot be used stops the start: one line naming it, e
   }
 
   test('a JOB_KINDS_DIR that does not exist', async () => {
-    const proc = spawnProcess({ JOB_KINDS_DIR: '/nonexistent/kinds', ADMIN_PASSWORD: PASSWORD, DATABASE_PATH: join(mkdtempSync(join(tmpdir(), 'jobgraph-')), 'j.db') });
+    const proc = spawnProcess({ JOB_KINDS_DIR: '/nonexistent/kinds', ADMIN_PASSWORD: PASSWORD, DATABASE_PATH: join(tempDir('jobgraph-'), 'j.db') });
     expect(await proc.proc.exited).toBe(2);
     expect(proc.stderr()).toContain('JOB_KINDS_DIR /nonexistent/kinds does not exist');
   }, 20_000);

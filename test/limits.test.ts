@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from './helpers/clock';
 import { ADMIN_PASSWORD, logWhen, startTestServer, type TestServer } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {
@@ -126,7 +127,7 @@ describe('throttling', () => {
 
 describe('errors and logs', () => {
   test('unexpected errors are masked for the client and logged with a request id; no secret reaches the log', async () => {
-    const logFile = join(mkdtempSync(join(tmpdir(), 'jobgraph-log-')), 'jobgraph.log');
+    const logFile = join(tempDir('jobgraph-log-'), 'jobgraph.log');
     const server = await startTestServer({ LOG_LEVEL: 'info', LOG_FILE: logFile });
     try {
       const token = await server.adminToken();

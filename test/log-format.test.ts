@@ -1,14 +1,16 @@
 // LOG_FORMAT=pretty: a person at a terminal reads lines (pino-pretty), not JSON; LOG_FILE stays JSON; a bad value
 // is refused at start-up.
 import { expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
 import { spawnProcess } from './helpers/process';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 test('LOG_FORMAT=pretty writes readable lines to stdout, JSON to LOG_FILE', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'jobgraph-pretty-'));
+  const dir = tempDir('jobgraph-pretty-');
   const logFile = join(dir, 'jobgraph.log');
   const server = spawnProcess({ LOG_FORMAT: 'pretty', DATABASE_PATH: join(dir, 'db'), ADMIN_PASSWORD: 'a-long-enough-password', LOG_FILE: logFile, WORKERS: '1' });
   try {

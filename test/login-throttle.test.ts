@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, setSystemTime, test } from 'bun:test';
 import type { Client } from 'graphql-ws';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config';
 import { logWhen, startTestServer, subscribe, type TestServer, until } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 const LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }';
 const MAX_FAILURES = 3;
@@ -158,7 +159,7 @@ describe('concurrent logins for one username', () => {
 
 describe('the per-address limit', () => {
   test('failures spread over many usernames throttle the address, even for a right password; lockouts are logged once', async () => {
-    const logFile = join(mkdtempSync(join(tmpdir(), 'jobgraph-log-')), 'jobgraph.log');
+    const logFile = join(tempDir('jobgraph-log-'), 'jobgraph.log');
     // The login log writes what it counted every 200 ms here (5 s by default): the last wait is for that flush.
     const server = await startTestServer({ LOGIN_MAX_FAILURES: '3', LOGIN_MAX_FAILURES_PER_ADDRESS: '5', LOG_LEVEL: 'info', LOG_FILE: logFile }, { loginLogFlushMs: 200 });
     try {

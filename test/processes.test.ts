@@ -1,13 +1,15 @@
 import { describe, expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_DATABASE_IN_USE } from '../src/db/lock';
 import { exitCodeWithin, spawnProcess, spawnServer } from './helpers/process';
 import { SOURCE_SERVER_COMMAND } from './helpers/server-bundle';
 import { ADMIN_PASSWORD, startTestServer } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
 
-const freshDir = () => mkdtempSync(join(tmpdir(), 'jobgraph-processes-'));
+const tempDir = tempDirs();
+
+const freshDir = () => tempDir('jobgraph-processes-');
 
 describe('one jobgraph per database file', () => {
   // The two process tests each have their own database and processes: they run at once.

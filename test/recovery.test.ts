@@ -1,10 +1,11 @@
 import { Database } from 'bun:sqlite';
 import { describe, expect, test } from 'bun:test';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnServer } from './helpers/process';
 import { until } from './helpers/server';
+import { tempDirs } from './helpers/temp-dirs';
+
+const tempDir = tempDirs();
 
 const ADMIN_PASSWORD = 'recovery-test-password';
 
@@ -20,7 +21,7 @@ async function gql(url: string, query: string, token?: string, variables?: Recor
 const login = async (url: string) =>
   (await gql(url, `mutation { login(username: "admin", password: "${ADMIN_PASSWORD}") { token } }`)).data.login.token as string;
 
-const freshDatabase = () => join(mkdtempSync(join(tmpdir(), 'jobgraph-recovery-')), 'jobgraph.db');
+const freshDatabase = () => join(tempDir('jobgraph-recovery-'), 'jobgraph.db');
 
 // Each test runs its own processes on its own database: they overlap, waiting on process starts and drains together.
 describe('durability', () => {

@@ -118,16 +118,18 @@ describe('tracing to OTLP', () => {
 
 test('without OTEL_EXPORTER_OTLP_ENDPOINT no OpenTelemetry module is loaded', async () => {
   const script = `
-    import { mkdtempSync } from 'node:fs';
+    import { mkdtempSync, rmSync } from 'node:fs';
     import { tmpdir } from 'node:os';
     import { loadConfig } from './src/config';
     import { createApp } from './src/app';
     import { createLogger } from './src/logger';
-    const env = { DATABASE_PATH: mkdtempSync(tmpdir() + '/jobgraph-otel-') + '/db', ADMIN_PASSWORD: 'a-long-enough-password', LOG_LEVEL: 'silent', WORKERS: '1', ANALYTICS_CSV: 'test/fixtures/analytics.csv' };
+    const dir = mkdtempSync(tmpdir() + '/jobgraph-otel-');
+    const env = { DATABASE_PATH: dir + '/db', ADMIN_PASSWORD: 'a-long-enough-password', LOG_LEVEL: 'silent', WORKERS: '1', ANALYTICS_CSV: 'test/fixtures/analytics.csv' };
     if (process.env.ENDPOINT) env.OTEL_EXPORTER_OTLP_ENDPOINT = process.env.ENDPOINT;
     const app = await createApp(loadConfig(env), createLogger({ level: 'silent' }));
     console.log(Object.keys(require.cache).filter((path) => path.includes('/@opentelemetry/') || path.includes('/@envelop/opentelemetry/')).length);
-    await app.close();`;
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });`;
   const loaded = async (endpoint = '') => {
     const child = Bun.spawn(['bun', '-e', script], { cwd: `${import.meta.dir}/..`, stdout: 'pipe', stderr: 'pipe', env: { ...process.env, ENDPOINT: endpoint } });
     const [out, code] = [await new Response(child.stdout).text(), await child.exited];
