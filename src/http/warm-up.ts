@@ -1,7 +1,8 @@
-// The operations jobgraph knows its own clients send (the dashboard's analytics documents, GraphiQL's analytics examples), run once through the whole
-// pipeline as the server starts (three times: the second compiles, the third runs compiled): parsed, validated and compiled into Yoga's and graphql-jit's caches, the code paths
-// warmed, so that the first visitor's first ask costs what every later one does (a document's first use is ~12–16 ms
-// against ~1–2 ms after; see docs/benchmarks.md). Nothing is sent anywhere: the answers are dropped.
+// The operations jobgraph knows its own clients send (the dashboard's analytics documents, GraphiQL's analytics
+// examples), run through the whole pipeline as the server starts (RUNS times each: the second run compiles the
+// document, later ones run it compiled): parsed, validated and compiled into Yoga's and graphql-jit's caches, the code
+// paths warmed, so that the first visitor's first ask costs what every later one does (a document's first use is
+// ~12–16 ms against ~1–2 ms after; see docs/benchmarks.md). Nothing is sent anywhere: the answers are dropped.
 import { ANALYTICS_ANSWER_QUERY, ANALYTICS_QUESTIONS_QUERY } from '../../dashboard/operations';
 import type { App } from '../app';
 import { GRAPHIQL_EXAMPLES } from './graphiql';
@@ -14,6 +15,15 @@ import { GRAPHQL_PATH, type GraphQLHandler } from './graphql-handler';
  */
 const WARM_UP_USER: AuthUser = { id: 0, username: '(warm-up)', role: 'USER', sessionId: 0, expiresAt: Number.MAX_SAFE_INTEGER };
 
+/**
+ * Runs of each known operation. With three (compile, then one compiled run) the first asks after start still ran
+ * code the JIT had seen a few times: the dashboard's document's first ask p99 was 2.9–3.6 ms against 1.4–2.3 with
+ * ten (`bun bench/analytics-uncached.ts 20`, alternating, four rounds each), for ~15 ms more of the start's CPU, spent
+ * after listening; the first use of each document (parsing, validation, compiling: ~70–120 ms of the main thread in
+ * all) costs the same either way.
+ */
+const RUNS = 10;
+
 export async function warmUpKnownOperations(app: App, yoga: GraphQLHandler): Promise<void> {
   const [question] = app.analytics.questions();
   if (!question) return;
@@ -24,9 +34,9 @@ export async function warmUpKnownOperations(app: App, yoga: GraphQLHandler): Pro
     { query: GRAPHIQL_EXAMPLES, operationName: 'Questions' },
     { query: GRAPHIQL_EXAMPLES, operationName: 'Best5', mayFail: true },
   ];
-  // Each three times in a row, the dashboard's first: a document's second use compiles it (at once for the warm-up,
-  // src/graphql/compiled.ts), and the third runs the compiled code once.
-  for (const { mayFail, ...ask } of asks.flatMap((ask) => [ask, ask, ask])) {
+  // Each RUNS times in a row, the dashboard's first: a document's second use compiles it (at once for the warm-up,
+  // src/graphql/compiled.ts), and the later ones run the compiled code.
+  for (const { mayFail, ...ask } of asks.flatMap((ask) => Array.from({ length: RUNS }, () => ask))) {
     const request = new Request(`http://localhost${GRAPHQL_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask) });
     const response = await yoga.fetch(request, { clientAddress: null, requestId: 'warm-up', authentication: { user: WARM_UP_USER, token: '', failure: null } });
     const { errors } = (await response.json()) as { errors?: { message: string }[] };
