@@ -1,13 +1,14 @@
 // The browser check: GraphiQL, served by jobgraph with no network, runs a query and shows a subscription
 // event that arrives over WebSocket. Uses Debian's Chromium through playwright-core (no browser download).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { spawnServer } from '../test/helpers/process';
 
 const ADMIN_PASSWORD = 'browser-check-password';
-const server = await spawnServer({ DATABASE_PATH: join(mkdtempSync(join(tmpdir(), 'jobgraph-browser-')), 'jobgraph.db'), ADMIN_PASSWORD });
+const dir = mkdtempSync(join(tmpdir(), 'jobgraph-browser-'));
+const server = await spawnServer({ DATABASE_PATH: join(dir, 'jobgraph.db'), ADMIN_PASSWORD });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
@@ -77,4 +78,5 @@ try {
 } finally {
   await browser.close();
   await server.stop();
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -6,7 +6,7 @@
 //   SQLITE=1 BENCH_JOBS=10000 bun scripts/cluster.ts   the same on one instance over a SQLite file, to compare
 //   (the bench queue's concurrency: CONCURRENCY, default 8 per worker per instance — it bounds the whole cluster)
 import { type Subprocess } from 'bun';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findRedisServer, gql, type LocalServer, startInstance, startPostgres, startRedis } from './lib/local-servers';
@@ -35,6 +35,8 @@ const servers: LocalServer[] = [];
 let postgresUrl: string | null = null;
 const instances: { proc: Subprocess; url: string }[] = [];
 let stopping = false;
+/** SQLITE=1: the database's folder, removed on the way out. */
+let sqliteDir: string | undefined;
 
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
@@ -42,6 +44,7 @@ async function stopAll(code: number): Promise<never> {
     for (const { proc } of instances) proc.kill('SIGTERM');
     await Promise.all(instances.map(({ proc }) => proc.exited));
     for (const server of servers.reverse()) await server.stop().catch((error) => console.error(error));
+    if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
   }
   process.exit(code);
 }
@@ -51,7 +54,8 @@ process.on('SIGTERM', () => void stopAll(0));
 try {
   const env: Record<string, string> = { ADMIN_PASSWORD, WORKERS, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', HOST: '127.0.0.1' };
   if (SQLITE) {
-    env.DATABASE_PATH = join(mkdtempSync(join(tmpdir(), 'jobgraph-cluster-')), 'jobgraph.db');
+    sqliteDir = mkdtempSync(join(tmpdir(), 'jobgraph-cluster-'));
+    env.DATABASE_PATH = join(sqliteDir, 'jobgraph.db');
     console.log(`SQLite      ${env.DATABASE_PATH}`);
   } else {
     const pg = await startPostgres();
