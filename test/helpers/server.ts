@@ -60,29 +60,43 @@ export async function createTestDatabase(serverUrl = TEST_DATABASE_URL!): Promis
   };
 }
 
-let migratedSqliteFile: string | undefined;
+/**
+ * A database file kept in the temporary folder as `name` (its key in the name), made if missing: built beside, then
+ * renamed into place, since test processes beside this one may build it at the same time. `from` is copied first;
+ * `build` fills the file, whose only connection is closed (and awaited) before the rename: the close checkpoints the
+ * WAL into the file, so every copy of it is whole.
+ */
+async function sharedDatabase(name: string, build: (database: ReturnType<typeof openSqlite>) => Promise<unknown>, from?: string): Promise<string> {
+  const path = join(tmpdir(), name);
+  if (existsSync(path)) return path;
+  const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-building-'));
+  try {
+    const file = join(dir, 'jobgraph.db');
+    if (from) copyFileSync(from, file);
+    // Opening it migrates it.
+    const database = openSqlite(file);
+    try {
+      await build(database);
+    } finally {
+      await database.close();
+    }
+    renameSync(file, path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return path;
+}
+
+let migratedSqliteFile: Promise<string> | undefined;
 
 /**
  * An empty SQLite database as jobgraph's start leaves it (migrated, WAL mode): each test server starts from a copy
- * instead of running every migration again (~15 ms of CPU a server). Kept in the temporary folder under a hash of the
- * migrations, so a changed migration makes a new one. The migrations still run on every file a test names, and on
- * every spawned server's.
+ * instead of running every migration again (~15 ms of CPU a server). Keyed by a hash of the migrations, so a changed
+ * migration makes a new one. The migrations still run on every file a test names, and on every spawned server's.
  */
-function migratedSqlite(): string {
-  if (migratedSqliteFile) return migratedSqliteFile;
-  const path = join(tmpdir(), `jobgraph-test-migrated-${hashFiles(MIGRATIONS_FOLDER, ['.'])}.db`);
-  if (!existsSync(path)) {
-    // Made beside, then renamed into place: test processes beside this one may make it at the same time.
-    const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-migrating-'));
-    try {
-      // Closing the only connection checkpoints the WAL into the file: the copy is whole.
-      void openSqlite(join(dir, 'jobgraph.db')).close();
-      renameSync(join(dir, 'jobgraph.db'), path);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  return (migratedSqliteFile = path);
+function migratedSqlite(): Promise<string> {
+  migratedSqliteFile ??= sharedDatabase(`jobgraph-test-migrated-${hashFiles(MIGRATIONS_FOLDER, ['.'])}.db`, async () => {});
+  return migratedSqliteFile;
 }
 
 let ingestedSqliteFile: Promise<string> | undefined;
@@ -97,23 +111,8 @@ function ingestedSqlite(): Promise<string> {
   ingestedSqliteFile ??= (async () => {
     const root = join(import.meta.dir, '..', '..');
     const key = hashFiles(root, ['drizzle/sqlite', 'src/analytics', 'src/compute/analytics.ts', relative(root, BUNDLED_ANALYTICS_CSV)]);
-    const path = join(tmpdir(), `jobgraph-test-ingested-${key}.db`);
-    if (existsSync(path)) return path;
-    const dir = mkdtempSync(join(tmpdir(), 'jobgraph-test-ingesting-'));
-    try {
-      copyFileSync(migratedSqlite(), join(dir, 'jobgraph.db'));
-      const database = openSqlite(join(dir, 'jobgraph.db'));
-      try {
-        await new AnalyticsService(database, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV).load();
-      } finally {
-        // The only connection: closing it checkpoints the WAL into the file.
-        await database.close();
-      }
-      renameSync(join(dir, 'jobgraph.db'), path);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    return path;
+    const load = (database: ReturnType<typeof openSqlite>) => new AnalyticsService(database, createLogger({ level: 'silent' }), BUNDLED_ANALYTICS_CSV).load();
+    return sharedDatabase(`jobgraph-test-ingested-${key}.db`, load, await migratedSqlite());
   })();
   return ingestedSqliteFile;
 }
@@ -236,7 +235,7 @@ export async function startTestServer(
   // Unless the test names a database, the file starts as an empty one that jobgraph migrated (see migratedSqlite), with
   // the bundled CDC file ingested where the test serves it (ingestedSqlite).
   if (!TEST_DATABASE_URL && !env.DATABASE_PATH && !env.DATABASE_URL) {
-    copyFileSync(env.ANALYTICS_CSV === BUNDLED_ANALYTICS_CSV ? await ingestedSqlite() : migratedSqlite(), databasePath);
+    copyFileSync(await (env.ANALYTICS_CSV === BUNDLED_ANALYTICS_CSV ? ingestedSqlite() : migratedSqlite()), databasePath);
   }
   // Unless a test brings its own, a quote server in this process (the embedded child is tested with real processes).
   const quoteServer = env.QUOTE_SERVER ? null : await startQuoteServer({ port: 0, delayMs: Number(env.QUOTE_DELAY_MS ?? 50) });
